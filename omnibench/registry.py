@@ -1,0 +1,68 @@
+"""A generic name -> object registry with a decorator and did-you-mean errors.
+
+Used for models, datasets, protocols and suites, e.g.::
+
+    MODELS = Registry("model")
+
+    @MODELS.register("omniclip")
+    def build_omniclip(cfg): ...
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+from omnibench.errors import UnknownNameError
+
+T = TypeVar("T")
+
+
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """Return ``" (did you mean 'x'?)"`` for the closest choice, or ``""``."""
+    close = difflib.get_close_matches(name, choices, n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class Registry(Generic[T]):
+    """Maps names to objects; unknown names raise :class:`UnknownNameError` with a suggestion."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def register(self, name: str) -> Callable[[T], T]:
+        """Decorator that registers the decorated object under ``name``."""
+
+        def decorate(obj: T) -> T:
+            if name in self._items:
+                raise ValueError(f"{self.kind} '{name}' is registered twice")
+            self._items[name] = obj
+            return obj
+
+        return decorate
+
+    def get(self, name: str) -> T:
+        """Return the object registered as ``name``."""
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UnknownNameError(self.unknown_message(name)) from None
+
+    def unknown_message(self, name: str) -> str:
+        """The one-line message for an unknown ``name``."""
+        known = ", ".join(self.names())
+        return f"unknown {self.kind} '{name}'{did_you_mean(name, self.names())}; known: {known}"
+
+    def names(self) -> list[str]:
+        """All registered names, sorted."""
+        return sorted(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,217 @@
+"""Run specifications: one frozen, validated spec per run; its hash is its identity.
+
+A spec is plain data (nested frozen dataclasses). ``RunSpec.from_dict`` rejects unknown
+keys with a did-you-mean and bad values with the key path, so a suite file fails at load,
+not hours into a Slurm job. Model- and protocol-specific switches live in
+``model.options`` and ``protocol_options``; they are validated by the options dataclass
+that the model / protocol registers (see :func:`validate_options`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from omnibench.errors import OmniBenchError
+from omnibench.registry import did_you_mean
+
+NORMALIZATIONS = ("clip", "imagenet")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+class SpecError(OmniBenchError):
+    """A spec value or key is invalid; the message names the file and key."""
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return types.MappingProxyType(dict(mapping or {}))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSpec:
+    """Which model to build: registry name, open_clip backbone, weights, model switches."""
+
+    name: str = "omniclip"
+    backbone: str = "ViT-B-16"
+    pretrained: str | None = "openai"  # open_clip tag, a local checkpoint path, or None (random init)
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", _frozen(self.options))
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSpec:
+    """Clip sampling and pre-processing."""
+
+    frames: int = 8
+    input_size: int = 224
+    short_side: int = 256
+    normalization: str = "clip"  # X-CLIP / ViFi-CLIP used "imagenet"
+    test_clips: int = 1
+    test_crops: int = 1
+
+    def __post_init__(self) -> None:
+        for key in ("frames", "input_size", "short_side", "test_clips"):
+            _check(getattr(self, key) >= 1, f"data.{key}", "must be >= 1")
+        _check(self.test_crops in (1, 3), "data.test_crops", "must be 1 or 3")
+        _check(self.short_side >= self.input_size, "data.short_side", "must be >= data.input_size")
+        _check_choice(self.normalization, NORMALIZATIONS, "data.normalization")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimSpec:
+    """Optimisation: AdamW + per-iteration cosine with warmup; mixup/cutmix; precision."""
+
+    epochs: int = 30
+    batch_size: int = 8  # effective batch per optimiser step, summed over devices
+    batch_per_device: int | None = None  # None: the whole batch fits; else gradient accumulation
+    lr: float = 8e-6
+    min_lr: float | None = None  # None: lr / 100
+    warmup_epochs: float = 5.0
+    weight_decay: float = 0.001
+    new_module_lr_mult: float = 1.0  # X-CLIP: 10 for its new modules
+    label_smoothing: float = 0.1
+    mixup: float = 0.8
+    cutmix: float = 1.0
+    mixup_switch_prob: float = 0.5
+    precision: str = "auto"  # auto: bf16 on CUDA, fp32 on CPU
+    grad_checkpointing: bool = False
+    checkpoint_every: int = 0  # iterations between checkpoints; 0 = once per epoch
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 0, "optim.epochs", "must be >= 0")
+        _check(self.batch_size >= 1, "optim.batch_size", "must be >= 1")
+        per_device = self.batch_per_device
+        _check(per_device is None or per_device >= 1, "optim.batch_per_device", "must be >= 1")
+        _check(self.lr > 0, "optim.lr", "must be > 0")
+        _check(self.min_lr is None or 0 <= self.min_lr <= self.lr, "optim.min_lr", "must be in [0, lr]")
+        _check(self.warmup_epochs >= 0, "optim.warmup_epochs", "must be >= 0")
+        _check(0 <= self.label_smoothing < 1, "optim.label_smoothing", "must be in [0, 1)")
+        for key in ("weight_decay", "new_module_lr_mult", "mixup", "cutmix", "checkpoint_every"):
+            _check(getattr(self, key) >= 0, f"optim.{key}", "must be >= 0")
+        _check(0 <= self.mixup_switch_prob <= 1, "optim.mixup_switch_prob", "must be in [0, 1]")
+        _check_choice(self.precision, PRECISIONS, "optim.precision")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines one run's result. ``run_id`` hashes it."""
+
+    protocol: str
+    dataset: str
+    model: ModelSpec = dataclasses.field(default_factory=ModelSpec)
+    data: DataSpec = dataclasses.field(default_factory=DataSpec)
+    optim: OptimSpec = dataclasses.field(default_factory=OptimSpec)
+    protocol_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    seed: int = 1024  # model / training seed
+    data_seed: int = 0  # draws of shots, class subsets, splits
+    strict: bool = False  # a broken video fails the run instead of being skipped
+    allow_leakage: bool = False  # override of the train/eval overlap guard (recorded)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "protocol_options", _frozen(self.protocol_options))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (options as ordinary dicts)."""
+        return json.loads(self.canonical_json())
+
+    def canonical_json(self) -> str:
+        """Canonical JSON text: sorted keys, no whitespace; the basis of :meth:`run_id`."""
+        return json.dumps(_plain(self), sort_keys=True, separators=(",", ":"))
+
+    def run_id(self) -> str:
+        """A 12-hex-digit hash of the canonical spec: the run's identity in the store."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:12]
+
+    def replace(self, **changes: Any) -> RunSpec:
+        """A copy with top-level fields replaced (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = "<spec>") -> RunSpec:
+        """Build and validate a spec from plain data; errors name ``where`` and the key."""
+        return _build(cls, data, where, prefix="")
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise SpecError(f"{key}: {message}")
+
+
+def _check_choice(value: str, choices: tuple[str, ...], key: str) -> None:
+    if value not in choices:
+        hint = did_you_mean(str(value), list(choices))
+        raise SpecError(f"{key}: '{value}' is not one of {', '.join(choices)}{hint}")
+
+
+def _build(cls: type, data: Mapping[str, Any], where: str, prefix: str) -> Any:
+    """Construct dataclass ``cls`` from ``data``, recursing into nested dataclass fields."""
+    if not isinstance(data, Mapping):
+        raise SpecError(f"{where}: '{prefix.rstrip('.') or 'spec'}' must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            raise SpecError(f"{where}: unknown key '{prefix}{key}'{did_you_mean(str(key), list(fields))}")
+    kwargs = {}
+    for key, value in data.items():
+        field_type = hints[key]
+        if dataclasses.is_dataclass(field_type):
+            kwargs[key] = _build(field_type, value, where, prefix=f"{prefix}{key}.")
+        else:
+            kwargs[key] = coerce(value, field_type, f"{where}: {prefix}{key}")
+    try:
+        return cls(**kwargs)
+    except SpecError as err:
+        raise SpecError(f"{where}: {prefix}{err}" if prefix and not str(err).startswith(prefix) else f"{where}: {err}") from None
+    except TypeError as err:
+        raise SpecError(f"{where}: {prefix.rstrip('.') or 'spec'}: {err}") from None
+
+
+def coerce(value: Any, annotation: Any, where: str) -> Any:
+    """Check ``value`` against a simple annotation (int, float, str, bool, X | None, Mapping, tuple)."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return coerce(value, inner[0], where)
+    if annotation is Any:
+        return value
+    if origin in (Mapping, dict) or annotation in (dict, Mapping):
+        if not isinstance(value, Mapping):
+            raise SpecError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            raise SpecError(f"{where}: expected a list, got {value!r}")
+        item = args[0] if args else Any
+        return tuple(coerce(v, item, where) for v in value)
+    if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if annotation is int and isinstance(value, bool):
+        raise SpecError(f"{where}: expected int, got {value!r}")
+    if isinstance(annotation, type) and not isinstance(value, annotation):
+        raise SpecError(f"{where}: expected {annotation.__name__}, got {value!r}")
+    return value
+
+
+def validate_options(options_cls: type, options: Mapping[str, Any], where: str) -> Any:
+    """Validate a model's or protocol's ``options`` mapping against its options dataclass."""
+    return _build(options_cls, options, where, prefix="")
