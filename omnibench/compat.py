@@ -53,3 +53,6 @@ def ensure_torchvision_ops() -> bool:
         if not hasattr(torch.ops.torchvision, name):
             _library.define(schema)
     return True
+
+
+ensure_torchvision_ops()

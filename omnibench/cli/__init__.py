@@ -34,23 +34,13 @@ _register_commands()
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; user errors become one red line and exit code 2."""
     try:
-        code = app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="omnibench")  # standalone: usage errors print and exit 2
     except OmniBenchError as err:
         err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         return err.exit_code
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        err_console.print("aborted")
-        return 130
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
-    return code if isinstance(code, int) else 0
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    return 0
 
 
 if __name__ == "__main__":
