@@ -1,0 +1,77 @@
+"""`omnibench bench`: throughput, memory and loader speed of every model, side by side."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from omnibench.bench import ModelResult
+
+app = typer.Typer(help="Measure speed, memory and data-loader throughput of every model in one run.")
+console = Console(width=None if sys.stdout.isatty() else 200)  # wide tables when piped or redirected
+err_console = Console(stderr=True)
+TINY_BACKBONE = "omnibench-tiny-vit"  # runs in seconds on a CPU; use ViT-B-16 for real measurements
+
+
+def _model_names(models: list[str] | None) -> tuple[str, ...]:
+    """Names from repeated and/or comma-separated ``--models``; all registered models when absent."""
+    if models:
+        return tuple(name.strip() for value in models for name in value.split(",") if name.strip())
+    from omnibench.models import MODELS  # noqa: PLC0415
+
+    return tuple(MODELS.names())
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8") as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)
+
+
+@app.callback(invoke_without_command=True)
+def bench(
+    models: Annotated[Optional[list[str]], typer.Option("--models", "-m", help="Models (repeatable or comma-separated); default: all. vanilla_clip is always measured.")] = None,
+    backbone: Annotated[str, typer.Option(help="open_clip backbone, random weights (e.g. ViT-B-16).")] = TINY_BACKBONE,
+    frames: Annotated[int, typer.Option(help="Frames per clip.")] = 8,
+    batch: Annotated[int, typer.Option(help="Clips per batch.")] = 2,
+    size: Annotated[Optional[int], typer.Option(help="Input size in pixels; default: the backbone's.")] = None,
+    classes: Annotated[int, typer.Option(help="Class names per forward (text and prompting cost).")] = 51,
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    dtype: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast).")] = "fp32",
+    repeats: Annotated[int, typer.Option(help="Timed repeats; the median is reported.")] = 5,
+    warmup: Annotated[int, typer.Option(help="Untimed warm-up repeats.")] = 2,
+    loader: Annotated[bool, typer.Option("--loader/--no-loader", help="Also measure the data loader.")] = True,
+    videos: Annotated[Optional[Path], typer.Option(help="Videos for the loader benchmark; default: generated H.264 clips.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
+    markdown: Annotated[Optional[Path], typer.Option(help="Also write the tables as markdown to this file.")] = None,
+    profile: Annotated[Optional[Path], typer.Option(help="Write torch.profiler op tables of each model into this folder.")] = None,
+) -> None:
+    """Inference clips/s, training-step time, peak memory, FLOP/s, loader speed and the efficiency targets."""
+    from omnibench.bench import BenchSettings, print_report, run_bench, to_markdown  # noqa: PLC0415
+
+    settings = BenchSettings(
+        models=_model_names(models), backbone=backbone, frames=frames, batch=batch, size=size, classes=classes,
+        device=device, dtype=dtype, repeats=repeats, warmup=warmup,
+    )
+
+    def progress(result: ModelResult) -> None:
+        if not as_json:
+            train = "—" if result.train_step_ms is None else f"{result.train_step_ms:.1f} ms"
+            err_console.print(f"{result.model}: {result.infer_clips_per_s:.2f} clips/s inference, train step {train}",
+                              style="dim", highlight=False)
+
+    report = run_bench(settings, loader=loader, videos=videos, on_model=progress, profile_dir=profile)
+    if markdown is not None:
+        _write_atomic(markdown, to_markdown(report))
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+    else:
+        print_report(report, console)

@@ -1,0 +1,60 @@
+"""`omnibench flops MODEL`: GFLOPs per view, text GFLOPs and parameter counts of a model."""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from omnibench.errors import OmniBenchError
+
+console = Console()
+
+
+def parse_options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs -> options dict; values are read as YAML scalars / lists."""
+    import yaml  # noqa: PLC0415
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise OmniBenchError(f"--option '{pair}': expected KEY=VALUE, e.g. --option ratio=0.125")
+        options[key.strip()] = yaml.safe_load(value)
+    return options
+
+
+def flops(
+    model: Annotated[str, typer.Argument(help="Registered model name (see `omnibench ls models`).")],
+    frames: Annotated[int, typer.Option("--frames", "-t", min=1, help="Frames per view.")] = 8,
+    size: Annotated[Optional[int], typer.Option("--size", "-s", min=8, help="Frame size (default: the backbone's).")] = None,
+    backbone: Annotated[str, typer.Option("--backbone", "-b", help="open_clip backbone.")] = "ViT-B-16",
+    classes: Annotated[int, typer.Option("--classes", "-c", min=1, help="C for the text cost of C class prompts.")] = 400,
+    option: Annotated[Optional[list[str]], typer.Option("--option", "-o", help="Model option KEY=VALUE (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Count GFLOPs (one multiply-add = one flop, attention included) and parameters; random weights."""
+    from omnibench.flops import SCOPES, measure_cost, published_gflops  # noqa: PLC0415
+    from omnibench.models import build_model  # noqa: PLC0415
+    from omnibench.spec import ModelSpec  # noqa: PLC0415
+
+    spec = ModelSpec(name=model, backbone=backbone, pretrained=None, options=parse_options(option or []))
+    built = build_model(spec, frames=frames, image_size=size)
+    cost = measure_cost(built, frames, built.image_size, classes)
+    paper = published_gflops(model, backbone, frames, built.image_size)
+    if as_json:
+        print(json.dumps({**cost.to_dict(), "options": dict(spec.options), "published": paper}))
+        return
+    table = Table(title=f"{model} on {backbone}, {frames} frames at {built.image_size}px")
+    for column in ("quantity", "value", "scope"):
+        table.add_column(column)
+    numbers = cost.to_dict()
+    for key, scope in SCOPES.items():
+        value = numbers[key]
+        shown = f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+        table.add_row(key, shown, scope.replace("C prompts", f"C = {classes}"))
+    if paper is not None:
+        table.add_row("published GFLOPs", f"{paper['gflops']:.4g}", paper["scope"])
+    console.print(table)

@@ -1,0 +1,285 @@
+"""`omnibench run | ablate | validate | status | cancel | ls`: suites and the run store.
+
+Store-only paths (a finished suite, ``status``, ``ls runs``) import no torch; validating
+names against the model / protocol registries happens only when runs will execute.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from omnibench.cli import run_tables as tables
+from omnibench.errors import OmniBenchError
+from omnibench.plan import PlannedRun, cancel_jobs, plan_runs, run_state, select_runs
+from omnibench.registry import did_you_mean
+from omnibench.store import RunStore
+from omnibench.suite import Suite, load_suite, suite_files
+
+app = typer.Typer()
+ls_app = typer.Typer(help="List suites, models or stored runs.", no_args_is_help=True)
+app.add_typer(ls_app, name="ls")
+console = Console(highlight=False)
+ABLATIONS = ("modules", "ratio", "prompt", "location", "combination")
+
+
+class Executor(str, Enum):
+    """Where runs execute."""
+
+    inline = "inline"
+    local = "local"
+    slurm = "slurm"
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
+def _shots(values: list[str] | None) -> list[int]:
+    try:
+        return [int(k) for k in _split(values)]
+    except ValueError:
+        raise OmniBenchError(f"--shots takes whole numbers, got {', '.join(_split(values))}") from None
+
+
+Results = Annotated[Optional[Path], typer.Option("--results", help="Run store root (default: $OMNIBENCH_RESULTS or results/).")]
+Datasets = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Only runs on this dataset (repeat or comma-separate).")]
+ExecutorOpt = Annotated[Executor, typer.Option("--executor", "-e", help="inline (this process), local (parallel processes) or slurm.")]
+Profile = Annotated[Optional[str], typer.Option("--profile", help="Slurm resource profile (slurm/<name>.yaml).")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the expanded runs and what would be skipped; run nothing.")]
+Force = Annotated[bool, typer.Option("--force", help="Rerun finished runs (their directories are cleared).")]
+DataRoot = Annotated[Optional[Path], typer.Option("--data-root", help="Folder holding one sub-folder per dataset.")]
+Workers = Annotated[int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+MaxParallel = Annotated[int, typer.Option("--max-parallel", min=0, help="Runs executing at once: local processes / Slurm array tasks (0: the profile's limit, or half the CPUs).")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@app.command()
+def run(
+    suite: Annotated[str, typer.Argument(help="Suite name (omnibench ls suites) or a suite YAML file.")],
+    dataset: Datasets = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Only runs of this model.")] = None,
+    shots: Annotated[Optional[list[str]], typer.Option("--shots", "-k", help="Only few-shot runs with K shots.")] = None,
+    executor: ExecutorOpt = Executor.inline,
+    profile: Profile = None,
+    dry_run: DryRun = False,
+    force: Force = False,
+    results: Results = None,
+    data_root: DataRoot = None,
+    workers: Workers = 2,
+    device: Device = "auto",
+    max_parallel: MaxParallel = 0,
+) -> None:
+    """Run a suite: finished runs are skipped, interrupted or failed ones resume."""
+    filters = {"--dataset": _split(dataset), "--model": _split(model), "--shots": _shots(shots)}
+    options = dict(executor=executor.value, profile=profile, data_root=data_root, workers=workers, device=device, max_parallel=max_parallel)
+    _run(suite, filters, RunStore(results), dry_run, force, options)
+
+
+@app.command()
+def ablate(
+    study: Annotated[str, typer.Argument(help="modules | ratio | prompt | location | combination (OmniCLIP Tables 7-11).")],
+    dataset: Datasets = None,
+    executor: ExecutorOpt = Executor.inline,
+    profile: Profile = None,
+    dry_run: DryRun = False,
+    force: Force = False,
+    results: Results = None,
+    data_root: DataRoot = None,
+    workers: Workers = 2,
+    device: Device = "auto",
+    max_parallel: MaxParallel = 0,
+) -> None:
+    """Run one OmniCLIP ablation suite (suites/ablation-STUDY.yaml)."""
+    if study not in ABLATIONS:
+        raise OmniBenchError(f"unknown ablation '{study}'{did_you_mean(study, list(ABLATIONS))}; one of {', '.join(ABLATIONS)}")
+    options = dict(executor=executor.value, profile=profile, data_root=data_root, workers=workers, device=device, max_parallel=max_parallel)
+    _run(f"ablation-{study}", {"--dataset": _split(dataset)}, RunStore(results), dry_run, force, options)
+
+
+def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, force: bool, options: dict) -> None:
+    suite = load_suite(name)
+    plans = plan_runs(suite.name, select_runs(suite, filters), store, force)
+    todo = [p for p in plans if p.executes]
+    if todo:
+        from omnibench.suite_check import check_suite  # noqa: PLC0415  (imports torch)
+
+        check_suite(suite, [p.spec for p in todo])
+    if dry_run:
+        console.print(tables.plan_table(suite, plans, f"{suite.name}: {len(plans)} runs (dry run)"))
+        console.print(f"{len(todo)} would execute, {len(plans) - len(todo)} skipped; results in {store.root}")
+    else:
+        _execute_and_summarize(suite, plans, todo, store, options)
+
+
+def _execute_and_summarize(suite: Suite, plans: list[PlannedRun], todo: list[PlannedRun], store: RunStore,
+                           options: dict) -> None:
+    """Execute ``todo``, then print every selected run; exit 1 if any failed (130 on Ctrl-C)."""
+    try:
+        if todo:
+            _execute(suite, todo, store, options)
+    except KeyboardInterrupt:
+        _summarize(suite, plans, store)
+        raise typer.Exit(130) from None
+    final = _summarize(suite, plans, store)
+    if not todo:
+        console.print("nothing to execute: every selected run is done or queued (--force reruns)")
+    if any(p.state == "failed" for p in final):
+        raise typer.Exit(1)
+
+
+def _summarize(suite: Suite, plans: list[PlannedRun], store: RunStore) -> list[PlannedRun]:
+    """Print every selected run's state, job, top-1 and log; return the fresh states."""
+    final = plan_runs(suite.name, [p.spec for p in plans], store)
+    console.print(tables.summary_table(suite, final, store, f"{suite.name}: {len(final)} runs"))
+    console.print(tables.counts_line([p.state for p in final]), f"  results: {store.root / suite.name}")
+    return final
+
+
+def _execute(suite: Suite, todo: list[PlannedRun], store: RunStore, options: dict) -> None:
+    from omnibench.launch import RunTask, launch  # noqa: PLC0415
+    from omnibench.runtime import RuntimeOptions  # noqa: PLC0415
+
+    for plan in todo:
+        if plan.action == "rerun":
+            store.clear(suite.name, plan.run_id)
+        store.prepare(suite.name, plan.spec)
+    runtime = RuntimeOptions(device=options["device"], workers=options["workers"], data_root=options["data_root"])
+    tasks = [RunTask(suite.name, p.run_id, p.spec) for p in todo]
+    launch(tasks, options["executor"], store, runtime, options["profile"], options["max_parallel"])
+
+
+@app.command()
+def validate(
+    suites: Annotated[Optional[list[str]], typer.Argument(help="Suite names or files (default: every suite).")] = None,
+) -> None:
+    """Check suite files: keys, values, and dataset / model / protocol names and options."""
+    from omnibench.suite_check import check_suite  # noqa: PLC0415  (imports torch)
+
+    failed = 0
+    for name in suites or list(suite_files()):
+        try:
+            suite = load_suite(name)
+            check_suite(suite)
+        except OmniBenchError as err:
+            failed += 1
+            console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
+            continue
+        table = suite.table.paper_table or "no paper table"
+        console.print(f"[green]ok[/]  {suite.name}: {len(suite.specs)} runs -> {table} ({tables.short_path(suite.path)})")
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def status(
+    suite: Annotated[Optional[str], typer.Argument(help="A suite (default: every run in the store).")] = None,
+    results: Results = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Each run's state (new / pending / running / done / failed), Slurm job id and log path."""
+    store = RunStore(results)
+    if suite is None:
+        _show_store(store, None, as_json)
+        return
+    loaded = load_suite(suite)
+    plans = plan_runs(loaded.name, loaded.specs, store)
+    if as_json:
+        rows = [tables.stored_run_row(store, loaded.name, p.run_id, p.state, p.status) for p in plans]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    console.print(tables.summary_table(loaded, plans, store, f"{loaded.name}: {len(plans)} runs ({store.root})"))
+    console.print(tables.counts_line([p.state for p in plans]))
+    known = {p.run_id for p in plans}
+    extra = [run.run_id for run in store.iter_runs(loaded.name) if run.run_id not in known]
+    if extra:
+        console.print(f"[dim]{len(extra)} stored run(s) no longer in the suite file: {', '.join(extra)}[/]")
+
+
+def _show_store(store: RunStore, suite: str | None, as_json: bool) -> None:
+    rows = []
+    for run in store.iter_runs(suite):
+        state, status = run_state(store, run.suite, run.run_id)
+        rows.append(tables.stored_run_row(store, run.suite, run.run_id, state, status))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        console.print(f"no runs in {store.root}")
+    else:
+        console.print(tables.store_table(rows, f"{len(rows)} runs in {store.root}"))
+        console.print(tables.counts_line([r["state"] for r in rows]))
+
+
+@app.command()
+def cancel(
+    suite: Annotated[str, typer.Argument(help="The suite whose queued and running Slurm jobs to cancel.")],
+    results: Results = None,
+) -> None:
+    """scancel a suite's pending and running Slurm jobs and mark those runs failed."""
+    store = RunStore(results)
+    name = load_suite(suite).name if suite not in store.suites() else suite
+    active = []
+    for run in store.iter_runs(name):
+        state, status = run_state(store, name, run.run_id)
+        if state in ("pending", "running") and status is not None and status.job_id:
+            active.append((run.run_id, status.job_id))
+    if not active:
+        console.print(f"no queued or running Slurm jobs recorded for suite '{name}' in {store.root}")
+        return
+    cancel_jobs(sorted({job for _, job in active}))
+    for run_id, job in active:
+        store.write_status(name, run_id, "failed", error=f"cancelled (scancel {job})")
+    console.print(f"cancelled {len(active)} run(s) of '{name}': {', '.join(job for _, job in active)}")
+
+
+@ls_app.command("suites")
+def ls_suites() -> None:
+    """Every suite: runs, the paper table it feeds, description."""
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title="suites", title_justify="left")
+    for column in ("suite", "runs", "table", "description"):
+        table.add_column(column)
+    for name in suite_files():
+        suite = load_suite(name)
+        table.add_row(suite.name, str(len(suite.specs)), suite.table.paper_table or "–", suite.description)
+    console.print(table)
+
+
+@ls_app.command("models")
+def ls_models() -> None:
+    """Registered models and their options."""
+    from rich.table import Table  # noqa: PLC0415
+
+    from omnibench.models import describe_models, model_options_class  # noqa: PLC0415  (imports torch)
+
+    table = Table(title="models", title_justify="left")
+    for column in ("model", "description", "options (model.options.*)"):
+        table.add_column(column, overflow="fold")
+    for name, description in describe_models():
+        fields = dataclasses.fields(model_options_class(name))
+        options = ", ".join(f"{f.name}={_default(f)}" for f in fields)
+        table.add_row(name, description, options)
+    console.print(table)
+
+
+def _default(field: dataclasses.Field[object]) -> str:
+    if field.default is not dataclasses.MISSING:
+        return repr(field.default)
+    return repr(field.default_factory()) if field.default_factory is not dataclasses.MISSING else "required"
+
+
+@ls_app.command("runs")
+def ls_runs(
+    suite: Annotated[Optional[str], typer.Option("--suite", "-s", help="Only this suite's runs.")] = None,
+    results: Results = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Every run in the store with its state."""
+    _show_store(RunStore(results), suite, as_json)

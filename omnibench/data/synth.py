@@ -1,0 +1,286 @@
+"""The synthetic motion benchmark: the class of a video lives only in how an object moves.
+
+Every class comes with its time-reversed twin (left/right, up/down, growing/shrinking,
+clockwise/anticlockwise, fading in/out), and everything a single frame shows (shape, colours,
+background texture, where the path is centred, size, orientation, speed) is drawn at random
+per video from distributions shared by the twins. The bag of frames of a video is therefore
+equally likely under its class and its twin: a model that averages frames cannot beat 50 %
+top-1 on the default classes (chance 10 %), while a temporal model can reach 100 %.
+
+Videos are real H.264 mp4 files; annotations use the generic list format (``train.txt``,
+``test1.txt`` .. ``test3.txt`` with ``relpath label`` lines, ``labels.csv`` with ``id,name``).
+Output is deterministic for a seed: same annotation bytes, same video bytes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from omnibench.errors import OmniBenchError
+from omnibench.registry import did_you_mean
+
+# class phrase -> (kind, direction). Pairs are time reversals of each other.
+MOTIONS: dict[str, tuple[str, tuple[int, int]]] = {
+    "object moving left": ("translate", (-1, 0)),
+    "object moving right": ("translate", (1, 0)),
+    "object moving up": ("translate", (0, -1)),
+    "object moving down": ("translate", (0, 1)),
+    "object growing": ("scale", (1, 0)),
+    "object shrinking": ("scale", (-1, 0)),
+    "object rotating clockwise": ("rotate", (1, 0)),
+    "object rotating anticlockwise": ("rotate", (-1, 0)),
+    "object fading in": ("fade", (1, 0)),
+    "object fading out": ("fade", (-1, 0)),
+    "object moving up and left": ("translate", (-1, -1)),
+    "object moving down and right": ("translate", (1, 1)),
+    "object moving up and right": ("translate", (1, -1)),
+    "object moving down and left": ("translate", (-1, 1)),
+}
+DEFAULT_CLASSES: tuple[str, ...] = tuple(list(MOTIONS)[:10])
+TEST_SPLITS = 3
+# Shapes without rotational symmetry, so rotation direction is visible (unit coordinates, y down).
+SHAPES: tuple[tuple[tuple[float, float], ...], ...] = (
+    ((0.0, -1.0), (0.6, 0.8), (-0.6, 0.8)),  # tall triangle
+    ((-0.7, -1.0), (-0.1, -1.0), (-0.1, 0.4), (0.7, 0.4), (0.7, 1.0), (-0.7, 1.0)),  # L
+    ((-1.0, -0.9), (1.0, -0.9), (1.0, -0.3), (0.3, -0.3), (0.3, 1.0), (-0.3, 1.0), (-0.3, -0.3), (-1.0, -0.3)),  # T
+    ((-1.0, -0.3), (0.2, -0.3), (0.2, -0.8), (1.0, 0.0), (0.2, 0.8), (0.2, 0.3), (-1.0, 0.3)),  # arrow
+    ((0.0, -1.0), (0.9, -0.2), (0.5, 1.0), (-0.6, 0.7), (-0.8, -0.4)),  # irregular pentagon
+)
+SUPERSAMPLE = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class SynthConfig:
+    """What to generate; ``videos_per_class`` is split half train, half over three test splits."""
+
+    classes: tuple[str, ...] = DEFAULT_CLASSES
+    videos_per_class: int = 48
+    frames: int = 16
+    size: int = 64
+    seed: int = 0
+    fps: int = 8
+
+    def __post_init__(self) -> None:
+        for name in self.classes:
+            if name not in MOTIONS:
+                raise OmniBenchError(
+                    f"unknown synthetic class '{name}'{did_you_mean(name, list(MOTIONS))}; known: {', '.join(MOTIONS)}"
+                )
+        if len(set(self.classes)) != len(self.classes) or not self.classes:
+            raise OmniBenchError(f"synthetic classes must be distinct and non-empty, got {list(self.classes)}")
+        if self.videos_per_class < 2 * TEST_SPLITS:
+            raise OmniBenchError(f"--videos-per-class must be at least {2 * TEST_SPLITS}, got {self.videos_per_class}")
+        if self.frames < 2 or self.size < 16 or self.size % 2:
+            raise OmniBenchError(f"need --frames >= 2 and an even --size >= 16, got {self.frames} and {self.size}")
+
+
+def split_of(video: int, videos_per_class: int) -> str:
+    """Which list the ``video``-th video of a class goes to: first half train, then test1..3 in turn."""
+    train = videos_per_class // 2
+    return "train" if video < train else f"test{1 + (video - train) % TEST_SPLITS}"
+
+
+def slug(classname: str) -> str:
+    """File-system name of a class phrase."""
+    return classname.replace(" ", "_")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scene:
+    """The random appearance of one video and its motion amplitude."""
+
+    background: np.ndarray  # (S, S, 3) float in [0, 1]
+    colour: np.ndarray  # (3,)
+    shape: np.ndarray  # (V, 2) unit polygon
+    centre: np.ndarray  # (2,) pixels, centre of the path
+    radius: float  # pixels
+    angle: float
+    amount: float  # translation in pixels, log scale factor, rotation in radians
+
+
+def _draw_scene(rng: np.random.Generator, kind: str, size: int) -> _Scene:
+    dark_background = rng.random() < 0.5
+    low, high = (0.05, 0.4), (0.6, 1.0)
+    base = rng.uniform(*(low if dark_background else high), size=3)
+    noise = Image.fromarray((rng.random((4, 4, 3)) * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
+    background = np.clip(base + (np.asarray(noise, dtype=np.float32) / 255 - 0.5) * 0.2, 0, 1)
+    colour = rng.uniform(*(high if dark_background else low), size=3)
+    amount = {"translate": rng.uniform(0.35, 0.5) * size, "scale": math.log(rng.uniform(2.5, 3.5)),
+              "rotate": rng.uniform(0.5, 0.9) * math.pi, "fade": 1.0}[kind]
+    radius = rng.uniform(0.12, 0.18) * size
+    reach = radius + (amount / 2 if kind == "translate" else 0)
+    centre = rng.uniform(reach, size - reach, size=2) if reach < size / 2 else np.full(2, size / 2)
+    shape = np.asarray(SHAPES[rng.integers(len(SHAPES))], dtype=np.float64)
+    return _Scene(background, colour, shape, centre, radius, rng.uniform(0, 2 * math.pi), amount)
+
+
+def _pose(scene: _Scene, kind: str, direction: tuple[int, int], u: float) -> tuple[np.ndarray, float, float, float]:
+    """Centre, radius, angle and opacity at normalised time ``u`` in [-0.5, 0.5]."""
+    sign = direction[0]
+    centre, radius, angle, alpha = scene.centre, scene.radius, scene.angle, 1.0
+    if kind == "translate":
+        step = np.asarray(direction, dtype=np.float64) / np.linalg.norm(direction)
+        centre = centre + step * scene.amount * u
+    elif kind == "scale":
+        radius = radius * math.exp(sign * scene.amount * u)
+    elif kind == "rotate":  # image y points down, so a growing angle turns clockwise on screen
+        angle = angle + sign * scene.amount * u
+    else:
+        alpha = 0.55 + sign * 0.9 * u
+    return centre, radius, angle, alpha
+
+
+def _render(scene: _Scene, kind: str, direction: tuple[int, int], frames: int, size: int) -> np.ndarray:
+    out = np.empty((frames, size, size, 3), dtype=np.uint8)
+    for t in range(frames):
+        centre, radius, angle, alpha = _pose(scene, kind, direction, t / (frames - 1) - 0.5)
+        rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        points = (scene.shape @ rotation.T * radius + centre) * SUPERSAMPLE
+        mask = Image.new("L", (size * SUPERSAMPLE, size * SUPERSAMPLE))
+        ImageDraw.Draw(mask).polygon([tuple(p) for p in points], fill=255)
+        cover = np.asarray(mask.resize((size, size), Image.BOX), dtype=np.float32)[..., None] / 255 * alpha
+        out[t] = np.round((scene.background * (1 - cover) + scene.colour * cover) * 255).astype(np.uint8)
+    return out
+
+
+# BT.601 limited range in 8-bit fixed point (the matrix decoders assume for untagged H.264).
+_RGB_TO_YUV = np.array([[66, 129, 25], [-38, -74, 112], [112, -94, -18]], dtype=np.int32)
+_YUV_OFFSET = np.array([16, 128, 128], dtype=np.int32)
+
+
+def _yuv420p(frames: np.ndarray) -> list[np.ndarray]:
+    """RGB ``(T, H, W, 3)`` -> uint8 planes Y ``(T, H, W)``, U and V ``(T, H/2, W/2)``; integer maths only."""
+    r, g, b = (frames[..., c].astype(np.int32) for c in range(3))
+    y, u, v = (((wr * r + wg * g + wb * b + 128) >> 8) + offset for (wr, wg, wb), offset in zip(_RGB_TO_YUV, _YUV_OFFSET))
+    u, v = ((p[:, 0::2, 0::2] + p[:, 1::2, 0::2] + p[:, 0::2, 1::2] + p[:, 1::2, 1::2] + 2) // 4 for p in (u, v))
+    return [np.clip(plane, 0, 255).astype(np.uint8) for plane in (y, u, v)]
+
+
+def _av_frame(planes: list[np.ndarray], pts: int) -> Any:
+    """An ``av.VideoFrame`` (yuv420p) whose every byte, row padding included, is set.
+
+    Converting with numpy (not swscale) and zeroing the padding keeps libx264 output
+    byte-identical from run to run: it otherwise reads uninitialised padding bytes.
+    """
+    import av  # noqa: PLC0415
+
+    height, width = planes[0].shape
+    out = av.VideoFrame(width, height, "yuv420p")
+    for plane, data in zip(out.planes, planes):
+        buffer = np.zeros((plane.height, plane.line_size), dtype=np.uint8)
+        buffer[:, : data.shape[1]] = data
+        plane.update(buffer)
+    out.pts = pts
+    return out
+
+
+def write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:
+    """Encode ``(T, H, W, 3)`` uint8 RGB frames (even H, W) as H.264 (libx264, yuv420p, no B-frames)."""
+    import av  # noqa: PLC0415
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "12", "preset": "veryfast", "tune": "zerolatency", "bf": "0"}
+        stream.codec_context.thread_count = 1  # deterministic bytes
+        for pts, planes in enumerate(zip(*_yuv420p(frames))):
+            container.mux(stream.encode(_av_frame(list(planes), pts)))
+        container.mux(stream.encode())
+
+
+def render_video(config: SynthConfig, label: int, video: int) -> np.ndarray:
+    """The frames ``(T, S, S, 3)`` of the ``video``-th video of class ``label`` (pure function of the config)."""
+    kind, direction = MOTIONS[config.classes[label]]
+    rng = np.random.default_rng([config.seed, label, video])
+    return _render(_draw_scene(rng, kind, config.size), kind, direction, config.frames, config.size)
+
+
+def video_relpath(config: SynthConfig, label: int, video: int) -> str:
+    """Path of a video relative to the benchmark root."""
+    name = slug(config.classes[label])
+    return f"videos/{name}/{name}_{video:03d}.mp4"
+
+
+def _write_one(args: tuple[SynthConfig, Path, int, int]) -> None:
+    config, out, label, video = args
+    write_mp4(out / video_relpath(config, label, video), render_video(config, label, video), config.fps)
+
+
+def _write_annotations(config: SynthConfig, out: Path) -> None:
+    lists: dict[str, list[str]] = {"train": [], **{f"test{k}": [] for k in range(1, TEST_SPLITS + 1)}}
+    for label in range(len(config.classes)):
+        for video in range(config.videos_per_class):
+            lists[split_of(video, config.videos_per_class)].append(f"{video_relpath(config, label, video)} {label}\n")
+    for name, lines in lists.items():
+        (out / f"{name}.txt").write_text("".join(lines), encoding="utf-8")
+    labels = "".join(f"{label},{name}\n" for label, name in enumerate(config.classes))
+    (out / "labels.csv").write_text("id,name\n" + labels, encoding="utf-8")
+    (out / "synth.json").write_text(json.dumps(dataclasses.asdict(config), sort_keys=True, indent=1) + "\n")
+
+
+def _check_readable(path: Path, config: SynthConfig) -> None:
+    """decord's batch reader fails on a few tiny frame sizes (e.g. 16, 24, 48, 72 px): refuse them."""
+    from omnibench.data.video import BrokenVideoError, read_frames  # noqa: PLC0415
+
+    try:
+        shape = tuple(read_frames(path, [0, 1]).shape)
+    except BrokenVideoError:
+        raise OmniBenchError(f"decord cannot batch-read {config.size}x{config.size} videos; choose another --size (e.g. 64)") from None
+    if shape != (2, 3, config.size, config.size):
+        raise OmniBenchError(f"decord reads {config.size}x{config.size} frames as {shape}; choose another --size")
+
+
+def generate_synthetic(out: Path, config: SynthConfig = SynthConfig(), workers: int = 1) -> Path:
+    """Write the benchmark into ``out`` (must not exist or be empty); atomic: temp dir + rename."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise OmniBenchError(f"{out} is not empty; choose another --out or remove it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        jobs = [(config, tmp, label, v) for label in range(len(config.classes)) for v in range(config.videos_per_class)]
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                list(pool.map(_write_one, jobs, chunksize=8))
+        else:
+            for job in jobs:
+                _write_one(job)
+        _check_readable(tmp / video_relpath(config, 0, 0), config)
+        _write_annotations(config, tmp)
+        os.replace(tmp, out)  # replaces an empty ``out``; fails if another process got there first
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def is_complete(root: Path) -> bool:
+    """Whether ``root`` holds a finished benchmark (annotations are written last, then renamed)."""
+    return all((root / name).is_file() for name in ("labels.csv", "train.txt", "test1.txt", "synth.json"))
+
+
+def ensure_synthetic(root: Path, config: SynthConfig = SynthConfig()) -> Path:
+    """Generate the benchmark at ``root`` unless it is there; safe when several processes race."""
+    root = Path(root)
+    if is_complete(root):
+        return root
+    if root.exists() and any(root.iterdir()):
+        raise OmniBenchError(f"synthetic data root {root} exists but holds no labels.csv/train.txt; remove it")
+    try:
+        generate_synthetic(root, config, workers=1)
+    except (OSError, OmniBenchError):
+        if not is_complete(root):  # lost a race only if the winner finished
+            raise
+    return root

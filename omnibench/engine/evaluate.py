@@ -1,0 +1,141 @@
+"""Evaluation: single or N temporal x S spatial views per video, fused by averaging softmax
+scores; sharded over ranks without padding and gathered, so every video counts once.
+
+Broken videos are skipped (the data layer's policy), counted, and listed in the predictions
+with their reason. Accuracies are percentages.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from omnibench.data.records import VideoRecord
+from omnibench.engine.distributed import DistContext, ShardSampler, gather_objects
+from omnibench.engine.metrics import accuracy_metrics
+from omnibench.engine.precision import autocast
+from omnibench.engine.progress import ProgressReporter
+
+
+@dataclasses.dataclass
+class EvalResult:
+    """Fused scores of one evaluation (identical on every rank)."""
+
+    dataset: str
+    split: str
+    classnames: tuple[str, ...]
+    paths: tuple[str, ...]  # per dataset index
+    all_labels: tuple[int, ...]  # per dataset index (broken videos included)
+    indices: torch.Tensor  # (N,) dataset indices of the evaluated videos, sorted
+    labels: torch.Tensor  # (N,)
+    scores: torch.Tensor  # (N, C) mean softmax over views
+    broken: list[tuple[int, str]]
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """top1 / top5 / mean_class (%), evaluated videos and skipped (broken) videos."""
+        return {**accuracy_metrics(self.scores, self.labels), "videos": len(self.labels), "skipped": len(self.broken)}
+
+    def summary(self) -> dict[str, object]:
+        """The entry of ``record["evaluations"]``."""
+        return {"dataset": self.dataset, "split": self.split, **self.metrics}
+
+    def restrict(self, classes: Sequence[int], split: str) -> EvalResult:
+        """The videos of ``classes`` scored against those classes only (relabelled in the given order).
+
+        Scores are restricted and renormalised; for single-view inference this equals
+        evaluating with the subset's class list, since each class's logit depends only on
+        the video and that class's text.
+        """
+        position = torch.full((len(self.classnames),), -1, dtype=torch.long)
+        position[torch.as_tensor(list(classes))] = torch.arange(len(classes))
+        keep = position[self.labels] >= 0
+        scores = self.scores[keep][:, list(classes)]
+        scores = scores / scores.sum(dim=1, keepdim=True).clamp_min(1e-12)
+        relabel = tuple(int(position[label]) for label in self.all_labels)
+        broken = [(i, reason) for i, reason in self.broken if relabel[i] >= 0]
+        return EvalResult(self.dataset, split, tuple(self.classnames[c] for c in classes), self.paths, relabel,
+                          self.indices[keep], position[self.labels[keep]], scores, broken)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSettings:
+    """How to run an evaluation on this rank."""
+
+    batch_size: int = 8  # videos per loader batch
+    views_per_forward: int = 8  # clips per model call (bounds memory with many views)
+    workers: int = 0
+    amp_dtype: torch.dtype | None = None
+
+
+@torch.no_grad()
+def _shard_scores(model: nn.Module, loader: DataLoader, classnames: Sequence[str], ctx: DistContext,
+                  settings: EvalSettings, progress: ProgressReporter) -> dict[str, object]:
+    indices, labels, scores, broken = [], [], [], []
+    for done, batch in enumerate(loader, start=1):
+        broken.extend(batch["broken"])
+        if len(batch["label"]):
+            video = batch["video"]  # (B, V, T, 3, S, S)
+            flat = video.flatten(0, 1)
+            probs = []
+            for chunk in flat.split(settings.views_per_forward):
+                with autocast(ctx.device, settings.amp_dtype):
+                    logits = model(chunk.to(ctx.device, non_blocking=True), classnames)
+                probs.append(logits.float().softmax(dim=-1).cpu())
+            scores.append(torch.cat(probs).view(video.shape[0], video.shape[1], -1).mean(dim=1))
+            indices.append(batch["index"])
+            labels.append(batch["label"])
+        progress.update(done)
+    width = len(classnames)
+    return {"indices": torch.cat(indices) if indices else torch.empty(0, dtype=torch.long),
+            "labels": torch.cat(labels) if labels else torch.empty(0, dtype=torch.long),
+            "scores": torch.cat(scores) if scores else torch.empty(0, width), "broken": broken}
+
+
+def evaluate(model: nn.Module, dataset: torch.utils.data.Dataset, classnames: Sequence[str], *, name: tuple[str, str],
+             records: Sequence[VideoRecord], ctx: DistContext, settings: EvalSettings, progress: ProgressReporter,
+             collate: object) -> EvalResult:
+    """Evaluate ``model`` (not DDP-wrapped) on ``dataset`` (whose items are ``records``); ``name`` = (dataset, split)."""
+    model.eval()
+    sampler = ShardSampler(len(dataset), ctx.rank, ctx.world_size)
+    loader = DataLoader(dataset, batch_size=settings.batch_size, sampler=sampler, num_workers=settings.workers,
+                        collate_fn=collate, pin_memory=ctx.device.type == "cuda")
+    progress.start(f"eval {name[0]}/{name[1]}", len(loader))
+    parts = gather_objects(_shard_scores(model, loader, classnames, ctx, settings, progress), ctx)
+    indices = torch.cat([p["indices"] for p in parts])
+    order = indices.argsort()
+    broken = sorted(b for p in parts for b in p["broken"])
+    counted = indices.tolist() + [i for i, _ in broken]
+    if len(counted) != len(dataset) or len(set(counted)) != len(dataset):
+        raise RuntimeError(f"evaluation counted {len(counted)} items ({len(set(counted))} distinct) "
+                           f"of {len(dataset)} videos")
+    return EvalResult(name[0], name[1], tuple(classnames), tuple(str(r.path) for r in records),
+                      tuple(r.label for r in records), indices[order],
+                      torch.cat([p["labels"] for p in parts])[order], torch.cat([p["scores"] for p in parts])[order],
+                      broken)
+
+
+def predictions_frame(result: EvalResult, top: int = 5) -> pd.DataFrame:
+    """One row per video: label, prediction, top-k classes and their fused scores; broken videos with their reason."""
+    k = min(top, result.scores.shape[1])
+    best = result.scores.topk(k, dim=1) if len(result.labels) else None
+    rows = []
+    for row, index in enumerate(result.indices.tolist()):
+        ids, vals = best.indices[row].tolist(), best.values[row].tolist()
+        label = int(result.labels[row])
+        rows.append({"index": index, "path": result.paths[index], "label": label,
+                     "label_name": result.classnames[label], "pred": ids[0], "pred_name": result.classnames[ids[0]],
+                     "correct": ids[0] == label, "top_classes": " ".join(map(str, ids)),
+                     "top_scores": " ".join(f"{v:.6f}" for v in vals), "broken": ""})
+    for index, reason in result.broken:
+        label = result.all_labels[index]
+        rows.append({"index": index, "path": result.paths[index], "label": label, "label_name": result.classnames[label],
+                     "pred": -1, "correct": False, "broken": reason})
+    frame = pd.DataFrame(rows).sort_values("index", kind="stable")
+    frame.insert(0, "split", result.split)
+    frame.insert(0, "dataset", result.dataset)
+    return frame

@@ -1,0 +1,72 @@
+"""Training / evaluation progress: a rich bar on a terminal, plain log lines otherwise.
+
+Only rank 0 reports. Plain lines go to stdout (the run's ``log.txt`` under the launcher).
+"""
+from __future__ import annotations
+
+import sys
+import time
+from types import TracebackType
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+def use_rich(preference: bool | None) -> bool:
+    """``RuntimeOptions.progress``: None means "only when stdout is a terminal"."""
+    return sys.stdout.isatty() if preference is None else preference
+
+
+class ProgressReporter:
+    """Reports epochs and iterations (loss, LR, clips/s) and one-off messages."""
+
+    def __init__(self, rich: bool, active: bool = True, log_every: int = 20) -> None:
+        self.active, self.log_every = active, log_every
+        self.bar: Progress | None = None
+        self.task = None
+        if active and rich:
+            self.bar = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]}  lr {task.fields[lr]}  {task.fields[speed]} clips/s"),
+                TimeRemainingColumn(),
+            )
+
+    def __enter__(self) -> ProgressReporter:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def message(self, text: str) -> None:
+        """One log line (printed above the bar on a terminal)."""
+        if not self.active:
+            return
+        stamp = time.strftime("%H:%M:%S")
+        if self.bar is not None:
+            self.bar.console.print(f"[dim]{stamp}[/] {text}", highlight=False)
+        else:
+            print(f"{stamp} {text}", flush=True)
+
+    def start(self, description: str, total: int, done: int = 0) -> None:
+        """Begin a phase (an epoch, an evaluation) of ``total`` iterations, ``done`` already."""
+        self.description, self.total = description, total
+        if self.bar is not None:
+            if self.task is not None:
+                self.bar.remove_task(self.task)
+            self.task = self.bar.add_task(description, total=total, completed=done, loss="-", lr="-", speed="-")
+
+    def update(self, done: int, loss: float | None = None, lr: float | None = None,
+               clips_per_s: float | None = None) -> None:
+        """Iteration ``done`` of the current phase finished."""
+        if not self.active:
+            return
+        fields = {"loss": "-" if loss is None else f"{loss:.4f}", "lr": "-" if lr is None else f"{lr:.2e}",
+                  "speed": "-" if clips_per_s is None else f"{clips_per_s:.1f}"}
+        if self.bar is not None and self.task is not None:
+            self.bar.update(self.task, completed=done, **fields)
+        elif done == self.total or done % self.log_every == 0:
+            print(f"{time.strftime('%H:%M:%S')} {self.description} {done}/{self.total} loss {fields['loss']} "
+                  f"lr {fields['lr']} clips/s {fields['speed']}", flush=True)

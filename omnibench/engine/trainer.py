@@ -1,0 +1,218 @@
+"""The training loop: AdamW + cosine per optimiser step, mixup/cutmix into soft-target CE,
+AMP, gradient accumulation, DDP, checkpoints that resume bit-for-bit.
+
+Loss (OmniCLIP Eq. 8-9): cross-entropy over ``logit_scale * cos(video, class text)``, with
+the class texts of the training split; frozen text features are cached by the model.
+Each micro-batch reseeds python/numpy/torch from (seed, epoch, micro-batch, rank) after its
+data is loaded, and the data order is a seeded per-epoch permutation that a resumed run
+re-enters at the stored position, so a killed and resumed run repeats the uninterrupted
+one exactly (bitwise on CPU). There is no model selection: training runs to the last
+epoch and that model is evaluated (the test split is never looked at during training).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+
+from omnibench.engine import checkpoint as ckpt
+from omnibench.engine.distributed import DistContext, ResumableSampler, all_reduce_mean, gather_objects
+from omnibench.engine.mixup import SoftTargetCrossEntropy, VideoMixup
+from omnibench.engine.optim import build_optimizer, build_scheduler
+from omnibench.engine.precision import autocast, autocast_dtype, grad_scaler
+from omnibench.engine.progress import ProgressReporter
+from omnibench.engine.seeding import capture_rng_state, derive_seed, restore_rng_state, seed_everything
+from omnibench.errors import OmniBenchError
+from omnibench.spec import OptimSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """What the trainer needs beyond the model and the data."""
+
+    run_id: str
+    seed: int
+    optim: OptimSpec
+    clip_shape: tuple[int, int, int, int]  # (T, 3, S, S): shape of a dummy clip for an all-broken batch
+    checkpoint_path: Path | None = None
+    workers: int = 0
+    collate: Any = None  # the data layer's collate_clips
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """Where training ended and its running totals."""
+
+    position: ckpt.TrainPosition
+    stats: ckpt.TrainStats
+    per_device_batch: int
+    accumulation: int
+    resumed_seconds: float = 0.0  # training time spent before this process resumed the run
+    steps_per_epoch: int = 0
+
+
+def batch_geometry(optim: OptimSpec, world_size: int) -> tuple[int, int]:
+    """(per-device batch, accumulation steps) reaching ``optim.batch_size`` summed over devices."""
+    per_device = optim.batch_per_device or optim.batch_size // world_size
+    if per_device < 1 or optim.batch_size % (per_device * world_size):
+        raise OmniBenchError(
+            f"optim.batch_size {optim.batch_size} is not a multiple of optim.batch_per_device x devices "
+            f"({per_device} x {world_size}); set optim.batch_per_device to a divisor")
+    return per_device, optim.batch_size // (per_device * world_size)
+
+
+class Trainer:
+    """Trains ``model`` on ``dataset`` (items of the data layer's ``VideoClipDataset``)."""
+
+    def __init__(self, model: nn.Module, dataset: Dataset, classnames: Sequence[str], config: TrainConfig,
+                 ctx: DistContext, progress: ProgressReporter, new_parameter_names: set[str] = frozenset()) -> None:
+        self.model, self.dataset, self.classnames = model, dataset, tuple(classnames)
+        self.config, self.ctx, self.progress = config, ctx, progress
+        self.per_device, self.accum = batch_geometry(config.optim, ctx.world_size)
+        self.sampler = ResumableSampler(len(dataset), ctx, seed=config.seed)
+        micro = len(self.sampler) // self.per_device
+        if micro == 0:
+            raise OmniBenchError(f"the training split has {len(dataset)} videos, fewer than one batch of "
+                                 f"{self.per_device} per device x {ctx.world_size} devices; lower optim.batch_size")
+        self.micro_per_epoch, self.steps_per_epoch = micro, math.ceil(micro / self.accum)
+        self.optimizer = build_optimizer(model, config.optim, new_parameter_names)
+        self.scheduler = build_scheduler(self.optimizer, config.optim, self.steps_per_epoch)
+        self.amp_dtype = autocast_dtype(config.optim.precision, ctx.device)
+        self.scaler = grad_scaler(ctx.device, self.amp_dtype)
+        self.mixup = VideoMixup(config.optim, len(self.classnames))
+        self.criterion = SoftTargetCrossEntropy()
+        self.position, self.stats = ckpt.TrainPosition(), ckpt.TrainStats()
+        self.pending = (0.0, 0)  # (seconds, clips) of the current epoch, not yet in ``stats``
+        self.resumed_seconds = 0.0
+        device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+        self.net = DistributedDataParallel(model, device_ids=device_ids) if ctx.distributed else model
+
+    def fit(self) -> TrainResult:
+        """Resume from the checkpoint if there is one, train to the last epoch, return totals."""
+        self._resume()
+        if self.config.optim.grad_checkpointing:
+            self.model.set_grad_checkpointing(True)
+        self.model.train()
+        for epoch in range(self.position.epoch, self.config.optim.epochs):
+            self._run_epoch(epoch)
+        return TrainResult(self.position, self.stats, self.per_device, self.accum, self.resumed_seconds,
+                           self.steps_per_epoch)
+
+    def _resume(self) -> None:
+        path = self.config.checkpoint_path
+        state = ckpt.read_checkpoint(path, self.config.run_id) if path is not None else None
+        if state is None:
+            return
+        ckpt.load_trainable_state(self.model, state["model"], path)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state["scaler"] is not None:
+            self.scaler.load_state_dict(state["scaler"])
+        self.position, self.stats = ckpt.restore_position(state)
+        self.resumed_seconds = self.stats.train_seconds
+        if len(state["ranks"]) == self.ctx.world_size:  # same world size: this rank's own state
+            restore_rng_state(state["ranks"][self.ctx.rank]["rng"])
+            self.stats.skipped = state["ranks"][self.ctx.rank]["skipped"]
+        else:  # another world size: rank 0 carries the total so far
+            self.stats.skipped = sum(r["skipped"] for r in state["ranks"]) if self.ctx.is_main else 0
+        self.progress.message(f"resumed from {path} at epoch {self.position.epoch + 1}, step {self.position.step}")
+
+    def _loader(self, epoch: int, start_step: int) -> DataLoader:
+        self.sampler.set_position(epoch, start_step * self.accum * self.per_device)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        return DataLoader(self.dataset, batch_size=self.per_device, sampler=self.sampler, drop_last=True,
+                          num_workers=self.config.workers, collate_fn=self.config.collate,
+                          pin_memory=self.ctx.device.type == "cuda")
+
+    def _run_epoch(self, epoch: int) -> None:
+        start = self.position.step
+        batches = iter(self._loader(epoch, start))
+        self.progress.start(f"epoch {epoch + 1}/{self.config.optim.epochs}", self.steps_per_epoch, start)
+        began, clips, losses = time.perf_counter(), 0, []
+        for step in range(start, self.steps_per_epoch):
+            loss, n_clips = self._optimizer_step(epoch, step, batches)
+            losses.append(loss)
+            clips += n_clips * self.ctx.world_size
+            self._advance(epoch, step, time.perf_counter() - began, clips)
+            self.progress.update(step + 1, loss, self.optimizer.param_groups[0]["lr"],
+                                 clips / max(time.perf_counter() - began, 1e-9))
+        self._finish_epoch(epoch, losses)
+
+    def _advance(self, epoch: int, step: int, seconds: float, clips: int) -> None:
+        """Book the step; checkpoint every ``optim.checkpoint_every`` steps (mid-epoch)."""
+        self.position = ckpt.TrainPosition(epoch, step + 1, self.position.global_step + 1)
+        self.pending = (seconds, clips)
+        every = self.config.optim.checkpoint_every
+        if every and self.position.global_step % every == 0 and step + 1 < self.steps_per_epoch:
+            self._save()
+
+    def _finish_epoch(self, epoch: int, losses: list[float]) -> None:
+        self.stats.train_seconds += self.pending[0]
+        self.stats.clips += self.pending[1]
+        self.pending = (0.0, 0)
+        mean_loss = all_reduce_mean(sum(losses) / max(len(losses), 1), self.ctx)
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.stats.history.append({"epoch": epoch + 1, "loss": mean_loss, "lr": lr})
+        self.position = ckpt.TrainPosition(epoch + 1, 0, self.position.global_step)
+        self.progress.message(f"epoch {epoch + 1}/{self.config.optim.epochs} loss {mean_loss:.4f} lr {lr:.3e}")
+        self._save()
+
+    def _save(self) -> None:
+        mine = {"rng": capture_rng_state(), "skipped": self.stats.skipped}
+        ranks = gather_objects(mine, self.ctx)  # collective: every rank takes part
+        if self.config.checkpoint_path is None or not self.ctx.is_main:
+            return
+        seconds, clips = self.pending
+        stats = dataclasses.replace(self.stats, train_seconds=self.stats.train_seconds + seconds,
+                                    clips=self.stats.clips + clips, history=list(self.stats.history))
+        ckpt.save_checkpoint(self.config.checkpoint_path, run_id=self.config.run_id, model=self.model,
+                             optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
+                             ranks=ranks, position=self.position, stats=stats)
+
+    def _optimizer_step(self, epoch: int, step: int, batches: Iterator[dict]) -> tuple[float, int]:
+        """Accumulate the step's micro-batches, then one optimiser update; (mean loss, clips)."""
+        first = step * self.accum
+        count = min(self.accum, self.micro_per_epoch - first)
+        self.scheduler.step_update(self.position.global_step + 1)  # this step's LR
+        total, clips = 0.0, 0
+        for i in range(count):
+            batch = next(batches)
+            seed_everything(derive_seed(self.config.seed, epoch, first + i, self.ctx.rank))
+            sync = i == count - 1 or not self.ctx.distributed
+            with contextlib.nullcontext() if sync else self.net.no_sync():
+                total += self._forward_backward(batch, count)
+            clips += len(batch["label"])
+            self.stats.skipped += len(batch.get("broken", ()))
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return total / count, clips
+
+    def _forward_backward(self, batch: dict, count: int) -> float:
+        """Loss of one micro-batch, backpropagated with weight 1/count."""
+        labels = batch["label"].to(self.ctx.device)
+        if len(labels) == 0:  # every video broken: a zero-weight dummy keeps DDP ranks in step
+            video, labels, weight = torch.zeros(1, *self.config.clip_shape), torch.zeros(1, dtype=torch.long), 0.0
+            labels = labels.to(self.ctx.device)
+        else:
+            video, weight = batch["video"][:, 0], 1.0
+        video, target = self.mixup(video.to(self.ctx.device, non_blocking=True), labels)
+        with autocast(self.ctx.device, self.amp_dtype):
+            logits = self.net(video, self.classnames)
+        loss = self.criterion(logits.float(), target) * weight
+        scaled = loss / count
+        (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
+        return loss.item()

@@ -1,0 +1,163 @@
+"""FLOPs and parameter counts of the video models, counted the way the papers count them.
+
+fvcore counts one multiply-add as one flop. It has no handle for
+``aten::scaled_dot_product_attention`` (nor for the fused multi-head attention op), so the
+attention matmuls would silently count as zero; :func:`attention_flop_handle` adds them:
+QKᵀ and (softmax)V are L·S·(d_qk + d_v) multiply-adds per batch element and head.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+FlopHandle = Callable[[list[Any], list[Any]], float]
+
+SCOPES = {
+    "gflops_video": "video tower, one view (1 clip of T frames): encode_video",
+    "gflops_text_one": "text tower, one prompt of 77 tokens",
+    "gflops_text_classes": "text tower, one prompt per class (C prompts)",
+    "gflops_view_one_text": "full forward for one view and one class prompt (video + text + video-specific prompting)",
+    "params_total": "all parameters (both towers and new modules)",
+    "params_trainable": "parameters with requires_grad",
+}
+
+
+def _shape(value: Any) -> list[int]:
+    from fvcore.nn.jit_handles import get_shape  # noqa: PLC0415
+
+    return list(get_shape(value))
+
+
+def attention_flop_handle(inputs: list[Any], outputs: list[Any]) -> float:
+    """fvcore handle for ``aten::scaled_dot_product_attention(q, k, v, ...)``: batch·L·S·(d + d_v)."""
+    query, key, value = (_shape(v) for v in inputs[:3])
+    batch = 1
+    for size in query[:-2]:
+        batch *= size
+    return float(batch * query[-2] * key[-2] * (query[-1] + value[-1]))
+
+
+def native_mha_flop_handle(inputs: list[Any], outputs: list[Any]) -> float:
+    """fvcore handle for ``aten::_native_multi_head_attention`` (projections + attention)."""
+    query, key = _shape(inputs[0]), _shape(inputs[1])
+    batch, length, dim = query
+    source = key[1]
+    projections = batch * (length * dim * dim + 2 * source * dim * dim + length * dim * dim)
+    return float(projections + batch * length * source * 2 * dim)
+
+
+ATTENTION_HANDLES: dict[str, FlopHandle] = {
+    "aten::scaled_dot_product_attention": attention_flop_handle,
+    "aten::_native_multi_head_attention": native_mha_flop_handle,
+}
+
+
+class _Call(nn.Module):
+    """Wraps a closure over ``model`` so fvcore can trace it (fvcore traces modules)."""
+
+    def __init__(self, model: nn.Module, fn: Callable[..., torch.Tensor]) -> None:
+        super().__init__()
+        self.model = model
+        self.fn = fn
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.fn(*inputs)
+
+
+def count_flops(model: nn.Module, fn: Callable[..., torch.Tensor], inputs: tuple[Any, ...]) -> int:
+    """Multiply-adds of ``fn(*inputs)`` (a computation of ``model``), attention included."""
+    from fvcore.nn import FlopCountAnalysis  # noqa: PLC0415
+
+    analysis = FlopCountAnalysis(_Call(model, fn), inputs)
+    analysis.set_op_handle(**ATTENTION_HANDLES)
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    with torch.no_grad():
+        return int(analysis.total())
+
+
+def video_gflops(model: nn.Module, clip: torch.Tensor) -> float:
+    """GFLOPs of ``model.encode_video`` on one view ``clip`` (1, T, 3, S, S)."""
+    return count_flops(model, model.encode_video, (clip,)) / 1e9
+
+
+def text_gflops(model: nn.Module, classnames: Sequence[str]) -> float:
+    """GFLOPs of the text tower on one prompt per class name (never the cache)."""
+    dummy = torch.zeros(1)
+    return count_flops(model, lambda _: model.compute_text_features(list(classnames)), (dummy,)) / 1e9
+
+
+def forward_gflops(model: nn.Module, clip: torch.Tensor, classnames: Sequence[str]) -> float:
+    """GFLOPs of a full forward on ``clip`` with the text computed (not cached)."""
+
+    def run(video: torch.Tensor) -> torch.Tensor:
+        model.text_cache.clear()
+        original = model.encode_text
+        model.encode_text = model.compute_text_features
+        try:
+            return model(video, list(classnames))
+        finally:
+            model.encode_text = original
+
+    return count_flops(model, run, (clip,)) / 1e9
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCost:
+    """What ``omnibench flops`` reports; :data:`SCOPES` says what each number covers."""
+
+    model: str
+    backbone: str
+    frames: int
+    size: int
+    classes: int
+    gflops_video: float
+    gflops_text_one: float
+    gflops_text_classes: float
+    gflops_view_one_text: float
+    params_total: int
+    params_trainable: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict, with the scope of every number."""
+        return {**dataclasses.asdict(self), "scope": dict(SCOPES)}
+
+
+def measure_cost(model: nn.Module, frames: int, size: int, classes: int = 400) -> ModelCost:
+    """FLOPs per view, text FLOPs and parameter counts of ``model`` (random input, CPU)."""
+    model = model.eval()
+    device = next(model.parameters()).device
+    clip = torch.zeros(1, frames, 3, size, size, device=device)
+    text_one = text_gflops(model, ["action"])
+    return ModelCost(
+        model=getattr(model, "registry_name", type(model).__name__),
+        backbone=getattr(model, "backbone_name", ""),
+        frames=frames, size=size, classes=classes,
+        gflops_video=video_gflops(model, clip),
+        gflops_text_one=text_one,
+        gflops_text_classes=text_one * classes,
+        gflops_view_one_text=forward_gflops(model, clip, ["action"]),
+        params_total=sum(p.numel() for p in model.parameters()),
+        params_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
+    )
+
+
+# Published per-view GFLOPs at 224 px (model, backbone, frames) -> (value, what was counted).
+PUBLISHED: dict[tuple[str, str, int], tuple[float, str]] = {
+    ("vanilla_clip", "ViT-B-16", 1): (17.58, "CLIP ViT-B/16 image encoder, one 224 px frame"),
+    ("vificlip", "ViT-B-16", 16): (281.0, "ViFi-CLIP Table 6: video tower, 16 frames"),
+    ("xclip", "ViT-B-16", 8): (145.0, "X-CLIP Table 1: video + one text prompt, 8 frames (compare gflops_view_one_text)"),
+    ("omniclip", "ViT-B-16", 8): (130.0, "OmniCLIP Table 2, 8 frames; SPG adds K/4 tokens per frame, "
+                                         "so more than 8 plain frames (140.7) is expected"),
+}
+
+
+def published_gflops(model: str, backbone: str, frames: int, size: int) -> dict[str, Any] | None:
+    """The paper's GFLOPs for this setting, when one was published."""
+    entry = PUBLISHED.get((model, backbone.removesuffix("-quickgelu"), frames))
+    if entry is None or size != 224:
+        return None
+    return {"gflops": entry[0], "scope": entry[1]}

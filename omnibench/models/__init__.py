@@ -1,0 +1,31 @@
+"""Video models on open_clip backbones: OmniCLIP, X-CLIP, ViFi-CLIP (+ VL prompting), vanilla CLIP.
+
+``omnibench.compat`` runs first: open_clip imports torchvision, which needs it on machines
+where torchvision's C++ extension cannot load.
+"""
+from omnibench.compat import ensure_torchvision_ops
+
+ensure_torchvision_ops()
+
+from omnibench.models.base import VideoCLIPModel  # noqa: E402
+from omnibench.models.registry import (  # noqa: E402
+    MODELS, build_model, describe_models, model_options_class, register_model, validate_model_options,
+)
+from omnibench.models import omniclip, vanilla, vificlip, vlprompt, xclip  # noqa: E402,F401  (registration)
+
+
+def input_size(model: VideoCLIPModel) -> int:
+    """The frame resolution ``model`` expects."""
+    return model.image_size
+
+
+__all__ = [
+    "MODELS",
+    "VideoCLIPModel",
+    "build_model",
+    "describe_models",
+    "input_size",
+    "model_options_class",
+    "register_model",
+    "validate_model_options",
+]

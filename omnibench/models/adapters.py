@@ -1,0 +1,170 @@
+"""OmniCLIP's trainable modules: PTA (Eq. 3, 4, 7), the cascade adapter (Table 11), SPG (Eq. 6),
+the prompt gate that keeps an untrained model equal to frozen CLIP, and the head (Eq. 5).
+
+Every module starts as an identity (see each docstring), so an untrained OmniCLIP's frame
+features are frozen CLIP's.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from omnibench.errors import OmniBenchError
+from omnibench.models.attention import FeedForward, MultiHeadSelfAttention
+
+GATE_FLOOR = 1e-30  # exp(log(1e-30)) is 0 at float precision: a closed gate is exact
+
+
+def bottleneck_width(width: int, ratio: float) -> int:
+    """r·D of the Down projection (Table 8); must be a whole number."""
+    hidden = width * ratio
+    if hidden < 1 or abs(hidden - round(hidden)) > 1e-6:
+        raise OmniBenchError(f"ratio {ratio} of width {width} is not a whole number of channels")
+    return int(round(hidden))
+
+
+class ParallelTemporalAdapter(nn.Module):
+    """PTA = Up(Attn(Down(V))) with attention across the T frames at each token location (Eq. 7).
+
+    Input and output are (B, T, N, D); every location (class token, patches, prompts) is
+    one sequence of length T, so the attention is ONE batched SDPA call over (B·N, T, r·D).
+    A LayerNorm precedes Down (pre-norm, as in the ViT attention block). ``Up`` is
+    zero-initialised, so the adapter outputs zero until trained; ``alpha`` (Eq. 4) starts at 1
+    so that ``Up`` receives gradients from the first step.
+    """
+
+    def __init__(self, width: int, ratio: float, heads: int | None) -> None:
+        super().__init__()
+        hidden = bottleneck_width(width, ratio)
+        self.norm = nn.LayerNorm(width)
+        self.down = nn.Linear(width, hidden)
+        self.attn = MultiHeadSelfAttention(hidden, heads or max(1, hidden // 64), what=f"pta_heads (r·D = {hidden})")
+        self.up = nn.Linear(hidden, width)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+        self.alpha = nn.Parameter(torch.ones(()))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, frames, tokens, _ = x.shape
+        h = self.down(self.norm(x)).permute(0, 2, 1, 3).flatten(0, 1)  # (B·N, T, r·D)
+        h = self.attn(h).unflatten(0, (batch, tokens)).permute(0, 2, 1, 3)
+        return self.alpha * self.up(h)
+
+
+class CascadeAdapter(nn.Module):
+    """The ST-Adapter-like cascade variant (Table 11, Fig. 5a): Down -> depthwise 3-D conv over
+    (T, H, W) -> Up, added to the patch tokens *before* the frozen block. Class token and
+    prompts pass unchanged. Zero-initialised ``Up``: identity at init.
+    """
+
+    def __init__(self, width: int, ratio: float, grid: tuple[int, int]) -> None:
+        super().__init__()
+        hidden = bottleneck_width(width, ratio)
+        self.grid = grid
+        self.down = nn.Linear(width, hidden)
+        self.conv = nn.Conv3d(hidden, hidden, kernel_size=3, padding=1, groups=hidden)
+        self.up = nn.Linear(hidden, width)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+        self.alpha = nn.Parameter(torch.ones(()))
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        """(B, T, K, D) patch tokens -> the residual to add to them."""
+        batch, frames, tokens, _ = patches.shape
+        h = self.down(patches).permute(0, 3, 1, 2).unflatten(-1, self.grid)  # (B, r·D, T, H, W)
+        h = self.conv(h).flatten(3).permute(0, 2, 3, 1)
+        return self.alpha * self.up(h)
+
+
+class SelfPromptGenerator(nn.Module):
+    """SPG (Eq. 6): 2×2 pooling of a frame's patch grid -> K/4 tokens, then the Projector.
+
+    The Projector is a two-layer MLP used residually (R = P + MLP(P), P the pooled tokens) with
+    a zero-initialised output layer: the prompts start as the pooled tokens, the low-resolution
+    view of the frame, and the MLP learns to refine them. ``projector=False`` keeps P alone
+    (Table 9's "Avg." / "Max." rows).
+    """
+
+    def __init__(self, width: int, grid: tuple[int, int], pooling: str, projector: bool) -> None:
+        super().__init__()
+        if min(grid) < 2:
+            raise OmniBenchError(f"SPG needs a patch grid of at least 2x2, got {grid[0]}x{grid[1]}")
+        self.grid = grid
+        self.pooling = pooling
+        self.projector = FeedForward(width) if projector else None
+        if self.projector is not None:
+            nn.init.zeros_(self.projector[-1].weight)
+            nn.init.zeros_(self.projector[-1].bias)
+
+    @property
+    def prompt_count(self) -> int:
+        """K/4 (floor of each grid side halved)."""
+        return (self.grid[0] // 2) * (self.grid[1] // 2)
+
+    def forward(self, patches: torch.Tensor) -> torch.Tensor:
+        """(N, K, D) patch tokens -> (N, K/4, D) prompts."""
+        grid = patches.transpose(1, 2).unflatten(-1, self.grid)  # (N, D, H, W)
+        pool = F.avg_pool2d if self.pooling == "avg" else F.max_pool2d
+        prompts = pool(grid, kernel_size=2).flatten(2).transpose(1, 2)
+        return prompts if self.projector is None else prompts + self.projector(prompts)
+
+
+class _LogGate(torch.autograd.Function):
+    """log(g) as an attention-logit bias, differentiated with respect to g itself.
+
+    Forward clamps g at :data:`GATE_FLOOR` (a closed gate). Backward returns dL/dbias / g,
+    which is dL/dg: it stays finite at g = 0 because dL/dbias carries the factor g.
+    """
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, gate: torch.Tensor) -> torch.Tensor:
+        floored = gate.clamp_min(GATE_FLOOR)
+        ctx.save_for_backward(floored)
+        return floored.log()
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
+        (floored,) = ctx.saved_tensors
+        return grad / floored
+
+
+class PromptGate(nn.Module):
+    """How much the frozen blocks' attention sees the SPG prompts: one gate per block and head.
+
+    Concatenated prompt tokens enter the softmax of every frozen attention layer, so even a
+    zero prompt would change the class token (its key adds to the normaliser). Each head's
+    logits for prompt keys get the bias log g (g >= 0): the attention is then
+    (Z_A·o_A + g·Z_P·o_P) / (Z_A + g·Z_P), exactly frozen CLIP's at g = 0, with a finite
+    gradient in g. The gates start closed (g = 0) and open as training needs.
+    """
+
+    def __init__(self, blocks: int, heads: int) -> None:
+        super().__init__()
+        self.gates = nn.Parameter(torch.zeros(blocks, heads))
+
+    def bias(self, block: int, tokens: int, prompts: int) -> torch.Tensor:
+        """Additive logit bias (1, heads, 1, tokens + prompts) for block ``block`` (0-based)."""
+        log_gate = _LogGate.apply(self.gates[block])
+        heads = log_gate.shape[0]
+        zeros = log_gate.new_zeros(heads, tokens)
+        return torch.cat([zeros, log_gate[:, None].expand(heads, prompts)], dim=1)[None, :, None, :]
+
+
+class TemporalAttentionHead(nn.Module):
+    """Eq. 5: one multi-head attention layer over the T frame embeddings, then the average.
+
+    Pre-norm residual with a zero-initialised output projection: at init the video
+    embedding is the mean of the frame embeddings.
+    """
+
+    def __init__(self, dim: int, heads: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(dim)
+        self.attn = MultiHeadSelfAttention(dim, heads, what="head_heads")
+        nn.init.zeros_(self.attn.out.weight)
+        nn.init.zeros_(self.attn.out.bias)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, E) -> (B, E)."""
+        return (frames + self.attn(self.norm(frames))).mean(dim=1)

@@ -1,0 +1,93 @@
+"""Attention layers written for omnibench (new modules only; CLIP's blocks are reused).
+
+Every layer makes exactly one ``F.scaled_dot_product_attention`` call, so fvcore counts
+its matmuls through the handle in :mod:`omnibench.flops`.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from omnibench.errors import OmniBenchError
+
+
+def check_heads(dim: int, heads: int, what: str) -> int:
+    """``heads`` if it divides ``dim``, else a one-line error naming the setting."""
+    if heads < 1 or dim % heads:
+        raise OmniBenchError(f"{what}: {heads} heads do not divide width {dim}")
+    return heads
+
+
+def default_heads(dim: int) -> int:
+    """CLIP's convention of 64-wide heads (at least one head; must divide ``dim``)."""
+    heads = max(1, dim // 64)
+    while dim % heads:
+        heads -= 1
+    return heads
+
+
+def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
+    """(N, L, D) -> (N, heads, L, D / heads)."""
+    return x.unflatten(-1, (heads, -1)).transpose(1, 2)
+
+
+def merge_heads(x: torch.Tensor) -> torch.Tensor:
+    """(N, heads, L, d) -> (N, L, heads * d)."""
+    return x.transpose(1, 2).flatten(2)
+
+
+class MultiHeadSelfAttention(nn.Module):
+    """Self-attention over the second axis of (N, L, D): fused qkv, one SDPA call, output projection."""
+
+    def __init__(self, dim: int, heads: int, what: str = "attention") -> None:
+        super().__init__()
+        self.heads = check_heads(dim, heads, what)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = (split_heads(t, self.heads) for t in self.qkv(x).chunk(3, dim=-1))
+        return self.out(merge_heads(F.scaled_dot_product_attention(q, k, v)))
+
+
+class MultiHeadCrossAttention(nn.Module):
+    """Queries from ``x`` (N, Lq, D), keys and values from ``context`` (N, Lk, D)."""
+
+    def __init__(self, dim: int, heads: int, what: str = "cross-attention") -> None:
+        super().__init__()
+        self.heads = check_heads(dim, heads, what)
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        q = split_heads(self.q(x), self.heads)
+        k, v = (split_heads(t, self.heads) for t in self.kv(context).chunk(2, dim=-1))
+        return self.out(merge_heads(F.scaled_dot_product_attention(q, k, v)))
+
+
+class FeedForward(nn.Sequential):
+    """CLIP's MLP: Linear(D, 4D) -> GELU -> Linear(4D, D)."""
+
+    def __init__(self, dim: int, ratio: int = 4) -> None:
+        super().__init__(nn.Linear(dim, ratio * dim), nn.GELU(), nn.Linear(ratio * dim, dim))
+
+
+def block_attention(attn: nn.MultiheadAttention, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """A (frozen) open_clip block's ``nn.MultiheadAttention`` weights applied through one SDPA call.
+
+    ``bias`` is an additive logit bias broadcastable to (N, heads, L, L) (e.g. the SPG gate).
+    """
+    q, k, v = (split_heads(t, attn.num_heads) for t in F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, -1))
+    mask = None if bias is None else bias.to(q.dtype)
+    return attn.out_proj(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))
+
+
+def init_trunc_normal(module: nn.Module, std: float = 0.02) -> None:
+    """Truncated-normal weights and zero biases for every ``nn.Linear`` in ``module`` (X-CLIP's init)."""
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.trunc_normal_(layer.weight, std=std)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)

@@ -1,0 +1,168 @@
+"""OmniCLIP (Liu, Li, Yu; §3): frozen CLIP ViT blocks + temporal encoding (Eq. 1), self-prompt
+generator (Eq. 6), parallel temporal adapters (Eq. 3, 4, 7), an attention head (Eq. 5) and
+X-CLIP-style video-specific text prompts. Defaults are the paper's best settings (Tables 7-11).
+
+Design choices the paper leaves open, documented here:
+
+* ``prompt_source``: Eq. 6 writes R^i = Projector(Avg(V^i)), but §3.1 generates R^0 = SPG(V^0)
+  once and concatenates it to the input. The default ``"input"`` follows §3.1 (prompts made
+  once, then carried through the blocks like any token); ``"per_block"`` regenerates them
+  from every block's input with the same SPG, replacing the previous ones.
+* Identity at init: TE is zero, every adapter's Up projection is zero, the head's output
+  projection is zero and the :class:`~omnibench.models.adapters.PromptGate` starts closed, so
+  the frozen blocks attend exactly as frozen CLIP does. An untrained OmniCLIP's frame features
+  are frozen CLIP's (to float tolerance).
+* TE is added with PE before ``ln_pre``; SPG pools the ``ln_pre`` output (the blocks' input V^0).
+* Prompts are dropped before the class token is read.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from open_clip.model import CLIP
+from torch import nn
+
+from omnibench.errors import OmniBenchError
+from omnibench.models.adapters import (
+    CascadeAdapter, ParallelTemporalAdapter, PromptGate, SelfPromptGenerator, TemporalAttentionHead,
+)
+from omnibench.models.attention import default_heads
+from omnibench.models.base import VideoCLIPModel
+from omnibench.models.options import ModelOptions, require, require_choice
+from omnibench.models.registry import register_model
+from omnibench.models.text import OMNICLIP_TEMPLATE, VideoSpecificPrompt
+from omnibench.models.vision import block_forward, class_embedding_out, embed_patches, grid_size
+
+COMBINATIONS = ("block_parallel", "attention_parallel", "cascade")
+TRAINABLE = ("temporal_embedding", "adapters.", "spg.", "prompt_gate.", "head.", "prompt_generator.")
+
+
+@dataclasses.dataclass(frozen=True)
+class OmniCLIPOptions(ModelOptions):
+    """OmniCLIP switches; Table 7 = use_pta × use_spg, Table 8 = ratio, Table 9 = pooling ×
+    projector, Table 10 = pta_blocks (1-based), Table 11 = combination."""
+
+    template: str = OMNICLIP_TEMPLATE
+    use_pta: bool = True
+    use_spg: bool = True
+    ratio: float = 0.25
+    pta_blocks: tuple[int, ...] | None = None  # None: every block
+    pta_heads: int | None = None  # None: r·D / 64 (at least 1)
+    pooling: str = "avg"
+    projector: bool = True
+    prompt_source: str = "input"
+    combination: str = "block_parallel"
+    head_heads: int | None = None  # None: E / 64
+    text_prompts: bool = True  # X-CLIP's video-specific prompts on the text side
+    prompt_layers: int = 2
+    prompt_alpha: float = 0.1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(0 < self.ratio <= 1, "ratio", "must be in (0, 1] (Table 8: 1/8, 1/4, 1/2, 1)")
+        require(self.pta_blocks is None or len(self.pta_blocks) > 0, "pta_blocks", "must name at least one block")
+        require_choice(self.pooling, ("avg", "max"), "pooling")
+        require_choice(self.prompt_source, ("input", "per_block"), "prompt_source")
+        require_choice(self.combination, COMBINATIONS, "combination")
+        require(self.prompt_layers >= 1, "prompt_layers", "must be >= 1")
+        for key in ("pta_heads", "head_heads"):
+            value = getattr(self, key)
+            require(value is None or value >= 1, key, "must be >= 1")
+
+
+def adapter_blocks(chosen: Sequence[int] | None, blocks: int) -> tuple[int, ...]:
+    """1-based block indices carrying an adapter, checked against the backbone's depth."""
+    if chosen is None:
+        return tuple(range(1, blocks + 1))
+    bad = [i for i in chosen if not 1 <= i <= blocks]
+    if bad:
+        raise OmniBenchError(f"model.options.pta_blocks {list(bad)} outside 1..{blocks} (the backbone has {blocks} blocks)")
+    return tuple(sorted(set(chosen)))
+
+
+@register_model("omniclip", options=OmniCLIPOptions,
+                description="OmniCLIP: frozen CLIP + parallel temporal adapters (PTA) + self-prompt generator (SPG)")
+class OmniCLIP(VideoCLIPModel):
+    """OmniCLIP's video encoder on a frozen open_clip ViT; trainable: TE, SPG (+ gate), PTAs and α,
+    head, text prompt generator."""
+
+    def __init__(self, clip: CLIP, tokenizer: Any, frames: int, options: OmniCLIPOptions) -> None:
+        super().__init__(clip, tokenizer, frames, options.template)
+        self.options = options
+        visual = clip.visual
+        width, depth = visual.transformer.width, len(visual.transformer.resblocks)
+        self.temporal_embedding = nn.Parameter(torch.zeros(frames, width))
+        self.adapters = nn.ModuleDict(
+            {str(i): self._make_adapter(width, grid_size(visual)) for i in adapter_blocks(options.pta_blocks, depth)}
+            if options.use_pta else {}
+        )
+        self.spg = SelfPromptGenerator(width, grid_size(visual), options.pooling, options.projector) if options.use_spg else None
+        self.prompt_gate = PromptGate(depth, visual.transformer.resblocks[0].attn.num_heads) if options.use_spg else None
+        self.head = TemporalAttentionHead(self.embed_dim, options.head_heads or default_heads(self.embed_dim))
+        self.prompt_generator = (
+            VideoSpecificPrompt(self.embed_dim, width, options.prompt_layers, options.prompt_alpha)
+            if options.text_prompts else None
+        )
+        self.freeze_except(TRAINABLE)
+
+    def _make_adapter(self, width: int, grid: tuple[int, int]) -> nn.Module:
+        if self.options.combination == "cascade":
+            return CascadeAdapter(width, self.options.ratio, grid)
+        return ParallelTemporalAdapter(width, self.options.ratio, self.options.pta_heads)
+
+    def new_parameter_names(self) -> set[str]:
+        return {name for name, _ in self.named_parameters() if name.startswith(TRAINABLE)}
+
+    # -- video encoder ----------------------------------------------------------------------
+    def encode_tokens(self, video: torch.Tensor) -> torch.Tensor:
+        """(B, T, 3, S, S) -> last-layer (B·T, 1 + K, D) class and patch tokens (prompts dropped)."""
+        batch, frames = self.check_video(video)
+        if frames != self.frames:
+            raise OmniBenchError(f"omniclip was built for {self.frames} frames (temporal encoding) but got {frames}")
+        visual = self.clip.visual
+        x = embed_patches(visual, video.flatten(0, 1)).unflatten(0, (batch, frames))
+        x = visual.ln_pre((x + self.temporal_embedding[:, None].to(x.dtype)).flatten(0, 1))  # Eq. 1
+        tokens = x.shape[1]
+        if self.spg is not None:
+            x = torch.cat([x, self.spg(x[:, 1:])], dim=1)
+        for index, block in enumerate(visual.transformer.resblocks):
+            x = self.run_block(self._block, index, block, x, batch, tokens)
+        return x[:, :tokens]
+
+    def _block(self, index: int, block: nn.Module, x: torch.Tensor, batch: int, tokens: int) -> torch.Tensor:
+        """V^i from V^{i-1} (Eq. 2-4, or the Table 11 variant)."""
+        bias = None
+        if self.spg is not None:
+            if index > 0 and self.options.prompt_source == "per_block":
+                x = torch.cat([x[:, :tokens], self.spg(x[:, 1:tokens])], dim=1)
+            bias = self.prompt_gate.bias(index, tokens, x.shape[1] - tokens)
+        key = str(index + 1)
+        if key not in self.adapters:
+            return block_forward(block, x, bias)
+        adapter = self.adapters[key]
+        if self.options.combination == "cascade":
+            patches = x[:, 1:tokens]
+            patches = patches + adapter(patches.unflatten(0, (batch, -1))).flatten(0, 1)
+            return block_forward(block, torch.cat([x[:, :1], patches, x[:, tokens:]], dim=1), bias)
+        branch = adapter(x.unflatten(0, (batch, -1))).flatten(0, 1)
+        if self.options.combination == "attention_parallel":
+            return block_forward(block, x, bias, attention_branch=branch)
+        return block_forward(block, x, bias) + branch
+
+    def frame_features(self, video: torch.Tensor) -> torch.Tensor:
+        return class_embedding_out(self.clip.visual, self.encode_tokens(video)).unflatten(0, (video.shape[0], -1))
+
+    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
+        return self.head(self.frame_features(video))
+
+    def forward(self, video: torch.Tensor, classnames: Sequence[str]) -> torch.Tensor:
+        tokens = self.encode_tokens(video)
+        frames = class_embedding_out(self.clip.visual, tokens).unflatten(0, (video.shape[0], -1))
+        text = self.encode_text(classnames)
+        if self.prompt_generator is not None:
+            context = self.prompt_generator.video_context(tokens[:, 1:].unflatten(0, (video.shape[0], -1)))
+            text = self.prompt_generator(text, context)
+        return self.logits(self.head(frames), text)

@@ -1,0 +1,31 @@
+"""Options shared by every model (each model's dataclass extends :class:`ModelOptions`)."""
+from __future__ import annotations
+
+import dataclasses
+
+from omnibench.spec import SpecError
+from omnibench.registry import did_you_mean
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelOptions:
+    """``input_size``: frame resolution (None: the backbone's own); ``template``: class-name prompt."""
+
+    input_size: int | None = None
+    template: str = "a photo of a {}."
+
+    def __post_init__(self) -> None:
+        require(self.input_size is None or self.input_size >= 8, "input_size", "must be >= 8")
+        require("{}" in self.template, "template", "must contain '{}' for the class name")
+
+
+def require(ok: bool, key: str, message: str) -> None:
+    """Raise a :class:`SpecError` naming option ``key`` unless ``ok``."""
+    if not ok:
+        raise SpecError(f"{key}: {message}")
+
+
+def require_choice(value: str, choices: tuple[str, ...], key: str) -> None:
+    """``value`` must be one of ``choices`` (did-you-mean otherwise)."""
+    if value not in choices:
+        raise SpecError(f"{key}: '{value}' is not one of {', '.join(choices)}{did_you_mean(value, list(choices))}")

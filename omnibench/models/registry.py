@@ -1,0 +1,81 @@
+"""The model registry: one module per model, registered with :func:`register_model`.
+
+A registered model is a :class:`~omnibench.models.base.VideoCLIPModel` subclass whose
+constructor takes ``(clip, tokenizer, frames, options)``; ``options`` is an instance of
+the dataclass given to the decorator, validated from ``ModelSpec.options``.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from omnibench.registry import Registry
+from omnibench.spec import ModelSpec, validate_options
+
+if TYPE_CHECKING:
+    from omnibench.models.base import VideoCLIPModel
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """A registered model: its class, options dataclass and one-line description."""
+
+    name: str
+    cls: type
+    options: type
+    description: str
+
+
+MODELS: Registry[ModelEntry] = Registry("model")
+
+
+def register_model(name: str, options: type, description: str) -> Callable[[type], type]:
+    """Class decorator: register a :class:`VideoCLIPModel` subclass as ``name``."""
+
+    def decorate(cls: type) -> type:
+        MODELS.register(name)(ModelEntry(name, cls, options, description))
+        cls.registry_name = name
+        return cls
+
+    return decorate
+
+
+def model_options_class(name: str) -> type:
+    """The options dataclass of model ``name`` (for validating suites without building)."""
+    return MODELS.get(name).options
+
+
+def validate_model_options(spec: ModelSpec, where: str = "<spec>") -> Any:
+    """``spec.options`` checked against the model's options dataclass (did-you-mean on unknown keys)."""
+    entry = MODELS.get(spec.name)
+    return validate_options(entry.options, spec.options, where=f"{where}: model.options")
+
+
+def describe_models() -> list[tuple[str, str]]:
+    """``(name, one-line description)`` for every registered model, sorted by name."""
+    return [(name, MODELS.get(name).description) for name in MODELS.names()]
+
+
+def build_model(
+    spec: ModelSpec,
+    frames: int,
+    device: str | torch.device = "cpu",
+    image_size: int | None = None,
+) -> VideoCLIPModel:
+    """Build the model named by ``spec`` for clips of ``frames`` frames, on ``device``.
+
+    ``spec.pretrained`` None gives random weights (tests, demo); ``image_size`` overrides
+    the ``input_size`` option and the backbone's native resolution.
+    """
+    from omnibench.models.backbone import load_clip  # noqa: PLC0415
+
+    entry = MODELS.get(spec.name)
+    options = validate_model_options(spec, where=f"model '{spec.name}'")
+    size = image_size if image_size is not None else options.input_size
+    clip, tokenizer = load_clip(spec.backbone, spec.pretrained, image_size=size)
+    model = entry.cls(clip, tokenizer, frames, options)
+    model.backbone_name = spec.backbone
+    return model.to(device)

@@ -1,0 +1,131 @@
+"""What one ``omnibench run`` does with each run of a suite: skip, run, resume, rerun or wait.
+
+A run is done when its record exists: it is skipped without loading any model. A run whose
+Slurm job is still queued or running (``squeue``) is left alone. Anything else executes:
+from its checkpoint when there is one. ``--force`` clears the run directory first.
+Nothing here imports torch, so re-running a finished suite returns at once.
+"""
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import shutil
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from omnibench.errors import OmniBenchError
+from omnibench.registry import did_you_mean
+from omnibench.spec import RunSpec
+from omnibench.store import RunStatus, RunStore
+from omnibench.suite import Suite
+
+EXECUTING = ("run", "resume", "rerun")
+ACTION_TEXT = {
+    "skip": "skip (done)",
+    "run": "run",
+    "resume": "resume from checkpoint",
+    "rerun": "rerun (--force)",
+    "wait": "skip (job in queue)",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedRun:
+    """One run of the suite, its state in the store and what this invocation does with it."""
+
+    spec: RunSpec
+    run_id: str
+    state: str  # new | pending | running | done | failed
+    action: str  # skip | run | resume | rerun | wait
+    status: RunStatus | None = None
+
+    @property
+    def executes(self) -> bool:
+        """True if this invocation executes the run."""
+        return self.action in EXECUTING
+
+
+def _targets(spec: RunSpec) -> list[Any]:
+    targets = spec.protocol_options.get("targets") or ()
+    return [spec.dataset, *(targets if isinstance(targets, (list, tuple)) else [targets])]
+
+
+FILTERS = {
+    "--dataset": lambda spec: _targets(spec),
+    "--model": lambda spec: [spec.model.name],
+    "--shots": lambda spec: [spec.protocol_options["shots"]] if "shots" in spec.protocol_options else None,
+}
+
+
+def select_runs(suite: Suite, filters: Mapping[str, Sequence[Any]]) -> tuple[RunSpec, ...]:
+    """The suite's specs that match every given filter (``--shots`` keeps runs without shots)."""
+    specs = suite.specs
+    for flag, wanted in filters.items():
+        if not wanted:
+            continue
+        values = FILTERS[flag]
+        known = sorted({str(v) for spec in suite.specs for v in values(spec) or ()})
+        for value in wanted:
+            if str(value) not in known:
+                hint = did_you_mean(str(value), known)
+                raise OmniBenchError(f"{flag} {value}: no run of suite '{suite.name}' has it{hint}; values: {', '.join(known)}")
+        chosen = {str(v) for v in wanted}
+        specs = tuple(s for s in specs if values(s) is None or chosen & {str(v) for v in values(s)})
+    return specs
+
+
+def run_state(store: RunStore, suite: str, run_id: str) -> tuple[str, RunStatus | None]:
+    """A run's effective state (``done`` iff its record exists; ``new`` if never prepared)."""
+    status = store.read_status(suite, run_id)
+    if store.is_done(suite, run_id):
+        return "done", status
+    if status is None:
+        return "new", None
+    return ("failed" if status.state == "done" else status.state), status
+
+
+def plan_runs(suite: str, specs: Iterable[RunSpec], store: RunStore, force: bool = False) -> list[PlannedRun]:
+    """Decide, for each spec, what this invocation does (see the module docstring)."""
+    current = []
+    for spec in specs:
+        run_id = spec.run_id()
+        current.append((spec, run_id, *run_state(store, suite, run_id)))
+    queued = [s.job_id for *_, state, s in current if s is not None and s.job_id and state in ("pending", "running")]
+    live = live_slurm_jobs(queued) if queued else set()
+    plans = []
+    for spec, run_id, state, status in current:
+        if status is not None and status.job_id in live and state in ("pending", "running"):
+            action = "wait"
+        elif force:
+            action = "rerun"
+        elif state == "done":
+            action = "skip"
+        else:
+            action = "resume" if store.has_checkpoint(suite, run_id) else "run"
+        plans.append(PlannedRun(spec, run_id, state, action, status))
+    return plans
+
+
+def live_slurm_jobs(job_ids: Sequence[str]) -> set[str]:
+    """Those of ``job_ids`` that Slurm still has queued or running (empty without ``squeue``)."""
+    squeue = shutil.which("squeue")
+    if squeue is None:
+        return set()
+    command = [squeue, "--noheader", "--array", "--format=%i", f"--user={getpass.getuser()}"]
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    alive = set(out.split())
+    return {job for job in job_ids if job in alive}
+
+
+def cancel_jobs(job_ids: Sequence[str]) -> None:
+    """``scancel`` the given Slurm jobs (array tasks as ``<job>_<task>``)."""
+    scancel = shutil.which("scancel")
+    if scancel is None:
+        raise OmniBenchError("scancel not found: cancelling needs Slurm's client tools on PATH")
+    result = subprocess.run([scancel, *job_ids], capture_output=True, text=True, timeout=60, check=False)
+    if result.returncode != 0:
+        raise OmniBenchError(f"scancel {' '.join(job_ids)} failed: {result.stderr.strip() or result.returncode}")

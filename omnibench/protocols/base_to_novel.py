@@ -1,0 +1,59 @@
+"""Base-to-novel generalisation (ViFi-CLIP §3, app. D).
+
+Classes are split in two halves: the ceil(C/2) most frequent training classes are *base*
+(ties broken by class id; ``base_classes_file`` names them explicitly, e.g. ViFi-CLIP's
+``*_base_labels.csv``), the rest *novel*. The model trains on ``shots`` (16) videos per base
+class drawn with ``data_seed`` (the papers' three draws are three ``data_seed`` values, or
+ViFi-CLIP's ``fs_base_s{1,2,3}_train.txt`` via ``shots_file``) using the base class names, and is
+evaluated on the test split's base videos against the base names and on its novel videos
+against the novel names. Metrics: ``base_*``, ``novel_*`` and ``hm`` (harmonic mean of the two
+top-1); the generic ``top1`` / ``top5`` / ``mean_class`` are harmonic means of base and novel.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from omnibench.data import Split
+from omnibench.data.formats import parse_labels_csv
+from omnibench.engine.metrics import harmonic_mean
+from omnibench.protocols.common import ProtocolResult, RunContext, build_video_model, evaluate_split, guard, train
+from omnibench.protocols.few_shot import write_shot_list
+from omnibench.protocols.options import BaseToNovelOptions
+from omnibench.protocols.sampling import base_novel_classes, classes_named, read_shot_list, restrict_classes, sample_k_shot
+
+KEYS = ("top1", "top5", "mean_class")
+
+
+def _base_classes(ctx: RunContext, options: BaseToNovelOptions, split: Split) -> tuple[list[int], list[int]]:
+    if options.base_classes_file is None:
+        return base_novel_classes(split.class_counts())
+    path = Path(options.base_classes_file).expanduser()
+    ctx.files.append(path)
+    base = classes_named(split, parse_labels_csv(path), str(path))
+    return base, [c for c in range(split.num_classes) if c not in set(base)]
+
+
+def run(ctx: RunContext, options: BaseToNovelOptions) -> ProtocolResult:
+    """Train on K shots of the base classes; evaluate base and novel separately."""
+    full = ctx.split(ctx.spec.dataset, options.train_split, train=True)
+    eval_split = ctx.split(ctx.spec.dataset, options.eval_split)
+    base, novel = _base_classes(ctx, options, full)
+    base_train = restrict_classes(full, base, "base")
+    if options.shots_file:
+        shots = read_shot_list(Path(options.shots_file).expanduser(), base_train)
+        ctx.files.append(Path(options.shots_file).expanduser())
+    else:
+        shots = sample_k_shot(base_train, options.shots, ctx.spec.data_seed)
+    guard(ctx, shots, [eval_split])
+    if ctx.dist.is_main:
+        write_shot_list(shots, ctx.run_dir / "train_list.txt")
+    ctx.extra["base_to_novel"] = {"base": [full.classnames[c] for c in base], "novel": [full.classnames[c] for c in novel],
+                                  "shots": options.shots, "videos": len(shots), "list": options.shots_file}
+    model = build_video_model(ctx)
+    trained = train(ctx, model, shots)
+    both = evaluate_split(ctx, model, eval_split)
+    results = [both.restrict(base, f"{eval_split.name}/base"), both.restrict(novel, f"{eval_split.name}/novel")]
+    b, n = results[0].metrics, results[1].metrics
+    metrics = {**{f"base_{k}": b[k] for k in KEYS}, **{f"novel_{k}": n[k] for k in KEYS},
+               **{k: harmonic_mean(b[k], n[k]) for k in KEYS}, "hm": harmonic_mean(b["top1"], n["top1"])}
+    return ProtocolResult(base_train.classnames, results, metrics, trained)

@@ -1,0 +1,135 @@
+"""What every protocol does: load splits (remembering their files), build the model, guard
+against leakage, train, evaluate. Protocol modules combine these in a few lines.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from omnibench.data import DatasetAdapter, Split, VideoClipDataset, build_transform, collate_clips, get_dataset
+from omnibench.engine.distributed import DistContext
+from omnibench.engine.evaluate import EvalResult, EvalSettings, evaluate
+from omnibench.engine.precision import autocast_dtype
+from omnibench.engine.progress import ProgressReporter
+from omnibench.engine.seeding import seed_everything
+from omnibench.engine.trainer import Trainer, TrainConfig, TrainResult, batch_geometry
+from omnibench.protocols.leakage import check_leakage
+from omnibench.runtime import RuntimeOptions
+from omnibench.spec import RunSpec
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclasses.dataclass
+class ProtocolResult:
+    """What a protocol hands back for the record."""
+
+    classes: tuple[str, ...]
+    evaluations: list[EvalResult]
+    metrics: dict[str, float]
+    train: TrainResult | None = None
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class RunContext:
+    """One run in progress: its spec, where it writes, this process's place, and what it used."""
+
+    spec: RunSpec
+    run_dir: Path
+    suite: str
+    runtime: RuntimeOptions
+    dist: DistContext
+    progress: ProgressReporter
+    files: list[Path] = dataclasses.field(default_factory=list)
+    eval_seconds: float = 0.0
+    eval_clips: int = 0
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    _adapters: dict[str, DatasetAdapter] = dataclasses.field(default_factory=dict)
+
+    def adapter(self, dataset: str) -> DatasetAdapter:
+        """The dataset's adapter (``--data-root`` honoured), cached."""
+        if dataset not in self._adapters:
+            self._adapters[dataset] = get_dataset(dataset, data_root=self.runtime.data_root)
+        return self._adapters[dataset]
+
+    def split(self, dataset: str, name: str | None = None, train: bool = False) -> Split:
+        """Split ``name`` of ``dataset`` (default: official split 1 for training / testing); its files are recorded."""
+        adapter = self.adapter(dataset)
+        split = adapter.load_split(name or (adapter.train_split(1) if train else adapter.test_split(1)))
+        self.files.extend(split.annotation_files)
+        return split
+
+    def test_splits(self, dataset: str, names: tuple[str, ...] = ()) -> list[Split]:
+        """The named splits, or every official test split of ``dataset`` (test1..3 for HMDB51 / UCF101)."""
+        adapter = self.adapter(dataset)
+        names = names or tuple(dict.fromkeys(adapter.test_split(k) for k in range(1, adapter.num_splits + 1)))
+        return [self.split(dataset, name) for name in names]
+
+    @property
+    def batch_per_device(self) -> int:
+        return batch_geometry(self.spec.optim, self.dist.world_size)[0]
+
+
+def build_video_model(ctx: RunContext) -> torch.nn.Module:
+    """The spec's model on this rank's device, initialised from the run seed."""
+    from omnibench.models import build_model
+
+    seed_everything(ctx.spec.seed)
+    return build_model(ctx.spec.model, frames=ctx.spec.data.frames, device=str(ctx.dist.device))
+
+
+def guard(ctx: RunContext, train: Split, evaluations: list[Split]) -> None:
+    """Refuse to train when the training list overlaps an evaluation list (unless the spec allows it)."""
+    findings = check_leakage(train, evaluations, allow=ctx.spec.allow_leakage)
+    ctx.extra["leakage"] = findings
+    leaks = [f for f in findings if f["shared_files"] or f["group_overlap"]]
+    if leaks:
+        ctx.progress.message(f"allow_leakage is set: training despite overlap with {', '.join(f['eval'] for f in leaks)}")
+
+
+def _dataset(ctx: RunContext, split: Split, train: bool) -> VideoClipDataset:
+    data = ctx.spec.data
+    hflip = ctx.adapter(split.dataset).allows_hflip
+    transform = build_transform(train, data.input_size, data.short_side, data.normalization, hflip=hflip)
+    clips, crops = (1, 1) if train else (data.test_clips, data.test_crops)
+    return VideoClipDataset(split.records, data.frames, train, transform, clips=clips, crops=crops,
+                            strict=ctx.spec.strict, seed=ctx.spec.seed)
+
+
+def train(ctx: RunContext, model: torch.nn.Module, split: Split) -> TrainResult:
+    """Train ``model`` on ``split`` with its class names (resuming from the run's checkpoint)."""
+    data = ctx.spec.data
+    config = TrainConfig(run_id=ctx.spec.run_id(), seed=ctx.spec.seed, optim=ctx.spec.optim,
+                         clip_shape=(data.frames, 3, data.input_size, data.input_size),
+                         checkpoint_path=ctx.run_dir / CHECKPOINT, workers=ctx.runtime.workers, collate=collate_clips)
+    ctx.progress.message(f"training on {split.dataset}/{split.name}: {len(split)} videos, {split.num_classes} classes")
+    trainer = Trainer(model, _dataset(ctx, split, train=True), split.classnames, config, ctx.dist, ctx.progress,
+                      new_parameter_names=set(model.new_parameter_names()))
+    return trainer.fit()
+
+
+def evaluate_split(ctx: RunContext, model: torch.nn.Module, split: Split) -> EvalResult:
+    """Evaluate ``model`` on every video of ``split`` with its class list (views from ``spec.data``)."""
+    data = ctx.spec.data
+    settings = EvalSettings(batch_size=ctx.batch_per_device, views_per_forward=ctx.batch_per_device,
+                            workers=ctx.runtime.workers, amp_dtype=autocast_dtype(ctx.spec.optim.precision, ctx.dist.device))
+    began = time.perf_counter()
+    result = evaluate(model, _dataset(ctx, split, train=False), split.classnames, name=(split.dataset, split.name),
+                      records=split.records, ctx=ctx.dist, settings=settings,
+                      progress=ctx.progress, collate=collate_clips)
+    ctx.eval_seconds += time.perf_counter() - began
+    ctx.eval_clips += len(result.labels) * data.test_clips * data.test_crops
+    m = result.metrics
+    ctx.progress.message(f"{split.dataset}/{split.name}: top-1 {m['top1']:.2f}  top-5 {m['top5']:.2f}  "
+                         f"mean-class {m['mean_class']:.2f}  ({m['videos']} videos, {m['skipped']} skipped)")
+    return result
+
+
+def single_metrics(result: EvalResult) -> dict[str, float]:
+    """``top1`` / ``top5`` / ``mean_class`` of one evaluation."""
+    return {key: result.metrics[key] for key in ("top1", "top5", "mean_class")}

@@ -1,0 +1,40 @@
+"""Few-shot recognition (X-CLIP supp. §3.3, ViFi-CLIP app. D, OmniCLIP §4.2): K videos per class
+from split-1 train (seeded by ``data_seed``, or a ViFi-CLIP list file), 32 frames, evaluated
+single-view on split-1 test. The drawn list is written to ``train_list.txt`` in the run folder.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from omnibench.data import Split
+from omnibench.protocols.common import ProtocolResult, RunContext, build_video_model, evaluate_split, guard, single_metrics, train
+from omnibench.protocols.options import FewShotOptions
+from omnibench.protocols.sampling import read_shot_list, sample_k_shot
+from omnibench.store import atomic_write_text
+
+__all__ = ["run", "sample_k_shot", "write_shot_list"]
+
+
+def write_shot_list(split: Split, path: Path) -> None:
+    """The drawn training videos as a ``path label`` list (what the run trained on)."""
+    atomic_write_text(path, "".join(f"{r.path} {r.label}\n" for r in split.records))
+
+
+def run(ctx: RunContext, options: FewShotOptions) -> ProtocolResult:
+    """Draw (or read) the K-shot list, train, evaluate once."""
+    full = ctx.split(ctx.spec.dataset, options.train_split, train=True)
+    if options.shots_file:
+        shots = read_shot_list(Path(options.shots_file).expanduser(), full)
+        ctx.files.append(Path(options.shots_file).expanduser())
+    else:
+        shots = sample_k_shot(full, options.shots, ctx.spec.data_seed)
+    eval_split = ctx.split(ctx.spec.dataset, options.eval_split)
+    guard(ctx, shots, [eval_split])
+    if ctx.dist.is_main:
+        write_shot_list(shots, ctx.run_dir / "train_list.txt")
+    ctx.extra["shots"] = {"k": options.shots, "videos": len(shots), "list": options.shots_file,
+                          "data_seed": ctx.spec.data_seed}
+    model = build_video_model(ctx)
+    trained = train(ctx, model, shots)
+    result = evaluate_split(ctx, model, eval_split)
+    return ProtocolResult(shots.classnames, [result], single_metrics(result), trained)

@@ -1,0 +1,92 @@
+"""Execute one run: distributed set-up, the protocol, predictions and the run record."""
+from __future__ import annotations
+
+import importlib
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from omnibench.engine.distributed import barrier, gather_objects, setup_distributed, teardown_distributed
+from omnibench.engine.evaluate import predictions_frame
+from omnibench.engine.progress import ProgressReporter, use_rich
+from omnibench.protocols import Protocol
+from omnibench.protocols.common import ProtocolResult, RunContext, build_video_model
+from omnibench.protocols.record import build_record
+from omnibench.runtime import RuntimeOptions
+from omnibench.spec import RunSpec
+from omnibench.store import atomic_write_json, atomic_write_text
+
+RECORD, PREDICTIONS = "record.json", "predictions.csv"
+
+
+def execute(spec: RunSpec, run_dir: Path, suite: str, runtime: RuntimeOptions, protocol: Protocol,
+            options: Any) -> dict:
+    """Run ``protocol`` for ``spec``; rank 0 writes ``predictions.csv`` and ``record.json``; return the record."""
+    started = time.perf_counter()
+    dist = setup_distributed(runtime.device)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with ProgressReporter(use_rich(runtime.progress), active=dist.is_main) as progress:
+            ctx = RunContext(spec, run_dir, suite, runtime, dist, progress)
+            progress.message(f"run {spec.run_id()}: {spec.protocol} on {spec.dataset} with {spec.model.name} "
+                             f"({dist.world_size} process(es), {dist.device})")
+            result = importlib.import_module(protocol.module).run(ctx, options)
+            record = _record(ctx, result, started)
+            if dist.is_main:
+                _write_outputs(run_dir, result, record)
+            barrier(dist)
+        return record
+    finally:
+        teardown_distributed(dist)
+
+
+def _write_outputs(run_dir: Path, result: ProtocolResult, record: dict) -> None:
+    frames = [predictions_frame(evaluation) for evaluation in result.evaluations]
+    if frames:
+        atomic_write_text(run_dir / PREDICTIONS, pd.concat(frames, ignore_index=True).to_csv(index=False))
+    atomic_write_json(run_dir / RECORD, record)  # last: a run is finished exactly when its record exists
+
+
+def _cost(ctx: RunContext) -> dict[str, Any]:
+    """GFLOPs per video view and per class text, parameter counts (``omnibench.flops``) on a fresh model copy."""
+    model = build_video_model(ctx)
+    params = {"params_total": sum(p.numel() for p in model.parameters()),
+              "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}
+    try:
+        from omnibench.flops import model_cost
+    except ImportError:
+        return {"gflops_video": None, "gflops_text_one": None, **params, "scope": "unavailable"}
+    return dict(model_cost(model, frames=ctx.spec.data.frames, size=ctx.spec.data.input_size))
+
+
+def _throughput(ctx: RunContext, result: ProtocolResult) -> float:
+    if result.train is not None and result.train.stats.train_seconds > 0:
+        return result.train.stats.clips / result.train.stats.train_seconds
+    return ctx.eval_clips / ctx.eval_seconds if ctx.eval_seconds > 0 else 0.0
+
+
+def _train_summary(result: ProtocolResult, ctx: RunContext) -> dict[str, Any] | None:
+    train = result.train
+    if train is None:
+        return None
+    return {"epochs": train.position.epoch, "optimizer_steps": train.position.global_step,
+            "steps_per_epoch": train.steps_per_epoch, "per_device_batch": train.per_device_batch,
+            "accumulation": train.accumulation, "world_size": ctx.dist.world_size,
+            "train_seconds": train.stats.train_seconds, "clips": train.stats.clips, "history": train.stats.history}
+
+
+def _record(ctx: RunContext, result: ProtocolResult, started: float) -> dict:
+    skipped_train = sum(gather_objects(result.train.stats.skipped if result.train else 0, ctx.dist))
+    resumed = result.train.resumed_seconds if result.train else 0.0
+    with torch.random.fork_rng(devices=[]):
+        cost = _cost(ctx)
+    extra = {**ctx.extra, "train": _train_summary(result, ctx), "device": str(ctx.dist.device),
+             "world_size": ctx.dist.world_size}
+    return build_record(
+        spec=ctx.spec, suite=ctx.suite, classes=result.classes, files=ctx.files, cost=cost,
+        wall_time_s=time.perf_counter() - started + resumed, clips_per_s=_throughput(ctx, result),
+        skipped={"train": skipped_train, "eval": sum(len(e.broken) for e in result.evaluations)},
+        metrics=result.metrics, evaluations=[e.summary() for e in result.evaluations], extra=extra)

@@ -1,0 +1,199 @@
+"""Figures (PNG, matplotlib's Agg canvas): few-shot top-1 vs K, top-1 vs GFLOPs, ablation bars.
+
+- grid tables with a shots column (Table 5): top-1 against K, one panel per dataset, a line per
+  method and source (omnibench solid with error bars, published dashed);
+- supervised tables with GFLOPs (Tables 2/3): top-1 against GFLOPs per view (the OmniCLIP
+  paper's Figure 2(d));
+- other grid tables (ablations, Tables 7-11): grouped bars, published hatched.
+
+Every figure is ``FIGSIZE`` inches at ``DPI``, so every PNG is ``PIXELS`` in size.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from omnibench.report.labels import metric_label, value_label
+from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, Column, ReportTable
+
+FIGSIZE, DPI = (10.0, 4.5), 100
+PIXELS = (1000, 450)  # width, height
+_PALETTE = [f"C{i}" for i in range(10)]
+
+
+def plot_kind(table: ReportTable) -> str | None:
+    """Which figure a table gets: "few_shot", "flops", "ablation", or None (also when it has no values)."""
+    if not any(c.kind == "value" for c in table.columns) or table.tidy().empty:
+        return None
+    if table.layout == "grid":
+        shots = [i for i, name in enumerate(table.level_names) if "shots" in name]
+        ks = {c.key[shots[0]] for c in table.columns} if shots else set()
+        return "few_shot" if len(ks) > 1 and None not in ks else "ablation"
+    if table.layout == "supervised" and any(c.kind == "cost" for c in table.columns):
+        return "flops"
+    return None
+
+
+def write_plots(tables: Sequence[ReportTable], directory: Path) -> list[Path]:
+    """One PNG per table that has a figure (``<suite>-<table>.png``); returns the paths written."""
+    plotters = {"few_shot": few_shot_figure, "flops": flops_figure, "ablation": ablation_figure}
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for table in tables:
+        kind = plot_kind(table)
+        if kind is not None:
+            written.append(_save(plotters[kind](table), directory / f"{table.name}.png"))
+    return written
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    """Save atomically: a reader never sees half a PNG."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        figure.savefig(tmp, format="png", dpi=DPI)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def _points(table: ReportTable) -> pd.DataFrame:
+    """Measured and published cells in long format (no Δ rows)."""
+    data = table.tidy()
+    return data[data["kind"] != DELTA] if not data.empty else data
+
+
+def _colors(methods: Sequence[str]) -> dict[str, str]:
+    return {m: _PALETTE[i % len(_PALETTE)] for i, m in enumerate(dict.fromkeys(methods))}
+
+
+def _new_figure(table: ReportTable, panels: int = 1) -> tuple[Figure, np.ndarray]:
+    figure = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
+    axes = figure.subplots(1, max(panels, 1), squeeze=False)[0]
+    figure.suptitle(f"{table.title} ({table.suite} · {table.key})", fontsize=10)
+    return figure, axes
+
+
+def _first_metric(table: ReportTable) -> str:
+    return next(c.metric for c in table.columns if c.kind == "value")
+
+
+def few_shot_figure(table: ReportTable) -> Figure:
+    """Top-1 against K, one panel per value of the other column levels (datasets)."""
+    shots = next(name for name in table.level_names if "shots" in name)
+    facets = [name for name in table.level_names if name != shots]
+    metric = _first_metric(table)
+    data = _points(table)
+    data = data[data["metric"] == metric]
+    data = data.assign(panel=list(data[facets].itertuples(index=False, name=None)))
+    panels = list(dict.fromkeys(tuple(v for n, v in zip(table.level_names, c.key) if n != shots) for c in table.columns))
+    figure, axes = _new_figure(table, len(panels))
+    colors = _colors([r.method for r in table.rows])
+    ks = sorted({c.key[table.level_names.index(shots)] for c in table.columns})
+    for ax, panel in zip(axes, panels):
+        for (method, source, kind), line in data[[p == panel for p in data["panel"]]].groupby(
+                ["method", "source", "kind"], sort=False):
+            ours = kind == MEASURED
+            line = line.sort_values(shots)
+            ax.errorbar(line[shots], line["mean"], yerr=line["std"].fillna(0).to_numpy() if ours else None,
+                        color=colors[method], linestyle="-" if ours else "--", marker="o" if ours else ".",
+                        alpha=1.0 if ours else 0.6, capsize=3 if ours else 0, label=f"{method} ({source})")
+        title = " ".join(value_label(f, v) for f, v in zip(facets, panel))
+        _axes_style(ax, title or metric_label(metric), "K (videos per class)", metric)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(ks, [str(k) for k in ks])
+    _legend(figure, axes)
+    return figure
+
+
+def _axes_style(ax: Axes, title: str, xlabel: str, metric: str) -> None:
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"{metric_label(metric)} (%)")
+    ax.grid(alpha=0.3)
+
+
+def flops_figure(table: ReportTable) -> Figure:
+    """Top-1 against GFLOPs per view (OmniCLIP Figure 2(d)): published points grey, omnibench stars."""
+    metric = _first_metric(table)
+    figure, axes = _new_figure(table)
+    ax = axes[0]
+    points = _flops_points(table, metric)
+    colors = _colors(points["method"].tolist()) if not points.empty else {}
+    for _, point in points.iterrows():
+        ours = point["kind"] == MEASURED
+        ax.scatter(point["gflops"], point[metric], s=110 if ours else 30, marker="*" if ours else "o",
+                   color=colors[point["method"]] if ours else "0.55", zorder=3 if ours else 2,
+                   label="omnibench" if ours else "published")
+        ax.annotate(point["label"], (point["gflops"], point[metric]), textcoords="offset points", xytext=(5, 3),
+                    fontsize=7, color=colors[point["method"]] if ours else "0.25", weight="bold" if ours else None)
+    _axes_style(ax, "", "GFLOPs per view", metric)
+    ax.set_xscale("log")
+    _legend(figure, [ax])
+    return figure
+
+
+def _flops_points(table: ReportTable, metric: str) -> pd.DataFrame:
+    """One point per row with both GFLOPs and ``metric``; repeated published points drawn once."""
+    data = _points(table)
+    if data.empty or not {"gflops", metric} <= set(data["metric"]):
+        return pd.DataFrame(columns=["method", "kind", "gflops", metric, "label"])
+    extra = [c for c in ("backbone", "frames_views") if c in data]
+    wide = data.pivot_table(index=["row", "method", "kind", *extra], columns="metric", values="mean").reset_index()
+    wide = wide.dropna(subset=["gflops", metric]).drop_duplicates(subset=["method", "kind", "gflops", metric])
+    published = wide["kind"] != MEASURED
+    repeated = published & (wide[published].groupby("method")["row"].transform("size").reindex(wide.index) > 1)
+    details = (wide[extra].astype(str).agg(" ".join, axis=1) if extra else pd.Series("", index=wide.index))
+    wide["label"] = [f"{m} {d}" if rep else m if pub else f"{m} (omnibench)"
+                     for m, d, rep, pub in zip(wide["method"], details, repeated, published)]
+    return wide
+
+
+def ablation_figure(table: ReportTable) -> Figure:
+    """Grouped bars: one group per row label, one bar per column key and source (published hatched)."""
+    metric = _first_metric(table)
+    figure, axes = _new_figure(table)
+    ax = axes[0]
+    labels = list(dict.fromkeys(r.method for r in table.rows if r.kind != DELTA))
+    kinds = [kind for kind in (PUBLISHED, MEASURED) if any(r.kind == kind for r in table.rows)]
+    series = [(c, kind) for c in table.columns if c.kind == "value" and c.metric == metric for kind in kinds]
+    width = 0.8 / max(len(series), 1)
+    colors = _colors([" ".join(c.header) for c, _ in series])
+    for i, (column, kind) in enumerate(series):
+        heights = [_bar_value(table, label, column, kind) for label in labels]
+        name, published = " ".join(column.header), kind == PUBLISHED
+        ax.bar(np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width, heights, width, color=colors[name],
+               hatch="//" if published else None, alpha=0.55 if published else 1.0,
+               label=f"{name} ({'published' if published else 'omnibench'})")
+    ax.set_xticks(np.arange(len(labels)), labels, fontsize=8)
+    lowest = min((p.get_height() for p in ax.patches if p.get_height() > 0), default=0.0)
+    ax.set_ylim(bottom=max(0.0, 10 * np.floor((lowest - 5) / 10)))  # differences of ablations are small
+    ax.set_ylabel(f"{metric_label(metric)} (%)")
+    ax.grid(axis="y", alpha=0.3)
+    _legend(figure, [ax])
+    return figure
+
+
+def _bar_value(table: ReportTable, label: str, column: Column, kind: str) -> float:
+    """The first value of a ``kind`` row named ``label`` (0 when there is none: no bar)."""
+    stats = (table.cell(row, column) for row in table.rows if row.method == label and row.kind == kind)
+    return next((s.mean for s in stats if s is not None and s.mean is not None), 0.0)
+
+
+def _legend(figure: Figure, axes: Sequence[Axes]) -> None:
+    handles, names = [], []
+    for ax in axes:
+        for handle, name in zip(*ax.get_legend_handles_labels()):
+            if name not in names:
+                handles.append(handle)
+                names.append(name)
+    if handles:
+        figure.legend(handles, names, loc="outside right upper", fontsize=7)

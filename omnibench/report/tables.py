@@ -1,0 +1,228 @@
+"""Paper-like tables: measured rows next to the published rows of the same table.
+
+A :class:`ReportTable` is format-free data (rows of :class:`Stat` cells); ``render``,
+``latex`` and ``plots`` turn it into text, LaTeX and figures. Layouts:
+
+- ``grid``: rows × column keys of one metric (Table 5: methods × K per dataset; Tables 7-11:
+  ablation rows × datasets). A "Δ" row under each measured row gives measured − published.
+- ``supervised`` (``layouts.py``): Tables 2/3 (method, backbone, frames × views, top-1, top-5,
+  GFLOPs) and Table 4 (top-1 / top-5 per dataset), with a Δ top-1 column.
+- ``zero_shot`` (``layouts.py``): Table 6, mean ± std over the test splits per evaluation dataset,
+  with a Δ column per dataset.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import pandas as pd
+
+from omnibench.errors import OmniBenchError
+from omnibench.report import cells as C
+from omnibench.report.labels import DASH, MINUS, PLUS_MINUS, metric_label, value_label
+from omnibench.report.published import CellKey, PublishedRow, PublishedTable, Stat, with_related
+from omnibench.report.records import SuiteRuns, records_frame, specs_frame
+
+MEASURED, PUBLISHED, DELTA = "measured", "published", "delta"
+OURS = "omnibench"
+DELTA_PREFIX = "Δ "
+
+
+class TableSpecLike(Protocol):
+    """What a report needs from a suite's ``table:`` entry (``omnibench.suite.TableSpec``)."""
+
+    paper_table: str | None
+    title: str
+    layout: str
+    rows: Sequence[str]
+    columns: Sequence[str]
+    metrics: Sequence[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """A table column: its key values, the metric (or text field) it shows, its header levels, its kind."""
+
+    key: tuple[Any, ...]
+    metric: str
+    header: tuple[str, ...]
+    kind: str = "value"  # value | text | cost | delta
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """A table row: a method from one source (omnibench, a paper's table, or a Δ between them)."""
+
+    method: str
+    source: str
+    kind: str
+    cells: Mapping[CellKey, Stat]
+    text: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    group: str = ""
+    planned: frozenset[tuple[Any, ...]] | None = None  # measured rows: columns the suite runs (None: all)
+
+
+@dataclasses.dataclass
+class ReportTable:
+    """One paper-like table of one suite, with its caption notes and its footer (run counts)."""
+
+    suite: str
+    key: str
+    title: str
+    layout: str
+    digits: int
+    level_names: tuple[str, ...]
+    columns: list[Column]
+    rows: list[Row]
+    notes: list[str]
+    footer: list[str]
+
+    @property
+    def name(self) -> str:
+        """File-name friendly identifier: ``<suite>-<table key>``."""
+        return f"{self.suite}-{self.key}".replace("/", "-")
+
+    def cell(self, row: Row, column: Column) -> Stat | None:
+        """The numeric cell of ``row`` under ``column`` (None for text columns or no value)."""
+        return row.cells.get((column.key, column.metric))
+
+    def text(self, row: Row, column: Column) -> str:
+        """A cell as display text: "–" when missing, "a ± b" with a std, signed for deltas."""
+        if column.kind == "text":
+            return row.text.get(column.metric, "")
+        stat = self.cell(row, column)
+        if column.kind == "cost":  # GFLOPs: as printed (145), ours to one decimal (140.7); no std
+            digits = 0 if stat is not None and stat.mean is not None and float(stat.mean).is_integer() else 1
+            return format_stat(Stat(stat.mean) if stat is not None else None, digits)
+        delta = row.kind == DELTA or column.kind == "delta"
+        unplanned = row.planned is not None and column.key not in row.planned  # no run of the suite fills it
+        return format_stat(stat, self.digits, signed=delta, blank=delta or unplanned)
+
+    def best(self) -> set[tuple[int, int]]:
+        """(row, column) positions of the best value per accuracy column (bold in the paper)."""
+        marked = set()
+        for j, column in enumerate(self.columns):
+            if column.kind != "value":
+                continue
+            scores = {i: round(s.mean, self.digits) for i, row in enumerate(self.rows)
+                      if row.kind != DELTA and (s := self.cell(row, column)) is not None and s.mean is not None}
+            top = max(scores.values(), default=None)
+            marked |= {(i, j) for i, score in scores.items() if score == top}
+        return marked
+
+    def tidy(self) -> pd.DataFrame:
+        """Long format: one line per numeric cell (row position, method, source, kind, column values, metric, mean, std, n)."""
+        lines = []
+        for i, row in enumerate(self.rows):
+            for column in self.columns:
+                stat = self.cell(row, column)
+                if column.kind == "text" or stat is None:
+                    continue
+                keys = dict(zip(self.level_names, column.key))
+                lines.append({"suite": self.suite, "table": self.key, "row": i, "method": row.method, "source": row.source,
+                              "kind": row.kind, **keys, "metric": column.metric, "mean": stat.mean, "std": stat.std,
+                              "n": stat.n, **row.text})
+        return pd.DataFrame(lines)
+
+
+def format_stat(stat: Stat | None, digits: int, signed: bool = False, blank: bool = False) -> str:
+    """"54.1", "54.1 ± 1.2", "+0.8" / "−0.8" (signed), or "–" (no value; empty when ``blank``)."""
+    if stat is None or stat.mean is None:
+        return "" if blank else DASH
+    text = f"{stat.mean:{'+' if signed else ''}.{digits}f}".replace("-", MINUS)
+    return f"{text} {PLUS_MINUS} {stat.std:.{digits}f}" if stat.std is not None else text
+
+
+def build_tables(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:
+    """The paper-like tables a suite feeds (one, or one per dataset group for ``supervised``)."""
+    from omnibench.report import layouts  # noqa: PLC0415 (layouts imports this module)
+
+    builders = {"grid": build_grid, "supervised": layouts.build_supervised, "zero_shot": layouts.build_zero_shot}
+    if spec.layout not in builders:
+        raise OmniBenchError(f"suite {runs.suite}: table layout '{spec.layout}' is not one of {', '.join(builders)}")
+    return builders[spec.layout](spec, runs)
+
+
+def build_grid(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:
+    """Rows × column keys of the suite's metrics; published rows of ``paper_table``; Δ rows."""
+    expected, done = specs_frame(runs.expected), records_frame(runs.records)
+    metrics = {m: f"metrics.{m}" for m in spec.metrics}
+    found = [*C.keys_of(expected, spec.columns), *C.keys_of(done, spec.columns)]
+    keys = C.column_keys(found)
+    stats = {row: C.fill_wildcards(cells, keys) for row, cells in
+             C.aggregate(done, spec.rows, spec.columns, metrics).items()}
+    measured = C.measured_rows(expected, done, spec.rows, stats, spec.columns, keys)
+    columns = [Column(k, m, _header(spec.columns, k, m, len(metrics) > 1)) for k in keys for m in metrics]
+    sources = with_related(spec.paper_table)
+    published = shown_rows(sources, columns)
+    rows = assemble(C.pair_rows(published, measured), delta_rows=True)
+    table = ReportTable(runs.suite, spec.paper_table or "table", spec.title, "grid", digits_of(sources),
+                        tuple(spec.columns), columns, rows, source_notes(sources, rows), run_footer(runs))
+    return [table]
+
+
+def _header(paths: Sequence[str], key: tuple[Any, ...], metric: str, with_metric: bool) -> tuple[str, ...]:
+    labels = tuple(value_label(p, v) for p, v in zip(paths, key))
+    return (*labels, metric_label(metric)) if with_metric or not labels else labels
+
+
+def digits_of(sources: Sequence[PublishedTable]) -> int:
+    """Decimals as the table's paper prints them (2 when there is no published table)."""
+    return sources[0].digits if sources else 2
+
+
+def shown_rows(sources: Sequence[PublishedTable], columns: Sequence[Column]) -> list[PublishedRow]:
+    """Published rows (own table first, then related tables) that have a value in a shown column."""
+    wanted = {(c.key, c.metric) for c in columns}
+    return [row for table in sources for row in table.rows
+            if any(k in wanted and s.mean is not None for k, s in row.cells.items())]
+
+
+def assemble(pairs: Sequence[tuple[PublishedRow | None, C.MeasuredRow | None]], delta_rows: bool,
+             text: Mapping[int, dict[str, str]] | None = None) -> list[Row]:
+    """Rows in display order; with ``delta_rows`` a Δ row follows each measured row that has a published partner."""
+    rows: list[Row] = []
+    for pub, ours in pairs:
+        if pub is not None:
+            rows.append(Row(pub.method, pub.source, PUBLISHED, pub.cells, (text or {}).get(id(pub), {}), pub.group))
+        if ours is None:
+            continue
+        cells = dict(ours.cells)
+        delta = C.deltas(ours.cells, pub.cells) if pub is not None else {}
+        if not delta_rows:
+            cells.update({(k, DELTA_PREFIX + m): s for (k, m), s in delta.items()})
+        rows.append(Row(ours.label, OURS, MEASURED, cells, (text or {}).get(id(ours), {}), planned=ours.planned))
+        if delta_rows and pub is not None:
+            rows.append(Row(ours.label, f"Δ vs {pub.source}", DELTA, delta))
+    return rows
+
+
+def source_notes(sources: Sequence[PublishedTable], rows: Sequence[Row]) -> list[str]:
+    """Caption lines: which papers' tables the published rows come from, and how to read the cells."""
+    used = {row.source for row in rows if row.kind == PUBLISHED}
+    notes = [t.citation() + (f" {t.note}" if t.note else "") for t in sources if t.source in used]
+    delta = f" Δ = {OURS} − the published row of the same method." if used else ""
+    notes.append(f"{OURS}: mean {PLUS_MINUS} std (population) over seeds / splits when a cell has several; "
+                 f"{DASH} = no finished run (blank: the suite runs none).{delta}")
+    return notes
+
+
+def without_empty_deltas(columns: list[Column], rows: Sequence[Row]) -> list[Column]:
+    """Δ columns only when some row has a published partner."""
+    if any(row.kind == PUBLISHED for row in rows):
+        return columns
+    return [c for c in columns if c.kind != "delta"]
+
+
+def run_footer(runs: SuiteRuns) -> list[str]:
+    """How many of the suite's runs are done, pending, running or failed, and where to look."""
+    counts = runs.counts()
+    total = sum(counts.values())
+    parts = [f"{counts[s]} {s}" for s in ("done", "running", "pending", "failed") if counts[s]]
+    lines = [f"suite {runs.suite}: {total} runs — {', '.join(parts) if parts else 'none defined'}."]
+    if counts["pending"] or counts["running"] or counts["failed"]:
+        lines.append(f"Cells of unfinished runs show {DASH}; see: omnibench status {runs.suite}")
+    if runs.stale:
+        lines.append(f"{runs.stale} finished run(s) in the store are no longer part of the suite and are not shown.")
+    return lines

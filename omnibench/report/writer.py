@@ -1,0 +1,58 @@
+"""Build a report from suites and the run store, then print it and / or write its files.
+
+Reads only suite definitions and run records; it never runs anything.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omnibench.report.records import collect_runs
+from omnibench.report.tables import ReportTable, build_tables
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from omnibench.store import RunStore
+
+
+def suite_tables(suite: Any, store: RunStore) -> list[ReportTable]:
+    """The tables one suite feeds (``suite``: an ``omnibench.suite.Suite`` or its name / path)."""
+    if isinstance(suite, (str, Path)):
+        from omnibench.suite import load_suite  # noqa: PLC0415
+
+        suite = load_suite(str(suite))
+    runs = collect_runs(suite.name, suite.specs, store)
+    return build_tables(suite.table, runs)
+
+
+def write_report(suites: Sequence[Any], store: RunStore, *, latex: Path | None = None, markdown: Path | None = None,
+                 csv_dir: Path | None = None, plots_dir: Path | None = None,
+                 console: Console | None = None) -> tuple[list[ReportTable], list[Path]]:
+    """Print the suites' tables to ``console`` (when given) and write the requested files.
+
+    Returns the tables and the files written: one LaTeX document, one markdown document,
+    a CSV per table under ``csv_dir`` and a PNG per plotted table under ``plots_dir``.
+    """
+    from omnibench.report import latex as latex_module  # noqa: PLC0415
+    from omnibench.report import render  # noqa: PLC0415
+    from omnibench.store import atomic_write_text  # noqa: PLC0415
+
+    tables = [table for suite in suites for table in suite_tables(suite, store)]
+    if console is not None:
+        render.print_tables(tables, console)
+    written: list[Path] = []
+    if latex is not None:
+        atomic_write_text(Path(latex), latex_module.document(tables))
+        written.append(Path(latex))
+    if markdown is not None:
+        atomic_write_text(Path(markdown), render.markdown(tables))
+        written.append(Path(markdown))
+    if csv_dir is not None:
+        written += render.write_csv(tables, Path(csv_dir))
+    if plots_dir is not None:
+        from omnibench.report.plots import write_plots  # noqa: PLC0415 (matplotlib only when plotting)
+
+        written += write_plots(tables, Path(plots_dir))
+    return tables, written

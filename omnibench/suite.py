@@ -1,0 +1,273 @@
+"""Suites: ``suites/*.yaml`` -> frozen, validated run specs + the paper table they feed.
+
+A suite is a ``base`` spec, ``grid`` axes (dotted spec paths; the cartesian product of their
+values, or a list of such grids whose products are joined), optional ``overrides``
+(``when`` a run matches, ``set`` spec paths) and a ``table``. Setting a path to a mapping
+merges it into the mapping already there (e.g. ``model.options``); any other value replaces.
+Every ``when`` is matched against the run as it is before overrides, so their order does
+not matter when several apply to different paths. Beneath everything the suite sets lie the
+papers' hyper-parameters for the run's protocol, dataset and model
+(:mod:`omnibench.protocols.defaults`), so each spec spells out the values it runs with.
+
+Loading is cheap (PyYAML + :class:`~omnibench.spec.RunSpec`): keys, paths and values are
+checked with ``file:line`` and a did-you-mean. Names that live in the dataset, model and
+protocol registries (and the options of models and protocols) are checked by
+:func:`omnibench.suite_check.check_suite`, which imports torch; commands call it only when
+something is about to be executed or when asked to validate.
+"""
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from omnibench.errors import UnknownNameError
+from omnibench.registry import did_you_mean
+from omnibench.protocols.defaults import flat_defaults
+from omnibench.spec import RunSpec, SpecError
+from omnibench.suite_paths import (
+    Leaves,
+    SuiteError,
+    check_path,
+    effective_value,
+    flatten,
+    leaf_value,
+    line_of,
+    parse_overrides,
+    set_path,
+    spec_error,
+    unflatten,
+)
+from omnibench.yaml_lines import LocatedYaml, load_yaml
+
+SUITES_ENV = "OMNIBENCH_SUITES"
+BUILTIN_SUITES = Path(__file__).resolve().parents[1] / "suites"
+LAYOUTS = ("grid", "supervised", "zero_shot")
+TOP_KEYS = ("name", "description", "table", "base", "grid", "overrides")
+TABLE_KEYS = ("paper_table", "title", "layout", "rows", "columns", "metrics")
+__all__ = ["Suite", "SuiteError", "TableSpec", "load_suite", "resolve_suite", "suite_files"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSpec:
+    """The paper table a suite feeds: rows / columns are spec paths, metrics record keys."""
+
+    paper_table: str | None
+    title: str
+    layout: str
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    metrics: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """An expanded suite. ``axes``: the grid's spec paths whose value differs between its runs."""
+
+    name: str
+    description: str
+    path: Path
+    table: TableSpec
+    specs: tuple[RunSpec, ...]
+    axes: tuple[str, ...] = ()
+    lines: Mapping[str, Mapping[str, int | None]] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+
+    def labels(self, spec: RunSpec) -> dict[str, Any]:
+        """The values of :attr:`axes` for ``spec``: what tells this run apart from the others."""
+        flat = flatten(spec.to_dict())
+        return {axis: leaf_value(flat, axis) for axis in self.axes}
+
+    def where(self, spec: RunSpec, path: str) -> str:
+        """``file:line`` of the suite line that set ``path`` (or its nearest relative) for ``spec``."""
+        return f"{self.path}:{line_of(path, self.lines.get(spec.run_id(), {}))}"
+
+
+def suite_dirs() -> list[Path]:
+    """Where suites are looked up by name: ``$OMNIBENCH_SUITES`` (``:``-separated), then built-ins."""
+    extra = [Path(p).expanduser() for p in os.environ.get(SUITES_ENV, "").split(os.pathsep) if p.strip()]
+    return [*extra, BUILTIN_SUITES]
+
+
+def suite_files() -> dict[str, Path]:
+    """Suite name -> file, earlier directories winning."""
+    found: dict[str, Path] = {}
+    for directory in reversed(suite_dirs()):
+        for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
+            found[path.stem] = path
+    return dict(sorted(found.items()))
+
+
+def resolve_suite(name_or_path: str | Path) -> Path:
+    """A suite file from a name (``few-shot``) or a path (``my/suite.yaml``)."""
+    text = str(name_or_path)
+    if text.endswith((".yaml", ".yml")) or os.sep in text or Path(text).is_file():
+        if not Path(text).is_file():
+            raise SuiteError(f"suite file not found: {text}")
+        return Path(text)
+    files = suite_files()
+    if text not in files:
+        known = ", ".join(files) or "none"
+        raise UnknownNameError(f"unknown suite '{text}'{did_you_mean(text, list(files))}; known: {known}")
+    return files[text]
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """Load, check and expand a suite file into its run specs (no torch import)."""
+    doc = load_yaml(resolve_suite(name_or_path))
+    data = _mapping(doc, doc.data, ())
+    _known_keys(doc, data, (), TOP_KEYS)
+    name = _string(doc, data, "name")
+    if name != doc.path.stem:
+        raise SuiteError(f"{doc.where('name')}: name '{name}' must equal the file name '{doc.path.stem}'")
+    description = _string(doc, data, "description")
+    table = _table(doc, _mapping(doc, data.get("table"), ("table",)))
+    runs = _expand(doc, data)
+    specs = tuple(spec for spec, _ in runs)
+    axes = _varying_paths(specs, _grid_paths(data))
+    return Suite(name, description, doc.path, table, specs, axes, {s.run_id(): lines for s, lines in runs})
+
+
+def _mapping(doc: LocatedYaml, value: Any, keys: tuple[Any, ...]) -> Mapping[str, Any]:
+    if value is None and keys:
+        raise SuiteError(f"{doc.where(*keys[:-1])}: missing '{keys[-1]}'")
+    if not isinstance(value, Mapping):
+        raise SuiteError(f"{doc.where(*keys)}: '{'.'.join(map(str, keys)) or 'suite'}' must be a mapping")
+    return value
+
+
+def _known_keys(doc: LocatedYaml, data: Mapping[str, Any], keys: tuple[Any, ...], allowed: tuple[str, ...]) -> None:
+    for key in data:
+        if key not in allowed:
+            hint = did_you_mean(str(key), list(allowed))
+            raise SuiteError(f"{doc.where(*keys, key)}: unknown key '{key}'{hint}; allowed: {', '.join(allowed)}")
+
+
+def _string(doc: LocatedYaml, data: Mapping[str, Any], key: str, *, prefix: tuple[str, ...] = ()) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise SuiteError(f"{doc.where(*prefix, key)}: '{'.'.join((*prefix, key))}' must be a non-empty string")
+    return value
+
+
+def _table(doc: LocatedYaml, data: Mapping[str, Any]) -> TableSpec:
+    _known_keys(doc, data, ("table",), TABLE_KEYS)
+    paper = data.get("paper_table")
+    if paper is not None and not re.fullmatch(r"table\d+", str(paper)):
+        raise SuiteError(f"{doc.where('table', 'paper_table')}: paper_table '{paper}' must look like 'table5' or be null")
+    layout = _string(doc, data, "layout", prefix=("table",))
+    if layout not in LAYOUTS:
+        raise SuiteError(f"{doc.where('table', 'layout')}: layout '{layout}' is not one of {', '.join(LAYOUTS)}{did_you_mean(layout, list(LAYOUTS))}")
+    lists = {key: _string_list(doc, data, key) for key in ("rows", "columns", "metrics")}
+    for key in ("rows", "columns"):
+        for index, path in enumerate(lists[key]):
+            if not re.fullmatch(r"eval\.(dataset|split)", path):  # per-evaluation columns (zero-shot)
+                check_path(path, doc.where("table", key, index))
+    title = _string(doc, data, "title", prefix=("table",))
+    return TableSpec(paper, title, layout, lists["rows"], lists["columns"], lists["metrics"])
+
+
+def _string_list(doc: LocatedYaml, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = data.get(key)
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise SuiteError(f"{doc.where('table', key)}: 'table.{key}' must be a non-empty list of strings")
+    return tuple(value)
+
+
+def _grids(doc: LocatedYaml, data: Mapping[str, Any]) -> Iterator[tuple[tuple[Any, ...], Mapping[str, Any]]]:
+    """Each grid (a mapping of path -> values) with its key prefix in the document."""
+    grid = data.get("grid", {})
+    if isinstance(grid, list):
+        for index, item in enumerate(grid):
+            yield ("grid", index), _mapping(doc, item, ("grid", index))
+    else:
+        yield ("grid",), _mapping(doc, grid, ("grid",))
+
+
+def _grid_points(doc: LocatedYaml, data: Mapping[str, Any]) -> Iterator[Leaves]:
+    """Every grid point as path -> (value, line of the axis)."""
+    for keys, grid in _grids(doc, data):
+        axes = []
+        for path, values in grid.items():
+            where = doc.where(*keys, path)
+            check_path(str(path), where)
+            if not isinstance(values, list) or not values:
+                raise SuiteError(f"{where}: grid axis '{path}' must be a non-empty list of values")
+            duplicates = [v for i, v in enumerate(values) if v in values[:i]]
+            if duplicates:
+                raise SuiteError(f"{where}: grid axis '{path}' lists {duplicates[0]!r} twice")
+            axes.append([(str(path), value, doc.line(*keys, path, i)) for i, value in enumerate(values)])
+        for point in itertools.product(*axes):
+            yield {path: (value, line) for path, value, line in point}
+
+
+def _grid_paths(data: Mapping[str, Any]) -> list[str]:
+    grid = data.get("grid", {})
+    grids = grid if isinstance(grid, list) else [grid]
+    return list(dict.fromkeys(str(p) for g in grids if isinstance(g, Mapping) for p in g))
+
+
+def _expand(doc: LocatedYaml, data: Mapping[str, Any]) -> list[tuple[RunSpec, dict[str, int | None]]]:
+    base = _leaves(doc, _mapping(doc, data.get("base", {}), ("base",)), ("base",))
+    overrides = parse_overrides(doc, data.get("overrides"))
+    runs: dict[str, tuple[RunSpec, dict[str, int | None]]] = {}
+    for point in _grid_points(doc, data):
+        leaves = dict(base)
+        for path, (value, line) in point.items():
+            set_path(leaves, path, value, line)
+        for override in [o for o in overrides if o.matches(with_paper_defaults(leaves))]:
+            override.apply(leaves)
+        leaves = with_paper_defaults(leaves)
+        spec = _build_spec(doc, leaves, point)
+        lines = {"": doc.line("base")} | {p: line for p, (_, line) in leaves.items()}
+        runs.setdefault(spec.run_id(), (spec, lines))
+    for override in overrides:
+        override.check_used()
+    return list(runs.values())
+
+
+def with_paper_defaults(leaves: Leaves) -> Leaves:
+    """``leaves`` over the papers' hyper-parameters for its protocol, dataset and model.
+
+    The defaults (``omnibench.protocols.defaults``) become part of the spec, so the run id
+    and the record hold the numbers actually used; anything the suite sets wins.
+    """
+    identity = [str(effective_value(leaves, path)) for path in ("protocol", "dataset", "model.name")]
+    merged: Leaves = {}
+    for path, value in flat_defaults(*identity).items():
+        if not any(p == path or p.startswith(path + ".") or path.startswith(p + ".") for p in leaves):
+            merged[path] = (value, None)
+    return {**merged, **leaves}
+
+
+def _leaves(doc: LocatedYaml, data: Mapping[str, Any], keys: tuple[Any, ...]) -> Leaves:
+    leaves: Leaves = {}
+    for path, value in flatten(data).items():
+        where = doc.where(*keys, *path.split("."))
+        check_path(path, where)
+        leaves[path] = (value, doc.line(*keys, *path.split(".")))
+    return leaves
+
+
+def _build_spec(doc: LocatedYaml, leaves: Leaves, point: Leaves) -> RunSpec:
+    try:
+        return RunSpec.from_dict(unflatten({p: v for p, (v, _) in leaves.items()}), where=str(doc.path))
+    except SpecError as err:
+        lines = {p: line for p, (_, line) in leaves.items()}
+        raise spec_error(str(err), str(doc.path), lines, {p: v for p, (v, _) in point.items()}) from None
+
+
+def _varying_paths(specs: tuple[RunSpec, ...], grid_paths: list[str]) -> tuple[str, ...]:
+    """Leaf paths under the grid axes whose value differs between runs, in grid order."""
+    flats = [{p: v for p, v in flatten(spec.to_dict()).items() if v != {}} for spec in specs]
+    paths = set().union(*flats) if flats else set()
+    varying = {p for p in paths if len({repr(f.get(p)) for f in flats}) > 1}
+
+    def rank(path: str) -> tuple[int, str]:
+        under = [i for i, axis in enumerate(grid_paths) if path == axis or path.startswith(axis + ".")]
+        return (under[0] if under else len(grid_paths), path)
+
+    return tuple(sorted((p for p in varying if rank(p)[0] < len(grid_paths)), key=rank))

@@ -1,0 +1,78 @@
+"""Check a suite's runs against the registries: datasets, models (+ options), protocols (+ options).
+
+This imports the model registry (torch, open_clip: a few seconds), so commands call it only
+when runs are about to execute, on ``--dry-run`` and in ``omnibench validate``. Errors point
+at the suite line that set the offending value.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from omnibench.registry import did_you_mean
+from omnibench.spec import RunSpec, SpecError, validate_options
+from omnibench.suite import Suite
+from omnibench.suite_paths import SuiteError, line_of, spec_error
+
+
+def known_datasets() -> list[str]:
+    """Registered dataset adapters plus the names declared in the user's datasets.yaml."""
+    from omnibench.data import DATASETS  # noqa: PLC0415
+    from omnibench.data.roots import load_config  # noqa: PLC0415
+
+    return sorted({*DATASETS.names(), *load_config()})
+
+
+def check_suite(suite: Suite, specs: Iterable[RunSpec] | None = None) -> None:
+    """Raise a ``file:line`` :class:`SuiteError` for the first invalid name or option."""
+    from omnibench.models import MODELS, model_options_class  # noqa: PLC0415
+    from omnibench.protocols import PROTOCOLS  # noqa: PLC0415
+
+    datasets = known_datasets()
+    for spec in suite.specs if specs is None else specs:
+        _name(suite, spec, "dataset", spec.dataset, datasets)
+        for index, target in enumerate(spec.protocol_options.get("targets") or ()):
+            _name(suite, spec, f"protocol_options.targets.{index}", target, datasets)
+        _name(suite, spec, "model.name", spec.model.name, MODELS.names())
+        _name(suite, spec, "protocol", spec.protocol, PROTOCOLS.names())
+        _options(suite, spec, "model.options", model_options_class(spec.model.name), spec.model.options)
+        _options(suite, spec, "protocol_options", PROTOCOLS.get(spec.protocol).options, spec.protocol_options)
+
+
+def _name(suite: Suite, spec: RunSpec, path: str, value: object, known: list[str]) -> None:
+    if value in known:
+        return
+    kind = path.split(".")[0].replace("_", " ")
+    kind = "dataset" if "targets" in path else kind
+    run = ", ".join(f"{k}={v}" for k, v in suite.labels(spec).items())
+    line = line_of(path, suite.lines.get(spec.run_id(), {}))
+    hint = ""
+    if kind == "dataset":
+        from omnibench.data.roots import config_path  # noqa: PLC0415
+
+        hint = f"; other datasets are declared in {config_path()}, e.g. '{value}: {{format: list, root: DIR}}'"
+    raise SuiteError(
+        f"{suite.path}:{line}: {path}: unknown {kind} '{value}'{did_you_mean(str(value), known)}; "
+        f"known: {', '.join(known)}{hint}" + (f" (run {run})" if run else "")
+    )
+
+
+def _options(suite: Suite, spec: RunSpec, path: str, options_cls: type, options: object) -> None:
+    try:
+        validate_options(options_cls, options, str(suite.path))  # type: ignore[arg-type]
+    except SpecError as err:
+        file = str(suite.path)
+        rest = str(err)[len(file) + 2 :] if str(err).startswith(file + ": ") else str(err)
+        lines = suite.lines.get(spec.run_id(), {})
+        raise spec_error(f"{file}: {_qualify(rest, path)}", file, lines, suite.labels(spec)) from None
+
+
+def _qualify(message: str, path: str) -> str:
+    """Prefix the options key in an options-class error with its spec path."""
+    if message.startswith("unknown key '"):
+        return message.replace("unknown key '", f"unknown key '{path}.", 1)
+    if message.startswith(path + ".") or message.startswith(path + ":"):
+        return message
+    if re.match(r"[A-Za-z_][\w.]*: ", message):
+        return f"{path}.{message}"
+    return f"{path}: {message}"

@@ -1,0 +1,310 @@
+#!/usr/bin/env bash
+# A single-node Slurm on loopback for tests and local use (Debian 12, run as root, no systemd).
+#
+#   slurm/local-cluster.sh start    install missing packages, start munged, MariaDB, slurmdbd,
+#                                   slurmctld and slurmd; wait until the node is idle (idempotent)
+#   slurm/local-cluster.sh stop     cancel the cluster's jobs, stop only the daemons started here
+#   slurm/local-cluster.sh status   which daemons run, and sinfo; exit 1 unless all are up
+#   slurm/local-cluster.sh env      print `export SLURM_CONF=...` for the cluster's clients
+#   slurm/local-cluster.sh purge    stop, then delete the state directory (database included)
+#
+# Everything (configs, munge key and socket, database, spool, logs, pid files) lives in the
+# state directory: $OMNIBENCH_SLURM_STATE, default slurm/.cluster/. Debian 12 ships Slurm 22.05,
+# which authenticates with munge; job states come from accounting (slurmdbd + MariaDB), without
+# which sacct, and so submitit, reports every job as UNKNOWN. proctrack/linuxproc and task/none
+# avoid cgroups. When /etc/slurm/slurm.conf is absent, start links it to this cluster's config
+# so that plain `sinfo`/`sbatch` reach it; stop removes that link again.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+STATE="${OMNIBENCH_SLURM_STATE:-$HERE/.cluster}"
+CLUSTER=omnibench
+PARTITION=debug
+CTLD_PORT="${OMNIBENCH_SLURMCTLD_PORT:-16817}"
+SLURMD_PORT="${OMNIBENCH_SLURMD_PORT:-16818}"
+DBD_PORT="${OMNIBENCH_SLURMDBD_PORT:-16819}"
+DB_PORT="${OMNIBENCH_MARIADB_PORT:-13306}"
+DB_PASS=omnibench-local
+SYSTEM_CONF=/etc/slurm/slurm.conf
+PACKAGES=(slurmctld slurmd slurm-client slurmdbd munge mariadb-server)
+# daemon name -> executable name shown in /proc/PID/comm (checked before any kill)
+declare -A COMM=([munged]=munged [mariadb]=mariadbd [slurmdbd]=slurmdbd [slurmctld]=slurmctld [slurmd]=slurmd)
+STOP_ORDER=(slurmd slurmctld slurmdbd mariadb munged)
+
+export SLURM_CONF="$STATE/etc/slurm.conf"
+NODE="$(hostname -s)"
+
+say() { printf 'local-cluster: %s\n' "$*"; }
+die() { printf 'local-cluster: error: %s\n' "$*" >&2; exit 1; }
+pidfile() { echo "$STATE/run/$1.pid"; }
+
+# PID of a daemon started here, if it is alive and is the expected executable.
+alive_pid() {
+  local file pid
+  file="$(pidfile "$1")"
+  [[ -s "$file" ]] || return 1
+  pid="$(tr -d '[:space:]' <"$file")"
+  [[ "$pid" =~ ^[0-9]+$ ]] && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "${COMM[$1]}" ]] || return 1
+  echo "$pid"
+}
+
+# wait_for DESCRIPTION SECONDS LOG COMMAND...: poll COMMAND every 0.2 s; on timeout show LOG.
+wait_for() {
+  local what="$1" seconds="$2" log="$3" deadline
+  shift 3
+  deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      [[ -f "$log" ]] && { echo "--- last lines of $log:" >&2; tail -n 15 "$log" >&2; }
+      die "$what did not become ready within ${seconds}s (log: $log)"
+    fi
+    sleep 0.2
+  done
+}
+
+ensure_packages() {
+  local missing=() exe
+  for exe in slurmctld slurmd slurmdbd sinfo sacctmgr munged mariadbd mariadb-install-db; do
+    command -v "$exe" >/dev/null || missing+=("$exe")
+  done
+  ((${#missing[@]} == 0)) && return 0
+  ((EUID == 0)) && command -v apt-get >/dev/null ||
+    die "missing ${missing[*]}; install as root: apt-get install ${PACKAGES[*]}"
+  say "installing ${PACKAGES[*]} (missing: ${missing[*]})"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q >"$STATE/log/apt.log" 2>&1 &&
+    apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" >>"$STATE/log/apt.log" 2>&1 ||
+    die "apt-get install failed (log: $STATE/log/apt.log)"
+}
+
+node_line() {
+  # Topology from slurmd -C (it must match what slurmd detects); memory from /proc/meminfo,
+  # a little below the total so that the node is never drained for low memory.
+  local topo mem_mb
+  topo="$(slurmd -C | head -n 1 | sed -e 's/^NodeName=[^ ]* //' -e 's/ RealMemory=[0-9]*//')"
+  mem_mb=$(awk '/^MemTotal:/ {print int($2 / 1024 * 0.95)}' /proc/meminfo)
+  echo "NodeName=$NODE NodeAddr=127.0.0.1 NodeHostname=$NODE $topo RealMemory=$mem_mb State=UNKNOWN"
+}
+
+write_configs() {
+  mkdir -p "$STATE"/{etc,run,log,munge,ctld,spool,db}
+  chmod 755 "$STATE/munge"  # the socket must be reachable; the key itself is 0600
+  local auth="AuthType=auth/munge
+AuthInfo=socket=$STATE/munge/munge.socket"
+  cat >"$STATE/etc/slurm.conf" <<EOF
+# Written by slurm/local-cluster.sh; regenerated on every start.
+ClusterName=$CLUSTER
+SlurmctldHost=$NODE(127.0.0.1)
+SlurmctldPort=$CTLD_PORT
+SlurmdPort=$SLURMD_PORT
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+# cred_expire: a requeued job may start again only after the credential lifetime (default 120 s)
+AuthInfo=socket=$STATE/munge/munge.socket,cred_expire=5
+StateSaveLocation=$STATE/ctld
+SlurmdSpoolDir=$STATE/spool
+SlurmctldPidFile=$(pidfile slurmctld)
+SlurmdPidFile=$(pidfile slurmd)
+SlurmctldLogFile=$STATE/log/slurmctld.log
+SlurmdLogFile=$STATE/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=127.0.0.1
+AccountingStoragePort=$DBD_PORT
+# for the slurmdbd connection this names the munge socket (AuthInfo is not used there)
+AccountingStoragePass=$STATE/munge/munge.socket
+JobCompType=jobcomp/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core_Memory
+DefMemPerCPU=1024
+SchedulerType=sched/backfill
+SchedulerParameters=batch_sched_delay=0,sched_interval=1,bf_interval=1
+KillWait=5
+JobRequeue=1
+ReturnToService=2
+MinJobAge=300
+InactiveLimit=0
+$(node_line)
+PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+EOF
+  (umask 077 && cat >"$STATE/etc/slurmdbd.conf" <<EOF
+# Written by slurm/local-cluster.sh; regenerated on every start.
+$auth
+DbdAddr=127.0.0.1
+DbdHost=localhost
+DbdPort=$DBD_PORT
+SlurmUser=root
+PidFile=$(pidfile slurmdbd)
+LogFile=$STATE/log/slurmdbd.log
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$DB_PORT
+StorageUser=slurm
+StoragePass=$DB_PASS
+StorageLoc=slurm_acct_db
+EOF
+  )
+  chmod 600 "$STATE/etc/slurmdbd.conf"
+}
+
+munge_ok() { munge -n -S "$STATE/munge/munge.socket" | unmunge -S "$STATE/munge/munge.socket"; }
+
+start_munged() {
+  alive_pid munged >/dev/null && return 0
+  [[ -s "$STATE/munge/munge.key" ]] || mungekey --create --keyfile="$STATE/munge/munge.key" --force
+  chmod 600 "$STATE/munge/munge.key"
+  rm -f "$STATE/munge/munge.socket" "$STATE/munge/munge.socket.lock"
+  munged --force --socket="$STATE/munge/munge.socket" --key-file="$STATE/munge/munge.key" \
+    --pid-file="$(pidfile munged)" --log-file="$STATE/log/munged.log" \
+    --seed-file="$STATE/munge/munged.seed" >>"$STATE/log/munged.log" 2>&1 ||
+    die "munged failed to start (log: $STATE/log/munged.log)"
+  wait_for munged 10 "$STATE/log/munged.log" munge_ok
+}
+
+db_sql() { mariadb --no-defaults --socket="$STATE/db/mysqld.sock" -u root -e "$1"; }
+
+start_mariadb() {
+  alive_pid mariadb >/dev/null && return 0
+  if [[ ! -d "$STATE/db/data/mysql" ]]; then
+    mariadb-install-db --no-defaults --user=root --datadir="$STATE/db/data" \
+      --auth-root-authentication-method=socket --skip-test-db >"$STATE/log/mariadb-install.log" 2>&1 ||
+      die "mariadb-install-db failed (log: $STATE/log/mariadb-install.log)"
+  fi
+  nohup mariadbd --no-defaults --user=root --datadir="$STATE/db/data" \
+    --socket="$STATE/db/mysqld.sock" --bind-address=127.0.0.1 --port="$DB_PORT" \
+    --pid-file="$(pidfile mariadb)" --log-error="$STATE/log/mariadb.log" --skip-name-resolve \
+    --innodb-buffer-pool-size=64M --innodb-use-native-aio=0 --innodb-lock-wait-timeout=900 </dev/null >/dev/null 2>&1 &
+  wait_for MariaDB 60 "$STATE/log/mariadb.log" db_sql "SELECT 1"
+  db_sql "CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
+          GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" ||
+    die "could not create the slurm database user (log: $STATE/log/mariadb.log)"
+}
+
+cluster_known() { sacctmgr -n -P show cluster format=cluster | grep -qx "$CLUSTER"; }
+
+start_slurmdbd() {
+  if ! alive_pid slurmdbd >/dev/null; then
+    # slurmdbd reads slurmdbd.conf from the directory of $SLURM_CONF
+    slurmdbd >>"$STATE/log/slurmdbd.log" 2>&1 ||
+      die "slurmdbd failed to start (log: $STATE/log/slurmdbd.log)"
+  fi
+  wait_for slurmdbd 60 "$STATE/log/slurmdbd.log" sacctmgr -n show cluster
+  cluster_known || sacctmgr -i add cluster "$CLUSTER" >/dev/null ||
+    die "sacctmgr could not register cluster $CLUSTER (log: $STATE/log/slurmdbd.log)"
+}
+
+node_idle() { [[ "$(sinfo -h -N -n "$NODE" -o %T)" =~ ^(idle|mixed|allocated)$ ]]; }
+
+start_slurm() {
+  if ! alive_pid slurmctld >/dev/null; then
+    slurmctld -f "$SLURM_CONF" >>"$STATE/log/slurmctld.log" 2>&1 ||
+      die "slurmctld failed to start (log: $STATE/log/slurmctld.log)"
+  fi
+  wait_for slurmctld 30 "$STATE/log/slurmctld.log" scontrol ping
+  if ! alive_pid slurmd >/dev/null; then
+    slurmd -f "$SLURM_CONF" -N "$NODE" >>"$STATE/log/slurmd.log" 2>&1 ||
+      die "slurmd failed to start (log: $STATE/log/slurmd.log)"
+  fi
+  wait_for "node $NODE" 30 "$STATE/log/slurmd.log" node_idle
+}
+
+link_system_conf() {
+  if [[ ! -e "$SYSTEM_CONF" && ! -L "$SYSTEM_CONF" ]] && mkdir -p "$(dirname "$SYSTEM_CONF")" 2>/dev/null; then
+    ln -s "$SLURM_CONF" "$SYSTEM_CONF" && say "linked $SYSTEM_CONF -> $SLURM_CONF"
+  fi
+}
+
+unlink_system_conf() {
+  if [[ -L "$SYSTEM_CONF" && "$(readlink "$SYSTEM_CONF")" == "$SLURM_CONF" ]]; then
+    rm -f "$SYSTEM_CONF"
+  fi
+}
+
+all_up() {
+  local d
+  for d in "${STOP_ORDER[@]}"; do alive_pid "$d" >/dev/null || return 1; done
+  node_idle 2>/dev/null
+}
+
+cmd_start() {
+  local t0=$SECONDS
+  mkdir -p "$STATE/log"
+  if all_up; then
+    say "already running (SLURM_CONF=$SLURM_CONF)"
+    return 0
+  fi
+  ensure_packages
+  write_configs
+  start_munged
+  start_mariadb
+  start_slurmdbd
+  start_slurm
+  link_system_conf
+  say "ready in $((SECONDS - t0))s: partition $PARTITION on node $NODE (SLURM_CONF=$SLURM_CONF)"
+}
+
+stop_daemon() {
+  local pid i
+  pid="$(alive_pid "$1")" || { rm -f "$(pidfile "$1")"; return 0; }
+  kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "$1 ($pid) ignored SIGTERM for 10s; killing it"
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$(pidfile "$1")"
+  say "stopped $1 ($pid)"
+}
+
+cancel_jobs() {
+  alive_pid slurmctld >/dev/null || return 0
+  local jobs i
+  jobs="$(squeue -h -o %A 2>/dev/null | tr '\n' ' ')"
+  [[ -n "${jobs// /}" ]] || return 0
+  say "cancelling jobs: $jobs"
+  # shellcheck disable=SC2086
+  scancel $jobs 2>/dev/null || true
+  for ((i = 0; i < 150; i++)); do
+    [[ -z "$(squeue -h -t all -o %A -t R,CG 2>/dev/null)" ]] && return 0
+    sleep 0.2
+  done
+}
+
+cmd_stop() {
+  local d
+  [[ -d "$STATE/run" ]] || { say "not running"; return 0; }
+  cancel_jobs
+  for d in "${STOP_ORDER[@]}"; do stop_daemon "$d"; done
+  unlink_system_conf
+}
+
+cmd_status() {
+  local d pid rc=0
+  for d in munged mariadb slurmdbd slurmctld slurmd; do
+    if pid="$(alive_pid "$d")"; then
+      printf '%-10s running (pid %s)\n' "$d" "$pid"
+    else
+      printf '%-10s stopped\n' "$d"
+      rc=1
+    fi
+  done
+  if alive_pid slurmctld >/dev/null; then sinfo || rc=1; fi
+  echo "SLURM_CONF=$SLURM_CONF  logs: $STATE/log"
+  return $rc
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  env) echo "export SLURM_CONF=$SLURM_CONF" ;;
+  purge) cmd_stop && rm -rf "$STATE" && say "removed $STATE" ;;
+  *) echo "usage: $0 start|stop|status|env|purge" >&2; exit 2 ;;
+esac

@@ -1,0 +1,86 @@
+"""`omnibench run` end to end: real tiny models on generated videos, inline executor.
+
+One run fails on purpose (vanilla CLIP has nothing to train in a few-shot run): it must not
+hide the others, the summary names it with its log, and the exit code is non-zero. Done runs
+are skipped on the next invocation, the failed one is retried, ``--force`` reruns.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from omnibench.cli import main
+from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
+from omnibench.store import RunStore
+from omnibench.suite import load_suite
+
+pytestmark = pytest.mark.slow
+
+SUITE = """\
+name: e2e
+description: end-to-end CLI test
+table: {paper_table: null, title: e2e, layout: grid, rows: [model.name], columns: [protocol], metrics: [top1]}
+base:
+  dataset: synthetic
+  model: {backbone: omnibench-tiny-vit, pretrained: null}
+  data: {frames: 4, input_size: 32, short_side: 32}
+  optim: {epochs: 1, batch_size: 4, warmup_epochs: 0, mixup: 0.0, cutmix: 0.0}
+grid:
+  - protocol: [few_shot]
+    protocol_options.shots: [2]
+    model.name: [vificlip, vanilla_clip]
+  - protocol: [eval_only]
+    model.name: [vanilla_clip]
+    protocol_options.splits: [[test1]]
+"""
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    generate_synthetic(root / "synthetic", SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32))
+    return root
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out + captured.err
+
+
+def test_run_skip_retry_and_force(tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    suite_file = tmp_path / "e2e.yaml"
+    suite_file.write_text(SUITE)
+    suite, store = load_suite(suite_file), RunStore(tmp_path / "results")
+    vifi, broken, vanilla = (s.run_id() for s in suite.specs)
+    common = ["--results", str(store.root), "--data-root", str(data_root), "--workers", "0", "--device", "cpu"]
+
+    code, out = _run(capsys, "run", str(suite_file), *common)
+    assert code == 1, out
+    assert [store.is_done("e2e", i) for i in (vifi, broken, vanilla)] == [True, False, True]
+    failed = store.read_status("e2e", broken)
+    assert failed.state == "failed" and "no trainable parameters" in failed.error
+    summary = out[out.rindex("e2e: 3 runs"):]
+    assert "2 done · 1 failed" in summary and "no trainable parameters" in summary
+    assert all(f"{i}/log.txt" in summary for i in (vifi, broken, vanilla))
+    record = store.read_record("e2e", vifi)
+    assert record["run_id"] == vifi and 0 <= record["metrics"]["top1"] <= 100
+    done_mtime = (store.run_dir("e2e", vifi) / "record.json").stat().st_mtime_ns
+
+    code, out = _run(capsys, "run", str(suite_file), *common)
+    assert code == 1
+    assert (store.run_dir("e2e", vifi) / "record.json").stat().st_mtime_ns == done_mtime  # skipped
+    assert store.read_status("e2e", broken).extra["starts"] == 2  # retried
+
+    code, out = _run(capsys, "run", str(suite_file), *common, "--force", "--model", "vificlip", "--shots", "2")
+    assert code == 0, out
+    assert (store.run_dir("e2e", vifi) / "record.json").stat().st_mtime_ns != done_mtime
+    assert store.read_status("e2e", vifi).extra["starts"] == 1  # a fresh directory
+
+    code, out = _run(capsys, "status", str(suite_file), "--results", str(store.root), "--json")
+    states = {row["run_id"]: row["state"] for row in json.loads(out)}
+    assert states == {vifi: "done", broken: "failed", vanilla: "done"}

@@ -1,0 +1,95 @@
+"""Clip transforms: shapes, dtypes, crops and normalisation."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from omnibench.data import build_transform
+from omnibench.data.transforms import NORMALIZATIONS, MultiScaleCrop
+from omnibench.errors import OmniBenchError
+
+
+def _video(frames: int = 4, height: int = 60, width: int = 80) -> torch.Tensor:
+    return torch.randint(0, 256, (frames, 3, height, width), dtype=torch.uint8)
+
+
+def test_train_transform_shape_and_dtype() -> None:
+    out = build_transform(True, input_size=32, short_side=40)(_video())
+    assert out.shape == (1, 4, 3, 32, 32)
+    assert out.dtype == torch.float32
+
+
+@pytest.mark.parametrize("crops", [1, 3])
+def test_test_transform_views(crops: int) -> None:
+    out = build_transform(False, input_size=32, short_side=40)(_video(), crops=crops)
+    assert out.shape == (crops, 4, 3, 32, 32)
+    assert out.dtype == torch.float32
+
+
+def test_three_crops_cover_left_centre_right() -> None:
+    # brightness grows with the column: the left crop is darkest, the right crop brightest
+    ramp = torch.linspace(0, 255, 96).round().to(torch.uint8)
+    video = ramp.expand(2, 3, 48, 96).contiguous()
+    transform = build_transform(False, input_size=48, short_side=48)
+    left, centre, right = transform(video, crops=3).mean(dim=(1, 2, 3, 4))
+    assert left < centre < right
+    single = transform(video, crops=1)[0]
+    assert torch.allclose(single.mean(), centre, atol=0.05)
+
+
+def test_every_frame_gets_the_same_augmentation() -> None:
+    frame = _video(1)
+    video = frame.expand(6, -1, -1, -1).contiguous()
+    torch.manual_seed(0)
+    out = build_transform(True, input_size=32, short_side=40)(video)[0]
+    assert all(torch.equal(out[0], out[t]) for t in range(6))
+
+
+def test_training_augmentation_depends_on_the_seed() -> None:
+    transform = build_transform(True, input_size=32, short_side=40)
+    video = _video()
+    torch.manual_seed(1)
+    first = transform(video)
+    torch.manual_seed(1)
+    assert torch.equal(first, transform(video))
+    torch.manual_seed(2)
+    assert not torch.equal(first, transform(video))
+
+
+def test_multi_scale_crop_uses_the_listed_scales() -> None:
+    crop = MultiScaleCrop(8)
+    video = torch.zeros(1, 3, 100, 200, dtype=torch.uint8)
+    video[..., :, 150:] = 255  # only a crop reaching x >= 150 sees white
+    torch.manual_seed(0)
+    outputs = [crop(video) for _ in range(40)]
+    assert all(out.shape == (1, 3, 8, 8) for out in outputs)
+    assert any(out.float().mean() > 0 for out in outputs) and any(out.float().mean() == 0 for out in outputs)
+
+
+def test_no_flip_when_disabled() -> None:
+    # a left-dark / right-bright frame stays so with hflip=False, under every random draw
+    video = torch.zeros(2, 3, 40, 40, dtype=torch.uint8)
+    video[..., 20:] = 255
+    transform = build_transform(True, input_size=32, short_side=40, hflip=False)
+    for seed in range(20):
+        torch.manual_seed(seed)
+        out = transform(video)[0, 0].mean(dim=(0, 1))
+        assert out[:4].mean() < out[-4:].mean()
+
+
+def test_normalisations() -> None:
+    video = torch.full((1, 3, 32, 32), 128, dtype=torch.uint8)
+    clip = build_transform(False, 32, 32, "clip")(video)
+    imagenet = build_transform(False, 32, 32, "imagenet")(video)
+    mean, std = NORMALIZATIONS["imagenet"]
+    assert torch.allclose(imagenet[0, 0, :, 0, 0], (128 / 255 - torch.tensor(mean)) / torch.tensor(std), atol=1e-5)
+    assert not torch.allclose(clip, imagenet)
+
+
+def test_bad_settings() -> None:
+    with pytest.raises(OmniBenchError, match="did you mean 'clip'"):
+        build_transform(False, normalization="clipp")
+    with pytest.raises(OmniBenchError, match="larger than the short side"):
+        build_transform(False, input_size=256, short_side=224)
+    with pytest.raises(ValueError):
+        build_transform(True, 32, 40)(_video(), crops=3)

@@ -1,0 +1,201 @@
+"""The VideoCLIPModel contract at tiny configs: shapes, state_dict round trip, freezing, text cache,
+registry and backbone errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from omnibench.errors import OmniBenchError
+from omnibench.models import MODELS, build_model, describe_models, input_size, model_options_class
+from omnibench.spec import ModelSpec, SpecError
+
+TINY = "omnibench-tiny-vit"
+FRAMES = 4
+CLASSES = ["brush hair", "cartwheel", "ride_bike"]
+TEXT_TOWER = ("clip.transformer.", "clip.token_embedding.", "clip.positional_embedding",
+              "clip.ln_final.", "clip.text_projection")
+
+VARIANTS = [
+    ("vanilla_clip", {}),
+    ("vificlip", {}),
+    ("vificlip", {"tune": "image"}),
+    ("vificlip", {"tune": "text"}),
+    ("xclip", {}),
+    ("vl_prompt", {}),
+    ("vl_prompt", {"vision_tokens": 3, "text_tokens": 4, "vision_depth": 1, "text_depth": 2}),
+    ("omniclip", {}),
+    ("omniclip", {"use_pta": False}),
+    ("omniclip", {"use_spg": False}),
+    ("omniclip", {"use_pta": False, "use_spg": False}),
+    ("omniclip", {"ratio": 0.125, "pooling": "max", "projector": False}),
+    ("omniclip", {"prompt_source": "per_block", "text_prompts": False}),
+    ("omniclip", {"combination": "attention_parallel"}),
+    ("omniclip", {"combination": "cascade"}),
+]
+
+# What each model declares trainable (written from the papers, independently of the model code).
+def _expected_trainable(name: str, options: dict, param: str) -> bool:
+    if name == "vanilla_clip":
+        return False
+    if name == "vificlip":
+        tune = options.get("tune", "both")
+        text = param.startswith(TEXT_TOWER)
+        return param == "clip.logit_scale" or (text and tune != "image") or (param.startswith("clip.visual.") and tune != "text")
+    if name == "xclip":
+        return not param.startswith(TEXT_TOWER)
+    if name == "vl_prompt":
+        return param in ("vision_prompts", "text_prompts")
+    return not param.startswith("clip.")  # omniclip: TE, SPG + gate, PTAs and α, head, prompt generator
+
+
+def tiny(name: str, frames: int = FRAMES, **options: object) -> torch.nn.Module:
+    return build_model(ModelSpec(name=name, backbone=TINY, pretrained=None, options=options), frames=frames)
+
+
+def video(batch: int = 2, frames: int = FRAMES, size: int = 32, seed: int = 0) -> torch.Tensor:
+    return torch.randn(batch, frames, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+@pytest.mark.parametrize(("name", "options"), VARIANTS, ids=lambda v: str(v))
+def test_shapes_and_freezing(name: str, options: dict) -> None:
+    torch.manual_seed(0)
+    model = tiny(name, **options).train()
+    clip = video()
+    assert model.frame_features(clip).shape == (2, FRAMES, 32)
+    assert model.encode_video(clip).shape == (2, 32)
+    assert model.encode_text(CLASSES).shape == (3, 32)
+    logits = model(clip, CLASSES)
+    assert logits.shape == (2, 3) and torch.isfinite(logits).all()
+    expected = {n for n, _ in model.named_parameters() if _expected_trainable(name, options, n)}
+    assert {n for n, p in model.named_parameters() if p.requires_grad} == expected
+    if not expected:
+        assert not logits.requires_grad
+        return
+    logits.logsumexp(dim=1).sum().backward()
+    assert {n for n, p in model.named_parameters() if p.grad is not None} == expected
+
+
+@pytest.mark.parametrize("name", ["omniclip", "xclip", "vificlip", "vl_prompt"])
+def test_state_dict_round_trip(name: str, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    source = tiny(name)
+    with torch.no_grad():
+        for param in source.parameters():
+            param.add_(0.01 * torch.randn_like(param))
+    source.encode_text(CLASSES)  # fill the text cache: it must not leak into the state_dict
+    path = tmp_path / "model.pt"
+    torch.save(source.state_dict(), path)
+    torch.manual_seed(1)
+    target = tiny(name)
+    target.load_state_dict(torch.load(path, weights_only=True))
+    clip = video()
+    with torch.no_grad():
+        torch.testing.assert_close(target(clip, CLASSES), source(clip, CLASSES))
+    assert not any("cache" in key for key in source.state_dict())
+
+
+def test_frozen_text_is_computed_once_per_class_list_and_refreshed_after_loading() -> None:
+    model = tiny("omniclip")
+    calls: list[tuple[str, ...]] = []
+    compute = model.compute_text_features
+    model.compute_text_features = lambda names: calls.append(tuple(names)) or compute(names)
+    first = model.encode_text(CLASSES)
+    model.train()
+    for _ in range(3):
+        model(video(), CLASSES).sum().backward()
+    assert calls == [tuple(CLASSES)]
+    model.encode_text(CLASSES[:2])
+    assert len(calls) == 2
+    state = {k: v + 0.5 if k == "clip.text_projection" else v for k, v in model.state_dict().items()}
+    model.load_state_dict(state)
+    refreshed = model.encode_text(CLASSES)
+    assert len(calls) == 3 and not torch.allclose(refreshed, first)
+
+
+def test_trainable_text_is_recomputed_with_gradients_and_cached_without() -> None:
+    model = tiny("vl_prompt")
+    with torch.no_grad():
+        cached = model.encode_text(CLASSES)
+        assert model.encode_text(CLASSES) is cached
+    assert model.encode_text(CLASSES).requires_grad
+    with torch.no_grad():
+        model.text_prompts.add_(0.1)
+        assert not torch.allclose(model.encode_text(CLASSES), cached)
+
+
+def test_vanilla_clip_is_frame_mean_of_clip() -> None:
+    model = tiny("vanilla_clip")
+    clip = video()
+    with torch.no_grad():
+        frames = model.clip.encode_image(clip.flatten(0, 1)).view(2, FRAMES, -1)
+        torch.testing.assert_close(model.encode_video(clip), frames.mean(dim=1))
+        text = model.clip.encode_text(model.tokenizer(["a photo of a brush hair.", "a photo of a cartwheel."]))
+        torch.testing.assert_close(model.encode_text(CLASSES[:2]), text)
+
+
+def test_registry_lists_every_model_with_a_description() -> None:
+    names = [name for name, _ in describe_models()]
+    assert names == sorted(["omniclip", "xclip", "vificlip", "vl_prompt", "vanilla_clip"])
+    assert all(description and "\n" not in description for _, description in describe_models())
+    assert model_options_class("vificlip")().tune == "both"
+
+
+def test_unknown_model_and_option_get_did_you_mean() -> None:
+    with pytest.raises(OmniBenchError, match="did you mean 'omniclip'"):
+        tiny("omniclp")
+    with pytest.raises(SpecError, match="did you mean 'ratio'"):
+        tiny("omniclip", ratoi=0.5)
+    with pytest.raises(SpecError, match="tune: 'video' is not one of"):
+        tiny("vificlip", tune="video")
+
+
+def test_backbone_errors_are_one_line() -> None:
+    with pytest.raises(OmniBenchError, match="unknown backbone 'ViT-B-61'.*did you mean 'ViT-B-16'"):
+        build_model(ModelSpec(name="vanilla_clip", backbone="ViT-B-61", pretrained=None), frames=1)
+    with pytest.raises(OmniBenchError, match="neither a file nor a known open_clip tag.*did you mean 'openai'"):
+        build_model(ModelSpec(name="vanilla_clip", backbone="ViT-B-32", pretrained="openaj"), frames=1)
+
+
+def test_missing_weights_offline_name_model_tag_and_local_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
+    with pytest.raises(OmniBenchError) as info:
+        build_model(ModelSpec(name="vanilla_clip", backbone="ViT-B-32", pretrained="openai"), frames=1)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "'ViT-B-32'" in message and "'openai'" in message and "local checkpoint file" in message
+
+
+def test_local_checkpoint_file_and_image_size(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    source = tiny("vanilla_clip")
+    path = tmp_path / "tiny.pt"
+    torch.save(source.clip.state_dict(), path)
+    loaded = build_model(ModelSpec(name="vanilla_clip", backbone=TINY, pretrained=str(path)), frames=FRAMES)
+    torch.testing.assert_close(loaded.clip.visual.proj, source.clip.visual.proj)
+    bigger = build_model(ModelSpec(name="omniclip", backbone=TINY, pretrained=None), frames=FRAMES, image_size=48)
+    assert input_size(bigger) == 48 and bigger(video(size=48), CLASSES).shape == (2, 3)
+    with pytest.raises(OmniBenchError, match="frames are 32x32 but omniclip.*expects 48x48"):
+        bigger(video(size=32), CLASSES)
+    with pytest.raises(OmniBenchError, match="built for 4 frames"):
+        bigger(video(frames=3, size=48), CLASSES)
+
+
+def test_grad_checkpointing_gives_the_same_gradients() -> None:
+    for name in ("omniclip", "xclip", "vl_prompt"):
+        torch.manual_seed(0)
+        model = tiny(name).train()
+        clip = video()
+        model(clip, CLASSES).sum().backward()
+        plain = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        model.zero_grad()
+        model.set_grad_checkpointing(True)
+        model(clip, CLASSES).sum().backward()
+        for key, grad in plain.items():
+            torch.testing.assert_close(dict(model.named_parameters())[key].grad, grad, msg=f"{name}: {key}")
+
+
+def test_every_registered_model_is_covered() -> None:
+    assert {name for name, _ in VARIANTS} == set(MODELS.names())

@@ -1,0 +1,191 @@
+"""OmniCLIP: identity at init, PTA mixes only along time, the prompt gate, every ablation switch."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from omnibench.errors import OmniBenchError
+from omnibench.models import build_model
+from omnibench.models.adapters import CascadeAdapter, ParallelTemporalAdapter
+from omnibench.spec import ModelSpec
+
+FRAMES = 4
+CLASSES = ["run", "jump", "swim"]
+
+
+def omniclip(backbone: str = "omnibench-tiny-vit", **options: object) -> torch.nn.Module:
+    return build_model(ModelSpec(name="omniclip", backbone=backbone, pretrained=None, options=options), frames=FRAMES)
+
+
+def video(size: int = 32, seed: int = 0) -> torch.Tensor:
+    return torch.randn(2, FRAMES, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def frozen_frames(model: torch.nn.Module, clip: torch.Tensor) -> torch.Tensor:
+    return model.clip.encode_image(clip.flatten(0, 1)).view(clip.shape[0], FRAMES, -1)
+
+
+def block_inputs(model: torch.nn.Module, clip: torch.Tensor, layer: str = "ln_1") -> list[torch.Tensor]:
+    """The input of ``layer`` in every frozen block during one forward."""
+    seen: list[torch.Tensor] = []
+    hooks = [getattr(block, layer).register_forward_hook(lambda m, args, out: seen.append(args[0].detach()))
+             for block in model.clip.visual.transformer.resblocks]
+    with torch.no_grad():
+        model.frame_features(clip)
+    for hook in hooks:
+        hook.remove()
+    return seen
+
+
+@pytest.mark.parametrize("options", [
+    {}, {"prompt_source": "per_block"}, {"combination": "attention_parallel"}, {"combination": "cascade"},
+    {"pooling": "max", "projector": False}, {"ratio": 1.0},
+], ids=str)
+def test_untrained_frame_features_equal_frozen_clip(options: dict) -> None:
+    torch.manual_seed(0)
+    model = omniclip(**options).eval()
+    clip = video()
+    with torch.no_grad():
+        torch.testing.assert_close(model.frame_features(clip), frozen_frames(model, clip), atol=1e-5, rtol=1e-5)
+        # and the head starts as the frame mean
+        torch.testing.assert_close(model.encode_video(clip), frozen_frames(model, clip).mean(1), atol=1e-5, rtol=1e-5)
+
+
+def test_each_identity_mechanism_matters() -> None:
+    """Opening the gate, TE or an Up projection moves the features away from frozen CLIP."""
+    clip = video()
+    for perturb in (lambda m: m.prompt_gate.gates.fill_(1.0),
+                    lambda m: m.temporal_embedding.normal_(),
+                    lambda m: m.adapters["1"].up.weight.normal_()):
+        torch.manual_seed(0)
+        model = omniclip().eval()
+        with torch.no_grad():
+            perturb(model)
+            assert (model.frame_features(clip) - frozen_frames(model, clip)).abs().max() > 1e-3
+
+
+def test_pta_mixes_only_along_time() -> None:
+    torch.manual_seed(0)
+    pta = ParallelTemporalAdapter(width=16, ratio=0.5, heads=2)
+    torch.nn.init.normal_(pta.up.weight)
+    x = torch.randn(2, 5, 6, 16)
+    moved = x.clone()
+    moved[1, 2, 3] += torch.randn(16)  # batch 1, frame 2, location 3
+    with torch.no_grad():
+        change = (pta(moved) - pta(x)).abs().sum(dim=-1)  # (B, T, N)
+    assert (change[1, :, 3] > 1e-6).all()  # every frame at that location
+    change[1, :, 3] = 0
+    assert change.max() < 1e-6  # nothing elsewhere
+
+
+def test_pta_attention_is_one_batched_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[int, ...]] = []
+    real = F.scaled_dot_product_attention
+    monkeypatch.setattr(F, "scaled_dot_product_attention", lambda q, *a, **k: calls.append(tuple(q.shape)) or real(q, *a, **k))
+    pta = ParallelTemporalAdapter(width=16, ratio=0.25, heads=1)
+    pta(torch.randn(2, 5, 7, 16))
+    assert calls == [(2 * 7, 1, 5, 4)]
+
+
+def test_closed_gate_has_a_finite_nonzero_gradient_and_adapters_learn_through_frozen_blocks() -> None:
+    torch.manual_seed(0)
+    model = omniclip().train()
+    model(video(), CLASSES).logsumexp(1).sum().backward()
+    gate = model.prompt_gate.gates.grad
+    assert torch.isfinite(gate).all() and gate.abs().sum() > 0
+    assert model.adapters["1"].up.weight.grad.abs().sum() > 0  # reached through block 2 (frozen)
+    assert model.temporal_embedding.grad.abs().sum() > 0
+    assert all(not p.requires_grad for p in model.clip.visual.parameters())
+
+
+def test_ratio_sets_the_down_width() -> None:
+    for ratio, width in ((0.125, 8), (0.25, 16), (0.5, 32), (1.0, 64)):
+        adapter = omniclip(ratio=ratio).adapters["1"]
+        assert adapter.down.out_features == width and adapter.up.in_features == width
+    with pytest.raises(OmniBenchError, match="not a whole number"):
+        omniclip(ratio=0.3)
+
+
+def test_pta_blocks_place_adapters_only_there() -> None:
+    model = omniclip(backbone="omnibench-small-vit", pta_blocks=[1, 2, 3])
+    assert sorted(model.adapters) == ["1", "2", "3"]
+    assert len(model.clip.visual.transformer.resblocks) == 4
+    assert sorted(omniclip(backbone="omnibench-small-vit").adapters) == ["1", "2", "3", "4"]
+    with pytest.raises(OmniBenchError, match=r"pta_blocks \[5\] outside 1..4"):
+        omniclip(backbone="omnibench-small-vit", pta_blocks=[4, 5])
+
+
+@pytest.mark.parametrize("pooling", ["avg", "max"])
+def test_spg_pools_the_patch_grid(pooling: str) -> None:
+    model = omniclip(pooling=pooling, projector=False)
+    patches = torch.randn(3, 16, 64)
+    grid = patches.transpose(1, 2).reshape(3, 64, 4, 4)
+    expected = (F.avg_pool2d if pooling == "avg" else F.max_pool2d)(grid, 2).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(model.spg(patches), expected)
+    assert model.spg.projector is None and omniclip().spg.projector is not None
+
+
+def test_spg_adds_a_quarter_of_the_patches_to_every_block() -> None:
+    clip = video()
+    assert {x.shape[1] for x in block_inputs(omniclip(), clip)} == {1 + 16 + 4}
+    assert {x.shape[1] for x in block_inputs(omniclip(use_spg=False), clip)} == {1 + 16}
+
+
+def test_prompt_source_input_vs_per_block() -> None:
+    for source, calls_expected in (("input", 1), ("per_block", 2)):
+        model = omniclip(prompt_source=source)
+        calls: list[int] = []
+        model.spg.register_forward_hook(lambda m, a, o: calls.append(1))
+        with torch.no_grad():
+            model.frame_features(video())
+        assert len(calls) == calls_expected
+
+
+def test_module_ablation_table7() -> None:
+    for use_pta, use_spg in ((False, False), (True, False), (False, True), (True, True)):
+        model = omniclip(use_pta=use_pta, use_spg=use_spg)
+        assert (len(model.adapters) > 0) == use_pta
+        assert (model.spg is not None) == use_spg and (model.prompt_gate is not None) == use_spg
+        assert model(video(), CLASSES).shape == (2, 3)
+
+
+def _with_random_adapters(combination: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = omniclip(combination=combination, use_spg=False).eval()
+    with torch.no_grad():
+        for adapter in model.adapters.values():
+            adapter.up.weight.normal_()
+    return model
+
+
+def test_combination_variants_wire_the_adapter_where_they_say() -> None:
+    clip = video()
+    plain = block_inputs(omniclip(use_spg=False, use_pta=False), clip, "ln_2")[0]
+    block_parallel = _with_random_adapters("block_parallel")
+    attention_parallel = _with_random_adapters("attention_parallel")
+    cascade = _with_random_adapters("cascade")
+    # block-parallel: the frozen block sees V^{i-1} untouched; the branch is added after it
+    torch.testing.assert_close(block_inputs(block_parallel, clip, "ln_2")[0], plain)
+    # attention-parallel: the branch joins before the block's MLP
+    assert (block_inputs(attention_parallel, clip, "ln_2")[0] - plain).abs().max() > 1e-3
+    # cascade: the adapter changes the block's input; no parallel temporal attention anywhere
+    assert (block_inputs(cascade, clip, "ln_1")[0] - block_inputs(block_parallel, clip, "ln_1")[0]).abs().max() > 1e-3
+    assert all(isinstance(a, CascadeAdapter) for a in cascade.adapters.values())
+    assert not any(isinstance(m, ParallelTemporalAdapter) for m in cascade.modules())
+    conv = cascade.adapters["1"].conv
+    assert conv.kernel_size == (3, 3, 3) and conv.groups == conv.in_channels == 16
+
+
+def test_text_uses_the_paper_template_and_video_specific_prompts() -> None:
+    model = omniclip()
+    assert model.template == "A video of {} action."
+    assert model.tokenize(["a"]).shape == (1, 77)
+    assert omniclip(text_prompts=False).prompt_generator is None
+    torch.testing.assert_close(model.prompt_generator.alpha, torch.full((32,), 0.1))
+    assert len(model.prompt_generator.layers) == 2
+
+
+def test_new_parameters_are_exactly_the_trainable_ones() -> None:
+    model = omniclip()
+    assert model.new_parameter_names() == {n for n, p in model.named_parameters() if p.requires_grad}

@@ -1,0 +1,104 @@
+"""Seeded draws: K shots per class, ViFi-style shot lists, K600-style class subsets, base/novel."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from omnibench.data import ensure_synthetic, get_dataset
+from omnibench.data.formats import parse_labels_csv
+from omnibench.errors import OmniBenchError
+from omnibench.protocols.few_shot import sample_k_shot
+from omnibench.protocols.sampling import (
+    base_novel_classes,
+    classes_named,
+    novel_classes,
+    read_shot_list,
+    restrict_classes,
+    sample_class_subsets,
+)
+
+
+@pytest.fixture(scope="session")
+def synthetic(tmp_path_factory: pytest.TempPathFactory):
+    """The synthetic benchmark's adapter (10 classes, 24 training videos per class)."""
+    return get_dataset("synthetic", root=ensure_synthetic(tmp_path_factory.getbasetemp() / "synthetic"))
+
+
+def test_k_shot_draws_exactly_k_per_class_disjoint_from_test(synthetic) -> None:
+    train, test = synthetic.load_split("train"), synthetic.load_split("test1")
+    for shots in (2, 4, 8, 16):
+        drawn = sample_k_shot(train, shots, seed=0)
+        assert Counter(r.label for r in drawn.records) == {c: shots for c in range(train.num_classes)}
+        assert set(drawn.records) <= set(train.records)
+        assert not {r.path for r in drawn.records} & {r.path for r in test.records}
+        assert drawn.classnames == train.classnames
+
+
+def test_k_shot_is_stable_and_independent_of_earlier_draws(synthetic) -> None:
+    train = synthetic.load_split("train")
+    first16 = sample_k_shot(train, 16, seed=3).records
+    sample_k_shot(train, 2, seed=3)  # drawing K=2 first changes nothing
+    assert sample_k_shot(train, 16, seed=3).records == first16
+    assert set(sample_k_shot(train, 2, seed=3).records) <= set(first16)  # nested draws
+    assert sample_k_shot(train, 16, seed=4).records != first16
+
+
+def test_k_shot_with_too_few_videos_names_the_class(synthetic) -> None:
+    with pytest.raises(OmniBenchError, match="10 classes have fewer than 25 videos .*'object moving left' has 24"):
+        sample_k_shot(synthetic.load_split("train"), 25, seed=0)
+
+
+def test_shot_list_file_selects_videos_by_name(synthetic, tmp_path: Path) -> None:
+    train = synthetic.load_split("train")
+    chosen = train.records[3:9:2]
+    listing = tmp_path / "train1_few_shot_2.txt"
+    listing.write_text("".join(f"{r.path.name} {r.label}\r\n" for r in chosen))
+    split = read_shot_list(listing, train)
+    assert split.records == tuple(chosen) and listing in split.annotation_files
+    listing.write_text(f"{chosen[0].path.name} 0\nnot_there.mp4 1\n")
+    with pytest.raises(OmniBenchError, match=r"train1_few_shot_2.txt:2: video 'not_there.mp4' is not in synthetic/train"):
+        read_shot_list(listing, train)
+
+
+def _labels_csv(path: Path, names: list[str]) -> Path:
+    path.write_text("id,name\n" + "".join(f"{i},{n}\n" for i, n in enumerate(names)))
+    return path
+
+
+def test_k600_style_novel_classes_and_seeded_subsets(tmp_path: Path) -> None:
+    k400 = parse_labels_csv(_labels_csv(tmp_path / "k400.csv", [f"action {i}" for i in range(40)]))
+    k600_names = [f"Action_{i}" for i in range(40)] + [f"new action {i}" for i in range(22)]
+    k600 = parse_labels_csv(_labels_csv(tmp_path / "k600.csv", k600_names))
+    novel = novel_classes(k600, k400)
+    assert novel == list(range(40, 62))  # spelling differences (case, underscores) do not count as new
+    subsets = sample_class_subsets(novel, subsets=3, size=16, seed=0)
+    assert len(subsets) == 3 and all(len(s) == len(set(s)) == 16 and set(s) <= set(novel) for s in subsets)
+    assert len(set(subsets)) == 3
+    assert sample_class_subsets(novel, subsets=3, size=16, seed=0) == subsets
+    assert sample_class_subsets(novel, subsets=2, size=16, seed=0) == subsets[:2]
+    assert sample_class_subsets(novel, subsets=3, size=16, seed=1) != subsets
+    with pytest.raises(OmniBenchError, match="cannot draw 23 classes from 22"):
+        sample_class_subsets(novel, subsets=1, size=23, seed=0)
+
+
+def test_restrict_classes_relabels_in_subset_order(synthetic) -> None:
+    test = synthetic.load_split("test1")
+    subset = restrict_classes(test, [7, 2], "two")
+    assert subset.classnames == (test.classnames[7], test.classnames[2])
+    assert Counter(r.label for r in subset.records) == {0: 8, 1: 8}
+    assert {r.path for r in subset.records if r.label == 0} == {r.path for r in test.records if r.label == 7}
+
+
+def test_base_novel_split_takes_the_frequent_half() -> None:
+    counts = {0: 5, 1: 9, 2: 9, 3: 1, 4: 7}
+    assert base_novel_classes(counts) == ([1, 2, 4], [0, 3])  # ceil(5/2) = 3 base classes
+    assert base_novel_classes({c: 70 for c in range(51)})[0] == list(range(26))  # ties: lower ids first
+
+
+def test_base_classes_by_name(synthetic) -> None:
+    train = synthetic.load_split("train")
+    assert classes_named(train, ["Object Moving Up", "object_moving_left"], "base.csv") == [0, 2]
+    with pytest.raises(OmniBenchError, match="base.csv: 1 classes are not classes of synthetic"):
+        classes_named(train, ["object jumping"], "base.csv")

@@ -1,0 +1,84 @@
+"""Every suite in suites/ validates; registry checks point at the suite line with a did-you-mean."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from omnibench.errors import OmniBenchError
+from omnibench.suite import BUILTIN_SUITES, load_suite, suite_files
+from omnibench.suite_check import check_suite
+
+PAPER_SUITES = {
+    "supervised": "table2", "few-shot": "table5", "zero-shot": "table6", "ablation-modules": "table7",
+    "ablation-ratio": "table8", "ablation-prompt": "table9", "ablation-location": "table10",
+    "ablation-combination": "table11", "demo": None,
+}
+
+
+@pytest.fixture()
+def k400_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ablations' K400-tiny, declared as a list-format dataset the way users do."""
+    config = tmp_path / "datasets.yaml"
+    config.write_text(f"k400_tiny: {{format: list, root: {tmp_path / 'k400_tiny'}}}\n")
+    monkeypatch.setenv("OMNIBENCH_DATASETS_CONFIG", str(config))
+
+
+def test_the_paper_suites_exist() -> None:
+    files = suite_files()
+    assert set(PAPER_SUITES) <= set(files)
+    for name, table in PAPER_SUITES.items():
+        assert load_suite(name).table.paper_table == table
+
+
+@pytest.mark.usefixtures("k400_tiny")
+@pytest.mark.parametrize("path", sorted(BUILTIN_SUITES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_suite_file_validates(path: Path) -> None:
+    suite = load_suite(path)
+    assert suite.specs and suite.name == path.stem
+    check_suite(suite)
+
+
+def test_expected_run_counts() -> None:
+    counts = {name: len(load_suite(name).specs) for name in PAPER_SUITES if name != "demo"}
+    assert counts == {
+        "supervised": 4 * 3, "few-shot": 2 * 4 * 3 + 2, "zero-shot": 4, "ablation-modules": 2 * 4,
+        "ablation-ratio": 2 * 4, "ablation-prompt": 2 * 4, "ablation-location": 2 * 5, "ablation-combination": 2 * 3,
+    }
+
+
+SUITE = """\
+name: check
+description: registry checks
+table: {paper_table: null, title: t, layout: grid, rows: [model.name], columns: [dataset], metrics: [top1]}
+base:
+  protocol: few_shot
+  model: {backbone: omnibench-tiny-vit, pretrained: null}
+grid:
+  dataset: [synthetic]
+  model.name: [omniclip, vificlip]
+overrides:
+  - when: {model.name: omniclip}
+    set: {model.options.ratio: 0.5}
+"""
+
+REGISTRY_ERRORS = [
+    ("dataset: [synthetic]", "dataset: [synthetc]", 8, "dataset: unknown dataset 'synthetc' (did you mean 'synthetic'?)"),
+    ("model.name: [omniclip, vificlip]", "model.name: [omniclip, vifiklip]", 9, "model.name: unknown model 'vifiklip' (did you mean 'vificlip'?)"),
+    ("protocol: few_shot", "protocol: fewshot", 5, "protocol: unknown protocol 'fewshot' (did you mean 'few_shot'?)"),
+    ("model.options.ratio: 0.5", "model.options.ratoi: 0.5", 12, "unknown key 'model.options.ratoi' (did you mean 'ratio'?)"),
+    ("model.options.ratio: 0.5", "model.options.ratio: 2.0", 12, "model.options.ratio: must be in (0, 1]"),
+    ("  model: {backbone", "  protocol_options: {shots: 0}\n  model: {backbone", 6, "protocol_options.shots: must be >= 1"),
+    ("  model: {backbone", "  protocol_options: {shot: 2}\n  model: {backbone", 6, "unknown key 'protocol_options.shot' (did you mean 'shots'?)"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "line", "message"), REGISTRY_ERRORS, ids=[e[1][:28] for e in REGISTRY_ERRORS])
+def test_registry_errors_name_the_line(tmp_path: Path, old: str, new: str, line: int, message: str) -> None:
+    path = tmp_path / "check.yaml"
+    path.write_text(SUITE.replace(old, new))
+    suite = load_suite(path)
+    with pytest.raises(OmniBenchError) as info:
+        check_suite(suite)
+    assert str(info.value).startswith(f"{path}:{line}: "), str(info.value)
+    assert message in str(info.value)
