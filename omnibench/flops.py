@@ -7,8 +7,10 @@ QKᵀ and (softmax)V are L·S·(d_qk + d_v) multiply-adds per batch element and 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -70,12 +72,13 @@ class _Call(nn.Module):
 
 def count_flops(model: nn.Module, fn: Callable[..., torch.Tensor], inputs: tuple[Any, ...]) -> int:
     """Multiply-adds of ``fn(*inputs)`` (a computation of ``model``), attention included."""
-    from fvcore.nn import FlopCountAnalysis  # noqa: PLC0415
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fvcore scripts and traces with torch.jit
+        from fvcore.nn import FlopCountAnalysis  # noqa: PLC0415
 
-    analysis = FlopCountAnalysis(_Call(model, fn), inputs)
-    analysis.set_op_handle(**ATTENTION_HANDLES)
-    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-    with torch.no_grad():
+        analysis = FlopCountAnalysis(_Call(model, fn), inputs)
+        analysis.set_op_handle(**ATTENTION_HANDLES)
+        analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         return int(analysis.total())
 
 
@@ -126,9 +129,23 @@ class ModelCost:
         return {**dataclasses.asdict(self), "scope": dict(SCOPES)}
 
 
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(training)
+
+
 def measure_cost(model: nn.Module, frames: int, size: int, classes: int = 400) -> ModelCost:
-    """FLOPs per view, text FLOPs and parameter counts of ``model`` (random input, CPU)."""
-    model = model.eval()
+    """FLOPs per view, text FLOPs and parameter counts of ``model`` (a zero input clip)."""
+    with _eval_mode(model):
+        return _measure_cost(model, frames, size, classes)
+
+
+def _measure_cost(model: nn.Module, frames: int, size: int, classes: int) -> ModelCost:
     device = next(model.parameters()).device
     clip = torch.zeros(1, frames, 3, size, size, device=device)
     text_one = text_gflops(model, ["action"])
@@ -149,7 +166,8 @@ def measure_cost(model: nn.Module, frames: int, size: int, classes: int = 400) -
 PUBLISHED: dict[tuple[str, str, int], tuple[float, str]] = {
     ("vanilla_clip", "ViT-B-16", 1): (17.58, "CLIP ViT-B/16 image encoder, one 224 px frame"),
     ("vificlip", "ViT-B-16", 16): (281.0, "ViFi-CLIP Table 6: video tower, 16 frames"),
-    ("xclip", "ViT-B-16", 8): (145.0, "X-CLIP Table 1: video + one text prompt, 8 frames (compare gflops_view_one_text)"),
+    ("xclip", "ViT-B-16", 8): (145.0, "X-CLIP Table 1: video + one text prompt, 8 frames "
+                                      "(compare gflops_view_one_text)"),
     ("omniclip", "ViT-B-16", 8): (130.0, "OmniCLIP Table 2, 8 frames; SPG adds K/4 tokens per frame, "
                                          "so more than 8 plain frames (140.7) is expected"),
 }
@@ -161,3 +179,19 @@ def published_gflops(model: str, backbone: str, frames: int, size: int) -> dict[
     if entry is None or size != 224:
         return None
     return {"gflops": entry[0], "scope": entry[1]}
+
+
+def record_cost(model: nn.Module, frames: int, size: int) -> dict[str, Any]:
+    """The run record's ``cost`` block: video and one-prompt text GFLOPs, parameters, one scope line."""
+    device = next(model.parameters()).device
+    with _eval_mode(model):
+        video = video_gflops(model, torch.zeros(1, frames, 3, size, size, device=device))
+        text = text_gflops(model, ["action"])
+    return {
+        "gflops_video": video,
+        "gflops_text_one": text,
+        "params_total": sum(p.numel() for p in model.parameters()),
+        "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+        "scope": f"per view of {frames} frames at {size} px (video tower); text: one 77-token prompt; "
+                 "one multiply-add = one flop, attention included",
+    }

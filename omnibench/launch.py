@@ -1,10 +1,9 @@
 """Executing runs: in this process, as parallel local processes, or as one Slurm job array.
 
-Every executor runs the same job body (:func:`run_task`): mark the run ``running`` with its
-job id, call :func:`omnibench.protocols.execute` (which resumes from ``checkpoint.pt``), then
-mark it ``done``, or ``failed`` with a one-line error; the run's output goes to its
-``log.txt``. Local and Slurm jobs are submitit ``Checkpointable``: on timeout or preemption
-they requeue and the protocol resumes from the checkpoint. All runs of one Slurm launch go
+Every executor runs the same job body (:mod:`omnibench.job`): the run goes ``running``, then
+``done`` or ``failed`` with a one-line error, and its output goes to its ``log.txt``. Local
+and Slurm jobs are submitit ``Checkpointable``: on timeout or preemption they requeue and the
+protocol resumes from the run's checkpoint. All runs of one Slurm launch go
 out as a single job array, submitted held and released once every run's status names its
 array task, so ``omnibench status`` shows the job id from the start. A failed or killed
 array task becomes a ``failed`` run; it never hides the other tasks.
@@ -15,21 +14,19 @@ import contextlib
 import dataclasses
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
 
 import submitit
 
 from omnibench.errors import OmniBenchError
+from omnibench.job import RunJob, RunTask, Tee, one_line, run_task
 from omnibench.runtime import RuntimeOptions
 from omnibench.slurm_profile import SlurmProfile, load_profile, profile_names, submitit_parameters
-from omnibench.spec import RunSpec
 from omnibench.store import RunStore
 
 EXECUTORS = ("inline", "local", "slurm")
@@ -37,19 +34,6 @@ PROFILE_ENV = "OMNIBENCH_SLURM_PROFILE"
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # local processes without a profile: no practical limit
 POLL_S = 1.0  # how often finished jobs are looked for
 SACCT_EVERY_S = 10.0  # how often Slurm is asked about jobs that died without a result
-
-
-@dataclasses.dataclass(frozen=True)
-class RunTask:
-    """One run to execute: its suite, id (the spec's hash) and spec."""
-
-    suite: str
-    run_id: str
-    spec: RunSpec
-
-    def __post_init__(self) -> None:
-        if self.run_id != self.spec.run_id():
-            raise ValueError(f"run id {self.run_id} is not the hash of its spec ({self.spec.run_id()})")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,101 +70,6 @@ def launch(tasks: Sequence[RunTask], executor: str, store: RunStore, runtime: Ru
     return _launch_slurm(tasks, store, runtime, profile, max_parallel)
 
 
-# --- the job body -------------------------------------------------------------------------
-
-def run_task(task: RunTask, store: RunStore, runtime: RuntimeOptions, job_id: str | None = None,
-             rank: int = 0) -> str:
-    """Execute one run and record its state transitions; return ``"done"`` or raise."""
-    from omnibench.protocols import execute  # noqa: PLC0415  (imports torch)
-
-    main = rank == 0
-    if main:
-        previous = store.read_status(task.suite, task.run_id)
-        starts = int(previous.extra.get("starts", 0)) + 1 if previous is not None else 1
-        store.write_status(task.suite, task.run_id, "running", job_id=job_id, starts=starts,
-                           log=str(store.log_path(task.suite, task.run_id)), host=socket.gethostname())
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-        print(f"{stamp} omnibench: run {task.suite}/{task.run_id} start #{starts} on {socket.gethostname()}"
-              f" (job {job_id or 'inline'})", flush=True)
-    try:
-        execute(task.spec, store.run_dir(task.suite, task.run_id), task.suite, runtime)
-    except Exception as err:
-        sys.stderr.write(traceback.format_exc())
-        if main:
-            store.write_status(task.suite, task.run_id, "failed", error=one_line(err))
-        raise
-    if main:
-        store.write_status(task.suite, task.run_id, "done")
-    return "done"
-
-
-def one_line(err: BaseException) -> str:
-    """``err`` as one line (user errors as they are, others with their type)."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    return text if isinstance(err, OmniBenchError) else f"{type(err).__name__}: {text}".rstrip(": ")
-
-
-class RunJob(submitit.helpers.Checkpointable):
-    """A submitit job that executes one run; requeued on timeout / preemption, it resumes."""
-
-    def __init__(self, task: RunTask, store: RunStore, runtime: RuntimeOptions) -> None:
-        self.task, self.store, self.runtime = task, store, runtime
-
-    def __call__(self) -> str:
-        env = submitit.JobEnvironment()
-        log = self.store.log_path(self.task.suite, self.task.run_id) if env.global_rank == 0 else None
-        with redirect_output(log):
-            return run_task(self.task, self.store, self.runtime, env.job_id, env.global_rank)
-
-    def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
-        """Called (rank 0) before submitit requeues the job: the run waits in the queue again."""
-        self.store.write_status(self.task.suite, self.task.run_id, "pending", requeued=True)
-        return super().checkpoint(*args, **kwargs)
-
-
-@contextlib.contextmanager
-def redirect_output(path: Path | None) -> Iterator[None]:
-    """Send stdout and stderr to ``path`` (appending): file descriptors 1 and 2, so child
-    processes and C code follow, and ``sys.stdout`` / ``sys.stderr``, wherever they pointed."""
-    if path is None:
-        yield
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(path, "a", encoding="utf-8", buffering=1) as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        try:
-            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                yield
-        finally:
-            for fd, copy in zip((1, 2), saved):
-                os.dup2(copy, fd)
-                os.close(copy)
-
-
-# --- inline -------------------------------------------------------------------------------
-
-class _Tee:
-    """A text stream writing to several streams (the terminal or pipe and the run's log)."""
-
-    def __init__(self, *streams: TextIO) -> None:
-        self.streams = streams
-
-    def write(self, text: str) -> int:
-        for stream in self.streams:
-            stream.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        for stream in self.streams:
-            stream.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-
 def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outcome:
     """Execute in this process (breakpoints work). Output is copied into the run's log unless
     it goes to a terminal, where the live progress bar stays (the log then gets the errors)."""
@@ -189,8 +78,8 @@ def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outco
         terminal = sys.stdout.isatty()
         streams = contextlib.ExitStack()
         if not terminal:
-            streams.enter_context(contextlib.redirect_stdout(_Tee(sys.stdout, log_file)))
-            streams.enter_context(contextlib.redirect_stderr(_Tee(sys.stderr, log_file)))
+            streams.enter_context(contextlib.redirect_stdout(Tee(sys.stdout, log_file)))
+            streams.enter_context(contextlib.redirect_stderr(Tee(sys.stderr, log_file)))
         with streams:
             try:
                 run_task(task, store, runtime)
@@ -211,8 +100,6 @@ def _stored_outcome(task: RunTask, store: RunStore, job_log: str | None = None) 
     return Outcome(task.suite, task.run_id, state, status.job_id, status.log, status.error, job_log)
 
 
-# --- local processes and Slurm ----------------------------------------------------------------
-
 def _job_folder(store: RunStore, tasks: Sequence[RunTask], per_job: bool) -> Path:
     """``<suite>/.submitit/`` (or ``<root>/.submitit/`` for several suites); Slurm: one folder per job."""
     suites = {task.suite for task in tasks}
@@ -222,13 +109,8 @@ def _job_folder(store: RunStore, tasks: Sequence[RunTask], per_job: bool) -> Pat
 
 def _launch_local(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOptions,
                   profile: str | None, max_parallel: int) -> list[Outcome]:
-    resources = load_profile(profile) if profile else None
-    executor = submitit.AutoExecutor(folder=_job_folder(store, tasks, per_job=False), cluster="local")
-    executor.update_parameters(
-        timeout_min=resources.time_min if resources else LOCAL_TIMEOUT_MIN,
-        tasks_per_node=resources.tasks_per_node if resources else 1,
-        gpus_per_node=resources.gpus_per_node if resources else 0,
-    )
+    """At most ``max_parallel`` runs at once, each in its own process (submitit's local executor)."""
+    executor = _local_executor(store, tasks, load_profile(profile) if profile else None)
     limit = max_parallel if max_parallel >= 1 else max(1, (os.cpu_count() or 2) // 2)
     waiting, active, outcomes = list(tasks), [], {}
     while waiting or active:
@@ -242,6 +124,16 @@ def _launch_local(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOpt
         if not finished:
             time.sleep(POLL_S / 4)
     return [outcomes[task.run_id] for task in tasks]
+
+
+def _local_executor(store: RunStore, tasks: Sequence[RunTask], resources: SlurmProfile | None) -> submitit.AutoExecutor:
+    executor = submitit.AutoExecutor(folder=_job_folder(store, tasks, per_job=False), cluster="local")
+    executor.update_parameters(
+        timeout_min=resources.time_min if resources else LOCAL_TIMEOUT_MIN,
+        tasks_per_node=resources.tasks if resources else 1,
+        gpus_per_node=resources.gpus_per_node if resources else 0,
+    )
+    return executor
 
 
 def _finished_outcome(task: RunTask, job: submitit.Job, store: RunStore) -> Outcome:
@@ -283,23 +175,35 @@ def submit_array(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOpti
         if shutil.which(tool) is None:
             raise OmniBenchError(f"--executor slurm: '{tool}' not found; run on a Slurm login node "
                                  "(or start the test cluster: slurm/local-cluster.sh start)")
+    executor = _slurm_executor(store, tasks, resources, max_parallel)
+    try:
+        with executor.batch():
+            jobs = [executor.submit(RunJob(task, store, runtime)) for task in tasks]
+    except Exception as err:  # sbatch's refusal (bad partition, account...) as one line
+        raise OmniBenchError(f"sbatch refused the job array (profile {resources.name}): {_sbatch_error(err)}") from None
+    array = jobs[0].job_id.split("_")[0]
+    try:
+        for task, job in zip(tasks, jobs):
+            store.write_status(task.suite, task.run_id, "pending", job_id=job.job_id, job_log=str(job.paths.stderr))
+        _slurm_command("scontrol", "release", array)
+    except BaseException:
+        _slurm_command("scancel", array)  # never leave a held array behind
+        raise
+    return jobs
+
+
+def _slurm_executor(store: RunStore, tasks: Sequence[RunTask], resources: SlurmProfile,
+                    max_parallel: int) -> submitit.AutoExecutor:
+    """An executor for one held job array of ``tasks`` with the profile's resources."""
     extra = {"slurm_python": resources.python} if resources.python else {}
     executor = submitit.AutoExecutor(folder=_job_folder(store, tasks, per_job=True), cluster="slurm",
                                      slurm_max_num_timeout=resources.max_requeues, **extra)
     parallel = max_parallel if max_parallel >= 1 else resources.array_parallelism
     names = sorted({task.suite for task in tasks})
     params = submitit_parameters(resources, f"omnibench-{'+'.join(names)}", min(parallel, len(tasks)))
-    params["slurm_additional_parameters"]["hold"] = True
+    params["slurm_additional_parameters"]["hold"] = True  # released once every status names its task
     executor.update_parameters(**params)
-    try:
-        with executor.batch():
-            jobs = [executor.submit(RunJob(task, store, runtime)) for task in tasks]
-    except Exception as err:  # sbatch's refusal (bad partition, account...) as one line
-        raise OmniBenchError(f"sbatch refused the job array (profile {resources.name}): {_sbatch_error(err)}") from None
-    for task, job in zip(tasks, jobs):
-        store.write_status(task.suite, task.run_id, "pending", job_id=job.job_id, job_log=str(job.paths.stderr))
-    _scontrol("release", jobs[0].job_id.split("_")[0])
-    return jobs
+    return executor
 
 
 def _sbatch_error(err: Exception) -> str:
@@ -307,10 +211,10 @@ def _sbatch_error(err: Exception) -> str:
     return (lines[-1] if lines else one_line(err)).removeprefix("sbatch: error: ")
 
 
-def _scontrol(*args: str) -> None:
-    result = subprocess.run(["scontrol", *args], capture_output=True, text=True, timeout=60, check=False)
+def _slurm_command(*command: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     if result.returncode != 0:
-        raise OmniBenchError(f"scontrol {' '.join(args)} failed: {result.stderr.strip()}")
+        raise OmniBenchError(f"{' '.join(command)} failed: {result.stderr.strip()}")
 
 
 def _wait_slurm(tasks: Sequence[RunTask], jobs: list[submitit.Job], store: RunStore) -> list[Outcome]:

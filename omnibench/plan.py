@@ -121,11 +121,32 @@ def live_slurm_jobs(job_ids: Sequence[str]) -> set[str]:
     return {job for job in job_ids if job in alive}
 
 
-def cancel_jobs(job_ids: Sequence[str]) -> None:
-    """``scancel`` the given Slurm jobs (array tasks as ``<job>_<task>``)."""
-    scancel = shutil.which("scancel")
-    if scancel is None:
-        raise OmniBenchError("scancel not found: cancelling needs Slurm's client tools on PATH")
-    result = subprocess.run([scancel, *job_ids], capture_output=True, text=True, timeout=60, check=False)
+def cancel_runs(store: RunStore, suite: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """``scancel`` the suite's queued and running Slurm jobs and mark their runs ``failed``.
+
+    Only job ids that ``squeue`` still lists are cancelled (a local process's id is not a Slurm
+    job). Returns the cancelled ``(run_id, job_id)`` pairs and the runs whose recorded job is gone.
+    """
+    active = []
+    for run in store.iter_runs(suite):
+        state, status = run_state(store, suite, run.run_id)
+        if state in ("pending", "running") and status is not None and status.job_id:
+            active.append((run.run_id, status.job_id))
+    if not active:
+        return [], []
+    for tool in ("squeue", "scancel"):
+        if shutil.which(tool) is None:
+            raise OmniBenchError(f"{tool} not found: cancelling needs Slurm's client tools on PATH")
+    live = live_slurm_jobs([job for _, job in active])
+    cancelled = [(run_id, job) for run_id, job in active if job in live]
+    if cancelled:
+        _scancel(sorted({job for _, job in cancelled}))
+    for run_id, job in cancelled:
+        store.write_status(suite, run_id, "failed", error=f"cancelled (scancel {job})")
+    return cancelled, [run_id for run_id, job in active if job not in live]
+
+
+def _scancel(job_ids: Sequence[str]) -> None:
+    result = subprocess.run(["scancel", *job_ids], capture_output=True, text=True, timeout=60, check=False)
     if result.returncode != 0:
         raise OmniBenchError(f"scancel {' '.join(job_ids)} failed: {result.stderr.strip() or result.returncode}")

@@ -42,6 +42,7 @@ class SlurmProfile:
     constraint: str | None = None
     nodes: int = 1
     gpus_per_node: int = 0  # >1: one task per GPU, the engine's DDP joins them
+    tasks_per_node: int | None = None  # None: one per GPU (at least one); set it for CPU DDP
     cpus_per_task: int = 1
     mem_gb: float | None = None  # per node; None: the partition's default
     time_min: int = 60  # wall-clock limit of one job (it requeues on timeout)
@@ -56,6 +57,7 @@ class SlurmProfile:
         checks = {
             "nodes": (self.nodes >= 1, ">= 1"),
             "gpus_per_node": (self.gpus_per_node >= 0, ">= 0"),
+            "tasks_per_node": (self.tasks_per_node is None or self.tasks_per_node >= 1, ">= 1"),
             "cpus_per_task": (self.cpus_per_task >= 1, ">= 1"),
             "mem_gb": (self.mem_gb is None or self.mem_gb > 0, "> 0"),
             "time_min": (self.time_min >= 1, ">= 1"),
@@ -69,9 +71,9 @@ class SlurmProfile:
         object.__setattr__(self, "sbatch", dict(self.sbatch))
 
     @property
-    def tasks_per_node(self) -> int:
-        """One task per GPU (DDP), else one."""
-        return max(1, self.gpus_per_node)
+    def tasks(self) -> int:
+        """Processes per node: ``tasks_per_node``, else one per GPU (DDP), else one."""
+        return self.tasks_per_node or max(1, self.gpus_per_node)
 
 
 KEYS = tuple(f.name for f in dataclasses.fields(SlurmProfile) if f.name != "name")
@@ -149,7 +151,7 @@ def submitit_parameters(profile: SlurmProfile, job_name: str, parallelism: int) 
         "name": job_name,
         "timeout_min": profile.time_min,
         "nodes": profile.nodes,
-        "tasks_per_node": profile.tasks_per_node,
+        "tasks_per_node": profile.tasks,
         "cpus_per_task": profile.cpus_per_task,
         "gpus_per_node": profile.gpus_per_node or None,
         "mem_gb": profile.mem_gb,

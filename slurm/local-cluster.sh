@@ -35,7 +35,12 @@ export SLURM_CONF="$STATE/etc/slurm.conf"
 NODE="$(hostname -s)"
 
 say() { printf 'local-cluster: %s\n' "$*"; }
-die() { printf 'local-cluster: error: %s\n' "$*" >&2; exit 1; }
+STARTING=0
+die() {
+  printf 'local-cluster: error: %s\n' "$*" >&2
+  ((STARTING)) && printf 'local-cluster: daemons started so far keep running; %s stop stops them\n' "$0" >&2
+  exit 1
+}
 pidfile() { echo "$STATE/run/$1.pid"; }
 
 # PID of a daemon started here, if it is alive and is the expected executable.
@@ -60,6 +65,13 @@ wait_for() {
     fi
     sleep 0.2
   done
+}
+
+# Refuse a port that something else (another cluster, a system MariaDB) listens on.
+port_free() {
+  if (exec 3<>"/dev/tcp/127.0.0.1/$2") 2>/dev/null; then
+    die "$1 cannot listen on 127.0.0.1:$2, something else already does (another Slurm or MariaDB?); choose another port with $3"
+  fi
 }
 
 ensure_packages() {
@@ -128,6 +140,7 @@ JobRequeue=1
 ReturnToService=2
 MinJobAge=300
 InactiveLimit=0
+MailProg=/bin/true
 $(node_line)
 PartitionName=$PARTITION Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
@@ -169,6 +182,7 @@ db_sql() { mariadb --no-defaults --socket="$STATE/db/mysqld.sock" -u root -e "$1
 
 start_mariadb() {
   alive_pid mariadb >/dev/null && return 0
+  port_free MariaDB "$DB_PORT" OMNIBENCH_MARIADB_PORT
   if [[ ! -d "$STATE/db/data/mysql" ]]; then
     mariadb-install-db --no-defaults --user=root --datadir="$STATE/db/data" \
       --auth-root-authentication-method=socket --skip-test-db >"$STATE/log/mariadb-install.log" 2>&1 ||
@@ -188,6 +202,7 @@ cluster_known() { sacctmgr -n -P show cluster format=cluster | grep -qx "$CLUSTE
 
 start_slurmdbd() {
   if ! alive_pid slurmdbd >/dev/null; then
+    port_free slurmdbd "$DBD_PORT" OMNIBENCH_SLURMDBD_PORT
     # slurmdbd reads slurmdbd.conf from the directory of $SLURM_CONF
     slurmdbd >>"$STATE/log/slurmdbd.log" 2>&1 ||
       die "slurmdbd failed to start (log: $STATE/log/slurmdbd.log)"
@@ -201,11 +216,13 @@ node_idle() { [[ "$(sinfo -h -N -n "$NODE" -o %T)" =~ ^(idle|mixed|allocated)$ ]
 
 start_slurm() {
   if ! alive_pid slurmctld >/dev/null; then
+    port_free slurmctld "$CTLD_PORT" OMNIBENCH_SLURMCTLD_PORT
     slurmctld -f "$SLURM_CONF" >>"$STATE/log/slurmctld.log" 2>&1 ||
       die "slurmctld failed to start (log: $STATE/log/slurmctld.log)"
   fi
   wait_for slurmctld 30 "$STATE/log/slurmctld.log" scontrol ping
   if ! alive_pid slurmd >/dev/null; then
+    port_free slurmd "$SLURMD_PORT" OMNIBENCH_SLURMD_PORT
     slurmd -f "$SLURM_CONF" -N "$NODE" >>"$STATE/log/slurmd.log" 2>&1 ||
       die "slurmd failed to start (log: $STATE/log/slurmd.log)"
   fi
@@ -237,6 +254,7 @@ cmd_start() {
     say "already running (SLURM_CONF=$SLURM_CONF)"
     return 0
   fi
+  STARTING=1
   ensure_packages
   write_configs
   start_munged
@@ -272,7 +290,7 @@ cancel_jobs() {
   # shellcheck disable=SC2086
   scancel $jobs 2>/dev/null || true
   for ((i = 0; i < 150; i++)); do
-    [[ -z "$(squeue -h -t all -o %A -t R,CG 2>/dev/null)" ]] && return 0
+    [[ -z "$(squeue -h -o %A -t R,CG 2>/dev/null)" ]] && return 0
     sleep 0.2
   done
 }

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-import stat
+import resource
 import subprocess
 import sys
 import time
@@ -73,14 +73,23 @@ def test_rerunning_a_finished_suite_does_no_work_and_takes_under_2s(suite_file: 
     ids = [_finish(store, suite, i) for i in range(len(suite.specs))]
     before = {p: p.stat().st_mtime_ns for p in store.root.rglob("*")}
     env = {**os.environ, "COLUMNS": "250", "OMNIBENCH_RESULTS": str(store.root)}
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "omnibench", "run", str(suite_file)],
-                          capture_output=True, text=True, env=env, check=False)
-    seconds = time.perf_counter() - start
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert seconds < 2.0, f"re-running a finished suite took {seconds:.2f}s"
+    command = [sys.executable, "-m", "omnibench", "run", str(suite_file)]
+    timings, cpu = [], []
+    for _ in range(3):  # best of three: the machine may be busy with other work
+        used, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        timings.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        if timings[-1] < 2.0:
+            break
+    assert min(cpu) < 1.0, f"re-running a finished suite used {min(cpu):.2f}s of CPU"
+    overloaded = os.getloadavg()[0] > 2 * (os.cpu_count() or 1)  # others' work delays the wall clock, not ours
+    assert min(timings) < 2.0 or overloaded, f"re-running a finished suite took {min(timings):.2f}s"
     assert "nothing to execute" in proc.stdout and all(i in proc.stdout for i in ids)
-    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")}
+    traced = subprocess.run([sys.executable, "-X", "importtime", *command[1:]], capture_output=True, text=True, env=env, check=True)
+    imported = {line.split("|")[-1].strip() for line in traced.stderr.splitlines() if line.startswith("import time:")}
     assert not {"torch", "open_clip", "decord"} & imported
     assert {p: p.stat().st_mtime_ns for p in store.root.rglob("*")} == before
 
@@ -149,37 +158,39 @@ def test_filters_and_names_give_did_you_mean(suite_file: Path, tmp_path: Path, c
     assert code == 2 and "unknown suite 'few-shoot' (did you mean 'few-shot'?)" in out
 
 
-def _fake_scancel(directory: Path) -> Path:
+def _fake_slurm(directory: Path, queued: list[str]) -> Path:
+    """``squeue`` listing ``queued`` and an ``scancel`` that records its arguments."""
     log = directory / "scancel.args"
-    script = directory / "scancel"
-    script.write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
-    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    (directory / "squeue").write_text("#!/bin/sh\n" + "".join(f"echo {job}\n" for job in queued))
+    (directory / "scancel").write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
+    for tool in ("squeue", "scancel"):
+        (directory / tool).chmod(0o755)
     return log
 
 
-def test_cancel_scancels_the_recorded_jobs(suite_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_cancel_scancels_the_queued_jobs(suite_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
     store, suite = RunStore(tmp_path / "r"), load_suite(suite_file)
     _finish(store, suite, 0)
-    for index, state in ((1, "running"), (2, "pending")):
+    for index, state, job in ((1, "running", "90_1"), (2, "pending", "90_2"), (3, "running", "4711")):
         store.prepare("tiny", suite.specs[index])
-        store.write_status("tiny", suite.specs[index].run_id(), state, job_id=f"90_{index}")
-    store.prepare("tiny", suite.specs[3])  # pending without a job: nothing to scancel
+        store.write_status("tiny", suite.specs[index].run_id(), state, job_id=job)
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     code, out = _cli(capsys, "cancel", "tiny", "--results", str(store.root))
-    assert code == 2 and "scancel not found" in out
-    log = _fake_scancel(bin_dir)
+    assert code == 2 and "squeue not found" in out
+    log = _fake_slurm(bin_dir, ["90_1", "90_2", "12_0"])  # 4711 was a local process: not Slurm's
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin:/bin")
     code, out = _cli(capsys, "cancel", "tiny", "--results", str(store.root))
-    assert code == 0 and "cancelled 2 run(s)" in out
+    assert code == 0 and "cancelled 2 run(s)" in out and suite.specs[3].run_id() in out
     assert log.read_text().split() == ["90_1", "90_2"]
     states = [store.read_status("tiny", s.run_id()) for s in suite.specs]
-    assert [s.state for s in states] == ["done", "failed", "failed", "pending"]
+    assert [s.state for s in states] == ["done", "failed", "failed", "running"]
     assert states[1].error == "cancelled (scancel 90_1)"
+    _fake_slurm(bin_dir, [])
     code, out = _cli(capsys, "cancel", "tiny", "--results", str(store.root))
-    assert code == 0 and "no queued or running Slurm jobs" in out
+    assert code == 0 and "cancelled" not in out and "no job in the Slurm queue" in out
     assert len(log.read_text().splitlines()) == 1
 
 

@@ -35,10 +35,10 @@ def test_hmdb51(tmp_path: Path) -> None:
     adapter = get_dataset("hmdb51", _hmdb(tmp_path / "hmdb51"))
     assert adapter.num_splits == 3 and adapter.train_split(2) == "train2" and adapter.test_split(3) == "test3"
     train, test = adapter.load_split("train1"), adapter.load_split("test1")
-    assert train.classnames == ("kick ball", "kick", "sword")  # file-name order, as X-CLIP / ViFi-CLIP label ids
+    assert train.classnames == ("kick", "kick ball", "sword")  # not the 51 classes: sorted folder names
     assert len(train) == 6 and len(test) == 3
-    assert train.records[0].path == tmp_path / "hmdb51" / "kick_ball" / "kb0_1.avi"
-    assert train.records[0].source.endswith("kick_ball_test_split1.txt:1")
+    assert train.records[2].path == tmp_path / "hmdb51" / "kick_ball" / "kb0_1.avi"
+    assert train.records[2].source.endswith("kick_ball_test_split1.txt:1")
     assert [r.label for r in test.records] == [0, 1, 2]
 
 
@@ -183,3 +183,12 @@ def test_synthetic_is_generated_in_the_default_root(tmp_path: Path) -> None:
     assert all(record.path.is_file() for record in train.records)
     with pytest.raises(OmniBenchError, match="split numbers 1..3"):
         adapter.test_split(4)
+
+
+def test_hmdb51_full_class_set_uses_the_usual_label_ids(tmp_path: Path) -> None:
+    from omnibench.data.datasets import HMDB51_FOLDERS
+
+    for folder in sorted(HMDB51_FOLDERS):
+        _write(tmp_path / "hmdb51" / "testTrainMulti_7030_splits" / f"{folder}_test_split1.txt", "a.avi 2 \n")
+    classes = get_dataset("hmdb51", tmp_path / "hmdb51").load_split("test1").classnames
+    assert len(classes) == 51 and classes.index("kick ball") == 20 and classes.index("kick") == 21

@@ -31,6 +31,13 @@ def test_rng_state_round_trip_through_weights_only_file(tmp_path) -> None:
     assert _draws() == expected
 
 
+def test_data_fingerprint_depends_on_paths_labels_and_order() -> None:
+    items = [("a.mp4", 0), ("b.mp4", 1)]
+    assert ckpt.data_fingerprint(items) == ckpt.data_fingerprint(list(items))
+    assert len({ckpt.data_fingerprint(items), ckpt.data_fingerprint(items[::-1]),
+                ckpt.data_fingerprint([("a.mp4", 1), ("b.mp4", 1)])}) == 3
+
+
 def test_derive_seed_is_stable_and_mixes_every_part() -> None:
     assert derive_seed(1024, 3, 7, 0) == derive_seed(1024, 3, 7, 0)
     seeds = {derive_seed(1024, e, s, r) for e in range(3) for s in range(3) for r in range(2)}
@@ -57,7 +64,7 @@ def test_checkpoint_round_trip_restores_training_state(tmp_path) -> None:
     path = tmp_path / "run" / "checkpoint.pt"
     position = ckpt.TrainPosition(epoch=0, step=3, global_step=3)
     stats = ckpt.TrainStats(train_seconds=1.5, clips=15, skipped=1, history=[{"epoch": 1, "loss": 0.5, "lr": 0.01}])
-    ckpt.save_checkpoint(path, run_id="abc", model=model, optimizer=optimizer, scheduler=scheduler, scaler=None,
+    ckpt.save_checkpoint(path, run_id="abc", data="d1", model=model, optimizer=optimizer, scheduler=scheduler, scaler=None,
                          ranks=[{"rng": capture_rng_state(), "skipped": 1}], position=position, stats=stats)
     assert sorted(p.name for p in path.parent.iterdir()) == ["checkpoint.pt"]  # no temp file left
     state = ckpt.read_checkpoint(path, "abc")
@@ -75,10 +82,13 @@ def test_checkpoint_round_trip_restores_training_state(tmp_path) -> None:
 def test_foreign_or_broken_checkpoint_is_a_clear_error(tmp_path) -> None:
     model, optimizer, scheduler = _trained(tmp_path, steps=1)
     path = tmp_path / "checkpoint.pt"
-    ckpt.save_checkpoint(path, run_id="abc", model=model, optimizer=optimizer, scheduler=scheduler, scaler=None,
+    ckpt.save_checkpoint(path, run_id="abc", data="d1", model=model, optimizer=optimizer, scheduler=scheduler, scaler=None,
                          ranks=[], position=ckpt.TrainPosition(), stats=ckpt.TrainStats())
     with pytest.raises(OmniBenchError, match="belongs to run 'abc'"):
         ckpt.read_checkpoint(path, "other")
+    with pytest.raises(OmniBenchError, match="trained on another training list"):
+        ckpt.read_checkpoint(path, "abc", data="d2")
+    assert ckpt.read_checkpoint(path, "abc", data="d1")["run_id"] == "abc"
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(OmniBenchError, match="unreadable checkpoint"):
         ckpt.read_checkpoint(path, "abc")
@@ -88,7 +98,7 @@ def test_foreign_or_broken_checkpoint_is_a_clear_error(tmp_path) -> None:
 def test_checkpoint_of_another_model_is_refused(tmp_path) -> None:
     model, optimizer, scheduler = _trained(tmp_path, steps=1)
     path = tmp_path / "checkpoint.pt"
-    ckpt.save_checkpoint(path, run_id="abc", model=model, optimizer=optimizer, scheduler=scheduler, scaler=None,
+    ckpt.save_checkpoint(path, run_id="abc", data="d1", model=model, optimizer=optimizer, scheduler=scheduler, scaler=None,
                          ranks=[], position=ckpt.TrainPosition(), stats=ckpt.TrainStats())
     other = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 5))
     with pytest.raises(OmniBenchError, match="does not match the model"):

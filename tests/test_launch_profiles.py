@@ -18,9 +18,9 @@ def _write(tmp_path: Path, text: str, name: str = "site.yaml") -> Path:
 def test_builtin_profiles_load() -> None:
     assert {"local", "gpu-example"} <= set(profile_names())
     local = load_profile("local")
-    assert (local.partition, local.gpus_per_node, local.tasks_per_node) == ("debug", 0, 1)
+    assert (local.partition, local.gpus_per_node, local.tasks) == ("debug", 0, 1)
     gpu = load_profile(str(BUILTIN_PROFILES / "gpu-example.yaml"))
-    assert gpu.gpus_per_node == 4 and gpu.tasks_per_node == 4  # one DDP process per GPU
+    assert gpu.gpus_per_node == 4 and gpu.tasks == 4  # one DDP process per GPU
     assert gpu.account and gpu.qos and gpu.constraint and any(line.startswith("module load") for line in gpu.setup)
 
 
@@ -34,7 +34,14 @@ def test_submitit_parameters_carry_every_resource() -> None:
     assert params["slurm_setup"][0] == "module purge"
     assert params["slurm_additional_parameters"] == {"requeue": True, "mail-type": "FAIL"}
     cpu = submitit_parameters(load_profile("local"), "x", parallelism=1)
-    assert "gpus_per_node" not in cpu and "slurm_account" not in cpu
+    assert "gpus_per_node" not in cpu and "slurm_account" not in cpu and cpu["tasks_per_node"] == 1
+
+
+def test_tasks_per_node_defaults_to_one_per_gpu(tmp_path: Path) -> None:
+    assert load_profile(str(_write(tmp_path, "gpus_per_node: 2\n"))).tasks == 2
+    assert load_profile(str(_write(tmp_path, "tasks_per_node: 2\n"))).tasks == 2  # CPU DDP
+    with pytest.raises(OmniBenchError, match="tasks_per_node: 0 must be >= 1"):
+        load_profile(str(_write(tmp_path, "tasks_per_node: 0\n")))
 
 
 def test_unknown_key_names_file_line_and_suggests(tmp_path: Path) -> None:

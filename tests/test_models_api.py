@@ -42,7 +42,8 @@ def _expected_trainable(name: str, options: dict, param: str) -> bool:
     if name == "vificlip":
         tune = options.get("tune", "both")
         text = param.startswith(TEXT_TOWER)
-        return param == "clip.logit_scale" or (text and tune != "image") or (param.startswith("clip.visual.") and tune != "text")
+        visual = param.startswith("clip.visual.")
+        return param == "clip.logit_scale" or (text and tune != "image") or (visual and tune != "text")
     if name == "xclip":
         return not param.startswith(TEXT_TOWER)
     if name == "vl_prompt":

@@ -20,10 +20,8 @@ import torch.nn.functional as F
 
 from omnibench.bench.measure import device_peak_tflops, median_seconds, peak_memory_mib, reset_peak_memory
 from omnibench.bench.profile import profile_to
-from omnibench.bench.settings import BenchSettings
-
-_TORCH_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
+from omnibench.bench.settings import REFERENCE_MODEL, BenchSettings
+from omnibench.engine.precision import DTYPES, autocast
 
 @dataclasses.dataclass
 class ModelResult:
@@ -49,21 +47,12 @@ def class_names(count: int) -> list[str]:
     return [f"doing activity number {index}" for index in range(count)]
 
 
-def autocast(device: torch.device, dtype: str) -> contextlib.AbstractContextManager[None]:
-    """Autocast at ``dtype`` on ``device``, or nothing for fp32."""
-    if dtype == "fp32":
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=_TORCH_DTYPES[dtype])
-
-
 def bench_models(
     settings: BenchSettings,
     on_done: Callable[[ModelResult], None] | None = None,
     profile_dir: Path | None = None,
 ) -> list[ModelResult]:
     """Measure every model of ``settings`` in turn and fill in the ratios to the reference model."""
-    from omnibench.bench.settings import REFERENCE_MODEL  # noqa: PLC0415
-
     results = []
     for name in settings.models:
         results.append(bench_one(name, settings, profile_dir))
@@ -91,12 +80,22 @@ def bench_one(name: str, settings: BenchSettings, profile_dir: Path | None = Non
             step = train_step_fn(model, trainable, video, classnames, settings.dtype)
             train_s, train_mib = _measure(step, device, settings)
             _profile(profile_dir, f"{name}-train", step, device)
-        total = sum(p.numel() for p in model.parameters())
+        params = (sum(p.numel() for p in model.parameters()), sum(p.numel() for p in trainable))
+    return _result(name, settings, params, gflops, (infer_s, infer_mib), (train_s, train_mib))
+
+
+def _result(
+    name: str, settings: BenchSettings, params: tuple[int, int], gflops: float,
+    infer: tuple[float, float], train: tuple[float | None, float | None],
+) -> ModelResult:
+    """Rates, achieved FLOP/s and the fraction of the device peak from the raw measurements."""
+    (infer_s, infer_mib), (train_s, train_mib) = infer, train
     clips_per_s = settings.batch / infer_s
     achieved = 2 * gflops * clips_per_s / 1e3
+    device = torch.device(settings.device)
     peak = device_peak_tflops(torch.cuda.get_device_name(device), settings.dtype) if device.type == "cuda" else None
     return ModelResult(
-        model=name, params_total=total, params_trainable=sum(p.numel() for p in trainable), gflops_view=gflops,
+        model=name, params_total=params[0], params_trainable=params[1], gflops_view=gflops,
         infer_s=infer_s, infer_clips_per_s=clips_per_s, infer_peak_mib=infer_mib,
         train_step_ms=None if train_s is None else train_s * 1e3,
         train_clips_per_s=None if train_s is None else settings.batch / train_s, train_peak_mib=train_mib,
@@ -154,7 +153,7 @@ def inference_fn(
 
     def infer() -> None:
         model.eval()
-        with torch.no_grad(), autocast(device, dtype):
+        with torch.no_grad(), autocast(device, DTYPES[dtype]):
             model(video, classnames)
 
     return infer
@@ -172,7 +171,7 @@ def train_step_fn(
 
     def step() -> None:
         model.train()
-        with autocast(device, dtype):
+        with autocast(device, DTYPES[dtype]):
             logits = model(video, classnames)
         loss = F.cross_entropy(logits.float(), labels)
         scaler.scale(loss).backward()

@@ -30,7 +30,7 @@ def _register_commands() -> None:
 
     app.command("flops")(models.flops)
     app.add_typer(__import__("omnibench.cli.report", fromlist=["app"]).app)  # report
-    app.add_typer(__import__("omnibench.cli.bench", fromlist=["app"]).app, name="bench")
+    app.command("bench")(__import__("omnibench.cli.bench", fromlist=["bench"]).bench)
     from omnibench.cli import runs; app.add_typer(runs.app)  # noqa: E702, PLC0415  run, ablate, validate, status, cancel, ls
 
 

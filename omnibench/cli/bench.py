@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
@@ -14,7 +12,6 @@ from rich.console import Console
 if TYPE_CHECKING:
     from omnibench.bench import ModelResult
 
-app = typer.Typer(help="Measure speed, memory and data-loader throughput of every model in one run.")
 console = Console(width=None if sys.stdout.isatty() else 200)  # wide tables when piped or redirected
 err_console = Console(stderr=True)
 TINY_BACKBONE = "omnibench-tiny-vit"  # runs in seconds on a CPU; use ViT-B-16 for real measurements
@@ -29,14 +26,6 @@ def _model_names(models: list[str] | None) -> tuple[str, ...]:
     return tuple(MODELS.names())
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8") as tmp:
-        tmp.write(text)
-    os.replace(tmp.name, path)
-
-
-@app.callback(invoke_without_command=True)
 def bench(
     models: Annotated[Optional[list[str]], typer.Option("--models", "-m", help="Models (repeatable or comma-separated); default: all. vanilla_clip is always measured.")] = None,
     backbone: Annotated[str, typer.Option(help="open_clip backbone, random weights (e.g. ViT-B-16).")] = TINY_BACKBONE,
@@ -54,7 +43,8 @@ def bench(
     markdown: Annotated[Optional[Path], typer.Option(help="Also write the tables as markdown to this file.")] = None,
     profile: Annotated[Optional[Path], typer.Option(help="Write torch.profiler op tables of each model into this folder.")] = None,
 ) -> None:
-    """Inference clips/s, training-step time, peak memory, FLOP/s, loader speed and the efficiency targets."""
+    """Measure every model side by side: inference clips/s, training-step time, peak memory, FLOP/s,
+    data-loader speed, and OmniCLIP's efficiency targets."""
     from omnibench.bench import BenchSettings, print_report, run_bench, to_markdown  # noqa: PLC0415
 
     settings = BenchSettings(
@@ -70,7 +60,10 @@ def bench(
 
     report = run_bench(settings, loader=loader, videos=videos, on_model=progress, profile_dir=profile)
     if markdown is not None:
-        _write_atomic(markdown, to_markdown(report))
+        from omnibench.store import atomic_write_text  # noqa: PLC0415
+
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(markdown, to_markdown(report))
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:

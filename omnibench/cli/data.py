@@ -10,6 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from omnibench.errors import OmniBenchError
+
 if TYPE_CHECKING:
     from omnibench.data import DatasetAdapter, VideoRecord
 
@@ -139,8 +141,12 @@ def synth(
     from omnibench.data.synth import DEFAULT_CLASSES, MOTIONS, SynthConfig, generate_synthetic  # noqa: PLC0415
 
     names = DEFAULT_CLASSES
-    if classes is not None:
-        names = tuple(list(MOTIONS)[: int(classes)]) if classes.isdigit() else tuple(c.strip() for c in classes.split(","))
+    if classes is not None and classes.isdigit():
+        if not 1 <= int(classes) <= len(MOTIONS):
+            raise OmniBenchError(f"--classes must be 1..{len(MOTIONS)} (the number of motions), got {classes}")
+        names = tuple(list(MOTIONS)[: int(classes)])
+    elif classes is not None:
+        names = tuple(c.strip() for c in classes.split(","))
     config = SynthConfig(names, videos_per_class, frames, size, seed)
     start = time.perf_counter()
     generate_synthetic(out, config, workers)

@@ -26,17 +26,22 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return options
 
 
+SizeOpt = Annotated[Optional[int], typer.Option("--size", "-s", min=8, help="Frame size (default: the backbone's).")]
+ClassesOpt = Annotated[int, typer.Option("--classes", "-c", min=1, help="C for the text cost of C class prompts.")]
+OptionOpt = Annotated[Optional[list[str]], typer.Option("--option", "-o", help="Model option KEY=VALUE (repeatable).")]
+
+
 def flops(
     model: Annotated[str, typer.Argument(help="Registered model name (see `omnibench ls models`).")],
     frames: Annotated[int, typer.Option("--frames", "-t", min=1, help="Frames per view.")] = 8,
-    size: Annotated[Optional[int], typer.Option("--size", "-s", min=8, help="Frame size (default: the backbone's).")] = None,
+    size: SizeOpt = None,
     backbone: Annotated[str, typer.Option("--backbone", "-b", help="open_clip backbone.")] = "ViT-B-16",
-    classes: Annotated[int, typer.Option("--classes", "-c", min=1, help="C for the text cost of C class prompts.")] = 400,
-    option: Annotated[Optional[list[str]], typer.Option("--option", "-o", help="Model option KEY=VALUE (repeatable).")] = None,
+    classes: ClassesOpt = 400,
+    option: OptionOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Count GFLOPs (one multiply-add = one flop, attention included) and parameters; random weights."""
-    from omnibench.flops import SCOPES, measure_cost, published_gflops  # noqa: PLC0415
+    from omnibench.flops import measure_cost, published_gflops  # noqa: PLC0415
     from omnibench.models import build_model  # noqa: PLC0415
     from omnibench.spec import ModelSpec  # noqa: PLC0415
 
@@ -46,15 +51,21 @@ def flops(
     paper = published_gflops(model, backbone, frames, built.image_size)
     if as_json:
         print(json.dumps({**cost.to_dict(), "options": dict(spec.options), "published": paper}))
-        return
-    table = Table(title=f"{model} on {backbone}, {frames} frames at {built.image_size}px")
+    else:
+        _print_cost(cost.to_dict(), paper, title=f"{model} on {backbone}, {frames} frames at {built.image_size}px")
+
+
+def _print_cost(numbers: dict[str, Any], paper: dict[str, Any] | None, title: str) -> None:
+    """One row per number with what it covers; the paper's value last where one exists."""
+    from omnibench.flops import SCOPES  # noqa: PLC0415
+
+    table = Table(title=title)
     for column in ("quantity", "value", "scope"):
         table.add_column(column)
-    numbers = cost.to_dict()
     for key, scope in SCOPES.items():
         value = numbers[key]
         shown = f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
-        table.add_row(key, shown, scope.replace("C prompts", f"C = {classes}"))
+        table.add_row(key, shown, scope.replace("C prompts", f"C = {numbers['classes']}"))
     if paper is not None:
         table.add_row("published GFLOPs", f"{paper['gflops']:.4g}", paper["scope"])
     console.print(table)

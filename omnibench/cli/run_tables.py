@@ -77,21 +77,31 @@ def plan_table(suite: Suite, plans: Sequence[PlannedRun], title: str) -> Table:
 
 
 def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, title: str) -> Table:
-    """Each run's state, Slurm job, top-1 and where its log is (or why it failed)."""
+    """Each run's state, Slurm job (when any has one), top-1 and its log (or why it failed)."""
     columns = label_columns(suite, plans)
+    with_jobs = any(p.status is not None and p.status.job_id for p in plans)
     table = Table(title=title, title_justify="left")
-    for name in ["run", *map(column_title, columns), "state", "job", "top-1", "log / error"]:
+    headers = ["run", *map(column_title, columns), "state", *(["job"] if with_jobs else []), "top-1", "log / error"]
+    for name in headers:
         table.add_column(name, overflow="fold")
     for plan in plans:
         labels, status = suite.labels(plan.spec), plan.status
         record = store.read_record(suite.name, plan.run_id) if plan.state == "done" else None
-        log = short_path(status.log if status and status.log else store.log_path(suite.name, plan.run_id))
-        detail = Text(f"{status.error}\n{log}" if status and status.error and plan.state == "failed" else log)
-        if plan.state == "failed":
-            detail.stylize("red", 0, len(status.error or "") if status else 0)
-        job = status.job_id if status and status.job_id else ""
-        table.add_row(plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), job, top1(record), detail)
+        job = [status.job_id if status and status.job_id else ""] if with_jobs else []
+        cells = [plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), *job, top1(record)]
+        table.add_row(*cells, _log_cell(suite, plan, store))
     return table
+
+
+def _log_cell(suite: Suite, plan: PlannedRun, store: RunStore) -> Text:
+    """The run's log path, preceded by its error (red) when it failed."""
+    status = plan.status
+    log = short_path(status.log if status and status.log else store.log_path(suite.name, plan.run_id))
+    if plan.state != "failed" or status is None or not status.error:
+        return Text(log)
+    text = Text(f"{status.error}\n{log}")
+    text.stylize("red", 0, len(status.error))
+    return text
 
 
 def counts_line(states: Sequence[str]) -> Text:

@@ -16,7 +16,7 @@ from rich.console import Console
 
 from omnibench.cli import run_tables as tables
 from omnibench.errors import OmniBenchError
-from omnibench.plan import PlannedRun, cancel_jobs, plan_runs, run_state, select_runs
+from omnibench.plan import PlannedRun, cancel_runs, plan_runs, run_state, select_runs
 from omnibench.registry import did_you_mean
 from omnibench.store import RunStore
 from omnibench.suite import Suite, load_suite, suite_files
@@ -223,19 +223,15 @@ def cancel(
 ) -> None:
     """scancel a suite's pending and running Slurm jobs and mark those runs failed."""
     store = RunStore(results)
-    name = load_suite(suite).name if suite not in store.suites() else suite
-    active = []
-    for run in store.iter_runs(name):
-        state, status = run_state(store, name, run.run_id)
-        if state in ("pending", "running") and status is not None and status.job_id:
-            active.append((run.run_id, status.job_id))
-    if not active:
+    name = suite if suite in store.suites() else load_suite(suite).name
+    cancelled, gone = cancel_runs(store, name)
+    if cancelled:
+        console.print(f"cancelled {len(cancelled)} run(s) of '{name}': {', '.join(job for _, job in cancelled)}")
+    if gone:
+        console.print(f"{len(gone)} run(s) marked pending/running have no job in the Slurm queue "
+                      f"(local processes, or jobs that ended without a status): {', '.join(gone)}")
+    if not cancelled and not gone:
         console.print(f"no queued or running Slurm jobs recorded for suite '{name}' in {store.root}")
-        return
-    cancel_jobs(sorted({job for _, job in active}))
-    for run_id, job in active:
-        store.write_status(name, run_id, "failed", error=f"cancelled (scancel {job})")
-    console.print(f"cancelled {len(active)} run(s) of '{name}': {', '.join(job for _, job in active)}")
 
 
 @ls_app.command("suites")

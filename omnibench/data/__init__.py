@@ -8,7 +8,9 @@ from omnibench.compat import ensure_torchvision_ops
 
 ensure_torchvision_ops()
 
+from omnibench.data.check import check_records  # noqa: E402
 from omnibench.data.datasets import DATASETS, DatasetAdapter, get_dataset  # noqa: E402
+from omnibench.data.overlap import OverlapReport, compare, compare_lists  # noqa: E402
 from omnibench.data.records import Split, VideoRecord  # noqa: E402
 from omnibench.data.roots import DataLocation, locate, resolve_root  # noqa: E402
 from omnibench.data.sampling import sample_test_indices, sample_train_indices, spatial_crop_offsets  # noqa: E402
@@ -22,13 +24,17 @@ __all__ = [
     "BrokenVideoError",
     "DataLocation",
     "DatasetAdapter",
+    "OverlapReport",
     "Split",
     "SynthConfig",
     "VideoClipDataset",
     "VideoRecord",
     "VideoTransform",
     "build_transform",
+    "check_records",
     "collate_clips",
+    "compare",
+    "compare_lists",
     "ensure_synthetic",
     "generate_synthetic",
     "get_dataset",

@@ -18,6 +18,14 @@ from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.registry import Registry, did_you_mean
 
 Rows = Sequence[tuple[str, int, str]]  # (relative video path, label, "file:line")
+# The label ids every HMDB51 codebase uses (X-CLIP and ViFi-CLIP label files): alphabetical,
+# except "kick ball" before "kick" and "sword exercise" before "sword".
+HMDB51_FOLDERS = (
+    "brush_hair cartwheel catch chew clap climb climb_stairs dive draw_sword dribble drink eat fall_floor fencing "
+    "flic_flac golf handstand hit hug jump kick_ball kick kiss laugh pick pour pullup punch push pushup ride_bike "
+    "ride_horse run shake_hands shoot_ball shoot_bow shoot_gun sit situp smile smoke somersault stand swing_baseball "
+    "sword_exercise sword talk throw turn walk wave"
+).split()
 
 
 class DatasetAdapter(ABC):
@@ -91,11 +99,12 @@ class HMDB51(DatasetAdapter):
         return require_dir(self.root / "testTrainMulti_7030_splits", "HMDB51 split folder", self.setting)
 
     def folders(self) -> list[str]:
-        """Class folders, ordered like the split file names (X-CLIP / ViFi-CLIP label ids)."""
-        files = sorted(self._annotations().glob("*_test_split1.txt"))
-        if not files:
+        """Class folders in the usual label-id order (sorted names for a non-standard class set)."""
+        files = self._annotations().glob("*_test_split1.txt")
+        folders = sorted(f.name[: -len("_test_split1.txt")] for f in files)
+        if not folders:
             raise OmniBenchError(f"no *_test_split1.txt files in {self._annotations()} (change {self.setting})")
-        return [f.name[: -len("_test_split1.txt")] for f in files]
+        return list(HMDB51_FOLDERS) if sorted(HMDB51_FOLDERS) == folders else folders
 
     def split_names(self) -> list[str]:
         return [f"{part}{k}" for k in range(1, 4) for part in ("train", "test")]

@@ -29,7 +29,7 @@ _DECORD_PREFIX = re.compile(r"\[[\d:]+\]\s*\S+:\d+:\s*")  # "[18:55:00] src/vide
 
 
 class BrokenVideoError(OmniBenchError):
-    """A video that cannot be read, in strict mode."""
+    """A video that cannot be read; reaches the caller only in strict mode (else the item is marked broken)."""
 
 
 def _reason(error: BaseException, path: Path) -> str:

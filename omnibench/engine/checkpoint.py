@@ -9,7 +9,9 @@ the running statistics of the run.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,14 @@ class TrainStats:
     clips: int = 0
     skipped: int = 0  # broken training videos seen by this rank
     history: list[dict[str, float]] = dataclasses.field(default_factory=list)
+
+
+def data_fingerprint(items: Iterable[tuple[object, int]]) -> str:
+    """A short hash of a training list's (path, label) pairs, in order."""
+    digest = hashlib.sha256()
+    for path, label in items:
+        digest.update(f"{path}\t{label}\n".encode())
+    return digest.hexdigest()[:16]
 
 
 def trainable_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -72,13 +82,14 @@ def atomic_save(obj: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(path: Path, *, run_id: str, model: nn.Module, optimizer: torch.optim.Optimizer,
+def save_checkpoint(path: Path, *, run_id: str, data: str, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, scaler: Any, ranks: list[dict], position: TrainPosition,
                     stats: TrainStats) -> None:
     """Write the whole training state (call on rank 0 only)."""
     atomic_save({
         "format": FORMAT,
         "run_id": run_id,
+        "data": data,
         "model": trainable_state(model),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),
@@ -89,8 +100,9 @@ def save_checkpoint(path: Path, *, run_id: str, model: nn.Module, optimizer: tor
     }, path)
 
 
-def read_checkpoint(path: Path, run_id: str) -> dict[str, Any] | None:
-    """The checkpoint at ``path`` (on CPU), ``None`` if absent; a foreign or broken file is an error."""
+def read_checkpoint(path: Path, run_id: str, data: str | None = None) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` (on CPU), ``None`` if absent; a foreign or broken file is an error,
+    and so is one trained on other data than ``data`` (a fingerprint of the training list)."""
     if not path.is_file():
         return None
     try:
@@ -100,6 +112,9 @@ def read_checkpoint(path: Path, run_id: str) -> dict[str, Any] | None:
     if ckpt.get("format") != FORMAT or ckpt.get("run_id") != run_id:
         raise OmniBenchError(f"{path}: checkpoint belongs to run {ckpt.get('run_id')!r}, not {run_id!r}; "
                              "delete it to restart")
+    if data is not None and ckpt.get("data") != data:
+        raise OmniBenchError(f"{path}: checkpoint was trained on another training list than this run's "
+                             "(did the data root change?); delete it to restart")
     return ckpt
 
 

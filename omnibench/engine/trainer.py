@@ -44,6 +44,7 @@ class TrainConfig:
     optim: OptimSpec
     clip_shape: tuple[int, int, int, int]  # (T, 3, S, S): shape of a dummy clip for an all-broken batch
     checkpoint_path: Path | None = None
+    data_fingerprint: str = ""  # of the training list; a checkpoint of other data is refused
     workers: int = 0
     collate: Any = None  # the data layer's collate_clips
 
@@ -109,7 +110,7 @@ class Trainer:
 
     def _resume(self) -> None:
         path = self.config.checkpoint_path
-        state = ckpt.read_checkpoint(path, self.config.run_id) if path is not None else None
+        state = ckpt.read_checkpoint(path, self.config.run_id, self.config.data_fingerprint) if path is not None else None
         if state is None:
             return
         ckpt.load_trainable_state(self.model, state["model"], path)
@@ -175,7 +176,8 @@ class Trainer:
         seconds, clips = self.pending
         stats = dataclasses.replace(self.stats, train_seconds=self.stats.train_seconds + seconds,
                                     clips=self.stats.clips + clips, history=list(self.stats.history))
-        ckpt.save_checkpoint(self.config.checkpoint_path, run_id=self.config.run_id, model=self.model,
+        ckpt.save_checkpoint(self.config.checkpoint_path, run_id=self.config.run_id,
+                             data=self.config.data_fingerprint, model=self.model,
                              optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
                              ranks=ranks, position=self.position, stats=stats)
 

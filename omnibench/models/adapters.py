@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from omnibench.errors import OmniBenchError
-from omnibench.models.attention import FeedForward, MultiHeadSelfAttention
+from omnibench.models.attention import FeedForward, MultiHeadSelfAttention, check_heads
 
 GATE_FLOOR = 1e-30  # exp(log(1e-30)) is 0 at float precision: a closed gate is exact
 
@@ -27,9 +27,12 @@ def bottleneck_width(width: int, ratio: float) -> int:
 class ParallelTemporalAdapter(nn.Module):
     """PTA = Up(Attn(Down(V))) with attention across the T frames at each token location (Eq. 7).
 
-    Input and output are (B, T, N, D); every location (class token, patches, prompts) is
-    one sequence of length T, so the attention is ONE batched SDPA call over (B·N, T, r·D).
-    A LayerNorm precedes Down (pre-norm, as in the ViT attention block). ``Up`` is
+    Input: the frozen block's layer-normed tokens ln_1(V^{i-1}), (B, T, N, D): the block's
+    attention and the PTA see the identical input and the normalisation is computed once (a
+    separate affine LayerNorm would add nothing: Down absorbs any per-channel scale and shift).
+    Every location (class token, patches, prompts) is one sequence of length T, so the
+    attention is ONE batched SDPA call over (B·N, heads, T, d). ``Up`` doubles as the
+    attention's output projection (two linear maps in a row are one). ``Up`` is
     zero-initialised, so the adapter outputs zero until trained; ``alpha`` (Eq. 4) starts at 1
     so that ``Up`` receives gradients from the first step.
     """
@@ -37,19 +40,21 @@ class ParallelTemporalAdapter(nn.Module):
     def __init__(self, width: int, ratio: float, heads: int | None) -> None:
         super().__init__()
         hidden = bottleneck_width(width, ratio)
-        self.norm = nn.LayerNorm(width)
+        self.heads = check_heads(hidden, heads or max(1, hidden // 64), f"pta_heads (r·D = {hidden})")
         self.down = nn.Linear(width, hidden)
-        self.attn = MultiHeadSelfAttention(hidden, heads or max(1, hidden // 64), what=f"pta_heads (r·D = {hidden})")
-        self.up = nn.Linear(hidden, width)
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.up = nn.Linear(hidden, width, bias=False)
         nn.init.zeros_(self.up.weight)
-        nn.init.zeros_(self.up.bias)
         self.alpha = nn.Parameter(torch.ones(()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, N, D) -> (B, T, N, D)."""
         batch, frames, tokens, _ = x.shape
-        h = self.down(self.norm(x)).permute(0, 2, 1, 3).flatten(0, 1)  # (B·N, T, r·D)
-        h = self.attn(h).unflatten(0, (batch, tokens)).permute(0, 2, 1, 3)
-        return self.alpha * self.up(h)
+        h = self.qkv(self.down(x).transpose(1, 2))  # (B, N, T, 3·r·D)
+        q, k, v = h.flatten(0, 1).unflatten(-1, (3, self.heads, -1)).permute(2, 0, 3, 1, 4).unbind(0)
+        h = F.scaled_dot_product_attention(q, k, v)  # (B·N, heads, T, d)
+        h = h.unflatten(0, (batch, tokens)).permute(0, 3, 1, 2, 4).flatten(3)  # (B, T, N, r·D)
+        return self.up(self.alpha * h)
 
 
 class CascadeAdapter(nn.Module):
@@ -136,19 +141,21 @@ class PromptGate(nn.Module):
     zero prompt would change the class token (its key adds to the normaliser). Each head's
     logits for prompt keys get the bias log g (g >= 0): the attention is then
     (Z_A·o_A + g·Z_P·o_P) / (Z_A + g·Z_P), exactly frozen CLIP's at g = 0, with a finite
-    gradient in g. The gates start closed (g = 0) and open as training needs.
+    gradient in g. The gates start closed (g = 0) and open as training needs. The gradient of a
+    closed gate is carried by attention weights of order 1e-30: fine in fp32 and bf16, but it
+    underflows in fp16, where closed gates would stay closed (use bf16 or fp32 for OmniCLIP).
     """
 
     def __init__(self, blocks: int, heads: int) -> None:
         super().__init__()
         self.gates = nn.Parameter(torch.zeros(blocks, heads))
 
-    def bias(self, block: int, tokens: int, prompts: int) -> torch.Tensor:
-        """Additive logit bias (1, heads, 1, tokens + prompts) for block ``block`` (0-based)."""
-        log_gate = _LogGate.apply(self.gates[block])
-        heads = log_gate.shape[0]
-        zeros = log_gate.new_zeros(heads, tokens)
-        return torch.cat([zeros, log_gate[:, None].expand(heads, prompts)], dim=1)[None, :, None, :]
+    def biases(self, tokens: int, prompts: int) -> torch.Tensor:
+        """Additive logit biases (blocks, 1, heads, 1, tokens + prompts), one per block."""
+        log_gate = _LogGate.apply(self.gates)  # (blocks, heads)
+        zeros = log_gate.new_zeros(*log_gate.shape, tokens)
+        biases = torch.cat([zeros, log_gate[..., None].expand(-1, -1, prompts)], dim=-1)
+        return biases[:, None, :, None, :]
 
 
 class TemporalAttentionHead(nn.Module):

@@ -39,7 +39,8 @@ def load_clip(backbone: str, pretrained: str | None, image_size: int | None = No
     register_tiny_configs()
     known = open_clip.list_models()
     if backbone not in known:
-        raise OmniBenchError(f"unknown backbone '{backbone}'{did_you_mean(backbone, known)}; see open_clip.list_models()")
+        hint = did_you_mean(backbone, known)
+        raise OmniBenchError(f"unknown backbone '{backbone}'{hint}; see open_clip.list_models()")
     kwargs: dict[str, Any] = {} if image_size is None else {"force_image_size": image_size}
     if pretrained is None:
         with _quiet():  # open_clip logs a warning for every random-init model
@@ -51,7 +52,13 @@ def load_clip(backbone: str, pretrained: str | None, image_size: int | None = No
     if not isinstance(clip, CLIP):
         raise OmniBenchError(f"backbone '{backbone}' is not a plain CLIP model (custom text towers are not supported)")
     check_vision_tower(clip.visual, backbone)
-    return clip.float().eval(), open_clip.get_tokenizer(backbone)
+    return clip.float().eval(), tokenizer_for(backbone)
+
+
+@functools.cache
+def tokenizer_for(backbone: str) -> Any:
+    """open_clip's tokenizer for ``backbone`` (stateless, so one instance is shared)."""
+    return open_clip.get_tokenizer(backbone)
 
 
 @contextlib.contextmanager

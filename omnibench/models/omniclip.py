@@ -79,7 +79,7 @@ def adapter_blocks(chosen: Sequence[int] | None, blocks: int) -> tuple[int, ...]
         return tuple(range(1, blocks + 1))
     bad = [i for i in chosen if not 1 <= i <= blocks]
     if bad:
-        raise OmniBenchError(f"model.options.pta_blocks {list(bad)} outside 1..{blocks} (the backbone has {blocks} blocks)")
+        raise OmniBenchError(f"model.options.pta_blocks {list(bad)} outside 1..{blocks} (the backbone's blocks)")
     return tuple(sorted(set(chosen)))
 
 
@@ -99,8 +99,10 @@ class OmniCLIP(VideoCLIPModel):
             {str(i): self._make_adapter(width, grid_size(visual)) for i in adapter_blocks(options.pta_blocks, depth)}
             if options.use_pta else {}
         )
-        self.spg = SelfPromptGenerator(width, grid_size(visual), options.pooling, options.projector) if options.use_spg else None
-        self.prompt_gate = PromptGate(depth, visual.transformer.resblocks[0].attn.num_heads) if options.use_spg else None
+        self.spg, self.prompt_gate = None, None
+        if options.use_spg:
+            self.spg = SelfPromptGenerator(width, grid_size(visual), options.pooling, options.projector)
+            self.prompt_gate = PromptGate(depth, visual.transformer.resblocks[0].attn.num_heads)
         self.head = TemporalAttentionHead(self.embed_dim, options.head_heads or default_heads(self.embed_dim))
         self.prompt_generator = (
             VideoSpecificPrompt(self.embed_dim, width, options.prompt_layers, options.prompt_alpha)
@@ -126,31 +128,31 @@ class OmniCLIP(VideoCLIPModel):
         x = embed_patches(visual, video.flatten(0, 1)).unflatten(0, (batch, frames))
         x = visual.ln_pre((x + self.temporal_embedding[:, None].to(x.dtype)).flatten(0, 1))  # Eq. 1
         tokens = x.shape[1]
+        biases = None
         if self.spg is not None:
             x = torch.cat([x, self.spg(x[:, 1:])], dim=1)
+            biases = self.prompt_gate.biases(tokens, x.shape[1] - tokens)
         for index, block in enumerate(visual.transformer.resblocks):
-            x = self.run_block(self._block, index, block, x, batch, tokens)
+            bias = None if biases is None else biases[index]
+            x = self.run_block(self._block, index, block, x, bias, batch, tokens)
         return x[:, :tokens]
 
-    def _block(self, index: int, block: nn.Module, x: torch.Tensor, batch: int, tokens: int) -> torch.Tensor:
+    def _block(self, index: int, block: nn.Module, x: torch.Tensor, bias: torch.Tensor | None,
+               batch: int, tokens: int) -> torch.Tensor:
         """V^i from V^{i-1} (Eq. 2-4, or the Table 11 variant)."""
-        bias = None
-        if self.spg is not None:
-            if index > 0 and self.options.prompt_source == "per_block":
-                x = torch.cat([x[:, :tokens], self.spg(x[:, 1:tokens])], dim=1)
-            bias = self.prompt_gate.bias(index, tokens, x.shape[1] - tokens)
-        key = str(index + 1)
-        if key not in self.adapters:
+        if self.spg is not None and index > 0 and self.options.prompt_source == "per_block":
+            x = torch.cat([x[:, :tokens], self.spg(x[:, 1:tokens])], dim=1)
+        adapter = self.adapters[str(index + 1)] if str(index + 1) in self.adapters else None
+        if adapter is None:
             return block_forward(block, x, bias)
-        adapter = self.adapters[key]
         if self.options.combination == "cascade":
             patches = x[:, 1:tokens]
             patches = patches + adapter(patches.unflatten(0, (batch, -1))).flatten(0, 1)
             return block_forward(block, torch.cat([x[:, :1], patches, x[:, tokens:]], dim=1), bias)
-        branch = adapter(x.unflatten(0, (batch, -1))).flatten(0, 1)
-        if self.options.combination == "attention_parallel":
-            return block_forward(block, x, bias, attention_branch=branch)
-        return block_forward(block, x, bias) + branch
+        return block_forward(
+            block, x, bias, branch=lambda normed: adapter(normed.unflatten(0, (batch, -1))).flatten(0, 1),
+            branch_beside_attention=self.options.combination == "attention_parallel",
+        )
 
     def frame_features(self, video: torch.Tensor) -> torch.Tensor:
         return class_embedding_out(self.clip.visual, self.encode_tokens(video)).unflatten(0, (video.shape[0], -1))

@@ -3,6 +3,8 @@ these call the tower's own conv1, embeddings, ln_post and proj, and each block's
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 
@@ -26,17 +28,22 @@ def block_forward(
     block: ResidualAttentionBlock,
     x: torch.Tensor,
     bias: torch.Tensor | None = None,
-    attention_branch: torch.Tensor | None = None,
+    branch: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    branch_beside_attention: bool = False,
 ) -> torch.Tensor:
     """One CLIP block on (N, L, D) tokens with its own weights.
 
-    ``bias``: additive attention-logit bias; ``attention_branch``: a residual added beside the
-    attention sub-layer (OmniCLIP's attention-parallel variant).
+    ``bias``: additive attention-logit bias. ``branch``: a parallel module fed the block's
+    ``ln_1`` output; its result is added beside the whole block (OmniCLIP's block-parallel
+    PTA, Eq. 4) or, with ``branch_beside_attention``, beside the attention sub-layer only.
     """
-    h = x + block.ls_1(block_attention(block.attn, block.ln_1(x), bias))
-    if attention_branch is not None:
-        h = h + attention_branch
-    return h + block.ls_2(block.mlp(block.ln_2(h)))
+    normed = block.ln_1(x)
+    h = x + block.ls_1(block_attention(block.attn, normed, bias))
+    extra = branch(normed) if branch is not None else None
+    if extra is not None and branch_beside_attention:
+        h = h + extra
+    out = h + block.ls_2(block.mlp(block.ln_2(h)))
+    return out + extra if extra is not None and not branch_beside_attention else out
 
 
 def grid_size(visual: VisionTransformer) -> tuple[int, int]:

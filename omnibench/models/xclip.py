@@ -18,7 +18,9 @@ from open_clip.model import CLIP
 from torch import nn
 
 from omnibench.errors import OmniBenchError
-from omnibench.models.attention import FeedForward, MultiHeadSelfAttention, block_attention, default_heads, init_trunc_normal
+from omnibench.models.attention import (
+    FeedForward, MultiHeadSelfAttention, block_attention, default_heads, init_trunc_normal,
+)
 from omnibench.models.base import VideoCLIPModel
 from omnibench.models.options import ModelOptions, require
 from omnibench.models.registry import register_model

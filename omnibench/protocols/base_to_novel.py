@@ -56,4 +56,4 @@ def run(ctx: RunContext, options: BaseToNovelOptions) -> ProtocolResult:
     b, n = results[0].metrics, results[1].metrics
     metrics = {**{f"base_{k}": b[k] for k in KEYS}, **{f"novel_{k}": n[k] for k in KEYS},
                **{k: harmonic_mean(b[k], n[k]) for k in KEYS}, "hm": harmonic_mean(b["top1"], n["top1"])}
-    return ProtocolResult(base_train.classnames, results, metrics, trained)
+    return ProtocolResult(model, base_train.classnames, results, metrics, trained)

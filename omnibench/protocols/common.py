@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from omnibench.data import DatasetAdapter, Split, VideoClipDataset, build_transform, collate_clips, get_dataset
+from omnibench.engine.checkpoint import data_fingerprint
 from omnibench.engine.distributed import DistContext
 from omnibench.engine.evaluate import EvalResult, EvalSettings, evaluate
 from omnibench.engine.precision import autocast_dtype
@@ -28,6 +29,7 @@ CHECKPOINT = "checkpoint.pt"
 class ProtocolResult:
     """What a protocol hands back for the record."""
 
+    model: torch.nn.Module  # the evaluated model (its cost goes into the record)
     classes: tuple[str, ...]
     evaluations: list[EvalResult]
     metrics: dict[str, float]
@@ -106,7 +108,8 @@ def train(ctx: RunContext, model: torch.nn.Module, split: Split) -> TrainResult:
     data = ctx.spec.data
     config = TrainConfig(run_id=ctx.spec.run_id(), seed=ctx.spec.seed, optim=ctx.spec.optim,
                          clip_shape=(data.frames, 3, data.input_size, data.input_size),
-                         checkpoint_path=ctx.run_dir / CHECKPOINT, workers=ctx.runtime.workers, collate=collate_clips)
+                         checkpoint_path=ctx.run_dir / CHECKPOINT, workers=ctx.runtime.workers, collate=collate_clips,
+                         data_fingerprint=data_fingerprint((r.path, r.label) for r in split.records))
     ctx.progress.message(f"training on {split.dataset}/{split.name}: {len(split)} videos, {split.num_classes} classes")
     trainer = Trainer(model, _dataset(ctx, split, train=True), split.classnames, config, ctx.dist, ctx.progress,
                       new_parameter_names=set(model.new_parameter_names()))

@@ -37,4 +37,4 @@ def run(ctx: RunContext, options: FewShotOptions) -> ProtocolResult:
     model = build_video_model(ctx)
     trained = train(ctx, model, shots)
     result = evaluate_split(ctx, model, eval_split)
-    return ProtocolResult(shots.classnames, [result], single_metrics(result), trained)
+    return ProtocolResult(model, shots.classnames, [result], single_metrics(result), trained)

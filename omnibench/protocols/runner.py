@@ -13,7 +13,7 @@ from omnibench.engine.distributed import barrier, gather_objects, setup_distribu
 from omnibench.engine.evaluate import predictions_frame
 from omnibench.engine.progress import ProgressReporter, use_rich
 from omnibench.protocols import Protocol
-from omnibench.protocols.common import ProtocolResult, RunContext, build_video_model
+from omnibench.protocols.common import ProtocolResult, RunContext
 from omnibench.protocols.record import build_record
 from omnibench.runtime import RuntimeOptions
 from omnibench.spec import RunSpec
@@ -50,16 +50,12 @@ def _write_outputs(run_dir: Path, result: ProtocolResult, record: dict) -> None:
     atomic_write_json(run_dir / RECORD, record)  # last: a run is finished exactly when its record exists
 
 
-def _cost(ctx: RunContext) -> dict[str, Any]:
-    """GFLOPs per video view and per class text, parameter counts (``omnibench.flops``) on a fresh model copy."""
-    model = build_video_model(ctx)
-    params = {"params_total": sum(p.numel() for p in model.parameters()),
-              "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad)}
-    try:
-        from omnibench.flops import model_cost
-    except ImportError:
-        return {"gflops_video": None, "gflops_text_one": None, **params, "scope": "unavailable"}
-    return dict(model_cost(model, frames=ctx.spec.data.frames, size=ctx.spec.data.input_size))
+def _cost(ctx: RunContext, model: torch.nn.Module) -> dict[str, Any]:
+    """GFLOPs per video view and per class text, parameter counts (``omnibench.flops``) of the run's model."""
+    from omnibench.flops import record_cost
+
+    with torch.random.fork_rng(devices=[]):
+        return record_cost(model, frames=ctx.spec.data.frames, size=ctx.spec.data.input_size)
 
 
 def _throughput(ctx: RunContext, result: ProtocolResult) -> float:
@@ -81,8 +77,7 @@ def _train_summary(result: ProtocolResult, ctx: RunContext) -> dict[str, Any] | 
 def _record(ctx: RunContext, result: ProtocolResult, started: float) -> dict:
     skipped_train = sum(gather_objects(result.train.stats.skipped if result.train else 0, ctx.dist))
     resumed = result.train.resumed_seconds if result.train else 0.0
-    with torch.random.fork_rng(devices=[]):
-        cost = _cost(ctx)
+    cost = _cost(ctx, result.model)
     extra = {**ctx.extra, "train": _train_summary(result, ctx), "device": str(ctx.dist.device),
              "world_size": ctx.dist.world_size}
     return build_record(

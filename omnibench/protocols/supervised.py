@@ -15,4 +15,4 @@ def run(ctx: RunContext, options: SupervisedOptions) -> ProtocolResult:
     model = build_video_model(ctx)
     trained = train(ctx, model, train_split)
     result = evaluate_split(ctx, model, eval_split)
-    return ProtocolResult(train_split.classnames, [result], single_metrics(result), trained)
+    return ProtocolResult(model, train_split.classnames, [result], single_metrics(result), trained)

@@ -80,4 +80,4 @@ def run(ctx: RunContext, options: EvalOnlyOptions) -> ProtocolResult:
     results = {target: _evaluate_target(ctx, model, options, target, splits[target]) for target in targets}
     classes = classes or next(iter(splits.values()))[0].classnames
     evaluations = [e for group in results.values() for e in group]
-    return ProtocolResult(tuple(classes), evaluations, target_metrics(results), trained)
+    return ProtocolResult(model, tuple(classes), evaluations, target_metrics(results), trained)

@@ -2,8 +2,8 @@
 
 Cells aggregate every run (and, for zero-shot, every split) whose row and column values are
 equal; values that vary but name neither a row nor a column (seeds, data draws, splits) are
-what the mean ± std is taken over. The std is the population std (``ddof=0``), as numpy's
-default; a single value has no std.
+what the mean ± std is taken over. The std is the sample std (``ddof=1``), as the run
+records' own ``top1_std`` (``engine.metrics.mean_std``); a single value has no std.
 """
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def aggregate(frame: pd.DataFrame, row_paths: Sequence[str], col_paths: Sequence
             continue
         values = pd.to_numeric(frame[column], errors="coerce")
         grouped = values.groupby([keyed["row"], keyed["col"]], sort=False)
-        stats = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=0), "n": grouped.count()})
+        stats = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1), "n": grouped.count()})
         for (row, col), stat in stats.iterrows():
             if stat["n"] > 0:
                 std = float(stat["std"]) if stat["n"] > 1 else None

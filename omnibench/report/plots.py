@@ -166,20 +166,25 @@ def ablation_figure(table: ReportTable) -> Figure:
     kinds = [kind for kind in (PUBLISHED, MEASURED) if any(r.kind == kind for r in table.rows)]
     series = [(c, kind) for c in table.columns if c.kind == "value" and c.metric == metric for kind in kinds]
     width = 0.8 / max(len(series), 1)
-    colors = _colors([" ".join(c.header) for c, _ in series])
+    colors = _colors([_name(c) for c, _ in series])
     for i, (column, kind) in enumerate(series):
         heights = [_bar_value(table, label, column, kind) for label in labels]
-        name, published = " ".join(column.header), kind == PUBLISHED
+        name, published = _name(column), kind == PUBLISHED
         ax.bar(np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width, heights, width, color=colors[name],
                hatch="//" if published else None, alpha=0.55 if published else 1.0,
                label=f"{name} ({'published' if published else 'omnibench'})")
     ax.set_xticks(np.arange(len(labels)), labels, fontsize=8)
-    lowest = min((p.get_height() for p in ax.patches if p.get_height() > 0), default=0.0)
-    ax.set_ylim(bottom=max(0.0, 10 * np.floor((lowest - 5) / 10)))  # differences of ablations are small
+    if PUBLISHED in kinds:  # the papers' ablation differences are small: start near the lowest bar
+        lowest = min((p.get_height() for p in ax.patches if p.get_height() > 0), default=0.0)
+        ax.set_ylim(bottom=max(0.0, 10 * np.floor((lowest - 5) / 10)))
     ax.set_ylabel(f"{metric_label(metric)} (%)")
     ax.grid(axis="y", alpha=0.3)
     _legend(figure, [ax])
     return figure
+
+
+def _name(column: Column) -> str:
+    return " ".join(h for h in column.header if h)
 
 
 def _bar_value(table: ReportTable, label: str, column: Column, kind: str) -> float:

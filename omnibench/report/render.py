@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -51,8 +52,8 @@ def best_mask(table: ReportTable) -> pd.DataFrame:
 
 def rich_table(table: ReportTable) -> Table:
     """A rich table: measured rows in cyan, best values bold, deltas green / red."""
-    out = Table(title=f"{table.title}  [dim]({table.suite} · {table.key})[/]", title_justify="left",
-                caption="\n".join([*table.notes, *table.footer]), caption_justify="left", show_lines=False)
+    out = Table(title=f"{escape(table.title)}  [dim]({escape(table.suite)} · {table.key})[/]", title_justify="left",
+                caption=escape("\n".join([*table.notes, *table.footer])), caption_justify="left")
     left = [True, True, *[c.kind == "text" for c in table.columns]]
     for header, is_left in zip(headers(table), left):
         out.add_column("\n".join(h for h in header if h), justify="left" if is_left else "right")

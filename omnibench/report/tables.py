@@ -203,7 +203,7 @@ def source_notes(sources: Sequence[PublishedTable], rows: Sequence[Row]) -> list
     used = {row.source for row in rows if row.kind == PUBLISHED}
     notes = [t.citation() + (f" {t.note}" if t.note else "") for t in sources if t.source in used]
     delta = f" Δ = {OURS} − the published row of the same method." if used else ""
-    notes.append(f"{OURS}: mean {PLUS_MINUS} std (population) over seeds / splits when a cell has several; "
+    notes.append(f"{OURS}: mean {PLUS_MINUS} std (sample) over seeds / splits when a cell has several; "
                  f"{DASH} = no finished run (blank: the suite runs none).{delta}")
     return notes
 

@@ -1,0 +1,117 @@
+"""X-CLIP, ViFi-CLIP and VL prompting build the structures their papers describe."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from omnibench.errors import OmniBenchError
+from omnibench.models import build_model
+from omnibench.spec import ModelSpec
+
+FRAMES = 4
+CLASSES = ["run", "jump"]
+
+
+def tiny(name: str, **options: object) -> torch.nn.Module:
+    spec = ModelSpec(name=name, backbone="omnibench-tiny-vit", pretrained=None, options=options)
+    return build_model(spec, frames=FRAMES)
+
+
+def video(size: int = 32) -> torch.Tensor:
+    return torch.randn(2, FRAMES, 3, size, size, generator=torch.Generator().manual_seed(0))
+
+
+def layer_inputs(model: torch.nn.Module, layer: str) -> list[tuple[int, ...]]:
+    shapes: list[tuple[int, ...]] = []
+    hooks = [getattr(block, layer).register_forward_hook(lambda m, a, o: shapes.append(tuple(a[0].shape)))
+             for block in model.clip.visual.transformer.resblocks]
+    with torch.no_grad():
+        model.frame_features(video())
+    for hook in hooks:
+        hook.remove()
+    return shapes
+
+
+def test_xclip_message_token_joins_attention_and_leaves_before_the_ffn() -> None:
+    model = tiny("xclip")
+    assert layer_inputs(model, "ln_1") == [(2 * FRAMES, 17 + 1, 64)] * 2  # frame tokens + message token
+    assert layer_inputs(model, "ln_2") == [(2 * FRAMES, 17, 64)] * 2  # message dropped before the FFN
+
+
+def test_xclip_messages_cross_frames_and_frames_stay_separate_without_them() -> None:
+    model = tiny("xclip").eval()
+    clip, moved = video(), video().clone()
+    moved[0, 0] += 1.0
+    with torch.no_grad():
+        change = (model.frame_features(moved) - model.frame_features(clip)).abs().sum(-1)
+        assert (change[0, 1:] > 1e-6).all() and (change[1] < 1e-6).all()  # other frames of the same video only
+        for message in model.messages:
+            torch.nn.init.zeros_(message.fc.weight), torch.nn.init.zeros_(message.fc.bias)
+            torch.nn.init.zeros_(message.attn.out.weight), torch.nn.init.zeros_(message.attn.out.bias)
+        change = (model.frame_features(moved) - model.frame_features(clip)).abs().sum(-1)
+    assert (change[0, 1:] < 1e-6).all()
+
+
+def test_xclip_new_modules_and_settings() -> None:
+    model = tiny("xclip")
+    new = model.new_parameter_names()
+    assert new and all(name.startswith(("messages.", "mit.", "prompts_generator.")) for name in new)
+    assert {n for n, p in model.named_parameters() if p.requires_grad and not n.startswith("clip.")} == new
+    assert model.template == "{}" and len(model.mit.blocks) == 1 and len(model.prompts_generator.layers) == 2
+    torch.testing.assert_close(model.prompts_generator.alpha, torch.full((32,), 0.1))
+    assert model.mit.positional_embedding.shape == (FRAMES, 32)
+    with pytest.raises(OmniBenchError, match="built for 4 frames"):
+        model(torch.zeros(1, 3, 3, 32, 32), CLASSES)
+
+
+def test_xclip_prompts_make_text_video_specific() -> None:
+    model = tiny("xclip").eval()
+    with torch.no_grad():
+        tokens = model.encode_tokens(video())
+        context = model.prompts_generator.video_context(tokens[:, 1:].unflatten(0, (2, -1)))
+        text = model.prompts_generator(model.encode_text(CLASSES), context)
+    assert context.shape == (2, 16, 32) and text.shape == (2, 2, 32)
+    assert (text[0] - text[1]).abs().max() > 1e-6
+
+
+@pytest.mark.parametrize(("tune", "visual", "text"),
+                         [("both", True, True), ("image", True, False), ("text", False, True)])
+def test_vificlip_variants_tune_the_named_encoders(tune: str, visual: bool, text: bool) -> None:
+    model = tiny("vificlip", tune=tune)
+    assert all(p.requires_grad == visual for p in model.clip.visual.parameters())
+    assert all(p.requires_grad == text for p in model.clip.transformer.parameters())
+    assert model.clip.logit_scale.requires_grad and model.template == "a photo of a {}."
+    clip = video()
+    with torch.no_grad():
+        frames = model.clip.encode_image(clip.flatten(0, 1)).view(2, FRAMES, -1)
+        torch.testing.assert_close(model.encode_video(clip), frames.mean(1))
+
+
+def test_vl_prompting_deep_vision_prompts() -> None:
+    model = tiny("vl_prompt", vision_tokens=3, vision_depth=2, text_tokens=5, text_depth=1)
+    assert model.vision_prompts.shape == (2, 3, 64) and model.text_prompts.shape == (1, 5, 32)
+    assert layer_inputs(model, "ln_1") == [(2 * FRAMES, 17 + 3, 64)] * 2
+    seen: list[torch.Tensor] = []
+    block = model.clip.visual.transformer.resblocks[1]
+    hook = block.register_forward_hook(lambda m, a, o: seen.append(a[0][:, -3:].detach()))
+    with torch.no_grad():
+        model.frame_features(video())
+    hook.remove()
+    torch.testing.assert_close(seen[0][0], model.vision_prompts[1].detach())  # replaced before block 2
+    with pytest.raises(OmniBenchError, match="vision_depth 5 exceeds"):
+        tiny("vl_prompt", vision_depth=5)
+
+
+def test_vl_prompting_text_context() -> None:
+    model = tiny("vl_prompt", text_tokens=4)
+    words = model.tokenizer(["a photo of a"])[0, 1:5]
+    with torch.no_grad():
+        torch.testing.assert_close(model.text_prompts[0], model.clip.token_embedding(words))
+    tokens = model.tokenize(["run"])
+    assert tokens[0, 1:5].tolist() == model.tokenizer(["X X X X"])[0, 1:5].tolist()
+    changed = tiny("vl_prompt", text_tokens=4)
+    changed.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        before = changed.encode_text(CLASSES)
+        changed.text_prompts[1].add_(torch.randn(4, 32))  # a deep prompt (layer 2) changes the text features
+        assert (changed.encode_text(CLASSES) - before).abs().max() > 1e-4
