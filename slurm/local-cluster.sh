@@ -135,7 +135,7 @@ SelectTypeParameters=CR_Core_Memory
 DefMemPerCPU=1024
 SchedulerType=sched/backfill
 SchedulerParameters=batch_sched_delay=0,sched_interval=1,bf_interval=1
-KillWait=5
+KillWait=2
 JobRequeue=1
 ReturnToService=2
 MinJobAge=300

@@ -19,8 +19,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_CONF = REPO / "slurm" / ".cluster" / "etc" / "slurm.conf"
 CLASSES = ("object moving left", "object moving right", "object growing")
-# One supervised run long enough (60 epochs of 8 steps, >10 s even on an idle machine) that
-# it is still training when Slurm kills it (KillWait = 5 s after the interruption).
+# One supervised run long enough (80 epochs of 8 steps, ~10 s on an idle machine) that it is
+# still training when Slurm kills it: submitit ignores SIGTERM, so a requeued or cancelled job
+# goes on until SIGKILL, KillWait (2 s on the local cluster) later.
 LONG_SUITE = """\
 name: resume
 description: one tiny supervised run that the tests interrupt
@@ -30,7 +31,7 @@ base:
   dataset: synthetic
   model: {name: omniclip, backbone: omnibench-tiny-vit, pretrained: null}
   data: {frames: 4, input_size: 32, short_side: 32}
-  optim: {epochs: 60, batch_size: 3, lr: 1.0e-3, warmup_epochs: 1, mixup: 0.0, cutmix: 0.0, precision: fp32}
+  optim: {epochs: 80, batch_size: 3, lr: 1.0e-3, warmup_epochs: 1, mixup: 0.0, cutmix: 0.0, precision: fp32}
 grid:
   seed: [7]
 """
