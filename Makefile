@@ -16,11 +16,13 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install torch==2.13.0 -c constraints.txt 2>&1 | grep -v "is ignored" || true
 	$(PIP) install -e '.[test]' -c constraints.txt 2>&1 | grep -v "is ignored" || true
-	$(PY) -c "import torch, decord, open_clip, omnibench" && touch $@
+	$(PY) -c "import omnibench.compat, torch, decord, open_clip" && touch $@
 	@! $(PY) -m pip list 2>/dev/null | grep -i '^nvidia' || (echo "nvidia-* packages were installed" && exit 1)
 
 demo: venv
-	$(VENV)/bin/omnibench demo
+	$(VENV)/bin/omnibench run demo
+	$(VENV)/bin/omnibench report demo --latex results/demo-report/demo.tex --plots results/demo-report/plots
+	$(VENV)/bin/omnibench report demo
 
 test: venv
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)

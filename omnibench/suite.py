@@ -8,6 +8,8 @@ Every ``when`` is matched against the run as it is before overrides, so their or
 not matter when several apply to different paths. Beneath everything the suite sets lie the
 papers' hyper-parameters for the run's protocol, dataset and model
 (:mod:`omnibench.protocols.defaults`), so each spec spells out the values it runs with.
+``external_datasets`` names datasets that users declare in their datasets.yaml (K400-tiny), with
+what to declare: validation accepts them, running needs them declared.
 
 Loading is cheap (PyYAML + :class:`~omnibench.spec.RunSpec`): keys, paths and values are
 checked with ``file:line`` and a did-you-mean. Names that live in the dataset, model and
@@ -47,7 +49,7 @@ from omnibench.yaml_lines import LocatedYaml, load_yaml
 SUITES_ENV = "OMNIBENCH_SUITES"
 BUILTIN_SUITES = Path(__file__).resolve().parents[1] / "suites"
 LAYOUTS = ("grid", "supervised", "zero_shot")
-TOP_KEYS = ("name", "description", "table", "base", "grid", "overrides")
+TOP_KEYS = ("name", "description", "table", "external_datasets", "base", "grid", "overrides")
 TABLE_KEYS = ("paper_table", "title", "layout", "rows", "columns", "metrics")
 __all__ = ["Suite", "SuiteError", "TableSpec", "load_suite", "resolve_suite", "suite_files"]
 
@@ -74,6 +76,7 @@ class Suite:
     table: TableSpec
     specs: tuple[RunSpec, ...]
     axes: tuple[str, ...] = ()
+    external_datasets: Mapping[str, str] = dataclasses.field(default_factory=dict)
     lines: Mapping[str, Mapping[str, int | None]] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def labels(self, spec: RunSpec) -> dict[str, Any]:
@@ -128,7 +131,15 @@ def load_suite(name_or_path: str | Path) -> Suite:
     runs = _expand(doc, data)
     specs = tuple(spec for spec, _ in runs)
     axes = _varying_paths(specs, _grid_paths(data))
-    return Suite(name, description, doc.path, table, specs, axes, {s.run_id(): lines for s, lines in runs})
+    external = _external_datasets(doc, data.get("external_datasets", {}))
+    return Suite(name, description, doc.path, table, specs, axes, external, {s.run_id(): lines for s, lines in runs})
+
+
+def _external_datasets(doc: LocatedYaml, data: Any) -> dict[str, str]:
+    """``external_datasets``: names the user declares in datasets.yaml -> what to declare."""
+    if not isinstance(data, Mapping) or not all(isinstance(v, str) and v.strip() for v in data.values()):
+        raise SuiteError(f"{doc.where('external_datasets')}: 'external_datasets' must map dataset names to descriptions")
+    return {str(k): v for k, v in data.items()}
 
 
 def _mapping(doc: LocatedYaml, value: Any, keys: tuple[Any, ...]) -> Mapping[str, Any]:

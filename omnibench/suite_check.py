@@ -23,12 +23,16 @@ def known_datasets() -> list[str]:
     return sorted({*DATASETS.names(), *load_config()})
 
 
-def check_suite(suite: Suite, specs: Iterable[RunSpec] | None = None) -> None:
-    """Raise a ``file:line`` :class:`SuiteError` for the first invalid name or option."""
+def check_suite(suite: Suite, specs: Iterable[RunSpec] | None = None, *, require_data: bool = True) -> None:
+    """Raise a ``file:line`` :class:`SuiteError` for the first invalid name or option.
+
+    With ``require_data=False`` (``omnibench validate``) the suite's ``external_datasets`` pass
+    even when this machine's datasets.yaml does not declare them yet.
+    """
     from omnibench.models import MODELS, model_options_class  # noqa: PLC0415
     from omnibench.protocols import PROTOCOLS  # noqa: PLC0415
 
-    datasets = known_datasets()
+    datasets = known_datasets() + ([] if require_data else list(suite.external_datasets))
     for spec in suite.specs if specs is None else specs:
         _name(suite, spec, "dataset", spec.dataset, datasets)
         for index, target in enumerate(spec.protocol_options.get("targets") or ()):
@@ -50,11 +54,18 @@ def _name(suite: Suite, spec: RunSpec, path: str, value: object, known: list[str
     if kind == "dataset":
         from omnibench.data.roots import config_path  # noqa: PLC0415
 
-        hint = f"; other datasets are declared in {config_path()}, e.g. '{value}: {{format: list, root: DIR}}'"
+        wanted = suite.external_datasets.get(str(value), "{format: list, root: DIR}")
+        hint = f"; declare other datasets in {config_path()}, e.g. {value}: {wanted}"
     raise SuiteError(
         f"{suite.path}:{line}: {path}: unknown {kind} '{value}'{did_you_mean(str(value), known)}; "
         f"known: {', '.join(known)}{hint}" + (f" (run {run})" if run else "")
     )
+
+
+def undeclared_datasets(suite: Suite) -> dict[str, str]:
+    """The suite's ``external_datasets`` that this machine has not declared yet."""
+    known = set(known_datasets())
+    return {name: text for name, text in suite.external_datasets.items() if name not in known}
 
 
 def _options(suite: Suite, spec: RunSpec, path: str, options_cls: type, options: object) -> None:

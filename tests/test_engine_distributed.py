@@ -40,8 +40,11 @@ def test_batch_geometry_reaches_the_effective_batch() -> None:
     assert batch_geometry(OptimSpec(batch_size=64, batch_per_device=4), 8) == (4, 2)
     assert batch_geometry(OptimSpec(batch_size=8), 2) == (4, 1)
     assert batch_geometry(OptimSpec(batch_size=8, batch_per_device=2), 1) == (2, 4)
+    assert batch_geometry(OptimSpec(batch_size=4, batch_per_device=8), 1) == (4, 1)  # never above the share
     with pytest.raises(OmniBenchError, match="batch_per_device"):
         batch_geometry(OptimSpec(batch_size=8, batch_per_device=3), 1)
+    with pytest.raises(OmniBenchError, match="batch_per_device"):
+        batch_geometry(OptimSpec(batch_size=8), 3)
 
 
 def test_single_process_without_launcher_environment(monkeypatch) -> None:

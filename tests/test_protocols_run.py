@@ -205,3 +205,12 @@ def test_class_restriction_equals_evaluating_with_the_subset(data_root: Path, tm
     assert torch.equal(derived.labels, direct.labels)
     assert torch.allclose(derived.scores, direct.scores, atol=1e-5)
     assert derived.metrics == direct.metrics and not math.isnan(direct.metrics["top1"])
+
+
+def test_frame_size_mismatch_fails_before_training(data_root: Path, tmp_path: Path) -> None:
+    from omnibench.errors import OmniBenchError
+
+    spec = tiny_spec("few_shot", data={"input_size": 24, "short_side": 32}, protocol_options={"shots": 2})
+    with pytest.raises(OmniBenchError, match="data.input_size is 24 but omniclip on 'omnibench-tiny-vit' takes 32 px"):
+        run(spec, tmp_path, data_root)
+    assert not (tmp_path / "checkpoint.pt").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import string
 import subprocess
 import sys
 import time
@@ -19,25 +20,26 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_CONF = REPO / "slurm" / ".cluster" / "etc" / "slurm.conf"
 CLASSES = ("object moving left", "object moving right", "object growing")
-# One supervised run long enough (80 epochs of 8 steps, ~10 s on an idle machine) that it is
-# still training when Slurm kills it: submitit ignores SIGTERM, so a requeued or cancelled job
-# goes on until SIGKILL, KillWait (2 s on the local cluster) later.
-LONG_SUITE = """\
-name: resume
-description: one tiny supervised run that the tests interrupt
+SUITE = string.Template("""\
+name: $name
+description: one tiny supervised run
 table: {paper_table: null, title: Resume, layout: grid, rows: [model.name], columns: [dataset], metrics: [top1]}
 base:
   protocol: supervised
   dataset: synthetic
   model: {name: omniclip, backbone: omnibench-tiny-vit, pretrained: null}
   data: {frames: 4, input_size: 32, short_side: 32}
-  optim: {epochs: 80, batch_size: 3, lr: 1.0e-3, warmup_epochs: 1, mixup: 0.0, cutmix: 0.0, precision: fp32}
+  optim: {epochs: $epochs, batch_size: $batch, lr: 1.0e-3, warmup_epochs: 1, mixup: 0.0, cutmix: 0.0, precision: fp32}
 grid:
   seed: [7]
-"""
+""")
+# One supervised run long enough (80 epochs of 8 steps, ~10 s on an idle machine) that it is
+# still training when Slurm kills it: submitit ignores SIGTERM, so a requeued or cancelled job
+# goes on until SIGKILL, KillWait (2 s on the local cluster) later.
+LONG_SUITE = SUITE.substitute(name="resume", epochs=80, batch=3)
 # Two tasks of one job train one run together (the engine's DDP, gloo on CPU), as a job with
 # gpus_per_node: 2 would on a GPU cluster.
-DDP_SUITE = LONG_SUITE.replace("name: resume", "name: ddp").replace("epochs: 60, batch_size: 3", "epochs: 2, batch_size: 4")
+DDP_SUITE = SUITE.substitute(name="ddp", epochs=2, batch=4)
 DDP_PROFILE = """\
 partition: debug
 tasks_per_node: 2

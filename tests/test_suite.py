@@ -136,6 +136,7 @@ BAD_EDITS = [
     ("  title: Few-shot top-1 (%)", "  title: [Few-shot", 6, "invalid YAML"),
     ("  data: {{frames: 32}}", "  data: {{frames: 32}}\n  seed: 1\n  seed: 2", 15, "duplicate key 'seed' (first set on line 14)"),
     ("  title: Few-shot top-1 (%)\n", "", 3, "'table.title' must be a non-empty string"),
+    ("base:\n", "external_datasets: [k400_tiny]\nbase:\n", 10, "'external_datasets' must map dataset names to descriptions"),
 ]
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from omnibench.cli import main
 from omnibench.errors import OmniBenchError
 from omnibench.suite import BUILTIN_SUITES, load_suite, suite_files
 from omnibench.suite_check import check_suite
@@ -17,11 +18,12 @@ PAPER_SUITES = {
 
 
 @pytest.fixture()
-def k400_tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The ablations' K400-tiny, declared as a list-format dataset the way users do."""
+def no_declared_datasets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty datasets.yaml of the user; returns its path."""
     config = tmp_path / "datasets.yaml"
-    config.write_text(f"k400_tiny: {{format: list, root: {tmp_path / 'k400_tiny'}}}\n")
+    config.write_text("{}\n")
     monkeypatch.setenv("OMNIBENCH_DATASETS_CONFIG", str(config))
+    return config
 
 
 def test_the_paper_suites_exist() -> None:
@@ -31,12 +33,32 @@ def test_the_paper_suites_exist() -> None:
         assert load_suite(name).table.paper_table == table
 
 
-@pytest.mark.usefixtures("k400_tiny")
 @pytest.mark.parametrize("path", sorted(BUILTIN_SUITES.glob("*.yaml")), ids=lambda p: p.stem)
-def test_every_suite_file_validates(path: Path) -> None:
+def test_every_suite_file_validates(path: Path, no_declared_datasets: Path) -> None:
     suite = load_suite(path)
     assert suite.specs and suite.name == path.stem
+    check_suite(suite, require_data=False)
+    if not suite.external_datasets:
+        check_suite(suite)
+        return
+    with pytest.raises(OmniBenchError, match=r"unknown dataset 'k400_tiny'.*declare other datasets in .*k400_tiny: \{format: list"):
+        check_suite(suite)  # running needs the user's declaration
+    no_declared_datasets.write_text("k400_tiny: {format: list, root: /data/k400_tiny}\n")
     check_suite(suite)
+
+
+def test_validate_command_names_what_to_declare(no_declared_datasets: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "300")
+    assert main(["validate"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"ok  {name}:" in out for name in PAPER_SUITES)
+    assert out.count("to run it, declare k400_tiny") == 5
+    bad = no_declared_datasets.parent / "bad.yaml"
+    bad.write_text((BUILTIN_SUITES / "few-shot.yaml").read_text().replace("name: few-shot", "name: bad").replace("ucf101]", "ucf11]"))
+    assert main(["validate", str(bad), "zero-shot"]) == 2
+    out = capsys.readouterr().out
+    assert f"{bad}:" in out and "unknown dataset 'ucf11' (did you mean 'ucf101'?)" in out and "ok  zero-shot" in out
 
 
 def test_expected_run_counts() -> None:

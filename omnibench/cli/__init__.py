@@ -23,15 +23,13 @@ err_console = Console(stderr=True)
 
 
 def _register_commands() -> None:
-    from omnibench.cli import data  # noqa: PLC0415
+    from omnibench.cli import bench, data, models, report, runs  # noqa: PLC0415
 
     app.add_typer(data.app, name="data")
-    from omnibench.cli import models  # noqa: PLC0415
-
     app.command("flops")(models.flops)
-    app.add_typer(__import__("omnibench.cli.report", fromlist=["app"]).app)  # report
-    app.command("bench")(__import__("omnibench.cli.bench", fromlist=["bench"]).bench)
-    from omnibench.cli import runs; app.add_typer(runs.app)  # noqa: E702, PLC0415  run, ablate, validate, status, cancel, ls
+    app.command("bench")(bench.bench)
+    app.add_typer(report.app)  # report
+    app.add_typer(runs.app)  # run, ablate, validate, status, cancel, ls
 
 
 _register_commands()

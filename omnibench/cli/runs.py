@@ -78,7 +78,7 @@ def run(
 ) -> None:
     """Run a suite: finished runs are skipped, interrupted or failed ones resume."""
     filters = {"--dataset": _split(dataset), "--model": _split(model), "--shots": _shots(shots)}
-    options = dict(executor=executor.value, profile=profile, data_root=data_root, workers=workers, device=device, max_parallel=max_parallel)
+    options = _options(executor, profile, data_root, workers, device, max_parallel)
     _run(suite, filters, RunStore(results), dry_run, force, options)
 
 
@@ -99,8 +99,14 @@ def ablate(
     """Run one OmniCLIP ablation suite (suites/ablation-STUDY.yaml)."""
     if study not in ABLATIONS:
         raise OmniBenchError(f"unknown ablation '{study}'{did_you_mean(study, list(ABLATIONS))}; one of {', '.join(ABLATIONS)}")
-    options = dict(executor=executor.value, profile=profile, data_root=data_root, workers=workers, device=device, max_parallel=max_parallel)
+    options = _options(executor, profile, data_root, workers, device, max_parallel)
     _run(f"ablation-{study}", {"--dataset": _split(dataset)}, RunStore(results), dry_run, force, options)
+
+
+def _options(executor: Executor, profile: str | None, data_root: Path | None, workers: int, device: str,
+             max_parallel: int) -> dict:
+    return dict(executor=executor.value, profile=profile, data_root=data_root, workers=workers, device=device,
+                max_parallel=max_parallel)
 
 
 def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, force: bool, options: dict) -> None:
@@ -160,19 +166,21 @@ def validate(
     suites: Annotated[Optional[list[str]], typer.Argument(help="Suite names or files (default: every suite).")] = None,
 ) -> None:
     """Check suite files: keys, values, and dataset / model / protocol names and options."""
-    from omnibench.suite_check import check_suite  # noqa: PLC0415  (imports torch)
+    from omnibench.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415  (imports torch)
 
     failed = 0
     for name in suites or list(suite_files()):
         try:
             suite = load_suite(name)
-            check_suite(suite)
+            check_suite(suite, require_data=False)
         except OmniBenchError as err:
             failed += 1
             console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
             continue
         table = suite.table.paper_table or "no paper table"
         console.print(f"[green]ok[/]  {suite.name}: {len(suite.specs)} runs -> {table} ({tables.short_path(suite.path)})")
+        for dataset, wanted in undeclared_datasets(suite).items():
+            console.print(f"    [yellow]to run it[/], declare {dataset} in your datasets.yaml: {dataset}: {wanted}", soft_wrap=True)
     if failed:
         raise typer.Exit(2)
 

@@ -65,15 +65,21 @@ def read_frames(path: Path, indices: Sequence[int]) -> torch.Tensor:
 
 
 def decode_frames(reader: Any, path: Path, indices: Sequence[int]) -> torch.Tensor:
-    """Frames ``indices`` of an open reader as uint8 ``(len(indices), 3, H, W)``; each frame decoded once."""
+    """Frames ``indices`` of an open reader as uint8 ``(len(indices), 3, H, W)``; each frame decoded once.
+
+    The result is a channels-last view of decord's ``(T, H, W, 3)`` array (no copy): torch's
+    uint8 antialiased resize is fastest on that layout.
+    """
+    indices = list(indices)
     unique = sorted(set(indices))
     try:
         batch = reader.get_batch(unique).asnumpy()
     except Exception as error:
         raise BrokenVideoError(f"{path}: cannot decode frames: {_reason(error, path)}") from None
-    position = {frame: row for row, frame in enumerate(unique)}
-    frames = torch.from_numpy(np.ascontiguousarray(batch[[position[i] for i in indices]]))
-    return frames.permute(0, 3, 1, 2).contiguous()
+    if indices != unique:  # repeated frames (videos shorter than the clip) or unsorted indices
+        position = {frame: row for row, frame in enumerate(unique)}
+        batch = batch[[position[i] for i in indices]]
+    return torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
 
 
 def item_seed(seed: int, epoch: int, index: int) -> int:
@@ -130,7 +136,9 @@ class VideoClipDataset(Dataset):
         indices = sample_train_indices(len(reader), self.frames, np.random.default_rng(seed))
         frames = decode_frames(reader, record.path, indices)
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            # CPU generator only: torch.manual_seed would also queue lazy CUDA/XPU seeding, each
+            # capturing a stack trace (~1 ms per item), and leak a CUDA seed out of fork_rng.
+            torch.default_generator.manual_seed(seed)
             return self.transform(frames)
 
 

@@ -39,6 +39,8 @@ class TrainStats:
     train_seconds: float = 0.0
     clips: int = 0
     skipped: int = 0  # broken training videos seen by this rank
+    epoch_loss: float = 0.0  # this rank's summed step losses in the current epoch
+    epoch_steps: int = 0
     history: list[dict[str, float]] = dataclasses.field(default_factory=list)
 
 

@@ -26,7 +26,7 @@ class ProgressReporter:
         if active and rich:
             self.bar = Progress(
                 TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("loss {task.fields[loss]}  lr {task.fields[lr]}  {task.fields[speed]} clips/s"),
+                TextColumn("{task.fields[status]}"),
                 TimeRemainingColumn(),
             )
 
@@ -56,17 +56,17 @@ class ProgressReporter:
         if self.bar is not None:
             if self.task is not None:
                 self.bar.remove_task(self.task)
-            self.task = self.bar.add_task(description, total=total, completed=done, loss="-", lr="-", speed="-")
+            self.task = self.bar.add_task(description, total=total, completed=done, status="")
 
     def update(self, done: int, loss: float | None = None, lr: float | None = None,
                clips_per_s: float | None = None) -> None:
         """Iteration ``done`` of the current phase finished."""
         if not self.active:
             return
-        fields = {"loss": "-" if loss is None else f"{loss:.4f}", "lr": "-" if lr is None else f"{lr:.2e}",
-                  "speed": "-" if clips_per_s is None else f"{clips_per_s:.1f}"}
+        status = "  ".join(part for part in (
+            "" if loss is None else f"loss {loss:.4f}", "" if lr is None else f"lr {lr:.2e}",
+            "" if clips_per_s is None else f"{clips_per_s:.1f} clips/s") if part)
         if self.bar is not None and self.task is not None:
-            self.bar.update(self.task, completed=done, **fields)
+            self.bar.update(self.task, completed=done, status=status)
         elif done == self.total or done % self.log_every == 0:
-            print(f"{time.strftime('%H:%M:%S')} {self.description} {done}/{self.total} loss {fields['loss']} "
-                  f"lr {fields['lr']} clips/s {fields['speed']}", flush=True)
+            print(f"{time.strftime('%H:%M:%S')} {self.description} {done}/{self.total} {status}".rstrip(), flush=True)

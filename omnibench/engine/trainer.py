@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +62,12 @@ class TrainResult:
 
 
 def batch_geometry(optim: OptimSpec, world_size: int) -> tuple[int, int]:
-    """(per-device batch, accumulation steps) reaching ``optim.batch_size`` summed over devices."""
-    per_device = optim.batch_per_device or optim.batch_size // world_size
+    """(per-device batch, accumulation steps) reaching ``optim.batch_size`` summed over devices.
+
+    ``optim.batch_per_device`` is a ceiling: a device never gets more than its share of the batch.
+    """
+    share = optim.batch_size // world_size
+    per_device = min(optim.batch_per_device or share, share)
     if per_device < 1 or optim.batch_size % (per_device * world_size):
         raise OmniBenchError(
             f"optim.batch_size {optim.batch_size} is not a multiple of optim.batch_per_device x devices "
@@ -75,7 +79,7 @@ class Trainer:
     """Trains ``model`` on ``dataset`` (items of the data layer's ``VideoClipDataset``)."""
 
     def __init__(self, model: nn.Module, dataset: Dataset, classnames: Sequence[str], config: TrainConfig,
-                 ctx: DistContext, progress: ProgressReporter, new_parameter_names: set[str] = frozenset()) -> None:
+                 ctx: DistContext, progress: ProgressReporter, new_parameter_names: Collection[str] = ()) -> None:
         self.model, self.dataset, self.classnames = model, dataset, tuple(classnames)
         self.config, self.ctx, self.progress = config, ctx, progress
         self.per_device, self.accum = batch_geometry(config.optim, ctx.world_size)
@@ -121,11 +125,13 @@ class Trainer:
         self.position, self.stats = ckpt.restore_position(state)
         self.resumed_seconds = self.stats.train_seconds
         if len(state["ranks"]) == self.ctx.world_size:  # same world size: this rank's own state
-            restore_rng_state(state["ranks"][self.ctx.rank]["rng"])
-            self.stats.skipped = state["ranks"][self.ctx.rank]["skipped"]
-        else:  # another world size: rank 0 carries the total so far
+            mine = state["ranks"][self.ctx.rank]
+            restore_rng_state(mine["rng"])
+            self.stats.skipped, self.stats.epoch_loss, self.stats.epoch_steps = (
+                mine["skipped"], mine["epoch_loss"], mine["epoch_steps"])
+        else:  # another world size: rank 0 carries the totals so far
             self.stats.skipped = sum(r["skipped"] for r in state["ranks"]) if self.ctx.is_main else 0
-        self.progress.message(f"resumed from {path} at epoch {self.position.epoch + 1}, step {self.position.step}")
+        self.progress.message(f"resumed from {path} after {self.position.global_step} optimiser steps")
 
     def _loader(self, epoch: int, start_step: int) -> DataLoader:
         self.sampler.set_position(epoch, start_step * self.accum * self.per_device)
@@ -139,15 +145,16 @@ class Trainer:
         start = self.position.step
         batches = iter(self._loader(epoch, start))
         self.progress.start(f"epoch {epoch + 1}/{self.config.optim.epochs}", self.steps_per_epoch, start)
-        began, clips, losses = time.perf_counter(), 0, []
+        began, clips = time.perf_counter(), 0
         for step in range(start, self.steps_per_epoch):
             loss, n_clips = self._optimizer_step(epoch, step, batches)
-            losses.append(loss)
+            self.stats.epoch_loss += loss
+            self.stats.epoch_steps += 1
             clips += n_clips * self.ctx.world_size
             self._advance(epoch, step, time.perf_counter() - began, clips)
             self.progress.update(step + 1, loss, self.optimizer.param_groups[0]["lr"],
                                  clips / max(time.perf_counter() - began, 1e-9))
-        self._finish_epoch(epoch, losses)
+        self._finish_epoch(epoch)
 
     def _advance(self, epoch: int, step: int, seconds: float, clips: int) -> None:
         """Book the step; checkpoint every ``optim.checkpoint_every`` steps (mid-epoch)."""
@@ -157,11 +164,12 @@ class Trainer:
         if every and self.position.global_step % every == 0 and step + 1 < self.steps_per_epoch:
             self._save()
 
-    def _finish_epoch(self, epoch: int, losses: list[float]) -> None:
+    def _finish_epoch(self, epoch: int) -> None:
         self.stats.train_seconds += self.pending[0]
         self.stats.clips += self.pending[1]
         self.pending = (0.0, 0)
-        mean_loss = all_reduce_mean(sum(losses) / max(len(losses), 1), self.ctx)
+        mean_loss = all_reduce_mean(self.stats.epoch_loss / max(self.stats.epoch_steps, 1), self.ctx)
+        self.stats.epoch_loss, self.stats.epoch_steps = 0.0, 0
         lr = self.optimizer.param_groups[0]["lr"]
         self.stats.history.append({"epoch": epoch + 1, "loss": mean_loss, "lr": lr})
         self.position = ckpt.TrainPosition(epoch + 1, 0, self.position.global_step)
@@ -169,7 +177,8 @@ class Trainer:
         self._save()
 
     def _save(self) -> None:
-        mine = {"rng": capture_rng_state(), "skipped": self.stats.skipped}
+        mine = {"rng": capture_rng_state(), "skipped": self.stats.skipped,
+                "epoch_loss": self.stats.epoch_loss, "epoch_steps": self.stats.epoch_steps}
         ranks = gather_objects(mine, self.ctx)  # collective: every rank takes part
         if self.config.checkpoint_path is None or not self.ctx.is_main:
             return

@@ -17,9 +17,9 @@ from omnibench.data import Split
 from omnibench.data.formats import parse_labels_csv
 from omnibench.engine.metrics import harmonic_mean
 from omnibench.protocols.common import ProtocolResult, RunContext, build_video_model, evaluate_split, guard, train
-from omnibench.protocols.few_shot import write_shot_list
+from omnibench.protocols.few_shot import draw_shots
 from omnibench.protocols.options import BaseToNovelOptions
-from omnibench.protocols.sampling import base_novel_classes, classes_named, read_shot_list, restrict_classes, sample_k_shot
+from omnibench.protocols.sampling import base_novel_classes, classes_named, restrict_classes
 
 KEYS = ("top1", "top5", "mean_class")
 
@@ -39,14 +39,8 @@ def run(ctx: RunContext, options: BaseToNovelOptions) -> ProtocolResult:
     eval_split = ctx.split(ctx.spec.dataset, options.eval_split)
     base, novel = _base_classes(ctx, options, full)
     base_train = restrict_classes(full, base, "base")
-    if options.shots_file:
-        shots = read_shot_list(Path(options.shots_file).expanduser(), base_train)
-        ctx.files.append(Path(options.shots_file).expanduser())
-    else:
-        shots = sample_k_shot(base_train, options.shots, ctx.spec.data_seed)
+    shots = draw_shots(ctx, base_train, options.shots, options.shots_file)
     guard(ctx, shots, [eval_split])
-    if ctx.dist.is_main:
-        write_shot_list(shots, ctx.run_dir / "train_list.txt")
     ctx.extra["base_to_novel"] = {"base": [full.classnames[c] for c in base], "novel": [full.classnames[c] for c in novel],
                                   "shots": options.shots, "videos": len(shots), "list": options.shots_file}
     model = build_video_model(ctx)

@@ -18,6 +18,7 @@ from omnibench.engine.precision import autocast_dtype
 from omnibench.engine.progress import ProgressReporter
 from omnibench.engine.seeding import seed_everything
 from omnibench.engine.trainer import Trainer, TrainConfig, TrainResult, batch_geometry
+from omnibench.errors import OmniBenchError
 from omnibench.protocols.leakage import check_leakage
 from omnibench.runtime import RuntimeOptions
 from omnibench.spec import RunSpec
@@ -82,7 +83,12 @@ def build_video_model(ctx: RunContext) -> torch.nn.Module:
     from omnibench.models import build_model
 
     seed_everything(ctx.spec.seed)
-    return build_model(ctx.spec.model, frames=ctx.spec.data.frames, device=str(ctx.dist.device))
+    model = build_model(ctx.spec.model, frames=ctx.spec.data.frames, device=str(ctx.dist.device))
+    if model.image_size != ctx.spec.data.input_size:  # fail now, not at the first batch of a long job
+        raise OmniBenchError(f"data.input_size is {ctx.spec.data.input_size} but {ctx.spec.model.name} on "
+                             f"'{ctx.spec.model.backbone}' takes {model.image_size} px frames; set data.input_size "
+                             f"to {model.image_size} or model.options.input_size to {ctx.spec.data.input_size}")
+    return model
 
 
 def guard(ctx: RunContext, train: Split, evaluations: list[Split]) -> None:

@@ -15,6 +15,8 @@ Sources (../shared/papers, ../shared/reference/CONFIG_NOTES.md):
   epochs 30 / 50 / 10, weight decay 0.001, 10x LR for new modules).
 - ViFi-CLIP appendix B and its configs (supervised: batch 512, LR 2.2e-5, 16 frames, 4x3 views;
   few-shot and base-to-novel: batch 64, LR 2e-6, 50 / 11 epochs; zero-shot: 256, 8e-6, 10).
+- ``batch_per_device``: the repositories' per-GPU batches (8 at 8 frames, 4 at 16-32 frames), with
+  gradient accumulation up to the effective ``batch_size`` on however many GPUs a run gets.
 This module imports no torch.
 """
 from __future__ import annotations
@@ -37,33 +39,35 @@ _MULTI_VIEW = {"test_clips": 4, "test_crops": 3}
 # protocol -> model family -> {"optim": ..., "data": ...}
 _BY_MODEL: dict[str, dict[str, Patch]] = {
     "supervised": {
-        "xclip": {"optim": {"batch_size": 256, "lr": 8e-6, "epochs": 30, "weight_decay": 0.001,
+        "xclip": {"optim": {"batch_size": 256, "batch_per_device": 8, "lr": 8e-6, "epochs": 30, "weight_decay": 0.001,
                             "new_module_lr_mult": 10.0}, "data": {"frames": 8, **_MULTI_VIEW}},
-        "vificlip": {"optim": {"batch_size": 512, "lr": 2.2e-5, "epochs": 30, "weight_decay": 0.001},
+        "vificlip": {"optim": {"batch_size": 512, "batch_per_device": 4, "lr": 2.2e-5, "epochs": 30,
+                               "weight_decay": 0.001},
                      "data": {"frames": 16, **_MULTI_VIEW}},
     },
     "few_shot": {
         "omniclip": {"optim": {"batch_size": 8, "lr": 2e-3, "min_lr": 2e-5, "epochs": 50, "weight_decay": 0.003},
                      "data": {"frames": 32}},
-        "xclip": {"optim": {"batch_size": 64, "lr": 2e-6, "epochs": 50, "weight_decay": 0.001,
+        "xclip": {"optim": {"batch_size": 64, "batch_per_device": 4, "lr": 2e-6, "epochs": 50, "weight_decay": 0.001,
                             "new_module_lr_mult": 10.0}, "data": {"frames": 32}},
-        "vificlip": {"optim": {"batch_size": 64, "lr": 2e-6, "epochs": 50, "weight_decay": 0.001},
+        "vificlip": {"optim": {"batch_size": 64, "batch_per_device": 4, "lr": 2e-6, "epochs": 50, "weight_decay": 0.001},
                      "data": {"frames": 32}},
     },
     "zero_shot": {
-        "omniclip": {"optim": {"batch_size": 256, "lr": 2e-3, "min_lr": 2e-5, "epochs": 10, "weight_decay": 0.003},
+        "omniclip": {"optim": {"batch_size": 256, "batch_per_device": 4, "lr": 2e-3, "min_lr": 2e-5, "epochs": 10,
+                                "weight_decay": 0.003},
                      "data": {"frames": 32}},
-        "xclip": {"optim": {"batch_size": 256, "lr": 8e-6, "epochs": 10, "weight_decay": 0.001,
+        "xclip": {"optim": {"batch_size": 256, "batch_per_device": 4, "lr": 8e-6, "epochs": 10, "weight_decay": 0.001,
                             "new_module_lr_mult": 10.0}, "data": {"frames": 32}},
-        "vificlip": {"optim": {"batch_size": 256, "lr": 8e-6, "epochs": 10, "weight_decay": 0.001},
+        "vificlip": {"optim": {"batch_size": 256, "batch_per_device": 4, "lr": 8e-6, "epochs": 10, "weight_decay": 0.001},
                      "data": {"frames": 32}},
     },
     "base_to_novel": {
         "omniclip": {"optim": {"batch_size": 8, "lr": 2e-3, "min_lr": 2e-5, "epochs": 11, "weight_decay": 0.003},
                      "data": {"frames": 32}},
-        "xclip": {"optim": {"batch_size": 64, "lr": 2e-6, "epochs": 11, "weight_decay": 0.001,
+        "xclip": {"optim": {"batch_size": 64, "batch_per_device": 4, "lr": 2e-6, "epochs": 11, "weight_decay": 0.001,
                             "new_module_lr_mult": 10.0}, "data": {"frames": 32}},
-        "vificlip": {"optim": {"batch_size": 64, "lr": 2e-6, "epochs": 11, "weight_decay": 0.001},
+        "vificlip": {"optim": {"batch_size": 64, "batch_per_device": 4, "lr": 2e-6, "epochs": 11, "weight_decay": 0.001},
                      "data": {"frames": 32}},
     },
     "eval_only": {"omniclip": {"optim": {"epochs": 0}, "data": {"frames": 32}}},
@@ -83,7 +87,7 @@ def protocol_defaults(protocol: str, dataset: str, model: str = "omniclip") -> P
     patch = copy.deepcopy(table.get(family) or table.get("omniclip") or {"optim": {}, "data": {}})
     if protocol == "supervised" and family == "omniclip":
         row = _OMNICLIP_SUPERVISED.get(dataset, _OMNICLIP_SUPERVISED["k400"])
-        patch = {"optim": dict(row), "data": {"frames": 8, **_MULTI_VIEW}}
+        patch = {"optim": {**row, "batch_per_device": 8}, "data": {"frames": 8, **_MULTI_VIEW}}
     patch["optim"].setdefault("warmup_epochs", 5.0)
     if family in _IMAGENET_NORM:
         patch["data"]["normalization"] = "imagenet"

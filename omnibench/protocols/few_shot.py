@@ -12,7 +12,7 @@ from omnibench.protocols.options import FewShotOptions
 from omnibench.protocols.sampling import read_shot_list, sample_k_shot
 from omnibench.store import atomic_write_text
 
-__all__ = ["run", "sample_k_shot", "write_shot_list"]
+__all__ = ["draw_shots", "run", "sample_k_shot", "write_shot_list"]
 
 
 def write_shot_list(split: Split, path: Path) -> None:
@@ -20,18 +20,26 @@ def write_shot_list(split: Split, path: Path) -> None:
     atomic_write_text(path, "".join(f"{r.path} {r.label}\n" for r in split.records))
 
 
+def draw_shots(ctx: RunContext, split: Split, shots: int, shots_file: str | None) -> Split:
+    """The K-shot training list: read from ``shots_file`` (recorded) or drawn with ``data_seed``;
+    rank 0 writes it to ``train_list.txt`` in the run folder."""
+    if shots_file:
+        path = Path(shots_file).expanduser()
+        drawn = read_shot_list(path, split)
+        ctx.files.append(path)
+    else:
+        drawn = sample_k_shot(split, shots, ctx.spec.data_seed)
+    if ctx.dist.is_main:
+        write_shot_list(drawn, ctx.run_dir / "train_list.txt")
+    return drawn
+
+
 def run(ctx: RunContext, options: FewShotOptions) -> ProtocolResult:
     """Draw (or read) the K-shot list, train, evaluate once."""
     full = ctx.split(ctx.spec.dataset, options.train_split, train=True)
-    if options.shots_file:
-        shots = read_shot_list(Path(options.shots_file).expanduser(), full)
-        ctx.files.append(Path(options.shots_file).expanduser())
-    else:
-        shots = sample_k_shot(full, options.shots, ctx.spec.data_seed)
+    shots = draw_shots(ctx, full, options.shots, options.shots_file)
     eval_split = ctx.split(ctx.spec.dataset, options.eval_split)
     guard(ctx, shots, [eval_split])
-    if ctx.dist.is_main:
-        write_shot_list(shots, ctx.run_dir / "train_list.txt")
     ctx.extra["shots"] = {"k": options.shots, "videos": len(shots), "list": options.shots_file,
                           "data_seed": ctx.spec.data_seed}
     model = build_video_model(ctx)
