@@ -93,3 +93,73 @@ def test_bad_settings() -> None:
         build_transform(False, input_size=256, short_side=224)
     with pytest.raises(ValueError):
         build_transform(True, 32, 40)(_video(), crops=3)
+
+
+def _smooth_colours(seed: int = 0) -> torch.Tensor:
+    """Blurred random colours in [0, 1] (natural-image-like: smooth, mostly saturated)."""
+    from torchvision.transforms.v2 import functional as F
+
+    image = F.gaussian_blur(torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(seed)), [9, 9])
+    return (image - image.amin()) / (image.amax() - image.amin())
+
+
+def test_hue_matrix_is_identity_at_zero_and_exact_at_a_third_turn() -> None:
+    from omnibench.data.transforms import hue_matrix
+
+    assert torch.allclose(hue_matrix(0.0), torch.eye(3), atol=1e-6)
+    red, green = torch.tensor([1.0, 0.0, 0.0]), torch.tensor([0.0, 1.0, 0.0])
+    assert torch.allclose(hue_matrix(1 / 3) @ red, green, atol=1e-6)  # HSV: red + 1/3 turn = green
+    assert torch.allclose(hue_matrix(0.07) @ hue_matrix(-0.07), torch.eye(3), atol=1e-6)
+    grey = torch.tensor([0.3, 0.3, 0.3])
+    colours = _smooth_colours().permute(1, 0, 2, 3).reshape(3, -1)
+    assert torch.allclose(hue_matrix(0.1) @ grey, grey, atol=1e-6)
+    assert torch.allclose((hue_matrix(0.1) @ colours).mean(0), colours.mean(0), atol=1e-6)  # intensity kept
+
+
+@pytest.mark.parametrize("hue", [-0.1, 0.05, 0.1])
+def test_hue_rotation_follows_torchvision_hsv_shift(hue: float) -> None:
+    from torchvision.transforms.v2 import functional as F
+    from torchvision.transforms.v2.functional._color import _rgb_to_hsv
+
+    from omnibench.data.transforms import apply_color_matrix, hue_matrix
+
+    image = _smooth_colours()
+    reference = F.adjust_hue(image, hue)
+    ours = apply_color_matrix(image * 255, hue_matrix(hue)) / 255
+    hsv_ref, hsv_ours = _rgb_to_hsv(reference), _rgb_to_hsv(ours)
+    coloured = hsv_ref[:, 1] > 0.2
+    error = ((hsv_ours[:, 0] - hsv_ref[:, 0] + 0.5) % 1 - 0.5).abs()[coloured]
+    assert coloured.float().mean() > 0.5
+    assert error.mean() < 0.1 * abs(hue) and error.max() < 0.03
+
+
+def test_colour_ops_match_torchvision() -> None:
+    from torchvision.transforms.v2 import functional as F
+
+    from omnibench.data.transforms import adjust_contrast_, apply_color_matrix, grayscale_matrix, saturation_matrix
+
+    image = _smooth_colours(1)
+    for factor in (0.6, 1.4):
+        ours = adjust_contrast_(image.clone() * 255, factor) / 255
+        assert torch.allclose(ours, F.adjust_contrast(image, factor), atol=1e-5)
+        ours = apply_color_matrix(image * 255, saturation_matrix(factor)) / 255
+        assert torch.allclose(ours, F.adjust_saturation(image, factor), atol=1e-5)
+    grey = apply_color_matrix(image * 255, grayscale_matrix()) / 255
+    assert torch.allclose(grey, F.rgb_to_grayscale(image, num_output_channels=3), atol=1e-5)
+
+
+def test_training_outputs_are_fresh_and_in_range() -> None:
+    """Later clips never overwrite earlier ones (a scratch buffer is reused); pixels stay in [0, 1]."""
+    mean, std = (torch.tensor(v).view(3, 1, 1) for v in NORMALIZATIONS["clip"])
+    transform = build_transform(True, input_size=32, short_side=40)
+    video = _video()
+    outputs, copies = [], []
+    for seed in range(16):  # enough draws to pass through jitter, grayscale and both buffer parities
+        torch.manual_seed(seed)
+        outputs.append(transform(video))
+        copies.append(outputs[-1].clone())
+    assert all(torch.equal(out, copy) for out, copy in zip(outputs, copies))
+    assert len({out.data_ptr() for out in outputs}) == len(outputs)
+    for out in outputs:
+        pixels = out[0] * std + mean
+        assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5

@@ -80,16 +80,37 @@ def test_pta_mixes_only_along_time() -> None:
 
 
 def test_pta_attention_is_one_batched_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[int, ...]] = []
-    real = F.scaled_dot_product_attention
-    def spy(q: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
-        calls.append(tuple(q.shape))
-        return real(q, *args, **kwargs)
+    import omnibench.models.adapters as adapters
 
-    monkeypatch.setattr(F, "scaled_dot_product_attention", spy)
+    calls: list[tuple[int, ...]] = []
+    real = adapters.attend
+
+    def spy(q: torch.Tensor, *args: torch.Tensor) -> torch.Tensor:
+        calls.append(tuple(q.shape))
+        return real(q, *args)
+
+    monkeypatch.setattr(adapters, "attend", spy)
     pta = ParallelTemporalAdapter(width=16, ratio=0.25, heads=1)
     pta(torch.randn(2, 5, 7, 16))
     assert calls == [(2 * 7, 1, 5, 4)]
+
+
+@pytest.mark.parametrize("frames", [8, 40])
+def test_attend_equals_sdpa_and_uses_it_for_long_sequences(monkeypatch: pytest.MonkeyPatch, frames: int) -> None:
+    from omnibench.models.attention import SHORT_SEQUENCE, attend
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(6, 3, frames, 16, requires_grad=True) for _ in range(3))
+    expected = F.scaled_dot_product_attention(q, k, v)
+    expected_grads = torch.autograd.grad(expected.square().sum(), (q, k, v))
+    sdpa_calls: list[int] = []
+    real = F.scaled_dot_product_attention
+    monkeypatch.setattr(F, "scaled_dot_product_attention", lambda *a: sdpa_calls.append(1) or real(*a))
+    out = attend(q, k, v)
+    grads = torch.autograd.grad(out.square().sum(), (q, k, v))
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert all(torch.allclose(g, e, atol=1e-4) for g, e in zip(grads, expected_grads))
+    assert len(sdpa_calls) == (frames > SHORT_SEQUENCE)
 
 
 def test_closed_gate_has_a_finite_nonzero_gradient_and_adapters_learn_through_frozen_blocks() -> None:

@@ -5,6 +5,7 @@ import csv
 import json
 import math
 import statistics
+import time
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,9 @@ def read_predictions(run_dir: Path) -> list[dict[str, str]]:
 
 def test_few_shot_run_end_to_end(data_root: Path, tmp_path: Path) -> None:
     spec = tiny_spec("few_shot", protocol_options={"shots": 4}, data_seed=2)
+    began = time.perf_counter()
     record = run(spec, tmp_path, data_root)
+    assert time.perf_counter() - began < 120  # train + eval of a few-shot run in under 2 minutes on CPU
     assert RECORD_KEYS <= set(record)
     assert json.loads((tmp_path / "record.json").read_text()) == json.loads(json.dumps(record))
     assert record["run_id"] == spec.run_id() and record["spec"] == spec.to_dict()
@@ -60,6 +63,8 @@ def test_few_shot_run_end_to_end(data_root: Path, tmp_path: Path) -> None:
     assert {Path(p).name for p in record["files"]} == {"labels.csv", "train.txt", "test1.txt"}
     assert all(len(digest) == 64 for digest in record["files"].values())
     assert record["cost"]["params_trainable"] < record["cost"]["params_total"]
+    assert record["cost"]["gflops_video"] > 0 and record["cost"]["gflops_text_one"] > 0
+    assert set(record["versions"]) >= {"python", "torch", "open_clip", "decord", "fvcore", "cuda", "gpu"}
     assert record["skipped_videos"] == {"train": 0, "eval": 0} and record["leakage_override"] is False
     assert record["leakage"][0]["shared_files"] == 0
     (evaluation,) = record["evaluations"]

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from omnibench.errors import OmniBenchError
-from omnibench.models.attention import FeedForward, MultiHeadSelfAttention, check_heads
+from omnibench.models.attention import FeedForward, MultiHeadSelfAttention, attend, check_heads
 
 GATE_FLOOR = 1e-30  # exp(log(1e-30)) is 0 at float precision: a closed gate is exact
 
@@ -31,10 +31,10 @@ class ParallelTemporalAdapter(nn.Module):
     attention and the PTA see the identical input and the normalisation is computed once (a
     separate affine LayerNorm would add nothing: Down absorbs any per-channel scale and shift).
     Every location (class token, patches, prompts) is one sequence of length T, so the
-    attention is ONE batched SDPA call over (B·N, heads, T, d). ``Up`` doubles as the
-    attention's output projection (two linear maps in a row are one). ``Up`` is
-    zero-initialised, so the adapter outputs zero until trained; ``alpha`` (Eq. 4) starts at 1
-    so that ``Up`` receives gradients from the first step.
+    attention is ONE batched call over (B·N, heads, T, d) (:func:`attend`: batched matmuls
+    for T <= 32, SDPA beyond). ``Up`` doubles as the attention's output projection (two linear
+    maps in a row are one). ``Up`` is zero-initialised, so the adapter outputs zero until
+    trained; ``alpha`` (Eq. 4) starts at 1 so that ``Up`` receives gradients from the first step.
     """
 
     def __init__(self, width: int, ratio: float, heads: int | None) -> None:
@@ -52,7 +52,7 @@ class ParallelTemporalAdapter(nn.Module):
         batch, frames, tokens, _ = x.shape
         h = self.qkv(self.down(x).transpose(1, 2))  # (B, N, T, 3·r·D)
         q, k, v = h.flatten(0, 1).unflatten(-1, (3, self.heads, -1)).permute(2, 0, 3, 1, 4).unbind(0)
-        h = F.scaled_dot_product_attention(q, k, v)  # (B·N, heads, T, d)
+        h = attend(q, k, v)  # (B·N, heads, T, d): one batched call over all locations
         h = h.unflatten(0, (batch, tokens)).permute(0, 3, 1, 2, 4).flatten(3)  # (B, T, N, r·D)
         return self.up(self.alpha * h)
 
