@@ -32,7 +32,7 @@ class ParallelTemporalAdapter(nn.Module):
     separate affine LayerNorm would add nothing: Down absorbs any per-channel scale and shift).
     Every location (class token, patches, prompts) is one sequence of length T, so the
     attention is ONE batched call over (B·N, heads, T, d) (:func:`attend`: batched matmuls
-    for T <= 32, SDPA beyond). ``Up`` doubles as the attention's output projection (two linear
+    for T <= 32 on CUDA, SDPA otherwise). ``Up`` doubles as the attention's output projection (two linear
     maps in a row are one). ``Up`` is zero-initialised, so the adapter outputs zero until
     trained; ``alpha`` (Eq. 4) starts at 1 so that ``Up`` receives gradients from the first step.
     """

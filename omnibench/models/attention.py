@@ -1,8 +1,8 @@
 """Attention layers written for omnibench (new modules only; CLIP's blocks are reused).
 
 Every layer makes exactly one batched attention call: ``F.scaled_dot_product_attention``
-(fvcore counts its matmuls through the handle in :mod:`omnibench.flops`), or for the short
-sequences of :func:`attend` two batched matmuls, which fvcore counts itself (the same number).
+(fvcore counts its matmuls through the handle in :mod:`omnibench.flops`), or, for short
+sequences on CUDA (:func:`attend`), two batched matmuls, which fvcore counts as the same number.
 """
 from __future__ import annotations
 
@@ -28,22 +28,30 @@ def default_heads(dim: int) -> int:
     return heads
 
 
-SHORT_SEQUENCE = 32  # up to this many keys, attend() uses plain batched matmuls
+SHORT_SEQUENCE = 32  # up to this many keys, attend() on CUDA uses plain batched matmuls
+
+
+def matmul_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q kᵀ / √d) v over (..., L, d) as two batched matmuls and a softmax (one call each)."""
+    scores = torch.matmul(q * q.shape[-1] ** -0.5, k.transpose(-2, -1))
+    return torch.matmul(scores.softmax(dim=-1), v)
+
+
+def uses_matmul(q: torch.Tensor, k: torch.Tensor) -> bool:
+    """Whether :func:`attend` takes the batched-matmul path: CUDA and at most ``SHORT_SEQUENCE`` keys."""
+    return q.is_cuda and k.shape[-2] <= SHORT_SEQUENCE
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """softmax(q kᵀ / √d) v over (..., L, d): batched matmuls for short sequences, SDPA otherwise.
+    """softmax(q kᵀ / √d) v over (..., L, d): batched matmuls for short sequences on CUDA, else SDPA.
 
     Attention over a few frames (PTA: T <= 32 keys at every token location) is almost no
-    arithmetic, and a fused SDPA kernel costs more than it: on an H100, bf16, the cuDNN
-    kernel took 0.38 ms per PTA block for ViT-B/16 at batch 32, and avoiding it saved ~3 ms
-    per training step. Two batched matmuls and a softmax (each one call over all sequences)
-    compute the same function; longer sequences keep SDPA (flash / memory-efficient kernels).
+    arithmetic, and a fused GPU kernel costs more than it: on an H100, bf16, ViT-B/16 at
+    batch 32, SDPA's cuDNN kernel took 0.38 ms per PTA block, and avoiding it saved ~3 ms per
+    training step. On CPU, SDPA's fused kernel is the faster one (forward + backward over
+    (B·N, 3, 8, 64) on one thread: 36 ms against 49 ms for the matmuls), so CPU keeps it.
     """
-    if k.shape[-2] > SHORT_SEQUENCE:
-        return F.scaled_dot_product_attention(q, k, v)
-    scores = torch.matmul(q * q.shape[-1] ** -0.5, k.transpose(-2, -1))
-    return torch.matmul(scores.softmax(dim=-1), v)
+    return matmul_attention(q, k, v) if uses_matmul(q, k) else F.scaled_dot_product_attention(q, k, v)
 
 
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
