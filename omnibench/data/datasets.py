@@ -13,7 +13,7 @@ from typing import ClassVar
 from omnibench.data import formats
 from omnibench.data.records import Split, VideoRecord
 from omnibench.data.roots import DataLocation, load_config, locate, require_dir
-from omnibench.data.synth import ensure_synthetic
+from omnibench.data.synth import DIRECTION_CLASSES, DIRECTIONS_VIDEOS_PER_CLASS, SynthConfig, ensure_synthetic
 from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.registry import Registry, did_you_mean
 
@@ -264,8 +264,10 @@ class SyntheticDataset(ListDataset):
     num_splits = 3
     allows_hflip = False
 
+    config: ClassVar[SynthConfig] = SynthConfig()
+
     def __init__(self, root: Path, videos: Path | None = None, setting: str = "the root argument", name: str = "") -> None:
-        ensure_synthetic(Path(root))
+        ensure_synthetic(Path(root), self.config)
         super().__init__(root, videos, setting, name)
 
     def train_split(self, k: int = 1) -> str:
@@ -275,6 +277,14 @@ class SyntheticDataset(ListDataset):
     def test_split(self, k: int = 1) -> str:
         self._check_k(k)
         return f"test{k}"
+
+
+@DATASETS.register("synthetic-directions")
+class SyntheticDirections(SyntheticDataset):
+    """Left / right / up / down only, 192 videos per class: tiny temporal models learn it on CPU."""
+
+    name = "synthetic-directions"
+    config = SynthConfig(classes=DIRECTION_CLASSES, videos_per_class=DIRECTIONS_VIDEOS_PER_CLASS)
 
 
 def get_dataset(name: str, root: Path | None = None, *, data_root: Path | None = None) -> DatasetAdapter:

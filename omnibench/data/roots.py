@@ -74,10 +74,13 @@ def load_config() -> dict[str, DataLocation]:
     return {str(name): _entry(str(name), value, path) for name, value in data.items()}
 
 
-def default_synthetic_root() -> Path:
-    """``~/.cache/omnibench/data/synthetic`` (``$XDG_CACHE_HOME`` honoured)."""
+SYNTHETIC_DATASETS = ("synthetic", "synthetic-directions")
+
+
+def default_synthetic_root(name: str = "synthetic") -> Path:
+    """``~/.cache/omnibench/data/<name>`` (``$XDG_CACHE_HOME`` honoured)."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "omnibench" / "data" / "synthetic"
+    return base / "omnibench" / "data" / name
 
 
 def locate(dataset: str, override: Path | None = None) -> DataLocation:
@@ -90,8 +93,8 @@ def locate(dataset: str, override: Path | None = None) -> DataLocation:
         return DataLocation(Path(os.environ[DATA_ENV]).expanduser() / dataset, None, DATA_ENV, fmt)
     if entry is not None:
         return entry
-    if dataset == "synthetic":
-        return DataLocation(default_synthetic_root(), None, "the default synthetic root")
+    if dataset in SYNTHETIC_DATASETS:
+        return DataLocation(default_synthetic_root(dataset), None, "the default synthetic root")
     raise OmniBenchError(
         f"no data root for dataset '{dataset}': pass --data-root DIR (holding {dataset}/), "
         f"set {DATA_ENV}=DIR, or add '{dataset}: /path' to {config_path()}"
