@@ -170,7 +170,7 @@ def test_bad_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_unknown_dataset() -> None:
     with pytest.raises(UnknownNameError, match="did you mean 'ucf101'"):
         get_dataset("ucf-101")
-    assert set(DATASETS) == {"hmdb51", "ucf101", "k400", "k600", "ssv2", "list", "synthetic"}
+    assert set(DATASETS) == {"hmdb51", "ucf101", "k400", "k600", "ssv2", "list", "synthetic", "synthetic-directions"}
 
 
 def test_synthetic_is_generated_in_the_default_root(tmp_path: Path) -> None:
@@ -192,3 +192,11 @@ def test_hmdb51_full_class_set_uses_the_usual_label_ids(tmp_path: Path) -> None:
         _write(tmp_path / "hmdb51" / "testTrainMulti_7030_splits" / f"{folder}_test_split1.txt", "a.avi 2 \n")
     classes = get_dataset("hmdb51", tmp_path / "hmdb51").load_split("test1").classnames
     assert len(classes) == 51 and classes.index("kick ball") == 20 and classes.index("kick") == 21
+
+
+def test_synthetic_directions_is_the_four_translations(tmp_path: Path) -> None:
+    adapter = get_dataset("synthetic-directions", data_root=tmp_path)
+    train, test = adapter.load_split("train"), adapter.load_split("test1")
+    assert train.classnames == ("object moving left", "object moving right", "object moving up", "object moving down")
+    assert (len(train.records), len(test.records)) == (4 * 96, 4 * 32)
+    assert adapter.allows_hflip is False and adapter.root == tmp_path / "synthetic-directions"
