@@ -41,8 +41,10 @@ class RunTask:
 
 
 def run_task(task: RunTask, store: RunStore, runtime: RuntimeOptions, job_id: str | None = None,
-             rank: int = 0) -> str:
-    """Execute one run and record its state transitions; return ``"done"`` or raise."""
+             rank: int = 0, traceback_to: TextIO | None = None) -> str:
+    """Execute one run and record its state transitions; return ``"done"`` or raise.
+
+    A failure's traceback goes to ``traceback_to`` (default: stderr, i.e. the job's log)."""
     from omnibench.protocols import execute  # noqa: PLC0415  (imports torch)
 
     main = rank == 0
@@ -51,7 +53,7 @@ def run_task(task: RunTask, store: RunStore, runtime: RuntimeOptions, job_id: st
     try:
         execute(task.spec, store.run_dir(task.suite, task.run_id), task.suite, runtime)
     except Exception as err:
-        sys.stderr.write(traceback.format_exc())
+        (traceback_to or sys.stderr).write(traceback.format_exc())
         if main:
             store.write_status(task.suite, task.run_id, "failed", error=one_line(err))
         raise

@@ -17,7 +17,6 @@ import shutil
 import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -82,10 +81,9 @@ def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outco
             streams.enter_context(contextlib.redirect_stderr(Tee(sys.stderr, log_file)))
         with streams:
             try:
-                run_task(task, store, runtime)
-            except Exception:
-                if terminal:
-                    log_file.write(traceback.format_exc())
+                run_task(task, store, runtime, traceback_to=log_file)
+            except Exception:  # noqa: S110  recorded in status.json and the log; the summary shows it
+                pass
             except KeyboardInterrupt:
                 store.write_status(task.suite, task.run_id, "failed", error="interrupted (Ctrl-C); rerun to resume")
                 raise

@@ -66,6 +66,8 @@ def test_run_skip_retry_and_force(tmp_path: Path, data_root: Path, capsys: pytes
     summary = out[out.rindex("e2e: 3 runs"):]
     assert "2 done · 1 failed" in summary and "unknown split 'test9'" in summary
     assert all(f"{i}/log.txt" in summary for i in (vifi, broken, vanilla))
+    assert "Traceback" not in out  # the traceback goes to the run's log only
+    assert "Traceback" in store.log_path("e2e", broken).read_text()
     record = store.read_record("e2e", vifi)
     assert record["run_id"] == vifi and 0 <= record["metrics"]["top1"] <= 100
     done_mtime = (store.run_dir("e2e", vifi) / "record.json").stat().st_mtime_ns
@@ -83,3 +85,14 @@ def test_run_skip_retry_and_force(tmp_path: Path, data_root: Path, capsys: pytes
     code, out = _run(capsys, "status", str(suite_file), "--results", str(store.root), "--json")
     states = {row["run_id"]: row["state"] for row in json.loads(out)}
     assert states == {vifi: "done", broken: "failed", vanilla: "done"}
+
+
+def test_a_missing_data_root_fails_once_before_any_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite_file = tmp_path / "e2e.yaml"
+    suite_file.write_text(SUITE.replace("dataset: synthetic", "dataset: ucf101"))
+    results, empty = tmp_path / "results", tmp_path / "no-data"
+    empty.mkdir()
+    code, out = _run(capsys, "run", str(suite_file), "--results", str(results), "--data-root", str(empty))
+    assert code == 2 and "Traceback" not in out
+    assert f"data root of 'ucf101' not found: {empty / 'ucf101'} (change --data-root)" in out.replace("\n", "")
+    assert not results.exists()

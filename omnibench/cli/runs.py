@@ -18,6 +18,7 @@ from omnibench.cli import run_tables as tables
 from omnibench.errors import OmniBenchError
 from omnibench.plan import PlannedRun, cancel_runs, plan_runs, run_state, select_runs
 from omnibench.registry import did_you_mean
+from omnibench.spec import RunSpec
 from omnibench.store import RunStore
 from omnibench.suite import Suite, load_suite, suite_files
 
@@ -117,11 +118,24 @@ def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, fo
         from omnibench.suite_check import check_suite  # noqa: PLC0415  (imports torch)
 
         check_suite(suite, [p.spec for p in todo])
+        if not dry_run and options["executor"] != "slurm":  # Slurm jobs may see other paths (profile setup)
+            check_data_roots([p.spec for p in todo], options["data_root"])
     if dry_run:
         console.print(tables.plan_table(suite, plans, f"{suite.name}: {len(plans)} runs (dry run)"))
         console.print(f"{len(todo)} would execute, {len(plans) - len(todo)} skipped; results in {store.root}")
     else:
         _execute_and_summarize(suite, plans, todo, store, options)
+
+
+def check_data_roots(specs: list[RunSpec], data_root: Path | None) -> None:
+    """Fail once, before any run starts, when a dataset the runs read has no root on this machine."""
+    from omnibench.data.roots import locate, require_dir  # noqa: PLC0415
+
+    names = {spec.dataset for spec in specs} | {t for spec in specs for t in spec.protocol_options.get("targets") or ()}
+    for name in sorted(names):
+        location = locate(name, data_root)
+        if not name.startswith("synthetic"):  # generated on first use
+            require_dir(location.root, f"data root of '{name}'", location.setting)
 
 
 def _execute_and_summarize(suite: Suite, plans: list[PlannedRun], todo: list[PlannedRun], store: RunStore,
