@@ -108,6 +108,13 @@ class VideoCLIPModel(nn.Module):
             )
         return video.shape[0], video.shape[1]
 
+    def check_frame_count(self, video: torch.Tensor, why: str) -> tuple[int, int]:
+        """:meth:`check_video`, plus exactly the ``frames`` the model was built for (``why`` says which module needs it)."""
+        batch, frames = self.check_video(video)
+        if frames != self.frames:
+            raise OmniBenchError(f"{self.registry_name} was built for {self.frames} frames ({why}) but got {frames}")
+        return batch, frames
+
     def frame_features(self, video: torch.Tensor) -> torch.Tensor:
         """(B, T, E) per-frame embeddings before any temporal aggregation."""
         batch, frames = self.check_video(video)

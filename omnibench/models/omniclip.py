@@ -121,9 +121,7 @@ class OmniCLIP(VideoCLIPModel):
     # -- video encoder ----------------------------------------------------------------------
     def encode_tokens(self, video: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, S, S) -> last-layer (B·T, 1 + K, D) class and patch tokens (prompts dropped)."""
-        batch, frames = self.check_video(video)
-        if frames != self.frames:
-            raise OmniBenchError(f"omniclip was built for {self.frames} frames (temporal encoding) but got {frames}")
+        batch, frames = self.check_frame_count(video, "temporal encoding")
         visual = self.clip.visual
         x = embed_patches(visual, video.flatten(0, 1)).unflatten(0, (batch, frames))
         x = visual.ln_pre((x + self.temporal_embedding[:, None].to(x.dtype)).flatten(0, 1))  # Eq. 1

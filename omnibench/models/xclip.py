@@ -17,7 +17,6 @@ import torch
 from open_clip.model import CLIP
 from torch import nn
 
-from omnibench.errors import OmniBenchError
 from omnibench.models.attention import (
     FeedForward, MultiHeadSelfAttention, block_attention, default_heads, init_trunc_normal,
 )
@@ -112,9 +111,7 @@ class XCLIP(VideoCLIPModel):
 
     def encode_tokens(self, video: torch.Tensor) -> torch.Tensor:
         """(B, T, 3, S, S) -> last-layer (B·T, 1 + K, D) tokens of the cross-frame transformer."""
-        batch, frames = self.check_video(video)
-        if frames != self.frames:
-            raise OmniBenchError(f"xclip was built for {self.frames} frames (MIT position embedding) but got {frames}")
+        batch, frames = self.check_frame_count(video, "MIT position embedding")
         visual = self.clip.visual
         x = visual.ln_pre(embed_patches(visual, video.flatten(0, 1)))
         for block, message in zip(visual.transformer.resblocks, self.messages):
