@@ -4,19 +4,17 @@ the synthetic motion benchmark and split overlap.
 ``omnibench.compat`` is imported first: torchvision (used by the transforms) needs it on
 machines where its C++ extension cannot load.
 """
-from omnibench.compat import ensure_torchvision_ops
+import omnibench.compat  # noqa: F401  (its import runs the step; must precede torchvision)
 
-ensure_torchvision_ops()
-
-from omnibench.data.check import check_records  # noqa: E402
-from omnibench.data.datasets import DATASETS, DatasetAdapter, get_dataset  # noqa: E402
-from omnibench.data.overlap import OverlapReport, compare, compare_lists  # noqa: E402
-from omnibench.data.records import Split, VideoRecord  # noqa: E402
-from omnibench.data.roots import DataLocation, locate, resolve_root  # noqa: E402
-from omnibench.data.sampling import sample_test_indices, sample_train_indices, spatial_crop_offsets  # noqa: E402
-from omnibench.data.synth import MOTIONS, SynthConfig, ensure_synthetic, generate_synthetic  # noqa: E402
-from omnibench.data.transforms import VideoTransform, build_transform  # noqa: E402
-from omnibench.data.video import BrokenVideoError, VideoClipDataset, collate_clips, read_frames  # noqa: E402
+from omnibench.data.check import check_records
+from omnibench.data.datasets import DATASETS, DatasetAdapter, get_dataset
+from omnibench.data.overlap import OverlapReport, compare, compare_lists
+from omnibench.data.records import Split, VideoRecord
+from omnibench.data.roots import DataLocation, locate, resolve_root
+from omnibench.data.sampling import sample_test_indices, sample_train_indices, spatial_crop_offsets
+from omnibench.data.synth import MOTIONS, SynthConfig, ensure_synthetic, generate_synthetic
+from omnibench.data.transforms import VideoTransform, build_transform
+from omnibench.data.video import BrokenVideoError, VideoClipDataset, collate_clips, read_frames
 
 __all__ = [
     "DATASETS",

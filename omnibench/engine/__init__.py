@@ -3,6 +3,4 @@ distributed helpers, the trainer, evaluation and metrics.
 
 ``omnibench.compat`` runs first: timm (schedule, mixup) imports torchvision.
 """
-from omnibench.compat import ensure_torchvision_ops
-
-ensure_torchvision_ops()
+import omnibench.compat  # noqa: F401  (its import runs the step; must precede torchvision)

@@ -3,15 +3,13 @@
 ``omnibench.compat`` runs first: open_clip imports torchvision, which needs it on machines
 where torchvision's C++ extension cannot load.
 """
-from omnibench.compat import ensure_torchvision_ops
+import omnibench.compat  # noqa: F401  (its import runs the step; must precede torchvision)
 
-ensure_torchvision_ops()
-
-from omnibench.models.base import VideoCLIPModel  # noqa: E402
-from omnibench.models.registry import (  # noqa: E402
+from omnibench.models.base import VideoCLIPModel
+from omnibench.models.registry import (
     MODELS, build_model, describe_models, model_options_class, register_model, validate_model_options,
 )
-from omnibench.models import omniclip, vanilla, vificlip, vlprompt, xclip  # noqa: E402,F401  (registration)
+from omnibench.models import omniclip, vanilla, vificlip, vlprompt, xclip  # noqa: F401  (registration)
 
 
 def input_size(model: VideoCLIPModel) -> int:
