@@ -71,7 +71,8 @@ def launch(tasks: Sequence[RunTask], executor: str, store: RunStore, runtime: Ru
 
 def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outcome:
     """Execute in this process (breakpoints work). Output is copied into the run's log unless
-    it goes to a terminal, where the live progress bar stays (the log then gets the errors)."""
+    it goes to a terminal, where the live progress bar stays. A failure's traceback goes to the log
+    only; the run's status (and so the summary) carries its one-line error."""
     log = store.log_path(task.suite, task.run_id)
     with open(log, "a", encoding="utf-8") as log_file:
         terminal = sys.stdout.isatty()

@@ -129,12 +129,12 @@ def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, fo
 
 def check_data_roots(specs: list[RunSpec], data_root: Path | None) -> None:
     """Fail once, before any run starts, when a dataset the runs read has no root on this machine."""
-    from omnibench.data.roots import locate, require_dir  # noqa: PLC0415
+    from omnibench.data.roots import SYNTHETIC_DATASETS, locate, require_dir  # noqa: PLC0415
 
     names = {spec.dataset for spec in specs} | {t for spec in specs for t in spec.protocol_options.get("targets") or ()}
     for name in sorted(names):
         location = locate(name, data_root)
-        if not name.startswith("synthetic"):  # generated on first use
+        if name not in SYNTHETIC_DATASETS:  # generated on first use
             require_dir(location.root, f"data root of '{name}'", location.setting)
 
 
