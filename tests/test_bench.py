@@ -15,7 +15,9 @@ import pytest
 import torch
 
 from omnibench.bench.loader import bench_videos, dataset_indices, workers_needed
-from omnibench.bench.measure import device_peak_tflops, median_seconds, peak_memory_mib, reset_peak_memory
+from omnibench.bench.measure import (
+    device_peak_tflops, interleaved_median_seconds, median_seconds, peak_memory_mib, reset_peak_memory,
+)
 from omnibench.cli import main
 from omnibench.models import MODELS
 
@@ -57,6 +59,7 @@ def test_loader_section_and_workers_per_model(full_run: tuple[dict[str, Any], st
     loader = report["loader"]
     assert loader["videos"] > 0 and loader["raw_clips_per_s"] > 0 and loader["loader_clips_per_s"] > 0
     assert loader["ratio"] == pytest.approx(loader["loader_clips_per_s"] / loader["raw_clips_per_s"])
+    assert loader["color_device"] == "cpu" and loader["color_ms_per_clip"] > 0
     assert set(loader["workers"]) == set(MODELS.names())
     for need in loader["workers"].values():
         assert need["infer"] >= 1 and (need["train"] is None or need["train"] >= 1)
@@ -119,6 +122,17 @@ def test_median_excludes_warmup() -> None:
 
     assert median_seconds(slow_first, torch.device("cpu"), repeats=3, warmup=1) < 0.1
     assert len(calls) == 4
+
+
+def test_interleaved_timings_alternate_and_stay_per_function() -> None:
+    order: list[str] = []
+
+    def timed(name: str, seconds: float) -> Any:
+        return lambda: (order.append(name), time.sleep(seconds))
+
+    slow, fast = interleaved_median_seconds([timed("slow", 0.02), timed("fast", 0.001)], torch.device("cpu"), 3, 1)
+    assert order == ["slow", "fast"] * 4
+    assert slow > 0.015 and fast < 0.015
 
 
 def test_cpu_peak_memory_sees_an_allocation_after_reset() -> None:

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from omnibench.data.color import apply_color
 from omnibench.data import BrokenVideoError, VideoClipDataset, VideoRecord, build_transform, collate_clips, read_frames
 from omnibench.data.synth import write_mp4
 
@@ -50,22 +51,29 @@ def test_test_clips_multi_view(videos: dict[str, Path]) -> None:
     item = dataset[0]
     assert item["video"].shape == (6, 4, 3, 16, 16) and item["label"] == 0 and item["index"] == 0
     # clip 1 samples frames [0, 3, 6, 9] + 1: brighter than clip 0, crops of one clip agree (flat frames)
-    means = item["video"].mean(dim=(2, 3, 4))
+    assert item["video"].dtype == torch.uint8 and item["color"].shape == (6, 3, 9)
+    means = apply_color(item["video"], item["color"]).mean(dim=(2, 3, 4))
     assert torch.allclose(means[0], means[2], atol=1e-4) and (means[3] > means[0]).all()
     assert dataset[1]["video"].shape == (6, 4, 3, 16, 16)  # 3-frame video: indices repeat
 
 
 def test_training_clips_are_reproducible_per_epoch(videos: dict[str, Path]) -> None:
     dataset = VideoClipDataset(_records(videos, "good") * 4, 4, True, build_transform(True, 16, 20), seed=7)
-    first = [dataset[i]["video"] for i in range(4)]
-    assert first[0].shape == (1, 4, 3, 16, 16)
-    assert all(torch.equal(a, dataset[i]["video"]) for i, a in enumerate(first))
+    first = [_finished(dataset[i]) for i in range(4)]
+    assert first[0].shape == (1, 4, 3, 16, 16) and first[0].dtype == torch.float32
+    assert all(torch.equal(a, _finished(dataset[i])) for i, a in enumerate(first))
     assert not all(torch.equal(a, b) for a, b in zip(first, first[1:]))  # items differ
     dataset.set_epoch(1)
-    assert not all(torch.equal(a, dataset[i]["video"]) for i, a in enumerate(first))
+    assert not all(torch.equal(a, _finished(dataset[i])) for i, a in enumerate(first))
     dataset.set_epoch(0)
     batch = next(iter(DataLoader(dataset, batch_size=4, num_workers=2, collate_fn=collate_clips)))
-    assert torch.equal(batch["video"], torch.stack(first))  # worker processes see the same clips
+    assert batch["video"].dtype == torch.uint8 and batch["color"].shape == (4, 1, 3, 9)
+    assert torch.equal(_finished(batch), torch.stack(first))  # worker processes see the same clips
+
+
+def _finished(item: dict) -> torch.Tensor:
+    """The float clips a model sees: the item's uint8 views through their colour maps."""
+    return apply_color(item["video"], item["color"])
 
 
 @pytest.mark.parametrize(

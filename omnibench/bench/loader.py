@@ -3,8 +3,11 @@
 Both sides read the SAME frame indices of the SAME files: the training dataset draws them from
 ``item_seed(seed, epoch, index)`` and the raw side replays that draw, then only calls
 ``VideoReader.get_batch`` (one decoding thread, as the dataset's reader). Both run with one
-torch thread, as a ``DataLoader`` worker does. Without ``--videos`` the input is a small set
-of generated H.264 videos whose short side equals the transform's, so nothing is upscaled.
+torch thread, as a ``DataLoader`` worker does, timed in turn. The worker's augmentation is the
+spatial part and the draw of each clip's colour map; the colour step itself runs on the
+model's device and is timed there, per clip of a collated batch. Without ``--videos`` the input
+is a small set of generated H.264 videos whose short side equals the transform's, so nothing
+is upscaled.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from omnibench.bench.measure import median_seconds
+from omnibench.bench.measure import interleaved_median_seconds, median_seconds
 from omnibench.errors import OmniBenchError
 
 if TYPE_CHECKING:
@@ -43,6 +46,8 @@ class LoaderResult:
     raw_clips_per_s: float
     loader_clips_per_s: float
     ratio: float  # loader / raw decode
+    color_device: str  # where the colour step ran (the models' device)
+    color_ms_per_clip: float  # colour jitter + normalisation of a collated batch, per clip
     workers: dict[str, dict[str, int | None]] = dataclasses.field(default_factory=dict)
 
 
@@ -95,23 +100,40 @@ def one_thread() -> Iterator[None]:
 
 
 def bench_loader(
-    videos: Sequence[Path], source: str, frames: int, input_size: int, repeats: int, warmup: int
+    videos: Sequence[Path], source: str, shape: tuple[int, int], device: torch.device, repeats: int, warmup: int
 ) -> LoaderResult:
-    """Median clips/s of the training dataset (decode + augment) and of raw decord on its indices."""
+    """Median clips/s of the training dataset (decode + augment) and of raw decord on its indices.
+
+    ``shape`` is (frames, input size); the colour step runs on ``device`` over a batch of all videos.
+    """
     from omnibench.data import VideoClipDataset, VideoRecord, build_transform  # noqa: PLC0415
 
+    frames, input_size = shape
     short_side = short_side_for(input_size)
     records = [VideoRecord(path=p, label=0, source=str(p)) for p in videos]
     dataset = VideoClipDataset(records, frames, train=True, transform=build_transform(True, input_size, short_side))
     indices = [dataset_indices(dataset, i) for i in range(len(dataset))]
     cpu = torch.device("cpu")
     with one_thread():
-        loader_s = median_seconds(lambda: _read_all(dataset), cpu, repeats, max(warmup, 1))
-        raw_s = median_seconds(lambda: _decode_all(videos, indices), cpu, repeats, max(warmup, 1))
+        loader_s, raw_s = interleaved_median_seconds(
+            [lambda: _read_all(dataset), lambda: _decode_all(videos, indices)], cpu, repeats, max(warmup, 1)
+        )
     loader_rate, raw_rate = len(videos) / loader_s, len(videos) / raw_s
     return LoaderResult(source=source, videos=len(videos), frames=frames, input_size=input_size,
                         short_side=short_side, raw_clips_per_s=raw_rate, loader_clips_per_s=loader_rate,
-                        ratio=loader_rate / raw_rate)
+                        ratio=loader_rate / raw_rate, color_device=str(device),
+                        color_ms_per_clip=color_ms_per_clip(dataset, device, repeats, warmup))
+
+
+def color_ms_per_clip(dataset: VideoClipDataset, device: torch.device, repeats: int, warmup: int) -> float:
+    """Milliseconds per clip of the colour step on ``device``, over one collated batch of the dataset."""
+    from omnibench.data import collate_clips  # noqa: PLC0415
+    from omnibench.data.color import apply_color  # noqa: PLC0415
+
+    batch = collate_clips([dataset[i] for i in range(len(dataset))])
+    video, maps = batch["video"][:, 0].to(device), batch["color"][:, 0].to(device)
+    seconds = median_seconds(lambda: apply_color(video, maps), device, repeats, max(warmup, 1))
+    return seconds / len(video) * 1e3
 
 
 def dataset_indices(dataset: VideoClipDataset, index: int) -> list[int]:

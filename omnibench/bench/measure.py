@@ -14,7 +14,7 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,16 +53,29 @@ def synchronize(device: torch.device) -> None:
 
 def median_seconds(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int) -> float:
     """Median wall time of ``fn()`` over ``repeats`` timed calls after ``warmup`` untimed ones."""
+    return interleaved_median_seconds([fn], device, repeats, warmup)[0]
+
+
+def interleaved_median_seconds(
+    fns: Sequence[Callable[[], object]], device: torch.device, repeats: int, warmup: int
+) -> list[float]:
+    """Median wall time of each of ``fns``, timed in turn within every repeat.
+
+    Alternating the calls exposes all of them alike to drift in the machine's load, so their
+    ratio holds better than that of medians taken one after the other.
+    """
     for _ in range(warmup):
-        fn()
+        for fn in fns:
+            fn()
     synchronize(device)
-    times = []
+    times: list[list[float]] = [[] for _ in fns]
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        synchronize(device)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, fn_times in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            synchronize(device)
+            fn_times.append(time.perf_counter() - start)
+    return [statistics.median(fn_times) for fn_times in times]
 
 
 def reset_peak_memory(device: torch.device) -> None:

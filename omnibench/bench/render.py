@@ -54,8 +54,10 @@ def loader_summary(report: BenchReport) -> list[str]:
     return [
         f"input: {loader.source}; {loader.frames} frames, short side {loader.short_side}, crop {loader.input_size}",
         f"raw decord decode of the same frames: {loader.raw_clips_per_s:.1f} clips/s per worker",
-        f"decode + augment (training dataset): {loader.loader_clips_per_s:.1f} clips/s per worker"
+        f"decode + augment (training dataset: crop, flip, colour-map draw): {loader.loader_clips_per_s:.1f} clips/s per worker"
         f" = {loader.ratio:.2f}× raw decode",
+        f"colour jitter + normalisation, run on the model's device ({loader.color_device}) over a collated"
+        f" batch: {loader.color_ms_per_clip:.2f} ms per clip",
     ]
 
 

@@ -91,7 +91,8 @@ def run_bench(
 def _bench_loader(settings: BenchSettings, videos: Path | None, results: list[ModelResult]) -> LoaderResult:
     assert settings.size is not None  # resolved
     with bench_videos(videos, short_side_for(settings.size)) as (paths, source):
-        result = bench_loader(paths, source, settings.frames, settings.size, settings.repeats, settings.warmup)
+        result = bench_loader(paths, source, (settings.frames, settings.size), torch.device(settings.device),
+                              settings.repeats, settings.warmup)
     for model in results:
         result.workers[model.model] = {
             "train": workers_needed(model.train_clips_per_s, result.loader_clips_per_s),

@@ -20,8 +20,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from omnibench.data.color import COLUMNS
 from omnibench.data.records import VideoRecord
 from omnibench.data.sampling import sample_test_indices, sample_train_indices
+from omnibench.data.transforms import from_hwc, to_hwc
 from omnibench.errors import OmniBenchError
 
 log = logging.getLogger("omnibench.data")
@@ -88,14 +90,17 @@ def item_seed(seed: int, epoch: int, index: int) -> int:
 
 
 class VideoClipDataset(Dataset):
-    """Clips of ``frames`` frames: ``{"video": (V, T, 3, S, S), "label", "index"}``, V = clips x crops."""
+    """Clips of ``frames`` frames: ``{"video", "color", "label", "index"}``, V = clips x crops views.
+
+    ``"video"`` is uint8 ``(V, T, 3, S, S)``, ``"color"`` the views' colour maps ``(V, 3, 9)``.
+    """
 
     def __init__(
         self,
         records: Sequence[VideoRecord],
         frames: int,
         train: bool,
-        transform: Callable[..., torch.Tensor],
+        transform: Callable[..., tuple[torch.Tensor, torch.Tensor]],
         clips: int = 1,
         crops: int = 1,
         strict: bool = False,
@@ -118,20 +123,21 @@ class VideoClipDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         record = self.records[index]
         try:
-            video = self._load(record, index)
+            video, colors = self._load(record, index)
         except BrokenVideoError as error:
             if self.strict:
                 raise BrokenVideoError(f"{error} (listed at {record.source})") from None
             log.warning("skipping broken video %s (listed at %s)", error, record.source)
             return {"index": index, "broken": str(error)}
-        return {"video": video, "label": record.label, "index": index}
+        return {"video": video, "color": colors, "label": record.label, "index": index}
 
-    def _load(self, record: VideoRecord, index: int) -> torch.Tensor:
+    def _load(self, record: VideoRecord, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         reader = open_video(record.path)
         if not self.train:
             views = sample_test_indices(len(reader), self.frames, self.clips)
             frames = decode_frames(reader, record.path, [i for view in views for i in view])
-            return torch.cat([self.transform(clip, crops=self.crops) for clip in frames.split(self.frames)])
+            parts = [self.transform(clip, crops=self.crops) for clip in frames.split(self.frames)]
+            return from_hwc(torch.cat([to_hwc(clip) for clip, _ in parts])), torch.cat([maps for _, maps in parts])
         seed = item_seed(self.seed, self.epoch, index)
         indices = sample_train_indices(len(reader), self.frames, np.random.default_rng(seed))
         frames = decode_frames(reader, record.path, indices)
@@ -143,12 +149,21 @@ class VideoClipDataset(Dataset):
 
 
 def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Batch dataset items, dropping broken ones (listed as ``(index, reason)`` under ``"broken"``)."""
+    """Batch dataset items, dropping broken ones (listed as ``(index, reason)`` under ``"broken"``).
+
+    ``"video"`` (B, V, T, 3, S, S) stays uint8 and channels-last; ``"color"`` (B, V, 3, 9) holds
+    each view's colour map (:func:`omnibench.data.color.apply_color` finishes both on the device).
+    """
     good = [item for item in items if "broken" not in item]
     broken = [(int(item["index"]), str(item["broken"])) for item in items if "broken" in item]
-    video = torch.stack([item["video"] for item in good]) if good else torch.empty((0, 0, 0, 3, 0, 0))
+    if good:
+        video = from_hwc(torch.stack([to_hwc(item["video"]) for item in good]))
+        colors = torch.stack([item["color"] for item in good])
+    else:
+        video, colors = torch.empty((0, 0, 0, 3, 0, 0), dtype=torch.uint8), torch.empty((0, 0, 3, COLUMNS))
     return {
         "video": video,
+        "color": colors,
         "label": torch.tensor([int(item["label"]) for item in good], dtype=torch.long),
         "index": torch.tensor([int(item["index"]) for item in good], dtype=torch.long),
         "broken": broken,

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from omnibench.data.color import apply_color
 from omnibench.data.records import VideoRecord
 from omnibench.engine.distributed import DistContext, ShardSampler, gather_objects
 from omnibench.engine.metrics import accuracy_metrics
@@ -79,12 +80,13 @@ def _shard_scores(model: nn.Module, loader: DataLoader, classnames: Sequence[str
     for done, batch in enumerate(loader, start=1):
         broken.extend(batch["broken"])
         if len(batch["label"]):
-            video = batch["video"]  # (B, V, T, 3, S, S)
-            flat = video.flatten(0, 1)
+            video = batch["video"]  # (B, V, T, 3, S, S) uint8
             probs = []
-            for chunk in flat.split(settings.views_per_forward):
+            views, maps = (t.flatten(0, 1).split(settings.views_per_forward) for t in (video, batch["color"]))
+            for chunk, chunk_maps in zip(views, maps):
+                clips = apply_color(chunk.to(ctx.device, non_blocking=True), chunk_maps)
                 with autocast(ctx.device, settings.amp_dtype):
-                    logits = model(chunk.to(ctx.device, non_blocking=True), classnames)
+                    logits = model(clips, classnames)
                 probs.append(logits.float().softmax(dim=-1).cpu())
             scores.append(torch.cat(probs).view(video.shape[0], video.shape[1], -1).mean(dim=1))
             indices.append(batch["index"])

@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
+from omnibench.data.color import apply_color
 from omnibench.engine import checkpoint as ckpt
 from omnibench.engine.distributed import DistContext, ResumableSampler, all_reduce_mean, gather_objects
 from omnibench.engine.mixup import SoftTargetCrossEntropy, VideoMixup
@@ -219,8 +220,9 @@ class Trainer:
             video, labels, weight = torch.zeros(1, *self.config.clip_shape), torch.zeros(1, dtype=torch.long), 0.0
             labels = labels.to(self.ctx.device)
         else:
-            video, weight = batch["video"][:, 0], 1.0
-        video, target = self.mixup(video.to(self.ctx.device, non_blocking=True), labels)
+            video = batch["video"][:, 0].to(self.ctx.device, non_blocking=True)
+            video, weight = apply_color(video, batch["color"][:, 0]), 1.0
+        video, target = self.mixup(video.to(self.ctx.device), labels)
         with autocast(self.ctx.device, self.amp_dtype):
             logits = self.net(video, self.classnames)
         loss = self.criterion(logits.float(), target) * weight
