@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 import torch
+
+import omnibench.compat  # noqa: F401, I001  (before torchvision, whose extension may not load here)
 from torchvision.transforms.v2 import functional as F
 from torchvision.transforms.v2.functional._color import _rgb_to_hsv
 
@@ -104,6 +106,7 @@ def test_batched_maps_apply_per_view() -> None:
     maps = torch.stack([torch.stack([color_map(draw_color_jitter(), mean, std) for _ in range(3)]) for _ in range(2)])
     batched = apply_color(video, maps)
     assert batched.shape == video.shape and batched.is_contiguous()
+    assert torch.allclose(apply_color(video, maps, clips_per_pass=6), batched, atol=1e-6)  # a GPU's single pass
     for b in range(2):
         for v in range(3):
             assert torch.allclose(batched[b, v], apply_color(video[b, v].contiguous(), maps[b, v]), atol=1e-6)
