@@ -118,6 +118,32 @@ def test_attend_takes_matmuls_only_for_short_sequences_on_cuda() -> None:
         assert uses_matmul(few.cuda(), few.cuda()) and not uses_matmul(many.cuda(), many.cuda())
 
 
+@pytest.mark.parametrize("gate", [0.0, 0.3, 2.0])
+def test_key_bias_channel_equals_the_bias_mask(gate: float) -> None:
+    """The prompt gate's bias folded into an extra q/k channel: same attention and gradients as the mask."""
+    from omnibench.models.adapters import PromptGate
+    from omnibench.models.attention import attend_with_key_bias
+
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(5, 3, 11, 16, requires_grad=True) for _ in range(3))
+    prompt_gate = PromptGate(blocks=1, heads=3)
+    with torch.no_grad():
+        prompt_gate.gates.fill_(gate)
+    results = []
+    for folded in (True, False):
+        bias = prompt_gate.biases(tokens=7, prompts=4)[0]  # (heads, L)
+        out = attend_with_key_bias(q, k, v, bias) if folded else F.scaled_dot_product_attention(
+            q, k, v, attn_mask=bias[:, None, :])
+        grads = torch.autograd.grad(out.square().sum(), (q, k, v, prompt_gate.gates))
+        results.append((out, grads))
+    (out, grads), (expected, expected_grads) = results
+    assert out.shape == expected.shape and torch.allclose(out, expected, atol=1e-5)
+    assert all(torch.allclose(g, e, rtol=1e-4, atol=1e-5) for g, e in zip(grads, expected_grads))
+    if gate == 0.0:  # closed: exactly attention over the 7 image tokens, with a finite gate gradient
+        assert torch.allclose(out, F.scaled_dot_product_attention(q, k[:, :, :7], v[:, :, :7]), atol=1e-6)
+        assert torch.isfinite(grads[3]).all() and grads[3].abs().sum() > 0
+
+
 def test_closed_gate_has_a_finite_nonzero_gradient_and_adapters_learn_through_frozen_blocks() -> None:
     torch.manual_seed(0)
     model = omniclip().train()

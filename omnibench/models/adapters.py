@@ -151,11 +151,10 @@ class PromptGate(nn.Module):
         self.gates = nn.Parameter(torch.zeros(blocks, heads))
 
     def biases(self, tokens: int, prompts: int) -> torch.Tensor:
-        """Additive logit biases (blocks, 1, heads, 1, tokens + prompts), one per block."""
+        """Additive logit biases per key (blocks, heads, tokens + prompts): 0 for image tokens, log g for prompts."""
         log_gate = _LogGate.apply(self.gates)  # (blocks, heads)
         zeros = log_gate.new_zeros(*log_gate.shape, tokens)
-        biases = torch.cat([zeros, log_gate[..., None].expand(-1, -1, prompts)], dim=-1)
-        return biases[:, None, :, None, :]
+        return torch.cat([zeros, log_gate[..., None].expand(-1, -1, prompts)], dim=-1)
 
 
 class TemporalAttentionHead(nn.Module):

