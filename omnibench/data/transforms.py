@@ -21,7 +21,9 @@ import torch
 from torch import nn
 from torchvision.transforms.v2 import functional as F
 
-from omnibench.data.color import color_map, draw_color_jitter, grayscale_matrix, identity_affine, then_matrix
+from omnibench.data.color import (
+    JITTER_DRAWS, color_map, draw_color_jitter, grayscale_matrix, identity_affine, then_matrix,
+)
 from omnibench.data.sampling import spatial_crop_offsets
 from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
@@ -32,6 +34,12 @@ NORMALIZATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 }
 MULTI_SCALES = (1.0, 0.875, 0.75, 0.66)
 JITTER_P, GRAYSCALE_P, FLIP_P = 0.8, 0.2, 0.5
+CLIP_DRAWS = 3 + 3 + JITTER_DRAWS  # crop box; flip, jitter and grayscale coins; jitter factors and order
+
+
+def _split(uniforms: list[float]) -> tuple[list[float], list[float], list[float]]:
+    """A clip's uniforms as (crop box, coins, jitter)."""
+    return uniforms[:3], uniforms[3:6], uniforms[6:]
 
 
 class MultiScaleCrop(nn.Module):
@@ -45,17 +53,19 @@ class MultiScaleCrop(nn.Module):
             (i, j) for i in range(len(scales)) for j in range(len(scales)) if abs(i - j) <= max_scale_gap
         ]
 
-    def box(self, height: int, width: int) -> tuple[int, int, int, int]:
-        """A random ``(top, left, crop_height, crop_width)`` inside a ``height x width`` frame."""
+    def box(self, height: int, width: int, uniforms: list[float]) -> tuple[int, int, int, int]:
+        """``(top, left, crop_height, crop_width)`` inside a ``height x width`` frame from 3 uniforms in [0, 1)."""
         base = min(height, width)
-        i, j = self.pairs[int(torch.randint(len(self.pairs), ()))]
+        i, j = self.pairs[int(uniforms[0] * len(self.pairs))]
         crop_w, crop_h = max(1, int(base * self.scales[i])), max(1, int(base * self.scales[j]))
-        left = int(torch.randint(width - crop_w + 1, ()))
-        top = int(torch.randint(height - crop_h + 1, ()))
+        left = int(uniforms[1] * (width - crop_w + 1))
+        top = int(uniforms[2] * (height - crop_h + 1))
         return top, left, crop_h, crop_w
 
-    def forward(self, video: torch.Tensor) -> torch.Tensor:
-        top, left, crop_h, crop_w = self.box(*video.shape[-2:])
+    def forward(self, video: torch.Tensor, uniforms: list[float] | None = None) -> torch.Tensor:
+        """A random crop of ``video`` resized to ``size`` (``uniforms``: 3 draws, default from torch's generator)."""
+        draws = torch.rand(3, dtype=torch.float64).tolist() if uniforms is None else uniforms
+        top, left, crop_h, crop_w = self.box(*video.shape[-2:], draws)
         return F.resized_crop(video, top, left, crop_h, crop_w, [self.size, self.size], antialias=True)
 
 
@@ -113,12 +123,16 @@ class VideoTransform:
         return views, color_map(identity_affine(), *self._stats).expand(crops, -1, -1)
 
     def augment(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One training clip ``(T, 3, S, S)`` (crop + resize, flip) and its colour map (jitter, grayscale)."""
-        clip = self._crop(video)
-        if self.hflip and float(torch.rand(())) < FLIP_P:
+        """One training clip ``(T, 3, S, S)`` (crop + resize, flip) and its colour map (jitter, grayscale).
+
+        Every random number of the clip comes from one draw of torch's generator.
+        """
+        crop, (flip, jitter, gray), colors = _split(torch.rand(CLIP_DRAWS, dtype=torch.float64).tolist())
+        clip = self._crop(video, crop)
+        if self.hflip and flip < FLIP_P:
             clip = F.horizontal_flip(clip)
-        affine = draw_color_jitter() if float(torch.rand(())) < JITTER_P else identity_affine()
-        if float(torch.rand(())) < GRAYSCALE_P:
+        affine = draw_color_jitter(colors) if jitter < JITTER_P else identity_affine()
+        if gray < GRAYSCALE_P:
             affine = then_matrix(affine, grayscale_matrix())
         return channels_last(clip), color_map(affine, *self._stats)
 
