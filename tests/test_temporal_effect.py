@@ -4,7 +4,8 @@
 position and speed, so the bag of frames of a video is equally likely under its class and its
 time-reversed twin. ViFi-style frame-mean pooling cannot separate twins and stays near chance
 (25 %) on held-out videos; OmniCLIP's PTA and X-CLIP's cross-frame attention learn the motion.
-Tiny random-weight backbones, 8 frames of 32 px, 20 epochs on 384 training videos (CPU).
+Tiny random-weight backbones, 8 frames of 32 px, 30 epochs on 384 training videos (CPU): at 20
+epochs X-CLIP stayed at chance for one seed in four.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def held_out_top1(model: str, seed: int, data_root: Path, run_dir: Path) -> float:
     """Train ``model`` on the training split, return top-1 (%) on test1."""
-    optim = {"epochs": 20, "batch_size": 16, "warmup_epochs": 1, "mixup": 0.0, "cutmix": 0.0,
+    optim = {"epochs": 30, "batch_size": 16, "warmup_epochs": 1, "mixup": 0.0, "cutmix": 0.0,
              "label_smoothing": 0.0, "weight_decay": 0.001, "precision": "fp32", **RECIPES[model]}
     optim["min_lr"] = optim["lr"] / 100
     spec = RunSpec.from_dict({

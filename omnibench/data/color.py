@@ -21,8 +21,8 @@ import math
 import numpy as np
 import torch
 
-# Maps are composed in float64 numpy: a clip's draw is ~30 products of 3x3 arrays, each ~10x
-# cheaper than the same torch op, and a loader worker does one per clip.
+# Maps are composed in float64 numpy: a clip's draw is ~30 small 3x3 operations, and numpy's
+# per-call cost is a fraction of torch's (draw + map: 31 against 75 us per clip, hot in cache).
 LUMA = np.array([0.2989, 0.587, 0.114])  # torchvision's rgb_to_grayscale weights (ITU-R 601)
 JITTER = {"brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1}
 JITTER_DRAWS = 2 * len(JITTER)  # uniforms per jitter draw: the four factors, then the order of the ops
