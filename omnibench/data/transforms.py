@@ -37,11 +37,6 @@ JITTER_P, GRAYSCALE_P, FLIP_P = 0.8, 0.2, 0.5
 CLIP_DRAWS = 3 + 3 + JITTER_DRAWS  # crop box; flip, jitter and grayscale coins; jitter factors and order
 
 
-def _split(uniforms: list[float]) -> tuple[list[float], list[float], list[float]]:
-    """A clip's uniforms as (crop box, coins, jitter)."""
-    return uniforms[:3], uniforms[3:6], uniforms[6:]
-
-
 class MultiScaleCrop(nn.Module):
     """Crop width and height drawn from ``scales`` x short side (aspect gap <= 1 step), resize to ``size``."""
 
@@ -127,7 +122,8 @@ class VideoTransform:
 
         Every random number of the clip comes from one draw of torch's generator.
         """
-        crop, (flip, jitter, gray), colors = _split(torch.rand(CLIP_DRAWS, dtype=torch.float64).tolist())
+        draws = torch.rand(CLIP_DRAWS, dtype=torch.float64).tolist()
+        crop, (flip, jitter, gray), colors = draws[:3], draws[3:6], draws[6:]
         clip = self._crop(video, crop)
         if self.hflip and flip < FLIP_P:
             clip = F.horizontal_flip(clip)
