@@ -23,6 +23,7 @@ from omnibench.bench.profile import profile_to
 from omnibench.bench.settings import REFERENCE_MODEL, BenchSettings
 from omnibench.engine.precision import DTYPES, autocast
 
+
 @dataclasses.dataclass
 class ModelResult:
     """One model's row of the table (times in seconds per batch unless named otherwise)."""

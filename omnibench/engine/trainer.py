@@ -215,14 +215,15 @@ class Trainer:
 
     def _forward_backward(self, batch: dict, count: int) -> float:
         """Loss of one micro-batch, backpropagated with weight 1/count."""
-        labels = batch["label"].to(self.ctx.device)
+        device = self.ctx.device
+        labels = batch["label"].to(device)
         if len(labels) == 0:  # every video broken: a zero-weight dummy keeps DDP ranks in step
-            video, labels, weight = torch.zeros(1, *self.config.clip_shape), torch.zeros(1, dtype=torch.long), 0.0
-            labels = labels.to(self.ctx.device)
+            video = torch.zeros(1, *self.config.clip_shape, device=device)
+            labels, weight = torch.zeros(1, dtype=torch.long, device=device), 0.0
         else:
-            video = batch["video"][:, 0].to(self.ctx.device, non_blocking=True)
-            video, weight = apply_color(video, batch["color"][:, 0]), 1.0
-        video, target = self.mixup(video.to(self.ctx.device), labels)
+            video = apply_color(batch["video"][:, 0].to(device, non_blocking=True), batch["color"][:, 0])
+            weight = 1.0
+        video, target = self.mixup(video, labels)
         with autocast(self.ctx.device, self.amp_dtype):
             logits = self.net(video, self.classnames)
         loss = self.criterion(logits.float(), target) * weight

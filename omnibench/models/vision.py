@@ -33,9 +33,10 @@ def block_forward(
 ) -> torch.Tensor:
     """One CLIP block on (N, L, D) tokens with its own weights.
 
-    ``bias``: additive attention-logit bias per head and key (heads, L). ``branch``: a parallel module fed the block's
-    ``ln_1`` output; its result is added beside the whole block (OmniCLIP's block-parallel
-    PTA, Eq. 4) or, with ``branch_beside_attention``, beside the attention sub-layer only.
+    ``bias``: additive attention-logit bias per head and key (heads, L). ``branch``: a parallel
+    module fed the block's ``ln_1`` output; its result is added beside the whole block
+    (OmniCLIP's block-parallel PTA, Eq. 4) or, with ``branch_beside_attention``, beside the
+    attention sub-layer only.
     """
     normed = block.ln_1(x)
     h = x + block.ls_1(block_attention(block.attn, normed, bias))
