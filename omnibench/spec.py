@@ -21,6 +21,7 @@ from omnibench.registry import did_you_mean
 
 NORMALIZATIONS = ("clip", "imagenet")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEFAULT_MAX_SKIPPED = 0.01  # share of a split's videos that may be skipped as broken
 
 
 class SpecError(OmniBenchError):
@@ -112,17 +113,21 @@ class RunSpec:
     data_seed: int = 0  # draws of shots, class subsets, splits
     strict: bool = False  # a broken video fails the run instead of being skipped
     allow_leakage: bool = False  # override of the train/eval overlap guard (recorded)
+    limit: int | None = None  # at most this many videos per class of every split (a quick subset)
+    max_skipped: float = DEFAULT_MAX_SKIPPED  # larger shares of broken (skipped) videos fail the run
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "protocol_options", _frozen(self.protocol_options))
+        _check(self.limit is None or (type(self.limit) is int and self.limit >= 1), "limit", "must be an integer >= 1")
+        _check(0 <= self.max_skipped <= 1, "max_skipped", "must be a share in [0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (options as ordinary dicts)."""
-        return json.loads(self.canonical_json())
+        """Plain JSON-able dict of every field (options as ordinary dicts)."""
+        return json.loads(json.dumps(_plain(self)))
 
     def canonical_json(self) -> str:
-        """Canonical JSON text: sorted keys, no whitespace; the basis of :meth:`run_id`."""
-        return json.dumps(_plain(self), sort_keys=True, separators=(",", ":"))
+        """Canonical JSON text of :func:`identity`: sorted keys, no whitespace; the basis of :meth:`run_id`."""
+        return json.dumps(identity(_plain(self)), sort_keys=True, separators=(",", ":"))
 
     def run_id(self) -> str:
         """A 12-hex-digit hash of the canonical spec: the run's identity in the store."""
@@ -136,6 +141,16 @@ class RunSpec:
     def from_dict(cls, data: Mapping[str, Any], where: str = "<spec>") -> RunSpec:
         """Build and validate a spec from plain data; errors name ``where`` and the key."""
         return _build(cls, data, where, prefix="")
+
+
+# Fields added after runs were first stored: at these values they stay out of the run's identity,
+# so every run stored before them keeps its id (the values are what those runs did).
+HASH_NEUTRAL: Mapping[str, Any] = types.MappingProxyType({"limit": None, "max_skipped": DEFAULT_MAX_SKIPPED})
+
+
+def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec dict without the :data:`HASH_NEUTRAL` fields that hold their neutral value."""
+    return {k: v for k, v in spec.items() if not (k in HASH_NEUTRAL and v == HASH_NEUTRAL[k])}
 
 
 def _plain(value: Any) -> Any:

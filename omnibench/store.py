@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from omnibench.errors import OmniBenchError
-from omnibench.spec import RunSpec
+from omnibench.spec import RunSpec, identity
 
 STATES = ("pending", "running", "done", "failed")
 RESULTS_ENV = "OMNIBENCH_RESULTS"
@@ -156,7 +156,8 @@ class RunStore:
         run_dir = self.run_dir(suite, spec.run_id())
         wanted = spec.to_dict()
         spec_text = json.dumps(wanted, indent=2, sort_keys=True) + "\n"
-        if not create_exclusive(run_dir / SPEC_FILE, spec_text) and _read_json(run_dir / SPEC_FILE) != wanted:
+        stored = wanted if create_exclusive(run_dir / SPEC_FILE, spec_text) else _read_json(run_dir / SPEC_FILE)
+        if not isinstance(stored, dict) or identity(stored) != identity(wanted):
             raise OmniBenchError(f"{run_dir / SPEC_FILE}: holds a different spec than run {spec.run_id()}")
         status = RunStatus("pending", updated=_now(), log=str(run_dir / LOG_FILE))
         create_exclusive(run_dir / STATUS_FILE, json.dumps(status.to_dict(), indent=2, sort_keys=True) + "\n")
