@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
 from omnibench.spec import RunSpec, SpecError, validate_options
 from omnibench.suite import Suite
@@ -24,7 +25,8 @@ def known_datasets() -> list[str]:
 
 
 def check_suite(suite: Suite, specs: Iterable[RunSpec] | None = None, *, require_data: bool = True) -> None:
-    """Raise a ``file:line`` :class:`SuiteError` for the first invalid name or option.
+    """Raise a ``file:line`` :class:`SuiteError` for the first invalid name or option, or a table
+    whose cells would average runs of different settings (``report.tables.check_cells``).
 
     With ``require_data=False`` (``omnibench validate``) the suite's ``external_datasets`` pass
     even when this machine's datasets.yaml does not declare them yet.
@@ -32,7 +34,13 @@ def check_suite(suite: Suite, specs: Iterable[RunSpec] | None = None, *, require
     from omnibench.models import MODELS, model_options_class  # noqa: PLC0415
     from omnibench.protocols import PROTOCOLS  # noqa: PLC0415
 
+    from omnibench.report.tables import check_cells  # noqa: PLC0415
+
     datasets = known_datasets() + ([] if require_data else list(suite.external_datasets))
+    try:
+        check_cells(suite.table, [spec.to_dict() for spec in suite.specs], suite.name)
+    except OmniBenchError as err:
+        raise SuiteError(f"{suite.path}: {err}") from None
     for spec in suite.specs if specs is None else specs:
         _name(suite, spec, "dataset", spec.dataset, datasets)
         for index, target in enumerate(spec.protocol_options.get("targets") or ()):

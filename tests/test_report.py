@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
+from omnibench.cli import main
+from omnibench.errors import OmniBenchError
+from omnibench.report import cells as C
 from omnibench.report.labels import blocks_label, fraction_label, row_label
 from omnibench.report.published import get_table, published_tables
-from omnibench.report.records import SuiteRuns, collect_runs, records_frame, store_frame
+from omnibench.report.records import SuiteRuns, collect_runs, records_frame, specs_frame, store_frame
 from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, ReportTable, Row, build_tables
 from omnibench.spec import RunSpec
 from omnibench.store import RECORD_FILE, RunStore, atomic_write_json
@@ -267,3 +270,40 @@ def test_collect_runs_reads_states_and_records_from_the_store(tmp_path: Path) ->
     assert json.loads(json.dumps(runs.expected[0])) == specs[0].to_dict()
     frame = store_frame(store, "few-shot")
     assert sorted(frame["metrics.top1"]) == [1.0, 2.0] and set(frame["model.name"]) == {"omniclip", "xclip"}
+
+
+def supervised_runs(frames: tuple[int, ...], splits: tuple[int, ...], seeds: tuple[int, ...]) -> Plan:
+    """HMDB51 OmniCLIP runs over frames × split × seed; top-1 = 70 + split + seed / 10."""
+    return [(RunSpec.from_dict({"protocol": "supervised", "dataset": "hmdb51", "data": {"frames": f}, "seed": seed,
+                                "protocol_options": {"train_split": f"train{s}", "eval_split": f"test{s}"}}),
+             70.0 + s + seed / 10) for f in frames for s in splits for seed in seeds]
+
+
+GRID_TABLE = TableSpec(None, "HMDB51", "grid", ("model.name",), ("dataset",), ("top1",))
+
+
+def test_cells_pool_seeds_and_splits() -> None:
+    [table] = build_tables(GRID_TABLE, suite_runs("pooled", supervised_runs((8,), (1, 2, 3), (0, 1))))
+    tidy = table.tidy()
+    assert tidy[["mean", "n"]].values.tolist() == [[72.05, 6]]  # mean of 71, 72, 73 (+0 / +0.1 per seed)
+
+
+def test_cells_refuse_to_pool_anything_else(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A suite that varies frames by mistake would be averaged into one cell: the report and validate refuse."""
+    runs = suite_runs("mixed", supervised_runs((8, 16), (1,), (0,)))
+    with pytest.raises(OmniBenchError, match=r"^suite mixed: the table would average runs that differ in data\.frames "
+                                             r"\(8, 16\) into one cell \(model\.name=omniclip, dataset=hmdb51\)"):
+        build_tables(GRID_TABLE, runs)
+    by_frames = TableSpec(None, "HMDB51", "grid", ("model.name", "data.frames"), ("dataset",), ("top1",))
+    assert [r.label for r in C.measured_rows(specs_frame(runs.expected), records_frame(runs.records),
+                                             by_frames.rows, {})] == ["OmniCLIP 8f", "OmniCLIP 16f"]
+    build_tables(by_frames, runs)  # frames as a row: nothing pooled
+    suite = tmp_path / "mixed.yaml"
+    suite.write_text("name: mixed\ndescription: frames vary by mistake\n"
+                     "table: {paper_table: null, title: t, layout: grid, rows: [model.name], columns: [dataset], metrics: [top1]}\n"
+                     "base: {protocol: supervised, dataset: hmdb51}\ngrid: {data.frames: [8, 16], seed: [0, 1]}\n")
+    monkeypatch.setenv("COLUMNS", "400")
+    assert main(["validate", str(suite)]) == 2
+    [line] = capsys.readouterr().out.strip().splitlines()
+    assert line.startswith(f"error: {suite}: suite mixed: the table would average runs that differ in data.frames")

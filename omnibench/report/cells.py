@@ -1,8 +1,9 @@
 """From flat run frames to table cells: grouping keys, mean ± std, ordering, matching published rows, deltas.
 
 Cells aggregate every run (and, for zero-shot, every split) whose row and column values are
-equal; values that vary but name neither a row nor a column (seeds, data draws, splits) are
-what the mean ± std is taken over. The std is the sample std (``ddof=1``), as the run
+equal; the mean ± std is taken over what varies between them, which may only be seeds, K-shot
+samplings and splits (:func:`pooled_difference`): a table that would average anything else
+(frames, a learning rate) is refused. The std is the sample std (``ddof=1``), as the run
 records' own ``top1_std`` (``engine.metrics.mean_std``); a single value has no std.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 
+from omnibench.errors import OmniBenchError
 from omnibench.report.labels import canonical_value, normalize_label, row_label
 from omnibench.report.published import CellKey, PublishedRow, Stat
 
@@ -56,6 +58,41 @@ def _column(frame: pd.DataFrame, path: str) -> list[Any]:
         switch, when, implied = IMPLIED[path]
         values = [implied if flag is when else v for flag, v in zip(frame[switch].tolist(), values)]
     return values
+
+
+# What runs of one cell may differ in: repeats of one setting (seeds, K-shot samplings, splits).
+POOLED = ("seed", "data_seed", "protocol_options.shots_file")
+
+
+def poolable(path: str) -> bool:
+    """True for spec paths a cell may average over: seeds, samplings and split names."""
+    return path in POOLED or (path.startswith("protocol_options.") and "split" in path.rsplit(".", 1)[-1])
+
+
+def pooled_difference(specs: pd.DataFrame, key_paths: Sequence[str]) -> tuple[Key, str, list[Any]] | None:
+    """The first cell (key), spec path and values in which runs of one cell differ beyond :func:`poolable`."""
+    groups: dict[Key, list[int]] = {}
+    for position, key in enumerate(keys_of(specs, key_paths)):
+        groups.setdefault(key, []).append(position)
+    free = [c for c in specs.columns if not poolable(c) and not any(c == k or c.startswith(k + ".") for k in key_paths)]
+    for key, members in groups.items():
+        for path in free if len(members) > 1 else ():
+            values = list(dict.fromkeys(canonical(v, path) for v in specs[path].iloc[members]))
+            if len(values) > 1:
+                return key, path, values
+    return None
+
+
+def check_pooling(specs: pd.DataFrame, key_paths: Sequence[str], suite: str) -> None:
+    """Refuse (one line, naming the key) a table whose cells would average runs of different settings."""
+    found = pooled_difference(specs, key_paths)
+    if found is not None:
+        key, path, values = found
+        cell = ", ".join(f"{p}={v}" for p, v in zip(key_paths, key))
+        raise OmniBenchError(
+            f"suite {suite}: the table would average runs that differ in {path} "
+            f"({', '.join(map(repr, values))}) into one cell ({cell}); only seeds, samplings and splits "
+            f"are pooled: add {path} to the table's rows or columns, or make the runs agree")
 
 
 def ordered(keys: Iterable[Key]) -> list[Key]:

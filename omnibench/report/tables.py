@@ -22,7 +22,7 @@ from omnibench.errors import OmniBenchError
 from omnibench.report import cells as C
 from omnibench.report.labels import DASH, MINUS, PLUS_MINUS, metric_label, value_label
 from omnibench.report.published import CellKey, PublishedRow, PublishedTable, Stat, with_related
-from omnibench.report.records import SuiteRuns, records_frame, specs_frame
+from omnibench.report.records import EVAL_PREFIX, SuiteRuns, records_frame, specs_frame
 
 MEASURED, PUBLISHED, DELTA = "measured", "published", "delta"
 OURS = "omnibench"
@@ -141,7 +141,16 @@ def build_tables(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:
     builders = {"grid": build_grid, "supervised": layouts.build_supervised, "zero_shot": layouts.build_zero_shot}
     if spec.layout not in builders:
         raise OmniBenchError(f"suite {runs.suite}: table layout '{spec.layout}' is not one of {', '.join(builders)}")
+    check_cells(spec, runs.expected, runs.suite)
     return builders[spec.layout](spec, runs)
+
+
+def check_cells(spec: TableSpecLike, expected: Sequence[Mapping[str, Any]], suite: str) -> None:
+    """Refuse (one line) a table whose cells would average runs that differ in more than seeds, samplings, splits."""
+    from omnibench.report.layouts import TARGETS  # noqa: PLC0415 (layouts imports this module)
+
+    keys = [p for p in (*spec.rows, *spec.columns) if not p.startswith(EVAL_PREFIX)]
+    C.check_pooling(specs_frame(expected), [*keys, *([TARGETS] if spec.layout == "zero_shot" else [])], suite)
 
 
 def build_grid(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:
