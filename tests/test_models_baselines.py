@@ -1,6 +1,8 @@
 """X-CLIP, ViFi-CLIP and VL prompting build the structures their papers describe."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -64,6 +66,45 @@ def test_xclip_new_modules_and_settings() -> None:
         model(torch.zeros(1, 3, 3, 32, 32), CLASSES)
 
 
+def test_xclip_mit_and_prompt_generator_use_quick_gelu_and_no_qkv_biases() -> None:
+    """The released MIT and prompt-generator FFNs use QuickGELU; its cross-attention q/k/v have no bias."""
+    from open_clip.transformer import QuickGELU  # after omnibench.models (its torchvision step)
+
+    model = tiny("xclip")
+    for block in model.mit.blocks:
+        assert type(block.mlp[1]) is QuickGELU
+    for layer in model.prompts_generator.layers:
+        assert type(layer.mlp[1]) is QuickGELU
+        assert layer.cross_attn.q.bias is None and layer.cross_attn.kv.bias is None
+        assert layer.cross_attn.out.bias is not None
+    assert not any(isinstance(m, torch.nn.GELU) for m in (*model.mit.modules(), *model.prompts_generator.modules()))
+    assert not model.clip.logit_scale.requires_grad  # frozen, as released
+
+
+def test_xclip_new_modules_start_as_released() -> None:
+    """Message layers keep PyTorch's defaults, the prompt projection is N(0, 1), the MIT and prompt
+    generator layers truncated-normal (std 0.02) except the MIT's fused q/k/v (Xavier)."""
+    torch.manual_seed(0)
+    model = tiny("xclip")
+    width, dim = 64, 32  # the tiny config's vision width and embedding size
+    message = model.messages[0]
+    bound = 1 / math.sqrt(width)  # nn.Linear's default: U(±1/sqrt(fan_in)) for weight and bias
+    assert message.fc.weight.abs().max() <= bound
+    assert message.fc.weight.detach().std().item() == pytest.approx(bound / math.sqrt(3), rel=0.06)
+    assert message.fc.bias.abs().max() > bound / 2  # a default bias, not zero
+    xavier = math.sqrt(6 / (width + 3 * width))  # nn.MultiheadAttention's fused (3D, D) weight
+    assert message.attn.qkv.weight.abs().max() <= xavier
+    assert message.attn.qkv.weight.detach().std().item() == pytest.approx(xavier / math.sqrt(3), rel=0.06)
+    assert (message.attn.qkv.bias == 0).all() and (message.attn.out.bias == 0).all()
+    assert message.attn.out.weight.detach().std().item() == pytest.approx(bound / math.sqrt(3), rel=0.06)
+    assert model.prompts_generator.visual_proj.weight.detach().std().item() == pytest.approx(1.0, rel=0.06)
+    mit = model.mit.blocks[0]
+    assert mit.attn.qkv.weight.detach().std().item() == pytest.approx(math.sqrt(6 / (4 * dim)) / math.sqrt(3), rel=0.06)
+    for linear in (mit.attn.out, mit.mlp[0], mit.mlp[2], model.prompts_generator.layers[0].cross_attn.q,
+                   model.prompts_generator.layers[0].mlp[0]):
+        assert linear.weight.detach().std().item() == pytest.approx(0.02, rel=0.12)
+
+
 def test_xclip_prompts_make_text_video_specific() -> None:
     model = tiny("xclip").eval()
     with torch.no_grad():
@@ -80,7 +121,9 @@ def test_vificlip_variants_tune_the_named_encoders(tune: str, visual: bool, text
     model = tiny("vificlip", tune=tune)
     assert all(p.requires_grad == visual for p in model.clip.visual.parameters())
     assert all(p.requires_grad == text for p in model.clip.transformer.parameters())
-    assert model.clip.logit_scale.requires_grad and model.template == "a photo of a {}."
+    # As released: the token embedding stays fixed; the temperature learns only with both encoders.
+    assert not model.clip.token_embedding.weight.requires_grad
+    assert model.clip.logit_scale.requires_grad == (tune == "both") and model.template == "a photo of a {}."
     clip = video()
     with torch.no_grad():
         frames = model.clip.encode_image(clip.flatten(0, 1)).view(2, FRAMES, -1)

@@ -79,13 +79,17 @@ class MultiHeadSelfAttention(nn.Module):
 
 
 class MultiHeadCrossAttention(nn.Module):
-    """Queries from ``x`` (N, Lq, D), keys and values from ``context`` (N, Lk, D)."""
+    """Queries from ``x`` (N, Lq, D), keys and values from ``context`` (N, Lk, D).
 
-    def __init__(self, dim: int, heads: int, what: str = "cross-attention") -> None:
+    ``qkv_bias=False`` drops the biases of the q, k and v projections (X-CLIP's prompt
+    generator has none); the output projection always has one.
+    """
+
+    def __init__(self, dim: int, heads: int, what: str = "cross-attention", qkv_bias: bool = True) -> None:
         super().__init__()
         self.heads = check_heads(dim, heads, what)
-        self.q = nn.Linear(dim, dim)
-        self.kv = nn.Linear(dim, 2 * dim)
+        self.q = nn.Linear(dim, dim, bias=qkv_bias)
+        self.kv = nn.Linear(dim, 2 * dim, bias=qkv_bias)
         self.out = nn.Linear(dim, dim)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
@@ -95,10 +99,11 @@ class MultiHeadCrossAttention(nn.Module):
 
 
 class FeedForward(nn.Sequential):
-    """CLIP's MLP: Linear(D, 4D) -> GELU -> Linear(4D, D)."""
+    """CLIP's MLP: Linear(D, r·D) -> activation -> Linear(r·D, D); ``ratio`` r may be a fraction (r·D whole)."""
 
-    def __init__(self, dim: int, ratio: int = 4) -> None:
-        super().__init__(nn.Linear(dim, ratio * dim), nn.GELU(), nn.Linear(ratio * dim, dim))
+    def __init__(self, dim: int, ratio: float = 4, activation: type[nn.Module] = nn.GELU) -> None:
+        hidden = int(round(ratio * dim))
+        super().__init__(nn.Linear(dim, hidden), activation(), nn.Linear(hidden, dim))
 
 
 def block_attention(attn: nn.MultiheadAttention, x: torch.Tensor, key_bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -144,3 +149,15 @@ def init_trunc_normal(module: nn.Module, std: float = 0.02) -> None:
             nn.init.trunc_normal_(layer.weight, std=std)
             if layer.bias is not None:
                 nn.init.zeros_(layer.bias)
+
+
+def init_as_torch_multihead(attn: MultiHeadSelfAttention) -> None:
+    """The initialisation ``nn.MultiheadAttention`` gives its weights, applied to ``attn``.
+
+    Xavier-uniform fused q/k/v weight (3D, D) and zero biases; the output projection keeps
+    ``nn.Linear``'s own initialisation with a zero bias.
+    """
+    nn.init.xavier_uniform_(attn.qkv.weight)
+    nn.init.zeros_(attn.qkv.bias)
+    attn.out.reset_parameters()
+    nn.init.zeros_(attn.out.bias)

@@ -5,6 +5,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 
 import torch
+from open_clip.transformer import QuickGELU
 from torch import nn
 
 from omnibench.errors import OmniBenchError
@@ -51,14 +52,17 @@ class FeatureCache:
 
 
 class PromptGeneratorLayer(nn.Module):
-    """One block of X-CLIP Eq. 10: text queries attend to video tokens, then an FFN."""
+    """One block of X-CLIP Eq. 10: text queries attend to video tokens, then an FFN.
+
+    As released: no biases in the q, k, v projections, QuickGELU in the FFN.
+    """
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.cross_attn = MultiHeadCrossAttention(dim, heads, what="prompt generator")
+        self.cross_attn = MultiHeadCrossAttention(dim, heads, what="prompt generator", qkv_bias=False)
         self.norm2 = nn.LayerNorm(dim)
-        self.mlp = FeedForward(dim)
+        self.mlp = FeedForward(dim, activation=QuickGELU)
 
     def forward(self, text: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
         text = text + self.cross_attn(self.norm1(text), video)
@@ -69,7 +73,8 @@ class VideoSpecificPrompt(nn.Module):
     """X-CLIP's video-specific prompting (Eq. 10): ĉ = c + α·c̃, α a learnable vector (init 0.1).
 
     The video context z̄ is the last layer's patch tokens, layer-normed, projected to the
-    joint space and averaged over time.
+    joint space and averaged over time. Initialisation as released: the projection is drawn
+    from N(0, 1), every other linear layer truncated-normal (std 0.02) with zero biases.
     """
 
     def __init__(self, dim: int, vision_width: int, layers: int = 2, alpha: float = 0.1,
@@ -82,6 +87,7 @@ class VideoSpecificPrompt(nn.Module):
         self.layers = nn.ModuleList(PromptGeneratorLayer(dim, heads) for _ in range(layers))
         self.alpha = nn.Parameter(torch.full((dim,), alpha))
         init_trunc_normal(self)
+        nn.init.normal_(self.visual_proj.weight, std=1.0)
 
     def video_context(self, tokens: torch.Tensor) -> torch.Tensor:
         """(B, T, K, D) last-layer patch tokens -> (B, K, E) z̄ (projection after the time mean: it is linear)."""

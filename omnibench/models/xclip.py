@@ -5,7 +5,9 @@ Each CLIP block becomes a cross-frame attention block (Eq. 7-9): a message token
 (a linear map of the class token), cross-frame fusion attention over the T message tokens,
 intra-frame diffusion attention over the frame's tokens plus its message token with the
 block's pretrained attention weights, the message token dropped before the block's FFN.
-The text tower is frozen (the official ``FIX_TEXT``) and its features cached.
+The text tower and ``logit_scale`` are frozen (the official ``FIX_TEXT``) and the text
+features cached. The MIT and prompt-generator FFNs use QuickGELU, and every new module is
+initialised as the released code leaves it (see each class).
 """
 from __future__ import annotations
 
@@ -15,10 +17,11 @@ from typing import Any
 
 import torch
 from open_clip.model import CLIP
+from open_clip.transformer import QuickGELU
 from torch import nn
 
 from omnibench.models.attention import (
-    FeedForward, MultiHeadSelfAttention, block_attention, default_heads, init_trunc_normal,
+    FeedForward, MultiHeadSelfAttention, block_attention, default_heads, init_as_torch_multihead, init_trunc_normal,
 )
 from omnibench.models.base import VideoCLIPModel
 from omnibench.models.options import ModelOptions, require
@@ -45,14 +48,18 @@ class XCLIPOptions(ModelOptions):
 
 
 class MessageToken(nn.Module):
-    """Eq. 7: m_t = fc(class token of frame t); M̂ = M + CFA(LN(M)) over the T frames."""
+    """Eq. 7: m_t = fc(class token of frame t); M̂ = M + CFA(LN(M)) over the T frames.
+
+    Initialised as released: PyTorch's defaults (``nn.Linear`` for ``fc``, ``nn.MultiheadAttention``
+    for the attention).
+    """
 
     def __init__(self, width: int, heads: int) -> None:
         super().__init__()
         self.fc = nn.Linear(width, width)
         self.ln = nn.LayerNorm(width)
         self.attn = MultiHeadSelfAttention(width, heads, what="message attention")
-        init_trunc_normal(self)
+        init_as_torch_multihead(self.attn)
 
     def forward(self, cls: torch.Tensor) -> torch.Tensor:
         """(B, T, D) class tokens -> (B, T, D) message tokens."""
@@ -61,14 +68,20 @@ class MessageToken(nn.Module):
 
 
 class IntegrationBlock(nn.Module):
-    """A pre-norm transformer block (self-attention + FFN) of the MIT."""
+    """A pre-norm transformer block (self-attention + QuickGELU FFN) of the MIT.
+
+    Initialised as released: truncated-normal (std 0.02) linear layers with zero biases, except
+    the fused q/k/v weight, which keeps ``nn.MultiheadAttention``'s Xavier-uniform draw.
+    """
 
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
         self.ln_1 = nn.LayerNorm(dim)
         self.attn = MultiHeadSelfAttention(dim, heads, what="MIT")
         self.ln_2 = nn.LayerNorm(dim)
-        self.mlp = FeedForward(dim)
+        self.mlp = FeedForward(dim, activation=QuickGELU)
+        init_trunc_normal(self)
+        nn.init.xavier_uniform_(self.attn.qkv.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x))
@@ -83,7 +96,6 @@ class MultiFrameIntegration(nn.Module):
         self.positional_embedding = nn.Parameter(torch.empty(frames, dim))
         nn.init.trunc_normal_(self.positional_embedding, std=0.02)
         self.blocks = nn.Sequential(*(IntegrationBlock(dim, default_heads(dim)) for _ in range(layers)))
-        init_trunc_normal(self.blocks)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, E) frame embeddings -> (B, E)."""
@@ -93,7 +105,7 @@ class MultiFrameIntegration(nn.Module):
 @register_model("xclip", options=XCLIPOptions,
                 description="X-CLIP: cross-frame communication + multi-frame integration + video-specific prompts")
 class XCLIP(VideoCLIPModel):
-    """X-CLIP on an open_clip ViT; everything but the text tower is fine-tuned."""
+    """X-CLIP on an open_clip ViT; everything but the text tower and ``logit_scale`` is fine-tuned."""
 
     def __init__(self, clip: CLIP, tokenizer: Any, frames: int, options: XCLIPOptions) -> None:
         super().__init__(clip, tokenizer, frames, options.template)
@@ -104,7 +116,7 @@ class XCLIP(VideoCLIPModel):
         )
         self.mit = MultiFrameIntegration(frames, self.embed_dim, options.mit_layers)
         self.prompts_generator = VideoSpecificPrompt(self.embed_dim, width, options.prompt_layers, options.prompt_alpha)
-        self.freeze_except(("clip.visual.", "clip.logit_scale", *NEW_MODULES))
+        self.freeze_except(("clip.visual.", *NEW_MODULES))
 
     def new_parameter_names(self) -> set[str]:
         return {name for name, _ in self.named_parameters() if name.startswith(NEW_MODULES)}
