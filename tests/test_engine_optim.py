@@ -42,6 +42,16 @@ def test_groups_split_decay_and_new_modules() -> None:
     assert not any(n.startswith("frozen") for n in names)
 
 
+def test_a_model_may_decay_every_parameter_in_one_group() -> None:
+    """ViFi-CLIP's optimiser: one AdamW group, weight decay on biases, norms and embeddings too."""
+    model = TwoPart()
+    model.decay_every_parameter = True
+    groups = param_groups(model, OptimSpec(lr=1e-3, weight_decay=0.05))
+    assert len(groups) == 1 and groups[0]["weight_decay"] == 0.05
+    assert set(groups[0]["names"]) == {"backbone.weight", "backbone.bias", "norm.weight", "norm.bias",
+                                       "positional_embedding", "head.weight", "head.bias"}
+
+
 def test_optimizer_is_adamw_with_clip_betas() -> None:
     optimizer = build_optimizer(TwoPart(), OptimSpec())
     assert isinstance(optimizer, torch.optim.AdamW)

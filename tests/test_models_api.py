@@ -16,6 +16,7 @@ FRAMES = 4
 CLASSES = ["brush hair", "cartwheel", "ride_bike"]
 TEXT_TOWER = ("clip.transformer.", "clip.token_embedding.", "clip.positional_embedding",
               "clip.ln_final.", "clip.text_projection")
+TEXT_ENCODER = ("clip.transformer.", "clip.positional_embedding", "clip.ln_final.", "clip.text_projection")
 
 VARIANTS = [
     ("vanilla_clip", {}),
@@ -35,17 +36,19 @@ VARIANTS = [
     ("omniclip", {"combination": "cascade"}),
 ]
 
-# What each model declares trainable (written from the papers, independently of the model code).
+# What each model declares trainable (written from the papers and the released code, independently
+# of the model code). ViFi-CLIP: the token embedding is never trained (it only builds the fixed
+# input embeddings), logit_scale only with both encoders. X-CLIP: text tower and logit_scale frozen.
 def _expected_trainable(name: str, options: dict, param: str) -> bool:
     if name == "vanilla_clip":
         return False
     if name == "vificlip":
         tune = options.get("tune", "both")
-        text = param.startswith(TEXT_TOWER)
+        text = param.startswith(TEXT_ENCODER)
         visual = param.startswith("clip.visual.")
-        return param == "clip.logit_scale" or (text and tune != "image") or (visual and tune != "text")
+        return (param == "clip.logit_scale" and tune == "both") or (text and tune != "image") or (visual and tune != "text")
     if name == "xclip":
-        return not param.startswith(TEXT_TOWER)
+        return not param.startswith(TEXT_TOWER) and param != "clip.logit_scale"
     if name == "vl_prompt":
         return param in ("vision_prompts", "text_prompts")
     return not param.startswith("clip.")  # omniclip: TE, SPG + gate, PTAs and α, head, prompt generator

@@ -2,7 +2,9 @@
 
 Follows X-CLIP's ``utils/optimizer.py`` (see ../shared/reference/CONFIG_NOTES.md): betas
 (0.9, 0.98), eps 1e-8, no weight decay on 1-D parameters, biases and embeddings, and
-newly added modules at ``new_module_lr_mult`` x the base LR (X-CLIP uses 10).
+newly added modules at ``new_module_lr_mult`` x the base LR (X-CLIP uses 10). A model whose
+``decay_every_parameter`` is true (ViFi-CLIP, VL prompting) gets ViFi-CLIP's single group:
+weight decay on every trainable parameter.
 """
 from __future__ import annotations
 
@@ -26,11 +28,12 @@ def skips_weight_decay(name: str, param: torch.Tensor) -> bool:
 def param_groups(model: nn.Module, optim: OptimSpec, new_names: Iterable[str] = ()) -> list[dict]:
     """Trainable parameters in up to four groups: (decay | no decay) x (pretrained | new)."""
     new = set(new_names)
+    decay_all = bool(getattr(model, "decay_every_parameter", False))
     groups: dict[tuple[bool, bool], dict] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        key = (skips_weight_decay(name, param), name in new)
+        key = (not decay_all and skips_weight_decay(name, param), name in new)
         group = groups.setdefault(key, {
             "params": [], "names": [],
             "weight_decay": 0.0 if key[0] else optim.weight_decay,

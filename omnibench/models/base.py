@@ -27,6 +27,9 @@ class VideoCLIPModel(nn.Module):
 
     registry_name = "video_clip"
     backbone_name = ""
+    # Weight decay on every trainable parameter (ViFi-CLIP's one AdamW group), instead of
+    # exempting 1-D parameters, biases and embeddings (X-CLIP's groups).
+    decay_every_parameter = False
 
     def __init__(self, clip: CLIP, tokenizer: Any, frames: int, template: str) -> None:
         super().__init__()

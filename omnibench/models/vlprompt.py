@@ -57,6 +57,8 @@ def _depth(depth: int | None, layers: int, key: str) -> int:
 class VLPrompting(VideoCLIPModel):
     """Independent deep vision and text prompts on a frozen CLIP; frame-mean video embedding."""
 
+    decay_every_parameter = True  # ViFi-CLIP's optimiser: one group
+
     def __init__(self, clip: CLIP, tokenizer: Any, frames: int, options: VLPromptOptions) -> None:
         super().__init__(clip, tokenizer, frames, options.template)
         vision_layers = len(clip.visual.transformer.resblocks)
