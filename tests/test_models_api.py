@@ -34,6 +34,8 @@ VARIANTS = [
     ("omniclip", {"prompt_source": "per_block", "text_prompts": False}),
     ("omniclip", {"combination": "attention_parallel"}),
     ("omniclip", {"combination": "cascade"}),
+    ("omniclip", {"prompt_gate": True}),
+    ("omniclip", {"projector_form": "literal", "head_form": "literal"}),
 ]
 
 # What each model declares trainable (written from the papers and the released code, independently
@@ -52,6 +54,60 @@ def _expected_trainable(name: str, options: dict, param: str) -> bool:
     if name == "vl_prompt":
         return param in ("vision_prompts", "text_prompts")
     return not param.startswith("clip.")  # omniclip: TE, SPG + gate, PTAs and α, head, prompt generator
+
+
+def _names(prefix: str, *parts: str) -> set[str]:
+    return {f"{prefix}{part}" for part in parts}
+
+
+def _weights_and_biases(prefix: str, *layers: str) -> set[str]:
+    return {f"{prefix}{layer}.{kind}" for layer in layers for kind in ("weight", "bias")}
+
+
+def _prompt_generator(prefix: str) -> set[str]:
+    """X-CLIP's video-specific prompt generator with 2 layers (no q/kv biases)."""
+    names = _names(prefix, "alpha", "visual_proj.weight") | _weights_and_biases(prefix, "norm", "visual_ln")
+    for layer in (f"{prefix}layers.{i}." for i in range(2)):
+        names |= _names(layer, "cross_attn.q.weight", "cross_attn.kv.weight")
+        names |= _weights_and_biases(layer, "cross_attn.out", "mlp.0", "mlp.2", "norm1", "norm2")
+    return names
+
+
+def _omniclip_new(head: tuple[str, ...] = ("norm", "attn.qkv", "attn.out")) -> set[str]:
+    names = {"temporal_embedding"} | _prompt_generator("prompt_generator.") | _weights_and_biases("head.", *head)
+    for block in ("adapters.1.", "adapters.2."):  # the tiny ViT's 2 blocks
+        names |= _names(block, "alpha", "up.weight") | _weights_and_biases(block, "down", "qkv")
+    return names | _weights_and_biases("spg.projector.", "0", "2")
+
+
+XCLIP_NEW = (
+    {name for i in range(2) for name in _weights_and_biases(f"messages.{i}.", "fc", "ln", "attn.qkv", "attn.out")}
+    | {"mit.positional_embedding"} | _weights_and_biases("mit.blocks.0.", "ln_1", "attn.qkv", "attn.out", "ln_2", "mlp.0", "mlp.2")
+    | _prompt_generator("prompts_generator.")
+)
+NEW_PARAMETERS = [  # trainable parameters outside CLIP, spelled out name by name
+    ("omniclip", {}, _omniclip_new()),
+    ("omniclip", {"prompt_gate": True}, _omniclip_new() | {"prompt_gate.gates"}),
+    ("omniclip", {"head_form": "literal"}, _omniclip_new(head=("attn.qkv", "attn.out"))),
+    ("omniclip", {"text_prompts": False}, _omniclip_new() - _prompt_generator("prompt_generator.")),
+    ("omniclip", {"use_spg": False}, _omniclip_new() - _weights_and_biases("spg.projector.", "0", "2")),
+    ("xclip", {}, XCLIP_NEW),
+    ("vl_prompt", {}, {"vision_prompts", "text_prompts"}),
+    ("vificlip", {}, set()),
+    ("vanilla_clip", {}, set()),
+]
+
+
+@pytest.mark.parametrize(("name", "options", "expected"), NEW_PARAMETERS, ids=lambda v: str(v)[:40])
+def test_exact_trainable_parameter_names(name: str, options: dict, expected: set[str]) -> None:
+    model = tiny(name, **options)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert {n for n in trainable if not n.startswith("clip.")} == expected
+    clip = {n for n in trainable if n.startswith("clip.")}
+    visual = {f"clip.visual.{n}" for n, _ in model.clip.visual.named_parameters()}
+    text = {f"clip.{n}" for n, _ in model.clip.named_parameters()
+            if n.split(".")[0] in ("transformer", "positional_embedding", "ln_final", "text_projection")}
+    assert clip == {"xclip": visual, "vificlip": visual | text | {"clip.logit_scale"}}.get(name, set())
 
 
 def tiny(name: str, frames: int = FRAMES, **options: object) -> torch.nn.Module:

@@ -1,4 +1,5 @@
-"""OmniCLIP: identity at init, PTA mixes only along time, the prompt gate, every ablation switch."""
+"""OmniCLIP: plain prompt concatenation (§3.1), identity at init without prompts or with the optional
+gate, PTA mixes only along time, the literal SPG and head forms, every ablation switch."""
 from __future__ import annotations
 
 import pytest
@@ -8,7 +9,7 @@ import torch.nn.functional as F
 from omnibench.errors import OmniBenchError
 from omnibench.models import build_model
 from omnibench.models.adapters import CascadeAdapter, ParallelTemporalAdapter
-from omnibench.spec import ModelSpec
+from omnibench.spec import ModelSpec, SpecError
 
 FRAMES = 4
 CLASSES = ["run", "jump", "swim"]
@@ -39,10 +40,12 @@ def block_inputs(model: torch.nn.Module, clip: torch.Tensor, layer: str = "ln_1"
 
 
 @pytest.mark.parametrize("options", [
-    {}, {"prompt_source": "per_block"}, {"combination": "attention_parallel"}, {"combination": "cascade"},
-    {"pooling": "max", "projector": False}, {"ratio": 1.0},
+    {"use_spg": False}, {"prompt_gate": True}, {"prompt_gate": True, "prompt_source": "per_block"},
+    {"use_spg": False, "combination": "attention_parallel"}, {"use_spg": False, "combination": "cascade"},
+    {"prompt_gate": True, "pooling": "max", "projector": False}, {"use_spg": False, "ratio": 1.0},
 ], ids=str)
-def test_untrained_frame_features_equal_frozen_clip(options: dict) -> None:
+def test_untrained_frame_features_equal_frozen_clip_without_visible_prompts(options: dict) -> None:
+    """Without SPG, or with the (optional, closed) gate, an untrained OmniCLIP is frozen CLIP."""
     torch.manual_seed(0)
     model = omniclip(**options).eval()
     clip = video()
@@ -52,6 +55,20 @@ def test_untrained_frame_features_equal_frozen_clip(options: dict) -> None:
         torch.testing.assert_close(model.encode_video(clip), frozen_frames(model, clip).mean(1), atol=1e-5, rtol=1e-5)
 
 
+def test_prompts_are_concatenated_and_seen_from_the_first_step_by_default() -> None:
+    """§3.1: V^0 = Concat(V^0, R^0), no gate. The frozen blocks attend to the prompts at once, so an
+    untrained OmniCLIP's class token already differs from frozen CLIP's; the gated variant's does not."""
+    torch.manual_seed(0)
+    model = omniclip().eval()
+    assert model.prompt_gate is None and not model.options.prompt_gate
+    clip = video()
+    with torch.no_grad():
+        assert (model.frame_features(clip) - frozen_frames(model, clip)).abs().max() > 1e-3
+        gated = omniclip(prompt_gate=True).eval()
+        gated.load_state_dict(model.state_dict(), strict=False)
+        torch.testing.assert_close(gated.frame_features(clip), frozen_frames(model, clip), atol=1e-5, rtol=1e-5)
+
+
 def test_each_identity_mechanism_matters() -> None:
     """Opening the gate, TE or an Up projection moves the features away from frozen CLIP."""
     clip = video()
@@ -59,7 +76,7 @@ def test_each_identity_mechanism_matters() -> None:
                     lambda m: m.temporal_embedding.normal_(),
                     lambda m: m.adapters["1"].up.weight.normal_()):
         torch.manual_seed(0)
-        model = omniclip().eval()
+        model = omniclip(prompt_gate=True).eval()
         with torch.no_grad():
             perturb(model)
             assert (model.frame_features(clip) - frozen_frames(model, clip)).abs().max() > 1e-3
@@ -146,7 +163,7 @@ def test_key_bias_channel_equals_the_bias_mask(gate: float) -> None:
 
 def test_closed_gate_has_a_finite_nonzero_gradient_and_adapters_learn_through_frozen_blocks() -> None:
     torch.manual_seed(0)
-    model = omniclip().train()
+    model = omniclip(prompt_gate=True).train()
     model(video(), CLASSES).logsumexp(1).sum().backward()
     gate = model.prompt_gate.gates.grad
     assert torch.isfinite(gate).all() and gate.abs().sum() > 0
@@ -182,6 +199,33 @@ def test_spg_pools_the_patch_grid(pooling: str) -> None:
     assert model.spg.projector is None and omniclip().spg.projector is not None
 
 
+def test_literal_spg_projector_is_a_two_layer_mlp_without_residual() -> None:
+    """Eq. 6 as written: R = MLP(Avg(V)), D-wide hidden layer; the default adds the pooled tokens back."""
+    patches = torch.randn(3, 16, 64)
+    pooled = F.avg_pool2d(patches.transpose(1, 2).reshape(3, 64, 4, 4), 2).flatten(2).transpose(1, 2)
+    literal = omniclip(projector_form="literal").spg
+    residual = omniclip().spg
+    assert literal.projector[0].out_features == 64 and residual.projector[0].out_features == 256
+    with torch.no_grad():
+        torch.testing.assert_close(literal(patches), literal.projector(pooled))
+        torch.testing.assert_close(residual(patches), pooled)  # zero-initialised refinement
+    with pytest.raises(SpecError, match="projector_form"):
+        omniclip(projector_form="mlp")
+
+
+def test_literal_head_is_the_average_of_one_attention_layer() -> None:
+    """Eq. 5 as written: F_V = Avg(MHA(F)), no norm, no residual; the default starts as the frame mean."""
+    torch.manual_seed(0)
+    frames = torch.randn(2, FRAMES, 32)
+    literal = omniclip(head_form="literal").head
+    residual = omniclip().head
+    with torch.no_grad():
+        torch.testing.assert_close(literal(frames), literal.attn(frames).mean(1))
+        assert (literal(frames) - frames.mean(1)).abs().max() > 1e-3
+        torch.testing.assert_close(residual(frames), frames.mean(1))
+    assert not any(isinstance(m, torch.nn.LayerNorm) for m in literal.modules())
+
+
 def test_spg_adds_a_quarter_of_the_patches_to_every_block() -> None:
     clip = video()
     assert {x.shape[1] for x in block_inputs(omniclip(), clip)} == {1 + 16 + 4}
@@ -202,7 +246,8 @@ def test_module_ablation_table7() -> None:
     for use_pta, use_spg in ((False, False), (True, False), (False, True), (True, True)):
         model = omniclip(use_pta=use_pta, use_spg=use_spg)
         assert (len(model.adapters) > 0) == use_pta
-        assert (model.spg is not None) == use_spg and (model.prompt_gate is not None) == use_spg
+        assert (model.spg is not None) == use_spg and model.prompt_gate is None
+        assert (omniclip(use_pta=use_pta, use_spg=use_spg, prompt_gate=True).prompt_gate is not None) == use_spg
         assert model(video(), CLASSES).shape == (2, 3)
 
 

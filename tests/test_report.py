@@ -209,6 +209,26 @@ def test_every_ablation_suite_row_meets_its_published_row() -> None:
         assert kinds == [PUBLISHED, MEASURED, DELTA] * (len(kinds) // 3), (name, [r.method for r in table.rows])
 
 
+@pytest.mark.parametrize(("name", "label"), [("ablation-modules", "PTA ✗ SPG ✗"), ("ablation-location", "none")])
+def test_ablation_rows_without_pta_and_spg_are_frozen_vanilla_clip(name: str, label: str) -> None:
+    """Tables 7 and 10: the row with neither PTA nor SPG is vanilla CLIP (§4.4), evaluated untrained
+    with the other rows' frames, views and test lists, and reported in the paper's row."""
+    suite = load_suite(name)
+    vanilla = [s for s in suite.specs if s.model.name == "vanilla_clip"]
+    assert sorted(s.dataset for s in vanilla) == ["hmdb51", "k400_tiny"]
+    assert all(s.protocol == "eval_only" and s.optim.epochs == 0 for s in vanilla)
+    assert not [s for s in suite.specs if s.model.name == "omniclip"
+                and not s.model.options.get("use_pta", True) and not s.model.options.get("use_spg", True)]
+    assert {(s.data.frames, s.data.test_clips, s.data.test_crops) for s in suite.specs} == {(8, 4, 3)}
+    assert [dict(s.protocol_options) for s in vanilla if s.dataset == "hmdb51"] == [{"splits": ["test1"]}]
+    plan = [(spec, 40.0 if spec.model.name == "vanilla_clip" else 70.0) for spec in suite.specs]
+    [table] = build_tables(suite.table, suite_runs(name, plan))
+    hmdb = next(c for c in table.columns if c.header == ("HMDB51",))
+    assert table.cell(row(table, label, MEASURED), hmdb).mean == 40.0
+    assert table.cell(row(table, label, DELTA), hmdb).mean == pytest.approx(40.0 - 40.90)
+    assert any("vanilla CLIP" in note for note in table.notes)
+
+
 def test_cells_no_run_fills_are_blank_not_missing() -> None:
     specs = [RunSpec.from_dict({"protocol": "supervised", "dataset": "synthetic", "model": {"name": "omniclip"}}),
              RunSpec.from_dict({"protocol": "few_shot", "dataset": "synthetic", "model": {"name": "omniclip"},

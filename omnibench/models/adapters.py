@@ -1,8 +1,9 @@
 """OmniCLIP's trainable modules: PTA (Eq. 3, 4, 7), the cascade adapter (Table 11), SPG (Eq. 6),
-the prompt gate that keeps an untrained model equal to frozen CLIP, and the head (Eq. 5).
+the optional prompt gate (omnibench's own extension, not in the paper) and the head (Eq. 5).
 
-Every module starts as an identity (see each docstring), so an untrained OmniCLIP's frame
-features are frozen CLIP's.
+PTA and the cascade adapter start as identities (zero ``Up``); the residual SPG projector and
+head start as the pooled tokens and the frame mean; their literal forms (``form="literal"``)
+start at a random projection (see each docstring).
 """
 from __future__ import annotations
 
@@ -82,23 +83,29 @@ class CascadeAdapter(nn.Module):
         return self.alpha * self.up(h)
 
 
+FORMS = ("residual", "literal")
+
+
 class SelfPromptGenerator(nn.Module):
     """SPG (Eq. 6): 2×2 pooling of a frame's patch grid -> K/4 tokens, then the Projector.
 
-    The Projector is a two-layer MLP used residually (R = P + MLP(P), P the pooled tokens) with
-    a zero-initialised output layer: the prompts start as the pooled tokens, the low-resolution
-    view of the frame, and the MLP learns to refine them. ``projector=False`` keeps P alone
-    (Table 9's "Avg." / "Max." rows).
+    ``form="residual"`` (default): R = P + MLP(P), P the pooled tokens, MLP two layers with a
+    4D-wide hidden layer (CLIP's) and a zero-initialised output layer, so the prompts start as
+    the pooled tokens, the low-resolution view of the frame, and the MLP learns to refine them.
+    ``form="literal"``: R = MLP(P) as Eq. 6 writes it, two D-wide layers at PyTorch's default
+    initialisation. ``projector=False`` keeps P alone (Table 9's "Avg." / "Max." rows).
     """
 
-    def __init__(self, width: int, grid: tuple[int, int], pooling: str, projector: bool) -> None:
+    def __init__(self, width: int, grid: tuple[int, int], pooling: str, projector: bool,
+                 form: str = "residual") -> None:
         super().__init__()
         if min(grid) < 2:
             raise OmniBenchError(f"SPG needs a patch grid of at least 2x2, got {grid[0]}x{grid[1]}")
         self.grid = grid
         self.pooling = pooling
-        self.projector = FeedForward(width) if projector else None
-        if self.projector is not None:
+        self.residual = form == "residual"
+        self.projector = FeedForward(width, ratio=4 if self.residual else 1) if projector else None
+        if self.projector is not None and self.residual:
             nn.init.zeros_(self.projector[-1].weight)
             nn.init.zeros_(self.projector[-1].bias)
 
@@ -112,7 +119,9 @@ class SelfPromptGenerator(nn.Module):
         grid = patches.transpose(1, 2).unflatten(-1, self.grid)  # (N, D, H, W)
         pool = F.avg_pool2d if self.pooling == "avg" else F.max_pool2d
         prompts = pool(grid, kernel_size=2).flatten(2).transpose(1, 2)
-        return prompts if self.projector is None else prompts + self.projector(prompts)
+        if self.projector is None:
+            return prompts
+        return prompts + self.projector(prompts) if self.residual else self.projector(prompts)
 
 
 class _LogGate(torch.autograd.Function):
@@ -137,13 +146,14 @@ class _LogGate(torch.autograd.Function):
 class PromptGate(nn.Module):
     """How much the frozen blocks' attention sees the SPG prompts: one gate per block and head.
 
-    Concatenated prompt tokens enter the softmax of every frozen attention layer, so even a
-    zero prompt would change the class token (its key adds to the normaliser). Each head's
-    logits for prompt keys get the bias log g (g >= 0): the attention is then
-    (Z_A·o_A + g·Z_P·o_P) / (Z_A + g·Z_P), exactly frozen CLIP's at g = 0, with a finite
-    gradient in g. The gates start closed (g = 0) and open as training needs. The gradient of a
-    closed gate is carried by attention weights of order 1e-30: fine in fp32 and bf16, but it
-    underflows in fp16, where closed gates would stay closed (use bf16 or fp32 for OmniCLIP).
+    omnibench's own extension (option ``prompt_gate``, off by default): the paper concatenates
+    the prompts to the tokens (§3.1), and concatenated prompt tokens enter the softmax of every
+    frozen attention layer from the first step. With the gate, each head's logits for prompt
+    keys get the bias log g (g >= 0): the attention is then (Z_A·o_A + g·Z_P·o_P) / (Z_A + g·Z_P),
+    exactly frozen CLIP's at g = 0, with a finite gradient in g. The gates start closed (g = 0)
+    and open at roughly the learning rate per step, so in short runs the prompts barely take
+    part. The gradient of a closed gate is carried by attention weights of order 1e-30: fine in
+    fp32 and bf16, but it underflows in fp16, where closed gates would stay closed.
     """
 
     def __init__(self, blocks: int, heads: int) -> None:
@@ -160,17 +170,21 @@ class PromptGate(nn.Module):
 class TemporalAttentionHead(nn.Module):
     """Eq. 5: one multi-head attention layer over the T frame embeddings, then the average.
 
-    Pre-norm residual with a zero-initialised output projection: at init the video
-    embedding is the mean of the frame embeddings.
+    ``form="residual"`` (default): Avg(F + MHA(LN(F))) with a zero-initialised output
+    projection, so at init the video embedding is the mean of the frame embeddings.
+    ``form="literal"``: Avg(MHA(F)) as Eq. 5 writes it, at PyTorch's default initialisation.
     """
 
-    def __init__(self, dim: int, heads: int) -> None:
+    def __init__(self, dim: int, heads: int, form: str = "residual") -> None:
         super().__init__()
-        self.norm = nn.LayerNorm(dim)
+        self.residual = form == "residual"
+        self.norm = nn.LayerNorm(dim) if self.residual else nn.Identity()
         self.attn = MultiHeadSelfAttention(dim, heads, what="head_heads")
-        nn.init.zeros_(self.attn.out.weight)
-        nn.init.zeros_(self.attn.out.bias)
+        if self.residual:
+            nn.init.zeros_(self.attn.out.weight)
+            nn.init.zeros_(self.attn.out.bias)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, E) -> (B, E)."""
-        return (frames + self.attn(self.norm(frames))).mean(dim=1)
+        attended = self.attn(self.norm(frames))
+        return (frames + attended if self.residual else attended).mean(dim=1)

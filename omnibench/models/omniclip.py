@@ -1,6 +1,7 @@
 """OmniCLIP (Liu, Li, Yu; §3): frozen CLIP ViT blocks + temporal encoding (Eq. 1), self-prompt
 generator (Eq. 6), parallel temporal adapters (Eq. 3, 4, 7), an attention head (Eq. 5) and
-X-CLIP-style video-specific text prompts. Defaults are the paper's best settings (Tables 7-11).
+X-CLIP-style video-specific text prompts. Defaults are the paper's best settings (Tables 7-11);
+docs/FIDELITY.md lists every choice against the paper.
 
 Design choices the paper leaves open, documented here:
 
@@ -8,10 +9,17 @@ Design choices the paper leaves open, documented here:
   once and concatenates it to the input. The default ``"input"`` follows §3.1 (prompts made
   once, then carried through the blocks like any token); ``"per_block"`` regenerates them
   from every block's input with the same SPG, replacing the previous ones.
-* Identity at init: TE is zero, every adapter's Up projection is zero, the head's output
-  projection is zero and the :class:`~omnibench.models.adapters.PromptGate` starts closed, so
-  the frozen blocks attend exactly as frozen CLIP does. An untrained OmniCLIP's frame features
-  are frozen CLIP's (to float tolerance).
+* The prompts are concatenated to the tokens (§3.1) and take part in every frozen attention
+  from the first step. ``prompt_gate`` (omnibench's own extension, off by default) hides them
+  behind a learnable per-block, per-head gate that starts closed
+  (:class:`~omnibench.models.adapters.PromptGate`).
+* TE is zero, every adapter's Up projection is zero and the residual head starts as the frame
+  mean, so an untrained OmniCLIP without SPG (or with the closed gate) has frozen CLIP's frame
+  features; the residual SPG starts from the pooled tokens themselves.
+* ``projector_form`` / ``head_form``: ``"residual"`` (default) or ``"literal"`` (Eq. 6 and 5
+  as written), see :class:`~omnibench.models.adapters.SelfPromptGenerator` and
+  :class:`~omnibench.models.adapters.TemporalAttentionHead`.
+* SSv2 runs use a fixed classifier (§4.1): OmniCLIP's SSv2 defaults turn ``text_prompts`` off.
 * TE is added with PE before ``ln_pre``; SPG pools the ``ln_pre`` output (the blocks' input V^0).
 * Prompts are dropped before the class token is read.
 """
@@ -27,7 +35,7 @@ from torch import nn
 
 from omnibench.errors import OmniBenchError
 from omnibench.models.adapters import (
-    CascadeAdapter, ParallelTemporalAdapter, PromptGate, SelfPromptGenerator, TemporalAttentionHead,
+    FORMS, CascadeAdapter, ParallelTemporalAdapter, PromptGate, SelfPromptGenerator, TemporalAttentionHead,
 )
 from omnibench.models.attention import default_heads
 from omnibench.models.base import VideoCLIPModel
@@ -53,10 +61,13 @@ class OmniCLIPOptions(ModelOptions):
     pta_heads: int | None = None  # None: r·D / 64 (at least 1)
     pooling: str = "avg"
     projector: bool = True
+    projector_form: str = "residual"  # or "literal": R = MLP(P), Eq. 6 as written
     prompt_source: str = "input"
+    prompt_gate: bool = False  # omnibench's extension: prompts hidden behind a gate that starts closed
     combination: str = "block_parallel"
     head_heads: int | None = None  # None: E / 64
-    text_prompts: bool = True  # X-CLIP's video-specific prompts on the text side
+    head_form: str = "residual"  # or "literal": Avg(MHA(F)), Eq. 5 as written
+    text_prompts: bool = True  # X-CLIP's video-specific prompts on the text side (off: a fixed classifier)
     prompt_layers: int = 2
     prompt_alpha: float = 0.1
 
@@ -66,6 +77,8 @@ class OmniCLIPOptions(ModelOptions):
         require(self.pta_blocks is None or len(self.pta_blocks) > 0, "pta_blocks", "must name at least one block")
         require_choice(self.pooling, ("avg", "max"), "pooling")
         require_choice(self.prompt_source, ("input", "per_block"), "prompt_source")
+        require_choice(self.projector_form, FORMS, "projector_form")
+        require_choice(self.head_form, FORMS, "head_form")
         require_choice(self.combination, COMBINATIONS, "combination")
         require(self.prompt_layers >= 1, "prompt_layers", "must be >= 1")
         for key in ("pta_heads", "head_heads"):
@@ -86,8 +99,8 @@ def adapter_blocks(chosen: Sequence[int] | None, blocks: int) -> tuple[int, ...]
 @register_model("omniclip", options=OmniCLIPOptions,
                 description="OmniCLIP: frozen CLIP + parallel temporal adapters (PTA) + self-prompt generator (SPG)")
 class OmniCLIP(VideoCLIPModel):
-    """OmniCLIP's video encoder on a frozen open_clip ViT; trainable: TE, SPG (+ gate), PTAs and α,
-    head, text prompt generator."""
+    """OmniCLIP's video encoder on a frozen open_clip ViT; trainable: TE, SPG (+ the optional gate),
+    PTAs and α, head, text prompt generator."""
 
     def __init__(self, clip: CLIP, tokenizer: Any, frames: int, options: OmniCLIPOptions) -> None:
         super().__init__(clip, tokenizer, frames, options.template)
@@ -101,9 +114,12 @@ class OmniCLIP(VideoCLIPModel):
         )
         self.spg, self.prompt_gate = None, None
         if options.use_spg:
-            self.spg = SelfPromptGenerator(width, grid_size(visual), options.pooling, options.projector)
-            self.prompt_gate = PromptGate(depth, visual.transformer.resblocks[0].attn.num_heads)
-        self.head = TemporalAttentionHead(self.embed_dim, options.head_heads or default_heads(self.embed_dim))
+            self.spg = SelfPromptGenerator(width, grid_size(visual), options.pooling, options.projector,
+                                           options.projector_form)
+            if options.prompt_gate:
+                self.prompt_gate = PromptGate(depth, visual.transformer.resblocks[0].attn.num_heads)
+        heads = options.head_heads or default_heads(self.embed_dim)
+        self.head = TemporalAttentionHead(self.embed_dim, heads, options.head_form)
         self.prompt_generator = (
             VideoSpecificPrompt(self.embed_dim, width, options.prompt_layers, options.prompt_alpha)
             if options.text_prompts else None
@@ -128,8 +144,9 @@ class OmniCLIP(VideoCLIPModel):
         tokens = x.shape[1]
         biases = None
         if self.spg is not None:
-            x = torch.cat([x, self.spg(x[:, 1:])], dim=1)
-            biases = self.prompt_gate.biases(tokens, x.shape[1] - tokens)
+            x = torch.cat([x, self.spg(x[:, 1:])], dim=1)  # §3.1: V^0 = Concat(V^0, R^0)
+            if self.prompt_gate is not None:
+                biases = self.prompt_gate.biases(tokens, x.shape[1] - tokens)
         for index, block in enumerate(visual.transformer.resblocks):
             bias = None if biases is None else biases[index]
             x = self.run_block(self._block, index, block, x, bias, batch, tokens)

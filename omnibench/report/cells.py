@@ -44,6 +44,12 @@ def canonical(value: Any, path: str) -> Any:
 # Values implied by a switch: an OmniCLIP without PTA has a PTA in no block, whatever
 # ``pta_blocks`` says (Table 10's "none" row). path -> (switch path, switch value, implied value)
 IMPLIED = {"model.options.pta_blocks": ("model.options.use_pta", False, ())}
+# Values implied by a model that lacks the option: frozen vanilla CLIP is OmniCLIP's ablation
+# rows with neither PTA nor SPG (the PTA ✗ SPG ✗ row of Table 7 and the "none" row of Table 10
+# are vanilla CLIP, OmniCLIP §4.4). model name -> {path: value where the run sets none}
+MODEL_IMPLIED = {
+    "vanilla_clip": {"model.options.use_pta": False, "model.options.use_spg": False, "model.options.pta_blocks": ()},
+}
 
 
 def keys_of(frame: pd.DataFrame, paths: Sequence[str]) -> list[Key]:
@@ -54,6 +60,10 @@ def keys_of(frame: pd.DataFrame, paths: Sequence[str]) -> list[Key]:
 
 def _column(frame: pd.DataFrame, path: str) -> list[Any]:
     values = frame[path].tolist() if path in frame else [None] * len(frame)
+    if "model.name" in frame:
+        models = frame["model.name"].tolist()
+        values = [MODEL_IMPLIED.get(m, {}).get(path, v) if canonical(v, path) is None else v
+                  for m, v in zip(models, values)]
     if path in IMPLIED and IMPLIED[path][0] in frame:
         switch, when, implied = IMPLIED[path]
         values = [implied if flag is when else v for flag, v in zip(frame[switch].tolist(), values)]
