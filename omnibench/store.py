@@ -28,6 +28,7 @@ from omnibench.spec import RunSpec, identity
 STATES = ("pending", "running", "done", "failed")
 RESULTS_ENV = "OMNIBENCH_RESULTS"
 SPEC_FILE, STATUS_FILE, RECORD_FILE = "spec.json", "status.json", "record.json"
+SUITE_SOURCE_FILE = "suite.json"  # <root>/<suite>/suite.json: the suite file its runs came from
 LOG_FILE, CHECKPOINT_FILE = "log.txt", "checkpoint.pt"
 
 
@@ -214,6 +215,15 @@ class RunStore:
         except FileNotFoundError:
             return
         shutil.rmtree(trash, ignore_errors=True)
+
+    def remember_suite(self, suite: str, path: Path) -> None:
+        """Record which file defines ``suite``, so a suite run by path is found by its name later."""
+        atomic_write_json(self.root / suite / SUITE_SOURCE_FILE, {"path": str(Path(path).resolve())})
+
+    def suite_source(self, suite: str) -> Path | None:
+        """The suite file recorded by :meth:`remember_suite`, or None."""
+        data = _read_json(self.root / suite / SUITE_SOURCE_FILE)
+        return Path(data["path"]) if isinstance(data, dict) and data.get("path") else None
 
     def suites(self) -> list[str]:
         """Names of the suites that have runs in the store."""

@@ -2,7 +2,11 @@
 
 A suite is a ``base`` spec, ``grid`` axes (dotted spec paths; the cartesian product of their
 values, or a list of such grids whose products are joined), optional ``overrides``
-(``when`` a run matches, ``set`` spec paths) and a ``table``. Setting a path to a mapping
+(``when`` a run matches, ``set`` spec paths) and a ``table``. ``include: FILE`` (or a list)
+lays the suite over a shared fragment (a ``_name.yaml`` file, relative to the suite's folder):
+mappings merge, the suite's values win, the fragment's ``overrides`` come first. Settings
+from the command line (``--set KEY=VALUE``, ``--limit N``) apply to every run last, so they
+win over everything the suite sets, and the overrides whose ``when`` they satisfy apply too. Setting a path to a mapping
 merges it into the mapping already there (e.g. ``model.options``); any other value replaces.
 Every ``when`` is matched against the run as it is before overrides, so their order does
 not matter when several apply to different paths. Beneath everything the suite sets lie the
@@ -38,18 +42,19 @@ from omnibench.suite_paths import (
     effective_value,
     flatten,
     leaf_value,
-    line_of,
+    origin_of,
     parse_overrides,
     set_path,
     spec_error,
     unflatten,
 )
-from omnibench.yaml_lines import LocatedYaml, load_yaml
+from omnibench.yaml_lines import LocatedYaml, load_yaml, overlay
 
 SUITES_ENV = "OMNIBENCH_SUITES"
 BUILTIN_SUITES = Path(__file__).resolve().parents[1] / "suites"
 LAYOUTS = ("grid", "supervised", "zero_shot")
-TOP_KEYS = ("name", "description", "table", "external_datasets", "base", "grid", "overrides")
+TOP_KEYS = ("name", "description", "include", "table", "external_datasets", "base", "grid", "overrides")
+FRAGMENT_PREFIX = "_"  # suites/_ablation.yaml: included by suites, not a suite itself
 TABLE_KEYS = ("paper_table", "title", "layout", "rows", "columns", "metrics")
 __all__ = ["Suite", "SuiteError", "TableSpec", "load_suite", "resolve_suite", "suite_files"]
 
@@ -77,7 +82,8 @@ class Suite:
     specs: tuple[RunSpec, ...]
     axes: tuple[str, ...] = ()
     external_datasets: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    lines: Mapping[str, Mapping[str, int | None]] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    origins: Mapping[str, Mapping[str, str | None]] = dataclasses.field(default_factory=dict, repr=False, compare=False)
+    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # --set / --limit, applied to every run
 
     def labels(self, spec: RunSpec) -> dict[str, Any]:
         """The values of :attr:`axes` for ``spec``: what tells this run apart from the others."""
@@ -85,8 +91,8 @@ class Suite:
         return {axis: leaf_value(flat, axis) for axis in self.axes}
 
     def where(self, spec: RunSpec, path: str) -> str:
-        """``file:line`` of the suite line that set ``path`` (or its nearest relative) for ``spec``."""
-        return f"{self.path}:{line_of(path, self.lines.get(spec.run_id(), {}))}"
+        """``file:line`` (or ``--set ...``) that set ``path`` (or its nearest relative) for ``spec``."""
+        return origin_of(path, self.origins.get(spec.run_id(), {})) or str(self.path)
 
 
 def suite_dirs() -> list[Path]:
@@ -100,7 +106,8 @@ def suite_files() -> dict[str, Path]:
     found: dict[str, Path] = {}
     for directory in reversed(suite_dirs()):
         for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
-            found[path.stem] = path
+            if not path.name.startswith(FRAGMENT_PREFIX):
+                found[path.stem] = path
     return dict(sorted(found.items()))
 
 
@@ -118,21 +125,47 @@ def resolve_suite(name_or_path: str | Path) -> Path:
     return files[text]
 
 
-def load_suite(name_or_path: str | Path) -> Suite:
-    """Load, check and expand a suite file into its run specs (no torch import)."""
-    doc = load_yaml(resolve_suite(name_or_path))
+def load_suite(name_or_path: str | Path, settings: Leaves | None = None) -> Suite:
+    """Load, check and expand a suite file into its run specs (no torch import).
+
+    ``settings`` (path -> (value, origin), from ``suite_paths.parse_settings``) are set in every run.
+    """
+    path = resolve_suite(name_or_path)
+    if path.name.startswith(FRAGMENT_PREFIX):
+        raise SuiteError(f"{path}: files named {FRAGMENT_PREFIX}*.yaml are fragments that suites include, not suites")
+    doc = _document(path, ())
     data = _mapping(doc, doc.data, ())
-    _known_keys(doc, data, (), TOP_KEYS)
     name = _string(doc, data, "name")
     if name != doc.path.stem:
         raise SuiteError(f"{doc.where('name')}: name '{name}' must equal the file name '{doc.path.stem}'")
     description = _string(doc, data, "description")
     table = _table(doc, _mapping(doc, data.get("table"), ("table",)))
-    runs = _expand(doc, data)
+    runs = _expand(doc, data, settings or {})
     specs = tuple(spec for spec, _ in runs)
     axes = _varying_paths(specs, _grid_paths(data))
     external = _external_datasets(doc, data.get("external_datasets", {}))
-    return Suite(name, description, doc.path, table, specs, axes, external, {s.run_id(): lines for s, lines in runs})
+    chosen = {path: value for path, (value, _) in (settings or {}).items()}
+    return Suite(name, description, doc.path, table, specs, axes, external, {s.run_id(): o for s, o in runs}, chosen)
+
+
+def _document(path: Path, chain: tuple[Path, ...]) -> LocatedYaml:
+    """The suite file laid over the files it includes (recursively; a cycle is an error)."""
+    doc = load_yaml(path)
+    data = _mapping(doc, doc.data, ())
+    _known_keys(doc, data, (), TOP_KEYS)
+    if path.resolve() in chain:
+        raise SuiteError(f"{doc.where('include')}: include cycle: {' -> '.join(str(p) for p in (*chain, path))}")
+    included = data.get("include", [])
+    names = [included] if isinstance(included, str) else included
+    if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
+        raise SuiteError(f"{doc.where('include')}: 'include' must be a file name or a list of them")
+    for index, name in enumerate(names):
+        target = (path.parent / name).expanduser()
+        if not target.is_file():
+            raise SuiteError(f"{doc.where('include', *([index] if isinstance(included, list) else []))}: "
+                             f"included file not found: {target}")
+        doc = overlay(_document(target, (*chain, path.resolve())), doc, joined=("overrides",))
+    return doc
 
 
 def _external_datasets(doc: LocatedYaml, data: Any) -> dict[str, str]:
@@ -210,7 +243,7 @@ def _grid_points(doc: LocatedYaml, data: Mapping[str, Any]) -> Iterator[Leaves]:
             duplicates = [v for i, v in enumerate(values) if v in values[:i]]
             if duplicates:
                 raise SuiteError(f"{where}: grid axis '{path}' lists {duplicates[0]!r} twice")
-            axes.append([(str(path), value, doc.line(*keys, path, i)) for i, value in enumerate(values)])
+            axes.append([(str(path), value, doc.where(*keys, path, i)) for i, value in enumerate(values)])
         for point in itertools.product(*axes):
             yield {path: (value, line) for path, value, line in point}
 
@@ -221,21 +254,24 @@ def _grid_paths(data: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(str(p) for g in grids if isinstance(g, Mapping) for p in g))
 
 
-def _expand(doc: LocatedYaml, data: Mapping[str, Any]) -> list[tuple[RunSpec, dict[str, int | None]]]:
+def _expand(doc: LocatedYaml, data: Mapping[str, Any], settings: Leaves) -> list[tuple[RunSpec, dict[str, str | None]]]:
+    """Every run: grid point over base, the command-line settings, matching overrides, settings again."""
     base = _leaves(doc, _mapping(doc, data.get("base", {}), ("base",)), ("base",))
     overrides = parse_overrides(doc, data.get("overrides"))
-    runs: dict[str, tuple[RunSpec, dict[str, int | None]]] = {}
+    runs: dict[str, tuple[RunSpec, dict[str, str | None]]] = {}
     for point in _grid_points(doc, data):
         leaves = dict(base)
-        for path, (value, line) in point.items():
-            set_path(leaves, path, value, line)
+        for path, (value, origin) in [*point.items(), *settings.items()]:
+            set_path(leaves, path, value, origin)
         for override in [o for o in overrides if o.matches(with_paper_defaults(leaves))]:
             override.apply(leaves)
+        for path, (value, origin) in settings.items():  # the command line wins over the overrides
+            set_path(leaves, path, value, origin)
         leaves = with_paper_defaults(leaves)
         spec = _build_spec(doc, leaves, point)
-        lines = {"": doc.line("base")} | {p: line for p, (_, line) in leaves.items()}
-        runs.setdefault(spec.run_id(), (spec, lines))
-    for override in overrides:
+        origins = {"": doc.where("base")} | {p: origin for p, (_, origin) in leaves.items()}
+        runs.setdefault(spec.run_id(), (spec, origins))
+    for override in overrides if not settings else ():  # a --set may leave an override without runs
         override.check_used()
     return list(runs.values())
 
@@ -259,7 +295,7 @@ def _leaves(doc: LocatedYaml, data: Mapping[str, Any], keys: tuple[Any, ...]) ->
     for path, value in flatten(data).items():
         where = doc.where(*keys, *path.split("."))
         check_path(path, where)
-        leaves[path] = (value, doc.line(*keys, *path.split(".")))
+        leaves[path] = (value, doc.where(*keys, *path.split(".")))
     return leaves
 
 
@@ -267,8 +303,8 @@ def _build_spec(doc: LocatedYaml, leaves: Leaves, point: Leaves) -> RunSpec:
     try:
         return RunSpec.from_dict(unflatten({p: v for p, (v, _) in leaves.items()}), where=str(doc.path))
     except SpecError as err:
-        lines = {p: line for p, (_, line) in leaves.items()}
-        raise spec_error(str(err), str(doc.path), lines, {p: v for p, (v, _) in point.items()}) from None
+        origins = {p: origin for p, (_, origin) in leaves.items()}
+        raise spec_error(str(err), str(doc.path), origins, {p: v for p, (v, _) in point.items()}) from None
 
 
 def _varying_paths(specs: tuple[RunSpec, ...], grid_paths: list[str]) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
 from omnibench.spec import RunSpec, SpecError, validate_options
 from omnibench.suite import Suite
-from omnibench.suite_paths import SuiteError, line_of, spec_error
+from omnibench.suite_paths import SuiteError, spec_error
 
 
 def known_datasets() -> list[str]:
@@ -57,7 +57,6 @@ def _name(suite: Suite, spec: RunSpec, path: str, value: object, known: list[str
     kind = path.split(".")[0].replace("_", " ")
     kind = "dataset" if "targets" in path else kind
     run = ", ".join(f"{k}={v}" for k, v in suite.labels(spec).items())
-    line = line_of(path, suite.lines.get(spec.run_id(), {}))
     hint = ""
     if kind == "dataset":
         from omnibench.data.roots import config_path  # noqa: PLC0415
@@ -65,7 +64,7 @@ def _name(suite: Suite, spec: RunSpec, path: str, value: object, known: list[str
         wanted = suite.external_datasets.get(str(value), "{format: list, root: DIR}")
         hint = f"; declare other datasets in {config_path()}, e.g. {value}: {wanted}"
     raise SuiteError(
-        f"{suite.path}:{line}: {path}: unknown {kind} '{value}'{did_you_mean(str(value), known)}; "
+        f"{suite.where(spec, path)}: {path}: unknown {kind} '{value}'{did_you_mean(str(value), known)}; "
         f"known: {', '.join(known)}{hint}" + (f" (run {run})" if run else "")
     )
 
@@ -82,8 +81,8 @@ def _options(suite: Suite, spec: RunSpec, path: str, options_cls: type, options:
     except SpecError as err:
         file = str(suite.path)
         rest = str(err)[len(file) + 2 :] if str(err).startswith(file + ": ") else str(err)
-        lines = suite.lines.get(spec.run_id(), {})
-        raise spec_error(f"{file}: {_qualify(rest, path)}", file, lines, suite.labels(spec)) from None
+        origins = suite.origins.get(spec.run_id(), {})
+        raise spec_error(f"{file}: {_qualify(rest, path)}", file, origins, suite.labels(spec)) from None
 
 
 def _qualify(message: str, path: str) -> str:

@@ -1,9 +1,11 @@
-"""Dotted spec paths (``model.options.ratio``), suite overrides, and errors that name the line.
+"""Dotted spec paths (``model.options.ratio``), suite overrides, ``--set`` settings, and errors
+that name where a value was set.
 
 Suites address spec fields by dotted paths into ``RunSpec.to_dict()``. A path is checked
 against the spec's dataclasses (did-you-mean on a typo); below ``model.options`` and
 ``protocol_options`` any key is allowed here and checked later by the options class that
-the model or protocol registers.
+the model or protocol registers. Every value a suite sets carries its origin: ``file:line``
+of the suite (or of a file it includes), or ``--set KEY=VALUE`` for a command-line setting.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from omnibench.registry import did_you_mean
 from omnibench.spec import RunSpec
 from omnibench.yaml_lines import LocatedYaml
 
-Leaves = dict[str, tuple[Any, int | None]]  # dotted path -> (value, suite line that set it)
+Leaves = dict[str, tuple[Any, str | None]]  # dotted path -> (value, where it was set: "file:line" or "--set ...")
 OVERRIDE_KEYS = ("when", "set")
 
 
@@ -96,7 +98,7 @@ def leaf_value(flat: Mapping[str, Any], path: str) -> Any:
     return unflatten(sub) if sub else None
 
 
-def set_path(leaves: Leaves, path: str, value: Any, line: int | None) -> None:
+def set_path(leaves: Leaves, path: str, value: Any, origin: str | None) -> None:
     """Set ``path``: a non-empty mapping merges into what is there, anything else replaces it."""
     parts = path.split(".")
     for end in range(1, len(parts)):
@@ -104,11 +106,11 @@ def set_path(leaves: Leaves, path: str, value: Any, line: int | None) -> None:
     if isinstance(value, Mapping) and value:
         leaves.pop(path, None)
         for sub, item in flatten(value).items():
-            set_path(leaves, f"{path}.{sub}", item, line)
+            set_path(leaves, f"{path}.{sub}", item, origin)
         return
     for existing in [p for p in leaves if p.startswith(path + ".")]:
         del leaves[existing]
-    leaves[path] = (value, line)
+    leaves[path] = (value, origin)
 
 
 @functools.cache
@@ -152,8 +154,8 @@ class Override:
 
     def apply(self, leaves: Leaves) -> None:
         """Set this override's paths in ``leaves``."""
-        for path, (value, line) in self.set.items():
-            set_path(leaves, path, value, line)
+        for path, (value, origin) in self.set.items():
+            set_path(leaves, path, value, origin)
 
     def check_used(self) -> None:
         """An override that matches no run is a typo: say which value was never seen."""
@@ -191,27 +193,58 @@ def _parse_override(doc: LocatedYaml, item: Any, index: int) -> Override:
         for path in value:
             check_path(str(path), doc.where(*keys, key, path))
         parts[key] = value
-    assigned = {str(p): (v, doc.line(*keys, "set", p)) for p, v in parts["set"].items()}
+    assigned = {str(p): (v, doc.where(*keys, "set", p)) for p, v in parts["set"].items()}
     return Override({str(p): v for p, v in parts["when"].items()}, assigned, doc.where(*keys))
 
 
 def spec_error(
-    message: str, file: str, lines: Mapping[str, int | None], run: Mapping[str, Any], path_prefix: str = ""
+    message: str, file: str, origins: Mapping[str, str | None], run: Mapping[str, Any], path_prefix: str = ""
 ) -> SuiteError:
-    """Re-point a spec error (``"<file>: <key>: ..."``) at the suite line that set the key."""
+    """Re-point a spec error (``"<file>: <key>: ..."``) at the suite line (or ``--set``) that set the key."""
     rest = message[len(file) + 2 :] if message.startswith(file + ": ") else message
     match = re.match(r"(?:unknown key ')?([A-Za-z_][\w.]*)", rest)
     key = path_prefix + (match.group(1) if match else "")
     context = ", ".join(f"{p}={v}" for p, v in run.items())
-    return SuiteError(f"{file}:{line_of(key, lines)}: {rest}" + (f" (run {context})" if context else ""))
+    return SuiteError(f"{origin_of(key, origins) or file}: {rest}" + (f" (run {context})" if context else ""))
 
 
-def line_of(key: str, lines: Mapping[str, int | None]) -> int | None:
-    """Line that set ``key``, else its nearest parent or child, else the first known line."""
+def origin_of(key: str, origins: Mapping[str, str | None]) -> str | None:
+    """Where ``key`` was set, else its nearest parent or child, else the first known place."""
     parts = key.split(".")
     for end in range(len(parts), 0, -1):
         head = ".".join(parts[:end])
-        found = [line for path, line in lines.items() if path == head or path.startswith(head + ".")]
+        found = [where for path, where in origins.items() if path == head or path.startswith(head + ".")]
         if found and found[0] is not None:
             return found[0]
-    return lines.get("") or next((line for line in lines.values() if line is not None), None)
+    return origins.get("") or next((where for where in origins.values() if where is not None), None)
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value read as YAML (``2``, ``null``, ``[test1]``, ``{ratio: 0.5}``); ``1e-3`` is a number."""
+    import yaml  # noqa: PLC0415
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    if isinstance(value, str) and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+", value):
+        return float(value)  # YAML 1.1 wants a dot in 1.0e-3
+    return value
+
+
+def parse_assignment(text: str, flag: str, example: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` -> (key, value read by :func:`parse_value`); a one-line error otherwise."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise OmniBenchError(f"{flag} '{text}': expected KEY=VALUE, e.g. {flag} {example}")
+    return key.strip(), parse_value(value.strip())
+
+
+def parse_settings(pairs: list[str]) -> Leaves:
+    """``--set`` arguments -> spec settings, each checked as a spec path (did-you-mean on a typo)."""
+    settings: Leaves = {}
+    for pair in pairs:
+        path, value = parse_assignment(pair, "--set", "optim.epochs=2")
+        check_path(path, f"--set {pair}")
+        settings[path] = (value, f"--set {pair}")
+    return settings

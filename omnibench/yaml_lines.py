@@ -2,7 +2,9 @@
 
 Suite files must fail with ``file:line``; PyYAML's composed nodes carry start marks, so we
 compose once, construct the plain data from the same node tree, and record the line of
-each key path (sequence items are addressed by their index).
+each key path (sequence items are addressed by their index). :func:`overlay` lays one
+document over another (a suite over the file it ``include``s) and keeps, for every key, the
+file and line it came from.
 """
 from __future__ import annotations
 
@@ -21,22 +23,33 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 @dataclasses.dataclass(frozen=True)
 class LocatedYaml:
-    """Parsed YAML ``data`` and the 1-based ``lines`` of each key path in ``path``."""
+    """Parsed YAML ``data`` and the 1-based ``lines`` of each key path in ``path``.
+
+    ``files`` names the file of key paths that came from another file (see :func:`overlay`).
+    """
 
     path: Path
     data: Any
     lines: Mapping[tuple[Key, ...], int]
+    files: Mapping[tuple[Key, ...], Path] = dataclasses.field(default_factory=dict)
+
+    def _spelled(self, keys: tuple[Key, ...]) -> tuple[Key, ...] | None:
+        """The longest prefix of ``keys`` that the document spells out."""
+        return next((keys[:end] for end in range(len(keys), -1, -1) if keys[:end] in self.lines), None)
 
     def line(self, *keys: Key) -> int | None:
         """Line of the longest prefix of ``keys`` that the file spells out."""
-        for end in range(len(keys), -1, -1):
-            if keys[:end] in self.lines:
-                return self.lines[keys[:end]]
-        return None
+        spelled = self._spelled(keys)
+        return None if spelled is None else self.lines[spelled]
+
+    def file(self, *keys: Key) -> Path:
+        """The file that spells out ``keys`` (or their longest spelled prefix)."""
+        spelled = self._spelled(keys)
+        return self.files.get(spelled, self.path) if spelled is not None else self.path
 
     def where(self, *keys: Key) -> str:
         """``file:line`` of ``keys`` (see :meth:`line`)."""
-        return where(self.path, self.line(*keys))
+        return where(self.file(*keys), self.line(*keys))
 
 
 def load_yaml(path: Path) -> LocatedYaml:
@@ -84,3 +97,55 @@ def _scalar_key(node: yaml.Node) -> Key:
     if node.tag == "tag:yaml.org,2002:int" and str(node.value).lstrip("-").isdigit():
         return int(node.value)
     return str(node.value)
+
+
+Place = tuple[Path, int]
+
+
+def overlay(base: LocatedYaml, top: LocatedYaml, joined: tuple[str, ...] = ()) -> LocatedYaml:
+    """``top`` laid over ``base``: mappings merge key by key and ``top``'s values win; lists under
+    the top-level keys named in ``joined`` are concatenated (``base``'s items first). Every key
+    keeps the file and line it came from."""
+    places: dict[tuple[Key, ...], Place] = {}
+    data = _merge(base, top, (), places, joined)
+    lines = {keys: line for keys, (_, line) in places.items()}
+    files = {keys: path for keys, (path, _) in places.items() if path != top.path}
+    return LocatedYaml(top.path, data, lines, files)
+
+
+def _value(doc: LocatedYaml, keys: tuple[Key, ...]) -> Any:
+    node = doc.data
+    for key in keys:
+        node = node[key]
+    return node
+
+
+def _copy(doc: LocatedYaml, keys: tuple[Key, ...], places: dict[tuple[Key, ...], Place], shift: int = 0) -> None:
+    """Places of ``keys`` and everything below it; list items moved ``shift`` positions on."""
+    for spelled, line in doc.lines.items():
+        if spelled[: len(keys)] == keys:
+            rest = spelled[len(keys):]
+            moved = (rest[0] + shift, *rest[1:]) if rest and shift else rest
+            places[(*keys, *moved)] = (doc.files.get(spelled, doc.path), line)
+
+
+def _merge(base: LocatedYaml, top: LocatedYaml, keys: tuple[Key, ...], places: dict[tuple[Key, ...], Place],
+           joined: tuple[str, ...]) -> Any:
+    old, new = _value(base, keys), _value(top, keys)
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
+        if keys in top.lines:
+            places[keys] = (top.files.get(keys, top.path), top.lines[keys])
+        out = {}
+        for key in [*old, *(k for k in new if k not in old)]:
+            if key in new and key in old:
+                out[key] = _merge(base, top, (*keys, key), places, joined)
+            else:
+                _copy(top if key in new else base, (*keys, key), places)
+                out[key] = new[key] if key in new else old[key]
+        return out
+    if len(keys) == 1 and keys[0] in joined and isinstance(old, list) and isinstance(new, list):
+        _copy(base, keys, places)
+        _copy(top, keys, places, shift=len(old))
+        return [*old, *new]
+    _copy(top, keys, places)
+    return new

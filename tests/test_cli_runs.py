@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -59,11 +60,14 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 def _rows(out: str) -> dict[str, list[str]]:
-    """Body rows of a rich table: run id -> cell texts."""
+    """Body rows of a compact rich table (cells start under their headers): run id -> cell texts."""
+    lines = out.splitlines()
+    header = next(line for line in lines if line.startswith("run ") and " state" in line)
+    starts = [m.start() for m in re.finditer(r"(?<!\S)\S", header)]
     rows = {}
-    for line in out.splitlines():
-        cells = [c.strip() for c in line.strip().strip("│").split("│")]
-        if len(cells) > 2 and len(cells[0]) == 12 and cells[0].isalnum():
+    for line in lines:
+        cells = [line[a:b].strip() for a, b in zip(starts, [*starts[1:], None])]
+        if len(cells[0]) == 12 and cells[0].isalnum():
             rows[cells[0]] = cells
     return rows
 
@@ -183,7 +187,7 @@ def test_cancel_scancels_the_queued_jobs(suite_file: Path, tmp_path: Path, monke
     log = _fake_slurm(bin_dir, ["90_1", "90_2", "12_0"])  # 4711 was a local process: not Slurm's
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin:/bin")
     code, out = _cli(capsys, "cancel", "tiny", "--results", str(store.root))
-    assert code == 0 and "cancelled 2 run(s)" in out and suite.specs[3].run_id() in out
+    assert code == 0 and "cancelled 2 runs" in out and suite.specs[3].run_id() in out
     assert log.read_text().split() == ["90_1", "90_2"]
     states = [store.read_status("tiny", s.run_id()) for s in suite.specs]
     assert [s.state for s in states] == ["done", "failed", "failed", "running"]

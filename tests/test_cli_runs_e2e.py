@@ -65,7 +65,8 @@ def test_run_skip_retry_and_force(tmp_path: Path, data_root: Path, capsys: pytes
     assert failed.state == "failed" and "unknown split 'test9' of synthetic" in failed.error
     summary = out[out.rindex("e2e: 3 runs"):]
     assert "2 done · 1 failed" in summary and "unknown split 'test9'" in summary
-    assert all(f"{i}/log.txt" in summary for i in (vifi, broken, vanilla))
+    assert f"{broken} failed: " in summary and f"{broken}/log.txt" in summary  # the whole error, then its log
+    assert f"logs: {store.root / 'e2e'}/<run>/log.txt" in summary
     assert "Traceback" not in out  # the traceback goes to the run's log only
     assert "Traceback" in store.log_path("e2e", broken).read_text()
     record = store.read_record("e2e", vifi)

@@ -97,7 +97,7 @@ def test_cli_writes_every_format(store: RunStore, tmp_path: Path, pdflatex: str,
     args = ["report", *SUITES, "--results", str(store.root), "--latex", str(out / "report.tex"),
             "--markdown", str(out / "report.md"), "--csv", str(out / "csv"), "--plots", str(out / "plots")]
     assert main(args) == 0
-    assert "5 table(s) from 4 suite(s)" in capsys.readouterr().out
+    assert "5 tables from 4 suites" in capsys.readouterr().out
     tex = (out / "report.tex").read_text()
     assert tex.count(r"\begin{table}") == 5 and r"\toprule" in tex and r"\textbf{" in tex
     assert r"\multicolumn{4}{c}{HMDB51}" in tex and r"\cmidrule(lr){3-6}" in tex and r"few\_shot\_mini" in tex

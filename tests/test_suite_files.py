@@ -33,7 +33,7 @@ def test_the_paper_suites_exist() -> None:
         assert load_suite(name).table.paper_table == table
 
 
-@pytest.mark.parametrize("path", sorted(BUILTIN_SUITES.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(suite_files().values()), ids=lambda p: p.stem)
 def test_every_suite_file_validates(path: Path, no_declared_datasets: Path) -> None:
     suite = load_suite(path)
     assert suite.specs and suite.name == path.stem

@@ -6,30 +6,63 @@ Command modules import heavy libraries (torch, open_clip) inside their functions
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup, TyperOption
 
 from omnibench.errors import OmniBenchError
 
+err_console = Console(stderr=True)
+
+
+def report_error(error: OmniBenchError) -> int:
+    """Print a user error as one red line on stderr; return its exit code."""
+    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    return error.exit_code
+
+
+class OmniBenchGroup(TyperGroup):
+    """The command tree: a user error raised by any command is one red line and its exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OmniBenchError as error:
+            raise typer.Exit(report_error(error)) from None
+
+
+def _hide_flag_types() -> None:
+    """Typer's help prints ``<bool>`` after on/off flags (``--dry-run <bool>``); a flag takes no value."""
+    shown = TyperOption.display_type_rich
+
+    def display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_hide_flag_types()
 app = typer.Typer(
     name="omnibench",
     help="Benchmark and ablate CLIP-based video recognition (OmniCLIP, X-CLIP, ViFi-CLIP).",
+    cls=OmniBenchGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err_console = Console(stderr=True)
 
 
 def _register_commands() -> None:
-    from omnibench.cli import bench, data, models, report, runs  # noqa: PLC0415
+    from omnibench.cli import bench, data, models, report, runs, status  # noqa: PLC0415
 
     app.add_typer(data.app, name="data")
     app.command("flops")(models.flops)
     app.command("bench")(bench.bench)
     app.add_typer(report.app)  # report
-    app.add_typer(runs.app)  # run, ablate, validate, status, cancel, ls
+    app.add_typer(runs.app)  # run, ablate, validate, ls suites, ls models
+    app.add_typer(status.app)  # status, cancel (and ls runs)
 
 
 _register_commands()
@@ -40,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         app(args=argv, prog_name="omnibench")  # standalone: usage errors print and exit 2
     except OmniBenchError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-        return err.exit_code
+        return report_error(err)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     return 0

@@ -5,56 +5,80 @@ pandas and matplotlib are imported inside the command.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 
+from omnibench.cli.options import Limit, Results, Settings, suite_settings
+from omnibench.cli.run_tables import plural
 from omnibench.errors import OmniBenchError
+from omnibench.suite_paths import Leaves
+
+if TYPE_CHECKING:
+    from omnibench.report.tables import ReportTable
+    from omnibench.store import RunStore
+    from omnibench.suite import Suite
 
 app = typer.Typer()
 console = Console(highlight=False)
 
 
-def _suites(names: list[str], store_root: Path, stored: list[str]) -> list[object]:
-    """The named suites, or every suite that has runs in the store (and a definition)."""
-    from omnibench.suite import load_suite, suite_files  # noqa: PLC0415
+def _suites(names: list[str], store: RunStore, settings: Leaves) -> list[Suite]:
+    """The named suites, or every suite that has runs in the store and a definition (a suite file
+    found by name, or the file a suite was run from)."""
+    from omnibench.plan import find_suite  # noqa: PLC0415
+    from omnibench.suite import suite_files  # noqa: PLC0415
 
     if names:
-        return [load_suite(name) for name in names]
+        return [find_suite(name, store, settings) for name in names]
     known = suite_files()
-    missing = [name for name in stored if name not in known]
+    defined = [name for name in store.suites() if name in known or store.suite_source(name) is not None]
+    missing = [name for name in store.suites() if name not in defined]
     if missing:
-        console.print(f"[yellow]skipped[/] runs of suites with no definition: {', '.join(missing)}")
-    chosen = [load_suite(name) for name in stored if name in known]
-    if not chosen:
-        raise OmniBenchError(f"no suite has runs in {store_root}; name one (omnibench ls suites) or pass --results DIR")
-    return chosen
+        console.print(f"[yellow]skipped[/] runs of suites with no definition: {', '.join(missing)}", soft_wrap=True)
+    if not defined:
+        raise OmniBenchError(f"no suite has runs in {store.root}; name one (omnibench ls suites) or pass --results DIR")
+    return [find_suite(name, store, settings) for name in defined]
 
 
 @app.command()
 def report(
     suites: Annotated[Optional[list[str]], typer.Argument(help="Suites to report (default: every suite with runs in the store).")] = None,
-    latex: Annotated[Optional[Path], typer.Option("--latex", help="Write one LaTeX document with every table (pdflatex-ready).")] = None,
-    markdown: Annotated[Optional[Path], typer.Option("--markdown", help="Write the tables as markdown.")] = None,
-    csv: Annotated[Optional[Path], typer.Option("--csv", help="Write one long-format CSV per table into this folder.")] = None,
-    plots: Annotated[Optional[Path], typer.Option("--plots", help="Write PNG figures into this folder.")] = None,
-    results: Annotated[Optional[Path], typer.Option("--results", help="Run store root (default: $OMNIBENCH_RESULTS or results/).")] = None,
+    latex: Annotated[Optional[Path], typer.Option("--latex", metavar="FILE", help="Write one LaTeX document with every table (pdflatex-ready).")] = None,
+    markdown: Annotated[Optional[Path], typer.Option("--markdown", metavar="FILE", help="Write the tables as markdown.")] = None,
+    csv: Annotated[Optional[Path], typer.Option("--csv", metavar="DIR", help="Write one long-format CSV per table into this folder.")] = None,
+    plots: Annotated[Optional[Path], typer.Option("--plots", metavar="DIR", help="Write PNG figures into this folder.")] = None,
+    settings: Settings = None,
+    limit: Limit = None,
+    results: Results = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON (the CSV's long format) instead.")] = False,
 ) -> None:
     """Tables like the papers' from finished runs, beside the published numbers.
 
-    With no format option the tables print in the terminal; --latex, --markdown, --csv and --plots write files instead. Nothing is run.
+    With no format option the tables print in the terminal; --latex, --markdown, --csv and --plots write files instead.
+    --set / --limit report the runs made with those settings. Nothing is run.
     """
     from omnibench.report import write_report  # noqa: PLC0415
     from omnibench.store import RunStore  # noqa: PLC0415
 
     store = RunStore(results)
-    chosen = _suites(list(suites or []), store.root, store.suites())
+    chosen = _suites(list(suites or []), store, suite_settings(settings, limit))
     files_requested = any(option is not None for option in (latex, markdown, csv, plots))
     tables, written = write_report(chosen, store, latex=latex, markdown=markdown, csv_dir=csv, plots_dir=plots,
-                                   console=None if files_requested else console)
-    if files_requested:
-        console.print(f"{len(tables)} table(s) from {len(chosen)} suite(s):")
+                                   console=None if files_requested or as_json else console)
+    if as_json:
+        typer.echo(json.dumps([table_json(table) for table in tables], indent=2))
+    elif files_requested:
+        console.print(f"{plural(len(tables), 'table')} from {plural(len(chosen), 'suite')}:")
         for path in written:
             console.print(f"  wrote {path}", soft_wrap=True)
+
+
+def table_json(table: ReportTable) -> dict[str, Any]:
+    """One report table as JSON: what it shows, its notes and footer, and its numeric cells in long format."""
+    cells = json.loads(table.tidy().to_json(orient="records")) if table.rows else []
+    return {"suite": table.suite, "table": table.key, "title": table.title, "layout": table.layout,
+            "notes": table.notes, "footer": table.footer, "cells": cells}

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -34,6 +35,23 @@ def short_path(path: str | os.PathLike[str] | None) -> str:
         return str(path)
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 run``, ``3 runs``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def settings_lines(settings: Mapping[str, Any]) -> list[str]:
+    """What ``--set`` / ``--limit`` changed in every run, for ``--dry-run`` and the summary."""
+    if not settings:
+        return []
+    shown = ", ".join(f"{path}={_cell(value)}" for path, value in settings.items())
+    lines = [f"set in every run (part of its spec and id): {shown}"]
+    if settings.get("limit") is not None:
+        lines.append(f"limited: at most {settings['limit']} videos per class of every split a run reads; "
+                     "smoke runs, never compared with published numbers")
+    return lines
+
+
 def label_columns(suite: Suite, plans: Sequence[PlannedRun]) -> list[str]:
     """The suite's axes that still vary among ``plans`` (all of them for a single run)."""
     if len(plans) <= 1:
@@ -57,18 +75,28 @@ def _cell(value: Any) -> str:
 
 
 def top1(record: Mapping[str, Any] | None) -> str:
-    """The run's headline top-1 (mean over splits where there are several)."""
+    """The run's headline top-1 (mean over splits where there are several), marked when the run was limited."""
     metrics = (record or {}).get("metrics") or {}
     value = metrics.get("top1_mean", metrics.get("top1"))
-    return f"{value:.2f}" if isinstance(value, (int, float)) else ""
+    if not isinstance(value, (int, float)):
+        return ""
+    limit = ((record or {}).get("spec") or {}).get("limit")
+    return f"{value:.2f}" + (f" (limit {limit})" if limit is not None else "")
+
+
+def run_table(title: str, headers: Sequence[str]) -> Table:
+    """A compact table (a rule under the header, no side borders) that fits 80 columns; cells never fold."""
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
+                  padding=(0, 1), collapse_padding=True)
+    for name in headers:
+        table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=12 if name == "run" else None)
+    return table
 
 
 def plan_table(suite: Suite, plans: Sequence[PlannedRun], title: str) -> Table:
     """What ``--dry-run`` shows: each run, its state and what would happen to it."""
     columns = label_columns(suite, plans)
-    table = Table(title=title, title_justify="left")
-    for name in ["run", *map(column_title, columns), "state", "action"]:
-        table.add_column(name)
+    table = run_table(title, ["run", *map(column_title, columns), "state", "action"])
     for plan in plans:
         labels = suite.labels(plan.spec)
         action = Text(ACTION_TEXT[plan.action], style="bold" if plan.executes else "dim")
@@ -77,31 +105,29 @@ def plan_table(suite: Suite, plans: Sequence[PlannedRun], title: str) -> Table:
 
 
 def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, title: str) -> Table:
-    """Each run's state, Slurm job (when any has one), top-1 and its log (or why it failed)."""
+    """Each run's state, Slurm job (when any has one) and top-1; errors and logs go below (:func:`run_notes`)."""
     columns = label_columns(suite, plans)
     with_jobs = any(p.status is not None and p.status.job_id for p in plans)
-    table = Table(title=title, title_justify="left")
-    headers = ["run", *map(column_title, columns), "state", *(["job"] if with_jobs else []), "top-1", "log / error"]
-    for name in headers:
-        table.add_column(name, overflow="fold")
+    table = run_table(title, ["run", *map(column_title, columns), "state", *(["job"] if with_jobs else []), "top-1"])
     for plan in plans:
         labels, status = suite.labels(plan.spec), plan.status
         record = store.read_record(suite.name, plan.run_id) if plan.state == "done" else None
         job = [status.job_id if status and status.job_id else ""] if with_jobs else []
-        cells = [plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), *job, top1(record)]
-        table.add_row(*cells, _log_cell(suite, plan, store))
+        table.add_row(plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), *job, top1(record))
     return table
 
 
-def _log_cell(suite: Suite, plan: PlannedRun, store: RunStore) -> Text:
-    """The run's log path, preceded by its error (red) when it failed."""
-    status = plan.status
-    log = short_path(status.log if status and status.log else store.log_path(suite.name, plan.run_id))
-    if plan.state != "failed" or status is None or not status.error:
-        return Text(log)
-    text = Text(f"{status.error}\n{log}")
-    text.stylize("red", 0, len(status.error))
-    return text
+def run_notes(rows: Sequence[Mapping[str, Any]], folder: str) -> list[Text]:
+    """Below a table: each failed run's whole error and log path, then where every run's log is."""
+    lines = []
+    for row in rows:
+        if row["state"] == "failed":
+            line = Text(f"{row['run_id']} failed: ", style="bold red")
+            line.append(str(row["error"] or "no error recorded"), style="red")
+            lines.append(line)
+            lines.append(Text(f"  log: {short_path(row['log'])}"))
+    lines.append(Text(f"logs: {folder}/<run>/log.txt; one run in detail: omnibench status SUITE --run RUN", style="dim"))
+    return lines
 
 
 def counts_line(states: Sequence[str]) -> Text:
@@ -117,16 +143,14 @@ def counts_line(states: Sequence[str]) -> Text:
 
 
 def store_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
-    """Runs found in the store (no suite file needed): suite, id, what it is, state, job, log."""
-    table = Table(title=title, title_justify="left")
-    for name in ["suite", "run", "protocol", "dataset", "model", "state", "job", "top-1", "log / error"]:
-        table.add_column(name, overflow="fold")
+    """Runs found in the store (no suite file needed): suite, id, what it is, state, job, top-1."""
+    with_jobs = any(row["job_id"] for row in rows)
+    headers = ["suite", "run", "protocol", "dataset", "model", "state", *(["job"] if with_jobs else []), "top-1"]
+    table = run_table(title, headers)
     for row in rows:
-        detail = row["error"] if row["state"] == "failed" and row["error"] else short_path(row["log"])
-        table.add_row(
-            row["suite"], row["run_id"], row["protocol"], row["dataset"], row["model"],
-            state_text(row["state"]), row["job_id"] or "", row["top1"], Text(detail, style="red" if row["error"] else ""),
-        )
+        job = [row["job_id"] or ""] if with_jobs else []
+        table.add_row(row["suite"], row["run_id"], row["protocol"], row["dataset"], row["model"],
+                      state_text(row["state"]), *job, row["top1"])
     return table
 
 
@@ -147,3 +171,46 @@ def stored_run_row(store: RunStore, suite: str, run_id: str, state: str, status:
         "log": status.log if status and status.log else str(store.log_path(suite, run_id)),
         "top1": top1(record),
     }
+
+
+def _metrics_text(metrics: Mapping[str, Any]) -> str:
+    names = {"top1": "top-1", "top5": "top-5", "mean_class": "mean-class", "top1_std": "top-1 std"}
+    return " · ".join(f"{label} {metrics[key]:.2f}" for key, label in names.items()
+                      if isinstance(metrics.get(key), (int, float)))
+
+
+def _record_lines(spec: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
+    data = spec.get("data") or {}
+    views = f"{data.get('test_clips', 1)} clip(s) x {data.get('test_crops', 1)} crop(s) of {data.get('frames')} frames"
+    lines = [f"result   {_metrics_text(record.get('metrics') or {})} ({views})"]
+    for item in record.get("evaluations") or ():
+        skipped = f", {item['skipped']} skipped" if item.get("skipped") else ""
+        lines.append(f"  {item.get('dataset')}/{item.get('split')}: {_metrics_text(item)} on {item.get('videos')} videos{skipped}")
+    skipped = record.get("skipped_videos") or {}
+    lines.append(f"skipped  {skipped.get('train', 0)} training / {skipped.get('eval', 0)} evaluation videos (broken)")
+    lines.append(f"time     {record.get('wall_time_s', 0):.0f} s wall, {record.get('clips_per_s', 0):.1f} clips/s")
+    return lines
+
+
+def run_detail_lines(status: Any, log: str, spec: Mapping[str, Any], record: Mapping[str, Any] | None,
+                     tail: Sequence[str]) -> list[Text | str]:
+    """``omnibench status SUITE --run ID``: error, log, job, results, the whole spec, the log's last lines."""
+    lines: list[Text | str] = []
+    if status is not None and status.error:
+        lines.append(Text("error    ") + Text(status.error, style="red"))
+    lines.append(f"log      {short_path(log)}")
+    if status is not None:
+        host = f" (last on {status.extra['host']})" if status.extra.get("host") else ""
+        starts = plural(int(status.extra.get("starts", 0)), "start")
+        lines.append(f"job      {status.job_id or 'none'}; {starts}{host}; updated {status.updated}")
+    if spec.get("limit") is not None:
+        lines.append(Text(f"limited  at most {spec['limit']} videos per class (a smoke run: not comparable "
+                          "with published numbers)", style="yellow"))
+    if record is not None:
+        lines.extend(_record_lines(spec, record))
+    lines.append("spec")
+    lines.extend(f"  {path} = {_cell(value)}" for path, value in flatten(spec).items())
+    if tail:
+        lines.append(f"last {plural(len(tail), 'line')} of the log")
+        lines.extend(f"  {line}" for line in tail)
+    return lines

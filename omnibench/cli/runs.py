@@ -1,4 +1,4 @@
-"""`omnibench run | ablate | validate | status | cancel | ls`: suites and the run store.
+"""`omnibench run | ablate | validate | ls suites | ls models`: suites and executing their runs.
 
 Store-only paths (a finished suite, ``status``, ``ls runs``) import no torch; validating
 names against the model / protocol registries happens only when runs will execute.
@@ -6,7 +6,6 @@ names against the model / protocol registries happens only when runs will execut
 from __future__ import annotations
 
 import dataclasses
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -15,12 +14,14 @@ import typer
 from rich.console import Console
 
 from omnibench.cli import run_tables as tables
+from omnibench.cli.options import Force, Limit, Results, Settings, suite_settings
 from omnibench.errors import OmniBenchError
-from omnibench.plan import PlannedRun, cancel_runs, plan_runs, run_state, select_runs
+from omnibench.plan import PlannedRun, find_suite, plan_runs, remember_source, select_runs
 from omnibench.registry import did_you_mean
 from omnibench.spec import RunSpec
 from omnibench.store import RunStore
 from omnibench.suite import Suite, load_suite, suite_files
+from omnibench.suite_paths import Leaves
 
 app = typer.Typer()
 ls_app = typer.Typer(help="List suites, models or stored runs.", no_args_is_help=True)
@@ -48,17 +49,14 @@ def _shots(values: list[str] | None) -> list[int]:
         raise OmniBenchError(f"--shots takes whole numbers, got {', '.join(_split(values))}") from None
 
 
-Results = Annotated[Optional[Path], typer.Option("--results", help="Run store root (default: $OMNIBENCH_RESULTS or results/).")]
 Datasets = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Only runs on this dataset (repeat or comma-separate).")]
 ExecutorOpt = Annotated[Executor, typer.Option("--executor", "-e", help="inline (this process), local (parallel processes) or slurm.")]
 Profile = Annotated[Optional[str], typer.Option("--profile", help="Slurm resource profile (slurm/<name>.yaml).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the expanded runs and what would be skipped; run nothing.")]
-Force = Annotated[bool, typer.Option("--force", help="Rerun finished runs (their directories are cleared).")]
 DataRoot = Annotated[Optional[Path], typer.Option("--data-root", help="Folder holding one sub-folder per dataset.")]
 Workers = Annotated[int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
 MaxParallel = Annotated[int, typer.Option("--max-parallel", min=0, help="Runs executing at once: local processes / Slurm array tasks (0: the profile's limit, or half the CPUs).")]
-JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 @app.command()
@@ -71,6 +69,8 @@ def run(
     profile: Profile = None,
     dry_run: DryRun = False,
     force: Force = False,
+    settings: Settings = None,
+    limit: Limit = None,
     results: Results = None,
     data_root: DataRoot = None,
     workers: Workers = 2,
@@ -80,7 +80,7 @@ def run(
     """Run a suite: finished runs are skipped, interrupted or failed ones resume."""
     filters = {"--dataset": _split(dataset), "--model": _split(model), "--shots": _shots(shots)}
     options = _options(executor, profile, data_root, workers, device, max_parallel)
-    _run(suite, filters, RunStore(results), dry_run, force, options)
+    _run(suite, filters, RunStore(results), dry_run, force, options, suite_settings(settings, limit))
 
 
 @app.command()
@@ -91,6 +91,8 @@ def ablate(
     profile: Profile = None,
     dry_run: DryRun = False,
     force: Force = False,
+    settings: Settings = None,
+    limit: Limit = None,
     results: Results = None,
     data_root: DataRoot = None,
     workers: Workers = 2,
@@ -101,7 +103,8 @@ def ablate(
     if study not in ABLATIONS:
         raise OmniBenchError(f"unknown ablation '{study}'{did_you_mean(study, list(ABLATIONS))}; one of {', '.join(ABLATIONS)}")
     options = _options(executor, profile, data_root, workers, device, max_parallel)
-    _run(f"ablation-{study}", {"--dataset": _split(dataset)}, RunStore(results), dry_run, force, options)
+    _run(f"ablation-{study}", {"--dataset": _split(dataset)}, RunStore(results), dry_run, force, options,
+         suite_settings(settings, limit))
 
 
 def _options(executor: Executor, profile: str | None, data_root: Path | None, workers: int, device: str,
@@ -110,8 +113,9 @@ def _options(executor: Executor, profile: str | None, data_root: Path | None, wo
                 max_parallel=max_parallel)
 
 
-def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, force: bool, options: dict) -> None:
-    suite = load_suite(name)
+def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, force: bool, options: dict,
+         settings: Leaves) -> None:
+    suite = find_suite(name, store, settings)
     plans = plan_runs(suite.name, select_runs(suite, filters), store, force)
     todo = [p for p in plans if p.executes]
     if todo:
@@ -121,7 +125,9 @@ def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, fo
         if not dry_run and options["executor"] != "slurm":  # Slurm jobs may see other paths (profile setup)
             check_data_roots([p.spec for p in todo], options["data_root"])
     if dry_run:
-        console.print(tables.plan_table(suite, plans, f"{suite.name}: {len(plans)} runs (dry run)"))
+        console.print(tables.plan_table(suite, plans, f"{suite.name}: {tables.plural(len(plans), 'run')} (dry run)"))
+        for line in tables.settings_lines(suite.settings):
+            console.print(line, soft_wrap=True)
         console.print(f"{len(todo)} would execute, {len(plans) - len(todo)} skipped; results in {store.root}")
     else:
         _execute_and_summarize(suite, plans, todo, store, options)
@@ -155,10 +161,13 @@ def _execute_and_summarize(suite: Suite, plans: list[PlannedRun], todo: list[Pla
 
 
 def _summarize(suite: Suite, plans: list[PlannedRun], store: RunStore) -> list[PlannedRun]:
-    """Print every selected run's state, job, top-1 and log; return the fresh states."""
+    """Print every selected run's state, job and top-1, then the failures and logs; return the fresh states."""
     final = plan_runs(suite.name, [p.spec for p in plans], store)
-    console.print(tables.summary_table(suite, final, store, f"{suite.name}: {len(final)} runs"))
-    console.print(tables.counts_line([p.state for p in final]), f"  results: {store.root / suite.name}")
+    rows = [tables.stored_run_row(store, suite.name, p.run_id, p.state, p.status) for p in final]
+    console.print(tables.summary_table(suite, final, store, f"{suite.name}: {tables.plural(len(final), 'run')}"))
+    console.print(tables.counts_line([p.state for p in final]), f"  results: {store.root / suite.name}", soft_wrap=True)
+    for line in [*tables.settings_lines(suite.settings), *tables.run_notes(rows, str(store.root / suite.name))]:
+        console.print(line, soft_wrap=True)
     return final
 
 
@@ -166,6 +175,7 @@ def _execute(suite: Suite, todo: list[PlannedRun], store: RunStore, options: dic
     from omnibench.launch import RunTask, launch  # noqa: PLC0415
     from omnibench.runtime import RuntimeOptions  # noqa: PLC0415
 
+    remember_source(store, suite)
     for plan in todo:
         if plan.action == "rerun":
             store.clear(suite.name, plan.run_id)
@@ -197,63 +207,6 @@ def validate(
             console.print(f"    [yellow]to run it[/], declare {dataset} in your datasets.yaml: {dataset}: {wanted}", soft_wrap=True)
     if failed:
         raise typer.Exit(2)
-
-
-@app.command()
-def status(
-    suite: Annotated[Optional[str], typer.Argument(help="A suite (default: every run in the store).")] = None,
-    results: Results = None,
-    as_json: JsonOut = False,
-) -> None:
-    """Each run's state (new / pending / running / done / failed), Slurm job id and log path."""
-    store = RunStore(results)
-    if suite is None:
-        _show_store(store, None, as_json)
-        return
-    loaded = load_suite(suite)
-    plans = plan_runs(loaded.name, loaded.specs, store)
-    if as_json:
-        rows = [tables.stored_run_row(store, loaded.name, p.run_id, p.state, p.status) for p in plans]
-        typer.echo(json.dumps(rows, indent=2))
-        return
-    console.print(tables.summary_table(loaded, plans, store, f"{loaded.name}: {len(plans)} runs ({store.root})"))
-    console.print(tables.counts_line([p.state for p in plans]))
-    known = {p.run_id for p in plans}
-    extra = [run.run_id for run in store.iter_runs(loaded.name) if run.run_id not in known]
-    if extra:
-        console.print(f"[dim]{len(extra)} stored run(s) no longer in the suite file: {', '.join(extra)}[/]")
-
-
-def _show_store(store: RunStore, suite: str | None, as_json: bool) -> None:
-    rows = []
-    for run in store.iter_runs(suite):
-        state, status = run_state(store, run.suite, run.run_id)
-        rows.append(tables.stored_run_row(store, run.suite, run.run_id, state, status))
-    if as_json:
-        typer.echo(json.dumps(rows, indent=2))
-    elif not rows:
-        console.print(f"no runs in {store.root}")
-    else:
-        console.print(tables.store_table(rows, f"{len(rows)} runs in {store.root}"))
-        console.print(tables.counts_line([r["state"] for r in rows]))
-
-
-@app.command()
-def cancel(
-    suite: Annotated[str, typer.Argument(help="The suite whose queued and running Slurm jobs to cancel.")],
-    results: Results = None,
-) -> None:
-    """scancel a suite's pending and running Slurm jobs and mark those runs failed."""
-    store = RunStore(results)
-    name = suite if suite in store.suites() else load_suite(suite).name
-    cancelled, gone = cancel_runs(store, name)
-    if cancelled:
-        console.print(f"cancelled {len(cancelled)} run(s) of '{name}': {', '.join(job for _, job in cancelled)}")
-    if gone:
-        console.print(f"{len(gone)} run(s) marked pending/running have no job in the Slurm queue "
-                      f"(local processes, or jobs that ended without a status): {', '.join(gone)}")
-    if not cancelled and not gone:
-        console.print(f"no queued or running Slurm jobs recorded for suite '{name}' in {store.root}")
 
 
 @ls_app.command("suites")
@@ -291,13 +244,3 @@ def _default(field: dataclasses.Field[object]) -> str:
     if field.default is not dataclasses.MISSING:
         return repr(field.default)
     return repr(field.default_factory()) if field.default_factory is not dataclasses.MISSING else "required"
-
-
-@ls_app.command("runs")
-def ls_runs(
-    suite: Annotated[Optional[str], typer.Option("--suite", "-s", help="Only this suite's runs.")] = None,
-    results: Results = None,
-    as_json: JsonOut = False,
-) -> None:
-    """Every run in the store with its state."""
-    _show_store(RunStore(results), suite, as_json)

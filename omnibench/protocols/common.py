@@ -20,6 +20,7 @@ from omnibench.engine.seeding import seed_everything
 from omnibench.engine.trainer import Trainer, TrainConfig, TrainResult, batch_geometry
 from omnibench.errors import OmniBenchError
 from omnibench.protocols.leakage import check_leakage
+from omnibench.protocols.sampling import limit_per_class
 from omnibench.runtime import RuntimeOptions
 from omnibench.spec import RunSpec
 
@@ -100,6 +101,16 @@ def guard(ctx: RunContext, train: Split, evaluations: list[Split]) -> None:
         ctx.progress.message(f"allow_leakage is set: training despite overlap with {', '.join(f['eval'] for f in leaks)}")
 
 
+def limited(ctx: RunContext, split: Split, use: str) -> Split:
+    """``split`` cut to ``spec.limit`` videos per class (a smoke run), with a log line; as is without a limit."""
+    if ctx.spec.limit is None:
+        return split
+    cut = limit_per_class(split, ctx.spec.limit)
+    ctx.progress.message(f"limit {ctx.spec.limit}: {use} on {len(cut)} of the {len(split)} videos of "
+                         f"{split.dataset}/{split.name} (a smoke run, not comparable with published numbers)")
+    return cut
+
+
 def _dataset(ctx: RunContext, split: Split, train: bool) -> VideoClipDataset:
     data = ctx.spec.data
     hflip = ctx.adapter(split.dataset).allows_hflip
@@ -111,6 +122,7 @@ def _dataset(ctx: RunContext, split: Split, train: bool) -> VideoClipDataset:
 
 def train(ctx: RunContext, model: torch.nn.Module, split: Split) -> TrainResult:
     """Train ``model`` on ``split`` with its class names (resuming from the run's checkpoint)."""
+    split = limited(ctx, split, "training")
     data = ctx.spec.data
     config = TrainConfig(run_id=ctx.spec.run_id(), seed=ctx.spec.seed, optim=ctx.spec.optim,
                          clip_shape=(data.frames, 3, data.input_size, data.input_size),
@@ -124,6 +136,7 @@ def train(ctx: RunContext, model: torch.nn.Module, split: Split) -> TrainResult:
 
 def evaluate_split(ctx: RunContext, model: torch.nn.Module, split: Split) -> EvalResult:
     """Evaluate ``model`` on every video of ``split`` with its class list (views from ``spec.data``)."""
+    split = limited(ctx, split, "evaluating")
     data = ctx.spec.data
     settings = EvalSettings(batch_size=ctx.batch_per_device, views_per_forward=ctx.batch_per_device,
                             workers=ctx.runtime.workers, amp_dtype=autocast_dtype(ctx.spec.optim.precision, ctx.dist.device))

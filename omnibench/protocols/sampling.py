@@ -44,6 +44,17 @@ def sample_k_shot(split: Split, shots: int, seed: int) -> Split:
     return _with_records(split, f"{split.name}-{shots}shot-seed{seed}", [split.records[i] for i in chosen])
 
 
+def limit_per_class(split: Split, limit: int) -> Split:
+    """At most ``limit`` videos of every class, the first ones in list order (``--limit``: smoke runs)."""
+    seen: dict[int, int] = defaultdict(int)
+    kept = []
+    for record in split.records:
+        seen[record.label] += 1
+        if seen[record.label] <= limit:
+            kept.append(record)
+    return Split(split.dataset, split.name, tuple(kept), split.classnames, split.annotation_files)
+
+
 def read_shot_list(path: Path, split: Split) -> Split:
     """The videos of ``split`` named in a ViFi-CLIP style list (``name label`` lines), matched by file name.
 

@@ -24,7 +24,14 @@ def suite_tables(suite: Any, store: RunStore) -> list[ReportTable]:
 
         suite = load_suite(str(suite))
     runs = collect_runs(suite.name, suite.specs, store)
-    return build_tables(suite.table, runs)
+    tables = build_tables(suite.table, runs)
+    limits = sorted({spec.limit for spec in suite.specs if spec.limit is not None})
+    for table in tables if limits else ():
+        shown = "/".join(map(str, limits))
+        table.title = f"{table.title} [limit {shown}]"
+        table.notes.insert(0, f"Limited runs (--limit {shown}): at most {shown} videos per class of every split; "
+                              "smoke runs, not comparable with published numbers.")
+    return tables
 
 
 def write_report(suites: Sequence[Any], store: RunStore, *, latex: Path | None = None, markdown: Path | None = None,

@@ -1,0 +1,30 @@
+"""Options shared by several commands, and the ``--set`` / ``--limit`` settings they turn into."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from omnibench.suite_paths import Leaves, parse_settings
+
+Results = Annotated[Optional[Path], typer.Option("--results", metavar="DIR", help="Run store root (default: $OMNIBENCH_RESULTS or results/).")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+Settings = Annotated[Optional[list[str]], typer.Option(
+    "--set", metavar="KEY=VALUE",
+    help="Set a spec value in every run (dotted spec path, repeatable), e.g. --set optim.epochs=2 "
+         "--set model.pretrained=/ckpt/ViT-B-16.pt; part of each run's spec and id.")]
+Limit = Annotated[Optional[int], typer.Option(
+    "--limit", min=1, metavar="N",
+    help="Smoke run: at most N videos per class of every split a run reads. Such runs are labelled "
+         "limited and never compared with published numbers.")]
+Force = Annotated[bool, typer.Option("--force", help="Rerun finished runs (their directories are cleared).")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def suite_settings(pairs: list[str] | None, limit: int | None) -> Leaves:
+    """``--set KEY=VALUE`` and ``--limit N`` as spec settings for ``load_suite`` (``--limit`` = ``--set limit=N``)."""
+    settings = parse_settings(pairs or [])
+    if limit is not None:
+        settings["limit"] = (limit, f"--limit {limit}")
+    return settings

@@ -1,0 +1,160 @@
+"""`omnibench status | cancel | ls runs`: what the run store holds, a suite's runs, one run in detail.
+
+Nothing here imports torch: these commands read ``spec.json``, ``status.json`` and ``record.json``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from omnibench.cli import run_tables as tables
+from omnibench.cli.options import JsonOut, Limit, Results, Settings, suite_settings
+from omnibench.cli.runs import ls_app
+from omnibench.errors import OmniBenchError
+from omnibench.plan import cancel_runs, find_suite, plan_runs, run_state
+from omnibench.registry import did_you_mean
+from omnibench.store import RunStore
+
+app = typer.Typer()
+console = Console(highlight=False)
+LOG_TAIL = 10  # log lines the detail view shows
+
+
+@app.command()
+def status(
+    suite: Annotated[Optional[str], typer.Argument(help="A suite name or file (default: every run in the store).")] = None,
+    run: Annotated[Optional[str], typer.Option("--run", "-r", metavar="RUN", help="One run in detail: its whole error, log tail, spec and results (a unique prefix of the id is enough).")] = None,
+    settings: Settings = None,
+    limit: Limit = None,
+    results: Results = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Each run's state (new / pending / running / done / failed), Slurm job and top-1; failures below the table."""
+    store = RunStore(results)
+    if suite is None:
+        if run is not None:
+            raise OmniBenchError("--run needs the suite: omnibench status SUITE --run RUN")
+        _show_store(store, None, as_json)
+    elif run is not None:
+        _show_run(store, _stored_name(store, suite), run, as_json)
+    elif suite in store.suites() and not _has_definition(suite, store):
+        _show_store(store, suite, as_json)  # runs of a suite with no file (omnibench eval's records)
+    else:
+        _show_suite(store, suite, suite_settings(settings, limit), as_json)
+
+
+def _has_definition(name: str, store: RunStore) -> bool:
+    from omnibench.suite import suite_files  # noqa: PLC0415
+
+    return name in suite_files() or store.suite_source(name) is not None
+
+
+def _stored_name(store: RunStore, suite: str) -> str:
+    """The store folder of ``suite`` (a name, or a suite file whose ``name:`` is read)."""
+    if suite in store.suites():
+        return suite
+    from omnibench.suite import load_suite  # noqa: PLC0415
+
+    return load_suite(suite).name
+
+
+def _show_suite(store: RunStore, name: str, settings: Any, as_json: bool) -> None:
+    loaded = find_suite(name, store, settings)
+    plans = plan_runs(loaded.name, loaded.specs, store)
+    rows = [tables.stored_run_row(store, loaded.name, p.run_id, p.state, p.status) for p in plans]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    console.print(tables.summary_table(loaded, plans, store, f"{loaded.name}: {tables.plural(len(plans), 'run')}"))
+    console.print(tables.counts_line([p.state for p in plans]), f"  results: {store.root / loaded.name}", soft_wrap=True)
+    for line in [*tables.settings_lines(loaded.settings), *tables.run_notes(rows, str(store.root / loaded.name))]:
+        console.print(line, soft_wrap=True)
+    known = {p.run_id for p in plans}
+    extra = [run.run_id for run in store.iter_runs(loaded.name) if run.run_id not in known]
+    if extra:
+        console.print(f"[dim]{tables.plural(len(extra), 'other stored run')} of '{loaded.name}' (other --set / --limit "
+                      f"settings, or an older suite file): omnibench ls runs -s {loaded.name}[/]", soft_wrap=True)
+
+
+def _show_store(store: RunStore, suite: str | None, as_json: bool) -> None:
+    rows = []
+    for stored in store.iter_runs(suite):
+        state, run_status = run_state(store, stored.suite, stored.run_id)
+        rows.append(tables.stored_run_row(store, stored.suite, stored.run_id, state, run_status))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+    elif not rows:
+        console.print(f"no runs in {store.root}")
+    else:
+        console.print(tables.store_table(rows, tables.plural(len(rows), "run")))
+        console.print(tables.counts_line([r["state"] for r in rows]), f"  results: {store.root}", soft_wrap=True)
+        for line in tables.run_notes(rows, str(store.root / (suite or "<suite>"))):
+            console.print(line, soft_wrap=True)
+
+
+def resolve_run(store: RunStore, suite: str, prefix: str) -> str:
+    """The run of ``suite`` whose id is ``prefix`` or starts with it (unique); a one-line error otherwise."""
+    ids = [stored.run_id for stored in store.iter_runs(suite)]
+    matches = [run_id for run_id in ids if run_id.startswith(prefix)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise OmniBenchError(f"--run {prefix}: several runs of '{suite}' start with it: {', '.join(matches)}")
+    hint = did_you_mean(prefix, ids)
+    raise OmniBenchError(f"--run {prefix}: no run of '{suite}' in {store.root}{hint}; omnibench status {suite} lists them")
+
+
+def _show_run(store: RunStore, suite: str, prefix: str, as_json: bool) -> None:
+    run_id = resolve_run(store, suite, prefix)
+    state, run_status = run_state(store, suite, run_id)
+    spec = store.read_spec(suite, run_id) or {}
+    record = store.read_record(suite, run_id) if state == "done" else None
+    log = run_status.log if run_status and run_status.log else str(store.log_path(suite, run_id))
+    if as_json:
+        detail = {"suite": suite, "run_id": run_id, "state": state, "status": run_status.to_dict() if run_status else None,
+                  "log": log, "spec": spec, "record": record}
+        typer.echo(json.dumps(detail, indent=2))
+        return
+    console.print(Text(f"{suite}/{run_id}  ", style="bold") + tables.state_text(state))
+    for line in tables.run_detail_lines(run_status, log, spec, record, _log_tail(log)):
+        console.print(line, soft_wrap=True)
+
+
+def _log_tail(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return [line.rstrip("\n") for line in handle.readlines()[-LOG_TAIL:]]
+    except OSError:
+        return []
+
+
+@app.command()
+def cancel(
+    suite: Annotated[str, typer.Argument(help="The suite whose queued and running Slurm jobs to cancel.")],
+    results: Results = None,
+) -> None:
+    """scancel a suite's pending and running Slurm jobs and mark those runs failed."""
+    store = RunStore(results)
+    name = _stored_name(store, suite)
+    cancelled, gone = cancel_runs(store, name)
+    if cancelled:
+        console.print(f"cancelled {tables.plural(len(cancelled), 'run')} of '{name}': {', '.join(job for _, job in cancelled)}")
+    if gone:
+        console.print(f"no job in the Slurm queue for {tables.plural(len(gone), 'run')} marked pending/running "
+                      f"(local processes, or jobs that ended without a status): {', '.join(gone)}", soft_wrap=True)
+    if not cancelled and not gone:
+        console.print(f"no queued or running Slurm jobs recorded for suite '{name}' in {store.root}")
+
+
+@ls_app.command("runs")
+def ls_runs(
+    suite: Annotated[Optional[str], typer.Option("--suite", "-s", metavar="SUITE", help="Only this suite's runs.")] = None,
+    results: Results = None,
+    as_json: JsonOut = False,
+) -> None:
+    """Every run in the store with its state."""
+    _show_store(RunStore(results), suite, as_json)

@@ -1,0 +1,121 @@
+"""`--set KEY=VALUE` and `--limit N` on run / ablate / status / report, through Typer's runner."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from omnibench.cli import app
+from omnibench.cli.options import suite_settings
+from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
+from omnibench.store import RunStore
+from omnibench.suite import load_suite
+
+SUITE = """\
+name: smoke
+description: two models on the synthetic benchmark
+table: {paper_table: null, title: Smoke, layout: grid, rows: [model.name], columns: [protocol], metrics: [top1]}
+base:
+  protocol: supervised
+  dataset: synthetic
+  model: {backbone: omnibench-tiny-vit, pretrained: null}
+  data: {frames: 4, input_size: 32, short_side: 32}
+  optim: {epochs: 1, batch_size: 4, warmup_epochs: 0, mixup: 0.0, cutmix: 0.0, lr: 1.0e-3}
+grid:
+  model.name: [vificlip, xclip]
+overrides:
+  - when: {model.name: xclip}
+    set: {optim.lr: 3.0e-4}
+"""
+runner = CliRunner()
+
+
+@pytest.fixture()
+def suite_file(tmp_path: Path) -> Path:
+    path = tmp_path / "smoke.yaml"
+    path.write_text(SUITE)
+    return path
+
+
+def _invoke(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), env={"COLUMNS": "100"})
+    return result.exit_code, result.output
+
+
+def test_set_changes_every_run_its_id_and_shows_in_the_dry_run(suite_file: Path, tmp_path: Path) -> None:
+    plain = load_suite(suite_file)
+    chosen = load_suite(suite_file, suite_settings(["optim.epochs=2", "seed=3", "optim.lr=1e-4"], None))
+    assert [(s.optim.epochs, s.seed, s.optim.lr) for s in chosen.specs] == [(2, 3, 1e-4), (2, 3, 1e-4)]  # --set beats the override
+    assert not {s.run_id() for s in plain.specs} & {s.run_id() for s in chosen.specs}
+    code, out = _invoke("run", str(suite_file), "--dry-run", "--results", str(tmp_path / "r"),
+                        "--set", "optim.epochs=2", "--set", "seed=3", "--set", "optim.lr=1e-4")
+    assert code == 0, out
+    assert all(s.run_id() in out for s in chosen.specs)
+    assert "set in every run (part of its spec and id): optim.epochs=2, seed=3, optim.lr=0.0001" in out
+
+
+def test_set_on_ablate_reaches_every_run(tmp_path: Path) -> None:
+    code, out = _invoke("ablate", "ratio", "-d", "hmdb51", "--dry-run", "--results", str(tmp_path),
+                        "--set", "model.pretrained=/ckpt/ViT-B-16.pt", "--set", "optim.epochs=2")
+    assert code == 0, out
+    settings = suite_settings(["model.pretrained=/ckpt/ViT-B-16.pt", "optim.epochs=2"], None)
+    specs = [s for s in load_suite("ablation-ratio", settings).specs if s.dataset == "hmdb51"]
+    assert len(specs) == 4 and all(s.run_id() in out for s in specs)
+    assert {(s.model.pretrained, s.optim.epochs) for s in specs} == {("/ckpt/ViT-B-16.pt", 2)}
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--set", "optim.epoch=2"], "--set optim.epoch=2: unknown spec path 'optim.epoch' (did you mean 'optim.epochs'?)"),
+    (["--set", "optim.epochs=two"], "--set optim.epochs=two: optim.epochs: expected int, got 'two'"),
+    (["--set", "optim.epochs"], "--set 'optim.epochs': expected KEY=VALUE, e.g. --set optim.epochs=2"),
+    (["--set", "limit=0"], "--set limit=0: limit: must be an integer >= 1"),
+])
+def test_bad_settings_are_one_line_errors(suite_file: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    code, out = _invoke("run", str(suite_file), "--dry-run", "--results", str(tmp_path), *args)
+    assert code == 2 and message in " ".join(out.split()) and "Traceback" not in out
+    code, out = _invoke("ablate", "modules", "--dry-run", "--results", str(tmp_path), *args)
+    assert code == 2 and message.split(":")[0] in out
+
+
+def test_limit_zero_is_refused(suite_file: Path, tmp_path: Path) -> None:
+    code, out = _invoke("run", str(suite_file), "--dry-run", "--limit", "0")
+    assert code == 2 and "--limit" in out
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    generate_synthetic(root / "synthetic", SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=8, frames=8, size=32))
+    return root
+
+
+def _per_class(data_root: Path, split: str) -> list[int]:
+    from omnibench.data import get_dataset
+
+    counts = get_dataset("synthetic", data_root=data_root).load_split(split).class_counts()
+    return [counts[c] for c in sorted(counts)]
+
+
+def test_a_limited_run_reads_n_videos_per_class_and_says_so_everywhere(suite_file: Path, tmp_path: Path,
+                                                                       data_root: Path) -> None:
+    results = tmp_path / "results"
+    common = ["--results", str(results), "--limit", "2"]
+    code, out = _invoke("run", str(suite_file), "-m", "vificlip", *common, "--data-root", str(data_root),
+                        "--workers", "0", "--device", "cpu")
+    assert code == 0, out
+    spec = load_suite(suite_file, suite_settings([], 2)).specs[0]
+    record = RunStore(results).read_record("smoke", spec.run_id())
+    assert record["spec"]["limit"] == 2
+    assert [e["videos"] for e in record["evaluations"]] == [sum(min(n, 2) for n in _per_class(data_root, "test1"))]
+    assert record["train"]["clips"] == 4  # 2 per class of 3 classes = 6 videos: one full batch of 4
+    assert "(limit 2)" in out and "limited: at most 2 videos per class" in out
+    code, out = _invoke("status", str(suite_file), *common, "--json")
+    rows = {row["run_id"]: row for row in json.loads(out)}
+    assert rows[spec.run_id()]["top1"].endswith("(limit 2)")
+    code, out = _invoke("status", str(suite_file), "--results", str(results))
+    assert "1 other stored run of 'smoke'" in out  # the limited run is not one of the suite's own
+    code, out = _invoke("report", str(suite_file), *common, "--json")
+    table = json.loads(out)[0]
+    assert table["title"].endswith("[limit 2]") and "not comparable with published numbers" in table["notes"][0]
