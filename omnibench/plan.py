@@ -17,10 +17,11 @@ from typing import Any
 from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.registry import did_you_mean
 from omnibench.spec import RunSpec
-from omnibench.store import RunStatus, RunStore
+from omnibench.store import STATES, RunStatus, RunStore
 from omnibench.suite import Suite, load_suite, suite_files
 from omnibench.suite_paths import Leaves
 
+RUN_STATES = ("new", *STATES)  # "new": never prepared in the store
 EXECUTING = ("run", "resume", "rerun")
 ACTION_TEXT = {
     "skip": "skip (done)",
@@ -66,7 +67,7 @@ def select_runs(suite: Suite, filters: Mapping[str, Sequence[Any]]) -> tuple[Run
         if not wanted:
             continue
         values = FILTERS[flag]
-        known = sorted({str(v) for spec in suite.specs for v in values(spec) or ()})
+        known = sorted({str(v) for spec in suite.specs for v in values(spec) or ()}, key=_natural)
         for value in wanted:
             if str(value) not in known:
                 hint = did_you_mean(str(value), known)
@@ -96,6 +97,14 @@ def remember_source(store: RunStore, suite: Suite) -> None:
         raise OmniBenchError(f"{suite.path}: suite name '{suite.name}' is already taken by {known}; "
                              "rename the file and its 'name:'")
     store.remember_suite(suite.name, suite.path)
+
+
+def _natural(text: str) -> tuple[int, float | str]:
+    """Numbers in numeric order before names: 2, 4, 8, 16 (not 16, 2, 4, 8)."""
+    try:
+        return (0, float(text))
+    except ValueError:
+        return (1, text)
 
 
 def run_state(store: RunStore, suite: str, run_id: str) -> tuple[str, RunStatus | None]:

@@ -108,7 +108,7 @@ def test_grid_delta_rows_follow_the_matching_published_row(few_shot: ReportTable
 
 
 def test_footer_counts_pending_and_failed_runs(few_shot: ReportTable) -> None:
-    assert few_shot.footer[0] == "suite few-shot: 9 runs — 6 done, 1 running, 1 pending, 1 failed."
+    assert few_shot.footer[0] == "suite few-shot: 9 runs — 1 pending, 1 running, 6 done, 1 failed."
     assert "omnibench status few-shot" in few_shot.footer[1]
 
 
@@ -146,7 +146,7 @@ def test_supervised_splits_by_paper_table_with_gflops_scope_and_delta_column() -
     assert cell(hmdb_ucf, "OmniCLIP", MEASURED, ("HMDB51", "Top-1")) == "75.00"
     assert cell(hmdb_ucf, "OmniCLIP", MEASURED, ("HMDB51", "Δ Top-1")) == "−1.64"
     assert cell(hmdb_ucf, "OmniCLIP", MEASURED, ("UCF101", "Top-1")) == "–"
-    assert hmdb_ucf.footer[0] == "suite supervised: 4 runs — 3 done, 1 pending."
+    assert hmdb_ucf.footer[0] == "suite supervised: 4 runs — 1 pending, 3 done."
 
 
 def test_supervised_match_needs_the_same_frames() -> None:
@@ -285,7 +285,7 @@ def test_collect_runs_reads_states_and_records_from_the_store(tmp_path: Path) ->
     store.prepare("few-shot", old)
     atomic_write_json(store.run_dir("few-shot", old.run_id()) / RECORD_FILE, make_record(old, "few-shot", {"top1": 2.0}))
     runs = collect_runs("few-shot", specs, store)
-    assert [runs.states[s.run_id()] for s in specs] == ["done", "failed", "failed", "pending"]
+    assert [runs.states[s.run_id()] for s in specs] == ["done", "failed", "failed", "new"]  # as `status` names them
     assert [r["run_id"] for r in runs.records] == [specs[0].run_id()] and runs.stale == 1
     assert json.loads(json.dumps(runs.expected[0])) == specs[0].to_dict()
     frame = store_frame(store, "few-shot")

@@ -11,13 +11,13 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from omnibench.plan import ACTION_TEXT, PlannedRun
+from omnibench.plan import ACTION_TEXT, RUN_STATES, PlannedRun
+from omnibench.report.labels import plural
 from omnibench.store import RunStore
 from omnibench.suite import Suite
 from omnibench.suite_paths import flatten, leaf_value
 
 STATE_STYLES = {"done": "green", "failed": "bold red", "running": "yellow", "pending": "cyan", "new": "dim"}
-STATE_ORDER = ("new", "pending", "running", "done", "failed")
 
 
 def state_text(state: str) -> Text:
@@ -33,11 +33,6 @@ def short_path(path: str | os.PathLike[str] | None) -> str:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 run``, ``3 runs``."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def settings_lines(settings: Mapping[str, Any]) -> list[str]:
@@ -134,7 +129,7 @@ def counts_line(states: Sequence[str]) -> Text:
     """``3 done · 1 failed · 2 new`` in state colours."""
     counts = Counter(states)
     text = Text()
-    for state in STATE_ORDER:
+    for state in RUN_STATES:
         if counts.get(state):
             if text:
                 text.append(" · ")

@@ -202,7 +202,8 @@ def validate(
             console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
             continue
         table = suite.table.paper_table or "no paper table"
-        console.print(f"[green]ok[/]  {suite.name}: {len(suite.specs)} runs -> {table} ({tables.short_path(suite.path)})")
+        console.print(f"[green]ok[/]  {suite.name}: {tables.plural(len(suite.specs), 'run')} -> {table} "
+                      f"({tables.short_path(suite.path)})", soft_wrap=True)
         for dataset, wanted in undeclared_datasets(suite).items():
             console.print(f"    [yellow]to run it[/], declare {dataset} in your datasets.yaml: {dataset}: {wanted}", soft_wrap=True)
     if failed:

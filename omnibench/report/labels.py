@@ -57,6 +57,11 @@ _COMBINATIONS = {
 CHECK, CROSS, DASH, PLUS_MINUS, TIMES, MINUS = "✓", "✗", "–", "±", "×", "−"
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 run``, ``3 runs``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def canonical_dataset(name: Any) -> Any:
     """The canonical short name of a dataset (``Kinetics-400`` -> ``k400``); unknown names unchanged."""
     if not isinstance(name, str):

@@ -20,7 +20,7 @@ _SPECIAL = {
 }
 _SYMBOLS = {
     "±": r"$\pm$", "×": r"$\times$", "✓": r"\checkmark{}", "✗": r"$\times$", "–": "--", "—": "---",
-    "−": "-", "Δ": r"$\Delta$", "·": r"$\cdot$",
+    "−": r"$-$", "Δ": r"$\Delta$", "·": r"$\cdot$",
 }
 _PATTERN = re.compile("|".join(re.escape(c) for c in (*_SPECIAL, *_SYMBOLS)))
 
@@ -70,11 +70,13 @@ def cmidrules(table: ReportTable) -> str:
 
 
 def table_environment(table: ReportTable) -> str:
-    """A floating ``table``: caption, label, the tabular (shrunk only if too wide), notes and footer."""
-    caption = escape(f"{table.title} ({table.suite} · {table.key})")
+    """A floating ``table``: caption (the title; suite and table key in a comment), label, the tabular
+    (shrunk only if too wide), notes and footer."""
+    caption = escape(table.title)
     notes = r"\\ ".join(escape(line) for line in [*table.notes, *table.footer])
     label = re.sub(r"[^A-Za-z0-9:-]", "-", table.name)
     return "\n".join([
+        f"% omnibench suite {table.suite}, {table.key}",
         r"\begin{table}[htbp]",
         r"\centering",
         rf"\caption{{{caption}}}",

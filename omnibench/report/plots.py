@@ -26,6 +26,7 @@ from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, Column, ReportTa
 FIGSIZE, DPI = (10.0, 4.5), 100
 PIXELS = (1000, 450)  # width, height
 _PALETTE = [f"C{i}" for i in range(10)]
+CHANCE_K = {"top1": 1, "mean_class": 1, "top5": 5}  # metric -> k of its top-k
 
 
 def plot_kind(table: ReportTable) -> str | None:
@@ -78,7 +79,7 @@ def _colors(methods: Sequence[str]) -> dict[str, str]:
 def _new_figure(table: ReportTable, panels: int = 1) -> tuple[Figure, np.ndarray]:
     figure = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
     axes = figure.subplots(1, max(panels, 1), squeeze=False)[0]
-    figure.suptitle(f"{table.title} ({table.suite} · {table.key})", fontsize=10)
+    figure.suptitle(table.title, fontsize=10)
     return figure, axes
 
 
@@ -108,6 +109,7 @@ def few_shot_figure(table: ReportTable) -> Figure:
                         alpha=1.0 if ours else 0.6, capsize=3 if ours else 0, label=f"{method} ({source})")
         title = " ".join(value_label(f, v) for f, v in zip(facets, panel))
         _axes_style(ax, title or metric_label(metric), "K (videos per class)", metric)
+        chance_line(ax, table, metric)
         ax.set_xscale("log", base=2)
         ax.set_xticks(ks, [str(k) for k in ks])
     _legend(figure, axes)
@@ -179,8 +181,22 @@ def ablation_figure(table: ReportTable) -> Figure:
         ax.set_ylim(bottom=max(0.0, 10 * np.floor((lowest - 5) / 10)))
     ax.set_ylabel(f"{metric_label(metric)} (%)")
     ax.grid(axis="y", alpha=0.3)
+    chance_line(ax, table, metric)
     _legend(figure, [ax])
     return figure
+
+
+def chance_level(table: ReportTable, metric: str) -> float | None:
+    """Top-k accuracy of guessing (100 k / C %) when every run of the table has the same C classes."""
+    k = CHANCE_K.get(metric)
+    return None if k is None or not table.classes else min(100.0, 100.0 * k / table.classes)
+
+
+def chance_line(ax: Axes, table: ReportTable, metric: str) -> None:
+    """A dotted horizontal line at the chance level (nothing when the runs' class counts differ)."""
+    level = chance_level(table, metric)
+    if level is not None:
+        ax.axhline(level, color="0.3", linestyle=":", linewidth=1.2, label=f"chance ({level:.3g} %)", zorder=1)
 
 
 def _name(column: Column) -> str:

@@ -30,7 +30,7 @@ class SuiteRuns:
 
     suite: str
     expected: tuple[dict[str, Any], ...]  # RunSpec.to_dict() of every run the suite defines, in order
-    states: Mapping[str, str]  # run_id -> pending | running | done | failed
+    states: Mapping[str, str]  # run_id -> new | pending | running | done | failed (plan.RUN_STATES)
     records: tuple[dict[str, Any], ...]  # records of the suite's finished runs
     stale: int = 0  # records in the store that the suite no longer defines (not shown)
 
@@ -82,18 +82,16 @@ def specs_frame(specs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> SuiteRuns:
-    """The suite's runs in ``store``: a run is done when its record exists, else its status says."""
+    """The suite's runs in ``store``, in the states ``omnibench status`` shows (:func:`omnibench.plan.run_state`)."""
+    from omnibench.plan import run_state  # noqa: PLC0415
+
     states: dict[str, str] = {}
     records: list[dict[str, Any]] = []
     for spec in specs:
         run_id = spec.run_id()
-        record = store.read_record(suite, run_id)
+        states[run_id] = run_state(store, suite, run_id)[0]
+        record = store.read_record(suite, run_id) if states[run_id] == "done" else None
         if record is not None:
-            states[run_id] = "done"
             records.append(record)
-            continue
-        status = store.read_status(suite, run_id)
-        state = status.state if status is not None else "pending"
-        states[run_id] = "failed" if state == "done" else state  # "done" without a record: it did not finish
     stale = sum(1 for run in store.iter_runs(suite) if run.run_id not in states and store.is_done(suite, run.run_id))
     return SuiteRuns(suite, tuple(s.to_dict() for s in specs), states, tuple(records), stale)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from omnibench.errors import OmniBenchError
 from omnibench.report import cells as C
-from omnibench.report.labels import DASH, MINUS, PLUS_MINUS, metric_label, value_label
+from omnibench.report.labels import DASH, MINUS, PLUS_MINUS, metric_label, plural, value_label
 from omnibench.report.published import CellKey, PublishedRow, PublishedTable, Stat, with_related
 from omnibench.report.records import EVAL_PREFIX, SuiteRuns, records_frame, specs_frame
 
@@ -77,6 +77,7 @@ class ReportTable:
     rows: list[Row]
     notes: list[str]
     footer: list[str]
+    classes: int | None = None  # the class count every finished run shares (its chance level), else None
 
     @property
     def name(self) -> str:
@@ -225,13 +226,15 @@ def without_empty_deltas(columns: list[Column], rows: Sequence[Row]) -> list[Col
 
 
 def run_footer(runs: SuiteRuns) -> list[str]:
-    """How many of the suite's runs are done, pending, running or failed, and where to look."""
+    """How many of the suite's runs are in each state (as ``omnibench status`` names them), and where to look."""
+    from omnibench.plan import RUN_STATES  # noqa: PLC0415
+
     counts = runs.counts()
-    total = sum(counts.values())
-    parts = [f"{counts[s]} {s}" for s in ("done", "running", "pending", "failed") if counts[s]]
-    lines = [f"suite {runs.suite}: {total} runs — {', '.join(parts) if parts else 'none defined'}."]
-    if counts["pending"] or counts["running"] or counts["failed"]:
+    parts = [f"{counts[s]} {s}" for s in RUN_STATES if counts[s]]
+    lines = [f"suite {runs.suite}: {plural(sum(counts.values()), 'run')} — {', '.join(parts) if parts else 'none defined'}."]
+    if sum(counts.values()) > counts["done"]:
         lines.append(f"Cells of unfinished runs show {DASH}; see: omnibench status {runs.suite}")
     if runs.stale:
-        lines.append(f"{runs.stale} finished run(s) in the store are no longer part of the suite and are not shown.")
+        lines.append(f"{plural(runs.stale, 'other finished run')} of this suite in the store (other --set / --limit "
+                     "settings, or an older suite file) not shown.")
     return lines

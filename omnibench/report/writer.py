@@ -25,13 +25,23 @@ def suite_tables(suite: Any, store: RunStore) -> list[ReportTable]:
         suite = load_suite(str(suite))
     runs = collect_runs(suite.name, suite.specs, store)
     tables = build_tables(suite.table, runs)
-    limits = sorted({spec.limit for spec in suite.specs if spec.limit is not None})
-    for table in tables if limits else ():
-        shown = "/".join(map(str, limits))
+    counts = {len(record.get("classes") or ()) for record in runs.records}
+    shared = counts.pop() if len(counts) == 1 else 0  # the chance level only when every run has the same classes
+    for table in tables:
+        table.classes = shared or None
+    _label_limited(tables, sorted({spec.limit for spec in suite.specs if spec.limit is not None}))
+    return tables
+
+
+def _label_limited(tables: list[ReportTable], limits: list[int]) -> None:
+    """Smoke runs (``--limit``) say so in every table's title and first note."""
+    if not limits:
+        return
+    shown = "/".join(map(str, limits))
+    for table in tables:
         table.title = f"{table.title} [limit {shown}]"
         table.notes.insert(0, f"Limited runs (--limit {shown}): at most {shown} videos per class of every split; "
                               "smoke runs, not comparable with published numbers.")
-    return tables
 
 
 def write_report(suites: Sequence[Any], store: RunStore, *, latex: Path | None = None, markdown: Path | None = None,
