@@ -207,11 +207,24 @@ class RunStore:
         return (self.run_dir(suite, run_id) / CHECKPOINT_FILE).is_file()
 
     def clear(self, suite: str, run_id: str) -> None:
-        """Delete a run's directory (``--force``): renamed away first, so it vanishes at once."""
-        run_dir = self.run_dir(suite, run_id)
-        trash = run_dir.with_name(f".deleted-{run_id}-{uuid.uuid4().hex[:8]}")
+        """Delete a run's directory (``--force``, ``omnibench rm``): renamed away first, so it vanishes at once."""
+        self._discard(self.run_dir(suite, run_id))
+
+    def remove_suite(self, suite: str) -> None:
+        """Delete a suite's whole folder: its runs, ``suite.json`` and Slurm job logs."""
+        self._discard(self.root / suite)
+
+    def _discard(self, path: Path) -> None:
+        """Remove ``path``, which must lie inside the store; a symlink is removed, never followed."""
+        root = self.root.resolve()
+        if root not in (path.parent.resolve() / path.name).parents:
+            raise OmniBenchError(f"{path}: not inside the run store {root}; nothing removed")
+        if path.is_symlink():
+            path.unlink()
+            return
+        trash = path.with_name(f".deleted-{path.name}-{uuid.uuid4().hex[:8]}")
         try:
-            os.replace(run_dir, trash)
+            os.replace(path, trash)
         except FileNotFoundError:
             return
         shutil.rmtree(trash, ignore_errors=True)

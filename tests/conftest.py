@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,3 +19,20 @@ def reference() -> Path:
     if not REFERENCE.is_dir():
         pytest.skip(f"reference files not present at {REFERENCE}")
     return REFERENCE
+
+
+Invoke = Callable[..., tuple[int, str]]
+
+
+@pytest.fixture()
+def cli() -> Invoke:
+    """``cli(*args, columns=100, input=None)``: the omnibench CLI through Typer's runner -> (exit code, output)."""
+    from typer.testing import CliRunner  # noqa: PLC0415
+
+    from omnibench.cli import app  # noqa: PLC0415
+
+    def invoke(*args: str, columns: int = 100, input: str | None = None) -> tuple[int, str]:  # noqa: A002
+        result = CliRunner().invoke(app, list(args), input=input, env={"COLUMNS": str(columns)})
+        return result.exit_code, result.output
+
+    return invoke

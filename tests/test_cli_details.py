@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import typer.main
-from typer.testing import CliRunner
 
+from conftest import Invoke
 from omnibench.cli import app
 from omnibench.report.latex import escape
 from omnibench.report.plots import ablation_figure, chance_level
@@ -23,7 +23,6 @@ table: {paper_table: table8, title: Ratio, layout: grid, rows: [model.options.ra
 base: {protocol: supervised, dataset: hmdb51, model: {name: omniclip}}
 grid: {model.options.ratio: [0.25, 0.5]}
 """
-runner = CliRunner()
 
 
 @pytest.fixture()
@@ -32,10 +31,6 @@ def suite_file(tmp_path: Path) -> Path:
     path.write_text(SUITE)
     return path
 
-
-def _invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), env={"COLUMNS": "100"})
-    return result.exit_code, result.output
 
 
 def _finish(store: RunStore, path: Path, index: int, top1: float, classes: int = 51) -> None:
@@ -47,25 +42,25 @@ def _finish(store: RunStore, path: Path, index: int, top1: float, classes: int =
     store.write_status(suite.name, spec.run_id(), "done")
 
 
-def test_report_and_status_name_states_alike(suite_file: Path, tmp_path: Path) -> None:
+def test_report_and_status_name_states_alike(suite_file: Path, tmp_path: Path, cli: Invoke) -> None:
     store = RunStore(tmp_path / "r")
     _finish(store, suite_file, 0, 60.0)
-    code, out = _invoke("status", str(suite_file), "--results", str(store.root))
+    code, out = cli("status", str(suite_file), "--results", str(store.root))
     assert code == 0 and "1 new · 1 done" in out
-    code, out = _invoke("report", str(suite_file), "--results", str(store.root), "--json")
+    code, out = cli("report", str(suite_file), "--results", str(store.root), "--json")
     assert code == 0 and json.loads(out)[0]["footer"][0] == "suite two: 2 runs — 1 new, 1 done."
-    code, out = _invoke("report", "no-such-suite", "--results", str(store.root))
+    code, out = cli("report", "no-such-suite", "--results", str(store.root))
     assert code == 2 and "unknown suite 'no-such-suite'" in out
 
 
-def test_counts_are_plural_only_when_they_should_be(suite_file: Path, tmp_path: Path) -> None:
+def test_counts_are_plural_only_when_they_should_be(suite_file: Path, tmp_path: Path, cli: Invoke) -> None:
     one = tmp_path / "one.yaml"
     one.write_text(SUITE.replace("name: two", "name: one").replace("[0.25, 0.5]", "[0.25]"))
-    code, out = _invoke("validate", str(one), str(suite_file))
+    code, out = cli("validate", str(one), str(suite_file))
     assert code == 0 and "one: 1 run ->" in out and "two: 2 runs ->" in out
-    code, out = _invoke("run", str(one), "--dry-run", "--results", str(tmp_path / "r"))
+    code, out = cli("run", str(one), "--dry-run", "--results", str(tmp_path / "r"))
     assert code == 0 and "one: 1 run (dry run)" in out
-    code, out = _invoke("validate", str(tmp_path / "missing.yaml"))
+    code, out = cli("validate", str(tmp_path / "missing.yaml"))
     assert code == 2 and "suite file not found" in out
 
 
@@ -76,39 +71,39 @@ def _paths(command: object, prefix: list[str]) -> list[list[str]]:
     return found
 
 
-def test_help_shows_no_value_after_flags() -> None:
+def test_help_shows_no_value_after_flags(cli: Invoke) -> None:
     for path in _paths(typer.main.get_command(app), []):
-        code, out = _invoke(*path, "--help")
+        code, out = cli(*path, "--help")
         assert code == 0 and "<bool>" not in out, path
-    code, out = _invoke("run", "--dry-run=yes", "demo")
+    code, out = cli("run", "--dry-run=yes", "demo")
     assert code == 2  # a flag takes no value
 
 
-def test_k_values_are_listed_in_numeric_order(tmp_path: Path) -> None:
-    code, out = _invoke("run", "few-shot", "--shots", "3", "--dry-run", "--results", str(tmp_path))
+def test_k_values_are_listed_in_numeric_order(tmp_path: Path, cli: Invoke) -> None:
+    code, out = cli("run", "few-shot", "--shots", "3", "--dry-run", "--results", str(tmp_path))
     assert code == 2 and "values: 2, 4, 8, 16" in out
-    code, out = _invoke("run", "few-shot", "--shots", "2", "--dataset", "hmdb51", "--dry-run", "--results", str(tmp_path))
+    code, out = cli("run", "few-shot", "--shots", "2", "--dataset", "hmdb51", "--dry-run", "--results", str(tmp_path))
     assert code == 0
 
 
-def test_latex_captions_show_the_title_and_deltas_a_real_minus(suite_file: Path, tmp_path: Path) -> None:
+def test_latex_captions_show_the_title_and_deltas_a_real_minus(suite_file: Path, tmp_path: Path, cli: Invoke) -> None:
     store = RunStore(tmp_path / "r")
     _finish(store, suite_file, 0, 10.0)
     tex = tmp_path / "report.tex"
-    code, out = _invoke("report", str(suite_file), "--results", str(store.root), "--latex", str(tex))
+    code, out = cli("report", str(suite_file), "--results", str(store.root), "--latex", str(tex))
     assert code == 0, out
     text = tex.read_text()
     assert "\\caption{Ratio}" in text and "% omnibench suite two, table8" in text
     assert escape("−12.3") == "$-$12.3" and "$-$" in text  # 10.0 is below the published 1/4 row: a negative Δ
-    code, out = _invoke("report", str(suite_file), "--results", str(store.root), "--latex")
+    code, out = cli("report", str(suite_file), "--results", str(store.root), "--latex")
     assert code == 2 and "--latex" in out  # the option needs a file
 
 
-def test_plots_draw_the_chance_level_they_name(suite_file: Path, tmp_path: Path) -> None:
+def test_plots_draw_the_chance_level_they_name(suite_file: Path, tmp_path: Path, cli: Invoke) -> None:
     store = RunStore(tmp_path / "r")
     _finish(store, suite_file, 0, 30.0, classes=4)
     _finish(store, suite_file, 1, 40.0, classes=4)
-    code, out = _invoke("report", str(suite_file), "--results", str(store.root), "--plots", str(tmp_path / "plots"))
+    code, out = cli("report", str(suite_file), "--results", str(store.root), "--plots", str(tmp_path / "plots"))
     assert code == 0 and (tmp_path / "plots" / "two-table8.png").is_file()
     from omnibench.report import suite_tables
 

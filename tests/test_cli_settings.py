@@ -5,9 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from omnibench.cli import app
+from conftest import Invoke
 from omnibench.cli.options import suite_settings
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.store import RunStore
@@ -29,7 +28,6 @@ overrides:
   - when: {model.name: xclip}
     set: {optim.lr: 3.0e-4}
 """
-runner = CliRunner()
 
 
 @pytest.fixture()
@@ -39,25 +37,21 @@ def suite_file(tmp_path: Path) -> Path:
     return path
 
 
-def _invoke(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), env={"COLUMNS": "100"})
-    return result.exit_code, result.output
 
-
-def test_set_changes_every_run_its_id_and_shows_in_the_dry_run(suite_file: Path, tmp_path: Path) -> None:
+def test_set_changes_every_run_its_id_and_shows_in_the_dry_run(suite_file: Path, tmp_path: Path, cli: Invoke) -> None:
     plain = load_suite(suite_file)
     chosen = load_suite(suite_file, suite_settings(["optim.epochs=2", "seed=3", "optim.lr=1e-4"], None))
     assert [(s.optim.epochs, s.seed, s.optim.lr) for s in chosen.specs] == [(2, 3, 1e-4), (2, 3, 1e-4)]  # --set beats the override
     assert not {s.run_id() for s in plain.specs} & {s.run_id() for s in chosen.specs}
-    code, out = _invoke("run", str(suite_file), "--dry-run", "--results", str(tmp_path / "r"),
+    code, out = cli("run", str(suite_file), "--dry-run", "--results", str(tmp_path / "r"),
                         "--set", "optim.epochs=2", "--set", "seed=3", "--set", "optim.lr=1e-4")
     assert code == 0, out
     assert all(s.run_id() in out for s in chosen.specs)
     assert "set in every run (part of its spec and id): optim.epochs=2, seed=3, optim.lr=0.0001" in out
 
 
-def test_set_on_ablate_reaches_every_run(tmp_path: Path) -> None:
-    code, out = _invoke("ablate", "ratio", "-d", "hmdb51", "--dry-run", "--results", str(tmp_path),
+def test_set_on_ablate_reaches_every_run(tmp_path: Path, cli: Invoke) -> None:
+    code, out = cli("ablate", "ratio", "-d", "hmdb51", "--dry-run", "--results", str(tmp_path),
                         "--set", "model.pretrained=/ckpt/ViT-B-16.pt", "--set", "optim.epochs=2")
     assert code == 0, out
     settings = suite_settings(["model.pretrained=/ckpt/ViT-B-16.pt", "optim.epochs=2"], None)
@@ -72,15 +66,15 @@ def test_set_on_ablate_reaches_every_run(tmp_path: Path) -> None:
     (["--set", "optim.epochs"], "--set 'optim.epochs': expected KEY=VALUE, e.g. --set optim.epochs=2"),
     (["--set", "limit=0"], "--set limit=0: limit: must be an integer >= 1"),
 ])
-def test_bad_settings_are_one_line_errors(suite_file: Path, tmp_path: Path, args: list[str], message: str) -> None:
-    code, out = _invoke("run", str(suite_file), "--dry-run", "--results", str(tmp_path), *args)
+def test_bad_settings_are_one_line_errors(suite_file: Path, tmp_path: Path, args: list[str], message: str, cli: Invoke) -> None:
+    code, out = cli("run", str(suite_file), "--dry-run", "--results", str(tmp_path), *args)
     assert code == 2 and message in " ".join(out.split()) and "Traceback" not in out
-    code, out = _invoke("ablate", "modules", "--dry-run", "--results", str(tmp_path), *args)
+    code, out = cli("ablate", "modules", "--dry-run", "--results", str(tmp_path), *args)
     assert code == 2 and message.split(":")[0] in out
 
 
-def test_limit_zero_is_refused(suite_file: Path, tmp_path: Path) -> None:
-    code, out = _invoke("run", str(suite_file), "--dry-run", "--limit", "0")
+def test_limit_zero_is_refused(suite_file: Path, tmp_path: Path, cli: Invoke) -> None:
+    code, out = cli("run", str(suite_file), "--dry-run", "--limit", "0")
     assert code == 2 and "--limit" in out
 
 
@@ -99,10 +93,10 @@ def _per_class(data_root: Path, split: str) -> list[int]:
 
 
 def test_a_limited_run_reads_n_videos_per_class_and_says_so_everywhere(suite_file: Path, tmp_path: Path,
-                                                                       data_root: Path) -> None:
+                                                                       data_root: Path, cli: Invoke) -> None:
     results = tmp_path / "results"
     common = ["--results", str(results), "--limit", "2"]
-    code, out = _invoke("run", str(suite_file), "-m", "vificlip", *common, "--data-root", str(data_root),
+    code, out = cli("run", str(suite_file), "-m", "vificlip", *common, "--data-root", str(data_root),
                         "--workers", "0", "--device", "cpu")
     assert code == 0, out
     spec = load_suite(suite_file, suite_settings([], 2)).specs[0]
@@ -111,11 +105,11 @@ def test_a_limited_run_reads_n_videos_per_class_and_says_so_everywhere(suite_fil
     assert [e["videos"] for e in record["evaluations"]] == [sum(min(n, 2) for n in _per_class(data_root, "test1"))]
     assert record["train"]["clips"] == 4  # 2 per class of 3 classes = 6 videos: one full batch of 4
     assert "(limit 2)" in out and "limited: at most 2 videos per class" in out
-    code, out = _invoke("status", str(suite_file), *common, "--json")
+    code, out = cli("status", str(suite_file), *common, "--json")
     rows = {row["run_id"]: row for row in json.loads(out)}
     assert rows[spec.run_id()]["top1"].endswith("(limit 2)")
-    code, out = _invoke("status", str(suite_file), "--results", str(results))
+    code, out = cli("status", str(suite_file), "--results", str(results))
     assert "1 other stored run of 'smoke'" in out  # the limited run is not one of the suite's own
-    code, out = _invoke("report", str(suite_file), *common, "--json")
+    code, out = cli("report", str(suite_file), *common, "--json")
     table = json.loads(out)[0]
     assert table["title"].endswith("[limit 2]") and "not comparable with published numbers" in table["notes"][0]

@@ -5,9 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from omnibench.cli import app
+from conftest import Invoke
 from omnibench.store import RunStore, atomic_write_json
 from omnibench.suite import Suite, load_suite
 
@@ -26,7 +25,6 @@ grid:
 """
 ERROR = ("cannot load checkpoint file /cluster/project/some-group/checkpoints/clip/ViT-B-16-openai.pt into backbone "
          "'ViT-B-16': size mismatch for visual.positional_embedding (OpenAI weights need a '-quickgelu' backbone name)")
-runner = CliRunner()
 
 
 @pytest.fixture()
@@ -48,14 +46,10 @@ def stored(tmp_path: Path) -> tuple[Suite, RunStore]:
     return suite, store
 
 
-def _invoke(*args: str, columns: int = 80) -> tuple[int, str]:
-    result = runner.invoke(app, list(args), env={"COLUMNS": str(columns)})
-    return result.exit_code, result.output
 
-
-def test_status_fits_80_columns_and_prints_errors_whole_below_the_table(stored: tuple[Suite, RunStore]) -> None:
+def test_status_fits_80_columns_and_prints_errors_whole_below_the_table(stored: tuple[Suite, RunStore], cli: Invoke) -> None:
     suite, store = stored
-    code, out = _invoke("status", str(suite.path), "--results", str(store.root))
+    code, out = cli("status", str(suite.path), "--results", str(store.root), columns=80)
     assert code == 0
     table = out[: out.index("5 new ·")]
     assert max(len(line) for line in table.splitlines()) <= 80
@@ -63,32 +57,32 @@ def test_status_fits_80_columns_and_prints_errors_whole_below_the_table(stored: 
     failed = suite.specs[1].run_id()
     assert f"{failed} failed: {ERROR}" in out  # the whole error on one line, never folded into the table
     assert f"log: {store.log_path('wide', failed)}" in out
-    code, out = _invoke("ls", "runs", "--results", str(store.root))
+    code, out = cli("ls", "runs", "--results", str(store.root), columns=80)
     assert code == 0 and f"{failed} failed: {ERROR}" in out
     assert max(len(line) for line in out[: out.index("1 pending ·")].splitlines()) <= 80
 
 
-def test_status_run_shows_one_run_in_detail(stored: tuple[Suite, RunStore]) -> None:
+def test_status_run_shows_one_run_in_detail(stored: tuple[Suite, RunStore], cli: Invoke) -> None:
     suite, store = stored
     failed, done = suite.specs[1].run_id(), suite.specs[0].run_id()
-    code, out = _invoke("status", "wide", "--results", str(store.root), "--run", failed[:6])
+    code, out = cli("status", "wide", "--results", str(store.root), "--run", failed[:6])
     assert code == 0, out
     assert f"wide/{failed}  failed" in out and f"error    {ERROR}" in out
     assert "job      4242_1" in out and "RuntimeError: boom" in out  # the log's last lines
     assert "  model.name = vificlip" in out and "  seed = 2" in out and "  protocol_options.shots = 2" in out
-    code, out = _invoke("status", str(suite.path), "--results", str(store.root), "--run", done, "--json")
+    code, out = cli("status", str(suite.path), "--results", str(store.root), "--run", done, "--json")
     detail = json.loads(out)
     assert (detail["state"], detail["record"]["metrics"]["top1"], detail["spec"]["seed"]) == ("done", 61.25, 1)
-    code, out = _invoke("status", "wide", "--results", str(store.root), "--run", done)
+    code, out = cli("status", "wide", "--results", str(store.root), "--run", done)
     assert "result   top-1 61.25 · top-5 90.00 (1 clip(s) x 1 crop(s)" in out
     assert "synthetic/test1: top-1 61.25 · top-5 90.00 on 48 videos" in out
 
 
-def test_status_run_with_an_unknown_or_ambiguous_id_is_an_error(stored: tuple[Suite, RunStore]) -> None:
+def test_status_run_with_an_unknown_or_ambiguous_id_is_an_error(stored: tuple[Suite, RunStore], cli: Invoke) -> None:
     suite, store = stored
-    code, out = _invoke("status", "wide", "--results", str(store.root), "--run", "zzzz")
+    code, out = cli("status", "wide", "--results", str(store.root), "--run", "zzzz")
     assert code == 2 and "--run zzzz: no run of 'wide'" in out
-    code, out = _invoke("status", "wide", "--results", str(store.root), "--run", "")
+    code, out = cli("status", "wide", "--results", str(store.root), "--run", "")
     assert code == 2 and "several runs of 'wide' start with it" in out
-    code, out = _invoke("status", "--results", str(store.root), "--run", "abc")
+    code, out = cli("status", "--results", str(store.root), "--run", "abc")
     assert code == 2 and "--run needs the suite" in out

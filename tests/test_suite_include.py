@@ -5,9 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from omnibench.cli import app
+from conftest import Invoke
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.errors import OmniBenchError
 from omnibench.store import RunStore
@@ -39,7 +38,6 @@ overrides:
   - when: {model.options.ratio: 0.25}
     set: {optim.lr: 2.0e-3}
 """
-runner = CliRunner()
 
 
 @pytest.fixture()
@@ -92,25 +90,25 @@ def test_fragments_are_not_suites_and_the_ablations_share_one(monkeypatch: pytes
         assert tiny and all(s.protocol_options["eval_split"] == "val" for s in tiny)
 
 
-def test_a_suite_run_from_a_file_is_found_by_name(suite_dir: Path, tmp_path: Path) -> None:
+def test_a_suite_run_from_a_file_is_found_by_name(suite_dir: Path, tmp_path: Path, cli: Invoke) -> None:
     root = tmp_path / "data"
     generate_synthetic(root / "synthetic", SynthConfig(classes=tuple(MOTIONS)[:2], videos_per_class=6, frames=4, size=32))
     store = RunStore(tmp_path / "results")
     quick = ["--set", "protocol=eval_only", "--limit", "1"]  # frozen models, one video per class: seconds
     args = ["--results", str(store.root), *quick]
-    result = runner.invoke(app, ["run", str(suite_dir / "mine.yaml"), *args, "--data-root", str(root), "--workers", "0",
-                                 "--device", "cpu"])
-    assert result.exit_code == 0, result.output
+    code, out = cli("run", str(suite_dir / "mine.yaml"), *args, "--data-root", str(root), "--workers", "0",
+                    "--device", "cpu")
+    assert code == 0, out
     assert store.suite_source("mine") == (suite_dir / "mine.yaml").resolve()
-    result = runner.invoke(app, ["status", "mine", *args, "--json"])
-    assert result.exit_code == 0 and [r["state"] for r in json.loads(result.output)] == ["done", "done"]
-    result = runner.invoke(app, ["report", "--results", str(store.root), *quick, "--json"])
-    assert result.exit_code == 0 and [t["suite"] for t in json.loads(result.output)] == ["mine"]
-    result = runner.invoke(app, ["cancel", "mine", "--results", str(store.root)])
-    assert result.exit_code == 0 and "no queued or running Slurm jobs recorded for suite 'mine'" in result.output
+    code, out = cli("status", "mine", *args, "--json")
+    assert code == 0 and [r["state"] for r in json.loads(out)] == ["done", "done"]
+    code, out = cli("report", "--results", str(store.root), *quick, "--json")
+    assert code == 0 and [t["suite"] for t in json.loads(out)] == ["mine"]
+    code, out = cli("cancel", "mine", "--results", str(store.root))
+    assert code == 0 and "no queued or running Slurm jobs recorded for suite 'mine'" in out
     (suite_dir / "mine.yaml").rename(suite_dir / "moved.yaml")
-    result = runner.invoke(app, ["status", "mine", *args])
-    assert result.exit_code == 2 and "was run from" in result.output and "no longer exists" in result.output
+    code, out = cli("status", "mine", *args)
+    assert code == 2 and "was run from" in out and "no longer exists" in out
 
 
 def test_a_file_that_reuses_a_built_in_name_is_refused(tmp_path: Path) -> None:

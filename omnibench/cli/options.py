@@ -19,7 +19,6 @@ Limit = Annotated[Optional[int], typer.Option(
     help="Smoke run: at most N videos per class of every split a run reads. Such runs are labelled "
          "limited and never compared with published numbers.")]
 Force = Annotated[bool, typer.Option("--force", help="Rerun finished runs (their directories are cleared).")]
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
 def suite_settings(pairs: list[str] | None, limit: int | None) -> Leaves:

@@ -5,6 +5,7 @@ Nothing here imports torch: these commands read ``spec.json``, ``status.json`` a
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -40,7 +41,7 @@ def status(
             raise OmniBenchError("--run needs the suite: omnibench status SUITE --run RUN")
         _show_store(store, None, as_json)
     elif run is not None:
-        _show_run(store, _stored_name(store, suite), run, as_json)
+        _show_run(store, stored_name(store, suite), run, as_json)
     elif suite in store.suites() and not _has_definition(suite, store):
         _show_store(store, suite, as_json)  # runs of a suite with no file (omnibench eval's records)
     else:
@@ -53,9 +54,9 @@ def _has_definition(name: str, store: RunStore) -> bool:
     return name in suite_files() or store.suite_source(name) is not None
 
 
-def _stored_name(store: RunStore, suite: str) -> str:
-    """The store folder of ``suite`` (a name, or a suite file whose ``name:`` is read)."""
-    if suite in store.suites():
+def stored_name(store: RunStore, suite: str) -> str:
+    """The store folder of ``suite``: a name as it is, or the ``name:`` of a suite file."""
+    if suite in store.suites() or not (suite.endswith((".yaml", ".yml")) or Path(suite).is_file()):
         return suite
     from omnibench.suite import load_suite  # noqa: PLC0415
 
@@ -139,7 +140,7 @@ def cancel(
 ) -> None:
     """scancel a suite's pending and running Slurm jobs and mark those runs failed."""
     store = RunStore(results)
-    name = _stored_name(store, suite)
+    name = stored_name(store, suite)
     cancelled, gone = cancel_runs(store, name)
     if cancelled:
         console.print(f"cancelled {tables.plural(len(cancelled), 'run')} of '{name}': {', '.join(job for _, job in cancelled)}")

@@ -1,0 +1,73 @@
+"""`omnibench rm SUITE [--run RUN | --failed]`: delete runs from the run store, after asking.
+
+Only run folders (and, when every run goes, the suite's folder) inside the store are removed;
+queued or running runs are kept until they are cancelled.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from omnibench.cli.options import Results
+from omnibench.cli.run_tables import plural
+from omnibench.cli.status import resolve_run, stored_name
+from omnibench.errors import OmniBenchError
+from omnibench.plan import run_state
+from omnibench.registry import did_you_mean
+from omnibench.store import RunStore
+
+app = typer.Typer()
+console = Console(highlight=False)
+ACTIVE = ("pending", "running")
+
+
+@app.command("rm")
+def remove(
+    suite: Annotated[str, typer.Argument(help="The suite: its name in the store, or its suite file.")],
+    run: Annotated[Optional[list[str]], typer.Option("--run", "-r", metavar="RUN", help="Only this run (a unique prefix of its id; repeatable).")] = None,
+    failed: Annotated[bool, typer.Option("--failed", help="Only the failed runs.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    results: Results = None,
+) -> None:
+    """Delete a suite's runs from the run store (all, or those chosen); asks first. Queued or running
+    runs are kept (omnibench cancel SUITE stops them); nothing outside the store is touched."""
+    store = RunStore(results)
+    name = stored_name(store, suite)
+    if name not in store.suites():
+        hint = did_you_mean(name, store.suites())
+        raise OmniBenchError(f"no runs of suite '{name}' in {store.root}{hint}")
+    if run and failed:
+        raise OmniBenchError("rm takes --run or --failed, not both")
+    chosen, kept = _select(store, name, run or [], failed)
+    if kept:
+        console.print(f"kept {plural(len(kept), 'queued or running run')}: {', '.join(kept)} "
+                      f"(omnibench cancel {name} stops them)", soft_wrap=True)
+    if not chosen:
+        console.print(f"nothing to remove from {store.root / name}")
+        return
+    listed = ", ".join(f"{run_id} ({state})" for run_id, state in chosen)
+    console.print(f"to remove from {store.root / name}: {listed}", soft_wrap=True)
+    if not yes and not typer.confirm(f"Remove {plural(len(chosen), 'run')} of '{name}'?", default=False):
+        raise typer.Exit(1)
+    for run_id, _ in chosen:
+        store.clear(name, run_id)
+    if not run and not failed and not kept:
+        store.remove_suite(name)
+    console.print(f"removed {plural(len(chosen), 'run')} of '{name}'")
+
+
+def _select(store: RunStore, suite: str, prefixes: list[str], failed: bool) -> tuple[list[tuple[str, str]], list[str]]:
+    """(run id, state) of the runs to remove, and the ids of active runs kept."""
+    if prefixes:
+        wanted = [resolve_run(store, suite, prefix) for prefix in prefixes]
+    else:
+        wanted = [stored.run_id for stored in store.iter_runs(suite)]
+    states = {run_id: run_state(store, suite, run_id)[0] for run_id in dict.fromkeys(wanted)}
+    active = [run_id for run_id, state in states.items() if state in ACTIVE]
+    if prefixes and active:
+        raise OmniBenchError(f"run {active[0]} of '{suite}' is {states[active[0]]}: omnibench cancel {suite} first")
+    chosen = [(run_id, state) for run_id, state in states.items()
+              if state not in ACTIVE and (not failed or state == "failed")]
+    return chosen, active
