@@ -49,6 +49,17 @@ def check_suite(suite: Suite, specs: Iterable[RunSpec] | None = None, *, require
         _name(suite, spec, "protocol", spec.protocol, PROTOCOLS.names())
         _options(suite, spec, "model.options", model_options_class(spec.model.name), spec.model.options)
         _options(suite, spec, "protocol_options", PROTOCOLS.get(spec.protocol).options, spec.protocol_options)
+        _weights(suite, spec)
+
+
+def _weights(suite: Suite, spec: RunSpec) -> None:
+    """A local state dict whose blocks' activation is neither declared nor stated fails here, not in the job."""
+    from omnibench.models.weights import check_statement  # noqa: PLC0415
+
+    try:
+        check_statement(spec.model.backbone, spec.model.pretrained, spec.model.options.get("activation"))
+    except OmniBenchError as err:
+        raise SuiteError(f"{suite.where(spec, 'model.pretrained')}: {err}") from None
 
 
 def _name(suite: Suite, spec: RunSpec, path: str, value: object, known: list[str]) -> None:

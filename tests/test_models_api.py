@@ -233,7 +233,8 @@ def test_local_checkpoint_file_and_image_size(tmp_path: Path) -> None:
     source = tiny("vanilla_clip")
     path = tmp_path / "tiny.pt"
     torch.save(source.clip.state_dict(), path)
-    loaded = build_model(ModelSpec(name="vanilla_clip", backbone=TINY, pretrained=str(path)), frames=FRAMES)
+    spec = ModelSpec(name="vanilla_clip", backbone=TINY, pretrained=str(path), options={"activation": "gelu"})
+    loaded = build_model(spec, frames=FRAMES)
     torch.testing.assert_close(loaded.clip.visual.proj, source.clip.visual.proj)
     bigger = build_model(ModelSpec(name="omniclip", backbone=TINY, pretrained=None), frames=FRAMES, image_size=48)
     assert input_size(bigger) == 48 and bigger(video(size=48), CLASSES).shape == (2, 3)

@@ -1,4 +1,4 @@
-"""open_clip backbones: loading by name with a pretrained tag or a local checkpoint file.
+"""open_clip backbones: loading by name with a pretrained tag or a local file (state dict or TorchScript).
 
 The tiny ``omnibench-*`` configs in ``configs/`` are registered through open_clip's own
 config mechanism (``open_clip.add_model_config``), so ``open_clip.create_model`` and
@@ -11,13 +11,18 @@ import functools
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import open_clip
-from open_clip.model import CLIP
+from open_clip.model import CLIP, resize_pos_embed
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
+from torch import nn
 
 from omnibench.errors import OmniBenchError
+from omnibench.models.weights import (
+    WeightsInfo, agree, archive_activation, archive_state_dict, file_activation, is_torchscript, load_archive,
+    module_activation, offline_hint, random_init_activation,
+)
 from omnibench.registry import did_you_mean
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -30,11 +35,22 @@ def register_tiny_configs() -> tuple[str, ...]:
     return tuple(sorted(path.stem for path in CONFIG_DIR.glob("*.json")))
 
 
-def load_clip(backbone: str, pretrained: str | None, image_size: int | None = None) -> tuple[CLIP, Any]:
-    """The open_clip CLIP model and its tokenizer.
+class Backbone(NamedTuple):
+    """A loaded open_clip CLIP, its tokenizer and what the run record says about its weights."""
+
+    clip: CLIP
+    tokenizer: Any
+    weights: WeightsInfo
+
+
+def load_clip(backbone: str, pretrained: str | None, image_size: int | None = None,
+              activation: str | None = None) -> Backbone:
+    """The open_clip CLIP model, its tokenizer and :class:`WeightsInfo`.
 
     ``pretrained``: None (random init), an open_clip tag such as ``openai`` (hub or its
-    cache), or a local checkpoint file. Every failure is one :class:`OmniBenchError` line.
+    cache), or a local file (state dict, safetensors or TorchScript archive). ``activation``
+    (``quick_gelu`` / ``gelu``) states the blocks' activation where the weights do not
+    (:mod:`omnibench.models.weights`). Every failure is one :class:`OmniBenchError` line.
     """
     register_tiny_configs()
     known = open_clip.list_models()
@@ -42,17 +58,27 @@ def load_clip(backbone: str, pretrained: str | None, image_size: int | None = No
         hint = did_you_mean(backbone, known)
         raise OmniBenchError(f"unknown backbone '{backbone}'{hint}; see open_clip.list_models()")
     kwargs: dict[str, Any] = {} if image_size is None else {"force_image_size": image_size}
-    if pretrained is None:
-        with _quiet():  # open_clip logs a warning for every random-init model
-            clip = open_clip.create_model(backbone, pretrained=None, **kwargs)
-    elif Path(pretrained).expanduser().is_file():
-        clip = _load_file(backbone, Path(pretrained).expanduser(), kwargs)
-    else:
-        clip = _load_tag(backbone, pretrained, kwargs)
+    clip, kind, source = _load(backbone, pretrained, activation, kwargs)
     if not isinstance(clip, CLIP):
         raise OmniBenchError(f"backbone '{backbone}' is not a plain CLIP model (custom text towers are not supported)")
     check_vision_tower(clip.visual, backbone)
-    return clip.float().eval(), tokenizer_for(backbone)
+    weights = WeightsInfo(pretrained, kind, module_activation(clip), source)
+    return Backbone(clip.float().eval(), tokenizer_for(backbone), weights)
+
+
+def _load(backbone: str, pretrained: str | None, activation: str | None,
+          kwargs: dict[str, Any]) -> tuple[nn.Module, str, str]:
+    """(model, kind of source, how the activation is known) for each kind of ``pretrained``."""
+    if pretrained is None:
+        chosen, source = random_init_activation(backbone, activation)
+        return _create(backbone, chosen, kwargs), "random init", source
+    path = Path(pretrained).expanduser()
+    if path.is_file() and is_torchscript(path):
+        return _load_archive(backbone, path, activation, kwargs)
+    if path.is_file():
+        chosen, source = file_activation(backbone, path, activation)
+        return _load_file(backbone, path, _create(backbone, chosen, kwargs)), "state-dict file", source
+    return _load_tag(backbone, pretrained, activation, kwargs)
 
 
 @functools.cache
@@ -71,19 +97,43 @@ def _quiet(level: int = logging.WARNING) -> Iterator[None]:
         logging.disable(logging.NOTSET)
 
 
-def _load_file(backbone: str, path: Path, kwargs: dict[str, Any]) -> CLIP:
+def _create(backbone: str, activation: str, kwargs: dict[str, Any]) -> nn.Module:
+    """A randomly initialised ``backbone`` whose blocks use ``activation``."""
+    with _quiet():  # open_clip logs a warning for every random-init model
+        return open_clip.create_model(backbone, pretrained=None, quick_gelu=activation == "quick_gelu", **kwargs)
+
+
+def _load_archive(backbone: str, path: Path, activation: str | None,
+                  kwargs: dict[str, Any]) -> tuple[nn.Module, str, str]:
+    """A TorchScript archive (OpenAI's ``ViT-B-16.pt``): its activation is read from its modules."""
+    archive = load_archive(path)
+    found = archive_activation(archive)
+    if found is None:
+        chosen, source = file_activation(backbone, path, activation)
+    else:
+        chosen, source = agree(found, f"TorchScript archive {path}", backbone, activation), "TorchScript archive modules"
+    clip = _create(backbone, chosen, kwargs)
+    state = archive_state_dict(archive, clip)
+    try:
+        resize_pos_embed(state, clip)
+        clip.load_state_dict(state, strict=True)
+    except Exception as err:  # noqa: BLE001 - shape / key mismatches become one line
+        raise OmniBenchError(f"cannot load TorchScript archive {path} into backbone '{backbone}': {_one_line(err)}") from None
+    return clip, "TorchScript archive", source
+
+
+def _load_file(backbone: str, path: Path, clip: nn.Module) -> nn.Module:
+    """A state dict (``torch.save`` / safetensors, open_clip or OpenAI keys) loaded strictly into ``clip``."""
     try:
         with _quiet(logging.ERROR):
-            return open_clip.create_model(backbone, pretrained=str(path), **kwargs)
+            open_clip.load_checkpoint(clip, str(path))
     except Exception as err:  # noqa: BLE001 - any loading failure becomes one user-facing line
-        cause = _one_line(err)
-        raise OmniBenchError(
-            f"cannot load checkpoint file {path} into backbone '{backbone}': {cause} "
-            "(OpenAI weights need a '-quickgelu' backbone name, e.g. ViT-B-16-quickgelu)"
-        ) from None
+        raise OmniBenchError(f"cannot load checkpoint file {path} into backbone '{backbone}': {_one_line(err)}") from None
+    return clip
 
 
-def _load_tag(backbone: str, tag: str, kwargs: dict[str, Any]) -> CLIP:
+def _load_tag(backbone: str, tag: str, activation: str | None, kwargs: dict[str, Any]) -> tuple[nn.Module, str, str]:
+    """An open_clip pretrained tag, from its Hugging Face / URL cache; activation from open_clip's registry."""
     tags = open_clip.list_pretrained_tags_by_model(backbone)
     if tag not in tags:
         raise OmniBenchError(
@@ -91,16 +141,16 @@ def _load_tag(backbone: str, tag: str, kwargs: dict[str, Any]) -> CLIP:
             f"{did_you_mean(tag, tags)}; known tags: {', '.join(tags) or 'none'}"
         )
     quick_gelu = bool(open_clip.get_pretrained_cfg(backbone, tag).get("quick_gelu", False))
+    chosen = agree("quick_gelu" if quick_gelu else "gelu", f"open_clip's tag '{tag}'", backbone, activation)
     try:
         with _quiet(logging.ERROR):
-            return open_clip.create_model(backbone, pretrained=tag, force_quick_gelu=quick_gelu, **kwargs)
+            clip = open_clip.create_model(backbone, pretrained=tag, force_quick_gelu=quick_gelu, **kwargs)
     except Exception as err:  # noqa: BLE001 - download / cache failures
-        cause = _one_line(err)
         raise OmniBenchError(
             f"cannot load CLIP weights for backbone '{backbone}' with pretrained tag '{tag}' "
-            f"(not in the open_clip / Hugging Face cache and no network: {cause}); "
-            f"pass a local checkpoint file instead, e.g. model.pretrained: /path/to/{backbone}-{tag}.pt"
+            f"(not in the open_clip / Hugging Face cache and no network: {_one_line(err)}); {offline_hint(backbone, tag)}"
         ) from None
+    return clip, "open_clip tag", f"open_clip pretrained registry ({backbone}, {tag})"
 
 
 def _one_line(err: Exception, limit: int = 160) -> str:

@@ -12,6 +12,7 @@ from torch.utils.checkpoint import checkpoint
 
 from omnibench.errors import OmniBenchError
 from omnibench.models.text import FeatureCache, format_prompts
+from omnibench.models.weights import WeightsInfo
 
 TEXT_TOWER = ("transformer.", "token_embedding.", "positional_embedding", "ln_final.", "text_projection")
 
@@ -30,6 +31,7 @@ class VideoCLIPModel(nn.Module):
     # Weight decay on every trainable parameter (ViFi-CLIP's one AdamW group), instead of
     # exempting 1-D parameters, biases and embeddings (X-CLIP's groups).
     decay_every_parameter = False
+    weights: WeightsInfo | None = None  # set by build_model: weights source and the blocks' activation
 
     def __init__(self, clip: CLIP, tokenizer: Any, frames: int, template: str) -> None:
         super().__init__()

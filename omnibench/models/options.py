@@ -3,20 +3,27 @@ from __future__ import annotations
 
 import dataclasses
 
-from omnibench.spec import SpecError
 from omnibench.registry import did_you_mean
+from omnibench.spec import SpecError
+
+ACTIVATIONS = ("quick_gelu", "gelu")  # of the backbone's blocks (omnibench.models.weights)
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelOptions:
-    """``input_size``: frame resolution (None: the backbone's own); ``template``: class-name prompt."""
+    """``input_size``: frame resolution (None: the backbone's own); ``template``: class-name prompt;
+    ``activation``: the backbone blocks' activation where the weights do not say it
+    (``quick_gelu`` for OpenAI's CLIP, ``gelu``; see :mod:`omnibench.models.weights`)."""
 
     input_size: int | None = None
     template: str = "a photo of a {}."
+    activation: str | None = None
 
     def __post_init__(self) -> None:
         require(self.input_size is None or self.input_size >= 8, "input_size", "must be >= 8")
         require("{}" in self.template, "template", "must contain '{}' for the class name")
+        if self.activation is not None:
+            require_choice(self.activation, ACTIVATIONS, "activation")
 
 
 def require(ok: bool, key: str, message: str) -> None:

@@ -75,7 +75,8 @@ def build_model(
     entry = MODELS.get(spec.name)
     options = validate_model_options(spec, where=f"model '{spec.name}'")
     size = image_size if image_size is not None else options.input_size
-    clip, tokenizer = load_clip(spec.backbone, spec.pretrained, image_size=size)
-    model = entry.cls(clip, tokenizer, frames, options)
+    backbone = load_clip(spec.backbone, spec.pretrained, image_size=size, activation=options.activation)
+    model = entry.cls(backbone.clip, backbone.tokenizer, frames, options)
     model.backbone_name = spec.backbone
+    model.weights = backbone.weights
     return model.to(device)

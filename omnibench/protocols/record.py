@@ -67,8 +67,10 @@ def versions() -> dict[str, Any]:
 def build_record(*, spec: RunSpec, suite: str, classes: Sequence[str], files: Iterable[Path],
                  cost: Mapping[str, Any], wall_time_s: float, clips_per_s: float,
                  skipped: Mapping[str, int], metrics: Mapping[str, float],
-                 evaluations: Sequence[Mapping[str, Any]], extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Assemble the record; ``extra`` adds protocol-specific fields (training history, shots...)."""
+                 evaluations: Sequence[Mapping[str, Any]], weights: Mapping[str, Any] | None = None,
+                 extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Assemble the record; ``weights``: the backbone's weights source and activation
+    (``WeightsInfo.to_dict()``); ``extra`` adds protocol-specific fields (training history, shots...)."""
     record = {
         "run_id": spec.run_id(),
         "suite": suite,
@@ -79,6 +81,7 @@ def build_record(*, spec: RunSpec, suite: str, classes: Sequence[str], files: It
         "files": file_hashes(files),
         "classes": list(classes),
         "cost": dict(cost),
+        "weights": dict(weights) if weights is not None else None,
         "wall_time_s": float(wall_time_s),
         "clips_per_s": float(clips_per_s),
         "skipped_videos": {"train": int(skipped.get("train", 0)), "eval": int(skipped.get("eval", 0))},

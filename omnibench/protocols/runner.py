@@ -78,10 +78,12 @@ def _record(ctx: RunContext, result: ProtocolResult, started: float) -> dict:
     skipped_train = sum(gather_objects(result.train.stats.skipped if result.train else 0, ctx.dist))
     resumed = result.train.resumed_seconds if result.train else 0.0
     cost = _cost(ctx, result.model)
+    weights = getattr(result.model, "weights", None)  # WeightsInfo of the backbone
     extra = {**ctx.extra, "train": _train_summary(result, ctx), "device": str(ctx.dist.device),
              "world_size": ctx.dist.world_size}
     return build_record(
         spec=ctx.spec, suite=ctx.suite, classes=result.classes, files=ctx.files, cost=cost,
         wall_time_s=time.perf_counter() - started + resumed, clips_per_s=_throughput(ctx, result),
         skipped={"train": skipped_train, "eval": sum(len(e.broken) for e in result.evaluations)},
-        metrics=result.metrics, evaluations=[e.summary() for e in result.evaluations], extra=extra)
+        metrics=result.metrics, evaluations=[e.summary() for e in result.evaluations],
+        weights=weights.to_dict() if weights is not None else None, extra=extra)

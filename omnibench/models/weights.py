@@ -1,0 +1,177 @@
+"""Pretrained CLIP weights: where they come from and which activation their blocks were trained with.
+
+OpenAI's CLIP (what all three papers fine-tune) uses QuickGELU, x·σ(1.702x), in every block;
+open_clip's plain ``ViT-B-16`` config uses exact GELU. Weights loaded into blocks with the other
+activation give subtly wrong features and no error, so the activation is never guessed:
+
+* an open_clip tag (``openai``) carries it in open_clip's pretrained registry;
+* a TorchScript archive (OpenAI's own ``ViT-B-16.pt``, as the ``clip`` package caches it) names
+  its activation modules' classes (``QuickGELU`` or ``GELU``);
+* a state-dict file with an ``open_clip_config.json`` beside it (a Hugging Face snapshot) has
+  ``model_cfg.quick_gelu``;
+* otherwise it must be stated: ``model.options.activation`` or a ``-quickgelu`` backbone name.
+
+The activation the built blocks actually use goes into the run record (:class:`WeightsInfo`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import open_clip
+import torch
+from open_clip.transformer import QuickGELU
+from torch import nn
+
+from omnibench.errors import OmniBenchError
+
+SIDECAR = "open_clip_config.json"  # open_clip's config file in a Hugging Face snapshot
+OPENAI_ARCHIVE_EXTRAS = ("input_resolution", "context_length", "vocab_size")  # not weights
+STATE_HINT = ("set model.options.activation: quick_gelu for OpenAI's CLIP weights (what the papers use) "
+              "or gelu for weights trained with exact GELU")
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsInfo:
+    """What the run record says about the backbone's weights: source kind and activation."""
+
+    pretrained: str | None
+    kind: str  # "random init" | "open_clip tag" | "TorchScript archive" | "state-dict file"
+    activation: str  # of the built blocks: "quick_gelu" | "gelu"
+    activation_source: str  # how it was known
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able dict (the record's ``weights`` block)."""
+        return dataclasses.asdict(self)
+
+
+def is_torchscript(path: Path) -> bool:
+    """Whether ``path`` is a TorchScript archive (a zip with compiled code), not a ``torch.save`` file."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith("constants.pkl") for name in archive.namelist())
+
+
+def load_archive(path: Path) -> torch.jit.ScriptModule:
+    """The TorchScript module in ``path``, on the CPU (a one-line error if it cannot be read)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.load: still how OpenAI's files load
+            return torch.jit.load(str(path), map_location="cpu")
+    except Exception as err:  # noqa: BLE001 - any reading failure becomes one user-facing line
+        raise OmniBenchError(f"cannot read TorchScript archive {path}: {' '.join(str(err).split())[:160]}") from None
+
+
+def archive_activation(archive: torch.jit.ScriptModule) -> str | None:
+    """``quick_gelu`` / ``gelu`` from the class names of the archive's modules; None if it has neither."""
+    names = {module.original_name for _, module in archive.named_modules()}
+    if "QuickGELU" in names:
+        return "quick_gelu"
+    return "gelu" if "GELU" in names else None
+
+
+def archive_state_dict(archive: torch.jit.ScriptModule, model: nn.Module) -> dict[str, torch.Tensor]:
+    """The archive's weights for ``model``: without OpenAI's non-weight entries (resolution, context
+    length, vocabulary) and without what ``model`` keeps as non-persistent buffers (e.g. ``attn_mask``:
+    an archive stores every buffer)."""
+    transient = set(dict(model.named_buffers())) - set(model.state_dict())
+    skip = transient.union(OPENAI_ARCHIVE_EXTRAS)
+    return {key: value for key, value in archive.state_dict().items() if key not in skip}
+
+
+def sidecar_activation(path: Path) -> str | None:
+    """The activation that an ``open_clip_config.json`` beside ``path`` declares (None: no such file)."""
+    config_path = path.parent / SIDECAR
+    if not config_path.is_file():
+        return None
+    try:
+        config = json.loads(config_path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise OmniBenchError(f"{config_path}: not a readable open_clip config ({err})") from None
+    model_cfg = config.get("model_cfg", config)
+    return "quick_gelu" if model_cfg.get("quick_gelu", False) else "gelu"
+
+
+def backbone_activation(backbone: str) -> str | None:
+    """``quick_gelu`` where the backbone's config says so (``*-quickgelu`` names), else None (unstated)."""
+    config = open_clip.get_model_config(backbone) or {}
+    return "quick_gelu" if config.get("quick_gelu", False) else None
+
+
+def module_activation(clip: nn.Module) -> str:
+    """The activation that the built model's blocks actually use."""
+    kinds = {type(m) for m in clip.modules() if isinstance(m, (QuickGELU, nn.GELU))}
+    if kinds == {QuickGELU}:
+        return "quick_gelu"
+    if kinds == {nn.GELU}:
+        return "gelu"
+    raise OmniBenchError(f"backbone blocks mix or lack GELU / QuickGELU activations: {sorted(k.__name__ for k in kinds)}")
+
+
+def stated_activation(backbone: str, stated: str | None) -> tuple[str, str] | None:
+    """The activation the user stated (option or ``-quickgelu`` backbone name) and where; None if neither."""
+    named = backbone_activation(backbone)
+    if stated is not None and named is not None and stated != named:
+        raise OmniBenchError(f"model.options.activation says {stated} but backbone '{backbone}' says {named}")
+    if stated is not None:
+        return stated, "model.options.activation"
+    return None if named is None else (named, f"backbone name '{backbone}'")
+
+
+def agree(found: str, found_where: str, backbone: str, stated: str | None) -> str:
+    """``found`` (detected in the weights), unless the user stated otherwise (then a one-line error)."""
+    claim = stated_activation(backbone, stated)
+    if claim is not None and claim[0] != found:
+        raise OmniBenchError(f"{claim[1]} says {claim[0]} but {found_where} says {found}; remove or correct it")
+    return found
+
+
+def file_activation(backbone: str, path: Path, stated: str | None) -> tuple[str, str]:
+    """Activation of a state-dict file and how it is known: its sidecar config, else what was stated."""
+    declared = sidecar_activation(path)
+    if declared is not None:
+        return agree(declared, str(path.parent / SIDECAR), backbone, stated), f"{SIDECAR} beside the file"
+    claim = stated_activation(backbone, stated)
+    if claim is None:
+        raise OmniBenchError(
+            f"model.pretrained {path} is a state dict that does not say which activation its blocks were "
+            f"trained with: {STATE_HINT}{quickgelu_hint(backbone)}"
+        )
+    return claim
+
+
+def quickgelu_hint(backbone: str) -> str:
+    """" (or backbone 'X-quickgelu')" where open_clip has such a config."""
+    name = f"{backbone}-quickgelu"
+    return f" (or backbone '{name}')" if name in open_clip.list_models() else ""
+
+
+def check_statement(backbone: str, pretrained: str | None, stated: str | None) -> None:
+    """Before anything runs (``omnibench validate``): a local state dict must have its activation
+    declared or stated. Cheap: reads no weights (archives and tags are checked when loaded)."""
+    path = Path(pretrained).expanduser() if pretrained else None
+    if path is not None and path.is_file() and not is_torchscript(path):
+        file_activation(backbone, path, stated)
+
+
+def random_init_activation(backbone: str, stated: str | None) -> tuple[str, str]:
+    """Random weights: the stated activation, else the backbone config's."""
+    return stated_activation(backbone, stated) or ("gelu", f"backbone config '{backbone}' (random init)")
+
+
+def offline_hint(backbone: str, tag: str) -> str:
+    """Where the weights of ``backbone``/``tag`` come from offline: the Hugging Face repository, else a file."""
+    repo = hub_repository(backbone, tag)
+    cache = f"pre-fill the Hugging Face cache with repository {repo} and set HF_HUB_OFFLINE=1, or " if repo else ""
+    return f"{cache}pass a local checkpoint file instead, e.g. model.pretrained: /path/to/{backbone}-{tag}.pt"
+
+
+def hub_repository(backbone: str, tag: str) -> str | None:
+    """The Hugging Face repository id open_clip reads ``backbone``/``tag`` from (None: URL only)."""
+    hub = open_clip.get_pretrained_cfg(backbone, tag).get("hf_hub", "")
+    return "/".join(hub.split("/")[:2]) or None  # "org/name/" or "org/name/file.bin" -> "org/name"
