@@ -82,6 +82,26 @@ def test_each_identity_mechanism_matters() -> None:
             assert (model.frame_features(clip) - frozen_frames(model, clip)).abs().max() > 1e-3
 
 
+def test_temporal_embedding_row_t_goes_to_frame_t() -> None:
+    """Eq. 1: frame t's tokens get TE[t]. With T identical frames, frame t's feature is frozen CLIP's
+    image feature computed with TE[t] added to its positional embedding (open_clip's own forward)."""
+    torch.manual_seed(0)
+    model = omniclip(use_spg=False).eval()
+    frame = video()[:1, :1]
+    visual = model.clip.visual
+    with torch.no_grad():
+        model.temporal_embedding.normal_()
+        features = model.frame_features(frame.expand(1, FRAMES, -1, -1, -1))[0]
+        position = visual.positional_embedding.clone()
+        expected = []
+        for t in range(FRAMES):
+            visual.positional_embedding.copy_(position + model.temporal_embedding[t])
+            expected.append(model.clip.encode_image(frame[0]))
+        visual.positional_embedding.copy_(position)
+    torch.testing.assert_close(features, torch.cat(expected), atol=1e-5, rtol=1e-5)
+    assert min((features[i] - features[j]).abs().max() for i in range(FRAMES) for j in range(i)) > 1e-2
+
+
 def test_pta_mixes_only_along_time() -> None:
     torch.manual_seed(0)
     pta = ParallelTemporalAdapter(width=16, ratio=0.5, heads=2)

@@ -1,0 +1,115 @@
+"""Evaluation on fixed scores: views fused by mean softmax per video, broken videos counted apart.
+
+The model reads each view's logits from its pixels, so every score is known in advance and the
+fused scores and accuracies below are computed by hand from the table of logits.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from omnibench.data import VideoRecord, collate_clips
+from omnibench.data.color import color_map, identity_affine
+from omnibench.engine.distributed import DistContext
+from omnibench.engine.evaluate import EvalResult, EvalSettings, evaluate, predictions_frame
+from omnibench.engine.progress import ProgressReporter
+
+CLASSES = ("run", "jump", "swim")
+RAW_PIXELS = color_map(identity_affine(), (0.0, 0.0, 0.0), (1 / 255,) * 3)  # float pixel = uint8 value
+# Logits x 10 of each view (2 clips x 3 crops = 6 views) of each video; None: a broken video.
+VIEWS: list[tuple[int, list[list[int]] | None]] = [
+    (0, [[0, 200, 0]] + [[10, 0, 0]] * 5),  # first view says "jump"; the other five lean to "run"
+    (2, [[0, 0, 10]] * 6),
+    (1, None),
+    (0, [[0, 10, 0]] * 5 + [[30, 0, 0]]),  # only the last view says "run"
+]
+
+
+class LogitsInPixels(nn.Module):
+    """Logits of a view = its first frame's top-left pixel row (channel 0) / 10."""
+
+    def forward(self, video: torch.Tensor, classnames: tuple[str, ...]) -> torch.Tensor:
+        return video[:, 0, 0, 0, : len(classnames)] / 10
+
+
+class FixedViews(Dataset):
+    """Items as the data layer's ``VideoClipDataset`` makes them, with :data:`VIEWS` in the pixels."""
+
+    def __len__(self) -> int:
+        return len(VIEWS)
+
+    def __getitem__(self, index: int) -> dict[str, object]:
+        label, views = VIEWS[index]
+        if views is None:
+            return {"index": index, "broken": "truncated file"}
+        video = torch.zeros(len(views), 2, 3, 4, 4, dtype=torch.uint8)  # (V, T, 3, S, S)
+        video[:, 0, 0, 0, : len(CLASSES)] = torch.tensor(views, dtype=torch.uint8)
+        return {"video": video, "color": RAW_PIXELS.expand(len(views), 3, 9), "label": label, "index": index}
+
+
+def softmax(logits: list[float]) -> list[float]:
+    exps = [math.exp(x) for x in logits]
+    return [e / sum(exps) for e in exps]
+
+
+def hand_fused(views: list[list[int]]) -> list[float]:
+    """Mean over views of each view's softmax, in plain Python."""
+    probs = [softmax([x / 10 for x in view]) for view in views]
+    return [sum(p[c] for p in probs) / len(probs) for c in range(len(CLASSES))]
+
+
+def run_fixed(batch_size: int, views_per_forward: int) -> EvalResult:
+    records = [VideoRecord(Path(f"video{i}.mp4"), label, f"list.txt:{i + 1}") for i, (label, _) in enumerate(VIEWS)]
+    return evaluate(LogitsInPixels(), FixedViews(), CLASSES, name=("fixed", "test"), records=records,
+                    ctx=DistContext(), settings=EvalSettings(batch_size=batch_size, views_per_forward=views_per_forward),
+                    progress=ProgressReporter(False, active=False), collate=collate_clips)
+
+
+@pytest.mark.parametrize(("batch_size", "views_per_forward"), [(2, 4), (4, 6), (1, 1)])
+def test_views_are_fused_by_mean_softmax_per_video(batch_size: int, views_per_forward: int) -> None:
+    result = run_fixed(batch_size, views_per_forward)
+    assert result.indices.tolist() == [0, 1, 3] and result.labels.tolist() == [0, 2, 0]
+    expected = torch.tensor([hand_fused(views) for _, views in VIEWS if views is not None])
+    torch.testing.assert_close(result.scores, expected, atol=1e-6, rtol=0)
+    # By hand: video 0 fuses to run 0.480 > jump 0.343 (its first view alone, or the mean logit,
+    # says jump); video 1 is swim; video 3 fuses to jump (only its last view says run).
+    assert result.scores.argmax(dim=1).tolist() == [0, 2, 1]
+    assert result.metrics == pytest.approx({"top1": 200 / 3, "top5": 100.0, "mean_class": 75.0,
+                                            "videos": 3, "skipped": 1})
+
+
+def test_first_view_alone_would_score_otherwise() -> None:
+    """The fixture separates fusion from its plausible mistakes: first view, mean logit, max."""
+    views = VIEWS[0][1]
+    assert max(range(3), key=lambda c: views[0][c]) == 1
+    assert max(range(3), key=lambda c: sum(v[c] for v in views)) == 1
+    assert max(range(3), key=lambda c: max(softmax([x / 10 for x in v])[c] for v in views)) == 1
+    assert max(range(3), key=lambda c: hand_fused(views)[c]) == 0
+
+
+def test_predictions_list_every_video_and_the_broken_one_with_its_reason() -> None:
+    frame = predictions_frame(run_fixed(2, 4))
+    assert frame["index"].tolist() == [0, 1, 2, 3]
+    assert frame["pred"].tolist() == [0, 2, -1, 1] and frame["correct"].tolist() == [True, True, False, False]
+    assert frame["broken"].tolist() == ["", "", "truncated file", ""]
+    assert frame["pred_name"].tolist()[:2] == ["run", "swim"] and frame["label_name"].tolist() == ["run", "swim",
+                                                                                                  "jump", "run"]
+    assert frame.loc[frame["index"] == 0, "top_classes"].item() == "0 1 2"
+    fused = hand_fused(VIEWS[0][1])
+    assert frame.loc[frame["index"] == 0, "top_scores"].item() == " ".join(f"{v:.6f}" for v in sorted(fused)[::-1])
+
+
+def test_restricting_classes_renormalises_the_fused_scores() -> None:
+    """Base-to-novel and class subsets: [run, swim] only; the broken 'jump' video leaves the subset."""
+    result = run_fixed(2, 4).restrict([2, 0], "sub")
+    assert result.classnames == ("swim", "run") and result.indices.tolist() == [0, 1, 3]
+    assert result.labels.tolist() == [1, 0, 1] and result.broken == []
+    rows = [hand_fused(views) for _, views in VIEWS if views is not None]
+    expected = torch.tensor([[row[2], row[0]] for row in rows])
+    torch.testing.assert_close(result.scores, expected / expected.sum(dim=1, keepdim=True), atol=1e-6, rtol=0)
+    assert result.metrics["top1"] == pytest.approx(100.0)  # video 3 was "jump" among three; among two it is "run"

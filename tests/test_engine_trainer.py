@@ -1,0 +1,130 @@
+"""The training loop on an easy in-memory task: it learns, accumulation is the same batch in
+several passes, and every optimiser step uses its scheduled learning rate."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import Dataset
+
+from omnibench.data import VideoRecord, collate_clips
+from omnibench.data.color import color_map, identity_affine
+from omnibench.data.transforms import normalization_stats
+from omnibench.engine.distributed import DistContext
+from omnibench.engine.evaluate import EvalSettings, evaluate
+from omnibench.engine.progress import ProgressReporter
+from omnibench.engine.trainer import Trainer, TrainConfig, TrainResult
+from omnibench.models import build_model
+from omnibench.spec import ModelSpec, OptimSpec
+
+FRAMES, SIZE = 4, 32
+CLASSES = ("run", "jump", "swim", "climb")
+CLIP_COLOR = color_map(identity_affine(), *normalization_stats("clip"))  # normalisation only, no jitter
+# No mixup / cutmix / smoothing: the loss of a batch is then its plain mean cross-entropy.
+PLAIN = {"batch_size": 8, "mixup": 0.0, "cutmix": 0.0, "label_smoothing": 0.0, "min_lr": 1e-4}
+
+
+class ColourClips(Dataset):
+    """Noise clips where class c < 3 lifts colour channel c by 150 and class 3 lifts none (chance: 25 %)."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        generator = torch.Generator().manual_seed(seed)
+        self.labels = torch.arange(size) % len(CLASSES)
+        self.videos = torch.randint(0, 100, (size, 1, FRAMES, 3, SIZE, SIZE), generator=generator, dtype=torch.uint8)
+        for video, label in zip(self.videos, self.labels.tolist()):
+            if label < 3:
+                video[:, :, label] += 150
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> dict[str, object]:
+        return {"video": self.videos[index], "color": CLIP_COLOR[None], "label": int(self.labels[index]),
+                "index": index}
+
+
+@dataclasses.dataclass
+class Trained:
+    """A finished training: the model, the trainer's totals, and what each optimiser step saw."""
+
+    model: torch.nn.Module
+    result: TrainResult
+    lrs: list[float]  # group 0's learning rate at each optimiser step
+    grads: list[dict[str, torch.Tensor]]  # the accumulated gradient at each optimiser step
+
+
+def untrained() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_model(ModelSpec(name="omniclip", backbone="omnibench-tiny-vit", pretrained=None), frames=FRAMES)
+
+
+def train(**optim: object) -> Trained:
+    model = untrained()
+    spec = OptimSpec(**{**PLAIN, **optim})
+    config = TrainConfig(run_id="test", seed=3, optim=spec, clip_shape=(FRAMES, 3, SIZE, SIZE), collate=collate_clips)
+    trainer = Trainer(model, ColourClips(32, seed=0), CLASSES, config, DistContext(),
+                      ProgressReporter(False, active=False), model.new_parameter_names())
+    lrs: list[float] = []
+    grads: list[dict[str, torch.Tensor]] = []
+
+    def record(optimizer: torch.optim.Optimizer, *_: object) -> None:
+        lrs.append(optimizer.param_groups[0]["lr"])
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+
+    trainer.optimizer.register_step_pre_hook(record)
+    return Trained(model, trainer.fit(), lrs, grads)
+
+
+def trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
+
+
+@pytest.fixture(scope="module")
+def accumulated() -> Trained:
+    """Batch 8 as 4 micro-batches of 2: 2 epochs of 4 optimiser steps."""
+    return train(epochs=2, lr=1e-2, warmup_epochs=1, batch_per_device=2)
+
+
+def test_loss_falls_and_held_out_accuracy_beats_chance() -> None:
+    trained = train(epochs=4, lr=1e-2, warmup_epochs=0)
+    losses = [entry["loss"] for entry in trained.result.stats.history]
+    assert losses[0] == pytest.approx(math.log(4), abs=0.1)  # an untrained model is near chance
+    assert all(a > b for a, b in zip(losses, losses[1:])) and losses[-1] < 0.5 * losses[0], losses
+    held_out = ColourClips(32, seed=1)
+    records = [VideoRecord(Path(f"clip{i}.mp4"), int(label), "memory") for i, label in enumerate(held_out.labels)]
+    result = evaluate(trained.model, held_out, CLASSES, name=("colours", "held-out"), records=records,
+                      ctx=DistContext(), settings=EvalSettings(), progress=ProgressReporter(False, active=False),
+                      collate=collate_clips)
+    assert result.metrics["videos"] == 32 and result.metrics["top1"] >= 75.0  # chance is 25 %
+
+
+def test_accumulation_equals_the_whole_batch_in_one_pass(accumulated: Trained) -> None:
+    """The same 8 clips per step as 4 x 2 or 1 x 8: equal gradients, losses and parameters."""
+    whole = train(epochs=2, lr=1e-2, warmup_epochs=1)
+    assert (accumulated.result.accumulation, whole.result.accumulation) == (4, 1)
+    assert accumulated.result.per_device_batch == 2 and accumulated.result.steps_per_epoch == 4
+    assert len(accumulated.grads) == len(whole.grads) == accumulated.result.position.global_step == 8
+    for step, (ours, theirs) in enumerate(zip(accumulated.grads, whole.grads)):
+        assert ours.keys() == theirs.keys()
+        for name in ours:
+            torch.testing.assert_close(ours[name], theirs[name], atol=1e-6, rtol=1e-4, msg=f"step {step}: {name}")
+    history = [(h["loss"], h["lr"]) for h in accumulated.result.stats.history]
+    assert [x for pair in history for x in pair] == pytest.approx(
+        [h[key] for h in whole.result.stats.history for key in ("loss", "lr")], rel=1e-5)
+    # Adam turns the last-bit differences of near-zero gradients into full steps, so the
+    # parameters are compared as a whole: their difference against how far training moved them.
+    start, ours, theirs = (torch.cat([p.flatten() for p in trainable(m).values()])
+                           for m in (untrained(), accumulated.model, whole.model))
+    assert (ours - theirs).norm() < 1e-3 * (theirs - start).norm()
+
+
+def test_each_optimiser_step_uses_its_scheduled_learning_rate(accumulated: Trained) -> None:
+    """Linear warmup over the first epoch (4 steps), then the cosine to min_lr over all 8 steps (timm, X-CLIP)."""
+    top, floor = 1e-2, 1e-4
+    warmup = [top * t / 4 for t in (1, 2, 3)]
+    cosine = [floor + 0.5 * (top - floor) * (1 + math.cos(math.pi * t / 8)) for t in (4, 5, 6, 7, 8)]
+    assert accumulated.lrs == pytest.approx(warmup + cosine, rel=1e-9)
+    assert [h["lr"] for h in accumulated.result.stats.history] == pytest.approx([cosine[0], floor])
