@@ -91,7 +91,6 @@ def accumulated() -> Trained:
 def test_loss_falls_and_held_out_accuracy_beats_chance() -> None:
     trained = train(epochs=4, lr=1e-2, warmup_epochs=0)
     losses = [entry["loss"] for entry in trained.result.stats.history]
-    assert losses[0] == pytest.approx(math.log(4), abs=0.1)  # an untrained model is near chance
     assert all(a > b for a, b in zip(losses, losses[1:])) and losses[-1] < 0.5 * losses[0], losses
     held_out = ColourClips(32, seed=1)
     records = [VideoRecord(Path(f"clip{i}.mp4"), int(label), "memory") for i, label in enumerate(held_out.labels)]
