@@ -1,8 +1,10 @@
 """What one ``omnibench run`` does with each run of a suite: skip, run, resume, rerun or wait.
 
-A run is done when its record exists: it is skipped without loading any model. A run whose
-Slurm job is still queued or running (``squeue``) is left alone. Anything else executes:
-from its checkpoint when there is one. ``--force`` clears the run directory first.
+A run is done when its record exists and passes :func:`omnibench.acceptance.verdict`: it is
+skipped without loading any model. A record whose annotation files changed since (``stale``)
+or that no longer passes the checks (a record of an older omnibench) is rerun from scratch. A
+run whose Slurm job is still queued or running (``squeue``) is left alone. Anything else
+executes: from its checkpoint when there is one. ``--force`` clears the run directory first.
 Nothing here imports torch, so re-running a finished suite returns at once.
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from omnibench.acceptance import verdict
 from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.registry import did_you_mean
 from omnibench.spec import RunSpec
@@ -21,13 +24,13 @@ from omnibench.store import STATES, RunStatus, RunStore
 from omnibench.suite import Suite, load_suite, suite_files
 from omnibench.suite_paths import Leaves
 
-RUN_STATES = ("new", *STATES)  # "new": never prepared in the store
+# "new": never prepared in the store; "stale": its record read annotation files that changed since
+RUN_STATES = ("new", *STATES[:-1], "stale", STATES[-1])
 EXECUTING = ("run", "resume", "rerun")
 ACTION_TEXT = {
     "skip": "skip (done)",
     "run": "run",
     "resume": "resume from checkpoint",
-    "rerun": "rerun (--force)",
     "wait": "skip (job in queue)",
 }
 
@@ -38,14 +41,20 @@ class PlannedRun:
 
     spec: RunSpec
     run_id: str
-    state: str  # new | pending | running | done | failed
+    state: str  # new | pending | running | done | stale | failed
     action: str  # skip | run | resume | rerun | wait
     status: RunStatus | None = None
+    reason: str | None = None  # why a stored record is not done (stale, unusable), or why it reruns
 
     @property
     def executes(self) -> bool:
         """True if this invocation executes the run."""
         return self.action in EXECUTING
+
+    @property
+    def action_text(self) -> str:
+        """What happens to the run, with the reason of a rerun."""
+        return f"rerun ({self.reason or '--force'})" if self.action == "rerun" else ACTION_TEXT[self.action]
 
 
 def _targets(spec: RunSpec) -> list[Any]:
@@ -108,13 +117,22 @@ def _natural(text: str) -> tuple[int, float | str]:
 
 
 def run_state(store: RunStore, suite: str, run_id: str) -> tuple[str, RunStatus | None]:
-    """A run's effective state (``done`` iff its record exists; ``new`` if never prepared)."""
+    """A run's effective state and its status (see :func:`judged_state`)."""
+    state, status, _ = judged_state(store, suite, run_id)
+    return state, status
+
+
+def judged_state(store: RunStore, suite: str, run_id: str) -> tuple[str, RunStatus | None, str | None]:
+    """State, status and why a stored record does not count: ``done`` iff the record passes
+    :func:`~omnibench.acceptance.verdict` (else ``stale`` or ``failed``); ``new`` if never prepared."""
     status = store.read_status(suite, run_id)
-    if store.is_done(suite, run_id):
-        return "done", status
+    record = store.read_record(suite, run_id)
+    if record is not None:
+        state, reason = verdict(record)
+        return state, status, reason
     if status is None:
-        return "new", None
-    return ("failed" if status.state == "done" else status.state), status
+        return "new", None, None
+    return ("failed" if status.state == "done" else status.state), status, None
 
 
 def plan_runs(suite: str, specs: Iterable[RunSpec], store: RunStore, force: bool = False) -> list[PlannedRun]:
@@ -122,20 +140,20 @@ def plan_runs(suite: str, specs: Iterable[RunSpec], store: RunStore, force: bool
     current = []
     for spec in specs:
         run_id = spec.run_id()
-        current.append((spec, run_id, *run_state(store, suite, run_id)))
-    queued = [s.job_id for *_, state, s in current if s is not None and s.job_id and state in ("pending", "running")]
+        current.append((spec, run_id, *judged_state(store, suite, run_id)))
+    queued = [s.job_id for _, _, state, s, _ in current if s is not None and s.job_id and state in ("pending", "running")]
     live = live_slurm_jobs(queued) if queued else set()
     plans = []
-    for spec, run_id, state, status in current:
+    for spec, run_id, state, status, reason in current:
         if status is not None and status.job_id in live and state in ("pending", "running"):
             action = "wait"
-        elif force:
+        elif force or reason is not None:  # a stale or unusable record is replaced, like --force
             action = "rerun"
         elif state == "done":
             action = "skip"
         else:
             action = "resume" if store.has_checkpoint(suite, run_id) else "run"
-        plans.append(PlannedRun(spec, run_id, state, action, status))
+        plans.append(PlannedRun(spec, run_id, state, action, status, reason))
     return plans
 
 

@@ -1,6 +1,7 @@
 """Rich tables for ``omnibench run`` / ``status`` / ``ls``: one row per run."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -11,13 +12,15 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from omnibench.plan import ACTION_TEXT, RUN_STATES, PlannedRun
+from omnibench.acceptance import Skipped, skipped
+from omnibench.plan import RUN_STATES, PlannedRun
 from omnibench.report.labels import plural
 from omnibench.store import RunStore
 from omnibench.suite import Suite
 from omnibench.suite_paths import flatten, leaf_value
 
-STATE_STYLES = {"done": "green", "failed": "bold red", "running": "yellow", "pending": "cyan", "new": "dim"}
+STATE_STYLES = {"done": "green", "failed": "bold red", "running": "yellow", "pending": "cyan", "new": "dim",
+                "stale": "magenta"}
 
 
 def state_text(state: str) -> Text:
@@ -94,31 +97,38 @@ def plan_table(suite: Suite, plans: Sequence[PlannedRun], title: str) -> Table:
     table = run_table(title, ["run", *map(column_title, columns), "state", "action"])
     for plan in plans:
         labels = suite.labels(plan.spec)
-        action = Text(ACTION_TEXT[plan.action], style="bold" if plan.executes else "dim")
+        action = Text(plan.action_text, style="bold" if plan.executes else "dim")
         table.add_row(plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), action)
     return table
 
 
 def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, title: str) -> Table:
-    """Each run's state, Slurm job (when any has one) and top-1; errors and logs go below (:func:`run_notes`)."""
+    """Each run's state, Slurm job (when any has one), top-1 and, when any run skipped broken videos,
+    how many of how many; errors and logs go below (:func:`run_notes`)."""
     columns = label_columns(suite, plans)
+    records = {p.run_id: store.read_record(suite.name, p.run_id) if p.state == "done" else None for p in plans}
+    skips = {run_id: skipped(record).text() for run_id, record in records.items()}
     with_jobs = any(p.status is not None and p.status.job_id for p in plans)
-    table = run_table(title, ["run", *map(column_title, columns), "state", *(["job"] if with_jobs else []), "top-1"])
+    with_skips = any(skips.values())
+    table = run_table(title, ["run", *map(column_title, columns), "state", *(["job"] if with_jobs else []), "top-1",
+                              *(["skipped"] if with_skips else [])])
     for plan in plans:
         labels, status = suite.labels(plan.spec), plan.status
-        record = store.read_record(suite.name, plan.run_id) if plan.state == "done" else None
         job = [status.job_id if status and status.job_id else ""] if with_jobs else []
-        table.add_row(plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), *job, top1(record))
+        skip = [Text(skips[plan.run_id], style="yellow")] if with_skips else []
+        table.add_row(plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), *job,
+                      top1(records[plan.run_id]), *skip)
     return table
 
 
 def run_notes(rows: Sequence[Mapping[str, Any]], folder: str) -> list[Text]:
-    """Below a table: each failed run's whole error and log path, then where every run's log is."""
+    """Below a table: each failed or stale run's whole error (or what changed) and log path, then where every run's log is."""
     lines = []
     for row in rows:
-        if row["state"] == "failed":
-            line = Text(f"{row['run_id']} failed: ", style="bold red")
-            line.append(str(row["error"] or "no error recorded"), style="red")
+        if row["state"] in ("failed", "stale"):
+            style = STATE_STYLES[row["state"]].removeprefix("bold ")
+            line = Text(f"{row['run_id']} {row['state']}: ", style=f"bold {style}")
+            line.append(str(row["error"] or "no error recorded"), style=style)
             lines.append(line)
             lines.append(Text(f"  log: {short_path(row['log'])}"))
     lines.append(Text(f"logs: {folder}/<run>/log.txt; one run in detail: omnibench status SUITE --run RUN", style="dim"))
@@ -138,19 +148,28 @@ def counts_line(states: Sequence[str]) -> Text:
 
 
 def store_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
-    """Runs found in the store (no suite file needed): suite, id, what it is, state, job, top-1."""
+    """Runs found in the store (no suite file needed): suite, id, what it is, state, job, top-1, skipped videos."""
     with_jobs = any(row["job_id"] for row in rows)
-    headers = ["suite", "run", "protocol", "dataset", "model", "state", *(["job"] if with_jobs else []), "top-1"]
+    with_skips = any(skipped_text(row) for row in rows)
+    headers = ["suite", "run", "protocol", "dataset", "model", "state", *(["job"] if with_jobs else []), "top-1",
+               *(["skipped"] if with_skips else [])]
     table = run_table(title, headers)
     for row in rows:
         job = [row["job_id"] or ""] if with_jobs else []
+        skip = [Text(skipped_text(row), style="yellow")] if with_skips else []
         table.add_row(row["suite"], row["run_id"], row["protocol"], row["dataset"], row["model"],
-                      state_text(row["state"]), *job, row["top1"])
+                      state_text(row["state"]), *job, row["top1"], *skip)
     return table
 
 
-def stored_run_row(store: RunStore, suite: str, run_id: str, state: str, status: Any) -> dict[str, Any]:
-    """A plain dict describing one stored run (for tables and ``--json``)."""
+def skipped_text(row: Mapping[str, Any]) -> str:
+    """A :func:`stored_run_row`'s skipped videos as ``"2/16 eval"`` (empty when none)."""
+    return Skipped(**(row.get("skipped") or {})).text()
+
+
+def stored_run_row(store: RunStore, suite: str, run_id: str, state: str, status: Any,
+                   reason: str | None = None) -> dict[str, Any]:
+    """A plain dict describing one stored run (for tables and ``--json``); ``reason``: why a record does not count."""
     spec = flatten(store.read_spec(suite, run_id) or {})
     record = store.read_record(suite, run_id) if state == "done" else None
     return {
@@ -162,9 +181,10 @@ def stored_run_row(store: RunStore, suite: str, run_id: str, state: str, status:
         "state": state,
         "job_id": status.job_id if status else None,
         "updated": status.updated if status else None,
-        "error": status.error if status else None,
+        "error": reason or (status.error if status else None),
         "log": status.log if status and status.log else str(store.log_path(suite, run_id)),
         "top1": top1(record),
+        "skipped": dataclasses.asdict(skipped(record)),
     }
 
 
@@ -181,18 +201,20 @@ def _record_lines(spec: Mapping[str, Any], record: Mapping[str, Any]) -> list[st
     for item in record.get("evaluations") or ():
         skipped = f", {item['skipped']} skipped" if item.get("skipped") else ""
         lines.append(f"  {item.get('dataset')}/{item.get('split')}: {_metrics_text(item)} on {item.get('videos')} videos{skipped}")
-    skipped = record.get("skipped_videos") or {}
-    lines.append(f"skipped  {skipped.get('train', 0)} training / {skipped.get('eval', 0)} evaluation videos (broken)")
+    counts = skipped(record)
+    lines.append(f"skipped  {counts.text() or 'none'} (broken videos; at most {100 * spec.get('max_skipped', 0):.3g}% allowed)")
     lines.append(f"time     {record.get('wall_time_s', 0):.0f} s wall, {record.get('clips_per_s', 0):.1f} clips/s")
     return lines
 
 
 def run_detail_lines(status: Any, log: str, spec: Mapping[str, Any], record: Mapping[str, Any] | None,
-                     tail: Sequence[str]) -> list[Text | str]:
+                     tail: Sequence[str], reason: str | None = None) -> list[Text | str]:
     """``omnibench status SUITE --run ID``: error, log, job, results, the whole spec, the log's last lines."""
     lines: list[Text | str] = []
     if status is not None and status.error:
         lines.append(Text("error    ") + Text(status.error, style="red"))
+    if reason is not None:
+        lines.append(Text("not done ") + Text(reason, style="magenta"))
     lines.append(f"log      {short_path(log)}")
     if status is not None:
         host = f" (last on {status.extra['host']})" if status.extra.get("host") else ""

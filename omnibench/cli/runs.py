@@ -163,7 +163,7 @@ def _execute_and_summarize(suite: Suite, plans: list[PlannedRun], todo: list[Pla
 def _summarize(suite: Suite, plans: list[PlannedRun], store: RunStore) -> list[PlannedRun]:
     """Print every selected run's state, job and top-1, then the failures and logs; return the fresh states."""
     final = plan_runs(suite.name, [p.spec for p in plans], store)
-    rows = [tables.stored_run_row(store, suite.name, p.run_id, p.state, p.status) for p in final]
+    rows = [tables.stored_run_row(store, suite.name, p.run_id, p.state, p.status, p.reason) for p in final]
     console.print(tables.summary_table(suite, final, store, f"{suite.name}: {tables.plural(len(final), 'run')}"))
     console.print(tables.counts_line([p.state for p in final]), f"  results: {store.root / suite.name}", soft_wrap=True)
     for line in [*tables.settings_lines(suite.settings), *tables.run_notes(rows, str(store.root / suite.name))]:

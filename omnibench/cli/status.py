@@ -16,7 +16,7 @@ from omnibench.cli import run_tables as tables
 from omnibench.cli.options import JsonOut, Limit, Results, Settings, suite_settings
 from omnibench.cli.runs import ls_app
 from omnibench.errors import OmniBenchError
-from omnibench.plan import cancel_runs, find_suite, plan_runs, run_state
+from omnibench.plan import cancel_runs, find_suite, judged_state, plan_runs
 from omnibench.registry import did_you_mean
 from omnibench.store import RunStore
 
@@ -34,7 +34,7 @@ def status(
     results: Results = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Each run's state (new / pending / running / done / failed), Slurm job and top-1; failures below the table."""
+    """Each run's state (new / pending / running / done / stale / failed), Slurm job and top-1; failures below the table."""
     store = RunStore(results)
     if suite is None:
         if run is not None:
@@ -66,7 +66,7 @@ def stored_name(store: RunStore, suite: str) -> str:
 def _show_suite(store: RunStore, name: str, settings: Any, as_json: bool) -> None:
     loaded = find_suite(name, store, settings)
     plans = plan_runs(loaded.name, loaded.specs, store)
-    rows = [tables.stored_run_row(store, loaded.name, p.run_id, p.state, p.status) for p in plans]
+    rows = [tables.stored_run_row(store, loaded.name, p.run_id, p.state, p.status, p.reason) for p in plans]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -84,8 +84,7 @@ def _show_suite(store: RunStore, name: str, settings: Any, as_json: bool) -> Non
 def _show_store(store: RunStore, suite: str | None, as_json: bool) -> None:
     rows = []
     for stored in store.iter_runs(suite):
-        state, run_status = run_state(store, stored.suite, stored.run_id)
-        rows.append(tables.stored_run_row(store, stored.suite, stored.run_id, state, run_status))
+        rows.append(tables.stored_run_row(store, stored.suite, stored.run_id, *judged_state(store, stored.suite, stored.run_id)))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     elif not rows:
@@ -111,17 +110,17 @@ def resolve_run(store: RunStore, suite: str, prefix: str) -> str:
 
 def _show_run(store: RunStore, suite: str, prefix: str, as_json: bool) -> None:
     run_id = resolve_run(store, suite, prefix)
-    state, run_status = run_state(store, suite, run_id)
+    state, run_status, reason = judged_state(store, suite, run_id)
     spec = store.read_spec(suite, run_id) or {}
-    record = store.read_record(suite, run_id) if state == "done" else None
+    record = store.read_record(suite, run_id)
     log = run_status.log if run_status and run_status.log else str(store.log_path(suite, run_id))
     if as_json:
         detail = {"suite": suite, "run_id": run_id, "state": state, "status": run_status.to_dict() if run_status else None,
-                  "log": log, "spec": spec, "record": record}
+                  "reason": reason, "log": log, "spec": spec, "record": record}
         typer.echo(json.dumps(detail, indent=2))
         return
     console.print(Text(f"{suite}/{run_id}  ", style="bold") + tables.state_text(state))
-    for line in tables.run_detail_lines(run_status, log, spec, record, _log_tail(log)):
+    for line in tables.run_detail_lines(run_status, log, spec, record, _log_tail(log), reason):
         console.print(line, soft_wrap=True)
 
 

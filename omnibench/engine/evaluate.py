@@ -38,12 +38,16 @@ class EvalResult:
 
     @property
     def metrics(self) -> dict[str, float]:
-        """top1 / top5 / mean_class (%), evaluated videos and skipped (broken) videos."""
-        return {**accuracy_metrics(self.scores, self.labels), "videos": len(self.labels), "skipped": len(self.broken)}
+        """top1 / top5 / mean_class (%), evaluated videos, skipped (broken) videos and videos whose
+        scores are not finite (a diverged model: its accuracies mean nothing)."""
+        nonfinite = int((~torch.isfinite(self.scores)).any(dim=1).sum()) if len(self.labels) else 0
+        return {**accuracy_metrics(self.scores, self.labels), "videos": len(self.labels), "skipped": len(self.broken),
+                "nonfinite": nonfinite}
 
     def summary(self) -> dict[str, object]:
-        """The entry of ``record["evaluations"]``."""
-        return {"dataset": self.dataset, "split": self.split, **self.metrics}
+        """The entry of ``record["evaluations"]`` (with the first skipped video's reason when any was)."""
+        first = {"first_skipped": self.broken[0][1]} if self.broken else {}
+        return {"dataset": self.dataset, "split": self.split, **self.metrics, **first}
 
     def restrict(self, classes: Sequence[int], split: str) -> EvalResult:
         """The videos of ``classes`` scored against those classes only (relabelled in the given order).

@@ -60,6 +60,7 @@ class TrainResult:
     accumulation: int
     resumed_seconds: float = 0.0  # training time spent before this process resumed the run
     steps_per_epoch: int = 0
+    broken: frozenset[int] = frozenset()  # dataset indices of the broken videos this rank skipped
 
 
 def batch_geometry(optim: OptimSpec, world_size: int) -> tuple[int, int]:
@@ -99,6 +100,7 @@ class Trainer:
         self.position, self.stats = ckpt.TrainPosition(), ckpt.TrainStats()
         self.pending = (0.0, 0)  # (seconds, clips) of the current epoch, not yet in ``stats``
         self.resumed_seconds = 0.0
+        self.broken: set[int] = set()  # dataset indices of broken videos seen by this rank
         device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
         self.net = DistributedDataParallel(model, device_ids=device_ids) if ctx.distributed else model
 
@@ -111,7 +113,7 @@ class Trainer:
         for epoch in range(self.position.epoch, self.config.optim.epochs):
             self._run_epoch(epoch)
         return TrainResult(self.position, self.stats, self.per_device, self.accum, self.resumed_seconds,
-                           self.steps_per_epoch)
+                           self.steps_per_epoch, frozenset(self.broken))
 
     def _resume(self) -> None:
         path = self.config.checkpoint_path
@@ -130,8 +132,12 @@ class Trainer:
             restore_rng_state(mine["rng"])
             self.stats.skipped, self.stats.epoch_loss, self.stats.epoch_steps = (
                 mine["skipped"], mine["epoch_loss"], mine["epoch_steps"])
-        else:  # another world size: rank 0 carries the totals so far
-            self.stats.skipped = sum(r["skipped"] for r in state["ranks"]) if self.ctx.is_main else 0
+            self.broken = set(mine.get("broken", ()))
+        elif self.ctx.is_main:  # another world size: rank 0 carries the totals so far
+            self.stats.skipped = sum(r["skipped"] for r in state["ranks"])
+            self.broken = {i for r in state["ranks"] for i in r.get("broken", ())}
+        else:
+            self.stats.skipped = 0
         self.progress.message(f"resumed from {path} after {self.position.global_step} optimiser steps")
 
     def _loader(self, epoch: int, start_step: int) -> DataLoader:
@@ -178,7 +184,7 @@ class Trainer:
         self._save()
 
     def _save(self) -> None:
-        mine = {"rng": capture_rng_state(), "skipped": self.stats.skipped,
+        mine = {"rng": capture_rng_state(), "skipped": self.stats.skipped, "broken": sorted(self.broken),
                 "epoch_loss": self.stats.epoch_loss, "epoch_steps": self.stats.epoch_steps}
         ranks = gather_objects(mine, self.ctx)  # collective: every rank takes part
         if self.config.checkpoint_path is None or not self.ctx.is_main:
@@ -205,6 +211,7 @@ class Trainer:
                 total += self._forward_backward(batch, count)
             clips += len(batch["label"])
             self.stats.skipped += len(batch.get("broken", ()))
+            self.broken.update(index for index, _ in batch.get("broken", ()))
         if self.scaler is not None:
             self.scaler.step(self.optimizer)
             self.scaler.update()

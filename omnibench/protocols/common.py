@@ -20,6 +20,7 @@ from omnibench.engine.seeding import seed_everything
 from omnibench.engine.trainer import Trainer, TrainConfig, TrainResult, batch_geometry
 from omnibench.errors import OmniBenchError
 from omnibench.protocols.leakage import check_leakage
+from omnibench.protocols.preflight import check_split_files
 from omnibench.protocols.sampling import limit_per_class
 from omnibench.runtime import RuntimeOptions
 from omnibench.spec import RunSpec
@@ -53,6 +54,7 @@ class RunContext:
     eval_seconds: float = 0.0
     eval_clips: int = 0
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    train_split: Split | None = None  # what the run trained on (set by :func:`train`)
     _adapters: dict[str, DatasetAdapter] = dataclasses.field(default_factory=dict)
 
     def adapter(self, dataset: str) -> DatasetAdapter:
@@ -66,6 +68,7 @@ class RunContext:
         adapter = self.adapter(dataset)
         split = adapter.load_split(name or (adapter.train_split(1) if train else adapter.test_split(1)))
         self.files.extend(split.annotation_files)
+        self.extra.setdefault("classes_per_dataset", {})[dataset] = split.num_classes
         return split
 
     def test_splits(self, dataset: str, names: tuple[str, ...] = ()) -> list[Split]:
@@ -92,8 +95,14 @@ def build_video_model(ctx: RunContext) -> torch.nn.Module:
     return model
 
 
-def guard(ctx: RunContext, train: Split, evaluations: list[Split]) -> None:
-    """Refuse to train when the training list overlaps an evaluation list (unless the spec allows it)."""
+def guard(ctx: RunContext, train: Split | None, evaluations: list[Split]) -> None:
+    """Refuse splits without usable videos (:mod:`preflight`), and training on a list that overlaps an
+    evaluation list (unless the spec allows it)."""
+    limit = ctx.spec.limit
+    for split in [*([train] if train is not None else []), *evaluations]:
+        check_split_files(limit_per_class(split, limit) if limit is not None else split, ctx.spec)
+    if train is None:
+        return
     findings = check_leakage(train, evaluations, allow=ctx.spec.allow_leakage)
     ctx.extra["leakage"] = findings
     leaks = [f for f in findings if f["shared_files"] or f["group_overlap"]]
@@ -129,6 +138,7 @@ def train(ctx: RunContext, model: torch.nn.Module, split: Split) -> TrainResult:
                          checkpoint_path=ctx.run_dir / CHECKPOINT, workers=ctx.runtime.workers, collate=collate_clips,
                          data_fingerprint=data_fingerprint((r.path, r.label) for r in split.records))
     ctx.progress.message(f"training on {split.dataset}/{split.name}: {len(split)} videos, {split.num_classes} classes")
+    ctx.train_split = split
     trainer = Trainer(model, _dataset(ctx, split, train=True), split.classnames, config, ctx.dist, ctx.progress,
                       new_parameter_names=set(model.new_parameter_names()))
     return trainer.fit()
@@ -147,8 +157,8 @@ def evaluate_split(ctx: RunContext, model: torch.nn.Module, split: Split) -> Eva
     ctx.eval_seconds += time.perf_counter() - began
     ctx.eval_clips += len(result.labels) * data.test_clips * data.test_crops
     m = result.metrics
-    ctx.progress.message(f"{split.dataset}/{split.name}: top-1 {m['top1']:.2f}  top-5 {m['top5']:.2f}  "
-                         f"mean-class {m['mean_class']:.2f}  ({m['videos']} videos, {m['skipped']} skipped)")
+    scores = f"top-1 {m['top1']:.2f}  top-5 {m['top5']:.2f}  mean-class {m['mean_class']:.2f}  " if m["videos"] else ""
+    ctx.progress.message(f"{split.dataset}/{split.name}: {scores}({m['videos']} videos, {m['skipped']} skipped)")
     return result
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import torch
 
+from omnibench.acceptance import check_record
 from omnibench.engine.distributed import barrier, gather_objects, setup_distributed, teardown_distributed
 from omnibench.engine.evaluate import predictions_frame
 from omnibench.engine.progress import ProgressReporter, use_rich
@@ -24,7 +25,8 @@ RECORD, PREDICTIONS = "record.json", "predictions.csv"
 
 def execute(spec: RunSpec, run_dir: Path, suite: str, runtime: RuntimeOptions, protocol: Protocol,
             options: Any) -> dict:
-    """Run ``protocol`` for ``spec``; rank 0 writes ``predictions.csv`` and ``record.json``; return the record."""
+    """Run ``protocol`` for ``spec``; rank 0 writes ``predictions.csv`` and, when the result passes
+    :func:`omnibench.acceptance.check_record`, ``record.json``; return the record."""
     started = time.perf_counter()
     dist = setup_distributed(runtime.device)
     try:
@@ -36,18 +38,20 @@ def execute(spec: RunSpec, run_dir: Path, suite: str, runtime: RuntimeOptions, p
             result = importlib.import_module(protocol.module).run(ctx, options)
             record = _record(ctx, result, started)
             if dist.is_main:
-                _write_outputs(run_dir, result, record)
+                _write_predictions(run_dir, result)
+            check_record(record)  # every rank holds the same record, so all fail alike (predictions kept)
+            if dist.is_main:
+                atomic_write_json(run_dir / RECORD, record)  # last: a run is finished exactly when its record exists
             barrier(dist)
         return record
     finally:
         teardown_distributed(dist)
 
 
-def _write_outputs(run_dir: Path, result: ProtocolResult, record: dict) -> None:
+def _write_predictions(run_dir: Path, result: ProtocolResult) -> None:
     frames = [predictions_frame(evaluation) for evaluation in result.evaluations]
     if frames:
         atomic_write_text(run_dir / PREDICTIONS, pd.concat(frames, ignore_index=True).to_csv(index=False))
-    atomic_write_json(run_dir / RECORD, record)  # last: a run is finished exactly when its record exists
 
 
 def _cost(ctx: RunContext, model: torch.nn.Module) -> dict[str, Any]:
@@ -65,17 +69,18 @@ def _throughput(ctx: RunContext, result: ProtocolResult) -> float:
 
 
 def _train_summary(result: ProtocolResult, ctx: RunContext) -> dict[str, Any] | None:
-    train = result.train
-    if train is None:
+    train, split = result.train, ctx.train_split
+    if train is None or split is None:
         return None
-    return {"epochs": train.position.epoch, "optimizer_steps": train.position.global_step,
+    return {"split": f"{split.dataset}/{split.name}", "videos": len(split),
+            "epochs": train.position.epoch, "optimizer_steps": train.position.global_step,
             "steps_per_epoch": train.steps_per_epoch, "per_device_batch": train.per_device_batch,
             "accumulation": train.accumulation, "world_size": ctx.dist.world_size,
             "train_seconds": train.stats.train_seconds, "clips": train.stats.clips, "history": train.stats.history}
 
 
 def _record(ctx: RunContext, result: ProtocolResult, started: float) -> dict:
-    skipped_train = sum(gather_objects(result.train.stats.skipped if result.train else 0, ctx.dist))
+    skipped_train = len(set().union(*gather_objects(result.train.broken if result.train else frozenset(), ctx.dist)))
     resumed = result.train.resumed_seconds if result.train else 0.0
     cost = _cost(ctx, result.model)
     weights = getattr(result.model, "weights", None)  # WeightsInfo of the backbone

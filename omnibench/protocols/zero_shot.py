@@ -71,11 +71,12 @@ def run(ctx: RunContext, options: EvalOnlyOptions) -> ProtocolResult:
     """Train on the spec's dataset (``zero_shot`` only), then evaluate every target."""
     targets = options.targets or (ctx.spec.dataset,)
     splits = {target: ctx.test_splits(target, options.splits) for target in targets}
+    zero_shot = isinstance(options, ZeroShotOptions)
+    train_split = ctx.split(ctx.spec.dataset, options.train_split, train=True) if zero_shot else None
+    guard(ctx, train_split, [s for group in splits.values() for s in group])
     model = build_video_model(ctx)
     trained, classes = None, ()
-    if isinstance(options, ZeroShotOptions):
-        train_split = ctx.split(ctx.spec.dataset, options.train_split, train=True)
-        guard(ctx, train_split, [s for group in splits.values() for s in group])
+    if train_split is not None:
         trained, classes = train(ctx, model, train_split), train_split.classnames
     results = {target: _evaluate_target(ctx, model, options, target, splits[target]) for target in targets}
     classes = classes or next(iter(splits.values()))[0].classnames

@@ -30,8 +30,8 @@ class SuiteRuns:
 
     suite: str
     expected: tuple[dict[str, Any], ...]  # RunSpec.to_dict() of every run the suite defines, in order
-    states: Mapping[str, str]  # run_id -> new | pending | running | done | failed (plan.RUN_STATES)
-    records: tuple[dict[str, Any], ...]  # records of the suite's finished runs
+    states: Mapping[str, str]  # run_id -> new | pending | running | done | stale | failed (plan.RUN_STATES)
+    records: tuple[dict[str, Any], ...]  # records of the suite's done runs (see omnibench.acceptance)
     stale: int = 0  # records in the store that the suite no longer defines (not shown)
 
     def counts(self) -> Counter[str]:

@@ -234,6 +234,9 @@ def run_footer(runs: SuiteRuns) -> list[str]:
     lines = [f"suite {runs.suite}: {plural(sum(counts.values()), 'run')} — {', '.join(parts) if parts else 'none defined'}."]
     if sum(counts.values()) > counts["done"]:
         lines.append(f"Cells of unfinished runs show {DASH}; see: omnibench status {runs.suite}")
+    if counts["stale"]:
+        lines.append(f"{plural(counts['stale'], 'stale run')}: annotation files changed since they ran "
+                     f"(not shown; omnibench run {runs.suite} reruns them).")
     if runs.stale:
         lines.append(f"{plural(runs.stale, 'other finished run')} of this suite in the store (other --set / --limit "
                      "settings, or an older suite file) not shown.")
