@@ -124,7 +124,7 @@ def test_training_on_broken_videos_counts_each_once_and_fails_above_max_skipped(
     record = store.read_record("trust", run_id)
     assert record["skipped_videos"] == {"train": 1, "eval": 0}  # one video, though read in each of 2 epochs
     assert record["train"]["videos"] == 9 and record["spec"]["max_skipped"] == 0.2
-    assert "1/9 train" in out[out.rindex("trust: 1 runs"):]
+    assert "1/9 train" in out[out.rindex("trust: 1 run"):]
 
 
 def test_missing_test_videos_over_the_limit_fail_early_and_skips_show_in_status(
@@ -144,7 +144,7 @@ def test_missing_test_videos_over_the_limit_fail_early_and_skips_show_in_status(
     code, out, store, run_id = _run(capsys, _suite(tmp_path, EVAL_ONLY, max_skipped=0.125), data_root)
     assert code == 0, out
     assert store.read_record("trust", run_id)["evaluations"][0]["first_skipped"].endswith("a.mp4: missing video file")
-    assert "2/16 eval" in out[out.rindex("trust: 1 runs"):]
+    assert "2/16 eval" in out[out.rindex("trust: 1 run"):]
     code, out = _cli(capsys, "status", str(tmp_path / "trust.yaml"), "--results", str(store.root))
     assert "skipped" in out and "2/16 eval" in out
     code, out = _cli(capsys, "ls", "runs", "--results", str(store.root), "--json")

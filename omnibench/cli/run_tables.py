@@ -199,8 +199,8 @@ def _record_lines(spec: Mapping[str, Any], record: Mapping[str, Any]) -> list[st
     views = f"{data.get('test_clips', 1)} clip(s) x {data.get('test_crops', 1)} crop(s) of {data.get('frames')} frames"
     lines = [f"result   {_metrics_text(record.get('metrics') or {})} ({views})"]
     for item in record.get("evaluations") or ():
-        skipped = f", {item['skipped']} skipped" if item.get("skipped") else ""
-        lines.append(f"  {item.get('dataset')}/{item.get('split')}: {_metrics_text(item)} on {item.get('videos')} videos{skipped}")
+        broken = f", {item['skipped']} skipped" if item.get("skipped") else ""
+        lines.append(f"  {item.get('dataset')}/{item.get('split')}: {_metrics_text(item)} on {item.get('videos')} videos{broken}")
     counts = skipped(record)
     lines.append(f"skipped  {counts.text() or 'none'} (broken videos; at most {100 * spec.get('max_skipped', 0):.3g}% allowed)")
     lines.append(f"time     {record.get('wall_time_s', 0):.0f} s wall, {record.get('clips_per_s', 0):.1f} clips/s")
