@@ -3,7 +3,8 @@
 #
 #   slurm/local-cluster.sh start    install missing packages, start munged, MariaDB, slurmdbd,
 #                                   slurmctld and slurmd; wait until the node is idle (idempotent)
-#   slurm/local-cluster.sh stop     cancel the cluster's jobs, stop only the daemons started here
+#   slurm/local-cluster.sh stop     cancel the cluster's jobs, stop only the daemons started here,
+#                                   each one waited for before what it depends on
 #   slurm/local-cluster.sh status   which daemons run, and sinfo; exit 1 unless all are up
 #   slurm/local-cluster.sh env      print `export SLURM_CONF=...` for the cluster's clients
 #   slurm/local-cluster.sh purge    stop, then delete the state directory (database included)
@@ -14,10 +15,16 @@
 # which sacct, and so submitit, reports every job as UNKNOWN. proctrack/linuxproc and task/none
 # avoid cgroups. When /etc/slurm/slurm.conf is absent, start links it to this cluster's config
 # so that plain `sinfo`/`sbatch` reach it; stop removes that link again.
+#
+# A daemon belongs to this cluster when its executable is the expected one and it names this
+# state directory: its own pid file or this slurm.conf on its command line (slurmdbd, which takes
+# no config argument, through SLURM_CONF in its environment). Nothing else is ever signalled,
+# also when its pid file is lost: stop finds such daemons, and start stops them before starting.
+# start, stop and purge hold a lock on the state directory, so that they never overlap.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-STATE="${OMNIBENCH_SLURM_STATE:-$HERE/.cluster}"
+STATE="$(realpath -ms "${OMNIBENCH_SLURM_STATE:-$HERE/.cluster}")"
 CLUSTER=omnibench
 PARTITION=debug
 CTLD_PORT="${OMNIBENCH_SLURMCTLD_PORT:-16817}"
@@ -30,6 +37,10 @@ PACKAGES=(slurmctld slurmd slurm-client slurmdbd munge mariadb-server)
 # daemon name -> executable name shown in /proc/PID/comm (checked before any kill)
 declare -A COMM=([munged]=munged [mariadb]=mariadbd [slurmdbd]=slurmdbd [slurmctld]=slurmctld [slurmd]=slurmd)
 STOP_ORDER=(slurmd slurmctld slurmdbd mariadb munged)
+# seconds a daemon gets to exit after SIGTERM before SIGKILL, and to disappear after SIGKILL
+STOP_WAIT="${OMNIBENCH_SLURM_STOP_WAIT:-30}"
+KILL_WAIT=10
+LOCK_WAIT=600  # a start that is still waiting for its daemons holds the lock this long at most
 
 export SLURM_CONF="$STATE/etc/slurm.conf"
 NODE="$(hostname -s)"
@@ -43,14 +54,50 @@ die() {
 }
 pidfile() { echo "$STATE/run/$1.pid"; }
 
-# PID of a daemon started here, if it is alive and is the expected executable.
+# The entry (of /proc/PID/cmdline or /proc/PID/environ) by which daemon $1 names this state.
+identity() {
+  case "$1" in
+    munged | mariadb) echo "cmdline --pid-file=$(pidfile "$1")" ;;
+    slurmctld | slurmd) echo "cmdline $SLURM_CONF" ;;
+    slurmdbd) echo "environ SLURM_CONF=$SLURM_CONF" ;;
+  esac
+}
+
+# is_own DAEMON PID: PID is that daemon's executable, started for this state directory.
+is_own() {
+  local comm where entry
+  read -r comm 2>/dev/null <"/proc/$2/comm" && [[ "$comm" == "${COMM[$1]}" ]] || return 1
+  read -r where entry <<<"$(identity "$1")"
+  tr '\0' '\n' 2>/dev/null <"/proc/$2/$where" | grep -qxF -- "$entry"
+}
+
+# Every process of daemon $1 that belongs to this state directory, pid file or not.
+own_pids() {
+  local dir
+  for dir in /proc/[0-9]*; do
+    is_own "$1" "${dir#/proc/}" && echo "${dir#/proc/}"
+  done
+  return 0
+}
+
+# PID of a daemon started here, if its pid file names a live process of this state directory.
 alive_pid() {
   local file pid
   file="$(pidfile "$1")"
   [[ -s "$file" ]] || return 1
   pid="$(tr -d '[:space:]' <"$file")"
-  [[ "$pid" =~ ^[0-9]+$ ]] && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "${COMM[$1]}" ]] || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] && is_own "$1" "$pid" || return 1
   echo "$pid"
+}
+
+# Serialise start, stop and purge on this state directory (fd 9; daemons are started without it).
+# Without the directory nothing runs that stop could find: it locks only an existing one.
+lock_state() {
+  [[ "$1" == start || -d "$STATE" ]] || return 0
+  { mkdir -p "$STATE" && exec 9>"$STATE/.lock"; } || die "cannot create the lock file $STATE/.lock"
+  flock -n 9 && return 0
+  say "waiting for another start or stop of $STATE to finish"
+  flock -w "$LOCK_WAIT" 9 || die "another start or stop of $STATE still runs after ${LOCK_WAIT}s"
 }
 
 # wait_for DESCRIPTION SECONDS LOG COMMAND...: poll COMMAND every 0.2 s; on timeout show LOG.
@@ -84,8 +131,8 @@ ensure_packages() {
     die "missing ${missing[*]}; install as root: apt-get install ${PACKAGES[*]}"
   say "installing ${PACKAGES[*]} (missing: ${missing[*]})"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q >"$STATE/log/apt.log" 2>&1 &&
-    apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" >>"$STATE/log/apt.log" 2>&1 ||
+  apt-get update -q >"$STATE/log/apt.log" 2>&1 9>&- &&
+    apt-get install -y -q --no-install-recommends "${PACKAGES[@]}" >>"$STATE/log/apt.log" 2>&1 9>&- ||
     die "apt-get install failed (log: $STATE/log/apt.log)"
 }
 
@@ -173,9 +220,9 @@ start_munged() {
   rm -f "$STATE/munge/munge.socket" "$STATE/munge/munge.socket.lock"
   munged --force --socket="$STATE/munge/munge.socket" --key-file="$STATE/munge/munge.key" \
     --pid-file="$(pidfile munged)" --log-file="$STATE/log/munged.log" \
-    --seed-file="$STATE/munge/munged.seed" >>"$STATE/log/munged.log" 2>&1 ||
+    --seed-file="$STATE/munge/munged.seed" >>"$STATE/log/munged.log" 2>&1 9>&- ||
     die "munged failed to start (log: $STATE/log/munged.log)"
-  wait_for munged 10 "$STATE/log/munged.log" munge_ok
+  wait_for munged 30 "$STATE/log/munged.log" munge_ok
 }
 
 db_sql() { mariadb --no-defaults --socket="$STATE/db/mysqld.sock" -u root -e "$1"; }
@@ -191,8 +238,8 @@ start_mariadb() {
   nohup mariadbd --no-defaults --user=root --datadir="$STATE/db/data" \
     --socket="$STATE/db/mysqld.sock" --bind-address=127.0.0.1 --port="$DB_PORT" \
     --pid-file="$(pidfile mariadb)" --log-error="$STATE/log/mariadb.log" --skip-name-resolve \
-    --innodb-buffer-pool-size=64M --innodb-use-native-aio=0 --innodb-lock-wait-timeout=900 </dev/null >/dev/null 2>&1 &
-  wait_for MariaDB 60 "$STATE/log/mariadb.log" db_sql "SELECT 1"
+    --innodb-buffer-pool-size=64M --innodb-use-native-aio=0 --innodb-lock-wait-timeout=900 </dev/null >/dev/null 2>&1 9>&- &
+  wait_for MariaDB 120 "$STATE/log/mariadb.log" db_sql "SELECT 1"
   db_sql "CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
           GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" ||
     die "could not create the slurm database user (log: $STATE/log/mariadb.log)"
@@ -204,10 +251,10 @@ start_slurmdbd() {
   if ! alive_pid slurmdbd >/dev/null; then
     port_free slurmdbd "$DBD_PORT" OMNIBENCH_SLURMDBD_PORT
     # slurmdbd reads slurmdbd.conf from the directory of $SLURM_CONF
-    slurmdbd >>"$STATE/log/slurmdbd.log" 2>&1 ||
+    slurmdbd >>"$STATE/log/slurmdbd.log" 2>&1 9>&- ||
       die "slurmdbd failed to start (log: $STATE/log/slurmdbd.log)"
   fi
-  wait_for slurmdbd 60 "$STATE/log/slurmdbd.log" sacctmgr -n show cluster
+  wait_for slurmdbd 120 "$STATE/log/slurmdbd.log" sacctmgr -n show cluster
   cluster_known || sacctmgr -i add cluster "$CLUSTER" >/dev/null ||
     die "sacctmgr could not register cluster $CLUSTER (log: $STATE/log/slurmdbd.log)"
 }
@@ -217,16 +264,16 @@ node_idle() { [[ "$(sinfo -h -N -n "$NODE" -o %T)" =~ ^(idle|mixed|allocated)$ ]
 start_slurm() {
   if ! alive_pid slurmctld >/dev/null; then
     port_free slurmctld "$CTLD_PORT" OMNIBENCH_SLURMCTLD_PORT
-    slurmctld -f "$SLURM_CONF" >>"$STATE/log/slurmctld.log" 2>&1 ||
+    slurmctld -f "$SLURM_CONF" >>"$STATE/log/slurmctld.log" 2>&1 9>&- ||
       die "slurmctld failed to start (log: $STATE/log/slurmctld.log)"
   fi
-  wait_for slurmctld 30 "$STATE/log/slurmctld.log" scontrol ping
+  wait_for slurmctld 60 "$STATE/log/slurmctld.log" scontrol ping
   if ! alive_pid slurmd >/dev/null; then
     port_free slurmd "$SLURMD_PORT" OMNIBENCH_SLURMD_PORT
-    slurmd -f "$SLURM_CONF" -N "$NODE" >>"$STATE/log/slurmd.log" 2>&1 ||
+    slurmd -f "$SLURM_CONF" -N "$NODE" >>"$STATE/log/slurmd.log" 2>&1 9>&- ||
       die "slurmd failed to start (log: $STATE/log/slurmd.log)"
   fi
-  wait_for "node $NODE" 30 "$STATE/log/slurmd.log" node_idle
+  wait_for "node $NODE" 60 "$STATE/log/slurmd.log" node_idle
 }
 
 link_system_conf() {
@@ -247,12 +294,31 @@ all_up() {
   node_idle 2>/dev/null
 }
 
+# Daemons of this state directory that no pid file names, as "NAME:PID" words: left by a start
+# that was interrupted before they wrote their pid file, or by a stop that did not wait for them.
+strays() {
+  local d pid tracked
+  for d in "${STOP_ORDER[@]}"; do
+    tracked="$(alive_pid "$d")" || tracked=""
+    for pid in $(own_pids "$d"); do
+      [[ "$pid" == "$tracked" ]] || printf '%s:%s ' "$d" "$pid"
+    done
+  done
+  return 0
+}
+
 cmd_start() {
-  local t0=$SECONDS
+  local t0=$SECONDS found
+  lock_state start
   mkdir -p "$STATE/log"
   if all_up; then
     say "already running (SLURM_CONF=$SLURM_CONF)"
     return 0
+  fi
+  found="$(strays)"
+  if [[ -n "$found" ]]; then
+    say "daemons of $STATE that no pid file names: ${found% }; stopping the cluster first"
+    cmd_stop
   fi
   STARTING=1
   ensure_packages
@@ -265,20 +331,26 @@ cmd_start() {
   say "ready in $((SECONDS - t0))s: partition $PARTITION on node $NODE (SLURM_CONF=$SLURM_CONF)"
 }
 
+# Stop every process of daemon $1 that belongs to this state directory and return once all have
+# exited; only then is its pid file removed. SIGTERM is repeated each second (a daemon that forks
+# into the background during its start-up leaves a child that the first signal did not reach);
+# SIGKILL follows after STOP_WAIT seconds. Returns 1 when no such process ran.
 stop_daemon() {
-  local pid i
-  pid="$(alive_pid "$1")" || { rm -f "$(pidfile "$1")"; return 0; }
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
+  local pids seen="" signal=TERM deadline=$((SECONDS + STOP_WAIT)) tick=0
+  while pids="$(own_pids "$1")" && [[ -n "$pids" ]]; do
+    seen="$(tr -s ' ' '\n' <<<"$seen $pids" | sort -un | xargs)"
+    if ((SECONDS >= deadline)); then
+      [[ "$signal" == KILL ]] && die "$1 (pid $(xargs <<<"$pids")) is alive ${KILL_WAIT}s after SIGKILL"
+      say "$1 (pid $(xargs <<<"$pids")) did not exit within ${STOP_WAIT}s of SIGTERM; sending SIGKILL"
+      signal=KILL deadline=$((SECONDS + KILL_WAIT)) tick=0
+    fi
+    # shellcheck disable=SC2086
+    ((tick++ % 5)) || kill -s "$signal" $pids 2>/dev/null || true
+    sleep 0.2
   done
-  if kill -0 "$pid" 2>/dev/null; then
-    say "$1 ($pid) ignored SIGTERM for 10s; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
   rm -f "$(pidfile "$1")"
-  say "stopped $1 ($pid)"
+  [[ -n "$seen" ]] || return 1
+  say "stopped $1 (pid $seen)"
 }
 
 cancel_jobs() {
@@ -296,11 +368,11 @@ cancel_jobs() {
 }
 
 cmd_stop() {
-  local d
-  [[ -d "$STATE/run" ]] || { say "not running"; return 0; }
+  local d stopped=0
   cancel_jobs
-  for d in "${STOP_ORDER[@]}"; do stop_daemon "$d"; done
+  for d in "${STOP_ORDER[@]}"; do stop_daemon "$d" && stopped=1; done
   unlink_system_conf
+  ((stopped)) || say "not running"
 }
 
 cmd_status() {
@@ -320,9 +392,14 @@ cmd_status() {
 
 case "${1:-}" in
   start) cmd_start ;;
-  stop) cmd_stop ;;
+  stop) lock_state stop; cmd_stop ;;
   status) cmd_status ;;
   env) echo "export SLURM_CONF=$SLURM_CONF" ;;
-  purge) cmd_stop && rm -rf "$STATE" && say "removed $STATE" ;;
+  purge)
+    lock_state stop
+    cmd_stop
+    rm -rf "$STATE"
+    say "removed $STATE"
+    ;;
   *) echo "usage: $0 start|stop|status|env|purge" >&2; exit 2 ;;
 esac

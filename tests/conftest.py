@@ -1,4 +1,4 @@
-"""Shared test settings: offline hub, CPU threads, and the reference files when present."""
+"""Shared test settings: offline hub, CPU threads, markers in the JUnit XML, and the reference files when present."""
 from __future__ import annotations
 
 import os
@@ -11,6 +11,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Name each test's markers in the JUnit XML, where .ci/run counts the Slurm tests that passed."""
+    for item in items:
+        if names := sorted({mark.name for mark in item.iter_markers()}):
+            item.user_properties.append(("markers", " ".join(names)))
 
 
 @pytest.fixture(scope="session")
