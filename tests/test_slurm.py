@@ -178,7 +178,9 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory, resume_suite: Path, 
 def start_and_wait_for_checkpoint(suite: Path, results: Path, data_root: Path) -> tuple[subprocess.Popen[str], Path, str]:
     """Submit the long run; return once it is training and has written a checkpoint."""
     process = omnibench(*run_args(str(suite), results, data_root), background=True)
-    run_dir = wait_until(lambda: (results / "resume").is_dir() and run_dir_of(results, "resume"), 60, "the run directory")
+    # the run's directory exists a moment before its spec.json: wait for the file
+    wait_until(lambda: any((results / "resume").glob("*/spec.json")), 60, "the run's spec.json")
+    run_dir = run_dir_of(results, "resume")
     wait_until(lambda: (run_dir / "checkpoint.pt").is_file(), 120, "a first checkpoint")
     assert not (run_dir / "record.json").exists(), "the run finished before it could be interrupted"
     status = json.loads((run_dir / "status.json").read_text())
