@@ -55,7 +55,7 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from omnibench.cli import bench, data, models, report, rm, runs, status  # noqa: PLC0415
+    from omnibench.cli import bench, data, evaluate, models, report, rm, runs, status  # noqa: PLC0415
 
     app.add_typer(data.app, name="data")
     app.command("flops")(models.flops)
@@ -64,6 +64,7 @@ def _register_commands() -> None:
     app.add_typer(runs.app)  # run, ablate, validate, ls suites, ls models
     app.add_typer(status.app)  # status, cancel (and ls runs)
     app.add_typer(rm.app)  # rm
+    app.add_typer(evaluate.app)  # eval
 
 
 _register_commands()

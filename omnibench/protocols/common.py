@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from omnibench.data import DatasetAdapter, Split, VideoClipDataset, build_transform, collate_clips, get_dataset
-from omnibench.engine.checkpoint import data_fingerprint
+from omnibench.engine.checkpoint import data_fingerprint, load_trainable_state, read_checkpoint
 from omnibench.engine.distributed import DistContext
 from omnibench.engine.evaluate import EvalResult, EvalSettings, evaluate
 from omnibench.engine.precision import autocast_dtype
@@ -93,6 +93,21 @@ def build_video_model(ctx: RunContext) -> torch.nn.Module:
                              f"'{ctx.spec.model.backbone}' takes {model.image_size} px frames; set data.input_size "
                              f"to {model.image_size} or model.options.input_size to {ctx.spec.data.input_size}")
     return model
+
+
+def load_run_weights(ctx: RunContext, model: torch.nn.Module, source: str) -> None:
+    """The trained weights of a finished run (``suite/run_id``, in this run's store) into ``model``;
+    its checkpoint goes into the record's file hashes."""
+    suite, _, run_id = source.partition("/")
+    path = ctx.run_dir.parent.parent / suite / run_id / CHECKPOINT
+    state = read_checkpoint(path, run_id)
+    if state is None:
+        raise OmniBenchError(f"protocol_options.weights_from {source}: no checkpoint at {path} (a run that trained "
+                             "keeps its last epoch there)")
+    load_trainable_state(model, state["model"], path)
+    ctx.files.append(path)
+    ctx.extra["weights_from"] = {"run": source, "checkpoint": str(path), "epochs": state["position"]["epoch"]}
+    ctx.progress.message(f"weights of run {source} after {state['position']['epoch']} epochs ({path})")
 
 
 def guard(ctx: RunContext, train: Split | None, evaluations: list[Split]) -> None:

@@ -49,6 +49,7 @@ class EvalOnlyOptions:
     novel_reference: str = "k400"
     subsets: int = 3  # ... in this many seeded random subsets
     subset_classes: int = 160  # ... of this many classes (X-CLIP supp. §3.4, ViFi-CLIP app. D)
+    weights_from: str | None = None  # "suite/run_id": a finished run of the same store lends its trained weights
 
     def __post_init__(self) -> None:
         for key in ("half_class_repeats", "subsets", "subset_classes"):
@@ -61,6 +62,11 @@ class ZeroShotOptions(EvalOnlyOptions):
 
     targets: tuple[str, ...] = ("hmdb51", "ucf101")
     train_split: str | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.weights_from is not None:
+            raise SpecError("protocol_options.weights_from: only eval_only runs evaluate another run's weights")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,7 +17,15 @@ import torch
 from omnibench.data import Split
 from omnibench.engine.evaluate import EvalResult
 from omnibench.engine.metrics import summarize
-from omnibench.protocols.common import ProtocolResult, RunContext, build_video_model, evaluate_split, guard, train
+from omnibench.protocols.common import (
+    ProtocolResult,
+    RunContext,
+    build_video_model,
+    evaluate_split,
+    guard,
+    load_run_weights,
+    train,
+)
 from omnibench.protocols.options import EvalOnlyOptions, ZeroShotOptions
 from omnibench.protocols.sampling import novel_classes, restrict_classes, sample_class_subsets
 
@@ -75,6 +83,8 @@ def run(ctx: RunContext, options: EvalOnlyOptions) -> ProtocolResult:
     train_split = ctx.split(ctx.spec.dataset, options.train_split, train=True) if zero_shot else None
     guard(ctx, train_split, [s for group in splits.values() for s in group])
     model = build_video_model(ctx)
+    if options.weights_from is not None:
+        load_run_weights(ctx, model, options.weights_from)
     trained, classes = None, ()
     if train_split is not None:
         trained, classes = train(ctx, model, train_split), train_split.classnames

@@ -1,0 +1,159 @@
+"""`omnibench eval MODEL --dataset D [--split S] [--pretrained FILE | --run RUN]`: one evaluation.
+
+A frozen model (CLIP weights from ``--pretrained``) or a finished run's trained weights (``--run``,
+e.g. a model trained on K400 transferred zero-shot to HMDB51) is evaluated on a split. The
+evaluation is an ``eval_only`` run like any other: its spec is hashed, it is stored under the
+suite ``eval`` with its record, and an identical evaluation is not repeated (``--force`` reruns).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from omnibench.cli.options import Force, Results, Settings
+from omnibench.cli.runs import DataRoot, Device, Workers, check_data_roots
+from omnibench.cli.status import resolve_run
+from omnibench.errors import OmniBenchError
+from omnibench.plan import plan_runs
+from omnibench.spec import RunSpec, SpecError
+from omnibench.store import RunStore
+from omnibench.suite import with_paper_defaults
+from omnibench.suite_paths import Leaves, flatten, parse_settings, set_path, unflatten
+
+app = typer.Typer()
+console = Console(highlight=False)
+EVAL_SUITE = "eval"  # the store folder of one-off evaluations
+ORIGIN = "omnibench eval"
+
+
+@app.command("eval")
+def evaluate(
+    model: Annotated[str, typer.Argument(help="Registered model (omnibench ls models), e.g. vanilla_clip; with --run, that run's model.")],
+    dataset: Annotated[str, typer.Option("--dataset", "-d", metavar="NAME", help="Dataset to evaluate on.")],
+    split: Annotated[Optional[list[str]], typer.Option("--split", "-s", metavar="SPLIT", help="Split (repeatable; default: every test split).")] = None,
+    pretrained: Annotated[Optional[str], typer.Option("--pretrained", metavar="FILE|TAG", help="CLIP weights of a frozen model: a local checkpoint file or an open_clip tag.")] = None,
+    run: Annotated[Optional[str], typer.Option("--run", "-r", metavar="RUN", help="A finished run in the store (id or unique prefix): evaluate its trained weights.")] = None,
+    backbone: Annotated[Optional[str], typer.Option("--backbone", "-b", metavar="NAME", help="open_clip backbone (default ViT-B-16; with --run, the run's).")] = None,
+    frames: Annotated[Optional[int], typer.Option("--frames", "-t", min=1, metavar="T", help="Frames per view (default: the protocol's; with --run, the run's).")] = None,
+    views: Annotated[Optional[str], typer.Option("--views", metavar="CLIPSxCROPS", help="Test views, e.g. 4x3 (default 1x1; with --run, the run's).")] = None,
+    settings: Settings = None,
+    force: Force = False,
+    results: Results = None,
+    data_root: DataRoot = None,
+    workers: Workers = 2,
+    device: Device = "auto",
+) -> None:
+    """Evaluate a frozen model or a finished run's checkpoint on a split; prints top-1 / top-5 with the
+    views used and stores a record like any run (suite 'eval')."""
+    if pretrained is not None and run is not None:
+        raise OmniBenchError("eval takes --pretrained FILE or --run RUN, not both")
+    store = RunStore(results)
+    source = _source(store, run, model) if run is not None else None
+    spec = eval_spec(model, dataset, tuple(split or ()), source, pretrained, backbone, frames, views,
+                     parse_settings(settings or []))
+    _check_names(spec)
+    [plan] = plan_runs(EVAL_SUITE, [spec], store, force)
+    if plan.executes:
+        check_data_roots([spec], data_root)
+        _execute(store, plan, data_root, workers, device)
+    _print_result(store, spec, executed=plan.executes)
+
+
+def _source(store: RunStore, prefix: str, model: str) -> tuple[str, dict[str, Any]]:
+    """``(suite/run_id, spec)`` of the finished run ``prefix`` names, anywhere in the store."""
+    found = [(run.suite, run.run_id) for run in store.iter_runs() if run.run_id.startswith(prefix)]
+    suites = sorted({suite for suite, _ in found})
+    if len(suites) != 1:
+        where = f"several suites ({', '.join(suites)})" if suites else f"no suite in {store.root}"
+        raise OmniBenchError(f"--run {prefix}: {where} has a run with that id; omnibench ls runs lists them")
+    suite = suites[0]
+    run_id = resolve_run(store, suite, prefix)
+    if not store.is_done(suite, run_id):
+        raise OmniBenchError(f"--run {prefix}: run {suite}/{run_id} has not finished; omnibench status {suite} --run {run_id}")
+    spec = store.read_spec(suite, run_id) or {}
+    if spec.get("model", {}).get("name") != model:
+        raise OmniBenchError(f"--run {prefix}: run {suite}/{run_id} trained {spec.get('model', {}).get('name')}, not {model}")
+    return f"{suite}/{run_id}", spec
+
+
+def _views(text: str) -> tuple[int, int]:
+    match = re.fullmatch(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*", text)
+    if not match:
+        raise OmniBenchError(f"--views '{text}': expected CLIPSxCROPS, e.g. 4x3 or 1x1")
+    return int(match.group(1)), int(match.group(2))
+
+
+def eval_spec(model: str, dataset: str, splits: tuple[str, ...], source: tuple[str, dict[str, Any]] | None,
+              pretrained: str | None, backbone: str | None, frames: int | None, views: str | None,
+              settings: Leaves) -> RunSpec:
+    """The ``eval_only`` spec: the source run's model, data and seed (or a frozen model), the command
+    line's choices over them, the papers' defaults beneath."""
+    partial: dict[str, Any] = {"protocol": "eval_only", "dataset": dataset, "model": {"name": model},
+                               "protocol_options": {"splits": list(splits)} if splits else {}}
+    if source is not None:
+        name, trained = source
+        partial.update(model=trained["model"], data=trained["data"], seed=trained["seed"])
+        partial["protocol_options"]["weights_from"] = name
+    leaves: Leaves = {path: (value, ORIGIN) for path, value in flatten(partial).items()}
+    clips, crops = _views(views) if views is not None else (None, None)
+    chosen = {"model.pretrained": (pretrained, "--pretrained"), "model.backbone": (backbone, "--backbone"),
+              "data.frames": (frames, "--frames"), "data.test_clips": (clips, "--views"), "data.test_crops": (crops, "--views")}
+    given = {path: choice for path, choice in chosen.items() if choice[0] is not None}
+    for path, (value, origin) in [*given.items(), *settings.items()]:
+        set_path(leaves, path, value, origin)
+    try:
+        return RunSpec.from_dict(unflatten({p: v for p, (v, _) in with_paper_defaults(leaves).items()}), where=ORIGIN)
+    except SpecError as err:
+        raise OmniBenchError(str(err)) from None
+
+
+def _check_names(spec: RunSpec) -> None:
+    """Model, options and dataset names, checked before anything loads (did-you-mean)."""
+    from omnibench.models import MODELS, model_options_class  # noqa: PLC0415  (imports torch)
+    from omnibench.protocols import validate_protocol_options  # noqa: PLC0415
+    from omnibench.registry import did_you_mean  # noqa: PLC0415
+    from omnibench.spec import validate_options  # noqa: PLC0415
+    from omnibench.suite_check import known_datasets  # noqa: PLC0415
+
+    MODELS.get(spec.model.name)
+    validate_options(model_options_class(spec.model.name), spec.model.options, f"{ORIGIN}: model.options")
+    validate_protocol_options(spec, f"{ORIGIN}: protocol_options")
+    known = known_datasets()
+    if spec.dataset not in known:
+        raise OmniBenchError(f"--dataset {spec.dataset}: unknown dataset{did_you_mean(spec.dataset, known)}; "
+                             f"known: {', '.join(known)}")
+
+
+def _execute(store: RunStore, plan: Any, data_root: Path | None, workers: int, device: str) -> None:
+    from omnibench.launch import RunTask, launch  # noqa: PLC0415
+    from omnibench.runtime import RuntimeOptions  # noqa: PLC0415
+
+    if plan.action == "rerun":
+        store.clear(EVAL_SUITE, plan.run_id)
+    runtime = RuntimeOptions(device=device, workers=workers, data_root=data_root)
+    launch([RunTask(EVAL_SUITE, plan.run_id, plan.spec)], "inline", store, runtime)
+
+
+def _print_result(store: RunStore, spec: RunSpec, executed: bool) -> None:
+    """Top-1 / top-5 per split with the views used; a failure as its one-line error (exit 1)."""
+    run_id = spec.run_id()
+    record = store.read_record(EVAL_SUITE, run_id)
+    if record is None:
+        status = store.read_status(EVAL_SUITE, run_id)
+        error = status.error if status is not None else "no record written"
+        console.print(f"[bold red]eval {run_id} failed:[/] {error}", soft_wrap=True)
+        console.print(f"  log: {store.log_path(EVAL_SUITE, run_id)}", soft_wrap=True)
+        raise typer.Exit(1)
+    data = spec.data
+    source = spec.protocol_options.get("weights_from") or f"frozen, pretrained {spec.model.pretrained}"
+    console.print(f"{spec.model.name} ({spec.model.backbone}; {source}) on {spec.dataset}: "
+                  f"{data.test_clips} clip(s) x {data.test_crops} crop(s) of {data.frames} frames per video", soft_wrap=True)
+    for item in record.get("evaluations") or ():
+        console.print(f"  {item['dataset']}/{item['split']}: top-1 {item['top1']:.2f}  top-5 {item['top5']:.2f}  "
+                      f"({item['videos']} videos)")
+    reused = "" if executed else " (stored result; --force reruns)"
+    console.print(f"record: {store.run_dir(EVAL_SUITE, run_id) / 'record.json'}{reused}", soft_wrap=True)
