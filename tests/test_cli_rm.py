@@ -73,3 +73,24 @@ def test_rm_refuses_unknown_suites_and_never_follows_links(stored: tuple[Suite, 
     assert code == 0 and (outside / "spec.json").is_file() and not (store.root / "four" / "abcdef123456").exists()
     code, out = cli("rm", "../results/four", "--yes", "--results", str(store.root))
     assert code == 2 and (store.root / "four").is_dir()
+
+
+def test_rm_stale_removes_runs_whose_annotation_files_changed(stored: tuple[Suite, RunStore], tmp_path: Path,
+                                                              cli: Invoke) -> None:
+    from omnibench.protocols.record import sha256_file
+    from test_report import make_record
+
+    suite, store = stored
+    listing = tmp_path / "train.txt"
+    listing.write_text("a.mp4 0\n")
+    for spec in suite.specs[:2]:  # two finished runs that read train.txt
+        record = make_record(spec, "four", {"top1": 50.0}) | {"files": {str(listing): sha256_file(listing)}}
+        atomic_write_json(store.run_dir("four", spec.run_id()) / "record.json", record)
+    code, out = cli("rm", "four", "--stale", "--yes", "--results", str(store.root))
+    assert code == 0 and "nothing to remove" in out
+    listing.write_text("a.mp4 0\nb.mp4 1\n")  # the list changed: both records are stale now
+    code, out = cli("rm", "four", "--stale", "--yes", "--results", str(store.root))
+    assert code == 0 and "removed 2 runs of 'four'" in out
+    assert sorted(_left(store)) == sorted(spec.run_id() for spec in suite.specs[2:])
+    code, out = cli("rm", "four", "--stale", "--failed", "--results", str(store.root))
+    assert code == 2 and "one of --run, --failed and --stale" in out

@@ -1,4 +1,4 @@
-"""`omnibench rm SUITE [--run RUN | --failed]`: delete runs from the run store, after asking.
+"""`omnibench rm SUITE [--run RUN | --failed | --stale]`: delete runs from the run store, after asking.
 
 Only run folders (and, when every run goes, the suite's folder) inside the store are removed;
 queued or running runs are kept until they are cancelled.
@@ -28,6 +28,7 @@ def remove(
     suite: Annotated[str, typer.Argument(help="The suite: its name in the store, or its suite file.")],
     run: Annotated[Optional[list[str]], typer.Option("--run", "-r", metavar="RUN", help="Only this run (a unique prefix of its id; repeatable).")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Only the failed runs.")] = False,
+    stale: Annotated[bool, typer.Option("--stale", help="Only the stale runs: their annotation files changed since they ran.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     results: Results = None,
 ) -> None:
@@ -38,9 +39,10 @@ def remove(
     if name not in store.suites():
         hint = did_you_mean(name, store.suites())
         raise OmniBenchError(f"no runs of suite '{name}' in {store.root}{hint}")
-    if run and failed:
-        raise OmniBenchError("rm takes --run or --failed, not both")
-    chosen, kept = _select(store, name, run or [], failed)
+    states = [state for state, wanted in (("failed", failed), ("stale", stale)) if wanted]
+    if run and states or len(states) > 1:
+        raise OmniBenchError("rm takes one of --run, --failed and --stale")
+    chosen, kept = _select(store, name, run or [], states[0] if states else None)
     if kept:
         console.print(f"kept {plural(len(kept), 'queued or running run')}: {', '.join(kept)} "
                       f"(omnibench cancel {name} stops them)", soft_wrap=True)
@@ -53,13 +55,13 @@ def remove(
         raise typer.Exit(1)
     for run_id, _ in chosen:
         store.clear(name, run_id)
-    if not run and not failed and not kept:
+    if not run and not states and not kept:
         store.remove_suite(name)
     console.print(f"removed {plural(len(chosen), 'run')} of '{name}'")
 
 
-def _select(store: RunStore, suite: str, prefixes: list[str], failed: bool) -> tuple[list[tuple[str, str]], list[str]]:
-    """(run id, state) of the runs to remove, and the ids of active runs kept."""
+def _select(store: RunStore, suite: str, prefixes: list[str], only: str | None) -> tuple[list[tuple[str, str]], list[str]]:
+    """(run id, state) of the runs to remove (all, ``prefixes``, or those in state ``only``), and the active runs kept."""
     if prefixes:
         wanted = [resolve_run(store, suite, prefix) for prefix in prefixes]
     else:
@@ -68,6 +70,5 @@ def _select(store: RunStore, suite: str, prefixes: list[str], failed: bool) -> t
     active = [run_id for run_id, state in states.items() if state in ACTIVE]
     if prefixes and active:
         raise OmniBenchError(f"run {active[0]} of '{suite}' is {states[active[0]]}: omnibench cancel {suite} first")
-    chosen = [(run_id, state) for run_id, state in states.items()
-              if state not in ACTIVE and (not failed or state == "failed")]
+    chosen = [(run_id, state) for run_id, state in states.items() if state not in ACTIVE and only in (None, state)]
     return chosen, active
