@@ -33,7 +33,7 @@ from typing import Any
 
 from omnibench.errors import UnknownNameError
 from omnibench.registry import did_you_mean
-from omnibench.protocols.defaults import flat_defaults
+from omnibench.protocols.defaults import MissingDefaultsError, flat_defaults
 from omnibench.spec import RunSpec, SpecError
 from omnibench.suite_paths import (
     Leaves,
@@ -263,11 +263,11 @@ def _expand(doc: LocatedYaml, data: Mapping[str, Any], settings: Leaves) -> list
         leaves = dict(base)
         for path, (value, origin) in [*point.items(), *settings.items()]:
             set_path(leaves, path, value, origin)
-        for override in [o for o in overrides if o.matches(with_paper_defaults(leaves))]:
+        for override in [o for o in overrides if o.matches(_with_defaults(doc, leaves))]:
             override.apply(leaves)
         for path, (value, origin) in settings.items():  # the command line wins over the overrides
             set_path(leaves, path, value, origin)
-        leaves = with_paper_defaults(leaves)
+        leaves = _with_defaults(doc, leaves)
         spec = _build_spec(doc, leaves, point)
         origins = {"": doc.where("base")} | {p: origin for p, (_, origin) in leaves.items()}
         runs.setdefault(spec.run_id(), (spec, origins))
@@ -276,18 +276,31 @@ def _expand(doc: LocatedYaml, data: Mapping[str, Any], settings: Leaves) -> list
     return list(runs.values())
 
 
-def with_paper_defaults(leaves: Leaves) -> Leaves:
-    """``leaves`` over the papers' hyper-parameters for its protocol, dataset and model.
+def _with_defaults(doc: LocatedYaml, leaves: Leaves) -> Leaves:
+    """:func:`with_paper_defaults`; a model without defaults for the protocol is an error at the line that chose it."""
+    try:
+        return with_paper_defaults(leaves)
+    except MissingDefaultsError as err:
+        origin = leaves.get("model.name", (None, None))[1] or leaves.get("protocol", (None, None))[1]
+        raise SuiteError(f"{origin or doc.where('base')}: {err}") from None
 
-    The defaults (``omnibench.protocols.defaults``) become part of the spec, so the run id
-    and the record hold the numbers actually used; anything the suite sets wins.
+
+def with_paper_defaults(leaves: Leaves) -> Leaves:
+    """``leaves`` over the papers' hyper-parameters for its protocol, dataset, model and options.
+
+    The defaults (each model's declaration, ``omnibench.protocols.defaults``) become part of
+    the spec, so the run id and the record hold the numbers actually used; anything the suite
+    sets wins. A model without defaults for the run's protocol raises ``MissingDefaultsError``.
     """
     identity = [str(effective_value(leaves, path)) for path in ("protocol", "dataset", "model.name")]
+    options = {p[len("model.options."):]: v for p, (v, _) in leaves.items() if p.startswith("model.options.")}
+    empty = {p for p, (v, _) in leaves.items() if v == {}}  # ``options: {}`` sets nothing
     merged: Leaves = {}
-    for path, value in flat_defaults(*identity).items():
-        if not any(p == path or p.startswith(path + ".") or path.startswith(p + ".") for p in leaves):
+    for path, value in flat_defaults(*identity, options).items():
+        if not any(p == path or p.startswith(path + ".") or path.startswith(p + ".") for p in leaves.keys() - empty):
             merged[path] = (value, None)
-    return {**merged, **leaves}
+    kept = {p: leaf for p, leaf in leaves.items() if not (p in empty and any(m.startswith(p + ".") for m in merged))}
+    return {**merged, **kept}
 
 
 def _leaves(doc: LocatedYaml, data: Mapping[str, Any], keys: tuple[Any, ...]) -> Leaves:

@@ -110,6 +110,22 @@ def test_exact_trainable_parameter_names(name: str, options: dict, expected: set
     assert clip == {"xclip": visual, "vificlip": visual | text | {"clip.logit_scale"}}.get(name, set())
 
 
+@pytest.mark.parametrize(("name", "groups"), [("omniclip", 2), ("xclip", 4), ("vificlip", 1), ("vl_prompt", 1)])
+def test_weight_decay_groups_follow_each_released_optimiser(name: str, groups: int) -> None:
+    """X-CLIP's groups (decay | none) x (CLIP | new, 10x LR); OmniCLIP trains new modules only; ViFi-CLIP: one group."""
+    from omnibench.engine.optim import param_groups
+    from omnibench.spec import OptimSpec
+
+    model = tiny(name)
+    found = param_groups(model, OptimSpec(weight_decay=0.001, new_module_lr_mult=10), model.new_parameter_names())
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert len(found) == groups and {n for g in found for n in g["names"]} == trainable
+    if groups == 1:
+        assert found[0]["weight_decay"] == 0.001
+    else:
+        assert {g["weight_decay"] for g in found} == {0.0, 0.001}
+
+
 def tiny(name: str, frames: int = FRAMES, **options: object) -> torch.nn.Module:
     return build_model(ModelSpec(name=name, backbone=TINY, pretrained=None, options=options), frames=frames)
 

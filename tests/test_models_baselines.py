@@ -145,13 +145,29 @@ def test_vl_prompting_deep_vision_prompts() -> None:
         tiny("vl_prompt", vision_depth=5)
 
 
-def test_vl_prompting_text_context() -> None:
-    model = tiny("vl_prompt", text_tokens=4)
+@pytest.mark.parametrize("tokens", [1, 2, 4])
+def test_vl_prompting_text_context_starts_from_a_photo_of_a_up_to_four_tokens(tokens: int) -> None:
+    """Released behaviour: <= 4 text tokens start as the first words of "a photo of a", whose other
+    words stay in the prompt as fixed text; more tokens start random behind "X" placeholders."""
+    model = tiny("vl_prompt", text_tokens=tokens)
     words = model.tokenizer(["a photo of a"])[0, 1:5]
     with torch.no_grad():
-        torch.testing.assert_close(model.text_prompts[0], model.clip.token_embedding(words))
-    tokens = model.tokenize(["run"])
-    assert tokens[0, 1:5].tolist() == model.tokenizer(["X X X X"])[0, 1:5].tolist()
+        torch.testing.assert_close(model.text_prompts[0], model.clip.token_embedding(words[:tokens]))
+    assert model.tokenize(["run"])[0].tolist() == model.tokenizer(["a photo of a run."])[0].tolist()
+
+
+def test_vl_prompting_text_context_random_beyond_four_tokens_or_without_words() -> None:
+    for options in ({"text_tokens": 5}, {"text_tokens": 3, "ctx_init": ""}):
+        model = tiny("vl_prompt", **options)
+        placeholders = " ".join(["X"] * options["text_tokens"])
+        assert model.tokenize(["run"])[0].tolist() == model.tokenizer([f"{placeholders} run."])[0].tolist()
+        assert model.text_prompts[0].std().item() == pytest.approx(0.02, rel=0.3)
+    with pytest.raises(OmniBenchError, match="ctx_init 'a photo' has 2 tokens, fewer than text_tokens 4"):
+        tiny("vl_prompt", text_tokens=4, ctx_init="a photo")
+
+
+def test_vl_prompting_deep_text_prompts_change_the_text() -> None:
+    model = tiny("vl_prompt", text_tokens=4)
     changed = tiny("vl_prompt", text_tokens=4)
     changed.load_state_dict(model.state_dict())
     with torch.no_grad():

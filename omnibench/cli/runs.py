@@ -229,7 +229,7 @@ def ls_models() -> None:
     """Registered models and their options."""
     from rich.table import Table  # noqa: PLC0415
 
-    from omnibench.models import describe_models, model_options_class  # noqa: PLC0415  (imports torch)
+    from omnibench.models import describe_models, model_options_class  # noqa: PLC0415  (declarations: no torch)
 
     table = Table(title="models", title_justify="left")
     for column in ("model", "description", "options (model.options.*)"):

@@ -1,23 +1,40 @@
 """Video models on open_clip backbones: OmniCLIP, X-CLIP, ViFi-CLIP (+ VL prompting), vanilla CLIP.
 
-``omnibench.compat`` runs first: open_clip imports torchvision, which needs it on machines
-where torchvision's C++ extension cannot load.
+Importing this package is cheap: it loads each model's torch-free declaration (``*_config.py``:
+options, description, the papers' defaults per protocol; :mod:`omnibench.models.declaration`).
+The implementations (torch, open_clip) load on first use of :data:`MODELS`, :func:`build_model`,
+:class:`VideoCLIPModel`, :func:`register_model` or :func:`validate_model_options`; every module
+that imports open_clip imports ``omnibench.compat`` first.
 """
-import omnibench.compat  # noqa: F401  (its import runs the step; must precede torchvision)
+from __future__ import annotations
 
-from omnibench.models.base import VideoCLIPModel
-from omnibench.models.registry import (
-    MODELS, build_model, describe_models, model_options_class, register_model, validate_model_options,
-)
-from omnibench.models import omniclip, vanilla, vificlip, vlprompt, xclip  # noqa: F401  (registration)
+import importlib
+from typing import Any
+
+from omnibench.models import omniclip_config, vanilla_config, vificlip_config, vlprompt_config, xclip_config  # noqa: F401  (declarations)
+from omnibench.models.declaration import DECLARED, describe_models, model_options_class
+
+_IMPLEMENTED = {"MODELS": "registry", "build_model": "registry", "register_model": "registry",
+                "validate_model_options": "registry", "VideoCLIPModel": "base"}
+_IMPLEMENTATIONS = ("omniclip", "vanilla", "vificlip", "vlprompt", "xclip")
 
 
-def input_size(model: VideoCLIPModel) -> int:
-    """The frame resolution ``model`` expects."""
-    return model.image_size
+def __getattr__(name: str) -> Any:
+    """The torch side, imported (with every model's registration) on first use."""
+    if name not in _IMPLEMENTED:
+        raise AttributeError(f"module 'omnibench.models' has no attribute '{name}'")
+    for module in _IMPLEMENTATIONS:
+        importlib.import_module(f"omnibench.models.{module}")
+    return getattr(importlib.import_module(f"omnibench.models.{_IMPLEMENTED[name]}"), name)
+
+
+def input_size(model: Any) -> int:
+    """The frame resolution ``model`` (a :class:`VideoCLIPModel`) expects."""
+    return int(model.image_size)
 
 
 __all__ = [
+    "DECLARED",
     "MODELS",
     "VideoCLIPModel",
     "build_model",

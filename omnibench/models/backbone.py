@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
 import open_clip
 from open_clip.model import CLIP, resize_pos_embed
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer

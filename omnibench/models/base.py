@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
 import torch
 import torch.nn.functional as F
 from open_clip.model import CLIP

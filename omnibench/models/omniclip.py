@@ -25,65 +25,26 @@ Design choices the paper leaves open, documented here:
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
 import torch
 from open_clip.model import CLIP
 from torch import nn
 
 from omnibench.errors import OmniBenchError
 from omnibench.models.adapters import (
-    FORMS, CascadeAdapter, ParallelTemporalAdapter, PromptGate, SelfPromptGenerator, TemporalAttentionHead,
+    CascadeAdapter, ParallelTemporalAdapter, PromptGate, SelfPromptGenerator, TemporalAttentionHead,
 )
 from omnibench.models.attention import default_heads
 from omnibench.models.base import VideoCLIPModel
-from omnibench.models.options import ModelOptions, require, require_choice
+from omnibench.models.omniclip_config import OmniCLIPOptions
 from omnibench.models.registry import register_model
-from omnibench.models.text import OMNICLIP_TEMPLATE, VideoSpecificPrompt
+from omnibench.models.text import VideoSpecificPrompt
 from omnibench.models.vision import block_forward, class_embedding_out, embed_patches, grid_size
 
-COMBINATIONS = ("block_parallel", "attention_parallel", "cascade")
 TRAINABLE = ("temporal_embedding", "adapters.", "spg.", "prompt_gate.", "head.", "prompt_generator.")
-
-
-@dataclasses.dataclass(frozen=True)
-class OmniCLIPOptions(ModelOptions):
-    """OmniCLIP switches; Table 7 = use_pta × use_spg, Table 8 = ratio, Table 9 = pooling ×
-    projector, Table 10 = pta_blocks (1-based), Table 11 = combination."""
-
-    template: str = OMNICLIP_TEMPLATE
-    use_pta: bool = True
-    use_spg: bool = True
-    ratio: float = 0.25
-    pta_blocks: tuple[int, ...] | None = None  # None: every block
-    pta_heads: int | None = None  # None: r·D / 64 (at least 1)
-    pooling: str = "avg"
-    projector: bool = True
-    projector_form: str = "residual"  # or "literal": R = MLP(P), Eq. 6 as written
-    prompt_source: str = "input"
-    prompt_gate: bool = False  # omnibench's extension: prompts hidden behind a gate that starts closed
-    combination: str = "block_parallel"
-    head_heads: int | None = None  # None: E / 64
-    head_form: str = "residual"  # or "literal": Avg(MHA(F)), Eq. 5 as written
-    text_prompts: bool = True  # X-CLIP's video-specific prompts on the text side (off: a fixed classifier)
-    prompt_layers: int = 2
-    prompt_alpha: float = 0.1
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(0 < self.ratio <= 1, "ratio", "must be in (0, 1] (Table 8: 1/8, 1/4, 1/2, 1)")
-        require(self.pta_blocks is None or len(self.pta_blocks) > 0, "pta_blocks", "must name at least one block")
-        require_choice(self.pooling, ("avg", "max"), "pooling")
-        require_choice(self.prompt_source, ("input", "per_block"), "prompt_source")
-        require_choice(self.projector_form, FORMS, "projector_form")
-        require_choice(self.head_form, FORMS, "head_form")
-        require_choice(self.combination, COMBINATIONS, "combination")
-        require(self.prompt_layers >= 1, "prompt_layers", "must be >= 1")
-        for key in ("pta_heads", "head_heads"):
-            value = getattr(self, key)
-            require(value is None or value >= 1, key, "must be >= 1")
 
 
 def adapter_blocks(chosen: Sequence[int] | None, blocks: int) -> tuple[int, ...]:
@@ -96,8 +57,7 @@ def adapter_blocks(chosen: Sequence[int] | None, blocks: int) -> tuple[int, ...]
     return tuple(sorted(set(chosen)))
 
 
-@register_model("omniclip", options=OmniCLIPOptions,
-                description="OmniCLIP: frozen CLIP + parallel temporal adapters (PTA) + self-prompt generator (SPG)")
+@register_model("omniclip")
 class OmniCLIP(VideoCLIPModel):
     """OmniCLIP's video encoder on a frozen open_clip ViT; trainable: TE, SPG (+ the optional gate),
     PTAs and α, head, text prompt generator."""

@@ -1,4 +1,5 @@
-"""Options shared by every model (each model's dataclass extends :class:`ModelOptions`)."""
+"""Options shared by every model (each model's dataclass extends :class:`ModelOptions`), the
+papers' class-name templates and the multi-view test setting. Imports no torch."""
 from __future__ import annotations
 
 import dataclasses
@@ -7,6 +8,11 @@ from omnibench.registry import did_you_mean
 from omnibench.spec import SpecError
 
 ACTIVATIONS = ("quick_gelu", "gelu")  # of the backbone's blocks (omnibench.models.weights)
+
+OMNICLIP_TEMPLATE = "A video of {} action."  # OmniCLIP §3.1
+XCLIP_TEMPLATE = "{}"  # X-CLIP §3.3: the bare label, prompts are learned
+VIFI_TEMPLATE = "a photo of a {}."  # ViFi-CLIP appendix B, also CLIP's zero-shot template
+MULTI_VIEW = {"test_clips": 4, "test_crops": 3}  # 4 temporal x 3 spatial views (supervised tables)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The model registry: one module per model, registered with :func:`register_model`.
 
 A registered model is a :class:`~omnibench.models.base.VideoCLIPModel` subclass whose
-constructor takes ``(clip, tokenizer, frames, options)``; ``options`` is an instance of
-the dataclass given to the decorator, validated from ``ModelSpec.options``.
+constructor takes ``(clip, tokenizer, frames, options)``; ``options`` is an instance of the
+options dataclass its torch-free declaration names (:mod:`omnibench.models.declaration`),
+validated from ``ModelSpec.options``.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from omnibench.models.declaration import DECLARED
 from omnibench.registry import Registry
 from omnibench.spec import ModelSpec, validate_options
 
@@ -32,31 +34,22 @@ class ModelEntry:
 MODELS: Registry[ModelEntry] = Registry("model")
 
 
-def register_model(name: str, options: type, description: str) -> Callable[[type], type]:
-    """Class decorator: register a :class:`VideoCLIPModel` subclass as ``name``."""
+def register_model(name: str) -> Callable[[type], type]:
+    """Class decorator: register a :class:`VideoCLIPModel` subclass as the declared model ``name``."""
+    declaration = DECLARED.get(name)
 
     def decorate(cls: type) -> type:
-        MODELS.register(name)(ModelEntry(name, cls, options, description))
+        MODELS.register(name)(ModelEntry(name, cls, declaration.options, declaration.description))
         cls.registry_name = name
         return cls
 
     return decorate
 
 
-def model_options_class(name: str) -> type:
-    """The options dataclass of model ``name`` (for validating suites without building)."""
-    return MODELS.get(name).options
-
-
 def validate_model_options(spec: ModelSpec, where: str = "<spec>") -> Any:
     """``spec.options`` checked against the model's options dataclass (did-you-mean on unknown keys)."""
     entry = MODELS.get(spec.name)
     return validate_options(entry.options, spec.options, where=f"{where}: model.options")
-
-
-def describe_models() -> list[tuple[str, str]]:
-    """``(name, one-line description)`` for every registered model, sorted by name."""
-    return [(name, MODELS.get(name).description) for name in MODELS.names()]
 
 
 def build_model(

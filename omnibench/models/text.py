@@ -4,16 +4,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 
+import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
 import torch
 from open_clip.transformer import QuickGELU
 from torch import nn
 
 from omnibench.errors import OmniBenchError
 from omnibench.models.attention import FeedForward, MultiHeadCrossAttention, default_heads, init_trunc_normal
-
-OMNICLIP_TEMPLATE = "A video of {} action."  # OmniCLIP §3.1
-XCLIP_TEMPLATE = "{}"  # X-CLIP §3.3: the bare label, prompts are learned
-VIFI_TEMPLATE = "a photo of a {}."  # ViFi-CLIP appendix B, also CLIP's zero-shot template
 
 
 def format_prompts(template: str, classnames: Sequence[str]) -> list[str]:

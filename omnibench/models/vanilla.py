@@ -1,26 +1,17 @@
 """Vanilla CLIP: frozen encoders, frame-mean video embedding, zero-shot classification."""
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
+import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
 from open_clip.model import CLIP
 
 from omnibench.models.base import VideoCLIPModel
-from omnibench.models.options import ModelOptions
 from omnibench.models.registry import register_model
-from omnibench.models.text import VIFI_TEMPLATE
+from omnibench.models.vanilla_config import VanillaOptions
 
 
-@dataclasses.dataclass(frozen=True)
-class VanillaOptions(ModelOptions):
-    """Vanilla CLIP has only the shared options."""
-
-    template: str = VIFI_TEMPLATE
-
-
-@register_model("vanilla_clip", options=VanillaOptions,
-                description="Frozen CLIP, frame-mean video embedding, zero-shot (the lower bound)")
+@register_model("vanilla_clip")
 class VanillaCLIP(VideoCLIPModel):
     """Frozen CLIP applied frame by frame; the video embedding is the mean of the frames'."""
 

@@ -7,34 +7,19 @@ code, the token embedding is never trained (it only makes the fixed input embedd
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
+import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
 from open_clip.model import CLIP
 
 from omnibench.models.base import VideoCLIPModel
-from omnibench.models.options import ModelOptions, require_choice
 from omnibench.models.registry import register_model
-from omnibench.models.text import VIFI_TEMPLATE
+from omnibench.models.vificlip_config import ViFiCLIPOptions
 
-TUNES = ("both", "image", "text")
 TEXT_ENCODER = ("clip.transformer.", "clip.positional_embedding", "clip.ln_final.", "clip.text_projection")
 
 
-@dataclasses.dataclass(frozen=True)
-class ViFiCLIPOptions(ModelOptions):
-    """``tune``: which encoders are fine-tuned (both | image | text)."""
-
-    template: str = VIFI_TEMPLATE
-    tune: str = "both"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require_choice(self.tune, TUNES, "tune")
-
-
-@register_model("vificlip", options=ViFiCLIPOptions,
-                description="ViFi-CLIP: fully fine-tuned CLIP, frame-mean pooling (tune: both | image | text)")
+@register_model("vificlip")
 class ViFiCLIP(VideoCLIPModel):
     """CLIP fine-tuned end to end on frames (with both encoders, the temperature too)."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
 import torch
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 

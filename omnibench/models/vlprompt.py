@@ -5,43 +5,27 @@ Vision: ``vision_tokens`` prompt tokens are appended after the positional embedd
 ``ln_pre``) and replaced by fresh learnable ones before each of the first ``vision_depth``
 blocks. Text: the first ``text_tokens`` positions after the start token hold learnable
 context vectors, likewise replaced before each of the first ``text_depth`` blocks.
-``ctx_init`` initialises the first-layer text context from its word embeddings when it has
-exactly ``text_tokens`` tokens (as in the released configs, which use it for <= 4 tokens).
+As in the released code, with ``text_tokens`` <= 4 the first-layer text context starts as the
+word embeddings of the first ``text_tokens`` tokens of ``ctx_init`` ("a photo of a"), and the
+rest of ``ctx_init`` stays in the prompt as fixed words ("a photo" learnable, "of a" fixed
+for 2 tokens); with more tokens the context is random (std 0.02) behind "X" placeholders.
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
 import torch
 from open_clip.model import CLIP
 from torch import nn
 
 from omnibench.errors import OmniBenchError
 from omnibench.models.base import VideoCLIPModel
-from omnibench.models.options import ModelOptions, require
 from omnibench.models.registry import register_model
 from omnibench.models.text import format_prompts
 from omnibench.models.vision import class_embedding_out, embed_patches
-
-
-@dataclasses.dataclass(frozen=True)
-class VLPromptOptions(ModelOptions):
-    """Prompt counts and depths (None: every layer); the released few-shot configs use 10/10 tokens, depth 12/12."""
-
-    template: str = "{}."
-    vision_tokens: int = 10
-    text_tokens: int = 10
-    vision_depth: int | None = None
-    text_depth: int | None = None
-    ctx_init: str = "a photo of a"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        for key in ("vision_tokens", "text_tokens", "vision_depth", "text_depth"):
-            value = getattr(self, key)
-            require(value is None or value >= 1, key, "must be >= 1")
+from omnibench.models.vlprompt_config import CTX_INIT_MAX_TOKENS, VLPromptOptions
 
 
 def _depth(depth: int | None, layers: int, key: str) -> int:
@@ -52,8 +36,7 @@ def _depth(depth: int | None, layers: int, key: str) -> int:
     return depth
 
 
-@register_model("vl_prompt", options=VLPromptOptions,
-                description="ViFi-CLIP VL prompting: deep learnable prompts in both towers, CLIP frozen")
+@register_model("vl_prompt")
 class VLPrompting(VideoCLIPModel):
     """Independent deep vision and text prompts on a frozen CLIP; frame-mean video embedding."""
 
@@ -69,15 +52,21 @@ class VLPrompting(VideoCLIPModel):
         width_v, width_t = clip.visual.transformer.width, clip.transformer.width
         self.vision_prompts = nn.Parameter(torch.randn(self.vision_depth, self.n_vision, width_v) * 0.02)
         self.text_prompts = nn.Parameter(torch.randn(self.text_depth, self.n_text, width_t) * 0.02)
-        self._init_context(options.ctx_init)
+        self.prefix = " ".join(["X"] * self.n_text)
+        if options.ctx_init and self.n_text <= CTX_INIT_MAX_TOKENS:
+            self._init_context(options.ctx_init)
         self.freeze_except(("vision_prompts", "text_prompts"))
 
     def _init_context(self, ctx_init: str) -> None:
+        """The first ``n_text`` word embeddings of ``ctx_init``; the prompt keeps its remaining words."""
         ids = self.tokenizer([ctx_init])[0]
         words = ids[1: int(ids.argmax())]  # between the start and end tokens
-        if ctx_init and len(words) == self.n_text:
-            with torch.no_grad():
-                self.text_prompts[0].copy_(self.clip.token_embedding(words))
+        if len(words) < self.n_text:
+            raise OmniBenchError(f"model.options.ctx_init '{ctx_init}' has {len(words)} tokens, fewer than "
+                                 f"text_tokens {self.n_text}; give more words or set ctx_init to ''")
+        with torch.no_grad():
+            self.text_prompts[0].copy_(self.clip.token_embedding(words[: self.n_text]))
+        self.prefix = ctx_init.replace("_", " ")
 
     def text_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
         yield from self.text_tower_parameters()
@@ -87,8 +76,7 @@ class VLPrompting(VideoCLIPModel):
         return {"vision_prompts", "text_prompts"}
 
     def tokenize(self, classnames: Sequence[str]) -> torch.Tensor:
-        prefix = " ".join(["X"] * self.n_text)
-        prompts = [f"{prefix} {text}" for text in format_prompts(self.template, classnames)]
+        prompts = [f"{self.prefix} {text}" for text in format_prompts(self.template, classnames)]
         return self.tokenizer(prompts).to(self.text_prompts.device)
 
     def compute_text_features(self, classnames: Sequence[str]) -> torch.Tensor:

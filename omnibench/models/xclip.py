@@ -11,10 +11,10 @@ initialised as the released code leaves it (see each class).
 """
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
 import torch
 from open_clip.model import CLIP
 from open_clip.transformer import QuickGELU
@@ -24,27 +24,12 @@ from omnibench.models.attention import (
     FeedForward, MultiHeadSelfAttention, block_attention, default_heads, init_as_torch_multihead, init_trunc_normal,
 )
 from omnibench.models.base import VideoCLIPModel
-from omnibench.models.options import ModelOptions, require
 from omnibench.models.registry import register_model
-from omnibench.models.text import XCLIP_TEMPLATE, VideoSpecificPrompt
+from omnibench.models.text import VideoSpecificPrompt
 from omnibench.models.vision import class_embedding_out, embed_patches
+from omnibench.models.xclip_config import XCLIPOptions
 
 NEW_MODULES = ("messages.", "mit.", "prompts_generator.")
-
-
-@dataclasses.dataclass(frozen=True)
-class XCLIPOptions(ModelOptions):
-    """X-CLIP's settings as released: 1 MIT layer, 2 prompt blocks, α = 0.1, frozen text."""
-
-    template: str = XCLIP_TEMPLATE
-    mit_layers: int = 1
-    prompt_layers: int = 2
-    prompt_alpha: float = 0.1
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        require(self.mit_layers >= 1, "mit_layers", "must be >= 1")
-        require(self.prompt_layers >= 1, "prompt_layers", "must be >= 1")
 
 
 class MessageToken(nn.Module):
@@ -102,8 +87,7 @@ class MultiFrameIntegration(nn.Module):
         return (self.blocks(frames + self.positional_embedding) + frames).mean(dim=1)
 
 
-@register_model("xclip", options=XCLIPOptions,
-                description="X-CLIP: cross-frame communication + multi-frame integration + video-specific prompts")
+@register_model("xclip")
 class XCLIP(VideoCLIPModel):
     """X-CLIP on an open_clip ViT; everything but the text tower and ``logit_scale`` is fine-tuned."""
 
