@@ -190,7 +190,7 @@ def test_validate_refuses_an_unstated_state_dict_at_its_line(quickgelu_source: t
     suite_text = (
         "name: weights\ndescription: d\n"
         "table: {paper_table: null, title: t, layout: grid, rows: [model.name], columns: [dataset], metrics: [top1]}\n"
-        "base:\n  protocol: few_shot\n  dataset: synthetic\n"
+        "base:\n  protocol: eval_only\n  dataset: synthetic\n"
         f"  model: {{name: vanilla_clip, backbone: {TINY}, pretrained: {state}}}\n"
     )
     path = tmp_path / "weights.yaml"

@@ -22,6 +22,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
 import open_clip
 import torch
 from open_clip.transformer import QuickGELU
