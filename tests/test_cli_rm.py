@@ -14,7 +14,7 @@ SUITE = """\
 name: four
 description: four runs in four states
 table: {paper_table: null, title: Four, layout: grid, rows: [model.name], columns: [dataset], metrics: [top1]}
-base: {protocol: supervised, dataset: synthetic, model: {backbone: omnibench-tiny-vit, pretrained: null}}
+base: {protocol: few_shot, dataset: synthetic, model: {backbone: omnibench-tiny-vit, pretrained: null}}
 grid: {model.name: [omniclip, xclip, vificlip, vl_prompt]}
 """
 

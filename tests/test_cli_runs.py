@@ -28,7 +28,7 @@ base:
   optim: {epochs: 1, batch_size: 4}
 grid:
   - protocol_options.shots: [2, 4]
-    model.name: [vificlip, vanilla_clip]
+    model.name: [vificlip, xclip]
 """
 
 
