@@ -29,7 +29,7 @@ STATES = ("pending", "running", "done", "failed")
 RESULTS_ENV = "OMNIBENCH_RESULTS"
 SPEC_FILE, STATUS_FILE, RECORD_FILE = "spec.json", "status.json", "record.json"
 SUITE_SOURCE_FILE = "suite.json"  # <root>/<suite>/suite.json: the suite file its runs came from
-LOG_FILE, CHECKPOINT_FILE = "log.txt", "checkpoint.pt"
+LOG_FILE, CHECKPOINT_FILE, PREDICTIONS_FILE = "log.txt", "checkpoint.pt", "predictions.csv"
 
 
 def results_root(override: str | os.PathLike[str] | None = None) -> Path:

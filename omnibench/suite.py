@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,37 +37,27 @@ from omnibench.spec import RunSpec, SpecError
 from omnibench.suite_paths import (
     Leaves,
     SuiteError,
+    check_keys,
     check_path,
     effective_value,
     flatten,
     leaf_value,
+    mapping_at,
     origin_of,
     parse_overrides,
     set_path,
     spec_error,
+    string_at,
     unflatten,
 )
+from omnibench.suite_table import LAYOUTS, TableSpec, check_reference, parse_table
 from omnibench.yaml_lines import LocatedYaml, load_yaml, overlay
 
 SUITES_ENV = "OMNIBENCH_SUITES"
 BUILTIN_SUITES = Path(__file__).resolve().parents[1] / "suites"
-LAYOUTS = ("grid", "supervised", "zero_shot")
-TOP_KEYS = ("name", "description", "include", "table", "external_datasets", "base", "grid", "overrides")
+TOP_KEYS = ("name", "description", "include", "table", "external_datasets", "base", "grid", "seeds", "overrides")
 FRAGMENT_PREFIX = "_"  # suites/_ablation.yaml: included by suites, not a suite itself
-TABLE_KEYS = ("paper_table", "title", "layout", "rows", "columns", "metrics")
-__all__ = ["Suite", "SuiteError", "TableSpec", "load_suite", "resolve_suite", "suite_files"]
-
-
-@dataclasses.dataclass(frozen=True)
-class TableSpec:
-    """The paper table a suite feeds: rows / columns are spec paths, metrics record keys."""
-
-    paper_table: str | None
-    title: str
-    layout: str
-    rows: tuple[str, ...]
-    columns: tuple[str, ...]
-    metrics: tuple[str, ...]
+__all__ = ["LAYOUTS", "Suite", "SuiteError", "TableSpec", "load_suite", "resolve_suite", "suite_files"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,14 +123,15 @@ def load_suite(name_or_path: str | Path, settings: Leaves | None = None) -> Suit
     if path.name.startswith(FRAGMENT_PREFIX):
         raise SuiteError(f"{path}: files named {FRAGMENT_PREFIX}*.yaml are fragments that suites include, not suites")
     doc = _document(path, ())
-    data = _mapping(doc, doc.data, ())
-    name = _string(doc, data, "name")
+    data = mapping_at(doc, doc.data, ())
+    name = string_at(doc, data, "name")
     if name != doc.path.stem:
         raise SuiteError(f"{doc.where('name')}: name '{name}' must equal the file name '{doc.path.stem}'")
-    description = _string(doc, data, "description")
-    table = _table(doc, _mapping(doc, data.get("table"), ("table",)))
+    description = string_at(doc, data, "description")
+    table = parse_table(doc, mapping_at(doc, data.get("table"), ("table",)))
     runs = _expand(doc, data, settings or {})
     specs = tuple(spec for spec, _ in runs)
+    check_reference(doc, table, specs)
     axes = _varying_paths(specs, _grid_paths(data))
     external = _external_datasets(doc, data.get("external_datasets", {}))
     chosen = {path: value for path, (value, _) in (settings or {}).items()}
@@ -151,8 +141,8 @@ def load_suite(name_or_path: str | Path, settings: Leaves | None = None) -> Suit
 def _document(path: Path, chain: tuple[Path, ...]) -> LocatedYaml:
     """The suite file laid over the files it includes (recursively; a cycle is an error)."""
     doc = load_yaml(path)
-    data = _mapping(doc, doc.data, ())
-    _known_keys(doc, data, (), TOP_KEYS)
+    data = mapping_at(doc, doc.data, ())
+    check_keys(doc, data, (), TOP_KEYS)
     if path.resolve() in chain:
         raise SuiteError(f"{doc.where('include')}: include cycle: {' -> '.join(str(p) for p in (*chain, path))}")
     included = data.get("include", [])
@@ -175,60 +165,14 @@ def _external_datasets(doc: LocatedYaml, data: Any) -> dict[str, str]:
     return {str(k): v for k, v in data.items()}
 
 
-def _mapping(doc: LocatedYaml, value: Any, keys: tuple[Any, ...]) -> Mapping[str, Any]:
-    if value is None and keys:
-        raise SuiteError(f"{doc.where(*keys[:-1])}: missing '{keys[-1]}'")
-    if not isinstance(value, Mapping):
-        raise SuiteError(f"{doc.where(*keys)}: '{'.'.join(map(str, keys)) or 'suite'}' must be a mapping")
-    return value
-
-
-def _known_keys(doc: LocatedYaml, data: Mapping[str, Any], keys: tuple[Any, ...], allowed: tuple[str, ...]) -> None:
-    for key in data:
-        if key not in allowed:
-            hint = did_you_mean(str(key), list(allowed))
-            raise SuiteError(f"{doc.where(*keys, key)}: unknown key '{key}'{hint}; allowed: {', '.join(allowed)}")
-
-
-def _string(doc: LocatedYaml, data: Mapping[str, Any], key: str, *, prefix: tuple[str, ...] = ()) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise SuiteError(f"{doc.where(*prefix, key)}: '{'.'.join((*prefix, key))}' must be a non-empty string")
-    return value
-
-
-def _table(doc: LocatedYaml, data: Mapping[str, Any]) -> TableSpec:
-    _known_keys(doc, data, ("table",), TABLE_KEYS)
-    paper = data.get("paper_table")
-    if paper is not None and not re.fullmatch(r"table\d+", str(paper)):
-        raise SuiteError(f"{doc.where('table', 'paper_table')}: paper_table '{paper}' must look like 'table5' or be null")
-    layout = _string(doc, data, "layout", prefix=("table",))
-    if layout not in LAYOUTS:
-        raise SuiteError(f"{doc.where('table', 'layout')}: layout '{layout}' is not one of {', '.join(LAYOUTS)}{did_you_mean(layout, list(LAYOUTS))}")
-    lists = {key: _string_list(doc, data, key) for key in ("rows", "columns", "metrics")}
-    for key in ("rows", "columns"):
-        for index, path in enumerate(lists[key]):
-            if not re.fullmatch(r"eval\.(dataset|split)", path):  # per-evaluation columns (zero-shot)
-                check_path(path, doc.where("table", key, index))
-    title = _string(doc, data, "title", prefix=("table",))
-    return TableSpec(paper, title, layout, lists["rows"], lists["columns"], lists["metrics"])
-
-
-def _string_list(doc: LocatedYaml, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    value = data.get(key)
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise SuiteError(f"{doc.where('table', key)}: 'table.{key}' must be a non-empty list of strings")
-    return tuple(value)
-
-
 def _grids(doc: LocatedYaml, data: Mapping[str, Any]) -> Iterator[tuple[tuple[Any, ...], Mapping[str, Any]]]:
     """Each grid (a mapping of path -> values) with its key prefix in the document."""
     grid = data.get("grid", {})
     if isinstance(grid, list):
         for index, item in enumerate(grid):
-            yield ("grid", index), _mapping(doc, item, ("grid", index))
+            yield ("grid", index), mapping_at(doc, item, ("grid", index))
     else:
-        yield ("grid",), _mapping(doc, grid, ("grid",))
+        yield ("grid",), mapping_at(doc, grid, ("grid",))
 
 
 def _grid_points(doc: LocatedYaml, data: Mapping[str, Any]) -> Iterator[Leaves]:
@@ -244,19 +188,34 @@ def _grid_points(doc: LocatedYaml, data: Mapping[str, Any]) -> Iterator[Leaves]:
             if duplicates:
                 raise SuiteError(f"{where}: grid axis '{path}' lists {duplicates[0]!r} twice")
             axes.append([(str(path), value, doc.where(*keys, path, i)) for i, value in enumerate(values)])
-        for point in itertools.product(*axes):
-            yield {path: (value, line) for path, value, line in point}
+        seeds = _seeds(doc, data, grid)
+        for point, seed in itertools.product(itertools.product(*axes), seeds or [None]):
+            yield {path: (value, line) for path, value, line in (*point, *([seed] if seed else []))}
+
+
+def _seeds(doc: LocatedYaml, data: Mapping[str, Any], grid: Mapping[str, Any]) -> list[tuple[str, int, str | None]]:
+    """``seeds: [0, 1, 2]``: every grid point runs once per model seed (the ``seed`` axis of every grid)."""
+    seeds = data.get("seeds")
+    if seeds is None:
+        return []
+    if not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds) or \
+            not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise SuiteError(f"{doc.where('seeds')}: 'seeds' must be a non-empty list of distinct integers")
+    if "seed" in grid:
+        raise SuiteError(f"{doc.where('seeds')}: seeds are given both by 'seeds' and by a grid axis 'seed'; keep one")
+    return [("seed", seed, doc.where("seeds", i)) for i, seed in enumerate(seeds)]
 
 
 def _grid_paths(data: Mapping[str, Any]) -> list[str]:
     grid = data.get("grid", {})
     grids = grid if isinstance(grid, list) else [grid]
-    return list(dict.fromkeys(str(p) for g in grids if isinstance(g, Mapping) for p in g))
+    seeds = ["seed"] if "seeds" in data else []
+    return list(dict.fromkeys([*(str(p) for g in grids if isinstance(g, Mapping) for p in g), *seeds]))
 
 
 def _expand(doc: LocatedYaml, data: Mapping[str, Any], settings: Leaves) -> list[tuple[RunSpec, dict[str, str | None]]]:
     """Every run: grid point over base, the command-line settings, matching overrides, settings again."""
-    base = _leaves(doc, _mapping(doc, data.get("base", {}), ("base",)), ("base",))
+    base = _leaves(doc, mapping_at(doc, data.get("base", {}), ("base",)), ("base",))
     overrides = parse_overrides(doc, data.get("overrides"))
     runs: dict[str, tuple[RunSpec, dict[str, str | None]]] = {}
     for point in _grid_points(doc, data):

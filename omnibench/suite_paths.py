@@ -248,3 +248,28 @@ def parse_settings(pairs: list[str]) -> Leaves:
         check_path(path, f"--set {pair}")
         settings[path] = (value, f"--set {pair}")
     return settings
+
+
+def mapping_at(doc: LocatedYaml, value: Any, keys: tuple[Any, ...]) -> Mapping[str, Any]:
+    """``value`` (the suite's entry at ``keys``) if it is a mapping, else a one-line error at its line."""
+    if value is None and keys:
+        raise SuiteError(f"{doc.where(*keys[:-1])}: missing '{keys[-1]}'")
+    if not isinstance(value, Mapping):
+        raise SuiteError(f"{doc.where(*keys)}: '{'.'.join(map(str, keys)) or 'suite'}' must be a mapping")
+    return value
+
+
+def check_keys(doc: LocatedYaml, data: Mapping[str, Any], keys: tuple[Any, ...], allowed: tuple[str, ...]) -> None:
+    """An unknown key of the mapping at ``keys`` is an error at its line, with a did-you-mean."""
+    for key in data:
+        if key not in allowed:
+            hint = did_you_mean(str(key), list(allowed))
+            raise SuiteError(f"{doc.where(*keys, key)}: unknown key '{key}'{hint}; allowed: {', '.join(allowed)}")
+
+
+def string_at(doc: LocatedYaml, data: Mapping[str, Any], key: str, *, prefix: tuple[str, ...] = ()) -> str:
+    """``data[key]`` if it is a non-empty string, else a one-line error at its line."""
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise SuiteError(f"{doc.where(*prefix, key)}: '{'.'.join((*prefix, key))}' must be a non-empty string")
+    return value

@@ -2,7 +2,9 @@
 compiles with pdflatex, markdown, CSV and PNG plots of the expected size that are not blank."""
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,12 +16,14 @@ import pytest
 from rich.console import Console
 
 from omnibench.cli import main
-from omnibench.report import write_report
-from omnibench.report.plots import PIXELS
+from omnibench.report import stats, write_report
+from omnibench.report.plots import PIXELS, ablation_figure
+from omnibench.report.tables import build_tables
 from omnibench.spec import RunSpec
 from omnibench.store import RECORD_FILE, RunStore, atomic_write_json
-from omnibench.suite import load_suite
-from test_report import make_record
+from omnibench.suite import TableSpec, load_suite
+from test_report import make_record, suite_runs
+from test_report_stats import write_predictions
 
 TEXLIVE = ("texlive-latex-base", "texlive-latex-recommended")
 SUITES = {
@@ -36,7 +40,8 @@ base: {protocol: supervised, data: {frames: 8, test_clips: 4, test_crops: 3}}
 grid: {dataset: [k400, hmdb51, ucf101], model.name: [omniclip, xclip]}
 """,
     "ratio_mini": """
-table: {paper_table: table8, title: Temporal ratio, layout: grid, rows: [model.options.ratio], columns: [dataset], metrics: [top1]}
+table: {paper_table: table8, title: Temporal ratio, layout: grid, rows: [model.options.ratio], columns: [dataset], metrics: [top1],
+        reference: {model.options.ratio: 0.25}}
 base: {protocol: supervised, model: {name: omniclip}}
 grid: {dataset: [hmdb51], model.options.ratio: [0.125, 0.25, 0.5, 1.0]}
 """,
@@ -72,6 +77,8 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunStore:
                             "videos": 10} for d in ("hmdb51", "ucf101") for i in (1, 2, 3)]
             record = make_record(spec, name, {"top1": top1_of(spec), "top5": 90.0}, evaluations)
             atomic_write_json(store.run_dir(name, spec.run_id()) / RECORD_FILE, record)
+            if name == "ratio_mini":  # 45.6 % of 500 videos, the same ones for every ratio
+                write_predictions(store.run_dir(name, spec.run_id()), np.arange(500) < 228)
         store.write_status(name, specs[-1].run_id(), "failed", error="boom")
     return store
 
@@ -100,6 +107,7 @@ def test_cli_writes_every_format(store: RunStore, tmp_path: Path, pdflatex: str,
     assert "5 tables from 4 suites" in capsys.readouterr().out
     tex = (out / "report.tex").read_text()
     assert tex.count(r"\begin{table}") == 5 and r"\toprule" in tex and r"\textbf{" in tex
+    assert r"+0.00 [+0.00, +0.00] $\approx$" in tex and r"$\Delta$ vs 1/4" in tex
     assert r"\multicolumn{4}{c}{HMDB51}" in tex and r"\cmidrule(lr){3-6}" in tex and r"few\_shot\_mini" in tex
     compiled = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=out,
                               capture_output=True, text=True, timeout=300, check=False)
@@ -119,6 +127,11 @@ def test_csv_holds_the_exact_cells(store: RunStore, tmp_path: Path) -> None:
     delta = tidy[(tidy["kind"] == "delta") & (tidy["method"] == "OmniCLIP") & (tidy["dataset"] == "hmdb51")
                  & (tidy["protocol_options.shots"] == 2)]
     assert delta["mean"].item() == pytest.approx(50.1 - 54.1)
+    ratio = pd.read_csv(write_report(["ratio_mini"], store, csv_dir=tmp_path / "csv")[1][0])
+    to_reference = ratio[ratio["source"] == "Δ vs 1/4"]
+    assert to_reference["method"].tolist() == ["1/8", "1/2"]  # the run of ratio 1 failed
+    assert to_reference[["mean", "ci_low", "ci_high", "p_value"]].values.tolist() == [[0.0, 0.0, 0.0, 1.0]] * 2
+    assert to_reference["within_noise"].tolist() == [True, True]
 
 
 def test_plots_have_the_expected_size_and_are_not_blank(store: RunStore, tmp_path: Path) -> None:
@@ -142,3 +155,29 @@ def test_terminal_report_and_errors(store: RunStore, capsys: pytest.CaptureFixtu
     assert main(["report", "no-such-suite", "--results", str(store.root)]) == 2
     assert main(["report", "--results", str(store.root / "empty")]) == 2
     assert "no suite has runs" in capsys.readouterr().err
+
+
+def test_ablation_bars_carry_the_std_over_seeds_as_error_bars() -> None:
+    plan = [(RunSpec.from_dict({"protocol": "supervised", "dataset": "hmdb51", "seed": seed,
+                                "model": {"name": "omniclip", "options": {"ratio": ratio}}}), top1)
+            for ratio, seed, top1 in [(0.25, 0, 60.0), (0.25, 1, 64.0), (0.5, 0, 50.0)]]
+    table = TableSpec("table8", "Ratio", "grid", ("model.options.ratio",), ("dataset",), ("top1",))
+    [built] = build_tables(table, suite_runs("ratio", plan))
+    [ours] = [c for c in ablation_figure(built).axes[0].containers if "omnibench" in c.get_label()]
+    heights = [bar.get_height() for bar in ours]
+    spans = [segment[1][1] - segment[0][1] for segment in ours.errorbar.lines[2][0].get_segments()]
+    labels = list(dict.fromkeys(r.method for r in built.rows if r.kind != "delta"))
+    assert dict(zip(labels, heights))["1/4"] == 62.0
+    assert dict(zip(labels, spans)) == {**dict.fromkeys(labels, 0.0), "1/4": pytest.approx(2 * 8 ** 0.5)}
+
+
+def test_bootstrap_settings_from_the_command_line(store: RunStore, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", "ratio_mini", "--results", str(store.root), "--json", "--resamples", "200",
+                 "--bootstrap-seed", "3"]) == 0
+    [table] = json.loads(capsys.readouterr().out)
+    assert any("(200 resamples of the videos and of each cell's runs, seed 3)" in note for note in table["notes"])
+    assert main(["report", "--help"]) == 0
+    defaults = stats.BootstrapSettings()
+    help_text = " ".join(re.sub("[│╭╮╰╯─]", " ", capsys.readouterr().out).split())  # rich's boxes wrap lines
+    assert f"(default {defaults.resamples})" in help_text and f"(default {defaults.seed})" in help_text
+    assert main(["report", "ratio_mini", "--results", str(store.root), "--resamples", "10"]) == 2

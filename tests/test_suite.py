@@ -137,6 +137,11 @@ BAD_EDITS = [
     ("  data: {{frames: 32}}", "  data: {{frames: 32}}\n  seed: 1\n  seed: 2", 15, "duplicate key 'seed' (first set on line 14)"),
     ("  title: Few-shot top-1 (%)\n", "", 3, "'table.title' must be a non-empty string"),
     ("base:\n", "external_datasets: [k400_tiny]\nbase:\n", 10, "'external_datasets' must map dataset names to descriptions"),
+    ("  metrics: [top1]\n", "  metrics: [top1]\n  reference: {{model.name: omniclp}}\n", 10,
+     "table.reference names no row of the suite; rows: model.name=omniclip; model.name=xclip;"),
+    ("  metrics: [top1]\n", "  metrics: [top1]\n  reference: {{dataset: hmdb51}}\n", 10,
+     "'table.reference' must map some of table.rows (model.name) to the values of the row"),
+    ("base:\n", "seeds: [0, 0]\nbase:\n", 10, "'seeds' must be a non-empty list of distinct integers"),
 ]
 
 
@@ -150,6 +155,20 @@ def test_bad_suites_fail_with_file_line_and_hint(tmp_path: Path, old: str, new: 
     assert text.startswith(f"{path}:{line}: "), text
     assert message in text
     assert "\n" not in text
+
+
+def test_seeds_run_every_setting_once_per_seed_and_the_reference_names_a_row(tmp_path: Path) -> None:
+    text = SUITE.replace("base:\n", "seeds: [0, 1, 2]\nbase:\n").replace("  metrics: [top1]\n", "  metrics: [top1]\n  reference: {{model.name: omniclip}}\n")
+    suite = load_suite(_write(tmp_path, text))
+    plain = load_suite(_write(tmp_path, SUITE, "plain"))
+    assert len(suite.specs) == 3 * len(plain.specs)
+    assert sorted(s.seed for s in suite.specs if s.model.name == "xclip" and s.dataset == "ucf101"
+                  and s.protocol_options["shots"] == 2) == [0, 1, 2]
+    assert suite.axes[-1] == "seed" and suite.labels(suite.specs[1])["seed"] == 1
+    assert suite.table.reference == {"model.name": "omniclip"}
+    both = text.replace("    model.name: [clip]\n", "    model.name: [clip]\n    seed: [5]\n")
+    with pytest.raises(OmniBenchError, match=r"few\.yaml:11: seeds are given both by 'seeds' and by a grid axis 'seed'"):
+        load_suite(_write(tmp_path, both))
 
 
 def test_name_must_match_the_file(tmp_path: Path) -> None:

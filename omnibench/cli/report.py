@@ -55,6 +55,8 @@ def report(
     limit: Limit = None,
     results: Results = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON (the CSV's long format) instead.")] = False,
+    resamples: Annotated[Optional[int], typer.Option("--resamples", min=100, metavar="N", help="Bootstrap resamples of the paired intervals of the Δ-to-reference rows (default 10000).")] = None,
+    bootstrap_seed: Annotated[Optional[int], typer.Option("--bootstrap-seed", metavar="SEED", help="Seed of the bootstrap draws: the same seed gives the same intervals (default 0).")] = None,
 ) -> None:
     """Tables like the papers' from finished runs, beside the published numbers.
 
@@ -62,13 +64,16 @@ def report(
     --set / --limit report the runs made with those settings. Nothing is run.
     """
     from omnibench.report import write_report  # noqa: PLC0415
+    from omnibench.report.stats import BootstrapSettings  # noqa: PLC0415
     from omnibench.store import RunStore  # noqa: PLC0415
 
     store = RunStore(results)
     chosen = _suites(list(suites or []), store, suite_settings(settings, limit))
     files_requested = any(option is not None for option in (latex, markdown, csv, plots))
+    given = {"resamples": resamples, "seed": bootstrap_seed}
+    bootstrap = BootstrapSettings(**{key: value for key, value in given.items() if value is not None})
     tables, written = write_report(chosen, store, latex=latex, markdown=markdown, csv_dir=csv, plots_dir=plots,
-                                   console=None if files_requested or as_json else console)
+                                   console=None if files_requested or as_json else console, bootstrap=bootstrap)
     if as_json:
         typer.echo(json.dumps([table_json(table) for table in tables], indent=2))
     elif files_requested:

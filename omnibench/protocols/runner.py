@@ -18,9 +18,7 @@ from omnibench.protocols.common import ProtocolResult, RunContext
 from omnibench.protocols.record import build_record
 from omnibench.runtime import RuntimeOptions
 from omnibench.spec import RunSpec
-from omnibench.store import atomic_write_json, atomic_write_text
-
-RECORD, PREDICTIONS = "record.json", "predictions.csv"
+from omnibench.store import PREDICTIONS_FILE, RECORD_FILE, atomic_write_json, atomic_write_text
 
 
 def execute(spec: RunSpec, run_dir: Path, suite: str, runtime: RuntimeOptions, protocol: Protocol,
@@ -41,7 +39,7 @@ def execute(spec: RunSpec, run_dir: Path, suite: str, runtime: RuntimeOptions, p
                 _write_predictions(run_dir, result)
             check_record(record)  # every rank holds the same record, so all fail alike (predictions kept)
             if dist.is_main:
-                atomic_write_json(run_dir / RECORD, record)  # last: a run is finished exactly when its record exists
+                atomic_write_json(run_dir / RECORD_FILE, record)  # last: a run is finished exactly when its record exists
             barrier(dist)
         return record
     finally:
@@ -51,7 +49,7 @@ def execute(spec: RunSpec, run_dir: Path, suite: str, runtime: RuntimeOptions, p
 def _write_predictions(run_dir: Path, result: ProtocolResult) -> None:
     frames = [predictions_frame(evaluation) for evaluation in result.evaluations]
     if frames:
-        atomic_write_text(run_dir / PREDICTIONS, pd.concat(frames, ignore_index=True).to_csv(index=False))
+        atomic_write_text(run_dir / PREDICTIONS_FILE, pd.concat(frames, ignore_index=True).to_csv(index=False))
 
 
 def _cost(ctx: RunContext, model: torch.nn.Module) -> dict[str, Any]:

@@ -105,6 +105,11 @@ def check_pooling(specs: pd.DataFrame, key_paths: Sequence[str], suite: str) -> 
             f"are pooled: add {path} to the table's rows or columns, or make the runs agree")
 
 
+def reference_key(reference: Mapping[str, Any], row_paths: Sequence[str]) -> Key:
+    """The row key a suite's ``table.reference`` names (a row path it leaves out: unset)."""
+    return tuple(canonical(reference.get(path), path) for path in row_paths)
+
+
 def ordered(keys: Iterable[Key]) -> list[Key]:
     """Unique keys sorted level by level in order of first appearance (grid order, not alphabetical)."""
     unique = list(dict.fromkeys(keys))
@@ -138,11 +143,12 @@ def aggregate(frame: pd.DataFrame, row_paths: Sequence[str], col_paths: Sequence
 def column_keys(found: Sequence[Key]) -> list[Key]:
     """Columns: every key, except one with an unset level (None) that fully set keys can stand for."""
     full = [k for k in found if None not in k]
-    covered = [k for k in found if None in k and any(_covers(k, f) for f in full)]
+    covered = [k for k in found if None in k and any(covers(k, f) for f in full)]
     return ordered([k for k in found if k not in covered])
 
 
-def _covers(partial: Key, full: Key) -> bool:
+def covers(partial: Key, full: Key) -> bool:
+    """True when ``partial`` equals ``full`` at every level it sets (None: any value)."""
     return all(v is None or v == f for v, f in zip(partial, full))
 
 
@@ -152,7 +158,7 @@ def fill_wildcards(cells: Mapping[CellKey, Stat], columns: Sequence[Key]) -> dic
     for (key, metric), stat in cells.items():
         if None in key:
             for column in columns:
-                if _covers(key, column):
+                if covers(key, column):
                     out.setdefault((column, metric), stat)
     return out
 
@@ -167,7 +173,7 @@ def measured_rows(expected: pd.DataFrame, done: pd.DataFrame, row_paths: Sequenc
     keys = ordered([*keys_of(expected, row_paths), *keys_of(done, row_paths)])
     planned: dict[Key, set[Key]] = {}
     for row, col in zip(keys_of(expected, row_paths), keys_of(expected, col_paths)):
-        planned.setdefault(row, set()).update(c for c in columns or () if _covers(col, c))
+        planned.setdefault(row, set()).update(c for c in columns or () if covers(col, c))
     only_model = list(row_paths) == ["model.name"]
     return [
         MeasuredRow(key, row_label(row_paths, key), dict(cells.get(key, {})), model=key[0] if only_model else None,

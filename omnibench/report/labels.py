@@ -55,6 +55,7 @@ _COMBINATIONS = {
     "block_parallel": "Block parallel", "parallel": "Block parallel",
 }
 CHECK, CROSS, DASH, PLUS_MINUS, TIMES, MINUS = "✓", "✗", "–", "±", "×", "−"
+WITHIN_NOISE = "≈"  # a difference whose interval contains 0
 
 
 def plural(count: int, noun: str) -> str:

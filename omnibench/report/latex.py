@@ -20,7 +20,7 @@ _SPECIAL = {
 }
 _SYMBOLS = {
     "±": r"$\pm$", "×": r"$\times$", "✓": r"\checkmark{}", "✗": r"$\times$", "–": "--", "—": "---",
-    "−": r"$-$", "Δ": r"$\Delta$", "·": r"$\cdot$",
+    "−": r"$-$", "Δ": r"$\Delta$", "·": r"$\cdot$", "≈": r"$\approx$",
 }
 _PATTERN = re.compile("|".join(re.escape(c) for c in (*_SPECIAL, *_SYMBOLS)))
 

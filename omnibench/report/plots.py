@@ -4,7 +4,8 @@
   method and source (omnibench solid with error bars, published dashed);
 - supervised tables with GFLOPs (Tables 2/3): top-1 against GFLOPs per view (the OmniCLIP
   paper's Figure 2(d));
-- other grid tables (ablations, Tables 7-11): grouped bars, published hatched.
+- other grid tables (ablations, Tables 7-11): grouped bars, published hatched, omnibench with
+  error bars (the std over a cell's seeds / splits).
 
 Every figure is ``FIGSIZE`` inches at ``DPI``, so every PNG is ``PIXELS`` in size.
 """
@@ -21,6 +22,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from omnibench.report.labels import metric_label, value_label
+from omnibench.report.published import Stat
 from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, Column, ReportTable
 
 FIGSIZE, DPI = (10.0, 4.5), 100
@@ -170,9 +172,10 @@ def ablation_figure(table: ReportTable) -> Figure:
     width = 0.8 / max(len(series), 1)
     colors = _colors([_name(c) for c, _ in series])
     for i, (column, kind) in enumerate(series):
-        heights = [_bar_value(table, label, column, kind) for label in labels]
+        bars = [_bar_stat(table, label, column, kind) for label in labels]
         name, published = _name(column), kind == PUBLISHED
-        ax.bar(np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width, heights, width, color=colors[name],
+        ax.bar(np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width, [b.mean for b in bars], width,
+               yerr=None if published else [b.std or 0.0 for b in bars], capsize=3, color=colors[name],
                hatch="//" if published else None, alpha=0.55 if published else 1.0,
                label=f"{name} ({'published' if published else 'omnibench'})")
     ax.set_xticks(np.arange(len(labels)), labels, fontsize=8)
@@ -203,10 +206,10 @@ def _name(column: Column) -> str:
     return " ".join(h for h in column.header if h)
 
 
-def _bar_value(table: ReportTable, label: str, column: Column, kind: str) -> float:
-    """The first value of a ``kind`` row named ``label`` (0 when there is none: no bar)."""
+def _bar_stat(table: ReportTable, label: str, column: Column, kind: str) -> Stat:
+    """The first cell of a ``kind`` row named ``label`` (0 when there is none: no bar)."""
     stats = (table.cell(row, column) for row in table.rows if row.method == label and row.kind == kind)
-    return next((s.mean for s in stats if s is not None and s.mean is not None), 0.0)
+    return next((s for s in stats if s is not None and s.mean is not None), Stat(0.0))
 
 
 def _legend(figure: Figure, axes: Sequence[Axes]) -> None:

@@ -22,11 +22,20 @@ CellKey = tuple[tuple[Any, ...], str]  # (column values, metric)
 
 @dataclasses.dataclass(frozen=True)
 class Stat:
-    """One table cell: mean, optional std, and how many values it aggregates."""
+    """One table cell: mean, optional std, how many values it aggregates; a difference may carry
+    its paired interval (``low``, ``high``) and McNemar's ``p_value`` (``report.stats``)."""
 
     mean: float | None
     std: float | None = None
     n: int = 1
+    low: float | None = None
+    high: float | None = None
+    p_value: float | None = None
+
+    @property
+    def within_noise(self) -> bool | None:
+        """True when the interval contains 0; None without an interval."""
+        return None if self.low is None or self.high is None else self.low <= 0.0 <= self.high
 
 
 @dataclasses.dataclass(frozen=True)

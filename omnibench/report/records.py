@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -33,6 +34,7 @@ class SuiteRuns:
     states: Mapping[str, str]  # run_id -> new | pending | running | done | stale | failed (plan.RUN_STATES)
     records: tuple[dict[str, Any], ...]  # records of the suite's done runs (see omnibench.acceptance)
     stale: int = 0  # records in the store that the suite no longer defines (not shown)
+    run_dirs: Mapping[str, Path] = dataclasses.field(default_factory=dict)  # finished run -> its folder (predictions)
 
     def counts(self) -> Counter[str]:
         """How many of the suite's runs are in each state."""
@@ -41,10 +43,19 @@ class SuiteRuns:
 
 def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     """One record as flat columns: spec paths unprefixed, other sections prefixed by their name."""
-    spec = pd.json_normalize(record.get("spec", {}), sep=".").to_dict("records")[0] if record.get("spec") else {}
     rest = {k: v for k, v in record.items() if k not in _SKIPPED}
-    others = pd.json_normalize(rest, sep=".").to_dict("records")[0] if rest else {}
-    return {k: _hashable(v) for k, v in {**spec, **others}.items()}
+    return {**_dotted(record.get("spec") or {}), **_dotted(rest)}
+
+
+def _dotted(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys (an empty mapping gives no column), leaves hashable."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            flat.update(_dotted(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = _hashable(value)
+    return flat
 
 
 def _hashable(value: Any) -> Any:
@@ -94,4 +105,5 @@ def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> Suite
         if record is not None:
             records.append(record)
     stale = sum(1 for run in store.iter_runs(suite) if run.run_id not in states and store.is_done(suite, run.run_id))
-    return SuiteRuns(suite, tuple(s.to_dict() for s in specs), states, tuple(records), stale)
+    run_dirs = {run_id: store.run_dir(suite, run_id) for run_id, state in states.items() if state == "done"}
+    return SuiteRuns(suite, tuple(s.to_dict() for s in specs), states, tuple(records), stale, run_dirs)

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from omnibench.report.labels import MINUS
+from omnibench.report.labels import MINUS, WITHIN_NOISE
 from omnibench.report.tables import DELTA, MEASURED, ReportTable
 from omnibench.store import atomic_write_text
 
@@ -81,8 +81,9 @@ def _block_ends(table: ReportTable) -> set[int]:
 
 
 def _cell_style(value: str, delta: bool, best: bool) -> str:
-    if delta:
-        return "green" if value.startswith("+") else "red" if value.startswith(MINUS) else ""
+    if delta:  # a difference within noise stays uncoloured
+        within_noise = value.endswith(WITHIN_NOISE)
+        return "" if within_noise else "green" if value.startswith("+") else "red" if value.startswith(MINUS) else ""
     return "bold" if best else ""
 
 

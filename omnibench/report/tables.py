@@ -13,6 +13,7 @@ A :class:`ReportTable` is format-free data (rows of :class:`Stat` cells); ``rend
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -20,9 +21,10 @@ import pandas as pd
 
 from omnibench.errors import OmniBenchError
 from omnibench.report import cells as C
-from omnibench.report.labels import DASH, MINUS, PLUS_MINUS, metric_label, plural, value_label
+from omnibench.report.labels import DASH, MINUS, PLUS_MINUS, WITHIN_NOISE, metric_label, plural, value_label
 from omnibench.report.published import CellKey, PublishedRow, PublishedTable, Stat, with_related
 from omnibench.report.records import EVAL_PREFIX, SuiteRuns, records_frame, specs_frame
+from omnibench.report.stats import BootstrapSettings
 
 MEASURED, PUBLISHED, DELTA = "measured", "published", "delta"
 OURS = "omnibench"
@@ -38,6 +40,7 @@ class TableSpecLike(Protocol):
     rows: Sequence[str]
     columns: Sequence[str]
     metrics: Sequence[str]
+    reference: Mapping[str, Any] | None  # the row each other row is compared with (grid)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +101,11 @@ class ReportTable:
             return format_stat(Stat(stat.mean) if stat is not None else None, digits)
         delta = row.kind == DELTA or column.kind == "delta"
         unplanned = row.planned is not None and column.key not in row.planned  # no run of the suite fills it
-        return format_stat(stat, self.digits, signed=delta, blank=delta or unplanned)
+        text = format_stat(stat, self.digits, signed=delta, blank=delta or unplanned)
+        sizes = pooled_sizes(self.rows)
+        if row.kind == MEASURED and stat is not None and stat.std is not None and len(sizes) > 1:
+            text += f" (n={stat.n})"  # cells pool different numbers of runs: say how many
+        return text
 
     def best(self) -> set[tuple[int, int]]:
         """(row, column) positions of the best value per accuracy column (bold in the paper)."""
@@ -123,23 +130,38 @@ class ReportTable:
                 keys = dict(zip(self.level_names, column.key))
                 lines.append({"suite": self.suite, "table": self.key, "row": i, "method": row.method, "source": row.source,
                               "kind": row.kind, **keys, "metric": column.metric, "mean": stat.mean, "std": stat.std,
-                              "n": stat.n, **row.text})
+                              "n": stat.n, "ci_low": stat.low, "ci_high": stat.high, "p_value": stat.p_value,
+                              "within_noise": stat.within_noise, **row.text})
         return pd.DataFrame(lines)
 
 
 def format_stat(stat: Stat | None, digits: int, signed: bool = False, blank: bool = False) -> str:
-    """"54.1", "54.1 ± 1.2", "+0.8" / "−0.8" (signed), or "–" (no value; empty when ``blank``)."""
+    """"54.1", "54.1 ± 1.2", "+0.8" / "−0.8" (signed), "+0.8 [−0.2, +1.9] ≈" (an interval that contains 0),
+    or "–" (no value; empty when ``blank``)."""
     if stat is None or stat.mean is None:
         return "" if blank else DASH
-    text = f"{stat.mean:{'+' if signed else ''}.{digits}f}".replace("-", MINUS)
+    text = _number(stat.mean, digits, signed)
+    if stat.low is not None and stat.high is not None:
+        bounds = f"{text} [{_number(stat.low, digits, True)}, {_number(stat.high, digits, True)}]"
+        return f"{bounds} {WITHIN_NOISE}" if stat.within_noise else bounds
     return f"{text} {PLUS_MINUS} {stat.std:.{digits}f}" if stat.std is not None else text
 
 
-def build_tables(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:
+def _number(value: float, digits: int, signed: bool) -> str:
+    return f"{value + 0.0:{'+' if signed else ''}.{digits}f}".replace("-", MINUS)
+
+
+def pooled_sizes(rows: Sequence[Row]) -> set[int]:
+    """How many runs the measured cells with a std pool (one size: the notes say it; several: each cell does)."""
+    return {s.n for row in rows if row.kind == MEASURED for s in row.cells.values() if s.std is not None}
+
+
+def build_tables(spec: TableSpecLike, runs: SuiteRuns, bootstrap: BootstrapSettings | None = None) -> list[ReportTable]:
     """The paper-like tables a suite feeds (one, or one per dataset group for ``supervised``)."""
     from omnibench.report import layouts  # noqa: PLC0415 (layouts imports this module)
 
-    builders = {"grid": build_grid, "supervised": layouts.build_supervised, "zero_shot": layouts.build_zero_shot}
+    builders = {"grid": functools.partial(build_grid, bootstrap=bootstrap or BootstrapSettings()),
+                "supervised": layouts.build_supervised, "zero_shot": layouts.build_zero_shot}
     if spec.layout not in builders:
         raise OmniBenchError(f"suite {runs.suite}: table layout '{spec.layout}' is not one of {', '.join(builders)}")
     check_cells(spec, runs.expected, runs.suite)
@@ -154,8 +176,9 @@ def check_cells(spec: TableSpecLike, expected: Sequence[Mapping[str, Any]], suit
     C.check_pooling(specs_frame(expected), [*keys, *([TARGETS] if spec.layout == "zero_shot" else [])], suite)
 
 
-def build_grid(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:
-    """Rows × column keys of the suite's metrics; published rows of ``paper_table``; Δ rows."""
+def build_grid(spec: TableSpecLike, runs: SuiteRuns, bootstrap: BootstrapSettings) -> list[ReportTable]:
+    """Rows × column keys of the suite's metrics; published rows of ``paper_table``; Δ rows (to the
+    published row, and to the suite's reference row with paired intervals)."""
     expected, done = specs_frame(runs.expected), records_frame(runs.records)
     metrics = {m: f"metrics.{m}" for m in spec.metrics}
     found = [*C.keys_of(expected, spec.columns), *C.keys_of(done, spec.columns)]
@@ -167,8 +190,14 @@ def build_grid(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:
     sources = with_related(spec.paper_table)
     published = shown_rows(sources, columns)
     rows = assemble(C.pair_rows(published, measured), delta_rows=True)
+    notes = source_notes(sources, rows)
+    if spec.reference is not None:
+        from omnibench.report.paired import with_reference_deltas  # noqa: PLC0415 (paired imports this module)
+
+        rows, more = with_reference_deltas(rows, measured, spec, runs, (done, keys), bootstrap)
+        notes += more
     table = ReportTable(runs.suite, spec.paper_table or "table", spec.title, "grid", digits_of(sources),
-                        tuple(spec.columns), columns, rows, source_notes(sources, rows), run_footer(runs))
+                        tuple(spec.columns), columns, rows, notes, run_footer(runs))
     return [table]
 
 
@@ -213,8 +242,10 @@ def source_notes(sources: Sequence[PublishedTable], rows: Sequence[Row]) -> list
     used = {row.source for row in rows if row.kind == PUBLISHED}
     notes = [t.citation() + (f" {t.note}" if t.note else "") for t in sources if t.source in used]
     delta = f" Δ = {OURS} − the published row of the same method." if used else ""
-    notes.append(f"{OURS}: mean {PLUS_MINUS} std (sample) over seeds / splits when a cell has several; "
-                 f"{DASH} = no finished run (blank: the suite runs none).{delta}")
+    sizes = pooled_sizes(rows)
+    over = f"n = {next(iter(sizes))} runs" if len(sizes) == 1 else "the n runs it shows"
+    notes.append(f"{OURS}: mean {PLUS_MINUS} std (sample) over {over} (seeds, samplings or splits) where a cell "
+                 f"shows {PLUS_MINUS}; {DASH} = no finished run (blank: the suite runs none).{delta}")
     return notes
 
 

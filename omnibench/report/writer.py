@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omnibench.report.records import collect_runs
+from omnibench.report.stats import BootstrapSettings
 from omnibench.report.tables import ReportTable, build_tables
 
 if TYPE_CHECKING:
@@ -17,14 +18,15 @@ if TYPE_CHECKING:
     from omnibench.store import RunStore
 
 
-def suite_tables(suite: Any, store: RunStore) -> list[ReportTable]:
-    """The tables one suite feeds (``suite``: an ``omnibench.suite.Suite`` or its name / path)."""
+def suite_tables(suite: Any, store: RunStore, bootstrap: BootstrapSettings | None = None) -> list[ReportTable]:
+    """The tables one suite feeds (``suite``: an ``omnibench.suite.Suite`` or its name / path); ``bootstrap``:
+    how the intervals of the Δ-to-reference rows are drawn."""
     if isinstance(suite, (str, Path)):
         from omnibench.suite import load_suite  # noqa: PLC0415
 
         suite = load_suite(str(suite))
     runs = collect_runs(suite.name, suite.specs, store)
-    tables = build_tables(suite.table, runs)
+    tables = build_tables(suite.table, runs, bootstrap)
     counts = {len(record.get("classes") or ()) for record in runs.records}
     shared = counts.pop() if len(counts) == 1 else 0  # the chance level only when every run has the same classes
     for table in tables:
@@ -46,7 +48,8 @@ def _label_limited(tables: list[ReportTable], limits: list[int]) -> None:
 
 def write_report(suites: Sequence[Any], store: RunStore, *, latex: Path | None = None, markdown: Path | None = None,
                  csv_dir: Path | None = None, plots_dir: Path | None = None,
-                 console: Console | None = None) -> tuple[list[ReportTable], list[Path]]:
+                 console: Console | None = None,
+                 bootstrap: BootstrapSettings | None = None) -> tuple[list[ReportTable], list[Path]]:
     """Print the suites' tables to ``console`` (when given) and write the requested files.
 
     Returns the tables and the files written: one LaTeX document, one markdown document,
@@ -56,7 +59,7 @@ def write_report(suites: Sequence[Any], store: RunStore, *, latex: Path | None =
     from omnibench.report import render  # noqa: PLC0415
     from omnibench.store import atomic_write_text  # noqa: PLC0415
 
-    tables = [table for suite in suites for table in suite_tables(suite, store)]
+    tables = [table for suite in suites for table in suite_tables(suite, store, bootstrap)]
     if console is not None:
         render.print_tables(tables, console)
     written: list[Path] = []

@@ -1,0 +1,93 @@
+"""Paired statistics of top-1 on the same test videos: bootstrap intervals of a difference, McNemar's test.
+
+Inputs are 0/1 correctness vectors of runs over the same videos, grouped into strata (one per
+evaluated split). The bootstrap is vectorised numpy: every resample draws each stratum's videos
+with replacement (the same draw for every run: the comparison is paired) and, when a table cell
+pools several runs (seeds, samplings, splits), also draws that cell's runs with replacement, each
+side independently. A run's accuracy is the mean of its strata's accuracies; a cell's is the
+mean of its runs'. The interval is the percentile interval of the resampled differences.
+McNemar's exact test is the two-sided binomial test (p = 1/2) of the discordant videos, from
+``scipy.stats.binom`` (the same p-value as ``scipy.stats.binomtest``, for many pairs at once).
+"""
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+COUNTS_PER_CHUNK = 1 << 22  # resampled video counts held at once (32 MiB of int64)
+
+
+@dataclasses.dataclass(frozen=True)
+class BootstrapSettings:
+    """How paired intervals are computed: resamples, the seed of their draws, the coverage."""
+
+    resamples: int = 10_000
+    seed: int = 0
+    level: float = 0.95
+
+    def __post_init__(self) -> None:
+        if self.resamples < 100:
+            raise ValueError(f"bootstrap resamples must be >= 100, got {self.resamples}")
+        if not 0 < self.level < 1:
+            raise ValueError(f"bootstrap level must be in (0, 1), got {self.level}")
+
+
+def rng_for(settings: BootstrapSettings, *names: str) -> np.random.Generator:
+    """A generator seeded by the settings and stable names (a stratum, a cell), not by call order."""
+    return np.random.default_rng([settings.seed, *(zlib.crc32(n.encode()) for n in names)])
+
+
+def resampled_means(correct: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(runs, resamples) accuracies (0-1) of each run on videos drawn with replacement, the same draw for all runs."""
+    runs, videos = correct.shape
+    values = correct.astype(np.float32)
+    out = np.empty((runs, resamples), dtype=np.float64)
+    chunk = max(1, COUNTS_PER_CHUNK // max(videos, 1))
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        draws = rng.integers(0, videos, size=(size, videos)) + videos * np.arange(size)[:, None]
+        counts = np.bincount(draws.ravel(), minlength=size * videos).reshape(size, videos).astype(np.float32)
+        out[:, start:start + size] = (counts @ values.T).T / videos  # (resamples, runs): BLAS without a transposed copy
+    return out
+
+
+def resample_runs(accuracy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """(resamples,) cell means: each resample averages ``runs`` runs drawn with replacement from ``accuracy`` (runs, resamples)."""
+    runs, resamples = accuracy.shape
+    if runs == 1:
+        return accuracy[0]
+    picks = rng.integers(0, runs, size=(runs, resamples))
+    return accuracy[picks, np.arange(resamples)].mean(axis=0)
+
+
+def percentile_interval(differences: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` percentile interval of resampled differences."""
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(differences, [tail, 100 - tail])
+    return float(low) + 0.0, float(high) + 0.0  # + 0.0: no negative zero
+
+
+def mcnemar_p(a: np.ndarray, b: np.ndarray) -> float:
+    """McNemar's exact two-sided p-value for paired 0/1 outcomes of two runs on the same videos."""
+    return float(mcnemar_pvalues([(a, b)])[0])
+
+
+def mcnemar_pvalues(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """McNemar's exact test for each pair: two-sided binomial test (p = 1/2) of the videos only one run gets right."""
+    from scipy.stats import binom  # noqa: PLC0415 (scipy only when intervals are computed)
+
+    only_a = np.array([np.count_nonzero(a & ~b) for a, b in pairs], dtype=np.int64)
+    only_b = np.array([np.count_nonzero(~a & b) for a, b in pairs], dtype=np.int64)
+    return np.minimum(1.0, 2 * binom.cdf(np.minimum(only_a, only_b), only_a + only_b, 0.5))
+
+
+def paired_pvalue(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> float | None:
+    """The largest McNemar p-value over pairs of runs (each pair on its shared videos); None without pairs.
+
+    With several pairs (seeds) the largest p-value is what "the difference shows in every pair"
+    can claim (an intersection-union test).
+    """
+    return float(mcnemar_pvalues(pairs).max()) if pairs else None
