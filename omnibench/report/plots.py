@@ -175,7 +175,7 @@ def ablation_figure(table: ReportTable) -> Figure:
         bars = [_bar_stat(table, label, column, kind) for label in labels]
         name, published = _name(column), kind == PUBLISHED
         ax.bar(np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width, [b.mean for b in bars], width,
-               yerr=None if published else [b.std or 0.0 for b in bars], capsize=3, color=colors[name],
+               yerr=_errors(bars) if not published else None, capsize=3, color=colors[name],
                hatch="//" if published else None, alpha=0.55 if published else 1.0,
                label=f"{name} ({'published' if published else 'omnibench'})")
     ax.set_xticks(np.arange(len(labels)), labels, fontsize=8)
@@ -204,6 +204,11 @@ def chance_line(ax: Axes, table: ReportTable, metric: str) -> None:
 
 def _name(column: Column) -> str:
     return " ".join(h for h in column.header if h)
+
+
+def _errors(bars: Sequence[Stat]) -> list[float] | None:
+    """The std of each bar as its error bar (0 for single runs); None when no bar has one."""
+    return [b.std or 0.0 for b in bars] if any(b.std is not None for b in bars) else None
 
 
 def _bar_stat(table: ReportTable, label: str, column: Column, kind: str) -> Stat:
