@@ -53,12 +53,21 @@ def test_report_and_status_name_states_alike(suite_file: Path, tmp_path: Path, c
     assert code == 2 and "unknown suite 'no-such-suite'" in out
 
 
-def test_counts_are_plural_only_when_they_should_be(suite_file: Path, tmp_path: Path, cli: Invoke) -> None:
+@pytest.fixture()
+def online_hmdb51(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Runs on HMDB51 with open_clip's tags pass the plan checks: weights downloadable, a data root."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    (tmp_path / "data" / "hmdb51").mkdir(parents=True)
+    return tmp_path / "data"
+
+
+def test_counts_are_plural_only_when_they_should_be(suite_file: Path, tmp_path: Path, online_hmdb51: Path,
+                                                    cli: Invoke) -> None:
     one = tmp_path / "one.yaml"
     one.write_text(SUITE.replace("name: two", "name: one").replace("[0.25, 0.5]", "[0.25]"))
     code, out = cli("validate", str(one), str(suite_file))
     assert code == 0 and "one: 1 run ->" in out and "two: 2 runs ->" in out
-    code, out = cli("run", str(one), "--dry-run", "--results", str(tmp_path / "r"))
+    code, out = cli("run", str(one), "--dry-run", "--results", str(tmp_path / "r"), "--data-root", str(online_hmdb51))
     assert code == 0 and "one: 1 run (dry run)" in out
     code, out = cli("validate", str(tmp_path / "missing.yaml"))
     assert code == 2 and "suite file not found" in out
@@ -79,11 +88,12 @@ def test_help_shows_no_value_after_flags(cli: Invoke) -> None:
     assert code == 2  # a flag takes no value
 
 
-def test_k_values_are_listed_in_numeric_order(tmp_path: Path, cli: Invoke) -> None:
+def test_k_values_are_listed_in_numeric_order(tmp_path: Path, online_hmdb51: Path, cli: Invoke) -> None:
     code, out = cli("run", "few-shot", "--shots", "3", "--dry-run", "--results", str(tmp_path))
     assert code == 2 and "values: 2, 4, 8, 16" in out
-    code, out = cli("run", "few-shot", "--shots", "2", "--dataset", "hmdb51", "--dry-run", "--results", str(tmp_path))
-    assert code == 0
+    code, out = cli("run", "few-shot", "--shots", "2", "--dataset", "hmdb51", "--dry-run", "--results", str(tmp_path),
+                    "--data-root", str(online_hmdb51))
+    assert code == 0, out
 
 
 def test_latex_captions_show_the_title_and_deltas_a_real_minus(suite_file: Path, tmp_path: Path, cli: Invoke) -> None:

@@ -51,13 +51,18 @@ def test_set_changes_every_run_its_id_and_shows_in_the_dry_run(suite_file: Path,
 
 
 def test_set_on_ablate_reaches_every_run(tmp_path: Path, cli: Invoke) -> None:
-    code, out = cli("ablate", "ratio", "-d", "hmdb51", "--dry-run", "--results", str(tmp_path),
-                        "--set", "model.pretrained=/ckpt/ViT-B-16.pt", "--set", "optim.epochs=2")
+    weights = tmp_path / "ckpt" / "ViT-B-16.pt"
+    weights.parent.mkdir()
+    weights.write_bytes(b"weights")  # only its existence is checked before a run
+    (tmp_path / "data" / "hmdb51").mkdir(parents=True)
+    pairs = [f"model.pretrained={weights}", "optim.epochs=12", "model.options.activation=quick_gelu"]
+    code, out = cli("ablate", "ratio", "-d", "hmdb51", "--dry-run", "--results", str(tmp_path), "--data-root",
+                    str(tmp_path / "data"), *[arg for pair in pairs for arg in ("--set", pair)])
     assert code == 0, out
-    settings = suite_settings(["model.pretrained=/ckpt/ViT-B-16.pt", "optim.epochs=2"], None)
+    settings = suite_settings(pairs, None)
     specs = [s for s in load_suite("ablation-ratio", settings).specs if s.dataset == "hmdb51"]
     assert len(specs) == 4 and all(s.run_id() in out for s in specs)
-    assert {(s.model.pretrained, s.optim.epochs) for s in specs} == {("/ckpt/ViT-B-16.pt", 2)}
+    assert {(s.model.pretrained, s.optim.epochs) for s in specs} == {(str(weights), 12)}
 
 
 @pytest.mark.parametrize(("args", "message"), [

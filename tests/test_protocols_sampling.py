@@ -46,7 +46,7 @@ def test_k_shot_is_stable_and_independent_of_earlier_draws(synthetic) -> None:
 
 
 def test_k_shot_with_too_few_videos_names_the_class(synthetic) -> None:
-    with pytest.raises(OmniBenchError, match="10 classes have fewer than 25 videos .*'object moving left' has 24"):
+    with pytest.raises(OmniBenchError, match="10 of its 10 classes have fewer than 25 videos .*'object moving left' has 24"):
         sample_k_shot(synthetic.load_split("train"), 25, seed=0)
 
 

@@ -55,13 +55,14 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from omnibench.cli import bench, data, evaluate, models, report, rm, runs, status  # noqa: PLC0415
+    from omnibench.cli import bench, checks, data, evaluate, models, report, rm, runs, status  # noqa: PLC0415
 
     app.add_typer(data.app, name="data")
     app.command("flops")(models.flops)
     app.command("bench")(bench.bench)
     app.add_typer(report.app)  # report
-    app.add_typer(runs.app)  # run, ablate, validate, ls suites, ls models
+    app.add_typer(runs.app)  # run, ablate, ls suites, ls models
+    app.add_typer(checks.app)  # validate
     app.add_typer(status.app)  # status, cancel (and ls runs)
     app.add_typer(rm.app)  # rm
     app.add_typer(evaluate.app)  # eval

@@ -15,7 +15,8 @@ import typer
 from rich.console import Console
 
 from omnibench.cli.options import Force, Results, Settings
-from omnibench.cli.runs import DataRoot, Device, Workers, check_data_roots
+from omnibench.cli.checks import check_data_roots, print_findings
+from omnibench.cli.runs import DataRoot, Device, Workers
 from omnibench.cli.status import resolve_run
 from omnibench.errors import OmniBenchError
 from omnibench.plan import plan_runs
@@ -56,6 +57,7 @@ def evaluate(
     spec = eval_spec(model, dataset, tuple(split or ()), source, pretrained, backbone, frames, views,
                      parse_settings(settings or []))
     _check_names(spec)
+    _check_plan(spec, data_root)
     [plan] = plan_runs(EVAL_SUITE, [spec], store, force)
     if plan.executes:
         check_data_roots([spec], data_root)
@@ -126,6 +128,16 @@ def _check_names(spec: RunSpec) -> None:
     if spec.dataset not in known:
         raise OmniBenchError(f"--dataset {spec.dataset}: unknown dataset{did_you_mean(spec.dataset, known)}; "
                              f"known: {', '.join(known)}")
+
+
+def _check_plan(spec: RunSpec, data_root: Path | None) -> None:
+    """What would fail once the model loads (backbone, weights, frame size), before anything runs."""
+    from omnibench.plan_check import check_plan  # noqa: PLC0415
+
+    findings = check_plan([spec], lambda _spec, path: f"{ORIGIN} ({path})", data_root)
+    print_findings(findings)
+    if any(finding.error for finding in findings):
+        raise typer.Exit(2)
 
 
 def _execute(store: RunStore, plan: Any, data_root: Path | None, workers: int, device: str) -> None:

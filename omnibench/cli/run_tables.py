@@ -91,13 +91,15 @@ def run_table(title: str, headers: Sequence[str]) -> Table:
     return table
 
 
-def plan_table(suite: Suite, plans: Sequence[PlannedRun], title: str) -> Table:
-    """What ``--dry-run`` shows: each run, its state and what would happen to it."""
+def plan_table(suite: Suite, plans: Sequence[PlannedRun], title: str, marks: Mapping[str, str] | None = None) -> Table:
+    """What ``--dry-run`` shows: each run, its state and what would happen to it (``marks``: run id -> a note)."""
     columns = label_columns(suite, plans)
     table = run_table(title, ["run", *map(column_title, columns), "state", "action"])
     for plan in plans:
         labels = suite.labels(plan.spec)
         action = Text(plan.action_text, style="bold" if plan.executes else "dim")
+        if (marks or {}).get(plan.run_id):
+            action.append(f"; {marks[plan.run_id]}", style="yellow")
         table.add_row(plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), action)
     return table
 

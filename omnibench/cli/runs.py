@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from omnibench.cli import checks
 from omnibench.cli import run_tables as tables
 from omnibench.cli.options import Force, Limit, Results, Settings, suite_settings
 from omnibench.errors import OmniBenchError
@@ -118,30 +119,21 @@ def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, fo
     suite = find_suite(name, store, settings)
     plans = plan_runs(suite.name, select_runs(suite, filters), store, force)
     todo = [p for p in plans if p.executes]
-    if todo:
-        from omnibench.suite_check import check_suite  # noqa: PLC0415  (imports torch)
-
-        check_suite(suite, [p.spec for p in todo])
-        if not dry_run and options["executor"] != "slurm":  # Slurm jobs may see other paths (profile setup)
-            check_data_roots([p.spec for p in todo], options["data_root"])
+    findings, undeclared = checks.check_runs(suite, [p.spec for p in todo], options, dry_run)
     if dry_run:
-        console.print(tables.plan_table(suite, plans, f"{suite.name}: {tables.plural(len(plans), 'run')} (dry run)"))
+        marks = {p.run_id: checks.undeclared_mark(p.spec, undeclared) for p in plans}
+        title = f"{suite.name}: {tables.plural(len(plans), 'run')} (dry run)"
+        console.print(tables.plan_table(suite, plans, title, {k: v for k, v in marks.items() if v}))
         for line in tables.settings_lines(suite.settings):
             console.print(line, soft_wrap=True)
         console.print(f"{len(todo)} would execute, {len(plans) - len(todo)} skipped; results in {store.root}")
-    else:
+    checks.print_findings(findings, undeclared)
+    errors = sum(finding.error for finding in findings)
+    if errors:
+        console.print(f"{tables.plural(errors, 'problem')} would stop these runs" + ("" if dry_run else "; nothing ran"))
+        raise typer.Exit(2)
+    if not dry_run:
         _execute_and_summarize(suite, plans, todo, store, options)
-
-
-def check_data_roots(specs: list[RunSpec], data_root: Path | None) -> None:
-    """Fail once, before any run starts, when a dataset the runs read has no root on this machine."""
-    from omnibench.data.roots import SYNTHETIC_DATASETS, locate, require_dir  # noqa: PLC0415
-
-    names = {spec.dataset for spec in specs} | {t for spec in specs for t in spec.protocol_options.get("targets") or ()}
-    for name in sorted(names):
-        location = locate(name, data_root)
-        if name not in SYNTHETIC_DATASETS:  # generated on first use
-            require_dir(location.root, f"data root of '{name}'", location.setting)
 
 
 def _execute_and_summarize(suite: Suite, plans: list[PlannedRun], todo: list[PlannedRun], store: RunStore,
@@ -183,31 +175,6 @@ def _execute(suite: Suite, todo: list[PlannedRun], store: RunStore, options: dic
     runtime = RuntimeOptions(device=options["device"], workers=options["workers"], data_root=options["data_root"])
     tasks = [RunTask(suite.name, p.run_id, p.spec) for p in todo]
     launch(tasks, options["executor"], store, runtime, options["profile"], options["max_parallel"])
-
-
-@app.command()
-def validate(
-    suites: Annotated[Optional[list[str]], typer.Argument(help="Suite names or files (default: every suite).")] = None,
-) -> None:
-    """Check suite files: keys, values, and dataset / model / protocol names and options."""
-    from omnibench.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415  (imports torch)
-
-    failed = 0
-    for name in suites or list(suite_files()):
-        try:
-            suite = load_suite(name)
-            check_suite(suite, require_data=False)
-        except OmniBenchError as err:
-            failed += 1
-            console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
-            continue
-        table = suite.table.paper_table or "no paper table"
-        console.print(f"[green]ok[/]  {suite.name}: {tables.plural(len(suite.specs), 'run')} -> {table} "
-                      f"({tables.short_path(suite.path)})", soft_wrap=True)
-        for dataset, wanted in undeclared_datasets(suite).items():
-            console.print(f"    [yellow]to run it[/], declare {dataset} in your datasets.yaml: {dataset}: {wanted}", soft_wrap=True)
-    if failed:
-        raise typer.Exit(2)
 
 
 @ls_app.command("suites")

@@ -176,3 +176,19 @@ def hub_repository(backbone: str, tag: str) -> str | None:
     """The Hugging Face repository id open_clip reads ``backbone``/``tag`` from (None: URL only)."""
     hub = open_clip.get_pretrained_cfg(backbone, tag).get("hf_hub", "")
     return "/".join(hub.split("/")[:2]) or None  # "org/name/" or "org/name/file.bin" -> "org/name"
+
+
+def tag_in_cache(backbone: str, tag: str) -> bool:
+    """True when the weights of ``backbone``/``tag`` are already on this machine, where open_clip
+    looks first: the Hugging Face cache for a hub entry, else ``~/.cache/clip`` for a URL."""
+    from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
+
+    cfg = open_clip.get_pretrained_cfg(backbone, tag)
+    hub = cfg.get("hf_hub", "")
+    if hub:
+        repo, _, name = hub.rpartition("/")  # "org/model/" (open_clip's default file names) or "org/model/file"
+        names = [str(Path(name).with_suffix(".safetensors")), name] if name else [
+            "open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+        return any(isinstance(try_to_load_from_cache(repo, n), str) for n in names)
+    url = cfg.get("url", "")
+    return bool(url) and (Path("~/.cache/clip").expanduser() / Path(url).name).is_file()

@@ -28,16 +28,30 @@ def _with_records(split: Split, name: str, records: Sequence[VideoRecord], files
     return Split(split.dataset, name, tuple(records), split.classnames, tuple(split.annotation_files) + tuple(files))
 
 
-def sample_k_shot(split: Split, shots: int, seed: int) -> Split:
-    """Exactly ``shots`` videos of every class of ``split``: the first ``shots`` of a permutation seeded by (seed, class)."""
+def _by_class(split: Split) -> dict[int, list[int]]:
     by_class: dict[int, list[int]] = defaultdict(list)
     for position, record in enumerate(split.records):
         by_class[record.label].append(position)
+    return by_class
+
+
+def too_few_videos(split: Split, shots: int) -> str | None:
+    """Why ``shots`` videos cannot be drawn from every class of ``split`` (None: they can)."""
+    by_class = _by_class(split)
     short = [(c, len(by_class[c])) for c in range(split.num_classes) if len(by_class[c]) < shots]
-    if short:
-        label, count = short[0]
-        raise OmniBenchError(f"{split.dataset}/{split.name}: {len(short)} classes have fewer than {shots} videos "
-                             f"(e.g. '{split.classnames[label]}' has {count}); lower protocol_options.shots")
+    if not short:
+        return None
+    label, count = short[0]
+    return (f"{split.dataset}/{split.name}: {len(short)} of its {split.num_classes} classes have fewer than {shots} "
+            f"videos (e.g. '{split.classnames[label]}' has {count}); lower protocol_options.shots")
+
+
+def sample_k_shot(split: Split, shots: int, seed: int) -> Split:
+    """Exactly ``shots`` videos of every class of ``split``: the first ``shots`` of a permutation seeded by (seed, class)."""
+    problem = too_few_videos(split, shots)
+    if problem is not None:
+        raise OmniBenchError(problem)
+    by_class = _by_class(split)
     chosen = sorted(
         by_class[c][i] for c in range(split.num_classes) for i in _rng(seed, c).permutation(len(by_class[c]))[:shots]
     )

@@ -1,0 +1,112 @@
+"""`omnibench validate`, and the checks `run` / `ablate` / `eval` make before anything executes.
+
+Names and options are checked against the registries (``suite_check``), the environment by
+``plan_check`` (backbones, weights, frame size, shots, warm-up), the data roots on this machine.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from omnibench.cli.run_tables import plural, short_path
+from omnibench.errors import OmniBenchError
+from omnibench.spec import RunSpec
+from omnibench.suite import Suite, load_suite, suite_files
+
+if TYPE_CHECKING:
+    from omnibench.plan_check import Finding  # imports open_clip: only where runs are checked
+
+app = typer.Typer()
+console = Console(highlight=False)
+
+
+def check_runs(suite: Suite, specs: Sequence[RunSpec], options: Mapping[str, Any],
+               dry_run: bool) -> tuple[list[Finding], dict[str, str]]:
+    """Check the runs about to execute: names (an error raises), then what :mod:`plan_check` finds and
+    the data roots. A dry run accepts datasets still to be declared and returns them (name -> what to declare)."""
+    if not specs:
+        return [], {}
+    from omnibench.plan_check import check_plan  # noqa: PLC0415  (imports torch)
+    from omnibench.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
+
+    check_suite(suite, specs, require_data=not dry_run)
+    undeclared = undeclared_datasets(suite) if dry_run else {}
+    findings = check_plan(specs, suite.where, options["data_root"])
+    if options["executor"] != "slurm":  # Slurm jobs may see other paths (profile setup)
+        declared = [spec for spec in specs if not undeclared_mark(spec, undeclared)]
+        findings = data_root_findings(declared, options["data_root"]) + findings
+    return findings, undeclared
+
+
+def data_root_findings(specs: Sequence[RunSpec], data_root: Path | None) -> list[Finding]:
+    """A dataset the runs read that has no root on this machine (synthetic ones are generated on first use)."""
+    from omnibench.data.roots import SYNTHETIC_DATASETS, locate, require_dir  # noqa: PLC0415
+    from omnibench.plan_check import Finding  # noqa: PLC0415
+
+    names = {spec.dataset for spec in specs} | {t for spec in specs for t in spec.protocol_options.get("targets") or ()}
+    findings = []
+    for name in sorted(names - set(SYNTHETIC_DATASETS)):
+        try:
+            location = locate(name, data_root)
+            require_dir(location.root, f"data root of '{name}'", location.setting)
+        except OmniBenchError as err:
+            findings.append(Finding("data", str(err)))
+    return findings
+
+
+def check_data_roots(specs: Sequence[RunSpec], data_root: Path | None) -> None:
+    """Fail once, before any run starts, when a dataset the runs read has no root on this machine."""
+    for finding in data_root_findings(specs, data_root):
+        raise OmniBenchError(finding.message)
+
+
+def undeclared_mark(spec: RunSpec, undeclared: Mapping[str, str]) -> str:
+    """"declare k400_tiny first" for a run reading a dataset this machine has not declared, else ""."""
+    names = [name for name in (spec.dataset, *(spec.protocol_options.get("targets") or ())) if name in undeclared]
+    return f"declare {', '.join(names)} first" if names else ""
+
+
+def print_findings(findings: Sequence[Finding], undeclared: Mapping[str, str] = {}) -> None:  # noqa: B006
+    """Errors in red, warnings in yellow, then what to declare; each whole, on its own line."""
+    for finding in findings:
+        label = "[bold red]error:[/]" if finding.error else "[yellow]warning:[/]"
+        where = "" if finding.where == "data" else f"{finding.where}: "
+        console.print(f"{label} {where}{finding.message}", soft_wrap=True)
+    if undeclared:
+        from omnibench.data.roots import config_path  # noqa: PLC0415
+
+        for dataset, wanted in undeclared.items():
+            console.print(f"    [yellow]to run it[/], declare {dataset} in {config_path()}: {dataset}: {wanted}", soft_wrap=True)
+
+
+@app.command()
+def validate(
+    suites: Annotated[Optional[list[str]], typer.Argument(help="Suite names or files (default: every suite).")] = None,
+) -> None:
+    """Check suite files: keys, values, names and options, and what would fail on a compute node (backbones,
+    weights, frame size, shots per class, warm-up)."""
+    from omnibench.plan_check import check_plan  # noqa: PLC0415  (imports torch)
+    from omnibench.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
+
+    failed = 0
+    for name in suites or list(suite_files()):
+        try:
+            suite = load_suite(name)
+            check_suite(suite, require_data=False)
+        except OmniBenchError as err:
+            failed += 1
+            console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
+            continue
+        findings = check_plan(suite.specs, suite.where)
+        failed += any(finding.error for finding in findings)
+        table = suite.table.paper_table or "no paper table"
+        status = "[bold red]fails[/]" if any(f.error for f in findings) else "[green]ok[/]"
+        console.print(f"{status}  {suite.name}: {plural(len(suite.specs), 'run')} -> {table} ({short_path(suite.path)})",
+                      soft_wrap=True)
+        print_findings(findings, undeclared_datasets(suite))
+    if failed:
+        raise typer.Exit(2)
