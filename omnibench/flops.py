@@ -3,26 +3,37 @@
 fvcore counts one multiply-add as one flop. It has no handle for
 ``aten::scaled_dot_product_attention`` (nor for the fused multi-head attention op), so the
 attention matmuls would silently count as zero; :func:`attention_flop_handle` adds them:
-QKᵀ and (softmax)V are L·S·(d_qk + d_v) multiply-adds per batch element and head.
+QKᵀ and (softmax)V are L·S·(d_qk + d_v) multiply-adds per batch element and head. Both
+handles file these matmuls under the operator name :data:`ATTENTION_MATMUL`, so a breakdown
+(:mod:`omnibench.flops_breakdown`) can tell them from the projections.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-FlopHandle = Callable[[list[Any], list[Any]], float]
+if TYPE_CHECKING:
+    from fvcore.nn import FlopCountAnalysis
+
+    from omnibench.flops_breakdown import Breakdown
+
+FlopHandle = Callable[[list[Any], list[Any]], Counter]
+ATTENTION_MATMUL = "attention_matmul"  # operator name of QKᵀ and AV in fvcore's per-operator counts
 
 SCOPES = {
     "gflops_video": "video tower, one view (1 clip of T frames): encode_video",
     "gflops_text_one": "text tower, one prompt of 77 tokens",
     "gflops_text_classes": "text tower, one prompt per class (C prompts)",
     "gflops_view_one_text": "full forward for one view and one class prompt (video + text + video-specific prompting)",
+    "gflops_video_no_attention": "gflops_video with attention modules skipped entirely (thop's convention)",
+    "gflops_view_one_text_no_attention": "gflops_view_one_text with attention modules skipped entirely (thop's convention)",
     "params_total": "all parameters (both towers and new modules)",
     "params_trainable": "parameters with requires_grad",
 }
@@ -34,22 +45,23 @@ def _shape(value: Any) -> list[int]:
     return list(get_shape(value))
 
 
-def attention_flop_handle(inputs: list[Any], outputs: list[Any]) -> float:
+def attention_flop_handle(inputs: list[Any], outputs: list[Any]) -> Counter:
     """fvcore handle for ``aten::scaled_dot_product_attention(q, k, v, ...)``: batch·L·S·(d + d_v)."""
     query, key, value = (_shape(v) for v in inputs[:3])
     batch = 1
     for size in query[:-2]:
         batch *= size
-    return float(batch * query[-2] * key[-2] * (query[-1] + value[-1]))
+    return Counter({ATTENTION_MATMUL: batch * query[-2] * key[-2] * (query[-1] + value[-1])})
 
 
-def native_mha_flop_handle(inputs: list[Any], outputs: list[Any]) -> float:
-    """fvcore handle for ``aten::_native_multi_head_attention`` (projections + attention)."""
+def native_mha_flop_handle(inputs: list[Any], outputs: list[Any]) -> Counter:
+    """fvcore handle for ``aten::_native_multi_head_attention``: q/k/v/output projections (as ``linear``)
+    and the attention matmuls."""
     query, key = _shape(inputs[0]), _shape(inputs[1])
     batch, length, dim = query
     source = key[1]
     projections = batch * (length * dim * dim + 2 * source * dim * dim + length * dim * dim)
-    return float(projections + batch * length * source * 2 * dim)
+    return Counter({"linear": projections, ATTENTION_MATMUL: batch * length * source * 2 * dim})
 
 
 ATTENTION_HANDLES: dict[str, FlopHandle] = {
@@ -70,8 +82,9 @@ class _Call(nn.Module):
         return self.fn(*inputs)
 
 
-def count_flops(model: nn.Module, fn: Callable[..., torch.Tensor], inputs: tuple[Any, ...]) -> int:
-    """Multiply-adds of ``fn(*inputs)`` (a computation of ``model``), attention included."""
+def analyse(model: nn.Module, fn: Callable[..., torch.Tensor], inputs: tuple[Any, ...]) -> FlopCountAnalysis:
+    """fvcore's analysis of ``fn(*inputs)`` (a computation of ``model``, traced now); ``model``'s
+    modules are named ``model.<name>`` in its per-module counts."""
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # fvcore scripts and traces with torch.jit
         from fvcore.nn import FlopCountAnalysis  # noqa: PLC0415
@@ -79,22 +92,27 @@ def count_flops(model: nn.Module, fn: Callable[..., torch.Tensor], inputs: tuple
         analysis = FlopCountAnalysis(_Call(model, fn), inputs)
         analysis.set_op_handle(**ATTENTION_HANDLES)
         analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
-        return int(analysis.total())
+        analysis.by_module_and_operator()  # trace inside no_grad
+        return analysis
 
 
-def video_gflops(model: nn.Module, clip: torch.Tensor) -> float:
-    """GFLOPs of ``model.encode_video`` on one view ``clip`` (1, T, 3, S, S)."""
-    return count_flops(model, model.encode_video, (clip,)) / 1e9
+def count_flops(model: nn.Module, fn: Callable[..., torch.Tensor], inputs: tuple[Any, ...]) -> int:
+    """Multiply-adds of ``fn(*inputs)`` (a computation of ``model``), attention included."""
+    return int(analyse(model, fn, inputs).total())
 
 
-def text_gflops(model: nn.Module, classnames: Sequence[str]) -> float:
-    """GFLOPs of the text tower on one prompt per class name (never the cache)."""
-    dummy = torch.zeros(1)
-    return count_flops(model, lambda _: model.compute_text_features(list(classnames)), (dummy,)) / 1e9
+def video_analysis(model: nn.Module, clip: torch.Tensor) -> FlopCountAnalysis:
+    """fvcore's analysis of ``model.encode_video`` on one view ``clip`` (1, T, 3, S, S)."""
+    return analyse(model, model.encode_video, (clip,))
 
 
-def forward_gflops(model: nn.Module, clip: torch.Tensor, classnames: Sequence[str]) -> float:
-    """GFLOPs of a full forward on ``clip`` with the text computed (not cached)."""
+def text_analysis(model: nn.Module, classnames: Sequence[str]) -> FlopCountAnalysis:
+    """fvcore's analysis of the text tower on one prompt per class name (never the cache)."""
+    return analyse(model, lambda _: model.compute_text_features(list(classnames)), (torch.zeros(1),))
+
+
+def forward_analysis(model: nn.Module, clip: torch.Tensor, classnames: Sequence[str]) -> FlopCountAnalysis:
+    """fvcore's analysis of a full forward on ``clip`` with the text computed (not cached)."""
 
     def run(video: torch.Tensor) -> torch.Tensor:
         model.text_cache.clear()
@@ -105,7 +123,22 @@ def forward_gflops(model: nn.Module, clip: torch.Tensor, classnames: Sequence[st
         finally:
             model.encode_text = original
 
-    return count_flops(model, run, (clip,)) / 1e9
+    return analyse(model, run, (clip,))
+
+
+def video_gflops(model: nn.Module, clip: torch.Tensor) -> float:
+    """GFLOPs of ``model.encode_video`` on one view ``clip`` (1, T, 3, S, S)."""
+    return video_analysis(model, clip).total() / 1e9
+
+
+def text_gflops(model: nn.Module, classnames: Sequence[str]) -> float:
+    """GFLOPs of the text tower on one prompt per class name (never the cache)."""
+    return text_analysis(model, classnames).total() / 1e9
+
+
+def forward_gflops(model: nn.Module, clip: torch.Tensor, classnames: Sequence[str]) -> float:
+    """GFLOPs of a full forward on ``clip`` with the text computed (not cached)."""
+    return forward_analysis(model, clip, classnames).total() / 1e9
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,10 +156,14 @@ class ModelCost:
     gflops_view_one_text: float
     params_total: int
     params_trainable: int
+    gflops_video_no_attention: float
+    gflops_view_one_text_no_attention: float
+    breakdown: Breakdown
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict, with the scope of every number."""
-        return {**dataclasses.asdict(self), "scope": dict(SCOPES)}
+        numbers = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "breakdown"}
+        return {**numbers, "breakdown": self.breakdown.to_dict(), "scope": dict(SCOPES)}
 
 
 @contextlib.contextmanager
@@ -146,19 +183,24 @@ def measure_cost(model: nn.Module, frames: int, size: int, classes: int = 400) -
 
 
 def _measure_cost(model: nn.Module, frames: int, size: int, classes: int) -> ModelCost:
+    from omnibench.flops_breakdown import measure_breakdown  # noqa: PLC0415
+
     device = next(model.parameters()).device
-    clip = torch.zeros(1, frames, 3, size, size, device=device)
-    text_one = text_gflops(model, ["action"])
+    parts = measure_breakdown(model, torch.zeros(1, frames, 3, size, size, device=device), ["action"])
+    text_one = parts.part("text_tower").gflops
     return ModelCost(
         model=getattr(model, "registry_name", type(model).__name__),
         backbone=getattr(model, "backbone_name", ""),
         frames=frames, size=size, classes=classes,
-        gflops_video=video_gflops(model, clip),
+        gflops_video=parts.total(side="video"),
         gflops_text_one=text_one,
         gflops_text_classes=text_one * classes,
-        gflops_view_one_text=forward_gflops(model, clip, ["action"]),
+        gflops_view_one_text=parts.total(),
         params_total=sum(p.numel() for p in model.parameters()),
         params_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
+        gflops_video_no_attention=parts.total("gflops_no_attention", side="video"),
+        gflops_view_one_text_no_attention=parts.total("gflops_no_attention"),
+        breakdown=parts,
     )
 
 
@@ -168,8 +210,11 @@ PUBLISHED: dict[tuple[str, str, int], tuple[float, str]] = {
     ("vificlip", "ViT-B-16", 16): (281.0, "ViFi-CLIP Table 6: video tower, 16 frames"),
     ("xclip", "ViT-B-16", 8): (145.0, "X-CLIP Table 1: video + one text prompt, 8 frames "
                                       "(compare gflops_view_one_text)"),
-    ("omniclip", "ViT-B-16", 8): (130.0, "OmniCLIP Table 2, 8 frames; SPG adds K/4 tokens per frame, "
-                                         "so more than 8 plain frames (140.7) is expected"),
+    ("omniclip", "ViT-B-16", 8): (130.0, "OmniCLIP Table 2 (K400), 8 frames; Table 3 (SSv2, fixed classifier): "
+                                         "128. Below 8 plain frames (140.7): compare the attention-skipped "
+                                         "(thop) counts; SPG adds K/4 tokens per frame"),
+    ("omniclip", "ViT-B-16", 16): (255.0, "OmniCLIP Table 3 (SSv2, fixed classifier), 16 frames: compare the "
+                                          "attention-skipped (thop) counts"),
 }
 
 

@@ -40,7 +40,8 @@ def flops(
     option: OptionOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Count GFLOPs (one multiply-add = one flop, attention included) and parameters; random weights."""
+    """Count GFLOPs (one multiply-add = one flop, attention included; also with attention modules
+    skipped, as thop counts) per component, and parameters; random weights."""
     from omnibench.flops import measure_cost, published_gflops  # noqa: PLC0415
     from omnibench.models import build_model  # noqa: PLC0415
     from omnibench.spec import ModelSpec  # noqa: PLC0415
@@ -68,4 +69,16 @@ def _print_cost(numbers: dict[str, Any], paper: dict[str, Any] | None, title: st
         table.add_row(key, shown, scope.replace("C prompts", f"C = {numbers['classes']}"))
     if paper is not None:
         table.add_row("published GFLOPs", f"{paper['gflops']:.4g}", paper["scope"])
+    console.print(table)
+    _print_breakdown(numbers["breakdown"])
+
+
+def _print_breakdown(breakdown: dict[str, Any]) -> None:
+    """One row per component: GFLOPs (fvcore), the attention matmuls inside them, GFLOPs without attention."""
+    table = Table(title="per component, one view and one class prompt")
+    for column in ("component", "side", "GFLOPs", "of which QKᵀ/AV", "GFLOPs, attention skipped (thop)"):
+        table.add_column(column, justify="left" if column in ("component", "side") else "right")
+    for part in breakdown["parts"]:
+        table.add_row(part["label"], part["side"], f"{part['gflops']:.4g}", f"{part['attention_matmuls']:.4g}",
+                      f"{part['gflops_no_attention']:.4g}")
     console.print(table)

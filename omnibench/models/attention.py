@@ -38,8 +38,9 @@ def matmul_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch
 
 
 def uses_matmul(q: torch.Tensor, k: torch.Tensor) -> bool:
-    """Whether :func:`attend` takes the batched-matmul path: CUDA and at most ``SHORT_SEQUENCE`` keys."""
-    return q.is_cuda and k.shape[-2] <= SHORT_SEQUENCE
+    """Whether :func:`attend` takes the batched-matmul path: CUDA and at most ``SHORT_SEQUENCE`` keys
+    (never under tracing, so that a FLOP count files the matmuls under attention on every device)."""
+    return q.is_cuda and k.shape[-2] <= SHORT_SEQUENCE and not torch.jit.is_tracing()
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:

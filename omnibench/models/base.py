@@ -33,6 +33,7 @@ class VideoCLIPModel(nn.Module):
     # exempting 1-D parameters, biases and embeddings (X-CLIP's groups).
     decay_every_parameter = False
     weights: WeightsInfo | None = None  # set by build_model: weights source and the blocks' activation
+    component_labels: dict[str, str] = {}  # added module (attribute name) -> label in FLOP breakdowns
 
     def __init__(self, clip: CLIP, tokenizer: Any, frames: int, template: str) -> None:
         super().__init__()

@@ -62,6 +62,9 @@ class OmniCLIP(VideoCLIPModel):
     """OmniCLIP's video encoder on a frozen open_clip ViT; trainable: TE, SPG (+ the optional gate),
     PTAs and α, head, text prompt generator."""
 
+    component_labels = {"adapters": "PTA (temporal adapters)", "spg": "SPG (self-prompt generator)",
+                        "head": "head (Eq. 5)", "prompt_generator": "video-specific text prompts"}
+
     def __init__(self, clip: CLIP, tokenizer: Any, frames: int, options: OmniCLIPOptions) -> None:
         super().__init__(clip, tokenizer, frames, options.template)
         self.options = options

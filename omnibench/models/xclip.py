@@ -91,6 +91,9 @@ class MultiFrameIntegration(nn.Module):
 class XCLIP(VideoCLIPModel):
     """X-CLIP on an open_clip ViT; everything but the text tower and ``logit_scale`` is fine-tuned."""
 
+    component_labels = {"messages": "cross-frame communication (message tokens)",
+                        "mit": "MIT (multi-frame integration)", "prompts_generator": "video-specific text prompts"}
+
     def __init__(self, clip: CLIP, tokenizer: Any, frames: int, options: XCLIPOptions) -> None:
         super().__init__(clip, tokenizer, frames, options.template)
         visual = clip.visual
