@@ -113,13 +113,14 @@ def measure_breakdown(model: nn.Module, clip: torch.Tensor, classnames: list[str
     added = [f"{ROOT}.{name}" for name, _ in model.named_children() if name != "clip"]
     tower = Part("", "", "video", video.flops() - sum(video.flops(s) for s in added),
                  video.matmuls() - sum(video.matmuls(s) for s in added), video.no_attention(f"{ROOT}.clip"))
-    frames = _part("clip_frames", "CLIP image tower, T plain frames", "video", plain, "")
+    frames = _part("clip_frames", f"CLIP image tower, {clip.shape[1]} plain frames", "video", plain, "")
     extra = Part("extra_tokens", "tokens the model adds to the CLIP blocks", "video", tower.gflops - frames.gflops,
                  tower.attention_matmuls - frames.attention_matmuls, tower.gflops_no_attention - frames.gflops_no_attention)
     labels = getattr(model, "component_labels", {})
     modules = [_part(s.split(".", 1)[1], labels.get(s.split(".", 1)[1], s.split(".", 1)[1]),
                      "video" if video.flops(s) else "text", full, s) for s in added if full.flops(s)]
-    words = _part("text_tower", f"CLIP text tower, {len(classnames)} prompt(s)", "text", text, "")
+    prompts = "one prompt" if len(classnames) == 1 else f"{len(classnames)} prompts"
+    words = _part("text_tower", f"CLIP text tower, {prompts}", "text", text, "")
     parts = [frames, *([extra] if extra.gflops else []), *modules, words]
     logits = full.flops() - sum(p.gflops for p in parts)
     return Breakdown((*parts, Part("logits", "logits (cosine similarity)", "text", logits, 0.0, 0.0)))
