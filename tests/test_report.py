@@ -9,9 +9,10 @@ import pytest
 
 from omnibench.cli import main
 from omnibench.errors import OmniBenchError
+from omnibench.protocols.defaults import apply_defaults
 from omnibench.report import cells as C
-from omnibench.report.labels import blocks_label, fraction_label, row_label
-from omnibench.report.published import get_table, published_tables
+from omnibench.report.labels import blocks_label, canonical_dataset, fraction_label, row_label
+from omnibench.report.published import dataset_facts, get_table, published_tables
 from omnibench.report.records import SuiteRuns, collect_runs, records_frame, specs_frame, store_frame
 from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, ReportTable, Row, build_tables
 from omnibench.spec import RunSpec
@@ -21,24 +22,36 @@ from omnibench.suite import TableSpec, load_suite, suite_files
 SCOPE = "video tower per view (SPG prompts included); text excluded"
 
 
+def paper_spec(data: dict[str, Any]) -> RunSpec:
+    """A spec with the papers' defaults beneath ``data`` (as suites build them)."""
+    return RunSpec.from_dict(apply_defaults(data))
+
+
 def make_record(spec: RunSpec, suite: str, metrics: dict[str, float], evaluations: list[dict[str, Any]] | None = None,
                 gflops: float = 140.7) -> dict[str, Any]:
-    """A run record in the ARCHITECTURE.md schema."""
-    return {
+    """A run record in the ARCHITECTURE.md schema; without ``evaluations``, one on the dataset's first test
+    split, and every dataset with its full class list (as the papers evaluate)."""
+    first = dataset_facts().get(canonical_dataset(spec.dataset))
+    split = first.test_splits[0] if first else "test1"
+    evaluations = evaluations if evaluations is not None else [
+        {"dataset": spec.dataset, "split": split, "top1": metrics.get("top1"), "videos": 30, "skipped": 0}]
+    datasets = {spec.dataset, *(e["dataset"] for e in evaluations)}
+    full = {d: f.classes for d in datasets if (f := dataset_facts().get(canonical_dataset(d))) is not None}
+    return {"classes_per_dataset": full, **{
         "run_id": spec.run_id(), "suite": suite, "spec": spec.to_dict(),
         "seeds": {"seed": spec.seed, "data_seed": spec.data_seed}, "git": {"sha": None, "dirty": None},
         "versions": {"python": "3.11", "torch": "2.13.0"}, "files": {}, "classes": ["a", "b"],
         "cost": {"gflops_video": gflops, "gflops_text_one": 2.9, "params_total": 10, "params_trainable": 2, "scope": SCOPE},
         "wall_time_s": 1.0, "clips_per_s": 2.0, "skipped_videos": {"train": 0, "eval": 0}, "leakage_override": False,
-        "metrics": metrics, "evaluations": evaluations or [],
-    }
+        "metrics": metrics, "evaluations": evaluations,
+    }}
 
 
 def few_shot_spec(model: str, dataset: str, shots: int | None, seed: int) -> RunSpec:
     if shots is None:  # Vanilla CLIP: one evaluation serves every K
-        return RunSpec.from_dict({"protocol": "eval_only", "dataset": dataset, "model": {"name": model}, "data_seed": seed})
-    return RunSpec.from_dict({"protocol": "few_shot", "dataset": dataset, "model": {"name": model},
-                              "protocol_options": {"shots": shots}, "data_seed": seed})
+        return paper_spec({"protocol": "eval_only", "dataset": dataset, "model": {"name": model}, "data_seed": seed})
+    return paper_spec({"protocol": "few_shot", "dataset": dataset, "model": {"name": model},
+                       "protocol_options": {"shots": shots}, "data_seed": seed})
 
 
 # (model, shots, data_seed) -> top1, or the state of an unfinished run
@@ -124,8 +137,8 @@ def supervised_plan() -> Plan:
     plan = []
     for dataset, model, frames, top1 in [("k400", "omniclip", 8, 83.0), ("k400", "xclip", 8, 82.0),
                                          ("hmdb51", "omniclip", 8, 75.0), ("ucf101", "omniclip", 8, "pending")]:
-        spec = RunSpec.from_dict({"protocol": "supervised", "dataset": dataset, "model": {"name": model},
-                                  "data": {"frames": frames, "test_clips": 4, "test_crops": 3}})
+        spec = paper_spec({"protocol": "supervised", "dataset": dataset, "model": {"name": model},
+                           "data": {"frames": frames, "test_clips": 4, "test_crops": 3}})
         plan.append((spec, top1))
     return plan
 
@@ -150,8 +163,8 @@ def test_supervised_splits_by_paper_table_with_gflops_scope_and_delta_column() -
 
 
 def test_supervised_match_needs_the_same_frames() -> None:
-    spec = RunSpec.from_dict({"protocol": "supervised", "dataset": "ssv2", "model": {"name": "omniclip"},
-                              "data": {"frames": 16, "test_clips": 4, "test_crops": 3}})
+    spec = paper_spec({"protocol": "supervised", "dataset": "ssv2", "model": {"name": "omniclip"},
+                       "data": {"frames": 16, "test_clips": 4, "test_crops": 3}})
     table_spec = TableSpec("table3", "SSv2", "supervised", ("model.name",), ("dataset",), ("top1",))
     [ssv2] = build_tables(table_spec, suite_runs("supervised", [(spec, 66.3)]))
     order = [(r.method, r.source, r.text.get("frames_views")) for r in ssv2.rows if r.method == "OmniCLIP"]
@@ -161,10 +174,10 @@ def test_supervised_match_needs_the_same_frames() -> None:
 
 
 def test_zero_shot_mean_std_over_splits_and_columns_from_targets() -> None:
-    trained = RunSpec.from_dict({"protocol": "zero_shot", "dataset": "k400", "model": {"name": "omniclip"},
-                                 "protocol_options": {"targets": ["hmdb51", "ucf101"]}})
-    frozen = RunSpec.from_dict({"protocol": "eval_only", "dataset": "k400", "model": {"name": "vanilla_clip"},
-                                "protocol_options": {"targets": ["hmdb51", "ucf101"]}})
+    trained = paper_spec({"protocol": "zero_shot", "dataset": "k400", "model": {"name": "omniclip"},
+                          "protocol_options": {"targets": ["hmdb51", "ucf101"]}})
+    frozen = paper_spec({"protocol": "eval_only", "dataset": "k400", "model": {"name": "vanilla_clip"},
+                         "protocol_options": {"targets": ["hmdb51", "ucf101"]}})
     evaluations = [{"dataset": d, "split": f"test{i}", "top1": top1, "top5": 90.0, "mean_class": top1, "videos": 30}
                    for d, values in (("hmdb51", (50.0, 52.0, 54.0)), ("ucf101", (70.0, 70.0, 76.0)))
                    for i, top1 in enumerate(values, 1)]
@@ -186,11 +199,10 @@ def test_zero_shot_mean_std_over_splits_and_columns_from_targets() -> None:
     ("table8", ("model.options.ratio",), {"ratio": 0.125}, "1/8"),
     ("table9", ("model.options.pooling", "model.options.projector"), {"pooling": "max", "projector": True}, "Max. + Projector"),
     ("table10", ("model.options.pta_blocks",), {"pta_blocks": [1, 2, 3, 4, 5, 6]}, "1-6"),
-    ("table10", ("model.options.pta_blocks",), {"use_pta": False, "use_spg": False}, "none"),  # no PTA: no blocks
     ("table11", ("model.options.combination",), {"combination": "attention_parallel"}, "Attention parallel"),
 ])
 def test_ablation_rows_match_the_papers_rows(table_key: str, rows: tuple[str, ...], options: dict[str, Any], label: str) -> None:
-    plan = [(RunSpec.from_dict({"protocol": "supervised", "dataset": d, "model": {"name": "omniclip", "options": options}}), 70.0)
+    plan = [(paper_spec({"protocol": "supervised", "dataset": d, "model": {"name": "omniclip", "options": options}}), 70.0)
             for d in ("k400_tiny", "hmdb51")]
     [table] = build_tables(TableSpec(table_key, "Ablation", "grid", rows, ("dataset",), ("top1",)), suite_runs("ablation", plan))
     published = row(table, label, PUBLISHED)
@@ -201,6 +213,21 @@ def test_ablation_rows_match_the_papers_rows(table_key: str, rows: tuple[str, ..
 
 
 def test_every_ablation_suite_row_meets_its_published_row_and_the_papers_best_is_the_reference() -> None:
+def test_a_trained_omniclip_without_pta_is_not_compared_with_the_frozen_clip_row() -> None:
+    """Table 10's "none" row is frozen vanilla CLIP: a trained OmniCLIP without PTA and SPG gets the
+    row's label (no blocks) but no Δ, and a note that says why."""
+    plan = [(paper_spec({"protocol": "supervised", "dataset": d, "model": {"name": "omniclip", "options":
+                         {"use_pta": False, "use_spg": False}}}), 70.0) for d in ("k400_tiny", "hmdb51")]
+    [table] = build_tables(TableSpec("table10", "Ablation", "grid", ("model.options.pta_blocks",), ("dataset",),
+                                     ("top1",)), suite_runs("ablation", plan))
+    assert not [r for r in table.rows if r.kind == DELTA]
+    assert [cell(table, "none", MEASURED, (d,)) for d in ("K400-tiny", "HMDB51")] == ["70.00¹", "70.00²"]
+    assert table.notes[-2:] == [
+        "¹ No Δ, not compared with OmniCLIP T10 none: protocol supervised (paper eval_only); epochs 50 (paper 0).",
+        "² No Δ, not compared with OmniCLIP T10 none: protocol supervised (paper eval_only); epochs 30 (paper 0)."]
+
+
+def test_every_ablation_suite_row_meets_its_published_row() -> None:
     for name in [n for n in suite_files() if n.startswith("ablation-")]:
         suite = load_suite(name)
         plan = [(spec, 60.0) for spec in suite.specs]

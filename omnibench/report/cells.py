@@ -32,6 +32,8 @@ class MeasuredRow:
     model: str | None = None  # set when the row is exactly one model (rows: [model.name])
     info: dict[str, Any] = dataclasses.field(default_factory=dict)  # backbone, frames, used for matching
     planned: frozenset[Key] | None = None  # column keys some run of this row fills (None: every column)
+    runs: dict[Key, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)  # column key -> flat runs
+    skipped: dict[Key, str] = dataclasses.field(default_factory=dict)  # column key -> skipped videos ("2/16 eval")
 
 
 def canonical(value: Any, path: str) -> Any:

@@ -20,7 +20,8 @@ _SPECIAL = {
 }
 _SYMBOLS = {
     "±": r"$\pm$", "×": r"$\times$", "✓": r"\checkmark{}", "✗": r"$\times$", "–": "--", "—": "---",
-    "−": r"$-$", "Δ": r"$\Delta$", "·": r"$\cdot$", "≈": r"$\approx$",
+    "−": r"$-$", "Δ": r"$\Delta$", "·": r"$\cdot$", "≈": r"$\approx$", "†": r"\textsuperscript{\dag}",
+    **{sup: rf"\textsuperscript{{{digit}}}" for digit, sup in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")},
 }
 _PATTERN = re.compile("|".join(re.escape(c) for c in (*_SPECIAL, *_SYMBOLS)))
 

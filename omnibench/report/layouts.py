@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from omnibench.report import caveats
 from omnibench.report import cells as C
 from omnibench.report.labels import (
     TIMES, backbone_label, canonical_dataset, dataset_label, metric_label, pretrained_label, row_label,
@@ -47,6 +48,7 @@ def _supervised_table(spec: TableSpecLike, runs: SuiteRuns, key: str, datasets: 
     metrics = {m: f"metrics.{m}" for m in spec.metrics}
     stats = C.aggregate(done, spec.rows, ["dataset"], {**metrics, "gflops": GFLOPS_COLUMN})
     measured = C.measured_rows(expected, done, spec.rows, stats)
+    caveats.attach_runs(measured, done, spec.rows, ["dataset"], [(d,) for d in datasets])
     combined = pd.concat([expected, done], ignore_index=True)
     own = get_table(key)
     detailed = len(datasets) == 1 and (own is None or len(own.datasets) == 1)
@@ -55,9 +57,9 @@ def _supervised_table(spec: TableSpecLike, runs: SuiteRuns, key: str, datasets: 
     published = shown_rows(sources, columns)
     text = {**{id(row): _describe(row, combined, spec.rows) for row in measured},
             **{id(pub): _published_text(pub) for pub in published}}
-    rows = assemble(C.pair_rows(published, measured), delta_rows=False, text=text)
+    rows = assemble(C.pair_rows(published, measured), delta_rows=False, text=text, col_paths=["dataset"])
     title = f"{spec.title} — {', '.join(dataset_label(d) for d in datasets)}"
-    notes = source_notes(sources, rows) + _scope_notes(done, spec.rows, detailed)
+    notes = source_notes(sources, rows) + caveats.caveat_notes(rows, ["dataset"]) + _scope_notes(done, spec.rows, detailed)
     level_names = ("dataset",) if detailed else ("dataset", "metric")
     return ReportTable(runs.suite, key, title, "supervised", digits_of(sources), level_names,
                        without_empty_deltas(columns, rows), rows, notes, run_footer(runs))
@@ -128,9 +130,11 @@ def build_zero_shot(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:
     stats = C.aggregate(evals, spec.rows, ["eval.dataset"], {m: f"eval.{m}" for m in metrics})
     measured = C.measured_rows(expected, evals, spec.rows, stats)
     sources = with_related(spec.paper_table)
-    columns = _dataset_columns(_zero_shot_datasets(expected, evals, sources), metrics)
-    rows = assemble(C.pair_rows(shown_rows(sources, columns), measured), delta_rows=False)
-    notes = source_notes(sources, rows) + _splits_note(evals)
+    datasets = _zero_shot_datasets(expected, evals, sources)
+    caveats.attach_runs(measured, evals, spec.rows, ["eval.dataset"], [(d,) for d in datasets])
+    columns = _dataset_columns(datasets, metrics)
+    rows = assemble(C.pair_rows(shown_rows(sources, columns), measured), delta_rows=False, col_paths=["eval.dataset"])
+    notes = source_notes(sources, rows) + caveats.caveat_notes(rows, ["eval.dataset"]) + _splits_note(evals)
     return [ReportTable(runs.suite, spec.paper_table or "table", spec.title, "zero_shot", digits_of(sources),
                         ("eval.dataset", "metric"), without_empty_deltas(columns, rows), rows, notes, run_footer(runs))]
 

@@ -7,7 +7,8 @@
 - other grid tables (ablations, Tables 7-11): grouped bars, published hatched, omnibench with
   error bars (the std over a cell's seeds / splits).
 
-Every figure is ``FIGSIZE`` inches at ``DPI``, so every PNG is ``PIXELS`` in size.
+Measured points and bars whose runs skipped broken videos carry a † (the table's notes give the
+counts). Every figure is ``FIGSIZE`` inches at ``DPI``, so every PNG is ``PIXELS`` in size.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from omnibench.report.caveats import SKIP_MARK
 from omnibench.report.labels import metric_label, value_label
 from omnibench.report.published import Stat
 from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, Column, ReportTable
@@ -109,6 +111,8 @@ def few_shot_figure(table: ReportTable) -> Figure:
             ax.errorbar(line[shots], line["mean"], yerr=line["std"].fillna(0).to_numpy() if ours else None,
                         color=colors[method], linestyle="-" if ours else "--", marker="o" if ours else ".",
                         alpha=1.0 if ours else 0.6, capsize=3 if ours else 0, label=f"{method} ({source})")
+            if ours:
+                skip_marks(ax, line[shots], line["mean"], line["skipped"] if "skipped" in line else [])
         title = " ".join(value_label(f, v) for f, v in zip(facets, panel))
         _axes_style(ax, title or metric_label(metric), "K (videos per class)", metric)
         chance_line(ax, table, metric)
@@ -174,10 +178,14 @@ def ablation_figure(table: ReportTable) -> Figure:
     for i, (column, kind) in enumerate(series):
         bars = [_bar_stat(table, label, column, kind) for label in labels]
         name, published = _name(column), kind == PUBLISHED
-        ax.bar(np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width, [b.mean for b in bars], width,
+        positions = np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width
+        heights = [b.mean for b in bars]
+        ax.bar(positions, heights, width,
                yerr=_errors(bars) if not published else None, capsize=3, color=colors[name],
                hatch="//" if published else None, alpha=0.55 if published else 1.0,
                label=f"{name} ({'published' if published else 'omnibench'})")
+        if not published:
+            skip_marks(ax, positions, heights, [_skipped(table, label, column) for label in labels])
     ax.set_xticks(np.arange(len(labels)), labels, fontsize=8)
     if PUBLISHED in kinds:  # the papers' ablation differences are small: start near the lowest bar
         lowest = min((p.get_height() for p in ax.patches if p.get_height() > 0), default=0.0)
@@ -200,6 +208,19 @@ def chance_line(ax: Axes, table: ReportTable, metric: str) -> None:
     level = chance_level(table, metric)
     if level is not None:
         ax.axhline(level, color="0.3", linestyle=":", linewidth=1.2, label=f"chance ({level:.3g} %)", zorder=1)
+
+
+def skip_marks(ax: Axes, xs: Sequence[float], ys: Sequence[float], skipped: Sequence[str]) -> None:
+    """A † above each point whose cell skipped broken videos (the table's notes give the counts)."""
+    for x, y, text in zip(xs, ys, skipped):
+        if isinstance(text, str) and text:
+            ax.annotate(SKIP_MARK, (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=10,
+                        color="0.1")
+
+
+def _skipped(table: ReportTable, label: str, column: Column) -> str:
+    rows = (row for row in table.rows if row.method == label and row.kind == MEASURED)
+    return next((row.skipped.get(column.key, "") for row in rows), "")
 
 
 def _name(column: Column) -> str:

@@ -52,6 +52,8 @@ class PublishedRow:
     frames: int | None = None
     views: str | None = None
     aliases: tuple[str, ...] = ()  # other omnibench row labels that name this row
+    protocol: str | None = None  # the omnibench protocol the numbers were measured with
+    splits: str = "first"  # first: the first test split of each dataset; all: mean over every test split
 
     @property
     def frames_views(self) -> str:
@@ -100,6 +102,22 @@ def _data() -> dict[str, Any]:
 
 
 PAPERS: Mapping[str, Mapping[str, str]] = _data()["papers"]
+SETTING: Mapping[str, str] = _data()["setting"]  # backbone and pre-training of every row unless it says
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetFacts:
+    """What the papers' numbers on a dataset were measured on: its class count and test splits."""
+
+    classes: int | None
+    test_splits: tuple[str, ...]
+
+
+@functools.cache
+def dataset_facts() -> dict[str, DatasetFacts]:
+    """Class count and official test splits by canonical dataset name (``published.yaml: datasets``)."""
+    return {canonical_value("dataset", name): DatasetFacts(entry.get("classes"), tuple(entry["test_splits"]))
+            for name, entry in _data()["datasets"].items()}
 
 
 @functools.cache
@@ -135,7 +153,9 @@ def _table(key: str, entry: Mapping[str, Any]) -> PublishedTable:
     metrics = tuple(entry["metrics"])
     datasets = tuple(canonical_value("dataset", d) for d in entry.get("datasets", ()))
     source = source_label(entry["paper"], entry["number"])
-    rows = tuple(_row(row, columns, metrics, datasets, source, f"{where}.rows[{i}]") for i, row in enumerate(entry["rows"]))
+    shared = {k: entry[k] for k in ("protocol", "splits", "frames", "views", "pretraining") if k in entry}
+    rows = tuple(_row({**shared, **row}, columns, metrics, datasets, source, f"{where}.rows[{i}]")
+                 for i, row in enumerate(entry["rows"]))
     return PublishedTable(
         key=key, paper=entry["paper"], number=int(entry["number"]), title=entry["title"], layout=entry["layout"],
         columns=columns, metrics=metrics, digits=int(entry.get("digits", 1)), rows=rows, datasets=datasets,
@@ -154,7 +174,8 @@ def _row(row: Mapping[str, Any], columns: tuple[str, ...], metrics: tuple[str, .
     return PublishedRow(
         method=row["method"], source=source, cells=cells, model=row.get("model"), group=row.get("group", ""),
         backbone=row.get("backbone"), pretraining=row.get("pretraining"), frames=row.get("frames"),
-        views=row.get("views"), aliases=tuple(row.get("aliases", ())),
+        views=row.get("views"), aliases=tuple(row.get("aliases", ())), protocol=row.get("protocol"),
+        splits=row.get("splits", "first"),
     )
 
 

@@ -3,7 +3,9 @@
 Columns of :func:`records_frame` are the spec paths of ``RunSpec.to_dict()`` (``dataset``,
 ``model.name``, ``model.options.ratio``, ``protocol_options.shots``, ...) plus the record's
 other sections under their own prefix (``metrics.top1``, ``cost.gflops_video``,
-``seeds.data_seed``). Lists become tuples so every value can be grouped on.
+``seeds.data_seed``). Lists become tuples so every value can be grouped on. Three columns are
+derived: ``eval_splits`` ((dataset, split) pairs evaluated, subsets folded into their split),
+``num_classes`` (of the record's class list) and ``skipped`` (:class:`omnibench.acceptance.Skipped`).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from omnibench.acceptance import skipped
 from omnibench.spec import RunSpec
 
 if TYPE_CHECKING:
@@ -44,7 +47,13 @@ class SuiteRuns:
 def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     """One record as flat columns: spec paths unprefixed, other sections prefixed by their name."""
     rest = {k: v for k, v in record.items() if k not in _SKIPPED}
-    return {**_dotted(record.get("spec") or {}), **_dotted(rest)}
+    return {**_dotted(record.get("spec") or {}), **_dotted(rest), **_derived(record)}
+
+
+def _derived(record: Mapping[str, Any]) -> dict[str, Any]:
+    evaluated = tuple(sorted({(str(e.get("dataset")), str(e.get("split")).split("/")[0])
+                              for e in record.get("evaluations") or ()}))
+    return {"eval_splits": evaluated, "num_classes": len(record.get("classes") or ()), "skipped": skipped(record)}
 
 
 def _dotted(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from omnibench.errors import OmniBenchError
+from omnibench.report import caveats
 from omnibench.report import cells as C
 from omnibench.report.labels import DASH, MINUS, PLUS_MINUS, WITHIN_NOISE, metric_label, plural, value_label
 from omnibench.report.published import CellKey, PublishedRow, PublishedTable, Stat, with_related
@@ -64,6 +65,8 @@ class Row:
     text: Mapping[str, str] = dataclasses.field(default_factory=dict)
     group: str = ""
     planned: frozenset[tuple[Any, ...]] | None = None  # measured rows: columns the suite runs (None: all)
+    caveats: Mapping[tuple[Any, ...], str] = dataclasses.field(default_factory=dict)  # column key -> why no Δ
+    skipped: Mapping[tuple[Any, ...], str] = dataclasses.field(default_factory=dict)  # column key -> skipped videos
 
 
 @dataclasses.dataclass
@@ -92,7 +95,8 @@ class ReportTable:
         return row.cells.get((column.key, column.metric))
 
     def text(self, row: Row, column: Column) -> str:
-        """A cell as display text: "–" when missing, "a ± b" with a std, signed for deltas."""
+        """A cell as display text: "–" when missing, "a ± b" with a std, signed for deltas; a measured
+        value is followed by its marks (:func:`caveats.marks`: ¹ not compared, † videos skipped)."""
         if column.kind == "text":
             return row.text.get(column.metric, "")
         stat = self.cell(row, column)
@@ -102,10 +106,11 @@ class ReportTable:
         delta = row.kind == DELTA or column.kind == "delta"
         unplanned = row.planned is not None and column.key not in row.planned  # no run of the suite fills it
         text = format_stat(stat, self.digits, signed=delta, blank=delta or unplanned)
-        sizes = pooled_sizes(self.rows)
-        if row.kind == MEASURED and stat is not None and stat.std is not None and len(sizes) > 1:
+        if row.kind != MEASURED or stat is None or stat.mean is None:
+            return text
+        if stat.std is not None and len(pooled_sizes(self.rows)) > 1:
             text += f" (n={stat.n})"  # cells pool different numbers of runs: say how many
-        return text
+        return text + caveats.marks(row, column, caveats.caveat_marks(self.rows))
 
     def best(self) -> set[tuple[int, int]]:
         """(row, column) positions of the best value per accuracy column (bold in the paper)."""
@@ -120,7 +125,8 @@ class ReportTable:
         return marked
 
     def tidy(self) -> pd.DataFrame:
-        """Long format: one line per numeric cell (row position, method, source, kind, column values, metric, mean, std, n)."""
+        """Long format: one line per numeric cell (row position, method, source, kind, column values, metric, mean,
+        std, n, skipped videos, why it is not compared with the published row)."""
         lines = []
         for i, row in enumerate(self.rows):
             for column in self.columns:
@@ -131,7 +137,8 @@ class ReportTable:
                 lines.append({"suite": self.suite, "table": self.key, "row": i, "method": row.method, "source": row.source,
                               "kind": row.kind, **keys, "metric": column.metric, "mean": stat.mean, "std": stat.std,
                               "n": stat.n, "ci_low": stat.low, "ci_high": stat.high, "p_value": stat.p_value,
-                              "within_noise": stat.within_noise, **row.text})
+                              "within_noise": stat.within_noise, "skipped": row.skipped.get(column.key, ""),
+                              "not_compared": row.caveats.get(column.key, ""), **row.text})
         return pd.DataFrame(lines)
 
 
@@ -186,11 +193,12 @@ def build_grid(spec: TableSpecLike, runs: SuiteRuns, bootstrap: BootstrapSetting
     stats = {row: C.fill_wildcards(cells, keys) for row, cells in
              C.aggregate(done, spec.rows, spec.columns, metrics).items()}
     measured = C.measured_rows(expected, done, spec.rows, stats, spec.columns, keys)
+    caveats.attach_runs(measured, done, spec.rows, spec.columns, keys)
     columns = [Column(k, m, _header(spec.columns, k, m, len(metrics) > 1)) for k in keys for m in metrics]
     sources = with_related(spec.paper_table)
     published = shown_rows(sources, columns)
-    rows = assemble(C.pair_rows(published, measured), delta_rows=True)
-    notes = source_notes(sources, rows)
+    rows = assemble(C.pair_rows(published, measured), delta_rows=True, col_paths=spec.columns)
+    notes = source_notes(sources, rows) + caveats.caveat_notes(rows, spec.columns)
     if spec.reference is not None:
         from omnibench.report.paired import with_reference_deltas  # noqa: PLC0415 (paired imports this module)
 
@@ -219,8 +227,9 @@ def shown_rows(sources: Sequence[PublishedTable], columns: Sequence[Column]) -> 
 
 
 def assemble(pairs: Sequence[tuple[PublishedRow | None, C.MeasuredRow | None]], delta_rows: bool,
-             text: Mapping[int, dict[str, str]] | None = None) -> list[Row]:
-    """Rows in display order; with ``delta_rows`` a Δ row follows each measured row that has a published partner."""
+             text: Mapping[int, dict[str, str]] | None = None, col_paths: Sequence[str] = ()) -> list[Row]:
+    """Rows in display order; with ``delta_rows`` a Δ row follows each measured row that has a published
+    partner in the same setting (:mod:`comparable`): cells of another setting get no Δ but a caveat."""
     rows: list[Row] = []
     for pub, ours in pairs:
         if pub is not None:
@@ -228,11 +237,13 @@ def assemble(pairs: Sequence[tuple[PublishedRow | None, C.MeasuredRow | None]], 
         if ours is None:
             continue
         cells = dict(ours.cells)
-        delta = C.deltas(ours.cells, pub.cells) if pub is not None else {}
+        differ = caveats.not_compared(pub, ours, col_paths) if pub is not None else {}
+        delta = {k: s for k, s in C.deltas(ours.cells, pub.cells).items() if k[0] not in differ} if pub else {}
         if not delta_rows:
             cells.update({(k, DELTA_PREFIX + m): s for (k, m), s in delta.items()})
-        rows.append(Row(ours.label, OURS, MEASURED, cells, (text or {}).get(id(ours), {}), planned=ours.planned))
-        if delta_rows and pub is not None:
+        rows.append(Row(ours.label, OURS, MEASURED, cells, (text or {}).get(id(ours), {}), planned=ours.planned,
+                        caveats=differ, skipped=ours.skipped))
+        if delta_rows and pub is not None and (delta or not differ):
             rows.append(Row(ours.label, f"Δ vs {pub.source}", DELTA, delta))
     return rows
 
@@ -241,7 +252,9 @@ def source_notes(sources: Sequence[PublishedTable], rows: Sequence[Row]) -> list
     """Caption lines: which papers' tables the published rows come from, and how to read the cells."""
     used = {row.source for row in rows if row.kind == PUBLISHED}
     notes = [t.citation() + (f" {t.note}" if t.note else "") for t in sources if t.source in used]
-    delta = f" Δ = {OURS} − the published row of the same method." if used else ""
+    delta = (f" Δ = {OURS} − the published row of the same method, only where the runs' setting is the "
+             "paper's (protocol, backbone, weights, frames, views, epochs, classes, test splits, no --limit)."
+             if used else "")
     sizes = pooled_sizes(rows)
     over = f"n = {next(iter(sizes))} runs" if len(sizes) == 1 else "the n runs it shows"
     notes.append(f"{OURS}: mean {PLUS_MINUS} std (sample) over {over} (seeds, samplings or splits) where a cell "

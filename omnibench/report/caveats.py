@@ -1,0 +1,109 @@
+"""What a measured cell's number carries with it: broken videos its runs skipped (marked †), and
+a published row it is not compared with because the setting differs (marked ¹, ², ...).
+
+Both are attached to measured rows from the runs behind each cell, shown as marks after the
+number in every format, and explained in the table's notes.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from omnibench.acceptance import Skipped
+from omnibench.report import cells as C
+from omnibench.report.comparable import differences
+from omnibench.report.labels import canonical_dataset, is_dataset_path, value_label
+from omnibench.report.published import PublishedRow
+
+if TYPE_CHECKING:
+    from omnibench.report.tables import Column, Row
+
+SKIP_MARK = "†"
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _plain(run: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in run.items()}
+
+
+def attach_runs(rows: Sequence[C.MeasuredRow], frame: pd.DataFrame, row_paths: Sequence[str],
+                col_paths: Sequence[str], columns: Sequence[C.Key]) -> None:
+    """Give each measured row the flat runs behind each of its cells (a run with no value for a
+    column level stands in every column it covers, as in :func:`cells.fill_wildcards`) and their
+    skipped videos. ``frame`` holds one line per run, or per evaluation (``eval.*`` columns)."""
+    if frame.empty:
+        return
+    exact: dict[C.Key, dict[C.Key, list[dict[str, Any]]]] = {}
+    for run, row, col in zip(frame.to_dict("records"), C.keys_of(frame, row_paths), C.keys_of(frame, col_paths)):
+        exact.setdefault(row, {}).setdefault(col, []).append(_plain(run))
+    for row in rows:
+        groups = exact.get(row.key, {})
+        for column in dict.fromkeys(columns):
+            runs = groups.get(column) or [r for key, found in groups.items() if C.covers(key, column) for r in found]
+            if runs:
+                row.runs[column] = runs
+                row.skipped[column] = cell_skipped(runs).text()
+
+
+def cell_skipped(runs: Sequence[Mapping[str, Any]]) -> Skipped:
+    """Skipped videos of one cell: evaluations of the cell's dataset (per-evaluation lines) or of its runs."""
+    train = train_listed = evaluated = listed = 0
+    seen = set()
+    for run in runs:
+        counts = run.get("skipped")
+        counts = counts if isinstance(counts, Skipped) else Skipped()
+        if "eval.skipped" in run:  # one line per evaluation: count only this evaluation's videos
+            evaluated += int(run.get("eval.skipped") or 0)
+            listed += int(run.get("eval.skipped") or 0) + int(run.get("eval.videos") or 0)
+        else:
+            evaluated, listed = evaluated + counts.eval, listed + counts.eval_listed
+        if run.get("run_id") not in seen:  # training counts once per run
+            seen.add(run.get("run_id"))
+            train, train_listed = train + counts.train, train_listed + (counts.train_listed or 0)
+    return Skipped(train, train_listed or None, evaluated, listed)
+
+
+def _cell_dataset(column: C.Key, col_paths: Sequence[str], runs: Sequence[Mapping[str, Any]]) -> str | None:
+    for path, value in zip(col_paths, column):
+        if is_dataset_path(path):
+            return canonical_dataset(value)
+    datasets = {canonical_dataset(run.get("dataset")) for run in runs}
+    return datasets.pop() if len(datasets) == 1 else None
+
+
+def not_compared(published: PublishedRow, ours: C.MeasuredRow, col_paths: Sequence[str]) -> dict[C.Key, str]:
+    """Column key -> why ``ours`` is not compared with ``published`` there (only cells whose setting differs)."""
+    out = {}
+    for column, runs in ours.runs.items():
+        found = differences(published, _cell_dataset(column, col_paths, runs), runs)
+        if found:
+            out[column] = f"not compared with {published.source} {published.method}: {'; '.join(found)}"
+    return out
+
+
+def caveat_marks(rows: Sequence[Row]) -> dict[str, str]:
+    """Superscript number of each distinct "not compared" text, in order of appearance."""
+    texts = dict.fromkeys(text for row in rows for text in row.caveats.values())
+    return {text: str(number).translate(_SUPERSCRIPT) for number, text in enumerate(texts, start=1)}
+
+
+def marks(row: Row, column: Column, numbered: Mapping[str, str]) -> str:
+    """The marks after a measured value: its "not compared" number, then † when videos were skipped."""
+    if column.kind != "value":
+        return ""
+    caveat = row.caveats.get(column.key)
+    return (numbered[caveat] if caveat else "") + (SKIP_MARK if row.skipped.get(column.key) else "")
+
+
+def caveat_notes(rows: Sequence[Row], col_paths: Sequence[str]) -> list[str]:
+    """Notes explaining the marks: each "not compared" text, and every cell with skipped videos."""
+    notes = [f"{mark} No Δ, {text}." for text, mark in caveat_marks(rows).items()]
+    skipped = [" ".join([row.method, *(str(value_label(p, v)) for p, v in zip(col_paths, key) if v is not None)])
+               + f": {text}" for row in rows for key, text in row.skipped.items() if text]
+    if skipped:
+        notes.append(f"{SKIP_MARK} Broken videos were skipped (counts in record.json, each video in predictions.csv): "
+                     + "; ".join(dict.fromkeys(skipped)) + ".")
+    return notes
