@@ -80,7 +80,7 @@ def test_views_are_fused_by_mean_softmax_per_video(batch_size: int, views_per_fo
     # says jump); video 1 is swim; video 3 fuses to jump (only its last view says run).
     assert result.scores.argmax(dim=1).tolist() == [0, 2, 1]
     assert result.metrics == pytest.approx({"top1": 200 / 3, "top5": 100.0, "mean_class": 75.0,
-                                            "videos": 3, "skipped": 1})
+                                            "videos": 3, "skipped": 1, "nonfinite": 0})
 
 
 def test_first_view_alone_would_score_otherwise() -> None:

@@ -41,7 +41,7 @@ def _run(root: Path, run_dir: Path) -> tuple[dict, list[dict[str, str]]]:
         "protocol": "eval_only", "dataset": "probe", "protocol_options": {"splits": ["test"]},
         "model": {"name": "vanilla_clip", "backbone": "omnibench-tiny-vit", "pretrained": None},
         "data": {"frames": 4, "input_size": 32, "short_side": 32, "test_clips": 2, "test_crops": 3},
-        "optim": {"epochs": 0, "batch_size": 4}})
+        "optim": {"epochs": 0, "batch_size": 4}, "max_skipped": 0.1})  # 1 of 13 videos is broken on purpose
     record = execute(spec, run_dir, "test", RuntimeOptions(device="cpu", workers=0, data_root=root, progress=False))
     with open(run_dir / "predictions.csv", newline="") as handle:
         return record, list(csv.DictReader(handle))
@@ -82,7 +82,9 @@ def test_recorded_accuracy_equals_a_labelling_built_for_it(data_root: Path, tmp_
     expected = {"top1": 100 * HITS / 12, "top5": 100 * (HITS + TOP5_ONLY) / 12,
                 "mean_class": 100 * sum(hits[c] / counts[c] for c in counts) / len(counts)}
     (evaluation,) = record["evaluations"]
-    assert evaluation == pytest.approx({"dataset": "probe", "split": "test", "videos": 12, "skipped": 1, **expected})
+    assert evaluation.pop("first_skipped").endswith("broken/truncated.mp4: cannot open: not a readable video (corrupt or truncated)")
+    assert evaluation == pytest.approx({"dataset": "probe", "split": "test", "videos": 12, "skipped": 1, "nonfinite": 0,
+                                        **expected})
     assert {k: record["metrics"][k] for k in expected} == pytest.approx(expected)
     assert record["skipped_videos"] == {"train": 0, "eval": 1}
 
