@@ -14,10 +14,9 @@ from omnibench.report.paired import read_outcomes
 from omnibench.report.records import SuiteRuns
 from omnibench.report.tables import DELTA, MEASURED, ReportTable, build_tables, format_stat
 from omnibench.report.published import Stat
-from omnibench.spec import RunSpec
 from omnibench.store import PREDICTIONS_FILE
 from omnibench.suite import TableSpec
-from test_report import make_record
+from test_report import make_record, paper_spec
 
 SETTINGS = stats.BootstrapSettings(resamples=4000, seed=0)
 RATIO_TABLE = TableSpec("table8", "Ratio", "grid", ("model.options.ratio",), ("dataset",), ("top1",),
@@ -133,8 +132,8 @@ def ratio_runs(tmp_path: Path, plan: dict[tuple[float, int], np.ndarray], broken
     """Finished ratio-ablation runs on HMDB51: (ratio, seed) -> each video's correctness."""
     specs, records, run_dirs = [], [], {}
     for (ratio, seed), correct in plan.items():
-        spec = RunSpec.from_dict({"protocol": "supervised", "dataset": "hmdb51", "seed": seed,
-                                  "model": {"name": "omniclip", "options": {"ratio": ratio}}})
+        spec = paper_spec({"protocol": "supervised", "dataset": "hmdb51", "seed": seed,
+                           "model": {"name": "omniclip", "options": {"ratio": ratio}}})
         skipped = (broken or {}).get((ratio, seed), set())
         kept = [ok for i, ok in enumerate(correct) if i not in skipped]
         records.append(make_record(spec, "ratio", {"top1": 100 * float(np.mean(kept)), "top5": 99.0}))
