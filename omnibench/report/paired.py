@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Hashable, Mapping, Sequence
+import os
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from pathlib import Path
 
@@ -61,8 +63,8 @@ def read_outcomes(run_dir: Path) -> Outcomes | None:
     path = run_dir / PREDICTIONS_FILE
     if not path.is_file():
         return None
-    frame = pd.read_csv(path, usecols=READ_COLUMNS, dtype={"dataset": str, "split": str, "broken": str})
-    keep = frame["broken"].isna().to_numpy()
+    frame = pd.read_csv(path, usecols=READ_COLUMNS, dtype={"dataset": str, "split": str, "broken": str}, na_filter=False)
+    keep = (frame["broken"] == "").to_numpy()
     strata = (frame["dataset"].to_numpy()[keep], frame["split"].to_numpy()[keep])
     columns = [frame[c].to_numpy()[keep] for c in ("index", "label", "correct")]
     out = {}
@@ -137,15 +139,12 @@ def reference_deltas(done: pd.DataFrame, run_dirs: Mapping[str, Path], row_paths
     """Row key -> column key -> Δ top-1 to the reference row with its interval; and notes on what lacks one."""
     identity = {run: (seed, data_seed) for run, seed, data_seed in
                 zip(done.get("run_id", []), done.get("seed", []), done.get("data_seed", []))}
-    cache: dict[str, Outcomes | None] = {}
+    members = {key: rows for key, rows in _members(done, row_paths, col_paths, columns).items() if reference in rows}
+    cache = read_all({run for rows in members.values() for runs in rows.values() for run in runs}, run_dirs)
     out: dict[C.Key, dict[C.Key, Stat]] = {}
     problems: dict[str, list[str]] = {}  # why a column has no interval -> its columns
-    for key, rows in _members(done, row_paths, col_paths, columns).items():
-        if reference not in rows:
-            continue
+    for key, rows in members.items():
         runs = sorted({run for runs in rows.values() for run in runs})
-        for run in set(runs) - cache.keys():
-            cache[run] = read_outcomes(run_dirs[run]) if run in run_dirs else None
         found = {run: cache[run] for run in runs if cache[run]}
         column = resample_column(found, repr(key), settings) if found else Column(problem="no predictions.csv")
         if column.problem:
@@ -153,6 +152,14 @@ def reference_deltas(done: pd.DataFrame, run_dirs: Mapping[str, Path], row_paths
         for row, stat in column_deltas(column, rows, reference, identity, (repr(key), settings)).items():
             out.setdefault(row, {})[key] = stat
     return out, [f"no interval in {'; '.join(where)}: {problem}." for problem, where in problems.items()]
+
+
+def read_all(runs: Iterable[str], run_dirs: Mapping[str, Path]) -> dict[str, Outcomes | None]:
+    """Every run's outcomes (None: no predictions), the files read by a few threads (the parser releases the GIL)."""
+    runs = sorted(runs)
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        found = pool.map(lambda run: read_outcomes(run_dirs[run]) if run in run_dirs else None, runs)
+        return dict(zip(runs, found))
 
 
 def column_deltas(column: Column, rows: Mapping[C.Key, Sequence[str]], reference: C.Key,
