@@ -69,6 +69,12 @@ def test_run_skip_retry_and_force(tmp_path: Path, data_root: Path, capsys: pytes
     assert f"logs: {store.root / 'e2e'}/<run>/log.txt" in summary
     assert "Traceback" not in out  # the traceback goes to the run's log only
     assert "Traceback" in store.log_path("e2e", broken).read_text()
+    progress = [line.split(" ", 1)[1] for line in out.splitlines() if line.split(" ")[1:2] and line.split(" ")[1].startswith("[")]
+    assert [line.split(" ")[:2] for line in progress] == [  # one plain line per start and end, in run order
+        ["[1/3]", "start"], ["[1/3]", "done"], ["[2/3]", "start"], ["[2/3]", "failed"], ["[3/3]", "start"], ["[3/3]", "done"]]
+    assert progress[3].startswith(f"[2/3] failed e2e/{broken} in ") and "unknown split 'test9'" in progress[3]
+    assert progress[-1].endswith("run 3/3 · 2 done · 1 failed") and "ETA" in progress[1]
+    assert "[1/3] start" not in store.log_path("e2e", vifi).read_text()  # the suite's lines stay out of the runs' logs
     record = store.read_record("e2e", vifi)
     assert record["run_id"] == vifi and 0 <= record["metrics"]["top1"] <= 100
     done_mtime = (store.run_dir("e2e", vifi) / "record.json").stat().st_mtime_ns

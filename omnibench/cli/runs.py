@@ -15,6 +15,7 @@ from rich.console import Console
 
 from omnibench.cli import checks
 from omnibench.cli import run_tables as tables
+from omnibench.cli.suite_progress import SuiteProgress, run_labels
 from omnibench.cli.options import Force, Limit, Results, Settings, suite_settings
 from omnibench.errors import OmniBenchError
 from omnibench.plan import PlannedRun, find_suite, plan_runs, remember_source, select_runs
@@ -174,7 +175,9 @@ def _execute(suite: Suite, todo: list[PlannedRun], store: RunStore, options: dic
         store.prepare(suite.name, plan.spec)
     runtime = RuntimeOptions(device=options["device"], workers=options["workers"], data_root=options["data_root"])
     tasks = [RunTask(suite.name, p.run_id, p.spec) for p in todo]
-    launch(tasks, options["executor"], store, runtime, options["profile"], options["max_parallel"])
+    labels = run_labels([(p.run_id, suite.labels(p.spec)) for p in todo])
+    with SuiteProgress(store, suite.name, labels).watching():
+        launch(tasks, options["executor"], store, runtime, options["profile"], options["max_parallel"])
 
 
 @ls_app.command("suites")

@@ -1,14 +1,41 @@
 """Training / evaluation progress: a rich bar on a terminal, plain log lines otherwise.
 
-Only rank 0 reports. Plain lines go to stdout (the run's ``log.txt`` under the launcher).
+Only rank 0 reports. Plain lines go to stdout (the run's ``log.txt`` under the launcher). Rich
+shows one live display at a time: inside :func:`shared_display` (the suite's line of
+``omnibench run``), each run's bars join that display instead of starting their own.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from types import TracebackType
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+
+
+_shared: Progress | None = None  # the display of the whole invocation, while one is shown
+
+
+def bar_columns() -> tuple[ProgressColumn, ...]:
+    """What every bar shows: description, bar, done/total, status text, time remaining."""
+    return (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn())
+
+
+@contextlib.contextmanager
+def shared_display() -> Iterator[Progress]:
+    """One live display for the invocation; :class:`ProgressReporter` bars started meanwhile join it."""
+    global _shared
+    display = Progress(*bar_columns())
+    display.start()
+    _shared = display
+    try:
+        yield display
+    finally:
+        _shared = None
+        display.stop()
 
 
 def use_rich(preference: bool | None) -> bool:
@@ -23,22 +50,21 @@ class ProgressReporter:
         self.active, self.log_every = active, log_every
         self.bar: Progress | None = None
         self.task = None
+        self.owned = _shared is None  # else the bars join the invocation's display
         if active and rich:
-            self.bar = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[status]}"),
-                TimeRemainingColumn(),
-            )
+            self.bar = Progress(*bar_columns()) if self.owned else _shared
 
     def __enter__(self) -> ProgressReporter:
-        if self.bar is not None:
+        if self.bar is not None and self.owned:
             self.bar.start()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        if self.bar is not None:
+        if self.bar is not None and self.owned:
             self.bar.stop()
+        elif self.bar is not None and self.task is not None:
+            self.bar.remove_task(self.task)
 
     def message(self, text: str) -> None:
         """One log line (printed above the bar on a terminal)."""
