@@ -15,7 +15,7 @@ from omnibench.report.records import SuiteRuns
 from omnibench.report.tables import DELTA, MEASURED, ReportTable, build_tables, format_stat
 from omnibench.report.published import Stat
 from omnibench.store import PREDICTIONS_FILE
-from omnibench.suite import TableSpec
+from omnibench.suite import TableSpec, load_suite
 from test_report import make_record, paper_spec
 
 SETTINGS = stats.BootstrapSettings(resamples=4000, seed=0)
@@ -189,3 +189,33 @@ def test_broken_videos_leave_both_sides_and_other_lists_get_no_interval(tmp_path
     [table] = build_tables(RATIO_TABLE, runs, SETTINGS)
     assert delta_row(table, "1/2").cells[(table.columns[0].key, "top1")].low is None  # a plain Δ, no interval
     assert any("no interval in hmdb51: hmdb51/test1: runs give one video different labels" in n for n in table.notes)
+
+
+def test_the_demo_runs_two_seeds_of_its_omniclip_rows_and_reports_them(tmp_path: Path) -> None:
+    """make demo's table: OmniCLIP rows as mean ± std over two seeds, every other row's Δ to OmniCLIP with
+    an interval (within noise or not)."""
+    suite = load_suite("demo")
+    seeds: dict[tuple[str, str, str], list[int]] = {}
+    for spec in suite.specs:
+        seeds.setdefault((spec.protocol, spec.model.name, repr(dict(spec.model.options))), []).append(spec.seed)
+    assert {k: v for k, v in seeds.items() if k[1] == "omniclip"} == {
+        ("supervised", "omniclip", "{}"): [1024, 1025], ("supervised", "omniclip", "{'use_pta': False}"): [1024, 1025],
+        ("few_shot", "omniclip", "{}"): [1024, 1025]}
+    assert all(v == [1024] for k, v in seeds.items() if k[1] != "omniclip")
+    rng = np.random.default_rng(9)
+    right = {"omniclip": 90, "xclip": 70, "vificlip": 30, "vanilla_clip": 25}  # of 100 videos
+    records, run_dirs = [], {}
+    for spec in suite.specs:
+        correct = outcomes(100, right[spec.model.name] - 10 * (spec.model.options.get("use_pta") is False), rng)
+        run_dirs[spec.run_id()] = tmp_path / spec.run_id()
+        write_predictions(run_dirs[spec.run_id()], correct)
+        records.append(make_record(spec, "demo", {"top1": float(correct.mean() * 100)}))
+    runs = SuiteRuns("demo", tuple(s.to_dict() for s in suite.specs), {s.run_id(): "done" for s in suite.specs},
+                     tuple(records), run_dirs=run_dirs)
+    [table] = build_tables(suite.table, runs, SETTINGS)
+    supervised = next(c for c in table.columns if c.header[0] == "Supervised")
+    text = {(r.method, r.source): table.text(r, supervised) for r in table.rows}
+    assert text[("OmniCLIP", "omnibench")] == "90.00 ± 0.00" and "n = 2 runs" in table.notes[0]
+    assert text[("OmniCLIP PTA ✗", "Δ vs OmniCLIP")].startswith("−10.00 [")
+    assert text[("ViFi-CLIP", "Δ vs OmniCLIP")].startswith("−60.00 [") and not text[("ViFi-CLIP", "Δ vs OmniCLIP")].endswith("≈")
+    assert ("Vanilla CLIP", "Δ vs OmniCLIP") not in text  # it fills no column OmniCLIP fills

@@ -12,8 +12,8 @@ import functools
 import os
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -195,7 +195,7 @@ def _members(done: pd.DataFrame, row_paths: Sequence[str], col_paths: Sequence[s
 
 def with_reference_deltas(rows: list[Row], measured: Sequence[C.MeasuredRow], spec: TableSpecLike, runs: SuiteRuns,
                           done_columns: tuple[pd.DataFrame, list[Any]],
-                          bootstrap: BootstrapSettings) -> tuple[list[Row], list[str]]:
+                          bootstrap: stats.BootstrapSettings) -> tuple[list[Row], list[str]]:
     """A "Δ vs <reference>" row after each other measured row (and its Δ to the paper), and the notes."""
     key = C.reference_key(spec.reference or {}, spec.rows)
     reference = next((m for m in measured if m.key == key), None)
@@ -224,7 +224,7 @@ def _insert_after_measured(rows: Sequence[Row], extra: Mapping[str, Row]) -> lis
     return out + ([pending] if pending is not None else [])
 
 
-def reference_note(label: str, bootstrap: BootstrapSettings) -> str:
+def reference_note(label: str, bootstrap: stats.BootstrapSettings) -> str:
     """How to read the "Δ vs <reference>" rows."""
     return (f"Δ vs {label}: top-1 minus the reference row's ({label}) on the same test videos, "
             f"[{bootstrap.level:.0%} paired bootstrap interval] ({bootstrap.resamples} resamples of the videos and of "
