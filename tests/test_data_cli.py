@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import Invoke
 from omnibench.cli import main
 from omnibench.data import SynthConfig, generate_synthetic
 from omnibench.data.synth import DEFAULT_CLASSES
@@ -39,7 +40,24 @@ def test_check_passes_then_lists_broken_videos(dataset: Path, capsys: pytest.Cap
         lists.write("videos/empty.mp4 1\nvideos/gone.mp4 0\n")
     assert main(["data", "check", str(dataset), "--split", "test2", "-j", "1"]) == 1
     out = capsys.readouterr().out
-    assert "2 of 4 videos are broken" in out and "zero-byte" in out and "missing" in out
+    assert "2 of 4 videos of" in out and "zero-byte" in out and "missing" in out
+
+
+def test_check_prints_each_broken_video_whole_and_as_json(dataset: Path, cli: Invoke) -> None:
+    deep = dataset / "videos" / ("a-very-long-folder-name-as-on-a-cluster-" * 3) / "v_ApplyEyeMakeup_g08_c01.mp4"
+    deep.parent.mkdir()
+    deep.write_bytes(b"not a video")
+    with (dataset / "test1.txt").open("a") as lists:
+        lists.write(f"{deep.relative_to(dataset)} 0\n")
+    code, out = cli("data", "check", str(dataset), "--split", "test1", "-j", "1", columns=80)
+    assert code == 1
+    assert f"{dataset / 'test1.txt'}:3: {deep}: " in out  # list line, the video's whole path, the reason on one line
+    code, out = cli("data", "check", str(dataset), "--split", "test1", "-j", "1", "--json")
+    report = json.loads(out)
+    assert code == 1 and (report["videos"], report["splits"]) == (3, ["test1"])
+    assert [(b["source"], b["path"]) for b in report["broken"]] == [(f"{dataset / 'test1.txt'}:3", str(deep))]
+    code, out = cli("data", "check", str(dataset), "--split", "tset1", "--json")
+    assert code == 2 and "did you mean 'test1'" in out
 
 
 def test_malformed_list_line_is_one_line_error(dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:

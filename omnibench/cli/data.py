@@ -74,6 +74,7 @@ def check(
     split: SplitOpt = None,
     data_root: DataRootOpt = None,
     workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Decoding processes.")] = min(8, os.cpu_count() or 1),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the broken videos with their list line).")] = False,
 ) -> None:
     """Decode every frame of every video of the split(s); list the broken ones and exit 1 if any."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
@@ -81,21 +82,24 @@ def check(
     from omnibench.data.check import check_records  # noqa: PLC0415
 
     adapter = _adapter(dataset, data_root)
-    records = _records(adapter, split or adapter.split_names())
+    splits = split or adapter.split_names()
+    records = _records(adapter, splits)
     columns = (TextColumn("decoding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(*columns, console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("check", total=len(records))
         broken = check_records(records, workers, lambda: progress.advance(task))
-    if not broken:
-        console.print(f"[green]all {len(records)} videos of {adapter.name} decode[/]")
-        return
-    table = Table(title=f"{len(broken)} of {len(records)} videos are broken")
-    table.add_column("listed at")
-    table.add_column("reason")
-    for record, reason in broken:
-        table.add_row(record.source, reason)
-    console.print(table)
-    raise typer.Exit(1)
+    if as_json:
+        listed = [{"source": record.source, "path": str(record.path), "reason": reason} for record, reason in broken]
+        print(json.dumps({"dataset": adapter.name, "root": str(adapter.root), "splits": list(splits),
+                          "videos": len(records), "broken": listed}))
+    elif not broken:
+        console.print(f"[green]all {len(records)} videos of {adapter.name} decode[/]", highlight=False)
+    else:  # one whole line per video (list line, video, reason): readable at any width and in logs
+        console.print(f"[bold red]{len(broken)} of {len(records)} videos of {adapter.name} are broken:[/]", highlight=False)
+        for record, reason in broken:
+            console.print(f"{record.source}: {record.path}: {reason}", soft_wrap=True, highlight=False, markup=False)
+    if broken:
+        raise typer.Exit(1)
 
 
 @app.command()
