@@ -21,6 +21,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
+def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A --data-root holding the synthetic benchmark (10 motion classes; 24 train / 8 test videos per class).
+
+    Generated once per session; under ``$OMNIBENCH_TEST_DATA`` when set, where it then serves every
+    later session too (``make mutation`` runs thousands of short ones).
+    """
+    from omnibench.data import ensure_synthetic
+
+    base = Path(os.environ.get("OMNIBENCH_TEST_DATA") or tmp_path_factory.getbasetemp())
+    ensure_synthetic(base / "synthetic")
+    return base
+
+
+@pytest.fixture(scope="session")
 def reference() -> Path:
     """../shared/reference, or skip the test cleanly when it is absent."""
     if not REFERENCE.is_dir():

@@ -113,3 +113,22 @@ def test_restricting_classes_renormalises_the_fused_scores() -> None:
     expected = torch.tensor([[row[2], row[0]] for row in rows])
     torch.testing.assert_close(result.scores, expected / expected.sum(dim=1, keepdim=True), atol=1e-6, rtol=0)
     assert result.metrics["top1"] == pytest.approx(100.0)  # video 3 was "jump" among three; among two it is "run"
+
+
+def _scored(classes: tuple[str, ...], labels: list[int], scores: list[list[float]], split: str) -> EvalResult:
+    paths = tuple(f"{split}{i}.mp4" for i in range(len(labels)))
+    return EvalResult("fixed", split, classes, paths, tuple(labels), torch.arange(len(labels)),
+                      torch.tensor(labels), torch.tensor(scores), [])
+
+
+def test_base_to_novel_metrics_by_hand() -> None:
+    """Base: 1 of 2 right, per class 100 and 0. Novel: 3 of 4 right, per class 50, 100, 100."""
+    from omnibench.protocols.base_to_novel import base_novel_metrics
+
+    base = _scored(("a", "b"), [0, 1], [[0.9, 0.1], [0.8, 0.2]], "base")
+    novel = _scored(("c", "d", "e"), [2, 2, 0, 1], [[0.1, 0.2, 0.7], [0.6, 0.3, 0.1], [0.5, 0.3, 0.2],
+                                                    [0.2, 0.7, 0.1]], "novel")
+    assert base_novel_metrics(base, novel) == pytest.approx({
+        "base_top1": 50.0, "base_top5": 100.0, "base_mean_class": 50.0,
+        "novel_top1": 75.0, "novel_top5": 100.0, "novel_mean_class": 250 / 3,
+        "top1": 60.0, "top5": 100.0, "mean_class": 2 * 50 * (250 / 3) / (50 + 250 / 3), "hm": 60.0})

@@ -1,6 +1,8 @@
 """Accuracy metrics and their aggregation."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -34,3 +36,15 @@ def test_aggregates() -> None:
     assert out["top1_std"] == pytest.approx(7.0710678)
     assert harmonic_mean(80.0, 40.0) == pytest.approx(53.333333)
     assert harmonic_mean(0.0, 0.0) == 0.0
+
+
+def test_no_videos_give_nan_and_one_video_is_scored() -> None:
+    empty = accuracy_metrics(torch.empty(0, 3), torch.empty(0, dtype=torch.long))
+    assert set(empty) == {"top1", "top5", "mean_class"} and all(math.isnan(v) for v in empty.values())
+    assert accuracy_metrics(torch.tensor([[0.1, 0.7, 0.2]]), torch.tensor([1])) == {
+        "top1": 100.0, "top5": 100.0, "mean_class": 100.0}
+
+
+def test_harmonic_mean_of_equal_accuracies_is_that_accuracy() -> None:
+    assert harmonic_mean(50.0, 50.0) == pytest.approx(50.0)
+    assert harmonic_mean(30.0, 0.0) == 0.0

@@ -14,20 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.data import ensure_synthetic
 from omnibench.protocols import execute
 from omnibench.runtime import RuntimeOptions
 from omnibench.spec import RunSpec
 
 HITS, TOP5_ONLY, MISSES = 4, 3, 5  # of the 12 readable videos, in this order
 BROKEN_AT = 5  # list position of the truncated video
-
-
-@pytest.fixture(scope="session")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.getbasetemp()
-    ensure_synthetic(base / "synthetic")
-    return base
 
 
 def _write_dataset(root: Path, classes: list[str], rows: list[tuple[str, int]]) -> None:
@@ -94,3 +86,34 @@ def test_recorded_accuracy_equals_a_labelling_built_for_it(data_root: Path, tmp_
     assert broken["broken"] and broken["label"] == "3"
     assert [r["correct"] == "True" for r in rows if not r["broken"]] == [o < HITS for o in range(12)]
     assert all(r["top_classes"] == f["top_classes"] for r, f in zip(rows, first))  # same model, same views
+
+
+def test_base_to_novel_with_named_base_classes_and_a_shot_list(data_root: Path, tmp_path: Path) -> None:
+    """ViFi-CLIP's files: the base classes named in a CSV, the training videos in a shot list; the
+    record names both halves, the list and its files, and evaluates base and novel on the chosen split."""
+    synthetic = data_root / "synthetic"
+    classes = [line.split(",", 1)[1] for line in (synthetic / "labels.csv").read_text().splitlines()[1:]]
+    base = [1, 3, 5, 7, 9]  # not the default (the most frequent half, ties by id: 0-4)
+    base_file = tmp_path / "base_labels.csv"
+    base_file.write_text("id,name\n" + "".join(f"{i},{classes[c]}\n" for i, c in enumerate(base)))
+    lines = [line.split() for line in (synthetic / "test3.txt").read_text().splitlines()]
+    shots = [path for c in base for path in [p for p, label in lines if int(label) == c][:2]]
+    shots_file = tmp_path / "fs_base_s1_train.txt"
+    shots_file.write_text("".join(f"{Path(p).name} 0\n" for p in shots))
+    spec = RunSpec.from_dict({
+        "protocol": "base_to_novel", "dataset": "synthetic",
+        "protocol_options": {"shots": 2, "train_split": "test3", "eval_split": "test2",
+                             "base_classes_file": str(base_file), "shots_file": str(shots_file)},
+        "model": {"name": "omniclip", "backbone": "omnibench-tiny-vit", "pretrained": None},
+        "data": {"frames": 4, "input_size": 32, "short_side": 32}, "optim": {"epochs": 0, "batch_size": 4}})
+    record = execute(spec, tmp_path / "run", "test", RuntimeOptions(device="cpu", workers=0, data_root=data_root,
+                                                                   progress=False))
+    assert record["base_to_novel"] == {"base": [classes[c] for c in base], "shots": 2, "videos": 10,
+                                       "novel": [classes[c] for c in range(10) if c not in base],
+                                       "list": str(shots_file)}
+    assert record["classes"] == [classes[c] for c in base] and record["train"]["optimizer_steps"] == 0
+    assert [(e["split"], e["videos"]) for e in record["evaluations"]] == [("test2/base", 40), ("test2/novel", 40)]
+    assert {str(base_file), str(shots_file), str(synthetic / "test2.txt"), str(synthetic / "test3.txt")} <= {
+        str(Path(p)) for p in record["files"]}
+    trained_on = [Path(line.split()[0]).name for line in (tmp_path / "run" / "train_list.txt").read_text().splitlines()]
+    assert trained_on == [Path(p).name for p in shots]

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from omnibench.data import ensure_synthetic
 from omnibench.spec import RunSpec
 
 RUN_SCRIPT = """
@@ -27,13 +26,6 @@ spec = RunSpec.from_dict(json.loads(sys.argv[1]))
 runtime = RuntimeOptions(device="cpu", workers=int(sys.argv[4]), data_root=Path(sys.argv[3]), progress=False)
 execute(spec, Path(sys.argv[2]), "test", runtime)
 """
-
-
-@pytest.fixture(scope="session")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    base = tmp_path_factory.getbasetemp()
-    ensure_synthetic(base / "synthetic")
-    return base
 
 
 @pytest.fixture()

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from omnibench.data import ensure_synthetic
 from omnibench.protocols import execute
 from omnibench.protocols.leakage import LeakageError
 from omnibench.runtime import RuntimeOptions
@@ -21,14 +20,6 @@ RECORD_KEYS = {"run_id", "suite", "spec", "seeds", "git", "versions", "files", "
                "clips_per_s", "skipped_videos", "leakage_override", "metrics", "evaluations"}
 TINY = {"backbone": "omnibench-tiny-vit", "pretrained": None}
 SMALL_DATA = {"frames": 8, "input_size": 32, "short_side": 32}
-
-
-@pytest.fixture(scope="session")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A --data-root holding the synthetic benchmark (10 motion classes; 24 train / 8 test videos per class)."""
-    base = tmp_path_factory.getbasetemp()
-    ensure_synthetic(base / "synthetic")
-    return base
 
 
 def tiny_spec(protocol: str, model: str = "omniclip", **fields) -> RunSpec:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.data import ensure_synthetic, get_dataset
+from omnibench.data import get_dataset
 from omnibench.data.formats import parse_labels_csv
 from omnibench.errors import OmniBenchError
 from omnibench.protocols.few_shot import sample_k_shot
@@ -21,9 +21,9 @@ from omnibench.protocols.sampling import (
 
 
 @pytest.fixture(scope="session")
-def synthetic(tmp_path_factory: pytest.TempPathFactory):
+def synthetic(data_root: Path):
     """The synthetic benchmark's adapter (10 classes, 24 training videos per class)."""
-    return get_dataset("synthetic", root=ensure_synthetic(tmp_path_factory.getbasetemp() / "synthetic"))
+    return get_dataset("synthetic", root=data_root / "synthetic")
 
 
 def test_k_shot_draws_exactly_k_per_class_disjoint_from_test(synthetic) -> None:
@@ -102,3 +102,31 @@ def test_base_classes_by_name(synthetic) -> None:
     assert classes_named(train, ["Object Moving Up", "object_moving_left"], "base.csv") == [0, 2]
     with pytest.raises(OmniBenchError, match="base.csv: 1 classes are not classes of synthetic"):
         classes_named(train, ["object jumping"], "base.csv")
+
+
+def test_k_shot_draws_each_class_with_its_own_permutation_and_names_the_draw(synthetic) -> None:
+    train = synthetic.load_split("train")
+    drawn = sample_k_shot(train, 4, seed=0)
+    assert drawn.name == "train-4shot-seed0" and drawn.annotation_files == train.annotation_files
+    positions = {c: [i for i, r in enumerate(train.records) if r.label == c] for c in range(train.num_classes)}
+    chosen = {c: sorted(positions[c].index(i) for i, r in enumerate(train.records)
+                        if r.label == c and r in drawn.records) for c in positions}
+    assert len({tuple(v) for v in chosen.values()}) > 1  # not the same in-class positions for every class
+    assert Counter(r.label for r in sample_k_shot(train, 24, seed=0).records) == {c: 24 for c in range(10)}
+
+
+def test_shot_list_is_named_after_its_file_and_an_empty_one_is_refused(synthetic, tmp_path: Path) -> None:
+    train = synthetic.load_split("train")
+    listing = tmp_path / "fs_base_s1_train.txt"
+    listing.write_text(f"{train.records[0].path.name} 0\n")
+    assert read_shot_list(listing, train).name == "train-list-fs_base_s1_train"
+    listing.write_text("")
+    with pytest.raises(OmniBenchError, match="fs_base_s1_train.txt: the shot list is empty"):
+        read_shot_list(listing, train)
+    listing.write_text("a b c d\n")
+    with pytest.raises(OmniBenchError, match="fs_base_s1_train.txt:1"):
+        read_shot_list(listing, train)
+
+
+def test_class_subsets_may_take_every_candidate() -> None:
+    assert sample_class_subsets([4, 2, 9], subsets=2, size=3, seed=0) == [(2, 4, 9), (2, 4, 9)]

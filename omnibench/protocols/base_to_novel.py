@@ -15,6 +15,7 @@ from pathlib import Path
 
 from omnibench.data import Split
 from omnibench.data.formats import parse_labels_csv
+from omnibench.engine.evaluate import EvalResult
 from omnibench.engine.metrics import harmonic_mean
 from omnibench.protocols.common import ProtocolResult, RunContext, build_video_model, evaluate_split, guard, train
 from omnibench.protocols.few_shot import draw_shots
@@ -47,7 +48,11 @@ def run(ctx: RunContext, options: BaseToNovelOptions) -> ProtocolResult:
     trained = train(ctx, model, shots)
     both = evaluate_split(ctx, model, eval_split)
     results = [both.restrict(base, f"{eval_split.name}/base"), both.restrict(novel, f"{eval_split.name}/novel")]
-    b, n = results[0].metrics, results[1].metrics
-    metrics = {**{f"base_{k}": b[k] for k in KEYS}, **{f"novel_{k}": n[k] for k in KEYS},
-               **{k: harmonic_mean(b[k], n[k]) for k in KEYS}, "hm": harmonic_mean(b["top1"], n["top1"])}
-    return ProtocolResult(model, base_train.classnames, results, metrics, trained)
+    return ProtocolResult(model, base_train.classnames, results, base_novel_metrics(*results), trained)
+
+
+def base_novel_metrics(base: EvalResult, novel: EvalResult) -> dict[str, float]:
+    """``base_*`` and ``novel_*`` accuracies, their harmonic means, and ``hm`` (that of top-1)."""
+    b, n = base.metrics, novel.metrics
+    return {**{f"base_{k}": b[k] for k in KEYS}, **{f"novel_{k}": n[k] for k in KEYS},
+            **{k: harmonic_mean(b[k], n[k]) for k in KEYS}, "hm": harmonic_mean(b["top1"], n["top1"])}
