@@ -89,24 +89,26 @@ def validate(
 ) -> None:
     """Check suite files: keys, values, names and options, and what would fail on a compute node (backbones,
     weights, frame size, shots per class, warm-up)."""
+    failed = sum(not _validate(name) for name in suites or list(suite_files()))
+    if failed:
+        raise typer.Exit(2)
+
+
+def _validate(name: str) -> bool:
+    """Check one suite and print its line and findings; False when it would fail."""
     from omnibench.plan_check import check_plan  # noqa: PLC0415  (imports torch)
     from omnibench.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
 
-    failed = 0
-    for name in suites or list(suite_files()):
-        try:
-            suite = load_suite(name)
-            check_suite(suite, require_data=False)
-        except OmniBenchError as err:
-            failed += 1
-            console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
-            continue
-        findings = check_plan(suite.specs, suite.where)
-        failed += any(finding.error for finding in findings)
-        table = suite.table.paper_table or "no paper table"
-        status = "[bold red]fails[/]" if any(f.error for f in findings) else "[green]ok[/]"
-        console.print(f"{status}  {suite.name}: {plural(len(suite.specs), 'run')} -> {table} ({short_path(suite.path)})",
-                      soft_wrap=True)
-        print_findings(findings, undeclared_datasets(suite))
-    if failed:
-        raise typer.Exit(2)
+    try:
+        suite = load_suite(name)
+        check_suite(suite, require_data=False)
+    except OmniBenchError as err:
+        console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
+        return False
+    findings = check_plan(suite.specs, suite.where)
+    ok = not any(finding.error for finding in findings)
+    table = suite.table.paper_table or "no paper table"
+    console.print(f"{'[green]ok[/]' if ok else '[bold red]fails[/]'}  {suite.name}: {plural(len(suite.specs), 'run')} "
+                  f"-> {table} ({short_path(suite.path)})", soft_wrap=True)
+    print_findings(findings, undeclared_datasets(suite))
+    return ok

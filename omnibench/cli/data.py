@@ -92,14 +92,20 @@ def check(
         listed = [{"source": record.source, "path": str(record.path), "reason": reason} for record, reason in broken]
         print(json.dumps({"dataset": adapter.name, "root": str(adapter.root), "splits": list(splits),
                           "videos": len(records), "broken": listed}))
-    elif not broken:
-        console.print(f"[green]all {len(records)} videos of {adapter.name} decode[/]", highlight=False)
-    else:  # one whole line per video (list line, video, reason): readable at any width and in logs
-        console.print(f"[bold red]{len(broken)} of {len(records)} videos of {adapter.name} are broken:[/]", highlight=False)
-        for record, reason in broken:
-            console.print(f"{record.source}: {record.path}: {reason}", soft_wrap=True, highlight=False, markup=False)
+    else:
+        _print_broken(adapter.name, len(records), broken)
     if broken:
         raise typer.Exit(1)
+
+
+def _print_broken(dataset: str, videos: int, broken: list[tuple[VideoRecord, str]]) -> None:
+    """One whole line per broken video (list line, video, reason): readable at any width and in logs."""
+    if not broken:
+        console.print(f"[green]all {videos} videos of {dataset} decode[/]", highlight=False)
+        return
+    console.print(f"[bold red]{len(broken)} of {videos} videos of {dataset} are broken:[/]", highlight=False)
+    for record, reason in broken:
+        console.print(f"{record.source}: {record.path}: {reason}", soft_wrap=True, highlight=False, markup=False)
 
 
 @app.command()

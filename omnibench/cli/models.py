@@ -8,22 +8,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from omnibench.errors import OmniBenchError
+from omnibench.suite_paths import parse_assignment
 
 console = Console()
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs -> options dict; values are read as YAML scalars / lists."""
-    import yaml  # noqa: PLC0415
-
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise OmniBenchError(f"--option '{pair}': expected KEY=VALUE, e.g. --option ratio=0.125")
-        options[key.strip()] = yaml.safe_load(value)
-    return options
+    """``KEY=VALUE`` pairs -> options dict; values are read as YAML scalars / lists (``1e-3`` a number)."""
+    return dict(parse_assignment(pair, "--option", "ratio=0.125") for pair in pairs)
 
 
 SizeOpt = Annotated[Optional[int], typer.Option("--size", "-s", min=8, help="Frame size (default: the backbone's).")]

@@ -49,15 +49,20 @@ def remove(
     if not chosen:
         console.print(f"nothing to remove from {store.root / name}")
         return
+    _remove(store, name, chosen, yes, whole_suite=not run and not states and not kept)
+
+
+def _remove(store: RunStore, suite: str, chosen: list[tuple[str, str]], yes: bool, whole_suite: bool) -> None:
+    """List the runs, ask (unless ``yes``), remove them (and the suite's folder when every run goes)."""
     listed = ", ".join(f"{run_id} ({state})" for run_id, state in chosen)
-    console.print(f"to remove from {store.root / name}: {listed}", soft_wrap=True)
-    if not yes and not typer.confirm(f"Remove {plural(len(chosen), 'run')} of '{name}'?", default=False):
+    console.print(f"to remove from {store.root / suite}: {listed}", soft_wrap=True)
+    if not yes and not typer.confirm(f"Remove {plural(len(chosen), 'run')} of '{suite}'?", default=False):
         raise typer.Exit(1)
     for run_id, _ in chosen:
-        store.clear(name, run_id)
-    if not run and not states and not kept:
-        store.remove_suite(name)
-    console.print(f"removed {plural(len(chosen), 'run')} of '{name}'")
+        store.clear(suite, run_id)
+    if whole_suite:
+        store.remove_suite(suite)
+    console.print(f"removed {plural(len(chosen), 'run')} of '{suite}'")
 
 
 def _select(store: RunStore, suite: str, prefixes: list[str], only: str | None) -> tuple[list[tuple[str, str]], list[str]]:

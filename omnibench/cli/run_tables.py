@@ -209,6 +209,12 @@ def _record_lines(spec: Mapping[str, Any], record: Mapping[str, Any]) -> list[st
     return lines
 
 
+def _job_line(status: Any) -> str:
+    host = f" (last on {status.extra['host']})" if status.extra.get("host") else ""
+    starts = plural(int(status.extra.get("starts", 0)), "start")
+    return f"job      {status.job_id or 'none'}; {starts}{host}; updated {status.updated}"
+
+
 def run_detail_lines(status: Any, log: str, spec: Mapping[str, Any], record: Mapping[str, Any] | None,
                      tail: Sequence[str], reason: str | None = None) -> list[Text | str]:
     """``omnibench status SUITE --run ID``: error, log, job, results, the whole spec, the log's last lines."""
@@ -219,9 +225,7 @@ def run_detail_lines(status: Any, log: str, spec: Mapping[str, Any], record: Map
         lines.append(Text("not done ") + Text(reason, style="magenta"))
     lines.append(f"log      {short_path(log)}")
     if status is not None:
-        host = f" (last on {status.extra['host']})" if status.extra.get("host") else ""
-        starts = plural(int(status.extra.get("starts", 0)), "start")
-        lines.append(f"job      {status.job_id or 'none'}; {starts}{host}; updated {status.updated}")
+        lines.append(_job_line(status))
     if spec.get("limit") is not None:
         lines.append(Text(f"limited  at most {spec['limit']} videos per class (a smoke run: not comparable "
                           "with published numbers)", style="yellow"))

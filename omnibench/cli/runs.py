@@ -20,7 +20,6 @@ from omnibench.cli.options import Force, Limit, Results, Settings, suite_setting
 from omnibench.errors import OmniBenchError
 from omnibench.plan import PlannedRun, find_suite, plan_runs, remember_source, select_runs
 from omnibench.registry import did_you_mean
-from omnibench.spec import RunSpec
 from omnibench.store import RunStore
 from omnibench.suite import Suite, load_suite, suite_files
 from omnibench.suite_paths import Leaves
