@@ -67,7 +67,7 @@ def test_eval_a_frozen_model_stores_a_record_and_reuses_it(tmp_path: Path, data_
     (["vanila_clip", "-d", "synthetic"], "unknown model 'vanila_clip' (did you mean 'vanilla_clip'?)"),
     (["vanilla_clip", "-d", "synthetc"], "--dataset synthetc: unknown dataset (did you mean 'synthetic'?)"),
     (["vanilla_clip", "-d", "synthetic", "--views", "4by3"], "--views '4by3': expected CLIPSxCROPS"),
-    (["omniclip", "-d", "synthetic", "--run", "0123"], "--run 0123: no suite in"),
+    (["omniclip", "-d", "synthetic", "--run", "0123"], "--run 0123: no run in"),
     (["omniclip", "-d", "synthetic", "--run", "0123", "--pretrained", "x.pt"], "--pretrained FILE or --run RUN, not both"),
 ])
 def test_eval_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str, cli: Invoke) -> None:

@@ -19,7 +19,7 @@ from omnibench.cli.checks import check_data_roots, print_findings
 from omnibench.cli.runs import DataRoot, Device, Workers
 from omnibench.cli.status import resolve_run
 from omnibench.errors import OmniBenchError
-from omnibench.plan import plan_runs
+from omnibench.plan import plan_runs, run_state
 from omnibench.spec import RunSpec, SpecError
 from omnibench.store import RunStore
 from omnibench.suite import with_paper_defaults
@@ -65,20 +65,25 @@ def evaluate(
     _print_result(store, spec, executed=plan.executes)
 
 
-def _source(store: RunStore, prefix: str, model: str) -> tuple[str, dict[str, Any]]:
-    """``(suite/run_id, spec)`` of the finished run ``prefix`` names, anywhere in the store."""
-    found = [(run.suite, run.run_id) for run in store.iter_runs() if run.run_id.startswith(prefix)]
-    suites = sorted({suite for suite, _ in found})
+def _source(store: RunStore, prefix: str, model: str) -> tuple[str | None, dict[str, Any]]:
+    """``(suite/run_id whose weights to load, spec)`` of the finished run ``prefix`` names, anywhere in the
+    store (an evaluation-only run lends the weights it evaluated: none, or its own source's)."""
+    suites = sorted({run.suite for run in store.iter_runs() if run.run_id.startswith(prefix)})
     if len(suites) != 1:
-        where = f"several suites ({', '.join(suites)})" if suites else f"no suite in {store.root}"
-        raise OmniBenchError(f"--run {prefix}: {where} has a run with that id; omnibench ls runs lists them")
+        where = f"runs of several suites ({', '.join(suites)}) start" if suites else f"no run in {store.root} starts"
+        raise OmniBenchError(f"--run {prefix}: {where} with it; omnibench ls runs lists them")
     suite = suites[0]
     run_id = resolve_run(store, suite, prefix)
-    if not store.is_done(suite, run_id):
-        raise OmniBenchError(f"--run {prefix}: run {suite}/{run_id} has not finished; omnibench status {suite} --run {run_id}")
+    state = run_state(store, suite, run_id)[0]
+    if state != "done":
+        raise OmniBenchError(f"--run {prefix}: run {suite}/{run_id} is {state}, not done; omnibench status {suite} --run {run_id}")
     spec = store.read_spec(suite, run_id) or {}
     if spec.get("model", {}).get("name") != model:
         raise OmniBenchError(f"--run {prefix}: run {suite}/{run_id} trained {spec.get('model', {}).get('name')}, not {model}")
+    if spec.get("protocol") == "eval_only":
+        return (spec.get("protocol_options") or {}).get("weights_from"), spec
+    if not store.has_checkpoint(suite, run_id):
+        raise OmniBenchError(f"--run {prefix}: run {suite}/{run_id} kept no checkpoint.pt, so its weights are gone")
     return f"{suite}/{run_id}", spec
 
 
@@ -89,7 +94,7 @@ def _views(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def eval_spec(model: str, dataset: str, splits: tuple[str, ...], source: tuple[str, dict[str, Any]] | None,
+def eval_spec(model: str, dataset: str, splits: tuple[str, ...], source: tuple[str | None, dict[str, Any]] | None,
               pretrained: str | None, backbone: str | None, frames: int | None, views: str | None,
               settings: Leaves) -> RunSpec:
     """The ``eval_only`` spec: the source run's model, data and seed (or a frozen model), the command
@@ -99,7 +104,8 @@ def eval_spec(model: str, dataset: str, splits: tuple[str, ...], source: tuple[s
     if source is not None:
         name, trained = source
         partial.update(model=trained["model"], data=trained["data"], seed=trained["seed"])
-        partial["protocol_options"]["weights_from"] = name
+        if name is not None:
+            partial["protocol_options"]["weights_from"] = name
     leaves: Leaves = {path: (value, ORIGIN) for path, value in flatten(partial).items()}
     clips, crops = _views(views) if views is not None else (None, None)
     chosen = {"model.pretrained": (pretrained, "--pretrained"), "model.backbone": (backbone, "--backbone"),
