@@ -110,6 +110,7 @@ def test_a_limited_run_reads_n_videos_per_class_and_says_so_everywhere(suite_fil
     assert [e["videos"] for e in record["evaluations"]] == [sum(min(n, 2) for n in _per_class(data_root, "test1"))]
     assert record["train"]["clips"] == 4  # 2 per class of 3 classes = 6 videos: one full batch of 4
     assert "(limit 2)" in out and "limited: at most 2 videos per class" in out
+    assert f"[1/1] start smoke/{spec.run_id()} (vificlip)" in out and f"[1/1] done smoke/{spec.run_id()} in " in out
     code, out = cli("status", str(suite_file), *common, "--json")
     rows = {row["run_id"]: row for row in json.loads(out)}
     assert rows[spec.run_id()]["top1"].endswith("(limit 2)")
