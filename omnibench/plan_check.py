@@ -5,7 +5,7 @@ Each finding names where the value was set (``file:line`` or ``--set ...``): a b
 does not know, a ``pretrained`` file that does not exist or a tag whose weights are not on this
 machine while ``HF_HUB_OFFLINE`` is set, frames of another size than the backbone takes, more
 shots than a class of the training list has, and, as a warning, training that never leaves its
-learning-rate warm-up. Imports open_clip (torch): call it where runs are checked anyway.
+learning-rate warm-up. Imports torch and open_clip: call it where runs are checked anyway.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import omnibench.compat  # noqa: F401  (before open_clip: the torchvision op shim)
 from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
 from omnibench.spec import RunSpec
