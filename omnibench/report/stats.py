@@ -7,7 +7,7 @@ pools several runs (seeds, samplings, splits), also draws that cell's runs with 
 side independently. A run's accuracy is the mean of its strata's accuracies; a cell's is the
 mean of its runs'. The interval is the percentile interval of the resampled differences.
 McNemar's exact test is the two-sided binomial test (p = 1/2) of the discordant videos, from
-``scipy.stats.binom`` (the same p-value as ``scipy.stats.binomtest``, for many pairs at once).
+scipy's binomial CDF (``scipy.special.bdtr``: ``scipy.stats.binomtest``'s p-value, for many pairs at once).
 """
 from __future__ import annotations
 
@@ -77,11 +77,11 @@ def mcnemar_p(a: np.ndarray, b: np.ndarray) -> float:
 
 def mcnemar_pvalues(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
     """McNemar's exact test for each pair: two-sided binomial test (p = 1/2) of the videos only one run gets right."""
-    from scipy.stats import binom  # noqa: PLC0415 (scipy only when intervals are computed)
+    from scipy.special import bdtr  # noqa: PLC0415 (the binomial CDF of scipy.stats.binom, without its 0.5 s import)
 
     only_a = np.array([np.count_nonzero(a & ~b) for a, b in pairs], dtype=np.int64)
     only_b = np.array([np.count_nonzero(~a & b) for a, b in pairs], dtype=np.int64)
-    return np.minimum(1.0, 2 * binom.cdf(np.minimum(only_a, only_b), only_a + only_b, 0.5))
+    return np.minimum(1.0, 2 * bdtr(np.minimum(only_a, only_b), only_a + only_b, 0.5))
 
 
 def paired_pvalue(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> float | None:
