@@ -1,16 +1,16 @@
-"""One run's job: status transitions in the store, its output in ``log.txt``, requeueing.
+"""One run's job: its exclusive claim, status transitions in the store, its log, requeueing.
 
-:func:`run_task` is what every executor runs: mark the run ``running`` (with the job id and a
-count of starts), call :func:`omnibench.protocols.execute` (which resumes from
-``checkpoint.pt``), then mark it ``done``, or ``failed`` with a one-line error. :class:`RunJob`
-wraps it for submitit (local processes, Slurm): a ``Checkpointable`` job whose output goes to
-the run's log, and which submitit requeues on timeout or preemption (USR2).
+:func:`run_task` is what every executor runs once it holds the run's claim
+(:mod:`omnibench.claim`): mark the run ``running`` (with the job id and a count of starts),
+call :func:`omnibench.protocols.execute` (which resumes from ``checkpoint.pt``), then mark it
+``done``, or ``failed`` with a one-line error, also when the process is interrupted (Ctrl-C,
+SIGTERM). :class:`RunJob` wraps it for submitit (local processes, Slurm): a ``Checkpointable``
+job whose output goes to the run's log, and which submitit requeues on timeout or preemption (USR2).
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import socket
 import sys
 import time
@@ -21,10 +21,21 @@ from typing import Any, TextIO
 
 import submitit
 
+from omnibench.claim import claimed, read_holder
 from omnibench.errors import OmniBenchError
+from omnibench.process import Terminated, sigterm_raises
+from omnibench.runlog import install_log_handler, linked_log, redirect_output
 from omnibench.runtime import RuntimeOptions
 from omnibench.spec import RunSpec
 from omnibench.store import RunStore
+
+RANK_WAIT_S = 300.0  # how long ranks > 0 wait for rank 0 to claim their run
+
+
+def interruption(stop: BaseException) -> str:
+    """How an interrupted run ended, as its one-line error."""
+    what = "terminated (SIGTERM)" if isinstance(stop, Terminated) else "interrupted (Ctrl-C)"
+    return f"{what}; rerun to resume"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,9 +68,21 @@ def run_task(task: RunTask, store: RunStore, runtime: RuntimeOptions, job_id: st
         if main:
             store.write_status(task.suite, task.run_id, "failed", error=one_line(err))
         raise
+    except (KeyboardInterrupt, Terminated) as stop:
+        if main:
+            store.write_status(task.suite, task.run_id, "failed", error=interruption(stop))
+        raise
     if main:
         store.write_status(task.suite, task.run_id, "done")
     return "done"
+
+
+def refuse_linked_log(task: RunTask, store: RunStore) -> bool:
+    """Fail the run, in one line, when its ``log.txt`` is a symbolic link (nothing is written through it)."""
+    refusal = linked_log(store.log_path(task.suite, task.run_id))
+    if refusal is not None:
+        store.write_status(task.suite, task.run_id, "failed", error=refusal)
+    return refusal is not None
 
 
 def _mark_running(task: RunTask, store: RunStore, job_id: str | None) -> None:
@@ -88,54 +111,38 @@ class RunJob(submitit.helpers.Checkpointable):
 
     def __call__(self) -> str:
         env = submitit.JobEnvironment()
+        install_log_handler()
+        run_dir = self.store.run_dir(self.task.suite, self.task.run_id)
         if self.store.is_done(self.task.suite, self.task.run_id):  # finished just before a requeue
             return "done"
-        log = self.store.log_path(self.task.suite, self.task.run_id) if env.global_rank == 0 else None
-        with redirect_output(log):
-            return run_task(self.task, self.store, self.runtime, env.job_id, env.global_rank)
+        if env.global_rank > 0:
+            return self._follow_rank_zero(run_dir, env.job_id, env.global_rank)
+        with claimed(run_dir, env.job_id, env.cluster) as holder:
+            return f"left alone: {holder} holds it" if holder is not None else self._execute(env)
+
+    def _execute(self, env: submitit.JobEnvironment) -> str:
+        """Rank 0, holding the run's claim: execute it with its output in its log."""
+        if self.store.is_done(self.task.suite, self.task.run_id):
+            return "done"
+        if refuse_linked_log(self.task, self.store):
+            return "failed"
+        # Local processes stop on SIGTERM (Ctrl-C of the launch, omnibench cancel); under Slurm,
+        # submitit's handlers stay: SIGTERM precedes preemption and the job is requeued.
+        stops = sigterm_raises() if env.cluster == "local" else contextlib.nullcontext()
+        with stops, redirect_output(self.store.log_path(self.task.suite, self.task.run_id)):
+            return run_task(self.task, self.store, self.runtime, env.job_id, 0)
+
+    def _follow_rank_zero(self, run_dir: Path, job_id: str, rank: int) -> str:
+        """Ranks > 0 execute once rank 0 of the same job holds the run's claim."""
+        deadline = time.monotonic() + RANK_WAIT_S
+        while time.monotonic() < deadline:
+            holder = read_holder(run_dir)
+            if holder is not None and holder.job_id == job_id:
+                return run_task(self.task, self.store, self.runtime, job_id, rank)
+            time.sleep(0.5)
+        return "left alone: rank 0 did not claim the run"
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         """Called (rank 0) before submitit requeues the job: the run waits in the queue again."""
         self.store.write_status(self.task.suite, self.task.run_id, "pending", requeued=True)
         return super().checkpoint(*args, **kwargs)
-
-
-@contextlib.contextmanager
-def redirect_output(path: Path | None) -> Iterator[None]:
-    """Send stdout and stderr to ``path`` (appending): file descriptors 1 and 2, so child
-    processes and C code follow, and ``sys.stdout`` / ``sys.stderr``, wherever they pointed."""
-    if path is None:
-        yield
-        return
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(path, "a", encoding="utf-8", buffering=1) as log:
-        os.dup2(log.fileno(), 1)
-        os.dup2(log.fileno(), 2)
-        try:
-            with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-                yield
-        finally:
-            for fd, copy in zip((1, 2), saved):
-                os.dup2(copy, fd)
-                os.close(copy)
-
-
-class Tee:
-    """A text stream writing to several streams (the terminal or pipe and the run's log)."""
-
-    def __init__(self, *streams: TextIO) -> None:
-        self.streams = streams
-
-    def write(self, text: str) -> int:
-        for stream in self.streams:
-            stream.write(text)
-        return len(text)
-
-    def flush(self) -> None:
-        for stream in self.streams:
-            stream.flush()
-
-    def isatty(self) -> bool:
-        return False

@@ -14,16 +14,22 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import submitit
 
+from omnibench.atomic import remove_leftovers
+from omnibench.claim import Holder, claimed, holder_alive, read_holder
 from omnibench.errors import OmniBenchError
-from omnibench.job import RunJob, RunTask, Tee, one_line, run_task
+from omnibench.job import RunJob, RunTask, one_line, refuse_linked_log, run_task
+from omnibench.plan import run_state
+from omnibench.process import Terminated, sigterm_raises
+from omnibench.runlog import install_log_handler, tee_output
 from omnibench.runtime import RuntimeOptions
 from omnibench.slurm_profile import SlurmProfile, load_profile, profile_names, submitit_parameters
 from omnibench.store import RunStore
@@ -33,6 +39,7 @@ PROFILE_ENV = "OMNIBENCH_SLURM_PROFILE"
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # local processes without a profile: no practical limit
 POLL_S = 1.0  # how often finished jobs are looked for
 SACCT_EVERY_S = 10.0  # how often Slurm is asked about jobs that died without a result
+STOP_WAIT_S = 60.0  # how long stopped local jobs get to record their end
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +61,8 @@ def launch(tasks: Sequence[RunTask], executor: str, store: RunStore, runtime: Ru
 
     ``max_parallel`` bounds the local processes / Slurm array tasks running at once
     (< 1: the profile's ``array_parallelism``, or half the CPUs for local processes).
+    Ctrl-C or SIGTERM stops the launch (``KeyboardInterrupt`` / :class:`~omnibench.job.Terminated`
+    propagate) after every run it started recorded how it ended; the others stay as they were.
     """
     if executor not in EXECUTORS:
         raise OmniBenchError(f"unknown executor '{executor}'; one of {', '.join(EXECUTORS)}")
@@ -62,67 +71,93 @@ def launch(tasks: Sequence[RunTask], executor: str, store: RunStore, runtime: Ru
     store = RunStore(store.root.resolve())  # jobs may start in another working directory
     for task in tasks:
         store.prepare(task.suite, task.spec)
-    if executor == "inline":
-        return [run_inline(task, store, runtime) for task in tasks]
-    if executor == "local":
-        return _launch_local(tasks, store, runtime, profile, max_parallel)
-    return _launch_slurm(tasks, store, runtime, profile, max_parallel)
+    for suite in sorted({task.suite for task in tasks}):
+        remove_leftovers(store.suite_dir(suite))
+    install_log_handler()
+    with sigterm_raises():
+        if executor == "inline":
+            return [run_inline(task, store, runtime) for task in tasks]
+        if executor == "local":
+            return _launch_local(tasks, store, runtime, profile, max_parallel)
+        return _launch_slurm(tasks, store, runtime, profile, max_parallel)
 
 
 def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outcome:
-    """Execute in this process (breakpoints work). Output is copied into the run's log unless
-    it goes to a terminal, where the live progress bar stays. A failure's traceback goes to the log
-    only; the run's status (and so the summary) carries its one-line error."""
-    log = store.log_path(task.suite, task.run_id)
-    with open(log, "a", encoding="utf-8") as log_file:
-        terminal = sys.stdout.isatty()
-        streams = contextlib.ExitStack()
-        if not terminal:
-            streams.enter_context(contextlib.redirect_stdout(Tee(sys.stdout, log_file)))
-            streams.enter_context(contextlib.redirect_stderr(Tee(sys.stderr, log_file)))
-        with streams:
-            try:
-                run_task(task, store, runtime, traceback_to=log_file)
-            except Exception:  # noqa: S110  recorded in status.json and the log; the summary shows it
-                pass
-            except KeyboardInterrupt:
-                store.write_status(task.suite, task.run_id, "failed", error="interrupted (Ctrl-C); rerun to resume")
-                raise
-    return _stored_outcome(task, store)
+    """Execute in this process (breakpoints work) once it holds the run's claim. Output is copied
+    into the run's log (at a terminal the live progress bar stays there). A failure's traceback
+    goes to the log only; the run's status (and so the summary) carries its one-line error."""
+    with claimed(store.run_dir(task.suite, task.run_id)) as holder:
+        if holder is None and not store.is_done(task.suite, task.run_id) and not refuse_linked_log(task, store):
+            with tee_output(store.log_path(task.suite, task.run_id)) as log:
+                try:
+                    run_task(task, store, runtime, traceback_to=log)
+                except Exception:  # noqa: S110  recorded in status.json and the log; the summary shows it
+                    pass
+    return _stored_outcome(task, store, holder=holder)
 
 
-def _stored_outcome(task: RunTask, store: RunStore, job_log: str | None = None) -> Outcome:
-    status = store.read_status(task.suite, task.run_id)
-    if status is None:  # the run directory was removed while the job ran
+def _stored_outcome(task: RunTask, store: RunStore, job_log: str | None = None, holder: Holder | None = None) -> Outcome:
+    """The run's outcome as the store tells it (``holder``: another process that executes it)."""
+    if not store.run_dir(task.suite, task.run_id).is_dir():
         return Outcome(task.suite, task.run_id, "failed", error="run directory vanished", job_log=job_log)
-    state = "done" if store.is_done(task.suite, task.run_id) and status.state == "done" else status.state
-    return Outcome(task.suite, task.run_id, state, status.job_id, status.log, status.error, job_log)
+    state, status = run_state(store, task.suite, task.run_id)
+    error = f"executed by {holder}" if holder is not None else status.error if status else None
+    return Outcome(task.suite, task.run_id, state, status.job_id if status else None,
+                   status.log if status else None, error, job_log)
 
 
 def _job_folder(store: RunStore, tasks: Sequence[RunTask], per_job: bool) -> Path:
     """``<suite>/.submitit/`` (or ``<root>/.submitit/`` for several suites); Slurm: one folder per job."""
     suites = {task.suite for task in tasks}
-    base = (store.root / suites.pop() if len(suites) == 1 else store.root) / ".submitit"
+    base = (store.suite_dir(suites.pop()) if len(suites) == 1 else store.root) / ".submitit"
     return base / "%j" if per_job else base
 
 
 def _launch_local(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOptions,
                   profile: str | None, max_parallel: int) -> list[Outcome]:
-    """At most ``max_parallel`` runs at once, each in its own process (submitit's local executor)."""
+    """At most ``max_parallel`` runs at once, each in its own process (submitit's local executor).
+
+    Ctrl-C reaches only this process (the jobs are started with SIGINT ignored, so submitit's
+    controllers print no traceback); it stops the running jobs with SIGTERM, which they record."""
     executor = _local_executor(store, tasks, load_profile(profile) if profile else None)
     limit = max_parallel if max_parallel >= 1 else max(1, (os.cpu_count() or 2) // 2)
     waiting, active, outcomes = list(tasks), [], {}
-    while waiting or active:
-        while waiting and len(active) < limit:
-            task = waiting.pop(0)
-            active.append((task, executor.submit(RunJob(task, store, runtime))))
-        finished = [(task, job) for task, job in active if job.done()]
-        for task, job in finished:
-            outcomes[task.run_id] = _finished_outcome(task, job, store)
-            active.remove((task, job))
-        if not finished:
-            time.sleep(POLL_S / 4)
+    try:
+        while waiting or active:
+            while waiting and len(active) < limit:
+                task = waiting.pop(0)
+                with _sigint_ignored():
+                    active.append((task, executor.submit(RunJob(task, store, runtime))))
+            finished = [(task, job) for task, job in active if job.done()]
+            for task, job in finished:
+                outcomes[task.run_id] = _finished_outcome(task, job, store)
+                active.remove((task, job))
+            if not finished:
+                time.sleep(POLL_S / 4)
+    except (KeyboardInterrupt, Terminated):
+        _stop_local_jobs([job for _, job in active])
+        raise
     return [outcomes[task.run_id] for task in tasks]
+
+
+@contextlib.contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Processes started in the block ignore SIGINT (a terminal's Ctrl-C goes to the whole group)."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _stop_local_jobs(jobs: Sequence[submitit.Job]) -> None:
+    """SIGTERM to each job's controller (which forwards it to the run), then wait for them to end."""
+    for job in jobs:
+        with contextlib.suppress(ProcessLookupError, ValueError):
+            os.kill(int(job.job_id), signal.SIGTERM)
+    deadline = time.monotonic() + STOP_WAIT_S
+    while any(not job.done() for job in jobs) and time.monotonic() < deadline:
+        time.sleep(POLL_S / 4)
 
 
 def _local_executor(store: RunStore, tasks: Sequence[RunTask], resources: SlurmProfile | None) -> submitit.AutoExecutor:
@@ -136,13 +171,17 @@ def _local_executor(store: RunStore, tasks: Sequence[RunTask], resources: SlurmP
 
 
 def _finished_outcome(task: RunTask, job: submitit.Job, store: RunStore) -> Outcome:
-    """The outcome of a finished job; a job killed before it recorded an end fails its run."""
+    """The outcome of a finished job; a job that ended in error before recording it fails its run
+    (unless another live process executes the run)."""
     error = job.exception()
-    status = store.read_status(task.suite, task.run_id)
-    if error is not None and status is not None and status.state in ("pending", "running"):
-        state = job.state if job.state not in ("UNKNOWN", "FINISHED") else "killed"
+    state, status = run_state(store, task.suite, task.run_id)
+    holder = read_holder(store.run_dir(task.suite, task.run_id))
+    foreign = holder is not None and holder.job_id != job.job_id and holder_alive(holder) is not False
+    recorded = status is not None and status.state == "failed" and status.job_id == job.job_id
+    if error is not None and not foreign and not recorded and state != "done":
+        ended = job.state if job.state not in ("UNKNOWN", "FINISHED") else "killed"
         store.write_status(task.suite, task.run_id, "failed", job_id=job.job_id,
-                           error=f"job {job.job_id} ended {state} before the run finished; see {job.paths.stderr}")
+                           error=f"job {job.job_id} ended {ended} before the run finished; see {job.paths.stderr}")
     return _stored_outcome(task, store, str(job.paths.stderr))
 
 
@@ -161,7 +200,7 @@ def _launch_slurm(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOpt
     jobs = submit_array(tasks, store, runtime, resources, max_parallel)
     try:
         return _wait_slurm(tasks, jobs, store)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         print(f"stopped waiting: the jobs keep running in Slurm (scancel {jobs[0].job_id.split('_')[0]} "
               "cancels them); `omnibench status` shows their progress", file=sys.stderr)
         return [_stored_outcome(task, store, str(job.paths.stderr)) for task, job in zip(tasks, jobs)]
@@ -185,7 +224,12 @@ def submit_array(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOpti
         for task, job in zip(tasks, jobs):
             store.write_status(task.suite, task.run_id, "pending", job_id=job.job_id, job_log=str(job.paths.stderr))
         _slurm_command("scontrol", "release", array)
-    except BaseException:
+    except BaseException as err:
+        for task, job in zip(tasks, jobs):  # no run stays pending on a cancelled array
+            status = store.read_status(task.suite, task.run_id)
+            if status is not None and status.state == "pending" and status.job_id == job.job_id:
+                store.write_status(task.suite, task.run_id, "failed",
+                                   error=f"job array {array} cancelled before release: {one_line(err)}")
         _slurm_command("scancel", array)  # never leave a held array behind
         raise
     return jobs

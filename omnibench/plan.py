@@ -3,20 +3,25 @@
 A run is done when its record exists and passes :func:`omnibench.acceptance.verdict`: it is
 skipped without loading any model. A record whose annotation files changed since (``stale``)
 or that no longer passes the checks (a record of an older omnibench) is rerun from scratch. A
-run whose Slurm job is still queued or running (``squeue``) is left alone. Anything else
-executes: from its checkpoint when there is one. ``--force`` clears the run directory first.
+run whose Slurm job is still queued or running (``squeue``), or that a live process on this
+host executes (its claim, :mod:`omnibench.claim`), is left alone. Anything else executes:
+from its checkpoint when there is one. ``--force`` clears the run directory first.
 Nothing here imports torch, so re-running a finished suite returns at once.
 """
 from __future__ import annotations
 
 import dataclasses
 import getpass
+import os
 import shutil
+import signal
 import subprocess
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from omnibench.acceptance import verdict
+from omnibench.claim import Holder, holder_alive, read_holder
 from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.registry import did_you_mean
 from omnibench.spec import RunSpec
@@ -24,14 +29,18 @@ from omnibench.store import STATES, RunStatus, RunStore
 from omnibench.suite import Suite, load_suite, suite_files
 from omnibench.suite_paths import Leaves
 
-# "new": never prepared in the store; "stale": its record read annotation files that changed since
-RUN_STATES = ("new", *STATES[:-1], "stale", STATES[-1])
+# "new": never started; "dead": running, but the process holding it is provably gone (killed);
+# "stale": its record read annotation files that changed since. Shown, never recorded in status.json.
+DEAD = "dead"
+RUN_STATES = ("new", *STATES[:2], DEAD, STATES[2], "stale", STATES[3])
 EXECUTING = ("run", "resume", "rerun")
+STOP_WAIT_S = 30.0  # how long ``cancel`` waits for a stopped process to record its end
 ACTION_TEXT = {
     "skip": "skip (done)",
     "run": "run",
     "resume": "resume from checkpoint",
     "wait": "skip (job in queue)",
+    "held": "skip (running in another process)",
 }
 
 
@@ -41,8 +50,8 @@ class PlannedRun:
 
     spec: RunSpec
     run_id: str
-    state: str  # new | pending | running | done | stale | failed
-    action: str  # skip | run | resume | rerun | wait
+    state: str  # new | pending | running | dead | done | stale | failed
+    action: str  # skip | run | resume | rerun | wait | held
     status: RunStatus | None = None
     reason: str | None = None  # why a stored record is not done (stale, unusable), or why it reruns
 
@@ -132,7 +141,15 @@ def judged_state(store: RunStore, suite: str, run_id: str) -> tuple[str, RunStat
         return state, status, reason
     if status is None:
         return "new", None, None
+    if status.state == "running" and holder_liveness(store, suite, run_id) is False:
+        return DEAD, status, None
     return ("failed" if status.state == "done" else status.state), status, None
+
+
+def holder_liveness(store: RunStore, suite: str, run_id: str) -> bool | None:
+    """Whether the process holding the run's claim still runs (None: no claim, or not visible from here)."""
+    holder = read_holder(store.run_dir(suite, run_id))
+    return None if holder is None else holder_alive(holder)
 
 
 def plan_runs(suite: str, specs: Iterable[RunSpec], store: RunStore, force: bool = False) -> list[PlannedRun]:
@@ -147,6 +164,8 @@ def plan_runs(suite: str, specs: Iterable[RunSpec], store: RunStore, force: bool
     for spec, run_id, state, status, reason in current:
         if status is not None and status.job_id in live and state in ("pending", "running"):
             action = "wait"
+        elif state == "running" and holder_liveness(store, suite, run_id):
+            action = "held"
         elif force or reason is not None:  # a stale or unusable record is replaced, like --force
             action = "rerun"
         elif state == "done":
@@ -171,29 +190,75 @@ def live_slurm_jobs(job_ids: Sequence[str]) -> set[str]:
     return {job for job in job_ids if job in alive}
 
 
-def cancel_runs(store: RunStore, suite: str) -> tuple[list[tuple[str, str]], list[str]]:
-    """``scancel`` the suite's queued and running Slurm jobs and mark their runs ``failed``.
+@dataclasses.dataclass
+class Cancellation:
+    """What ``omnibench cancel`` did: Slurm jobs cancelled, local processes stopped, dead runs
+    marked failed, and runs whose recorded Slurm job is gone from the queue."""
 
-    Only job ids that ``squeue`` still lists are cancelled (a local process's id is not a Slurm
-    job). Returns the cancelled ``(run_id, job_id)`` pairs and the runs whose recorded job is gone.
-    """
-    active = []
+    slurm: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (run id, job id)
+    stopped: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (run id, process)
+    dead: list[str] = dataclasses.field(default_factory=list)
+    gone: list[str] = dataclasses.field(default_factory=list)
+
+
+def cancel_runs(store: RunStore, suite: str) -> Cancellation:
+    """Stop the suite's queued and running runs and mark them ``failed``.
+
+    A run held by a live process on this host (inline, local executor) gets SIGTERM (the process
+    records the end); a dead one is marked failed; queued or running Slurm jobs that ``squeue``
+    lists are ``scancel``-ed (a local process's id is not a Slurm job)."""
+    done, local, queued = Cancellation(), [], []
     for run in store.iter_runs(suite):
         state, status = run_state(store, suite, run.run_id)
-        if state in ("pending", "running") and status is not None and status.job_id:
-            active.append((run.run_id, status.job_id))
-    if not active:
+        holder = read_holder(run.path) if state in ("pending", "running", DEAD) else None
+        if state == DEAD and holder is not None:
+            store.write_status(suite, run.run_id, "failed", error=f"{holder.process} ended without recording an end "
+                               "(killed?); rerun to resume")
+            done.dead.append(run.run_id)
+        elif holder is not None and holder.cluster != "slurm" and holder_alive(holder):
+            local.append((run.run_id, holder))
+        elif state in ("pending", "running") and status is not None and status.job_id:
+            queued.append((run.run_id, status.job_id))
+    done.stopped = _stop_processes(store, suite, local)
+    done.slurm, done.gone = _cancel_slurm(store, suite, queued)
+    return done
+
+
+def _stop_processes(store: RunStore, suite: str, held: Sequence[tuple[str, Holder]]) -> list[tuple[str, str]]:
+    """SIGTERM each holder, wait (``STOP_WAIT_S``) for it to record its end, mark the run cancelled."""
+    for process in {holder.process for _, holder in held}:
+        try:
+            os.kill(process.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            raise OmniBenchError(f"cannot stop {process}: it belongs to another user") from None
+    deadline = time.monotonic() + STOP_WAIT_S
+    while time.monotonic() < deadline and any(holder_liveness(store, suite, run_id) for run_id, _ in held):
+        time.sleep(0.2)
+    stopped = []
+    for run_id, holder in held:
+        if holder_liveness(store, suite, run_id):
+            continue  # still stopping: its status shows how it ends
+        store.write_status(suite, run_id, "failed", error=f"cancelled (SIGTERM to {holder.process})")
+        stopped.append((run_id, str(holder.process)))
+    return stopped
+
+
+def _cancel_slurm(store: RunStore, suite: str, queued: Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """``scancel`` the jobs ``squeue`` still lists; returns them and the runs whose job is gone."""
+    if not queued:
         return [], []
     for tool in ("squeue", "scancel"):
         if shutil.which(tool) is None:
             raise OmniBenchError(f"{tool} not found: cancelling needs Slurm's client tools on PATH")
-    live = live_slurm_jobs([job for _, job in active])
-    cancelled = [(run_id, job) for run_id, job in active if job in live]
+    live = live_slurm_jobs([job for _, job in queued])
+    cancelled = [(run_id, job) for run_id, job in queued if job in live]
     if cancelled:
         _scancel(sorted({job for _, job in cancelled}))
     for run_id, job in cancelled:
         store.write_status(suite, run_id, "failed", error=f"cancelled (scancel {job})")
-    return cancelled, [run_id for run_id, job in active if job not in live]
+    return cancelled, [run_id for run_id, job in queued if job not in live]
 
 
 def _scancel(job_ids: Sequence[str]) -> None:

@@ -5,9 +5,8 @@ Slurm job id, last update, one-line error, log path), ``log.txt``, ``checkpoint.
 ``predictions.csv`` and, once finished, ``record.json``. A run is finished exactly when its
 record exists: protocols write it atomically as their very last step.
 
-Every write goes to a temporary file in the same directory, is fsynced, and replaces the
-target with ``os.replace``, so the many processes of a Slurm job array can share one store
-(on a cluster's shared filesystem) and a reader never sees half a file.
+Every write is atomic (:mod:`omnibench.atomic`), so the many processes of a Slurm job array
+can share one store (on a cluster's shared filesystem) and a reader never sees half a file.
 """
 from __future__ import annotations
 
@@ -15,21 +14,33 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import re
 import shutil
-import tempfile
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from omnibench.atomic import atomic_write_json, atomic_write_text, create_exclusive, remove_leftovers, temp_path
 from omnibench.errors import OmniBenchError
 from omnibench.spec import RunSpec, identity
 
-STATES = ("pending", "running", "done", "failed")
+__all__ = ["RunStatus", "RunStore", "StoredRun", "atomic_write_json", "atomic_write_text", "create_exclusive",
+           "results_root"]
+
+STATES = ("pending", "running", "done", "failed")  # what status.json records
 RESULTS_ENV = "OMNIBENCH_RESULTS"
 SPEC_FILE, STATUS_FILE, RECORD_FILE = "spec.json", "status.json", "record.json"
 SUITE_SOURCE_FILE = "suite.json"  # <root>/<suite>/suite.json: the suite file its runs came from
 LOG_FILE, CHECKPOINT_FILE, PREDICTIONS_FILE = "log.txt", "checkpoint.pt", "predictions.csv"
+STORE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")  # suite and run folder names: never '..', never hidden
+
+
+def checked_name(name: str, what: str) -> str:
+    """``name`` if it can name a folder inside the store: no path separator, no leading dot."""
+    if not STORE_NAME.fullmatch(name):
+        raise OmniBenchError(f"{what} '{name}' cannot name a folder in the run store: use letters, digits and "
+                             "'.', '_', '+', '-', starting with a letter or digit")
+    return name
 
 
 def results_root(override: str | os.PathLike[str] | None = None) -> Path:
@@ -65,66 +76,6 @@ class StoredRun(NamedTuple):
     path: Path
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a fsynced temporary file and ``os.replace``."""
-    tmp = _write_temp(path, text)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as indented JSON atomically (see :func:`atomic_write_text`)."""
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def create_exclusive(path: Path, text: str) -> bool:
-    """Create ``path`` with ``text`` only if it does not exist yet; True if this call created it.
-
-    ``os.link`` of a complete temporary file is atomic and fails when the target exists, so
-    concurrent creators never overwrite each other or a newer file.
-    """
-    tmp = _write_temp(path, text)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-    return True
-
-
-def _write_temp(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # some network filesystems refuse fsync on directories
-        pass
-    finally:
-        os.close(fd)
-
-
 def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -132,10 +83,12 @@ def _now() -> str:
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # NotADirectoryError: a file stands where a folder should
         return None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise OmniBenchError(f"{path}: not valid JSON ({err}); delete the run with --force") from None
+    except OSError as err:
+        raise OmniBenchError(f"{path}: cannot read ({err.strerror})") from None
 
 
 class RunStore:
@@ -144,24 +97,40 @@ class RunStore:
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = results_root(root)
 
+    def suite_dir(self, suite: str) -> Path:
+        """Folder of one suite's runs (not created); a name that would leave the store is refused."""
+        return self.root / checked_name(suite, "suite name")
+
+    def ensure_writable(self) -> None:
+        """Create the store's root if needed; one line naming it when it is a file or not writable."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise OmniBenchError(f"run store {self.root} is a file, not a folder (change --results)") from None
+        except OSError as err:
+            raise OmniBenchError(f"run store {self.root} cannot be created: {err.strerror} (change --results)") from None
+        if not os.access(self.root, os.W_OK | os.X_OK):
+            raise OmniBenchError(f"run store {self.root} is not writable by this user (change --results)")
+
     def run_dir(self, suite: str, run_id: str) -> Path:
         """Directory of one run (not created)."""
-        return self.root / suite / run_id
+        return self.suite_dir(suite) / checked_name(run_id, "run id")
 
     def log_path(self, suite: str, run_id: str) -> Path:
         """Where the run's log goes."""
         return self.run_dir(suite, run_id) / LOG_FILE
 
     def prepare(self, suite: str, spec: RunSpec) -> Path:
-        """Create the run directory with ``spec.json`` and a ``pending`` status unless present."""
+        """Create the run directory with ``spec.json`` unless present.
+
+        It gets no status: until a job is queued for it (``pending``) or it starts
+        (``running``), the run stays ``new``, which stays true when a launch stops early."""
         run_dir = self.run_dir(suite, spec.run_id())
         wanted = spec.to_dict()
         spec_text = json.dumps(wanted, indent=2, sort_keys=True) + "\n"
         stored = wanted if create_exclusive(run_dir / SPEC_FILE, spec_text) else _read_json(run_dir / SPEC_FILE)
         if not isinstance(stored, dict) or identity(stored) != identity(wanted):
             raise OmniBenchError(f"{run_dir / SPEC_FILE}: holds a different spec than run {spec.run_id()}")
-        status = RunStatus("pending", updated=_now(), log=str(run_dir / LOG_FILE))
-        create_exclusive(run_dir / STATUS_FILE, json.dumps(status.to_dict(), indent=2, sort_keys=True) + "\n")
         return run_dir
 
     def read_spec(self, suite: str, run_id: str) -> dict[str, Any] | None:
@@ -212,7 +181,7 @@ class RunStore:
 
     def remove_suite(self, suite: str) -> None:
         """Delete a suite's whole folder: its runs, ``suite.json`` and Slurm job logs."""
-        self._discard(self.root / suite)
+        self._discard(self.suite_dir(suite))
 
     def _discard(self, path: Path) -> None:
         """Remove ``path``, which must lie inside the store; a symlink is removed, never followed."""
@@ -222,20 +191,21 @@ class RunStore:
         if path.is_symlink():
             path.unlink()
             return
-        trash = path.with_name(f".deleted-{path.name}-{uuid.uuid4().hex[:8]}")
+        trash = temp_path(path)  # names this process: what a killed deletion leaves is removed later
         try:
             os.replace(path, trash)
         except FileNotFoundError:
             return
         shutil.rmtree(trash, ignore_errors=True)
+        remove_leftovers(path.parent)
 
     def remember_suite(self, suite: str, path: Path) -> None:
         """Record which file defines ``suite``, so a suite run by path is found by its name later."""
-        atomic_write_json(self.root / suite / SUITE_SOURCE_FILE, {"path": str(Path(path).resolve())})
+        atomic_write_json(self.suite_dir(suite) / SUITE_SOURCE_FILE, {"path": str(Path(path).resolve())})
 
     def suite_source(self, suite: str) -> Path | None:
         """The suite file recorded by :meth:`remember_suite`, or None."""
-        data = _read_json(self.root / suite / SUITE_SOURCE_FILE)
+        data = _read_json(self.suite_dir(suite) / SUITE_SOURCE_FILE)
         return Path(data["path"]) if isinstance(data, dict) and data.get("path") else None
 
     def suites(self) -> list[str]:
@@ -247,7 +217,7 @@ class RunStore:
     def iter_runs(self, suite: str | None = None) -> Iterator[StoredRun]:
         """Every prepared run (a directory with ``spec.json``), sorted by suite and run id."""
         for name in [suite] if suite is not None else self.suites():
-            suite_dir = self.root / name
+            suite_dir = self.suite_dir(name)
             if not suite_dir.is_dir():
                 continue
             for run_dir in sorted(suite_dir.iterdir()):

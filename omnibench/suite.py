@@ -30,10 +30,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from omnibench.errors import UnknownNameError
+from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.registry import did_you_mean
 from omnibench.protocols.defaults import MissingDefaultsError, flat_defaults
 from omnibench.spec import RunSpec, SpecError
+from omnibench.store import checked_name
 from omnibench.suite_paths import (
     Leaves,
     SuiteError,
@@ -127,6 +128,10 @@ def load_suite(name_or_path: str | Path, settings: Leaves | None = None) -> Suit
     name = string_at(doc, data, "name")
     if name != doc.path.stem:
         raise SuiteError(f"{doc.where('name')}: name '{name}' must equal the file name '{doc.path.stem}'")
+    try:
+        checked_name(name, "suite name")
+    except OmniBenchError as err:
+        raise SuiteError(f"{doc.where('name')}: {err}") from None
     description = string_at(doc, data, "description")
     table = parse_table(doc, mapping_at(doc, data.get("table"), ("table",)))
     runs = _expand(doc, data, settings or {})

@@ -15,10 +15,11 @@ from typing import Any
 
 import yaml
 
-from omnibench.errors import OmniBenchError, where
+from omnibench.errors import OmniBenchError, read_text, where
 
 Key = str | int
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_NODES = 100_000  # a document's nodes with its aliases expanded; the largest suite has a few hundred
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,10 +55,11 @@ class LocatedYaml:
 
 def load_yaml(path: Path) -> LocatedYaml:
     """Read ``path`` safely; YAML syntax errors and duplicate keys name ``file:line``."""
-    text = Path(path).read_text(encoding="utf-8")
-    loader = _Loader(text)
+    loader = _Loader(read_text(path))
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_expansion(node, Path(path))
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
@@ -72,6 +74,32 @@ def load_yaml(path: Path) -> LocatedYaml:
         lines[()] = node.start_mark.line + 1
         _collect_lines(node, (), lines, Path(path))
     return LocatedYaml(Path(path), data, lines)
+
+
+def _check_expansion(root: yaml.Node, path: Path) -> None:
+    """Refuse an alias that contains itself, and aliases that expand past ``MAX_NODES`` (an alias
+    bomb: a few lines that would take minutes and gigabytes to expand)."""
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    visited = 0
+    while stack:
+        node, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(node))
+            continue
+        if id(node) in on_path:
+            raise OmniBenchError(f"{where(path, node.start_mark.line + 1)}: a YAML alias refers to the node "
+                                 "that contains it (a recursive structure)")
+        visited += 1
+        if visited > MAX_NODES:
+            raise OmniBenchError(f"{path}: YAML aliases expand to more than {MAX_NODES} values; "
+                                 "write the values out or use fewer nested aliases")
+        children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else \
+            node.value if isinstance(node, yaml.SequenceNode) else []
+        if children:
+            on_path.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in reversed(children))
 
 
 def _collect_lines(node: yaml.Node, prefix: tuple[Key, ...], lines: dict[tuple[Key, ...], int], path: Path) -> None:

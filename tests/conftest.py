@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,3 +59,22 @@ def cli() -> Invoke:
         return result.exit_code, result.output
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def unprivileged(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """A command prefix under which file permissions hold: none for a normal user; as root (CI),
+    ``setpriv`` (or ``capsh``) dropping the capabilities that bypass them. Skips cleanly otherwise."""
+    if os.geteuid() != 0:
+        return []
+    probe = tmp_path_factory.mktemp("permissions") / "unreadable"
+    probe.write_text("secret")
+    probe.chmod(0o000)
+    candidates = [["setpriv", "--bounding-set=-dac_override,-dac_read_search"],
+                  ["capsh", "--drop=cap_dac_override,cap_dac_read_search", "--", "-c", 'exec "$0" "$@"']]
+    for prefix in candidates:
+        if shutil.which(prefix[0]) is None:
+            continue
+        if subprocess.run([*prefix, "cat", str(probe)], capture_output=True, check=False).returncode != 0:
+            return prefix
+    pytest.skip("running as root without setpriv or capsh: file permissions cannot be enforced")

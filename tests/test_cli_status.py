@@ -43,6 +43,8 @@ def stored(tmp_path: Path) -> tuple[Suite, RunStore]:
         elif index == 1:
             store.write_status("wide", spec.run_id(), "failed", job_id="4242_1", error=ERROR)
             store.log_path("wide", spec.run_id()).write_text("epoch 1/50\nTraceback (most recent call last):\nRuntimeError: boom\n")
+        else:
+            store.write_status("wide", spec.run_id(), "pending", job_id="4242_2")  # queued in Slurm
     return suite, store
 
 

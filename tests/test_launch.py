@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from omnibench.errors import OmniBenchError
-from omnibench.job import one_line, redirect_output
+from omnibench.job import one_line
+from omnibench.runlog import redirect_output
 from omnibench.launch import RunTask, launch
 from omnibench.runtime import RuntimeOptions
 from omnibench.spec import RunSpec

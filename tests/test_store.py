@@ -24,15 +24,14 @@ def test_results_root_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert RunStore().root == tmp_path / "env"
 
 
-def test_prepare_writes_spec_and_pending_status(tmp_path: Path) -> None:
+def test_prepare_writes_the_spec_and_no_status(tmp_path: Path) -> None:
     store, spec = RunStore(tmp_path), _spec()
     run_dir = store.prepare("demo", spec)
     assert run_dir == tmp_path / "demo" / spec.run_id()
     assert json.loads((run_dir / "spec.json").read_text()) == spec.to_dict()
-    status = store.read_status("demo", spec.run_id())
-    assert status is not None and status.state == "pending"
+    assert store.read_status("demo", spec.run_id()) is None  # new until queued or started
+    status = store.write_status("demo", spec.run_id(), "running", job_id="17_3")
     assert status.log == str(run_dir / "log.txt") and status.updated
-    store.write_status("demo", spec.run_id(), "running", job_id="17_3")
     store.prepare("demo", spec)  # idempotent: keeps the newer status
     assert store.read_status("demo", spec.run_id()).state == "running"
 

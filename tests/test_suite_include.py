@@ -105,7 +105,7 @@ def test_a_suite_run_from_a_file_is_found_by_name(suite_dir: Path, tmp_path: Pat
     code, out = cli("report", "--results", str(store.root), *quick, "--json")
     assert code == 0 and [t["suite"] for t in json.loads(out)] == ["mine"]
     code, out = cli("cancel", "mine", "--results", str(store.root))
-    assert code == 0 and "no queued or running Slurm jobs recorded for suite 'mine'" in out
+    assert code == 0 and "no queued or running runs recorded for suite 'mine'" in out
     (suite_dir / "mine.yaml").rename(suite_dir / "moved.yaml")
     code, out = cli("status", "mine", *args)
     assert code == 2 and "was run from" in out and "no longer exists" in out

@@ -10,6 +10,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from typer.core import TyperGroup, TyperOption
 
 from omnibench.errors import OmniBenchError
@@ -19,7 +20,8 @@ err_console = Console(stderr=True)
 
 def report_error(error: OmniBenchError) -> int:
     """Print a user error as one red line on stderr; return its exit code."""
-    err_console.print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+    # the message as it is: a path or value holding "[...]" or ":x:" is not rich markup or an emoji
+    err_console.print(Text.assemble(("error:", "bold red"), f" {error}"), highlight=False, soft_wrap=True)
     return error.exit_code
 
 

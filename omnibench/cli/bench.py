@@ -60,7 +60,7 @@ def bench(
 
     report = run_bench(settings, loader=loader, videos=videos, on_model=progress, profile_dir=profile)
     if markdown is not None:
-        from omnibench.store import atomic_write_text  # noqa: PLC0415
+        from omnibench.atomic import atomic_write_text  # noqa: PLC0415
 
         markdown.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_text(markdown, to_markdown(report))

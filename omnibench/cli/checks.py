@@ -36,23 +36,27 @@ def check_runs(suite: Suite, specs: Sequence[RunSpec], options: Mapping[str, Any
     check_suite(suite, specs, require_data=not dry_run)
     undeclared = undeclared_datasets(suite) if dry_run else {}
     findings = check_plan(specs, suite.where, options["data_root"])
-    if options["executor"] != "slurm":  # Slurm jobs may see other paths (profile setup)
+    if options["executor"] != "slurm":  # Slurm jobs may see other paths (profile setup) and GPUs
         declared = [spec for spec in specs if not undeclared_mark(spec, undeclared)]
         findings = data_root_findings(declared, options["data_root"]) + findings
+        if not dry_run:
+            from omnibench.engine.distributed import require_device  # noqa: PLC0415
+
+            require_device(options["device"])
     return findings, undeclared
 
 
 def data_root_findings(specs: Sequence[RunSpec], data_root: Path | None) -> list[Finding]:
-    """A dataset the runs read that has no root on this machine (synthetic ones are generated on first use)."""
-    from omnibench.data.roots import SYNTHETIC_DATASETS, locate, require_dir  # noqa: PLC0415
+    """A dataset the runs read that has no root on this machine, or a data root that does not exist
+    (synthetic ones are generated on first use, into an existing folder: ``roots.check_location``)."""
+    from omnibench.data.roots import check_location, locate  # noqa: PLC0415
     from omnibench.plan_check import Finding  # noqa: PLC0415
 
     names = {spec.dataset for spec in specs} | {t for spec in specs for t in spec.protocol_options.get("targets") or ()}
     findings = []
-    for name in sorted(names - set(SYNTHETIC_DATASETS)):
+    for name in sorted(names):
         try:
-            location = locate(name, data_root)
-            require_dir(location.root, f"data root of '{name}'", location.setting)
+            check_location(name, locate(name, data_root))
         except OmniBenchError as err:
             findings.append(Finding("data", str(err)))
     return findings

@@ -20,6 +20,7 @@ from omnibench.cli.runs import DataRoot, Device, Workers
 from omnibench.cli.status import resolve_run
 from omnibench.errors import OmniBenchError
 from omnibench.plan import plan_runs, run_state
+from omnibench.runtime import check_device
 from omnibench.spec import RunSpec, SpecError
 from omnibench.store import RunStore
 from omnibench.suite import with_paper_defaults
@@ -52,6 +53,7 @@ def evaluate(
     views used and stores a record like any run (suite 'eval')."""
     if pretrained is not None and run is not None:
         raise OmniBenchError("eval takes --pretrained FILE or --run RUN, not both")
+    check_device(device)
     store = RunStore(results)
     source = _source(store, run, model) if run is not None else None
     spec = eval_spec(model, dataset, tuple(split or ()), source, pretrained, backbone, frames, views,
@@ -60,7 +62,11 @@ def evaluate(
     _check_plan(spec, data_root)
     [plan] = plan_runs(EVAL_SUITE, [spec], store, force)
     if plan.executes:
+        from omnibench.engine.distributed import require_device  # noqa: PLC0415  (imports torch)
+
         check_data_roots([spec], data_root)
+        require_device(device)
+        store.ensure_writable()
         _execute(store, plan, data_root, workers, device)
     _print_result(store, spec, executed=plan.executes)
 

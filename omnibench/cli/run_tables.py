@@ -13,14 +13,14 @@ from rich.table import Table
 from rich.text import Text
 
 from omnibench.acceptance import Skipped, skipped
-from omnibench.plan import RUN_STATES, PlannedRun
+from omnibench.plan import DEAD, RUN_STATES, PlannedRun
 from omnibench.report.labels import plural
 from omnibench.store import RunStore
 from omnibench.suite import Suite
 from omnibench.suite_paths import flatten, leaf_value
 
 STATE_STYLES = {"done": "green", "failed": "bold red", "running": "yellow", "pending": "cyan", "new": "dim",
-                "stale": "magenta"}
+                "stale": "magenta", DEAD: "bold red"}
 
 
 def state_text(state: str) -> Text:

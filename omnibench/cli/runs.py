@@ -18,7 +18,8 @@ from omnibench.cli import run_tables as tables
 from omnibench.cli.suite_progress import SuiteProgress, run_labels
 from omnibench.cli.options import Force, Limit, Results, Settings, suite_settings
 from omnibench.errors import OmniBenchError
-from omnibench.plan import PlannedRun, find_suite, plan_runs, remember_source, select_runs
+from omnibench.plan import DEAD, PlannedRun, find_suite, plan_runs, remember_source, select_runs
+from omnibench.process import Terminated
 from omnibench.registry import did_you_mean
 from omnibench.store import RunStore
 from omnibench.suite import Suite, load_suite, suite_files
@@ -56,7 +57,7 @@ Profile = Annotated[Optional[str], typer.Option("--profile", help="Slurm resourc
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the expanded runs and what would be skipped; run nothing.")]
 DataRoot = Annotated[Optional[Path], typer.Option("--data-root", help="Folder holding one sub-folder per dataset.")]
 Workers = Annotated[int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")]
-Device = Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 MaxParallel = Annotated[int, typer.Option("--max-parallel", min=0, help="Runs executing at once: local processes / Slurm array tasks (0: the profile's limit, or half the CPUs).")]
 
 
@@ -110,6 +111,9 @@ def ablate(
 
 def _options(executor: Executor, profile: str | None, data_root: Path | None, workers: int, device: str,
              max_parallel: int) -> dict:
+    from omnibench.runtime import check_device  # noqa: PLC0415
+
+    check_device(device)
     return dict(executor=executor.value, profile=profile, data_root=data_root, workers=workers, device=device,
                 max_parallel=max_parallel)
 
@@ -133,22 +137,24 @@ def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, fo
         console.print(f"{tables.plural(errors, 'problem')} would stop these runs" + ("" if dry_run else "; nothing ran"))
         raise typer.Exit(2)
     if not dry_run:
+        if todo:
+            store.ensure_writable()
         _execute_and_summarize(suite, plans, todo, store, options)
 
 
 def _execute_and_summarize(suite: Suite, plans: list[PlannedRun], todo: list[PlannedRun], store: RunStore,
                            options: dict) -> None:
-    """Execute ``todo``, then print every selected run; exit 1 if any failed (130 on Ctrl-C)."""
+    """Execute ``todo``, then print every selected run; exit 1 if any failed (130 on Ctrl-C, 143 on SIGTERM)."""
     try:
         if todo:
             _execute(suite, todo, store, options)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated) as stop:
         _summarize(suite, plans, store)
-        raise typer.Exit(130) from None
+        raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None
     final = _summarize(suite, plans, store)
     if not todo:
         console.print("nothing to execute: every selected run is done or queued (--force reruns)")
-    if any(p.state == "failed" for p in final):
+    if any(p.state in ("failed", DEAD) for p in final):
         raise typer.Exit(1)
 
 

@@ -134,20 +134,27 @@ def _log_tail(path: str) -> list[str]:
 
 @app.command()
 def cancel(
-    suite: Annotated[str, typer.Argument(help="The suite whose queued and running Slurm jobs to cancel.")],
+    suite: Annotated[str, typer.Argument(help="The suite whose queued and running runs to stop.")],
     results: Results = None,
 ) -> None:
-    """scancel a suite's pending and running Slurm jobs and mark those runs failed."""
+    """Stop a suite's queued and running runs (scancel, or SIGTERM to local processes) and mark them failed."""
     store = RunStore(results)
     name = stored_name(store, suite)
-    cancelled, gone = cancel_runs(store, name)
-    if cancelled:
-        console.print(f"cancelled {tables.plural(len(cancelled), 'run')} of '{name}': {', '.join(job for _, job in cancelled)}")
-    if gone:
-        console.print(f"no job in the Slurm queue for {tables.plural(len(gone), 'run')} marked pending/running "
-                      f"(local processes, or jobs that ended without a status): {', '.join(gone)}", soft_wrap=True)
-    if not cancelled and not gone:
-        console.print(f"no queued or running Slurm jobs recorded for suite '{name}' in {store.root}")
+    done = cancel_runs(store, name)
+    if done.slurm:
+        console.print(f"cancelled {tables.plural(len(done.slurm), 'run')} of '{name}': {', '.join(job for _, job in done.slurm)}")
+    if done.stopped:
+        console.print(f"stopped {tables.plural(len(done.stopped), 'run')} of '{name}': "
+                      f"{', '.join(sorted({process for _, process in done.stopped}))}", soft_wrap=True)
+    if done.dead:
+        console.print(f"marked {tables.plural(len(done.dead), 'dead run')} failed (their process is gone): "
+                      f"{', '.join(done.dead)}", soft_wrap=True)
+    if done.gone:
+        console.print(f"no job in the Slurm queue for {tables.plural(len(done.gone), 'run')} marked pending/running "
+                      f"(jobs that ended without a status, or processes on another host): {', '.join(done.gone)}",
+                      soft_wrap=True)
+    if not (done.slurm or done.stopped or done.dead or done.gone):
+        console.print(f"no queued or running runs recorded for suite '{name}' in {store.root}")
 
 
 @ls_app.command("runs")

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from omnibench.data import formats
 from omnibench.data.records import Split, VideoRecord
-from omnibench.data.roots import DataLocation, load_config, locate, require_dir
+from omnibench.data.roots import DataLocation, check_location, load_config, locate, require_dir
 from omnibench.data.synth import DIRECTION_CLASSES, DIRECTIONS_VIDEOS_PER_CLASS, SynthConfig, ensure_synthetic
 from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.registry import Registry, did_you_mean
@@ -267,6 +267,7 @@ class SyntheticDataset(ListDataset):
     config: ClassVar[SynthConfig] = SynthConfig()
 
     def __init__(self, root: Path, videos: Path | None = None, setting: str = "the root argument", name: str = "") -> None:
+        check_location(self.name, DataLocation(Path(root), videos, setting))
         ensure_synthetic(Path(root), self.config)
         super().__init__(root, videos, setting, name)
 

@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from omnibench.errors import OmniBenchError, where
+from omnibench.errors import OmniBenchError
 
 DATA_ENV = "OMNIBENCH_DATA"
 CONFIG_ENV = "OMNIBENCH_DATASETS_CONFIG"
@@ -59,22 +59,19 @@ def _entry(name: str, value: Any, path: Path) -> DataLocation:
 
 def load_config() -> dict[str, DataLocation]:
     """Entries of the user's datasets.yaml (empty when the file does not exist)."""
-    import yaml  # noqa: PLC0415
+    from omnibench.yaml_lines import load_yaml  # noqa: PLC0415
 
     path = config_path()
     if not path.is_file():
         return {}
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        raise OmniBenchError(f"{where(path, mark.line + 1 if mark else None)}: invalid YAML") from None
+    data = load_yaml(path).data or {}
     if not isinstance(data, dict):
         raise OmniBenchError(f"{path}: expected a mapping of dataset name to root")
     return {str(name): _entry(str(name), value, path) for name, value in data.items()}
 
 
 SYNTHETIC_DATASETS = ("synthetic", "synthetic-directions")
+DEFAULT_SYNTHETIC_SETTING = "the default synthetic root"
 
 
 def default_synthetic_root(name: str = "synthetic") -> Path:
@@ -94,7 +91,7 @@ def locate(dataset: str, override: Path | None = None) -> DataLocation:
     if entry is not None:
         return entry
     if dataset in SYNTHETIC_DATASETS:
-        return DataLocation(default_synthetic_root(dataset), None, "the default synthetic root")
+        return DataLocation(default_synthetic_root(dataset), None, DEFAULT_SYNTHETIC_SETTING)
     raise OmniBenchError(
         f"no data root for dataset '{dataset}': pass --data-root DIR (holding {dataset}/), "
         f"set {DATA_ENV}=DIR, or add '{dataset}: /path' to {config_path()}"
@@ -111,3 +108,15 @@ def require_dir(path: Path, what: str, setting: str) -> Path:
     if not path.is_dir():
         raise OmniBenchError(f"{what} not found: {path} (change {setting})")
     return path
+
+
+def check_location(dataset: str, location: DataLocation) -> None:
+    """A one-line error when ``dataset`` cannot be read at ``location``: the data root given by
+    --data-root or $OMNIBENCH_DATA is missing (a typo), or the dataset's folder is. The synthetic
+    benchmark is generated on first use, but only into a folder that exists (or its default root)."""
+    if location.setting in ("--data-root", DATA_ENV):
+        require_dir(location.root.parent, "data root", location.setting)
+    if dataset not in SYNTHETIC_DATASETS:
+        require_dir(location.root, f"data root of '{dataset}'", location.setting)
+    elif location.setting != DEFAULT_SYNTHETIC_SETTING and not location.root.is_dir():
+        require_dir(location.root.parent, f"folder to generate the '{dataset}' benchmark in", location.setting)

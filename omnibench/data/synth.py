@@ -18,7 +18,7 @@ import json
 import math
 import os
 import shutil
-import tempfile
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
+from omnibench.atomic import remove_leftovers, temp_path
 from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
 
@@ -252,7 +253,9 @@ def generate_synthetic(out: Path, config: SynthConfig = SynthConfig(), workers: 
     if out.exists() and any(out.iterdir()):
         raise OmniBenchError(f"{out} is not empty; choose another --out or remove it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    remove_leftovers(out.parent)  # what a killed generator left
+    tmp = temp_path(out)
+    tmp.mkdir()  # not mkdtemp: the benchmark's folders follow the umask (0700 would hide them from others)
     try:
         jobs = [(config, tmp, label, v) for label in range(len(config.classes)) for v in range(config.videos_per_class)]
         if workers > 1:
@@ -282,6 +285,8 @@ def ensure_synthetic(root: Path, config: SynthConfig = SynthConfig()) -> Path:
         return root
     if root.exists() and any(root.iterdir()):
         raise OmniBenchError(f"synthetic data root {root} exists but holds no labels.csv/train.txt; remove it")
+    print(f"omnibench: generating the synthetic benchmark into {root} (first use: "
+          f"{len(config.classes) * config.videos_per_class} videos)", file=sys.stderr, flush=True)
     try:
         generate_synthetic(root, config, workers=1)
     except (OSError, OmniBenchError):

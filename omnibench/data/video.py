@@ -42,15 +42,30 @@ def _reason(error: BaseException, path: Path) -> str:
     return " ".join(text.split())[:200] or "not a readable video (corrupt or truncated)"
 
 
+def _check_readable(path: Path) -> None:
+    """A missing, unreadable (permissions) or empty file, said as such before decord sees it."""
+    try:
+        with open(path, "rb") as handle:
+            empty = not handle.read(1)
+    except FileNotFoundError:
+        raise BrokenVideoError(f"{path}: missing video file") from None
+    except PermissionError:
+        raise BrokenVideoError(f"{path}: permission denied (the file or a folder above it is not readable "
+                               "by this user)") from None
+    except IsADirectoryError:
+        raise BrokenVideoError(f"{path}: a folder, not a video file") from None
+    except OSError as error:
+        raise BrokenVideoError(f"{path}: cannot read ({error.strerror})") from None
+    if empty:
+        raise BrokenVideoError(f"{path}: empty (zero-byte) video file")
+
+
 def open_video(path: Path) -> Any:
     """Open ``path`` with decord (one decoding thread); raise ``BrokenVideoError`` with a short reason."""
     import decord  # noqa: PLC0415
 
     decord.logging.set_level(decord.logging.QUIET)  # errors are reported here, not by ffmpeg on stderr
-    if not path.is_file():
-        raise BrokenVideoError(f"{path}: missing video file")
-    if path.stat().st_size == 0:
-        raise BrokenVideoError(f"{path}: empty (zero-byte) video file")
+    _check_readable(path)
     try:
         reader = decord.VideoReader(str(path), num_threads=1)
     except Exception as error:  # decord raises RuntimeError or its own DECORDError

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from omnibench.atomic import atomic_output
 from omnibench.errors import OmniBenchError
 
 FORMAT = 1
@@ -74,14 +74,9 @@ def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor], path:
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` into a temporary file next to ``path``, fsync, then ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
+    """``torch.save`` into a temporary file of this process next to ``path``, then ``os.replace``."""
+    with atomic_output(path, binary=True) as handle:
         torch.save(obj, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def save_checkpoint(path: Path, *, run_id: str, data: str, model: nn.Module, optimizer: torch.optim.Optimizer,
@@ -111,6 +106,9 @@ def read_checkpoint(path: Path, run_id: str, data: str | None = None) -> dict[st
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file: say which and what to do
         raise OmniBenchError(f"{path}: unreadable checkpoint ({type(err).__name__}: {err}); delete it to restart") from None
+    if not isinstance(ckpt, dict):
+        raise OmniBenchError(f"{path}: not an omnibench checkpoint (it holds a {type(ckpt).__name__}); "
+                             "delete it to restart")
     if ckpt.get("format") != FORMAT or ckpt.get("run_id") != run_id:
         raise OmniBenchError(f"{path}: checkpoint belongs to run {ckpt.get('run_id')!r}, not {run_id!r}; "
                              "delete it to restart")

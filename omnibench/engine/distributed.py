@@ -18,6 +18,8 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import Sampler
 
+from omnibench.errors import OmniBenchError
+
 
 @dataclasses.dataclass(frozen=True)
 class DistContext:
@@ -38,12 +40,30 @@ class DistContext:
         return self.world_size > 1
 
 
-def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` picks the local rank's GPU."""
-    use_cuda = preference == "cuda" or (preference == "auto" and torch.cuda.is_available())
+def require_device(preference: str, world_size: int = 1) -> None:
+    """A one-line error, before anything runs, when ``preference`` names a GPU this machine lacks."""
+    if not preference.startswith("cuda"):
+        return
+    if not torch.cuda.is_available():
+        build = "without CUDA" if torch.version.cuda is None else f"with CUDA {torch.version.cuda}, but no GPU is visible"
+        raise OmniBenchError(f"--device {preference}: CUDA is not available here (torch {torch.__version__} {build}); "
+                             "use --device cpu, or auto")
+    index = int(preference.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise OmniBenchError(f"--device {preference}: only {torch.cuda.device_count()} GPU(s) visible "
+                             "(CUDA_VISIBLE_DEVICES counts from 0)")
+    if ":" in preference and world_size > 1:
+        raise OmniBenchError(f"--device {preference}: with {world_size} processes each takes its local GPU; use --device cuda")
+
+
+def resolve_device(preference: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` picks the local rank's GPU, ``cuda:N`` GPU N."""
+    require_device(preference, world_size)
+    use_cuda = preference.startswith("cuda") or (preference == "auto" and torch.cuda.is_available())
     if use_cuda:
-        torch.cuda.set_device(local_rank)
-        return torch.device("cuda", local_rank)
+        index = int(preference.partition(":")[2] or local_rank)
+        torch.cuda.set_device(index)
+        return torch.device("cuda", index)
     return torch.device("cpu")
 
 
@@ -61,7 +81,7 @@ def setup_distributed(device_preference: str = "auto") -> DistContext:
         _export_slurm_env()
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(device_preference, local_rank)
+    device = resolve_device(device_preference, local_rank, world)
     if world == 1:
         return DistContext(device=device)
     owns = not dist.is_initialized()

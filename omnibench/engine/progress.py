@@ -2,7 +2,8 @@
 
 Only rank 0 reports. Plain lines go to stdout (the run's ``log.txt`` under the launcher). Rich
 shows one live display at a time: inside :func:`shared_display` (the suite's line of
-``omnibench run``), each run's bars join that display instead of starting their own.
+``omnibench run``), each run's bars join that display instead of starting their own. An
+inline run at a terminal gets both: the bars on the terminal, the plain lines in its log.
 """
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ import sys
 import time
 from collections.abc import Iterator
 from types import TracebackType
+from typing import TextIO
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+
+from omnibench.runlog import Tee, live_terminal
 
 
 _shared: Progress | None = None  # the display of the whole invocation, while one is shown
@@ -51,30 +56,44 @@ class ProgressReporter:
         self.bar: Progress | None = None
         self.task = None
         self.owned = _shared is None  # else the bars join the invocation's display
+        self.log: TextIO | None = None  # beside the bars: the log a Tee copies the run's output into
+        self._live = contextlib.ExitStack()
         if active and rich:
-            self.bar = Progress(*bar_columns()) if self.owned else _shared
+            tee = sys.stdout if isinstance(sys.stdout, Tee) else None
+            self.log = tee.log if tee else None
+            self.bar = _shared if not self.owned else Progress(
+                *bar_columns(), console=Console(file=tee.terminal) if tee else None,
+                redirect_stdout=tee is None, redirect_stderr=tee is None)
 
     def __enter__(self) -> ProgressReporter:
         if self.bar is not None and self.owned:
             self.bar.start()
+            self._live.enter_context(live_terminal(self.bar.console))
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         if self.bar is not None and self.owned:
+            self._live.close()
             self.bar.stop()
         elif self.bar is not None and self.task is not None:
             self.bar.remove_task(self.task)
 
+    def _plain(self, line: str) -> None:
+        """A plain line: to stdout without bars, to the run's log beside them."""
+        if self.bar is None:
+            print(line, flush=True)
+        elif self.log is not None:
+            self.log.write(line + "\n")
+
     def message(self, text: str) -> None:
-        """One log line (printed above the bar on a terminal)."""
+        """One log line (printed above the bars on a terminal)."""
         if not self.active:
             return
         stamp = time.strftime("%H:%M:%S")
         if self.bar is not None:
             self.bar.console.print(f"[dim]{stamp}[/] {text}", highlight=False)
-        else:
-            print(f"{stamp} {text}", flush=True)
+        self._plain(f"{stamp} {text}")
 
     def start(self, description: str, total: int, done: int = 0) -> None:
         """Begin a phase (an epoch, an evaluation) of ``total`` iterations, ``done`` already."""
@@ -94,5 +113,5 @@ class ProgressReporter:
             "" if clips_per_s is None else f"{clips_per_s:.1f} clips/s") if part)
         if self.bar is not None and self.task is not None:
             self.bar.update(self.task, completed=done, status=status)
-        elif done == self.total or done % self.log_every == 0:
-            print(f"{time.strftime('%H:%M:%S')} {self.description} {done}/{self.total} {status}".rstrip(), flush=True)
+        if done == self.total or done % self.log_every == 0:
+            self._plain(f"{time.strftime('%H:%M:%S')} {self.description} {done}/{self.total} {status}".rstrip())

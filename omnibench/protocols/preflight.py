@@ -24,8 +24,21 @@ def missing_videos(split: Split) -> list[VideoRecord]:
     return [record for record, ok in zip(split.records, present) if not ok]
 
 
+def unsearchable_folder(folder: Path) -> Path | None:
+    """The first folder from the root down to ``folder`` that exists but this user may not enter."""
+    for current in (*reversed(folder.parents), folder):
+        if not os.path.isdir(current):
+            return None
+        if not os.access(current, os.X_OK):
+            return current
+    return None
+
+
 def look_alike(path: Path) -> str:
     """What the disk holds instead of ``path``: same name, other extension, or the missing folder."""
+    blocked = unsearchable_folder(path.parent)
+    if blocked is not None:
+        return f"permission denied: folder {blocked} cannot be entered by this user"
     if not path.parent.is_dir():
         return f"folder {path.parent} does not exist"
     others = sorted(p.name for p in path.parent.glob(f"{path.stem}.*") if p != path)

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from omnibench.acceptance import check_record
+from omnibench.atomic import atomic_write_json, atomic_write_text
 from omnibench.engine.distributed import barrier, gather_objects, setup_distributed, teardown_distributed
 from omnibench.engine.evaluate import predictions_frame
 from omnibench.engine.progress import ProgressReporter, use_rich
@@ -18,7 +19,7 @@ from omnibench.protocols.common import ProtocolResult, RunContext
 from omnibench.protocols.record import build_record
 from omnibench.runtime import RuntimeOptions
 from omnibench.spec import RunSpec
-from omnibench.store import PREDICTIONS_FILE, RECORD_FILE, atomic_write_json, atomic_write_text
+from omnibench.store import PREDICTIONS_FILE, RECORD_FILE
 
 
 def execute(spec: RunSpec, run_dir: Path, suite: str, runtime: RuntimeOptions, protocol: Protocol,

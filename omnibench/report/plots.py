@@ -12,8 +12,6 @@ counts). Every figure is ``FIGSIZE`` inches at ``DPI``, so every PNG is ``PIXELS
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +20,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from omnibench.atomic import atomic_output
 from omnibench.report.caveats import SKIP_MARK
 from omnibench.report.labels import metric_label, value_label
 from omnibench.report.published import Stat
@@ -60,13 +59,8 @@ def write_plots(tables: Sequence[ReportTable], directory: Path) -> list[Path]:
 
 def _save(figure: Figure, path: Path) -> Path:
     """Save atomically: a reader never sees half a PNG."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        figure.savefig(tmp, format="png", dpi=DPI)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_output(path, binary=True) as handle:
+        figure.savefig(handle, format="png", dpi=DPI)
     return path
 
 

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from omnibench.report.labels import MINUS, WITHIN_NOISE
 from omnibench.report.tables import DELTA, MEASURED, ReportTable
-from omnibench.store import atomic_write_text
+from omnibench.atomic import atomic_write_text
 
 INDEX_HEADERS = ("Method", "Source")
 

@@ -1,0 +1,125 @@
+"""Atomic file writes that follow the umask, and the clean-up of what killed writers left.
+
+Every write goes to a temporary file in the target's folder, is fsynced, and replaces the
+target with ``os.replace``: a reader never sees half a file, and the many processes of a Slurm
+job array can share one store on a cluster's filesystem. A temporary name is unique and names
+its writer (``.<name>.<pid>@<host>.<random>.tmp``), so what a killed writer left behind is
+recognised, and removed, once that process is provably gone. Files are created with mode
+0666 minus the umask, like any other program's: colleagues read a shared store.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+from omnibench.process import ProcessId, hostname
+
+_TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)@(?P<host>[^@/]+)\.[0-9a-f]{8}\.tmp")
+
+
+def temp_path(path: Path) -> Path:
+    """A fresh temporary name next to ``path`` that names this process."""
+    return path.with_name(f".{path.name}.{os.getpid()}@{hostname()}.{secrets.token_hex(4)}.tmp")
+
+
+def _create_temp(path: Path) -> tuple[int, Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        tmp = temp_path(path)
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666), tmp
+        except FileExistsError:  # pragma: no cover - 32 random bits collided
+            continue
+
+
+@contextlib.contextmanager
+def atomic_output(path: Path, binary: bool = False) -> Iterator[IO[Any]]:
+    """A file whose contents replace ``path`` in one step when the block ends without error."""
+    fd, tmp = _create_temp(path)
+    try:
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_output`)."""
+    with atomic_output(Path(path)) as handle:
+        handle.write(text)
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON atomically."""
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def create_exclusive(path: Path, text: str) -> bool:
+    """Create ``path`` with ``text`` only if it does not exist yet; True if this call created it.
+
+    ``os.link`` of a complete temporary file is atomic and fails when the target exists, so
+    concurrent creators never overwrite each other or a newer file.
+    """
+    fd, tmp = _create_temp(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+    return True
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (where the filesystem allows it)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some network filesystems refuse fsync on directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def writer_gone(name: str) -> bool:
+    """True if ``name`` is one of our temporary names and its writer provably ended."""
+    match = _TEMP_NAME.fullmatch(name)
+    return match is not None and ProcessId(match["host"], int(match["pid"])).alive() is False
+
+
+def remove_leftovers(directory: Path) -> list[Path]:
+    """Delete the temporary files and folders in ``directory`` whose writer is provably gone."""
+    try:
+        names = [entry.name for entry in os.scandir(directory) if entry.name.startswith(".")]
+    except OSError:
+        return []
+    removed = []
+    for name in names:
+        if writer_gone(name):
+            path = directory / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
