@@ -61,7 +61,7 @@ def launch(tasks: Sequence[RunTask], executor: str, store: RunStore, runtime: Ru
 
     ``max_parallel`` bounds the local processes / Slurm array tasks running at once
     (< 1: the profile's ``array_parallelism``, or half the CPUs for local processes).
-    Ctrl-C or SIGTERM stops the launch (``KeyboardInterrupt`` / :class:`~omnibench.job.Terminated`
+    Ctrl-C or SIGTERM stops the launch (``KeyboardInterrupt`` / :class:`~omnibench.process.Terminated`
     propagate) after every run it started recorded how it ended; the others stay as they were.
     """
     if executor not in EXECUTORS:
