@@ -102,9 +102,13 @@ def trainable(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach() for n, p in model.named_parameters() if p.requires_grad}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def accumulated() -> Trained:
-    """Batch 8 as 4 micro-batches of 2: 2 epochs of 4 optimiser steps."""
+    """Batch 8 as 4 micro-batches of 2: 2 epochs of 4 optimiser steps.
+
+    Function-scoped on purpose: mutation testing maps a test to the code it runs, and a cached
+    fixture would hide the training from every test but the first.
+    """
     return train(epochs=2, lr=1e-2, warmup_epochs=1, batch_per_device=2)
 
 
@@ -166,12 +170,15 @@ def test_epoch_loss_is_the_mean_cross_entropy_and_the_totals_add_up() -> None:
 
 
 def test_training_reads_a_fresh_permutation_each_epoch_and_skips_broken_videos() -> None:
-    data = ColourClips(32, seed=0, broken=5)
-    result = trainer_for(untrained(), data, epochs=2, lr=1e-3, warmup_epochs=0).fit()
+    """36 clips one per micro-batch, 8 per step: 5 steps an epoch, the last one of 4 micro-batches;
+    the broken clip's micro-batch is empty (the trainer's zero-weight stand-in runs instead)."""
+    data = ColourClips(36, seed=0, broken=5)
+    result = trainer_for(untrained(), data, epochs=2, lr=1e-3, warmup_epochs=0, batch_per_device=1).fit()
     orders = [[i for e, i in data.served if e == epoch] for epoch in (0, 1)]
-    assert len(data.served) == 64 and all(sorted(order) == list(range(32)) for order in orders)
-    assert orders[0] != orders[1] and orders[0] != list(range(32))
-    assert result.stats.skipped == 2 and result.stats.clips == 62  # the broken clip, once per epoch
+    assert len(data.served) == 72 and all(sorted(order) == list(range(36)) for order in orders)
+    assert orders[0] != orders[1] and orders[0] != list(range(36))
+    assert (result.steps_per_epoch, result.position.global_step) == (5, 10)
+    assert result.stats.skipped == 2 and result.stats.clips == 70  # the broken clip, once per epoch
 
 
 def test_training_loader_settings_and_resume_position() -> None:
