@@ -1,6 +1,8 @@
 """The papers' defaults: each model's own per protocol, merged beneath a suite's values, valid specs."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +132,11 @@ def test_protocol_options_are_validated() -> None:
     zero = validate_protocol_options(RunSpec(protocol="zero_shot", dataset="k400",
                                              protocol_options={"targets": ["hmdb51"], "half_classes": True}))
     assert zero.targets == ("hmdb51",) and zero.half_classes and zero.subset_classes == 160
+
+
+def test_declarations_defaults_and_suites_load_without_torch() -> None:
+    """Model declarations are torch-free: suites expand with every model's defaults, no torch import."""
+    code = ("import sys; from omnibench.suite import load_suite; from omnibench.models import describe_models; "
+            "assert len(load_suite('supervised').specs) == 12 and len(describe_models()) == 5; "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
