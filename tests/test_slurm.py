@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from omnibench.suite import load_suite
+
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_CONF = REPO / "slurm" / ".cluster" / "etc" / "slurm.conf"
 CLASSES = ("object moving left", "object moving right", "object growing")
@@ -99,8 +101,8 @@ def omnibench(*args: str, background: bool = False) -> subprocess.Popen[str] | s
     return subprocess.run(command, env=_slurm_env(), cwd=REPO, text=True, capture_output=True, timeout=300, check=False)
 
 
-def status_rows(suite: str, results: Path) -> list[dict]:
-    result = omnibench("status", suite, "--results", str(results), "--json")
+def status_rows(suite: str, results: Path, *settings: str) -> list[dict]:
+    result = omnibench("status", suite, "--results", str(results), "--json", *settings)
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout)
 
@@ -140,10 +142,12 @@ def run_args(suite: str, results: Path, data_root: Path, executor: str = "slurm"
 @pytest.mark.slow
 def test_demo_suite_as_one_job_array_with_live_status(tmp_path: Path, data_root: Path) -> None:
     results = tmp_path / "results"
-    process = omnibench(*run_args("demo", results, data_root), background=True)
+    cheap = ["--set", "optim.epochs=2"]  # the pipeline through Slurm, not the demo's accuracies
+    count = len(load_suite("demo").specs)
+    process = omnibench(*run_args("demo", results, data_root), *cheap, background=True)
     seen: dict[str, list[str]] = {}
     while process.poll() is None:
-        for row in status_rows("demo", results):
+        for row in status_rows("demo", results, *cheap):
             states = seen.setdefault(row["run_id"], [])
             if not states or states[-1] != row["state"]:
                 states.append(row["state"])
@@ -151,18 +155,18 @@ def test_demo_suite_as_one_job_array_with_live_status(tmp_path: Path, data_root:
     code, out = finish(process)
 
     assert code == 0, out
-    rows = status_rows("demo", results)
-    assert len(rows) == 8 and {row["state"] for row in rows} == {"done"}, (rows, out)
+    rows = status_rows("demo", results, *cheap)
+    assert len(rows) == count and {row["state"] for row in rows} == {"done"}, (rows, out)
     arrays = {row["job_id"].split("_")[0] for row in rows}
     assert len(arrays) == 1, f"expected one job array, got {arrays}"  # all runs: one sbatch
-    assert sorted(int(row["job_id"].split("_")[1]) for row in rows) == list(range(8))
+    assert sorted(int(row["job_id"].split("_")[1]) for row in rows) == list(range(count))
     observed = {state for states in seen.values() for state in states}
     assert {"pending", "running", "done"} <= observed, seen
     for states in seen.values():  # states only move forward
         order = [s for s in ("new", "pending", "running", "done") if s in states]
         assert states == order, seen
-    assert "8 done" in out
-    again = omnibench(*run_args("demo", results, data_root))  # finished suite: nothing is submitted
+    assert f"{count} done" in out
+    again = omnibench(*run_args("demo", results, data_root), *cheap)  # finished suite: nothing is submitted
     assert again.returncode == 0 and "nothing to execute" in again.stdout
 
 
