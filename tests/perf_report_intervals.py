@@ -18,10 +18,11 @@ import pandas as pd
 
 from omnibench.report.records import collect_runs
 from omnibench.report.stats import BootstrapSettings
-from omnibench.report.tables import build_tables
-from omnibench.spec import RunSpec
-from omnibench.store import PREDICTIONS_FILE, RECORD_FILE, RunStore, atomic_write_json
-from omnibench.suite import TableSpec
+from omnibench.report.build import build_tables
+from omnibench.config.spec import RunSpec
+from omnibench.execution.run_files import PREDICTIONS_FILE, RECORD_FILE
+from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.config.suite import TableSpec
 from test_report import make_record  # tests/ is on sys.path: the script's folder
 
 VIDEOS = {"hmdb51": 1530, "ucf101": 3783}

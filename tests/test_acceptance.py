@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.acceptance import record_problems
+from omnibench.execution.acceptance import record_problems
 from omnibench.cli import main
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
-from omnibench.store import RunStore, atomic_write_json
-from omnibench.suite import load_suite
+from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.config.suite import load_suite
 
 SUITE = """\
 name: trust

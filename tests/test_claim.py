@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from omnibench.atomic import atomic_write_text, remove_leftovers, temp_path
-from omnibench.claim import LOCK_FILE, Holder, claim, claimed, holder_alive, read_holder, release
+from omnibench.execution.claim import LOCK_FILE, Holder, claim, claimed, holder_alive, read_holder, release
 from omnibench.errors import OmniBenchError
-from omnibench.process import ProcessId
+from omnibench.execution.process import ProcessId
 
 
 def ended_process() -> ProcessId:

@@ -51,3 +51,12 @@ def test_user_errors_are_one_red_line_and_exit_2(capsys: pytest.CaptureFixture[s
 
 def test_unknown_command_is_a_usage_error() -> None:
     assert main(["no-such-command"]) == 2
+
+
+@pytest.mark.parametrize("args", [["--help"], ["ls", "suites"], ["ls", "models"], ["run", "--help"]])
+def test_commands_that_only_read_declarations_import_no_torch(args: list[str]) -> None:
+    """The CLI, suites and model declarations load without torch (it costs seconds at every start)."""
+    code = ("import sys\nfrom omnibench.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'torch was imported'\n")
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

@@ -12,8 +12,9 @@ from conftest import Invoke
 from omnibench.cli import app
 from omnibench.report.latex import escape
 from omnibench.report.plots import ablation_figure, chance_level
-from omnibench.store import RECORD_FILE, RunStore, atomic_write_json
-from omnibench.suite import load_suite
+from omnibench.execution.run_files import RECORD_FILE
+from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.config.suite import load_suite
 from test_report import make_record
 
 SUITE = """\

@@ -13,8 +13,8 @@ import pytest
 
 from omnibench.cli import main
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
-from omnibench.store import RunStore
-from omnibench.suite import load_suite
+from omnibench.execution.store import RunStore
+from omnibench.config.suite import load_suite
 
 SUITE = """\
 name: e2e

@@ -9,8 +9,8 @@ import pytest
 from conftest import Invoke
 from omnibench.cli.options import suite_settings
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
-from omnibench.store import RunStore
-from omnibench.suite import load_suite
+from omnibench.execution.store import RunStore
+from omnibench.config.suite import load_suite
 
 SUITE = """\
 name: smoke

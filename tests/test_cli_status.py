@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from conftest import Invoke
-from omnibench.store import RunStore, atomic_write_json
-from omnibench.suite import Suite, load_suite
+from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.config.suite import Suite, load_suite
 
 SUITE = """\
 name: wide

@@ -12,7 +12,7 @@ from omnibench.engine import checkpoint as ckpt
 from omnibench.engine.optim import build_optimizer, build_scheduler
 from omnibench.engine.seeding import capture_rng_state, derive_seed, restore_rng_state, seed_everything
 from omnibench.errors import OmniBenchError
-from omnibench.spec import OptimSpec
+from omnibench.config.spec import OptimSpec
 
 
 def _draws() -> tuple[float, float, float]:

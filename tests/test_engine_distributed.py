@@ -6,7 +6,7 @@ import pytest
 from omnibench.engine.distributed import DistContext, ResumableSampler, ShardSampler, setup_distributed
 from omnibench.engine.trainer import batch_geometry
 from omnibench.errors import OmniBenchError
-from omnibench.spec import OptimSpec
+from omnibench.config.spec import OptimSpec
 
 
 @pytest.mark.parametrize(("length", "world"), [(10, 3), (7, 2), (2, 4), (0, 2)])

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from omnibench.engine.mixup import VideoMixup
-from omnibench.spec import OptimSpec
+from omnibench.config.spec import OptimSpec
 
 
 def _video(batch: int) -> torch.Tensor:

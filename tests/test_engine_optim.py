@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from omnibench.engine.optim import BETAS, build_optimizer, build_scheduler, min_lr, param_groups
-from omnibench.spec import OptimSpec
+from omnibench.config.spec import OptimSpec
 
 
 class TwoPart(nn.Module):

@@ -22,7 +22,7 @@ from omnibench.engine.evaluate import EvalSettings, evaluate
 from omnibench.engine.progress import ProgressReporter
 from omnibench.engine.trainer import Trainer, TrainConfig, TrainResult
 from omnibench.models import build_model
-from omnibench.spec import ModelSpec, OptimSpec
+from omnibench.config.spec import ModelSpec, OptimSpec
 
 FRAMES, SIZE = 4, 32
 CLASSES = ("run", "jump", "swim", "climb")

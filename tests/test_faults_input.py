@@ -18,9 +18,9 @@ from omnibench.cli import main
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.engine.checkpoint import read_checkpoint
 from omnibench.errors import OmniBenchError
-from omnibench.runtime import RuntimeOptions
-from omnibench.store import RunStore
-from omnibench.suite import load_suite
+from omnibench.config.runtime import RuntimeOptions
+from omnibench.execution.store import RunStore
+from omnibench.config.suite import load_suite
 
 SUITE = """\
 name: {name}

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.claim import read_holder
+from omnibench.execution.claim import read_holder
 from omnibench.cli import main
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
-from omnibench.store import RunStore
-from omnibench.suite import load_suite
+from omnibench.execution.store import RunStore
+from omnibench.config.suite import load_suite
 
 SUITE = """\
 name: {name}
@@ -203,7 +203,7 @@ def test_a_refused_slurm_submission_leaves_no_run_pending(tmp_path: Path, monkey
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "sbatch").write_text("#!/bin/sh\necho 'sbatch: error: invalid partition specified: debug' >&2\nexit 1\n")
-    for tool in ("sacct", "scontrol", "squeue"):
+    for tool in ("sacct", "scontrol", "squeue", "srun"):
         (bin_dir / tool).write_text("#!/bin/sh\nexit 0\n")
     for tool in bin_dir.iterdir():
         tool.chmod(0o755)

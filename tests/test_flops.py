@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from omnibench.cli import main
-from omnibench.flops import count_flops, measure_cost, record_cost, text_gflops, video_gflops
+from omnibench.engine.flops import count_flops, measure_cost, record_cost, text_gflops, video_gflops
 from omnibench.models import MODELS, build_model
 from omnibench.models.backbone import load_clip
-from omnibench.spec import ModelSpec
+from omnibench.config.spec import ModelSpec
 
 # image 32, patch 8 (K = 16), width 64, 2 heads, 2 layers; embed 32; text: width 32, 2 heads, 2 layers
 TINY = "omnibench-tiny-vit"

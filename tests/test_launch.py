@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from omnibench.errors import OmniBenchError
-from omnibench.job import one_line
-from omnibench.runlog import redirect_output
-from omnibench.launch import RunTask, launch
-from omnibench.runtime import RuntimeOptions
-from omnibench.spec import RunSpec
-from omnibench.store import RunStore
+from omnibench.execution.job import one_line
+from omnibench.execution.runlog import redirect_output
+from omnibench.execution.launch import RunTask, launch
+from omnibench.config.runtime import LaunchOptions, RuntimeOptions
+from omnibench.config.spec import RunSpec
+from omnibench.execution.store import RunStore
 
 CLASSES = ("object moving left", "object moving right", "object growing")
 
@@ -49,7 +49,7 @@ def _runtime(data_root: Path) -> RuntimeOptions:
 def test_inline_runs_in_order_and_a_failure_does_not_stop_the_next(tmp_path: Path, data_root: Path) -> None:
     store = RunStore(tmp_path / "results")
     bad, good = tiny_spec(train_split="no-such-split"), tiny_spec()
-    outcomes = launch(_tasks(bad, good), "inline", store, _runtime(data_root), None, 1)
+    outcomes = launch(_tasks(bad, good), store, LaunchOptions("inline", _runtime(data_root), None, 1))
 
     assert [o.state for o in outcomes] == ["failed", "done"]
     failed, done = outcomes
@@ -67,9 +67,9 @@ def test_inline_runs_in_order_and_a_failure_does_not_stop_the_next(tmp_path: Pat
 def test_local_processes_match_inline_and_isolate_failures(tmp_path: Path, data_root: Path) -> None:
     good, bad = tiny_spec(seed=3), tiny_spec(seed=3, eval_split="no-such-split")
     inline_store, local_store = RunStore(tmp_path / "inline"), RunStore(tmp_path / "local")
-    launch(_tasks(good), "inline", inline_store, _runtime(data_root), None, 1)
+    launch(_tasks(good), inline_store, LaunchOptions("inline", _runtime(data_root), None, 1))
 
-    outcomes = launch(_tasks(good, bad), "local", local_store, _runtime(data_root), None, 2)
+    outcomes = launch(_tasks(good, bad), local_store, LaunchOptions("local", _runtime(data_root), None, 2))
 
     assert [o.state for o in outcomes] == ["done", "failed"]
     assert all(o.job_id and o.job_id.isdigit() for o in outcomes)  # local jobs: process ids
@@ -87,15 +87,15 @@ def store_metrics(store: RunStore, spec: RunSpec) -> dict:
 
 def test_launch_rejects_bad_requests(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store, spec = RunStore(tmp_path), tiny_spec()
-    assert launch([], "slurm", store, RuntimeOptions(), None, 1) == []
+    assert launch([], store, LaunchOptions("slurm", RuntimeOptions(), None, 1)) == []
     with pytest.raises(OmniBenchError, match="unknown executor 'slurmm'"):
-        launch(_tasks(spec), "slurmm", store, RuntimeOptions(), None, 1)
+        launch(_tasks(spec), store, LaunchOptions("slurmm", RuntimeOptions(), None, 1))
     monkeypatch.delenv("OMNIBENCH_SLURM_PROFILE", raising=False)
     with pytest.raises(OmniBenchError, match=r"needs --profile NAME .*local"):
-        launch(_tasks(spec), "slurm", store, RuntimeOptions(), None, 1)
+        launch(_tasks(spec), store, LaunchOptions("slurm", RuntimeOptions(), None, 1))
     monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch here
     with pytest.raises(OmniBenchError, match="'sbatch' not found"):
-        launch(_tasks(spec), "slurm", store, RuntimeOptions(), "local", 1)
+        launch(_tasks(spec), store, LaunchOptions("slurm", RuntimeOptions(), "local", 1))
     with pytest.raises(ValueError, match="not the hash of its spec"):
         RunTask("tiny", "0123456789ab", spec)
 

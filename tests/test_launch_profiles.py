@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from omnibench.errors import OmniBenchError, UnknownNameError
-from omnibench.slurm_profile import BUILTIN_PROFILES, load_profile, profile_names, submitit_parameters
+from omnibench.execution.slurm_profile import BUILTIN_PROFILES, load_profile, profile_names, submitit_parameters
 
 
 def _write(tmp_path: Path, text: str, name: str = "site.yaml") -> Path:

@@ -9,7 +9,7 @@ import torch
 
 from omnibench.errors import OmniBenchError
 from omnibench.models import MODELS, build_model, describe_models, input_size, model_options_class
-from omnibench.spec import ModelSpec, SpecError
+from omnibench.config.spec import ModelSpec, SpecError
 
 TINY = "omnibench-tiny-vit"
 FRAMES = 4
@@ -114,7 +114,7 @@ def test_exact_trainable_parameter_names(name: str, options: dict, expected: set
 def test_weight_decay_groups_follow_each_released_optimiser(name: str, groups: int) -> None:
     """X-CLIP's groups (decay | none) x (CLIP | new, 10x LR); OmniCLIP trains new modules only; ViFi-CLIP: one group."""
     from omnibench.engine.optim import param_groups
-    from omnibench.spec import OptimSpec
+    from omnibench.config.spec import OptimSpec
 
     model = tiny(name)
     found = param_groups(model, OptimSpec(weight_decay=0.001, new_module_lr_mult=10), model.new_parameter_names())

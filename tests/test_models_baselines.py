@@ -8,7 +8,7 @@ import torch
 
 from omnibench.errors import OmniBenchError
 from omnibench.models import build_model
-from omnibench.spec import ModelSpec
+from omnibench.config.spec import ModelSpec
 
 FRAMES = 4
 CLASSES = ["run", "jump"]

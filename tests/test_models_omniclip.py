@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from omnibench.errors import OmniBenchError
 from omnibench.models import build_model
 from omnibench.models.adapters import CascadeAdapter, ParallelTemporalAdapter
-from omnibench.spec import ModelSpec, SpecError
+from omnibench.config.spec import ModelSpec, SpecError
 
 FRAMES = 4
 CLASSES = ["run", "jump", "swim"]

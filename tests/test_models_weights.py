@@ -3,6 +3,7 @@ activation their blocks were trained with (detected or stated, never guessed), w
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import warnings
 from pathlib import Path
@@ -12,8 +13,9 @@ import torch
 
 from omnibench.errors import OmniBenchError
 from omnibench.models import build_model
+from omnibench.models import weights
 from omnibench.models.weights import file_activation, hub_repository, is_torchscript
-from omnibench.spec import ModelSpec, SpecError
+from omnibench.config.spec import ModelSpec, SpecError
 
 TINY = "omnibench-tiny-vit"
 FRAMES = 2
@@ -133,10 +135,26 @@ def test_stated_activation_must_agree_with_archive_tag_and_backbone_name(
         build(None, activation="quickgelu")
 
 
+def test_a_file_is_a_tags_published_weights_only_with_that_files_digest(
+        quickgelu_source: torch.nn.Module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = openai_archive(build(None, activation="quick_gelu"), tmp_path / "ViT-tiny.pt")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    published = {"openai": {"url": f"https://openaipublic.azureedge.net/clip/models/{digest}/ViT-tiny.pt"},
+                 "laion": {"url": "", "hf_hub": "laion/tiny/"}}
+    monkeypatch.setattr(weights.open_clip, "list_pretrained_tags_by_model", lambda backbone: list(published))
+    monkeypatch.setattr(weights.open_clip, "get_pretrained_cfg", lambda backbone, tag: published[tag])
+    assert build(str(archive)).weights.published_as == "openai"
+    other = tmp_path / "other.pt"
+    torch.save(quickgelu_source.clip.state_dict(), other)
+    assert build(str(other), activation="quick_gelu").weights.published_as is None
+    assert build(None, activation="quick_gelu").weights.published_as is None
+
+
 def test_random_init_records_the_backbone_config_activation() -> None:
     model = build(None)
     assert model.weights.to_dict() == {"pretrained": None, "kind": "random init", "activation": "gelu",
-                                       "activation_source": f"backbone config '{TINY}' (random init)"}
+                                       "activation_source": f"backbone config '{TINY}' (random init)",
+                                       "published_as": None}
 
 
 def test_offline_error_names_the_hugging_face_repository(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -182,8 +200,8 @@ def test_a_prefilled_hugging_face_cache_loads_offline(monkeypatch: pytest.Monkey
 
 
 def test_validate_refuses_an_unstated_state_dict_at_its_line(quickgelu_source: torch.nn.Module, tmp_path: Path) -> None:
-    from omnibench.suite import load_suite
-    from omnibench.suite_check import check_suite
+    from omnibench.config.suite import load_suite
+    from omnibench.execution.suite_check import check_suite
 
     state = tmp_path / "clip.pt"
     torch.save(quickgelu_source.clip.state_dict(), state)

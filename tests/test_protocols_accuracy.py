@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from omnibench.protocols import execute
-from omnibench.runtime import RuntimeOptions
-from omnibench.spec import RunSpec
+from omnibench.config.runtime import RuntimeOptions
+from omnibench.config.spec import RunSpec
 
 HITS, TOP5_ONLY, MISSES = 4, 3, 5  # of the 12 readable videos, in this order
 BROKEN_AT = 5  # list position of the truncated video

@@ -13,15 +13,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from omnibench.spec import RunSpec
+from omnibench.config.spec import RunSpec
 
 RUN_SCRIPT = """
 import json, sys, torch
 from pathlib import Path
 torch.set_num_threads(1)
 from omnibench.protocols import execute
-from omnibench.runtime import RuntimeOptions
-from omnibench.spec import RunSpec
+from omnibench.config.runtime import RuntimeOptions
+from omnibench.config.spec import RunSpec
 spec = RunSpec.from_dict(json.loads(sys.argv[1]))
 runtime = RuntimeOptions(device="cpu", workers=int(sys.argv[4]), data_root=Path(sys.argv[3]), progress=False)
 execute(spec, Path(sys.argv[2]), "test", runtime)

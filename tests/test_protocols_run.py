@@ -13,8 +13,8 @@ import torch
 
 from omnibench.protocols import execute
 from omnibench.protocols.leakage import LeakageError
-from omnibench.runtime import RuntimeOptions
-from omnibench.spec import RunSpec
+from omnibench.config.runtime import RuntimeOptions
+from omnibench.config.spec import RunSpec
 
 RECORD_KEYS = {"run_id", "suite", "spec", "seeds", "git", "versions", "files", "classes", "cost", "wall_time_s",
                "clips_per_s", "skipped_videos", "leakage_override", "metrics", "evaluations"}

@@ -9,15 +9,17 @@ import pytest
 
 from omnibench.cli import main
 from omnibench.errors import OmniBenchError
-from omnibench.protocols.defaults import apply_defaults
+from omnibench.config.defaults import apply_defaults
 from omnibench.report import cells as C
 from omnibench.report.labels import blocks_label, canonical_dataset, fraction_label, row_label
 from omnibench.report.published import dataset_facts, get_table, published_tables
 from omnibench.report.records import SuiteRuns, collect_runs, records_frame, specs_frame, store_frame
-from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, ReportTable, Row, build_tables
-from omnibench.spec import RunSpec
-from omnibench.store import RECORD_FILE, RunStore, atomic_write_json
-from omnibench.suite import TableSpec, load_suite, suite_files
+from omnibench.report.build import build_tables
+from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, ReportTable, Row
+from omnibench.config.spec import RunSpec
+from omnibench.execution.run_files import RECORD_FILE
+from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.config.suite import TableSpec, load_suite, suite_files
 
 SCOPE = "video tower per view (SPG prompts included); text excluded"
 

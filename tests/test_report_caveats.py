@@ -12,8 +12,9 @@ from rich.console import Console
 
 from omnibench.report import latex, render
 from omnibench.report.plots import write_plots
-from omnibench.report.tables import DELTA, MEASURED, ReportTable, build_tables
-from omnibench.suite import TableSpec
+from omnibench.report.build import build_tables
+from omnibench.report.tables import DELTA, MEASURED, ReportTable
+from omnibench.config.suite import TableSpec
 from test_report import cell, make_record, paper_spec, row, suite_runs
 
 FEW_SHOT = TableSpec("table5", "Few-shot top-1 (%)", "grid", ("model.name",), ("dataset", "protocol_options.shots"), ("top1",))
@@ -70,6 +71,16 @@ def test_each_setting_difference_removes_the_delta(changes: dict[str, Any], why:
     table = table_of([record])
     assert cell(table, "OmniCLIP", MEASURED, K2) == "50.0¹"
     assert [n for n in table.notes if n.startswith("¹")] == [f"¹ No Δ, not compared with OmniCLIP T5 OmniCLIP: {why}."]
+
+
+def test_a_local_copy_of_the_published_weights_counts_as_the_papers_weights() -> None:
+    spec = few_shot(model={"name": "omniclip", "pretrained": "/data/clip/ViT-B-16.pt"})
+    copy = make_record(spec, "s", {"top1": 50.0})
+    copy["weights"] = {"pretrained": "/data/clip/ViT-B-16.pt", "kind": "TorchScript archive",
+                       "activation": "quick_gelu", "activation_source": "archive", "published_as": "openai"}
+    assert cell(table_of([copy]), "OmniCLIP", DELTA, K2, "Δ vs OmniCLIP T5") == "−4.1"
+    other = {**copy, "weights": {**copy["weights"], "published_as": None}}
+    assert cell(table_of([other]), "OmniCLIP", MEASURED, K2) == "50.0¹"
 
 
 def test_records_without_a_class_count_per_dataset_use_their_class_list() -> None:

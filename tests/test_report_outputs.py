@@ -18,10 +18,11 @@ from rich.console import Console
 from omnibench.cli import main
 from omnibench.report import stats, write_report
 from omnibench.report.plots import PIXELS, ablation_figure
-from omnibench.report.tables import build_tables
-from omnibench.spec import RunSpec
-from omnibench.store import RECORD_FILE, RunStore, atomic_write_json
-from omnibench.suite import TableSpec, load_suite
+from omnibench.report.build import build_tables
+from omnibench.config.spec import RunSpec
+from omnibench.execution.run_files import RECORD_FILE
+from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.config.suite import TableSpec, load_suite
 from test_report import make_record, suite_runs
 from test_report_stats import write_predictions
 

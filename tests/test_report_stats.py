@@ -12,10 +12,11 @@ from scipy import stats as scipy_stats
 from omnibench.report import stats
 from omnibench.report.paired import read_outcomes
 from omnibench.report.records import SuiteRuns
-from omnibench.report.tables import DELTA, MEASURED, ReportTable, build_tables, format_stat
+from omnibench.report.build import build_tables
+from omnibench.report.tables import DELTA, MEASURED, ReportTable, format_stat
 from omnibench.report.published import Stat
-from omnibench.store import PREDICTIONS_FILE
-from omnibench.suite import TableSpec, load_suite
+from omnibench.execution.run_files import PREDICTIONS_FILE
+from omnibench.config.suite import TableSpec, load_suite
 from test_report import make_record, paper_spec
 
 SETTINGS = stats.BootstrapSettings(resamples=4000, seed=0)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from omnibench.errors import OmniBenchError
-from omnibench.spec import RunSpec
-from omnibench.store import RunStore, atomic_write_json, create_exclusive, results_root
+from omnibench.config.spec import RunSpec
+from omnibench.execution.store import RunStore, atomic_write_json, create_exclusive, results_root
 
 
 def _spec(**changes: object) -> RunSpec:

@@ -5,8 +5,9 @@ import json
 import multiprocessing as mp
 from pathlib import Path
 
-from omnibench.spec import RunSpec
-from omnibench.store import STATES, RunStore, atomic_write_json
+from omnibench.config.spec import RunSpec
+from omnibench.execution.states import RECORDED as STATES
+from omnibench.execution.store import RunStore, atomic_write_json
 
 WRITERS = 64
 ROUNDS = 10

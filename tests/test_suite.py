@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from omnibench.errors import OmniBenchError, UnknownNameError
-from omnibench.protocols.defaults import flat_defaults
-from omnibench.suite import load_suite, resolve_suite
+from omnibench.config.defaults import flat_defaults
+from omnibench.config.suite import load_suite, resolve_suite
 
 SUITE = """\
 name: {name}
@@ -103,7 +103,7 @@ def test_run_ids_are_stable_across_formatting_and_processes(tmp_path: Path) -> N
     other = tmp_path / "other"
     other.mkdir()
     assert [s.run_id() for s in load_suite(_write(other, reordered, "few")).specs] == ids
-    code = "import sys; from omnibench.suite import load_suite; print(' '.join(s.run_id() for s in load_suite(sys.argv[1]).specs))"
+    code = "import sys; from omnibench.config.suite import load_suite; print(' '.join(s.run_id() for s in load_suite(sys.argv[1]).specs))"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "few.yaml")], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.split() == ids
@@ -192,7 +192,7 @@ def test_loading_a_suite_imports_no_torch(tmp_path: Path) -> None:
     code = textwrap.dedent(
         """
         import sys, time
-        from omnibench.suite import load_suite
+        from omnibench.config.suite import load_suite
         start = time.perf_counter()
         suite = load_suite(sys.argv[1])
         print(len(suite.specs), "torch" in sys.modules, time.perf_counter() - start)

@@ -7,8 +7,8 @@ import pytest
 
 from omnibench.cli import main
 from omnibench.errors import OmniBenchError
-from omnibench.suite import BUILTIN_SUITES, load_suite, suite_files
-from omnibench.suite_check import check_suite
+from omnibench.config.suite import BUILTIN_SUITES, load_suite, suite_files
+from omnibench.execution.suite_check import check_suite
 
 PAPER_SUITES = {
     "supervised": "table2", "few-shot": "table5", "zero-shot": "table6", "ablation-modules": "table7",

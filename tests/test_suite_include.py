@@ -9,8 +9,8 @@ import pytest
 from conftest import Invoke
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.errors import OmniBenchError
-from omnibench.store import RunStore
-from omnibench.suite import load_suite, suite_files
+from omnibench.execution.store import RunStore
+from omnibench.config.suite import load_suite, suite_files
 
 FRAGMENT = """\
 # the shared setting
@@ -119,7 +119,7 @@ def test_a_file_that_reuses_a_built_in_name_is_refused(tmp_path: Path) -> None:
                              "columns: [dataset], metrics: [top1]}")
                     .replace("  optim: {epochs: 2}", "  protocol: supervised\n  dataset: synthetic\n  optim: {epochs: 2}")
                     .replace("overrides:\n  - when: {model.options.ratio: 0.25}\n    set: {optim.lr: 2.0e-3}\n", ""))
-    from omnibench.plan import remember_source
+    from omnibench.execution.plan import remember_source
 
     with pytest.raises(OmniBenchError, match="suite name 'few-shot' is already taken by .*suites/few-shot.yaml"):
         remember_source(RunStore(tmp_path / "r"), load_suite(path))

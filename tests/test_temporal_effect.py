@@ -16,8 +16,8 @@ import pytest
 from omnibench.data import ensure_synthetic
 from omnibench.data.datasets import SyntheticDirections
 from omnibench.protocols import execute
-from omnibench.runtime import RuntimeOptions
-from omnibench.spec import RunSpec
+from omnibench.config.runtime import RuntimeOptions
+from omnibench.config.spec import RunSpec
 
 CHANCE = 25.0
 # Learning rates tuned once for the tiny backbones; X-CLIP with its own 10x on new modules (with its

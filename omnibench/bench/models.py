@@ -108,7 +108,7 @@ def _result(
 def _built(name: str, settings: BenchSettings, device: torch.device) -> Iterator[torch.nn.Module]:
     """The model with random weights; freed afterwards so the next model's peak is its own."""
     from omnibench.models import build_model  # noqa: PLC0415
-    from omnibench.spec import ModelSpec  # noqa: PLC0415
+    from omnibench.config.spec import ModelSpec  # noqa: PLC0415
 
     spec = ModelSpec(name=name, backbone=settings.backbone, pretrained=None)
     model = build_model(spec, frames=settings.frames, device=device, image_size=settings.size)
@@ -129,7 +129,7 @@ def _random_video(settings: BenchSettings, device: torch.device) -> torch.Tensor
 
 
 def _video_gflops(model: torch.nn.Module, one_clip: torch.Tensor) -> float:
-    from omnibench.flops import video_gflops  # noqa: PLC0415
+    from omnibench.engine.flops import video_gflops  # noqa: PLC0415
 
     return float(video_gflops(model, one_clip))
 

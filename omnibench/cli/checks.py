@@ -7,42 +7,44 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 
 from omnibench.cli.run_tables import plural, short_path
 from omnibench.errors import OmniBenchError
-from omnibench.spec import RunSpec
-from omnibench.suite import Suite, load_suite, suite_files
+from omnibench.config.runtime import Executor, LaunchOptions
+from omnibench.config.spec import RunSpec
+from omnibench.config.suite import Suite, load_suite, suite_files
 
 if TYPE_CHECKING:
-    from omnibench.plan_check import Finding  # imports open_clip: only where runs are checked
+    from omnibench.execution.plan_check import Finding  # imports open_clip: only where runs are checked
 
 app = typer.Typer()
 console = Console(highlight=False)
 
 
-def check_runs(suite: Suite, specs: Sequence[RunSpec], options: Mapping[str, Any],
+def check_runs(suite: Suite, specs: Sequence[RunSpec], options: LaunchOptions,
                dry_run: bool) -> tuple[list[Finding], dict[str, str]]:
     """Check the runs about to execute: names (an error raises), then what :mod:`plan_check` finds and
     the data roots. A dry run accepts datasets still to be declared and returns them (name -> what to declare)."""
     if not specs:
         return [], {}
-    from omnibench.plan_check import check_plan  # noqa: PLC0415  (imports torch)
-    from omnibench.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
+    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415  (imports torch)
+    from omnibench.execution.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
 
     check_suite(suite, specs, require_data=not dry_run)
     undeclared = undeclared_datasets(suite) if dry_run else {}
-    findings = check_plan(specs, suite.where, options["data_root"])
-    if options["executor"] != "slurm":  # Slurm jobs may see other paths (profile setup) and GPUs
+    data_root = options.runtime.data_root
+    findings = check_plan(specs, suite.where, data_root)
+    if options.executor != Executor.SLURM:  # Slurm jobs may see other paths (profile setup) and GPUs
         declared = [spec for spec in specs if not undeclared_mark(spec, undeclared)]
-        findings = data_root_findings(declared, options["data_root"]) + findings
+        findings = data_root_findings(declared, data_root) + findings
         if not dry_run:
             from omnibench.engine.distributed import require_device  # noqa: PLC0415
 
-            require_device(options["device"])
+            require_device(options.runtime.device)
     return findings, undeclared
 
 
@@ -50,9 +52,9 @@ def data_root_findings(specs: Sequence[RunSpec], data_root: Path | None) -> list
     """A dataset the runs read that has no root on this machine, or a data root that does not exist
     (synthetic ones are generated on first use, into an existing folder: ``roots.check_location``)."""
     from omnibench.data.roots import check_location, locate  # noqa: PLC0415
-    from omnibench.plan_check import Finding  # noqa: PLC0415
+    from omnibench.execution.plan_check import Finding  # noqa: PLC0415
 
-    names = {spec.dataset for spec in specs} | {t for spec in specs for t in spec.protocol_options.get("targets") or ()}
+    names = {name for spec in specs for name in spec.datasets_read()}
     findings = []
     for name in sorted(names):
         try:
@@ -70,7 +72,7 @@ def check_data_roots(specs: Sequence[RunSpec], data_root: Path | None) -> None:
 
 def undeclared_mark(spec: RunSpec, undeclared: Mapping[str, str]) -> str:
     """"declare k400_tiny first" for a run reading a dataset this machine has not declared, else ""."""
-    names = [name for name in (spec.dataset, *(spec.protocol_options.get("targets") or ())) if name in undeclared]
+    names = [name for name in spec.datasets_read() if name in undeclared]
     return f"declare {', '.join(names)} first" if names else ""
 
 
@@ -100,8 +102,8 @@ def validate(
 
 def _validate(name: str) -> bool:
     """Check one suite and print its line and findings; False when it would fail."""
-    from omnibench.plan_check import check_plan  # noqa: PLC0415  (imports torch)
-    from omnibench.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
+    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415  (imports torch)
+    from omnibench.execution.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
 
     try:
         suite = load_suite(name)

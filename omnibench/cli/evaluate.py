@@ -19,12 +19,13 @@ from omnibench.cli.checks import check_data_roots, print_findings
 from omnibench.cli.runs import DataRoot, Device, Workers
 from omnibench.cli.status import resolve_run
 from omnibench.errors import OmniBenchError
-from omnibench.plan import plan_runs, run_state
-from omnibench.runtime import check_device
-from omnibench.spec import RunSpec, SpecError
-from omnibench.store import RunStore
-from omnibench.suite import with_paper_defaults
-from omnibench.suite_paths import Leaves, flatten, parse_settings, set_path, unflatten
+from omnibench.execution.plan import plan_runs, run_state
+from omnibench.config.runtime import check_device
+from omnibench.config.spec import RunSpec, SpecError
+from omnibench.execution.store import RunStore
+from omnibench.config.suite import with_paper_defaults
+from omnibench.config.suite_paths import Leaves, flatten, parse_settings, set_path, unflatten
+from omnibench.execution.states import RunState
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -81,7 +82,7 @@ def _source(store: RunStore, prefix: str, model: str) -> tuple[str | None, dict[
     suite = suites[0]
     run_id = resolve_run(store, suite, prefix)
     state = run_state(store, suite, run_id)[0]
-    if state != "done":
+    if state != RunState.DONE:
         raise OmniBenchError(f"--run {prefix}: run {suite}/{run_id} is {state}, not done; omnibench status {suite} --run {run_id}")
     spec = store.read_spec(suite, run_id) or {}
     if spec.get("model", {}).get("name") != model:
@@ -130,8 +131,8 @@ def _check_names(spec: RunSpec) -> None:
     from omnibench.models import MODELS, model_options_class  # noqa: PLC0415  (imports torch)
     from omnibench.protocols import validate_protocol_options  # noqa: PLC0415
     from omnibench.registry import did_you_mean  # noqa: PLC0415
-    from omnibench.spec import validate_options  # noqa: PLC0415
-    from omnibench.suite_check import known_datasets  # noqa: PLC0415
+    from omnibench.config.spec import validate_options  # noqa: PLC0415
+    from omnibench.execution.suite_check import known_datasets  # noqa: PLC0415
 
     MODELS.get(spec.model.name)
     validate_options(model_options_class(spec.model.name), spec.model.options, f"{ORIGIN}: model.options")
@@ -144,7 +145,7 @@ def _check_names(spec: RunSpec) -> None:
 
 def _check_plan(spec: RunSpec, data_root: Path | None) -> None:
     """What would fail once the model loads (backbone, weights, frame size), before anything runs."""
-    from omnibench.plan_check import check_plan  # noqa: PLC0415
+    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415
 
     findings = check_plan([spec], lambda _spec, path: f"{ORIGIN} ({path})", data_root)
     print_findings(findings)
@@ -153,13 +154,13 @@ def _check_plan(spec: RunSpec, data_root: Path | None) -> None:
 
 
 def _execute(store: RunStore, plan: Any, data_root: Path | None, workers: int, device: str) -> None:
-    from omnibench.launch import RunTask, launch  # noqa: PLC0415
-    from omnibench.runtime import RuntimeOptions  # noqa: PLC0415
+    from omnibench.config.runtime import LaunchOptions, RuntimeOptions  # noqa: PLC0415
+    from omnibench.execution.launch import RunTask, launch  # noqa: PLC0415
 
     if plan.action == "rerun":
         store.clear(EVAL_SUITE, plan.run_id)
     runtime = RuntimeOptions(device=device, workers=workers, data_root=data_root)
-    launch([RunTask(EVAL_SUITE, plan.run_id, plan.spec)], "inline", store, runtime)
+    launch([RunTask(EVAL_SUITE, plan.run_id, plan.spec)], store, LaunchOptions(runtime=runtime))
 
 
 def _print_result(store: RunStore, spec: RunSpec, executed: bool) -> None:

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from omnibench.suite_paths import parse_assignment
+from omnibench.config.suite_paths import parse_assignment
 
 console = Console()
 
@@ -34,9 +34,9 @@ def flops(
 ) -> None:
     """Count GFLOPs (one multiply-add = one flop, attention included; also with attention modules
     skipped, as thop counts) per component, and parameters; random weights."""
-    from omnibench.flops import measure_cost, published_gflops  # noqa: PLC0415
+    from omnibench.engine.flops import measure_cost, published_gflops  # noqa: PLC0415
     from omnibench.models import build_model  # noqa: PLC0415
-    from omnibench.spec import ModelSpec  # noqa: PLC0415
+    from omnibench.config.spec import ModelSpec  # noqa: PLC0415
 
     spec = ModelSpec(name=model, backbone=backbone, pretrained=None, options=parse_options(option or []))
     built = build_model(spec, frames=frames, image_size=size)
@@ -50,7 +50,7 @@ def flops(
 
 def _print_cost(numbers: dict[str, Any], paper: dict[str, Any] | None, title: str) -> None:
     """One row per number with what it covers; the paper's value last where one exists."""
-    from omnibench.flops import SCOPES  # noqa: PLC0415
+    from omnibench.engine.flops import SCOPES  # noqa: PLC0415
 
     table = Table(title=title)
     for column in ("quantity", "value", "scope"):

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from omnibench.suite_paths import Leaves, parse_settings
+from omnibench.config.suite_paths import Leaves, parse_settings
 
 Results = Annotated[Optional[Path], typer.Option("--results", metavar="DIR", help="Run store root (default: $OMNIBENCH_RESULTS or results/).")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]

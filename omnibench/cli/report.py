@@ -15,12 +15,12 @@ from rich.console import Console
 from omnibench.cli.options import Limit, Results, Settings, suite_settings
 from omnibench.cli.run_tables import plural
 from omnibench.errors import OmniBenchError
-from omnibench.suite_paths import Leaves
+from omnibench.config.suite_paths import Leaves
 
 if TYPE_CHECKING:
     from omnibench.report.tables import ReportTable
-    from omnibench.store import RunStore
-    from omnibench.suite import Suite
+    from omnibench.execution.store import RunStore
+    from omnibench.config.suite import Suite
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -29,8 +29,8 @@ console = Console(highlight=False)
 def _suites(names: list[str], store: RunStore, settings: Leaves) -> list[Suite]:
     """The named suites, or every suite that has runs in the store and a definition (a suite file
     found by name, or the file a suite was run from)."""
-    from omnibench.plan import find_suite  # noqa: PLC0415
-    from omnibench.suite import suite_files  # noqa: PLC0415
+    from omnibench.execution.plan import find_suite  # noqa: PLC0415
+    from omnibench.config.suite import suite_files  # noqa: PLC0415
 
     if names:
         return [find_suite(name, store, settings) for name in names]
@@ -65,7 +65,7 @@ def report(
     """
     from omnibench.report import write_report  # noqa: PLC0415
     from omnibench.report.stats import BootstrapSettings  # noqa: PLC0415
-    from omnibench.store import RunStore  # noqa: PLC0415
+    from omnibench.execution.store import RunStore  # noqa: PLC0415
 
     store = RunStore(results)
     chosen = _suites(list(suites or []), store, suite_settings(settings, limit))

@@ -14,13 +14,13 @@ from omnibench.cli.options import Results
 from omnibench.cli.run_tables import plural
 from omnibench.cli.status import resolve_run, stored_name
 from omnibench.errors import OmniBenchError
-from omnibench.plan import run_state
+from omnibench.execution.plan import run_state
 from omnibench.registry import did_you_mean
-from omnibench.store import RunStore
+from omnibench.execution.store import RunStore
+from omnibench.execution.states import ACTIVE, RunState
 
 app = typer.Typer()
 console = Console(highlight=False)
-ACTIVE = ("pending", "running")
 
 
 @app.command("rm")
@@ -39,7 +39,7 @@ def remove(
     if name not in store.suites():
         hint = did_you_mean(name, store.suites())
         raise OmniBenchError(f"no runs of suite '{name}' in {store.root}{hint}")
-    states = [state for state, wanted in (("failed", failed), ("stale", stale)) if wanted]
+    states = [state for state, wanted in ((RunState.FAILED, failed), (RunState.STALE, stale)) if wanted]
     if run and states or len(states) > 1:
         raise OmniBenchError("rm takes one of --run, --failed and --stale")
     chosen, kept = _select(store, name, run or [], states[0] if states else None)

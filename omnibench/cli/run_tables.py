@@ -12,15 +12,16 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from omnibench.acceptance import Skipped, skipped
-from omnibench.plan import DEAD, RUN_STATES, PlannedRun
+from omnibench.execution.acceptance import Skipped, skipped
+from omnibench.execution.plan import PlannedRun
 from omnibench.report.labels import plural
-from omnibench.store import RunStore
-from omnibench.suite import Suite
-from omnibench.suite_paths import flatten, leaf_value
+from omnibench.execution.store import RunStore
+from omnibench.config.suite import Suite
+from omnibench.config.suite_paths import flatten, leaf_value
+from omnibench.execution.states import RunState
 
-STATE_STYLES = {"done": "green", "failed": "bold red", "running": "yellow", "pending": "cyan", "new": "dim",
-                "stale": "magenta", DEAD: "bold red"}
+STATE_STYLES = {RunState.DONE: "green", RunState.FAILED: "bold red", RunState.RUNNING: "yellow",
+                RunState.PENDING: "cyan", RunState.NEW: "dim", RunState.STALE: "magenta", RunState.DEAD: "bold red"}
 
 
 def state_text(state: str) -> Text:
@@ -108,7 +109,7 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
     """Each run's state, Slurm job (when any has one), top-1 and, when any run skipped broken videos,
     how many of how many; errors and logs go below (:func:`run_notes`)."""
     columns = label_columns(suite, plans)
-    records = {p.run_id: store.read_record(suite.name, p.run_id) if p.state == "done" else None for p in plans}
+    records = {p.run_id: store.read_record(suite.name, p.run_id) if p.state == RunState.DONE else None for p in plans}
     skips = {run_id: skipped(record).text() for run_id, record in records.items()}
     with_jobs = any(p.status is not None and p.status.job_id for p in plans)
     with_skips = any(skips.values())
@@ -127,7 +128,7 @@ def run_notes(rows: Sequence[Mapping[str, Any]], folder: str) -> list[Text]:
     """Below a table: each failed or stale run's whole error (or what changed) and log path, then where every run's log is."""
     lines = []
     for row in rows:
-        if row["state"] in ("failed", "stale"):
+        if row["state"] in (RunState.FAILED, RunState.STALE):
             style = STATE_STYLES[row["state"]].removeprefix("bold ")
             line = Text(f"{row['run_id']} {row['state']}: ", style=f"bold {style}")
             line.append(str(row["error"] or "no error recorded"), style=style)
@@ -141,7 +142,7 @@ def counts_line(states: Sequence[str]) -> Text:
     """``3 done · 1 failed · 2 new`` in state colours."""
     counts = Counter(states)
     text = Text()
-    for state in RUN_STATES:
+    for state in RunState:
         if counts.get(state):
             if text:
                 text.append(" · ")
@@ -173,7 +174,7 @@ def stored_run_row(store: RunStore, suite: str, run_id: str, state: str, status:
                    reason: str | None = None) -> dict[str, Any]:
     """A plain dict describing one stored run (for tables and ``--json``); ``reason``: why a record does not count."""
     spec = flatten(store.read_spec(suite, run_id) or {})
-    record = store.read_record(suite, run_id) if state == "done" else None
+    record = store.read_record(suite, run_id) if state == RunState.DONE else None
     return {
         "suite": suite,
         "run_id": run_id,

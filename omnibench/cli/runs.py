@@ -6,7 +6,6 @@ names against the model / protocol registries happens only when runs will execut
 from __future__ import annotations
 
 import dataclasses
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,26 +17,20 @@ from omnibench.cli import run_tables as tables
 from omnibench.cli.suite_progress import SuiteProgress, run_labels
 from omnibench.cli.options import Force, Limit, Results, Settings, suite_settings
 from omnibench.errors import OmniBenchError
-from omnibench.plan import DEAD, PlannedRun, find_suite, plan_runs, remember_source, select_runs
-from omnibench.process import Terminated
+from omnibench.execution.plan import PlannedRun, find_suite, plan_runs, remember_source, select_runs
+from omnibench.execution.process import Terminated
 from omnibench.registry import did_you_mean
-from omnibench.store import RunStore
-from omnibench.suite import Suite, load_suite, suite_files
-from omnibench.suite_paths import Leaves
+from omnibench.execution.store import RunStore
+from omnibench.config.suite import Suite, load_suite, suite_files
+from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions, check_device
+from omnibench.config.suite_paths import Leaves
+from omnibench.execution.states import RunState
 
 app = typer.Typer()
 ls_app = typer.Typer(help="List suites, models or stored runs.", no_args_is_help=True)
 app.add_typer(ls_app, name="ls")
 console = Console(highlight=False)
 ABLATIONS = ("modules", "ratio", "prompt", "location", "combination")
-
-
-class Executor(str, Enum):
-    """Where runs execute."""
-
-    inline = "inline"
-    local = "local"
-    slurm = "slurm"
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -67,7 +60,7 @@ def run(
     dataset: Datasets = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Only runs of this model.")] = None,
     shots: Annotated[Optional[list[str]], typer.Option("--shots", "-k", help="Only few-shot runs with K shots.")] = None,
-    executor: ExecutorOpt = Executor.inline,
+    executor: ExecutorOpt = Executor.INLINE,
     profile: Profile = None,
     dry_run: DryRun = False,
     force: Force = False,
@@ -89,7 +82,7 @@ def run(
 def ablate(
     study: Annotated[str, typer.Argument(help="modules | ratio | prompt | location | combination (OmniCLIP Tables 7-11).")],
     dataset: Datasets = None,
-    executor: ExecutorOpt = Executor.inline,
+    executor: ExecutorOpt = Executor.INLINE,
     profile: Profile = None,
     dry_run: DryRun = False,
     force: Force = False,
@@ -110,15 +103,12 @@ def ablate(
 
 
 def _options(executor: Executor, profile: str | None, data_root: Path | None, workers: int, device: str,
-             max_parallel: int) -> dict:
-    from omnibench.runtime import check_device  # noqa: PLC0415
-
-    check_device(device)
-    return dict(executor=executor.value, profile=profile, data_root=data_root, workers=workers, device=device,
-                max_parallel=max_parallel)
+             max_parallel: int) -> LaunchOptions:
+    runtime = RuntimeOptions(device=check_device(device), workers=workers, data_root=data_root)
+    return LaunchOptions(executor, runtime, profile, max_parallel)
 
 
-def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, force: bool, options: dict,
+def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, force: bool, options: LaunchOptions,
          settings: Leaves) -> None:
     suite = find_suite(name, store, settings)
     plans = plan_runs(suite.name, select_runs(suite, filters), store, force)
@@ -143,7 +133,7 @@ def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, fo
 
 
 def _execute_and_summarize(suite: Suite, plans: list[PlannedRun], todo: list[PlannedRun], store: RunStore,
-                           options: dict) -> None:
+                           options: LaunchOptions) -> None:
     """Execute ``todo``, then print every selected run; exit 1 if any failed (130 on Ctrl-C, 143 on SIGTERM)."""
     try:
         if todo:
@@ -154,7 +144,7 @@ def _execute_and_summarize(suite: Suite, plans: list[PlannedRun], todo: list[Pla
     final = _summarize(suite, plans, store)
     if not todo:
         console.print("nothing to execute: every selected run is done or queued (--force reruns)")
-    if any(p.state in ("failed", DEAD) for p in final):
+    if any(p.state in (RunState.FAILED, RunState.DEAD) for p in final):
         raise typer.Exit(1)
 
 
@@ -169,20 +159,17 @@ def _summarize(suite: Suite, plans: list[PlannedRun], store: RunStore) -> list[P
     return final
 
 
-def _execute(suite: Suite, todo: list[PlannedRun], store: RunStore, options: dict) -> None:
-    from omnibench.launch import RunTask, launch  # noqa: PLC0415
-    from omnibench.runtime import RuntimeOptions  # noqa: PLC0415
+def _execute(suite: Suite, todo: list[PlannedRun], store: RunStore, options: LaunchOptions) -> None:
+    from omnibench.execution.launch import RunTask, launch  # noqa: PLC0415
 
     remember_source(store, suite)
     for plan in todo:
         if plan.action == "rerun":
             store.clear(suite.name, plan.run_id)
-        store.prepare(suite.name, plan.spec)
-    runtime = RuntimeOptions(device=options["device"], workers=options["workers"], data_root=options["data_root"])
     tasks = [RunTask(suite.name, p.run_id, p.spec) for p in todo]
     labels = run_labels([(p.run_id, suite.labels(p.spec)) for p in todo])
     with SuiteProgress(store, suite.name, labels).watching():
-        launch(tasks, options["executor"], store, runtime, options["profile"], options["max_parallel"])
+        launch(tasks, store, options)
 
 
 @ls_app.command("suites")

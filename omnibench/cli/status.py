@@ -16,9 +16,9 @@ from omnibench.cli import run_tables as tables
 from omnibench.cli.options import JsonOut, Limit, Results, Settings, suite_settings
 from omnibench.cli.runs import ls_app
 from omnibench.errors import OmniBenchError
-from omnibench.plan import cancel_runs, find_suite, judged_state, plan_runs
+from omnibench.execution.plan import cancel_runs, find_suite, judged_state, plan_runs
 from omnibench.registry import did_you_mean
-from omnibench.store import RunStore
+from omnibench.execution.store import RunStore
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -49,7 +49,7 @@ def status(
 
 
 def _has_definition(name: str, store: RunStore) -> bool:
-    from omnibench.suite import suite_files  # noqa: PLC0415
+    from omnibench.config.suite import suite_files  # noqa: PLC0415
 
     return name in suite_files() or store.suite_source(name) is not None
 
@@ -58,7 +58,7 @@ def stored_name(store: RunStore, suite: str) -> str:
     """The store folder of ``suite``: a name as it is, or the ``name:`` of a suite file."""
     if suite in store.suites() or not (suite.endswith((".yaml", ".yml")) or Path(suite).is_file()):
         return suite
-    from omnibench.suite import load_suite  # noqa: PLC0415
+    from omnibench.config.suite import load_suite  # noqa: PLC0415
 
     return load_suite(suite).name
 

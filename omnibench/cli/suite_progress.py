@@ -17,7 +17,8 @@ from typing import TextIO
 
 from omnibench.cli.run_tables import top1
 from omnibench.errors import OmniBenchError
-from omnibench.store import RunStore
+from omnibench.execution.store import RunStore
+from omnibench.execution.states import RunState
 
 POLL_S = 1.0
 
@@ -90,17 +91,17 @@ class SuiteProgress:
         """A run counts once its status changed since watching began (a failure of an earlier invocation does not)."""
         try:
             status = self.store.read_status(self.suite, run.run_id)
-            done = self.store.is_done(self.suite, run.run_id) and status is not None and status.state == "done"
+            done = self.store.is_done(self.suite, run.run_id) and status is not None and status.state == RunState.DONE
         except OmniBenchError:  # a status being replaced: look again at the next poll
             return
         if status is None or (int(status.extra.get("starts", 0)), status.updated) == run.before:
             return
-        if status.state == "running" and run.started is None:
+        if status.state == RunState.RUNNING and run.started is None:
             self._start(run)
-        if done or status.state == "failed":
+        if done or status.state == RunState.FAILED:
             if run.started is None:
                 self._start(run)
-            run.state = "done" if done else "failed"
+            run.state = RunState.DONE if done else RunState.FAILED
             self._end(run, status.error)
 
     def _start(self, run: _Run) -> None:
@@ -110,7 +111,7 @@ class SuiteProgress:
 
     def _end(self, run: _Run, error: str | None) -> None:
         took = clock(time.monotonic() - (run.started or self.began))
-        result = f"top-1 {top1(self.store.read_record(self.suite, run.run_id))}" if run.state == "done" else error
+        result = f"top-1 {top1(self.store.read_record(self.suite, run.run_id))}" if run.state == RunState.DONE else error
         self._line(f"[{run.number}/{len(self.runs)}] {run.state} {self.suite}/{run.run_id} in {took}: {result} "
                    f"· {self.status()}")
 
@@ -121,7 +122,7 @@ class SuiteProgress:
     def status(self) -> str:
         """``run 3/8 · 2 done · 0 failed · ETA 1:02:03``."""
         started = sum(run.started is not None for run in self.runs)
-        counts = {state: sum(run.state == state for run in self.runs) for state in ("done", "failed")}
+        counts = {state: sum(run.state == state for run in self.runs) for state in (RunState.DONE, RunState.FAILED)}
         text = f"run {max(started, 1)}/{len(self.runs)} · {counts['done']} done · {counts['failed']} failed"
         left = len(self.runs) - self.finished
         if self.finished and left:

@@ -59,7 +59,7 @@ def _entry(name: str, value: Any, path: Path) -> DataLocation:
 
 def load_config() -> dict[str, DataLocation]:
     """Entries of the user's datasets.yaml (empty when the file does not exist)."""
-    from omnibench.yaml_lines import load_yaml  # noqa: PLC0415
+    from omnibench.config.yaml_lines import load_yaml  # noqa: PLC0415
 
     path = config_path()
     if not path.is_file():

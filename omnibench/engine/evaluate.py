@@ -20,6 +20,7 @@ from omnibench.engine.distributed import DistContext, ShardSampler, gather_objec
 from omnibench.engine.metrics import accuracy_metrics
 from omnibench.engine.precision import autocast
 from omnibench.engine.progress import ProgressReporter
+from omnibench.execution.process import stop_point
 
 
 @dataclasses.dataclass
@@ -96,6 +97,7 @@ def _shard_scores(model: nn.Module, loader: DataLoader, classnames: Sequence[str
             indices.append(batch["index"])
             labels.append(batch["label"])
         progress.update(done)
+        stop_point()
     width = len(classnames)
     return {"indices": torch.cat(indices) if indices else torch.empty(0, dtype=torch.long),
             "labels": torch.cat(labels) if labels else torch.empty(0, dtype=torch.long),

@@ -12,7 +12,7 @@ from timm.data import Mixup
 from timm.data.mixup import mixup_target
 from timm.loss import SoftTargetCrossEntropy
 
-from omnibench.spec import OptimSpec
+from omnibench.config.spec import OptimSpec
 
 __all__ = ["VideoMixup", "SoftTargetCrossEntropy"]
 

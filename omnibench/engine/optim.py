@@ -14,7 +14,7 @@ import torch
 from timm.scheduler import CosineLRScheduler
 from torch import nn
 
-from omnibench.spec import OptimSpec
+from omnibench.config.spec import OptimSpec
 
 BETAS = (0.9, 0.98)
 EPS = 1e-8

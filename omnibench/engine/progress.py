@@ -17,7 +17,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 
-from omnibench.runlog import Tee, live_terminal
+from omnibench.execution.runlog import Tee, live_terminal
 
 
 _shared: Progress | None = None  # the display of the whole invocation, while one is shown

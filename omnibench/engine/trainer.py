@@ -33,7 +33,8 @@ from omnibench.engine.precision import autocast, autocast_dtype, grad_scaler
 from omnibench.engine.progress import ProgressReporter
 from omnibench.engine.seeding import capture_rng_state, derive_seed, restore_rng_state, seed_everything
 from omnibench.errors import OmniBenchError
-from omnibench.spec import OptimSpec
+from omnibench.config.spec import OptimSpec
+from omnibench.execution.process import stop_point
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +162,7 @@ class Trainer:
             self._advance(epoch, step, time.perf_counter() - began, clips)
             self.progress.update(step + 1, loss, self.optimizer.param_groups[0]["lr"],
                                  clips / max(time.perf_counter() - began, 1e-9))
+            stop_point()  # Ctrl-C / SIGTERM stop here, after a whole step (and its checkpoint)
         self._finish_epoch(epoch)
 
     def _advance(self, epoch: int, step: int, seconds: float, clips: int) -> None:

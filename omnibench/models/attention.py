@@ -1,7 +1,7 @@
 """Attention layers written for omnibench (new modules only; CLIP's blocks are reused).
 
 Every layer makes exactly one batched attention call: ``F.scaled_dot_product_attention``
-(fvcore counts its matmuls through the handle in :mod:`omnibench.flops`), or, for short
+(fvcore counts its matmuls through the handle in :mod:`omnibench.engine.flops`), or, for short
 sequences on CUDA (:func:`attend`), two batched matmuls, which fvcore counts as the same number.
 """
 from __future__ import annotations

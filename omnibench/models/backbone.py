@@ -22,7 +22,7 @@ from torch import nn
 from omnibench.errors import OmniBenchError
 from omnibench.models.weights import (
     WeightsInfo, agree, archive_activation, archive_state_dict, file_activation, is_torchscript, load_archive,
-    module_activation, offline_hint, random_init_activation,
+    module_activation, offline_hint, published_tag, random_init_activation,
 )
 from omnibench.registry import did_you_mean
 
@@ -63,7 +63,9 @@ def load_clip(backbone: str, pretrained: str | None, image_size: int | None = No
     if not isinstance(clip, CLIP):
         raise OmniBenchError(f"backbone '{backbone}' is not a plain CLIP model (custom text towers are not supported)")
     check_vision_tower(clip.visual, backbone)
-    weights = WeightsInfo(pretrained, kind, module_activation(clip), source)
+    path = Path(pretrained).expanduser() if pretrained is not None else None
+    published = published_tag(backbone, path) if path is not None and path.is_file() else None
+    weights = WeightsInfo(pretrained, kind, module_activation(clip), source, published)
     return Backbone(clip.float().eval(), tokenizer_for(backbone), weights)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from omnibench.registry import did_you_mean
-from omnibench.spec import SpecError
+from omnibench.config.spec import SpecError
 
 ACTIVATIONS = ("quick_gelu", "gelu")  # of the backbone's blocks (omnibench.models.weights)
 

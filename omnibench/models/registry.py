@@ -15,7 +15,7 @@ import torch
 
 from omnibench.models.declaration import DECLARED
 from omnibench.registry import Registry
-from omnibench.spec import ModelSpec, validate_options
+from omnibench.config.spec import ModelSpec, validate_options
 
 if TYPE_CHECKING:
     from omnibench.models.base import VideoCLIPModel

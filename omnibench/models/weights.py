@@ -11,12 +11,17 @@ activation give subtly wrong features and no error, so the activation is never g
   ``model_cfg.quick_gelu``;
 * otherwise it must be stated: ``model.options.activation`` or a ``-quickgelu`` backbone name.
 
-The activation the built blocks actually use goes into the run record (:class:`WeightsInfo`).
+The activation the built blocks actually use goes into the run record (:class:`WeightsInfo`), and
+so does which published weights a local file is: OpenAI's files are named by their SHA-256 in
+open_clip's download addresses, so a copy on an offline cluster counts as the ``openai`` tag
+(the papers' weights) and any other file does not.
 """
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import re
 import warnings
 import zipfile
 from pathlib import Path
@@ -44,10 +49,24 @@ class WeightsInfo:
     kind: str  # "random init" | "open_clip tag" | "TorchScript archive" | "state-dict file"
     activation: str  # of the built blocks: "quick_gelu" | "gelu"
     activation_source: str  # how it was known
+    published_as: str | None = None  # a local file that is the published file of this open_clip tag
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (the record's ``weights`` block)."""
         return dataclasses.asdict(self)
+
+
+def published_tag(backbone: str, path: Path) -> str | None:
+    """The open_clip tag of ``backbone`` whose published file ``path`` is (same SHA-256), else None."""
+    digests = {}
+    for tag in open_clip.list_pretrained_tags_by_model(backbone):
+        parts = str(open_clip.get_pretrained_cfg(backbone, tag).get("url", "")).split("/")
+        if len(parts) > 1 and re.fullmatch(r"[0-9a-f]{64}", parts[-2]):  # .../<sha256>/<name>.pt
+            digests[parts[-2]] = tag
+    if not digests:
+        return None
+    with open(path, "rb") as handle:
+        return digests.get(hashlib.file_digest(handle, "sha256").hexdigest())
 
 
 def is_torchscript(path: Path) -> bool:

@@ -22,10 +22,10 @@ from omnibench.errors import OmniBenchError
 from omnibench.protocols.leakage import check_leakage
 from omnibench.protocols.preflight import check_split_files
 from omnibench.protocols.sampling import limit_per_class
-from omnibench.runtime import RuntimeOptions
-from omnibench.spec import RunSpec
+from omnibench.config.runtime import RuntimeOptions
+from omnibench.config.spec import RunSpec
+from omnibench.execution.run_files import CHECKPOINT_FILE
 
-CHECKPOINT = "checkpoint.pt"
 
 
 @dataclasses.dataclass
@@ -107,7 +107,7 @@ def load_run_weights(ctx: RunContext, model: torch.nn.Module, source: str) -> No
     """The trained weights of a finished run (``suite/run_id``, in this run's store) into ``model``;
     its checkpoint goes into the record's file hashes."""
     suite, _, run_id = source.partition("/")
-    path = ctx.run_dir.parent.parent / suite / run_id / CHECKPOINT
+    path = ctx.run_dir.parent.parent / suite / run_id / CHECKPOINT_FILE
     state = read_checkpoint(path, run_id)
     if state is None:
         raise OmniBenchError(f"protocol_options.weights_from {source}: no checkpoint at {path} (a run that trained "
@@ -158,7 +158,7 @@ def train(ctx: RunContext, model: torch.nn.Module, split: Split) -> TrainResult:
     data = ctx.spec.data
     config = TrainConfig(run_id=ctx.spec.run_id(), seed=ctx.spec.seed, optim=ctx.spec.optim,
                          clip_shape=(data.frames, 3, data.input_size, data.input_size),
-                         checkpoint_path=ctx.run_dir / CHECKPOINT, workers=ctx.runtime.workers, collate=collate_clips,
+                         checkpoint_path=ctx.run_dir / CHECKPOINT_FILE, workers=ctx.runtime.workers, collate=collate_clips,
                          data_fingerprint=data_fingerprint((r.path, r.label) for r in split.records))
     ctx.progress.message(f"training on {split.dataset}/{split.name}: {len(split)} videos, {split.num_classes} classes")
     ctx.train_split = split

@@ -11,6 +11,7 @@ from omnibench.protocols.common import ProtocolResult, RunContext, build_video_m
 from omnibench.protocols.options import FewShotOptions
 from omnibench.protocols.sampling import read_shot_list, sample_k_shot
 from omnibench.atomic import atomic_write_text
+from omnibench.execution.run_files import SHOTS_FILE
 
 __all__ = ["draw_shots", "run", "sample_k_shot", "write_shot_list"]
 
@@ -30,7 +31,7 @@ def draw_shots(ctx: RunContext, split: Split, shots: int, shots_file: str | None
     else:
         drawn = sample_k_shot(split, shots, ctx.spec.data_seed)
     if ctx.dist.is_main:
-        write_shot_list(drawn, ctx.run_dir / "train_list.txt")
+        write_shot_list(drawn, ctx.run_dir / SHOTS_FILE)
     return drawn
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from omnibench.spec import SpecError
+from omnibench.config.spec import SpecError
 
 
 def _positive(value: int, key: str) -> None:

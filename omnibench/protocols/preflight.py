@@ -10,9 +10,9 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from omnibench.acceptance import UnusableRunError, share_text, too_many_skipped
+from omnibench.execution.acceptance import UnusableRunError, share_text, too_many_skipped
 from omnibench.data import Split, VideoRecord
-from omnibench.spec import RunSpec
+from omnibench.config.spec import RunSpec
 
 STAT_THREADS = 32
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from omnibench.spec import RunSpec
+from omnibench.config.spec import RunSpec
 
 VERSIONED = ("torch", "open_clip_torch", "decord", "fvcore", "timm")
 

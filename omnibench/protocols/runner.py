@@ -9,23 +9,23 @@ from typing import Any
 import pandas as pd
 import torch
 
-from omnibench.acceptance import check_record
+from omnibench.execution.acceptance import check_record
 from omnibench.atomic import atomic_write_json, atomic_write_text
 from omnibench.engine.distributed import barrier, gather_objects, setup_distributed, teardown_distributed
 from omnibench.engine.evaluate import predictions_frame
 from omnibench.engine.progress import ProgressReporter, use_rich
-from omnibench.protocols import Protocol
+from omnibench.protocols.registry import Protocol
 from omnibench.protocols.common import ProtocolResult, RunContext
 from omnibench.protocols.record import build_record
-from omnibench.runtime import RuntimeOptions
-from omnibench.spec import RunSpec
-from omnibench.store import PREDICTIONS_FILE, RECORD_FILE
+from omnibench.config.runtime import RuntimeOptions
+from omnibench.config.spec import RunSpec
+from omnibench.execution.run_files import PREDICTIONS_FILE, RECORD_FILE
 
 
 def execute(spec: RunSpec, run_dir: Path, suite: str, runtime: RuntimeOptions, protocol: Protocol,
             options: Any) -> dict:
     """Run ``protocol`` for ``spec``; rank 0 writes ``predictions.csv`` and, when the result passes
-    :func:`omnibench.acceptance.check_record`, ``record.json``; return the record."""
+    :func:`omnibench.execution.acceptance.check_record`, ``record.json``; return the record."""
     started = time.perf_counter()
     dist = setup_distributed(runtime.device)
     try:
@@ -54,8 +54,8 @@ def _write_predictions(run_dir: Path, result: ProtocolResult) -> None:
 
 
 def _cost(ctx: RunContext, model: torch.nn.Module) -> dict[str, Any]:
-    """GFLOPs per video view and per class text, parameter counts (``omnibench.flops``) of the run's model."""
-    from omnibench.flops import record_cost
+    """GFLOPs per video view and per class text, parameter counts (``omnibench.engine.flops``) of the run's model."""
+    from omnibench.engine.flops import record_cost
 
     with torch.random.fork_rng(devices=[]):
         return record_cost(model, frames=ctx.spec.data.frames, size=ctx.spec.data.input_size)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from omnibench.acceptance import Skipped
+from omnibench.execution.acceptance import Skipped
 from omnibench.report import cells as C
 from omnibench.report.comparable import differences
 from omnibench.report.labels import canonical_dataset, is_dataset_path, value_label

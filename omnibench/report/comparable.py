@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from omnibench.protocols.defaults import MissingDefaultsError, protocol_defaults
+from omnibench.config.defaults import MissingDefaultsError, protocol_defaults
 from omnibench.report.labels import backbone_label, canonical_dataset, pretrained_label
 from omnibench.report.published import SETTING, PublishedRow, dataset_facts
 
@@ -58,10 +58,16 @@ def _splits(run: Run, dataset: str) -> tuple[str, ...] | None:
     return tuple(found) or None
 
 
+def _pretrained(run: Run) -> str:
+    """A local file that is a tag's published file (``weights.published_as``) counts as that tag."""
+    published = run.get("weights.published_as")
+    return pretrained_label(published if isinstance(published, str) else run.get("model.pretrained"))
+
+
 READERS: dict[str, Callable[[Run, str], Any]] = {
     "protocol": lambda run, _: run.get("protocol"),
     "backbone": lambda run, _: backbone_label(str(run.get("model.backbone"))),
-    "pretrained": lambda run, _: pretrained_label(run.get("model.pretrained")),
+    "pretrained": lambda run, _: _pretrained(run),
     "frames": lambda run, _: run.get("data.frames"),
     "views": lambda run, _: f"{run.get('data.test_clips', 1)}x{run.get('data.test_crops', 1)}",
     "epochs": lambda run, _: run.get("optim.epochs"),

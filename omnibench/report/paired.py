@@ -24,7 +24,7 @@ from omnibench.report.labels import WITHIN_NOISE
 from omnibench.report.published import Stat
 from omnibench.report.records import SuiteRuns
 from omnibench.report.tables import DELTA, MEASURED, Row, TableSpecLike
-from omnibench.store import PREDICTIONS_FILE
+from omnibench.execution.run_files import PREDICTIONS_FILE
 
 TOP1 = "top1"  # the metric intervals are computed for (from each video's correctness)
 READ_COLUMNS = ["dataset", "split", "index", "label", "correct", "broken"]

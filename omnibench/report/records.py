@@ -5,7 +5,7 @@ Columns of :func:`records_frame` are the spec paths of ``RunSpec.to_dict()`` (``
 other sections under their own prefix (``metrics.top1``, ``cost.gflops_video``,
 ``seeds.data_seed``). Lists become tuples so every value can be grouped on. Three columns are
 derived: ``eval_splits`` ((dataset, split) pairs evaluated, subsets folded into their split),
-``num_classes`` (of the record's class list) and ``skipped`` (:class:`omnibench.acceptance.Skipped`).
+``num_classes`` (of the record's class list) and ``skipped`` (:class:`omnibench.execution.acceptance.Skipped`).
 """
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from omnibench.acceptance import skipped
-from omnibench.spec import RunSpec
+from omnibench.execution.acceptance import skipped
+from omnibench.config.spec import RunSpec
+from omnibench.execution.states import RunState
 
 if TYPE_CHECKING:
-    from omnibench.store import RunStore
+    from omnibench.execution.store import RunStore
 
 # Record sections that are not one value per run (evaluations get their own frame).
 _SKIPPED = ("spec", "evaluations", "files", "classes")
@@ -34,8 +35,8 @@ class SuiteRuns:
 
     suite: str
     expected: tuple[dict[str, Any], ...]  # RunSpec.to_dict() of every run the suite defines, in order
-    states: Mapping[str, str]  # run_id -> new | pending | running | done | stale | failed (plan.RUN_STATES)
-    records: tuple[dict[str, Any], ...]  # records of the suite's done runs (see omnibench.acceptance)
+    states: Mapping[str, str]  # run_id -> new | pending | running | done | stale | failed (execution.states.RunState)
+    records: tuple[dict[str, Any], ...]  # records of the suite's done runs (see omnibench.execution.acceptance)
     stale: int = 0  # records in the store that the suite no longer defines (not shown)
     run_dirs: Mapping[str, Path] = dataclasses.field(default_factory=dict)  # finished run -> its folder (predictions)
 
@@ -102,17 +103,17 @@ def specs_frame(specs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> SuiteRuns:
-    """The suite's runs in ``store``, in the states ``omnibench status`` shows (:func:`omnibench.plan.run_state`)."""
-    from omnibench.plan import run_state  # noqa: PLC0415
+    """The suite's runs in ``store``, in the states ``omnibench status`` shows (:func:`omnibench.execution.plan.run_state`)."""
+    from omnibench.execution.plan import run_state  # noqa: PLC0415
 
     states: dict[str, str] = {}
     records: list[dict[str, Any]] = []
     for spec in specs:
         run_id = spec.run_id()
         states[run_id] = run_state(store, suite, run_id)[0]
-        record = store.read_record(suite, run_id) if states[run_id] == "done" else None
+        record = store.read_record(suite, run_id) if states[run_id] == RunState.DONE else None
         if record is not None:
             records.append(record)
     stale = sum(1 for run in store.iter_runs(suite) if run.run_id not in states and store.is_done(suite, run.run_id))
-    run_dirs = {run_id: store.run_dir(suite, run_id) for run_id, state in states.items() if state == "done"}
+    run_dirs = {run_id: store.run_dir(suite, run_id) for run_id, state in states.items() if state == RunState.DONE}
     return SuiteRuns(suite, tuple(s.to_dict() for s in specs), states, tuple(records), stale, run_dirs)

@@ -13,19 +13,28 @@ A :class:`ReportTable` is format-free data (rows of :class:`Stat` cells); ``rend
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import pandas as pd
 
-from omnibench.errors import OmniBenchError
 from omnibench.report import caveats
 from omnibench.report import cells as C
-from omnibench.report.labels import DASH, MINUS, PLUS_MINUS, WITHIN_NOISE, metric_label, plural, value_label
-from omnibench.report.published import CellKey, PublishedRow, PublishedTable, Stat, with_related
-from omnibench.report.records import EVAL_PREFIX, SuiteRuns, records_frame, specs_frame
-from omnibench.report.stats import BootstrapSettings
+from omnibench.report.labels import (
+    DASH,
+    MINUS,
+    PLUS_MINUS,
+    WITHIN_NOISE,
+    plural,
+)
+from omnibench.report.published import (
+    CellKey,
+    PublishedRow,
+    PublishedTable,
+    Stat,
+)
+from omnibench.report.records import SuiteRuns
+from omnibench.execution.states import RunState
 
 MEASURED, PUBLISHED, DELTA = "measured", "published", "delta"
 OURS = "omnibench"
@@ -33,7 +42,7 @@ DELTA_PREFIX = "Δ "
 
 
 class TableSpecLike(Protocol):
-    """What a report needs from a suite's ``table:`` entry (``omnibench.suite.TableSpec``)."""
+    """What a report needs from a suite's ``table:`` entry (``omnibench.config.suite.TableSpec``)."""
 
     paper_table: str | None
     title: str
@@ -163,57 +172,6 @@ def pooled_sizes(rows: Sequence[Row]) -> set[int]:
     return {s.n for row in rows if row.kind == MEASURED for s in row.cells.values() if s.std is not None}
 
 
-def build_tables(spec: TableSpecLike, runs: SuiteRuns, bootstrap: BootstrapSettings | None = None) -> list[ReportTable]:
-    """The paper-like tables a suite feeds (one, or one per dataset group for ``supervised``)."""
-    from omnibench.report import layouts  # noqa: PLC0415 (layouts imports this module)
-
-    builders = {"grid": functools.partial(build_grid, bootstrap=bootstrap or BootstrapSettings()),
-                "supervised": layouts.build_supervised, "zero_shot": layouts.build_zero_shot}
-    if spec.layout not in builders:
-        raise OmniBenchError(f"suite {runs.suite}: table layout '{spec.layout}' is not one of {', '.join(builders)}")
-    check_cells(spec, runs.expected, runs.suite)
-    return builders[spec.layout](spec, runs)
-
-
-def check_cells(spec: TableSpecLike, expected: Sequence[Mapping[str, Any]], suite: str) -> None:
-    """Refuse (one line) a table whose cells would average runs that differ in more than seeds, samplings, splits."""
-    from omnibench.report.layouts import TARGETS  # noqa: PLC0415 (layouts imports this module)
-
-    keys = [p for p in (*spec.rows, *spec.columns) if not p.startswith(EVAL_PREFIX)]
-    C.check_pooling(specs_frame(expected), [*keys, *([TARGETS] if spec.layout == "zero_shot" else [])], suite)
-
-
-def build_grid(spec: TableSpecLike, runs: SuiteRuns, bootstrap: BootstrapSettings) -> list[ReportTable]:
-    """Rows × column keys of the suite's metrics; published rows of ``paper_table``; Δ rows (to the
-    published row, and to the suite's reference row with paired intervals)."""
-    expected, done = specs_frame(runs.expected), records_frame(runs.records)
-    metrics = {m: f"metrics.{m}" for m in spec.metrics}
-    found = [*C.keys_of(expected, spec.columns), *C.keys_of(done, spec.columns)]
-    keys = C.column_keys(found)
-    stats = {row: C.fill_wildcards(cells, keys) for row, cells in
-             C.aggregate(done, spec.rows, spec.columns, metrics).items()}
-    measured = C.measured_rows(expected, done, spec.rows, stats, spec.columns, keys)
-    caveats.attach_runs(measured, done, spec.rows, spec.columns, keys)
-    columns = [Column(k, m, _header(spec.columns, k, m, len(metrics) > 1)) for k in keys for m in metrics]
-    sources = with_related(spec.paper_table)
-    published = shown_rows(sources, columns)
-    rows = assemble(C.pair_rows(published, measured), delta_rows=True, col_paths=spec.columns)
-    notes = source_notes(sources, rows) + caveats.caveat_notes(rows, spec.columns)
-    if spec.reference is not None:
-        from omnibench.report.paired import with_reference_deltas  # noqa: PLC0415 (paired imports this module)
-
-        rows, more = with_reference_deltas(rows, measured, spec, runs, (done, keys), bootstrap)
-        notes += more
-    table = ReportTable(runs.suite, spec.paper_table or "table", spec.title, "grid", digits_of(sources),
-                        tuple(spec.columns), columns, rows, notes, run_footer(runs))
-    return [table]
-
-
-def _header(paths: Sequence[str], key: tuple[Any, ...], metric: str, with_metric: bool) -> tuple[str, ...]:
-    labels = tuple(value_label(p, v) for p, v in zip(paths, key))
-    return (*labels, metric_label(metric)) if with_metric or not labels else labels
-
-
 def digits_of(sources: Sequence[PublishedTable]) -> int:
     """Decimals as the table's paper prints them (2 when there is no published table)."""
     return sources[0].digits if sources else 2
@@ -271,14 +229,12 @@ def without_empty_deltas(columns: list[Column], rows: Sequence[Row]) -> list[Col
 
 def run_footer(runs: SuiteRuns) -> list[str]:
     """How many of the suite's runs are in each state (as ``omnibench status`` names them), and where to look."""
-    from omnibench.plan import RUN_STATES  # noqa: PLC0415
-
     counts = runs.counts()
-    parts = [f"{counts[s]} {s}" for s in RUN_STATES if counts[s]]
+    parts = [f"{counts[s]} {s}" for s in RunState if counts[s]]
     lines = [f"suite {runs.suite}: {plural(sum(counts.values()), 'run')} — {', '.join(parts) if parts else 'none defined'}."]
-    if sum(counts.values()) > counts["done"]:
+    if sum(counts.values()) > counts[RunState.DONE]:
         lines.append(f"Cells of unfinished runs show {DASH}; see: omnibench status {runs.suite}")
-    if counts["stale"]:
+    if counts[RunState.STALE]:
         lines.append(f"{plural(counts['stale'], 'stale run')}: annotation files changed since they ran "
                      f"(not shown; omnibench run {runs.suite} reruns them).")
     if runs.stale:

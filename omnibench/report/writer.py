@@ -10,19 +10,20 @@ from typing import TYPE_CHECKING, Any
 
 from omnibench.report.records import collect_runs
 from omnibench.report.stats import BootstrapSettings
-from omnibench.report.tables import ReportTable, build_tables
+from omnibench.report.build import build_tables
+from omnibench.report.tables import ReportTable
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from omnibench.store import RunStore
+    from omnibench.execution.store import RunStore
 
 
 def suite_tables(suite: Any, store: RunStore, bootstrap: BootstrapSettings | None = None) -> list[ReportTable]:
-    """The tables one suite feeds (``suite``: an ``omnibench.suite.Suite`` or its name / path); ``bootstrap``:
+    """The tables one suite feeds (``suite``: an ``omnibench.config.suite.Suite`` or its name / path); ``bootstrap``:
     how the intervals of the Δ-to-reference rows are drawn."""
     if isinstance(suite, (str, Path)):
-        from omnibench.suite import load_suite  # noqa: PLC0415
+        from omnibench.config.suite import load_suite  # noqa: PLC0415
 
         suite = load_suite(str(suite))
     runs = collect_runs(suite.name, suite.specs, store)

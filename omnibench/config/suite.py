@@ -11,14 +11,14 @@ merges it into the mapping already there (e.g. ``model.options``); any other val
 Every ``when`` is matched against the run as it is before overrides, so their order does
 not matter when several apply to different paths. Beneath everything the suite sets lie the
 papers' hyper-parameters for the run's protocol, dataset and model
-(:mod:`omnibench.protocols.defaults`), so each spec spells out the values it runs with.
+(:mod:`omnibench.config.defaults`), so each spec spells out the values it runs with.
 ``external_datasets`` names datasets that users declare in their datasets.yaml (K400-tiny), with
 what to declare: validation accepts them, running needs them declared.
 
-Loading is cheap (PyYAML + :class:`~omnibench.spec.RunSpec`): keys, paths and values are
+Loading is cheap (PyYAML + :class:`~omnibench.config.spec.RunSpec`): keys, paths and values are
 checked with ``file:line`` and a did-you-mean. Names that live in the dataset, model and
 protocol registries (and the options of models and protocols) are checked by
-:func:`omnibench.suite_check.check_suite`, which imports torch; commands call it only when
+:func:`omnibench.execution.suite_check.check_suite`, which imports torch; commands call it only when
 something is about to be executed or when asked to validate.
 """
 from __future__ import annotations
@@ -32,10 +32,10 @@ from typing import Any
 
 from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.registry import did_you_mean
-from omnibench.protocols.defaults import MissingDefaultsError, flat_defaults
-from omnibench.spec import RunSpec, SpecError
-from omnibench.store import checked_name
-from omnibench.suite_paths import (
+from omnibench.config.defaults import MissingDefaultsError, flat_defaults
+from omnibench.config.spec import RunSpec, SpecError
+from omnibench.execution.store import checked_name
+from omnibench.config.suite_paths import (
     Leaves,
     SuiteError,
     check_keys,
@@ -51,11 +51,11 @@ from omnibench.suite_paths import (
     string_at,
     unflatten,
 )
-from omnibench.suite_table import LAYOUTS, TableSpec, check_reference, parse_table
-from omnibench.yaml_lines import LocatedYaml, load_yaml, overlay
+from omnibench.config.suite_table import LAYOUTS, TableSpec, check_reference, parse_table
+from omnibench.config.yaml_lines import LocatedYaml, load_yaml, overlay
 
 SUITES_ENV = "OMNIBENCH_SUITES"
-BUILTIN_SUITES = Path(__file__).resolve().parents[1] / "suites"
+BUILTIN_SUITES = Path(__file__).resolve().parents[2] / "suites"
 TOP_KEYS = ("name", "description", "include", "table", "external_datasets", "base", "grid", "seeds", "overrides")
 FRAGMENT_PREFIX = "_"  # suites/_ablation.yaml: included by suites, not a suite itself
 __all__ = ["LAYOUTS", "Suite", "SuiteError", "TableSpec", "load_suite", "resolve_suite", "suite_files"]
@@ -252,7 +252,7 @@ def _with_defaults(doc: LocatedYaml, leaves: Leaves) -> Leaves:
 def with_paper_defaults(leaves: Leaves) -> Leaves:
     """``leaves`` over the papers' hyper-parameters for its protocol, dataset, model and options.
 
-    The defaults (each model's declaration, ``omnibench.protocols.defaults``) become part of
+    The defaults (each model's declaration, ``omnibench.config.defaults``) become part of
     the spec, so the run id and the record hold the numbers actually used; anything the suite
     sets wins. A model without defaults for the run's protocol raises ``MissingDefaultsError``.
     """

@@ -1,38 +1,33 @@
 """What one ``omnibench run`` does with each run of a suite: skip, run, resume, rerun or wait.
 
-A run is done when its record exists and passes :func:`omnibench.acceptance.verdict`: it is
+A run is done when its record exists and passes :func:`omnibench.execution.acceptance.verdict`: it is
 skipped without loading any model. A record whose annotation files changed since (``stale``)
 or that no longer passes the checks (a record of an older omnibench) is rerun from scratch. A
 run whose Slurm job is still queued or running (``squeue``), or that a live process on this
-host executes (its claim, :mod:`omnibench.claim`), is left alone. Anything else executes:
+host executes (its claim, :mod:`omnibench.execution.claim`), is left alone. Anything else executes:
 from its checkpoint when there is one. ``--force`` clears the run directory first.
 Nothing here imports torch, so re-running a finished suite returns at once.
 """
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import os
-import shutil
 import signal
-import subprocess
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from omnibench.acceptance import verdict
-from omnibench.claim import Holder, holder_alive, read_holder
+from omnibench.execution.acceptance import verdict
+from omnibench.execution.claim import Holder, holder_alive, read_holder
 from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.registry import did_you_mean
-from omnibench.spec import RunSpec
-from omnibench.store import STATES, RunStatus, RunStore
-from omnibench.suite import Suite, load_suite, suite_files
-from omnibench.suite_paths import Leaves
+from omnibench.config.spec import RunSpec
+from omnibench.execution.store import RunStatus, RunStore
+from omnibench.config.suite import Suite, load_suite, suite_files
+from omnibench.config.suite_paths import Leaves
+from omnibench.execution.states import ACTIVE, RunState
+from omnibench.execution import slurm_client
 
-# "new": never started; "dead": running, but the process holding it is provably gone (killed);
-# "stale": its record read annotation files that changed since. Shown, never recorded in status.json.
-DEAD = "dead"
-RUN_STATES = ("new", *STATES[:2], DEAD, STATES[2], "stale", STATES[3])
 EXECUTING = ("run", "resume", "rerun")
 STOP_WAIT_S = 30.0  # how long ``cancel`` waits for a stopped process to record its end
 ACTION_TEXT = {
@@ -66,13 +61,8 @@ class PlannedRun:
         return f"rerun ({self.reason or '--force'})" if self.action == "rerun" else ACTION_TEXT[self.action]
 
 
-def _targets(spec: RunSpec) -> list[Any]:
-    targets = spec.protocol_options.get("targets") or ()
-    return [spec.dataset, *(targets if isinstance(targets, (list, tuple)) else [targets])]
-
-
 FILTERS = {
-    "--dataset": lambda spec: _targets(spec),
+    "--dataset": lambda spec: list(spec.datasets_read()),
     "--model": lambda spec: [spec.model.name],
     "--shots": lambda spec: [spec.protocol_options["shots"]] if "shots" in spec.protocol_options else None,
 }
@@ -133,17 +123,17 @@ def run_state(store: RunStore, suite: str, run_id: str) -> tuple[str, RunStatus 
 
 def judged_state(store: RunStore, suite: str, run_id: str) -> tuple[str, RunStatus | None, str | None]:
     """State, status and why a stored record does not count: ``done`` iff the record passes
-    :func:`~omnibench.acceptance.verdict` (else ``stale`` or ``failed``); ``new`` if never prepared."""
+    :func:`~omnibench.execution.acceptance.verdict` (else ``stale`` or ``failed``); ``new`` if never prepared."""
     status = store.read_status(suite, run_id)
     record = store.read_record(suite, run_id)
     if record is not None:
         state, reason = verdict(record)
         return state, status, reason
     if status is None:
-        return "new", None, None
-    if status.state == "running" and holder_liveness(store, suite, run_id) is False:
-        return DEAD, status, None
-    return ("failed" if status.state == "done" else status.state), status, None
+        return RunState.NEW, None, None
+    if status.state == RunState.RUNNING and holder_liveness(store, suite, run_id) is False:
+        return RunState.DEAD, status, None
+    return (RunState.FAILED if status.state == RunState.DONE else status.state), status, None
 
 
 def holder_liveness(store: RunStore, suite: str, run_id: str) -> bool | None:
@@ -158,36 +148,22 @@ def plan_runs(suite: str, specs: Iterable[RunSpec], store: RunStore, force: bool
     for spec in specs:
         run_id = spec.run_id()
         current.append((spec, run_id, *judged_state(store, suite, run_id)))
-    queued = [s.job_id for _, _, state, s, _ in current if s is not None and s.job_id and state in ("pending", "running")]
-    live = live_slurm_jobs(queued) if queued else set()
+    queued = [s.job_id for _, _, state, s, _ in current if s is not None and s.job_id and state in ACTIVE]
+    live = slurm_client.live_jobs(queued) if queued else set()
     plans = []
     for spec, run_id, state, status, reason in current:
-        if status is not None and status.job_id in live and state in ("pending", "running"):
+        if status is not None and status.job_id in live and state in ACTIVE:
             action = "wait"
-        elif state == "running" and holder_liveness(store, suite, run_id):
+        elif state == RunState.RUNNING and holder_liveness(store, suite, run_id):
             action = "held"
         elif force or reason is not None:  # a stale or unusable record is replaced, like --force
             action = "rerun"
-        elif state == "done":
+        elif state == RunState.DONE:
             action = "skip"
         else:
             action = "resume" if store.has_checkpoint(suite, run_id) else "run"
         plans.append(PlannedRun(spec, run_id, state, action, status, reason))
     return plans
-
-
-def live_slurm_jobs(job_ids: Sequence[str]) -> set[str]:
-    """Those of ``job_ids`` that Slurm still has queued or running (empty without ``squeue``)."""
-    squeue = shutil.which("squeue")
-    if squeue is None:
-        return set()
-    command = [squeue, "--noheader", "--array", "--format=%i", f"--user={getpass.getuser()}"]
-    try:
-        out = subprocess.run(command, capture_output=True, text=True, timeout=30, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return set()
-    alive = set(out.split())
-    return {job for job in job_ids if job in alive}
 
 
 @dataclasses.dataclass
@@ -210,14 +186,14 @@ def cancel_runs(store: RunStore, suite: str) -> Cancellation:
     done, local, queued = Cancellation(), [], []
     for run in store.iter_runs(suite):
         state, status = run_state(store, suite, run.run_id)
-        holder = read_holder(run.path) if state in ("pending", "running", DEAD) else None
-        if state == DEAD and holder is not None:
-            store.write_status(suite, run.run_id, "failed", error=f"{holder.process} ended without recording an end "
+        holder = read_holder(run.path) if state in (*ACTIVE, RunState.DEAD) else None
+        if state == RunState.DEAD and holder is not None:
+            store.write_status(suite, run.run_id, RunState.FAILED, error=f"{holder.process} ended without recording an end "
                                "(killed?); rerun to resume")
             done.dead.append(run.run_id)
         elif holder is not None and holder.cluster != "slurm" and holder_alive(holder):
             local.append((run.run_id, holder))
-        elif state in ("pending", "running") and status is not None and status.job_id:
+        elif state in ACTIVE and status is not None and status.job_id:
             queued.append((run.run_id, status.job_id))
     done.stopped = _stop_processes(store, suite, local)
     done.slurm, done.gone = _cancel_slurm(store, suite, queued)
@@ -240,7 +216,7 @@ def _stop_processes(store: RunStore, suite: str, held: Sequence[tuple[str, Holde
     for run_id, holder in held:
         if holder_liveness(store, suite, run_id):
             continue  # still stopping: its status shows how it ends
-        store.write_status(suite, run_id, "failed", error=f"cancelled (SIGTERM to {holder.process})")
+        store.write_status(suite, run_id, RunState.FAILED, error=f"cancelled (SIGTERM to {holder.process})")
         stopped.append((run_id, str(holder.process)))
     return stopped
 
@@ -249,19 +225,13 @@ def _cancel_slurm(store: RunStore, suite: str, queued: Sequence[tuple[str, str]]
     """``scancel`` the jobs ``squeue`` still lists; returns them and the runs whose job is gone."""
     if not queued:
         return [], []
-    for tool in ("squeue", "scancel"):
-        if shutil.which(tool) is None:
-            raise OmniBenchError(f"{tool} not found: cancelling needs Slurm's client tools on PATH")
-    live = live_slurm_jobs([job for _, job in queued])
+    tool = slurm_client.missing_tool(slurm_client.CANCEL_TOOLS)
+    if tool is not None:
+        raise OmniBenchError(f"{tool} not found: cancelling needs Slurm's client tools on PATH")
+    live = slurm_client.live_jobs([job for _, job in queued])
     cancelled = [(run_id, job) for run_id, job in queued if job in live]
     if cancelled:
-        _scancel(sorted({job for _, job in cancelled}))
+        slurm_client.scancel(sorted({job for _, job in cancelled}))
     for run_id, job in cancelled:
-        store.write_status(suite, run_id, "failed", error=f"cancelled (scancel {job})")
+        store.write_status(suite, run_id, RunState.FAILED, error=f"cancelled (scancel {job})")
     return cancelled, [run_id for run_id, job in queued if job not in live]
-
-
-def _scancel(job_ids: Sequence[str]) -> None:
-    result = subprocess.run(["scancel", *job_ids], capture_output=True, text=True, timeout=60, check=False)
-    if result.returncode != 0:
-        raise OmniBenchError(f"scancel {' '.join(job_ids)} failed: {result.stderr.strip() or result.returncode}")

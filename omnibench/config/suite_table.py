@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from omnibench.registry import did_you_mean
-from omnibench.spec import RunSpec
-from omnibench.suite_paths import SuiteError, check_keys, check_path, flatten, leaf_value, string_at
-from omnibench.yaml_lines import LocatedYaml
+from omnibench.config.spec import RunSpec
+from omnibench.config.suite_paths import SuiteError, check_keys, check_path, flatten, leaf_value, string_at
+from omnibench.config.yaml_lines import LocatedYaml
 
 LAYOUTS = ("grid", "supervised", "zero_shot")
 TABLE_KEYS = ("paper_table", "title", "layout", "rows", "columns", "metrics", "reference")

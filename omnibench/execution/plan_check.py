@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import omnibench.compat  # noqa: F401  (before open_clip: the torchvision op shim)
 from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
-from omnibench.spec import RunSpec
+from omnibench.config.spec import RunSpec
 
 if TYPE_CHECKING:
     from omnibench.data import Split

@@ -133,6 +133,16 @@ class RunSpec:
         """A 12-hex-digit hash of the canonical spec: the run's identity in the store."""
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:12]
 
+    def dataset_fields(self) -> tuple[tuple[str, str], ...]:
+        """``(spec path, dataset)`` of every dataset the run reads: its own, then its zero-shot targets."""
+        targets = self.protocol_options.get("targets") or ()
+        targets = targets if isinstance(targets, (list, tuple)) else (targets,)
+        return (("dataset", self.dataset), *((f"protocol_options.targets.{i}", t) for i, t in enumerate(targets)))
+
+    def datasets_read(self) -> tuple[str, ...]:
+        """Every dataset the run reads (see :meth:`dataset_fields`)."""
+        return tuple(name for _, name in self.dataset_fields())
+
     def replace(self, **changes: Any) -> RunSpec:
         """A copy with top-level fields replaced (validated again)."""
         return dataclasses.replace(self, **changes)

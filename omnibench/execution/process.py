@@ -13,10 +13,11 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 
 @functools.cache
@@ -93,8 +94,25 @@ class Terminated(BaseException):
     """SIGTERM, raised in the main thread (like KeyboardInterrupt for SIGINT) so a run records its end."""
 
 
+_requested: list[int] = []  # the stop signal received inside stops_at_safe_points, until raised
+
+
 def _raise_terminated(signum: int, frame: Any) -> None:
     raise Terminated()
+
+
+def _raise_for(signum: int) -> NoReturn:
+    if signum == signal.SIGTERM:
+        raise Terminated()
+    raise KeyboardInterrupt()
+
+
+def _defer(signum: int, frame: Any) -> None:
+    """Note the signal; a second one (the user insists) raises at once."""
+    if _requested:
+        _requested.clear()
+        _raise_for(signum)
+    _requested.append(signum)
 
 
 @contextlib.contextmanager
@@ -108,3 +126,36 @@ def sigterm_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def stops_at_safe_points(sigterm: bool = True) -> Iterator[None]:
+    """Within the block, SIGTERM (if ``sigterm``) and Ctrl-C (unless ignored) stop the run at the next
+    :func:`stop_point` (each training step, each evaluation batch) or when the block ends.
+
+    Raising from the handler itself could land in a finaliser (where Python drops it, and the run
+    trains on) or inside ``torch.save`` (which turns it into another error); a second signal still
+    raises at once. Main thread only; elsewhere a no-op.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = [signal.SIGTERM] if sigterm else []
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        wanted.append(signal.SIGINT)
+    previous = {signum: signal.signal(signum, _defer) for signum in wanted}
+    _requested.clear()
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if not isinstance(sys.exc_info()[1], (KeyboardInterrupt, Terminated)):
+            stop_point()  # a stop that came while the block ended (or failed) still stops
+        _requested.clear()
+
+
+def stop_point() -> None:
+    """Raise :class:`Terminated` or ``KeyboardInterrupt`` if a stop was requested (see :func:`stops_at_safe_points`)."""
+    if _requested:
+        _raise_for(_requested.pop())

@@ -18,7 +18,8 @@ from typing import Any
 
 from omnibench.errors import OmniBenchError
 from omnibench.protocols.record import sha256_file
-from omnibench.spec import DEFAULT_MAX_SKIPPED
+from omnibench.config.spec import DEFAULT_MAX_SKIPPED
+from omnibench.execution.states import RunState
 
 
 class UnusableRunError(OmniBenchError):
@@ -152,8 +153,8 @@ def verdict(record: Mapping[str, Any]) -> tuple[str, str | None]:
     """``("done", None)``, ``("failed", problem)`` or ``("stale", which files changed)`` for a stored record."""
     problems = record_problems(record)
     if problems:
-        return "failed", f"record.json unusable: {problems[0]}"
+        return RunState.FAILED, f"record.json unusable: {problems[0]}"
     changed = changed_files(record)
     if changed:
-        return "stale", f"annotation file(s) changed since the run: {', '.join(Path(p).name for p in changed)}"
-    return "done", None
+        return RunState.STALE, f"annotation file(s) changed since the run: {', '.join(Path(p).name for p in changed)}"
+    return RunState.DONE, None

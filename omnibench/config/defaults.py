@@ -18,8 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from omnibench.models.declaration import DECLARED, MissingDefaultsError, Patch, merge
-from omnibench.protocols import PROTOCOLS
-from omnibench.suite_paths import flatten
+from omnibench.protocols.registry import PROTOCOLS
+from omnibench.config.suite_paths import flatten
 
 __all__ = ["MissingDefaultsError", "apply_defaults", "flat_defaults", "protocol_defaults"]
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
-from omnibench.spec import RunSpec
-from omnibench.yaml_lines import LocatedYaml
+from omnibench.config.spec import RunSpec
+from omnibench.config.yaml_lines import LocatedYaml
 
 Leaves = dict[str, tuple[Any, str | None]]  # dotted path -> (value, where it was set: "file:line" or "--set ...")
 OVERRIDE_KEYS = ("when", "set")

@@ -19,11 +19,11 @@ from typing import Any
 
 from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.registry import did_you_mean
-from omnibench.spec import SpecError, coerce
-from omnibench.yaml_lines import load_yaml
+from omnibench.config.spec import SpecError, coerce
+from omnibench.config.yaml_lines import load_yaml
 
 PROFILES_ENV = "OMNIBENCH_PROFILES"
-BUILTIN_PROFILES = Path(__file__).resolve().parents[1] / "slurm"
+BUILTIN_PROFILES = Path(__file__).resolve().parents[2] / "slurm"
 
 
 class ProfileError(OmniBenchError):

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 
 from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
-from omnibench.spec import RunSpec, SpecError, validate_options
-from omnibench.suite import Suite
-from omnibench.suite_paths import SuiteError, spec_error
+from omnibench.config.spec import RunSpec, SpecError, validate_options
+from omnibench.config.suite import Suite
+from omnibench.config.suite_paths import SuiteError, spec_error
 
 
 def known_datasets() -> list[str]:
@@ -26,15 +26,15 @@ def known_datasets() -> list[str]:
 
 def check_suite(suite: Suite, specs: Iterable[RunSpec] | None = None, *, require_data: bool = True) -> None:
     """Raise a ``file:line`` :class:`SuiteError` for the first invalid name or option, or a table
-    whose cells would average runs of different settings (``report.tables.check_cells``).
+    whose cells would average runs of different settings (``report.build.check_cells``).
 
     With ``require_data=False`` (``omnibench validate``) the suite's ``external_datasets`` pass
     even when this machine's datasets.yaml does not declare them yet.
     """
-    from omnibench.models import MODELS, model_options_class  # noqa: PLC0415
-    from omnibench.protocols import PROTOCOLS  # noqa: PLC0415
+    from omnibench.models import DECLARED, model_options_class  # noqa: PLC0415  (declarations: no torch)
+    from omnibench.protocols.registry import PROTOCOLS  # noqa: PLC0415
 
-    from omnibench.report.tables import check_cells  # noqa: PLC0415
+    from omnibench.report.build import check_cells  # noqa: PLC0415
 
     datasets = known_datasets() + ([] if require_data else list(suite.external_datasets))
     try:
@@ -42,10 +42,9 @@ def check_suite(suite: Suite, specs: Iterable[RunSpec] | None = None, *, require
     except OmniBenchError as err:
         raise SuiteError(f"{suite.path}: {err}") from None
     for spec in suite.specs if specs is None else specs:
-        _name(suite, spec, "dataset", spec.dataset, datasets)
-        for index, target in enumerate(spec.protocol_options.get("targets") or ()):
-            _name(suite, spec, f"protocol_options.targets.{index}", target, datasets)
-        _name(suite, spec, "model.name", spec.model.name, MODELS.names())
+        for path, dataset in spec.dataset_fields():
+            _name(suite, spec, path, dataset, datasets)
+        _name(suite, spec, "model.name", spec.model.name, DECLARED.names())
         _name(suite, spec, "protocol", spec.protocol, PROTOCOLS.names())
         _options(suite, spec, "model.options", model_options_class(spec.model.name), spec.model.options)
         _options(suite, spec, "protocol_options", PROTOCOLS.get(spec.protocol).options, spec.protocol_options)

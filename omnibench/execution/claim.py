@@ -22,17 +22,16 @@ import datetime as dt
 import json
 import os
 import secrets
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from omnibench.atomic import create_exclusive, remove_leftovers, temp_path
 from omnibench.errors import OmniBenchError
-from omnibench.process import ProcessId
+from omnibench.execution.process import ProcessId
+from omnibench.execution.run_files import LOCK_FILE
+from omnibench.execution import slurm_client
 
-LOCK_FILE = "lock.json"
 CLAIM_ATTEMPTS = 5  # takeovers raced by other processes before giving up
 
 
@@ -71,21 +70,6 @@ def read_holder(run_dir: Path) -> Holder | None:
     return Holder(process, data.get("job_id"), data.get("cluster"), str(data.get("since", "")), str(data.get("token", "")))
 
 
-def slurm_job_ended(job_id: str) -> bool:
-    """True when Slurm provably no longer has ``job_id`` (``squeue`` answers without it)."""
-    squeue = shutil.which("squeue")
-    if squeue is None:
-        return False
-    command = [squeue, "--noheader", "--array", "--format=%i", f"--jobs={job_id}"]
-    try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    if result.returncode == 0:
-        return job_id not in result.stdout.split()
-    return "invalid job id" in result.stderr.lower()
-
-
 def holder_alive(holder: Holder, job_id: str | None = None, ask_slurm: bool = False) -> bool | None:
     """True if the holder still runs, False if it is provably gone, None if that cannot be told.
 
@@ -95,7 +79,7 @@ def holder_alive(holder: Holder, job_id: str | None = None, ask_slurm: bool = Fa
     if job_id is not None and holder.job_id == job_id and holder.process != ProcessId.current():
         return False
     alive = holder.process.alive()
-    if alive is None and ask_slurm and holder.cluster == "slurm" and holder.job_id and slurm_job_ended(holder.job_id):
+    if alive is None and ask_slurm and holder.cluster == "slurm" and holder.job_id and slurm_client.job_ended(holder.job_id):
         return False
     return alive
 

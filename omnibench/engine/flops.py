@@ -5,7 +5,7 @@ fvcore counts one multiply-add as one flop. It has no handle for
 attention matmuls would silently count as zero; :func:`attention_flop_handle` adds them:
 QKᵀ and (softmax)V are L·S·(d_qk + d_v) multiply-adds per batch element and head. Both
 handles file these matmuls under the operator name :data:`ATTENTION_MATMUL`, so a breakdown
-(:mod:`omnibench.flops_breakdown`) can tell them from the projections.
+(:mod:`omnibench.engine.flops_breakdown`) can tell them from the projections.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from torch import nn
 if TYPE_CHECKING:
     from fvcore.nn import FlopCountAnalysis
 
-    from omnibench.flops_breakdown import Breakdown
+    from omnibench.engine.flops_breakdown import Breakdown
 
 FlopHandle = Callable[[list[Any], list[Any]], Counter]
 ATTENTION_MATMUL = "attention_matmul"  # operator name of QKᵀ and AV in fvcore's per-operator counts
@@ -183,7 +183,7 @@ def measure_cost(model: nn.Module, frames: int, size: int, classes: int = 400) -
 
 
 def _measure_cost(model: nn.Module, frames: int, size: int, classes: int) -> ModelCost:
-    from omnibench.flops_breakdown import measure_breakdown  # noqa: PLC0415
+    from omnibench.engine.flops_breakdown import measure_breakdown  # noqa: PLC0415
 
     device = next(model.parameters()).device
     parts = measure_breakdown(model, torch.zeros(1, frames, 3, size, size, device=device), ["action"])

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from omnibench.flops import ATTENTION_MATMUL, analyse, forward_analysis, text_analysis, video_analysis
+from omnibench.engine.flops import ATTENTION_MATMUL, analyse, forward_analysis, text_analysis, video_analysis
 from omnibench.models.attention import MultiHeadCrossAttention, MultiHeadSelfAttention
 
 if TYPE_CHECKING:

@@ -22,16 +22,16 @@ from typing import Any, NamedTuple
 
 from omnibench.atomic import atomic_write_json, atomic_write_text, create_exclusive, remove_leftovers, temp_path
 from omnibench.errors import OmniBenchError
-from omnibench.spec import RunSpec, identity
+from omnibench.config.spec import RunSpec, identity
+from omnibench.execution.run_files import (
+    CHECKPOINT_FILE, LOG_FILE, RECORD_FILE, SPEC_FILE, STATUS_FILE, SUITE_SOURCE_FILE,
+)
+from omnibench.execution.states import RECORDED
 
 __all__ = ["RunStatus", "RunStore", "StoredRun", "atomic_write_json", "atomic_write_text", "create_exclusive",
            "results_root"]
 
-STATES = ("pending", "running", "done", "failed")  # what status.json records
 RESULTS_ENV = "OMNIBENCH_RESULTS"
-SPEC_FILE, STATUS_FILE, RECORD_FILE = "spec.json", "status.json", "record.json"
-SUITE_SOURCE_FILE = "suite.json"  # <root>/<suite>/suite.json: the suite file its runs came from
-LOG_FILE, CHECKPOINT_FILE, PREDICTIONS_FILE = "log.txt", "checkpoint.pt", "predictions.csv"
 STORE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")  # suite and run folder names: never '..', never hidden
 
 
@@ -143,8 +143,8 @@ class RunStore:
         data = _read_json(path)
         if data is None:
             return None
-        if not isinstance(data, dict) or data.get("state") not in STATES:
-            raise OmniBenchError(f"{path}: no valid 'state' (one of {', '.join(STATES)})")
+        if not isinstance(data, dict) or data.get("state") not in RECORDED:
+            raise OmniBenchError(f"{path}: no valid 'state' (one of {', '.join(RECORDED)})")
         core = {f.name for f in dataclasses.fields(RunStatus)} - {"extra"}
         extra = {k: v for k, v in data.items() if k not in core}
         return RunStatus(**{k: data.get(k) for k in core}, extra=extra)
@@ -154,8 +154,8 @@ class RunStore:
 
         ``error`` (kept to its first line) belongs to the new state only.
         """
-        if state not in STATES:
-            raise ValueError(f"unknown run state '{state}'; one of {', '.join(STATES)}")
+        if state not in RECORDED:
+            raise ValueError(f"unknown run state '{state}'; one of {', '.join(RECORDED)}")
         previous = self.read_status(suite, run_id)
         base = previous.to_dict() if previous is not None else {"log": str(self.log_path(suite, run_id))}
         error = fields.pop("error", None)

@@ -1,6 +1,6 @@
 """Executing runs: in this process, as parallel local processes, or as one Slurm job array.
 
-Every executor runs the same job body (:mod:`omnibench.job`): the run goes ``running``, then
+Every executor runs the same job body (:mod:`omnibench.execution.job`): the run goes ``running``, then
 ``done`` or ``failed`` with a one-line error, and its output goes to its ``log.txt``. Local
 and Slurm jobs are submitit ``Checkpointable``: on timeout or preemption they requeue and the
 protocol resumes from the run's checkpoint. All runs of one Slurm launch go
@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -24,17 +22,18 @@ from pathlib import Path
 import submitit
 
 from omnibench.atomic import remove_leftovers
-from omnibench.claim import Holder, claimed, holder_alive, read_holder
+from omnibench.execution.claim import Holder, claimed, holder_alive, read_holder
 from omnibench.errors import OmniBenchError
-from omnibench.job import RunJob, RunTask, one_line, refuse_linked_log, run_task
-from omnibench.plan import run_state
-from omnibench.process import Terminated, sigterm_raises
-from omnibench.runlog import install_log_handler, tee_output
-from omnibench.runtime import RuntimeOptions
-from omnibench.slurm_profile import SlurmProfile, load_profile, profile_names, submitit_parameters
-from omnibench.store import RunStore
+from omnibench.execution.job import RunJob, RunTask, one_line, refuse_linked_log, run_task
+from omnibench.execution.plan import run_state
+from omnibench.execution.process import Terminated, sigterm_raises
+from omnibench.execution.runlog import install_log_handler, tee_output
+from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions
+from omnibench.execution.slurm_profile import SlurmProfile, load_profile, profile_names, submitit_parameters
+from omnibench.execution.store import RunStore
+from omnibench.execution.states import RunState
+from omnibench.execution import slurm_client
 
-EXECUTORS = ("inline", "local", "slurm")
 PROFILE_ENV = "OMNIBENCH_SLURM_PROFILE"
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # local processes without a profile: no practical limit
 POLL_S = 1.0  # how often finished jobs are looked for
@@ -55,17 +54,14 @@ class Outcome:
     job_log: str | None = None  # submitit's stderr of the job (local / slurm)
 
 
-def launch(tasks: Sequence[RunTask], executor: str, store: RunStore, runtime: RuntimeOptions,
-           profile: str | None = None, max_parallel: int = 0) -> list[Outcome]:
-    """Execute ``tasks`` with ``executor`` and return one :class:`Outcome` per task, in order.
+def launch(tasks: Sequence[RunTask], store: RunStore, options: LaunchOptions) -> list[Outcome]:
+    """Execute ``tasks`` as ``options`` say and return one :class:`Outcome` per task, in order.
 
-    ``max_parallel`` bounds the local processes / Slurm array tasks running at once
+    ``options.max_parallel`` bounds the local processes / Slurm array tasks running at once
     (< 1: the profile's ``array_parallelism``, or half the CPUs for local processes).
-    Ctrl-C or SIGTERM stops the launch (``KeyboardInterrupt`` / :class:`~omnibench.process.Terminated`
+    Ctrl-C or SIGTERM stops the launch (``KeyboardInterrupt`` / :class:`~omnibench.execution.process.Terminated`
     propagate) after every run it started recorded how it ended; the others stay as they were.
     """
-    if executor not in EXECUTORS:
-        raise OmniBenchError(f"unknown executor '{executor}'; one of {', '.join(EXECUTORS)}")
     if not tasks:
         return []
     store = RunStore(store.root.resolve())  # jobs may start in another working directory
@@ -75,11 +71,12 @@ def launch(tasks: Sequence[RunTask], executor: str, store: RunStore, runtime: Ru
         remove_leftovers(store.suite_dir(suite))
     install_log_handler()
     with sigterm_raises():
-        if executor == "inline":
+        runtime, profile, parallel = options.runtime, options.profile, options.max_parallel
+        if options.executor == Executor.INLINE:
             return [run_inline(task, store, runtime) for task in tasks]
-        if executor == "local":
-            return _launch_local(tasks, store, runtime, profile, max_parallel)
-        return _launch_slurm(tasks, store, runtime, profile, max_parallel)
+        if options.executor == Executor.LOCAL:
+            return _launch_local(tasks, store, runtime, profile, parallel)
+        return _launch_slurm(tasks, store, runtime, profile, parallel)
 
 
 def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outcome:
@@ -99,7 +96,7 @@ def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outco
 def _stored_outcome(task: RunTask, store: RunStore, job_log: str | None = None, holder: Holder | None = None) -> Outcome:
     """The run's outcome as the store tells it (``holder``: another process that executes it)."""
     if not store.run_dir(task.suite, task.run_id).is_dir():
-        return Outcome(task.suite, task.run_id, "failed", error="run directory vanished", job_log=job_log)
+        return Outcome(task.suite, task.run_id, RunState.FAILED, error="run directory vanished", job_log=job_log)
     state, status = run_state(store, task.suite, task.run_id)
     error = f"executed by {holder}" if holder is not None else status.error if status else None
     return Outcome(task.suite, task.run_id, state, status.job_id if status else None,
@@ -177,10 +174,10 @@ def _finished_outcome(task: RunTask, job: submitit.Job, store: RunStore) -> Outc
     state, status = run_state(store, task.suite, task.run_id)
     holder = read_holder(store.run_dir(task.suite, task.run_id))
     foreign = holder is not None and holder.job_id != job.job_id and holder_alive(holder) is not False
-    recorded = status is not None and status.state == "failed" and status.job_id == job.job_id
-    if error is not None and not foreign and not recorded and state != "done":
+    recorded = status is not None and status.state == RunState.FAILED and status.job_id == job.job_id
+    if error is not None and not foreign and not recorded and state != RunState.DONE:
         ended = job.state if job.state not in ("UNKNOWN", "FINISHED") else "killed"
-        store.write_status(task.suite, task.run_id, "failed", job_id=job.job_id,
+        store.write_status(task.suite, task.run_id, RunState.FAILED, job_id=job.job_id,
                            error=f"job {job.job_id} ended {ended} before the run finished; see {job.paths.stderr}")
     return _stored_outcome(task, store, str(job.paths.stderr))
 
@@ -209,10 +206,10 @@ def _launch_slurm(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOpt
 def submit_array(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOptions,
                  resources: SlurmProfile, max_parallel: int) -> list[submitit.Job]:
     """Submit all ``tasks`` as one held job array, record each task's job id, release the array."""
-    for tool in ("sbatch", "sacct", "scontrol"):
-        if shutil.which(tool) is None:
-            raise OmniBenchError(f"--executor slurm: '{tool}' not found; run on a Slurm login node "
-                                 "(or start the test cluster: slurm/local-cluster.sh start)")
+    tool = slurm_client.missing_tool(slurm_client.SUBMIT_TOOLS)
+    if tool is not None:
+        raise OmniBenchError(f"--executor slurm: '{tool}' not found; run on a Slurm login node "
+                             "(or start the test cluster: slurm/local-cluster.sh start)")
     executor = _slurm_executor(store, tasks, resources, max_parallel)
     try:
         with executor.batch():
@@ -222,15 +219,15 @@ def submit_array(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOpti
     array = jobs[0].job_id.split("_")[0]
     try:
         for task, job in zip(tasks, jobs):
-            store.write_status(task.suite, task.run_id, "pending", job_id=job.job_id, job_log=str(job.paths.stderr))
-        _slurm_command("scontrol", "release", array)
+            store.write_status(task.suite, task.run_id, RunState.PENDING, job_id=job.job_id, job_log=str(job.paths.stderr))
+        slurm_client.release(array)
     except BaseException as err:
         for task, job in zip(tasks, jobs):  # no run stays pending on a cancelled array
             status = store.read_status(task.suite, task.run_id)
-            if status is not None and status.state == "pending" and status.job_id == job.job_id:
-                store.write_status(task.suite, task.run_id, "failed",
+            if status is not None and status.state == RunState.PENDING and status.job_id == job.job_id:
+                store.write_status(task.suite, task.run_id, RunState.FAILED,
                                    error=f"job array {array} cancelled before release: {one_line(err)}")
-        _slurm_command("scancel", array)  # never leave a held array behind
+        slurm_client.scancel([array])  # never leave a held array behind
         raise
     return jobs
 
@@ -252,12 +249,6 @@ def _slurm_executor(store: RunStore, tasks: Sequence[RunTask], resources: SlurmP
 def _sbatch_error(err: Exception) -> str:
     lines = [line.strip() for line in str(err).splitlines() if "error" in line.lower()]
     return (lines[-1] if lines else one_line(err)).removeprefix("sbatch: error: ")
-
-
-def _slurm_command(*command: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    if result.returncode != 0:
-        raise OmniBenchError(f"{' '.join(command)} failed: {result.stderr.strip()}")
 
 
 def _wait_slurm(tasks: Sequence[RunTask], jobs: list[submitit.Job], store: RunStore) -> list[Outcome]:

@@ -1,7 +1,7 @@
 """One run's job: its exclusive claim, status transitions in the store, its log, requeueing.
 
 :func:`run_task` is what every executor runs once it holds the run's claim
-(:mod:`omnibench.claim`): mark the run ``running`` (with the job id and a count of starts),
+(:mod:`omnibench.execution.claim`): mark the run ``running`` (with the job id and a count of starts),
 call :func:`omnibench.protocols.execute` (which resumes from ``checkpoint.pt``), then mark it
 ``done``, or ``failed`` with a one-line error, also when the process is interrupted (Ctrl-C,
 SIGTERM). :class:`RunJob` wraps it for submitit (local processes, Slurm): a ``Checkpointable``
@@ -9,25 +9,24 @@ job whose output goes to the run's log, and which submitit requeues on timeout o
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import socket
 import sys
 import time
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 import submitit
 
-from omnibench.claim import claimed, read_holder
+from omnibench.execution.claim import claimed, read_holder
 from omnibench.errors import OmniBenchError
-from omnibench.process import Terminated, sigterm_raises
-from omnibench.runlog import install_log_handler, linked_log, redirect_output
-from omnibench.runtime import RuntimeOptions
-from omnibench.spec import RunSpec
-from omnibench.store import RunStore
+from omnibench.execution.process import Terminated, stops_at_safe_points
+from omnibench.execution.runlog import install_log_handler, linked_log, redirect_output
+from omnibench.config.runtime import RuntimeOptions
+from omnibench.config.spec import RunSpec
+from omnibench.execution.store import RunStore
+from omnibench.execution.states import RunState
 
 RANK_WAIT_S = 300.0  # how long ranks > 0 wait for rank 0 to claim their run
 
@@ -52,36 +51,39 @@ class RunTask:
 
 
 def run_task(task: RunTask, store: RunStore, runtime: RuntimeOptions, job_id: str | None = None,
-             rank: int = 0, traceback_to: TextIO | None = None) -> str:
+             rank: int = 0, traceback_to: TextIO | None = None, stop_on_sigterm: bool = True) -> str:
     """Execute one run and record its state transitions; return ``"done"`` or raise.
 
-    A failure's traceback goes to ``traceback_to`` (default: stderr, i.e. the job's log)."""
+    Ctrl-C (and SIGTERM if ``stop_on_sigterm``; under Slurm it precedes a requeue) stops the run at
+    its next safe point, which records the end. A failure's traceback goes to ``traceback_to``
+    (default: stderr, i.e. the job's log)."""
     from omnibench.protocols import execute  # noqa: PLC0415  (imports torch)
 
     main = rank == 0
     if main:
         _mark_running(task, store, job_id)
     try:
-        execute(task.spec, store.run_dir(task.suite, task.run_id), task.suite, runtime)
+        with stops_at_safe_points(sigterm=stop_on_sigterm):
+            execute(task.spec, store.run_dir(task.suite, task.run_id), task.suite, runtime)
     except Exception as err:
         (traceback_to or sys.stderr).write(traceback.format_exc())
         if main:
-            store.write_status(task.suite, task.run_id, "failed", error=one_line(err))
+            store.write_status(task.suite, task.run_id, RunState.FAILED, error=one_line(err))
         raise
     except (KeyboardInterrupt, Terminated) as stop:
         if main:
-            store.write_status(task.suite, task.run_id, "failed", error=interruption(stop))
+            store.write_status(task.suite, task.run_id, RunState.FAILED, error=interruption(stop))
         raise
     if main:
-        store.write_status(task.suite, task.run_id, "done")
-    return "done"
+        store.write_status(task.suite, task.run_id, RunState.DONE)
+    return RunState.DONE
 
 
 def refuse_linked_log(task: RunTask, store: RunStore) -> bool:
     """Fail the run, in one line, when its ``log.txt`` is a symbolic link (nothing is written through it)."""
     refusal = linked_log(store.log_path(task.suite, task.run_id))
     if refusal is not None:
-        store.write_status(task.suite, task.run_id, "failed", error=refusal)
+        store.write_status(task.suite, task.run_id, RunState.FAILED, error=refusal)
     return refusal is not None
 
 
@@ -90,7 +92,7 @@ def _mark_running(task: RunTask, store: RunStore, job_id: str | None) -> None:
     previous = store.read_status(task.suite, task.run_id)
     starts = int(previous.extra.get("starts", 0)) + 1 if previous is not None else 1
     host = socket.gethostname()
-    store.write_status(task.suite, task.run_id, "running", job_id=job_id, starts=starts, host=host,
+    store.write_status(task.suite, task.run_id, RunState.RUNNING, job_id=job_id, starts=starts, host=host,
                        log=str(store.log_path(task.suite, task.run_id)))
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     print(f"{stamp} omnibench: run {task.suite}/{task.run_id} start #{starts} on {host} (job {job_id or 'inline'})",
@@ -114,7 +116,7 @@ class RunJob(submitit.helpers.Checkpointable):
         install_log_handler()
         run_dir = self.store.run_dir(self.task.suite, self.task.run_id)
         if self.store.is_done(self.task.suite, self.task.run_id):  # finished just before a requeue
-            return "done"
+            return RunState.DONE
         if env.global_rank > 0:
             return self._follow_rank_zero(run_dir, env.job_id, env.global_rank)
         with claimed(run_dir, env.job_id, env.cluster) as holder:
@@ -123,14 +125,13 @@ class RunJob(submitit.helpers.Checkpointable):
     def _execute(self, env: submitit.JobEnvironment) -> str:
         """Rank 0, holding the run's claim: execute it with its output in its log."""
         if self.store.is_done(self.task.suite, self.task.run_id):
-            return "done"
+            return RunState.DONE
         if refuse_linked_log(self.task, self.store):
-            return "failed"
+            return RunState.FAILED
         # Local processes stop on SIGTERM (Ctrl-C of the launch, omnibench cancel); under Slurm,
         # submitit's handlers stay: SIGTERM precedes preemption and the job is requeued.
-        stops = sigterm_raises() if env.cluster == "local" else contextlib.nullcontext()
-        with stops, redirect_output(self.store.log_path(self.task.suite, self.task.run_id)):
-            return run_task(self.task, self.store, self.runtime, env.job_id, 0)
+        with redirect_output(self.store.log_path(self.task.suite, self.task.run_id)):
+            return run_task(self.task, self.store, self.runtime, env.job_id, 0, stop_on_sigterm=env.cluster == "local")
 
     def _follow_rank_zero(self, run_dir: Path, job_id: str, rank: int) -> str:
         """Ranks > 0 execute once rank 0 of the same job holds the run's claim."""
@@ -144,5 +145,5 @@ class RunJob(submitit.helpers.Checkpointable):
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> submitit.helpers.DelayedSubmission:
         """Called (rank 0) before submitit requeues the job: the run waits in the queue again."""
-        self.store.write_status(self.task.suite, self.task.run_id, "pending", requeued=True)
+        self.store.write_status(self.task.suite, self.task.run_id, RunState.PENDING, requeued=True)
         return super().checkpoint(*args, **kwargs)

@@ -1,0 +1,60 @@
+"""Runtime and launch options: how runs are executed (device, loader workers, data root; executor,
+Slurm profile, parallelism).
+
+They do not change a run's result, so they are not part of :class:`~omnibench.config.spec.RunSpec`
+and not part of its hash.
+"""
+from __future__ import annotations
+
+import dataclasses
+import enum
+import re
+from pathlib import Path
+
+from omnibench.errors import OmniBenchError
+
+DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_device(device: str) -> str:
+    """``device`` if it is ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, else a one-line error."""
+    if not DEVICES.fullmatch(device):
+        raise OmniBenchError(f"--device {device}: not a device; use auto, cpu, cuda or cuda:N (N: a GPU index)")
+    return device
+
+
+@dataclasses.dataclass(frozen=True)
+class RuntimeOptions:
+    """Where and how to execute runs."""
+
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    workers: int = 2  # data-loader worker processes per rank
+    data_root: Path | None = None  # overrides OMNIBENCH_DATA and the datasets.yaml
+    progress: bool | None = None  # rich progress; None: only when attached to a terminal
+
+    def __post_init__(self) -> None:
+        check_device(self.device)
+
+
+class Executor(enum.StrEnum):
+    """Where runs execute: this process, parallel local processes, or a Slurm job array."""
+
+    INLINE = "inline"
+    LOCAL = "local"
+    SLURM = "slurm"
+
+
+@dataclasses.dataclass(frozen=True)
+class LaunchOptions:
+    """How one invocation executes its runs, from the command line to the executor."""
+
+    executor: Executor = Executor.INLINE
+    runtime: RuntimeOptions = dataclasses.field(default_factory=RuntimeOptions)
+    profile: str | None = None  # Slurm resource profile (slurm/<name>.yaml); local: its limits
+    max_parallel: int = 0  # runs at once; < 1: the profile's array_parallelism, or half the CPUs
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "executor", Executor(self.executor))
+        except ValueError:
+            raise OmniBenchError(f"unknown executor '{self.executor}'; one of {', '.join(Executor)}") from None
