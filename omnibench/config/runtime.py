@@ -36,8 +36,11 @@ class RuntimeOptions:
         check_device(self.device)
 
 
-class Executor(enum.StrEnum):
+class Executor(str, enum.Enum):
     """Where runs execute: this process, parallel local processes, or a Slurm job array."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
 
     INLINE = "inline"
     LOCAL = "local"

@@ -9,8 +9,11 @@ from __future__ import annotations
 import enum
 
 
-class RunState(enum.StrEnum):
-    """A run's state, in the order tables list them; each compares equal to its name as a string."""
+class RunState(str, enum.Enum):
+    """A run's state, in the order tables list them; each is (and prints as) its name as a string."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
 
     NEW = "new"
     PENDING = "pending"
