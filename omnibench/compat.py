@@ -27,7 +27,7 @@ _library = None  # keeps the torch.library.Library alive (its defs die with it)
 
 
 def _extension_loads(package_dir: Path) -> bool:
-    import torch
+    import torch  # noqa: PLC0415 (torch only where torchvision is installed)
 
     for candidate in sorted(package_dir.glob("_C*.so")) + sorted(package_dir.glob("_C*.pyd")):
         try:
@@ -46,7 +46,7 @@ def ensure_torchvision_ops() -> bool:
         return False
     if _extension_loads(Path(next(iter(spec.submodule_search_locations)))):
         return False
-    import torch
+    import torch  # noqa: PLC0415 (torch only where torchvision is installed)
 
     _library = torch.library.Library("torchvision", "DEF")
     for name, schema in _SCHEMAS.items():

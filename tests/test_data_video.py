@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from omnibench.data.color import apply_color
 from omnibench.data import BrokenVideoError, VideoClipDataset, VideoRecord, build_transform, collate_clips, read_frames
+from omnibench.data.color import apply_color
 from omnibench.data.synth import write_mp4
 
 FRAMES = 12

@@ -20,7 +20,7 @@ from omnibench.engine import checkpoint as ckpt
 from omnibench.engine.distributed import DistContext
 from omnibench.engine.evaluate import EvalSettings, evaluate
 from omnibench.engine.progress import ProgressReporter
-from omnibench.engine.trainer import Trainer, TrainConfig, TrainResult
+from omnibench.engine.trainer import TrainConfig, Trainer, TrainResult
 from omnibench.models import build_model
 from omnibench.config.spec import ModelSpec, OptimSpec
 

@@ -6,7 +6,7 @@ import math
 import pandas as pd
 import pytest
 
-from omnibench.report.cells import aggregate, deltas, ordered, pooled_difference, poolable
+from omnibench.report.cells import aggregate, deltas, ordered, poolable, pooled_difference
 from omnibench.report.published import Stat
 
 

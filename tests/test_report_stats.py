@@ -11,10 +11,10 @@ from scipy import stats as scipy_stats
 
 from omnibench.report import stats
 from omnibench.report.paired import read_outcomes
+from omnibench.report.published import Stat
 from omnibench.report.records import SuiteRuns
 from omnibench.report.build import build_tables
 from omnibench.report.tables import DELTA, MEASURED, ReportTable, format_stat
-from omnibench.report.published import Stat
 from omnibench.execution.run_files import PREDICTIONS_FILE
 from omnibench.config.suite import TableSpec, load_suite
 from test_report import make_record, paper_spec

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -27,21 +27,21 @@ def _model_names(models: list[str] | None) -> tuple[str, ...]:
 
 
 def bench(
-    models: Annotated[Optional[list[str]], typer.Option("--models", "-m", help="Models (repeatable or comma-separated); default: all. vanilla_clip is always measured.")] = None,
+    models: Annotated[list[str] | None, typer.Option("--models", "-m", help="Models (repeatable or comma-separated); default: all. vanilla_clip is always measured.")] = None,
     backbone: Annotated[str, typer.Option(help="open_clip backbone, random weights (e.g. ViT-B-16).")] = TINY_BACKBONE,
     frames: Annotated[int, typer.Option(help="Frames per clip.")] = 8,
     batch: Annotated[int, typer.Option(help="Clips per batch.")] = 2,
-    size: Annotated[Optional[int], typer.Option(help="Input size in pixels; default: the backbone's.")] = None,
+    size: Annotated[int | None, typer.Option(help="Input size in pixels; default: the backbone's.")] = None,
     classes: Annotated[int, typer.Option(help="Class names per forward (text and prompting cost).")] = 51,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     dtype: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast).")] = "fp32",
     repeats: Annotated[int, typer.Option(help="Timed repeats; the median is reported.")] = 5,
     warmup: Annotated[int, typer.Option(help="Untimed warm-up repeats.")] = 2,
     loader: Annotated[bool, typer.Option("--loader/--no-loader", help="Also measure the data loader.")] = True,
-    videos: Annotated[Optional[Path], typer.Option(help="Videos for the loader benchmark; default: generated H.264 clips.")] = None,
+    videos: Annotated[Path | None, typer.Option(help="Videos for the loader benchmark; default: generated H.264 clips.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")] = False,
-    markdown: Annotated[Optional[Path], typer.Option(help="Also write the tables as markdown to this file.")] = None,
-    profile: Annotated[Optional[Path], typer.Option(help="Write torch.profiler op tables of each model into this folder.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Also write the tables as markdown to this file.")] = None,
+    profile: Annotated[Path | None, typer.Option(help="Write torch.profiler op tables of each model into this folder.")] = None,
 ) -> None:
     """Measure every model side by side: inference clips/s, training-step time, peak memory, FLOP/s,
     data-loader speed, and OmniCLIP's efficiency targets."""

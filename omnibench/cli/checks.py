@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -91,7 +91,7 @@ def print_findings(findings: Sequence[Finding], undeclared: Mapping[str, str] = 
 
 @app.command()
 def validate(
-    suites: Annotated[Optional[list[str]], typer.Argument(help="Suite names or files (default: every suite).")] = None,
+    suites: Annotated[list[str] | None, typer.Argument(help="Suite names or files (default: every suite).")] = None,
 ) -> None:
     """Check suite files: keys, values, names and options, and what would fail on a compute node (backbones,
     weights, frame size, shots per class, warm-up)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,9 +20,9 @@ console = Console()
 
 DatasetArg = Annotated[str, typer.Argument(help="Registered dataset name, or a folder of list files + labels CSV.")]
 DataRootOpt = Annotated[
-    Optional[Path], typer.Option("--data-root", help="Folder holding <dataset>/ (overrides OMNIBENCH_DATA and datasets.yaml).")
+    Path | None, typer.Option("--data-root", help="Folder holding <dataset>/ (overrides OMNIBENCH_DATA and datasets.yaml).")
 ]
-SplitOpt = Annotated[Optional[list[str]], typer.Option("--split", "-s", help="Split name (repeatable); default: all splits.")]
+SplitOpt = Annotated[list[str] | None, typer.Option("--split", "-s", help="Split name (repeatable); default: all splits.")]
 
 
 def _adapter(dataset: str, data_root: Path | None) -> DatasetAdapter:
@@ -137,7 +137,7 @@ def overlap(
 def synth(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to create (must not exist or be empty).")],
     classes: Annotated[
-        Optional[str], typer.Option(help="How many classes (first N motions), or comma-separated motion phrases.")
+        str | None, typer.Option(help="How many classes (first N motions), or comma-separated motion phrases.")
     ] = None,
     videos_per_class: Annotated[int, typer.Option(help="Half train, the rest over test1..test3.")] = 48,
     frames: Annotated[int, typer.Option(help="Frames per video.")] = 16,

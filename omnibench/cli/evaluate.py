@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from omnibench.cli.options import Force, Results, Settings
 from omnibench.cli.checks import check_data_roots, print_findings
+from omnibench.cli.options import Force, Results, Settings
 from omnibench.cli.runs import DataRoot, Device, Workers
 from omnibench.cli.status import resolve_run
 from omnibench.errors import OmniBenchError
@@ -37,12 +37,12 @@ ORIGIN = "omnibench eval"
 def evaluate(
     model: Annotated[str, typer.Argument(help="Registered model (omnibench ls models), e.g. vanilla_clip; with --run, that run's model.")],
     dataset: Annotated[str, typer.Option("--dataset", "-d", metavar="NAME", help="Dataset to evaluate on.")],
-    split: Annotated[Optional[list[str]], typer.Option("--split", "-s", metavar="SPLIT", help="Split (repeatable; default: every test split).")] = None,
-    pretrained: Annotated[Optional[str], typer.Option("--pretrained", metavar="FILE|TAG", help="CLIP weights of a frozen model: a local checkpoint file or an open_clip tag.")] = None,
-    run: Annotated[Optional[str], typer.Option("--run", "-r", metavar="RUN", help="A finished run in the store (id or unique prefix): evaluate its trained weights.")] = None,
-    backbone: Annotated[Optional[str], typer.Option("--backbone", "-b", metavar="NAME", help="open_clip backbone (default ViT-B-16; with --run, the run's).")] = None,
-    frames: Annotated[Optional[int], typer.Option("--frames", "-t", min=1, metavar="T", help="Frames per view (default: the protocol's; with --run, the run's).")] = None,
-    views: Annotated[Optional[str], typer.Option("--views", metavar="CLIPSxCROPS", help="Test views, e.g. 4x3 (default 1x1; with --run, the run's).")] = None,
+    split: Annotated[list[str] | None, typer.Option("--split", "-s", metavar="SPLIT", help="Split (repeatable; default: every test split).")] = None,
+    pretrained: Annotated[str | None, typer.Option("--pretrained", metavar="FILE|TAG", help="CLIP weights of a frozen model: a local checkpoint file or an open_clip tag.")] = None,
+    run: Annotated[str | None, typer.Option("--run", "-r", metavar="RUN", help="A finished run in the store (id or unique prefix): evaluate its trained weights.")] = None,
+    backbone: Annotated[str | None, typer.Option("--backbone", "-b", metavar="NAME", help="open_clip backbone (default ViT-B-16; with --run, the run's).")] = None,
+    frames: Annotated[int | None, typer.Option("--frames", "-t", min=1, metavar="T", help="Frames per view (default: the protocol's; with --run, the run's).")] = None,
+    views: Annotated[str | None, typer.Option("--views", metavar="CLIPSxCROPS", help="Test views, e.g. 4x3 (default 1x1; with --run, the run's).")] = None,
     settings: Settings = None,
     force: Force = False,
     results: Results = None,

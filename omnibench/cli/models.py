@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,9 +18,9 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
     return dict(parse_assignment(pair, "--option", "ratio=0.125") for pair in pairs)
 
 
-SizeOpt = Annotated[Optional[int], typer.Option("--size", "-s", min=8, help="Frame size (default: the backbone's).")]
+SizeOpt = Annotated[int | None, typer.Option("--size", "-s", min=8, help="Frame size (default: the backbone's).")]
 ClassesOpt = Annotated[int, typer.Option("--classes", "-c", min=1, help="C for the text cost of C class prompts.")]
-OptionOpt = Annotated[Optional[list[str]], typer.Option("--option", "-o", help="Model option KEY=VALUE (repeatable).")]
+OptionOpt = Annotated[list[str] | None, typer.Option("--option", "-o", help="Model option KEY=VALUE (repeatable).")]
 
 
 def flops(

@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from omnibench.config.suite_paths import Leaves, parse_settings
 
-Results = Annotated[Optional[Path], typer.Option("--results", metavar="DIR", help="Run store root (default: $OMNIBENCH_RESULTS or results/).")]
+Results = Annotated[Path | None, typer.Option("--results", metavar="DIR", help="Run store root (default: $OMNIBENCH_RESULTS or results/).")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-Settings = Annotated[Optional[list[str]], typer.Option(
+Settings = Annotated[list[str] | None, typer.Option(
     "--set", metavar="KEY=VALUE",
     help="Set a spec value in every run (dotted spec path, repeatable), e.g. --set optim.epochs=2 "
          "--set model.pretrained=/ckpt/ViT-B-16.pt; part of each run's spec and id.")]
-Limit = Annotated[Optional[int], typer.Option(
+Limit = Annotated[int | None, typer.Option(
     "--limit", min=1, metavar="N",
     help="Smoke run: at most N videos per class of every split a run reads. Such runs are labelled "
          "limited and never compared with published numbers.")]

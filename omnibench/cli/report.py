@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -46,17 +46,17 @@ def _suites(names: list[str], store: RunStore, settings: Leaves) -> list[Suite]:
 
 @app.command()
 def report(
-    suites: Annotated[Optional[list[str]], typer.Argument(help="Suites to report (default: every suite with runs in the store).")] = None,
-    latex: Annotated[Optional[Path], typer.Option("--latex", metavar="FILE", help="Write one LaTeX document with every table (pdflatex-ready).")] = None,
-    markdown: Annotated[Optional[Path], typer.Option("--markdown", metavar="FILE", help="Write the tables as markdown.")] = None,
-    csv: Annotated[Optional[Path], typer.Option("--csv", metavar="DIR", help="Write one long-format CSV per table into this folder.")] = None,
-    plots: Annotated[Optional[Path], typer.Option("--plots", metavar="DIR", help="Write PNG figures into this folder.")] = None,
+    suites: Annotated[list[str] | None, typer.Argument(help="Suites to report (default: every suite with runs in the store).")] = None,
+    latex: Annotated[Path | None, typer.Option("--latex", metavar="FILE", help="Write one LaTeX document with every table (pdflatex-ready).")] = None,
+    markdown: Annotated[Path | None, typer.Option("--markdown", metavar="FILE", help="Write the tables as markdown.")] = None,
+    csv: Annotated[Path | None, typer.Option("--csv", metavar="DIR", help="Write one long-format CSV per table into this folder.")] = None,
+    plots: Annotated[Path | None, typer.Option("--plots", metavar="DIR", help="Write PNG figures into this folder.")] = None,
     settings: Settings = None,
     limit: Limit = None,
     results: Results = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON (the CSV's long format) instead.")] = False,
-    resamples: Annotated[Optional[int], typer.Option("--resamples", min=100, metavar="N", help="Bootstrap resamples of the paired intervals of the Δ-to-reference rows (default 10000).")] = None,
-    bootstrap_seed: Annotated[Optional[int], typer.Option("--bootstrap-seed", metavar="SEED", help="Seed of the bootstrap draws: the same seed gives the same intervals (default 0).")] = None,
+    resamples: Annotated[int | None, typer.Option("--resamples", min=100, metavar="N", help="Bootstrap resamples of the paired intervals of the Δ-to-reference rows (default 10000).")] = None,
+    bootstrap_seed: Annotated[int | None, typer.Option("--bootstrap-seed", metavar="SEED", help="Seed of the bootstrap draws: the same seed gives the same intervals (default 0).")] = None,
 ) -> None:
     """Tables like the papers' from finished runs, beside the published numbers.
 

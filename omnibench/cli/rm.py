@@ -5,7 +5,7 @@ queued or running runs are kept until they are cancelled.
 """
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -26,7 +26,7 @@ console = Console(highlight=False)
 @app.command("rm")
 def remove(
     suite: Annotated[str, typer.Argument(help="The suite: its name in the store, or its suite file.")],
-    run: Annotated[Optional[list[str]], typer.Option("--run", "-r", metavar="RUN", help="Only this run (a unique prefix of its id; repeatable).")] = None,
+    run: Annotated[list[str] | None, typer.Option("--run", "-r", metavar="RUN", help="Only this run (a unique prefix of its id; repeatable).")] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Only the failed runs.")] = False,
     stale: Annotated[bool, typer.Option("--stale", help="Only the stale runs: their annotation files changed since they ran.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from omnibench.cli import checks
 from omnibench.cli import run_tables as tables
-from omnibench.cli.suite_progress import SuiteProgress, run_labels
 from omnibench.cli.options import Force, Limit, Results, Settings, suite_settings
+from omnibench.cli.suite_progress import SuiteProgress, run_labels
 from omnibench.errors import OmniBenchError
 from omnibench.execution.plan import PlannedRun, find_suite, plan_runs, remember_source, select_runs
 from omnibench.execution.process import Terminated
@@ -44,11 +44,11 @@ def _shots(values: list[str] | None) -> list[int]:
         raise OmniBenchError(f"--shots takes whole numbers, got {', '.join(_split(values))}") from None
 
 
-Datasets = Annotated[Optional[list[str]], typer.Option("--dataset", "-d", help="Only runs on this dataset (repeat or comma-separate).")]
+Datasets = Annotated[list[str] | None, typer.Option("--dataset", "-d", help="Only runs on this dataset (repeat or comma-separate).")]
 ExecutorOpt = Annotated[Executor, typer.Option("--executor", "-e", help="inline (this process), local (parallel processes) or slurm.")]
-Profile = Annotated[Optional[str], typer.Option("--profile", help="Slurm resource profile (slurm/<name>.yaml).")]
+Profile = Annotated[str | None, typer.Option("--profile", help="Slurm resource profile (slurm/<name>.yaml).")]
 DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the expanded runs and what would be skipped; run nothing.")]
-DataRoot = Annotated[Optional[Path], typer.Option("--data-root", help="Folder holding one sub-folder per dataset.")]
+DataRoot = Annotated[Path | None, typer.Option("--data-root", help="Folder holding one sub-folder per dataset.")]
 Workers = Annotated[int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
 MaxParallel = Annotated[int, typer.Option("--max-parallel", min=0, help="Runs executing at once: local processes / Slurm array tasks (0: the profile's limit, or half the CPUs).")]
@@ -58,8 +58,8 @@ MaxParallel = Annotated[int, typer.Option("--max-parallel", min=0, help="Runs ex
 def run(
     suite: Annotated[str, typer.Argument(help="Suite name (omnibench ls suites) or a suite YAML file.")],
     dataset: Datasets = None,
-    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Only runs of this model.")] = None,
-    shots: Annotated[Optional[list[str]], typer.Option("--shots", "-k", help="Only few-shot runs with K shots.")] = None,
+    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only runs of this model.")] = None,
+    shots: Annotated[list[str] | None, typer.Option("--shots", "-k", help="Only few-shot runs with K shots.")] = None,
     executor: ExecutorOpt = Executor.INLINE,
     profile: Profile = None,
     dry_run: DryRun = False,

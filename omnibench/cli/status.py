@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,8 +27,8 @@ LOG_TAIL = 10  # log lines the detail view shows
 
 @app.command()
 def status(
-    suite: Annotated[Optional[str], typer.Argument(help="A suite name or file (default: every run in the store).")] = None,
-    run: Annotated[Optional[str], typer.Option("--run", "-r", metavar="RUN", help="One run in detail: its whole error, log tail, spec and results (a unique prefix of the id is enough).")] = None,
+    suite: Annotated[str | None, typer.Argument(help="A suite name or file (default: every run in the store).")] = None,
+    run: Annotated[str | None, typer.Option("--run", "-r", metavar="RUN", help="One run in detail: its whole error, log tail, spec and results (a unique prefix of the id is enough).")] = None,
     settings: Settings = None,
     limit: Limit = None,
     results: Results = None,
@@ -159,7 +159,7 @@ def cancel(
 
 @ls_app.command("runs")
 def ls_runs(
-    suite: Annotated[Optional[str], typer.Option("--suite", "-s", metavar="SUITE", help="Only this suite's runs.")] = None,
+    suite: Annotated[str | None, typer.Option("--suite", "-s", metavar="SUITE", help="Only this suite's runs.")] = None,
     results: Results = None,
     as_json: JsonOut = False,
 ) -> None:

@@ -36,7 +36,7 @@ class RuntimeOptions:
         check_device(self.device)
 
 
-class Executor(str, enum.Enum):
+class Executor(str, enum.Enum):  # noqa: UP042 (StrEnum is Python 3.11+; requires-python allows 3.10)
     """Where runs execute: this process, parallel local processes, or a Slurm job array."""
 
     __str__ = str.__str__

@@ -69,7 +69,7 @@ def resolve_device(preference: str, local_rank: int = 0, world_size: int = 1) ->
 
 def _export_slurm_env() -> None:
     """Turn a multi-task Slurm allocation into torch's env:// variables (submitit's helper)."""
-    from submitit.helpers import TorchDistributedEnvironment
+    from submitit.helpers import TorchDistributedEnvironment  # noqa: PLC0415 (submitit only for a multi-task Slurm allocation)
 
     os.environ.setdefault("SUBMITIT_EXECUTOR", "slurm")  # plain srun: select submitit's Slurm environment
     TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
@@ -80,7 +80,7 @@ def setup_distributed(device_preference: str = "auto") -> DistContext:
     if "RANK" not in os.environ and int(os.environ.get("SLURM_NTASKS", "1")) > 1:
         _export_slurm_env()
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
+    _rank, local_rank = int(os.environ.get("RANK", "0")), int(os.environ.get("LOCAL_RANK", "0"))
     device = resolve_device(device_preference, local_rank, world)
     if world == 1:
         return DistContext(device=device)
@@ -148,7 +148,7 @@ class ResumableSampler(Sampler[int]):
     the first ``start`` samples of the epoch, so a resumed run sees the rest of the same order."""
 
     def __init__(self, length: int, ctx: DistContext, seed: int) -> None:
-        from torch.utils.data import DistributedSampler
+        from torch.utils.data import DistributedSampler  # noqa: PLC0415
 
         self.base = DistributedSampler(range(length), num_replicas=ctx.world_size, rank=ctx.rank,
                                        shuffle=True, seed=seed, drop_last=True)

@@ -19,7 +19,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColum
 
 from omnibench.execution.runlog import Tee, live_terminal
 
-
 _shared: Progress | None = None  # the display of the whole invocation, while one is shown
 
 

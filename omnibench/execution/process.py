@@ -7,9 +7,9 @@ here: :meth:`ProcessId.alive` then answers ``None`` and callers must not assume 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
-import contextlib
 import os
 import signal
 import socket

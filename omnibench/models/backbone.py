@@ -144,7 +144,7 @@ def _load_tag(backbone: str, tag: str, activation: str | None, kwargs: dict[str,
             f"{did_you_mean(tag, tags)}; known tags: {', '.join(tags) or 'none'}"
         )
     quick_gelu = bool(open_clip.get_pretrained_cfg(backbone, tag).get("quick_gelu", False))
-    chosen = agree("quick_gelu" if quick_gelu else "gelu", f"open_clip's tag '{tag}'", backbone, activation)
+    agree("quick_gelu" if quick_gelu else "gelu", f"open_clip's tag '{tag}'", backbone, activation)
     try:
         with _quiet(logging.ERROR):
             clip = open_clip.create_model(backbone, pretrained=tag, force_quick_gelu=quick_gelu, **kwargs)

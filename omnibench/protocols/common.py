@@ -17,7 +17,7 @@ from omnibench.engine.evaluate import EvalResult, EvalSettings, evaluate
 from omnibench.engine.precision import autocast_dtype
 from omnibench.engine.progress import ProgressReporter
 from omnibench.engine.seeding import seed_everything
-from omnibench.engine.trainer import Trainer, TrainConfig, TrainResult, batch_geometry
+from omnibench.engine.trainer import TrainConfig, Trainer, TrainResult, batch_geometry
 from omnibench.errors import OmniBenchError
 from omnibench.protocols.leakage import check_leakage
 from omnibench.protocols.preflight import check_split_files
@@ -84,7 +84,7 @@ class RunContext:
 
 def build_video_model(ctx: RunContext) -> torch.nn.Module:
     """The spec's model on this rank's device, initialised from the run seed."""
-    from omnibench.models import build_model
+    from omnibench.models import build_model  # noqa: PLC0415
 
     seed_everything(ctx.spec.seed)
     model = build_model(ctx.spec.model, frames=ctx.spec.data.frames, device=str(ctx.dist.device))

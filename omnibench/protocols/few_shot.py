@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from omnibench.atomic import atomic_write_text
 from omnibench.data import Split
 from omnibench.protocols.common import ProtocolResult, RunContext, build_video_model, evaluate_split, guard, single_metrics, train
 from omnibench.protocols.options import FewShotOptions
 from omnibench.protocols.sampling import read_shot_list, sample_k_shot
-from omnibench.atomic import atomic_write_text
 from omnibench.execution.run_files import SHOTS_FILE
 
 __all__ = ["draw_shots", "run", "sample_k_shot", "write_shot_list"]

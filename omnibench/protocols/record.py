@@ -55,7 +55,7 @@ def _version(package: str) -> str | None:
 
 def versions() -> dict[str, Any]:
     """Python, library, CUDA and GPU versions."""
-    import torch
+    import torch  # noqa: PLC0415 (keeps this module torch-free)
 
     out: dict[str, Any] = {"python": platform.python_version(), "omnibench": _version("omnibench")}
     out.update({name.replace("_torch", ""): _version(name) for name in VERSIONED})

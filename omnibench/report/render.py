@@ -10,9 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from omnibench.atomic import atomic_write_text
 from omnibench.report.labels import MINUS, WITHIN_NOISE
 from omnibench.report.tables import DELTA, MEASURED, ReportTable
-from omnibench.atomic import atomic_write_text
 
 INDEX_HEADERS = ("Method", "Source")
 

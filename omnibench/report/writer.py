@@ -56,9 +56,9 @@ def write_report(suites: Sequence[Any], store: RunStore, *, latex: Path | None =
     Returns the tables and the files written: one LaTeX document, one markdown document,
     a CSV per table under ``csv_dir`` and a PNG per plotted table under ``plots_dir``.
     """
+    from omnibench.atomic import atomic_write_text  # noqa: PLC0415
     from omnibench.report import latex as latex_module  # noqa: PLC0415
     from omnibench.report import render  # noqa: PLC0415
-    from omnibench.atomic import atomic_write_text  # noqa: PLC0415
 
     tables = [table for suite in suites for table in suite_tables(suite, store, bootstrap)]
     if console is not None:
