@@ -14,6 +14,7 @@ import dataclasses
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -22,6 +23,9 @@ from omnibench.bench.measure import device_peak_tflops, median_seconds, peak_mem
 from omnibench.bench.profile import profile_to
 from omnibench.bench.settings import REFERENCE_MODEL, BenchSettings
 from omnibench.engine.precision import DTYPES, autocast
+
+if TYPE_CHECKING:
+    from omnibench.models.base import VideoCLIPModel
 
 
 @dataclasses.dataclass
@@ -105,7 +109,7 @@ def _result(
 
 
 @contextlib.contextmanager
-def _built(name: str, settings: BenchSettings, device: torch.device) -> Iterator[torch.nn.Module]:
+def _built(name: str, settings: BenchSettings, device: torch.device) -> Iterator[VideoCLIPModel]:
     """The model with random weights; freed afterwards so the next model's peak is its own."""
     from omnibench.models import build_model  # noqa: PLC0415
     from omnibench.config.spec import ModelSpec  # noqa: PLC0415
@@ -128,7 +132,7 @@ def _random_video(settings: BenchSettings, device: torch.device) -> torch.Tensor
     return video.to(device)
 
 
-def _video_gflops(model: torch.nn.Module, one_clip: torch.Tensor) -> float:
+def _video_gflops(model: VideoCLIPModel, one_clip: torch.Tensor) -> float:
     from omnibench.engine.flops import video_gflops  # noqa: PLC0415
 
     return float(video_gflops(model, one_clip))

@@ -6,7 +6,7 @@ Command modules import heavy libraries (torch, open_clip) inside their functions
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -14,6 +14,9 @@ from rich.text import Text
 from typer.core import TyperGroup, TyperOption
 
 from omnibench.errors import OmniBenchError
+
+if TYPE_CHECKING:
+    from typer._click import Context  # typer's own click: the context its hooks are typed with
 
 err_console = Console(stderr=True)
 
@@ -28,7 +31,7 @@ def report_error(error: OmniBenchError) -> int:
 class OmniBenchGroup(TyperGroup):
     """The command tree: a user error raised by any command is one red line and its exit code."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except OmniBenchError as error:
@@ -39,7 +42,7 @@ def _hide_flag_types() -> None:
     """Typer's help prints ``<bool>`` after on/off flags (``--dry-run <bool>``); a flag takes no value."""
     shown = TyperOption.display_type_rich
 
-    def display_type_rich(self: TyperOption, ctx: typer.Context) -> str | None:
+    def display_type_rich(self: TyperOption, ctx: Context) -> str | None:
         return None if self.is_flag else shown(self, ctx)
 
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]

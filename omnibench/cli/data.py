@@ -36,7 +36,7 @@ def _adapter(dataset: str, data_root: Path | None) -> DatasetAdapter:
 
 def _records(adapter: DatasetAdapter, splits: list[str]) -> list[VideoRecord]:
     """Videos of the given splits, each path once, in list order."""
-    unique = {}
+    unique: dict[Path, VideoRecord] = {}
     for split in splits:
         for record in adapter.load_split(split).records:
             unique.setdefault(record.path, record)

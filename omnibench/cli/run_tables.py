@@ -99,7 +99,7 @@ def plan_table(suite: Suite, plans: Sequence[PlannedRun], title: str, marks: Map
     for plan in plans:
         labels = suite.labels(plan.spec)
         action = Text(plan.action_text, style="bold" if plan.executes else "dim")
-        if (marks or {}).get(plan.run_id):
+        if marks is not None and marks.get(plan.run_id):
             action.append(f"; {marks[plan.run_id]}", style="yellow")
         table.add_row(plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), action)
     return table

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -73,7 +73,7 @@ def run(
     max_parallel: MaxParallel = 0,
 ) -> None:
     """Run a suite: finished runs are skipped, interrupted or failed ones resume."""
-    filters = {"--dataset": _split(dataset), "--model": _split(model), "--shots": _shots(shots)}
+    filters: dict[str, list[Any]] = {"--dataset": _split(dataset), "--model": _split(model), "--shots": _shots(shots)}
     options = _options(executor, profile, data_root, workers, device, max_parallel)
     _run(suite, filters, RunStore(results), dry_run, force, options, suite_settings(settings, limit))
 

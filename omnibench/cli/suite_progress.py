@@ -13,12 +13,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from omnibench.cli.run_tables import top1
 from omnibench.errors import OmniBenchError
 from omnibench.execution.store import RunStore
 from omnibench.execution.states import RunState
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 POLL_S = 1.0
 
@@ -51,7 +54,8 @@ class SuiteProgress:
         self.stream = stream or sys.stdout  # captured now: runs later redirect sys.stdout to their logs
         self.began = time.monotonic()
         self.stopped = threading.Event()
-        self.display, self.task = None, None
+        self.display: Progress | None = None
+        self.task: TaskID | None = None
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[SuiteProgress]:

@@ -43,7 +43,8 @@ def protocol_defaults(protocol: str, dataset: str, model: str = "omniclip",
 
 def apply_defaults(partial: Mapping[str, Any]) -> dict[str, Any]:
     """``partial`` (plain nested spec data) with the paper defaults filled in beneath it."""
-    model = partial.get("model") if isinstance(partial.get("model"), Mapping) else {}
+    found = partial.get("model")
+    model = found if isinstance(found, Mapping) else {}
     patch = protocol_defaults(str(partial.get("protocol", "")), str(partial.get("dataset", "")),
                               str(model.get("name", "omniclip")), model.get("options") or {})
     return merge(patch, partial)

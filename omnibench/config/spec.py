@@ -196,7 +196,7 @@ def _build(cls: type, data: Mapping[str, Any], where: str, prefix: str) -> Any:
     kwargs = {}
     for key, value in data.items():
         field_type = hints[key]
-        if dataclasses.is_dataclass(field_type):
+        if isinstance(field_type, type) and dataclasses.is_dataclass(field_type):
             kwargs[key] = _build(field_type, value, where, prefix=f"{prefix}{key}.")
         else:
             kwargs[key] = coerce(value, field_type, f"{where}: {prefix}{key}")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +193,7 @@ def _grid_points(doc: LocatedYaml, data: Mapping[str, Any]) -> Iterator[Leaves]:
             if duplicates:
                 raise SuiteError(f"{where}: grid axis '{path}' lists {duplicates[0]!r} twice")
             axes.append([(str(path), value, doc.where(*keys, path, i)) for i, value in enumerate(values)])
-        seeds = _seeds(doc, data, grid)
+        seeds: Sequence[tuple[str, int, str | None] | None] = _seeds(doc, data, grid)
         for point, seed in itertools.product(itertools.product(*axes), seeds or [None]):
             yield {path: (value, line) for path, value, line in (*point, *([seed] if seed else []))}
 
@@ -256,11 +256,11 @@ def with_paper_defaults(leaves: Leaves) -> Leaves:
     the spec, so the run id and the record hold the numbers actually used; anything the suite
     sets wins. A model without defaults for the run's protocol raises ``MissingDefaultsError``.
     """
-    identity = [str(effective_value(leaves, path)) for path in ("protocol", "dataset", "model.name")]
+    protocol, dataset, model = (str(effective_value(leaves, path)) for path in ("protocol", "dataset", "model.name"))
     options = {p[len("model.options."):]: v for p, (v, _) in leaves.items() if p.startswith("model.options.")}
     empty = {p for p, (v, _) in leaves.items() if v == {}}  # ``options: {}`` sets nothing
     merged: Leaves = {}
-    for path, value in flat_defaults(*identity, options).items():
+    for path, value in flat_defaults(protocol, dataset, model, options).items():
         if not any(p == path or p.startswith(path + ".") or path.startswith(p + ".") for p in leaves.keys() - empty):
             merged[path] = (value, None)
     kept = {p: leaf for p, leaf in leaves.items() if not (p in empty and any(m.startswith(p + ".") for m in merged))}

@@ -41,7 +41,7 @@ def spec_paths(cls: type = RunSpec, prefix: str = "") -> tuple[str, ...]:
     paths: list[str] = []
     for name, hint in _fields(cls).items():
         paths.append(prefix + name)
-        if dataclasses.is_dataclass(hint):
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint):
             paths.extend(spec_paths(hint, f"{prefix}{name}."))
     return tuple(paths)
 
@@ -193,7 +193,7 @@ def _parse_override(doc: LocatedYaml, item: Any, index: int) -> Override:
         for path in value:
             check_path(str(path), doc.where(*keys, key, path))
         parts[key] = value
-    assigned = {str(p): (v, doc.where(*keys, "set", p)) for p, v in parts["set"].items()}
+    assigned: Leaves = {str(p): (v, doc.where(*keys, "set", p)) for p, v in parts["set"].items()}
     return Override({str(p): v for p, v in parts["when"].items()}, assigned, doc.where(*keys))
 
 

@@ -152,8 +152,11 @@ def _copy(doc: LocatedYaml, keys: tuple[Key, ...], places: dict[tuple[Key, ...],
     """Places of ``keys`` and everything below it; list items moved ``shift`` positions on."""
     for spelled, line in doc.lines.items():
         if spelled[: len(keys)] == keys:
-            rest = spelled[len(keys):]
-            moved = (rest[0] + shift, *rest[1:]) if rest and shift else rest
+            rest = moved = spelled[len(keys):]
+            if rest and shift:
+                index = rest[0]
+                assert isinstance(index, int)  # only list items shift
+                moved = (index + shift, *rest[1:])
             places[(*keys, *moved)] = (doc.files.get(spelled, doc.path), line)
 
 

@@ -96,7 +96,7 @@ def parse_labels_csv(path: Path) -> tuple[str, ...]:
     rows = list(csv.reader(text for _, text in read_lines(path)))
     if not rows or [cell.strip().lower() for cell in rows[0][:2]] != ["id", "name"]:
         raise AnnotationError(f"{where(path, 1)}: expected the header 'id,name'")
-    names = []
+    names: list[str] = []
     for line, row in enumerate(rows[1:], start=2):
         if len(row) != 2:
             raise AnnotationError(f"{where(path, line)}: expected 'id,name', got {','.join(row)!r}")

@@ -117,7 +117,7 @@ def _draw_scene(rng: np.random.Generator, kind: str, size: int) -> _Scene:
     dark_background = rng.random() < 0.5
     low, high = (0.05, 0.4), (0.6, 1.0)
     base = rng.uniform(*(low if dark_background else high), size=3)
-    noise = Image.fromarray((rng.random((4, 4, 3)) * 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
+    noise = Image.fromarray((rng.random((4, 4, 3)) * 255).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
     background = np.clip(base + (np.asarray(noise, dtype=np.float32) / 255 - 0.5) * 0.2, 0, 1)
     colour = rng.uniform(*(high if dark_background else low), size=3)
     amount = {"translate": rng.uniform(0.35, 0.5) * size, "scale": math.log(rng.uniform(2.5, 3.5)),
@@ -153,7 +153,7 @@ def _render(scene: _Scene, kind: str, direction: tuple[int, int], frames: int, s
         points = (scene.shape @ rotation.T * radius + centre) * SUPERSAMPLE
         mask = Image.new("L", (size * SUPERSAMPLE, size * SUPERSAMPLE))
         ImageDraw.Draw(mask).polygon([tuple(p) for p in points], fill=255)
-        cover = np.asarray(mask.resize((size, size), Image.BOX), dtype=np.float32)[..., None] / 255 * alpha
+        cover = np.asarray(mask.resize((size, size), Image.Resampling.BOX), dtype=np.float32)[..., None] / 255 * alpha
         out[t] = np.round((scene.background * (1 - cover) + scene.colour * cover) * 255).astype(np.uint8)
     return out
 
@@ -184,7 +184,7 @@ def _av_frame(planes: list[np.ndarray], pts: int) -> Any:
     for plane, data in zip(out.planes, planes):
         buffer = np.zeros((plane.height, plane.line_size), dtype=np.uint8)
         buffer[:, : data.shape[1]] = data
-        plane.update(buffer)
+        plane.update(buffer)  # type: ignore[arg-type]  # any buffer works; PyAV's stub says bytes
     out.pts = pts
     return out
 

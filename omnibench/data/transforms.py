@@ -60,7 +60,8 @@ class MultiScaleCrop(nn.Module):
     def forward(self, video: torch.Tensor, uniforms: list[float] | None = None) -> torch.Tensor:
         """A random crop of ``video`` resized to ``size`` (``uniforms``: 3 draws, default from torch's generator)."""
         draws = torch.rand(3, dtype=torch.float64).tolist() if uniforms is None else uniforms
-        top, left, crop_h, crop_w = self.box(*video.shape[-2:], draws)
+        height, width = video.shape[-2:]
+        top, left, crop_h, crop_w = self.box(height, width, draws)
         return F.resized_crop(video, top, left, crop_h, crop_w, [self.size, self.size], antialias=True)
 
 
@@ -100,6 +101,9 @@ class VideoTransform:
     short_side: int = 256
     normalization: str = "clip"
     hflip: bool = True  # False for datasets whose labels depend on left/right (SSv2, synthetic)
+    # derived by __post_init__
+    _stats: tuple[tuple[float, ...], tuple[float, ...]] = dataclasses.field(init=False, repr=False, compare=False)
+    _crop: MultiScaleCrop = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.input_size > self.short_side:

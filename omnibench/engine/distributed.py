@@ -12,7 +12,7 @@ import dataclasses
 import datetime
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist
@@ -148,10 +148,11 @@ class ResumableSampler(Sampler[int]):
     the first ``start`` samples of the epoch, so a resumed run sees the rest of the same order."""
 
     def __init__(self, length: int, ctx: DistContext, seed: int) -> None:
-        from torch.utils.data import DistributedSampler  # noqa: PLC0415
+        from torch.utils.data import Dataset, DistributedSampler  # noqa: PLC0415
 
-        self.base = DistributedSampler(range(length), num_replicas=ctx.world_size, rank=ctx.rank,
-                                       shuffle=True, seed=seed, drop_last=True)
+        indices = cast("Dataset[int]", range(length))  # it only takes the length (its stub asks for a Dataset)
+        self.base: DistributedSampler[int] = DistributedSampler(indices, num_replicas=ctx.world_size, rank=ctx.rank,
+                                                                shuffle=True, seed=seed, drop_last=True)
         self.start = 0
 
     def set_position(self, epoch: int, start: int) -> None:

@@ -7,7 +7,8 @@ with their reason. Accuracies are percentages.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence, Sized
+from typing import Any
 
 import pandas as pd
 import torch
@@ -106,8 +107,9 @@ def _shard_scores(model: nn.Module, loader: DataLoader, classnames: Sequence[str
 
 def evaluate(model: nn.Module, dataset: torch.utils.data.Dataset, classnames: Sequence[str], *, name: tuple[str, str],
              records: Sequence[VideoRecord], ctx: DistContext, settings: EvalSettings, progress: ProgressReporter,
-             collate: object) -> EvalResult:
+             collate: Callable[[list[Any]], Any] | None) -> EvalResult:
     """Evaluate ``model`` (not DDP-wrapped) on ``dataset`` (whose items are ``records``); ``name`` = (dataset, split)."""
+    assert isinstance(dataset, Sized)  # map-style: the shard sampler splits its indices
     model.eval()
     sampler = ShardSampler(len(dataset), ctx.rank, ctx.world_size)
     loader = DataLoader(dataset, batch_size=settings.batch_size, sampler=sampler, num_workers=settings.workers,
@@ -133,6 +135,7 @@ def predictions_frame(result: EvalResult, top: int = 5) -> pd.DataFrame:
     best = result.scores.topk(k, dim=1) if len(result.labels) else None
     rows = []
     for row, index in enumerate(result.indices.tolist()):
+        assert best is not None  # a row per label
         ids, vals = best.indices[row].tolist(), best.values[row].tolist()
         label = int(result.labels[row])
         rows.append({"index": index, "path": result.paths[index], "label": label,

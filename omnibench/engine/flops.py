@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fvcore.nn import FlopCountAnalysis
 
     from omnibench.engine.flops_breakdown import Breakdown
+    from omnibench.models.base import VideoCLIPModel
 
 FlopHandle = Callable[[list[Any], list[Any]], Counter]
 ATTENTION_MATMUL = "attention_matmul"  # operator name of QKᵀ and AV in fvcore's per-operator counts
@@ -101,42 +102,42 @@ def count_flops(model: nn.Module, fn: Callable[..., torch.Tensor], inputs: tuple
     return int(analyse(model, fn, inputs).total())
 
 
-def video_analysis(model: nn.Module, clip: torch.Tensor) -> FlopCountAnalysis:
+def video_analysis(model: VideoCLIPModel, clip: torch.Tensor) -> FlopCountAnalysis:
     """fvcore's analysis of ``model.encode_video`` on one view ``clip`` (1, T, 3, S, S)."""
     return analyse(model, model.encode_video, (clip,))
 
 
-def text_analysis(model: nn.Module, classnames: Sequence[str]) -> FlopCountAnalysis:
+def text_analysis(model: VideoCLIPModel, classnames: Sequence[str]) -> FlopCountAnalysis:
     """fvcore's analysis of the text tower on one prompt per class name (never the cache)."""
     return analyse(model, lambda _: model.compute_text_features(list(classnames)), (torch.zeros(1),))
 
 
-def forward_analysis(model: nn.Module, clip: torch.Tensor, classnames: Sequence[str]) -> FlopCountAnalysis:
+def forward_analysis(model: VideoCLIPModel, clip: torch.Tensor, classnames: Sequence[str]) -> FlopCountAnalysis:
     """fvcore's analysis of a full forward on ``clip`` with the text computed (not cached)."""
 
     def run(video: torch.Tensor) -> torch.Tensor:
         model.text_cache.clear()
         original = model.encode_text
-        model.encode_text = model.compute_text_features
+        model.encode_text = model.compute_text_features  # type: ignore[method-assign]  # traced uncached
         try:
             return model(video, list(classnames))
         finally:
-            model.encode_text = original
+            model.encode_text = original  # type: ignore[method-assign]
 
     return analyse(model, run, (clip,))
 
 
-def video_gflops(model: nn.Module, clip: torch.Tensor) -> float:
+def video_gflops(model: VideoCLIPModel, clip: torch.Tensor) -> float:
     """GFLOPs of ``model.encode_video`` on one view ``clip`` (1, T, 3, S, S)."""
     return video_analysis(model, clip).total() / 1e9
 
 
-def text_gflops(model: nn.Module, classnames: Sequence[str]) -> float:
+def text_gflops(model: VideoCLIPModel, classnames: Sequence[str]) -> float:
     """GFLOPs of the text tower on one prompt per class name (never the cache)."""
     return text_analysis(model, classnames).total() / 1e9
 
 
-def forward_gflops(model: nn.Module, clip: torch.Tensor, classnames: Sequence[str]) -> float:
+def forward_gflops(model: VideoCLIPModel, clip: torch.Tensor, classnames: Sequence[str]) -> float:
     """GFLOPs of a full forward on ``clip`` with the text computed (not cached)."""
     return forward_analysis(model, clip, classnames).total() / 1e9
 
@@ -176,13 +177,13 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
         model.train(training)
 
 
-def measure_cost(model: nn.Module, frames: int, size: int, classes: int = 400) -> ModelCost:
+def measure_cost(model: VideoCLIPModel, frames: int, size: int, classes: int = 400) -> ModelCost:
     """FLOPs per view, text FLOPs and parameter counts of ``model`` (a zero input clip)."""
     with _eval_mode(model):
         return _measure_cost(model, frames, size, classes)
 
 
-def _measure_cost(model: nn.Module, frames: int, size: int, classes: int) -> ModelCost:
+def _measure_cost(model: VideoCLIPModel, frames: int, size: int, classes: int) -> ModelCost:
     from omnibench.engine.flops_breakdown import measure_breakdown  # noqa: PLC0415
 
     device = next(model.parameters()).device
@@ -226,7 +227,7 @@ def published_gflops(model: str, backbone: str, frames: int, size: int) -> dict[
     return {"gflops": entry[0], "scope": entry[1]}
 
 
-def record_cost(model: nn.Module, frames: int, size: int) -> dict[str, Any]:
+def record_cost(model: VideoCLIPModel, frames: int, size: int) -> dict[str, Any]:
     """The run record's ``cost`` block: video and one-prompt text GFLOPs, parameters, one scope line."""
     device = next(model.parameters()).device
     with _eval_mode(model):

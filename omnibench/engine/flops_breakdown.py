@@ -35,6 +35,8 @@ from omnibench.models.attention import MultiHeadCrossAttention, MultiHeadSelfAtt
 if TYPE_CHECKING:
     from fvcore.nn import FlopCountAnalysis
 
+    from omnibench.models.base import VideoCLIPModel
+
 ATTENTION_MODULES = (nn.MultiheadAttention, MultiHeadSelfAttention, MultiHeadCrossAttention)
 ROOT = "model"  # the model's name in the analyses' module names
 CONVENTIONS = {
@@ -99,12 +101,12 @@ def _inside(name: str, scopes: Iterable[str]) -> bool:
     return any(name == s or name.startswith(s + ".") for s in scopes)
 
 
-def plain_frames_analysis(model: nn.Module, clip: torch.Tensor) -> FlopCountAnalysis:
+def plain_frames_analysis(model: VideoCLIPModel, clip: torch.Tensor) -> FlopCountAnalysis:
     """fvcore's analysis of the model's CLIP image tower on the T frames of ``clip`` as plain images."""
     return analyse(model, lambda video: model.clip.encode_image(video.flatten(0, 1)), (clip,))
 
 
-def measure_breakdown(model: nn.Module, clip: torch.Tensor, classnames: list[str]) -> Breakdown:
+def measure_breakdown(model: VideoCLIPModel, clip: torch.Tensor, classnames: list[str]) -> Breakdown:
     """The breakdown of one view ``clip`` and the prompts of ``classnames`` (one class: per view)."""
     video = _Counts(video_analysis(model, clip), model)
     plain = _Counts(plain_frames_analysis(model, clip), model)

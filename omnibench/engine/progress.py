@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskID, TextColumn, TimeRemainingColumn
 
 from omnibench.execution.runlog import Tee, live_terminal
 
@@ -53,7 +53,7 @@ class ProgressReporter:
     def __init__(self, rich: bool, active: bool = True, log_every: int = 20) -> None:
         self.active, self.log_every = active, log_every
         self.bar: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
         self.owned = _shared is None  # else the bars join the invocation's display
         self.log: TextIO | None = None  # beside the bars: the log a Tee copies the run's output into
         self._live = contextlib.ExitStack()

@@ -27,7 +27,9 @@ def seed_everything(seed: int) -> None:
 
 def capture_rng_state() -> dict[str, Any]:
     """The current RNG states as plain data and tensors (loadable with ``weights_only=True``)."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
+    legacy = np.random.get_state()
+    assert isinstance(legacy, tuple)  # the global RandomState is an MT19937: its legacy tuple
+    name, keys, pos, has_gauss, cached = legacy
     version, internal, gauss_next = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),

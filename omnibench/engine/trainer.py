@@ -15,9 +15,9 @@ import contextlib
 import dataclasses
 import math
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence, Sized
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
@@ -35,6 +35,9 @@ from omnibench.engine.seeding import capture_rng_state, derive_seed, restore_rng
 from omnibench.errors import OmniBenchError
 from omnibench.config.spec import OptimSpec
 from omnibench.execution.process import stop_point
+
+if TYPE_CHECKING:
+    from omnibench.models.base import VideoCLIPModel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Trainer:
 
     def __init__(self, model: nn.Module, dataset: Dataset, classnames: Sequence[str], config: TrainConfig,
                  ctx: DistContext, progress: ProgressReporter, new_parameter_names: Collection[str] = ()) -> None:
+        assert isinstance(dataset, Sized)  # map-style: the sampler shuffles its indices
         self.model, self.dataset, self.classnames = model, dataset, tuple(classnames)
         self.config, self.ctx, self.progress = config, ctx, progress
         self.per_device, self.accum = batch_geometry(config.optim, ctx.world_size)
@@ -108,8 +112,8 @@ class Trainer:
     def fit(self) -> TrainResult:
         """Resume from the checkpoint if there is one, train to the last epoch, return totals."""
         self._resume()
-        if self.config.optim.grad_checkpointing:
-            self.model.set_grad_checkpointing(True)
+        if self.config.optim.grad_checkpointing:  # an option of the video models
+            cast("VideoCLIPModel", self.model).set_grad_checkpointing(True)
         self.model.train()
         for epoch in range(self.position.epoch, self.config.optim.epochs):
             self._run_epoch(epoch)
@@ -118,7 +122,9 @@ class Trainer:
 
     def _resume(self) -> None:
         path = self.config.checkpoint_path
-        state = ckpt.read_checkpoint(path, self.config.run_id, self.config.data_fingerprint) if path is not None else None
+        if path is None:
+            return
+        state = ckpt.read_checkpoint(path, self.config.run_id, self.config.data_fingerprint)
         if state is None:
             return
         ckpt.load_trainable_state(self.model, state["model"], path)
@@ -209,7 +215,7 @@ class Trainer:
             batch = next(batches)
             seed_everything(derive_seed(self.config.seed, epoch, first + i, self.ctx.rank))
             sync = i == count - 1 or not self.ctx.distributed
-            with contextlib.nullcontext() if sync else self.net.no_sync():
+            with contextlib.nullcontext() if sync else cast(DistributedDataParallel, self.net).no_sync():  # DDP when not sync
                 total += self._forward_backward(batch, count)
             clips += len(batch["label"])
             self.stats.skipped += len(batch.get("broken", ()))

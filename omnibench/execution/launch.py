@@ -118,7 +118,9 @@ def _launch_local(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOpt
     controllers print no traceback); it stops the running jobs with SIGTERM, which they record."""
     executor = _local_executor(store, tasks, load_profile(profile) if profile else None)
     limit = max_parallel if max_parallel >= 1 else max(1, (os.cpu_count() or 2) // 2)
-    waiting, active, outcomes = list(tasks), [], {}
+    waiting = list(tasks)
+    active: list[tuple[RunTask, submitit.Job]] = []
+    outcomes: dict[str, Outcome] = {}
     try:
         while waiting or active:
             while waiting and len(active) < limit:

@@ -81,7 +81,7 @@ def select_runs(suite: Suite, filters: Mapping[str, Sequence[Any]]) -> tuple[Run
                 hint = did_you_mean(str(value), known)
                 raise OmniBenchError(f"{flag} {value}: no run of suite '{suite.name}' has it{hint}; values: {', '.join(known)}")
         chosen = {str(v) for v in wanted}
-        specs = tuple(s for s in specs if values(s) is None or chosen & {str(v) for v in values(s)})
+        specs = tuple(s for s in specs if (found := values(s)) is None or chosen & {str(v) for v in found})
     return specs
 
 

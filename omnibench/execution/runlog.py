@@ -20,7 +20,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from omnibench.errors import OmniBenchError
 
@@ -88,7 +88,7 @@ def live_terminal(console: Any) -> Iterator[TextIO | None]:
     tees = [stream for stream in (sys.stdout, sys.stderr) if isinstance(stream, Tee)]
     saved = [tee.terminal for tee in tees]
     for tee in tees:
-        tee.terminal = FileProxy(console, tee.terminal)
+        tee.terminal = cast(TextIO, FileProxy(console, tee.terminal))  # a text stream (rich's own typing: TextIOBase)
     try:
         yield tees[0].log if tees else None
     finally:
@@ -127,7 +127,7 @@ class _CurrentStderr(logging.StreamHandler):
         self.setFormatter(logging.Formatter(LOG_FORMAT))
 
     @property
-    def stream(self) -> TextIO:  # type: ignore[override]
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter

@@ -147,7 +147,8 @@ class RunStore:
             raise OmniBenchError(f"{path}: no valid 'state' (one of {', '.join(RECORDED)})")
         core = {f.name for f in dataclasses.fields(RunStatus)} - {"extra"}
         extra = {k: v for k, v in data.items() if k not in core}
-        return RunStatus(**{k: data.get(k) for k in core}, extra=extra)
+        values: dict[str, Any] = {k: data.get(k) for k in core}
+        return RunStatus(**values, extra=extra)
 
     def write_status(self, suite: str, run_id: str, state: str, **fields: Any) -> RunStatus:
         """Set the run's state; ``job_id``, ``log`` and extra fields carry over unless given.

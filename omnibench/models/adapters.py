@@ -106,8 +106,10 @@ class SelfPromptGenerator(nn.Module):
         self.residual = form == "residual"
         self.projector = FeedForward(width, ratio=4 if self.residual else 1) if projector else None
         if self.projector is not None and self.residual:
-            nn.init.zeros_(self.projector[-1].weight)
-            nn.init.zeros_(self.projector[-1].bias)
+            last = self.projector[-1]
+            assert isinstance(last, nn.Linear)  # FeedForward ends with its output Linear
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     @property
     def prompt_count(self) -> int:
@@ -139,7 +141,7 @@ class _LogGate(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
-        (floored,) = ctx.saved_tensors
+        (floored,) = ctx.saved_tensors  # type: ignore[attr-defined]  # torch's FunctionCtx stub lacks it
         return grad / floored
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
@@ -19,6 +19,8 @@ from omnibench.config.spec import ModelSpec, validate_options
 
 if TYPE_CHECKING:
     from omnibench.models.base import VideoCLIPModel
+
+_Model = TypeVar("_Model", bound="type[VideoCLIPModel]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,11 +36,11 @@ class ModelEntry:
 MODELS: Registry[ModelEntry] = Registry("model")
 
 
-def register_model(name: str) -> Callable[[type], type]:
+def register_model(name: str) -> Callable[[_Model], _Model]:
     """Class decorator: register a :class:`VideoCLIPModel` subclass as the declared model ``name``."""
     declaration = DECLARED.get(name)
 
-    def decorate(cls: type) -> type:
+    def decorate(cls: _Model) -> _Model:
         MODELS.register(name)(ModelEntry(name, cls, declaration.options, declaration.description))
         cls.registry_name = name
         return cls

@@ -17,7 +17,7 @@ from typing import Any
 import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
 import torch
 from open_clip.model import CLIP
-from open_clip.transformer import QuickGELU
+from open_clip.transformer import QuickGELU, ResidualAttentionBlock
 from torch import nn
 
 from omnibench.models.attention import (
@@ -118,7 +118,7 @@ class XCLIP(VideoCLIPModel):
         return x
 
     @staticmethod
-    def _block(block: nn.Module, message: MessageToken, x: torch.Tensor, batch: int) -> torch.Tensor:
+    def _block(block: ResidualAttentionBlock, message: MessageToken, x: torch.Tensor, batch: int) -> torch.Tensor:
         """Cross-frame attention block (Eq. 7-9) with the CLIP block's own IFA and FFN weights."""
         messages = message(x[:, 0].unflatten(0, (batch, -1))).flatten(0, 1)
         x = torch.cat([x, messages[:, None]], dim=1)

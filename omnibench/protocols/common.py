@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -26,13 +26,16 @@ from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
 from omnibench.execution.run_files import CHECKPOINT_FILE
 
+if TYPE_CHECKING:
+    from omnibench.models.base import VideoCLIPModel
+
 
 
 @dataclasses.dataclass
 class ProtocolResult:
     """What a protocol hands back for the record."""
 
-    model: torch.nn.Module  # the evaluated model (its cost goes into the record)
+    model: VideoCLIPModel  # the evaluated model (its cost goes into the record)
     classes: tuple[str, ...]
     evaluations: list[EvalResult]
     metrics: dict[str, float]
@@ -82,7 +85,7 @@ class RunContext:
         return batch_geometry(self.spec.optim, self.dist.world_size)[0]
 
 
-def build_video_model(ctx: RunContext) -> torch.nn.Module:
+def build_video_model(ctx: RunContext) -> VideoCLIPModel:
     """The spec's model on this rank's device, initialised from the run seed."""
     from omnibench.models import build_model  # noqa: PLC0415
 
@@ -152,7 +155,7 @@ def _dataset(ctx: RunContext, split: Split, train: bool) -> VideoClipDataset:
                             strict=ctx.spec.strict, seed=ctx.spec.seed)
 
 
-def train(ctx: RunContext, model: torch.nn.Module, split: Split) -> TrainResult:
+def train(ctx: RunContext, model: VideoCLIPModel, split: Split) -> TrainResult:
     """Train ``model`` on ``split`` with its class names (resuming from the run's checkpoint)."""
     split = limited(ctx, split, "training")
     data = ctx.spec.data

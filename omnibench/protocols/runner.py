@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
@@ -20,6 +20,9 @@ from omnibench.protocols.record import build_record
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
 from omnibench.execution.run_files import PREDICTIONS_FILE, RECORD_FILE
+
+if TYPE_CHECKING:
+    from omnibench.models.base import VideoCLIPModel
 
 
 def execute(spec: RunSpec, run_dir: Path, suite: str, runtime: RuntimeOptions, protocol: Protocol,
@@ -53,7 +56,7 @@ def _write_predictions(run_dir: Path, result: ProtocolResult) -> None:
         atomic_write_text(run_dir / PREDICTIONS_FILE, pd.concat(frames, ignore_index=True).to_csv(index=False))
 
 
-def _cost(ctx: RunContext, model: torch.nn.Module) -> dict[str, Any]:
+def _cost(ctx: RunContext, model: VideoCLIPModel) -> dict[str, Any]:
     """GFLOPs per video view and per class text, parameter counts (``omnibench.engine.flops``) of the run's model."""
     from omnibench.engine.flops import record_cost  # noqa: PLC0415
 

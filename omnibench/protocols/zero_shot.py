@@ -17,6 +17,7 @@ import torch
 from omnibench.data import Split
 from omnibench.engine.evaluate import EvalResult
 from omnibench.engine.metrics import summarize
+from omnibench.engine.trainer import TrainResult
 from omnibench.protocols.common import (
     ProtocolResult,
     RunContext,
@@ -79,13 +80,13 @@ def run(ctx: RunContext, options: EvalOnlyOptions) -> ProtocolResult:
     """Train on the spec's dataset (``zero_shot`` only), then evaluate every target."""
     targets = options.targets or (ctx.spec.dataset,)
     splits = {target: ctx.test_splits(target, options.splits) for target in targets}
-    zero_shot = isinstance(options, ZeroShotOptions)
-    train_split = ctx.split(ctx.spec.dataset, options.train_split, train=True) if zero_shot else None
+    train_split = ctx.split(ctx.spec.dataset, options.train_split, train=True) if isinstance(options, ZeroShotOptions) else None
     guard(ctx, train_split, [s for group in splits.values() for s in group])
     model = build_video_model(ctx)
     if options.weights_from is not None:
         load_run_weights(ctx, model, options.weights_from)
-    trained, classes = None, ()
+    trained: TrainResult | None = None
+    classes: tuple[str, ...] = ()
     if train_split is not None:
         trained, classes = train(ctx, model, train_split), train_split.classnames
     results = {target: _evaluate_target(ctx, model, options, target, splits[target]) for target in targets}

@@ -6,7 +6,7 @@ build on it; this module picks the builder of a suite's ``table.layout``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from omnibench.errors import OmniBenchError
@@ -31,8 +31,9 @@ from omnibench.report.tables import (
 
 def build_tables(spec: TableSpecLike, runs: SuiteRuns, bootstrap: BootstrapSettings | None = None) -> list[ReportTable]:
     """The paper-like tables a suite feeds (one, or one per dataset group for ``supervised``)."""
-    builders = {"grid": functools.partial(build_grid, bootstrap=bootstrap or BootstrapSettings()),
-                "supervised": layouts.build_supervised, "zero_shot": layouts.build_zero_shot}
+    builders: dict[str, Callable[[TableSpecLike, SuiteRuns], list[ReportTable]]] = {
+        "grid": functools.partial(build_grid, bootstrap=bootstrap or BootstrapSettings()),
+        "supervised": layouts.build_supervised, "zero_shot": layouts.build_zero_shot}
     if spec.layout not in builders:
         raise OmniBenchError(f"suite {runs.suite}: table layout '{spec.layout}' is not one of {', '.join(builders)}")
     check_cells(spec, runs.expected, runs.suite)

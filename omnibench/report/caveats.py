@@ -37,8 +37,8 @@ def attach_runs(rows: Sequence[C.MeasuredRow], frame: pd.DataFrame, row_paths: S
     if frame.empty:
         return
     exact: dict[C.Key, dict[C.Key, list[dict[str, Any]]]] = {}
-    for run, row, col in zip(frame.to_dict("records"), C.keys_of(frame, row_paths), C.keys_of(frame, col_paths)):
-        exact.setdefault(row, {}).setdefault(col, []).append(_plain(run))
+    for run, row_key, col_key in zip(frame.to_dict("records"), C.keys_of(frame, row_paths), C.keys_of(frame, col_paths)):
+        exact.setdefault(row_key, {}).setdefault(col_key, []).append(_plain(run))
     for row in rows:
         groups = exact.get(row.key, {})
         for column in dict.fromkeys(columns):

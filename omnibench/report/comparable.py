@@ -26,7 +26,7 @@ def paper_setting(row: PublishedRow, dataset: str | None, model: str | None) -> 
     protocol = row.protocol
     defaults = _defaults(protocol or "", str(dataset or ""), [model, row.model, "omniclip"])
     data, optim = defaults.get("data", {}), defaults.get("optim", {})
-    facts = dataset_facts().get(dataset)
+    facts = dataset_facts().get(dataset) if dataset is not None else None
     views = row.views or f"{data.get('test_clips', 1)}x{data.get('test_crops', 1)}"
     splits = facts.test_splits if facts and row.splits == "all" else facts.test_splits[:1] if facts else None
     return {"protocol": protocol, "backbone": row.backbone or SETTING["backbone"],
@@ -45,7 +45,7 @@ def _defaults(protocol: str, dataset: str, models: Sequence[str | None]) -> dict
     return {}
 
 
-def _classes(run: Run, dataset: str) -> int | None:
+def _classes(run: Run, dataset: str | None) -> int | None:
     for key, value in run.items():
         if key.startswith("classes_per_dataset.") and canonical_dataset(key.split(".", 1)[1]) == dataset:
             return int(value)
@@ -53,7 +53,7 @@ def _classes(run: Run, dataset: str) -> int | None:
     return int(run["num_classes"]) if own and run.get("num_classes") else None  # records before classes_per_dataset
 
 
-def _splits(run: Run, dataset: str) -> tuple[str, ...] | None:
+def _splits(run: Run, dataset: str | None) -> tuple[str, ...] | None:
     found = sorted({split for name, split in run.get("eval_splits") or () if canonical_dataset(name) == dataset})
     return tuple(found) or None
 
@@ -64,7 +64,7 @@ def _pretrained(run: Run) -> str:
     return pretrained_label(published if isinstance(published, str) else run.get("model.pretrained"))
 
 
-READERS: dict[str, Callable[[Run, str], Any]] = {
+READERS: dict[str, Callable[[Run, str | None], Any]] = {
     "protocol": lambda run, _: run.get("protocol"),
     "backbone": lambda run, _: backbone_label(str(run.get("model.backbone"))),
     "pretrained": lambda run, _: _pretrained(run),

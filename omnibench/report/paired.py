@@ -145,7 +145,7 @@ def reference_deltas(done: pd.DataFrame, run_dirs: Mapping[str, Path], row_paths
     problems: dict[str, list[str]] = {}  # why a column has no interval -> its columns
     for key, rows in members.items():
         runs = sorted({run for runs in rows.values() for run in runs})
-        found = {run: cache[run] for run in runs if cache[run]}
+        found = {run: outcomes for run in runs if (outcomes := cache[run])}
         column = resample_column(found, repr(key), settings) if found else Column(problem="no predictions.csv")
         if column.problem:
             problems.setdefault(column.problem, []).append(", ".join(map(str, key)))

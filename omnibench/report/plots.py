@@ -12,8 +12,9 @@ counts). Every figure is ``FIGSIZE`` inches at ``DPI``, so every PNG is ``PIXELS
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -173,7 +174,7 @@ def ablation_figure(table: ReportTable) -> Figure:
         bars = [_bar_stat(table, label, column, kind) for label in labels]
         name, published = _name(column), kind == PUBLISHED
         positions = np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width
-        heights = [b.mean for b in bars]
+        heights = [cast(float, b.mean) for b in bars]  # _bar_stat: never None
         ax.bar(positions, heights, width,
                yerr=_errors(bars) if not published else None, capsize=3, color=colors[name],
                hatch="//" if published else None, alpha=0.55 if published else 1.0,
@@ -204,7 +205,7 @@ def chance_line(ax: Axes, table: ReportTable, metric: str) -> None:
         ax.axhline(level, color="0.3", linestyle=":", linewidth=1.2, label=f"chance ({level:.3g} %)", zorder=1)
 
 
-def skip_marks(ax: Axes, xs: Sequence[float], ys: Sequence[float], skipped: Sequence[str]) -> None:
+def skip_marks(ax: Axes, xs: Iterable[float], ys: Iterable[float], skipped: Iterable[str]) -> None:
     """A † above each point whose cell skipped broken videos (the table's notes give the counts)."""
     for x, y, text in zip(xs, ys, skipped):
         if isinstance(text, str) and text:
@@ -232,7 +233,7 @@ def _bar_stat(table: ReportTable, label: str, column: Column, kind: str) -> Stat
     return next((s for s in stats if s is not None and s.mean is not None), Stat(0.0))
 
 
-def _legend(figure: Figure, axes: Sequence[Axes]) -> None:
+def _legend(figure: Figure, axes: Iterable[Axes]) -> None:
     handles, names = [], []
     for ax in axes:
         for handle, name in zip(*ax.get_legend_handles_labels()):

@@ -131,9 +131,9 @@ def get_table(key: str) -> PublishedTable | None:
     return published_tables().get(key)
 
 
-def with_related(key: str) -> list[PublishedTable]:
+def with_related(key: str | None) -> list[PublishedTable]:
     """The table named ``key`` followed by the other papers' tables it lists under ``also``."""
-    table = get_table(key)
+    table = get_table(key) if key is not None else None
     if table is None:
         return []
     return [table] + [published_tables()[other] for other in table.also]

@@ -42,15 +42,22 @@ DELTA_PREFIX = "Δ "
 
 
 class TableSpecLike(Protocol):
-    """What a report needs from a suite's ``table:`` entry (``omnibench.config.suite.TableSpec``)."""
+    """What a report needs from a suite's ``table:`` entry (``omnibench.config.suite.TableSpec``); read-only."""
 
-    paper_table: str | None
-    title: str
-    layout: str
-    rows: Sequence[str]
-    columns: Sequence[str]
-    metrics: Sequence[str]
-    reference: Mapping[str, Any] | None  # the row each other row is compared with (grid)
+    @property
+    def paper_table(self) -> str | None: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def layout(self) -> str: ...
+    @property
+    def rows(self) -> Sequence[str]: ...
+    @property
+    def columns(self) -> Sequence[str]: ...
+    @property
+    def metrics(self) -> Sequence[str]: ...
+    @property
+    def reference(self) -> Mapping[str, Any] | None: ...  # the row each other row is compared with (grid)
 
 
 @dataclasses.dataclass(frozen=True)
