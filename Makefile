@@ -8,7 +8,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv demo test test-fast mutation mutation-score clean
+.PHONY: venv demo lint test test-fast mutation mutation-score clean
 
 venv: $(STAMP)
 
@@ -24,7 +24,12 @@ demo: venv
 	$(VENV)/bin/omnibench report demo --latex results/demo-report/demo.tex --plots results/demo-report/plots
 	$(VENV)/bin/omnibench report demo
 
-test: venv
+# Lint and type-check (configuration in pyproject.toml: [tool.ruff], [tool.mypy]); part of `make test`.
+lint: venv
+	$(PY) -m ruff check omnibench tests tools
+	$(PY) -m mypy
+
+test: venv lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
 
 test-fast: venv
@@ -61,4 +66,4 @@ mutation-score:
 	$(PY) tools/mutation_score.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info mutants mutants.log .mutation-data
+	rm -rf $(VENV) build *.egg-info mutants mutants.log .mutation-data .mypy_cache .ruff_cache
