@@ -20,7 +20,7 @@ from omnibench.config.suite import Suite
 from omnibench.config.suite_paths import flatten, leaf_value
 from omnibench.execution.states import RunState
 
-STATE_STYLES = {RunState.DONE: "green", RunState.FAILED: "bold red", RunState.RUNNING: "yellow",
+STATE_STYLES: dict[str, str] = {RunState.DONE: "green", RunState.FAILED: "bold red", RunState.RUNNING: "yellow",
                 RunState.PENDING: "cyan", RunState.NEW: "dim", RunState.STALE: "magenta", RunState.DEAD: "bold red"}
 
 

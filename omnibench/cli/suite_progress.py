@@ -127,7 +127,7 @@ class SuiteProgress:
         """``run 3/8 · 2 done · 0 failed · ETA 1:02:03``."""
         started = sum(run.started is not None for run in self.runs)
         counts = {state: sum(run.state == state for run in self.runs) for state in (RunState.DONE, RunState.FAILED)}
-        text = f"run {max(started, 1)}/{len(self.runs)} · {counts['done']} done · {counts['failed']} failed"
+        text = f"run {max(started, 1)}/{len(self.runs)} · {counts[RunState.DONE]} done · {counts[RunState.FAILED]} failed"
         left = len(self.runs) - self.finished
         if self.finished and left:
             text += f" · ETA {clock((time.monotonic() - self.began) / self.finished * left)}"

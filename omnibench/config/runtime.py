@@ -39,8 +39,11 @@ class RuntimeOptions:
 class Executor(str, enum.Enum):  # noqa: UP042 (StrEnum is Python 3.11+; requires-python allows 3.10)
     """Where runs execute: this process, parallel local processes, or a Slurm job array."""
 
-    __str__ = str.__str__
-    __format__ = str.__format__
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
     INLINE = "inline"
     LOCAL = "local"

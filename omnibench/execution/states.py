@@ -12,8 +12,11 @@ import enum
 class RunState(str, enum.Enum):  # noqa: UP042 (StrEnum is Python 3.11+; requires-python allows 3.10)
     """A run's state, in the order tables list them; each is (and prints as) its name as a string."""
 
-    __str__ = str.__str__
-    __format__ = str.__format__
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
 
     NEW = "new"
     PENDING = "pending"
