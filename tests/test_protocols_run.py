@@ -56,7 +56,8 @@ def test_few_shot_run_end_to_end(data_root: Path, tmp_path: Path) -> None:
     assert record["cost"]["params_trainable"] < record["cost"]["params_total"]
     assert record["cost"]["gflops_video"] > 0 and record["cost"]["gflops_text_one"] > 0
     assert record["weights"] == {"pretrained": None, "kind": "random init", "activation": "gelu",
-                                 "activation_source": "backbone config 'omnibench-tiny-vit' (random init)"}
+                                 "activation_source": "backbone config 'omnibench-tiny-vit' (random init)",
+                                 "published_as": None}
     assert set(record["versions"]) >= {"python", "torch", "open_clip", "decord", "fvcore", "cuda", "gpu"}
     assert record["skipped_videos"] == {"train": 0, "eval": 0} and record["leakage_override"] is False
     assert record["leakage"][0]["shared_files"] == 0
