@@ -7,6 +7,7 @@ its writer (``.<name>.<pid>@<host>.<random>.tmp``), so what a killed writer left
 recognised, and removed, once that process is provably gone. Files are created with mode
 0666 minus the umask, like any other program's: colleagues read a shared store.
 """
+
 from __future__ import annotations
 
 import contextlib

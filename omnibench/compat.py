@@ -14,6 +14,7 @@ working extension (any normal install, GPU clusters) this module does nothing.
 It runs from ``omnibench/__init__.py``, so it precedes every ``import open_clip``
 in the package.
 """
+
 from __future__ import annotations
 
 import importlib.util

@@ -1,4 +1,5 @@
 """User-facing errors: one line that says what is wrong and where (file:line, key, setting)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,5 +33,7 @@ def read_text(path: Path) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
-        raise OmniBenchError(f"{where(path, line)}: not UTF-8 text (byte 0x{data[err.start]:02x}); "
-                             "save the file as UTF-8") from None
+        raise OmniBenchError(
+            f"{where(path, line)}: not UTF-8 text (byte 0x{data[err.start]:02x}); "
+            "save the file as UTF-8"
+        ) from None

@@ -7,6 +7,7 @@ Used for models, datasets, protocols and suites, e.g.::
     @MODELS.register("omniclip")
     def build_omniclip(cfg): ...
 """
+
 from __future__ import annotations
 
 import difflib

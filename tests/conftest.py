@@ -1,4 +1,5 @@
 """Shared test settings: offline hub, CPU threads, markers in the JUnit XML, and the reference files when present."""
+
 from __future__ import annotations
 
 import os
@@ -70,11 +71,18 @@ def unprivileged(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     probe = tmp_path_factory.mktemp("permissions") / "unreadable"
     probe.write_text("secret")
     probe.chmod(0o000)
-    candidates = [["setpriv", "--bounding-set=-dac_override,-dac_read_search"],
-                  ["capsh", "--drop=cap_dac_override,cap_dac_read_search", "--", "-c", 'exec "$0" "$@"']]
+    candidates = [
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search"],
+        ["capsh", "--drop=cap_dac_override,cap_dac_read_search", "--", "-c", 'exec "$0" "$@"'],
+    ]
     for prefix in candidates:
         if shutil.which(prefix[0]) is None:
             continue
-        if subprocess.run([*prefix, "cat", str(probe)], capture_output=True, check=False).returncode != 0:
+        if (
+            subprocess.run(
+                [*prefix, "cat", str(probe)], capture_output=True, check=False
+            ).returncode
+            != 0
+        ):
             return prefix
     pytest.skip("running as root without setpriv or capsh: file permissions cannot be enforced")

@@ -6,6 +6,7 @@
 × 20 seeds, each with a predictions.csv as the runner writes it. Prints the wall and CPU seconds of
 the table without and with the Δ-to-reference rows (default 10 000 resamples).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from omnibench.report.records import collect_runs
-from omnibench.report.stats import BootstrapSettings
-from omnibench.report.build import build_tables
 from omnibench.config.spec import RunSpec
+from omnibench.config.suite import TableSpec
 from omnibench.execution.run_files import PREDICTIONS_FILE, RECORD_FILE
 from omnibench.execution.store import RunStore, atomic_write_json
-from omnibench.config.suite import TableSpec
+from omnibench.report.build import build_tables
+from omnibench.report.records import collect_runs
+from omnibench.report.stats import BootstrapSettings
 from test_report import make_record  # tests/ is on sys.path: the script's folder
 
 VIDEOS = {"hmdb51": 1530, "ucf101": 3783}
@@ -37,18 +38,42 @@ def build(store: RunStore, specs: list[RunSpec]) -> None:
         correct = rng.random(n) < 0.7
         run_dir = store.run_dir("perf", spec.run_id())
         run_dir.mkdir(parents=True)
-        pd.DataFrame({"dataset": spec.dataset, "split": "test1", "index": np.arange(n),
-                      "path": [f"/data/{spec.dataset}/v{i:05d}.avi" for i in range(n)], "label": np.arange(n) % 51,
-                      "label_name": "x", "pred": 0, "pred_name": "x", "correct": correct, "top_classes": "1 2 3 4 5",
-                      "top_scores": "0.5 0.2 0.1 0.1 0.1", "broken": ""}).to_csv(run_dir / PREDICTIONS_FILE, index=False)
-        atomic_write_json(run_dir / RECORD_FILE, make_record(spec, "perf", {"top1": 100 * correct.mean()}))
+        pd.DataFrame(
+            {
+                "dataset": spec.dataset,
+                "split": "test1",
+                "index": np.arange(n),
+                "path": [f"/data/{spec.dataset}/v{i:05d}.avi" for i in range(n)],
+                "label": np.arange(n) % 51,
+                "label_name": "x",
+                "pred": 0,
+                "pred_name": "x",
+                "correct": correct,
+                "top_classes": "1 2 3 4 5",
+                "top_scores": "0.5 0.2 0.1 0.1 0.1",
+                "broken": "",
+            }
+        ).to_csv(run_dir / PREDICTIONS_FILE, index=False)
+        atomic_write_json(
+            run_dir / RECORD_FILE, make_record(spec, "perf", {"top1": 100 * correct.mean()})
+        )
 
 
 def main(root: Path) -> None:
     store = RunStore(root)
-    specs = [RunSpec.from_dict({"protocol": "supervised", "dataset": d, "seed": s,
-                                "model": {"name": "omniclip", "options": {"ratio": r}}})
-             for d in VIDEOS for r in RATIOS for s in range(20)]
+    specs = [
+        RunSpec.from_dict(
+            {
+                "protocol": "supervised",
+                "dataset": d,
+                "seed": s,
+                "model": {"name": "omniclip", "options": {"ratio": r}},
+            }
+        )
+        for d in VIDEOS
+        for r in RATIOS
+        for s in range(20)
+    ]
     if not (root / "perf").exists():
         build(store, specs)
     runs = collect_runs("perf", specs, store)
@@ -57,7 +82,9 @@ def main(root: Path) -> None:
     for name, spec in (("without intervals", table), ("with intervals", reference)):
         wall, cpu = time.perf_counter(), time.process_time()
         build_tables(spec, runs, BootstrapSettings())
-        print(f"table {name}: {time.perf_counter() - wall:.2f} s wall, {time.process_time() - cpu:.2f} s CPU")
+        print(
+            f"table {name}: {time.perf_counter() - wall:.2f} s wall, {time.process_time() - cpu:.2f} s CPU"
+        )
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ skipped videos are counted and bounded, and a record whose annotation files chan
 Real tiny models on generated videos through the CLI (inline executor). The synthetic data has
 3 classes: ``train.txt`` lists 9 videos (3 per class), each ``test*.txt`` 3.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.execution.acceptance import record_problems
 from omnibench.cli import main
-from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
-from omnibench.execution.store import RunStore, atomic_write_json
 from omnibench.config.suite import load_suite
+from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
+from omnibench.execution.acceptance import record_problems
+from omnibench.execution.store import RunStore, atomic_write_json
 
 SUITE = """\
 name: trust
@@ -32,14 +33,19 @@ grid:
   protocol: [supervised]
   model.name: [vificlip]
 """
-EVAL_ONLY = SUITE.replace("protocol_options: {eval_split: test1}", "protocol_options: {splits: [test1]}").replace(
-    "protocol: [supervised]", "protocol: [eval_only]").replace("model.name: [vificlip]", "model.name: [vanilla_clip]")
+EVAL_ONLY = (
+    SUITE.replace("protocol_options: {eval_split: test1}", "protocol_options: {splits: [test1]}")
+    .replace("protocol: [supervised]", "protocol: [eval_only]")
+    .replace("model.name: [vificlip]", "model.name: [vanilla_clip]")
+)
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("generated") / "synthetic"
-    generate_synthetic(root, SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32))
+    generate_synthetic(
+        root, SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32)
+    )
     return root
 
 
@@ -68,10 +74,24 @@ def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, captured.out + captured.err
 
 
-def _run(capsys: pytest.CaptureFixture[str], suite: Path, data_root: Path, *extra: str) -> tuple[int, str, RunStore, str]:
+def _run(
+    capsys: pytest.CaptureFixture[str], suite: Path, data_root: Path, *extra: str
+) -> tuple[int, str, RunStore, str]:
     store = RunStore(suite.parent / "results")
-    code, out = _cli(capsys, "run", str(suite), "--results", str(store.root), "--data-root", str(data_root),
-                     "--workers", "0", "--device", "cpu", *extra)
+    code, out = _cli(
+        capsys,
+        "run",
+        str(suite),
+        "--results",
+        str(store.root),
+        "--data-root",
+        str(data_root),
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        *extra,
+    )
     return code, out, store, load_suite(suite).specs[0].run_id()
 
 
@@ -84,7 +104,8 @@ def _corrupt(root: Path, list_name: str, count: int) -> list[str]:
 
 
 def test_a_list_naming_avi_where_the_disk_has_mp4_fails_before_training(
-        tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     train_list = data_root / "synthetic" / "train.txt"
     train_list.write_text(train_list.read_text().replace(".mp4", ".avi"))
     code, out, store, run_id = _run(capsys, _suite(tmp_path), data_root)
@@ -92,67 +113,99 @@ def test_a_list_naming_avi_where_the_disk_has_mp4_fails_before_training(
     error = store.read_status("trust", run_id).error
     assert error.startswith("synthetic/train: none of the 9 videos listed exists; first: ")
     assert f"object_moving_left_000.avi (listed at {train_list}:1;" in error
-    assert "the folder has object_moving_left_000.mp4: the list names '.avi', the disk '.mp4'" in error
-    assert not store.is_done("trust", run_id) and "loss" not in store.log_path("trust", run_id).read_text()
+    assert (
+        "the folder has object_moving_left_000.mp4: the list names '.avi', the disk '.mp4'" in error
+    )
+    assert (
+        not store.is_done("trust", run_id)
+        and "loss" not in store.log_path("trust", run_id).read_text()
+    )
 
 
 def test_a_split_without_any_readable_video_fails_instead_of_reporting_nan(
-        tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _corrupt(data_root / "synthetic", "test1.txt", 3)
     code, out, store, run_id = _run(capsys, _suite(tmp_path, EVAL_ONLY), data_root)
     assert code == 1
     error = store.read_status("trust", run_id).error
-    assert error.startswith(f"run {run_id}: synthetic/test1: 0 videos evaluated (3 of 3 (100%) skipped as broken; "
-                            "first: ") and "object_moving_left_003.mp4" in error
+    assert (
+        error.startswith(
+            f"run {run_id}: synthetic/test1: 0 videos evaluated (3 of 3 (100%) skipped as broken; "
+            "first: "
+        )
+        and "object_moving_left_003.mp4" in error
+    )
     assert not store.is_done("trust", run_id) and "nan" not in out
-    assert (store.run_dir("trust", run_id) / "predictions.csv").is_file()  # kept: it lists each broken video
+    assert (
+        store.run_dir("trust", run_id) / "predictions.csv"
+    ).is_file()  # kept: it lists each broken video
 
 
 def test_training_on_broken_videos_counts_each_once_and_fails_above_max_skipped(
-        tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     _corrupt(data_root / "synthetic", "train.txt", 1)  # 1 of 9 = 11.1%: over the default 1%
     code, out, store, run_id = _run(capsys, _suite(tmp_path), data_root)
     assert code == 1
     assert store.read_status("trust", run_id).error == (
         f"run {run_id}: training split synthetic/train: 1 of 9 (11.1%) videos skipped as broken, more than "
-        "max_skipped 1%; first: see log.txt; fix the data or raise max_skipped in the suite")
+        "max_skipped 1%; first: see log.txt; fix the data or raise max_skipped in the suite"
+    )
     assert not store.is_done("trust", run_id)
 
     tolerant = _suite(tmp_path, max_skipped=0.2)
     code, out, store, run_id = _run(capsys, tolerant, data_root)
     assert code == 0, out
     record = store.read_record("trust", run_id)
-    assert record["skipped_videos"] == {"train": 1, "eval": 0}  # one video, though read in each of 2 epochs
+    assert record["skipped_videos"] == {
+        "train": 1,
+        "eval": 0,
+    }  # one video, though read in each of 2 epochs
     assert record["train"]["videos"] == 9 and record["spec"]["max_skipped"] == 0.2
-    assert "1/9 train" in out[out.rindex("trust: 1 run"):]
+    assert "1/9 train" in out[out.rindex("trust: 1 run") :]
 
 
 def test_missing_test_videos_over_the_limit_fail_early_and_skips_show_in_status(
-        tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     root = data_root / "synthetic"
     videos = sorted(p.relative_to(root) for p in root.glob("videos/*/*.mp4"))
     labels = {"left": 0, "right": 1, "up": 2}
     lines = [f"{v} {labels[v.parent.name.rsplit('_', 1)[1]]}" for v in videos[:14]]
-    (root / "test1.txt").write_text("\n".join([*lines, "videos/gone/a.mp4 0", "videos/gone/b.mp4 1"]) + "\n")
+    (root / "test1.txt").write_text(
+        "\n".join([*lines, "videos/gone/a.mp4 0", "videos/gone/b.mp4 1"]) + "\n"
+    )
     code, out, store, run_id = _run(capsys, _suite(tmp_path, EVAL_ONLY), data_root)
     assert code == 1
     assert store.read_status("trust", run_id).error == (
         f"synthetic/test1: 2 of 16 (12.5%) videos missing, more than max_skipped 1%; first: {root}/videos/gone/a.mp4 "
         f"(listed at {root / 'test1.txt'}:15; folder {root}/videos/gone does not exist); "
-        "fix the data or raise max_skipped in the suite")
+        "fix the data or raise max_skipped in the suite"
+    )
 
-    code, out, store, run_id = _run(capsys, _suite(tmp_path, EVAL_ONLY, max_skipped=0.125), data_root)
+    code, out, store, run_id = _run(
+        capsys, _suite(tmp_path, EVAL_ONLY, max_skipped=0.125), data_root
+    )
     assert code == 0, out
-    assert store.read_record("trust", run_id)["evaluations"][0]["first_skipped"].endswith("a.mp4: missing video file")
-    assert "2/16 eval" in out[out.rindex("trust: 1 run"):]
+    assert store.read_record("trust", run_id)["evaluations"][0]["first_skipped"].endswith(
+        "a.mp4: missing video file"
+    )
+    assert "2/16 eval" in out[out.rindex("trust: 1 run") :]
     code, out = _cli(capsys, "status", str(tmp_path / "trust.yaml"), "--results", str(store.root))
     assert "skipped" in out and "2/16 eval" in out
     code, out = _cli(capsys, "ls", "runs", "--results", str(store.root), "--json")
-    assert json.loads(out)[0]["skipped"] == {"train": 0, "train_listed": None, "eval": 2, "eval_listed": 16}
+    assert json.loads(out)[0]["skipped"] == {
+        "train": 0,
+        "train_listed": None,
+        "eval": 2,
+        "eval_listed": 16,
+    }
 
 
 def test_a_run_whose_annotation_file_changed_is_stale_and_reruns(
-        tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     suite = _suite(tmp_path, EVAL_ONLY)
     code, out, store, run_id = _run(capsys, suite, data_root)
     assert code == 0, out
@@ -160,64 +213,124 @@ def test_a_run_whose_annotation_file_changed_is_stale_and_reruns(
     first = store.read_record("trust", run_id)
     assert first["evaluations"][0]["videos"] == 3
 
-    test_list.write_text(test_list.read_text() + (data_root / "synthetic" / "test2.txt").read_text())  # 3 -> 6 videos
+    test_list.write_text(
+        test_list.read_text() + (data_root / "synthetic" / "test2.txt").read_text()
+    )  # 3 -> 6 videos
     code, out = _cli(capsys, "status", str(suite), "--results", str(store.root), "--json")
     (row,) = json.loads(out)
-    assert row["state"] == "stale" and row["error"] == "annotation file(s) changed since the run: test1.txt"
+    assert (
+        row["state"] == "stale"
+        and row["error"] == "annotation file(s) changed since the run: test1.txt"
+    )
     code, out, *_ = _run(capsys, suite, data_root, "--dry-run")
-    assert "rerun (annotation file(s) changed since the run: test1.txt)" in out and "1 would execute" in out
+    assert (
+        "rerun (annotation file(s) changed since the run: test1.txt)" in out
+        and "1 would execute" in out
+    )
 
     code, out, *_ = _run(capsys, suite, data_root)
     assert code == 0, out
     second = store.read_record("trust", run_id)
-    assert second["evaluations"][0]["videos"] == 6 and store.read_status("trust", run_id).extra["starts"] == 1
+    assert (
+        second["evaluations"][0]["videos"] == 6
+        and store.read_status("trust", run_id).extra["starts"] == 1
+    )
     shutil.rmtree(data_root)  # annotation files that are gone cannot be checked: the run stays done
     code, out = _cli(capsys, "status", str(suite), "--results", str(store.root), "--json")
     assert json.loads(out)[0]["state"] == "done"
 
 
-def test_a_stored_record_with_a_nan_metric_is_not_done(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_stored_record_with_a_nan_metric_is_not_done(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     suite = _suite(tmp_path, EVAL_ONLY)
     store, spec = RunStore(tmp_path / "results"), load_suite(suite).specs[0]
     run_dir = store.prepare("trust", spec)
-    record = {"run_id": spec.run_id(), "spec": spec.to_dict(), "metrics": {"top1": float("nan")},
-              "evaluations": [{"dataset": "synthetic", "split": "test1", "videos": 0, "skipped": 16}]}
+    record = {
+        "run_id": spec.run_id(),
+        "spec": spec.to_dict(),
+        "metrics": {"top1": float("nan")},
+        "evaluations": [{"dataset": "synthetic", "split": "test1", "videos": 0, "skipped": 16}],
+    }
     atomic_write_json(run_dir / "record.json", record)  # as an older omnibench wrote it
     store.write_status("trust", spec.run_id(), "done")
     code, out = _cli(capsys, "status", str(suite), "--results", str(store.root), "--json")
     (row,) = json.loads(out)
     assert row["state"] == "failed"
-    assert row["error"] == "record.json unusable: synthetic/test1: 0 videos evaluated (16 of 16 (100%) skipped as broken)"
+    assert (
+        row["error"]
+        == "record.json unusable: synthetic/test1: 0 videos evaluated (16 of 16 (100%) skipped as broken)"
+    )
     code, out = _cli(capsys, "run", str(suite), "--results", str(store.root), "--dry-run")
     assert "rerun (record.json unusable" in out
 
 
 def test_a_diverged_training_fails_although_its_top1_looks_like_a_number(
-        tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    diverging = _suite(tmp_path, SUITE.replace("optim: {epochs: 2,", "optim: {lr: 1.0e+30, epochs: 2,"))
+    tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    diverging = _suite(
+        tmp_path, SUITE.replace("optim: {epochs: 2,", "optim: {lr: 1.0e+30, epochs: 2,")
+    )
     code, out, store, run_id = _run(capsys, diverging, data_root)
     assert code == 1
     assert "top-1 33.33" in out  # chance level from NaN scores: what used to be reported as done
     assert store.read_status("trust", run_id).error == (
         f"run {run_id}: training split synthetic/train: training diverged, loss nan in epoch 1; lower optim.lr or "
-        "use fp32 (and 1 more problem(s))")
+        "use fp32 (and 1 more problem(s))"
+    )
     assert not store.is_done("trust", run_id)
 
 
-@pytest.mark.parametrize("record, problems", [
-    ({"evaluations": [{"dataset": "d", "split": "s", "videos": 3, "skipped": 0, "nonfinite": 2}]},
-     ["d/s: the model's scores are not finite for 2 of 3 videos (a diverged model)"]),
-    ({"metrics": {"top1": 54.1, "top5": float("inf")}}, ["metric top5 is not a number (inf)"]),
-    ({"train": {"split": "hmdb51/train1", "videos": 40, "epochs": 2, "clips": 0}, "skipped_videos": {"train": 40}},
-     ["training split hmdb51/train1: trained on 0 videos (40 of 40 (100%) skipped as broken; see log.txt)"]),
-    ({"spec": {"max_skipped": 0.125}, "evaluations": [{"dataset": "d", "split": "s", "videos": 14, "skipped": 2}]}, []),
-    ({"spec": {"max_skipped": 0.1}, "evaluations": [{"dataset": "d", "split": "s", "videos": 14, "skipped": 2}]},
-     ["d/s: 2 of 16 (12.5%) videos skipped as broken, more than max_skipped 10%; fix the data or raise max_skipped "
-      "in the suite"]),
-    ({"train": {"videos": 100, "epochs": 1, "clips": 99}, "skipped_videos": {"train": 1}}, []),  # 1% is allowed
-    ({"train": {"videos": 90, "epochs": 1, "clips": 89}, "skipped_videos": {"train": 1}},
-     ["training split: 1 of 90 (1.11%) videos skipped as broken, more than max_skipped 1%; first: see log.txt; "
-      "fix the data or raise max_skipped in the suite"]),
-])
+@pytest.mark.parametrize(
+    "record, problems",
+    [
+        (
+            {
+                "evaluations": [
+                    {"dataset": "d", "split": "s", "videos": 3, "skipped": 0, "nonfinite": 2}
+                ]
+            },
+            ["d/s: the model's scores are not finite for 2 of 3 videos (a diverged model)"],
+        ),
+        ({"metrics": {"top1": 54.1, "top5": float("inf")}}, ["metric top5 is not a number (inf)"]),
+        (
+            {
+                "train": {"split": "hmdb51/train1", "videos": 40, "epochs": 2, "clips": 0},
+                "skipped_videos": {"train": 40},
+            },
+            [
+                "training split hmdb51/train1: trained on 0 videos (40 of 40 (100%) skipped as broken; see log.txt)"
+            ],
+        ),
+        (
+            {
+                "spec": {"max_skipped": 0.125},
+                "evaluations": [{"dataset": "d", "split": "s", "videos": 14, "skipped": 2}],
+            },
+            [],
+        ),
+        (
+            {
+                "spec": {"max_skipped": 0.1},
+                "evaluations": [{"dataset": "d", "split": "s", "videos": 14, "skipped": 2}],
+            },
+            [
+                "d/s: 2 of 16 (12.5%) videos skipped as broken, more than max_skipped 10%; fix the data or raise max_skipped "
+                "in the suite"
+            ],
+        ),
+        (
+            {"train": {"videos": 100, "epochs": 1, "clips": 99}, "skipped_videos": {"train": 1}},
+            [],
+        ),  # 1% is allowed
+        (
+            {"train": {"videos": 90, "epochs": 1, "clips": 89}, "skipped_videos": {"train": 1}},
+            [
+                "training split: 1 of 90 (1.11%) videos skipped as broken, more than max_skipped 1%; first: see log.txt; "
+                "fix the data or raise max_skipped in the suite"
+            ],
+        ),
+    ],
+)
 def test_record_problems(record: dict, problems: list[str]) -> None:
     assert record_problems(record) == problems

@@ -2,6 +2,7 @@
 
 Assertions are on structure and positivity, never on absolute speed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,15 +17,38 @@ import torch
 
 from omnibench.bench.loader import bench_videos, dataset_indices, workers_needed
 from omnibench.bench.measure import (
-    device_peak_tflops, interleaved_median_seconds, median_seconds, peak_memory_mib, reset_peak_memory,
+    device_peak_tflops,
+    interleaved_median_seconds,
+    median_seconds,
+    peak_memory_mib,
+    reset_peak_memory,
 )
 from omnibench.cli import main
 from omnibench.models import MODELS
 
-TINY = ["--backbone", "omnibench-tiny-vit", "--frames", "2", "--batch", "1", "--classes", "3",
-        "--repeats", "1", "--warmup", "0"]
-MODEL_FIELDS = ("params_total", "gflops_view", "infer_s", "infer_clips_per_s", "infer_peak_mib",
-                "achieved_tflops", "infer_ratio")
+TINY = [
+    "--backbone",
+    "omnibench-tiny-vit",
+    "--frames",
+    "2",
+    "--batch",
+    "1",
+    "--classes",
+    "3",
+    "--repeats",
+    "1",
+    "--warmup",
+    "0",
+]
+MODEL_FIELDS = (
+    "params_total",
+    "gflops_view",
+    "infer_s",
+    "infer_clips_per_s",
+    "infer_peak_mib",
+    "achieved_tflops",
+    "infer_ratio",
+)
 TRAIN_FIELDS = ("train_step_ms", "train_clips_per_s", "train_peak_mib", "params_trainable")
 
 
@@ -39,7 +63,9 @@ def full_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], 
     return json.loads(out.getvalue()), markdown.read_text()
 
 
-def test_every_registered_model_has_every_field_positive(full_run: tuple[dict[str, Any], str]) -> None:
+def test_every_registered_model_has_every_field_positive(
+    full_run: tuple[dict[str, Any], str],
+) -> None:
     report, _ = full_run
     rows = {row["model"]: row for row in report["models"]}
     assert set(rows) == set(MODELS.names())
@@ -48,7 +74,10 @@ def test_every_registered_model_has_every_field_positive(full_run: tuple[dict[st
             assert row[field] > 0, (name, field)
         trains = row["params_trainable"] > 0
         for field in TRAIN_FIELDS[:3]:
-            assert (row[field] is not None and row[field] > 0) if trains else row[field] is None, (name, field)
+            assert (row[field] is not None and row[field] > 0) if trains else row[field] is None, (
+                name,
+                field,
+            )
         assert row["peak_fraction"] is None  # no device peak on a CPU
     assert rows["vanilla_clip"]["infer_ratio"] == pytest.approx(1.0)
     assert rows["omniclip"]["params_trainable"] > 0
@@ -57,15 +86,21 @@ def test_every_registered_model_has_every_field_positive(full_run: tuple[dict[st
 def test_loader_section_and_workers_per_model(full_run: tuple[dict[str, Any], str]) -> None:
     report, _ = full_run
     loader = report["loader"]
-    assert loader["videos"] > 0 and loader["raw_clips_per_s"] > 0 and loader["loader_clips_per_s"] > 0
-    assert loader["ratio"] == pytest.approx(loader["loader_clips_per_s"] / loader["raw_clips_per_s"])
+    assert (
+        loader["videos"] > 0 and loader["raw_clips_per_s"] > 0 and loader["loader_clips_per_s"] > 0
+    )
+    assert loader["ratio"] == pytest.approx(
+        loader["loader_clips_per_s"] / loader["raw_clips_per_s"]
+    )
     assert loader["color_device"] == "cpu" and loader["color_ms_per_clip"] > 0
     assert set(loader["workers"]) == set(MODELS.names())
     for need in loader["workers"].values():
         assert need["infer"] >= 1 and (need["train"] is None or need["train"] >= 1)
 
 
-def test_targets_are_judged_and_gpu_target_skips_on_cpu(full_run: tuple[dict[str, Any], str]) -> None:
+def test_targets_are_judged_and_gpu_target_skips_on_cpu(
+    full_run: tuple[dict[str, Any], str],
+) -> None:
     report, _ = full_run
     targets = report["targets"]
     assert len(targets) == 5
@@ -94,10 +129,16 @@ def test_rich_tables_for_a_model_subset_without_loader(capsys: pytest.CaptureFix
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--models", "omniclp"], "did you mean 'omniclip'"), (["--dtype", "int8"], "--dtype"),
-     (["--backbone", "ViT-B-61"], "--backbone"), (["--videos", "/nonexistent/dir"], "not a directory")],
+    [
+        (["--models", "omniclp"], "did you mean 'omniclip'"),
+        (["--dtype", "int8"], "--dtype"),
+        (["--backbone", "ViT-B-61"], "--backbone"),
+        (["--videos", "/nonexistent/dir"], "not a directory"),
+    ],
 )
-def test_bad_settings_are_one_line_errors(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_settings_are_one_line_errors(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["bench", *TINY, "--models", "vanilla_clip", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
@@ -105,9 +146,17 @@ def test_bad_settings_are_one_line_errors(args: list[str], message: str, capsys:
 
 @pytest.mark.parametrize(
     ("name", "dtype", "peak"),
-    [("NVIDIA H100 80GB HBM3", "bf16", 989.0), ("NVIDIA H100 PCIe", "bf16", 756.0), ("NVIDIA H200", "bf16", 989.0),
-     ("NVIDIA A100-SXM4-80GB", "bf16", 312.0), ("NVIDIA A10", "bf16", 125.0), ("NVIDIA L4", "fp32", 30.3),
-     ("NVIDIA L40S", "bf16", 362.0), ("Tesla V100-SXM2-16GB", "bf16", None), ("Some New GPU", "bf16", None)],
+    [
+        ("NVIDIA H100 80GB HBM3", "bf16", 989.0),
+        ("NVIDIA H100 PCIe", "bf16", 756.0),
+        ("NVIDIA H200", "bf16", 989.0),
+        ("NVIDIA A100-SXM4-80GB", "bf16", 312.0),
+        ("NVIDIA A10", "bf16", 125.0),
+        ("NVIDIA L4", "fp32", 30.3),
+        ("NVIDIA L40S", "bf16", 362.0),
+        ("Tesla V100-SXM2-16GB", "bf16", None),
+        ("Some New GPU", "bf16", None),
+    ],
 )
 def test_device_peak_lookup(name: str, dtype: str, peak: float | None) -> None:
     assert device_peak_tflops(name, dtype) == peak
@@ -130,7 +179,9 @@ def test_interleaved_timings_alternate_and_stay_per_function() -> None:
     def timed(name: str, seconds: float) -> Any:
         return lambda: (order.append(name), time.sleep(seconds))
 
-    slow, fast = interleaved_median_seconds([timed("slow", 0.02), timed("fast", 0.001)], torch.device("cpu"), 3, 1)
+    slow, fast = interleaved_median_seconds(
+        [timed("slow", 0.02), timed("fast", 0.001)], torch.device("cpu"), 3, 1
+    )
     assert order == ["slow", "fast"] * 4
     assert slow > 0.015 and fast < 0.015
 

@@ -1,5 +1,6 @@
 """.ci/run: it fails when the local Slurm cluster does not start (unless explicitly opted out,
 and then it says so), and its output ends with the number of Slurm tests that passed."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -19,7 +20,9 @@ LAST_LINE = re.compile(r"CI: Slurm tests passed: (\d+)")
 
 def load_counter() -> ModuleType:
     """.ci/count_slurm_tests.py as a module."""
-    spec = importlib.util.spec_from_file_location("count_slurm_tests", REPO / ".ci" / "count_slurm_tests.py")
+    spec = importlib.util.spec_from_file_location(
+        "count_slurm_tests", REPO / ".ci" / "count_slurm_tests.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -27,10 +30,20 @@ def load_counter() -> ModuleType:
 
 def run_ci(pytest_args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """.ci/run on PYTEST_ARGS, without the caller's opt-out or SLURM_CONF; output and errors together."""
-    full_env = {key: value for key, value in os.environ.items() if key not in (OPT_OUT, "SLURM_CONF")}
+    full_env = {
+        key: value for key, value in os.environ.items() if key not in (OPT_OUT, "SLURM_CONF")
+    }
     full_env.update(PYTEST_ARGS=pytest_args, **env)
-    return subprocess.run([str(CI)], cwd=REPO, env=full_env, text=True, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, timeout=600, check=False)
+    return subprocess.run(
+        [str(CI)],
+        cwd=REPO,
+        env=full_env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=600,
+        check=False,
+    )
 
 
 def slurm_passed(output: str) -> int:
@@ -77,7 +90,9 @@ def test_ci_fails_when_the_local_cluster_does_not_start(unstartable_state: str) 
 
 
 def test_ci_without_slurm_goes_on_and_says_so_loudly(unstartable_state: str) -> None:
-    result = run_ci("tests/test_slurm.py", OMNIBENCH_SLURM_STATE=unstartable_state, **{OPT_OUT: "1"})
+    result = run_ci(
+        "tests/test_slurm.py", OMNIBENCH_SLURM_STATE=unstartable_state, **{OPT_OUT: "1"}
+    )
 
     assert result.returncode == 0, result.stdout
     skipped = re.search(r"CI: Slurm tests: 0 passed, (\d+) skipped, 0 failed", result.stdout)

@@ -1,4 +1,5 @@
 """The exclusive claim of a run, temporary names and the clean-up of killed writers' leftovers."""
+
 from __future__ import annotations
 
 import json
@@ -11,19 +12,33 @@ from pathlib import Path
 import pytest
 
 from omnibench.atomic import atomic_write_text, remove_leftovers, temp_path
-from omnibench.execution.claim import LOCK_FILE, Holder, claim, claimed, holder_alive, read_holder, release
 from omnibench.errors import OmniBenchError
+from omnibench.execution.claim import (
+    LOCK_FILE,
+    Holder,
+    claim,
+    claimed,
+    holder_alive,
+    read_holder,
+    release,
+)
 from omnibench.execution.process import ProcessId
 
 
 def ended_process() -> ProcessId:
     """A process of this host that has ended (and been reaped)."""
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
-                           check=True)
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return ProcessId(ProcessId.current().host, int(child.stdout))
 
 
-def write_lock(run_dir: Path, process: ProcessId, job_id: str | None = None, cluster: str | None = None) -> None:
+def write_lock(
+    run_dir: Path, process: ProcessId, job_id: str | None = None, cluster: str | None = None
+) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     holder = Holder(process, job_id, cluster, "2026-01-01T00:00:00+00:00", "f" * 16)
     (run_dir / LOCK_FILE).write_text(json.dumps(holder.to_dict()))
@@ -50,7 +65,9 @@ def test_a_claim_is_exclusive_and_released(tmp_path: Path, sleeper: ProcessId) -
     assert read_holder(tmp_path).process.pid == sleeper.pid  # and its lock stays
 
 
-def test_a_lock_is_taken_over_only_when_its_holder_is_provably_gone(tmp_path: Path, sleeper: ProcessId) -> None:
+def test_a_lock_is_taken_over_only_when_its_holder_is_provably_gone(
+    tmp_path: Path, sleeper: ProcessId
+) -> None:
     dead = ended_process()
     write_lock(tmp_path / "dead", dead)
     with claimed(tmp_path / "dead") as holder:
@@ -62,12 +79,16 @@ def test_a_lock_is_taken_over_only_when_its_holder_is_provably_gone(tmp_path: Pa
     _, ours = claim(tmp_path / "elsewhere")
     assert not ours  # another host: it cannot be proven gone
     write_lock(tmp_path / "requeued", ProcessId("node7", 1234), job_id="900_3", cluster="slurm")
-    assert holder_alive(read_holder(tmp_path / "requeued"), job_id="900_3") is False  # an earlier start of this job
+    assert (
+        holder_alive(read_holder(tmp_path / "requeued"), job_id="900_3") is False
+    )  # an earlier start of this job
     _, ours = claim(tmp_path / "requeued", job_id="900_3", cluster="slurm")
     assert ours
 
 
-def test_a_slurm_holder_is_gone_once_squeue_no_longer_lists_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_slurm_holder_is_gone_once_squeue_no_longer_lists_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     squeue = bin_dir / "squeue"
@@ -76,8 +97,14 @@ def test_a_slurm_holder_is_gone_once_squeue_no_longer_lists_it(tmp_path: Path, m
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     write_lock(tmp_path / "queued", ProcessId("node7", 1), job_id="55_1", cluster="slurm")
     write_lock(tmp_path / "ended", ProcessId("node7", 1), job_id="55_2", cluster="slurm")
-    write_lock(tmp_path / "local", ProcessId("login2", 1), job_id="55_2", cluster="local")  # a pid, not a Slurm job
-    assert [claim(tmp_path / name)[1] for name in ("queued", "ended", "local")] == [False, True, False]
+    write_lock(
+        tmp_path / "local", ProcessId("login2", 1), job_id="55_2", cluster="local"
+    )  # a pid, not a Slurm job
+    assert [claim(tmp_path / name)[1] for name in ("queued", "ended", "local")] == [
+        False,
+        True,
+        False,
+    ]
 
 
 def test_an_invalid_lock_is_a_one_line_error(tmp_path: Path) -> None:
@@ -86,7 +113,9 @@ def test_an_invalid_lock_is_a_one_line_error(tmp_path: Path) -> None:
         claim(tmp_path)
 
 
-def _race(run_dir: str, barrier: mp.synchronize.Barrier, wins: mp.sharedctypes.Synchronized) -> None:
+def _race(
+    run_dir: str, barrier: mp.synchronize.Barrier, wins: mp.sharedctypes.Synchronized
+) -> None:
     barrier.wait()
     holder, ours = claim(Path(run_dir))
     if ours:
@@ -109,7 +138,9 @@ def test_racing_processes_take_a_dead_lock_over_exactly_once(tmp_path: Path) -> 
     assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_FILE]
 
 
-def test_temporary_names_are_unique_and_leftovers_of_dead_writers_are_removed(tmp_path: Path) -> None:
+def test_temporary_names_are_unique_and_leftovers_of_dead_writers_are_removed(
+    tmp_path: Path,
+) -> None:
     target = tmp_path / "checkpoint.pt"
     names = {temp_path(target).name for _ in range(100)}
     assert len(names) == 100 and all(n.startswith(f".checkpoint.pt.{os.getpid()}@") for n in names)
@@ -124,7 +155,9 @@ def test_temporary_names_are_unique_and_leftovers_of_dead_writers_are_removed(tm
     (trash / "record.json").write_text("{}")
     atomic_write_text(tmp_path / "kept.txt", "kept")
     assert sorted(remove_leftovers(tmp_path)) == sorted([leftover, trash])
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([in_flight.name, elsewhere.name, "kept.txt"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [in_flight.name, elsewhere.name, "kept.txt"]
+    )
 
 
 def test_a_claim_removes_what_killed_writers_left_in_the_run(tmp_path: Path) -> None:

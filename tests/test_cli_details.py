@@ -1,5 +1,6 @@
 """Small things a careful user notices: state names, plurals, help, K order, LaTeX captions and
 minus signs, the chance line of the plots."""
+
 from __future__ import annotations
 
 import json
@@ -10,11 +11,11 @@ import typer.main
 
 from conftest import Invoke
 from omnibench.cli import app
-from omnibench.report.latex import escape
-from omnibench.report.plots import ablation_figure, chance_level
+from omnibench.config.suite import load_suite
 from omnibench.execution.run_files import RECORD_FILE
 from omnibench.execution.store import RunStore, atomic_write_json
-from omnibench.config.suite import load_suite
+from omnibench.report.latex import escape
+from omnibench.report.plots import ablation_figure, chance_level
 from test_report import make_record
 
 SUITE = """\
@@ -33,12 +34,13 @@ def suite_file(tmp_path: Path) -> Path:
     return path
 
 
-
 def _finish(store: RunStore, path: Path, index: int, top1: float, classes: int = 51) -> None:
     suite = load_suite(path)
     spec = suite.specs[index]
     store.prepare(suite.name, spec)
-    record = make_record(spec, suite.name, {"top1": top1, "top5": 90.0}) | {"classes": [f"c{i}" for i in range(classes)]}
+    record = make_record(spec, suite.name, {"top1": top1, "top5": 90.0}) | {
+        "classes": [f"c{i}" for i in range(classes)]
+    }
     atomic_write_json(store.run_dir(suite.name, spec.run_id()) / RECORD_FILE, record)
     store.write_status(suite.name, spec.run_id(), "done")
 
@@ -62,13 +64,22 @@ def online_hmdb51(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "data"
 
 
-def test_counts_are_plural_only_when_they_should_be(suite_file: Path, tmp_path: Path, online_hmdb51: Path,
-                                                    cli: Invoke) -> None:
+def test_counts_are_plural_only_when_they_should_be(
+    suite_file: Path, tmp_path: Path, online_hmdb51: Path, cli: Invoke
+) -> None:
     one = tmp_path / "one.yaml"
     one.write_text(SUITE.replace("name: two", "name: one").replace("[0.25, 0.5]", "[0.25]"))
     code, out = cli("validate", str(one), str(suite_file))
     assert code == 0 and "one: 1 run ->" in out and "two: 2 runs ->" in out
-    code, out = cli("run", str(one), "--dry-run", "--results", str(tmp_path / "r"), "--data-root", str(online_hmdb51))
+    code, out = cli(
+        "run",
+        str(one),
+        "--dry-run",
+        "--results",
+        str(tmp_path / "r"),
+        "--data-root",
+        str(online_hmdb51),
+    )
     assert code == 0 and "one: 1 run (dry run)" in out
     code, out = cli("validate", str(tmp_path / "missing.yaml"))
     assert code == 2 and "suite file not found" in out
@@ -89,15 +100,30 @@ def test_help_shows_no_value_after_flags(cli: Invoke) -> None:
     assert code == 2  # a flag takes no value
 
 
-def test_k_values_are_listed_in_numeric_order(tmp_path: Path, online_hmdb51: Path, cli: Invoke) -> None:
+def test_k_values_are_listed_in_numeric_order(
+    tmp_path: Path, online_hmdb51: Path, cli: Invoke
+) -> None:
     code, out = cli("run", "few-shot", "--shots", "3", "--dry-run", "--results", str(tmp_path))
     assert code == 2 and "values: 2, 4, 8, 16" in out
-    code, out = cli("run", "few-shot", "--shots", "2", "--dataset", "hmdb51", "--dry-run", "--results", str(tmp_path),
-                    "--data-root", str(online_hmdb51))
+    code, out = cli(
+        "run",
+        "few-shot",
+        "--shots",
+        "2",
+        "--dataset",
+        "hmdb51",
+        "--dry-run",
+        "--results",
+        str(tmp_path),
+        "--data-root",
+        str(online_hmdb51),
+    )
     assert code == 0, out
 
 
-def test_latex_captions_show_the_title_and_deltas_a_real_minus(suite_file: Path, tmp_path: Path, cli: Invoke) -> None:
+def test_latex_captions_show_the_title_and_deltas_a_real_minus(
+    suite_file: Path, tmp_path: Path, cli: Invoke
+) -> None:
     store = RunStore(tmp_path / "r")
     _finish(store, suite_file, 0, 10.0)
     tex = tmp_path / "report.tex"
@@ -105,23 +131,35 @@ def test_latex_captions_show_the_title_and_deltas_a_real_minus(suite_file: Path,
     assert code == 0, out
     text = tex.read_text()
     assert "\\caption{Ratio}" in text and "% omnibench suite two, table8" in text
-    assert escape("−12.3") == "$-$12.3" and "$-$" in text  # 10.0 is below the published 1/4 row: a negative Δ
+    assert (
+        escape("−12.3") == "$-$12.3" and "$-$" in text
+    )  # 10.0 is below the published 1/4 row: a negative Δ
     code, out = cli("report", str(suite_file), "--results", str(store.root), "--latex")
     assert code == 2 and "--latex" in out  # the option needs a file
 
 
-def test_plots_draw_the_chance_level_they_name(suite_file: Path, tmp_path: Path, cli: Invoke) -> None:
+def test_plots_draw_the_chance_level_they_name(
+    suite_file: Path, tmp_path: Path, cli: Invoke
+) -> None:
     store = RunStore(tmp_path / "r")
     _finish(store, suite_file, 0, 30.0, classes=4)
     _finish(store, suite_file, 1, 40.0, classes=4)
-    code, out = cli("report", str(suite_file), "--results", str(store.root), "--plots", str(tmp_path / "plots"))
+    code, out = cli(
+        "report", str(suite_file), "--results", str(store.root), "--plots", str(tmp_path / "plots")
+    )
     assert code == 0 and (tmp_path / "plots" / "two-table8.png").is_file()
     from omnibench.report import suite_tables
 
     [table] = suite_tables(load_suite(suite_file), store)
-    assert table.classes == 4 and chance_level(table, "top1") == 25.0 and chance_level(table, "top5") == 100.0
+    assert (
+        table.classes == 4
+        and chance_level(table, "top1") == 25.0
+        and chance_level(table, "top5") == 100.0
+    )
     [axes] = ablation_figure(table).axes
     assert [tuple(line.get_ydata()) for line in axes.get_lines()] == [(25.0, 25.0)]
-    _finish(store, suite_file, 1, 40.0, classes=5)  # runs on different class lists: no single chance level
+    _finish(
+        store, suite_file, 1, 40.0, classes=5
+    )  # runs on different class lists: no single chance level
     [table] = suite_tables(load_suite(suite_file), store)
     assert table.classes is None and not ablation_figure(table).axes[0].get_lines()

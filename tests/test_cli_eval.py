@@ -1,4 +1,5 @@
 """`omnibench eval`: a frozen model or a finished run's weights on a split, stored like any run."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ import pandas as pd
 import pytest
 
 from conftest import Invoke
+from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.execution.store import RunStore
-from omnibench.config.suite import load_suite
 
 SUITE = """\
 name: trained
@@ -23,16 +24,32 @@ base:
   data: {frames: 4, input_size: 32, short_side: 32}
   optim: {epochs: 2, batch_size: 4, warmup_epochs: 0, mixup: 0.0, cutmix: 0.0, lr: 1.0e-3}
 """
-TINY = ["--backbone", "omnibench-tiny-vit", "--frames", "4", "--set", "data.input_size=32", "--set", "data.short_side=32",
-        "--set", "model.pretrained=null"]
+TINY = [
+    "--backbone",
+    "omnibench-tiny-vit",
+    "--frames",
+    "4",
+    "--set",
+    "data.input_size=32",
+    "--set",
+    "data.short_side=32",
+    "--set",
+    "model.pretrained=null",
+]
 
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``synthetic`` (three motions) and ``other-motions`` (three other motions, declared in datasets.yaml)."""
     root = tmp_path_factory.mktemp("data")
-    generate_synthetic(root / "synthetic", SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=8, frames=8, size=32))
-    generate_synthetic(root / "other-motions", SynthConfig(classes=tuple(MOTIONS)[3:6], videos_per_class=6, frames=8, size=32))
+    generate_synthetic(
+        root / "synthetic",
+        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=8, frames=8, size=32),
+    )
+    generate_synthetic(
+        root / "other-motions",
+        SynthConfig(classes=tuple(MOTIONS)[3:6], videos_per_class=6, frames=8, size=32),
+    )
     return root
 
 
@@ -45,10 +62,21 @@ def declared(data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def _common(tmp_path: Path, data_root: Path) -> list[str]:
-    return ["--results", str(tmp_path / "results"), "--data-root", str(data_root), "--workers", "0", "--device", "cpu"]
+    return [
+        "--results",
+        str(tmp_path / "results"),
+        "--data-root",
+        str(data_root),
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    ]
 
 
-def test_eval_a_frozen_model_stores_a_record_and_reuses_it(tmp_path: Path, data_root: Path, cli: Invoke) -> None:
+def test_eval_a_frozen_model_stores_a_record_and_reuses_it(
+    tmp_path: Path, data_root: Path, cli: Invoke
+) -> None:
     args = ["vanilla_clip", "-d", "synthetic", "-s", "test1", *TINY, *_common(tmp_path, data_root)]
     code, out = cli("eval", *args, "--views", "2x1")
     assert code == 0, out
@@ -63,20 +91,38 @@ def test_eval_a_frozen_model_stores_a_record_and_reuses_it(tmp_path: Path, data_
     assert [row["state"] for row in json.loads(out)] == ["done"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["vanila_clip", "-d", "synthetic"], "unknown model 'vanila_clip' (did you mean 'vanilla_clip'?)"),
-    (["vanilla_clip", "-d", "synthetc"], "--dataset synthetc: unknown dataset (did you mean 'synthetic'?)"),
-    (["vanilla_clip", "-d", "synthetic", "--views", "4by3"], "--views '4by3': expected CLIPSxCROPS"),
-    (["omniclip", "-d", "synthetic", "--run", "0123"], "--run 0123: no run in"),
-    (["omniclip", "-d", "synthetic", "--run", "0123", "--pretrained", "x.pt"], "--pretrained FILE or --run RUN, not both"),
-])
-def test_eval_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str, cli: Invoke) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["vanila_clip", "-d", "synthetic"],
+            "unknown model 'vanila_clip' (did you mean 'vanilla_clip'?)",
+        ),
+        (
+            ["vanilla_clip", "-d", "synthetc"],
+            "--dataset synthetc: unknown dataset (did you mean 'synthetic'?)",
+        ),
+        (
+            ["vanilla_clip", "-d", "synthetic", "--views", "4by3"],
+            "--views '4by3': expected CLIPSxCROPS",
+        ),
+        (["omniclip", "-d", "synthetic", "--run", "0123"], "--run 0123: no run in"),
+        (
+            ["omniclip", "-d", "synthetic", "--run", "0123", "--pretrained", "x.pt"],
+            "--pretrained FILE or --run RUN, not both",
+        ),
+    ],
+)
+def test_eval_bad_input_is_one_line(
+    tmp_path: Path, args: list[str], message: str, cli: Invoke
+) -> None:
     code, out = cli("eval", *args, "--results", str(tmp_path / "results"))
     assert code == 2 and message in out and "Traceback" not in out
 
 
 def test_eval_of_a_run_reproduces_its_predictions_and_transfers_to_another_dataset(
-        tmp_path: Path, data_root: Path, declared: Path, cli: Invoke) -> None:
+    tmp_path: Path, data_root: Path, declared: Path, cli: Invoke
+) -> None:
     suite_file = tmp_path / "trained.yaml"
     suite_file.write_text(SUITE)
     common = _common(tmp_path, data_root)
@@ -86,29 +132,59 @@ def test_eval_of_a_run_reproduces_its_predictions_and_transfers_to_another_datas
     store = RunStore(tmp_path / "results")
     own = pd.read_csv(store.run_dir("trained", run_id) / "predictions.csv")
 
-    code, out = cli("eval", "omniclip", "-d", "synthetic", "-s", "test1", "--run", run_id[:6], *common)
+    code, out = cli(
+        "eval", "omniclip", "-d", "synthetic", "-s", "test1", "--run", run_id[:6], *common
+    )
     assert code == 0, out
     assert f"(omnibench-tiny-vit; trained/{run_id})" in out
     [again] = [r for r in store.iter_runs("eval")]
     scores = pd.read_csv(again.path / "predictions.csv")
     assert list(scores["path"]) == list(own["path"]) and list(scores["pred"]) == list(own["pred"])
-    assert _scores(scores) == pytest.approx(_scores(own), abs=1e-4)  # the run's own weights, the same numbers
+    assert _scores(scores) == pytest.approx(
+        _scores(own), abs=1e-4
+    )  # the run's own weights, the same numbers
     record = json.loads((again.path / "record.json").read_text())
-    assert record["weights_from"]["run"] == f"trained/{run_id}" and record["weights_from"]["epochs"] == 2
+    assert (
+        record["weights_from"]["run"] == f"trained/{run_id}"
+        and record["weights_from"]["epochs"] == 2
+    )
     assert str(store.run_dir("trained", run_id).resolve() / "checkpoint.pt") in record["files"]
 
-    code, out = cli("eval", "omniclip", "-d", "synthetic", "-s", "test1", "--run", run_id, "--set", "seed=1024", *TINY[-2:],
-                    *common, "--set", "protocol_options.weights_from=null")
+    code, out = cli(
+        "eval",
+        "omniclip",
+        "-d",
+        "synthetic",
+        "-s",
+        "test1",
+        "--run",
+        run_id,
+        "--set",
+        "seed=1024",
+        *TINY[-2:],
+        *common,
+        "--set",
+        "protocol_options.weights_from=null",
+    )
     assert code == 0, out
     untrained = next(r for r in store.iter_runs("eval") if r.run_id != again.run_id)
-    assert _scores(pd.read_csv(untrained.path / "predictions.csv")) != pytest.approx(_scores(own), abs=1e-4)
+    assert _scores(pd.read_csv(untrained.path / "predictions.csv")) != pytest.approx(
+        _scores(own), abs=1e-4
+    )
 
     code, out = cli("eval", "omniclip", "-d", "other-motions", "--run", run_id, *common)
     assert code == 0, out
-    transfer = json.loads(next(p for p in (store.root / "eval").glob("*/record.json")
-                               if json.loads(p.read_text())["spec"]["dataset"] == "other-motions").read_text())
+    transfer = json.loads(
+        next(
+            p
+            for p in (store.root / "eval").glob("*/record.json")
+            if json.loads(p.read_text())["spec"]["dataset"] == "other-motions"
+        ).read_text()
+    )
     assert transfer["classes"] == list(MOTIONS)[3:6]
-    assert [e["split"] for e in transfer["evaluations"]] == ["test1"]  # a generic list dataset has one test split
+    assert [e["split"] for e in transfer["evaluations"]] == [
+        "test1"
+    ]  # a generic list dataset has one test split
     code, out = cli("eval", "xclip", "-d", "synthetic", "--run", run_id, *common)
     assert code == 2 and f"run trained/{run_id} trained omniclip, not xclip" in out
 

@@ -1,4 +1,5 @@
 """`omnibench run / status / ls / cancel / ablate` on a run store the tests fill themselves."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from omnibench.cli import main
-from omnibench.execution.store import RunStore, atomic_write_json
 from omnibench.config.suite import Suite, load_suite
+from omnibench.execution.store import RunStore, atomic_write_json
 
 SUITE = """\
 name: tiny
@@ -72,7 +73,9 @@ def _rows(out: str) -> dict[str, list[str]]:
     return rows
 
 
-def test_rerunning_a_finished_suite_does_no_work_and_takes_under_2s(suite_file: Path, tmp_path: Path) -> None:
+def test_rerunning_a_finished_suite_does_no_work_and_takes_under_2s(
+    suite_file: Path, tmp_path: Path
+) -> None:
     store, suite = RunStore(tmp_path / "results"), load_suite(suite_file)
     ids = [_finish(store, suite, i) for i in range(len(suite.specs))]
     before = {p: p.stat().st_mtime_ns for p in store.root.rglob("*")}
@@ -89,16 +92,30 @@ def test_rerunning_a_finished_suite_does_no_work_and_takes_under_2s(suite_file: 
         if timings[-1] < 2.0:
             break
     assert min(cpu) < 1.0, f"re-running a finished suite used {min(cpu):.2f}s of CPU"
-    overloaded = os.getloadavg()[0] > 2 * (os.cpu_count() or 1)  # others' work delays the wall clock, not ours
+    overloaded = os.getloadavg()[0] > 2 * (
+        os.cpu_count() or 1
+    )  # others' work delays the wall clock, not ours
     assert min(timings) < 2.0 or overloaded, f"re-running a finished suite took {min(timings):.2f}s"
     assert "nothing to execute" in proc.stdout and all(i in proc.stdout for i in ids)
-    traced = subprocess.run([sys.executable, "-X", "importtime", *command[1:]], capture_output=True, text=True, env=env, check=True)
-    imported = {line.split("|")[-1].strip() for line in traced.stderr.splitlines() if line.startswith("import time:")}
+    traced = subprocess.run(
+        [sys.executable, "-X", "importtime", *command[1:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    imported = {
+        line.split("|")[-1].strip()
+        for line in traced.stderr.splitlines()
+        if line.startswith("import time:")
+    }
     assert not {"torch", "open_clip", "decord"} & imported
     assert {p: p.stat().st_mtime_ns for p in store.root.rglob("*")} == before
 
 
-def test_status_shows_every_state_with_job_and_log(suite_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_shows_every_state_with_job_and_log(
+    suite_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     store, suite = RunStore(tmp_path / "r"), load_suite(suite_file)
     done = _finish(store, suite, 0, top1=61.25)
     failed, running = suite.specs[1].run_id(), suite.specs[2].run_id()
@@ -109,17 +126,36 @@ def test_status_shows_every_state_with_job_and_log(suite_file: Path, tmp_path: P
     code, out = _cli(capsys, "status", str(suite_file), "--results", str(store.root), "--json")
     assert code == 0
     rows = {row["run_id"]: row for row in json.loads(out)}
-    assert [rows[i]["state"] for i in (done, failed, running, suite.specs[3].run_id())] == ["done", "failed", "running", "new"]
-    assert (rows[done]["top1"], rows[failed]["error"], rows[running]["job_id"]) == ("61.25", "CUDA out of memory", "80_2")
+    assert [rows[i]["state"] for i in (done, failed, running, suite.specs[3].run_id())] == [
+        "done",
+        "failed",
+        "running",
+        "new",
+    ]
+    assert (rows[done]["top1"], rows[failed]["error"], rows[running]["job_id"]) == (
+        "61.25",
+        "CUDA out of memory",
+        "80_2",
+    )
     assert rows[failed]["log"] == str(store.log_path("tiny", failed))
     code, out = _cli(capsys, "status", str(suite_file), "--results", str(store.root))
     assert code == 0
-    for text in ("80_1", "80_2", "CUDA out of memory", "61.25", "1 new · 1 running · 1 done · 1 failed"):
+    for text in (
+        "80_1",
+        "80_2",
+        "CUDA out of memory",
+        "61.25",
+        "1 new · 1 running · 1 done · 1 failed",
+    ):
         assert text in out
 
 
-def test_results_flag_beats_the_environment(suite_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_results_flag_beats_the_environment(
+    suite_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     suite = load_suite(suite_file)
     env_id = _finish(RunStore(tmp_path / "env"), suite, 0)
     flag_id = _finish(RunStore(tmp_path / "flag"), suite, 1)
@@ -135,7 +171,9 @@ def test_results_flag_beats_the_environment(suite_file: Path, tmp_path: Path, mo
     assert "no runs in results" in out
 
 
-def test_dry_run_lists_runs_and_what_would_be_skipped(suite_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_dry_run_lists_runs_and_what_would_be_skipped(
+    suite_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     store, suite = RunStore(tmp_path / "r"), load_suite(suite_file)
     done = _finish(store, suite, 0)
     code, out = _cli(capsys, "run", str(suite_file), "--results", str(store.root), "--dry-run")
@@ -146,14 +184,31 @@ def test_dry_run_lists_runs_and_what_would_be_skipped(suite_file: Path, tmp_path
     assert all(cells[-2:] == ["new", "run"] for i, cells in rows.items() if i != done)
     assert "3 would execute, 1 skipped" in out
     assert not (store.root / "tiny" / suite.specs[1].run_id()).exists(), "a dry run must not write"
-    code, out = _cli(capsys, "run", str(suite_file), "--results", str(store.root), "--dry-run", "--force", "-k", "2", "-m", "vificlip")
+    code, out = _cli(
+        capsys,
+        "run",
+        str(suite_file),
+        "--results",
+        str(store.root),
+        "--dry-run",
+        "--force",
+        "-k",
+        "2",
+        "-m",
+        "vificlip",
+    )
     assert code == 0 and "rerun (--force)" in out and "1 would execute, 0 skipped" in out
 
 
-def test_filters_and_names_give_did_you_mean(suite_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_filters_and_names_give_did_you_mean(
+    suite_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["--results", str(tmp_path / "r"), "--dry-run"]
     code, out = _cli(capsys, "run", str(suite_file), "--dataset", "synthtic", *args)
-    assert code == 2 and "--dataset synthtic: no run of suite 'tiny' has it (did you mean 'synthetic'?)" in out
+    assert (
+        code == 2
+        and "--dataset synthtic: no run of suite 'tiny' has it (did you mean 'synthetic'?)" in out
+    )
     code, out = _cli(capsys, "run", str(suite_file), "--shots", "two", *args)
     assert code == 2 and "--shots takes whole numbers" in out
     code, out = _cli(capsys, "ablate", "ratoi", *args)
@@ -166,17 +221,25 @@ def _fake_slurm(directory: Path, queued: list[str]) -> Path:
     """``squeue`` listing ``queued`` and an ``scancel`` that records its arguments."""
     log = directory / "scancel.args"
     (directory / "squeue").write_text("#!/bin/sh\n" + "".join(f"echo {job}\n" for job in queued))
-    (directory / "scancel").write_text(f"#!/bin/sh\necho \"$@\" >> {log}\n")
+    (directory / "scancel").write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
     for tool in ("squeue", "scancel"):
         (directory / tool).chmod(0o755)
     return log
 
 
-def test_cancel_scancels_the_queued_jobs(suite_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_cancel_scancels_the_queued_jobs(
+    suite_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     store, suite = RunStore(tmp_path / "r"), load_suite(suite_file)
     _finish(store, suite, 0)
-    for index, state, job in ((1, "running", "90_1"), (2, "pending", "90_2"), (3, "running", "4711")):
+    for index, state, job in (
+        (1, "running", "90_1"),
+        (2, "pending", "90_2"),
+        (3, "running", "4711"),
+    ):
         store.prepare("tiny", suite.specs[index])
         store.write_status("tiny", suite.specs[index].run_id(), state, job_id=job)
     bin_dir = tmp_path / "bin"
@@ -205,12 +268,18 @@ def test_ls_suites_lists_the_built_in_suites(capsys: pytest.CaptureFixture[str])
         assert name in out
 
 
-def test_interrupted_runs_resume_and_queued_jobs_are_left_alone(suite_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_interrupted_runs_resume_and_queued_jobs_are_left_alone(
+    suite_file: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     store, suite = RunStore(tmp_path / "r"), load_suite(suite_file)
     interrupted, queued, failed = (s.run_id() for s in suite.specs[:3])
     store.prepare("tiny", suite.specs[0])
-    store.write_status("tiny", interrupted, "running", job_id="55_0")  # killed: no longer in the queue
+    store.write_status(
+        "tiny", interrupted, "running", job_id="55_0"
+    )  # killed: no longer in the queue
     (store.run_dir("tiny", interrupted) / "checkpoint.pt").write_bytes(b"x")
     store.prepare("tiny", suite.specs[1])
     store.write_status("tiny", queued, "pending", job_id="55_1")
@@ -218,13 +287,20 @@ def test_interrupted_runs_resume_and_queued_jobs_are_left_alone(suite_file: Path
     store.write_status("tiny", failed, "failed", error="boom")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "squeue").write_text("#!/bin/sh\necho 55_1\necho 56_0\n")  # Slurm still holds task 55_1
+    (bin_dir / "squeue").write_text(
+        "#!/bin/sh\necho 55_1\necho 56_0\n"
+    )  # Slurm still holds task 55_1
     (bin_dir / "squeue").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
     for extra in ([], ["--force"]):
-        code, out = _cli(capsys, "run", str(suite_file), "--results", str(store.root), "--dry-run", *extra)
+        code, out = _cli(
+            capsys, "run", str(suite_file), "--results", str(store.root), "--dry-run", *extra
+        )
         rows = _rows(out)
         assert code == 0
         assert rows[queued][-2:] == ["pending", "skip (job in queue)"]
-        assert rows[interrupted][-2:] == ["running", "rerun (--force)" if extra else "resume from checkpoint"]
+        assert rows[interrupted][-2:] == [
+            "running",
+            "rerun (--force)" if extra else "resume from checkpoint",
+        ]
         assert rows[failed][-2:] == ["failed", "rerun (--force)" if extra else "run"]

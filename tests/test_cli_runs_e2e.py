@@ -4,6 +4,7 @@ One run fails on purpose (it names a test split the dataset does not have): it m
 hide the others, the summary names it with its log, and the exit code is non-zero. Done runs
 are skipped on the next invocation, the failed one is retried, ``--force`` reruns.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from omnibench.cli import main
+from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.execution.store import RunStore
-from omnibench.config.suite import load_suite
 
 SUITE = """\
 name: e2e
@@ -39,7 +40,10 @@ grid:
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("data")
-    generate_synthetic(root / "synthetic", SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32))
+    generate_synthetic(
+        root / "synthetic",
+        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32),
+    )
     return root
 
 
@@ -49,32 +53,64 @@ def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, captured.out + captured.err
 
 
-def test_run_skip_retry_and_force(tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str],
-                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_skip_retry_and_force(
+    tmp_path: Path,
+    data_root: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("COLUMNS", "250")
     suite_file = tmp_path / "e2e.yaml"
     suite_file.write_text(SUITE)
     suite, store = load_suite(suite_file), RunStore(tmp_path / "results")
     vifi, broken, vanilla = (s.run_id() for s in suite.specs)
-    common = ["--results", str(store.root), "--data-root", str(data_root), "--workers", "0", "--device", "cpu"]
+    common = [
+        "--results",
+        str(store.root),
+        "--data-root",
+        str(data_root),
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    ]
 
     code, out = _run(capsys, "run", str(suite_file), *common)
     assert code == 1, out
     assert [store.is_done("e2e", i) for i in (vifi, broken, vanilla)] == [True, False, True]
     failed = store.read_status("e2e", broken)
     assert failed.state == "failed" and "unknown split 'test9' of synthetic" in failed.error
-    summary = out[out.rindex("e2e: 3 runs"):]
+    summary = out[out.rindex("e2e: 3 runs") :]
     assert "2 done · 1 failed" in summary and "unknown split 'test9'" in summary
-    assert f"{broken} failed: " in summary and f"{broken}/log.txt" in summary  # the whole error, then its log
+    assert (
+        f"{broken} failed: " in summary and f"{broken}/log.txt" in summary
+    )  # the whole error, then its log
     assert f"logs: {store.root / 'e2e'}/<run>/log.txt" in summary
     assert "Traceback" not in out  # the traceback goes to the run's log only
     assert "Traceback" in store.log_path("e2e", broken).read_text()
-    progress = [line.split(" ", 1)[1] for line in out.splitlines() if line.split(" ")[1:2] and line.split(" ")[1].startswith("[")]
-    assert [line.split(" ")[:2] for line in progress] == [  # one plain line per start and end, in run order
-        ["[1/3]", "start"], ["[1/3]", "done"], ["[2/3]", "start"], ["[2/3]", "failed"], ["[3/3]", "start"], ["[3/3]", "done"]]
-    assert progress[3].startswith(f"[2/3] failed e2e/{broken} in ") and "unknown split 'test9'" in progress[3]
+    progress = [
+        line.split(" ", 1)[1]
+        for line in out.splitlines()
+        if line.split(" ")[1:2] and line.split(" ")[1].startswith("[")
+    ]
+    assert [
+        line.split(" ")[:2] for line in progress
+    ] == [  # one plain line per start and end, in run order
+        ["[1/3]", "start"],
+        ["[1/3]", "done"],
+        ["[2/3]", "start"],
+        ["[2/3]", "failed"],
+        ["[3/3]", "start"],
+        ["[3/3]", "done"],
+    ]
+    assert (
+        progress[3].startswith(f"[2/3] failed e2e/{broken} in ")
+        and "unknown split 'test9'" in progress[3]
+    )
     assert progress[-1].endswith("run 3/3 · 2 done · 1 failed") and "ETA" in progress[1]
-    assert "[1/3] start" not in store.log_path("e2e", vifi).read_text()  # the suite's lines stay out of the runs' logs
+    assert (
+        "[1/3] start" not in store.log_path("e2e", vifi).read_text()
+    )  # the suite's lines stay out of the runs' logs
     record = store.read_record("e2e", vifi)
     assert record["run_id"] == vifi and 0 <= record["metrics"]["top1"] <= 100
     done_mtime = (store.run_dir("e2e", vifi) / "record.json").stat().st_mtime_ns
@@ -84,7 +120,9 @@ def test_run_skip_retry_and_force(tmp_path: Path, data_root: Path, capsys: pytes
     assert (store.run_dir("e2e", vifi) / "record.json").stat().st_mtime_ns == done_mtime  # skipped
     assert store.read_status("e2e", broken).extra["starts"] == 2  # retried
 
-    code, out = _run(capsys, "run", str(suite_file), *common, "--force", "--model", "vificlip", "--shots", "2")
+    code, out = _run(
+        capsys, "run", str(suite_file), *common, "--force", "--model", "vificlip", "--shots", "2"
+    )
     assert code == 1, out  # the broken run is selected too, and fails again
     assert (store.run_dir("e2e", vifi) / "record.json").stat().st_mtime_ns != done_mtime
     assert store.read_status("e2e", vifi).extra["starts"] == 1  # a fresh directory
@@ -94,12 +132,19 @@ def test_run_skip_retry_and_force(tmp_path: Path, data_root: Path, capsys: pytes
     assert states == {vifi: "done", broken: "failed", vanilla: "done"}
 
 
-def test_a_missing_data_root_fails_once_before_any_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_missing_data_root_fails_once_before_any_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     suite_file = tmp_path / "e2e.yaml"
     suite_file.write_text(SUITE.replace("dataset: synthetic", "dataset: ucf101"))
     results, empty = tmp_path / "results", tmp_path / "no-data"
     empty.mkdir()
-    code, out = _run(capsys, "run", str(suite_file), "--results", str(results), "--data-root", str(empty))
+    code, out = _run(
+        capsys, "run", str(suite_file), "--results", str(results), "--data-root", str(empty)
+    )
     assert code == 2 and "Traceback" not in out
-    assert f"data root of 'ucf101' not found: {empty / 'ucf101'} (change --data-root)" in out.replace("\n", "")
+    assert (
+        f"data root of 'ucf101' not found: {empty / 'ucf101'} (change --data-root)"
+        in out.replace("\n", "")
+    )
     assert not results.exists()

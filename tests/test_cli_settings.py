@@ -1,4 +1,5 @@
 """`--set KEY=VALUE` and `--limit N` on run / ablate / status / report, through Typer's runner."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ import pytest
 
 from conftest import Invoke
 from omnibench.cli.options import suite_settings
+from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.execution.store import RunStore
-from omnibench.config.suite import load_suite
 
 SUITE = """\
 name: smoke
@@ -37,17 +38,36 @@ def suite_file(tmp_path: Path) -> Path:
     return path
 
 
-
-def test_set_changes_every_run_its_id_and_shows_in_the_dry_run(suite_file: Path, tmp_path: Path, cli: Invoke) -> None:
+def test_set_changes_every_run_its_id_and_shows_in_the_dry_run(
+    suite_file: Path, tmp_path: Path, cli: Invoke
+) -> None:
     plain = load_suite(suite_file)
-    chosen = load_suite(suite_file, suite_settings(["optim.epochs=2", "seed=3", "optim.lr=1e-4"], None))
-    assert [(s.optim.epochs, s.seed, s.optim.lr) for s in chosen.specs] == [(2, 3, 1e-4), (2, 3, 1e-4)]  # --set beats the override
+    chosen = load_suite(
+        suite_file, suite_settings(["optim.epochs=2", "seed=3", "optim.lr=1e-4"], None)
+    )
+    assert [(s.optim.epochs, s.seed, s.optim.lr) for s in chosen.specs] == [
+        (2, 3, 1e-4),
+        (2, 3, 1e-4),
+    ]  # --set beats the override
     assert not {s.run_id() for s in plain.specs} & {s.run_id() for s in chosen.specs}
-    code, out = cli("run", str(suite_file), "--dry-run", "--results", str(tmp_path / "r"),
-                        "--set", "optim.epochs=2", "--set", "seed=3", "--set", "optim.lr=1e-4")
+    code, out = cli(
+        "run",
+        str(suite_file),
+        "--dry-run",
+        "--results",
+        str(tmp_path / "r"),
+        "--set",
+        "optim.epochs=2",
+        "--set",
+        "seed=3",
+        "--set",
+        "optim.lr=1e-4",
+    )
     assert code == 0, out
     assert all(s.run_id() in out for s in chosen.specs)
-    assert "set in every run (part of its spec and id): optim.epochs=2, seed=3, optim.lr=0.0001" in out
+    assert (
+        "set in every run (part of its spec and id): optim.epochs=2, seed=3, optim.lr=0.0001" in out
+    )
 
 
 def test_set_on_ablate_reaches_every_run(tmp_path: Path, cli: Invoke) -> None:
@@ -55,9 +75,23 @@ def test_set_on_ablate_reaches_every_run(tmp_path: Path, cli: Invoke) -> None:
     weights.parent.mkdir()
     weights.write_bytes(b"weights")  # only its existence is checked before a run
     (tmp_path / "data" / "hmdb51").mkdir(parents=True)
-    pairs = [f"model.pretrained={weights}", "optim.epochs=12", "model.options.activation=quick_gelu"]
-    code, out = cli("ablate", "ratio", "-d", "hmdb51", "--dry-run", "--results", str(tmp_path), "--data-root",
-                    str(tmp_path / "data"), *[arg for pair in pairs for arg in ("--set", pair)])
+    pairs = [
+        f"model.pretrained={weights}",
+        "optim.epochs=12",
+        "model.options.activation=quick_gelu",
+    ]
+    code, out = cli(
+        "ablate",
+        "ratio",
+        "-d",
+        "hmdb51",
+        "--dry-run",
+        "--results",
+        str(tmp_path),
+        "--data-root",
+        str(tmp_path / "data"),
+        *[arg for pair in pairs for arg in ("--set", pair)],
+    )
     assert code == 0, out
     settings = suite_settings(pairs, None)
     specs = [s for s in load_suite("ablation-ratio", settings).specs if s.dataset == "hmdb51"]
@@ -65,13 +99,27 @@ def test_set_on_ablate_reaches_every_run(tmp_path: Path, cli: Invoke) -> None:
     assert {(s.model.pretrained, s.optim.epochs) for s in specs} == {(str(weights), 12)}
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--set", "optim.epoch=2"], "--set optim.epoch=2: unknown spec path 'optim.epoch' (did you mean 'optim.epochs'?)"),
-    (["--set", "optim.epochs=two"], "--set optim.epochs=two: optim.epochs: expected int, got 'two'"),
-    (["--set", "optim.epochs"], "--set 'optim.epochs': expected KEY=VALUE, e.g. --set optim.epochs=2"),
-    (["--set", "limit=0"], "--set limit=0: limit: must be an integer >= 1"),
-])
-def test_bad_settings_are_one_line_errors(suite_file: Path, tmp_path: Path, args: list[str], message: str, cli: Invoke) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--set", "optim.epoch=2"],
+            "--set optim.epoch=2: unknown spec path 'optim.epoch' (did you mean 'optim.epochs'?)",
+        ),
+        (
+            ["--set", "optim.epochs=two"],
+            "--set optim.epochs=two: optim.epochs: expected int, got 'two'",
+        ),
+        (
+            ["--set", "optim.epochs"],
+            "--set 'optim.epochs': expected KEY=VALUE, e.g. --set optim.epochs=2",
+        ),
+        (["--set", "limit=0"], "--set limit=0: limit: must be an integer >= 1"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(
+    suite_file: Path, tmp_path: Path, args: list[str], message: str, cli: Invoke
+) -> None:
     code, out = cli("run", str(suite_file), "--dry-run", "--results", str(tmp_path), *args)
     assert code == 2 and message in " ".join(out.split()) and "Traceback" not in out
     code, out = cli("ablate", "modules", "--dry-run", "--results", str(tmp_path), *args)
@@ -86,7 +134,10 @@ def test_limit_zero_is_refused(suite_file: Path, tmp_path: Path, cli: Invoke) ->
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("data")
-    generate_synthetic(root / "synthetic", SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=8, frames=8, size=32))
+    generate_synthetic(
+        root / "synthetic",
+        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=8, frames=8, size=32),
+    )
     return root
 
 
@@ -97,20 +148,37 @@ def _per_class(data_root: Path, split: str) -> list[int]:
     return [counts[c] for c in sorted(counts)]
 
 
-def test_a_limited_run_reads_n_videos_per_class_and_says_so_everywhere(suite_file: Path, tmp_path: Path,
-                                                                       data_root: Path, cli: Invoke) -> None:
+def test_a_limited_run_reads_n_videos_per_class_and_says_so_everywhere(
+    suite_file: Path, tmp_path: Path, data_root: Path, cli: Invoke
+) -> None:
     results = tmp_path / "results"
     common = ["--results", str(results), "--limit", "2"]
-    code, out = cli("run", str(suite_file), "-m", "vificlip", *common, "--data-root", str(data_root),
-                        "--workers", "0", "--device", "cpu")
+    code, out = cli(
+        "run",
+        str(suite_file),
+        "-m",
+        "vificlip",
+        *common,
+        "--data-root",
+        str(data_root),
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    )
     assert code == 0, out
     spec = load_suite(suite_file, suite_settings([], 2)).specs[0]
     record = RunStore(results).read_record("smoke", spec.run_id())
     assert record["spec"]["limit"] == 2
-    assert [e["videos"] for e in record["evaluations"]] == [sum(min(n, 2) for n in _per_class(data_root, "test1"))]
+    assert [e["videos"] for e in record["evaluations"]] == [
+        sum(min(n, 2) for n in _per_class(data_root, "test1"))
+    ]
     assert record["train"]["clips"] == 4  # 2 per class of 3 classes = 6 videos: one full batch of 4
     assert "(limit 2)" in out and "limited: at most 2 videos per class" in out
-    assert f"[1/1] start smoke/{spec.run_id()} (vificlip)" in out and f"[1/1] done smoke/{spec.run_id()} in " in out
+    assert (
+        f"[1/1] start smoke/{spec.run_id()} (vificlip)" in out
+        and f"[1/1] done smoke/{spec.run_id()} in " in out
+    )
     code, out = cli("status", str(suite_file), *common, "--json")
     rows = {row["run_id"]: row for row in json.loads(out)}
     assert rows[spec.run_id()]["top1"].endswith("(limit 2)")
@@ -118,4 +186,7 @@ def test_a_limited_run_reads_n_videos_per_class_and_says_so_everywhere(suite_fil
     assert "1 other stored run of 'smoke'" in out  # the limited run is not one of the suite's own
     code, out = cli("report", str(suite_file), *common, "--json")
     table = json.loads(out)[0]
-    assert table["title"].endswith("[limit 2]") and "not comparable with published numbers" in table["notes"][0]
+    assert (
+        table["title"].endswith("[limit 2]")
+        and "not comparable with published numbers" in table["notes"][0]
+    )

@@ -1,4 +1,5 @@
 """The torchvision compatibility step runs before every open_clip / timm / torchvision import."""
+
 from __future__ import annotations
 
 import re
@@ -8,7 +9,10 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "omnibench"
 VISION_IMPORT = re.compile(r"^\s*(import|from)\s+(open_clip|timm|torchvision)\b", re.MULTILINE)
-COMPAT_IMPORT = re.compile(r"^(import omnibench\.compat|from omnibench import compat|from omnibench\.compat import)", re.MULTILINE)
+COMPAT_IMPORT = re.compile(
+    r"^(import omnibench\.compat|from omnibench import compat|from omnibench\.compat import)",
+    re.MULTILINE,
+)
 
 
 def _guarded(path: Path) -> bool:

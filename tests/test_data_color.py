@@ -1,11 +1,12 @@
 """Colour maps: each jitter op and their compositions against torchvision, normalisation, batching."""
+
 from __future__ import annotations
+
+import omnibench.compat  # noqa: F401, I001  (before torchvision, whose extension may not load here)
 
 import numpy as np
 import pytest
 import torch
-
-import omnibench.compat  # noqa: F401, I001  (before torchvision, whose extension may not load here)
 from torchvision.transforms.v2 import functional as F
 from torchvision.transforms.v2.functional._color import _rgb_to_hsv
 
@@ -29,7 +30,9 @@ NO_NORMALISATION = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
 def _smooth_colours(seed: int = 0) -> torch.Tensor:
     """Blurred random colours in [0, 1] on the uint8 grid (natural-image-like: smooth, mostly saturated)."""
-    image = F.gaussian_blur(torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(seed)), [9, 9])
+    image = F.gaussian_blur(
+        torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(seed)), [9, 9]
+    )
     return ((image - image.amin()) / (image.amax() - image.amin()) * 255).round() / 255
 
 
@@ -47,7 +50,9 @@ def test_hue_matrix_is_identity_at_zero_and_exact_at_a_third_turn() -> None:
     grey = np.array([0.3, 0.3, 0.3])
     colours = _smooth_colours().permute(1, 0, 2, 3).reshape(3, -1).double().numpy()
     assert np.allclose(hue_matrix(0.1) @ grey, grey, atol=1e-6)
-    assert np.allclose((hue_matrix(0.1) @ colours).mean(0), colours.mean(0), atol=1e-6)  # intensity kept
+    assert np.allclose(
+        (hue_matrix(0.1) @ colours).mean(0), colours.mean(0), atol=1e-6
+    )  # intensity kept
 
 
 @pytest.mark.parametrize("hue", [-0.1, 0.05, 0.1])
@@ -68,9 +73,15 @@ def test_each_colour_op_matches_torchvision(factor: float) -> None:
     identity = identity_affine()
     pairs = [
         (then_scale(identity, factor), F.adjust_brightness(image, factor)),
-        (then_contrast(identity, factor), F.adjust_contrast(image, factor)),  # per-frame mean gray level
+        (
+            then_contrast(identity, factor),
+            F.adjust_contrast(image, factor),
+        ),  # per-frame mean gray level
         (then_matrix(identity, saturation_matrix(factor)), F.adjust_saturation(image, factor)),
-        (then_matrix(identity, grayscale_matrix()), F.rgb_to_grayscale(image, num_output_channels=3)),
+        (
+            then_matrix(identity, grayscale_matrix()),
+            F.rgb_to_grayscale(image, num_output_channels=3),
+        ),
     ]
     for affine, reference in pairs:
         assert torch.allclose(_through(image, affine), reference, atol=1e-5)
@@ -85,7 +96,9 @@ def test_composed_ops_match_torchvision_in_sequence() -> None:
     """Contrast after other ops reads the mean of the image those ops made (the ``A mu`` term)."""
     image = 0.25 + 0.5 * _smooth_colours(2)  # mid-range: no intermediate value leaves [0, 1]
     image = (image * 255).round() / 255
-    affine = then_contrast(then_matrix(then_scale(identity_affine(), 1.2), saturation_matrix(0.7)), 0.8)
+    affine = then_contrast(
+        then_matrix(then_scale(identity_affine(), 1.2), saturation_matrix(0.7)), 0.8
+    )
     affine = then_contrast(then_matrix(affine, hue_matrix(0.05)), 1.3)
     reference = F.adjust_contrast(F.adjust_saturation(F.adjust_brightness(image, 1.2), 0.7), 0.8)
     reference = F.adjust_contrast(_matrix_on_frames(reference, hue_matrix(0.05)), 1.3)
@@ -96,7 +109,9 @@ def test_normalisation_is_folded_into_the_map() -> None:
     mean, std = NORMALIZATIONS["clip"]
     pixels = torch.randint(0, 256, (4, 3, 16, 16), dtype=torch.uint8)
     reference = F.normalize(pixels.float() / 255, list(mean), list(std))
-    assert torch.allclose(apply_color(pixels, color_map(identity_affine(), mean, std)), reference, atol=1e-5)
+    assert torch.allclose(
+        apply_color(pixels, color_map(identity_affine(), mean, std)), reference, atol=1e-5
+    )
 
 
 def test_batched_maps_apply_per_view() -> None:
@@ -104,13 +119,22 @@ def test_batched_maps_apply_per_view() -> None:
     torch.manual_seed(0)
     mean, std = NORMALIZATIONS["imagenet"]
     video = torch.randint(0, 256, (2, 3, 4, 8, 8, 3), dtype=torch.uint8).movedim(-1, -3)
-    maps = torch.stack([torch.stack([color_map(draw_color_jitter(), mean, std) for _ in range(3)]) for _ in range(2)])
+    maps = torch.stack(
+        [
+            torch.stack([color_map(draw_color_jitter(), mean, std) for _ in range(3)])
+            for _ in range(2)
+        ]
+    )
     batched = apply_color(video, maps)
     assert batched.shape == video.shape and batched.is_contiguous()
-    assert torch.allclose(apply_color(video, maps, clips_per_pass=6), batched, atol=1e-6)  # a GPU's single pass
+    assert torch.allclose(
+        apply_color(video, maps, clips_per_pass=6), batched, atol=1e-6
+    )  # a GPU's single pass
     for b in range(2):
         for v in range(3):
-            assert torch.allclose(batched[b, v], apply_color(video[b, v].contiguous(), maps[b, v]), atol=1e-6)
+            assert torch.allclose(
+                batched[b, v], apply_color(video[b, v].contiguous(), maps[b, v]), atol=1e-6
+            )
 
 
 def test_jitter_takes_its_order_from_the_draws() -> None:
@@ -118,7 +142,9 @@ def test_jitter_takes_its_order_from_the_draws() -> None:
     factors = [0.5, 0.5, 0.9, 0.9]  # brightness 1, contrast 1, saturation 1.16, hue 0.08
     saturation_first = draw_color_jitter(factors + [0.1, 0.2, 0.3, 0.4])[0]
     hue_first = draw_color_jitter(factors + [0.1, 0.2, 0.4, 0.3])[0]
-    manual = then_matrix(then_matrix(identity_affine(), saturation_matrix(1.16)), hue_matrix(0.08))[0]
+    manual = then_matrix(then_matrix(identity_affine(), saturation_matrix(1.16)), hue_matrix(0.08))[
+        0
+    ]
     assert np.allclose(saturation_first, manual, atol=1e-9)
     assert np.abs(saturation_first - hue_first).max() > 1e-2
 

@@ -1,4 +1,5 @@
 """Dataset adapters on small official-format layouts written here, and where data roots come from."""
+
 from __future__ import annotations
 
 import json
@@ -33,9 +34,17 @@ def _hmdb(root: Path) -> Path:
 
 def test_hmdb51(tmp_path: Path) -> None:
     adapter = get_dataset("hmdb51", _hmdb(tmp_path / "hmdb51"))
-    assert adapter.num_splits == 3 and adapter.train_split(2) == "train2" and adapter.test_split(3) == "test3"
+    assert (
+        adapter.num_splits == 3
+        and adapter.train_split(2) == "train2"
+        and adapter.test_split(3) == "test3"
+    )
     train, test = adapter.load_split("train1"), adapter.load_split("test1")
-    assert train.classnames == ("kick", "kick ball", "sword")  # not the 51 classes: sorted folder names
+    assert train.classnames == (
+        "kick",
+        "kick ball",
+        "sword",
+    )  # not the 51 classes: sorted folder names
     assert len(train) == 6 and len(test) == 3
     assert train.records[2].path == tmp_path / "hmdb51" / "kick_ball" / "kb0_1.avi"
     assert train.records[2].source.endswith("kick_ball_test_split1.txt:1")
@@ -44,14 +53,20 @@ def test_hmdb51(tmp_path: Path) -> None:
 
 def test_hmdb51_missing_annotation_folder(tmp_path: Path) -> None:
     (tmp_path / "hmdb51").mkdir()
-    with pytest.raises(OmniBenchError, match="HMDB51 split folder not found: .*testTrainMulti_7030_splits"):
+    with pytest.raises(
+        OmniBenchError, match="HMDB51 split folder not found: .*testTrainMulti_7030_splits"
+    ):
         get_dataset("hmdb51", tmp_path / "hmdb51").load_split("train1")
 
 
 def _ucf(root: Path) -> Path:
     lists = root / "ucfTrainTestlist"
     _write(lists / "classInd.txt", "1 ApplyEyeMakeup\n2 YoYo\n", "\r\n")
-    _write(lists / "trainlist01.txt", "YoYo/v_YoYo_g08_c01.avi 2\nApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi 1\n", "\r\n")
+    _write(
+        lists / "trainlist01.txt",
+        "YoYo/v_YoYo_g08_c01.avi 2\nApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi 1\n",
+        "\r\n",
+    )
     _write(lists / "testlist01.txt", "YoYo/v_YoYo_g01_c01.avi\n")
     (root / "UCF-101").mkdir()
     return root
@@ -61,8 +76,10 @@ def test_ucf101(tmp_path: Path) -> None:
     adapter = get_dataset("ucf101", _ucf(tmp_path / "ucf"))
     train = adapter.load_split("train1")
     assert train.classnames == ("apply eye makeup", "yo-yo")
-    assert [(r.path.relative_to(tmp_path / "ucf" / "UCF-101").as_posix(), r.label) for r in train.records] == [
-        ("YoYo/v_YoYo_g08_c01.avi", 1), ("ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi", 0)]
+    assert [
+        (r.path.relative_to(tmp_path / "ucf" / "UCF-101").as_posix(), r.label)
+        for r in train.records
+    ] == [("YoYo/v_YoYo_g08_c01.avi", 1), ("ApplyEyeMakeup/v_ApplyEyeMakeup_g09_c01.avi", 0)]
     assert len(adapter.load_split("test1")) == 1
     with pytest.raises(OmniBenchError, match=r"annotation file not found: .*testlist02.txt"):
         adapter.load_split("test2")
@@ -73,12 +90,18 @@ def test_ucf101(tmp_path: Path) -> None:
 def test_kinetics_with_and_without_class_folders(tmp_path: Path) -> None:
     root = tmp_path / "k400"
     header = "label,youtube_id,time_start,time_end,split,is_cc\n"
-    _write(root / "annotations" / "train.csv", header + "abseiling,aaa,1,11,train,0\nair drumming,bbb,2,12,train,0\n")
+    _write(
+        root / "annotations" / "train.csv",
+        header + "abseiling,aaa,1,11,train,0\nair drumming,bbb,2,12,train,0\n",
+    )
     _write(root / "annotations" / "validate.csv", header + "air drumming,ccc,3,13,validate,0\n")
     (root / "val" / "air_drumming").mkdir(parents=True)
     (root / "train").mkdir()
     adapter = get_dataset("k400", root)
-    assert (adapter.train_split(), adapter.test_split()) == ("train", "val") and adapter.num_splits == 1
+    assert (adapter.train_split(), adapter.test_split()) == (
+        "train",
+        "val",
+    ) and adapter.num_splits == 1
     train, val = adapter.load_split("train"), adapter.load_split("val")
     assert train.classnames == ("abseiling", "air drumming")
     assert train.records[1].path == root / "train" / "bbb_000002_000012.mp4"
@@ -97,8 +120,15 @@ def test_kinetics_unknown_validation_label(tmp_path: Path) -> None:
 
 def test_ssv2(tmp_path: Path) -> None:
     root = tmp_path / "ssv2"
-    _write(root / "something-something-v2-labels.json", json.dumps({"Pushing something from left to right": "0"}))
-    entry = {"id": "12", "label": "pushing a cup from left to right", "template": "Pushing [something] from left to right"}
+    _write(
+        root / "something-something-v2-labels.json",
+        json.dumps({"Pushing something from left to right": "0"}),
+    )
+    entry = {
+        "id": "12",
+        "label": "pushing a cup from left to right",
+        "template": "Pushing [something] from left to right",
+    }
     _write(root / "something-something-v2-train.json", json.dumps([entry]))
     _write(root / "something-something-v2-validation.json", json.dumps([entry | {"id": "13"}]))
     (root / "20bn-something-something-v2").mkdir()
@@ -125,9 +155,13 @@ def test_generic_list_format(tmp_path: Path) -> None:
         adapter.train_split()
 
 
-def test_configured_list_dataset_with_separate_videos(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_configured_list_dataset_with_separate_videos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "datasets.yaml"
-    config.write_text(f"hmdb51-vifi: {{format: list, root: {_lists(tmp_path / 'l')}, videos: {tmp_path / 'v'}}}\n")
+    config.write_text(
+        f"hmdb51-vifi: {{format: list, root: {_lists(tmp_path / 'l')}, videos: {tmp_path / 'v'}}}\n"
+    )
     monkeypatch.setenv("OMNIBENCH_DATASETS_CONFIG", str(config))
     adapter = get_dataset("hmdb51-vifi")
     split = adapter.load_split("val1")
@@ -146,13 +180,23 @@ def test_root_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert locate("ucf101").setting == "OMNIBENCH_DATA"
 
 
-def test_missing_root_is_one_line_naming_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_root_is_one_line_naming_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with pytest.raises(OmniBenchError) as info:
         get_dataset("hmdb51")
     message = str(info.value)
-    assert "\n" not in message and "--data-root" in message and "OMNIBENCH_DATA" in message and "datasets.yaml" in message
+    assert (
+        "\n" not in message
+        and "--data-root" in message
+        and "OMNIBENCH_DATA" in message
+        and "datasets.yaml" in message
+    )
     monkeypatch.setenv("OMNIBENCH_DATA", str(tmp_path / "nowhere"))
-    with pytest.raises(OmniBenchError, match=r"data root of 'ucf101' not found: .*nowhere/ucf101 \(change OMNIBENCH_DATA\)"):
+    with pytest.raises(
+        OmniBenchError,
+        match=r"data root of 'ucf101' not found: .*nowhere/ucf101 \(change OMNIBENCH_DATA\)",
+    ):
         get_dataset("ucf101")
 
 
@@ -170,7 +214,16 @@ def test_bad_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_unknown_dataset() -> None:
     with pytest.raises(UnknownNameError, match="did you mean 'ucf101'"):
         get_dataset("ucf-101")
-    assert set(DATASETS) == {"hmdb51", "ucf101", "k400", "k600", "ssv2", "list", "synthetic", "synthetic-directions"}
+    assert set(DATASETS) == {
+        "hmdb51",
+        "ucf101",
+        "k400",
+        "k600",
+        "ssv2",
+        "list",
+        "synthetic",
+        "synthetic-directions",
+    }
 
 
 def test_synthetic_is_generated_in_the_default_root(tmp_path: Path) -> None:
@@ -189,7 +242,10 @@ def test_hmdb51_full_class_set_uses_the_usual_label_ids(tmp_path: Path) -> None:
     from omnibench.data.datasets import HMDB51_FOLDERS
 
     for folder in sorted(HMDB51_FOLDERS):
-        _write(tmp_path / "hmdb51" / "testTrainMulti_7030_splits" / f"{folder}_test_split1.txt", "a.avi 2 \n")
+        _write(
+            tmp_path / "hmdb51" / "testTrainMulti_7030_splits" / f"{folder}_test_split1.txt",
+            "a.avi 2 \n",
+        )
     classes = get_dataset("hmdb51", tmp_path / "hmdb51").load_split("test1").classnames
     assert len(classes) == 51 and classes.index("kick ball") == 20 and classes.index("kick") == 21
 
@@ -197,6 +253,11 @@ def test_hmdb51_full_class_set_uses_the_usual_label_ids(tmp_path: Path) -> None:
 def test_synthetic_directions_is_the_four_translations(tmp_path: Path) -> None:
     adapter = get_dataset("synthetic-directions", data_root=tmp_path)
     train, test = adapter.load_split("train"), adapter.load_split("test1")
-    assert train.classnames == ("object moving left", "object moving right", "object moving up", "object moving down")
+    assert train.classnames == (
+        "object moving left",
+        "object moving right",
+        "object moving up",
+        "object moving down",
+    )
     assert (len(train.records), len(test.records)) == (4 * 96, 4 * 32)
     assert adapter.allows_hflip is False and adapter.root == tmp_path / "synthetic-directions"

@@ -1,4 +1,5 @@
 """Split overlap: exact file matches and UCF101 / HMDB51 source groups."""
+
 from __future__ import annotations
 
 import json
@@ -14,27 +15,45 @@ HMDB_B = "Aussie_Brunette_Brushing_Long_Hair_brush_hair_u_nm_np1_fr_goo_1.avi"
 
 
 def test_video_names_and_groups() -> None:
-    assert video_name("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1") == "v_ApplyEyeMakeup_g08_c01.avi"
+    assert (
+        video_name("ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1")
+        == "v_ApplyEyeMakeup_g08_c01.avi"
+    )
     assert video_name("val/a b.mp4 3") == "a b.mp4"
     assert video_name("YoYo/v_YoYo_g01_c01.avi") == "v_YoYo_g01_c01.avi"
     assert source_group("v_YoYo_g01_c04.avi") == ("ucf101", "YoYo_g01")
-    assert source_group(HMDB_A) == source_group(HMDB_B) == ("hmdb51", "Aussie_Brunette_Brushing_Long_Hair_brush_hair")
+    assert (
+        source_group(HMDB_A)
+        == source_group(HMDB_B)
+        == ("hmdb51", "Aussie_Brunette_Brushing_Long_Hair_brush_hair")
+    )
     assert source_group("abc_000001_000011.mp4") is None
 
 
 def test_exact_and_group_overlap() -> None:
     train = ["v_YoYo_g01_c01.avi", "v_YoYo_g02_c01.avi", "x/v_Punch_g03_c01.avi"]
-    evaluation = ["v_YoYo_g01_c01.avi", "v_YoYo_g01_c02.avi", "v_YoYo_g05_c01.avi", "v_Punch_g03_c02.avi"]
+    evaluation = [
+        "v_YoYo_g01_c01.avi",
+        "v_YoYo_g01_c02.avi",
+        "v_YoYo_g05_c01.avi",
+        "v_Punch_g03_c02.avi",
+    ]
     report = compare(train, evaluation)
     assert (report.overlap, report.group_overlap, report.shared_groups) == (1, 3, 2)
     assert report.group_scheme == "ucf101" and report.shared_files == ("v_YoYo_g01_c01.avi",)
-    assert compare([HMDB_A], [HMDB_B]).group_overlap == 1 and compare([HMDB_A], [HMDB_B]).overlap == 0
+    assert (
+        compare([HMDB_A], [HMDB_B]).group_overlap == 1 and compare([HMDB_A], [HMDB_B]).overlap == 0
+    )
 
 
 def test_cli_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "a.txt").write_bytes(b"v_YoYo_g01_c01.avi 0\r\nv_YoYo_g02_c01.avi 0\r\n")
-    (tmp_path / "b.txt").write_text("YoYo/v_YoYo_g01_c01.avi\nYoYo/v_YoYo_g02_c03.avi\nYoYo/v_YoYo_g09_c03.avi\n")
-    assert main(["data", "overlap", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--json"]) == 0
+    (tmp_path / "b.txt").write_text(
+        "YoYo/v_YoYo_g01_c01.avi\nYoYo/v_YoYo_g02_c03.avi\nYoYo/v_YoYo_g09_c03.avi\n"
+    )
+    assert (
+        main(["data", "overlap", str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--json"]) == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["overlap"] == 1 and result["group_overlap"] == 2 and result["videos_b"] == 3
     assert main(["data", "overlap", str(tmp_path / "a.txt"), str(tmp_path / "missing.txt")]) == 2

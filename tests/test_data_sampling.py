@@ -1,4 +1,5 @@
 """TSN sparse sampling, multi-view test sampling and spatial crop offsets."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -19,7 +20,9 @@ def test_train_indices_fall_one_per_segment() -> None:
 def test_train_indices_are_random_but_reproducible() -> None:
     draws = {tuple(sample_train_indices(300, 8, np.random.default_rng(seed))) for seed in range(20)}
     assert len(draws) > 15
-    assert sample_train_indices(300, 8, np.random.default_rng(3)) == sample_train_indices(300, 8, np.random.default_rng(3))
+    assert sample_train_indices(300, 8, np.random.default_rng(3)) == sample_train_indices(
+        300, 8, np.random.default_rng(3)
+    )
 
 
 def test_test_indices_are_segment_centres() -> None:

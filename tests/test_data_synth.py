@@ -1,4 +1,5 @@
 """The synthetic motion benchmark: determinism, the twin-class property, atomic generation, CLI."""
+
 from __future__ import annotations
 
 import time
@@ -9,7 +10,13 @@ import numpy as np
 import pytest
 
 from omnibench.cli import main
-from omnibench.data import SynthConfig, ensure_synthetic, generate_synthetic, get_dataset, read_frames
+from omnibench.data import (
+    SynthConfig,
+    ensure_synthetic,
+    generate_synthetic,
+    get_dataset,
+    read_frames,
+)
 from omnibench.data.synth import DEFAULT_CLASSES, MOTIONS, _draw_scene, _render, split_of
 from omnibench.errors import OmniBenchError
 
@@ -17,7 +24,11 @@ TINY = SynthConfig(classes=DEFAULT_CLASSES[:4], videos_per_class=6, frames=8, si
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_same_seed_same_bytes_other_seed_other_videos(tmp_path: Path) -> None:
@@ -32,13 +43,22 @@ def test_same_seed_same_bytes_other_seed_other_videos(tmp_path: Path) -> None:
 
 def test_annotations_in_list_format(tmp_path: Path) -> None:
     root = generate_synthetic(tmp_path / "s", TINY)
-    assert (root / "labels.csv").read_text().splitlines() == ["id,name"] + [f"{i},{n}" for i, n in enumerate(TINY.classes)]
+    assert (root / "labels.csv").read_text().splitlines() == ["id,name"] + [
+        f"{i},{n}" for i, n in enumerate(TINY.classes)
+    ]
     adapter = get_dataset("list", root)
     sizes = {name: len(adapter.load_split(name)) for name in adapter.split_names()}
     assert sizes == {"train": 12, "test1": 4, "test2": 4, "test3": 4}
     names = [{r.path for r in adapter.load_split(s).records} for s in adapter.split_names()]
     assert sum(map(len, names)) == len(set().union(*names))  # the lists are disjoint
-    assert [split_of(v, 48) for v in (0, 23, 24, 25, 26, 27)] == ["train", "train", "test1", "test2", "test3", "test1"]
+    assert [split_of(v, 48) for v in (0, 23, 24, 25, 26, 27)] == [
+        "train",
+        "train",
+        "test1",
+        "test2",
+        "test3",
+        "test1",
+    ]
 
 
 @pytest.mark.parametrize("pair", [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)])
@@ -50,7 +70,9 @@ def test_twin_classes_show_the_same_frames_in_reverse(pair: tuple[int, int]) -> 
     frames_forward = _render(scenes[0], kind, forward, 9, 64)
     frames_backward = _render(scenes[1], kind, backward, 9, 64)
     assert np.array_equal(frames_forward[::-1], frames_backward)
-    assert np.abs(frames_forward[0].astype(int) - frames_forward[-1].astype(int)).mean() > 2  # it does move
+    assert (
+        np.abs(frames_forward[0].astype(int) - frames_forward[-1].astype(int)).mean() > 2
+    )  # it does move
 
 
 def test_default_benchmark_generates_fast(tmp_path: Path) -> None:
@@ -65,7 +87,9 @@ def test_racing_processes_generate_once(tmp_path: Path) -> None:
     with ProcessPoolExecutor(3) as pool:
         results = list(pool.map(ensure_synthetic, [root] * 3, [TINY] * 3))
     assert results == [root] * 3
-    assert [p.name for p in root.parent.iterdir()] == ["synthetic"]  # no temporary folder left behind
+    assert [p.name for p in root.parent.iterdir()] == [
+        "synthetic"
+    ]  # no temporary folder left behind
     assert _files(root) == _files(generate_synthetic(tmp_path / "single", TINY))
 
 
@@ -87,9 +111,26 @@ def test_bad_configs() -> None:
 
 def test_cli_synth(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli"
-    argv = ["data", "synth", "--out", str(out), "--classes", "3", "--videos-per-class", "6", "--frames", "8", "--size", "32"]
+    argv = [
+        "data",
+        "synth",
+        "--out",
+        str(out),
+        "--classes",
+        "3",
+        "--videos-per-class",
+        "6",
+        "--frames",
+        "8",
+        "--size",
+        "32",
+    ]
     assert main(argv) == 0
     assert "wrote 18 videos of 3 classes" in capsys.readouterr().out
-    assert (out / "labels.csv").read_text().splitlines()[1:] == ["0,object moving left", "1,object moving right", "2,object moving up"]
+    assert (out / "labels.csv").read_text().splitlines()[1:] == [
+        "0,object moving left",
+        "1,object moving right",
+        "2,object moving up",
+    ]
     assert main(argv) == 2  # the folder is no longer empty
     assert "is not empty" in capsys.readouterr().err

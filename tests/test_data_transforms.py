@@ -1,4 +1,5 @@
 """Clip transforms: shapes, dtypes, crops, flips and normalisation of the views they give."""
+
 from __future__ import annotations
 
 import pytest
@@ -74,7 +75,9 @@ def test_multi_scale_crop_uses_the_listed_scales() -> None:
     torch.manual_seed(0)
     outputs = [crop(video) for _ in range(40)]
     assert all(out.shape == (1, 3, 8, 8) for out in outputs)
-    assert any(out.float().mean() > 0 for out in outputs) and any(out.float().mean() == 0 for out in outputs)
+    assert any(out.float().mean() > 0 for out in outputs) and any(
+        out.float().mean() == 0 for out in outputs
+    )
 
 
 @pytest.mark.parametrize("hflip", [True, False])
@@ -96,7 +99,9 @@ def test_normalisations() -> None:
     clip = _finish(build_transform(False, 32, 32, "clip")(video))
     imagenet = _finish(build_transform(False, 32, 32, "imagenet")(video))
     mean, std = NORMALIZATIONS["imagenet"]
-    assert torch.allclose(imagenet[0, 0, :, 0, 0], (128 / 255 - torch.tensor(mean)) / torch.tensor(std), atol=1e-5)
+    assert torch.allclose(
+        imagenet[0, 0, :, 0, 0], (128 / 255 - torch.tensor(mean)) / torch.tensor(std), atol=1e-5
+    )
     assert not torch.allclose(clip, imagenet)
 
 

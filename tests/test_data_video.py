@@ -1,4 +1,5 @@
 """Reading clips with decord from mp4 files written here; broken videos are skipped or fatal."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +9,14 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from omnibench.data import BrokenVideoError, VideoClipDataset, VideoRecord, build_transform, collate_clips, read_frames
+from omnibench.data import (
+    BrokenVideoError,
+    VideoClipDataset,
+    VideoRecord,
+    build_transform,
+    collate_clips,
+    read_frames,
+)
 from omnibench.data.color import apply_color
 from omnibench.data.synth import write_mp4
 
@@ -47,7 +55,14 @@ def _records(videos: dict[str, Path], *names: str) -> list[VideoRecord]:
 
 
 def test_test_clips_multi_view(videos: dict[str, Path]) -> None:
-    dataset = VideoClipDataset(_records(videos, "good", "short"), 4, False, build_transform(False, 16, 16), clips=2, crops=3)
+    dataset = VideoClipDataset(
+        _records(videos, "good", "short"),
+        4,
+        False,
+        build_transform(False, 16, 16),
+        clips=2,
+        crops=3,
+    )
     item = dataset[0]
     assert item["video"].shape == (6, 4, 3, 16, 16) and item["label"] == 0 and item["index"] == 0
     # clip 1 samples frames [0, 3, 6, 9] + 1: brighter than clip 0, crops of one clip agree (flat frames)
@@ -58,7 +73,9 @@ def test_test_clips_multi_view(videos: dict[str, Path]) -> None:
 
 
 def test_training_clips_are_reproducible_per_epoch(videos: dict[str, Path]) -> None:
-    dataset = VideoClipDataset(_records(videos, "good") * 4, 4, True, build_transform(True, 16, 20), seed=7)
+    dataset = VideoClipDataset(
+        _records(videos, "good") * 4, 4, True, build_transform(True, 16, 20), seed=7
+    )
     first = [_finished(dataset[i]) for i in range(4)]
     assert first[0].shape == (1, 4, 3, 16, 16) and first[0].dtype == torch.float32
     assert all(torch.equal(a, _finished(dataset[i])) for i, a in enumerate(first))
@@ -78,9 +95,16 @@ def _finished(item: dict) -> torch.Tensor:
 
 @pytest.mark.parametrize(
     ("name", "reason"),
-    [("missing", "missing video file"), ("empty", "empty (zero-byte)"), ("corrupt", "cannot open"), ("truncated", "cannot open")],
+    [
+        ("missing", "missing video file"),
+        ("empty", "empty (zero-byte)"),
+        ("corrupt", "cannot open"),
+        ("truncated", "cannot open"),
+    ],
 )
-def test_broken_video_is_skipped_and_reported(videos: dict[str, Path], name: str, reason: str) -> None:
+def test_broken_video_is_skipped_and_reported(
+    videos: dict[str, Path], name: str, reason: str
+) -> None:
     records = _records(videos, "good", name, "good")
     dataset = VideoClipDataset(records, 4, False, build_transform(False, 16, 16))
     item = dataset[1]
@@ -92,15 +116,23 @@ def test_broken_video_is_skipped_and_reported(videos: dict[str, Path], name: str
 
 
 def test_strict_mode_raises(videos: dict[str, Path]) -> None:
-    dataset = VideoClipDataset(_records(videos, "good", "corrupt"), 4, False, build_transform(False, 16, 16), strict=True)
-    with pytest.raises(BrokenVideoError, match=r"corrupt.mp4: cannot open.*\(listed at list.txt:2\)"):
+    dataset = VideoClipDataset(
+        _records(videos, "good", "corrupt"), 4, False, build_transform(False, 16, 16), strict=True
+    )
+    with pytest.raises(
+        BrokenVideoError, match=r"corrupt.mp4: cannot open.*\(listed at list.txt:2\)"
+    ):
         dataset[1]
 
 
 def test_batch_of_only_broken_videos(videos: dict[str, Path]) -> None:
-    dataset = VideoClipDataset(_records(videos, "missing", "empty"), 4, True, build_transform(True, 16, 20))
+    dataset = VideoClipDataset(
+        _records(videos, "missing", "empty"), 4, True, build_transform(True, 16, 20)
+    )
     batch = collate_clips([dataset[0], dataset[1]])
-    assert batch["video"].shape[0] == 0 and batch["label"].shape == (0,) and len(batch["broken"]) == 2
+    assert (
+        batch["video"].shape[0] == 0 and batch["label"].shape == (0,) and len(batch["broken"]) == 2
+    )
 
 
 def test_training_reads_one_view() -> None:

@@ -1,4 +1,5 @@
 """The docs' relative links point at files that exist (README, docs/, slurm/)."""
+
 from __future__ import annotations
 
 import re
@@ -19,9 +20,17 @@ def test_relative_links_resolve(page: Path) -> None:
 
 def test_the_architecture_table_names_every_folder_and_top_level_module_once() -> None:
     text = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
-    table = [line for line in text.splitlines() if line.startswith("| ") and "`omnibench/" in line.split("|")[2]]
-    listed = [re.search(r"`omnibench/([^`]+)`", line.split("|")[2]).group(1).rstrip("/") for line in table]
+    table = [
+        line
+        for line in text.splitlines()
+        if line.startswith("| ") and "`omnibench/" in line.split("|")[2]
+    ]
+    listed = [
+        re.search(r"`omnibench/([^`]+)`", line.split("|")[2]).group(1).rstrip("/") for line in table
+    ]
     package = ROOT / "omnibench"
-    present = sorted([p.name for p in package.iterdir() if p.is_dir() and (p / "__init__.py").is_file()]
-                     + [p.name for p in package.glob("*.py") if p.stem not in ("__init__", "__main__")])
+    present = sorted(
+        [p.name for p in package.iterdir() if p.is_dir() and (p / "__init__.py").is_file()]
+        + [p.name for p in package.glob("*.py") if p.stem not in ("__init__", "__main__")]
+    )
     assert sorted(listed) == present

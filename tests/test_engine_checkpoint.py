@@ -1,4 +1,5 @@
 """Checkpoints: atomic, weights_only-loadable, complete; RNG states round-trip."""
+
 from __future__ import annotations
 
 import random
@@ -8,11 +9,16 @@ import pytest
 import torch
 from torch import nn
 
+from omnibench.config.spec import OptimSpec
 from omnibench.engine import checkpoint as ckpt
 from omnibench.engine.optim import build_optimizer, build_scheduler
-from omnibench.engine.seeding import capture_rng_state, derive_seed, restore_rng_state, seed_everything
+from omnibench.engine.seeding import (
+    capture_rng_state,
+    derive_seed,
+    restore_rng_state,
+    seed_everything,
+)
 from omnibench.errors import OmniBenchError
-from omnibench.config.spec import OptimSpec
 
 
 def _draws() -> tuple[float, float, float]:
@@ -34,8 +40,16 @@ def test_rng_state_round_trip_through_weights_only_file(tmp_path) -> None:
 def test_data_fingerprint_depends_on_paths_labels_and_order() -> None:
     items = [("a.mp4", 0), ("b.mp4", 1)]
     assert ckpt.data_fingerprint(items) == ckpt.data_fingerprint(list(items))
-    assert len({ckpt.data_fingerprint(items), ckpt.data_fingerprint(items[::-1]),
-                ckpt.data_fingerprint([("a.mp4", 1), ("b.mp4", 1)])}) == 3
+    assert (
+        len(
+            {
+                ckpt.data_fingerprint(items),
+                ckpt.data_fingerprint(items[::-1]),
+                ckpt.data_fingerprint([("a.mp4", 1), ("b.mp4", 1)]),
+            }
+        )
+        == 3
+    )
 
 
 def test_derive_seed_is_stable_and_mixes_every_part() -> None:
@@ -63,9 +77,21 @@ def test_checkpoint_round_trip_restores_training_state(tmp_path) -> None:
     model, optimizer, scheduler = _trained(tmp_path, steps=3)
     path = tmp_path / "run" / "checkpoint.pt"
     position = ckpt.TrainPosition(epoch=0, step=3, global_step=3)
-    stats = ckpt.TrainStats(train_seconds=1.5, clips=15, skipped=1, history=[{"epoch": 1, "loss": 0.5, "lr": 0.01}])
-    ckpt.save_checkpoint(path, run_id="abc", data="d1", model=model, optimizer=optimizer, scheduler=scheduler, scaler=None,
-                         ranks=[{"rng": capture_rng_state(), "skipped": 1}], position=position, stats=stats)
+    stats = ckpt.TrainStats(
+        train_seconds=1.5, clips=15, skipped=1, history=[{"epoch": 1, "loss": 0.5, "lr": 0.01}]
+    )
+    ckpt.save_checkpoint(
+        path,
+        run_id="abc",
+        data="d1",
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=None,
+        ranks=[{"rng": capture_rng_state(), "skipped": 1}],
+        position=position,
+        stats=stats,
+    )
     assert sorted(p.name for p in path.parent.iterdir()) == ["checkpoint.pt"]  # no temp file left
     state = ckpt.read_checkpoint(path, "abc")
     assert "0.weight" not in state["model"]  # frozen weights are rebuilt, not stored
@@ -75,15 +101,27 @@ def test_checkpoint_round_trip_restores_training_state(tmp_path) -> None:
     fresh_sched.load_state_dict(state["scheduler"])
     for a, b in zip(model.parameters(), fresh.parameters()):
         assert torch.equal(a, b)
-    assert fresh_opt.state_dict()["state"][0]["exp_avg"].equal(optimizer.state_dict()["state"][0]["exp_avg"])
+    assert fresh_opt.state_dict()["state"][0]["exp_avg"].equal(
+        optimizer.state_dict()["state"][0]["exp_avg"]
+    )
     assert ckpt.restore_position(state) == (position, stats)
 
 
 def test_foreign_or_broken_checkpoint_is_a_clear_error(tmp_path) -> None:
     model, optimizer, scheduler = _trained(tmp_path, steps=1)
     path = tmp_path / "checkpoint.pt"
-    ckpt.save_checkpoint(path, run_id="abc", data="d1", model=model, optimizer=optimizer, scheduler=scheduler, scaler=None,
-                         ranks=[], position=ckpt.TrainPosition(), stats=ckpt.TrainStats())
+    ckpt.save_checkpoint(
+        path,
+        run_id="abc",
+        data="d1",
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=None,
+        ranks=[],
+        position=ckpt.TrainPosition(),
+        stats=ckpt.TrainStats(),
+    )
     with pytest.raises(OmniBenchError, match="belongs to run 'abc'"):
         ckpt.read_checkpoint(path, "other")
     with pytest.raises(OmniBenchError, match="trained on another training list"):
@@ -98,8 +136,18 @@ def test_foreign_or_broken_checkpoint_is_a_clear_error(tmp_path) -> None:
 def test_checkpoint_of_another_model_is_refused(tmp_path) -> None:
     model, optimizer, scheduler = _trained(tmp_path, steps=1)
     path = tmp_path / "checkpoint.pt"
-    ckpt.save_checkpoint(path, run_id="abc", data="d1", model=model, optimizer=optimizer, scheduler=scheduler, scaler=None,
-                         ranks=[], position=ckpt.TrainPosition(), stats=ckpt.TrainStats())
+    ckpt.save_checkpoint(
+        path,
+        run_id="abc",
+        data="d1",
+        model=model,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=None,
+        ranks=[],
+        position=ckpt.TrainPosition(),
+        stats=ckpt.TrainStats(),
+    )
     other = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 5))
     with pytest.raises(OmniBenchError, match="does not match the model"):
         ckpt.load_trainable_state(other, ckpt.read_checkpoint(path, "abc")["model"], path)

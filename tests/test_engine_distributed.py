@@ -1,12 +1,18 @@
 """Sharding: evaluation shards cover every index once; the training order resumes mid-epoch."""
+
 from __future__ import annotations
 
 import pytest
 
-from omnibench.engine.distributed import DistContext, ResumableSampler, ShardSampler, setup_distributed
+from omnibench.config.spec import OptimSpec
+from omnibench.engine.distributed import (
+    DistContext,
+    ResumableSampler,
+    ShardSampler,
+    setup_distributed,
+)
 from omnibench.engine.trainer import batch_geometry
 from omnibench.errors import OmniBenchError
-from omnibench.config.spec import OptimSpec
 
 
 @pytest.mark.parametrize(("length", "world"), [(10, 3), (7, 2), (2, 4), (0, 2)])
@@ -40,7 +46,10 @@ def test_batch_geometry_reaches_the_effective_batch() -> None:
     assert batch_geometry(OptimSpec(batch_size=64, batch_per_device=4), 8) == (4, 2)
     assert batch_geometry(OptimSpec(batch_size=8), 2) == (4, 1)
     assert batch_geometry(OptimSpec(batch_size=8, batch_per_device=2), 1) == (2, 4)
-    assert batch_geometry(OptimSpec(batch_size=4, batch_per_device=8), 1) == (4, 1)  # never above the share
+    assert batch_geometry(OptimSpec(batch_size=4, batch_per_device=8), 1) == (
+        4,
+        1,
+    )  # never above the share
     with pytest.raises(OmniBenchError, match="batch_per_device"):
         batch_geometry(OptimSpec(batch_size=8, batch_per_device=3), 1)
     with pytest.raises(OmniBenchError, match="batch_per_device"):

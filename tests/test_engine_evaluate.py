@@ -3,6 +3,7 @@
 The model reads each view's logits from its pixels, so every score is known in advance and the
 fused scores and accuracies below are computed by hand from the table of logits.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,7 +21,9 @@ from omnibench.engine.evaluate import EvalResult, EvalSettings, evaluate, predic
 from omnibench.engine.progress import ProgressReporter
 
 CLASSES = ("run", "jump", "swim")
-RAW_PIXELS = color_map(identity_affine(), (0.0, 0.0, 0.0), (1 / 255,) * 3)  # float pixel = uint8 value
+RAW_PIXELS = color_map(
+    identity_affine(), (0.0, 0.0, 0.0), (1 / 255,) * 3
+)  # float pixel = uint8 value
 # Logits x 10 of each view (2 clips x 3 crops = 6 views) of each video; None: a broken video.
 VIEWS: list[tuple[int, list[list[int]] | None]] = [
     (0, [[0, 200, 0]] + [[10, 0, 0]] * 5),  # first view says "jump"; the other five lean to "run"
@@ -49,7 +52,12 @@ class FixedViews(Dataset):
             return {"index": index, "broken": "truncated file"}
         video = torch.zeros(len(views), 2, 3, 4, 4, dtype=torch.uint8)  # (V, T, 3, S, S)
         video[:, 0, 0, 0, : len(CLASSES)] = torch.tensor(views, dtype=torch.uint8)
-        return {"video": video, "color": RAW_PIXELS.expand(len(views), 3, 9), "label": label, "index": index}
+        return {
+            "video": video,
+            "color": RAW_PIXELS.expand(len(views), 3, 9),
+            "label": label,
+            "index": index,
+        }
 
 
 def softmax(logits: list[float]) -> list[float]:
@@ -64,10 +72,21 @@ def hand_fused(views: list[list[int]]) -> list[float]:
 
 
 def run_fixed(batch_size: int, views_per_forward: int) -> EvalResult:
-    records = [VideoRecord(Path(f"video{i}.mp4"), label, f"list.txt:{i + 1}") for i, (label, _) in enumerate(VIEWS)]
-    return evaluate(LogitsInPixels(), FixedViews(), CLASSES, name=("fixed", "test"), records=records,
-                    ctx=DistContext(), settings=EvalSettings(batch_size=batch_size, views_per_forward=views_per_forward),
-                    progress=ProgressReporter(False, active=False), collate=collate_clips)
+    records = [
+        VideoRecord(Path(f"video{i}.mp4"), label, f"list.txt:{i + 1}")
+        for i, (label, _) in enumerate(VIEWS)
+    ]
+    return evaluate(
+        LogitsInPixels(),
+        FixedViews(),
+        CLASSES,
+        name=("fixed", "test"),
+        records=records,
+        ctx=DistContext(),
+        settings=EvalSettings(batch_size=batch_size, views_per_forward=views_per_forward),
+        progress=ProgressReporter(False, active=False),
+        collate=collate_clips,
+    )
 
 
 @pytest.mark.parametrize(("batch_size", "views_per_forward"), [(2, 4), (4, 6), (1, 1)])
@@ -79,8 +98,16 @@ def test_views_are_fused_by_mean_softmax_per_video(batch_size: int, views_per_fo
     # By hand: video 0 fuses to run 0.480 > jump 0.343 (its first view alone, or the mean logit,
     # says jump); video 1 is swim; video 3 fuses to jump (only its last view says run).
     assert result.scores.argmax(dim=1).tolist() == [0, 2, 1]
-    assert result.metrics == pytest.approx({"top1": 200 / 3, "top5": 100.0, "mean_class": 75.0,
-                                            "videos": 3, "skipped": 1, "nonfinite": 0})
+    assert result.metrics == pytest.approx(
+        {
+            "top1": 200 / 3,
+            "top5": 100.0,
+            "mean_class": 75.0,
+            "videos": 3,
+            "skipped": 1,
+            "nonfinite": 0,
+        }
+    )
 
 
 def test_first_view_alone_would_score_otherwise() -> None:
@@ -95,13 +122,24 @@ def test_first_view_alone_would_score_otherwise() -> None:
 def test_predictions_list_every_video_and_the_broken_one_with_its_reason() -> None:
     frame = predictions_frame(run_fixed(2, 4))
     assert frame["index"].tolist() == [0, 1, 2, 3]
-    assert frame["pred"].tolist() == [0, 2, -1, 1] and frame["correct"].tolist() == [True, True, False, False]
+    assert frame["pred"].tolist() == [0, 2, -1, 1] and frame["correct"].tolist() == [
+        True,
+        True,
+        False,
+        False,
+    ]
     assert frame["broken"].tolist() == ["", "", "truncated file", ""]
-    assert frame["pred_name"].tolist()[:2] == ["run", "swim"] and frame["label_name"].tolist() == ["run", "swim",
-                                                                                                  "jump", "run"]
+    assert frame["pred_name"].tolist()[:2] == ["run", "swim"] and frame["label_name"].tolist() == [
+        "run",
+        "swim",
+        "jump",
+        "run",
+    ]
     assert frame.loc[frame["index"] == 0, "top_classes"].item() == "0 1 2"
     fused = hand_fused(VIEWS[0][1])
-    assert frame.loc[frame["index"] == 0, "top_scores"].item() == " ".join(f"{v:.6f}" for v in sorted(fused)[::-1])
+    assert frame.loc[frame["index"] == 0, "top_scores"].item() == " ".join(
+        f"{v:.6f}" for v in sorted(fused)[::-1]
+    )
 
 
 def test_restricting_classes_renormalises_the_fused_scores() -> None:
@@ -111,14 +149,29 @@ def test_restricting_classes_renormalises_the_fused_scores() -> None:
     assert result.labels.tolist() == [1, 0, 1] and result.broken == []
     rows = [hand_fused(views) for _, views in VIEWS if views is not None]
     expected = torch.tensor([[row[2], row[0]] for row in rows])
-    torch.testing.assert_close(result.scores, expected / expected.sum(dim=1, keepdim=True), atol=1e-6, rtol=0)
-    assert result.metrics["top1"] == pytest.approx(100.0)  # video 3 was "jump" among three; among two it is "run"
+    torch.testing.assert_close(
+        result.scores, expected / expected.sum(dim=1, keepdim=True), atol=1e-6, rtol=0
+    )
+    assert result.metrics["top1"] == pytest.approx(
+        100.0
+    )  # video 3 was "jump" among three; among two it is "run"
 
 
-def _scored(classes: tuple[str, ...], labels: list[int], scores: list[list[float]], split: str) -> EvalResult:
+def _scored(
+    classes: tuple[str, ...], labels: list[int], scores: list[list[float]], split: str
+) -> EvalResult:
     paths = tuple(f"{split}{i}.mp4" for i in range(len(labels)))
-    return EvalResult("fixed", split, classes, paths, tuple(labels), torch.arange(len(labels)),
-                      torch.tensor(labels), torch.tensor(scores), [])
+    return EvalResult(
+        "fixed",
+        split,
+        classes,
+        paths,
+        tuple(labels),
+        torch.arange(len(labels)),
+        torch.tensor(labels),
+        torch.tensor(scores),
+        [],
+    )
 
 
 def test_base_to_novel_metrics_by_hand() -> None:
@@ -126,9 +179,23 @@ def test_base_to_novel_metrics_by_hand() -> None:
     from omnibench.protocols.base_to_novel import base_novel_metrics
 
     base = _scored(("a", "b"), [0, 1], [[0.9, 0.1], [0.8, 0.2]], "base")
-    novel = _scored(("c", "d", "e"), [2, 2, 0, 1], [[0.1, 0.2, 0.7], [0.6, 0.3, 0.1], [0.5, 0.3, 0.2],
-                                                    [0.2, 0.7, 0.1]], "novel")
-    assert base_novel_metrics(base, novel) == pytest.approx({
-        "base_top1": 50.0, "base_top5": 100.0, "base_mean_class": 50.0,
-        "novel_top1": 75.0, "novel_top5": 100.0, "novel_mean_class": 250 / 3,
-        "top1": 60.0, "top5": 100.0, "mean_class": 2 * 50 * (250 / 3) / (50 + 250 / 3), "hm": 60.0})
+    novel = _scored(
+        ("c", "d", "e"),
+        [2, 2, 0, 1],
+        [[0.1, 0.2, 0.7], [0.6, 0.3, 0.1], [0.5, 0.3, 0.2], [0.2, 0.7, 0.1]],
+        "novel",
+    )
+    assert base_novel_metrics(base, novel) == pytest.approx(
+        {
+            "base_top1": 50.0,
+            "base_top5": 100.0,
+            "base_mean_class": 50.0,
+            "novel_top1": 75.0,
+            "novel_top5": 100.0,
+            "novel_mean_class": 250 / 3,
+            "top1": 60.0,
+            "top5": 100.0,
+            "mean_class": 2 * 50 * (250 / 3) / (50 + 250 / 3),
+            "hm": 60.0,
+        }
+    )

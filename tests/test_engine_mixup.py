@@ -1,17 +1,23 @@
 """Mixup / CutMix on video batches (timm) with label smoothing."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from omnibench.engine.mixup import VideoMixup
 from omnibench.config.spec import OptimSpec
+from omnibench.engine.mixup import VideoMixup
 
 
 def _video(batch: int) -> torch.Tensor:
     # every video constant = its index, so mixing is visible per pixel
-    return torch.arange(batch, dtype=torch.float32).view(batch, 1, 1, 1, 1).expand(batch, 4, 3, 8, 8).clone()
+    return (
+        torch.arange(batch, dtype=torch.float32)
+        .view(batch, 1, 1, 1, 1)
+        .expand(batch, 4, 3, 8, 8)
+        .clone()
+    )
 
 
 def test_cutmix_cuts_the_same_box_in_every_frame() -> None:
@@ -37,7 +43,10 @@ def test_mixup_mixes_pairs_and_targets_sum_to_one() -> None:
 
 
 def test_odd_batch_and_disabled_mixup_only_smooth_labels() -> None:
-    for optim in (OptimSpec(label_smoothing=0.1), OptimSpec(mixup=0.0, cutmix=0.0, label_smoothing=0.1)):
+    for optim in (
+        OptimSpec(label_smoothing=0.1),
+        OptimSpec(mixup=0.0, cutmix=0.0, label_smoothing=0.1),
+    ):
         mix = VideoMixup(optim, num_classes=5)
         batch = 3 if optim.mixup else 4
         original = _video(batch)

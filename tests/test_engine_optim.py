@@ -1,4 +1,5 @@
 """AdamW parameter groups and the per-iteration cosine schedule."""
+
 from __future__ import annotations
 
 import math
@@ -7,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from omnibench.engine.optim import BETAS, build_optimizer, build_scheduler, min_lr, param_groups
 from omnibench.config.spec import OptimSpec
+from omnibench.engine.optim import BETAS, build_optimizer, build_scheduler, min_lr, param_groups
 
 
 class TwoPart(nn.Module):
@@ -48,8 +49,15 @@ def test_a_model_may_decay_every_parameter_in_one_group() -> None:
     model.decay_every_parameter = True
     groups = param_groups(model, OptimSpec(lr=1e-3, weight_decay=0.05))
     assert len(groups) == 1 and groups[0]["weight_decay"] == 0.05
-    assert set(groups[0]["names"]) == {"backbone.weight", "backbone.bias", "norm.weight", "norm.bias",
-                                       "positional_embedding", "head.weight", "head.bias"}
+    assert set(groups[0]["names"]) == {
+        "backbone.weight",
+        "backbone.bias",
+        "norm.weight",
+        "norm.bias",
+        "positional_embedding",
+        "head.weight",
+        "head.bias",
+    }
 
 
 def test_optimizer_is_adamw_with_clip_betas() -> None:

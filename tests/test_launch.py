@@ -1,4 +1,5 @@
 """The inline and local executors on tiny real runs: status transitions, logs, failure isolation."""
+
 from __future__ import annotations
 
 import json
@@ -9,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.errors import OmniBenchError
-from omnibench.execution.job import one_line
-from omnibench.execution.runlog import redirect_output
-from omnibench.execution.launch import RunTask, launch
 from omnibench.config.runtime import LaunchOptions, RuntimeOptions
 from omnibench.config.spec import RunSpec
+from omnibench.errors import OmniBenchError
+from omnibench.execution.job import one_line
+from omnibench.execution.launch import RunTask, launch
+from omnibench.execution.runlog import redirect_output
 from omnibench.execution.store import RunStore
 
 CLASSES = ("object moving left", "object moving right", "object growing")
@@ -25,17 +26,31 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from omnibench.data import SynthConfig, generate_synthetic
 
     root = tmp_path_factory.mktemp("data")
-    generate_synthetic(root / "synthetic", SynthConfig(classes=CLASSES, videos_per_class=6, frames=8, size=32))
+    generate_synthetic(
+        root / "synthetic", SynthConfig(classes=CLASSES, videos_per_class=6, frames=8, size=32)
+    )
     return root
 
 
 def tiny_spec(seed: int = 1, **protocol_options: object) -> RunSpec:
-    return RunSpec.from_dict({
-        "protocol": "supervised", "dataset": "synthetic", "seed": seed, "protocol_options": protocol_options,
-        "model": {"name": "omniclip", "backbone": "omnibench-tiny-vit", "pretrained": None},
-        "data": {"frames": 4, "input_size": 32, "short_side": 32},
-        "optim": {"epochs": 2, "batch_size": 3, "warmup_epochs": 0, "mixup": 0, "cutmix": 0, "precision": "fp32"},
-    })
+    return RunSpec.from_dict(
+        {
+            "protocol": "supervised",
+            "dataset": "synthetic",
+            "seed": seed,
+            "protocol_options": protocol_options,
+            "model": {"name": "omniclip", "backbone": "omnibench-tiny-vit", "pretrained": None},
+            "data": {"frames": 4, "input_size": 32, "short_side": 32},
+            "optim": {
+                "epochs": 2,
+                "batch_size": 3,
+                "warmup_epochs": 0,
+                "mixup": 0,
+                "cutmix": 0,
+                "precision": "fp32",
+            },
+        }
+    )
 
 
 def _tasks(*specs: RunSpec) -> list[RunTask]:
@@ -46,10 +61,14 @@ def _runtime(data_root: Path) -> RuntimeOptions:
     return RuntimeOptions(device="cpu", workers=0, data_root=data_root, progress=False)
 
 
-def test_inline_runs_in_order_and_a_failure_does_not_stop_the_next(tmp_path: Path, data_root: Path) -> None:
+def test_inline_runs_in_order_and_a_failure_does_not_stop_the_next(
+    tmp_path: Path, data_root: Path
+) -> None:
     store = RunStore(tmp_path / "results")
     bad, good = tiny_spec(train_split="no-such-split"), tiny_spec()
-    outcomes = launch(_tasks(bad, good), store, LaunchOptions("inline", _runtime(data_root), None, 1))
+    outcomes = launch(
+        _tasks(bad, good), store, LaunchOptions("inline", _runtime(data_root), None, 1)
+    )
 
     assert [o.state for o in outcomes] == ["failed", "done"]
     failed, done = outcomes
@@ -69,7 +88,9 @@ def test_local_processes_match_inline_and_isolate_failures(tmp_path: Path, data_
     inline_store, local_store = RunStore(tmp_path / "inline"), RunStore(tmp_path / "local")
     launch(_tasks(good), inline_store, LaunchOptions("inline", _runtime(data_root), None, 1))
 
-    outcomes = launch(_tasks(good, bad), local_store, LaunchOptions("local", _runtime(data_root), None, 2))
+    outcomes = launch(
+        _tasks(good, bad), local_store, LaunchOptions("local", _runtime(data_root), None, 2)
+    )
 
     assert [o.state for o in outcomes] == ["done", "failed"]
     assert all(o.job_id and o.job_id.isdigit() for o in outcomes)  # local jobs: process ids

@@ -1,4 +1,5 @@
 """Slurm profiles (slurm/*.yaml): lookup, validation with file:line, submitit parameters."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,12 @@ from pathlib import Path
 import pytest
 
 from omnibench.errors import OmniBenchError, UnknownNameError
-from omnibench.execution.slurm_profile import BUILTIN_PROFILES, load_profile, profile_names, submitit_parameters
+from omnibench.execution.slurm_profile import (
+    BUILTIN_PROFILES,
+    load_profile,
+    profile_names,
+    submitit_parameters,
+)
 
 
 def _write(tmp_path: Path, text: str, name: str = "site.yaml") -> Path:
@@ -21,7 +27,12 @@ def test_builtin_profiles_load() -> None:
     assert (local.partition, local.gpus_per_node, local.tasks) == ("debug", 0, 1)
     gpu = load_profile(str(BUILTIN_PROFILES / "gpu-example.yaml"))
     assert gpu.gpus_per_node == 4 and gpu.tasks == 4  # one DDP process per GPU
-    assert gpu.account and gpu.qos and gpu.constraint and any(line.startswith("module load") for line in gpu.setup)
+    assert (
+        gpu.account
+        and gpu.qos
+        and gpu.constraint
+        and any(line.startswith("module load") for line in gpu.setup)
+    )
 
 
 def test_submitit_parameters_carry_every_resource() -> None:
@@ -46,18 +57,27 @@ def test_tasks_per_node_defaults_to_one_per_gpu(tmp_path: Path) -> None:
 
 def test_unknown_key_names_file_line_and_suggests(tmp_path: Path) -> None:
     path = _write(tmp_path, "partition: gpu\ngpus_per_node: 2\npartiton: gpu2\n")
-    with pytest.raises(OmniBenchError, match=rf"^{path}:3: unknown key 'partiton' \(did you mean 'partition'\?\)"):
+    with pytest.raises(
+        OmniBenchError, match=rf"^{path}:3: unknown key 'partiton' \(did you mean 'partition'\?\)"
+    ):
         load_profile(str(path))
 
 
-@pytest.mark.parametrize(("text", "line", "message"), [
-    ("partition: gpu\ncpus_per_task: two\n", 2, "cpus_per_task: expected int, got 'two'"),
-    ("time_min: 10\nsignal_delay_s: 600\n", 2, r"signal_delay_s: 600 must be in \[0, time_min \* 60\)"),
-    ("gpus_per_node: -1\n", 1, "gpus_per_node: -1 must be >= 0"),
-    ("setup:\n  - module load cuda\n  - 3\n", 1, "setup: expected str, got 3"),
-    ("sbatch: exclusive\n", 1, "sbatch: expected a mapping"),
-    ("- partition\n", 1, "a Slurm profile must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("partition: gpu\ncpus_per_task: two\n", 2, "cpus_per_task: expected int, got 'two'"),
+        (
+            "time_min: 10\nsignal_delay_s: 600\n",
+            2,
+            r"signal_delay_s: 600 must be in \[0, time_min \* 60\)",
+        ),
+        ("gpus_per_node: -1\n", 1, "gpus_per_node: -1 must be >= 0"),
+        ("setup:\n  - module load cuda\n  - 3\n", 1, "setup: expected str, got 3"),
+        ("sbatch: exclusive\n", 1, "sbatch: expected a mapping"),
+        ("- partition\n", 1, "a Slurm profile must be a mapping"),
+    ],
+)
 def test_bad_values_name_file_and_line(tmp_path: Path, text: str, line: int, message: str) -> None:
     path = _write(tmp_path, text)
     with pytest.raises(OmniBenchError, match=rf"^{path}:{line}: .*{message}"):
@@ -65,7 +85,9 @@ def test_bad_values_name_file_and_line(tmp_path: Path, text: str, line: int, mes
 
 
 def test_setup_may_be_one_line_and_empty_file_means_defaults(tmp_path: Path) -> None:
-    assert load_profile(str(_write(tmp_path, "setup: module load cuda\n"))).setup == ("module load cuda",)
+    assert load_profile(str(_write(tmp_path, "setup: module load cuda\n"))).setup == (
+        "module load cuda",
+    )
     empty = load_profile(str(_write(tmp_path, "", "empty.yaml")))
     assert (empty.name, empty.partition, empty.time_min) == ("empty", None, 60)
 
@@ -74,7 +96,10 @@ def test_lookup_by_name_in_profile_dirs(tmp_path: Path, monkeypatch: pytest.Monk
     _write(tmp_path, "partition: a100\n", "mysite.yaml")
     monkeypatch.setenv("OMNIBENCH_PROFILES", str(tmp_path))
     assert load_profile("mysite").partition == "a100"
-    with pytest.raises(UnknownNameError, match=r"unknown Slurm profile 'mysiet' \(did you mean 'mysite'\?\); known: .*local"):
+    with pytest.raises(
+        UnknownNameError,
+        match=r"unknown Slurm profile 'mysiet' \(did you mean 'mysite'\?\); known: .*local",
+    ):
         load_profile("mysiet")
     with pytest.raises(OmniBenchError, match="does not exist"):
         load_profile(str(tmp_path / "missing.yaml"))

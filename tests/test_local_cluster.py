@@ -5,6 +5,7 @@ The first tests run the script against stand-in daemons (Python processes that t
 executable name and name a state directory the way the real ones do), so they need no Slurm. The
 tests marked ``slurm`` start a second, real cluster in a temporary state directory on free ports.
 """
+
 from __future__ import annotations
 
 import os
@@ -42,15 +43,24 @@ while not exit_at or time.monotonic() < exit_at[0]:
 note(f"EXIT pidfile={os.path.exists(pidfile)}")
 """
 
-linux_only = pytest.mark.skipif(sys.platform != "linux", reason="local-cluster.sh reads /proc (Linux)")
+linux_only = pytest.mark.skipif(
+    sys.platform != "linux", reason="local-cluster.sh reads /proc (Linux)"
+)
 
 
-def cluster(state: Path, *args: str, env: dict[str, str] | None = None,
-            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def cluster(
+    state: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
     """Run local-cluster.sh on the state directory ``state``."""
     full_env = dict(os.environ, OMNIBENCH_SLURM_STATE=str(state), **(env or {}))
-    return subprocess.run(["bash", str(SCRIPT), *args], env=full_env, text=True, capture_output=True,
-                          timeout=timeout, check=False)
+    return subprocess.run(
+        ["bash", str(SCRIPT), *args],
+        env=full_env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 class FakeDaemons:
@@ -59,17 +69,27 @@ class FakeDaemons:
     def __init__(self, state: Path, log: Path) -> None:
         self.state, self.log, self.processes = state, log, []
 
-    def start(self, name: str, *args: str, on_term: str = "exit", conf: Path | None = None,
-              pidfile: str | None = None) -> subprocess.Popen[bytes]:
+    def start(
+        self,
+        name: str,
+        *args: str,
+        on_term: str = "exit",
+        conf: Path | None = None,
+        pidfile: str | None = None,
+    ) -> subprocess.Popen[bytes]:
         """A process called ``name`` with ``args``; SLURM_CONF=``conf`` in its environment."""
         pid_path = self.state / "run" / f"{pidfile or name}.pid"
         env = dict(os.environ, SLURM_CONF=str(conf or "/nonexistent/slurm.conf"))
-        process = subprocess.Popen([sys.executable, "-c", FAKE_DAEMON, name, on_term, str(self.log),
-                                    str(pid_path), *args], env=env)
+        process = subprocess.Popen(
+            [sys.executable, "-c", FAKE_DAEMON, name, on_term, str(self.log), str(pid_path), *args],
+            env=env,
+        )
         self.processes.append(process)
         deadline = time.monotonic() + 30
         while f"{name} {process.pid} READY" not in self.events_text() or self.comm(process) != name:
-            assert time.monotonic() < deadline and process.poll() is None, f"stand-in {name} did not start"
+            assert time.monotonic() < deadline and process.poll() is None, (
+                f"stand-in {name} did not start"
+            )
             time.sleep(0.02)
         if pidfile:
             pid_path.parent.mkdir(parents=True, exist_ok=True)
@@ -93,7 +113,11 @@ class FakeDaemons:
 
     def signalled(self) -> set[int]:
         """PIDs of the stand-ins that received SIGTERM."""
-        return {int(line.split()[2]) for line in self.events_text().splitlines() if line.endswith(" TERM")}
+        return {
+            int(line.split()[2])
+            for line in self.events_text().splitlines()
+            if line.endswith(" TERM")
+        }
 
     def kill_all(self) -> None:
         for process in self.processes:
@@ -129,8 +153,9 @@ def test_stop_waits_for_each_daemon_before_stopping_what_it_depends_on(fakes: Fa
 
 @linux_only
 def test_stop_kills_a_daemon_that_ignores_sigterm(fakes: FakeDaemons) -> None:
-    munged = fakes.start("munged", f"--pid-file={fakes.state}/run/munged.pid", on_term="ignore",
-                         pidfile="munged")
+    munged = fakes.start(
+        "munged", f"--pid-file={fakes.state}/run/munged.pid", on_term="ignore", pidfile="munged"
+    )
 
     stopped = cluster(fakes.state, "stop", env={"OMNIBENCH_SLURM_STOP_WAIT": "1"}, timeout=60)
 
@@ -142,14 +167,20 @@ def test_stop_kills_a_daemon_that_ignores_sigterm(fakes: FakeDaemons) -> None:
 
 
 @linux_only
-def test_stop_finds_its_daemons_without_pid_files_and_leaves_others_alone(fakes: FakeDaemons) -> None:
+def test_stop_finds_its_daemons_without_pid_files_and_leaves_others_alone(
+    fakes: FakeDaemons,
+) -> None:
     state, other = fakes.state, Path(f"{fakes.state}-other")
-    own = [fakes.start("munged", f"--pid-file={state}/run/munged.pid"),  # no pid file
-           fakes.start("slurmdbd", conf=state / "etc" / "slurm.conf"),
-           fakes.start("slurmctld", "-f", str(state / "etc" / "slurm.conf"))]
-    foreign = [fakes.start("slurmctld", "-f", str(other / "etc" / "slurm.conf"), pidfile="slurmctld"),
-               fakes.start("slurmdbd", conf=other / "etc" / "slurm.conf"),
-               fakes.start("tail", f"--pid-file={state}/run/munged.pid")]  # not munged itself
+    own = [
+        fakes.start("munged", f"--pid-file={state}/run/munged.pid"),  # no pid file
+        fakes.start("slurmdbd", conf=state / "etc" / "slurm.conf"),
+        fakes.start("slurmctld", "-f", str(state / "etc" / "slurm.conf")),
+    ]
+    foreign = [
+        fakes.start("slurmctld", "-f", str(other / "etc" / "slurm.conf"), pidfile="slurmctld"),
+        fakes.start("slurmdbd", conf=other / "etc" / "slurm.conf"),
+        fakes.start("tail", f"--pid-file={state}/run/munged.pid"),
+    ]  # not munged itself
     status = cluster(state, "status")  # slurmctld.pid names another cluster's slurmctld
     assert status.returncode == 1 and "slurmctld  stopped" in status.stdout
 
@@ -165,8 +196,12 @@ def test_stop_finds_its_daemons_without_pid_files_and_leaves_others_alone(fakes:
 
 # --- a real cluster -------------------------------------------------------------------------
 
-PORT_VARIABLES = ("OMNIBENCH_SLURMCTLD_PORT", "OMNIBENCH_SLURMD_PORT", "OMNIBENCH_SLURMDBD_PORT",
-                  "OMNIBENCH_MARIADB_PORT")
+PORT_VARIABLES = (
+    "OMNIBENCH_SLURMCTLD_PORT",
+    "OMNIBENCH_SLURMD_PORT",
+    "OMNIBENCH_SLURMDBD_PORT",
+    "OMNIBENCH_MARIADB_PORT",
+)
 
 
 def free_ports(count: int) -> list[int]:
@@ -188,13 +223,16 @@ def is_alive(pid: int | str) -> bool:
 
 
 def leftovers(state: Path) -> list[str]:
-    """"PID COMM" of the live processes that name ``state`` on their command line or in their environment."""
+    """ "PID COMM" of the live processes that name ``state`` on their command line or in their environment."""
     found = []
     for proc in Path("/proc").iterdir():
         try:
             if not proc.name.isdigit() or not is_alive(proc.name):
                 continue
-            if str(state).encode() in (proc / "cmdline").read_bytes() + (proc / "environ").read_bytes():
+            if (
+                str(state).encode()
+                in (proc / "cmdline").read_bytes() + (proc / "environ").read_bytes()
+            ):
                 found.append(f"{proc.name} {(proc / 'comm').read_text().strip()}")
         except OSError:
             continue
@@ -204,8 +242,12 @@ def leftovers(state: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def real_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, str]]]:
     """A second local cluster's state directory and ports, purged at the end."""
-    if sys.platform != "linux" or not all(map(shutil.which, ("slurmctld", "slurmdbd", "munged", "mariadbd"))):
-        pytest.skip("the Slurm daemons are not installed (slurm/local-cluster.sh start installs them)")
+    if sys.platform != "linux" or not all(
+        map(shutil.which, ("slurmctld", "slurmdbd", "munged", "mariadbd"))
+    ):
+        pytest.skip(
+            "the Slurm daemons are not installed (slurm/local-cluster.sh start installs them)"
+        )
     state = tmp_path_factory.mktemp("cluster") / "state"
     ports = dict(zip(PORT_VARIABLES, map(str, free_ports(len(PORT_VARIABLES)))))
     yield state, ports
@@ -218,14 +260,24 @@ def daemon_pid(state: Path, daemon: str) -> int:
 
 
 @pytest.mark.slurm
-def test_stop_within_a_second_of_start_up_then_start_again(real_state: tuple[Path, dict[str, str]]) -> None:
+def test_stop_within_a_second_of_start_up_then_start_again(
+    real_state: tuple[Path, dict[str, str]],
+) -> None:
     state, ports = real_state
     for cycle in range(3):
         started = cluster(state, "start", env=ports)
-        assert started.returncode == 0 and "ready in" in started.stdout, (cycle, started.stdout + started.stderr)
+        assert started.returncode == 0 and "ready in" in started.stdout, (
+            cycle,
+            started.stdout + started.stderr,
+        )
         ready = time.monotonic()  # "ready": every daemon runs and the node is idle
-        stop = subprocess.Popen(["bash", str(SCRIPT), "stop"], text=True, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, env=dict(os.environ, OMNIBENCH_SLURM_STATE=str(state), **ports))
+        stop = subprocess.Popen(
+            ["bash", str(SCRIPT), "stop"],
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ, OMNIBENCH_SLURM_STATE=str(state), **ports),
+        )
         assert time.monotonic() - ready < 1.0
         out, _ = stop.communicate(timeout=300)
         assert stop.returncode == 0, out
@@ -235,7 +287,9 @@ def test_stop_within_a_second_of_start_up_then_start_again(real_state: tuple[Pat
 
 
 @pytest.mark.slurm
-def test_start_stops_a_daemon_whose_pid_file_is_gone(real_state: tuple[Path, dict[str, str]]) -> None:
+def test_start_stops_a_daemon_whose_pid_file_is_gone(
+    real_state: tuple[Path, dict[str, str]],
+) -> None:
     state, ports = real_state
     assert cluster(state, "start", env=ports).returncode == 0
     stray = daemon_pid(state, "slurmdbd")
@@ -246,16 +300,25 @@ def test_start_stops_a_daemon_whose_pid_file_is_gone(real_state: tuple[Path, dic
     assert again.returncode == 0, again.stdout + again.stderr
     assert f"no pid file names: slurmdbd:{stray}; stopping the cluster first" in again.stdout
     assert not is_alive(stray)
-    assert daemon_pid(state, "slurmdbd") != stray and cluster(state, "status", env=ports).returncode == 0
+    assert (
+        daemon_pid(state, "slurmdbd") != stray
+        and cluster(state, "status", env=ports).returncode == 0
+    )
     assert cluster(state, "stop", env=ports).returncode == 0 and leftovers(state) == []
 
 
 @pytest.mark.slurm
-def test_stop_and_start_after_a_start_killed_while_slurmdbd_starts(real_state: tuple[Path, dict[str, str]]) -> None:
+def test_stop_and_start_after_a_start_killed_while_slurmdbd_starts(
+    real_state: tuple[Path, dict[str, str]],
+) -> None:
     state, ports = real_state
     env = dict(os.environ, OMNIBENCH_SLURM_STATE=str(state), **ports)
-    interrupted = subprocess.Popen(["bash", str(SCRIPT), "start"], env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+    interrupted = subprocess.Popen(
+        ["bash", str(SCRIPT), "start"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 120
     while not any(line.endswith(" slurmdbd") for line in leftovers(state)):
         assert time.monotonic() < deadline and interrupted.poll() is None, "slurmdbd never started"

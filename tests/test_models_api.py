@@ -1,5 +1,6 @@
 """The VideoCLIPModel contract at tiny configs: shapes, state_dict round trip, freezing, text cache,
 registry and backbone errors."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,16 +8,26 @@ from pathlib import Path
 import pytest
 import torch
 
+from omnibench.config.spec import ModelSpec, SpecError
 from omnibench.errors import OmniBenchError
 from omnibench.models import MODELS, build_model, describe_models, input_size, model_options_class
-from omnibench.config.spec import ModelSpec, SpecError
 
 TINY = "omnibench-tiny-vit"
 FRAMES = 4
 CLASSES = ["brush hair", "cartwheel", "ride_bike"]
-TEXT_TOWER = ("clip.transformer.", "clip.token_embedding.", "clip.positional_embedding",
-              "clip.ln_final.", "clip.text_projection")
-TEXT_ENCODER = ("clip.transformer.", "clip.positional_embedding", "clip.ln_final.", "clip.text_projection")
+TEXT_TOWER = (
+    "clip.transformer.",
+    "clip.token_embedding.",
+    "clip.positional_embedding",
+    "clip.ln_final.",
+    "clip.text_projection",
+)
+TEXT_ENCODER = (
+    "clip.transformer.",
+    "clip.positional_embedding",
+    "clip.ln_final.",
+    "clip.text_projection",
+)
 
 VARIANTS = [
     ("vanilla_clip", {}),
@@ -38,6 +49,7 @@ VARIANTS = [
     ("omniclip", {"projector_form": "literal", "head_form": "literal"}),
 ]
 
+
 # What each model declares trainable (written from the papers and the released code, independently
 # of the model code). ViFi-CLIP: the token embedding is never trained (it only builds the fixed
 # input embeddings), logit_scale only with both encoders. X-CLIP: text tower and logit_scale frozen.
@@ -48,12 +60,18 @@ def _expected_trainable(name: str, options: dict, param: str) -> bool:
         tune = options.get("tune", "both")
         text = param.startswith(TEXT_ENCODER)
         visual = param.startswith("clip.visual.")
-        return (param == "clip.logit_scale" and tune == "both") or (text and tune != "image") or (visual and tune != "text")
+        return (
+            (param == "clip.logit_scale" and tune == "both")
+            or (text and tune != "image")
+            or (visual and tune != "text")
+        )
     if name == "xclip":
         return not param.startswith(TEXT_TOWER) and param != "clip.logit_scale"
     if name == "vl_prompt":
         return param in ("vision_prompts", "text_prompts")
-    return not param.startswith("clip.")  # omniclip: TE, SPG + gate, PTAs and α, head, prompt generator
+    return not param.startswith(
+        "clip."
+    )  # omniclip: TE, SPG + gate, PTAs and α, head, prompt generator
 
 
 def _names(prefix: str, *parts: str) -> set[str]:
@@ -66,7 +84,9 @@ def _weights_and_biases(prefix: str, *layers: str) -> set[str]:
 
 def _prompt_generator(prefix: str) -> set[str]:
     """X-CLIP's video-specific prompt generator with 2 layers (no q/kv biases)."""
-    names = _names(prefix, "alpha", "visual_proj.weight") | _weights_and_biases(prefix, "norm", "visual_ln")
+    names = _names(prefix, "alpha", "visual_proj.weight") | _weights_and_biases(
+        prefix, "norm", "visual_ln"
+    )
     for layer in (f"{prefix}layers.{i}." for i in range(2)):
         names |= _names(layer, "cross_attn.q.weight", "cross_attn.kv.weight")
         names |= _weights_and_biases(layer, "cross_attn.out", "mlp.0", "mlp.2", "norm1", "norm2")
@@ -74,15 +94,24 @@ def _prompt_generator(prefix: str) -> set[str]:
 
 
 def _omniclip_new(head: tuple[str, ...] = ("norm", "attn.qkv", "attn.out")) -> set[str]:
-    names = {"temporal_embedding"} | _prompt_generator("prompt_generator.") | _weights_and_biases("head.", *head)
+    names = (
+        {"temporal_embedding"}
+        | _prompt_generator("prompt_generator.")
+        | _weights_and_biases("head.", *head)
+    )
     for block in ("adapters.1.", "adapters.2."):  # the tiny ViT's 2 blocks
         names |= _names(block, "alpha", "up.weight") | _weights_and_biases(block, "down", "qkv")
     return names | _weights_and_biases("spg.projector.", "0", "2")
 
 
 XCLIP_NEW = (
-    {name for i in range(2) for name in _weights_and_biases(f"messages.{i}.", "fc", "ln", "attn.qkv", "attn.out")}
-    | {"mit.positional_embedding"} | _weights_and_biases("mit.blocks.0.", "ln_1", "attn.qkv", "attn.out", "ln_2", "mlp.0", "mlp.2")
+    {
+        name
+        for i in range(2)
+        for name in _weights_and_biases(f"messages.{i}.", "fc", "ln", "attn.qkv", "attn.out")
+    }
+    | {"mit.positional_embedding"}
+    | _weights_and_biases("mit.blocks.0.", "ln_1", "attn.qkv", "attn.out", "ln_2", "mlp.0", "mlp.2")
     | _prompt_generator("prompts_generator.")
 )
 NEW_PARAMETERS = [  # trainable parameters outside CLIP, spelled out name by name
@@ -90,7 +119,11 @@ NEW_PARAMETERS = [  # trainable parameters outside CLIP, spelled out name by nam
     ("omniclip", {"prompt_gate": True}, _omniclip_new() | {"prompt_gate.gates"}),
     ("omniclip", {"head_form": "literal"}, _omniclip_new(head=("attn.qkv", "attn.out"))),
     ("omniclip", {"text_prompts": False}, _omniclip_new() - _prompt_generator("prompt_generator.")),
-    ("omniclip", {"use_spg": False}, _omniclip_new() - _weights_and_biases("spg.projector.", "0", "2")),
+    (
+        "omniclip",
+        {"use_spg": False},
+        _omniclip_new() - _weights_and_biases("spg.projector.", "0", "2"),
+    ),
     ("xclip", {}, XCLIP_NEW),
     ("vl_prompt", {}, {"vision_prompts", "text_prompts"}),
     ("vificlip", {}, set()),
@@ -105,19 +138,28 @@ def test_exact_trainable_parameter_names(name: str, options: dict, expected: set
     assert {n for n in trainable if not n.startswith("clip.")} == expected
     clip = {n for n in trainable if n.startswith("clip.")}
     visual = {f"clip.visual.{n}" for n, _ in model.clip.visual.named_parameters()}
-    text = {f"clip.{n}" for n, _ in model.clip.named_parameters()
-            if n.split(".")[0] in ("transformer", "positional_embedding", "ln_final", "text_projection")}
-    assert clip == {"xclip": visual, "vificlip": visual | text | {"clip.logit_scale"}}.get(name, set())
+    text = {
+        f"clip.{n}"
+        for n, _ in model.clip.named_parameters()
+        if n.split(".")[0] in ("transformer", "positional_embedding", "ln_final", "text_projection")
+    }
+    assert clip == {"xclip": visual, "vificlip": visual | text | {"clip.logit_scale"}}.get(
+        name, set()
+    )
 
 
-@pytest.mark.parametrize(("name", "groups"), [("omniclip", 2), ("xclip", 4), ("vificlip", 1), ("vl_prompt", 1)])
+@pytest.mark.parametrize(
+    ("name", "groups"), [("omniclip", 2), ("xclip", 4), ("vificlip", 1), ("vl_prompt", 1)]
+)
 def test_weight_decay_groups_follow_each_released_optimiser(name: str, groups: int) -> None:
     """X-CLIP's groups (decay | none) x (CLIP | new, 10x LR); OmniCLIP trains new modules only; ViFi-CLIP: one group."""
-    from omnibench.engine.optim import param_groups
     from omnibench.config.spec import OptimSpec
+    from omnibench.engine.optim import param_groups
 
     model = tiny(name)
-    found = param_groups(model, OptimSpec(weight_decay=0.001, new_module_lr_mult=10), model.new_parameter_names())
+    found = param_groups(
+        model, OptimSpec(weight_decay=0.001, new_module_lr_mult=10), model.new_parameter_names()
+    )
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert len(found) == groups and {n for g in found for n in g["names"]} == trainable
     if groups == 1:
@@ -127,7 +169,9 @@ def test_weight_decay_groups_follow_each_released_optimiser(name: str, groups: i
 
 
 def tiny(name: str, frames: int = FRAMES, **options: object) -> torch.nn.Module:
-    return build_model(ModelSpec(name=name, backbone=TINY, pretrained=None, options=options), frames=frames)
+    return build_model(
+        ModelSpec(name=name, backbone=TINY, pretrained=None, options=options), frames=frames
+    )
 
 
 def video(batch: int = 2, frames: int = FRAMES, size: int = 32, seed: int = 0) -> torch.Tensor:
@@ -184,7 +228,9 @@ def test_frozen_text_is_computed_once_per_class_list_and_refreshed_after_loading
     assert calls == [tuple(CLASSES)]
     model.encode_text(CLASSES[:2])
     assert len(calls) == 2
-    state = {k: v + 0.5 if k == "clip.text_projection" else v for k, v in model.state_dict().items()}
+    state = {
+        k: v + 0.5 if k == "clip.text_projection" else v for k, v in model.state_dict().items()
+    }
     model.load_state_dict(state)
     refreshed = model.encode_text(CLASSES)
     assert len(calls) == 3 and not torch.allclose(refreshed, first)
@@ -207,7 +253,9 @@ def test_vanilla_clip_is_frame_mean_of_clip() -> None:
     with torch.no_grad():
         frames = model.clip.encode_image(clip.flatten(0, 1)).view(2, FRAMES, -1)
         torch.testing.assert_close(model.encode_video(clip), frames.mean(dim=1))
-        text = model.clip.encode_text(model.tokenizer(["a photo of a brush hair.", "a photo of a cartwheel."]))
+        text = model.clip.encode_text(
+            model.tokenizer(["a photo of a brush hair.", "a photo of a cartwheel."])
+        )
         torch.testing.assert_close(model.encode_text(CLASSES[:2]), text)
 
 
@@ -228,17 +276,27 @@ def test_unknown_model_and_option_get_did_you_mean() -> None:
 
 
 def test_backbone_errors_are_one_line() -> None:
-    with pytest.raises(OmniBenchError, match="unknown backbone 'ViT-B-61'.*did you mean 'ViT-B-16'"):
+    with pytest.raises(
+        OmniBenchError, match="unknown backbone 'ViT-B-61'.*did you mean 'ViT-B-16'"
+    ):
         build_model(ModelSpec(name="vanilla_clip", backbone="ViT-B-61", pretrained=None), frames=1)
-    with pytest.raises(OmniBenchError, match="neither a file nor a known open_clip tag.*did you mean 'openai'"):
-        build_model(ModelSpec(name="vanilla_clip", backbone="ViT-B-32", pretrained="openaj"), frames=1)
+    with pytest.raises(
+        OmniBenchError, match="neither a file nor a known open_clip tag.*did you mean 'openai'"
+    ):
+        build_model(
+            ModelSpec(name="vanilla_clip", backbone="ViT-B-32", pretrained="openaj"), frames=1
+        )
 
 
-def test_missing_weights_offline_name_model_tag_and_local_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_missing_weights_offline_name_model_tag_and_local_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
     with pytest.raises(OmniBenchError) as info:
-        build_model(ModelSpec(name="vanilla_clip", backbone="ViT-B-32", pretrained="openai"), frames=1)
+        build_model(
+            ModelSpec(name="vanilla_clip", backbone="ViT-B-32", pretrained="openai"), frames=1
+        )
     message = str(info.value)
     assert "\n" not in message
     assert "'ViT-B-32'" in message and "'openai'" in message and "local checkpoint file" in message
@@ -249,10 +307,14 @@ def test_local_checkpoint_file_and_image_size(tmp_path: Path) -> None:
     source = tiny("vanilla_clip")
     path = tmp_path / "tiny.pt"
     torch.save(source.clip.state_dict(), path)
-    spec = ModelSpec(name="vanilla_clip", backbone=TINY, pretrained=str(path), options={"activation": "gelu"})
+    spec = ModelSpec(
+        name="vanilla_clip", backbone=TINY, pretrained=str(path), options={"activation": "gelu"}
+    )
     loaded = build_model(spec, frames=FRAMES)
     torch.testing.assert_close(loaded.clip.visual.proj, source.clip.visual.proj)
-    bigger = build_model(ModelSpec(name="omniclip", backbone=TINY, pretrained=None), frames=FRAMES, image_size=48)
+    bigger = build_model(
+        ModelSpec(name="omniclip", backbone=TINY, pretrained=None), frames=FRAMES, image_size=48
+    )
     assert input_size(bigger) == 48 and bigger(video(size=48), CLASSES).shape == (2, 3)
     with pytest.raises(OmniBenchError, match="frames are 32x32 but omniclip.*expects 48x48"):
         bigger(video(size=32), CLASSES)
@@ -271,7 +333,9 @@ def test_grad_checkpointing_gives_the_same_gradients() -> None:
         model.set_grad_checkpointing(True)
         model(clip, CLASSES).sum().backward()
         for key, grad in plain.items():
-            torch.testing.assert_close(dict(model.named_parameters())[key].grad, grad, msg=f"{name}: {key}")
+            torch.testing.assert_close(
+                dict(model.named_parameters())[key].grad, grad, msg=f"{name}: {key}"
+            )
 
 
 def test_every_registered_model_is_covered() -> None:

@@ -1,4 +1,5 @@
 """X-CLIP, ViFi-CLIP and VL prompting build the structures their papers describe."""
+
 from __future__ import annotations
 
 import math
@@ -6,9 +7,9 @@ import math
 import pytest
 import torch
 
+from omnibench.config.spec import ModelSpec
 from omnibench.errors import OmniBenchError
 from omnibench.models import build_model
-from omnibench.config.spec import ModelSpec
 
 FRAMES = 4
 CLASSES = ["run", "jump"]
@@ -25,8 +26,12 @@ def video(size: int = 32) -> torch.Tensor:
 
 def layer_inputs(model: torch.nn.Module, layer: str) -> list[tuple[int, ...]]:
     shapes: list[tuple[int, ...]] = []
-    hooks = [getattr(block, layer).register_forward_hook(lambda m, a, o: shapes.append(tuple(a[0].shape)))
-             for block in model.clip.visual.transformer.resblocks]
+    hooks = [
+        getattr(block, layer).register_forward_hook(
+            lambda m, a, o: shapes.append(tuple(a[0].shape))
+        )
+        for block in model.clip.visual.transformer.resblocks
+    ]
     with torch.no_grad():
         model.frame_features(video())
     for hook in hooks:
@@ -36,8 +41,12 @@ def layer_inputs(model: torch.nn.Module, layer: str) -> list[tuple[int, ...]]:
 
 def test_xclip_message_token_joins_attention_and_leaves_before_the_ffn() -> None:
     model = tiny("xclip")
-    assert layer_inputs(model, "ln_1") == [(2 * FRAMES, 17 + 1, 64)] * 2  # frame tokens + message token
-    assert layer_inputs(model, "ln_2") == [(2 * FRAMES, 17, 64)] * 2  # message dropped before the FFN
+    assert (
+        layer_inputs(model, "ln_1") == [(2 * FRAMES, 17 + 1, 64)] * 2
+    )  # frame tokens + message token
+    assert (
+        layer_inputs(model, "ln_2") == [(2 * FRAMES, 17, 64)] * 2
+    )  # message dropped before the FFN
 
 
 def test_xclip_messages_cross_frames_and_frames_stay_separate_without_them() -> None:
@@ -46,10 +55,15 @@ def test_xclip_messages_cross_frames_and_frames_stay_separate_without_them() -> 
     moved[0, 0] += 1.0
     with torch.no_grad():
         change = (model.frame_features(moved) - model.frame_features(clip)).abs().sum(-1)
-        assert (change[0, 1:] > 1e-6).all() and (change[1] < 1e-6).all()  # other frames of the same video only
+        assert (change[0, 1:] > 1e-6).all() and (
+            change[1] < 1e-6
+        ).all()  # other frames of the same video only
         for message in model.messages:
             torch.nn.init.zeros_(message.fc.weight), torch.nn.init.zeros_(message.fc.bias)
-            torch.nn.init.zeros_(message.attn.out.weight), torch.nn.init.zeros_(message.attn.out.bias)
+            (
+                torch.nn.init.zeros_(message.attn.out.weight),
+                torch.nn.init.zeros_(message.attn.out.bias),
+            )
         change = (model.frame_features(moved) - model.frame_features(clip)).abs().sum(-1)
     assert (change[0, 1:] < 1e-6).all()
 
@@ -58,8 +72,14 @@ def test_xclip_new_modules_and_settings() -> None:
     model = tiny("xclip")
     new = model.new_parameter_names()
     assert new and all(name.startswith(("messages.", "mit.", "prompts_generator.")) for name in new)
-    assert {n for n, p in model.named_parameters() if p.requires_grad and not n.startswith("clip.")} == new
-    assert model.template == "{}" and len(model.mit.blocks) == 1 and len(model.prompts_generator.layers) == 2
+    assert {
+        n for n, p in model.named_parameters() if p.requires_grad and not n.startswith("clip.")
+    } == new
+    assert (
+        model.template == "{}"
+        and len(model.mit.blocks) == 1
+        and len(model.prompts_generator.layers) == 2
+    )
     torch.testing.assert_close(model.prompts_generator.alpha, torch.full((32,), 0.1))
     assert model.mit.positional_embedding.shape == (FRAMES, 32)
     with pytest.raises(OmniBenchError, match="built for 4 frames"):
@@ -77,7 +97,10 @@ def test_xclip_mit_and_prompt_generator_use_quick_gelu_and_no_qkv_biases() -> No
         assert type(layer.mlp[1]) is QuickGELU
         assert layer.cross_attn.q.bias is None and layer.cross_attn.kv.bias is None
         assert layer.cross_attn.out.bias is not None
-    assert not any(isinstance(m, torch.nn.GELU) for m in (*model.mit.modules(), *model.prompts_generator.modules()))
+    assert not any(
+        isinstance(m, torch.nn.GELU)
+        for m in (*model.mit.modules(), *model.prompts_generator.modules())
+    )
     assert not model.clip.logit_scale.requires_grad  # frozen, as released
 
 
@@ -94,14 +117,27 @@ def test_xclip_new_modules_start_as_released() -> None:
     assert message.fc.bias.abs().max() > bound / 2  # a default bias, not zero
     xavier = math.sqrt(6 / (width + 3 * width))  # nn.MultiheadAttention's fused (3D, D) weight
     assert message.attn.qkv.weight.abs().max() <= xavier
-    assert message.attn.qkv.weight.detach().std().item() == pytest.approx(xavier / math.sqrt(3), rel=0.06)
+    assert message.attn.qkv.weight.detach().std().item() == pytest.approx(
+        xavier / math.sqrt(3), rel=0.06
+    )
     assert (message.attn.qkv.bias == 0).all() and (message.attn.out.bias == 0).all()
-    assert message.attn.out.weight.detach().std().item() == pytest.approx(bound / math.sqrt(3), rel=0.06)
-    assert model.prompts_generator.visual_proj.weight.detach().std().item() == pytest.approx(1.0, rel=0.06)
+    assert message.attn.out.weight.detach().std().item() == pytest.approx(
+        bound / math.sqrt(3), rel=0.06
+    )
+    assert model.prompts_generator.visual_proj.weight.detach().std().item() == pytest.approx(
+        1.0, rel=0.06
+    )
     mit = model.mit.blocks[0]
-    assert mit.attn.qkv.weight.detach().std().item() == pytest.approx(math.sqrt(6 / (4 * dim)) / math.sqrt(3), rel=0.06)
-    for linear in (mit.attn.out, mit.mlp[0], mit.mlp[2], model.prompts_generator.layers[0].cross_attn.q,
-                   model.prompts_generator.layers[0].mlp[0]):
+    assert mit.attn.qkv.weight.detach().std().item() == pytest.approx(
+        math.sqrt(6 / (4 * dim)) / math.sqrt(3), rel=0.06
+    )
+    for linear in (
+        mit.attn.out,
+        mit.mlp[0],
+        mit.mlp[2],
+        model.prompts_generator.layers[0].cross_attn.q,
+        model.prompts_generator.layers[0].mlp[0],
+    ):
         assert linear.weight.detach().std().item() == pytest.approx(0.02, rel=0.12)
 
 
@@ -115,15 +151,20 @@ def test_xclip_prompts_make_text_video_specific() -> None:
     assert (text[0] - text[1]).abs().max() > 1e-6
 
 
-@pytest.mark.parametrize(("tune", "visual", "text"),
-                         [("both", True, True), ("image", True, False), ("text", False, True)])
+@pytest.mark.parametrize(
+    ("tune", "visual", "text"),
+    [("both", True, True), ("image", True, False), ("text", False, True)],
+)
 def test_vificlip_variants_tune_the_named_encoders(tune: str, visual: bool, text: bool) -> None:
     model = tiny("vificlip", tune=tune)
     assert all(p.requires_grad == visual for p in model.clip.visual.parameters())
     assert all(p.requires_grad == text for p in model.clip.transformer.parameters())
     # As released: the token embedding stays fixed; the temperature learns only with both encoders.
     assert not model.clip.token_embedding.weight.requires_grad
-    assert model.clip.logit_scale.requires_grad == (tune == "both") and model.template == "a photo of a {}."
+    assert (
+        model.clip.logit_scale.requires_grad == (tune == "both")
+        and model.template == "a photo of a {}."
+    )
     clip = video()
     with torch.no_grad():
         frames = model.clip.encode_image(clip.flatten(0, 1)).view(2, FRAMES, -1)
@@ -140,7 +181,9 @@ def test_vl_prompting_deep_vision_prompts() -> None:
     with torch.no_grad():
         model.frame_features(video())
     hook.remove()
-    torch.testing.assert_close(seen[0][0], model.vision_prompts[1].detach())  # replaced before block 2
+    torch.testing.assert_close(
+        seen[0][0], model.vision_prompts[1].detach()
+    )  # replaced before block 2
     with pytest.raises(OmniBenchError, match="vision_depth 5 exceeds"):
         tiny("vl_prompt", vision_depth=5)
 
@@ -152,7 +195,9 @@ def test_vl_prompting_text_context_starts_from_a_photo_of_a_up_to_four_tokens(to
     model = tiny("vl_prompt", text_tokens=tokens)
     words = model.tokenizer(["a photo of a"])[0, 1:5]
     with torch.no_grad():
-        torch.testing.assert_close(model.text_prompts[0], model.clip.token_embedding(words[:tokens]))
+        torch.testing.assert_close(
+            model.text_prompts[0], model.clip.token_embedding(words[:tokens])
+        )
     assert model.tokenize(["run"])[0].tolist() == model.tokenizer(["a photo of a run."])[0].tolist()
 
 
@@ -160,9 +205,14 @@ def test_vl_prompting_text_context_random_beyond_four_tokens_or_without_words() 
     for options in ({"text_tokens": 5}, {"text_tokens": 3, "ctx_init": ""}):
         model = tiny("vl_prompt", **options)
         placeholders = " ".join(["X"] * options["text_tokens"])
-        assert model.tokenize(["run"])[0].tolist() == model.tokenizer([f"{placeholders} run."])[0].tolist()
+        assert (
+            model.tokenize(["run"])[0].tolist()
+            == model.tokenizer([f"{placeholders} run."])[0].tolist()
+        )
         assert model.text_prompts[0].std().item() == pytest.approx(0.02, rel=0.3)
-    with pytest.raises(OmniBenchError, match="ctx_init 'a photo' has 2 tokens, fewer than text_tokens 4"):
+    with pytest.raises(
+        OmniBenchError, match="ctx_init 'a photo' has 2 tokens, fewer than text_tokens 4"
+    ):
         tiny("vl_prompt", text_tokens=4, ctx_init="a photo")
 
 
@@ -172,5 +222,7 @@ def test_vl_prompting_deep_text_prompts_change_the_text() -> None:
     changed.load_state_dict(model.state_dict())
     with torch.no_grad():
         before = changed.encode_text(CLASSES)
-        changed.text_prompts[1].add_(torch.randn(4, 32))  # a deep prompt (layer 2) changes the text features
+        changed.text_prompts[1].add_(
+            torch.randn(4, 32)
+        )  # a deep prompt (layer 2) changes the text features
         assert (changed.encode_text(CLASSES) - before).abs().max() > 1e-4

@@ -1,22 +1,26 @@
 """OmniCLIP: plain prompt concatenation (§3.1), identity at init without prompts or with the optional
 gate, PTA mixes only along time, the literal SPG and head forms, every ablation switch."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from omnibench.config.spec import ModelSpec, SpecError
 from omnibench.errors import OmniBenchError
 from omnibench.models import build_model
 from omnibench.models.adapters import CascadeAdapter, ParallelTemporalAdapter
-from omnibench.config.spec import ModelSpec, SpecError
 
 FRAMES = 4
 CLASSES = ["run", "jump", "swim"]
 
 
 def omniclip(backbone: str = "omnibench-tiny-vit", **options: object) -> torch.nn.Module:
-    return build_model(ModelSpec(name="omniclip", backbone=backbone, pretrained=None, options=options), frames=FRAMES)
+    return build_model(
+        ModelSpec(name="omniclip", backbone=backbone, pretrained=None, options=options),
+        frames=FRAMES,
+    )
 
 
 def video(size: int = 32, seed: int = 0) -> torch.Tensor:
@@ -27,11 +31,17 @@ def frozen_frames(model: torch.nn.Module, clip: torch.Tensor) -> torch.Tensor:
     return model.clip.encode_image(clip.flatten(0, 1)).view(clip.shape[0], FRAMES, -1)
 
 
-def block_inputs(model: torch.nn.Module, clip: torch.Tensor, layer: str = "ln_1") -> list[torch.Tensor]:
+def block_inputs(
+    model: torch.nn.Module, clip: torch.Tensor, layer: str = "ln_1"
+) -> list[torch.Tensor]:
     """The input of ``layer`` in every frozen block during one forward."""
     seen: list[torch.Tensor] = []
-    hooks = [getattr(block, layer).register_forward_hook(lambda m, args, out: seen.append(args[0].detach()))
-             for block in model.clip.visual.transformer.resblocks]
+    hooks = [
+        getattr(block, layer).register_forward_hook(
+            lambda m, args, out: seen.append(args[0].detach())
+        )
+        for block in model.clip.visual.transformer.resblocks
+    ]
     with torch.no_grad():
         model.frame_features(clip)
     for hook in hooks:
@@ -39,20 +49,32 @@ def block_inputs(model: torch.nn.Module, clip: torch.Tensor, layer: str = "ln_1"
     return seen
 
 
-@pytest.mark.parametrize("options", [
-    {"use_spg": False}, {"prompt_gate": True}, {"prompt_gate": True, "prompt_source": "per_block"},
-    {"use_spg": False, "combination": "attention_parallel"}, {"use_spg": False, "combination": "cascade"},
-    {"prompt_gate": True, "pooling": "max", "projector": False}, {"use_spg": False, "ratio": 1.0},
-], ids=str)
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"use_spg": False},
+        {"prompt_gate": True},
+        {"prompt_gate": True, "prompt_source": "per_block"},
+        {"use_spg": False, "combination": "attention_parallel"},
+        {"use_spg": False, "combination": "cascade"},
+        {"prompt_gate": True, "pooling": "max", "projector": False},
+        {"use_spg": False, "ratio": 1.0},
+    ],
+    ids=str,
+)
 def test_untrained_frame_features_equal_frozen_clip_without_visible_prompts(options: dict) -> None:
     """Without SPG, or with the (optional, closed) gate, an untrained OmniCLIP is frozen CLIP."""
     torch.manual_seed(0)
     model = omniclip(**options).eval()
     clip = video()
     with torch.no_grad():
-        torch.testing.assert_close(model.frame_features(clip), frozen_frames(model, clip), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            model.frame_features(clip), frozen_frames(model, clip), atol=1e-5, rtol=1e-5
+        )
         # and the head starts as the frame mean
-        torch.testing.assert_close(model.encode_video(clip), frozen_frames(model, clip).mean(1), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            model.encode_video(clip), frozen_frames(model, clip).mean(1), atol=1e-5, rtol=1e-5
+        )
 
 
 def test_prompts_are_concatenated_and_seen_from_the_first_step_by_default() -> None:
@@ -66,15 +88,19 @@ def test_prompts_are_concatenated_and_seen_from_the_first_step_by_default() -> N
         assert (model.frame_features(clip) - frozen_frames(model, clip)).abs().max() > 1e-3
         gated = omniclip(prompt_gate=True).eval()
         gated.load_state_dict(model.state_dict(), strict=False)
-        torch.testing.assert_close(gated.frame_features(clip), frozen_frames(model, clip), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(
+            gated.frame_features(clip), frozen_frames(model, clip), atol=1e-5, rtol=1e-5
+        )
 
 
 def test_each_identity_mechanism_matters() -> None:
     """Opening the gate, TE or an Up projection moves the features away from frozen CLIP."""
     clip = video()
-    for perturb in (lambda m: m.prompt_gate.gates.fill_(1.0),
-                    lambda m: m.temporal_embedding.normal_(),
-                    lambda m: m.adapters["1"].up.weight.normal_()):
+    for perturb in (
+        lambda m: m.prompt_gate.gates.fill_(1.0),
+        lambda m: m.temporal_embedding.normal_(),
+        lambda m: m.adapters["1"].up.weight.normal_(),
+    ):
         torch.manual_seed(0)
         model = omniclip(prompt_gate=True).eval()
         with torch.no_grad():
@@ -99,7 +125,9 @@ def test_temporal_embedding_row_t_goes_to_frame_t() -> None:
             expected.append(model.clip.encode_image(frame[0]))
         visual.positional_embedding.copy_(position)
     torch.testing.assert_close(features, torch.cat(expected), atol=1e-5, rtol=1e-5)
-    assert min((features[i] - features[j]).abs().max() for i in range(FRAMES) for j in range(i)) > 1e-2
+    assert (
+        min((features[i] - features[j]).abs().max() for i in range(FRAMES) for j in range(i)) > 1e-2
+    )
 
 
 def test_pta_mixes_only_along_time() -> None:
@@ -169,19 +197,28 @@ def test_key_bias_channel_equals_the_bias_mask(gate: float) -> None:
     results = []
     for folded in (True, False):
         bias = prompt_gate.biases(tokens=7, prompts=4)[0]  # (heads, L)
-        out = attend_with_key_bias(q, k, v, bias) if folded else F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias[:, None, :])
+        out = (
+            attend_with_key_bias(q, k, v, bias)
+            if folded
+            else F.scaled_dot_product_attention(q, k, v, attn_mask=bias[:, None, :])
+        )
         grads = torch.autograd.grad(out.square().sum(), (q, k, v, prompt_gate.gates))
         results.append((out, grads))
     (out, grads), (expected, expected_grads) = results
     assert out.shape == expected.shape and torch.allclose(out, expected, atol=1e-5)
     assert all(torch.allclose(g, e, rtol=1e-4, atol=1e-5) for g, e in zip(grads, expected_grads))
-    if gate == 0.0:  # closed: exactly attention over the 7 image tokens, with a finite gate gradient
-        assert torch.allclose(out, F.scaled_dot_product_attention(q, k[:, :, :7], v[:, :, :7]), atol=1e-6)
+    if (
+        gate == 0.0
+    ):  # closed: exactly attention over the 7 image tokens, with a finite gate gradient
+        assert torch.allclose(
+            out, F.scaled_dot_product_attention(q, k[:, :, :7], v[:, :, :7]), atol=1e-6
+        )
         assert torch.isfinite(grads[3]).all() and grads[3].abs().sum() > 0
 
 
-def test_closed_gate_has_a_finite_nonzero_gradient_and_adapters_learn_through_frozen_blocks() -> None:
+def test_closed_gate_has_a_finite_nonzero_gradient_and_adapters_learn_through_frozen_blocks() -> (
+    None
+):
     torch.manual_seed(0)
     model = omniclip(prompt_gate=True).train()
     model(video(), CLASSES).logsumexp(1).sum().backward()
@@ -214,7 +251,9 @@ def test_spg_pools_the_patch_grid(pooling: str) -> None:
     model = omniclip(pooling=pooling, projector=False)
     patches = torch.randn(3, 16, 64)
     grid = patches.transpose(1, 2).reshape(3, 64, 4, 4)
-    expected = (F.avg_pool2d if pooling == "avg" else F.max_pool2d)(grid, 2).flatten(2).transpose(1, 2)
+    expected = (
+        (F.avg_pool2d if pooling == "avg" else F.max_pool2d)(grid, 2).flatten(2).transpose(1, 2)
+    )
     torch.testing.assert_close(model.spg(patches), expected)
     assert model.spg.projector is None and omniclip().spg.projector is not None
 
@@ -222,7 +261,9 @@ def test_spg_pools_the_patch_grid(pooling: str) -> None:
 def test_literal_spg_projector_is_a_two_layer_mlp_without_residual() -> None:
     """Eq. 6 as written: R = MLP(Avg(V)), D-wide hidden layer; the default adds the pooled tokens back."""
     patches = torch.randn(3, 16, 64)
-    pooled = F.avg_pool2d(patches.transpose(1, 2).reshape(3, 64, 4, 4), 2).flatten(2).transpose(1, 2)
+    pooled = (
+        F.avg_pool2d(patches.transpose(1, 2).reshape(3, 64, 4, 4), 2).flatten(2).transpose(1, 2)
+    )
     literal = omniclip(projector_form="literal").spg
     residual = omniclip().spg
     assert literal.projector[0].out_features == 64 and residual.projector[0].out_features == 256
@@ -267,7 +308,9 @@ def test_module_ablation_table7() -> None:
         model = omniclip(use_pta=use_pta, use_spg=use_spg)
         assert (len(model.adapters) > 0) == use_pta
         assert (model.spg is not None) == use_spg and model.prompt_gate is None
-        assert (omniclip(use_pta=use_pta, use_spg=use_spg, prompt_gate=True).prompt_gate is not None) == use_spg
+        assert (
+            omniclip(use_pta=use_pta, use_spg=use_spg, prompt_gate=True).prompt_gate is not None
+        ) == use_spg
         assert model(video(), CLASSES).shape == (2, 3)
 
 
@@ -292,7 +335,9 @@ def test_combination_variants_wire_the_adapter_where_they_say() -> None:
     # attention-parallel: the branch joins before the block's MLP
     assert (block_inputs(attention_parallel, clip, "ln_2")[0] - plain).abs().max() > 1e-3
     # cascade: the adapter changes the block's input; no parallel temporal attention anywhere
-    assert (block_inputs(cascade, clip, "ln_1")[0] - block_inputs(block_parallel, clip, "ln_1")[0]).abs().max() > 1e-3
+    assert (
+        block_inputs(cascade, clip, "ln_1")[0] - block_inputs(block_parallel, clip, "ln_1")[0]
+    ).abs().max() > 1e-3
     assert all(isinstance(a, CascadeAdapter) for a in cascade.adapters.values())
     assert not any(isinstance(m, ParallelTemporalAdapter) for m in cascade.modules())
     conv = cascade.adapters["1"].conv
@@ -310,4 +355,6 @@ def test_text_uses_the_paper_template_and_video_specific_prompts() -> None:
 
 def test_new_parameters_are_exactly_the_trainable_ones() -> None:
     model = omniclip()
-    assert model.new_parameter_names() == {n for n, p in model.named_parameters() if p.requires_grad}
+    assert model.new_parameter_names() == {
+        n for n, p in model.named_parameters() if p.requires_grad
+    }

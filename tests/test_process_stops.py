@@ -4,6 +4,7 @@ A handler that raises lands wherever the main thread is: in a finaliser (decord'
 ``VideoReader.__del__``), Python prints "Exception ignored" and the run trains on; inside
 ``torch.save``'s writer, the zip writer turns it into a RuntimeError and the next run starts.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,12 @@ class SignalledWhileFinalised:
         sum(range(100))  # bytecode after the signal: the handler runs here, inside the finaliser
 
 
-@pytest.mark.parametrize(("signum", "stop"), [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)])
-def test_a_signal_inside_a_finaliser_stops_at_the_next_safe_point(signum: int, stop: type[BaseException]) -> None:
+@pytest.mark.parametrize(
+    ("signum", "stop"), [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)]
+)
+def test_a_signal_inside_a_finaliser_stops_at_the_next_safe_point(
+    signum: int, stop: type[BaseException]
+) -> None:
     reached = []
     with pytest.raises(stop), stops_at_safe_points():
         SignalledWhileFinalised(signum)  # freed at once

@@ -1,4 +1,5 @@
 """The papers' defaults: each model's own per protocol, merged beneath a suite's values, valid specs."""
+
 from __future__ import annotations
 
 import subprocess
@@ -7,11 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.models import DECLARED
-from omnibench.protocols import PROTOCOLS, validate_protocol_options
-from omnibench.config.defaults import MissingDefaultsError, apply_defaults, flat_defaults, protocol_defaults
+from omnibench.config.defaults import (
+    MissingDefaultsError,
+    apply_defaults,
+    flat_defaults,
+    protocol_defaults,
+)
 from omnibench.config.spec import RunSpec, SpecError
 from omnibench.config.suite import SuiteError, load_suite
+from omnibench.models import DECLARED
+from omnibench.protocols import PROTOCOLS, validate_protocol_options
 
 # model, protocol -> (batch, per device, LR, min LR, epochs, weight decay, new-module LR x, frames,
 # normalisation), written from the papers and ../shared/reference/CONFIG_NOTES.md. min LR None: LR / 100.
@@ -41,32 +47,69 @@ DECLARED_PROTOCOLS = {
 
 @pytest.mark.parametrize(("model", "protocol"), list(OPTIM_AND_DATA), ids=str)
 def test_default_optimiser_and_data_of_each_model_and_protocol(model: str, protocol: str) -> None:
-    spec = RunSpec.from_dict(apply_defaults({"protocol": protocol, "dataset": "hmdb51", "model": {"name": model}}))
+    spec = RunSpec.from_dict(
+        apply_defaults({"protocol": protocol, "dataset": "hmdb51", "model": {"name": model}})
+    )
     optim, data = spec.optim, spec.data
-    assert (optim.batch_size, optim.batch_per_device, optim.lr, optim.min_lr, optim.epochs, optim.weight_decay,
-            optim.new_module_lr_mult, data.frames, data.normalization) == OPTIM_AND_DATA[(model, protocol)]
-    assert optim.warmup_epochs == 5.0 and optim.label_smoothing == 0.1 and (optim.mixup, optim.cutmix) == (0.8, 1.0)
+    assert (
+        optim.batch_size,
+        optim.batch_per_device,
+        optim.lr,
+        optim.min_lr,
+        optim.epochs,
+        optim.weight_decay,
+        optim.new_module_lr_mult,
+        data.frames,
+        data.normalization,
+    ) == OPTIM_AND_DATA[(model, protocol)]
+    assert (
+        optim.warmup_epochs == 5.0
+        and optim.label_smoothing == 0.1
+        and (optim.mixup, optim.cutmix) == (0.8, 1.0)
+    )
     views = (4, 3) if protocol == "supervised" else (1, 1)
     assert (data.test_clips, data.test_crops) == views
 
 
 def test_vl_prompting_options_per_protocol() -> None:
-    few = apply_defaults({"protocol": "few_shot", "dataset": "hmdb51", "model": {"name": "vl_prompt"}})
-    novel = apply_defaults({"protocol": "base_to_novel", "dataset": "hmdb51", "model": {"name": "vl_prompt"}})
-    assert few["model"]["options"] == {"vision_tokens": 10, "text_tokens": 10, "vision_depth": 12, "text_depth": 12}
-    assert novel["model"]["options"] == {"vision_tokens": 16, "text_tokens": 16, "vision_depth": 9, "text_depth": 9}
+    few = apply_defaults(
+        {"protocol": "few_shot", "dataset": "hmdb51", "model": {"name": "vl_prompt"}}
+    )
+    novel = apply_defaults(
+        {"protocol": "base_to_novel", "dataset": "hmdb51", "model": {"name": "vl_prompt"}}
+    )
+    assert few["model"]["options"] == {
+        "vision_tokens": 10,
+        "text_tokens": 10,
+        "vision_depth": 12,
+        "text_depth": 12,
+    }
+    assert novel["model"]["options"] == {
+        "vision_tokens": 16,
+        "text_tokens": 16,
+        "vision_depth": 9,
+        "text_depth": 9,
+    }
 
 
 def test_vificlip_single_encoder_variants_take_their_own_supervised_recipe() -> None:
     for tune, batch, lr in (("both", 512, 2.2e-5), ("image", 256, 8e-6), ("text", 256, 8e-6)):
-        data = apply_defaults({"protocol": "supervised", "dataset": "k400", "model": {"name": "vificlip", "options": {"tune": tune}}})
+        data = apply_defaults(
+            {
+                "protocol": "supervised",
+                "dataset": "k400",
+                "model": {"name": "vificlip", "options": {"tune": tune}},
+            }
+        )
         assert (data["optim"]["batch_size"], data["optim"]["lr"]) == (batch, lr)
 
 
 def test_omniclip_ssv2_uses_a_fixed_classifier() -> None:
     """§4.1: SSv2 is trained "with a fixed classifier": no video-specific text prompts."""
     for protocol in ("supervised", "few_shot"):
-        ssv2 = apply_defaults({"protocol": protocol, "dataset": "ssv2", "model": {"name": "omniclip"}})
+        ssv2 = apply_defaults(
+            {"protocol": protocol, "dataset": "ssv2", "model": {"name": "omniclip"}}
+        )
         assert ssv2["model"]["options"] == {"text_prompts": False}
         assert "model" not in apply_defaults({"protocol": protocol, "dataset": "k400"})
 
@@ -75,47 +118,81 @@ def test_omniclip_ssv2_uses_a_fixed_classifier() -> None:
 def test_every_model_declares_its_protocols_and_nothing_else(model: str) -> None:
     assert set(DECLARED.get(model).protocols) == DECLARED_PROTOCOLS[model]
     for protocol in sorted(set(PROTOCOLS.names()) - DECLARED_PROTOCOLS[model]):
-        with pytest.raises(MissingDefaultsError, match=f"model '{model}' declares no defaults for protocol '{protocol}'"):
+        with pytest.raises(
+            MissingDefaultsError,
+            match=f"model '{model}' declares no defaults for protocol '{protocol}'",
+        ):
             protocol_defaults(protocol, "hmdb51", model)
 
 
 def test_a_suite_asking_for_undeclared_defaults_fails_at_load_with_its_line(tmp_path: Path) -> None:
     path = tmp_path / "prompting.yaml"
-    path.write_text("name: prompting\ndescription: d\ntable: {paper_table: null, title: t, layout: grid, "
-                    "rows: [model.name], columns: [dataset], metrics: [top1]}\n"
-                    "base: {protocol: supervised, dataset: hmdb51}\n"
-                    "grid:\n  model.name: [omniclip, vl_prompt]\n")
-    with pytest.raises(SuiteError, match=r"prompting.yaml:6: model 'vl_prompt' declares no defaults for protocol 'supervised'"):
+    path.write_text(
+        "name: prompting\ndescription: d\ntable: {paper_table: null, title: t, layout: grid, "
+        "rows: [model.name], columns: [dataset], metrics: [top1]}\n"
+        "base: {protocol: supervised, dataset: hmdb51}\n"
+        "grid:\n  model.name: [omniclip, vl_prompt]\n"
+    )
+    with pytest.raises(
+        SuiteError,
+        match=r"prompting.yaml:6: model 'vl_prompt' declares no defaults for protocol 'supervised'",
+    ):
         load_suite(path)
 
 
-@pytest.mark.parametrize(("dataset", "batch", "lr", "min_lr", "epochs", "wd"), [
-    ("k400", 256, 2e-3, 2e-5, 50, 0.003),
-    ("ssv2", 256, 3.5e-3, 3.5e-5, 50, 0.01),
-    ("hmdb51", 32, 2e-3, 2e-5, 30, 0.003),
-    ("ucf101", 32, 2e-3, 2e-5, 30, 0.003),
-])
+@pytest.mark.parametrize(
+    ("dataset", "batch", "lr", "min_lr", "epochs", "wd"),
+    [
+        ("k400", 256, 2e-3, 2e-5, 50, 0.003),
+        ("ssv2", 256, 3.5e-3, 3.5e-5, 50, 0.01),
+        ("hmdb51", 32, 2e-3, 2e-5, 30, 0.003),
+        ("ucf101", 32, 2e-3, 2e-5, 30, 0.003),
+    ],
+)
 def test_supervised_defaults_are_omniclip_table_1(dataset, batch, lr, min_lr, epochs, wd) -> None:
     spec = RunSpec.from_dict(apply_defaults({"protocol": "supervised", "dataset": dataset}))
-    assert (spec.optim.batch_size, spec.optim.lr, spec.optim.min_lr, spec.optim.epochs) == (batch, lr, min_lr, epochs)
+    assert (spec.optim.batch_size, spec.optim.lr, spec.optim.min_lr, spec.optim.epochs) == (
+        batch,
+        lr,
+        min_lr,
+        epochs,
+    )
     assert (spec.optim.weight_decay, spec.optim.warmup_epochs) == (wd, 5.0)
     assert (spec.data.frames, spec.data.test_clips, spec.data.test_crops) == (8, 4, 3)
 
 
 def test_few_shot_and_zero_shot_defaults() -> None:
     few = RunSpec.from_dict(apply_defaults({"protocol": "few_shot", "dataset": "hmdb51"}))
-    assert (few.data.frames, few.optim.batch_size, few.data.test_clips, few.data.test_crops) == (32, 8, 1, 1)
+    assert (few.data.frames, few.optim.batch_size, few.data.test_clips, few.data.test_crops) == (
+        32,
+        8,
+        1,
+        1,
+    )
     zero = RunSpec.from_dict(apply_defaults({"protocol": "zero_shot", "dataset": "k400"}))
     assert (zero.data.frames, zero.optim.epochs) == (32, 10)
-    xclip = RunSpec.from_dict(apply_defaults({"protocol": "few_shot", "dataset": "ucf101", "model": {"name": "xclip"}}))
-    assert (xclip.optim.lr, xclip.optim.batch_size, xclip.optim.epochs, xclip.optim.new_module_lr_mult) == (2e-6, 64, 50, 10)
+    xclip = RunSpec.from_dict(
+        apply_defaults({"protocol": "few_shot", "dataset": "ucf101", "model": {"name": "xclip"}})
+    )
+    assert (
+        xclip.optim.lr,
+        xclip.optim.batch_size,
+        xclip.optim.epochs,
+        xclip.optim.new_module_lr_mult,
+    ) == (2e-6, 64, 50, 10)
     assert xclip.data.normalization == "imagenet"
     assert protocol_defaults("eval_only", "hmdb51")["optim"]["epochs"] == 0
 
 
 def test_suite_values_win_over_defaults() -> None:
-    data = apply_defaults({"protocol": "supervised", "dataset": "hmdb51", "optim": {"lr": 1e-4},
-                           "data": {"frames": 16}})
+    data = apply_defaults(
+        {
+            "protocol": "supervised",
+            "dataset": "hmdb51",
+            "optim": {"lr": 1e-4},
+            "data": {"frames": 16},
+        }
+    )
     spec = RunSpec.from_dict(data)
     assert (spec.optim.lr, spec.data.frames, spec.optim.batch_size) == (1e-4, 16, 32)
     assert flat_defaults("supervised", "hmdb51")["optim.batch_size"] == 32
@@ -129,14 +206,21 @@ def test_protocol_options_are_validated() -> None:
         validate_protocol_options(spec.replace(protocol_options={"shot": 4}))
     with pytest.raises(SpecError, match="shots: must be >= 1"):
         validate_protocol_options(spec.replace(protocol_options={"shots": 0}))
-    zero = validate_protocol_options(RunSpec(protocol="zero_shot", dataset="k400",
-                                             protocol_options={"targets": ["hmdb51"], "half_classes": True}))
+    zero = validate_protocol_options(
+        RunSpec(
+            protocol="zero_shot",
+            dataset="k400",
+            protocol_options={"targets": ["hmdb51"], "half_classes": True},
+        )
+    )
     assert zero.targets == ("hmdb51",) and zero.half_classes and zero.subset_classes == 160
 
 
 def test_declarations_defaults_and_suites_load_without_torch() -> None:
     """Model declarations are torch-free: suites expand with every model's defaults, no torch import."""
-    code = ("import sys; from omnibench.config.suite import load_suite; from omnibench.models import describe_models; "
-            "assert len(load_suite('supervised').specs) == 12 and len(describe_models()) == 5; "
-            "assert 'torch' not in sys.modules, 'torch was imported'")
+    code = (
+        "import sys; from omnibench.config.suite import load_suite; from omnibench.models import describe_models; "
+        "assert len(load_suite('supervised').specs) == 12 and len(describe_models()) == 5; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -1,4 +1,5 @@
 """The leakage guard: training lists vs evaluation lists (exact files and HMDB/UCF source groups)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,49 +22,110 @@ def _list_dataset(root: Path, lists: dict[str, list[str]]) -> Path:
 
 
 def test_clean_split_passes_and_reports_zero(tmp_path: Path) -> None:
-    root = _list_dataset(tmp_path / "d", {"train": [f"A_clip{HMDB_TAIL.format(0)} 0", f"B_clip{HMDB_TAIL.format(0)} 0"],
-                                          "test1": [f"C_clip{HMDB_TAIL.format(0)} 0"]})
+    root = _list_dataset(
+        tmp_path / "d",
+        {
+            "train": [f"A_clip{HMDB_TAIL.format(0)} 0", f"B_clip{HMDB_TAIL.format(0)} 0"],
+            "test1": [f"C_clip{HMDB_TAIL.format(0)} 0"],
+        },
+    )
     adapter = get_dataset("list", root=root)
-    findings = check_leakage(adapter.load_split("train"), [adapter.load_split("test1")], allow=False)
-    assert findings == [{"train": "list/train", "eval": "list/test1", "train_videos": 2, "eval_videos": 1,
-                         "shared_files": 0, "group_scheme": "hmdb51", "group_overlap": 0, "shared_groups": 0}]
+    findings = check_leakage(
+        adapter.load_split("train"), [adapter.load_split("test1")], allow=False
+    )
+    assert findings == [
+        {
+            "train": "list/train",
+            "eval": "list/test1",
+            "train_videos": 2,
+            "eval_videos": 1,
+            "shared_files": 0,
+            "group_scheme": "hmdb51",
+            "group_overlap": 0,
+            "shared_groups": 0,
+        }
+    ]
 
 
 def test_shared_files_and_source_groups_are_refused_with_counts(tmp_path: Path) -> None:
-    train = [f"A_clip{HMDB_TAIL.format(0)} 0", f"B_clip{HMDB_TAIL.format(0)} 0", "v_Cartwheel_g01_c01.avi 1"]
-    test = [f"A_clip{HMDB_TAIL.format(0)} 0", f"B_clip{HMDB_TAIL.format(3)} 0", f"B_clip{HMDB_TAIL.format(4)} 0",
-            f"Z_clip{HMDB_TAIL.format(0)} 0"]
-    adapter = get_dataset("list", root=_list_dataset(tmp_path / "d", {"train": train, "test2": test}))
+    train = [
+        f"A_clip{HMDB_TAIL.format(0)} 0",
+        f"B_clip{HMDB_TAIL.format(0)} 0",
+        "v_Cartwheel_g01_c01.avi 1",
+    ]
+    test = [
+        f"A_clip{HMDB_TAIL.format(0)} 0",
+        f"B_clip{HMDB_TAIL.format(3)} 0",
+        f"B_clip{HMDB_TAIL.format(4)} 0",
+        f"Z_clip{HMDB_TAIL.format(0)} 0",
+    ]
+    adapter = get_dataset(
+        "list", root=_list_dataset(tmp_path / "d", {"train": train, "test2": test})
+    )
     with pytest.raises(LeakageError) as error:
         check_leakage(adapter.load_split("train"), [adapter.load_split("test2")], allow=False)
     message = str(error.value)
     assert "\n" not in message
-    assert "list/train (3 videos) overlaps list/test2 (4 videos): 1 shared files, 3 videos from 2 shared source groups" in message
+    assert (
+        "list/train (3 videos) overlaps list/test2 (4 videos): 1 shared files, 3 videos from 2 shared source groups"
+        in message
+    )
     assert "allow_leakage: true" in message
     findings = check_leakage(adapter.load_split("train"), [adapter.load_split("test2")], allow=True)
     assert findings[0]["shared_files"] == 1 and findings[0]["group_overlap"] == 3
 
 
 def test_ucf_groups_count_across_clips(tmp_path: Path) -> None:
-    train = Split("ucf101", "train1", (VideoRecord(Path("v_Cartwheel_g01_c01.avi"), 0, "t:1"),), ("cartwheel",), ())
-    test = Split("ucf101", "test1", (VideoRecord(Path("v_Cartwheel_g01_c02.avi"), 0, "e:1"),
-                                     VideoRecord(Path("v_Cartwheel_g02_c01.avi"), 0, "e:2")), ("cartwheel",), ())
+    train = Split(
+        "ucf101",
+        "train1",
+        (VideoRecord(Path("v_Cartwheel_g01_c01.avi"), 0, "t:1"),),
+        ("cartwheel",),
+        (),
+    )
+    test = Split(
+        "ucf101",
+        "test1",
+        (
+            VideoRecord(Path("v_Cartwheel_g01_c02.avi"), 0, "e:1"),
+            VideoRecord(Path("v_Cartwheel_g02_c01.avi"), 0, "e:2"),
+        ),
+        ("cartwheel",),
+        (),
+    )
     (finding,) = find_leakage(train, [test, test])  # the same list twice is checked once
-    assert (finding["shared_files"], finding["group_overlap"], finding["shared_groups"]) == (0, 1, 1)
+    assert (finding["shared_files"], finding["group_overlap"], finding["shared_groups"]) == (
+        0,
+        1,
+        1,
+    )
 
 
 def _vifi_split(path: Path, classes: tuple[str, ...]) -> Split:
     rows = parse_list_file(path, len(classes))
-    return Split("hmdb51", path.stem, tuple(VideoRecord(Path(p), label, src) for p, label, src in rows), classes, (path,))
+    return Split(
+        "hmdb51",
+        path.stem,
+        tuple(VideoRecord(Path(p), label, src) for p, label, src in rows),
+        classes,
+        (path,),
+    )
 
 
 def test_real_vifi_hmdb_16_shot_list_is_refused_against_val2(reference: Path) -> None:
     vifi = reference / "muzairkhattak_ViFi-CLIP"
     classes = parse_labels_csv(vifi / "labels" / "hmdb_51_labels.csv")
-    shots = _vifi_split(vifi / "datasets_splits" / "hmdb_splits" / "train1_few_shot_16.txt", classes)
+    shots = _vifi_split(
+        vifi / "datasets_splits" / "hmdb_splits" / "train1_few_shot_16.txt", classes
+    )
     val1 = _vifi_split(vifi / "datasets_splits" / "hmdb_splits" / "val1.txt", classes)
     val2 = _vifi_split(vifi / "datasets_splits" / "hmdb_splits" / "val2.txt", classes)
-    assert check_leakage(shots, [val1], allow=False)[0]["shared_files"] == 0  # split-1 test is clean
-    with pytest.raises(LeakageError, match=r"hmdb51/train1_few_shot_16 \(816 videos\) overlaps hmdb51/val2 "
-                                           r"\(1530 videos\): 233 shared files, 758 videos from 206 shared source groups"):
+    assert (
+        check_leakage(shots, [val1], allow=False)[0]["shared_files"] == 0
+    )  # split-1 test is clean
+    with pytest.raises(
+        LeakageError,
+        match=r"hmdb51/train1_few_shot_16 \(816 videos\) overlaps hmdb51/val2 "
+        r"\(1530 videos\): 233 shared files, 758 videos from 206 shared source groups",
+    ):
         check_leakage(shots, [val1, val2], allow=False)

@@ -1,4 +1,5 @@
 """Kill-and-resume gives the uninterrupted run's result bit for bit; 2 gloo ranks = 1 process."""
+
 from __future__ import annotations
 
 import csv
@@ -36,29 +37,50 @@ def script(tmp_path: Path) -> Path:
 
 
 def _spec(**optim) -> RunSpec:
-    return RunSpec.from_dict({
-        "protocol": "few_shot", "dataset": "synthetic", "protocol_options": {"shots": 4},
-        "model": {"name": "omniclip", "backbone": "omnibench-tiny-vit", "pretrained": None},
-        "data": {"frames": 8, "input_size": 32, "short_side": 32},
-        "optim": {"epochs": 3, "batch_size": 8, "lr": 1e-3, "warmup_epochs": 1, **optim}})
+    return RunSpec.from_dict(
+        {
+            "protocol": "few_shot",
+            "dataset": "synthetic",
+            "protocol_options": {"shots": 4},
+            "model": {"name": "omniclip", "backbone": "omnibench-tiny-vit", "pretrained": None},
+            "data": {"frames": 8, "input_size": 32, "short_side": 32},
+            "optim": {"epochs": 3, "batch_size": 8, "lr": 1e-3, "warmup_epochs": 1, **optim},
+        }
+    )
 
 
 def _env() -> dict[str, str]:
     return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
 
 
-def _command(script: Path, spec: RunSpec, run_dir: Path, data_root: Path, workers: int) -> list[str]:
-    return [sys.executable, str(script), spec.canonical_json(), str(run_dir), str(data_root), str(workers)]
+def _command(
+    script: Path, spec: RunSpec, run_dir: Path, data_root: Path, workers: int
+) -> list[str]:
+    return [
+        sys.executable,
+        str(script),
+        spec.canonical_json(),
+        str(run_dir),
+        str(data_root),
+        str(workers),
+    ]
 
 
 def _finish(script: Path, spec: RunSpec, run_dir: Path, data_root: Path, workers: int = 0) -> dict:
-    done = subprocess.run(_command(script, spec, run_dir, data_root, workers), env=_env(), capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run(
+        _command(script, spec, run_dir, data_root, workers),
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((run_dir / "record.json").read_text())
 
 
-def _kill_after(process: subprocess.Popen, checkpoint: Path, steps: int, timeout: float = 300) -> int:
+def _kill_after(
+    process: subprocess.Popen, checkpoint: Path, steps: int, timeout: float = 300
+) -> int:
     """SIGKILL ``process`` once its checkpoint holds ``steps`` optimiser steps; the step count at the kill."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
@@ -73,7 +95,9 @@ def _kill_after(process: subprocess.Popen, checkpoint: Path, steps: int, timeout
                 return step
         time.sleep(0.02)
     process.kill()
-    pytest.fail(f"the run ended or stalled before reaching step {steps}: {process.stderr.read()[-2000:]}")
+    pytest.fail(
+        f"the run ended or stalled before reaching step {steps}: {process.stderr.read()[-2000:]}"
+    )
 
 
 def _predictions(run_dir: Path) -> list[dict[str, str]]:
@@ -86,18 +110,31 @@ def _final_model(run_dir: Path) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.slow
-def test_sigkill_and_resume_ends_bitwise_identical(script: Path, data_root: Path, tmp_path: Path) -> None:
-    spec = _spec(checkpoint_every=2)  # 3 epochs x 5 steps; checkpoints at steps 2, 4, 5, 6, 8, 10, ...
+def test_sigkill_and_resume_ends_bitwise_identical(
+    script: Path, data_root: Path, tmp_path: Path
+) -> None:
+    spec = _spec(
+        checkpoint_every=2
+    )  # 3 epochs x 5 steps; checkpoints at steps 2, 4, 5, 6, 8, 10, ...
     straight = _finish(script, spec, tmp_path / "straight", data_root)
     killed_dir = tmp_path / "killed"
-    process = subprocess.Popen(_command(script, spec, killed_dir, data_root, 0), env=_env(),
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        _command(script, spec, killed_dir, data_root, 0),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     step = _kill_after(process, killed_dir / "checkpoint.pt", steps=6)
     assert 6 <= step < 15 and not (killed_dir / "record.json").exists()
-    resumed = _finish(script, spec, killed_dir, data_root, workers=1)  # and with a loader worker this time
+    resumed = _finish(
+        script, spec, killed_dir, data_root, workers=1
+    )  # and with a loader worker this time
     assert resumed["metrics"] == straight["metrics"]
     assert resumed["train"]["history"] == straight["train"]["history"]
-    assert (killed_dir / "predictions.csv").read_bytes() == (tmp_path / "straight" / "predictions.csv").read_bytes()
+    assert (killed_dir / "predictions.csv").read_bytes() == (
+        tmp_path / "straight" / "predictions.csv"
+    ).read_bytes()
     final, reference = _final_model(killed_dir), _final_model(tmp_path / "straight")
     assert final.keys() == reference.keys()
     assert all(torch.equal(final[k], reference[k]) for k in final)
@@ -107,12 +144,23 @@ def test_sigkill_and_resume_ends_bitwise_identical(script: Path, data_root: Path
 def test_two_gloo_ranks_match_one_process(script: Path, data_root: Path, tmp_path: Path) -> None:
     spec = _spec(epochs=2, mixup=0.0, cutmix=0.0)  # mixup pairs samples within a device's batch
     single = _finish(script, spec, tmp_path / "single", data_root)
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               *(_command(script, spec, tmp_path / "ddp", data_root, 0)[1:])]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        "2",
+        *(_command(script, spec, tmp_path / "ddp", data_root, 0)[1:]),
+    ]
     done = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     ddp = json.loads((tmp_path / "ddp" / "record.json").read_text())
-    assert ddp["world_size"] == 2 and ddp["train"]["per_device_batch"] == 4 and single["train"]["per_device_batch"] == 8
+    assert (
+        ddp["world_size"] == 2
+        and ddp["train"]["per_device_batch"] == 4
+        and single["train"]["per_device_batch"] == 8
+    )
     assert ddp["train"]["optimizer_steps"] == single["train"]["optimizer_steps"] == 10
     (evaluation,) = ddp["evaluations"]
     assert evaluation["videos"] == 80 and evaluation["skipped"] == 0

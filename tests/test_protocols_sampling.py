@@ -1,4 +1,5 @@
 """Seeded draws: K shots per class, ViFi-style shot lists, K600-style class subsets, base/novel."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -30,7 +31,9 @@ def test_k_shot_draws_exactly_k_per_class_disjoint_from_test(synthetic) -> None:
     train, test = synthetic.load_split("train"), synthetic.load_split("test1")
     for shots in (2, 4, 8, 16):
         drawn = sample_k_shot(train, shots, seed=0)
-        assert Counter(r.label for r in drawn.records) == {c: shots for c in range(train.num_classes)}
+        assert Counter(r.label for r in drawn.records) == {
+            c: shots for c in range(train.num_classes)
+        }
         assert set(drawn.records) <= set(train.records)
         assert not {r.path for r in drawn.records} & {r.path for r in test.records}
         assert drawn.classnames == train.classnames
@@ -46,7 +49,10 @@ def test_k_shot_is_stable_and_independent_of_earlier_draws(synthetic) -> None:
 
 
 def test_k_shot_with_too_few_videos_names_the_class(synthetic) -> None:
-    with pytest.raises(OmniBenchError, match="10 of its 10 classes have fewer than 25 videos .*'object moving left' has 24"):
+    with pytest.raises(
+        OmniBenchError,
+        match="10 of its 10 classes have fewer than 25 videos .*'object moving left' has 24",
+    ):
         sample_k_shot(synthetic.load_split("train"), 25, seed=0)
 
 
@@ -58,7 +64,10 @@ def test_shot_list_file_selects_videos_by_name(synthetic, tmp_path: Path) -> Non
     split = read_shot_list(listing, train)
     assert split.records == tuple(chosen) and listing in split.annotation_files
     listing.write_text(f"{chosen[0].path.name} 0\nnot_there.mp4 1\n")
-    with pytest.raises(OmniBenchError, match=r"train1_few_shot_2.txt:2: video 'not_there.mp4' is not in synthetic/train"):
+    with pytest.raises(
+        OmniBenchError,
+        match=r"train1_few_shot_2.txt:2: video 'not_there.mp4' is not in synthetic/train",
+    ):
         read_shot_list(listing, train)
 
 
@@ -72,9 +81,13 @@ def test_k600_style_novel_classes_and_seeded_subsets(tmp_path: Path) -> None:
     k600_names = [f"Action_{i}" for i in range(40)] + [f"new action {i}" for i in range(22)]
     k600 = parse_labels_csv(_labels_csv(tmp_path / "k600.csv", k600_names))
     novel = novel_classes(k600, k400)
-    assert novel == list(range(40, 62))  # spelling differences (case, underscores) do not count as new
+    assert novel == list(
+        range(40, 62)
+    )  # spelling differences (case, underscores) do not count as new
     subsets = sample_class_subsets(novel, subsets=3, size=16, seed=0)
-    assert len(subsets) == 3 and all(len(s) == len(set(s)) == 16 and set(s) <= set(novel) for s in subsets)
+    assert len(subsets) == 3 and all(
+        len(s) == len(set(s)) == 16 and set(s) <= set(novel) for s in subsets
+    )
     assert len(set(subsets)) == 3
     assert sample_class_subsets(novel, subsets=3, size=16, seed=0) == subsets
     assert sample_class_subsets(novel, subsets=2, size=16, seed=0) == subsets[:2]
@@ -88,13 +101,17 @@ def test_restrict_classes_relabels_in_subset_order(synthetic) -> None:
     subset = restrict_classes(test, [7, 2], "two")
     assert subset.classnames == (test.classnames[7], test.classnames[2])
     assert Counter(r.label for r in subset.records) == {0: 8, 1: 8}
-    assert {r.path for r in subset.records if r.label == 0} == {r.path for r in test.records if r.label == 7}
+    assert {r.path for r in subset.records if r.label == 0} == {
+        r.path for r in test.records if r.label == 7
+    }
 
 
 def test_base_novel_split_takes_the_frequent_half() -> None:
     counts = {0: 5, 1: 9, 2: 9, 3: 1, 4: 7}
     assert base_novel_classes(counts) == ([1, 2, 4], [0, 3])  # ceil(5/2) = 3 base classes
-    assert base_novel_classes({c: 70 for c in range(51)})[0] == list(range(26))  # ties: lower ids first
+    assert base_novel_classes({c: 70 for c in range(51)})[0] == list(
+        range(26)
+    )  # ties: lower ids first
 
 
 def test_base_classes_by_name(synthetic) -> None:
@@ -108,14 +125,29 @@ def test_k_shot_draws_each_class_with_its_own_permutation_and_names_the_draw(syn
     train = synthetic.load_split("train")
     drawn = sample_k_shot(train, 4, seed=0)
     assert drawn.name == "train-4shot-seed0" and drawn.annotation_files == train.annotation_files
-    positions = {c: [i for i, r in enumerate(train.records) if r.label == c] for c in range(train.num_classes)}
-    chosen = {c: sorted(positions[c].index(i) for i, r in enumerate(train.records)
-                        if r.label == c and r in drawn.records) for c in positions}
-    assert len({tuple(v) for v in chosen.values()}) > 1  # not the same in-class positions for every class
-    assert Counter(r.label for r in sample_k_shot(train, 24, seed=0).records) == {c: 24 for c in range(10)}
+    positions = {
+        c: [i for i, r in enumerate(train.records) if r.label == c]
+        for c in range(train.num_classes)
+    }
+    chosen = {
+        c: sorted(
+            positions[c].index(i)
+            for i, r in enumerate(train.records)
+            if r.label == c and r in drawn.records
+        )
+        for c in positions
+    }
+    assert (
+        len({tuple(v) for v in chosen.values()}) > 1
+    )  # not the same in-class positions for every class
+    assert Counter(r.label for r in sample_k_shot(train, 24, seed=0).records) == {
+        c: 24 for c in range(10)
+    }
 
 
-def test_shot_list_is_named_after_its_file_and_an_empty_one_is_refused(synthetic, tmp_path: Path) -> None:
+def test_shot_list_is_named_after_its_file_and_an_empty_one_is_refused(
+    synthetic, tmp_path: Path
+) -> None:
     train = synthetic.load_split("train")
     listing = tmp_path / "fs_base_s1_train.txt"
     listing.write_text(f"{train.records[0].path.name} 0\n")

@@ -1,4 +1,5 @@
 """Report aggregation by hand: mean ± sample std per cell, what a cell may pool, deltas."""
+
 from __future__ import annotations
 
 import math
@@ -11,16 +12,24 @@ from omnibench.report.published import Stat
 
 
 def test_cells_are_the_mean_and_sample_std_of_their_runs() -> None:
-    frame = pd.DataFrame({
-        "model.name": ["omniclip", "omniclip", "omniclip", "xclip", "xclip"],
-        "dataset": ["hmdb51", "hmdb51", "ucf101", "hmdb51", "hmdb51"],
-        "metrics.top1": [60.0, 64.0, 90.0, "n/a", float("nan")],
-        "metrics.top5": [80.0, 84.0, 99.0, 70.0, 71.0],
-    })
-    cells = aggregate(frame, ["model.name"], ["dataset"],
-                      {"missing": "metrics.absent", "top1": "metrics.top1", "top5": "metrics.top5"})
+    frame = pd.DataFrame(
+        {
+            "model.name": ["omniclip", "omniclip", "omniclip", "xclip", "xclip"],
+            "dataset": ["hmdb51", "hmdb51", "ucf101", "hmdb51", "hmdb51"],
+            "metrics.top1": [60.0, 64.0, 90.0, "n/a", float("nan")],
+            "metrics.top5": [80.0, 84.0, 99.0, 70.0, 71.0],
+        }
+    )
+    cells = aggregate(
+        frame,
+        ["model.name"],
+        ["dataset"],
+        {"missing": "metrics.absent", "top1": "metrics.top1", "top5": "metrics.top5"},
+    )
     omniclip, xclip = cells[("omniclip",)], cells[("xclip",)]
-    assert omniclip[(("hmdb51",), "top1")] == Stat(62.0, pytest.approx(math.sqrt(8)), 2)  # std of 60, 64 (ddof 1)
+    assert omniclip[(("hmdb51",), "top1")] == Stat(
+        62.0, pytest.approx(math.sqrt(8)), 2
+    )  # std of 60, 64 (ddof 1)
     assert omniclip[(("ucf101",), "top1")] == Stat(90.0, None, 1)
     assert xclip[(("hmdb51",), "top5")] == Stat(70.5, pytest.approx(math.sqrt(0.5)), 2)
     assert (("hmdb51",), "top1") not in xclip  # no number among its runs: no cell
@@ -28,22 +37,45 @@ def test_cells_are_the_mean_and_sample_std_of_their_runs() -> None:
 
 
 def test_cells_pool_only_seeds_samplings_and_splits() -> None:
-    for path in ("seed", "data_seed", "protocol_options.shots_file", "protocol_options.eval_split",
-                 "protocol_options.splits"):
+    for path in (
+        "seed",
+        "data_seed",
+        "protocol_options.shots_file",
+        "protocol_options.eval_split",
+        "protocol_options.splits",
+    ):
         assert poolable(path), path
     for path in ("data.frames", "protocol_options.shots", "model.options.split_heads", "split"):
         assert not poolable(path), path
-    specs = pd.DataFrame({"model.name": ["a", "a", "b"], "seed": [1, 2, 1], "data.frames": [8, 16, 8],
-                          "model.options.ratio": [0.25, 0.25, 0.5]})
+    specs = pd.DataFrame(
+        {
+            "model.name": ["a", "a", "b"],
+            "seed": [1, 2, 1],
+            "data.frames": [8, 16, 8],
+            "model.options.ratio": [0.25, 0.25, 0.5],
+        }
+    )
     assert pooled_difference(specs, ["model.name"]) == (("a",), "data.frames", [8, 16])
     assert pooled_difference(specs, ["model.name", "data.frames"]) is None
-    assert pooled_difference(specs.iloc[[0, 2]], ["model.name"]) is None  # one run per cell pools nothing
-    assert pooled_difference(specs, ["model"]) == ((None,), "data.frames", [8, 16])  # "model" covers model.*
+    assert (
+        pooled_difference(specs.iloc[[0, 2]], ["model.name"]) is None
+    )  # one run per cell pools nothing
+    assert pooled_difference(specs, ["model"]) == (
+        (None,),
+        "data.frames",
+        [8, 16],
+    )  # "model" covers model.*
 
 
 def test_deltas_and_grid_order() -> None:
     ours = {((8,), "top1"): Stat(62.0, 2.0, 3), ((16,), "top1"): Stat(70.0, None, 1)}
     assert deltas(ours, {((8,), "top1"): Stat(60.5), ((32,), "top1"): Stat(1.0)}) == {
-        ((8,), "top1"): Stat(1.5, None, 3)}
-    assert ordered([("b", 2), ("a", 1), ("b", 1), ("a", 2)]) == [("b", 2), ("b", 1), ("a", 2), ("a", 1)]
+        ((8,), "top1"): Stat(1.5, None, 3)
+    }
+    assert ordered([("b", 2), ("a", 1), ("b", 1), ("a", 2)]) == [
+        ("b", 2),
+        ("b", 1),
+        ("a", 2),
+        ("a", 1),
+    ]
     assert ordered([]) == []

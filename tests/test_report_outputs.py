@@ -1,5 +1,6 @@
 """`omnibench report` end to end: suite files + a run store written here -> terminal, LaTeX that
 compiles with pdflatex, markdown, CSV and PNG plots of the expected size that are not blank."""
+
 from __future__ import annotations
 
 import json
@@ -16,13 +17,13 @@ import pytest
 from rich.console import Console
 
 from omnibench.cli import main
-from omnibench.report import stats, write_report
-from omnibench.report.plots import PIXELS, ablation_figure
-from omnibench.report.build import build_tables
 from omnibench.config.spec import RunSpec
+from omnibench.config.suite import TableSpec, load_suite
 from omnibench.execution.run_files import RECORD_FILE
 from omnibench.execution.store import RunStore, atomic_write_json
-from omnibench.config.suite import TableSpec, load_suite
+from omnibench.report import stats, write_report
+from omnibench.report.build import build_tables
+from omnibench.report.plots import PIXELS, ablation_figure
 from test_report import make_record, suite_runs
 from test_report_stats import write_predictions
 
@@ -57,7 +58,14 @@ grid: {model.name: [omniclip, xclip]}
 def top1_of(spec: RunSpec) -> float:
     """A deterministic accuracy per run, different across models, K, datasets and seeds."""
     shots = spec.protocol_options.get("shots", 0)
-    return round(40.0 + 2 * shots + 5 * (spec.model.name == "omniclip") + spec.data_seed + len(spec.dataset) / 10, 2)
+    return round(
+        40.0
+        + 2 * shots
+        + 5 * (spec.model.name == "omniclip")
+        + spec.data_seed
+        + len(spec.dataset) / 10,
+        2,
+    )
 
 
 @pytest.fixture
@@ -74,10 +82,24 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunStore:
         for spec in specs:
             store.prepare(name, spec)
         for spec in specs[:-1]:
-            evaluations = [{"dataset": d, "split": f"test{i}", "top1": top1_of(spec) + i, "top5": 90.0, "mean_class": 1.0,
-                            "videos": 10} for d in ("hmdb51", "ucf101") for i in (1, 2, 3)]
-            record = make_record(spec, name, {"top1": top1_of(spec), "top5": 90.0},
-                                 evaluations if spec.protocol == "zero_shot" else None)
+            evaluations = [
+                {
+                    "dataset": d,
+                    "split": f"test{i}",
+                    "top1": top1_of(spec) + i,
+                    "top5": 90.0,
+                    "mean_class": 1.0,
+                    "videos": 10,
+                }
+                for d in ("hmdb51", "ucf101")
+                for i in (1, 2, 3)
+            ]
+            record = make_record(
+                spec,
+                name,
+                {"top1": top1_of(spec), "top5": 90.0},
+                evaluations if spec.protocol == "zero_shot" else None,
+            )
             atomic_write_json(store.run_dir(name, spec.run_id()) / RECORD_FILE, record)
             if name == "ratio_mini":  # 45.6 % of 500 videos, the same ones for every ratio
                 write_predictions(store.run_dir(name, spec.run_id()), np.arange(500) < 228)
@@ -92,53 +114,104 @@ def pdflatex() -> str:
     if found:
         return found
     if not shutil.which("apt-get") or os.geteuid() != 0:
-        pytest.skip(f"pdflatex is missing; install {' and '.join(TEXLIVE)} (needs root and apt-get)")
+        pytest.skip(
+            f"pdflatex is missing; install {' and '.join(TEXLIVE)} (needs root and apt-get)"
+        )
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for command in (["apt-get", "update"], ["apt-get", "install", "-y", *TEXLIVE]):
-        done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800, check=False)
+        done = subprocess.run(
+            command, capture_output=True, text=True, env=env, timeout=1800, check=False
+        )
         if done.returncode != 0:
             pytest.fail(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
     return shutil.which("pdflatex") or pytest.fail("texlive installed but pdflatex is not on PATH")
 
 
-def test_cli_writes_every_format(store: RunStore, tmp_path: Path, pdflatex: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_writes_every_format(
+    store: RunStore, tmp_path: Path, pdflatex: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
-    args = ["report", *SUITES, "--results", str(store.root), "--latex", str(out / "report.tex"),
-            "--markdown", str(out / "report.md"), "--csv", str(out / "csv"), "--plots", str(out / "plots")]
+    args = [
+        "report",
+        *SUITES,
+        "--results",
+        str(store.root),
+        "--latex",
+        str(out / "report.tex"),
+        "--markdown",
+        str(out / "report.md"),
+        "--csv",
+        str(out / "csv"),
+        "--plots",
+        str(out / "plots"),
+    ]
     assert main(args) == 0
     assert "5 tables from 4 suites" in capsys.readouterr().out
     tex = (out / "report.tex").read_text()
     assert tex.count(r"\begin{table}") == 5 and r"\toprule" in tex and r"\textbf{" in tex
     assert r"+0.00 [+0.00, +0.00] $\approx$" in tex and r"$\Delta$ vs 1/4" in tex
-    assert r"\multicolumn{4}{c}{HMDB51}" in tex and r"\cmidrule(lr){3-6}" in tex and r"few\_shot\_mini" in tex
-    compiled = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error", "report.tex"], cwd=out,
-                              capture_output=True, text=True, timeout=300, check=False)
+    assert (
+        r"\multicolumn{4}{c}{HMDB51}" in tex
+        and r"\cmidrule(lr){3-6}" in tex
+        and r"few\_shot\_mini" in tex
+    )
+    compiled = subprocess.run(
+        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "report.tex"],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert compiled.returncode == 0, compiled.stdout[-2000:]
     assert (out / "report.pdf").stat().st_size > 1000
     markdown = (out / "report.md").read_text()
-    assert "| Method" in markdown and "**" in markdown and "suite few_shot_mini: 32 runs — 31 done, 1 failed." in markdown
+    assert (
+        "| Method" in markdown
+        and "**" in markdown
+        and "suite few_shot_mini: 32 runs — 31 done, 1 failed." in markdown
+    )
 
 
 def test_csv_holds_the_exact_cells(store: RunStore, tmp_path: Path) -> None:
     _, written = write_report(["few_shot_mini"], store, csv_dir=tmp_path / "csv")
     [path] = written
     tidy = pd.read_csv(path)
-    ours = tidy[(tidy["kind"] == "measured") & (tidy["method"] == "OmniCLIP") & (tidy["dataset"] == "hmdb51")]
+    ours = tidy[
+        (tidy["kind"] == "measured")
+        & (tidy["method"] == "OmniCLIP")
+        & (tidy["dataset"] == "hmdb51")
+    ]
     k2 = ours[ours["protocol_options.shots"] == 2].iloc[0]
-    assert (k2["mean"], k2["std"], k2["n"]) == (pytest.approx(49.6 + 0.5), pytest.approx(0.5 ** 0.5), 2)  # seeds 0 and 1
-    delta = tidy[(tidy["kind"] == "delta") & (tidy["method"] == "OmniCLIP") & (tidy["dataset"] == "hmdb51")
-                 & (tidy["protocol_options.shots"] == 2)]
+    assert (k2["mean"], k2["std"], k2["n"]) == (
+        pytest.approx(49.6 + 0.5),
+        pytest.approx(0.5**0.5),
+        2,
+    )  # seeds 0 and 1
+    delta = tidy[
+        (tidy["kind"] == "delta")
+        & (tidy["method"] == "OmniCLIP")
+        & (tidy["dataset"] == "hmdb51")
+        & (tidy["protocol_options.shots"] == 2)
+    ]
     assert delta["mean"].item() == pytest.approx(50.1 - 54.1)
     ratio = pd.read_csv(write_report(["ratio_mini"], store, csv_dir=tmp_path / "csv")[1][0])
     to_reference = ratio[ratio["source"] == "Δ vs 1/4"]
     assert to_reference["method"].tolist() == ["1/8", "1/2"]  # the run of ratio 1 failed
-    assert to_reference[["mean", "ci_low", "ci_high", "p_value"]].values.tolist() == [[0.0, 0.0, 0.0, 1.0]] * 2
+    assert (
+        to_reference[["mean", "ci_low", "ci_high", "p_value"]].values.tolist()
+        == [[0.0, 0.0, 0.0, 1.0]] * 2
+    )
     assert to_reference["within_noise"].tolist() == [True, True]
 
 
 def test_plots_have_the_expected_size_and_are_not_blank(store: RunStore, tmp_path: Path) -> None:
     _, written = write_report(list(SUITES), store, plots_dir=tmp_path / "plots")
-    assert sorted(p.name for p in written) == ["few_shot_mini-table5.png", "ratio_mini-table8.png", "sup_mini-table2.png"]
+    assert sorted(p.name for p in written) == [
+        "few_shot_mini-table5.png",
+        "ratio_mini-table8.png",
+        "sup_mini-table2.png",
+    ]
     for path in written:
         image = matplotlib.image.imread(path)
         assert (image.shape[1], image.shape[0]) == PIXELS
@@ -151,7 +224,12 @@ def test_terminal_report_and_errors(store: RunStore, capsys: pytest.CaptureFixtu
     console = Console(record=True, width=200)
     write_report(["zs_mini"], store, console=console)
     text = console.export_text()
-    assert "Zero-shot" in text and "OmniCLIP T6" in text and "51.3 ± 1.2" in text and "47.4 ± 1.0" in text
+    assert (
+        "Zero-shot" in text
+        and "OmniCLIP T6" in text
+        and "51.3 ± 1.2" in text
+        and "47.4 ± 1.0" in text
+    )
     assert main(["report", "--results", str(store.root)]) == 0  # every suite with runs
     assert "Temporal ratio" in capsys.readouterr().out
     assert main(["report", "no-such-suite", "--results", str(store.root)]) == 2
@@ -160,9 +238,20 @@ def test_terminal_report_and_errors(store: RunStore, capsys: pytest.CaptureFixtu
 
 
 def test_ablation_bars_carry_the_std_over_seeds_as_error_bars() -> None:
-    plan = [(RunSpec.from_dict({"protocol": "supervised", "dataset": "hmdb51", "seed": seed,
-                                "model": {"name": "omniclip", "options": {"ratio": ratio}}}), top1)
-            for ratio, seed, top1 in [(0.25, 0, 60.0), (0.25, 1, 64.0), (0.5, 0, 50.0)]]
+    plan = [
+        (
+            RunSpec.from_dict(
+                {
+                    "protocol": "supervised",
+                    "dataset": "hmdb51",
+                    "seed": seed,
+                    "model": {"name": "omniclip", "options": {"ratio": ratio}},
+                }
+            ),
+            top1,
+        )
+        for ratio, seed, top1 in [(0.25, 0, 60.0), (0.25, 1, 64.0), (0.5, 0, 50.0)]
+    ]
     table = TableSpec("table8", "Ratio", "grid", ("model.options.ratio",), ("dataset",), ("top1",))
     [built] = build_tables(table, suite_runs("ratio", plan))
     [ours] = [c for c in ablation_figure(built).axes[0].containers if "omnibench" in c.get_label()]
@@ -170,16 +259,42 @@ def test_ablation_bars_carry_the_std_over_seeds_as_error_bars() -> None:
     spans = [segment[1][1] - segment[0][1] for segment in ours.errorbar.lines[2][0].get_segments()]
     labels = list(dict.fromkeys(r.method for r in built.rows if r.kind != "delta"))
     assert dict(zip(labels, heights))["1/4"] == 62.0
-    assert dict(zip(labels, spans)) == {**dict.fromkeys(labels, 0.0), "1/4": pytest.approx(2 * 8 ** 0.5)}
+    assert dict(zip(labels, spans)) == {
+        **dict.fromkeys(labels, 0.0),
+        "1/4": pytest.approx(2 * 8**0.5),
+    }
 
 
-def test_bootstrap_settings_from_the_command_line(store: RunStore, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["report", "ratio_mini", "--results", str(store.root), "--json", "--resamples", "200",
-                 "--bootstrap-seed", "3"]) == 0
+def test_bootstrap_settings_from_the_command_line(
+    store: RunStore, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(
+            [
+                "report",
+                "ratio_mini",
+                "--results",
+                str(store.root),
+                "--json",
+                "--resamples",
+                "200",
+                "--bootstrap-seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     [table] = json.loads(capsys.readouterr().out)
-    assert any("(200 resamples of the videos and of each cell's runs, seed 3)" in note for note in table["notes"])
+    assert any(
+        "(200 resamples of the videos and of each cell's runs, seed 3)" in note
+        for note in table["notes"]
+    )
     assert main(["report", "--help"]) == 0
     defaults = stats.BootstrapSettings()
-    help_text = " ".join(re.sub("[│╭╮╰╯─]", " ", capsys.readouterr().out).split())  # rich's boxes wrap lines
-    assert f"(default {defaults.resamples})" in help_text and f"(default {defaults.seed})" in help_text
+    help_text = " ".join(
+        re.sub("[│╭╮╰╯─]", " ", capsys.readouterr().out).split()
+    )  # rich's boxes wrap lines
+    assert (
+        f"(default {defaults.resamples})" in help_text and f"(default {defaults.seed})" in help_text
+    )
     assert main(["report", "ratio_mini", "--results", str(store.root), "--resamples", "10"]) == 2

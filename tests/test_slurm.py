@@ -3,6 +3,7 @@ changes, and runs that are requeued or cancelled mid-training resuming from thei
 
 Skipped when no cluster answers ``sinfo``. The jobs use the ``local`` profile (slurm/local.yaml).
 """
+
 from __future__ import annotations
 
 import json
@@ -64,7 +65,9 @@ def _cluster_answers() -> bool:
     if shutil.which("sinfo") is None:
         return False
     try:
-        result = subprocess.run(["sinfo", "-h"], env=_slurm_env(), capture_output=True, timeout=15, check=False)
+        result = subprocess.run(
+            ["sinfo", "-h"], env=_slurm_env(), capture_output=True, timeout=15, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     return result.returncode == 0
@@ -72,7 +75,10 @@ def _cluster_answers() -> bool:
 
 pytestmark = [
     pytest.mark.slurm,
-    pytest.mark.skipif(not _cluster_answers(), reason="no Slurm cluster answers sinfo (slurm/local-cluster.sh start)"),
+    pytest.mark.skipif(
+        not _cluster_answers(),
+        reason="no Slurm cluster answers sinfo (slurm/local-cluster.sh start)",
+    ),
 ]
 
 
@@ -81,7 +87,9 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from omnibench.data import SynthConfig, generate_synthetic
 
     root = tmp_path_factory.mktemp("slurm-data")
-    generate_synthetic(root / "synthetic", SynthConfig(classes=CLASSES, videos_per_class=16, frames=8, size=32))
+    generate_synthetic(
+        root / "synthetic", SynthConfig(classes=CLASSES, videos_per_class=16, frames=8, size=32)
+    )
     return root
 
 
@@ -92,13 +100,29 @@ def resume_suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def omnibench(*args: str, background: bool = False) -> subprocess.Popen[str] | subprocess.CompletedProcess[str]:
+def omnibench(
+    *args: str, background: bool = False
+) -> subprocess.Popen[str] | subprocess.CompletedProcess[str]:
     """The CLI in a subprocess, with the cluster's SLURM_CONF."""
     command = [sys.executable, "-m", "omnibench", *args]
     if background:
-        return subprocess.Popen(command, env=_slurm_env(), cwd=REPO, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    return subprocess.run(command, env=_slurm_env(), cwd=REPO, text=True, capture_output=True, timeout=300, check=False)
+        return subprocess.Popen(
+            command,
+            env=_slurm_env(),
+            cwd=REPO,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+    return subprocess.run(
+        command,
+        env=_slurm_env(),
+        cwd=REPO,
+        text=True,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def status_rows(suite: str, results: Path, *settings: str) -> list[dict]:
@@ -107,7 +131,9 @@ def status_rows(suite: str, results: Path, *settings: str) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def wait_until(condition: Callable[[], object], timeout: float, what: str, poll: float = 0.2) -> object:
+def wait_until(
+    condition: Callable[[], object], timeout: float, what: str, poll: float = 0.2
+) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
@@ -123,7 +149,9 @@ def finish(process: subprocess.Popen[str], timeout: float = 240) -> tuple[int, s
     except subprocess.TimeoutExpired:
         process.kill()
         out, _ = process.communicate()
-        raise AssertionError(f"omnibench run did not finish within {timeout:.0f}s:\n{out}") from None
+        raise AssertionError(
+            f"omnibench run did not finish within {timeout:.0f}s:\n{out}"
+        ) from None
     return process.returncode, out
 
 
@@ -133,10 +161,25 @@ def run_dir_of(results: Path, suite: str) -> Path:
     return runs[0]
 
 
-def run_args(suite: str, results: Path, data_root: Path, executor: str = "slurm", profile: str = "local") -> list[str]:
+def run_args(
+    suite: str, results: Path, data_root: Path, executor: str = "slurm", profile: str = "local"
+) -> list[str]:
     resources = ["--profile", profile] if executor == "slurm" else []
-    return ["run", suite, "--executor", executor, *resources, "--results", str(results),
-            "--data-root", str(data_root), "--workers", "0", "--max-parallel", "2"]
+    return [
+        "run",
+        suite,
+        "--executor",
+        executor,
+        *resources,
+        "--results",
+        str(results),
+        "--data-root",
+        str(data_root),
+        "--workers",
+        "0",
+        "--max-parallel",
+        "2",
+    ]
 
 
 @pytest.mark.slow
@@ -166,12 +209,16 @@ def test_demo_suite_as_one_job_array_with_live_status(tmp_path: Path, data_root:
         order = [s for s in ("new", "pending", "running", "done") if s in states]
         assert states == order, seen
     assert f"{count} done" in out
-    again = omnibench(*run_args("demo", results, data_root), *cheap)  # finished suite: nothing is submitted
+    again = omnibench(
+        *run_args("demo", results, data_root), *cheap
+    )  # finished suite: nothing is submitted
     assert again.returncode == 0 and "nothing to execute" in again.stdout
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory, resume_suite: Path, data_root: Path) -> dict:
+def uninterrupted(
+    tmp_path_factory: pytest.TempPathFactory, resume_suite: Path, data_root: Path
+) -> dict:
     """The record of the run executed in one go (a local process, one thread like the jobs)."""
     results = tmp_path_factory.mktemp("uninterrupted")
     done = omnibench(*run_args(str(resume_suite), results, data_root, executor="local"))
@@ -179,7 +226,9 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory, resume_suite: Path, 
     return json.loads((run_dir_of(results, "resume") / "record.json").read_text())
 
 
-def start_and_wait_for_checkpoint(suite: Path, results: Path, data_root: Path) -> tuple[subprocess.Popen[str], Path, str]:
+def start_and_wait_for_checkpoint(
+    suite: Path, results: Path, data_root: Path
+) -> tuple[subprocess.Popen[str], Path, str]:
     """Submit the long run; return once it is training and has written a checkpoint."""
     process = omnibench(*run_args(str(suite), results, data_root), background=True)
     # the run's directory exists a moment before its spec.json: wait for the file
@@ -204,18 +253,24 @@ def assert_resumed_to_same_result(run_dir: Path, reference: dict) -> None:
 
 INTERRUPTIONS = {
     "requeue": ["scontrol", "requeue"],  # the cluster requeues the job (node failure, admin)
-    "preemption": ["scancel", "--signal=USR2"],  # what Slurm sends before a time limit or preemption
+    "preemption": [
+        "scancel",
+        "--signal=USR2",
+    ],  # what Slurm sends before a time limit or preemption
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("interruption", list(INTERRUPTIONS))
 def test_interrupted_job_requeues_and_resumes_from_its_checkpoint(
-        tmp_path: Path, resume_suite: Path, data_root: Path, uninterrupted: dict, interruption: str) -> None:
+    tmp_path: Path, resume_suite: Path, data_root: Path, uninterrupted: dict, interruption: str
+) -> None:
     results = tmp_path / "results"
     process, run_dir, job_id = start_and_wait_for_checkpoint(resume_suite, results, data_root)
 
-    subprocess.run([*INTERRUPTIONS[interruption], job_id], env=_slurm_env(), check=True, capture_output=True)
+    subprocess.run(
+        [*INTERRUPTIONS[interruption], job_id], env=_slurm_env(), check=True, capture_output=True
+    )
     code, out = finish(process)
 
     assert code == 0, out
@@ -227,8 +282,9 @@ def test_interrupted_job_requeues_and_resumes_from_its_checkpoint(
 
 
 @pytest.mark.slow
-def test_cancelled_run_resumes_when_submitted_again(tmp_path: Path, resume_suite: Path, data_root: Path,
-                                                    uninterrupted: dict) -> None:
+def test_cancelled_run_resumes_when_submitted_again(
+    tmp_path: Path, resume_suite: Path, data_root: Path, uninterrupted: dict
+) -> None:
     results = tmp_path / "results"
     process, run_dir, job_id = start_and_wait_for_checkpoint(resume_suite, results, data_root)
 
@@ -246,7 +302,11 @@ def test_cancelled_run_resumes_when_submitted_again(tmp_path: Path, resume_suite
 
 @pytest.mark.slow
 def test_two_tasks_train_one_run_with_ddp(tmp_path: Path, data_root: Path) -> None:
-    suite, profile, results = tmp_path / "ddp.yaml", tmp_path / "two-tasks.yaml", tmp_path / "results"
+    suite, profile, results = (
+        tmp_path / "ddp.yaml",
+        tmp_path / "two-tasks.yaml",
+        tmp_path / "results",
+    )
     suite.write_text(DDP_SUITE)
     profile.write_text(DDP_PROFILE)
     done = omnibench(*run_args(str(suite), results, data_root, profile=str(profile)))
@@ -256,5 +316,7 @@ def test_two_tasks_train_one_run_with_ddp(tmp_path: Path, data_root: Path) -> No
     record = json.loads((run_dir / "record.json").read_text())
     assert record["train"]["world_size"] == 2
     log = (run_dir / "log.txt").read_text()
-    assert log.count("start #1") == 1 and "(2 process(es)" in log  # rank 0 alone writes status and log
+    assert (
+        log.count("start #1") == 1 and "(2 process(es)" in log
+    )  # rank 0 alone writes status and log
     assert json.loads((run_dir / "status.json").read_text())["state"] == "done"

@@ -1,4 +1,5 @@
 """Run store: layout, status transitions, atomic writes, root resolution."""
+
 from __future__ import annotations
 
 import json
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.errors import OmniBenchError
 from omnibench.config.spec import RunSpec
+from omnibench.errors import OmniBenchError
 from omnibench.execution.store import RunStore, atomic_write_json, create_exclusive, results_root
 
 
@@ -48,7 +49,9 @@ def test_status_transitions_keep_job_and_log_and_reset_error(tmp_path: Path) -> 
     store, run_id = RunStore(tmp_path), _spec().run_id()
     store.prepare("s", _spec())
     store.write_status("s", run_id, "running", job_id="4242_0", host="node1")
-    failed = store.write_status("s", run_id, "failed", error="Traceback (most recent call last):\n  x\nValueError: boom")
+    failed = store.write_status(
+        "s", run_id, "failed", error="Traceback (most recent call last):\n  x\nValueError: boom"
+    )
     assert (failed.state, failed.job_id, failed.error) == ("failed", "4242_0", "ValueError: boom")
     assert failed.extra == {"host": "node1"}
     again = store.write_status("s", run_id, "running", job_id="4243_0")
@@ -63,7 +66,7 @@ def test_read_status_of_unknown_and_corrupt_runs(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     assert store.read_status("s", "nope") is None
     run_dir = store.prepare("s", _spec())
-    (run_dir / "status.json").write_text("{\"state\": \"runn")
+    (run_dir / "status.json").write_text('{"state": "runn')
     with pytest.raises(OmniBenchError, match="not valid JSON"):
         store.read_status("s", _spec().run_id())
     (run_dir / "status.json").write_text('{"state": "sleeping"}')
@@ -85,7 +88,9 @@ def test_clear_and_iter_runs(tmp_path: Path) -> None:
     ids = sorted(store.prepare("b", _spec(seed=s)).name for s in range(3))
     store.prepare("a", _spec())
     (tmp_path / "b" / "not-a-run").mkdir()
-    assert [(r.suite, r.run_id) for r in store.iter_runs()] == [("a", _spec().run_id())] + [("b", i) for i in ids]
+    assert [(r.suite, r.run_id) for r in store.iter_runs()] == [("a", _spec().run_id())] + [
+        ("b", i) for i in ids
+    ]
     store.clear("b", ids[0])
     store.clear("b", "missing")  # nothing to do
     assert [r.run_id for r in store.iter_runs("b")] == ids[1:]

@@ -1,4 +1,5 @@
 """64 processes (like a Slurm job array) writing into one store never corrupt it."""
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,9 @@ def _writer(root: str, index: int, barrier: mp.synchronize.Barrier) -> None:
     for attempt in range(ROUNDS):
         store.write_status("array", own.run_id(), "running", job_id=f"900_{index}", attempt=attempt)
         store.write_status("array", shared.run_id(), STATES[attempt % 4], job_id=f"900_{index}")
-    atomic_write_json(run_dir / "record.json", {"run_id": own.run_id(), "metrics": {"top1": float(index)}})
+    atomic_write_json(
+        run_dir / "record.json", {"run_id": own.run_id(), "metrics": {"top1": float(index)}}
+    )
     store.write_status("array", own.run_id(), "done")
 
 
@@ -47,7 +50,9 @@ def test_64_concurrent_writers_leave_a_consistent_store(tmp_path: Path) -> None:
     barrier, stop, failures = ctx.Barrier(WRITERS), ctx.Event(), ctx.Value("i", 0)
     reader = ctx.Process(target=_reader, args=(str(tmp_path), stop, failures))
     reader.start()
-    writers = [ctx.Process(target=_writer, args=(str(tmp_path), i, barrier)) for i in range(WRITERS)]
+    writers = [
+        ctx.Process(target=_writer, args=(str(tmp_path), i, barrier)) for i in range(WRITERS)
+    ]
     for proc in writers:
         proc.start()
     for proc in writers:
@@ -62,7 +67,13 @@ def test_64_concurrent_writers_leave_a_consistent_store(tmp_path: Path) -> None:
     for index in range(WRITERS):
         run_id = _spec(index).run_id()
         status = store.read_status("array", run_id)
-        assert (status.state, status.job_id, status.extra["attempt"]) == ("done", f"900_{index}", ROUNDS - 1)
+        assert (status.state, status.job_id, status.extra["attempt"]) == (
+            "done",
+            f"900_{index}",
+            ROUNDS - 1,
+        )
         assert store.read_record("array", run_id)["metrics"]["top1"] == index
     assert store.read_status("array", _spec(-1).run_id()).state in STATES
-    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")], "temporary files left behind"
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")], (
+        "temporary files left behind"
+    )

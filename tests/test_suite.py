@@ -1,4 +1,5 @@
 """Suite files: expansion, overrides, stable run ids, errors with file:line + did-you-mean."""
+
 from __future__ import annotations
 
 import os
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.config.defaults import flat_defaults
 from omnibench.config.suite import load_suite, resolve_suite
+from omnibench.errors import OmniBenchError, UnknownNameError
 
 SUITE = """\
 name: {name}
@@ -53,11 +54,18 @@ def test_grid_expands_to_the_union_of_cartesian_products(tmp_path: Path) -> None
     assert (suite.name, suite.description) == ("few", "Few-shot top-1 on two datasets")
     assert len(suite.specs) == 2 * 4 * 3 + 2
     first = suite.specs[0]
-    assert (first.dataset, first.protocol_options["shots"], first.model.name) == ("hmdb51", 2, "omniclip")
+    assert (first.dataset, first.protocol_options["shots"], first.model.name) == (
+        "hmdb51",
+        2,
+        "omniclip",
+    )
     assert suite.specs[1].model.name == "xclip"  # the last axis varies fastest
     assert [s.protocol for s in suite.specs[-2:]] == ["eval_only", "eval_only"]
     assert all(s.data.frames == 32 and s.model.backbone == "ViT-B-16" for s in suite.specs)
-    assert suite.table.rows == ("model.name",) and suite.table.columns == ("dataset", "protocol_options.shots")
+    assert suite.table.rows == ("model.name",) and suite.table.columns == (
+        "dataset",
+        "protocol_options.shots",
+    )
     assert suite.table.paper_table == "table5" and suite.table.metrics == ("top1",)
 
 
@@ -66,7 +74,9 @@ def test_overrides_set_and_merge(tmp_path: Path) -> None:
     xclip = [s for s in suite.specs if s.model.name == "xclip"]
     assert {(s.optim.lr, s.optim.new_module_lr_mult) for s in xclip} == {(2e-6, 10.0)}
     vifi = [s for s in suite.specs if s.model.name == "vificlip"]
-    assert {s.optim.lr for s in vifi} == {flat_defaults("few_shot", "hmdb51", "vificlip")["optim.lr"]}
+    assert {s.optim.lr for s in vifi} == {
+        flat_defaults("few_shot", "hmdb51", "vificlip")["optim.lr"]
+    }
     omni = {s.dataset: dict(s.model.options) for s in suite.specs if s.model.name == "omniclip"}
     assert omni == {"hmdb51": {"ratio": 0.25, "blocks": [0, 1]}, "ucf101": {"ratio": 0.25}}
 
@@ -80,7 +90,11 @@ def test_paper_defaults_lie_beneath_what_the_suite_sets(tmp_path: Path) -> None:
         expected = {k: v for k, v in defaults.items() if k not in ("data.frames", "optim.epochs")}
         if spec.model.name == "xclip":
             expected["optim.lr"] = 2e-6  # the override wins
-        flat = {f"{section}.{key}": value for section in ("optim", "data") for key, value in spec.to_dict()[section].items()}
+        flat = {
+            f"{section}.{key}": value
+            for section in ("optim", "data")
+            for key, value in spec.to_dict()[section].items()
+        }
         assert {k: flat[k] for k in expected} == expected
 
 
@@ -105,48 +119,135 @@ def test_run_ids_are_stable_across_formatting_and_processes(tmp_path: Path) -> N
     assert [s.run_id() for s in load_suite(_write(other, reordered, "few")).specs] == ids
     code = "import sys; from omnibench.config.suite import load_suite; print(' '.join(s.run_id() for s in load_suite(sys.argv[1]).specs))"
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "few.yaml")], capture_output=True, text=True, env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "few.yaml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert out.stdout.split() == ids
     changed = load_suite(_write(other, SUITE.replace("frames: 32", "frames: 16"), "few"))
     assert not set(ids) & {s.run_id() for s in changed.specs}
 
 
 def test_identical_runs_are_listed_once(tmp_path: Path) -> None:
-    text = SUITE.replace("    model.name: [clip]\n", "    model.name: [omniclip]\n").replace("protocol: [eval_only]", "protocol: [few_shot]")
-    text = text.replace("    protocol_options.shots: [2, 4, 8, 16]\n", "    protocol_options: [{{}}]\n", 1)
+    text = SUITE.replace("    model.name: [clip]\n", "    model.name: [omniclip]\n").replace(
+        "protocol: [eval_only]", "protocol: [few_shot]"
+    )
+    text = text.replace(
+        "    protocol_options.shots: [2, 4, 8, 16]\n", "    protocol_options: [{{}}]\n", 1
+    )
     suite = load_suite(_write(tmp_path, text))
     assert len(suite.specs) == len({s.run_id() for s in suite.specs}) == 2 * 3
 
 
 BAD_EDITS = [
-    ("optim.lr: 2.0e-6", "optim.lrr: 2.0e-6", 23, "unknown spec path 'optim.lrr' (did you mean 'optim.lr'?)"),
-    ("{{model.name: xclip}}", "{{model.name: xcip}}", 22, "override matches no run: no run has model.name='xcip' (did you mean 'xclip'?)"),
+    (
+        "optim.lr: 2.0e-6",
+        "optim.lrr: 2.0e-6",
+        23,
+        "unknown spec path 'optim.lrr' (did you mean 'optim.lr'?)",
+    ),
+    (
+        "{{model.name: xclip}}",
+        "{{model.name: xcip}}",
+        22,
+        "override matches no run: no run has model.name='xcip' (did you mean 'xclip'?)",
+    ),
     ("frames: 32", "frames: 0", 13, "data.frames: must be >= 1 (run dataset=hmdb51"),
     ("frames: 32", "frames: many", 13, "data.frames: expected int, got 'many'"),
     ("description:", "descripton:", 2, "unknown key 'descripton' (did you mean 'description'?)"),
-    ("layout: grid", "layout: gird", 6, "layout 'gird' is not one of grid, supervised, zero_shot (did you mean 'grid'?)"),
-    ("  model: {{backbone", "  modell: {{backbone", 12, "unknown spec path 'modell.backbone' (did you mean 'model.backbone'?)"),
-    ("shots: [2, 4, 8, 16]", "shots: [2, 4, 2]", 16, "grid axis 'protocol_options.shots' lists 2 twice"),
-    ("shots: [2, 4, 8, 16]", "shots: 4", 16, "grid axis 'protocol_options.shots' must be a non-empty list"),
-    ("rows: [model.name]", "rows: [model.nam]", 7, "unknown spec path 'model.nam' (did you mean 'model.name'?)"),
-    ("  - when: {{model.name: xclip}}", "  - whn: {{model.name: xclip}}", 22, "unknown key 'whn' (did you mean 'when'?)"),
-    ("  metrics: [top1]", "  metrics: top1", 9, "'table.metrics' must be a non-empty list of strings"),
+    (
+        "layout: grid",
+        "layout: gird",
+        6,
+        "layout 'gird' is not one of grid, supervised, zero_shot (did you mean 'grid'?)",
+    ),
+    (
+        "  model: {{backbone",
+        "  modell: {{backbone",
+        12,
+        "unknown spec path 'modell.backbone' (did you mean 'model.backbone'?)",
+    ),
+    (
+        "shots: [2, 4, 8, 16]",
+        "shots: [2, 4, 2]",
+        16,
+        "grid axis 'protocol_options.shots' lists 2 twice",
+    ),
+    (
+        "shots: [2, 4, 8, 16]",
+        "shots: 4",
+        16,
+        "grid axis 'protocol_options.shots' must be a non-empty list",
+    ),
+    (
+        "rows: [model.name]",
+        "rows: [model.nam]",
+        7,
+        "unknown spec path 'model.nam' (did you mean 'model.name'?)",
+    ),
+    (
+        "  - when: {{model.name: xclip}}",
+        "  - whn: {{model.name: xclip}}",
+        22,
+        "unknown key 'whn' (did you mean 'when'?)",
+    ),
+    (
+        "  metrics: [top1]",
+        "  metrics: top1",
+        9,
+        "'table.metrics' must be a non-empty list of strings",
+    ),
     ("paper_table: table5", "paper_table: five", 4, "paper_table 'five' must look like 'table5'"),
-    ("    model.name: [clip]", "    model.name.x: [clip]", 19, "'model.name' is a value, not a mapping"),
+    (
+        "    model.name: [clip]",
+        "    model.name.x: [clip]",
+        19,
+        "'model.name' is a value, not a mapping",
+    ),
     ("  title: Few-shot top-1 (%)", "  title: [Few-shot", 6, "invalid YAML"),
-    ("  data: {{frames: 32}}", "  data: {{frames: 32}}\n  seed: 1\n  seed: 2", 15, "duplicate key 'seed' (first set on line 14)"),
+    (
+        "  data: {{frames: 32}}",
+        "  data: {{frames: 32}}\n  seed: 1\n  seed: 2",
+        15,
+        "duplicate key 'seed' (first set on line 14)",
+    ),
     ("  title: Few-shot top-1 (%)\n", "", 3, "'table.title' must be a non-empty string"),
-    ("base:\n", "external_datasets: [k400_tiny]\nbase:\n", 10, "'external_datasets' must map dataset names to descriptions"),
-    ("  metrics: [top1]\n", "  metrics: [top1]\n  reference: {{model.name: omniclp}}\n", 10,
-     "table.reference names no row of the suite; rows: model.name=omniclip; model.name=xclip;"),
-    ("  metrics: [top1]\n", "  metrics: [top1]\n  reference: {{dataset: hmdb51}}\n", 10,
-     "'table.reference' must map some of table.rows (model.name) to the values of the row"),
-    ("base:\n", "seeds: [0, 0]\nbase:\n", 10, "'seeds' must be a non-empty list of distinct integers"),
+    (
+        "base:\n",
+        "external_datasets: [k400_tiny]\nbase:\n",
+        10,
+        "'external_datasets' must map dataset names to descriptions",
+    ),
+    (
+        "  metrics: [top1]\n",
+        "  metrics: [top1]\n  reference: {{model.name: omniclp}}\n",
+        10,
+        "table.reference names no row of the suite; rows: model.name=omniclip; model.name=xclip;",
+    ),
+    (
+        "  metrics: [top1]\n",
+        "  metrics: [top1]\n  reference: {{dataset: hmdb51}}\n",
+        10,
+        "'table.reference' must map some of table.rows (model.name) to the values of the row",
+    ),
+    (
+        "base:\n",
+        "seeds: [0, 0]\nbase:\n",
+        10,
+        "'seeds' must be a non-empty list of distinct integers",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("old", "new", "line", "message"), BAD_EDITS, ids=[e[1].strip()[:24] for e in BAD_EDITS])
-def test_bad_suites_fail_with_file_line_and_hint(tmp_path: Path, old: str, new: str, line: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "line", "message"), BAD_EDITS, ids=[e[1].strip()[:24] for e in BAD_EDITS]
+)
+def test_bad_suites_fail_with_file_line_and_hint(
+    tmp_path: Path, old: str, new: str, line: int, message: str
+) -> None:
     assert old in SUITE
     path = _write(tmp_path, SUITE.replace(old, new))
     with pytest.raises(OmniBenchError) as info:
@@ -157,32 +258,48 @@ def test_bad_suites_fail_with_file_line_and_hint(tmp_path: Path, old: str, new: 
     assert "\n" not in text
 
 
-def test_seeds_run_every_setting_once_per_seed_and_the_reference_names_a_row(tmp_path: Path) -> None:
-    text = SUITE.replace("base:\n", "seeds: [0, 1, 2]\nbase:\n").replace("  metrics: [top1]\n", "  metrics: [top1]\n  reference: {{model.name: omniclip}}\n")
+def test_seeds_run_every_setting_once_per_seed_and_the_reference_names_a_row(
+    tmp_path: Path,
+) -> None:
+    text = SUITE.replace("base:\n", "seeds: [0, 1, 2]\nbase:\n").replace(
+        "  metrics: [top1]\n", "  metrics: [top1]\n  reference: {{model.name: omniclip}}\n"
+    )
     suite = load_suite(_write(tmp_path, text))
     plain = load_suite(_write(tmp_path, SUITE, "plain"))
     assert len(suite.specs) == 3 * len(plain.specs)
-    assert sorted(s.seed for s in suite.specs if s.model.name == "xclip" and s.dataset == "ucf101"
-                  and s.protocol_options["shots"] == 2) == [0, 1, 2]
+    assert sorted(
+        s.seed
+        for s in suite.specs
+        if s.model.name == "xclip" and s.dataset == "ucf101" and s.protocol_options["shots"] == 2
+    ) == [0, 1, 2]
     assert suite.axes[-1] == "seed" and suite.labels(suite.specs[1])["seed"] == 1
     assert suite.table.reference == {"model.name": "omniclip"}
     both = text.replace("    model.name: [clip]\n", "    model.name: [clip]\n    seed: [5]\n")
-    with pytest.raises(OmniBenchError, match=r"few\.yaml:11: seeds are given both by 'seeds' and by a grid axis 'seed'"):
+    with pytest.raises(
+        OmniBenchError,
+        match=r"few\.yaml:11: seeds are given both by 'seeds' and by a grid axis 'seed'",
+    ):
         load_suite(_write(tmp_path, both))
 
 
 def test_name_must_match_the_file(tmp_path: Path) -> None:
     path = _write(tmp_path, SUITE.format(name="other"), "few")
-    with pytest.raises(OmniBenchError, match=r"few.yaml:1: name 'other' must equal the file name 'few'"):
+    with pytest.raises(
+        OmniBenchError, match=r"few.yaml:1: name 'other' must equal the file name 'few'"
+    ):
         load_suite(path)
 
 
-def test_suites_resolve_by_name_with_did_you_mean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_suites_resolve_by_name_with_did_you_mean(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _write(tmp_path, name="my-suite")
     monkeypatch.setenv("OMNIBENCH_SUITES", str(tmp_path))
     assert resolve_suite("my-suite") == tmp_path / "my-suite.yaml"
     assert load_suite("my-suite").name == "my-suite"
-    with pytest.raises(UnknownNameError, match="unknown suite 'my-suit' \\(did you mean 'my-suite'\\?\\)"):
+    with pytest.raises(
+        UnknownNameError, match="unknown suite 'my-suit' \\(did you mean 'my-suite'\\?\\)"
+    ):
         resolve_suite("my-suit")
     with pytest.raises(OmniBenchError, match="suite file not found"):
         resolve_suite(str(tmp_path / "missing.yaml"))
@@ -198,7 +315,12 @@ def test_loading_a_suite_imports_no_torch(tmp_path: Path) -> None:
         print(len(suite.specs), "torch" in sys.modules, time.perf_counter() - start)
         """
     )
-    out = subprocess.run([sys.executable, "-c", code, str(_write(tmp_path))], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(_write(tmp_path))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     count, torch_loaded, seconds = out.stdout.split()
     assert (count, torch_loaded) == ("26", "False")
     assert float(seconds) < 0.5

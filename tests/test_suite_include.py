@@ -1,4 +1,5 @@
 """Own suites: `include:` shares a base, and a suite run from a file is found by name afterwards."""
+
 from __future__ import annotations
 
 import json
@@ -7,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import Invoke
+from omnibench.config.suite import load_suite, suite_files
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.errors import OmniBenchError
 from omnibench.execution.store import RunStore
-from omnibench.config.suite import load_suite, suite_files
 
 FRAGMENT = """\
 # the shared setting
@@ -51,19 +52,42 @@ def suite_dir(tmp_path: Path) -> Path:
 
 def test_include_merges_the_fragment_beneath_the_suite(suite_dir: Path) -> None:
     suite = load_suite(suite_dir / "mine.yaml")
-    assert [(s.model.options["ratio"], s.optim.epochs, s.optim.lr, s.dataset) for s in suite.specs] == [
-        (0.25, 2, 2e-3, "synthetic"), (0.5, 2, 1e-3, "synthetic")]  # the suite's epochs win; both overrides apply
-    assert (suite.table.layout, suite.table.columns, suite.table.rows) == ("grid", ("dataset",), ("model.options.ratio",))
+    assert [
+        (s.model.options["ratio"], s.optim.epochs, s.optim.lr, s.dataset) for s in suite.specs
+    ] == [
+        (0.25, 2, 2e-3, "synthetic"),
+        (0.5, 2, 1e-3, "synthetic"),
+    ]  # the suite's epochs win; both overrides apply
+    assert (suite.table.layout, suite.table.columns, suite.table.rows) == (
+        "grid",
+        ("dataset",),
+        ("model.options.ratio",),
+    )
     assert suite.where(suite.specs[0], "model.backbone").endswith("_base.yaml:6")
     assert suite.where(suite.specs[0], "optim.epochs").endswith("mine.yaml:6")
     assert suite.where(suite.specs[1], "optim.lr").endswith("_base.yaml:11")
 
 
-@pytest.mark.parametrize(("old", "new", "where", "message"), [
-    ("dataset: synthetic", "datset: synthetic", "_base.yaml:5", "unknown spec path 'datset' (did you mean 'dataset'?)"),
-    ("optim: {epochs: 1}", "optim: {epochs: 1, batch_size: big}", "_base.yaml:7", "optim.batch_size: expected int, got 'big'"),
-])
-def test_errors_in_an_included_file_name_that_file(suite_dir: Path, old: str, new: str, where: str, message: str) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "where", "message"),
+    [
+        (
+            "dataset: synthetic",
+            "datset: synthetic",
+            "_base.yaml:5",
+            "unknown spec path 'datset' (did you mean 'dataset'?)",
+        ),
+        (
+            "optim: {epochs: 1}",
+            "optim: {epochs: 1, batch_size: big}",
+            "_base.yaml:7",
+            "optim.batch_size: expected int, got 'big'",
+        ),
+    ],
+)
+def test_errors_in_an_included_file_name_that_file(
+    suite_dir: Path, old: str, new: str, where: str, message: str
+) -> None:
     (suite_dir / "_base.yaml").write_text(FRAGMENT.replace(old, new))
     with pytest.raises(OmniBenchError) as info:
         load_suite(suite_dir / "mine.yaml")
@@ -80,9 +104,15 @@ def test_a_missing_or_cyclic_include_is_an_error(suite_dir: Path) -> None:
         load_suite(suite_dir / "mine.yaml")
 
 
-def test_fragments_are_not_suites_and_the_ablations_share_one(monkeypatch: pytest.MonkeyPatch, suite_dir: Path) -> None:
+def test_fragments_are_not_suites_and_the_ablations_share_one(
+    monkeypatch: pytest.MonkeyPatch, suite_dir: Path
+) -> None:
     monkeypatch.setenv("OMNIBENCH_SUITES", str(suite_dir))
-    assert "mine" in suite_files() and "_base" not in suite_files() and "_ablation" not in suite_files()
+    assert (
+        "mine" in suite_files()
+        and "_base" not in suite_files()
+        and "_ablation" not in suite_files()
+    )
     for study in ("modules", "ratio", "prompt", "location", "combination"):
         suite = load_suite(f"ablation-{study}")
         assert "k400_tiny" in suite.external_datasets and suite.table.columns == ("dataset",)
@@ -90,14 +120,33 @@ def test_fragments_are_not_suites_and_the_ablations_share_one(monkeypatch: pytes
         assert tiny and all(s.protocol_options["eval_split"] == "val" for s in tiny)
 
 
-def test_a_suite_run_from_a_file_is_found_by_name(suite_dir: Path, tmp_path: Path, cli: Invoke) -> None:
+def test_a_suite_run_from_a_file_is_found_by_name(
+    suite_dir: Path, tmp_path: Path, cli: Invoke
+) -> None:
     root = tmp_path / "data"
-    generate_synthetic(root / "synthetic", SynthConfig(classes=tuple(MOTIONS)[:2], videos_per_class=6, frames=4, size=32))
+    generate_synthetic(
+        root / "synthetic",
+        SynthConfig(classes=tuple(MOTIONS)[:2], videos_per_class=6, frames=4, size=32),
+    )
     store = RunStore(tmp_path / "results")
-    quick = ["--set", "protocol=eval_only", "--limit", "1"]  # frozen models, one video per class: seconds
+    quick = [
+        "--set",
+        "protocol=eval_only",
+        "--limit",
+        "1",
+    ]  # frozen models, one video per class: seconds
     args = ["--results", str(store.root), *quick]
-    code, out = cli("run", str(suite_dir / "mine.yaml"), *args, "--data-root", str(root), "--workers", "0",
-                    "--device", "cpu")
+    code, out = cli(
+        "run",
+        str(suite_dir / "mine.yaml"),
+        *args,
+        "--data-root",
+        str(root),
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+    )
     assert code == 0, out
     assert store.suite_source("mine") == (suite_dir / "mine.yaml").resolve()
     code, out = cli("status", "mine", *args, "--json")
@@ -113,13 +162,25 @@ def test_a_suite_run_from_a_file_is_found_by_name(suite_dir: Path, tmp_path: Pat
 
 def test_a_file_that_reuses_a_built_in_name_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "few-shot.yaml"
-    path.write_text(SUITE.replace("name: mine", "name: few-shot").replace("include: _base.yaml\n", "")
-                    .replace("table: {paper_table: null, title: Mine, rows: [model.options.ratio]}",
-                             "table: {paper_table: null, title: Mine, layout: grid, rows: [model.options.ratio], "
-                             "columns: [dataset], metrics: [top1]}")
-                    .replace("  optim: {epochs: 2}", "  protocol: supervised\n  dataset: synthetic\n  optim: {epochs: 2}")
-                    .replace("overrides:\n  - when: {model.options.ratio: 0.25}\n    set: {optim.lr: 2.0e-3}\n", ""))
+    path.write_text(
+        SUITE.replace("name: mine", "name: few-shot")
+        .replace("include: _base.yaml\n", "")
+        .replace(
+            "table: {paper_table: null, title: Mine, rows: [model.options.ratio]}",
+            "table: {paper_table: null, title: Mine, layout: grid, rows: [model.options.ratio], "
+            "columns: [dataset], metrics: [top1]}",
+        )
+        .replace(
+            "  optim: {epochs: 2}",
+            "  protocol: supervised\n  dataset: synthetic\n  optim: {epochs: 2}",
+        )
+        .replace(
+            "overrides:\n  - when: {model.options.ratio: 0.25}\n    set: {optim.lr: 2.0e-3}\n", ""
+        )
+    )
     from omnibench.execution.plan import remember_source
 
-    with pytest.raises(OmniBenchError, match="suite name 'few-shot' is already taken by .*suites/few-shot.yaml"):
+    with pytest.raises(
+        OmniBenchError, match="suite name 'few-shot' is already taken by .*suites/few-shot.yaml"
+    ):
         remember_source(RunStore(tmp_path / "r"), load_suite(path))

@@ -4,6 +4,7 @@ Prints a markdown table: killed (tests failed or timed out) / total mutants chec
 (mutants outside ``make mutation``'s MUTANTS are "not checked" and left out), and lists the
 mutants not killed (``mutmut show NAME`` prints each one's diff).
 """
+
 from __future__ import annotations
 
 import re
@@ -19,7 +20,9 @@ NAME = re.compile(r"^\s*(?P<name>(?P<module>[\w.]+?)\.x[_ǁ]\S+): (?P<status>.+)
 def main() -> int:
     """Print the table and the survivors; non-zero exit when there are no results to read."""
     mutmut = Path(sys.executable).with_name("mutmut")
-    out = subprocess.run([str(mutmut), "results", "--all", "true"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(mutmut), "results", "--all", "true"], capture_output=True, text=True, check=True
+    ).stdout
     counts: dict[str, Counter[str]] = defaultdict(Counter)
     survivors: list[str] = []
     for line in out.splitlines():

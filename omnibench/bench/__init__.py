@@ -3,6 +3,7 @@
 ``run_bench(BenchSettings(...))`` returns a :class:`BenchReport`; ``print_report`` and
 ``to_markdown`` render it; ``BenchReport.to_dict`` is the ``--json`` form.
 """
+
 from omnibench.bench.loader import LoaderResult
 from omnibench.bench.models import ModelResult
 from omnibench.bench.render import print_report, to_markdown

@@ -9,6 +9,7 @@ model's device and is timed there, per clip of a collated batch. Without ``--vid
 is a small set of generated H.264 videos whose short side equals the transform's, so nothing
 is upscaled.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -67,9 +68,13 @@ def find_videos(directory: Path) -> list[Path]:
     """Up to :data:`MAX_VIDEOS` video files under ``directory`` (sorted, recursive)."""
     if not directory.is_dir():
         raise OmniBenchError(f"--videos {directory}: not a directory")
-    paths = sorted(p for p in directory.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+    paths = sorted(
+        p for p in directory.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()
+    )
     if not paths:
-        raise OmniBenchError(f"--videos {directory}: no video files ({', '.join(VIDEO_SUFFIXES)}) found")
+        raise OmniBenchError(
+            f"--videos {directory}: no video files ({', '.join(VIDEO_SUFFIXES)}) found"
+        )
     return paths[:MAX_VIDEOS]
 
 
@@ -82,10 +87,18 @@ def bench_videos(directory: Path | None, short_side: int) -> Iterator[tuple[list
     from omnibench.data import MOTIONS, SynthConfig, generate_synthetic  # noqa: PLC0415
 
     size = short_side + short_side % 2
-    config = SynthConfig(classes=tuple(MOTIONS)[:2], videos_per_class=SYNTH_VIDEOS // 2, frames=SYNTH_FRAMES, size=size)
+    config = SynthConfig(
+        classes=tuple(MOTIONS)[:2],
+        videos_per_class=SYNTH_VIDEOS // 2,
+        frames=SYNTH_FRAMES,
+        size=size,
+    )
     with tempfile.TemporaryDirectory(prefix="omnibench-bench-") as tmp:
         root = generate_synthetic(Path(tmp) / "videos", config)
-        yield sorted(root.rglob("*.mp4")), f"synthetic H.264, {SYNTH_VIDEOS} videos of {SYNTH_FRAMES} frames at {size}x{size}"
+        yield (
+            sorted(root.rglob("*.mp4")),
+            f"synthetic H.264, {SYNTH_VIDEOS} videos of {SYNTH_FRAMES} frames at {size}x{size}",
+        )
 
 
 @contextlib.contextmanager
@@ -100,7 +113,12 @@ def one_thread() -> Iterator[None]:
 
 
 def bench_loader(
-    videos: Sequence[Path], source: str, shape: tuple[int, int], device: torch.device, repeats: int, warmup: int
+    videos: Sequence[Path],
+    source: str,
+    shape: tuple[int, int],
+    device: torch.device,
+    repeats: int,
+    warmup: int,
 ) -> LoaderResult:
     """Median clips/s of the training dataset (decode + augment) and of raw decord on its indices.
 
@@ -111,21 +129,36 @@ def bench_loader(
     frames, input_size = shape
     short_side = short_side_for(input_size)
     records = [VideoRecord(path=p, label=0, source=str(p)) for p in videos]
-    dataset = VideoClipDataset(records, frames, train=True, transform=build_transform(True, input_size, short_side))
+    dataset = VideoClipDataset(
+        records, frames, train=True, transform=build_transform(True, input_size, short_side)
+    )
     indices = [dataset_indices(dataset, i) for i in range(len(dataset))]
     cpu = torch.device("cpu")
     with one_thread():
         loader_s, raw_s = interleaved_median_seconds(
-            [lambda: _read_all(dataset), lambda: _decode_all(videos, indices)], cpu, repeats, max(warmup, 1)
+            [lambda: _read_all(dataset), lambda: _decode_all(videos, indices)],
+            cpu,
+            repeats,
+            max(warmup, 1),
         )
     loader_rate, raw_rate = len(videos) / loader_s, len(videos) / raw_s
-    return LoaderResult(source=source, videos=len(videos), frames=frames, input_size=input_size,
-                        short_side=short_side, raw_clips_per_s=raw_rate, loader_clips_per_s=loader_rate,
-                        ratio=loader_rate / raw_rate, color_device=str(device),
-                        color_ms_per_clip=color_ms_per_clip(dataset, device, repeats, warmup))
+    return LoaderResult(
+        source=source,
+        videos=len(videos),
+        frames=frames,
+        input_size=input_size,
+        short_side=short_side,
+        raw_clips_per_s=raw_rate,
+        loader_clips_per_s=loader_rate,
+        ratio=loader_rate / raw_rate,
+        color_device=str(device),
+        color_ms_per_clip=color_ms_per_clip(dataset, device, repeats, warmup),
+    )
 
 
-def color_ms_per_clip(dataset: VideoClipDataset, device: torch.device, repeats: int, warmup: int) -> float:
+def color_ms_per_clip(
+    dataset: VideoClipDataset, device: torch.device, repeats: int, warmup: int
+) -> float:
     """Milliseconds per clip of the colour step on ``device``, over one collated batch of the dataset."""
     from omnibench.data import collate_clips  # noqa: PLC0415
     from omnibench.data.color import apply_color  # noqa: PLC0415

@@ -5,6 +5,7 @@ median. Peak memory is ``torch.cuda.max_memory_allocated`` on CUDA and the proce
 high-water mark on CPU (``VmHWM``, reset per measurement through ``/proc/self/clear_refs``
 where the kernel allows it, else ``getrusage``, which never resets).
 """
+
 from __future__ import annotations
 
 import os
@@ -51,7 +52,9 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_seconds(fn: Callable[[], object], device: torch.device, repeats: int, warmup: int) -> float:
+def median_seconds(
+    fn: Callable[[], object], device: torch.device, repeats: int, warmup: int
+) -> float:
     """Median wall time of ``fn()`` over ``repeats`` timed calls after ``warmup`` untimed ones."""
     return interleaved_median_seconds([fn], device, repeats, warmup)[0]
 

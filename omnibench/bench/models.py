@@ -7,6 +7,7 @@ process. Inference is ``model(video, classnames)`` under ``torch.no_grad`` (not
 A training step is forward + cross-entropy + backward + AdamW step over the trainable
 parameters only. bf16 / fp16 run under ``torch.autocast`` (fp16 with a gradient scaler).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,7 +20,12 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
-from omnibench.bench.measure import device_peak_tflops, median_seconds, peak_memory_mib, reset_peak_memory
+from omnibench.bench.measure import (
+    device_peak_tflops,
+    median_seconds,
+    peak_memory_mib,
+    reset_peak_memory,
+)
 from omnibench.bench.profile import profile_to
 from omnibench.bench.settings import REFERENCE_MODEL, BenchSettings
 from omnibench.engine.precision import DTYPES, autocast
@@ -90,29 +96,44 @@ def bench_one(name: str, settings: BenchSettings, profile_dir: Path | None = Non
 
 
 def _result(
-    name: str, settings: BenchSettings, params: tuple[int, int], gflops: float,
-    infer: tuple[float, float], train: tuple[float | None, float | None],
+    name: str,
+    settings: BenchSettings,
+    params: tuple[int, int],
+    gflops: float,
+    infer: tuple[float, float],
+    train: tuple[float | None, float | None],
 ) -> ModelResult:
     """Rates, achieved FLOP/s and the fraction of the device peak from the raw measurements."""
     (infer_s, infer_mib), (train_s, train_mib) = infer, train
     clips_per_s = settings.batch / infer_s
     achieved = 2 * gflops * clips_per_s / 1e3
     device = torch.device(settings.device)
-    peak = device_peak_tflops(torch.cuda.get_device_name(device), settings.dtype) if device.type == "cuda" else None
+    peak = (
+        device_peak_tflops(torch.cuda.get_device_name(device), settings.dtype)
+        if device.type == "cuda"
+        else None
+    )
     return ModelResult(
-        model=name, params_total=params[0], params_trainable=params[1], gflops_view=gflops,
-        infer_s=infer_s, infer_clips_per_s=clips_per_s, infer_peak_mib=infer_mib,
+        model=name,
+        params_total=params[0],
+        params_trainable=params[1],
+        gflops_view=gflops,
+        infer_s=infer_s,
+        infer_clips_per_s=clips_per_s,
+        infer_peak_mib=infer_mib,
         train_step_ms=None if train_s is None else train_s * 1e3,
-        train_clips_per_s=None if train_s is None else settings.batch / train_s, train_peak_mib=train_mib,
-        achieved_tflops=achieved, peak_fraction=None if peak is None else achieved / peak,
+        train_clips_per_s=None if train_s is None else settings.batch / train_s,
+        train_peak_mib=train_mib,
+        achieved_tflops=achieved,
+        peak_fraction=None if peak is None else achieved / peak,
     )
 
 
 @contextlib.contextmanager
 def _built(name: str, settings: BenchSettings, device: torch.device) -> Iterator[VideoCLIPModel]:
     """The model with random weights; freed afterwards so the next model's peak is its own."""
-    from omnibench.models import build_model  # noqa: PLC0415
     from omnibench.config.spec import ModelSpec  # noqa: PLC0415
+    from omnibench.models import build_model  # noqa: PLC0415
 
     spec = ModelSpec(name=name, backbone=settings.backbone, pretrained=None)
     model = build_model(spec, frames=settings.frames, device=device, image_size=settings.size)
@@ -128,7 +149,9 @@ def _built(name: str, settings: BenchSettings, device: torch.device) -> Iterator
 def _random_video(settings: BenchSettings, device: torch.device) -> torch.Tensor:
     assert settings.size is not None, "resolve_settings fills in the input size"
     generator = torch.Generator().manual_seed(0)
-    video = torch.randn(settings.batch, settings.frames, 3, settings.size, settings.size, generator=generator)
+    video = torch.randn(
+        settings.batch, settings.frames, 3, settings.size, settings.size, generator=generator
+    )
     return video.to(device)
 
 
@@ -138,14 +161,18 @@ def _video_gflops(model: VideoCLIPModel, one_clip: torch.Tensor) -> float:
     return float(video_gflops(model, one_clip))
 
 
-def _measure(fn: Callable[[], None], device: torch.device, settings: BenchSettings) -> tuple[float, float]:
+def _measure(
+    fn: Callable[[], None], device: torch.device, settings: BenchSettings
+) -> tuple[float, float]:
     """Median seconds of ``fn`` and the peak memory while running it."""
     reset_peak_memory(device)
     seconds = median_seconds(fn, device, settings.repeats, settings.warmup)
     return seconds, peak_memory_mib(device)
 
 
-def _profile(directory: Path | None, name: str, fn: Callable[[], None], device: torch.device) -> None:
+def _profile(
+    directory: Path | None, name: str, fn: Callable[[], None], device: torch.device
+) -> None:
     if directory is not None:
         profile_to(directory / f"{name}.txt", fn, device)
 
@@ -165,8 +192,11 @@ def inference_fn(
 
 
 def train_step_fn(
-    model: torch.nn.Module, trainable: list[torch.nn.Parameter], video: torch.Tensor,
-    classnames: Sequence[str], dtype: str,
+    model: torch.nn.Module,
+    trainable: list[torch.nn.Parameter],
+    video: torch.Tensor,
+    classnames: Sequence[str],
+    dtype: str,
 ) -> Callable[[], None]:
     """One optimiser step over ``trainable``: forward, cross-entropy, backward, AdamW step."""
     device = video.device

@@ -1,4 +1,5 @@
 """torch.profiler tables of one inference batch or training step: where the time goes, by op."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -22,4 +23,6 @@ def profile_to(path: Path, fn: Callable[[], None], device: torch.device) -> None
     by_op = prof.key_averages().table(sort_by=sort, row_limit=ROWS)
     by_shape = prof.key_averages(group_by_input_shape=True).table(sort_by=sort, row_limit=ROWS)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{path.stem}: ops by {sort}\n{by_op}\n\nby input shape\n{by_shape}\n", encoding="utf-8")
+    path.write_text(
+        f"{path.stem}: ops by {sort}\n{by_op}\n\nby input shape\n{by_shape}\n", encoding="utf-8"
+    )

@@ -1,4 +1,5 @@
 """The bench report as rich tables (terminal) or markdown (docs): the same rows for both."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -23,14 +24,35 @@ def _ratio(value: float | None) -> str:
 
 def model_rows(report: BenchReport) -> Rows:
     """One row per model: speed, memory, FLOPs and ratios to the reference model."""
-    headers = ["model", "params M", "trainable M", "GFLOPs/view", "infer clips/s", f"infer time × {REFERENCE_MODEL}",
-               "train step ms", "train clips/s", "peak MiB infer / train", "TFLOP/s", "% of peak"]
-    rows = [[
-        r.model, f"{r.params_total / 1e6:.2f}", f"{r.params_trainable / 1e6:.2f}", f"{r.gflops_view:.2f}",
-        f"{r.infer_clips_per_s:.2f}", _ratio(r.infer_ratio), _fmt(r.train_step_ms, ".1f"),
-        _fmt(r.train_clips_per_s, ".2f"), f"{r.infer_peak_mib:.0f} / {_fmt(r.train_peak_mib, '.0f')}",
-        f"{r.achieved_tflops:.3f}", "—" if r.peak_fraction is None else f"{100 * r.peak_fraction:.1f}",
-    ] for r in report.models]
+    headers = [
+        "model",
+        "params M",
+        "trainable M",
+        "GFLOPs/view",
+        "infer clips/s",
+        f"infer time × {REFERENCE_MODEL}",
+        "train step ms",
+        "train clips/s",
+        "peak MiB infer / train",
+        "TFLOP/s",
+        "% of peak",
+    ]
+    rows = [
+        [
+            r.model,
+            f"{r.params_total / 1e6:.2f}",
+            f"{r.params_trainable / 1e6:.2f}",
+            f"{r.gflops_view:.2f}",
+            f"{r.infer_clips_per_s:.2f}",
+            _ratio(r.infer_ratio),
+            _fmt(r.train_step_ms, ".1f"),
+            _fmt(r.train_clips_per_s, ".2f"),
+            f"{r.infer_peak_mib:.0f} / {_fmt(r.train_peak_mib, '.0f')}",
+            f"{r.achieved_tflops:.3f}",
+            "—" if r.peak_fraction is None else f"{100 * r.peak_fraction:.1f}",
+        ]
+        for r in report.models
+    ]
     return headers, rows
 
 
@@ -39,10 +61,24 @@ def loader_rows(report: BenchReport) -> Rows:
     loader = report.loader
     if loader is None:
         return [], []
-    headers = ["model", "clips/s train", "workers to feed training", "clips/s infer", "workers to feed inference"]
+    headers = [
+        "model",
+        "clips/s train",
+        "workers to feed training",
+        "clips/s infer",
+        "workers to feed inference",
+    ]
     rate = {r.model: r for r in report.models}
-    rows = [[name, _fmt(rate[name].train_clips_per_s, ".2f"), _fmt(need["train"], "d"),
-             _fmt(rate[name].infer_clips_per_s, ".2f"), _fmt(need["infer"], "d")] for name, need in loader.workers.items()]
+    rows = [
+        [
+            name,
+            _fmt(rate[name].train_clips_per_s, ".2f"),
+            _fmt(need["train"], "d"),
+            _fmt(rate[name].infer_clips_per_s, ".2f"),
+            _fmt(need["infer"], "d"),
+        ]
+        for name, need in loader.workers.items()
+    ]
     return headers, rows
 
 
@@ -64,9 +100,15 @@ def loader_summary(report: BenchReport) -> list[str]:
 def target_rows(report: BenchReport, styled: bool = False) -> Rows:
     """Each efficiency target with its measured value and verdict (rich-styled verdicts if ``styled``)."""
     headers = ["target", "measured", "limit", "status"]
-    rows = [[t.name, _fmt(t.value, ".2f"), f"{t.op} {t.limit:g}",
-             (_STATUS_STYLE[t.status] if styled else t.status) + (f" ({t.note})" if t.note else "")]
-            for t in report.targets]
+    rows = [
+        [
+            t.name,
+            _fmt(t.value, ".2f"),
+            f"{t.op} {t.limit:g}",
+            (_STATUS_STYLE[t.status] if styled else t.status) + (f" ({t.note})" if t.note else ""),
+        ]
+        for t in report.targets
+    ]
     return headers, rows
 
 
@@ -115,8 +157,11 @@ def _markdown_table(rows: Rows) -> list[str]:
 def to_markdown(report: BenchReport) -> str:
     """The report as markdown: settings, models, loader, targets."""
     parts: list[Sequence[str]] = [
-        [f"- {line}" for line in settings_lines(report)], ["", "#### Models", ""], _markdown_table(model_rows(report)),
-        ["", "#### Data loader", ""], [f"- {line}" for line in loader_summary(report)],
+        [f"- {line}" for line in settings_lines(report)],
+        ["", "#### Models", ""],
+        _markdown_table(model_rows(report)),
+        ["", "#### Data loader", ""],
+        [f"- {line}" for line in loader_summary(report)],
     ]
     if report.loader is not None:
         parts += [[""], _markdown_table(loader_rows(report))]

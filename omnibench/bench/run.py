@@ -1,4 +1,5 @@
 """One ``omnibench bench`` run: every model, then the loader, then the targets, in one process."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -6,11 +7,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
+
 import torch
 
-import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
 from omnibench.bench.loader import (
-    LoaderResult, bench_loader, bench_videos, find_videos, short_side_for, workers_needed,
+    LoaderResult,
+    bench_loader,
+    bench_videos,
+    find_videos,
+    short_side_for,
+    workers_needed,
 )
 from omnibench.bench.measure import machine_info, memory_kind
 from omnibench.bench.models import ModelResult, bench_models
@@ -56,10 +63,15 @@ def resolve_settings(settings: BenchSettings) -> BenchSettings:
     config = open_clip.get_model_config(settings.backbone)
     if config is None:
         known = open_clip.list_models()
-        raise OmniBenchError(f"bench: unknown --backbone '{settings.backbone}'{did_you_mean(settings.backbone, known)}")
+        raise OmniBenchError(
+            f"bench: unknown --backbone '{settings.backbone}'{did_you_mean(settings.backbone, known)}"
+        )
     if settings.device == "cuda" and not torch.cuda.is_available():
         raise OmniBenchError("bench: --device cuda but no CUDA device is available")
-    models = (REFERENCE_MODEL, *[name for name in dict.fromkeys(settings.models) if name != REFERENCE_MODEL])
+    models = (
+        REFERENCE_MODEL,
+        *[name for name in dict.fromkeys(settings.models) if name != REFERENCE_MODEL],
+    )
     size = settings.size or int(config["vision_cfg"]["image_size"])
     return dataclasses.replace(settings, models=models, size=size)
 
@@ -83,16 +95,28 @@ def run_bench(
     results = bench_models(settings, on_model, profile_dir)
     loader_result = _bench_loader(settings, videos, results) if loader else None
     return BenchReport(
-        settings=settings, machine=machine_info(device), memory=memory_kind(device), models=results,
-        loader=loader_result, targets=check_targets(settings, results, loader_result),
+        settings=settings,
+        machine=machine_info(device),
+        memory=memory_kind(device),
+        models=results,
+        loader=loader_result,
+        targets=check_targets(settings, results, loader_result),
     )
 
 
-def _bench_loader(settings: BenchSettings, videos: Path | None, results: list[ModelResult]) -> LoaderResult:
+def _bench_loader(
+    settings: BenchSettings, videos: Path | None, results: list[ModelResult]
+) -> LoaderResult:
     assert settings.size is not None  # resolved
     with bench_videos(videos, short_side_for(settings.size)) as (paths, source):
-        result = bench_loader(paths, source, (settings.frames, settings.size), torch.device(settings.device),
-                              settings.repeats, settings.warmup)
+        result = bench_loader(
+            paths,
+            source,
+            (settings.frames, settings.size),
+            torch.device(settings.device),
+            settings.repeats,
+            settings.warmup,
+        )
     for model in results:
         result.workers[model.model] = {
             "train": workers_needed(model.train_clips_per_s, result.loader_clips_per_s),

@@ -5,6 +5,7 @@
 - loader decode + augment >= 0.8x raw decord decoding of the same frames;
 - on a GPU in bf16: OmniCLIP ViT-B/16 8-frame inference at >= 50 % of the dense bf16 peak.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,12 +50,26 @@ def _train_ratio(models: dict[str, ModelResult], other: str) -> float | None:
 
 def _gpu_peak_target(settings: BenchSettings, models: dict[str, ModelResult]) -> TargetResult:
     name = "OmniCLIP inference / GPU bf16 dense peak (ViT-B-16, 8 frames)"
-    wanted = (settings.device, settings.dtype, settings.backbone, settings.frames) == ("cuda", "bf16", "ViT-B-16", 8)
+    wanted = (settings.device, settings.dtype, settings.backbone, settings.frames) == (
+        "cuda",
+        "bf16",
+        "ViT-B-16",
+        8,
+    )
     if not wanted:
-        return TargetResult(name, None, 0.5, ">=", "skip", "needs --device cuda --dtype bf16 --backbone ViT-B-16 --frames 8")
+        return TargetResult(
+            name,
+            None,
+            0.5,
+            ">=",
+            "skip",
+            "needs --device cuda --dtype bf16 --backbone ViT-B-16 --frames 8",
+        )
     method = models.get(METHOD)
     fraction = None if method is None else method.peak_fraction
-    return _judge(name, fraction, 0.5, ">=", "device peak unknown" if method else f"{METHOD} not measured")
+    return _judge(
+        name, fraction, 0.5, ">=", "device peak unknown" if method else f"{METHOD} not measured"
+    )
 
 
 def check_targets(
@@ -65,11 +80,33 @@ def check_targets(
     method = models.get(METHOD)
     missing = f"needs {METHOD} and %s in --models"
     return [
-        _judge("OmniCLIP train step / X-CLIP", _train_ratio(models, "xclip"), 1.0, "<=", missing % "xclip"),
-        _judge("OmniCLIP train step / ViFi-CLIP", _train_ratio(models, "vificlip"), 1.0, "<=", missing % "vificlip"),
-        _judge("OmniCLIP inference time / frozen CLIP frame-mean", None if method is None else method.infer_ratio,
-               1.35, "<=", missing % "vanilla_clip"),
-        _judge("loader decode+augment / raw decord", None if loader is None else loader.ratio, 0.8, ">=",
-               "loader not measured (--no-loader)"),
+        _judge(
+            "OmniCLIP train step / X-CLIP",
+            _train_ratio(models, "xclip"),
+            1.0,
+            "<=",
+            missing % "xclip",
+        ),
+        _judge(
+            "OmniCLIP train step / ViFi-CLIP",
+            _train_ratio(models, "vificlip"),
+            1.0,
+            "<=",
+            missing % "vificlip",
+        ),
+        _judge(
+            "OmniCLIP inference time / frozen CLIP frame-mean",
+            None if method is None else method.infer_ratio,
+            1.35,
+            "<=",
+            missing % "vanilla_clip",
+        ),
+        _judge(
+            "loader decode+augment / raw decord",
+            None if loader is None else loader.ratio,
+            0.8,
+            ">=",
+            "loader not measured (--no-loader)",
+        ),
         _gpu_peak_target(settings, models),
     ]

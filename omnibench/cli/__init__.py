@@ -3,6 +3,7 @@
 Command modules import heavy libraries (torch, open_clip) inside their functions so that
 ``omnibench --help`` and store-only commands start fast.
 """
+
 from __future__ import annotations
 
 import sys
@@ -24,7 +25,9 @@ err_console = Console(stderr=True)
 def report_error(error: OmniBenchError) -> int:
     """Print a user error as one red line on stderr; return its exit code."""
     # the message as it is: a path or value holding "[...]" or ":x:" is not rich markup or an emoji
-    err_console.print(Text.assemble(("error:", "bold red"), f" {error}"), highlight=False, soft_wrap=True)
+    err_console.print(
+        Text.assemble(("error:", "bold red"), f" {error}"), highlight=False, soft_wrap=True
+    )
     return error.exit_code
 
 

@@ -3,6 +3,7 @@
 Names and options are checked against the registries (``suite_check``), the environment by
 ``plan_check`` (backbones, weights, frame size, shots, warm-up), the data roots on this machine.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -13,20 +14,23 @@ import typer
 from rich.console import Console
 
 from omnibench.cli.run_tables import plural, short_path
-from omnibench.errors import OmniBenchError
 from omnibench.config.runtime import Executor, LaunchOptions
 from omnibench.config.spec import RunSpec
 from omnibench.config.suite import Suite, load_suite, suite_files
+from omnibench.errors import OmniBenchError
 
 if TYPE_CHECKING:
-    from omnibench.execution.plan_check import Finding  # imports open_clip: only where runs are checked
+    from omnibench.execution.plan_check import (
+        Finding,
+    )  # imports open_clip: only where runs are checked
 
 app = typer.Typer()
 console = Console(highlight=False)
 
 
-def check_runs(suite: Suite, specs: Sequence[RunSpec], options: LaunchOptions,
-               dry_run: bool) -> tuple[list[Finding], dict[str, str]]:
+def check_runs(
+    suite: Suite, specs: Sequence[RunSpec], options: LaunchOptions, dry_run: bool
+) -> tuple[list[Finding], dict[str, str]]:
     """Check the runs about to execute: names (an error raises), then what :mod:`plan_check` finds and
     the data roots. A dry run accepts datasets still to be declared and returns them (name -> what to declare)."""
     if not specs:
@@ -38,7 +42,9 @@ def check_runs(suite: Suite, specs: Sequence[RunSpec], options: LaunchOptions,
     undeclared = undeclared_datasets(suite) if dry_run else {}
     data_root = options.runtime.data_root
     findings = check_plan(specs, suite.where, data_root)
-    if options.executor != Executor.SLURM:  # Slurm jobs may see other paths (profile setup) and GPUs
+    if (
+        options.executor != Executor.SLURM
+    ):  # Slurm jobs may see other paths (profile setup) and GPUs
         declared = [spec for spec in specs if not undeclared_mark(spec, undeclared)]
         findings = data_root_findings(declared, data_root) + findings
         if not dry_run:
@@ -71,7 +77,7 @@ def check_data_roots(specs: Sequence[RunSpec], data_root: Path | None) -> None:
 
 
 def undeclared_mark(spec: RunSpec, undeclared: Mapping[str, str]) -> str:
-    """"declare k400_tiny first" for a run reading a dataset this machine has not declared, else ""."""
+    """ "declare k400_tiny first" for a run reading a dataset this machine has not declared, else ""."""
     names = [name for name in spec.datasets_read() if name in undeclared]
     return f"declare {', '.join(names)} first" if names else ""
 
@@ -86,12 +92,17 @@ def print_findings(findings: Sequence[Finding], undeclared: Mapping[str, str] = 
         from omnibench.data.roots import config_path  # noqa: PLC0415
 
         for dataset, wanted in undeclared.items():
-            console.print(f"    [yellow]to run it[/], declare {dataset} in {config_path()}: {dataset}: {wanted}", soft_wrap=True)
+            console.print(
+                f"    [yellow]to run it[/], declare {dataset} in {config_path()}: {dataset}: {wanted}",
+                soft_wrap=True,
+            )
 
 
 @app.command()
 def validate(
-    suites: Annotated[list[str] | None, typer.Argument(help="Suite names or files (default: every suite).")] = None,
+    suites: Annotated[
+        list[str] | None, typer.Argument(help="Suite names or files (default: every suite).")
+    ] = None,
 ) -> None:
     """Check suite files: keys, values, names and options, and what would fail on a compute node (backbones,
     weights, frame size, shots per class, warm-up)."""
@@ -114,7 +125,10 @@ def _validate(name: str) -> bool:
     findings = check_plan(suite.specs, suite.where)
     ok = not any(finding.error for finding in findings)
     table = suite.table.paper_table or "no paper table"
-    console.print(f"{'[green]ok[/]' if ok else '[bold red]fails[/]'}  {suite.name}: {plural(len(suite.specs), 'run')} "
-                  f"-> {table} ({short_path(suite.path)})", soft_wrap=True)
+    console.print(
+        f"{'[green]ok[/]' if ok else '[bold red]fails[/]'}  {suite.name}: {plural(len(suite.specs), 'run')} "
+        f"-> {table} ({short_path(suite.path)})",
+        soft_wrap=True,
+    )
     print_findings(findings, undeclared_datasets(suite))
     return ok

@@ -1,4 +1,5 @@
 """`omnibench data ...`: inspect and check datasets, measure split overlap, generate the synthetic benchmark."""
+
 from __future__ import annotations
 
 import json
@@ -15,14 +16,25 @@ from omnibench.errors import OmniBenchError
 if TYPE_CHECKING:
     from omnibench.data import DatasetAdapter, VideoRecord
 
-app = typer.Typer(help="Inspect datasets and generate the synthetic motion benchmark.", no_args_is_help=True)
+app = typer.Typer(
+    help="Inspect datasets and generate the synthetic motion benchmark.", no_args_is_help=True
+)
 console = Console()
 
-DatasetArg = Annotated[str, typer.Argument(help="Registered dataset name, or a folder of list files + labels CSV.")]
-DataRootOpt = Annotated[
-    Path | None, typer.Option("--data-root", help="Folder holding <dataset>/ (overrides OMNIBENCH_DATA and datasets.yaml).")
+DatasetArg = Annotated[
+    str, typer.Argument(help="Registered dataset name, or a folder of list files + labels CSV.")
 ]
-SplitOpt = Annotated[list[str] | None, typer.Option("--split", "-s", help="Split name (repeatable); default: all splits.")]
+DataRootOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-root",
+        help="Folder holding <dataset>/ (overrides OMNIBENCH_DATA and datasets.yaml).",
+    ),
+]
+SplitOpt = Annotated[
+    list[str] | None,
+    typer.Option("--split", "-s", help="Split name (repeatable); default: all splits."),
+]
 
 
 def _adapter(dataset: str, data_root: Path | None) -> DatasetAdapter:
@@ -56,14 +68,25 @@ def show(
     classnames = next(iter(splits.values())).classnames
     if as_json:
         sizes = {name: len(s) for name, s in splits.items()}
-        print(json.dumps({"dataset": adapter.name, "root": str(adapter.root), "splits": sizes, "classes": list(classnames)}))
+        print(
+            json.dumps(
+                {
+                    "dataset": adapter.name,
+                    "root": str(adapter.root),
+                    "splits": sizes,
+                    "classes": list(classnames),
+                }
+            )
+        )
         return
     table = Table(title=f"{adapter.name} ({adapter.root})")
     for column in ("split", "videos", "classes present", "annotation files"):
         table.add_column(column)
     for name, s in splits.items():
         present = sum(1 for count in s.class_counts().values() if count)
-        table.add_row(name, str(len(s)), f"{present}/{s.num_classes}", "\n".join(map(str, s.annotation_files)))
+        table.add_row(
+            name, str(len(s)), f"{present}/{s.num_classes}", "\n".join(map(str, s.annotation_files))
+        )
     console.print(table)
     console.print(f"[bold]{len(classnames)} classes:[/] " + ", ".join(classnames), highlight=False)
 
@@ -73,11 +96,24 @@ def check(
     dataset: DatasetArg,
     split: SplitOpt = None,
     data_root: DataRootOpt = None,
-    workers: Annotated[int, typer.Option("--workers", "-j", min=1, help="Decoding processes.")] = min(8, os.cpu_count() or 1),
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (the broken videos with their list line).")] = False,
+    workers: Annotated[
+        int, typer.Option("--workers", "-j", min=1, help="Decoding processes.")
+    ] = min(8, os.cpu_count() or 1),
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print one JSON object (the broken videos with their list line)."
+        ),
+    ] = False,
 ) -> None:
     """Decode every frame of every video of the split(s); list the broken ones and exit 1 if any."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn  # noqa: PLC0415
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     from omnibench.data.check import check_records  # noqa: PLC0415
 
@@ -89,9 +125,21 @@ def check(
         task = progress.add_task("check", total=len(records))
         broken = check_records(records, workers, lambda: progress.advance(task))
     if as_json:
-        listed = [{"source": record.source, "path": str(record.path), "reason": reason} for record, reason in broken]
-        print(json.dumps({"dataset": adapter.name, "root": str(adapter.root), "splits": list(splits),
-                          "videos": len(records), "broken": listed}))
+        listed = [
+            {"source": record.source, "path": str(record.path), "reason": reason}
+            for record, reason in broken
+        ]
+        print(
+            json.dumps(
+                {
+                    "dataset": adapter.name,
+                    "root": str(adapter.root),
+                    "splits": list(splits),
+                    "videos": len(records),
+                    "broken": listed,
+                }
+            )
+        )
     else:
         _print_broken(adapter.name, len(records), broken)
     if broken:
@@ -103,16 +151,28 @@ def _print_broken(dataset: str, videos: int, broken: list[tuple[VideoRecord, str
     if not broken:
         console.print(f"[green]all {videos} videos of {dataset} decode[/]", highlight=False)
         return
-    console.print(f"[bold red]{len(broken)} of {videos} videos of {dataset} are broken:[/]", highlight=False)
+    console.print(
+        f"[bold red]{len(broken)} of {videos} videos of {dataset} are broken:[/]", highlight=False
+    )
     for record, reason in broken:
-        console.print(f"{record.source}: {record.path}: {reason}", soft_wrap=True, highlight=False, markup=False)
+        console.print(
+            f"{record.source}: {record.path}: {reason}",
+            soft_wrap=True,
+            highlight=False,
+            markup=False,
+        )
 
 
 @app.command()
 def overlap(
-    list_a: Annotated[Path, typer.Argument(help="Training list (any list format whose first field is the video).")],
+    list_a: Annotated[
+        Path, typer.Argument(help="Training list (any list format whose first field is the video).")
+    ],
     list_b: Annotated[Path, typer.Argument(help="Evaluation list.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object (key 'overlap' = exact file matches).")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print one JSON object (key 'overlap' = exact file matches)."),
+    ] = False,
 ) -> None:
     """Count videos of LIST_B that are in LIST_A, or share a UCF101/HMDB51 source group with one."""
     from omnibench.data.formats import require_file  # noqa: PLC0415
@@ -122,7 +182,9 @@ def overlap(
     if as_json:
         print(json.dumps({"list_a": str(list_a), "list_b": str(list_b)} | report.to_dict()))
         return
-    console.print(f"{list_a}: {report.videos_a} videos; {list_b}: {report.videos_b} videos", highlight=False)
+    console.print(
+        f"{list_a}: {report.videos_a} videos; {list_b}: {report.videos_b} videos", highlight=False
+    )
     colour = "red" if report.overlap else "green"
     console.print(f"[{colour}]same file in both lists: {report.overlap}[/]")
     if report.group_scheme:
@@ -135,11 +197,16 @@ def overlap(
 
 @app.command()
 def synth(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to create (must not exist or be empty).")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder to create (must not exist or be empty).")
+    ],
     classes: Annotated[
-        str | None, typer.Option(help="How many classes (first N motions), or comma-separated motion phrases.")
+        str | None,
+        typer.Option(help="How many classes (first N motions), or comma-separated motion phrases."),
     ] = None,
-    videos_per_class: Annotated[int, typer.Option(help="Half train, the rest over test1..test3.")] = 48,
+    videos_per_class: Annotated[
+        int, typer.Option(help="Half train, the rest over test1..test3.")
+    ] = 48,
     frames: Annotated[int, typer.Option(help="Frames per video.")] = 16,
     size: Annotated[int, typer.Option(help="Frame width and height in pixels (even).")] = 64,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 0,
@@ -153,7 +220,9 @@ def synth(
     names = DEFAULT_CLASSES
     if classes is not None and classes.isdigit():
         if not 1 <= int(classes) <= len(MOTIONS):
-            raise OmniBenchError(f"--classes must be 1..{len(MOTIONS)} (the number of motions), got {classes}")
+            raise OmniBenchError(
+                f"--classes must be 1..{len(MOTIONS)} (the number of motions), got {classes}"
+            )
         names = tuple(list(MOTIONS)[: int(classes)])
     elif classes is not None:
         names = tuple(c.strip() for c in classes.split(","))
@@ -162,4 +231,6 @@ def synth(
     generate_synthetic(out, config, workers)
     seconds = time.perf_counter() - start
     total = len(names) * videos_per_class
-    console.print(f"wrote {total} videos of {len(names)} classes to {out} in {seconds:.1f} s", highlight=False)
+    console.print(
+        f"wrote {total} videos of {len(names)} classes to {out} in {seconds:.1f} s", highlight=False
+    )

@@ -5,6 +5,7 @@ e.g. a model trained on K400 transferred zero-shot to HMDB51) is evaluated on a 
 evaluation is an ``eval_only`` run like any other: its spec is hashed, it is stored under the
 suite ``eval`` with its record, and an identical evaluation is not repeated (``--force`` reruns).
 """
+
 from __future__ import annotations
 
 import re
@@ -18,14 +19,14 @@ from omnibench.cli.checks import check_data_roots, print_findings
 from omnibench.cli.options import Force, Results, Settings
 from omnibench.cli.runs import DataRoot, Device, Workers
 from omnibench.cli.status import resolve_run
-from omnibench.errors import OmniBenchError
-from omnibench.execution.plan import plan_runs, run_state
 from omnibench.config.runtime import check_device
 from omnibench.config.spec import RunSpec, SpecError
-from omnibench.execution.store import RunStore
 from omnibench.config.suite import with_paper_defaults
 from omnibench.config.suite_paths import Leaves, flatten, parse_settings, set_path, unflatten
+from omnibench.errors import OmniBenchError
+from omnibench.execution.plan import plan_runs, run_state
 from omnibench.execution.states import RunState
+from omnibench.execution.store import RunStore
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -35,14 +36,65 @@ ORIGIN = "omnibench eval"
 
 @app.command("eval")
 def evaluate(
-    model: Annotated[str, typer.Argument(help="Registered model (omnibench ls models), e.g. vanilla_clip; with --run, that run's model.")],
-    dataset: Annotated[str, typer.Option("--dataset", "-d", metavar="NAME", help="Dataset to evaluate on.")],
-    split: Annotated[list[str] | None, typer.Option("--split", "-s", metavar="SPLIT", help="Split (repeatable; default: every test split).")] = None,
-    pretrained: Annotated[str | None, typer.Option("--pretrained", metavar="FILE|TAG", help="CLIP weights of a frozen model: a local checkpoint file or an open_clip tag.")] = None,
-    run: Annotated[str | None, typer.Option("--run", "-r", metavar="RUN", help="A finished run in the store (id or unique prefix): evaluate its trained weights.")] = None,
-    backbone: Annotated[str | None, typer.Option("--backbone", "-b", metavar="NAME", help="open_clip backbone (default ViT-B-16; with --run, the run's).")] = None,
-    frames: Annotated[int | None, typer.Option("--frames", "-t", min=1, metavar="T", help="Frames per view (default: the protocol's; with --run, the run's).")] = None,
-    views: Annotated[str | None, typer.Option("--views", metavar="CLIPSxCROPS", help="Test views, e.g. 4x3 (default 1x1; with --run, the run's).")] = None,
+    model: Annotated[
+        str,
+        typer.Argument(
+            help="Registered model (omnibench ls models), e.g. vanilla_clip; with --run, that run's model."
+        ),
+    ],
+    dataset: Annotated[
+        str, typer.Option("--dataset", "-d", metavar="NAME", help="Dataset to evaluate on.")
+    ],
+    split: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--split", "-s", metavar="SPLIT", help="Split (repeatable; default: every test split)."
+        ),
+    ] = None,
+    pretrained: Annotated[
+        str | None,
+        typer.Option(
+            "--pretrained",
+            metavar="FILE|TAG",
+            help="CLIP weights of a frozen model: a local checkpoint file or an open_clip tag.",
+        ),
+    ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            "-r",
+            metavar="RUN",
+            help="A finished run in the store (id or unique prefix): evaluate its trained weights.",
+        ),
+    ] = None,
+    backbone: Annotated[
+        str | None,
+        typer.Option(
+            "--backbone",
+            "-b",
+            metavar="NAME",
+            help="open_clip backbone (default ViT-B-16; with --run, the run's).",
+        ),
+    ] = None,
+    frames: Annotated[
+        int | None,
+        typer.Option(
+            "--frames",
+            "-t",
+            min=1,
+            metavar="T",
+            help="Frames per view (default: the protocol's; with --run, the run's).",
+        ),
+    ] = None,
+    views: Annotated[
+        str | None,
+        typer.Option(
+            "--views",
+            metavar="CLIPSxCROPS",
+            help="Test views, e.g. 4x3 (default 1x1; with --run, the run's).",
+        ),
+    ] = None,
     settings: Settings = None,
     force: Force = False,
     results: Results = None,
@@ -57,8 +109,17 @@ def evaluate(
     check_device(device)
     store = RunStore(results)
     source = _source(store, run, model) if run is not None else None
-    spec = eval_spec(model, dataset, tuple(split or ()), source, pretrained, backbone, frames, views,
-                     parse_settings(settings or []))
+    spec = eval_spec(
+        model,
+        dataset,
+        tuple(split or ()),
+        source,
+        pretrained,
+        backbone,
+        frames,
+        views,
+        parse_settings(settings or []),
+    )
     _check_names(spec)
     _check_plan(spec, data_root)
     [plan] = plan_runs(EVAL_SUITE, [spec], store, force)
@@ -77,20 +138,30 @@ def _source(store: RunStore, prefix: str, model: str) -> tuple[str | None, dict[
     store (an evaluation-only run lends the weights it evaluated: none, or its own source's)."""
     suites = sorted({run.suite for run in store.iter_runs() if run.run_id.startswith(prefix)})
     if len(suites) != 1:
-        where = f"runs of several suites ({', '.join(suites)}) start" if suites else f"no run in {store.root} starts"
+        where = (
+            f"runs of several suites ({', '.join(suites)}) start"
+            if suites
+            else f"no run in {store.root} starts"
+        )
         raise OmniBenchError(f"--run {prefix}: {where} with it; omnibench ls runs lists them")
     suite = suites[0]
     run_id = resolve_run(store, suite, prefix)
     state = run_state(store, suite, run_id)[0]
     if state != RunState.DONE:
-        raise OmniBenchError(f"--run {prefix}: run {suite}/{run_id} is {state}, not done; omnibench status {suite} --run {run_id}")
+        raise OmniBenchError(
+            f"--run {prefix}: run {suite}/{run_id} is {state}, not done; omnibench status {suite} --run {run_id}"
+        )
     spec = store.read_spec(suite, run_id) or {}
     if spec.get("model", {}).get("name") != model:
-        raise OmniBenchError(f"--run {prefix}: run {suite}/{run_id} trained {spec.get('model', {}).get('name')}, not {model}")
+        raise OmniBenchError(
+            f"--run {prefix}: run {suite}/{run_id} trained {spec.get('model', {}).get('name')}, not {model}"
+        )
     if spec.get("protocol") == "eval_only":
         return (spec.get("protocol_options") or {}).get("weights_from"), spec
     if not store.has_checkpoint(suite, run_id):
-        raise OmniBenchError(f"--run {prefix}: run {suite}/{run_id} kept no checkpoint.pt, so its weights are gone")
+        raise OmniBenchError(
+            f"--run {prefix}: run {suite}/{run_id} kept no checkpoint.pt, so its weights are gone"
+        )
     return f"{suite}/{run_id}", spec
 
 
@@ -101,13 +172,25 @@ def _views(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
-def eval_spec(model: str, dataset: str, splits: tuple[str, ...], source: tuple[str | None, dict[str, Any]] | None,
-              pretrained: str | None, backbone: str | None, frames: int | None, views: str | None,
-              settings: Leaves) -> RunSpec:
+def eval_spec(
+    model: str,
+    dataset: str,
+    splits: tuple[str, ...],
+    source: tuple[str | None, dict[str, Any]] | None,
+    pretrained: str | None,
+    backbone: str | None,
+    frames: int | None,
+    views: str | None,
+    settings: Leaves,
+) -> RunSpec:
     """The ``eval_only`` spec: the source run's model, data and seed (or a frozen model), the command
     line's choices over them, the papers' defaults beneath."""
-    partial: dict[str, Any] = {"protocol": "eval_only", "dataset": dataset, "model": {"name": model},
-                               "protocol_options": {"splits": list(splits)} if splits else {}}
+    partial: dict[str, Any] = {
+        "protocol": "eval_only",
+        "dataset": dataset,
+        "model": {"name": model},
+        "protocol_options": {"splits": list(splits)} if splits else {},
+    }
     if source is not None:
         name, trained = source
         partial.update(model=trained["model"], data=trained["data"], seed=trained["seed"])
@@ -115,32 +198,43 @@ def eval_spec(model: str, dataset: str, splits: tuple[str, ...], source: tuple[s
             partial["protocol_options"]["weights_from"] = name
     leaves: Leaves = {path: (value, ORIGIN) for path, value in flatten(partial).items()}
     clips, crops = _views(views) if views is not None else (None, None)
-    chosen = {"model.pretrained": (pretrained, "--pretrained"), "model.backbone": (backbone, "--backbone"),
-              "data.frames": (frames, "--frames"), "data.test_clips": (clips, "--views"), "data.test_crops": (crops, "--views")}
+    chosen = {
+        "model.pretrained": (pretrained, "--pretrained"),
+        "model.backbone": (backbone, "--backbone"),
+        "data.frames": (frames, "--frames"),
+        "data.test_clips": (clips, "--views"),
+        "data.test_crops": (crops, "--views"),
+    }
     given = {path: choice for path, choice in chosen.items() if choice[0] is not None}
     for path, (value, origin) in [*given.items(), *settings.items()]:
         set_path(leaves, path, value, origin)
     try:
-        return RunSpec.from_dict(unflatten({p: v for p, (v, _) in with_paper_defaults(leaves).items()}), where=ORIGIN)
+        return RunSpec.from_dict(
+            unflatten({p: v for p, (v, _) in with_paper_defaults(leaves).items()}), where=ORIGIN
+        )
     except SpecError as err:
         raise OmniBenchError(str(err)) from None
 
 
 def _check_names(spec: RunSpec) -> None:
     """Model, options and dataset names, checked before anything loads (did-you-mean)."""
+    from omnibench.config.spec import validate_options  # noqa: PLC0415
+    from omnibench.execution.suite_check import known_datasets  # noqa: PLC0415
     from omnibench.models import MODELS, model_options_class  # noqa: PLC0415  (imports torch)
     from omnibench.protocols import validate_protocol_options  # noqa: PLC0415
     from omnibench.registry import did_you_mean  # noqa: PLC0415
-    from omnibench.config.spec import validate_options  # noqa: PLC0415
-    from omnibench.execution.suite_check import known_datasets  # noqa: PLC0415
 
     MODELS.get(spec.model.name)
-    validate_options(model_options_class(spec.model.name), spec.model.options, f"{ORIGIN}: model.options")
+    validate_options(
+        model_options_class(spec.model.name), spec.model.options, f"{ORIGIN}: model.options"
+    )
     validate_protocol_options(spec, f"{ORIGIN}: protocol_options")
     known = known_datasets()
     if spec.dataset not in known:
-        raise OmniBenchError(f"--dataset {spec.dataset}: unknown dataset{did_you_mean(spec.dataset, known)}; "
-                             f"known: {', '.join(known)}")
+        raise OmniBenchError(
+            f"--dataset {spec.dataset}: unknown dataset{did_you_mean(spec.dataset, known)}; "
+            f"known: {', '.join(known)}"
+        )
 
 
 def _check_plan(spec: RunSpec, data_root: Path | None) -> None:
@@ -174,11 +268,20 @@ def _print_result(store: RunStore, spec: RunSpec, executed: bool) -> None:
         console.print(f"  log: {store.log_path(EVAL_SUITE, run_id)}", soft_wrap=True)
         raise typer.Exit(1)
     data = spec.data
-    source = spec.protocol_options.get("weights_from") or f"frozen, pretrained {spec.model.pretrained}"
-    console.print(f"{spec.model.name} ({spec.model.backbone}; {source}) on {spec.dataset}: "
-                  f"{data.test_clips} clip(s) x {data.test_crops} crop(s) of {data.frames} frames per video", soft_wrap=True)
+    source = (
+        spec.protocol_options.get("weights_from") or f"frozen, pretrained {spec.model.pretrained}"
+    )
+    console.print(
+        f"{spec.model.name} ({spec.model.backbone}; {source}) on {spec.dataset}: "
+        f"{data.test_clips} clip(s) x {data.test_crops} crop(s) of {data.frames} frames per video",
+        soft_wrap=True,
+    )
     for item in record.get("evaluations") or ():
-        console.print(f"  {item['dataset']}/{item['split']}: top-1 {item['top1']:.2f}  top-5 {item['top5']:.2f}  "
-                      f"({item['videos']} videos)")
+        console.print(
+            f"  {item['dataset']}/{item['split']}: top-1 {item['top1']:.2f}  top-5 {item['top5']:.2f}  "
+            f"({item['videos']} videos)"
+        )
     reused = "" if executed else " (stored result; --force reruns)"
-    console.print(f"record: {store.run_dir(EVAL_SUITE, run_id) / 'record.json'}{reused}", soft_wrap=True)
+    console.print(
+        f"record: {store.run_dir(EVAL_SUITE, run_id) / 'record.json'}{reused}", soft_wrap=True
+    )

@@ -1,4 +1,5 @@
 """Options shared by several commands, and the ``--set`` / ``--limit`` settings they turn into."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,17 +9,35 @@ import typer
 
 from omnibench.config.suite_paths import Leaves, parse_settings
 
-Results = Annotated[Path | None, typer.Option("--results", metavar="DIR", help="Run store root (default: $OMNIBENCH_RESULTS or results/).")]
+Results = Annotated[
+    Path | None,
+    typer.Option(
+        "--results", metavar="DIR", help="Run store root (default: $OMNIBENCH_RESULTS or results/)."
+    ),
+]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-Settings = Annotated[list[str] | None, typer.Option(
-    "--set", metavar="KEY=VALUE",
-    help="Set a spec value in every run (dotted spec path, repeatable), e.g. --set optim.epochs=2 "
-         "--set model.pretrained=/ckpt/ViT-B-16.pt; part of each run's spec and id.")]
-Limit = Annotated[int | None, typer.Option(
-    "--limit", min=1, metavar="N",
-    help="Smoke run: at most N videos per class of every split a run reads. Such runs are labelled "
-         "limited and never compared with published numbers.")]
-Force = Annotated[bool, typer.Option("--force", help="Rerun finished runs (their directories are cleared).")]
+Settings = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        metavar="KEY=VALUE",
+        help="Set a spec value in every run (dotted spec path, repeatable), e.g. --set optim.epochs=2 "
+        "--set model.pretrained=/ckpt/ViT-B-16.pt; part of each run's spec and id.",
+    ),
+]
+Limit = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        min=1,
+        metavar="N",
+        help="Smoke run: at most N videos per class of every split a run reads. Such runs are labelled "
+        "limited and never compared with published numbers.",
+    ),
+]
+Force = Annotated[
+    bool, typer.Option("--force", help="Rerun finished runs (their directories are cleared).")
+]
 
 
 def suite_settings(pairs: list[str] | None, limit: int | None) -> Leaves:

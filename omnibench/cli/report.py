@@ -3,6 +3,7 @@
 Reads only suite definitions and ``record.json`` / ``status.json`` files; never runs anything.
 pandas and matplotlib are imported inside the command.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,13 +15,13 @@ from rich.console import Console
 
 from omnibench.cli.options import Limit, Results, Settings, suite_settings
 from omnibench.cli.run_tables import plural
-from omnibench.errors import OmniBenchError
 from omnibench.config.suite_paths import Leaves
+from omnibench.errors import OmniBenchError
 
 if TYPE_CHECKING:
-    from omnibench.report.tables import ReportTable
-    from omnibench.execution.store import RunStore
     from omnibench.config.suite import Suite
+    from omnibench.execution.store import RunStore
+    from omnibench.report.tables import ReportTable
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -29,51 +30,107 @@ console = Console(highlight=False)
 def _suites(names: list[str], store: RunStore, settings: Leaves) -> list[Suite]:
     """The named suites, or every suite that has runs in the store and a definition (a suite file
     found by name, or the file a suite was run from)."""
-    from omnibench.execution.plan import find_suite  # noqa: PLC0415
     from omnibench.config.suite import suite_files  # noqa: PLC0415
+    from omnibench.execution.plan import find_suite  # noqa: PLC0415
 
     if names:
         return [find_suite(name, store, settings) for name in names]
     known = suite_files()
-    defined = [name for name in store.suites() if name in known or store.suite_source(name) is not None]
+    defined = [
+        name for name in store.suites() if name in known or store.suite_source(name) is not None
+    ]
     missing = [name for name in store.suites() if name not in defined]
     if missing:
-        console.print(f"[yellow]skipped[/] runs of suites with no definition: {', '.join(missing)}", soft_wrap=True)
+        console.print(
+            f"[yellow]skipped[/] runs of suites with no definition: {', '.join(missing)}",
+            soft_wrap=True,
+        )
     if not defined:
-        raise OmniBenchError(f"no suite has runs in {store.root}; name one (omnibench ls suites) or pass --results DIR")
+        raise OmniBenchError(
+            f"no suite has runs in {store.root}; name one (omnibench ls suites) or pass --results DIR"
+        )
     return [find_suite(name, store, settings) for name in defined]
 
 
 @app.command()
 def report(
-    suites: Annotated[list[str] | None, typer.Argument(help="Suites to report (default: every suite with runs in the store).")] = None,
-    latex: Annotated[Path | None, typer.Option("--latex", metavar="FILE", help="Write one LaTeX document with every table (pdflatex-ready).")] = None,
-    markdown: Annotated[Path | None, typer.Option("--markdown", metavar="FILE", help="Write the tables as markdown.")] = None,
-    csv: Annotated[Path | None, typer.Option("--csv", metavar="DIR", help="Write one long-format CSV per table into this folder.")] = None,
-    plots: Annotated[Path | None, typer.Option("--plots", metavar="DIR", help="Write PNG figures into this folder.")] = None,
+    suites: Annotated[
+        list[str] | None,
+        typer.Argument(help="Suites to report (default: every suite with runs in the store)."),
+    ] = None,
+    latex: Annotated[
+        Path | None,
+        typer.Option(
+            "--latex",
+            metavar="FILE",
+            help="Write one LaTeX document with every table (pdflatex-ready).",
+        ),
+    ] = None,
+    markdown: Annotated[
+        Path | None,
+        typer.Option("--markdown", metavar="FILE", help="Write the tables as markdown."),
+    ] = None,
+    csv: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv", metavar="DIR", help="Write one long-format CSV per table into this folder."
+        ),
+    ] = None,
+    plots: Annotated[
+        Path | None,
+        typer.Option("--plots", metavar="DIR", help="Write PNG figures into this folder."),
+    ] = None,
     settings: Settings = None,
     limit: Limit = None,
     results: Results = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the tables as JSON (the CSV's long format) instead.")] = False,
-    resamples: Annotated[int | None, typer.Option("--resamples", min=100, metavar="N", help="Bootstrap resamples of the paired intervals of the Δ-to-reference rows (default 10000).")] = None,
-    bootstrap_seed: Annotated[int | None, typer.Option("--bootstrap-seed", metavar="SEED", help="Seed of the bootstrap draws: the same seed gives the same intervals (default 0).")] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the tables as JSON (the CSV's long format) instead."),
+    ] = False,
+    resamples: Annotated[
+        int | None,
+        typer.Option(
+            "--resamples",
+            min=100,
+            metavar="N",
+            help="Bootstrap resamples of the paired intervals of the Δ-to-reference rows (default 10000).",
+        ),
+    ] = None,
+    bootstrap_seed: Annotated[
+        int | None,
+        typer.Option(
+            "--bootstrap-seed",
+            metavar="SEED",
+            help="Seed of the bootstrap draws: the same seed gives the same intervals (default 0).",
+        ),
+    ] = None,
 ) -> None:
     """Tables like the papers' from finished runs, beside the published numbers.
 
     With no format option the tables print in the terminal; --latex, --markdown, --csv and --plots write files instead.
     --set / --limit report the runs made with those settings. Nothing is run.
     """
+    from omnibench.execution.store import RunStore  # noqa: PLC0415
     from omnibench.report import write_report  # noqa: PLC0415
     from omnibench.report.stats import BootstrapSettings  # noqa: PLC0415
-    from omnibench.execution.store import RunStore  # noqa: PLC0415
 
     store = RunStore(results)
     chosen = _suites(list(suites or []), store, suite_settings(settings, limit))
     files_requested = any(option is not None for option in (latex, markdown, csv, plots))
     given = {"resamples": resamples, "seed": bootstrap_seed}
-    bootstrap = BootstrapSettings(**{key: value for key, value in given.items() if value is not None})
-    tables, written = write_report(chosen, store, latex=latex, markdown=markdown, csv_dir=csv, plots_dir=plots,
-                                   console=None if files_requested or as_json else console, bootstrap=bootstrap)
+    bootstrap = BootstrapSettings(
+        **{key: value for key, value in given.items() if value is not None}
+    )
+    tables, written = write_report(
+        chosen,
+        store,
+        latex=latex,
+        markdown=markdown,
+        csv_dir=csv,
+        plots_dir=plots,
+        console=None if files_requested or as_json else console,
+        bootstrap=bootstrap,
+    )
     if as_json:
         typer.echo(json.dumps([table_json(table) for table in tables], indent=2))
     elif files_requested:
@@ -85,5 +142,12 @@ def report(
 def table_json(table: ReportTable) -> dict[str, Any]:
     """One report table as JSON: what it shows, its notes and footer, and its numeric cells in long format."""
     cells = json.loads(table.tidy().to_json(orient="records")) if table.rows else []
-    return {"suite": table.suite, "table": table.key, "title": table.title, "layout": table.layout,
-            "notes": table.notes, "footer": table.footer, "cells": cells}
+    return {
+        "suite": table.suite,
+        "table": table.key,
+        "title": table.title,
+        "layout": table.layout,
+        "notes": table.notes,
+        "footer": table.footer,
+        "cells": cells,
+    }

@@ -3,6 +3,7 @@
 Only run folders (and, when every run goes, the suite's folder) inside the store are removed;
 queued or running runs are kept until they are cancelled.
 """
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -15,9 +16,9 @@ from omnibench.cli.run_tables import plural
 from omnibench.cli.status import resolve_run, stored_name
 from omnibench.errors import OmniBenchError
 from omnibench.execution.plan import run_state
-from omnibench.registry import did_you_mean
-from omnibench.execution.store import RunStore
 from omnibench.execution.states import ACTIVE, RunState
+from omnibench.execution.store import RunStore
+from omnibench.registry import did_you_mean
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -25,10 +26,25 @@ console = Console(highlight=False)
 
 @app.command("rm")
 def remove(
-    suite: Annotated[str, typer.Argument(help="The suite: its name in the store, or its suite file.")],
-    run: Annotated[list[str] | None, typer.Option("--run", "-r", metavar="RUN", help="Only this run (a unique prefix of its id; repeatable).")] = None,
+    suite: Annotated[
+        str, typer.Argument(help="The suite: its name in the store, or its suite file.")
+    ],
+    run: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--run",
+            "-r",
+            metavar="RUN",
+            help="Only this run (a unique prefix of its id; repeatable).",
+        ),
+    ] = None,
     failed: Annotated[bool, typer.Option("--failed", help="Only the failed runs.")] = False,
-    stale: Annotated[bool, typer.Option("--stale", help="Only the stale runs: their annotation files changed since they ran.")] = False,
+    stale: Annotated[
+        bool,
+        typer.Option(
+            "--stale", help="Only the stale runs: their annotation files changed since they ran."
+        ),
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     results: Results = None,
 ) -> None:
@@ -39,24 +55,33 @@ def remove(
     if name not in store.suites():
         hint = did_you_mean(name, store.suites())
         raise OmniBenchError(f"no runs of suite '{name}' in {store.root}{hint}")
-    states = [state for state, wanted in ((RunState.FAILED, failed), (RunState.STALE, stale)) if wanted]
+    states = [
+        state for state, wanted in ((RunState.FAILED, failed), (RunState.STALE, stale)) if wanted
+    ]
     if run and states or len(states) > 1:
         raise OmniBenchError("rm takes one of --run, --failed and --stale")
     chosen, kept = _select(store, name, run or [], states[0] if states else None)
     if kept:
-        console.print(f"kept {plural(len(kept), 'queued or running run')}: {', '.join(kept)} "
-                      f"(omnibench cancel {name} stops them)", soft_wrap=True)
+        console.print(
+            f"kept {plural(len(kept), 'queued or running run')}: {', '.join(kept)} "
+            f"(omnibench cancel {name} stops them)",
+            soft_wrap=True,
+        )
     if not chosen:
         console.print(f"nothing to remove from {store.root / name}")
         return
     _remove(store, name, chosen, yes, whole_suite=not run and not states and not kept)
 
 
-def _remove(store: RunStore, suite: str, chosen: list[tuple[str, str]], yes: bool, whole_suite: bool) -> None:
+def _remove(
+    store: RunStore, suite: str, chosen: list[tuple[str, str]], yes: bool, whole_suite: bool
+) -> None:
     """List the runs, ask (unless ``yes``), remove them (and the suite's folder when every run goes)."""
     listed = ", ".join(f"{run_id} ({state})" for run_id, state in chosen)
     console.print(f"to remove from {store.root / suite}: {listed}", soft_wrap=True)
-    if not yes and not typer.confirm(f"Remove {plural(len(chosen), 'run')} of '{suite}'?", default=False):
+    if not yes and not typer.confirm(
+        f"Remove {plural(len(chosen), 'run')} of '{suite}'?", default=False
+    ):
         raise typer.Exit(1)
     for run_id, _ in chosen:
         store.clear(suite, run_id)
@@ -65,7 +90,9 @@ def _remove(store: RunStore, suite: str, chosen: list[tuple[str, str]], yes: boo
     console.print(f"removed {plural(len(chosen), 'run')} of '{suite}'")
 
 
-def _select(store: RunStore, suite: str, prefixes: list[str], only: str | None) -> tuple[list[tuple[str, str]], list[str]]:
+def _select(
+    store: RunStore, suite: str, prefixes: list[str], only: str | None
+) -> tuple[list[tuple[str, str]], list[str]]:
     """(run id, state) of the runs to remove (all, ``prefixes``, or those in state ``only``), and the active runs kept."""
     if prefixes:
         wanted = [resolve_run(store, suite, prefix) for prefix in prefixes]
@@ -74,6 +101,12 @@ def _select(store: RunStore, suite: str, prefixes: list[str], only: str | None) 
     states = {run_id: run_state(store, suite, run_id)[0] for run_id in dict.fromkeys(wanted)}
     active = [run_id for run_id, state in states.items() if state in ACTIVE]
     if prefixes and active:
-        raise OmniBenchError(f"run {active[0]} of '{suite}' is {states[active[0]]}: omnibench cancel {suite} first")
-    chosen = [(run_id, state) for run_id, state in states.items() if state not in ACTIVE and only in (None, state)]
+        raise OmniBenchError(
+            f"run {active[0]} of '{suite}' is {states[active[0]]}: omnibench cancel {suite} first"
+        )
+    chosen = [
+        (run_id, state)
+        for run_id, state in states.items()
+        if state not in ACTIVE and only in (None, state)
+    ]
     return chosen, active

@@ -1,4 +1,5 @@
 """Rich tables for ``omnibench run`` / ``status`` / ``ls``: one row per run."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,16 +13,23 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from omnibench.execution.acceptance import Skipped, skipped
-from omnibench.execution.plan import PlannedRun
-from omnibench.report.labels import plural
-from omnibench.execution.store import RunStore
 from omnibench.config.suite import Suite
 from omnibench.config.suite_paths import flatten, leaf_value
+from omnibench.execution.acceptance import Skipped, skipped
+from omnibench.execution.plan import PlannedRun
 from omnibench.execution.states import RunState
+from omnibench.execution.store import RunStore
+from omnibench.report.labels import plural
 
-STATE_STYLES: dict[str, str] = {RunState.DONE: "green", RunState.FAILED: "bold red", RunState.RUNNING: "yellow",
-                RunState.PENDING: "cyan", RunState.NEW: "dim", RunState.STALE: "magenta", RunState.DEAD: "bold red"}
+STATE_STYLES: dict[str, str] = {
+    RunState.DONE: "green",
+    RunState.FAILED: "bold red",
+    RunState.RUNNING: "yellow",
+    RunState.PENDING: "cyan",
+    RunState.NEW: "dim",
+    RunState.STALE: "magenta",
+    RunState.DEAD: "bold red",
+}
 
 
 def state_text(state: str) -> Text:
@@ -46,8 +54,10 @@ def settings_lines(settings: Mapping[str, Any]) -> list[str]:
     shown = ", ".join(f"{path}={_cell(value)}" for path, value in settings.items())
     lines = [f"set in every run (part of its spec and id): {shown}"]
     if settings.get("limit") is not None:
-        lines.append(f"limited: at most {settings['limit']} videos per class of every split a run reads; "
-                     "smoke runs, never compared with published numbers")
+        lines.append(
+            f"limited: at most {settings['limit']} videos per class of every split a run reads; "
+            "smoke runs, never compared with published numbers"
+        )
     return lines
 
 
@@ -85,14 +95,25 @@ def top1(record: Mapping[str, Any] | None) -> str:
 
 def run_table(title: str, headers: Sequence[str]) -> Table:
     """A compact table (a rule under the header, no side borders) that fits 80 columns; cells never fold."""
-    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
-                  padding=(0, 1), collapse_padding=True)
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
+    )
     for name in headers:
-        table.add_column(name, no_wrap=True, overflow="ellipsis", min_width=12 if name == "run" else None)
+        table.add_column(
+            name, no_wrap=True, overflow="ellipsis", min_width=12 if name == "run" else None
+        )
     return table
 
 
-def plan_table(suite: Suite, plans: Sequence[PlannedRun], title: str, marks: Mapping[str, str] | None = None) -> Table:
+def plan_table(
+    suite: Suite, plans: Sequence[PlannedRun], title: str, marks: Mapping[str, str] | None = None
+) -> Table:
     """What ``--dry-run`` shows: each run, its state and what would happen to it (``marks``: run id -> a note)."""
     columns = label_columns(suite, plans)
     table = run_table(title, ["run", *map(column_title, columns), "state", "action"])
@@ -101,7 +122,9 @@ def plan_table(suite: Suite, plans: Sequence[PlannedRun], title: str, marks: Map
         action = Text(plan.action_text, style="bold" if plan.executes else "dim")
         if marks is not None and marks.get(plan.run_id):
             action.append(f"; {marks[plan.run_id]}", style="yellow")
-        table.add_row(plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), action)
+        table.add_row(
+            plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), action
+        )
     return table
 
 
@@ -109,18 +132,36 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
     """Each run's state, Slurm job (when any has one), top-1 and, when any run skipped broken videos,
     how many of how many; errors and logs go below (:func:`run_notes`)."""
     columns = label_columns(suite, plans)
-    records = {p.run_id: store.read_record(suite.name, p.run_id) if p.state == RunState.DONE else None for p in plans}
+    records = {
+        p.run_id: store.read_record(suite.name, p.run_id) if p.state == RunState.DONE else None
+        for p in plans
+    }
     skips = {run_id: skipped(record).text() for run_id, record in records.items()}
     with_jobs = any(p.status is not None and p.status.job_id for p in plans)
     with_skips = any(skips.values())
-    table = run_table(title, ["run", *map(column_title, columns), "state", *(["job"] if with_jobs else []), "top-1",
-                              *(["skipped"] if with_skips else [])])
+    table = run_table(
+        title,
+        [
+            "run",
+            *map(column_title, columns),
+            "state",
+            *(["job"] if with_jobs else []),
+            "top-1",
+            *(["skipped"] if with_skips else []),
+        ],
+    )
     for plan in plans:
         labels, status = suite.labels(plan.spec), plan.status
         job = [status.job_id if status and status.job_id else ""] if with_jobs else []
         skip = [Text(skips[plan.run_id], style="yellow")] if with_skips else []
-        table.add_row(plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), *job,
-                      top1(records[plan.run_id]), *skip)
+        table.add_row(
+            plan.run_id,
+            *[_cell(labels.get(c)) for c in columns],
+            state_text(plan.state),
+            *job,
+            top1(records[plan.run_id]),
+            *skip,
+        )
     return table
 
 
@@ -134,7 +175,12 @@ def run_notes(rows: Sequence[Mapping[str, Any]], folder: str) -> list[Text]:
             line.append(str(row["error"] or "no error recorded"), style=style)
             lines.append(line)
             lines.append(Text(f"  log: {short_path(row['log'])}"))
-    lines.append(Text(f"logs: {folder}/<run>/log.txt; one run in detail: omnibench status SUITE --run RUN", style="dim"))
+    lines.append(
+        Text(
+            f"logs: {folder}/<run>/log.txt; one run in detail: omnibench status SUITE --run RUN",
+            style="dim",
+        )
+    )
     return lines
 
 
@@ -154,14 +200,32 @@ def store_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
     """Runs found in the store (no suite file needed): suite, id, what it is, state, job, top-1, skipped videos."""
     with_jobs = any(row["job_id"] for row in rows)
     with_skips = any(skipped_text(row) for row in rows)
-    headers = ["suite", "run", "protocol", "dataset", "model", "state", *(["job"] if with_jobs else []), "top-1",
-               *(["skipped"] if with_skips else [])]
+    headers = [
+        "suite",
+        "run",
+        "protocol",
+        "dataset",
+        "model",
+        "state",
+        *(["job"] if with_jobs else []),
+        "top-1",
+        *(["skipped"] if with_skips else []),
+    ]
     table = run_table(title, headers)
     for row in rows:
         job = [row["job_id"] or ""] if with_jobs else []
         skip = [Text(skipped_text(row), style="yellow")] if with_skips else []
-        table.add_row(row["suite"], row["run_id"], row["protocol"], row["dataset"], row["model"],
-                      state_text(row["state"]), *job, row["top1"], *skip)
+        table.add_row(
+            row["suite"],
+            row["run_id"],
+            row["protocol"],
+            row["dataset"],
+            row["model"],
+            state_text(row["state"]),
+            *job,
+            row["top1"],
+            *skip,
+        )
     return table
 
 
@@ -170,8 +234,9 @@ def skipped_text(row: Mapping[str, Any]) -> str:
     return Skipped(**(row.get("skipped") or {})).text()
 
 
-def stored_run_row(store: RunStore, suite: str, run_id: str, state: str, status: Any,
-                   reason: str | None = None) -> dict[str, Any]:
+def stored_run_row(
+    store: RunStore, suite: str, run_id: str, state: str, status: Any, reason: str | None = None
+) -> dict[str, Any]:
     """A plain dict describing one stored run (for tables and ``--json``); ``reason``: why a record does not count."""
     spec = flatten(store.read_spec(suite, run_id) or {})
     record = store.read_record(suite, run_id) if state == RunState.DONE else None
@@ -193,8 +258,11 @@ def stored_run_row(store: RunStore, suite: str, run_id: str, state: str, status:
 
 def _metrics_text(metrics: Mapping[str, Any]) -> str:
     names = {"top1": "top-1", "top5": "top-5", "mean_class": "mean-class", "top1_std": "top-1 std"}
-    return " · ".join(f"{label} {metrics[key]:.2f}" for key, label in names.items()
-                      if isinstance(metrics.get(key), (int, float)))
+    return " · ".join(
+        f"{label} {metrics[key]:.2f}"
+        for key, label in names.items()
+        if isinstance(metrics.get(key), (int, float))
+    )
 
 
 def _record_lines(spec: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
@@ -203,10 +271,16 @@ def _record_lines(spec: Mapping[str, Any], record: Mapping[str, Any]) -> list[st
     lines = [f"result   {_metrics_text(record.get('metrics') or {})} ({views})"]
     for item in record.get("evaluations") or ():
         broken = f", {item['skipped']} skipped" if item.get("skipped") else ""
-        lines.append(f"  {item.get('dataset')}/{item.get('split')}: {_metrics_text(item)} on {item.get('videos')} videos{broken}")
+        lines.append(
+            f"  {item.get('dataset')}/{item.get('split')}: {_metrics_text(item)} on {item.get('videos')} videos{broken}"
+        )
     counts = skipped(record)
-    lines.append(f"skipped  {counts.text() or 'none'} (broken videos; at most {100 * spec.get('max_skipped', 0):.3g}% allowed)")
-    lines.append(f"time     {record.get('wall_time_s', 0):.0f} s wall, {record.get('clips_per_s', 0):.1f} clips/s")
+    lines.append(
+        f"skipped  {counts.text() or 'none'} (broken videos; at most {100 * spec.get('max_skipped', 0):.3g}% allowed)"
+    )
+    lines.append(
+        f"time     {record.get('wall_time_s', 0):.0f} s wall, {record.get('clips_per_s', 0):.1f} clips/s"
+    )
     return lines
 
 
@@ -216,8 +290,14 @@ def _job_line(status: Any) -> str:
     return f"job      {status.job_id or 'none'}; {starts}{host}; updated {status.updated}"
 
 
-def run_detail_lines(status: Any, log: str, spec: Mapping[str, Any], record: Mapping[str, Any] | None,
-                     tail: Sequence[str], reason: str | None = None) -> list[Text | str]:
+def run_detail_lines(
+    status: Any,
+    log: str,
+    spec: Mapping[str, Any],
+    record: Mapping[str, Any] | None,
+    tail: Sequence[str],
+    reason: str | None = None,
+) -> list[Text | str]:
     """``omnibench status SUITE --run ID``: error, log, job, results, the whole spec, the log's last lines."""
     lines: list[Text | str] = []
     if status is not None and status.error:
@@ -228,8 +308,13 @@ def run_detail_lines(status: Any, log: str, spec: Mapping[str, Any], record: Map
     if status is not None:
         lines.append(_job_line(status))
     if spec.get("limit") is not None:
-        lines.append(Text(f"limited  at most {spec['limit']} videos per class (a smoke run: not comparable "
-                          "with published numbers)", style="yellow"))
+        lines.append(
+            Text(
+                f"limited  at most {spec['limit']} videos per class (a smoke run: not comparable "
+                "with published numbers)",
+                style="yellow",
+            )
+        )
     if record is not None:
         lines.extend(_record_lines(spec, record))
     lines.append("spec")

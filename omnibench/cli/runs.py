@@ -3,6 +3,7 @@
 Store-only paths (a finished suite, ``status``, ``ls runs``) import no torch; validating
 names against the model / protocol registries happens only when runs will execute.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,15 +17,15 @@ from omnibench.cli import checks
 from omnibench.cli import run_tables as tables
 from omnibench.cli.options import Force, Limit, Results, Settings, suite_settings
 from omnibench.cli.suite_progress import SuiteProgress, run_labels
+from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions, check_device
+from omnibench.config.suite import Suite, load_suite, suite_files
+from omnibench.config.suite_paths import Leaves
 from omnibench.errors import OmniBenchError
 from omnibench.execution.plan import PlannedRun, find_suite, plan_runs, remember_source, select_runs
 from omnibench.execution.process import Terminated
-from omnibench.registry import did_you_mean
-from omnibench.execution.store import RunStore
-from omnibench.config.suite import Suite, load_suite, suite_files
-from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions, check_device
-from omnibench.config.suite_paths import Leaves
 from omnibench.execution.states import RunState
+from omnibench.execution.store import RunStore
+from omnibench.registry import did_you_mean
 
 app = typer.Typer()
 ls_app = typer.Typer(help="List suites, models or stored runs.", no_args_is_help=True)
@@ -41,25 +42,59 @@ def _shots(values: list[str] | None) -> list[int]:
     try:
         return [int(k) for k in _split(values)]
     except ValueError:
-        raise OmniBenchError(f"--shots takes whole numbers, got {', '.join(_split(values))}") from None
+        raise OmniBenchError(
+            f"--shots takes whole numbers, got {', '.join(_split(values))}"
+        ) from None
 
 
-Datasets = Annotated[list[str] | None, typer.Option("--dataset", "-d", help="Only runs on this dataset (repeat or comma-separate).")]
-ExecutorOpt = Annotated[Executor, typer.Option("--executor", "-e", help="inline (this process), local (parallel processes) or slurm.")]
-Profile = Annotated[str | None, typer.Option("--profile", help="Slurm resource profile (slurm/<name>.yaml).")]
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Print the expanded runs and what would be skipped; run nothing.")]
-DataRoot = Annotated[Path | None, typer.Option("--data-root", help="Folder holding one sub-folder per dataset.")]
-Workers = Annotated[int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")]
+Datasets = Annotated[
+    list[str] | None,
+    typer.Option("--dataset", "-d", help="Only runs on this dataset (repeat or comma-separate)."),
+]
+ExecutorOpt = Annotated[
+    Executor,
+    typer.Option(
+        "--executor", "-e", help="inline (this process), local (parallel processes) or slurm."
+    ),
+]
+Profile = Annotated[
+    str | None, typer.Option("--profile", help="Slurm resource profile (slurm/<name>.yaml).")
+]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Print the expanded runs and what would be skipped; run nothing."
+    ),
+]
+DataRoot = Annotated[
+    Path | None, typer.Option("--data-root", help="Folder holding one sub-folder per dataset.")
+]
+Workers = Annotated[
+    int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")
+]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-MaxParallel = Annotated[int, typer.Option("--max-parallel", min=0, help="Runs executing at once: local processes / Slurm array tasks (0: the profile's limit, or half the CPUs).")]
+MaxParallel = Annotated[
+    int,
+    typer.Option(
+        "--max-parallel",
+        min=0,
+        help="Runs executing at once: local processes / Slurm array tasks (0: the profile's limit, or half the CPUs).",
+    ),
+]
 
 
 @app.command()
 def run(
-    suite: Annotated[str, typer.Argument(help="Suite name (omnibench ls suites) or a suite YAML file.")],
+    suite: Annotated[
+        str, typer.Argument(help="Suite name (omnibench ls suites) or a suite YAML file.")
+    ],
     dataset: Datasets = None,
-    model: Annotated[list[str] | None, typer.Option("--model", "-m", help="Only runs of this model.")] = None,
-    shots: Annotated[list[str] | None, typer.Option("--shots", "-k", help="Only few-shot runs with K shots.")] = None,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Only runs of this model.")
+    ] = None,
+    shots: Annotated[
+        list[str] | None, typer.Option("--shots", "-k", help="Only few-shot runs with K shots.")
+    ] = None,
     executor: ExecutorOpt = Executor.INLINE,
     profile: Profile = None,
     dry_run: DryRun = False,
@@ -73,14 +108,25 @@ def run(
     max_parallel: MaxParallel = 0,
 ) -> None:
     """Run a suite: finished runs are skipped, interrupted or failed ones resume."""
-    filters: dict[str, list[Any]] = {"--dataset": _split(dataset), "--model": _split(model), "--shots": _shots(shots)}
+    filters: dict[str, list[Any]] = {
+        "--dataset": _split(dataset),
+        "--model": _split(model),
+        "--shots": _shots(shots),
+    }
     options = _options(executor, profile, data_root, workers, device, max_parallel)
-    _run(suite, filters, RunStore(results), dry_run, force, options, suite_settings(settings, limit))
+    _run(
+        suite, filters, RunStore(results), dry_run, force, options, suite_settings(settings, limit)
+    )
 
 
 @app.command()
 def ablate(
-    study: Annotated[str, typer.Argument(help="modules | ratio | prompt | location | combination (OmniCLIP Tables 7-11).")],
+    study: Annotated[
+        str,
+        typer.Argument(
+            help="modules | ratio | prompt | location | combination (OmniCLIP Tables 7-11)."
+        ),
+    ],
     dataset: Datasets = None,
     executor: ExecutorOpt = Executor.INLINE,
     profile: Profile = None,
@@ -96,20 +142,42 @@ def ablate(
 ) -> None:
     """Run one OmniCLIP ablation suite (suites/ablation-STUDY.yaml)."""
     if study not in ABLATIONS:
-        raise OmniBenchError(f"unknown ablation '{study}'{did_you_mean(study, list(ABLATIONS))}; one of {', '.join(ABLATIONS)}")
+        raise OmniBenchError(
+            f"unknown ablation '{study}'{did_you_mean(study, list(ABLATIONS))}; one of {', '.join(ABLATIONS)}"
+        )
     options = _options(executor, profile, data_root, workers, device, max_parallel)
-    _run(f"ablation-{study}", {"--dataset": _split(dataset)}, RunStore(results), dry_run, force, options,
-         suite_settings(settings, limit))
+    _run(
+        f"ablation-{study}",
+        {"--dataset": _split(dataset)},
+        RunStore(results),
+        dry_run,
+        force,
+        options,
+        suite_settings(settings, limit),
+    )
 
 
-def _options(executor: Executor, profile: str | None, data_root: Path | None, workers: int, device: str,
-             max_parallel: int) -> LaunchOptions:
+def _options(
+    executor: Executor,
+    profile: str | None,
+    data_root: Path | None,
+    workers: int,
+    device: str,
+    max_parallel: int,
+) -> LaunchOptions:
     runtime = RuntimeOptions(device=check_device(device), workers=workers, data_root=data_root)
     return LaunchOptions(executor, runtime, profile, max_parallel)
 
 
-def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, force: bool, options: LaunchOptions,
-         settings: Leaves) -> None:
+def _run(
+    name: str,
+    filters: dict[str, list],
+    store: RunStore,
+    dry_run: bool,
+    force: bool,
+    options: LaunchOptions,
+    settings: Leaves,
+) -> None:
     suite = find_suite(name, store, settings)
     plans = plan_runs(suite.name, select_runs(suite, filters), store, force)
     todo = [p for p in plans if p.executes]
@@ -120,11 +188,16 @@ def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, fo
         console.print(tables.plan_table(suite, plans, title, {k: v for k, v in marks.items() if v}))
         for line in tables.settings_lines(suite.settings):
             console.print(line, soft_wrap=True)
-        console.print(f"{len(todo)} would execute, {len(plans) - len(todo)} skipped; results in {store.root}")
+        console.print(
+            f"{len(todo)} would execute, {len(plans) - len(todo)} skipped; results in {store.root}"
+        )
     checks.print_findings(findings, undeclared)
     errors = sum(finding.error for finding in findings)
     if errors:
-        console.print(f"{tables.plural(errors, 'problem')} would stop these runs" + ("" if dry_run else "; nothing ran"))
+        console.print(
+            f"{tables.plural(errors, 'problem')} would stop these runs"
+            + ("" if dry_run else "; nothing ran")
+        )
         raise typer.Exit(2)
     if not dry_run:
         if todo:
@@ -132,8 +205,13 @@ def _run(name: str, filters: dict[str, list], store: RunStore, dry_run: bool, fo
         _execute_and_summarize(suite, plans, todo, store, options)
 
 
-def _execute_and_summarize(suite: Suite, plans: list[PlannedRun], todo: list[PlannedRun], store: RunStore,
-                           options: LaunchOptions) -> None:
+def _execute_and_summarize(
+    suite: Suite,
+    plans: list[PlannedRun],
+    todo: list[PlannedRun],
+    store: RunStore,
+    options: LaunchOptions,
+) -> None:
     """Execute ``todo``, then print every selected run; exit 1 if any failed (130 on Ctrl-C, 143 on SIGTERM)."""
     try:
         if todo:
@@ -151,10 +229,24 @@ def _execute_and_summarize(suite: Suite, plans: list[PlannedRun], todo: list[Pla
 def _summarize(suite: Suite, plans: list[PlannedRun], store: RunStore) -> list[PlannedRun]:
     """Print every selected run's state, job and top-1, then the failures and logs; return the fresh states."""
     final = plan_runs(suite.name, [p.spec for p in plans], store)
-    rows = [tables.stored_run_row(store, suite.name, p.run_id, p.state, p.status, p.reason) for p in final]
-    console.print(tables.summary_table(suite, final, store, f"{suite.name}: {tables.plural(len(final), 'run')}"))
-    console.print(tables.counts_line([p.state for p in final]), f"  results: {store.root / suite.name}", soft_wrap=True)
-    for line in [*tables.settings_lines(suite.settings), *tables.run_notes(rows, str(store.root / suite.name))]:
+    rows = [
+        tables.stored_run_row(store, suite.name, p.run_id, p.state, p.status, p.reason)
+        for p in final
+    ]
+    console.print(
+        tables.summary_table(
+            suite, final, store, f"{suite.name}: {tables.plural(len(final), 'run')}"
+        )
+    )
+    console.print(
+        tables.counts_line([p.state for p in final]),
+        f"  results: {store.root / suite.name}",
+        soft_wrap=True,
+    )
+    for line in [
+        *tables.settings_lines(suite.settings),
+        *tables.run_notes(rows, str(store.root / suite.name)),
+    ]:
         console.print(line, soft_wrap=True)
     return final
 
@@ -182,7 +274,9 @@ def ls_suites() -> None:
         table.add_column(column)
     for name in suite_files():
         suite = load_suite(name)
-        table.add_row(suite.name, str(len(suite.specs)), suite.table.paper_table or "–", suite.description)
+        table.add_row(
+            suite.name, str(len(suite.specs)), suite.table.paper_table or "–", suite.description
+        )
     console.print(table)
 
 
@@ -206,4 +300,8 @@ def ls_models() -> None:
 def _default(field: dataclasses.Field[object]) -> str:
     if field.default is not dataclasses.MISSING:
         return repr(field.default)
-    return repr(field.default_factory()) if field.default_factory is not dataclasses.MISSING else "required"
+    return (
+        repr(field.default_factory())
+        if field.default_factory is not dataclasses.MISSING
+        else "required"
+    )

@@ -2,6 +2,7 @@
 
 Nothing here imports torch: these commands read ``spec.json``, ``status.json`` and ``record.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,8 @@ from omnibench.cli.options import JsonOut, Limit, Results, Settings, suite_setti
 from omnibench.cli.runs import ls_app
 from omnibench.errors import OmniBenchError
 from omnibench.execution.plan import cancel_runs, find_suite, judged_state, plan_runs
-from omnibench.registry import did_you_mean
 from omnibench.execution.store import RunStore
+from omnibench.registry import did_you_mean
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -27,8 +28,18 @@ LOG_TAIL = 10  # log lines the detail view shows
 
 @app.command()
 def status(
-    suite: Annotated[str | None, typer.Argument(help="A suite name or file (default: every run in the store).")] = None,
-    run: Annotated[str | None, typer.Option("--run", "-r", metavar="RUN", help="One run in detail: its whole error, log tail, spec and results (a unique prefix of the id is enough).")] = None,
+    suite: Annotated[
+        str | None, typer.Argument(help="A suite name or file (default: every run in the store).")
+    ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option(
+            "--run",
+            "-r",
+            metavar="RUN",
+            help="One run in detail: its whole error, log tail, spec and results (a unique prefix of the id is enough).",
+        ),
+    ] = None,
     settings: Settings = None,
     limit: Limit = None,
     results: Results = None,
@@ -43,7 +54,9 @@ def status(
     elif run is not None:
         _show_run(store, stored_name(store, suite), run, as_json)
     elif suite in store.suites() and not _has_definition(suite, store):
-        _show_store(store, suite, as_json)  # runs of a suite with no file (omnibench eval's records)
+        _show_store(
+            store, suite, as_json
+        )  # runs of a suite with no file (omnibench eval's records)
     else:
         _show_suite(store, suite, suite_settings(settings, limit), as_json)
 
@@ -66,32 +79,60 @@ def stored_name(store: RunStore, suite: str) -> str:
 def _show_suite(store: RunStore, name: str, settings: Any, as_json: bool) -> None:
     loaded = find_suite(name, store, settings)
     plans = plan_runs(loaded.name, loaded.specs, store)
-    rows = [tables.stored_run_row(store, loaded.name, p.run_id, p.state, p.status, p.reason) for p in plans]
+    rows = [
+        tables.stored_run_row(store, loaded.name, p.run_id, p.state, p.status, p.reason)
+        for p in plans
+    ]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    console.print(tables.summary_table(loaded, plans, store, f"{loaded.name}: {tables.plural(len(plans), 'run')}"))
-    console.print(tables.counts_line([p.state for p in plans]), f"  results: {store.root / loaded.name}", soft_wrap=True)
-    for line in [*tables.settings_lines(loaded.settings), *tables.run_notes(rows, str(store.root / loaded.name))]:
+    console.print(
+        tables.summary_table(
+            loaded, plans, store, f"{loaded.name}: {tables.plural(len(plans), 'run')}"
+        )
+    )
+    console.print(
+        tables.counts_line([p.state for p in plans]),
+        f"  results: {store.root / loaded.name}",
+        soft_wrap=True,
+    )
+    for line in [
+        *tables.settings_lines(loaded.settings),
+        *tables.run_notes(rows, str(store.root / loaded.name)),
+    ]:
         console.print(line, soft_wrap=True)
     known = {p.run_id for p in plans}
     extra = [run.run_id for run in store.iter_runs(loaded.name) if run.run_id not in known]
     if extra:
-        console.print(f"[dim]{tables.plural(len(extra), 'other stored run')} of '{loaded.name}' (other --set / --limit "
-                      f"settings, or an older suite file): omnibench ls runs -s {loaded.name}[/]", soft_wrap=True)
+        console.print(
+            f"[dim]{tables.plural(len(extra), 'other stored run')} of '{loaded.name}' (other --set / --limit "
+            f"settings, or an older suite file): omnibench ls runs -s {loaded.name}[/]",
+            soft_wrap=True,
+        )
 
 
 def _show_store(store: RunStore, suite: str | None, as_json: bool) -> None:
     rows = []
     for stored in store.iter_runs(suite):
-        rows.append(tables.stored_run_row(store, stored.suite, stored.run_id, *judged_state(store, stored.suite, stored.run_id)))
+        rows.append(
+            tables.stored_run_row(
+                store,
+                stored.suite,
+                stored.run_id,
+                *judged_state(store, stored.suite, stored.run_id),
+            )
+        )
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
     elif not rows:
         console.print(f"no runs in {store.root}")
     else:
         console.print(tables.store_table(rows, tables.plural(len(rows), "run")))
-        console.print(tables.counts_line([r["state"] for r in rows]), f"  results: {store.root}", soft_wrap=True)
+        console.print(
+            tables.counts_line([r["state"] for r in rows]),
+            f"  results: {store.root}",
+            soft_wrap=True,
+        )
         for line in tables.run_notes(rows, str(store.root / (suite or "<suite>"))):
             console.print(line, soft_wrap=True)
 
@@ -103,9 +144,13 @@ def resolve_run(store: RunStore, suite: str, prefix: str) -> str:
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
-        raise OmniBenchError(f"--run {prefix}: several runs of '{suite}' start with it: {', '.join(matches)}")
+        raise OmniBenchError(
+            f"--run {prefix}: several runs of '{suite}' start with it: {', '.join(matches)}"
+        )
     hint = did_you_mean(prefix, ids)
-    raise OmniBenchError(f"--run {prefix}: no run of '{suite}' in {store.root}{hint}; omnibench status {suite} lists them")
+    raise OmniBenchError(
+        f"--run {prefix}: no run of '{suite}' in {store.root}{hint}; omnibench status {suite} lists them"
+    )
 
 
 def _show_run(store: RunStore, suite: str, prefix: str, as_json: bool) -> None:
@@ -115,8 +160,16 @@ def _show_run(store: RunStore, suite: str, prefix: str, as_json: bool) -> None:
     record = store.read_record(suite, run_id)
     log = run_status.log if run_status and run_status.log else str(store.log_path(suite, run_id))
     if as_json:
-        detail = {"suite": suite, "run_id": run_id, "state": state, "status": run_status.to_dict() if run_status else None,
-                  "reason": reason, "log": log, "spec": spec, "record": record}
+        detail = {
+            "suite": suite,
+            "run_id": run_id,
+            "state": state,
+            "status": run_status.to_dict() if run_status else None,
+            "reason": reason,
+            "log": log,
+            "spec": spec,
+            "record": record,
+        }
         typer.echo(json.dumps(detail, indent=2))
         return
     console.print(Text(f"{suite}/{run_id}  ", style="bold") + tables.state_text(state))
@@ -142,24 +195,36 @@ def cancel(
     name = stored_name(store, suite)
     done = cancel_runs(store, name)
     if done.slurm:
-        console.print(f"cancelled {tables.plural(len(done.slurm), 'run')} of '{name}': {', '.join(job for _, job in done.slurm)}")
+        console.print(
+            f"cancelled {tables.plural(len(done.slurm), 'run')} of '{name}': {', '.join(job for _, job in done.slurm)}"
+        )
     if done.stopped:
-        console.print(f"stopped {tables.plural(len(done.stopped), 'run')} of '{name}': "
-                      f"{', '.join(sorted({process for _, process in done.stopped}))}", soft_wrap=True)
+        console.print(
+            f"stopped {tables.plural(len(done.stopped), 'run')} of '{name}': "
+            f"{', '.join(sorted({process for _, process in done.stopped}))}",
+            soft_wrap=True,
+        )
     if done.dead:
-        console.print(f"marked {tables.plural(len(done.dead), 'dead run')} failed (their process is gone): "
-                      f"{', '.join(done.dead)}", soft_wrap=True)
+        console.print(
+            f"marked {tables.plural(len(done.dead), 'dead run')} failed (their process is gone): "
+            f"{', '.join(done.dead)}",
+            soft_wrap=True,
+        )
     if done.gone:
-        console.print(f"no job in the Slurm queue for {tables.plural(len(done.gone), 'run')} marked pending/running "
-                      f"(jobs that ended without a status, or processes on another host): {', '.join(done.gone)}",
-                      soft_wrap=True)
+        console.print(
+            f"no job in the Slurm queue for {tables.plural(len(done.gone), 'run')} marked pending/running "
+            f"(jobs that ended without a status, or processes on another host): {', '.join(done.gone)}",
+            soft_wrap=True,
+        )
     if not (done.slurm or done.stopped or done.dead or done.gone):
         console.print(f"no queued or running runs recorded for suite '{name}' in {store.root}")
 
 
 @ls_app.command("runs")
 def ls_runs(
-    suite: Annotated[str | None, typer.Option("--suite", "-s", metavar="SUITE", help="Only this suite's runs.")] = None,
+    suite: Annotated[
+        str | None, typer.Option("--suite", "-s", metavar="SUITE", help="Only this suite's runs.")
+    ] = None,
     results: Results = None,
     as_json: JsonOut = False,
 ) -> None:

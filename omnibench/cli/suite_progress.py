@@ -5,6 +5,7 @@ On a terminal it is one bar above the runs' own epoch bars (one rich display for
 the runs' ``status.json`` files from a thread, so it works alike for the inline, local and Slurm
 executors; the ETA is the time per finished run so far times the runs still to finish.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from omnibench.cli.run_tables import top1
 from omnibench.errors import OmniBenchError
-from omnibench.execution.store import RunStore
 from omnibench.execution.states import RunState
+from omnibench.execution.store import RunStore
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -40,18 +41,31 @@ class _Run:
     started: float | None = None
     number: int = 0  # the order in which runs started, 1-based
     state: str | None = None  # done | failed, once ended
-    before: tuple[int, str | None] = (0, None)  # (starts, updated) of its status when watching began
+    before: tuple[int, str | None] = (
+        0,
+        None,
+    )  # (starts, updated) of its status when watching began
 
 
 class SuiteProgress:
     """Watches ``runs`` (run id -> label) of ``suite`` in ``store`` while they execute."""
 
-    def __init__(self, store: RunStore, suite: str, runs: Mapping[str, str], rich: bool | None = None,
-                 stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        suite: str,
+        runs: Mapping[str, str],
+        rich: bool | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
         self.store, self.suite = store, suite
-        self.runs = [_Run(run_id, label, before=self._stamp(run_id)) for run_id, label in runs.items()]
+        self.runs = [
+            _Run(run_id, label, before=self._stamp(run_id)) for run_id, label in runs.items()
+        ]
         self.rich = sys.stdout.isatty() if rich is None else rich
-        self.stream = stream or sys.stdout  # captured now: runs later redirect sys.stdout to their logs
+        self.stream = (
+            stream or sys.stdout
+        )  # captured now: runs later redirect sys.stdout to their logs
         self.began = time.monotonic()
         self.stopped = threading.Event()
         self.display: Progress | None = None
@@ -65,7 +79,9 @@ class SuiteProgress:
                 from omnibench.engine.progress import shared_display  # noqa: PLC0415  (the engine imports torch)
 
                 self.display = stack.enter_context(shared_display())
-                self.task = self.display.add_task(self.suite, total=len(self.runs), status=self.status())
+                self.task = self.display.add_task(
+                    self.suite, total=len(self.runs), status=self.status()
+                )
             thread = threading.Thread(target=self._loop, name="suite-progress", daemon=True)
             thread.start()
             try:
@@ -89,13 +105,21 @@ class SuiteProgress:
 
     def _stamp(self, run_id: str) -> tuple[int, str | None]:
         status = self.store.read_status(self.suite, run_id)
-        return (int(status.extra.get("starts", 0)), status.updated) if status is not None else (0, None)
+        return (
+            (int(status.extra.get("starts", 0)), status.updated)
+            if status is not None
+            else (0, None)
+        )
 
     def _look(self, run: _Run) -> None:
         """A run counts once its status changed since watching began (a failure of an earlier invocation does not)."""
         try:
             status = self.store.read_status(self.suite, run.run_id)
-            done = self.store.is_done(self.suite, run.run_id) and status is not None and status.state == RunState.DONE
+            done = (
+                self.store.is_done(self.suite, run.run_id)
+                and status is not None
+                and status.state == RunState.DONE
+            )
         except OmniBenchError:  # a status being replaced: look again at the next poll
             return
         if status is None or (int(status.extra.get("starts", 0)), status.updated) == run.before:
@@ -115,9 +139,15 @@ class SuiteProgress:
 
     def _end(self, run: _Run, error: str | None) -> None:
         took = clock(time.monotonic() - (run.started or self.began))
-        result = f"top-1 {top1(self.store.read_record(self.suite, run.run_id))}" if run.state == RunState.DONE else error
-        self._line(f"[{run.number}/{len(self.runs)}] {run.state} {self.suite}/{run.run_id} in {took}: {result} "
-                   f"· {self.status()}")
+        result = (
+            f"top-1 {top1(self.store.read_record(self.suite, run.run_id))}"
+            if run.state == RunState.DONE
+            else error
+        )
+        self._line(
+            f"[{run.number}/{len(self.runs)}] {run.state} {self.suite}/{run.run_id} in {took}: {result} "
+            f"· {self.status()}"
+        )
 
     @property
     def finished(self) -> int:
@@ -126,7 +156,10 @@ class SuiteProgress:
     def status(self) -> str:
         """``run 3/8 · 2 done · 0 failed · ETA 1:02:03``."""
         started = sum(run.started is not None for run in self.runs)
-        counts = {state: sum(run.state == state for run in self.runs) for state in (RunState.DONE, RunState.FAILED)}
+        counts = {
+            state: sum(run.state == state for run in self.runs)
+            for state in (RunState.DONE, RunState.FAILED)
+        }
         text = f"run {max(started, 1)}/{len(self.runs)} · {counts[RunState.DONE]} done · {counts[RunState.FAILED]} failed"
         left = len(self.runs) - self.finished
         if self.finished and left:

@@ -12,14 +12,15 @@ Each model declares its own defaults per protocol, with their sources, where it 
 model's. What belongs to a protocol whatever the model (``eval_only`` trains for 0 epochs)
 lies over the model's values. This module imports no torch.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from omnibench.config.suite_paths import flatten
 from omnibench.models.declaration import DECLARED, MissingDefaultsError, Patch, merge
 from omnibench.protocols.registry import PROTOCOLS
-from omnibench.config.suite_paths import flatten
 
 __all__ = ["MissingDefaultsError", "apply_defaults", "flat_defaults", "protocol_defaults"]
 
@@ -27,8 +28,9 @@ __all__ = ["MissingDefaultsError", "apply_defaults", "flat_defaults", "protocol_
 PROTOCOL_FIXED: dict[str, Patch] = {"eval_only": {"optim": {"epochs": 0}}}
 
 
-def protocol_defaults(protocol: str, dataset: str, model: str = "omniclip",
-                      options: Mapping[str, Any] | None = None) -> Patch:
+def protocol_defaults(
+    protocol: str, dataset: str, model: str = "omniclip", options: Mapping[str, Any] | None = None
+) -> Patch:
     """Nested ``{"optim": ..., "data": ..., "model": {"options": ...}}`` defaults for one run.
 
     ``options``: the run's ``model.options`` (some defaults depend on them, e.g. ViFi-CLIP's
@@ -45,12 +47,17 @@ def apply_defaults(partial: Mapping[str, Any]) -> dict[str, Any]:
     """``partial`` (plain nested spec data) with the paper defaults filled in beneath it."""
     found = partial.get("model")
     model = found if isinstance(found, Mapping) else {}
-    patch = protocol_defaults(str(partial.get("protocol", "")), str(partial.get("dataset", "")),
-                              str(model.get("name", "omniclip")), model.get("options") or {})
+    patch = protocol_defaults(
+        str(partial.get("protocol", "")),
+        str(partial.get("dataset", "")),
+        str(model.get("name", "omniclip")),
+        model.get("options") or {},
+    )
     return merge(patch, partial)
 
 
-def flat_defaults(protocol: str, dataset: str, model: str = "omniclip",
-                  options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def flat_defaults(
+    protocol: str, dataset: str, model: str = "omniclip", options: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """The same defaults as dotted spec paths (``{"optim.lr": 2e-3, ...}``), for path-based loaders."""
     return flatten(protocol_defaults(protocol, dataset, model, options))

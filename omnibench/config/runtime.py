@@ -4,6 +4,7 @@ Slurm profile, parallelism).
 They do not change a run's result, so they are not part of :class:`~omnibench.config.spec.RunSpec`
 and not part of its hash.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,7 +20,9 @@ DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?")
 def check_device(device: str) -> str:
     """``device`` if it is ``auto``, ``cpu``, ``cuda`` or ``cuda:N``, else a one-line error."""
     if not DEVICES.fullmatch(device):
-        raise OmniBenchError(f"--device {device}: not a device; use auto, cpu, cuda or cuda:N (N: a GPU index)")
+        raise OmniBenchError(
+            f"--device {device}: not a device; use auto, cpu, cuda or cuda:N (N: a GPU index)"
+        )
     return device
 
 
@@ -63,4 +66,6 @@ class LaunchOptions:
         try:
             object.__setattr__(self, "executor", Executor(self.executor))
         except ValueError:
-            raise OmniBenchError(f"unknown executor '{self.executor}'; one of {', '.join(Executor)}") from None
+            raise OmniBenchError(
+                f"unknown executor '{self.executor}'; one of {', '.join(Executor)}"
+            ) from None

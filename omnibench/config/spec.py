@@ -6,6 +6,7 @@ not hours into a Slurm job. Model- and protocol-specific switches live in
 ``model.options`` and ``protocol_options``; they are validated by the options dataclass
 that the model / protocol registers (see :func:`validate_options`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,7 +39,9 @@ class ModelSpec:
 
     name: str = "omniclip"
     backbone: str = "ViT-B-16"
-    pretrained: str | None = "openai"  # open_clip tag, a local checkpoint path, or None (random init)
+    pretrained: str | None = (
+        "openai"  # open_clip tag, a local checkpoint path, or None (random init)
+    )
     options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -90,7 +93,9 @@ class OptimSpec:
         per_device = self.batch_per_device
         _check(per_device is None or per_device >= 1, "optim.batch_per_device", "must be >= 1")
         _check(self.lr > 0, "optim.lr", "must be > 0")
-        _check(self.min_lr is None or 0 <= self.min_lr <= self.lr, "optim.min_lr", "must be in [0, lr]")
+        _check(
+            self.min_lr is None or 0 <= self.min_lr <= self.lr, "optim.min_lr", "must be in [0, lr]"
+        )
         _check(self.warmup_epochs >= 0, "optim.warmup_epochs", "must be >= 0")
         _check(0 <= self.label_smoothing < 1, "optim.label_smoothing", "must be in [0, 1)")
         for key in ("weight_decay", "new_module_lr_mult", "mixup", "cutmix", "checkpoint_every"):
@@ -114,11 +119,17 @@ class RunSpec:
     strict: bool = False  # a broken video fails the run instead of being skipped
     allow_leakage: bool = False  # override of the train/eval overlap guard (recorded)
     limit: int | None = None  # at most this many videos per class of every split (a quick subset)
-    max_skipped: float = DEFAULT_MAX_SKIPPED  # larger shares of broken (skipped) videos fail the run
+    max_skipped: float = (
+        DEFAULT_MAX_SKIPPED  # larger shares of broken (skipped) videos fail the run
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "protocol_options", _frozen(self.protocol_options))
-        _check(self.limit is None or (type(self.limit) is int and self.limit >= 1), "limit", "must be an integer >= 1")
+        _check(
+            self.limit is None or (type(self.limit) is int and self.limit >= 1),
+            "limit",
+            "must be an integer >= 1",
+        )
         _check(0 <= self.max_skipped <= 1, "max_skipped", "must be a share in [0, 1]")
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,7 +148,10 @@ class RunSpec:
         """``(spec path, dataset)`` of every dataset the run reads: its own, then its zero-shot targets."""
         targets = self.protocol_options.get("targets") or ()
         targets = targets if isinstance(targets, (list, tuple)) else (targets,)
-        return (("dataset", self.dataset), *((f"protocol_options.targets.{i}", t) for i, t in enumerate(targets)))
+        return (
+            ("dataset", self.dataset),
+            *((f"protocol_options.targets.{i}", t) for i, t in enumerate(targets)),
+        )
 
     def datasets_read(self) -> tuple[str, ...]:
         """Every dataset the run reads (see :meth:`dataset_fields`)."""
@@ -155,7 +169,9 @@ class RunSpec:
 
 # Fields added after runs were first stored: at these values they stay out of the run's identity,
 # so every run stored before them keeps its id (the values are what those runs did).
-HASH_NEUTRAL: Mapping[str, Any] = types.MappingProxyType({"limit": None, "max_skipped": DEFAULT_MAX_SKIPPED})
+HASH_NEUTRAL: Mapping[str, Any] = types.MappingProxyType(
+    {"limit": None, "max_skipped": DEFAULT_MAX_SKIPPED}
+)
 
 
 def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -187,12 +203,16 @@ def _check_choice(value: str, choices: tuple[str, ...], key: str) -> None:
 def _build(cls: type, data: Mapping[str, Any], where: str, prefix: str) -> Any:
     """Construct dataclass ``cls`` from ``data``, recursing into nested dataclass fields."""
     if not isinstance(data, Mapping):
-        raise SpecError(f"{where}: '{prefix.rstrip('.') or 'spec'}' must be a mapping, got {type(data).__name__}")
+        raise SpecError(
+            f"{where}: '{prefix.rstrip('.') or 'spec'}' must be a mapping, got {type(data).__name__}"
+        )
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for key in data:
         if key not in fields:
-            raise SpecError(f"{where}: unknown key '{prefix}{key}'{did_you_mean(str(key), list(fields))}")
+            raise SpecError(
+                f"{where}: unknown key '{prefix}{key}'{did_you_mean(str(key), list(fields))}"
+            )
     kwargs = {}
     for key, value in data.items():
         field_type = hints[key]
@@ -203,7 +223,11 @@ def _build(cls: type, data: Mapping[str, Any], where: str, prefix: str) -> Any:
     try:
         return cls(**kwargs)
     except SpecError as err:
-        raise SpecError(f"{where}: {prefix}{err}" if prefix and not str(err).startswith(prefix) else f"{where}: {err}") from None
+        raise SpecError(
+            f"{where}: {prefix}{err}"
+            if prefix and not str(err).startswith(prefix)
+            else f"{where}: {err}"
+        ) from None
     except TypeError as err:
         raise SpecError(f"{where}: {prefix.rstrip('.') or 'spec'}: {err}") from None
 

@@ -21,6 +21,7 @@ protocol registries (and the options of models and protocols) are checked by
 :func:`omnibench.execution.suite_check.check_suite`, which imports torch; commands call it only when
 something is about to be executed or when asked to validate.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,11 +31,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from omnibench.errors import OmniBenchError, UnknownNameError
-from omnibench.registry import did_you_mean
 from omnibench.config.defaults import MissingDefaultsError, flat_defaults
 from omnibench.config.spec import RunSpec, SpecError
-from omnibench.execution.store import checked_name
 from omnibench.config.suite_paths import (
     Leaves,
     SuiteError,
@@ -53,12 +51,33 @@ from omnibench.config.suite_paths import (
 )
 from omnibench.config.suite_table import LAYOUTS, TableSpec, check_reference, parse_table
 from omnibench.config.yaml_lines import LocatedYaml, load_yaml, overlay
+from omnibench.errors import OmniBenchError, UnknownNameError
+from omnibench.execution.store import checked_name
+from omnibench.registry import did_you_mean
 
 SUITES_ENV = "OMNIBENCH_SUITES"
 BUILTIN_SUITES = Path(__file__).resolve().parents[2] / "suites"
-TOP_KEYS = ("name", "description", "include", "table", "external_datasets", "base", "grid", "seeds", "overrides")
+TOP_KEYS = (
+    "name",
+    "description",
+    "include",
+    "table",
+    "external_datasets",
+    "base",
+    "grid",
+    "seeds",
+    "overrides",
+)
 FRAGMENT_PREFIX = "_"  # suites/_ablation.yaml: included by suites, not a suite itself
-__all__ = ["LAYOUTS", "Suite", "SuiteError", "TableSpec", "load_suite", "resolve_suite", "suite_files"]
+__all__ = [
+    "LAYOUTS",
+    "Suite",
+    "SuiteError",
+    "TableSpec",
+    "load_suite",
+    "resolve_suite",
+    "suite_files",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,8 +91,12 @@ class Suite:
     specs: tuple[RunSpec, ...]
     axes: tuple[str, ...] = ()
     external_datasets: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    origins: Mapping[str, Mapping[str, str | None]] = dataclasses.field(default_factory=dict, repr=False, compare=False)
-    settings: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # --set / --limit, applied to every run
+    origins: Mapping[str, Mapping[str, str | None]] = dataclasses.field(
+        default_factory=dict, repr=False, compare=False
+    )
+    settings: Mapping[str, Any] = dataclasses.field(
+        default_factory=dict
+    )  # --set / --limit, applied to every run
 
     def labels(self, spec: RunSpec) -> dict[str, Any]:
         """The values of :attr:`axes` for ``spec``: what tells this run apart from the others."""
@@ -87,7 +110,9 @@ class Suite:
 
 def suite_dirs() -> list[Path]:
     """Where suites are looked up by name: ``$OMNIBENCH_SUITES`` (``:``-separated), then built-ins."""
-    extra = [Path(p).expanduser() for p in os.environ.get(SUITES_ENV, "").split(os.pathsep) if p.strip()]
+    extra = [
+        Path(p).expanduser() for p in os.environ.get(SUITES_ENV, "").split(os.pathsep) if p.strip()
+    ]
     return [*extra, BUILTIN_SUITES]
 
 
@@ -111,7 +136,9 @@ def resolve_suite(name_or_path: str | Path) -> Path:
     files = suite_files()
     if text not in files:
         known = ", ".join(files) or "none"
-        raise UnknownNameError(f"unknown suite '{text}'{did_you_mean(text, list(files))}; known: {known}")
+        raise UnknownNameError(
+            f"unknown suite '{text}'{did_you_mean(text, list(files))}; known: {known}"
+        )
     return files[text]
 
 
@@ -122,12 +149,16 @@ def load_suite(name_or_path: str | Path, settings: Leaves | None = None) -> Suit
     """
     path = resolve_suite(name_or_path)
     if path.name.startswith(FRAGMENT_PREFIX):
-        raise SuiteError(f"{path}: files named {FRAGMENT_PREFIX}*.yaml are fragments that suites include, not suites")
+        raise SuiteError(
+            f"{path}: files named {FRAGMENT_PREFIX}*.yaml are fragments that suites include, not suites"
+        )
     doc = _document(path, ())
     data = mapping_at(doc, doc.data, ())
     name = string_at(doc, data, "name")
     if name != doc.path.stem:
-        raise SuiteError(f"{doc.where('name')}: name '{name}' must equal the file name '{doc.path.stem}'")
+        raise SuiteError(
+            f"{doc.where('name')}: name '{name}' must equal the file name '{doc.path.stem}'"
+        )
     try:
         checked_name(name, "suite name")
     except OmniBenchError as err:
@@ -140,7 +171,17 @@ def load_suite(name_or_path: str | Path, settings: Leaves | None = None) -> Suit
     axes = _varying_paths(specs, _grid_paths(data))
     external = _external_datasets(doc, data.get("external_datasets", {}))
     chosen = {path: value for path, (value, _) in (settings or {}).items()}
-    return Suite(name, description, doc.path, table, specs, axes, external, {s.run_id(): o for s, o in runs}, chosen)
+    return Suite(
+        name,
+        description,
+        doc.path,
+        table,
+        specs,
+        axes,
+        external,
+        {s.run_id(): o for s, o in runs},
+        chosen,
+    )
 
 
 def _document(path: Path, chain: tuple[Path, ...]) -> LocatedYaml:
@@ -149,7 +190,9 @@ def _document(path: Path, chain: tuple[Path, ...]) -> LocatedYaml:
     data = mapping_at(doc, doc.data, ())
     check_keys(doc, data, (), TOP_KEYS)
     if path.resolve() in chain:
-        raise SuiteError(f"{doc.where('include')}: include cycle: {' -> '.join(str(p) for p in (*chain, path))}")
+        raise SuiteError(
+            f"{doc.where('include')}: include cycle: {' -> '.join(str(p) for p in (*chain, path))}"
+        )
     included = data.get("include", [])
     names = [included] if isinstance(included, str) else included
     if not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names):
@@ -157,20 +200,28 @@ def _document(path: Path, chain: tuple[Path, ...]) -> LocatedYaml:
     for index, name in enumerate(names):
         target = (path.parent / name).expanduser()
         if not target.is_file():
-            raise SuiteError(f"{doc.where('include', *([index] if isinstance(included, list) else []))}: "
-                             f"included file not found: {target}")
+            raise SuiteError(
+                f"{doc.where('include', *([index] if isinstance(included, list) else []))}: "
+                f"included file not found: {target}"
+            )
         doc = overlay(_document(target, (*chain, path.resolve())), doc, joined=("overrides",))
     return doc
 
 
 def _external_datasets(doc: LocatedYaml, data: Any) -> dict[str, str]:
     """``external_datasets``: names the user declares in datasets.yaml -> what to declare."""
-    if not isinstance(data, Mapping) or not all(isinstance(v, str) and v.strip() for v in data.values()):
-        raise SuiteError(f"{doc.where('external_datasets')}: 'external_datasets' must map dataset names to descriptions")
+    if not isinstance(data, Mapping) or not all(
+        isinstance(v, str) and v.strip() for v in data.values()
+    ):
+        raise SuiteError(
+            f"{doc.where('external_datasets')}: 'external_datasets' must map dataset names to descriptions"
+        )
     return {str(k): v for k, v in data.items()}
 
 
-def _grids(doc: LocatedYaml, data: Mapping[str, Any]) -> Iterator[tuple[tuple[Any, ...], Mapping[str, Any]]]:
+def _grids(
+    doc: LocatedYaml, data: Mapping[str, Any]
+) -> Iterator[tuple[tuple[Any, ...], Mapping[str, Any]]]:
     """Each grid (a mapping of path -> values) with its key prefix in the document."""
     grid = data.get("grid", {})
     if isinstance(grid, list):
@@ -192,22 +243,34 @@ def _grid_points(doc: LocatedYaml, data: Mapping[str, Any]) -> Iterator[Leaves]:
             duplicates = [v for i, v in enumerate(values) if v in values[:i]]
             if duplicates:
                 raise SuiteError(f"{where}: grid axis '{path}' lists {duplicates[0]!r} twice")
-            axes.append([(str(path), value, doc.where(*keys, path, i)) for i, value in enumerate(values)])
+            axes.append(
+                [(str(path), value, doc.where(*keys, path, i)) for i, value in enumerate(values)]
+            )
         seeds: Sequence[tuple[str, int, str | None] | None] = _seeds(doc, data, grid)
         for point, seed in itertools.product(itertools.product(*axes), seeds or [None]):
             yield {path: (value, line) for path, value, line in (*point, *([seed] if seed else []))}
 
 
-def _seeds(doc: LocatedYaml, data: Mapping[str, Any], grid: Mapping[str, Any]) -> list[tuple[str, int, str | None]]:
+def _seeds(
+    doc: LocatedYaml, data: Mapping[str, Any], grid: Mapping[str, Any]
+) -> list[tuple[str, int, str | None]]:
     """``seeds: [0, 1, 2]``: every grid point runs once per model seed (the ``seed`` axis of every grid)."""
     seeds = data.get("seeds")
     if seeds is None:
         return []
-    if not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds) or \
-            not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        raise SuiteError(f"{doc.where('seeds')}: 'seeds' must be a non-empty list of distinct integers")
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or len(set(seeds)) != len(seeds)
+        or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+    ):
+        raise SuiteError(
+            f"{doc.where('seeds')}: 'seeds' must be a non-empty list of distinct integers"
+        )
     if "seed" in grid:
-        raise SuiteError(f"{doc.where('seeds')}: seeds are given both by 'seeds' and by a grid axis 'seed'; keep one")
+        raise SuiteError(
+            f"{doc.where('seeds')}: seeds are given both by 'seeds' and by a grid axis 'seed'; keep one"
+        )
     return [("seed", seed, doc.where("seeds", i)) for i, seed in enumerate(seeds)]
 
 
@@ -215,10 +278,14 @@ def _grid_paths(data: Mapping[str, Any]) -> list[str]:
     grid = data.get("grid", {})
     grids = grid if isinstance(grid, list) else [grid]
     seeds = ["seed"] if "seeds" in data else []
-    return list(dict.fromkeys([*(str(p) for g in grids if isinstance(g, Mapping) for p in g), *seeds]))
+    return list(
+        dict.fromkeys([*(str(p) for g in grids if isinstance(g, Mapping) for p in g), *seeds])
+    )
 
 
-def _expand(doc: LocatedYaml, data: Mapping[str, Any], settings: Leaves) -> list[tuple[RunSpec, dict[str, str | None]]]:
+def _expand(
+    doc: LocatedYaml, data: Mapping[str, Any], settings: Leaves
+) -> list[tuple[RunSpec, dict[str, str | None]]]:
     """Every run: grid point over base, the command-line settings, matching overrides, settings again."""
     base = _leaves(doc, mapping_at(doc, data.get("base", {}), ("base",)), ("base",))
     overrides = parse_overrides(doc, data.get("overrides"))
@@ -245,7 +312,9 @@ def _with_defaults(doc: LocatedYaml, leaves: Leaves) -> Leaves:
     try:
         return with_paper_defaults(leaves)
     except MissingDefaultsError as err:
-        origin = leaves.get("model.name", (None, None))[1] or leaves.get("protocol", (None, None))[1]
+        origin = (
+            leaves.get("model.name", (None, None))[1] or leaves.get("protocol", (None, None))[1]
+        )
         raise SuiteError(f"{origin or doc.where('base')}: {err}") from None
 
 
@@ -256,14 +325,27 @@ def with_paper_defaults(leaves: Leaves) -> Leaves:
     the spec, so the run id and the record hold the numbers actually used; anything the suite
     sets wins. A model without defaults for the run's protocol raises ``MissingDefaultsError``.
     """
-    protocol, dataset, model = (str(effective_value(leaves, path)) for path in ("protocol", "dataset", "model.name"))
-    options = {p[len("model.options."):]: v for p, (v, _) in leaves.items() if p.startswith("model.options.")}
+    protocol, dataset, model = (
+        str(effective_value(leaves, path)) for path in ("protocol", "dataset", "model.name")
+    )
+    options = {
+        p[len("model.options.") :]: v
+        for p, (v, _) in leaves.items()
+        if p.startswith("model.options.")
+    }
     empty = {p for p, (v, _) in leaves.items() if v == {}}  # ``options: {}`` sets nothing
     merged: Leaves = {}
     for path, value in flat_defaults(protocol, dataset, model, options).items():
-        if not any(p == path or p.startswith(path + ".") or path.startswith(p + ".") for p in leaves.keys() - empty):
+        if not any(
+            p == path or p.startswith(path + ".") or path.startswith(p + ".")
+            for p in leaves.keys() - empty
+        ):
             merged[path] = (value, None)
-    kept = {p: leaf for p, leaf in leaves.items() if not (p in empty and any(m.startswith(p + ".") for m in merged))}
+    kept = {
+        p: leaf
+        for p, leaf in leaves.items()
+        if not (p in empty and any(m.startswith(p + ".") for m in merged))
+    }
     return {**merged, **kept}
 
 
@@ -278,10 +360,14 @@ def _leaves(doc: LocatedYaml, data: Mapping[str, Any], keys: tuple[Any, ...]) ->
 
 def _build_spec(doc: LocatedYaml, leaves: Leaves, point: Leaves) -> RunSpec:
     try:
-        return RunSpec.from_dict(unflatten({p: v for p, (v, _) in leaves.items()}), where=str(doc.path))
+        return RunSpec.from_dict(
+            unflatten({p: v for p, (v, _) in leaves.items()}), where=str(doc.path)
+        )
     except SpecError as err:
         origins = {p: origin for p, (_, origin) in leaves.items()}
-        raise spec_error(str(err), str(doc.path), origins, {p: v for p, (v, _) in point.items()}) from None
+        raise spec_error(
+            str(err), str(doc.path), origins, {p: v for p, (v, _) in point.items()}
+        ) from None
 
 
 def _varying_paths(specs: tuple[RunSpec, ...], grid_paths: list[str]) -> tuple[str, ...]:
@@ -291,7 +377,9 @@ def _varying_paths(specs: tuple[RunSpec, ...], grid_paths: list[str]) -> tuple[s
     varying = {p for p in paths if len({repr(f.get(p)) for f in flats}) > 1}
 
     def rank(path: str) -> tuple[int, str]:
-        under = [i for i, axis in enumerate(grid_paths) if path == axis or path.startswith(axis + ".")]
+        under = [
+            i for i, axis in enumerate(grid_paths) if path == axis or path.startswith(axis + ".")
+        ]
         return (under[0] if under else len(grid_paths), path)
 
     return tuple(sorted((p for p in varying if rank(p)[0] < len(grid_paths)), key=rank))

@@ -7,6 +7,7 @@ against the spec's dataclasses (did-you-mean on a typo); below ``model.options``
 the model or protocol registers. Every value a suite sets carries its origin: ``file:line``
 of the suite (or of a file it includes), or ``--set KEY=VALUE`` for a command-line setting.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,12 +17,14 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from omnibench.errors import OmniBenchError
-from omnibench.registry import did_you_mean
 from omnibench.config.spec import RunSpec
 from omnibench.config.yaml_lines import LocatedYaml
+from omnibench.errors import OmniBenchError
+from omnibench.registry import did_you_mean
 
-Leaves = dict[str, tuple[Any, str | None]]  # dotted path -> (value, where it was set: "file:line" or "--set ...")
+Leaves = dict[
+    str, tuple[Any, str | None]
+]  # dotted path -> (value, where it was set: "file:line" or "--set ...")
 OVERRIDE_KEYS = ("when", "set")
 
 
@@ -53,7 +56,9 @@ def check_path(path: str, where: str) -> None:
     for index, part in enumerate(parts):
         fields = _fields(cls)
         if part not in fields:
-            raise SuiteError(f"{where}: unknown spec path '{path}'{did_you_mean(path, list(spec_paths()))}")
+            raise SuiteError(
+                f"{where}: unknown spec path '{path}'{did_you_mean(path, list(spec_paths()))}"
+            )
         hint = fields[part]
         if dataclasses.is_dataclass(hint):
             cls = hint
@@ -165,7 +170,9 @@ class Override:
             options = [str(v) for v in self.seen.get(path, [])]
             if not any(_matches(expected, v) for v in self.seen.get(path, [])):
                 hint = did_you_mean(str(expected), options)
-                raise SuiteError(f"{self.where}: override matches no run: no run has {path}={expected!r}{hint}; values: {', '.join(options)}")
+                raise SuiteError(
+                    f"{self.where}: override matches no run: no run has {path}={expected!r}{hint}; values: {', '.join(options)}"
+                )
         raise SuiteError(f"{self.where}: override matches no run (no run has all of {self.when})")
 
 
@@ -174,7 +181,9 @@ def parse_overrides(doc: LocatedYaml, data: Any) -> list[Override]:
     if data is None:
         return []
     if not isinstance(data, list):
-        raise SuiteError(f"{doc.where('overrides')}: 'overrides' must be a list of {{when: ..., set: ...}}")
+        raise SuiteError(
+            f"{doc.where('overrides')}: 'overrides' must be a list of {{when: ..., set: ...}}"
+        )
     return [_parse_override(doc, item, index) for index, item in enumerate(data)]
 
 
@@ -184,12 +193,16 @@ def _parse_override(doc: LocatedYaml, item: Any, index: int) -> Override:
         raise SuiteError(f"{doc.where(*keys)}: an override must be a mapping with 'when' and 'set'")
     for key in item:
         if key not in OVERRIDE_KEYS:
-            raise SuiteError(f"{doc.where(*keys, key)}: unknown key '{key}'{did_you_mean(str(key), list(OVERRIDE_KEYS))}; allowed: when, set")
+            raise SuiteError(
+                f"{doc.where(*keys, key)}: unknown key '{key}'{did_you_mean(str(key), list(OVERRIDE_KEYS))}; allowed: when, set"
+            )
     parts = {}
     for key in OVERRIDE_KEYS:
         value = item.get(key)
         if not isinstance(value, Mapping) or not value:
-            raise SuiteError(f"{doc.where(*keys, key)}: override '{key}' must be a non-empty mapping of spec paths")
+            raise SuiteError(
+                f"{doc.where(*keys, key)}: override '{key}' must be a non-empty mapping of spec paths"
+            )
         for path in value:
             check_path(str(path), doc.where(*keys, key, path))
         parts[key] = value
@@ -198,14 +211,20 @@ def _parse_override(doc: LocatedYaml, item: Any, index: int) -> Override:
 
 
 def spec_error(
-    message: str, file: str, origins: Mapping[str, str | None], run: Mapping[str, Any], path_prefix: str = ""
+    message: str,
+    file: str,
+    origins: Mapping[str, str | None],
+    run: Mapping[str, Any],
+    path_prefix: str = "",
 ) -> SuiteError:
     """Re-point a spec error (``"<file>: <key>: ..."``) at the suite line (or ``--set``) that set the key."""
     rest = message[len(file) + 2 :] if message.startswith(file + ": ") else message
     match = re.match(r"(?:unknown key ')?([A-Za-z_][\w.]*)", rest)
     key = path_prefix + (match.group(1) if match else "")
     context = ", ".join(f"{p}={v}" for p, v in run.items())
-    return SuiteError(f"{origin_of(key, origins) or file}: {rest}" + (f" (run {context})" if context else ""))
+    return SuiteError(
+        f"{origin_of(key, origins) or file}: {rest}" + (f" (run {context})" if context else "")
+    )
 
 
 def origin_of(key: str, origins: Mapping[str, str | None]) -> str | None:
@@ -213,7 +232,9 @@ def origin_of(key: str, origins: Mapping[str, str | None]) -> str | None:
     parts = key.split(".")
     for end in range(len(parts), 0, -1):
         head = ".".join(parts[:end])
-        found = [where for path, where in origins.items() if path == head or path.startswith(head + ".")]
+        found = [
+            where for path, where in origins.items() if path == head or path.startswith(head + ".")
+        ]
         if found and found[0] is not None:
             return found[0]
     return origins.get("") or next((where for where in origins.values() if where is not None), None)
@@ -255,21 +276,31 @@ def mapping_at(doc: LocatedYaml, value: Any, keys: tuple[Any, ...]) -> Mapping[s
     if value is None and keys:
         raise SuiteError(f"{doc.where(*keys[:-1])}: missing '{keys[-1]}'")
     if not isinstance(value, Mapping):
-        raise SuiteError(f"{doc.where(*keys)}: '{'.'.join(map(str, keys)) or 'suite'}' must be a mapping")
+        raise SuiteError(
+            f"{doc.where(*keys)}: '{'.'.join(map(str, keys)) or 'suite'}' must be a mapping"
+        )
     return value
 
 
-def check_keys(doc: LocatedYaml, data: Mapping[str, Any], keys: tuple[Any, ...], allowed: tuple[str, ...]) -> None:
+def check_keys(
+    doc: LocatedYaml, data: Mapping[str, Any], keys: tuple[Any, ...], allowed: tuple[str, ...]
+) -> None:
     """An unknown key of the mapping at ``keys`` is an error at its line, with a did-you-mean."""
     for key in data:
         if key not in allowed:
             hint = did_you_mean(str(key), list(allowed))
-            raise SuiteError(f"{doc.where(*keys, key)}: unknown key '{key}'{hint}; allowed: {', '.join(allowed)}")
+            raise SuiteError(
+                f"{doc.where(*keys, key)}: unknown key '{key}'{hint}; allowed: {', '.join(allowed)}"
+            )
 
 
-def string_at(doc: LocatedYaml, data: Mapping[str, Any], key: str, *, prefix: tuple[str, ...] = ()) -> str:
+def string_at(
+    doc: LocatedYaml, data: Mapping[str, Any], key: str, *, prefix: tuple[str, ...] = ()
+) -> str:
     """``data[key]`` if it is a non-empty string, else a one-line error at its line."""
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise SuiteError(f"{doc.where(*prefix, key)}: '{'.'.join((*prefix, key))}' must be a non-empty string")
+        raise SuiteError(
+            f"{doc.where(*prefix, key)}: '{'.'.join((*prefix, key))}' must be a non-empty string"
+        )
     return value

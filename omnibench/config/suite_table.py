@@ -1,4 +1,5 @@
 """A suite's ``table`` entry: the paper table it feeds, how the report lays it out, its reference row."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -6,10 +7,17 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from omnibench.registry import did_you_mean
 from omnibench.config.spec import RunSpec
-from omnibench.config.suite_paths import SuiteError, check_keys, check_path, flatten, leaf_value, string_at
+from omnibench.config.suite_paths import (
+    SuiteError,
+    check_keys,
+    check_path,
+    flatten,
+    leaf_value,
+    string_at,
+)
 from omnibench.config.yaml_lines import LocatedYaml
+from omnibench.registry import did_you_mean
 
 LAYOUTS = ("grid", "supervised", "zero_shot")
 TABLE_KEYS = ("paper_table", "title", "layout", "rows", "columns", "metrics", "reference")
@@ -25,8 +33,9 @@ class TableSpec:
     rows: tuple[str, ...]
     columns: tuple[str, ...]
     metrics: tuple[str, ...]
-    reference: Mapping[str, Any] | None = None  # row path -> value of the row the others are compared with
-
+    reference: Mapping[str, Any] | None = (
+        None  # row path -> value of the row the others are compared with
+    )
 
 
 def parse_table(doc: LocatedYaml, data: Mapping[str, Any]) -> TableSpec:
@@ -34,21 +43,33 @@ def parse_table(doc: LocatedYaml, data: Mapping[str, Any]) -> TableSpec:
     check_keys(doc, data, ("table",), TABLE_KEYS)
     paper = data.get("paper_table")
     if paper is not None and not re.fullmatch(r"table\d+", str(paper)):
-        raise SuiteError(f"{doc.where('table', 'paper_table')}: paper_table '{paper}' must look like 'table5' or be null")
+        raise SuiteError(
+            f"{doc.where('table', 'paper_table')}: paper_table '{paper}' must look like 'table5' or be null"
+        )
     layout = string_at(doc, data, "layout", prefix=("table",))
     if layout not in LAYOUTS:
-        raise SuiteError(f"{doc.where('table', 'layout')}: layout '{layout}' is not one of {', '.join(LAYOUTS)}{did_you_mean(layout, list(LAYOUTS))}")
+        raise SuiteError(
+            f"{doc.where('table', 'layout')}: layout '{layout}' is not one of {', '.join(LAYOUTS)}{did_you_mean(layout, list(LAYOUTS))}"
+        )
     lists = {key: _string_list(doc, data, key) for key in ("rows", "columns", "metrics")}
     for key in ("rows", "columns"):
         for index, path in enumerate(lists[key]):
-            if not re.fullmatch(r"eval\.(dataset|split)", path):  # per-evaluation columns (zero-shot)
+            if not re.fullmatch(
+                r"eval\.(dataset|split)", path
+            ):  # per-evaluation columns (zero-shot)
                 check_path(path, doc.where("table", key, index))
     title = string_at(doc, data, "title", prefix=("table",))
     reference = data.get("reference")
-    if reference is not None and (not isinstance(reference, Mapping) or not set(reference) <= set(lists["rows"])):
-        raise SuiteError(f"{doc.where('table', 'reference')}: 'table.reference' must map some of table.rows "
-                         f"({', '.join(lists['rows'])}) to the values of the row the others are compared with")
-    return TableSpec(paper, title, layout, lists["rows"], lists["columns"], lists["metrics"], reference)
+    if reference is not None and (
+        not isinstance(reference, Mapping) or not set(reference) <= set(lists["rows"])
+    ):
+        raise SuiteError(
+            f"{doc.where('table', 'reference')}: 'table.reference' must map some of table.rows "
+            f"({', '.join(lists['rows'])}) to the values of the row the others are compared with"
+        )
+    return TableSpec(
+        paper, title, layout, lists["rows"], lists["columns"], lists["metrics"], reference
+    )
 
 
 def check_reference(doc: LocatedYaml, table: TableSpec, specs: tuple[RunSpec, ...]) -> None:
@@ -56,14 +77,23 @@ def check_reference(doc: LocatedYaml, table: TableSpec, specs: tuple[RunSpec, ..
     if table.reference is None:
         return
     wanted = [table.reference.get(path) for path in table.rows]
-    rows = {repr(row): row for row in ([leaf_value(flatten(s.to_dict()), p) for p in table.rows] for s in specs)}
+    rows = {
+        repr(row): row
+        for row in ([leaf_value(flatten(s.to_dict()), p) for p in table.rows] for s in specs)
+    }
     if wanted not in rows.values():
-        known = "; ".join(", ".join(f"{p}={v}" for p, v in zip(table.rows, row)) for row in rows.values())
-        raise SuiteError(f"{doc.where('table', 'reference')}: table.reference names no row of the suite; rows: {known}")
+        known = "; ".join(
+            ", ".join(f"{p}={v}" for p, v in zip(table.rows, row)) for row in rows.values()
+        )
+        raise SuiteError(
+            f"{doc.where('table', 'reference')}: table.reference names no row of the suite; rows: {known}"
+        )
 
 
 def _string_list(doc: LocatedYaml, data: Mapping[str, Any], key: str) -> tuple[str, ...]:
     value = data.get(key)
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-        raise SuiteError(f"{doc.where('table', key)}: 'table.{key}' must be a non-empty list of strings")
+        raise SuiteError(
+            f"{doc.where('table', key)}: 'table.{key}' must be a non-empty list of strings"
+        )
     return tuple(value)

@@ -6,6 +6,7 @@ each key path (sequence items are addressed by their index). :func:`overlay` lay
 document over another (a suite over the file it ``include``s) and keeps, for every key, the
 file and line it came from.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,7 +20,9 @@ from omnibench.errors import OmniBenchError, read_text, where
 
 Key = str | int
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-MAX_NODES = 100_000  # a document's nodes with its aliases expanded; the largest suite has a few hundred
+MAX_NODES = (
+    100_000  # a document's nodes with its aliases expanded; the largest suite has a few hundred
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,7 +39,9 @@ class LocatedYaml:
 
     def _spelled(self, keys: tuple[Key, ...]) -> tuple[Key, ...] | None:
         """The longest prefix of ``keys`` that the document spells out."""
-        return next((keys[:end] for end in range(len(keys), -1, -1) if keys[:end] in self.lines), None)
+        return next(
+            (keys[:end] for end in range(len(keys), -1, -1) if keys[:end] in self.lines), None
+        )
 
     def line(self, *keys: Key) -> int | None:
         """Line of the longest prefix of ``keys`` that the file spells out."""
@@ -64,7 +69,9 @@ def load_yaml(path: Path) -> LocatedYaml:
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line = mark.line + 1 if mark is not None else None
-        raise OmniBenchError(f"{where(path, line)}: invalid YAML: {err.problem or err.context}") from None
+        raise OmniBenchError(
+            f"{where(path, line)}: invalid YAML: {err.problem or err.context}"
+        ) from None
     except yaml.YAMLError as err:
         raise OmniBenchError(f"{path}: invalid YAML: {err}") from None
     finally:
@@ -88,21 +95,32 @@ def _check_expansion(root: yaml.Node, path: Path) -> None:
             on_path.discard(id(node))
             continue
         if id(node) in on_path:
-            raise OmniBenchError(f"{where(path, node.start_mark.line + 1)}: a YAML alias refers to the node "
-                                 "that contains it (a recursive structure)")
+            raise OmniBenchError(
+                f"{where(path, node.start_mark.line + 1)}: a YAML alias refers to the node "
+                "that contains it (a recursive structure)"
+            )
         visited += 1
         if visited > MAX_NODES:
-            raise OmniBenchError(f"{path}: YAML aliases expand to more than {MAX_NODES} values; "
-                                 "write the values out or use fewer nested aliases")
-        children = [part for pair in node.value for part in pair] if isinstance(node, yaml.MappingNode) else \
-            node.value if isinstance(node, yaml.SequenceNode) else []
+            raise OmniBenchError(
+                f"{path}: YAML aliases expand to more than {MAX_NODES} values; "
+                "write the values out or use fewer nested aliases"
+            )
+        children = (
+            [part for pair in node.value for part in pair]
+            if isinstance(node, yaml.MappingNode)
+            else node.value
+            if isinstance(node, yaml.SequenceNode)
+            else []
+        )
         if children:
             on_path.add(id(node))
             stack.append((node, True))
             stack.extend((child, False) for child in reversed(children))
 
 
-def _collect_lines(node: yaml.Node, prefix: tuple[Key, ...], lines: dict[tuple[Key, ...], int], path: Path) -> None:
+def _collect_lines(
+    node: yaml.Node, prefix: tuple[Key, ...], lines: dict[tuple[Key, ...], int], path: Path
+) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
@@ -148,11 +166,13 @@ def _value(doc: LocatedYaml, keys: tuple[Key, ...]) -> Any:
     return node
 
 
-def _copy(doc: LocatedYaml, keys: tuple[Key, ...], places: dict[tuple[Key, ...], Place], shift: int = 0) -> None:
+def _copy(
+    doc: LocatedYaml, keys: tuple[Key, ...], places: dict[tuple[Key, ...], Place], shift: int = 0
+) -> None:
     """Places of ``keys`` and everything below it; list items moved ``shift`` positions on."""
     for spelled, line in doc.lines.items():
         if spelled[: len(keys)] == keys:
-            rest = moved = spelled[len(keys):]
+            rest = moved = spelled[len(keys) :]
             if rest and shift:
                 index = rest[0]
                 assert isinstance(index, int)  # only list items shift
@@ -160,8 +180,13 @@ def _copy(doc: LocatedYaml, keys: tuple[Key, ...], places: dict[tuple[Key, ...],
             places[(*keys, *moved)] = (doc.files.get(spelled, doc.path), line)
 
 
-def _merge(base: LocatedYaml, top: LocatedYaml, keys: tuple[Key, ...], places: dict[tuple[Key, ...], Place],
-           joined: tuple[str, ...]) -> Any:
+def _merge(
+    base: LocatedYaml,
+    top: LocatedYaml,
+    keys: tuple[Key, ...],
+    places: dict[tuple[Key, ...], Place],
+    joined: tuple[str, ...],
+) -> Any:
     old, new = _value(base, keys), _value(top, keys)
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         if keys in top.lines:

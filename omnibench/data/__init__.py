@@ -4,6 +4,7 @@ the synthetic motion benchmark and split overlap.
 ``omnibench.compat`` is imported first: torchvision (used by the transforms) needs it on
 machines where its C++ extension cannot load.
 """
+
 import omnibench.compat  # noqa: F401  (its import runs the step; must precede torchvision)
 
 from omnibench.data.check import check_records

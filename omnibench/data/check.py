@@ -1,4 +1,5 @@
 """Decode every frame of every video of a split, in several processes, and list the broken ones."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
@@ -35,7 +36,9 @@ def check_records(
 
 
 def _collect(
-    records: Sequence[VideoRecord], reasons: Iterable[str | None], on_checked: Callable[[], None] | None
+    records: Sequence[VideoRecord],
+    reasons: Iterable[str | None],
+    on_checked: Callable[[], None] | None,
 ) -> list[tuple[VideoRecord, str]]:
     broken = []
     for record, reason in zip(records, reasons):

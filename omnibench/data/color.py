@@ -14,6 +14,7 @@ per channel. ``A mu`` carries contrast exactly: the mean of an affine image is t
 of the mean colour. The clamp to the image range comes once, at the end (torchvision clamps
 after each jitter op; the two differ only where an intermediate colour left [0, 1]).
 """
+
 from __future__ import annotations
 
 import math
@@ -25,7 +26,9 @@ import torch
 # per-call cost is a fraction of torch's (draw + map: 31 against 75 us per clip, hot in cache).
 LUMA = np.array([0.2989, 0.587, 0.114])  # torchvision's rgb_to_grayscale weights (ITU-R 601)
 JITTER = {"brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1}
-JITTER_DRAWS = 2 * len(JITTER)  # uniforms per jitter draw: the four factors, then the order of the ops
+JITTER_DRAWS = 2 * len(
+    JITTER
+)  # uniforms per jitter draw: the four factors, then the order of the ops
 PIXEL_MAX = 255.0
 COLUMNS = 9  # M (3) | A (3) | c | low | high
 
@@ -47,11 +50,13 @@ def hue_matrix(hue: float) -> np.ndarray:
     cos, sin = math.cos(angle), math.sin(angle)
     diagonal, off = cos + (1 - cos) / 3, (1 - cos) / 3
     turn = sin / math.sqrt(3)
-    return np.array([
-        [diagonal, off - turn, off + turn],
-        [off + turn, diagonal, off - turn],
-        [off - turn, off + turn, diagonal],
-    ])
+    return np.array(
+        [
+            [diagonal, off - turn, off + turn],
+            [off + turn, diagonal, off - turn],
+            [off - turn, off + turn, diagonal],
+        ]
+    )
 
 
 def saturation_matrix(factor: float) -> np.ndarray:
@@ -104,7 +109,7 @@ def draw_color_jitter(uniforms: list[float] | None = None) -> Affine:
         (2 * u - 1) * limit for u, limit in zip(uniforms, JITTER.values())
     )
     affine = identity_affine()
-    for op in np.argsort(uniforms[len(JITTER):]).tolist():  # a uniformly random order
+    for op in np.argsort(uniforms[len(JITTER) :]).tolist():  # a uniformly random order
         if op == 0:
             affine = then_scale(affine, 1 + brightness)
         elif op == 1:
@@ -120,12 +125,19 @@ def color_map(affine: Affine, mean: tuple[float, ...], std: tuple[float, ...]) -
     mean_255, std_255 = np.asarray(mean) * PIXEL_MAX, np.asarray(std) * PIXEL_MAX
     linear, from_mean, offset = affine
     low, high = -mean_255 / std_255, (PIXEL_MAX - mean_255) / std_255
-    columns = [linear / std_255[:, None], from_mean / std_255[:, None], ((offset - mean_255) / std_255)[:, None],
-               low[:, None], high[:, None]]
+    columns = [
+        linear / std_255[:, None],
+        from_mean / std_255[:, None],
+        ((offset - mean_255) / std_255)[:, None],
+        low[:, None],
+        high[:, None],
+    ]
     return torch.from_numpy(np.concatenate(columns, axis=1).astype(np.float32))
 
 
-def apply_color(video: torch.Tensor, maps: torch.Tensor, clips_per_pass: int | None = None) -> torch.Tensor:
+def apply_color(
+    video: torch.Tensor, maps: torch.Tensor, clips_per_pass: int | None = None
+) -> torch.Tensor:
     """Float clips ``(..., T, 3, H, W)`` from uint8 ``video`` and its colour ``maps`` ``(..., 3, 9)``.
 
     Runs where ``video`` is (the model's device): a cast, a per-frame mean, a batched 3x3 matmul

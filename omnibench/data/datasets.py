@@ -3,6 +3,7 @@
 Registered names: ``hmdb51``, ``ucf101``, ``k400``, ``k600``, ``ssv2``, ``list`` (the generic
 X-CLIP / ViFi-CLIP list format) and ``synthetic`` (the embedded motion benchmark).
 """
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
@@ -13,7 +14,12 @@ from typing import ClassVar
 from omnibench.data import formats
 from omnibench.data.records import Split, VideoRecord
 from omnibench.data.roots import DataLocation, check_location, load_config, locate, require_dir
-from omnibench.data.synth import DIRECTION_CLASSES, DIRECTIONS_VIDEOS_PER_CLASS, SynthConfig, ensure_synthetic
+from omnibench.data.synth import (
+    DIRECTION_CLASSES,
+    DIRECTIONS_VIDEOS_PER_CLASS,
+    SynthConfig,
+    ensure_synthetic,
+)
 from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.registry import Registry, did_you_mean
 
@@ -36,7 +42,13 @@ class DatasetAdapter(ABC):
     allows_hflip: ClassVar[bool] = True  # False where labels say left/right (SSv2, synthetic)
     video_dirs: ClassVar[tuple[str, ...]] = ()  # sub-folders of the root that may hold the videos
 
-    def __init__(self, root: Path, videos: Path | None = None, setting: str = "the root argument", name: str = "") -> None:
+    def __init__(
+        self,
+        root: Path,
+        videos: Path | None = None,
+        setting: str = "the root argument",
+        name: str = "",
+    ) -> None:
         self.name = name or self.name
         self.setting = setting
         self.root = require_dir(Path(root), f"data root of '{self.name}'", setting)
@@ -79,8 +91,12 @@ class DatasetAdapter(ABC):
         self._check_k(k)
         return f"test{k}" if self.num_splits > 1 else "val"
 
-    def _split(self, name: str, rows: Rows, classnames: Sequence[str], files: Sequence[Path]) -> Split:
-        records = tuple(VideoRecord(self.videos / relpath, label, source) for relpath, label, source in rows)
+    def _split(
+        self, name: str, rows: Rows, classnames: Sequence[str], files: Sequence[Path]
+    ) -> Split:
+        records = tuple(
+            VideoRecord(self.videos / relpath, label, source) for relpath, label, source in rows
+        )
         return Split(self.name, name, records, tuple(classnames), tuple(files))
 
 
@@ -96,14 +112,18 @@ class HMDB51(DatasetAdapter):
     video_dirs = ("videos", "hmdb51_org")
 
     def _annotations(self) -> Path:
-        return require_dir(self.root / "testTrainMulti_7030_splits", "HMDB51 split folder", self.setting)
+        return require_dir(
+            self.root / "testTrainMulti_7030_splits", "HMDB51 split folder", self.setting
+        )
 
     def folders(self) -> list[str]:
         """Class folders in the usual label-id order (sorted names for a non-standard class set)."""
         files = self._annotations().glob("*_test_split1.txt")
         folders = sorted(f.name[: -len("_test_split1.txt")] for f in files)
         if not folders:
-            raise OmniBenchError(f"no *_test_split1.txt files in {self._annotations()} (change {self.setting})")
+            raise OmniBenchError(
+                f"no *_test_split1.txt files in {self._annotations()} (change {self.setting})"
+            )
         return list(HMDB51_FOLDERS) if sorted(HMDB51_FOLDERS) == folders else folders
 
     def split_names(self) -> list[str]:
@@ -113,8 +133,13 @@ class HMDB51(DatasetAdapter):
         k, wanted = name[-1], 1 if name.startswith("train") else 2
         folders, rows, files = self.folders(), [], []
         for label, folder in enumerate(folders):
-            path = formats.require_file(self._annotations() / f"{folder}_test_split{k}.txt", self.setting)
-            rows += [(f"{folder}/{v}", lab, src) for v, lab, src in formats.parse_hmdb_split_file(path, label, wanted)]
+            path = formats.require_file(
+                self._annotations() / f"{folder}_test_split{k}.txt", self.setting
+            )
+            rows += [
+                (f"{folder}/{v}", lab, src)
+                for v, lab, src in formats.parse_hmdb_split_file(path, label, wanted)
+            ]
             files.append(path)
         return self._split(name, rows, [f.replace("_", " ") for f in folders], files)
 
@@ -131,25 +156,34 @@ class UCF101(DatasetAdapter):
         return [f"{part}{k}" for k in range(1, 4) for part in ("train", "test")]
 
     def _load(self, name: str) -> Split:
-        folder = require_dir(self.root / "ucfTrainTestlist", "UCF101 ucfTrainTestlist folder", self.setting)
+        folder = require_dir(
+            self.root / "ucfTrainTestlist", "UCF101 ucfTrainTestlist folder", self.setting
+        )
         class_index = formats.require_file(folder / "classInd.txt", self.setting)
         classes = formats.parse_ucf_class_index(class_index)
         path = formats.require_file(folder / f"{name[:-1]}list0{name[-1]}.txt", self.setting)
         rows = formats.parse_ucf_list(path, classes)
-        return self._split(name, rows, [formats.camel_to_words(c) for c in classes], [class_index, path])
+        return self._split(
+            name, rows, [formats.camel_to_words(c) for c in classes], [class_index, path]
+        )
 
 
 class Kinetics(DatasetAdapter):
     """Official CSVs ``{train,val}.csv`` (in the root or ``annotations/``); videos ``<split>/[<label>/]<id>_<s>_<e>.mp4``."""
 
-    csv_names: ClassVar[dict[str, tuple[str, ...]]] = {"train": ("train.csv",), "val": ("val.csv", "validate.csv")}
+    csv_names: ClassVar[dict[str, tuple[str, ...]]] = {
+        "train": ("train.csv",),
+        "val": ("val.csv", "validate.csv"),
+    }
 
     def split_names(self) -> list[str]:
         return ["train", "val"]
 
     def _csv(self, split: str) -> Path:
         folders = (self.root, self.root / "annotations")
-        return formats.first_file([f / n for f in folders for n in self.csv_names[split]], self.setting)
+        return formats.first_file(
+            [f / n for f in folders for n in self.csv_names[split]], self.setting
+        )
 
     def classnames(self) -> tuple[str, ...]:
         """Sorted labels of the training CSV (of the validation CSV when there is no training CSV)."""
@@ -166,8 +200,12 @@ class Kinetics(DatasetAdapter):
         rows = []
         for label, filename, source in formats.parse_kinetics_csv(path):
             if label not in index:
-                raise formats.AnnotationError(f"{source}: unknown label '{label}' (not among the training CSV's classes)")
-            rows.append((f"{split_dir}/{self._class_dir(split_dir, label)}{filename}", index[label], source))
+                raise formats.AnnotationError(
+                    f"{source}: unknown label '{label}' (not among the training CSV's classes)"
+                )
+            rows.append(
+                (f"{split_dir}/{self._class_dir(split_dir, label)}{filename}", index[label], source)
+            )
         return self._split(name, rows, classes, [path])
 
     def _class_dir(self, split_dir: str, label: str) -> str:
@@ -204,7 +242,9 @@ class SomethingSomethingV2(DatasetAdapter):
 
     def _json(self, stem: str) -> Path:
         names = (f"{stem}.json", f"something-something-v2-{stem}.json")
-        return formats.first_file([f / n for f in (self.root, self.root / "annotations") for n in names], self.setting)
+        return formats.first_file(
+            [f / n for f in (self.root, self.root / "annotations") for n in names], self.setting
+        )
 
     def _load(self, name: str) -> Split:
         labels = self._json("labels")
@@ -226,7 +266,9 @@ class ListDataset(DatasetAdapter):
         found = sorted(self.root.glob("*.csv"))
         if len(found) != 1:
             detail = "none" if not found else ", ".join(p.name for p in found)
-            raise OmniBenchError(f"{self.root}: need labels.csv or exactly one *.csv labels file, found {detail}")
+            raise OmniBenchError(
+                f"{self.root}: need labels.csv or exactly one *.csv labels file, found {detail}"
+            )
         return found[0]
 
     def split_names(self) -> list[str]:
@@ -238,13 +280,17 @@ class ListDataset(DatasetAdapter):
     def _load(self, name: str) -> Split:
         labels, path = self.labels_file(), self.root / f"{name}.txt"
         classes = formats.parse_labels_csv(labels)
-        return self._split(name, formats.parse_list_file(path, len(classes)), classes, [labels, path])
+        return self._split(
+            name, formats.parse_list_file(path, len(classes)), classes, [labels, path]
+        )
 
     def _first(self, candidates: Sequence[str], what: str) -> str:
         names = self.split_names()
         found = next((c for c in candidates if c in names), None)
         if found is None:
-            raise OmniBenchError(f"no {what} list among {', '.join(names)} in {self.root}; expected one of {', '.join(candidates)}")
+            raise OmniBenchError(
+                f"no {what} list among {', '.join(names)} in {self.root}; expected one of {', '.join(candidates)}"
+            )
         return found
 
     def train_split(self, k: int = 1) -> str:
@@ -266,7 +312,13 @@ class SyntheticDataset(ListDataset):
 
     config: ClassVar[SynthConfig] = SynthConfig()
 
-    def __init__(self, root: Path, videos: Path | None = None, setting: str = "the root argument", name: str = "") -> None:
+    def __init__(
+        self,
+        root: Path,
+        videos: Path | None = None,
+        setting: str = "the root argument",
+        name: str = "",
+    ) -> None:
         check_location(self.name, DataLocation(Path(root), videos, setting))
         ensure_synthetic(Path(root), self.config)
         super().__init__(root, videos, setting, name)
@@ -288,13 +340,20 @@ class SyntheticDirections(SyntheticDataset):
     config = SynthConfig(classes=DIRECTION_CLASSES, videos_per_class=DIRECTIONS_VIDEOS_PER_CLASS)
 
 
-def get_dataset(name: str, root: Path | None = None, *, data_root: Path | None = None) -> DatasetAdapter:
+def get_dataset(
+    name: str, root: Path | None = None, *, data_root: Path | None = None
+) -> DatasetAdapter:
     """The adapter of dataset ``name``; ``root`` is its own folder, ``data_root`` the --data-root parent."""
     configured = load_config()
     if name not in DATASETS and name not in configured:
         raise UnknownNameError(DATASETS.unknown_message(name))
     if root is not None:
-        location = DataLocation(Path(root), None, "the root argument", configured[name].format if name in configured else None)
+        location = DataLocation(
+            Path(root),
+            None,
+            "the root argument",
+            configured[name].format if name in configured else None,
+        )
     else:
         location = locate(name, data_root)
     adapter = DATASETS.get(location.format or name)

@@ -5,6 +5,7 @@ ViFi-CLIP), HMDB51 ``testTrainMulti_7030_splits``, UCF101 ``ucfTrainTestlist``, 
 Kinetics CSVs and the Something-Something v2 JSON files. Lines may end in CRLF; blank
 lines are ignored.
 """
+
 from __future__ import annotations
 
 import csv
@@ -44,7 +45,9 @@ def first_file(candidates: list[Path], setting: str) -> Path:
     found = next((path for path in candidates if path.is_file()), None)
     if found is None:
         others = ", ".join(str(path) for path in candidates[1:])
-        raise AnnotationError(f"annotation file not found: {candidates[0]} (nor {others}; check {setting})")
+        raise AnnotationError(
+            f"annotation file not found: {candidates[0]} (nor {others}; check {setting})"
+        )
     return found
 
 
@@ -53,7 +56,9 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as error:
-        raise AnnotationError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+        raise AnnotationError(
+            f"{path}: not UTF-8 text ({error.reason} at byte {error.start})"
+        ) from None
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             yield number, line.strip()
@@ -64,13 +69,17 @@ def parse_int(text: str, path: Path, line: int | None, what: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise AnnotationError(f"{where(path, line)}: {what} must be an integer, got '{text}'") from None
+        raise AnnotationError(
+            f"{where(path, line)}: {what} must be an integer, got '{text}'"
+        ) from None
 
 
 def check_label(label: int, num_classes: int, path: Path, line: int) -> int:
     """``label`` if it is a known class id, else an "unknown label id" error."""
     if not 0 <= label < num_classes:
-        raise AnnotationError(f"{where(path, line)}: unknown label id {label} (the label file has ids 0..{num_classes - 1})")
+        raise AnnotationError(
+            f"{where(path, line)}: unknown label id {label} (the label file has ids 0..{num_classes - 1})"
+        )
     return label
 
 
@@ -101,7 +110,9 @@ def parse_labels_csv(path: Path) -> tuple[str, ...]:
         if len(row) != 2:
             raise AnnotationError(f"{where(path, line)}: expected 'id,name', got {','.join(row)!r}")
         if parse_int(row[0].strip(), path, line, "id") != len(names):
-            raise AnnotationError(f"{where(path, line)}: expected id {len(names)}, got {row[0].strip()}")
+            raise AnnotationError(
+                f"{where(path, line)}: expected id {len(names)}, got {row[0].strip()}"
+            )
         names.append(row[1].strip())
     return tuple(names)
 
@@ -121,7 +132,9 @@ def parse_ucf_class_index(path: Path) -> tuple[str, ...]:
         if len(parts) != 2:
             raise AnnotationError(f"{where(path, line)}: expected 'id ClassName', got '{text}'")
         if parse_int(parts[0], path, line, "class id") != len(names) + 1:
-            raise AnnotationError(f"{where(path, line)}: expected class id {len(names) + 1}, got {parts[0]}")
+            raise AnnotationError(
+                f"{where(path, line)}: expected class id {len(names) + 1}, got {parts[0]}"
+            )
         names.append(parts[1])
     return tuple(names)
 
@@ -133,13 +146,19 @@ def parse_ucf_list(path: Path, folders: tuple[str, ...]) -> list[tuple[str, int,
     for line, text in read_lines(path):
         parts = text.split()
         if len(parts) not in (1, 2) or "/" not in parts[0]:
-            raise AnnotationError(f"{where(path, line)}: expected 'Class/video.avi [label]', got '{text}'")
+            raise AnnotationError(
+                f"{where(path, line)}: expected 'Class/video.avi [label]', got '{text}'"
+            )
         folder = parts[0].split("/", 1)[0]
         if folder not in index:
-            raise AnnotationError(f"{where(path, line)}: unknown class '{folder}' (not in classInd.txt)")
+            raise AnnotationError(
+                f"{where(path, line)}: unknown class '{folder}' (not in classInd.txt)"
+            )
         label = index[folder]
         if len(parts) == 2 and parse_int(parts[1], path, line, "label") != label + 1:
-            raise AnnotationError(f"{where(path, line)}: label {parts[1]} does not match class '{folder}' (id {label + 1})")
+            raise AnnotationError(
+                f"{where(path, line)}: label {parts[1]} does not match class '{folder}' (id {label + 1})"
+            )
         rows.append((parts[0], label, where(path, line)))
     return rows
 
@@ -171,11 +190,15 @@ def parse_kinetics_csv(path: Path) -> list[tuple[str, str, str]]:
     reader = csv.DictReader(text for _, text in lines)
     missing = [column for column in KINETICS_COLUMNS if column not in (reader.fieldnames or [])]
     if missing:
-        raise AnnotationError(f"{where(path, 1)}: missing column(s) {', '.join(missing)} in the header")
+        raise AnnotationError(
+            f"{where(path, 1)}: missing column(s) {', '.join(missing)} in the header"
+        )
     rows = []
     for (line, _), row in zip(lines[1:], reader):
         if None in row or any(row[column] in (None, "") for column in KINETICS_COLUMNS):
-            raise AnnotationError(f"{where(path, line)}: expected {len(reader.fieldnames or [])} comma-separated fields")
+            raise AnnotationError(
+                f"{where(path, line)}: expected {len(reader.fieldnames or [])} comma-separated fields"
+            )
         rows.append((row["label"].strip(), kinetics_filename(row, path, line), where(path, line)))
     return rows
 
@@ -198,7 +221,10 @@ def parse_ssv2_labels(path: Path) -> tuple[str, ...]:
     mapping = load_json(path)
     if not isinstance(mapping, dict):
         raise AnnotationError(f"{path}: expected a JSON object mapping class name to id")
-    ids = {name: parse_int(str(value), path, None, f"id of '{name}'") for name, value in mapping.items()}
+    ids = {
+        name: parse_int(str(value), path, None, f"id of '{name}'")
+        for name, value in mapping.items()
+    }
     if sorted(ids.values()) != list(range(len(ids))):
         raise AnnotationError(f"{path}: class ids must be 0..{len(ids) - 1} without gaps")
     return tuple(sorted(ids, key=ids.__getitem__))

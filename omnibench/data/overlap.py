@@ -6,6 +6,7 @@ videos cut from the same source as some training video: UCF101 names clips
 ``<source title>_<class>_<body>_<camera>_<people>_<view>_<quality>_<n>`` (same prefix =
 same source clip). The official splits keep groups apart; random re-splits often do not.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,7 +17,9 @@ from pathlib import Path, PurePosixPath
 from omnibench.data.formats import read_lines
 
 UCF_NAME = re.compile(r"^v_(?P<cls>[A-Za-z0-9]+)_g(?P<group>\d+)_c\d+$")
-HMDB_NAME = re.compile(r"^(?P<source>.+)_[fhlu]_(?:cm|nm)_np\d+_(?:fr|ba|le|ri)_(?:bad|med|goo)_\d+$")
+HMDB_NAME = re.compile(
+    r"^(?P<source>.+)_[fhlu]_(?:cm|nm)_np\d+_(?:fr|ba|le|ri)_(?:bad|med|goo)_\d+$"
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,5 @@
 """The two value types every other module exchanges: one annotated video and one split."""
+
 from __future__ import annotations
 
 import dataclasses

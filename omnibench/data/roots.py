@@ -15,6 +15,7 @@ Precedence, highest first:
    generic list format);
 4. for ``synthetic`` only: ``~/.cache/omnibench/data/synthetic`` (generated on first use).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,7 +53,9 @@ def _entry(name: str, value: Any, path: Path) -> DataLocation:
     if isinstance(value, str):
         return DataLocation(Path(value).expanduser(), None, setting)
     if not isinstance(value, dict) or "root" not in value or set(value) - CONFIG_KEYS:
-        raise OmniBenchError(f"{path}: entry '{name}' must be a path or a mapping with keys root[, videos, format]")
+        raise OmniBenchError(
+            f"{path}: entry '{name}' must be a path or a mapping with keys root[, videos, format]"
+        )
     videos = Path(value["videos"]).expanduser() if value.get("videos") else None
     return DataLocation(Path(str(value["root"])).expanduser(), videos, setting, value.get("format"))
 
@@ -119,4 +122,8 @@ def check_location(dataset: str, location: DataLocation) -> None:
     if dataset not in SYNTHETIC_DATASETS:
         require_dir(location.root, f"data root of '{dataset}'", location.setting)
     elif location.setting != DEFAULT_SYNTHETIC_SETTING and not location.root.is_dir():
-        require_dir(location.root.parent, f"folder to generate the '{dataset}' benchmark in", location.setting)
+        require_dir(
+            location.root.parent,
+            f"folder to generate the '{dataset}' benchmark in",
+            location.setting,
+        )

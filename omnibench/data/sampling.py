@@ -6,6 +6,7 @@ Multi-view testing takes ``N`` temporal clips per video whose offsets are evenly
 inside the segments (clip ``c`` at ``(c + 0.5) / N`` of the segment). Videos shorter than
 ``T`` frames repeat indices. All functions return sorted indices in ``[0, n)``.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -11,6 +11,7 @@ Videos are real H.264 mp4 files; annotations use the generic list format (``trai
 ``test1.txt`` .. ``test3.txt`` with ``relpath label`` lines, ``labels.csv`` with ``id,name``).
 Output is deterministic for a seed: same annotation bytes, same video bytes.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -57,8 +58,25 @@ TEST_SPLITS = 3
 SHAPES: tuple[tuple[tuple[float, float], ...], ...] = (
     ((0.0, -1.0), (0.6, 0.8), (-0.6, 0.8)),  # tall triangle
     ((-0.7, -1.0), (-0.1, -1.0), (-0.1, 0.4), (0.7, 0.4), (0.7, 1.0), (-0.7, 1.0)),  # L
-    ((-1.0, -0.9), (1.0, -0.9), (1.0, -0.3), (0.3, -0.3), (0.3, 1.0), (-0.3, 1.0), (-0.3, -0.3), (-1.0, -0.3)),  # T
-    ((-1.0, -0.3), (0.2, -0.3), (0.2, -0.8), (1.0, 0.0), (0.2, 0.8), (0.2, 0.3), (-1.0, 0.3)),  # arrow
+    (
+        (-1.0, -0.9),
+        (1.0, -0.9),
+        (1.0, -0.3),
+        (0.3, -0.3),
+        (0.3, 1.0),
+        (-0.3, 1.0),
+        (-0.3, -0.3),
+        (-1.0, -0.3),
+    ),  # T
+    (
+        (-1.0, -0.3),
+        (0.2, -0.3),
+        (0.2, -0.8),
+        (1.0, 0.0),
+        (0.2, 0.8),
+        (0.2, 0.3),
+        (-1.0, 0.3),
+    ),  # arrow
     ((0.0, -1.0), (0.9, -0.2), (0.5, 1.0), (-0.6, 0.7), (-0.8, -0.4)),  # irregular pentagon
 )
 SUPERSAMPLE = 4
@@ -82,11 +100,17 @@ class SynthConfig:
                     f"unknown synthetic class '{name}'{did_you_mean(name, list(MOTIONS))}; known: {', '.join(MOTIONS)}"
                 )
         if len(set(self.classes)) != len(self.classes) or not self.classes:
-            raise OmniBenchError(f"synthetic classes must be distinct and non-empty, got {list(self.classes)}")
+            raise OmniBenchError(
+                f"synthetic classes must be distinct and non-empty, got {list(self.classes)}"
+            )
         if self.videos_per_class < 2 * TEST_SPLITS:
-            raise OmniBenchError(f"--videos-per-class must be at least {2 * TEST_SPLITS}, got {self.videos_per_class}")
+            raise OmniBenchError(
+                f"--videos-per-class must be at least {2 * TEST_SPLITS}, got {self.videos_per_class}"
+            )
         if self.frames < 2 or self.size < 16 or self.size % 2:
-            raise OmniBenchError(f"need --frames >= 2 and an even --size >= 16, got {self.frames} and {self.size}")
+            raise OmniBenchError(
+                f"need --frames >= 2 and an even --size >= 16, got {self.frames} and {self.size}"
+            )
 
 
 def split_of(video: int, videos_per_class: int) -> str:
@@ -117,11 +141,17 @@ def _draw_scene(rng: np.random.Generator, kind: str, size: int) -> _Scene:
     dark_background = rng.random() < 0.5
     low, high = (0.05, 0.4), (0.6, 1.0)
     base = rng.uniform(*(low if dark_background else high), size=3)
-    noise = Image.fromarray((rng.random((4, 4, 3)) * 255).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
+    noise = Image.fromarray((rng.random((4, 4, 3)) * 255).astype(np.uint8)).resize(
+        (size, size), Image.Resampling.BILINEAR
+    )
     background = np.clip(base + (np.asarray(noise, dtype=np.float32) / 255 - 0.5) * 0.2, 0, 1)
     colour = rng.uniform(*(high if dark_background else low), size=3)
-    amount = {"translate": rng.uniform(0.35, 0.5) * size, "scale": math.log(rng.uniform(2.5, 3.5)),
-              "rotate": rng.uniform(0.5, 0.9) * math.pi, "fade": 1.0}[kind]
+    amount = {
+        "translate": rng.uniform(0.35, 0.5) * size,
+        "scale": math.log(rng.uniform(2.5, 3.5)),
+        "rotate": rng.uniform(0.5, 0.9) * math.pi,
+        "fade": 1.0,
+    }[kind]
     radius = rng.uniform(0.12, 0.18) * size
     reach = radius + (amount / 2 if kind == "translate" else 0)
     centre = rng.uniform(reach, size - reach, size=2) if reach < size / 2 else np.full(2, size / 2)
@@ -129,7 +159,9 @@ def _draw_scene(rng: np.random.Generator, kind: str, size: int) -> _Scene:
     return _Scene(background, colour, shape, centre, radius, rng.uniform(0, 2 * math.pi), amount)
 
 
-def _pose(scene: _Scene, kind: str, direction: tuple[int, int], u: float) -> tuple[np.ndarray, float, float, float]:
+def _pose(
+    scene: _Scene, kind: str, direction: tuple[int, int], u: float
+) -> tuple[np.ndarray, float, float, float]:
     """Centre, radius, angle and opacity at normalised time ``u`` in [-0.5, 0.5]."""
     sign = direction[0]
     centre, radius, angle, alpha = scene.centre, scene.radius, scene.angle, 1.0
@@ -145,16 +177,26 @@ def _pose(scene: _Scene, kind: str, direction: tuple[int, int], u: float) -> tup
     return centre, radius, angle, alpha
 
 
-def _render(scene: _Scene, kind: str, direction: tuple[int, int], frames: int, size: int) -> np.ndarray:
+def _render(
+    scene: _Scene, kind: str, direction: tuple[int, int], frames: int, size: int
+) -> np.ndarray:
     out = np.empty((frames, size, size, 3), dtype=np.uint8)
     for t in range(frames):
         centre, radius, angle, alpha = _pose(scene, kind, direction, t / (frames - 1) - 0.5)
-        rotation = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        rotation = np.array(
+            [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]
+        )
         points = (scene.shape @ rotation.T * radius + centre) * SUPERSAMPLE
         mask = Image.new("L", (size * SUPERSAMPLE, size * SUPERSAMPLE))
         ImageDraw.Draw(mask).polygon([tuple(p) for p in points], fill=255)
-        cover = np.asarray(mask.resize((size, size), Image.Resampling.BOX), dtype=np.float32)[..., None] / 255 * alpha
-        out[t] = np.round((scene.background * (1 - cover) + scene.colour * cover) * 255).astype(np.uint8)
+        cover = (
+            np.asarray(mask.resize((size, size), Image.Resampling.BOX), dtype=np.float32)[..., None]
+            / 255
+            * alpha
+        )
+        out[t] = np.round((scene.background * (1 - cover) + scene.colour * cover) * 255).astype(
+            np.uint8
+        )
     return out
 
 
@@ -166,8 +208,14 @@ _YUV_OFFSET = np.array([16, 128, 128], dtype=np.int32)
 def _yuv420p(frames: np.ndarray) -> list[np.ndarray]:
     """RGB ``(T, H, W, 3)`` -> uint8 planes Y ``(T, H, W)``, U and V ``(T, H/2, W/2)``; integer maths only."""
     r, g, b = (frames[..., c].astype(np.int32) for c in range(3))
-    y, u, v = (((wr * r + wg * g + wb * b + 128) >> 8) + offset for (wr, wg, wb), offset in zip(_RGB_TO_YUV, _YUV_OFFSET))
-    u, v = ((p[:, 0::2, 0::2] + p[:, 1::2, 0::2] + p[:, 0::2, 1::2] + p[:, 1::2, 1::2] + 2) // 4 for p in (u, v))
+    y, u, v = (
+        ((wr * r + wg * g + wb * b + 128) >> 8) + offset
+        for (wr, wg, wb), offset in zip(_RGB_TO_YUV, _YUV_OFFSET)
+    )
+    u, v = (
+        (p[:, 0::2, 0::2] + p[:, 1::2, 0::2] + p[:, 0::2, 1::2] + p[:, 1::2, 1::2] + 2) // 4
+        for p in (u, v)
+    )
     return [np.clip(plane, 0, 255).astype(np.uint8) for plane in (y, u, v)]
 
 
@@ -220,19 +268,28 @@ def video_relpath(config: SynthConfig, label: int, video: int) -> str:
 
 def _write_one(args: tuple[SynthConfig, Path, int, int]) -> None:
     config, out, label, video = args
-    write_mp4(out / video_relpath(config, label, video), render_video(config, label, video), config.fps)
+    write_mp4(
+        out / video_relpath(config, label, video), render_video(config, label, video), config.fps
+    )
 
 
 def _write_annotations(config: SynthConfig, out: Path) -> None:
-    lists: dict[str, list[str]] = {"train": [], **{f"test{k}": [] for k in range(1, TEST_SPLITS + 1)}}
+    lists: dict[str, list[str]] = {
+        "train": [],
+        **{f"test{k}": [] for k in range(1, TEST_SPLITS + 1)},
+    }
     for label in range(len(config.classes)):
         for video in range(config.videos_per_class):
-            lists[split_of(video, config.videos_per_class)].append(f"{video_relpath(config, label, video)} {label}\n")
+            lists[split_of(video, config.videos_per_class)].append(
+                f"{video_relpath(config, label, video)} {label}\n"
+            )
     for name, lines in lists.items():
         (out / f"{name}.txt").write_text("".join(lines), encoding="utf-8")
     labels = "".join(f"{label},{name}\n" for label, name in enumerate(config.classes))
     (out / "labels.csv").write_text("id,name\n" + labels, encoding="utf-8")
-    (out / "synth.json").write_text(json.dumps(dataclasses.asdict(config), sort_keys=True, indent=1) + "\n")
+    (out / "synth.json").write_text(
+        json.dumps(dataclasses.asdict(config), sort_keys=True, indent=1) + "\n"
+    )
 
 
 def _check_readable(path: Path, config: SynthConfig) -> None:
@@ -242,9 +299,13 @@ def _check_readable(path: Path, config: SynthConfig) -> None:
     try:
         shape = tuple(read_frames(path, [0, 1]).shape)
     except BrokenVideoError:
-        raise OmniBenchError(f"decord cannot batch-read {config.size}x{config.size} videos; choose another --size (e.g. 64)") from None
+        raise OmniBenchError(
+            f"decord cannot batch-read {config.size}x{config.size} videos; choose another --size (e.g. 64)"
+        ) from None
     if shape != (2, 3, config.size, config.size):
-        raise OmniBenchError(f"decord reads {config.size}x{config.size} frames as {shape}; choose another --size")
+        raise OmniBenchError(
+            f"decord reads {config.size}x{config.size} frames as {shape}; choose another --size"
+        )
 
 
 def generate_synthetic(out: Path, config: SynthConfig = SynthConfig(), workers: int = 1) -> Path:
@@ -257,7 +318,11 @@ def generate_synthetic(out: Path, config: SynthConfig = SynthConfig(), workers: 
     tmp = temp_path(out)
     tmp.mkdir()  # not mkdtemp: the benchmark's folders follow the umask (0700 would hide them from others)
     try:
-        jobs = [(config, tmp, label, v) for label in range(len(config.classes)) for v in range(config.videos_per_class)]
+        jobs = [
+            (config, tmp, label, v)
+            for label in range(len(config.classes))
+            for v in range(config.videos_per_class)
+        ]
         if workers > 1:
             with ProcessPoolExecutor(workers) as pool:
                 list(pool.map(_write_one, jobs, chunksize=8))
@@ -275,7 +340,9 @@ def generate_synthetic(out: Path, config: SynthConfig = SynthConfig(), workers: 
 
 def is_complete(root: Path) -> bool:
     """Whether ``root`` holds a finished benchmark (annotations are written last, then renamed)."""
-    return all((root / name).is_file() for name in ("labels.csv", "train.txt", "test1.txt", "synth.json"))
+    return all(
+        (root / name).is_file() for name in ("labels.csv", "train.txt", "test1.txt", "synth.json")
+    )
 
 
 def ensure_synthetic(root: Path, config: SynthConfig = SynthConfig()) -> Path:
@@ -284,9 +351,15 @@ def ensure_synthetic(root: Path, config: SynthConfig = SynthConfig()) -> Path:
     if is_complete(root):
         return root
     if root.exists() and any(root.iterdir()):
-        raise OmniBenchError(f"synthetic data root {root} exists but holds no labels.csv/train.txt; remove it")
-    print(f"omnibench: generating the synthetic benchmark into {root} (first use: "
-          f"{len(config.classes) * config.videos_per_class} videos)", file=sys.stderr, flush=True)
+        raise OmniBenchError(
+            f"synthetic data root {root} exists but holds no labels.csv/train.txt; remove it"
+        )
+    print(
+        f"omnibench: generating the synthetic benchmark into {root} (first use: "
+        f"{len(config.classes) * config.videos_per_class} videos)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         generate_synthetic(root, config, workers=1)
     except (OSError, OmniBenchError):

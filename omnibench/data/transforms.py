@@ -13,6 +13,7 @@ original short side, so the training crop is drawn on the decoded frame and resa
 straight to the input size. Views keep decord's channels-last memory (torch's uint8
 antialiased resize is fastest on it); :func:`omnibench.data.video.collate_clips` keeps it too.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -22,7 +23,12 @@ from torch import nn
 from torchvision.transforms.v2 import functional as F
 
 from omnibench.data.color import (
-    JITTER_DRAWS, color_map, draw_color_jitter, grayscale_matrix, identity_affine, then_matrix,
+    JITTER_DRAWS,
+    color_map,
+    draw_color_jitter,
+    grayscale_matrix,
+    identity_affine,
+    then_matrix,
 )
 from omnibench.data.sampling import spatial_crop_offsets
 from omnibench.errors import OmniBenchError
@@ -34,18 +40,25 @@ NORMALIZATIONS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 }
 MULTI_SCALES = (1.0, 0.875, 0.75, 0.66)
 JITTER_P, GRAYSCALE_P, FLIP_P = 0.8, 0.2, 0.5
-CLIP_DRAWS = 3 + 3 + JITTER_DRAWS  # crop box; flip, jitter and grayscale coins; jitter factors and order
+CLIP_DRAWS = (
+    3 + 3 + JITTER_DRAWS
+)  # crop box; flip, jitter and grayscale coins; jitter factors and order
 
 
 class MultiScaleCrop(nn.Module):
     """Crop width and height drawn from ``scales`` x short side (aspect gap <= 1 step), resize to ``size``."""
 
-    def __init__(self, size: int, scales: tuple[float, ...] = MULTI_SCALES, max_scale_gap: int = 1) -> None:
+    def __init__(
+        self, size: int, scales: tuple[float, ...] = MULTI_SCALES, max_scale_gap: int = 1
+    ) -> None:
         super().__init__()
         self.size = size
         self.scales = scales
         self.pairs = [
-            (i, j) for i in range(len(scales)) for j in range(len(scales)) if abs(i - j) <= max_scale_gap
+            (i, j)
+            for i in range(len(scales))
+            for j in range(len(scales))
+            if abs(i - j) <= max_scale_gap
         ]
 
     def box(self, height: int, width: int, uniforms: list[float]) -> tuple[int, int, int, int]:
@@ -62,14 +75,18 @@ class MultiScaleCrop(nn.Module):
         draws = torch.rand(3, dtype=torch.float64).tolist() if uniforms is None else uniforms
         height, width = video.shape[-2:]
         top, left, crop_h, crop_w = self.box(height, width, draws)
-        return F.resized_crop(video, top, left, crop_h, crop_w, [self.size, self.size], antialias=True)
+        return F.resized_crop(
+            video, top, left, crop_h, crop_w, [self.size, self.size], antialias=True
+        )
 
 
 def normalization_stats(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Mean and std of a named normalisation ("clip" or "imagenet")."""
     if name not in NORMALIZATIONS:
         known = ", ".join(NORMALIZATIONS)
-        raise OmniBenchError(f"unknown normalization '{name}'{did_you_mean(name, list(NORMALIZATIONS))}; known: {known}")
+        raise OmniBenchError(
+            f"unknown normalization '{name}'{did_you_mean(name, list(NORMALIZATIONS))}; known: {known}"
+        )
     return NORMALIZATIONS[name]
 
 
@@ -102,12 +119,16 @@ class VideoTransform:
     normalization: str = "clip"
     hflip: bool = True  # False for datasets whose labels depend on left/right (SSv2, synthetic)
     # derived by __post_init__
-    _stats: tuple[tuple[float, ...], tuple[float, ...]] = dataclasses.field(init=False, repr=False, compare=False)
+    _stats: tuple[tuple[float, ...], tuple[float, ...]] = dataclasses.field(
+        init=False, repr=False, compare=False
+    )
     _crop: MultiScaleCrop = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.input_size > self.short_side:
-            raise OmniBenchError(f"input size {self.input_size} is larger than the short side {self.short_side}")
+            raise OmniBenchError(
+                f"input size {self.input_size} is larger than the short side {self.short_side}"
+            )
         mean, std = normalization_stats(self.normalization)
         object.__setattr__(self, "_stats", (mean, std))
         object.__setattr__(self, "_crop", MultiScaleCrop(self.input_size))
@@ -138,18 +159,30 @@ class VideoTransform:
 
     def test_views(self, video: torch.Tensor, crops: int) -> list[torch.Tensor]:
         """Test crops: 1 -> short side ``short_side`` and a centre crop; S>1 -> short side ``input_size``, S crops along the long side."""
-        video = F.resize(video, [self.short_side if crops == 1 else self.input_size], antialias=True)
+        video = F.resize(
+            video, [self.short_side if crops == 1 else self.input_size], antialias=True
+        )
         height, width = video.shape[-2:]
         size = self.input_size
         if width >= height:
             top = (height - size) // 2
-            return [F.crop(video, top, left, size, size) for left in spatial_crop_offsets(width, size, crops)]
+            return [
+                F.crop(video, top, left, size, size)
+                for left in spatial_crop_offsets(width, size, crops)
+            ]
         left = (width - size) // 2
-        return [F.crop(video, top, left, size, size) for top in spatial_crop_offsets(height, size, crops)]
+        return [
+            F.crop(video, top, left, size, size)
+            for top in spatial_crop_offsets(height, size, crops)
+        ]
 
 
 def build_transform(
-    train: bool, input_size: int = 224, short_side: int = 256, normalization: str = "clip", hflip: bool = True
+    train: bool,
+    input_size: int = 224,
+    short_side: int = 256,
+    normalization: str = "clip",
+    hflip: bool = True,
 ) -> VideoTransform:
     """The clip transform for training (augmenting) or testing (resize + spatial crops)."""
     return VideoTransform(train, input_size, short_side, normalization, hflip)

@@ -8,6 +8,7 @@ under ``"broken"`` so the caller can count it. With ``strict=True`` it raises
 Training randomness (frame offsets, crops, flips, colour) is drawn from a generator seeded by
 ``(seed, epoch, index)``: a resumed run sees exactly the clips an uninterrupted one would.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,7 +28,9 @@ from omnibench.data.transforms import from_hwc, to_hwc
 from omnibench.errors import OmniBenchError
 
 log = logging.getLogger("omnibench.data")
-_DECORD_PREFIX = re.compile(r"\[[\d:]+\]\s*\S+:\d+:\s*")  # "[18:55:00] src/video/video_reader.cc:486: "
+_DECORD_PREFIX = re.compile(
+    r"\[[\d:]+\]\s*\S+:\d+:\s*"
+)  # "[18:55:00] src/video/video_reader.cc:486: "
 
 
 class BrokenVideoError(OmniBenchError):
@@ -38,7 +41,9 @@ def _reason(error: BaseException, path: Path) -> str:
     """The meaningful part of a decord error (its message repeats the path and C++ locations)."""
     lines = [line for line in str(error).splitlines() if line.strip() and "Stack trace" not in line]
     text = _DECORD_PREFIX.sub(" ", lines[0] if lines else type(error).__name__)
-    text = text.replace(f"Error reading {path}...", "").replace(f"{path}, ", "").replace(str(path), "")
+    text = (
+        text.replace(f"Error reading {path}...", "").replace(f"{path}, ", "").replace(str(path), "")
+    )
     return " ".join(text.split())[:200] or "not a readable video (corrupt or truncated)"
 
 
@@ -50,8 +55,10 @@ def _check_readable(path: Path) -> None:
     except FileNotFoundError:
         raise BrokenVideoError(f"{path}: missing video file") from None
     except PermissionError:
-        raise BrokenVideoError(f"{path}: permission denied (the file or a folder above it is not readable "
-                               "by this user)") from None
+        raise BrokenVideoError(
+            f"{path}: permission denied (the file or a folder above it is not readable "
+            "by this user)"
+        ) from None
     except IsADirectoryError:
         raise BrokenVideoError(f"{path}: a folder, not a video file") from None
     except OSError as error:
@@ -64,7 +71,9 @@ def open_video(path: Path) -> Any:
     """Open ``path`` with decord (one decoding thread); raise ``BrokenVideoError`` with a short reason."""
     import decord  # noqa: PLC0415
 
-    decord.logging.set_level(decord.logging.QUIET)  # errors are reported here, not by ffmpeg on stderr
+    decord.logging.set_level(
+        decord.logging.QUIET
+    )  # errors are reported here, not by ffmpeg on stderr
     _check_readable(path)
     try:
         reader = decord.VideoReader(str(path), num_threads=1)
@@ -152,7 +161,9 @@ class VideoClipDataset(Dataset):
             views = sample_test_indices(len(reader), self.frames, self.clips)
             frames = decode_frames(reader, record.path, [i for view in views for i in view])
             parts = [self.transform(clip, crops=self.crops) for clip in frames.split(self.frames)]
-            return from_hwc(torch.cat([to_hwc(clip) for clip, _ in parts])), torch.cat([maps for _, maps in parts])
+            return from_hwc(torch.cat([to_hwc(clip) for clip, _ in parts])), torch.cat(
+                [maps for _, maps in parts]
+            )
         seed = item_seed(self.seed, self.epoch, index)
         indices = sample_train_indices(len(reader), self.frames, np.random.default_rng(seed))
         frames = decode_frames(reader, record.path, indices)
@@ -175,7 +186,10 @@ def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
         video = from_hwc(torch.stack([to_hwc(item["video"]) for item in good]))
         colors = torch.stack([item["color"] for item in good])
     else:
-        video, colors = torch.empty((0, 0, 0, 3, 0, 0), dtype=torch.uint8), torch.empty((0, 0, 3, COLUMNS))
+        video, colors = (
+            torch.empty((0, 0, 0, 3, 0, 0), dtype=torch.uint8),
+            torch.empty((0, 0, 3, COLUMNS)),
+        )
     return {
         "video": video,
         "color": colors,

@@ -3,4 +3,5 @@ distributed helpers, the trainer, evaluation and metrics.
 
 ``omnibench.compat`` runs first: timm (schedule, mixup) imports torchvision.
 """
+
 import omnibench.compat  # noqa: F401  (its import runs the step; must precede torchvision)

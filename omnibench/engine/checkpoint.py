@@ -6,6 +6,7 @@ optimiser, scheduler and grad-scaler states, every rank's RNG states and skipped
 count (``ranks``), the position in the data order (epoch, optimiser steps done in it) and
 the running statistics of the run.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -64,13 +65,17 @@ def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor], path:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shape mismatches
         detail = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
-        raise OmniBenchError(f"{path}: checkpoint does not match the model ({detail}); delete it to restart the run") from None
+        raise OmniBenchError(
+            f"{path}: checkpoint does not match the model ({detail}); delete it to restart the run"
+        ) from None
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
     lacking = sorted(trainable.intersection(missing))
     if lacking or unexpected:
         bad = lacking[:3] or unexpected[:3]
-        raise OmniBenchError(f"{path}: checkpoint does not match the model ({len(lacking)} missing, "
-                             f"{len(unexpected)} unexpected entries, e.g. {bad}); delete it to restart the run")
+        raise OmniBenchError(
+            f"{path}: checkpoint does not match the model ({len(lacking)} missing, "
+            f"{len(unexpected)} unexpected entries, e.g. {bad}); delete it to restart the run"
+        )
 
 
 def atomic_save(obj: Any, path: Path) -> None:
@@ -79,22 +84,35 @@ def atomic_save(obj: Any, path: Path) -> None:
         torch.save(obj, handle)
 
 
-def save_checkpoint(path: Path, *, run_id: str, data: str, model: nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: Any, scaler: Any, ranks: list[dict], position: TrainPosition,
-                    stats: TrainStats) -> None:
+def save_checkpoint(
+    path: Path,
+    *,
+    run_id: str,
+    data: str,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: Any,
+    ranks: list[dict],
+    position: TrainPosition,
+    stats: TrainStats,
+) -> None:
     """Write the whole training state (call on rank 0 only)."""
-    atomic_save({
-        "format": FORMAT,
-        "run_id": run_id,
-        "data": data,
-        "model": trainable_state(model),
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "scaler": scaler.state_dict() if scaler is not None else None,
-        "ranks": ranks,
-        "position": dataclasses.asdict(position),
-        "stats": dataclasses.asdict(stats),
-    }, path)
+    atomic_save(
+        {
+            "format": FORMAT,
+            "run_id": run_id,
+            "data": data,
+            "model": trainable_state(model),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else None,
+            "ranks": ranks,
+            "position": dataclasses.asdict(position),
+            "stats": dataclasses.asdict(stats),
+        },
+        path,
+    )
 
 
 def read_checkpoint(path: Path, run_id: str, data: str | None = None) -> dict[str, Any] | None:
@@ -105,16 +123,24 @@ def read_checkpoint(path: Path, run_id: str, data: str | None = None) -> dict[st
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # a truncated or foreign file: say which and what to do
-        raise OmniBenchError(f"{path}: unreadable checkpoint ({type(err).__name__}: {err}); delete it to restart") from None
+        raise OmniBenchError(
+            f"{path}: unreadable checkpoint ({type(err).__name__}: {err}); delete it to restart"
+        ) from None
     if not isinstance(ckpt, dict):
-        raise OmniBenchError(f"{path}: not an omnibench checkpoint (it holds a {type(ckpt).__name__}); "
-                             "delete it to restart")
+        raise OmniBenchError(
+            f"{path}: not an omnibench checkpoint (it holds a {type(ckpt).__name__}); "
+            "delete it to restart"
+        )
     if ckpt.get("format") != FORMAT or ckpt.get("run_id") != run_id:
-        raise OmniBenchError(f"{path}: checkpoint belongs to run {ckpt.get('run_id')!r}, not {run_id!r}; "
-                             "delete it to restart")
+        raise OmniBenchError(
+            f"{path}: checkpoint belongs to run {ckpt.get('run_id')!r}, not {run_id!r}; "
+            "delete it to restart"
+        )
     if data is not None and ckpt.get("data") != data:
-        raise OmniBenchError(f"{path}: checkpoint was trained on another training list than this run's "
-                             "(did the data root change?); delete it to restart")
+        raise OmniBenchError(
+            f"{path}: checkpoint was trained on another training list than this run's "
+            "(did the data root change?); delete it to restart"
+        )
     return ckpt
 
 

@@ -6,6 +6,7 @@
 NCCL on GPU, gloo on CPU. Evaluation uses :class:`ShardSampler` (no padding, no
 drop_last) and :func:`gather_objects`, so every evaluation video is counted exactly once.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,15 +46,25 @@ def require_device(preference: str, world_size: int = 1) -> None:
     if not preference.startswith("cuda"):
         return
     if not torch.cuda.is_available():
-        build = "without CUDA" if torch.version.cuda is None else f"with CUDA {torch.version.cuda}, but no GPU is visible"
-        raise OmniBenchError(f"--device {preference}: CUDA is not available here (torch {torch.__version__} {build}); "
-                             "use --device cpu, or auto")
+        build = (
+            "without CUDA"
+            if torch.version.cuda is None
+            else f"with CUDA {torch.version.cuda}, but no GPU is visible"
+        )
+        raise OmniBenchError(
+            f"--device {preference}: CUDA is not available here (torch {torch.__version__} {build}); "
+            "use --device cpu, or auto"
+        )
     index = int(preference.partition(":")[2] or 0)
     if index >= torch.cuda.device_count():
-        raise OmniBenchError(f"--device {preference}: only {torch.cuda.device_count()} GPU(s) visible "
-                             "(CUDA_VISIBLE_DEVICES counts from 0)")
+        raise OmniBenchError(
+            f"--device {preference}: only {torch.cuda.device_count()} GPU(s) visible "
+            "(CUDA_VISIBLE_DEVICES counts from 0)"
+        )
     if ":" in preference and world_size > 1:
-        raise OmniBenchError(f"--device {preference}: with {world_size} processes each takes its local GPU; use --device cuda")
+        raise OmniBenchError(
+            f"--device {preference}: with {world_size} processes each takes its local GPU; use --device cuda"
+        )
 
 
 def resolve_device(preference: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
@@ -71,7 +82,9 @@ def _export_slurm_env() -> None:
     """Turn a multi-task Slurm allocation into torch's env:// variables (submitit's helper)."""
     from submitit.helpers import TorchDistributedEnvironment  # noqa: PLC0415 (submitit only for a multi-task Slurm allocation)
 
-    os.environ.setdefault("SUBMITIT_EXECUTOR", "slurm")  # plain srun: select submitit's Slurm environment
+    os.environ.setdefault(
+        "SUBMITIT_EXECUTOR", "slurm"
+    )  # plain srun: select submitit's Slurm environment
     TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
 
 
@@ -150,9 +163,17 @@ class ResumableSampler(Sampler[int]):
     def __init__(self, length: int, ctx: DistContext, seed: int) -> None:
         from torch.utils.data import Dataset, DistributedSampler  # noqa: PLC0415
 
-        indices = cast("Dataset[int]", range(length))  # it only takes the length (its stub asks for a Dataset)
-        self.base: DistributedSampler[int] = DistributedSampler(indices, num_replicas=ctx.world_size, rank=ctx.rank,
-                                                                shuffle=True, seed=seed, drop_last=True)
+        indices = cast(
+            "Dataset[int]", range(length)
+        )  # it only takes the length (its stub asks for a Dataset)
+        self.base: DistributedSampler[int] = DistributedSampler(
+            indices,
+            num_replicas=ctx.world_size,
+            rank=ctx.rank,
+            shuffle=True,
+            seed=seed,
+            drop_last=True,
+        )
         self.start = 0
 
     def set_position(self, epoch: int, start: int) -> None:
@@ -161,7 +182,7 @@ class ResumableSampler(Sampler[int]):
         self.start = start
 
     def __iter__(self) -> Iterator[int]:
-        return iter(list(self.base)[self.start:])
+        return iter(list(self.base)[self.start :])
 
     def __len__(self) -> int:
         return len(self.base) - self.start

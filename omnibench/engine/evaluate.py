@@ -4,6 +4,7 @@ scores; sharded over ranks without padding and gathered, so every video counts o
 Broken videos are skipped (the data layer's policy), counted, and listed in the predictions
 with their reason. Accuracies are percentages.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,8 +44,12 @@ class EvalResult:
         """top1 / top5 / mean_class (%), evaluated videos, skipped (broken) videos and videos whose
         scores are not finite (a diverged model: its accuracies mean nothing)."""
         nonfinite = int((~torch.isfinite(self.scores)).any(dim=1).sum()) if len(self.labels) else 0
-        return {**accuracy_metrics(self.scores, self.labels), "videos": len(self.labels), "skipped": len(self.broken),
-                "nonfinite": nonfinite}
+        return {
+            **accuracy_metrics(self.scores, self.labels),
+            "videos": len(self.labels),
+            "skipped": len(self.broken),
+            "nonfinite": nonfinite,
+        }
 
     def summary(self) -> dict[str, object]:
         """The entry of ``record["evaluations"]`` (with the first skipped video's reason when any was)."""
@@ -65,8 +70,17 @@ class EvalResult:
         scores = scores / scores.sum(dim=1, keepdim=True).clamp_min(1e-12)
         relabel = tuple(int(position[label]) for label in self.all_labels)
         broken = [(i, reason) for i, reason in self.broken if relabel[i] >= 0]
-        return EvalResult(self.dataset, split, tuple(self.classnames[c] for c in classes), self.paths, relabel,
-                          self.indices[keep], position[self.labels[keep]], scores, broken)
+        return EvalResult(
+            self.dataset,
+            split,
+            tuple(self.classnames[c] for c in classes),
+            self.paths,
+            relabel,
+            self.indices[keep],
+            position[self.labels[keep]],
+            scores,
+            broken,
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,15 +94,23 @@ class EvalSettings:
 
 
 @torch.no_grad()
-def _shard_scores(model: nn.Module, loader: DataLoader, classnames: Sequence[str], ctx: DistContext,
-                  settings: EvalSettings, progress: ProgressReporter) -> dict[str, object]:
+def _shard_scores(
+    model: nn.Module,
+    loader: DataLoader,
+    classnames: Sequence[str],
+    ctx: DistContext,
+    settings: EvalSettings,
+    progress: ProgressReporter,
+) -> dict[str, object]:
     indices, labels, scores, broken = [], [], [], []
     for done, batch in enumerate(loader, start=1):
         broken.extend(batch["broken"])
         if len(batch["label"]):
             video = batch["video"]  # (B, V, T, 3, S, S) uint8
             probs = []
-            views, maps = (t.flatten(0, 1).split(settings.views_per_forward) for t in (video, batch["color"]))
+            views, maps = (
+                t.flatten(0, 1).split(settings.views_per_forward) for t in (video, batch["color"])
+            )
             for chunk, chunk_maps in zip(views, maps):
                 clips = apply_color(chunk.to(ctx.device, non_blocking=True), chunk_maps)
                 with autocast(ctx.device, settings.amp_dtype):
@@ -100,20 +122,38 @@ def _shard_scores(model: nn.Module, loader: DataLoader, classnames: Sequence[str
         progress.update(done)
         stop_point()
     width = len(classnames)
-    return {"indices": torch.cat(indices) if indices else torch.empty(0, dtype=torch.long),
-            "labels": torch.cat(labels) if labels else torch.empty(0, dtype=torch.long),
-            "scores": torch.cat(scores) if scores else torch.empty(0, width), "broken": broken}
+    return {
+        "indices": torch.cat(indices) if indices else torch.empty(0, dtype=torch.long),
+        "labels": torch.cat(labels) if labels else torch.empty(0, dtype=torch.long),
+        "scores": torch.cat(scores) if scores else torch.empty(0, width),
+        "broken": broken,
+    }
 
 
-def evaluate(model: nn.Module, dataset: torch.utils.data.Dataset, classnames: Sequence[str], *, name: tuple[str, str],
-             records: Sequence[VideoRecord], ctx: DistContext, settings: EvalSettings, progress: ProgressReporter,
-             collate: Callable[[list[Any]], Any] | None) -> EvalResult:
+def evaluate(
+    model: nn.Module,
+    dataset: torch.utils.data.Dataset,
+    classnames: Sequence[str],
+    *,
+    name: tuple[str, str],
+    records: Sequence[VideoRecord],
+    ctx: DistContext,
+    settings: EvalSettings,
+    progress: ProgressReporter,
+    collate: Callable[[list[Any]], Any] | None,
+) -> EvalResult:
     """Evaluate ``model`` (not DDP-wrapped) on ``dataset`` (whose items are ``records``); ``name`` = (dataset, split)."""
     assert isinstance(dataset, Sized)  # map-style: the shard sampler splits its indices
     model.eval()
     sampler = ShardSampler(len(dataset), ctx.rank, ctx.world_size)
-    loader = DataLoader(dataset, batch_size=settings.batch_size, sampler=sampler, num_workers=settings.workers,
-                        collate_fn=collate, pin_memory=ctx.device.type == "cuda")
+    loader = DataLoader(
+        dataset,
+        batch_size=settings.batch_size,
+        sampler=sampler,
+        num_workers=settings.workers,
+        collate_fn=collate,
+        pin_memory=ctx.device.type == "cuda",
+    )
     progress.start(f"eval {name[0]}/{name[1]}", len(loader))
     parts = gather_objects(_shard_scores(model, loader, classnames, ctx, settings, progress), ctx)
     indices = torch.cat([p["indices"] for p in parts])
@@ -121,12 +161,21 @@ def evaluate(model: nn.Module, dataset: torch.utils.data.Dataset, classnames: Se
     broken = sorted(b for p in parts for b in p["broken"])
     counted = indices.tolist() + [i for i, _ in broken]
     if len(counted) != len(dataset) or len(set(counted)) != len(dataset):
-        raise RuntimeError(f"evaluation counted {len(counted)} items ({len(set(counted))} distinct) "
-                           f"of {len(dataset)} videos")
-    return EvalResult(name[0], name[1], tuple(classnames), tuple(str(r.path) for r in records),
-                      tuple(r.label for r in records), indices[order],
-                      torch.cat([p["labels"] for p in parts])[order], torch.cat([p["scores"] for p in parts])[order],
-                      broken)
+        raise RuntimeError(
+            f"evaluation counted {len(counted)} items ({len(set(counted))} distinct) "
+            f"of {len(dataset)} videos"
+        )
+    return EvalResult(
+        name[0],
+        name[1],
+        tuple(classnames),
+        tuple(str(r.path) for r in records),
+        tuple(r.label for r in records),
+        indices[order],
+        torch.cat([p["labels"] for p in parts])[order],
+        torch.cat([p["scores"] for p in parts])[order],
+        broken,
+    )
 
 
 def predictions_frame(result: EvalResult, top: int = 5) -> pd.DataFrame:
@@ -138,14 +187,33 @@ def predictions_frame(result: EvalResult, top: int = 5) -> pd.DataFrame:
         assert best is not None  # a row per label
         ids, vals = best.indices[row].tolist(), best.values[row].tolist()
         label = int(result.labels[row])
-        rows.append({"index": index, "path": result.paths[index], "label": label,
-                     "label_name": result.classnames[label], "pred": ids[0], "pred_name": result.classnames[ids[0]],
-                     "correct": ids[0] == label, "top_classes": " ".join(map(str, ids)),
-                     "top_scores": " ".join(f"{v:.6f}" for v in vals), "broken": ""})
+        rows.append(
+            {
+                "index": index,
+                "path": result.paths[index],
+                "label": label,
+                "label_name": result.classnames[label],
+                "pred": ids[0],
+                "pred_name": result.classnames[ids[0]],
+                "correct": ids[0] == label,
+                "top_classes": " ".join(map(str, ids)),
+                "top_scores": " ".join(f"{v:.6f}" for v in vals),
+                "broken": "",
+            }
+        )
     for index, reason in result.broken:
         label = result.all_labels[index]
-        rows.append({"index": index, "path": result.paths[index], "label": label, "label_name": result.classnames[label],
-                     "pred": -1, "correct": False, "broken": reason})
+        rows.append(
+            {
+                "index": index,
+                "path": result.paths[index],
+                "label": label,
+                "label_name": result.classnames[label],
+                "pred": -1,
+                "correct": False,
+                "broken": reason,
+            }
+        )
     frame = pd.DataFrame(rows).sort_values("index", kind="stable")
     frame.insert(0, "split", result.split)
     frame.insert(0, "dataset", result.dataset)

@@ -7,6 +7,7 @@ QKᵀ and (softmax)V are L·S·(d_qk + d_v) multiply-adds per batch element and 
 handles file these matmuls under the operator name :data:`ATTENTION_MATMUL`, so a breakdown
 (:mod:`omnibench.engine.flops_breakdown`) can tell them from the projections.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -83,11 +84,15 @@ class _Call(nn.Module):
         return self.fn(*inputs)
 
 
-def analyse(model: nn.Module, fn: Callable[..., torch.Tensor], inputs: tuple[Any, ...]) -> FlopCountAnalysis:
+def analyse(
+    model: nn.Module, fn: Callable[..., torch.Tensor], inputs: tuple[Any, ...]
+) -> FlopCountAnalysis:
     """fvcore's analysis of ``fn(*inputs)`` (a computation of ``model``, traced now); ``model``'s
     modules are named ``model.<name>`` in its per-module counts."""
     with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fvcore scripts and traces with torch.jit
+        warnings.simplefilter(
+            "ignore", DeprecationWarning
+        )  # fvcore scripts and traces with torch.jit
         from fvcore.nn import FlopCountAnalysis  # noqa: PLC0415
 
         analysis = FlopCountAnalysis(_Call(model, fn), inputs)
@@ -109,10 +114,14 @@ def video_analysis(model: VideoCLIPModel, clip: torch.Tensor) -> FlopCountAnalys
 
 def text_analysis(model: VideoCLIPModel, classnames: Sequence[str]) -> FlopCountAnalysis:
     """fvcore's analysis of the text tower on one prompt per class name (never the cache)."""
-    return analyse(model, lambda _: model.compute_text_features(list(classnames)), (torch.zeros(1),))
+    return analyse(
+        model, lambda _: model.compute_text_features(list(classnames)), (torch.zeros(1),)
+    )
 
 
-def forward_analysis(model: VideoCLIPModel, clip: torch.Tensor, classnames: Sequence[str]) -> FlopCountAnalysis:
+def forward_analysis(
+    model: VideoCLIPModel, clip: torch.Tensor, classnames: Sequence[str]
+) -> FlopCountAnalysis:
     """fvcore's analysis of a full forward on ``clip`` with the text computed (not cached)."""
 
     def run(video: torch.Tensor) -> torch.Tensor:
@@ -163,7 +172,9 @@ class ModelCost:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict, with the scope of every number."""
-        numbers = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "breakdown"}
+        numbers = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "breakdown"
+        }
         return {**numbers, "breakdown": self.breakdown.to_dict(), "scope": dict(SCOPES)}
 
 
@@ -187,12 +198,16 @@ def _measure_cost(model: VideoCLIPModel, frames: int, size: int, classes: int) -
     from omnibench.engine.flops_breakdown import measure_breakdown  # noqa: PLC0415
 
     device = next(model.parameters()).device
-    parts = measure_breakdown(model, torch.zeros(1, frames, 3, size, size, device=device), ["action"])
+    parts = measure_breakdown(
+        model, torch.zeros(1, frames, 3, size, size, device=device), ["action"]
+    )
     text_one = parts.part("text_tower").gflops
     return ModelCost(
         model=getattr(model, "registry_name", type(model).__name__),
         backbone=getattr(model, "backbone_name", ""),
-        frames=frames, size=size, classes=classes,
+        frames=frames,
+        size=size,
+        classes=classes,
         gflops_video=parts.total(side="video"),
         gflops_text_one=text_one,
         gflops_text_classes=text_one * classes,
@@ -209,13 +224,21 @@ def _measure_cost(model: VideoCLIPModel, frames: int, size: int, classes: int) -
 PUBLISHED: dict[tuple[str, str, int], tuple[float, str]] = {
     ("vanilla_clip", "ViT-B-16", 1): (17.58, "CLIP ViT-B/16 image encoder, one 224 px frame"),
     ("vificlip", "ViT-B-16", 16): (281.0, "ViFi-CLIP Table 6: video tower, 16 frames"),
-    ("xclip", "ViT-B-16", 8): (145.0, "X-CLIP Table 1: video + one text prompt, 8 frames "
-                                      "(compare gflops_view_one_text)"),
-    ("omniclip", "ViT-B-16", 8): (130.0, "OmniCLIP Table 2 (K400), 8 frames; Table 3 (SSv2, fixed classifier): "
-                                         "128. Below 8 plain frames (140.7): compare the attention-skipped "
-                                         "(thop) counts; SPG adds K/4 tokens per frame"),
-    ("omniclip", "ViT-B-16", 16): (255.0, "OmniCLIP Table 3 (SSv2, fixed classifier), 16 frames: compare the "
-                                          "attention-skipped (thop) counts"),
+    ("xclip", "ViT-B-16", 8): (
+        145.0,
+        "X-CLIP Table 1: video + one text prompt, 8 frames (compare gflops_view_one_text)",
+    ),
+    ("omniclip", "ViT-B-16", 8): (
+        130.0,
+        "OmniCLIP Table 2 (K400), 8 frames; Table 3 (SSv2, fixed classifier): "
+        "128. Below 8 plain frames (140.7): compare the attention-skipped "
+        "(thop) counts; SPG adds K/4 tokens per frame",
+    ),
+    ("omniclip", "ViT-B-16", 16): (
+        255.0,
+        "OmniCLIP Table 3 (SSv2, fixed classifier), 16 frames: compare the "
+        "attention-skipped (thop) counts",
+    ),
 }
 
 
@@ -239,5 +262,5 @@ def record_cost(model: VideoCLIPModel, frames: int, size: int) -> dict[str, Any]
         "params_total": sum(p.numel() for p in model.parameters()),
         "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "scope": f"per view of {frames} frames at {size} px (video tower); text: one 77-token prompt; "
-                 "one multiply-add = one flop, attention included",
+        "one multiply-add = one flop, attention included",
     }

@@ -20,6 +20,7 @@ CLIP on the same frames, text tower with one prompt, the full forward with one c
 
 The video-side parts sum to ``gflops_video``, all parts to ``gflops_view_one_text``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -29,7 +30,13 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from omnibench.engine.flops import ATTENTION_MATMUL, analyse, forward_analysis, text_analysis, video_analysis
+from omnibench.engine.flops import (
+    ATTENTION_MATMUL,
+    analyse,
+    forward_analysis,
+    text_analysis,
+    video_analysis,
+)
 from omnibench.models.attention import MultiHeadCrossAttention, MultiHeadSelfAttention
 
 if TYPE_CHECKING:
@@ -42,7 +49,7 @@ ROOT = "model"  # the model's name in the analyses' module names
 CONVENTIONS = {
     "gflops": "fvcore: one multiply-add = one flop, attention included (omnibench's count)",
     "gflops_no_attention": "attention modules skipped entirely, as thop counts (no rule for nn.MultiheadAttention): "
-                           "leaf linear / conv / norm layers outside attention modules only",
+    "leaf linear / conv / norm layers outside attention modules only",
 }
 
 
@@ -74,7 +81,10 @@ class Breakdown:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict: the parts and the conventions they are counted in."""
-        return {"parts": [dataclasses.asdict(p) for p in self.parts], "conventions": dict(CONVENTIONS)}
+        return {
+            "parts": [dataclasses.asdict(p) for p in self.parts],
+            "conventions": dict(CONVENTIONS),
+        }
 
 
 class _Counts:
@@ -83,9 +93,14 @@ class _Counts:
     def __init__(self, analysis: FlopCountAnalysis, model: nn.Module) -> None:
         self.by_module = analysis.by_module()
         self.by_operator = analysis.by_module_and_operator()
-        attention = [f"{ROOT}.{n}" for n, m in model.named_modules() if isinstance(m, ATTENTION_MODULES)]
-        self.leaves = [f"{ROOT}.{n}" for n, m in model.named_modules()
-                       if not any(m.children()) and not _inside(f"{ROOT}.{n}", attention)]
+        attention = [
+            f"{ROOT}.{n}" for n, m in model.named_modules() if isinstance(m, ATTENTION_MODULES)
+        ]
+        self.leaves = [
+            f"{ROOT}.{n}"
+            for n, m in model.named_modules()
+            if not any(m.children()) and not _inside(f"{ROOT}.{n}", attention)
+        ]
 
     def flops(self, scope: str = "") -> float:
         return float(self.by_module.get(scope, 0)) / 1e9
@@ -94,7 +109,9 @@ class _Counts:
         return float(self.by_operator.get(scope, {}).get(ATTENTION_MATMUL, 0)) / 1e9
 
     def no_attention(self, scope: str = ROOT) -> float:
-        return sum(float(self.by_module.get(n, 0)) for n in self.leaves if _inside(n, [scope])) / 1e9
+        return (
+            sum(float(self.by_module.get(n, 0)) for n in self.leaves if _inside(n, [scope])) / 1e9
+        )
 
 
 def _inside(name: str, scopes: Iterable[str]) -> bool:
@@ -106,27 +123,61 @@ def plain_frames_analysis(model: VideoCLIPModel, clip: torch.Tensor) -> FlopCoun
     return analyse(model, lambda video: model.clip.encode_image(video.flatten(0, 1)), (clip,))
 
 
-def measure_breakdown(model: VideoCLIPModel, clip: torch.Tensor, classnames: list[str]) -> Breakdown:
+def measure_breakdown(
+    model: VideoCLIPModel, clip: torch.Tensor, classnames: list[str]
+) -> Breakdown:
     """The breakdown of one view ``clip`` and the prompts of ``classnames`` (one class: per view)."""
     video = _Counts(video_analysis(model, clip), model)
     plain = _Counts(plain_frames_analysis(model, clip), model)
     text = _Counts(text_analysis(model, classnames), model)
     full = _Counts(forward_analysis(model, clip, classnames), model)
     added = [f"{ROOT}.{name}" for name, _ in model.named_children() if name != "clip"]
-    tower = Part("", "", "video", video.flops() - sum(video.flops(s) for s in added),
-                 video.matmuls() - sum(video.matmuls(s) for s in added), video.no_attention(f"{ROOT}.clip"))
-    frames = _part("clip_frames", f"CLIP image tower, {clip.shape[1]} plain frames", "video", plain, "")
-    extra = Part("extra_tokens", "tokens the model adds to the CLIP blocks", "video", tower.gflops - frames.gflops,
-                 tower.attention_matmuls - frames.attention_matmuls, tower.gflops_no_attention - frames.gflops_no_attention)
+    tower = Part(
+        "",
+        "",
+        "video",
+        video.flops() - sum(video.flops(s) for s in added),
+        video.matmuls() - sum(video.matmuls(s) for s in added),
+        video.no_attention(f"{ROOT}.clip"),
+    )
+    frames = _part(
+        "clip_frames", f"CLIP image tower, {clip.shape[1]} plain frames", "video", plain, ""
+    )
+    extra = Part(
+        "extra_tokens",
+        "tokens the model adds to the CLIP blocks",
+        "video",
+        tower.gflops - frames.gflops,
+        tower.attention_matmuls - frames.attention_matmuls,
+        tower.gflops_no_attention - frames.gflops_no_attention,
+    )
     labels = getattr(model, "component_labels", {})
-    modules = [_part(s.split(".", 1)[1], labels.get(s.split(".", 1)[1], s.split(".", 1)[1]),
-                     "video" if video.flops(s) else "text", full, s) for s in added if full.flops(s)]
+    modules = [
+        _part(
+            s.split(".", 1)[1],
+            labels.get(s.split(".", 1)[1], s.split(".", 1)[1]),
+            "video" if video.flops(s) else "text",
+            full,
+            s,
+        )
+        for s in added
+        if full.flops(s)
+    ]
     prompts = "one prompt" if len(classnames) == 1 else f"{len(classnames)} prompts"
     words = _part("text_tower", f"CLIP text tower, {prompts}", "text", text, "")
     parts = [frames, *([extra] if extra.gflops else []), *modules, words]
     logits = full.flops() - sum(p.gflops for p in parts)
-    return Breakdown((*parts, Part("logits", "logits (cosine similarity)", "text", logits, 0.0, 0.0)))
+    return Breakdown(
+        (*parts, Part("logits", "logits (cosine similarity)", "text", logits, 0.0, 0.0))
+    )
 
 
 def _part(component: str, label: str, side: str, counts: _Counts, scope: str) -> Part:
-    return Part(component, label, side, counts.flops(scope), counts.matmuls(scope), counts.no_attention(scope or ROOT))
+    return Part(
+        component,
+        label,
+        side,
+        counts.flops(scope),
+        counts.matmuls(scope),
+        counts.no_attention(scope or ROOT),
+    )

@@ -1,4 +1,5 @@
 """Accuracy metrics (percentages, 0-100) and their aggregation over splits and draws."""
+
 from __future__ import annotations
 
 import statistics
@@ -35,7 +36,9 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def summarize(evaluations: Sequence[Mapping[str, float]], keys: Sequence[str] = ("top1", "top5")) -> dict[str, float]:
+def summarize(
+    evaluations: Sequence[Mapping[str, float]], keys: Sequence[str] = ("top1", "top5")
+) -> dict[str, float]:
     """``{key}_mean`` / ``{key}_std`` over several evaluations (splits, class subsets)."""
     out: dict[str, float] = {}
     for key in keys:

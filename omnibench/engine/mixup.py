@@ -5,6 +5,7 @@ timm mixes (B, C, H, W) images; a video batch (B, T, 3, H, W) is viewed as
 does). timm needs an even batch: an odd per-device batch only gets label smoothing.
 Targets are soft, for timm's ``SoftTargetCrossEntropy``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -26,12 +27,17 @@ class VideoMixup:
         self.mixup: Mixup | None = None
         if optim.mixup > 0 or optim.cutmix > 0:
             self.mixup = Mixup(
-                mixup_alpha=optim.mixup, cutmix_alpha=optim.cutmix,
-                switch_prob=optim.mixup_switch_prob, mode="batch",
-                label_smoothing=self.smoothing, num_classes=num_classes,
+                mixup_alpha=optim.mixup,
+                cutmix_alpha=optim.cutmix,
+                switch_prob=optim.mixup_switch_prob,
+                mode="batch",
+                label_smoothing=self.smoothing,
+                num_classes=num_classes,
             )
 
-    def __call__(self, video: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self, video: torch.Tensor, labels: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.mixup is None or video.shape[0] % 2:
             return video, mixup_target(labels, self.num_classes, 1.0, self.smoothing)
         batch, frames = video.shape[:2]

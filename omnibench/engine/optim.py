@@ -6,6 +6,7 @@ newly added modules at ``new_module_lr_mult`` x the base LR (X-CLIP uses 10). A 
 ``decay_every_parameter`` is true (ViFi-CLIP, VL prompting) gets ViFi-CLIP's single group:
 weight decay on every trainable parameter.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -34,17 +35,23 @@ def param_groups(model: nn.Module, optim: OptimSpec, new_names: Iterable[str] = 
         if not param.requires_grad:
             continue
         key = (not decay_all and skips_weight_decay(name, param), name in new)
-        group = groups.setdefault(key, {
-            "params": [], "names": [],
-            "weight_decay": 0.0 if key[0] else optim.weight_decay,
-            "lr": optim.lr * (optim.new_module_lr_mult if key[1] else 1.0),
-        })
+        group = groups.setdefault(
+            key,
+            {
+                "params": [],
+                "names": [],
+                "weight_decay": 0.0 if key[0] else optim.weight_decay,
+                "lr": optim.lr * (optim.new_module_lr_mult if key[1] else 1.0),
+            },
+        )
         group["params"].append(param)
         group["names"].append(name)
     return [groups[k] for k in sorted(groups)]
 
 
-def build_optimizer(model: nn.Module, optim: OptimSpec, new_names: Iterable[str] = ()) -> torch.optim.AdamW:
+def build_optimizer(
+    model: nn.Module, optim: OptimSpec, new_names: Iterable[str] = ()
+) -> torch.optim.AdamW:
     """AdamW over :func:`param_groups` (the parameter names stay in each group for logging)."""
     groups = param_groups(model, optim, new_names)
     if not groups:
@@ -57,7 +64,9 @@ def min_lr(optim: OptimSpec) -> float:
     return optim.lr / 100 if optim.min_lr is None else optim.min_lr
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, optim: OptimSpec, steps_per_epoch: int) -> CosineLRScheduler:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, optim: OptimSpec, steps_per_epoch: int
+) -> CosineLRScheduler:
     """Per-optimiser-step cosine from each group's LR down to the min LR, after a linear warmup from 0.
 
     Call ``scheduler.step_update(global_step)`` before each optimiser step.

@@ -1,4 +1,5 @@
 """Mixed precision: bf16 autocast on GPU by default, fp16 with a grad scaler on request, fp32 on CPU."""
+
 from __future__ import annotations
 
 import contextlib

@@ -5,6 +5,7 @@ shows one live display at a time: inside :func:`shared_display` (the suite's lin
 ``omnibench run``), each run's bars join that display instead of starting their own. An
 inline run at a terminal gets both: the bars on the terminal, the plain lines in its log.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,7 +16,15 @@ from types import TracebackType
 from typing import TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from omnibench.execution.runlog import Tee, live_terminal
 
@@ -24,8 +33,13 @@ _shared: Progress | None = None  # the display of the whole invocation, while on
 
 def bar_columns() -> tuple[ProgressColumn, ...]:
     """What every bar shows: description, bar, done/total, status text, time remaining."""
-    return (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
-            TimeRemainingColumn())
+    return (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeRemainingColumn(),
+    )
 
 
 @contextlib.contextmanager
@@ -55,14 +69,23 @@ class ProgressReporter:
         self.bar: Progress | None = None
         self.task: TaskID | None = None
         self.owned = _shared is None  # else the bars join the invocation's display
-        self.log: TextIO | None = None  # beside the bars: the log a Tee copies the run's output into
+        self.log: TextIO | None = (
+            None  # beside the bars: the log a Tee copies the run's output into
+        )
         self._live = contextlib.ExitStack()
         if active and rich:
             tee = sys.stdout if isinstance(sys.stdout, Tee) else None
             self.log = tee.log if tee else None
-            self.bar = _shared if not self.owned else Progress(
-                *bar_columns(), console=Console(file=tee.terminal) if tee else None,
-                redirect_stdout=tee is None, redirect_stderr=tee is None)
+            self.bar = (
+                _shared
+                if not self.owned
+                else Progress(
+                    *bar_columns(),
+                    console=Console(file=tee.terminal) if tee else None,
+                    redirect_stdout=tee is None,
+                    redirect_stderr=tee is None,
+                )
+            )
 
     def __enter__(self) -> ProgressReporter:
         if self.bar is not None and self.owned:
@@ -70,8 +93,12 @@ class ProgressReporter:
             self._live.enter_context(live_terminal(self.bar.console))
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         if self.bar is not None and self.owned:
             self._live.close()
             self.bar.stop()
@@ -102,15 +129,28 @@ class ProgressReporter:
                 self.bar.remove_task(self.task)
             self.task = self.bar.add_task(description, total=total, completed=done, status="")
 
-    def update(self, done: int, loss: float | None = None, lr: float | None = None,
-               clips_per_s: float | None = None) -> None:
+    def update(
+        self,
+        done: int,
+        loss: float | None = None,
+        lr: float | None = None,
+        clips_per_s: float | None = None,
+    ) -> None:
         """Iteration ``done`` of the current phase finished."""
         if not self.active:
             return
-        status = "  ".join(part for part in (
-            "" if loss is None else f"loss {loss:.4f}", "" if lr is None else f"lr {lr:.2e}",
-            "" if clips_per_s is None else f"{clips_per_s:.1f} clips/s") if part)
+        status = "  ".join(
+            part
+            for part in (
+                "" if loss is None else f"loss {loss:.4f}",
+                "" if lr is None else f"lr {lr:.2e}",
+                "" if clips_per_s is None else f"{clips_per_s:.1f} clips/s",
+            )
+            if part
+        )
         if self.bar is not None and self.task is not None:
             self.bar.update(self.task, completed=done, status=status)
         if done == self.total or done % self.log_every == 0:
-            self._plain(f"{time.strftime('%H:%M:%S')} {self.description} {done}/{self.total} {status}".rstrip())
+            self._plain(
+                f"{time.strftime('%H:%M:%S')} {self.description} {done}/{self.total} {status}".rstrip()
+            )

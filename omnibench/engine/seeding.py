@@ -4,6 +4,7 @@ Every training iteration reseeds python, numpy and torch from ``derive_seed(seed
 step, rank)``, so a resumed run draws exactly the random numbers (mixup, dropout) that the
 uninterrupted run drew, whatever happened before the interruption.
 """
+
 from __future__ import annotations
 
 import random
@@ -33,8 +34,13 @@ def capture_rng_state() -> dict[str, Any]:
     version, internal, gauss_next = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "numpy": {
+            "name": name,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
         "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next},
     }
     if torch.cuda.is_available():

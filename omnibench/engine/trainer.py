@@ -9,6 +9,7 @@ re-enters at the stored position, so a killed and resumed run repeats the uninte
 one exactly (bitwise on CPU). There is no model selection: training runs to the last
 epoch and that model is evaluated (the test split is never looked at during training).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -24,16 +25,26 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
+from omnibench.config.spec import OptimSpec
 from omnibench.data.color import apply_color
 from omnibench.engine import checkpoint as ckpt
-from omnibench.engine.distributed import DistContext, ResumableSampler, all_reduce_mean, gather_objects
+from omnibench.engine.distributed import (
+    DistContext,
+    ResumableSampler,
+    all_reduce_mean,
+    gather_objects,
+)
 from omnibench.engine.mixup import SoftTargetCrossEntropy, VideoMixup
 from omnibench.engine.optim import build_optimizer, build_scheduler
 from omnibench.engine.precision import autocast, autocast_dtype, grad_scaler
 from omnibench.engine.progress import ProgressReporter
-from omnibench.engine.seeding import capture_rng_state, derive_seed, restore_rng_state, seed_everything
+from omnibench.engine.seeding import (
+    capture_rng_state,
+    derive_seed,
+    restore_rng_state,
+    seed_everything,
+)
 from omnibench.errors import OmniBenchError
-from omnibench.config.spec import OptimSpec
 from omnibench.execution.process import stop_point
 
 if TYPE_CHECKING:
@@ -47,7 +58,9 @@ class TrainConfig:
     run_id: str
     seed: int
     optim: OptimSpec
-    clip_shape: tuple[int, int, int, int]  # (T, 3, S, S): shape of a dummy clip for an all-broken batch
+    clip_shape: tuple[
+        int, int, int, int
+    ]  # (T, 3, S, S): shape of a dummy clip for an all-broken batch
     checkpoint_path: Path | None = None
     data_fingerprint: str = ""  # of the training list; a checkpoint of other data is refused
     workers: int = 0
@@ -77,15 +90,24 @@ def batch_geometry(optim: OptimSpec, world_size: int) -> tuple[int, int]:
     if per_device < 1 or optim.batch_size % (per_device * world_size):
         raise OmniBenchError(
             f"optim.batch_size {optim.batch_size} is not a multiple of optim.batch_per_device x devices "
-            f"({per_device} x {world_size}); set optim.batch_per_device to a divisor")
+            f"({per_device} x {world_size}); set optim.batch_per_device to a divisor"
+        )
     return per_device, optim.batch_size // (per_device * world_size)
 
 
 class Trainer:
     """Trains ``model`` on ``dataset`` (items of the data layer's ``VideoClipDataset``)."""
 
-    def __init__(self, model: nn.Module, dataset: Dataset, classnames: Sequence[str], config: TrainConfig,
-                 ctx: DistContext, progress: ProgressReporter, new_parameter_names: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        dataset: Dataset,
+        classnames: Sequence[str],
+        config: TrainConfig,
+        ctx: DistContext,
+        progress: ProgressReporter,
+        new_parameter_names: Collection[str] = (),
+    ) -> None:
         assert isinstance(dataset, Sized)  # map-style: the sampler shuffles its indices
         self.model, self.dataset, self.classnames = model, dataset, tuple(classnames)
         self.config, self.ctx, self.progress = config, ctx, progress
@@ -93,8 +115,10 @@ class Trainer:
         self.sampler = ResumableSampler(len(dataset), ctx, seed=config.seed)
         micro = len(self.sampler) // self.per_device
         if micro == 0:
-            raise OmniBenchError(f"the training split has {len(dataset)} videos, fewer than one batch of "
-                                 f"{self.per_device} per device x {ctx.world_size} devices; lower optim.batch_size")
+            raise OmniBenchError(
+                f"the training split has {len(dataset)} videos, fewer than one batch of "
+                f"{self.per_device} per device x {ctx.world_size} devices; lower optim.batch_size"
+            )
         self.micro_per_epoch, self.steps_per_epoch = micro, math.ceil(micro / self.accum)
         self.optimizer = build_optimizer(model, config.optim, new_parameter_names)
         self.scheduler = build_scheduler(self.optimizer, config.optim, self.steps_per_epoch)
@@ -107,7 +131,9 @@ class Trainer:
         self.resumed_seconds = 0.0
         self.broken: set[int] = set()  # dataset indices of broken videos seen by this rank
         device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-        self.net = DistributedDataParallel(model, device_ids=device_ids) if ctx.distributed else model
+        self.net = (
+            DistributedDataParallel(model, device_ids=device_ids) if ctx.distributed else model
+        )
 
     def fit(self) -> TrainResult:
         """Resume from the checkpoint if there is one, train to the last epoch, return totals."""
@@ -117,8 +143,15 @@ class Trainer:
         self.model.train()
         for epoch in range(self.position.epoch, self.config.optim.epochs):
             self._run_epoch(epoch)
-        return TrainResult(self.position, self.stats, self.per_device, self.accum, self.resumed_seconds,
-                           self.steps_per_epoch, frozenset(self.broken))
+        return TrainResult(
+            self.position,
+            self.stats,
+            self.per_device,
+            self.accum,
+            self.resumed_seconds,
+            self.steps_per_epoch,
+            frozenset(self.broken),
+        )
 
     def _resume(self) -> None:
         path = self.config.checkpoint_path
@@ -138,27 +171,40 @@ class Trainer:
             mine = state["ranks"][self.ctx.rank]
             restore_rng_state(mine["rng"])
             self.stats.skipped, self.stats.epoch_loss, self.stats.epoch_steps = (
-                mine["skipped"], mine["epoch_loss"], mine["epoch_steps"])
+                mine["skipped"],
+                mine["epoch_loss"],
+                mine["epoch_steps"],
+            )
             self.broken = set(mine.get("broken", ()))
         elif self.ctx.is_main:  # another world size: rank 0 carries the totals so far
             self.stats.skipped = sum(r["skipped"] for r in state["ranks"])
             self.broken = {i for r in state["ranks"] for i in r.get("broken", ())}
         else:
             self.stats.skipped = 0
-        self.progress.message(f"resumed from {path} after {self.position.global_step} optimiser steps")
+        self.progress.message(
+            f"resumed from {path} after {self.position.global_step} optimiser steps"
+        )
 
     def _loader(self, epoch: int, start_step: int) -> DataLoader:
         self.sampler.set_position(epoch, start_step * self.accum * self.per_device)
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
-        return DataLoader(self.dataset, batch_size=self.per_device, sampler=self.sampler, drop_last=True,
-                          num_workers=self.config.workers, collate_fn=self.config.collate,
-                          pin_memory=self.ctx.device.type == "cuda")
+        return DataLoader(
+            self.dataset,
+            batch_size=self.per_device,
+            sampler=self.sampler,
+            drop_last=True,
+            num_workers=self.config.workers,
+            collate_fn=self.config.collate,
+            pin_memory=self.ctx.device.type == "cuda",
+        )
 
     def _run_epoch(self, epoch: int) -> None:
         start = self.position.step
         batches = iter(self._loader(epoch, start))
-        self.progress.start(f"epoch {epoch + 1}/{self.config.optim.epochs}", self.steps_per_epoch, start)
+        self.progress.start(
+            f"epoch {epoch + 1}/{self.config.optim.epochs}", self.steps_per_epoch, start
+        )
         began, clips = time.perf_counter(), 0
         for step in range(start, self.steps_per_epoch):
             loss, n_clips = self._optimizer_step(epoch, step, batches)
@@ -166,8 +212,12 @@ class Trainer:
             self.stats.epoch_steps += 1
             clips += n_clips * self.ctx.world_size
             self._advance(epoch, step, time.perf_counter() - began, clips)
-            self.progress.update(step + 1, loss, self.optimizer.param_groups[0]["lr"],
-                                 clips / max(time.perf_counter() - began, 1e-9))
+            self.progress.update(
+                step + 1,
+                loss,
+                self.optimizer.param_groups[0]["lr"],
+                clips / max(time.perf_counter() - began, 1e-9),
+            )
             stop_point()  # Ctrl-C / SIGTERM stop here, after a whole step (and its checkpoint)
         self._finish_epoch(epoch)
 
@@ -183,27 +233,48 @@ class Trainer:
         self.stats.train_seconds += self.pending[0]
         self.stats.clips += self.pending[1]
         self.pending = (0.0, 0)
-        mean_loss = all_reduce_mean(self.stats.epoch_loss / max(self.stats.epoch_steps, 1), self.ctx)
+        mean_loss = all_reduce_mean(
+            self.stats.epoch_loss / max(self.stats.epoch_steps, 1), self.ctx
+        )
         self.stats.epoch_loss, self.stats.epoch_steps = 0.0, 0
         lr = self.optimizer.param_groups[0]["lr"]
         self.stats.history.append({"epoch": epoch + 1, "loss": mean_loss, "lr": lr})
         self.position = ckpt.TrainPosition(epoch + 1, 0, self.position.global_step)
-        self.progress.message(f"epoch {epoch + 1}/{self.config.optim.epochs} loss {mean_loss:.4f} lr {lr:.3e}")
+        self.progress.message(
+            f"epoch {epoch + 1}/{self.config.optim.epochs} loss {mean_loss:.4f} lr {lr:.3e}"
+        )
         self._save()
 
     def _save(self) -> None:
-        mine = {"rng": capture_rng_state(), "skipped": self.stats.skipped, "broken": sorted(self.broken),
-                "epoch_loss": self.stats.epoch_loss, "epoch_steps": self.stats.epoch_steps}
+        mine = {
+            "rng": capture_rng_state(),
+            "skipped": self.stats.skipped,
+            "broken": sorted(self.broken),
+            "epoch_loss": self.stats.epoch_loss,
+            "epoch_steps": self.stats.epoch_steps,
+        }
         ranks = gather_objects(mine, self.ctx)  # collective: every rank takes part
         if self.config.checkpoint_path is None or not self.ctx.is_main:
             return
         seconds, clips = self.pending
-        stats = dataclasses.replace(self.stats, train_seconds=self.stats.train_seconds + seconds,
-                                    clips=self.stats.clips + clips, history=list(self.stats.history))
-        ckpt.save_checkpoint(self.config.checkpoint_path, run_id=self.config.run_id,
-                             data=self.config.data_fingerprint, model=self.model,
-                             optimizer=self.optimizer, scheduler=self.scheduler, scaler=self.scaler,
-                             ranks=ranks, position=self.position, stats=stats)
+        stats = dataclasses.replace(
+            self.stats,
+            train_seconds=self.stats.train_seconds + seconds,
+            clips=self.stats.clips + clips,
+            history=list(self.stats.history),
+        )
+        ckpt.save_checkpoint(
+            self.config.checkpoint_path,
+            run_id=self.config.run_id,
+            data=self.config.data_fingerprint,
+            model=self.model,
+            optimizer=self.optimizer,
+            scheduler=self.scheduler,
+            scaler=self.scaler,
+            ranks=ranks,
+            position=self.position,
+            stats=stats,
+        )
 
     def _optimizer_step(self, epoch: int, step: int, batches: Iterator[dict]) -> tuple[float, int]:
         """Accumulate the step's micro-batches, then one optimiser update; (mean loss, clips)."""
@@ -215,7 +286,11 @@ class Trainer:
             batch = next(batches)
             seed_everything(derive_seed(self.config.seed, epoch, first + i, self.ctx.rank))
             sync = i == count - 1 or not self.ctx.distributed
-            with contextlib.nullcontext() if sync else cast(DistributedDataParallel, self.net).no_sync():  # DDP when not sync
+            with (
+                contextlib.nullcontext()
+                if sync
+                else cast(DistributedDataParallel, self.net).no_sync()
+            ):  # DDP when not sync
                 total += self._forward_backward(batch, count)
             clips += len(batch["label"])
             self.stats.skipped += len(batch.get("broken", ()))
@@ -236,7 +311,9 @@ class Trainer:
             video = torch.zeros(1, *self.config.clip_shape, device=device)
             labels, weight = torch.zeros(1, dtype=torch.long, device=device), 0.0
         else:
-            video = apply_color(batch["video"][:, 0].to(device, non_blocking=True), batch["color"][:, 0])
+            video = apply_color(
+                batch["video"][:, 0].to(device, non_blocking=True), batch["color"][:, 0]
+            )
             weight = 1.0
         video, target = self.mixup(video, labels)
         with autocast(self.ctx.device, self.amp_dtype):

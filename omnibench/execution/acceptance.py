@@ -7,6 +7,7 @@ annotation file it read unchanged (sha256). A record with problems is never writ
 (it fails instead); one written by an older omnibench counts as failed. A record whose files
 changed is *stale*: ``omnibench run`` reruns it. Nothing here imports torch.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,10 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from omnibench.errors import OmniBenchError
-from omnibench.protocols.record import sha256_file
 from omnibench.config.spec import DEFAULT_MAX_SKIPPED
+from omnibench.errors import OmniBenchError
 from omnibench.execution.states import RunState
+from omnibench.protocols.record import sha256_file
 
 
 class UnusableRunError(OmniBenchError):
@@ -42,7 +43,9 @@ class Skipped:
         """``"2/16 eval, 3/40 train"`` (only the parts with skipped videos)."""
         parts = [f"{self.eval}/{self.eval_listed} eval"] if self.eval else []
         if self.train:
-            parts.append(f"{self.train}/{self.train_listed if self.train_listed is not None else '?'} train")
+            parts.append(
+                f"{self.train}/{self.train_listed if self.train_listed is not None else '?'} train"
+            )
         return ", ".join(parts)
 
 
@@ -54,28 +57,44 @@ def skipped(record: Mapping[str, Any] | None) -> Skipped:
     evaluations = record.get("evaluations") or ()
     listed = sum(int(e.get("videos", 0)) + int(e.get("skipped", 0)) for e in evaluations)
     train = record.get("train") or {}
-    return Skipped(int(counts.get("train", 0)), train.get("videos"), int(counts.get("eval", 0)), listed)
+    return Skipped(
+        int(counts.get("train", 0)), train.get("videos"), int(counts.get("eval", 0)), listed
+    )
 
 
 def share_text(count: int, listed: int) -> str:
     """``"2 of 16 (12.5%)"``."""
-    return f"{count} of {listed} ({100 * count / listed:.3g}%)" if listed else f"{count} of {listed}"
+    return (
+        f"{count} of {listed} ({100 * count / listed:.3g}%)" if listed else f"{count} of {listed}"
+    )
 
 
-def too_many_skipped(where: str, count: int, listed: int, limit: float, first: str | None = None,
-                     what: str = "skipped as broken") -> str | None:
+def too_many_skipped(
+    where: str,
+    count: int,
+    listed: int,
+    limit: float,
+    first: str | None = None,
+    what: str = "skipped as broken",
+) -> str | None:
     """The problem line when ``count`` of ``listed`` videos of ``where`` exceed the share ``limit``, else None."""
     if listed == 0 or count / listed <= limit:
         return None
     example = f"; first: {first}" if first else ""
-    return (f"{where}: {share_text(count, listed)} videos {what}, more than max_skipped "
-            f"{100 * limit:.3g}%{example}; fix the data or raise max_skipped in the suite")
+    return (
+        f"{where}: {share_text(count, listed)} videos {what}, more than max_skipped "
+        f"{100 * limit:.3g}%{example}; fix the data or raise max_skipped in the suite"
+    )
 
 
 def record_problems(record: Mapping[str, Any]) -> list[str]:
     """Why a record's numbers cannot be stood behind (empty: none), most fundamental first."""
     limit = float((record.get("spec") or {}).get("max_skipped", DEFAULT_MAX_SKIPPED))
-    return [*_train_problems(record, limit), *_eval_problems(record, limit), *_metric_problems(record)]
+    return [
+        *_train_problems(record, limit),
+        *_eval_problems(record, limit),
+        *_metric_problems(record),
+    ]
 
 
 def _train_problems(record: Mapping[str, Any], limit: float) -> list[str]:
@@ -85,12 +104,16 @@ def _train_problems(record: Mapping[str, Any], limit: float) -> list[str]:
     where = f"training split {train.get('split', '')}".rstrip()
     count, listed = skipped(record).train, train.get("videos")
     if train.get("clips") == 0:
-        return [f"{where}: trained on 0 videos ({share_text(count, listed or 0)} skipped as broken; see log.txt)"]
+        return [
+            f"{where}: trained on 0 videos ({share_text(count, listed or 0)} skipped as broken; see log.txt)"
+        ]
     problems = [too_many_skipped(where, count, listed, limit, "see log.txt") if listed else None]
     diverged = [e for e in train.get("history") or () if not math.isfinite(e.get("loss", 0.0))]
     if diverged:
-        problems.append(f"{where}: training diverged, loss {diverged[0]['loss']} in epoch {diverged[0].get('epoch')}; "
-                        "lower optim.lr or use fp32")
+        problems.append(
+            f"{where}: training diverged, loss {diverged[0]['loss']} in epoch {diverged[0].get('epoch')}; "
+            "lower optim.lr or use fp32"
+        )
     return [p for p in problems if p]
 
 
@@ -101,13 +124,17 @@ def _eval_problems(record: Mapping[str, Any], limit: float) -> list[str]:
         videos, count = int(evaluation.get("videos", 0)), int(evaluation.get("skipped", 0))
         first = evaluation.get("first_skipped")
         if videos == 0:
-            problems.append(f"{where}: 0 videos evaluated ({share_text(count, count)} skipped as broken"
-                            f"{f'; first: {first}' if first else ''})")
+            problems.append(
+                f"{where}: 0 videos evaluated ({share_text(count, count)} skipped as broken"
+                f"{f'; first: {first}' if first else ''})"
+            )
         elif problem := too_many_skipped(where, count, videos + count, limit, first):
             problems.append(problem)
         if evaluation.get("nonfinite"):
-            problems.append(f"{where}: the model's scores are not finite for {evaluation['nonfinite']} of {videos} "
-                            "videos (a diverged model)")
+            problems.append(
+                f"{where}: the model's scores are not finite for {evaluation['nonfinite']} of {videos} "
+                "videos (a diverged model)"
+            )
     return problems
 
 
@@ -156,5 +183,8 @@ def verdict(record: Mapping[str, Any]) -> tuple[str, str | None]:
         return RunState.FAILED, f"record.json unusable: {problems[0]}"
     changed = changed_files(record)
     if changed:
-        return RunState.STALE, f"annotation file(s) changed since the run: {', '.join(Path(p).name for p in changed)}"
+        return (
+            RunState.STALE,
+            f"annotation file(s) changed since the run: {', '.join(Path(p).name for p in changed)}",
+        )
     return RunState.DONE, None

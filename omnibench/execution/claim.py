@@ -14,6 +14,7 @@ A holder on another host that is not a Slurm job is never taken over: delete its
 once you know it is gone. The holder releases the lock after recording the run's end, so a
 run that stays ``running`` with a dead holder was killed (see :func:`holder_alive`).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,9 +29,9 @@ from typing import Any
 
 from omnibench.atomic import create_exclusive, remove_leftovers, temp_path
 from omnibench.errors import OmniBenchError
+from omnibench.execution import slurm_client
 from omnibench.execution.process import ProcessId
 from omnibench.execution.run_files import LOCK_FILE
-from omnibench.execution import slurm_client
 
 CLAIM_ATTEMPTS = 5  # takeovers raced by other processes before giving up
 
@@ -47,8 +48,13 @@ class Holder:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``lock.json``."""
-        return {**self.process.to_dict(), "job_id": self.job_id, "cluster": self.cluster, "since": self.since,
-                "token": self.token}
+        return {
+            **self.process.to_dict(),
+            "job_id": self.job_id,
+            "cluster": self.cluster,
+            "since": self.since,
+            "token": self.token,
+        }
 
     def __str__(self) -> str:
         job = f", job {self.job_id}" if self.job_id else ""
@@ -63,11 +69,21 @@ def read_holder(run_dir: Path) -> Holder | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as err:
-        raise OmniBenchError(f"{path}: unreadable run lock ({err}); delete it if no process runs this run") from None
+        raise OmniBenchError(
+            f"{path}: unreadable run lock ({err}); delete it if no process runs this run"
+        ) from None
     process = ProcessId.from_dict(data) if isinstance(data, dict) else None
     if process is None:
-        raise OmniBenchError(f"{path}: not a run lock (no host and pid); delete it if no process runs this run")
-    return Holder(process, data.get("job_id"), data.get("cluster"), str(data.get("since", "")), str(data.get("token", "")))
+        raise OmniBenchError(
+            f"{path}: not a run lock (no host and pid); delete it if no process runs this run"
+        )
+    return Holder(
+        process,
+        data.get("job_id"),
+        data.get("cluster"),
+        str(data.get("since", "")),
+        str(data.get("token", "")),
+    )
 
 
 def holder_alive(holder: Holder, job_id: str | None = None, ask_slurm: bool = False) -> bool | None:
@@ -79,12 +95,20 @@ def holder_alive(holder: Holder, job_id: str | None = None, ask_slurm: bool = Fa
     if job_id is not None and holder.job_id == job_id and holder.process != ProcessId.current():
         return False
     alive = holder.process.alive()
-    if alive is None and ask_slurm and holder.cluster == "slurm" and holder.job_id and slurm_client.job_ended(holder.job_id):
+    if (
+        alive is None
+        and ask_slurm
+        and holder.cluster == "slurm"
+        and holder.job_id
+        and slurm_client.job_ended(holder.job_id)
+    ):
         return False
     return alive
 
 
-def claim(run_dir: Path, job_id: str | None = None, cluster: str | None = None) -> tuple[Holder, bool]:
+def claim(
+    run_dir: Path, job_id: str | None = None, cluster: str | None = None
+) -> tuple[Holder, bool]:
     """Claim the run in ``run_dir``: ``(our holder, True)``, or ``(the live holder, False)``."""
     since = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     mine = Holder(ProcessId.current(), job_id, cluster, since, secrets.token_hex(8))
@@ -126,7 +150,9 @@ def release(run_dir: Path, mine: Holder) -> None:
 
 
 @contextlib.contextmanager
-def claimed(run_dir: Path, job_id: str | None = None, cluster: str | None = None) -> Iterator[Holder | None]:
+def claimed(
+    run_dir: Path, job_id: str | None = None, cluster: str | None = None
+) -> Iterator[Holder | None]:
     """Hold the run for the block: yields None when claimed, else the live holder (leave the run alone)."""
     holder, ours = claim(run_dir, job_id, cluster)
     if not ours:

@@ -7,6 +7,7 @@ call :func:`omnibench.protocols.execute` (which resumes from ``checkpoint.pt``),
 SIGTERM). :class:`RunJob` wraps it for submitit (local processes, Slurm): a ``Checkpointable``
 job whose output goes to the run's log, and which submitit requeues on timeout or preemption (USR2).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -19,14 +20,14 @@ from typing import Any, TextIO
 
 import submitit
 
-from omnibench.execution.claim import claimed, read_holder
-from omnibench.errors import OmniBenchError
-from omnibench.execution.process import Terminated, stops_at_safe_points
-from omnibench.execution.runlog import install_log_handler, linked_log, redirect_output
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
-from omnibench.execution.store import RunStore
+from omnibench.errors import OmniBenchError
+from omnibench.execution.claim import claimed, read_holder
+from omnibench.execution.process import Terminated, stops_at_safe_points
+from omnibench.execution.runlog import install_log_handler, linked_log, redirect_output
 from omnibench.execution.states import RunState
+from omnibench.execution.store import RunStore
 
 RANK_WAIT_S = 300.0  # how long ranks > 0 wait for rank 0 to claim their run
 
@@ -47,11 +48,20 @@ class RunTask:
 
     def __post_init__(self) -> None:
         if self.run_id != self.spec.run_id():
-            raise ValueError(f"run id {self.run_id} is not the hash of its spec ({self.spec.run_id()})")
+            raise ValueError(
+                f"run id {self.run_id} is not the hash of its spec ({self.spec.run_id()})"
+            )
 
 
-def run_task(task: RunTask, store: RunStore, runtime: RuntimeOptions, job_id: str | None = None,
-             rank: int = 0, traceback_to: TextIO | None = None, stop_on_sigterm: bool = True) -> str:
+def run_task(
+    task: RunTask,
+    store: RunStore,
+    runtime: RuntimeOptions,
+    job_id: str | None = None,
+    rank: int = 0,
+    traceback_to: TextIO | None = None,
+    stop_on_sigterm: bool = True,
+) -> str:
     """Execute one run and record its state transitions; return ``"done"`` or raise.
 
     Ctrl-C (and SIGTERM if ``stop_on_sigterm``; under Slurm it precedes a requeue) stops the run at
@@ -92,11 +102,20 @@ def _mark_running(task: RunTask, store: RunStore, job_id: str | None) -> None:
     previous = store.read_status(task.suite, task.run_id)
     starts = int(previous.extra.get("starts", 0)) + 1 if previous is not None else 1
     host = socket.gethostname()
-    store.write_status(task.suite, task.run_id, RunState.RUNNING, job_id=job_id, starts=starts, host=host,
-                       log=str(store.log_path(task.suite, task.run_id)))
+    store.write_status(
+        task.suite,
+        task.run_id,
+        RunState.RUNNING,
+        job_id=job_id,
+        starts=starts,
+        host=host,
+        log=str(store.log_path(task.suite, task.run_id)),
+    )
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    print(f"{stamp} omnibench: run {task.suite}/{task.run_id} start #{starts} on {host} (job {job_id or 'inline'})",
-          flush=True)
+    print(
+        f"{stamp} omnibench: run {task.suite}/{task.run_id} start #{starts} on {host} (job {job_id or 'inline'})",
+        flush=True,
+    )
 
 
 def one_line(err: BaseException) -> str:
@@ -131,7 +150,14 @@ class RunJob(submitit.helpers.Checkpointable):
         # Local processes stop on SIGTERM (Ctrl-C of the launch, omnibench cancel); under Slurm,
         # submitit's handlers stay: SIGTERM precedes preemption and the job is requeued.
         with redirect_output(self.store.log_path(self.task.suite, self.task.run_id)):
-            return run_task(self.task, self.store, self.runtime, env.job_id, 0, stop_on_sigterm=env.cluster == "local")
+            return run_task(
+                self.task,
+                self.store,
+                self.runtime,
+                env.job_id,
+                0,
+                stop_on_sigterm=env.cluster == "local",
+            )
 
     def _follow_rank_zero(self, run_dir: Path, job_id: str, rank: int) -> str:
         """Ranks > 0 execute once rank 0 of the same job holds the run's claim."""

@@ -8,6 +8,7 @@ out as a single job array, submitted held and released once every run's status n
 array task, so ``omnibench status`` shows the job id from the start. A failed or killed
 array task becomes a ``failed`` run; it never hides the other tasks.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -22,17 +23,22 @@ from pathlib import Path
 import submitit
 
 from omnibench.atomic import remove_leftovers
-from omnibench.execution.claim import Holder, claimed, holder_alive, read_holder
+from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions
 from omnibench.errors import OmniBenchError
+from omnibench.execution import slurm_client
+from omnibench.execution.claim import Holder, claimed, holder_alive, read_holder
 from omnibench.execution.job import RunJob, RunTask, one_line, refuse_linked_log, run_task
 from omnibench.execution.plan import run_state
 from omnibench.execution.process import Terminated, sigterm_raises
 from omnibench.execution.runlog import install_log_handler, tee_output
-from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions
-from omnibench.execution.slurm_profile import SlurmProfile, load_profile, profile_names, submitit_parameters
-from omnibench.execution.store import RunStore
+from omnibench.execution.slurm_profile import (
+    SlurmProfile,
+    load_profile,
+    profile_names,
+    submitit_parameters,
+)
 from omnibench.execution.states import RunState
-from omnibench.execution import slurm_client
+from omnibench.execution.store import RunStore
 
 PROFILE_ENV = "OMNIBENCH_SLURM_PROFILE"
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # local processes without a profile: no practical limit
@@ -84,7 +90,11 @@ def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outco
     into the run's log (at a terminal the live progress bar stays there). A failure's traceback
     goes to the log only; the run's status (and so the summary) carries its one-line error."""
     with claimed(store.run_dir(task.suite, task.run_id)) as holder:
-        if holder is None and not store.is_done(task.suite, task.run_id) and not refuse_linked_log(task, store):
+        if (
+            holder is None
+            and not store.is_done(task.suite, task.run_id)
+            and not refuse_linked_log(task, store)
+        ):
             with tee_output(store.log_path(task.suite, task.run_id)) as log:
                 try:
                     run_task(task, store, runtime, traceback_to=log)
@@ -93,14 +103,29 @@ def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outco
     return _stored_outcome(task, store, holder=holder)
 
 
-def _stored_outcome(task: RunTask, store: RunStore, job_log: str | None = None, holder: Holder | None = None) -> Outcome:
+def _stored_outcome(
+    task: RunTask, store: RunStore, job_log: str | None = None, holder: Holder | None = None
+) -> Outcome:
     """The run's outcome as the store tells it (``holder``: another process that executes it)."""
     if not store.run_dir(task.suite, task.run_id).is_dir():
-        return Outcome(task.suite, task.run_id, RunState.FAILED, error="run directory vanished", job_log=job_log)
+        return Outcome(
+            task.suite,
+            task.run_id,
+            RunState.FAILED,
+            error="run directory vanished",
+            job_log=job_log,
+        )
     state, status = run_state(store, task.suite, task.run_id)
     error = f"executed by {holder}" if holder is not None else status.error if status else None
-    return Outcome(task.suite, task.run_id, state, status.job_id if status else None,
-                   status.log if status else None, error, job_log)
+    return Outcome(
+        task.suite,
+        task.run_id,
+        state,
+        status.job_id if status else None,
+        status.log if status else None,
+        error,
+        job_log,
+    )
 
 
 def _job_folder(store: RunStore, tasks: Sequence[RunTask], per_job: bool) -> Path:
@@ -110,8 +135,13 @@ def _job_folder(store: RunStore, tasks: Sequence[RunTask], per_job: bool) -> Pat
     return base / "%j" if per_job else base
 
 
-def _launch_local(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOptions,
-                  profile: str | None, max_parallel: int) -> list[Outcome]:
+def _launch_local(
+    tasks: Sequence[RunTask],
+    store: RunStore,
+    runtime: RuntimeOptions,
+    profile: str | None,
+    max_parallel: int,
+) -> list[Outcome]:
     """At most ``max_parallel`` runs at once, each in its own process (submitit's local executor).
 
     Ctrl-C reaches only this process (the jobs are started with SIGINT ignored, so submitit's
@@ -159,8 +189,12 @@ def _stop_local_jobs(jobs: Sequence[submitit.Job]) -> None:
         time.sleep(POLL_S / 4)
 
 
-def _local_executor(store: RunStore, tasks: Sequence[RunTask], resources: SlurmProfile | None) -> submitit.AutoExecutor:
-    executor = submitit.AutoExecutor(folder=_job_folder(store, tasks, per_job=False), cluster="local")
+def _local_executor(
+    store: RunStore, tasks: Sequence[RunTask], resources: SlurmProfile | None
+) -> submitit.AutoExecutor:
+    executor = submitit.AutoExecutor(
+        folder=_job_folder(store, tasks, per_job=False), cluster="local"
+    )
     executor.update_parameters(
         timeout_min=resources.time_min if resources else LOCAL_TIMEOUT_MIN,
         tasks_per_node=resources.tasks if resources else 1,
@@ -175,12 +209,21 @@ def _finished_outcome(task: RunTask, job: submitit.Job, store: RunStore) -> Outc
     error = job.exception()
     state, status = run_state(store, task.suite, task.run_id)
     holder = read_holder(store.run_dir(task.suite, task.run_id))
-    foreign = holder is not None and holder.job_id != job.job_id and holder_alive(holder) is not False
-    recorded = status is not None and status.state == RunState.FAILED and status.job_id == job.job_id
+    foreign = (
+        holder is not None and holder.job_id != job.job_id and holder_alive(holder) is not False
+    )
+    recorded = (
+        status is not None and status.state == RunState.FAILED and status.job_id == job.job_id
+    )
     if error is not None and not foreign and not recorded and state != RunState.DONE:
         ended = job.state if job.state not in ("UNKNOWN", "FINISHED") else "killed"
-        store.write_status(task.suite, task.run_id, RunState.FAILED, job_id=job.job_id,
-                           error=f"job {job.job_id} ended {ended} before the run finished; see {job.paths.stderr}")
+        store.write_status(
+            task.suite,
+            task.run_id,
+            RunState.FAILED,
+            job_id=job.job_id,
+            error=f"job {job.job_id} ended {ended} before the run finished; see {job.paths.stderr}",
+        )
     return _stored_outcome(task, store, str(job.paths.stderr))
 
 
@@ -189,61 +232,105 @@ def default_profile(profile: str | None) -> str:
     chosen = profile or os.environ.get(PROFILE_ENV)
     if not chosen:
         known = ", ".join(profile_names()) or "none found"
-        raise OmniBenchError(f"--executor slurm needs --profile NAME (slurm/<NAME>.yaml; known: {known}) or ${PROFILE_ENV}")
+        raise OmniBenchError(
+            f"--executor slurm needs --profile NAME (slurm/<NAME>.yaml; known: {known}) or ${PROFILE_ENV}"
+        )
     return chosen
 
 
-def _launch_slurm(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOptions,
-                  profile: str | None, max_parallel: int) -> list[Outcome]:
+def _launch_slurm(
+    tasks: Sequence[RunTask],
+    store: RunStore,
+    runtime: RuntimeOptions,
+    profile: str | None,
+    max_parallel: int,
+) -> list[Outcome]:
     resources = load_profile(default_profile(profile))
     jobs = submit_array(tasks, store, runtime, resources, max_parallel)
     try:
         return _wait_slurm(tasks, jobs, store)
     except (KeyboardInterrupt, Terminated):
-        print(f"stopped waiting: the jobs keep running in Slurm (scancel {jobs[0].job_id.split('_')[0]} "
-              "cancels them); `omnibench status` shows their progress", file=sys.stderr)
-        return [_stored_outcome(task, store, str(job.paths.stderr)) for task, job in zip(tasks, jobs)]
+        print(
+            f"stopped waiting: the jobs keep running in Slurm (scancel {jobs[0].job_id.split('_')[0]} "
+            "cancels them); `omnibench status` shows their progress",
+            file=sys.stderr,
+        )
+        return [
+            _stored_outcome(task, store, str(job.paths.stderr)) for task, job in zip(tasks, jobs)
+        ]
 
 
-def submit_array(tasks: Sequence[RunTask], store: RunStore, runtime: RuntimeOptions,
-                 resources: SlurmProfile, max_parallel: int) -> list[submitit.Job]:
+def submit_array(
+    tasks: Sequence[RunTask],
+    store: RunStore,
+    runtime: RuntimeOptions,
+    resources: SlurmProfile,
+    max_parallel: int,
+) -> list[submitit.Job]:
     """Submit all ``tasks`` as one held job array, record each task's job id, release the array."""
     tool = slurm_client.missing_tool(slurm_client.SUBMIT_TOOLS)
     if tool is not None:
-        raise OmniBenchError(f"--executor slurm: '{tool}' not found; run on a Slurm login node "
-                             "(or start the test cluster: slurm/local-cluster.sh start)")
+        raise OmniBenchError(
+            f"--executor slurm: '{tool}' not found; run on a Slurm login node "
+            "(or start the test cluster: slurm/local-cluster.sh start)"
+        )
     executor = _slurm_executor(store, tasks, resources, max_parallel)
     try:
         with executor.batch():
             jobs = [executor.submit(RunJob(task, store, runtime)) for task in tasks]
     except Exception as err:  # sbatch's refusal (bad partition, account...) as one line
-        raise OmniBenchError(f"sbatch refused the job array (profile {resources.name}): {_sbatch_error(err)}") from None
+        raise OmniBenchError(
+            f"sbatch refused the job array (profile {resources.name}): {_sbatch_error(err)}"
+        ) from None
     array = jobs[0].job_id.split("_")[0]
     try:
         for task, job in zip(tasks, jobs):
-            store.write_status(task.suite, task.run_id, RunState.PENDING, job_id=job.job_id, job_log=str(job.paths.stderr))
+            store.write_status(
+                task.suite,
+                task.run_id,
+                RunState.PENDING,
+                job_id=job.job_id,
+                job_log=str(job.paths.stderr),
+            )
         slurm_client.release(array)
     except BaseException as err:
         for task, job in zip(tasks, jobs):  # no run stays pending on a cancelled array
             status = store.read_status(task.suite, task.run_id)
-            if status is not None and status.state == RunState.PENDING and status.job_id == job.job_id:
-                store.write_status(task.suite, task.run_id, RunState.FAILED,
-                                   error=f"job array {array} cancelled before release: {one_line(err)}")
+            if (
+                status is not None
+                and status.state == RunState.PENDING
+                and status.job_id == job.job_id
+            ):
+                store.write_status(
+                    task.suite,
+                    task.run_id,
+                    RunState.FAILED,
+                    error=f"job array {array} cancelled before release: {one_line(err)}",
+                )
         slurm_client.scancel([array])  # never leave a held array behind
         raise
     return jobs
 
 
-def _slurm_executor(store: RunStore, tasks: Sequence[RunTask], resources: SlurmProfile,
-                    max_parallel: int) -> submitit.AutoExecutor:
+def _slurm_executor(
+    store: RunStore, tasks: Sequence[RunTask], resources: SlurmProfile, max_parallel: int
+) -> submitit.AutoExecutor:
     """An executor for one held job array of ``tasks`` with the profile's resources."""
     extra = {"slurm_python": resources.python} if resources.python else {}
-    executor = submitit.AutoExecutor(folder=_job_folder(store, tasks, per_job=True), cluster="slurm",
-                                     slurm_max_num_timeout=resources.max_requeues, **extra)
+    executor = submitit.AutoExecutor(
+        folder=_job_folder(store, tasks, per_job=True),
+        cluster="slurm",
+        slurm_max_num_timeout=resources.max_requeues,
+        **extra,
+    )
     parallel = max_parallel if max_parallel >= 1 else resources.array_parallelism
     names = sorted({task.suite for task in tasks})
-    params = submitit_parameters(resources, f"omnibench-{'+'.join(names)}", min(parallel, len(tasks)))
-    params["slurm_additional_parameters"]["hold"] = True  # released once every status names its task
+    params = submitit_parameters(
+        resources, f"omnibench-{'+'.join(names)}", min(parallel, len(tasks))
+    )
+    params["slurm_additional_parameters"]["hold"] = (
+        True  # released once every status names its task
+    )
     executor.update_parameters(**params)
     return executor
 
@@ -253,7 +340,9 @@ def _sbatch_error(err: Exception) -> str:
     return (lines[-1] if lines else one_line(err)).removeprefix("sbatch: error: ")
 
 
-def _wait_slurm(tasks: Sequence[RunTask], jobs: list[submitit.Job], store: RunStore) -> list[Outcome]:
+def _wait_slurm(
+    tasks: Sequence[RunTask], jobs: list[submitit.Job], store: RunStore
+) -> list[Outcome]:
     """Poll until every array task ended; Slurm (sacct) is asked every ``SACCT_EVERY_S``."""
     outcomes: dict[int, Outcome] = {}
     last_sacct = time.monotonic()

@@ -8,6 +8,7 @@ host executes (its claim, :mod:`omnibench.execution.claim`), is left alone. Anyt
 from its checkpoint when there is one. ``--force`` clears the run directory first.
 Nothing here imports torch, so re-running a finished suite returns at once.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,16 +18,16 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from omnibench.execution.acceptance import verdict
-from omnibench.execution.claim import Holder, holder_alive, read_holder
-from omnibench.errors import OmniBenchError, UnknownNameError
-from omnibench.registry import did_you_mean
 from omnibench.config.spec import RunSpec
-from omnibench.execution.store import RunStatus, RunStore
 from omnibench.config.suite import Suite, load_suite, suite_files
 from omnibench.config.suite_paths import Leaves
-from omnibench.execution.states import ACTIVE, RunState
+from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.execution import slurm_client
+from omnibench.execution.acceptance import verdict
+from omnibench.execution.claim import Holder, holder_alive, read_holder
+from omnibench.execution.states import ACTIVE, RunState
+from omnibench.execution.store import RunStatus, RunStore
+from omnibench.registry import did_you_mean
 
 EXECUTING = ("run", "resume", "rerun")
 STOP_WAIT_S = 30.0  # how long ``cancel`` waits for a stopped process to record its end
@@ -58,13 +59,19 @@ class PlannedRun:
     @property
     def action_text(self) -> str:
         """What happens to the run, with the reason of a rerun."""
-        return f"rerun ({self.reason or '--force'})" if self.action == "rerun" else ACTION_TEXT[self.action]
+        return (
+            f"rerun ({self.reason or '--force'})"
+            if self.action == "rerun"
+            else ACTION_TEXT[self.action]
+        )
 
 
 FILTERS = {
     "--dataset": lambda spec: list(spec.datasets_read()),
     "--model": lambda spec: [spec.model.name],
-    "--shots": lambda spec: [spec.protocol_options["shots"]] if "shots" in spec.protocol_options else None,
+    "--shots": lambda spec: (
+        [spec.protocol_options["shots"]] if "shots" in spec.protocol_options else None
+    ),
 }
 
 
@@ -79,9 +86,13 @@ def select_runs(suite: Suite, filters: Mapping[str, Sequence[Any]]) -> tuple[Run
         for value in wanted:
             if str(value) not in known:
                 hint = did_you_mean(str(value), known)
-                raise OmniBenchError(f"{flag} {value}: no run of suite '{suite.name}' has it{hint}; values: {', '.join(known)}")
+                raise OmniBenchError(
+                    f"{flag} {value}: no run of suite '{suite.name}' has it{hint}; values: {', '.join(known)}"
+                )
         chosen = {str(v) for v in wanted}
-        specs = tuple(s for s in specs if (found := values(s)) is None or chosen & {str(v) for v in found})
+        specs = tuple(
+            s for s in specs if (found := values(s)) is None or chosen & {str(v) for v in found}
+        )
     return specs
 
 
@@ -94,7 +105,9 @@ def find_suite(name_or_path: str, store: RunStore, settings: Leaves | None = Non
         if source is None:
             raise
     if not source.is_file():
-        raise OmniBenchError(f"suite '{name_or_path}' was run from {source}, which no longer exists; pass its new path")
+        raise OmniBenchError(
+            f"suite '{name_or_path}' was run from {source}, which no longer exists; pass its new path"
+        )
     return load_suite(source, settings)
 
 
@@ -102,8 +115,10 @@ def remember_source(store: RunStore, suite: Suite) -> None:
     """Record the suite's file in the store; a file that reuses a known suite's name is refused."""
     known = suite_files().get(suite.name)
     if known is not None and known.resolve() != suite.path.resolve():
-        raise OmniBenchError(f"{suite.path}: suite name '{suite.name}' is already taken by {known}; "
-                             "rename the file and its 'name:'")
+        raise OmniBenchError(
+            f"{suite.path}: suite name '{suite.name}' is already taken by {known}; "
+            "rename the file and its 'name:'"
+        )
     store.remember_suite(suite.name, suite.path)
 
 
@@ -121,7 +136,9 @@ def run_state(store: RunStore, suite: str, run_id: str) -> tuple[str, RunStatus 
     return state, status
 
 
-def judged_state(store: RunStore, suite: str, run_id: str) -> tuple[str, RunStatus | None, str | None]:
+def judged_state(
+    store: RunStore, suite: str, run_id: str
+) -> tuple[str, RunStatus | None, str | None]:
     """State, status and why a stored record does not count: ``done`` iff the record passes
     :func:`~omnibench.execution.acceptance.verdict` (else ``stale`` or ``failed``); ``new`` if never prepared."""
     status = store.read_status(suite, run_id)
@@ -142,13 +159,17 @@ def holder_liveness(store: RunStore, suite: str, run_id: str) -> bool | None:
     return None if holder is None else holder_alive(holder)
 
 
-def plan_runs(suite: str, specs: Iterable[RunSpec], store: RunStore, force: bool = False) -> list[PlannedRun]:
+def plan_runs(
+    suite: str, specs: Iterable[RunSpec], store: RunStore, force: bool = False
+) -> list[PlannedRun]:
     """Decide, for each spec, what this invocation does (see the module docstring)."""
     current = []
     for spec in specs:
         run_id = spec.run_id()
         current.append((spec, run_id, *judged_state(store, suite, run_id)))
-    queued = [s.job_id for _, _, state, s, _ in current if s is not None and s.job_id and state in ACTIVE]
+    queued = [
+        s.job_id for _, _, state, s, _ in current if s is not None and s.job_id and state in ACTIVE
+    ]
     live = slurm_client.live_jobs(queued) if queued else set()
     plans = []
     for spec, run_id, state, status, reason in current:
@@ -188,8 +209,12 @@ def cancel_runs(store: RunStore, suite: str) -> Cancellation:
         state, status = run_state(store, suite, run.run_id)
         holder = read_holder(run.path) if state in (*ACTIVE, RunState.DEAD) else None
         if state == RunState.DEAD and holder is not None:
-            store.write_status(suite, run.run_id, RunState.FAILED, error=f"{holder.process} ended without recording an end "
-                               "(killed?); rerun to resume")
+            store.write_status(
+                suite,
+                run.run_id,
+                RunState.FAILED,
+                error=f"{holder.process} ended without recording an end (killed?); rerun to resume",
+            )
             done.dead.append(run.run_id)
         elif holder is not None and holder.cluster != "slurm" and holder_alive(holder):
             local.append((run.run_id, holder))
@@ -200,7 +225,9 @@ def cancel_runs(store: RunStore, suite: str) -> Cancellation:
     return done
 
 
-def _stop_processes(store: RunStore, suite: str, held: Sequence[tuple[str, Holder]]) -> list[tuple[str, str]]:
+def _stop_processes(
+    store: RunStore, suite: str, held: Sequence[tuple[str, Holder]]
+) -> list[tuple[str, str]]:
     """SIGTERM each holder, wait (``STOP_WAIT_S``) for it to record its end, mark the run cancelled."""
     for process in {holder.process for _, holder in held}:
         try:
@@ -210,18 +237,24 @@ def _stop_processes(store: RunStore, suite: str, held: Sequence[tuple[str, Holde
         except PermissionError:
             raise OmniBenchError(f"cannot stop {process}: it belongs to another user") from None
     deadline = time.monotonic() + STOP_WAIT_S
-    while time.monotonic() < deadline and any(holder_liveness(store, suite, run_id) for run_id, _ in held):
+    while time.monotonic() < deadline and any(
+        holder_liveness(store, suite, run_id) for run_id, _ in held
+    ):
         time.sleep(0.2)
     stopped = []
     for run_id, holder in held:
         if holder_liveness(store, suite, run_id):
             continue  # still stopping: its status shows how it ends
-        store.write_status(suite, run_id, RunState.FAILED, error=f"cancelled (SIGTERM to {holder.process})")
+        store.write_status(
+            suite, run_id, RunState.FAILED, error=f"cancelled (SIGTERM to {holder.process})"
+        )
         stopped.append((run_id, str(holder.process)))
     return stopped
 
 
-def _cancel_slurm(store: RunStore, suite: str, queued: Sequence[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+def _cancel_slurm(
+    store: RunStore, suite: str, queued: Sequence[tuple[str, str]]
+) -> tuple[list[tuple[str, str]], list[str]]:
     """``scancel`` the jobs ``squeue`` still lists; returns them and the runs whose job is gone."""
     if not queued:
         return [], []

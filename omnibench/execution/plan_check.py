@@ -7,6 +7,7 @@ machine while ``HF_HUB_OFFLINE`` is set, frames of another size than the backbon
 shots than a class of the training list has, and, as a warning, training that never leaves its
 learning-rate warm-up. Imports torch and open_clip: call it where runs are checked anyway.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import omnibench.compat  # noqa: F401  (before open_clip: the torchvision op shim)
+
+from omnibench.config.spec import RunSpec
 from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
-from omnibench.config.spec import RunSpec
 
 if TYPE_CHECKING:
     from omnibench.data import Split
@@ -40,12 +42,18 @@ class Finding:
         return f"{self.where}: {self.message}"
 
 
-def check_plan(specs: Iterable[RunSpec], where: Where, data_root: Path | None = None) -> list[Finding]:
+def check_plan(
+    specs: Iterable[RunSpec], where: Where, data_root: Path | None = None
+) -> list[Finding]:
     """Every finding for ``specs``, each once, errors first."""
     _training_list.cache_clear()  # the lists are read once per check, never reused stale
     findings: dict[str, Finding] = {}
     for spec in specs:
-        for finding in [*_backbone(spec, where), *_shots(spec, where, data_root), *_warmup(spec, where)]:
+        for finding in [
+            *_backbone(spec, where),
+            *_shots(spec, where, data_root),
+            *_warmup(spec, where),
+        ]:
             findings.setdefault(str(finding), finding)
     return sorted(findings.values(), key=lambda f: not f.error)
 
@@ -66,9 +74,17 @@ def _backbone(spec: RunSpec, where: Where) -> list[Finding]:
     known = open_clip.list_models()
     if backbone not in known:
         hint = did_you_mean(backbone, known)
-        return [Finding(where(spec, "model.backbone"), f"model.backbone: open_clip has no backbone '{backbone}'{hint}")]
+        return [
+            Finding(
+                where(spec, "model.backbone"),
+                f"model.backbone: open_clip has no backbone '{backbone}'{hint}",
+            )
+        ]
     findings = _pretrained(spec, where, backbone)
-    size = spec.model.options.get("input_size") or open_clip.get_model_config(backbone)["vision_cfg"]["image_size"]
+    size = (
+        spec.model.options.get("input_size")
+        or open_clip.get_model_config(backbone)["vision_cfg"]["image_size"]
+    )
     problem = input_size_problem(spec, int(size))
     return findings + ([Finding(where(spec, "data.input_size"), problem)] if problem else [])
 
@@ -88,11 +104,21 @@ def _pretrained(spec: RunSpec, where: Where, backbone: str) -> list[Finding]:
         return [Finding(at, f"model.pretrained: file not found: {path}")]
     tags = open_clip.list_pretrained_tags_by_model(backbone)
     if value not in tags:
-        return [Finding(at, f"model.pretrained '{value}' is neither a file nor an open_clip tag of '{backbone}'"
-                            f"{did_you_mean(value, tags)}; its tags: {', '.join(tags) or 'none'}")]
+        return [
+            Finding(
+                at,
+                f"model.pretrained '{value}' is neither a file nor an open_clip tag of '{backbone}'"
+                f"{did_you_mean(value, tags)}; its tags: {', '.join(tags) or 'none'}",
+            )
+        ]
     if offline() and not tag_in_cache(backbone, value):
-        return [Finding(at, f"model.pretrained '{value}': the weights of {backbone} are not in this machine's cache "
-                            f"and HF_HUB_OFFLINE is set; {offline_hint(backbone, value)}")]
+        return [
+            Finding(
+                at,
+                f"model.pretrained '{value}': the weights of {backbone} are not in this machine's cache "
+                f"and HF_HUB_OFFLINE is set; {offline_hint(backbone, value)}",
+            )
+        ]
     return []
 
 
@@ -127,7 +153,12 @@ def _warmup(spec: RunSpec, where: Where) -> list[Finding]:
     epochs, warmup = spec.optim.epochs, spec.optim.warmup_epochs
     if not 0 < epochs <= warmup:
         return []
-    return [Finding(where(spec, "optim.epochs"),
-                    f"optim.epochs={epochs} is not above optim.warmup_epochs={warmup:g}: the learning rate never "
-                    "leaves its warm-up ramp and the model may stay at chance; lower optim.warmup_epochs too "
-                    "(e.g. --set optim.warmup_epochs=0)", error=False)]
+    return [
+        Finding(
+            where(spec, "optim.epochs"),
+            f"optim.epochs={epochs} is not above optim.warmup_epochs={warmup:g}: the learning rate never "
+            "leaves its warm-up ramp and the model may stay at chance; lower optim.warmup_epochs too "
+            "(e.g. --set optim.warmup_epochs=0)",
+            error=False,
+        )
+    ]

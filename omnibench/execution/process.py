@@ -5,6 +5,7 @@ A process is named by its host, pid and start time (the boot id and the start ti
 mistaken for the original. Whether a process on another host still runs cannot be seen from
 here: :meth:`ProcessId.alive` then answers ``None`` and callers must not assume it is gone.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,7 +35,9 @@ def _proc_stat(pid: int) -> tuple[str, str] | None:
         text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
     except OSError:
         return None
-    fields = text[text.rindex(")") + 2:].split()  # the command name (in parentheses) may hold spaces
+    fields = text[
+        text.rindex(")") + 2 :
+    ].split()  # the command name (in parentheses) may hold spaces
     return fields[0], f"{_boot_id()}:{fields[19]}"  # fields 3 and 22 of proc(5): state, starttime
 
 

@@ -1,4 +1,5 @@
 """The names of the files in a run's folder, ``<results>/<suite>/<run_id>/``, defined once."""
+
 from __future__ import annotations
 
 SPEC_FILE = "spec.json"  # the run's spec, written when the run is prepared

@@ -11,6 +11,7 @@
 A log is opened without following a symbolic link: a link planted in the store cannot make a
 run write elsewhere.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -74,8 +75,11 @@ class Tee:
 @contextlib.contextmanager
 def tee_output(path: Path) -> Iterator[TextIO]:
     """Copy ``sys.stdout`` and ``sys.stderr`` into the log at ``path`` for the block; yields the log."""
-    with open_log(path) as log, contextlib.redirect_stdout(Tee(sys.stdout, log)), \
-            contextlib.redirect_stderr(Tee(sys.stderr, log)):
+    with (
+        open_log(path) as log,
+        contextlib.redirect_stdout(Tee(sys.stdout, log)),
+        contextlib.redirect_stderr(Tee(sys.stderr, log)),
+    ):
         yield log
 
 
@@ -88,7 +92,9 @@ def live_terminal(console: Any) -> Iterator[TextIO | None]:
     tees = [stream for stream in (sys.stdout, sys.stderr) if isinstance(stream, Tee)]
     saved = [tee.terminal for tee in tees]
     for tee in tees:
-        tee.terminal = cast(TextIO, FileProxy(console, tee.terminal))  # a text stream (rich's own typing: TextIOBase)
+        tee.terminal = cast(
+            TextIO, FileProxy(console, tee.terminal)
+        )  # a text stream (rich's own typing: TextIOBase)
     try:
         yield tees[0].log if tees else None
     finally:

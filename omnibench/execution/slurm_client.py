@@ -3,6 +3,7 @@
 One place for the tools a feature needs, ``scontrol release``, ``scancel`` and ``squeue``, each
 with a timeout and its failure as one line.
 """
+
 from __future__ import annotations
 
 import getpass
@@ -26,7 +27,9 @@ def run_command(*command: str) -> None:
     """Run a Slurm client command; its failure raises one line with Slurm's own message."""
     result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False)
     if result.returncode != 0:
-        raise OmniBenchError(f"{' '.join(command)} failed: {result.stderr.strip() or result.returncode}")
+        raise OmniBenchError(
+            f"{' '.join(command)} failed: {result.stderr.strip() or result.returncode}"
+        )
 
 
 def release(array: str) -> None:
@@ -46,7 +49,9 @@ def live_jobs(job_ids: Sequence[str]) -> set[str]:
         return set()
     command = [squeue, "--noheader", "--array", "--format=%i", f"--user={getpass.getuser()}"]
     try:
-        out = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S / 2, check=True).stdout
+        out = subprocess.run(
+            command, capture_output=True, text=True, timeout=TIMEOUT_S / 2, check=True
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return set()
     alive = set(out.split())
@@ -60,7 +65,9 @@ def job_ended(job_id: str) -> bool:
         return False
     command = [squeue, "--noheader", "--array", "--format=%i", f"--jobs={job_id}"]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_S / 2, check=False)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=TIMEOUT_S / 2, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return False
     if result.returncode == 0:

@@ -8,6 +8,7 @@ array tasks may run at once. Unknown keys and bad values fail with ``file:line``
 Profiles are looked up as a path (``my/profile.yaml``), else by name in ``$OMNIBENCH_PROFILES``
 (``:``-separated folders), ``./slurm/`` and the ``slurm/`` folder next to the package.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,10 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from omnibench.errors import OmniBenchError, UnknownNameError
-from omnibench.registry import did_you_mean
 from omnibench.config.spec import SpecError, coerce
 from omnibench.config.yaml_lines import load_yaml
+from omnibench.errors import OmniBenchError, UnknownNameError
+from omnibench.registry import did_you_mean
 
 PROFILES_ENV = "OMNIBENCH_PROFILES"
 BUILTIN_PROFILES = Path(__file__).resolve().parents[2] / "slurm"
@@ -63,7 +64,10 @@ class SlurmProfile:
             "time_min": (self.time_min >= 1, ">= 1"),
             "array_parallelism": (self.array_parallelism >= 1, ">= 1"),
             "max_requeues": (self.max_requeues >= 0, ">= 0"),
-            "signal_delay_s": (0 <= self.signal_delay_s < self.time_min * 60, "in [0, time_min * 60)"),
+            "signal_delay_s": (
+                0 <= self.signal_delay_s < self.time_min * 60,
+                "in [0, time_min * 60)",
+            ),
         }
         for key, (ok, bound) in checks.items():
             if not ok:
@@ -81,7 +85,11 @@ KEYS = tuple(f.name for f in dataclasses.fields(SlurmProfile) if f.name != "name
 
 def profile_dirs() -> list[Path]:
     """Folders searched for ``<name>.yaml``, first match wins."""
-    extra = [Path(p).expanduser() for p in os.environ.get(PROFILES_ENV, "").split(os.pathsep) if p.strip()]
+    extra = [
+        Path(p).expanduser()
+        for p in os.environ.get(PROFILES_ENV, "").split(os.pathsep)
+        if p.strip()
+    ]
     return [*extra, Path.cwd() / "slurm", BUILTIN_PROFILES]
 
 
@@ -121,7 +129,9 @@ def load_profile(name_or_path: str) -> SlurmProfile:
     for key, value in data.items():
         if key not in KEYS:
             hint = did_you_mean(str(key), list(KEYS))
-            raise ProfileError(f"{doc.where(key)}: unknown key '{key}'{hint}; known: {', '.join(KEYS)}")
+            raise ProfileError(
+                f"{doc.where(key)}: unknown key '{key}'{hint}; known: {', '.join(KEYS)}"
+            )
         if key == "setup" and isinstance(value, str):
             value = [value]
         try:

@@ -4,6 +4,7 @@
 when a store is read: ``new`` (never started), ``dead`` (``running``, but the process holding it
 is provably gone) and ``stale`` (finished, but annotation files it read have changed since).
 """
+
 from __future__ import annotations
 
 import enum
@@ -27,5 +28,13 @@ class RunState(str, enum.Enum):  # noqa: UP042 (StrEnum is Python 3.11+; require
     FAILED = "failed"
 
 
-RECORDED = (RunState.PENDING, RunState.RUNNING, RunState.DONE, RunState.FAILED)  # what status.json holds
-ACTIVE = (RunState.PENDING, RunState.RUNNING)  # queued or executing: a job or process may still own the run
+RECORDED = (
+    RunState.PENDING,
+    RunState.RUNNING,
+    RunState.DONE,
+    RunState.FAILED,
+)  # what status.json holds
+ACTIVE = (
+    RunState.PENDING,
+    RunState.RUNNING,
+)  # queued or executing: a job or process may still own the run

@@ -8,6 +8,7 @@ record exists: protocols write it atomically as their very last step.
 Every write is atomic (:mod:`omnibench.atomic`), so the many processes of a Slurm job array
 can share one store (on a cluster's shared filesystem) and a reader never sees half a file.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -20,26 +21,48 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from omnibench.atomic import atomic_write_json, atomic_write_text, create_exclusive, remove_leftovers, temp_path
-from omnibench.errors import OmniBenchError
+from omnibench.atomic import (
+    atomic_write_json,
+    atomic_write_text,
+    create_exclusive,
+    remove_leftovers,
+    temp_path,
+)
 from omnibench.config.spec import RunSpec, identity
+from omnibench.errors import OmniBenchError
 from omnibench.execution.run_files import (
-    CHECKPOINT_FILE, LOG_FILE, RECORD_FILE, SPEC_FILE, STATUS_FILE, SUITE_SOURCE_FILE,
+    CHECKPOINT_FILE,
+    LOG_FILE,
+    RECORD_FILE,
+    SPEC_FILE,
+    STATUS_FILE,
+    SUITE_SOURCE_FILE,
 )
 from omnibench.execution.states import RECORDED
 
-__all__ = ["RunStatus", "RunStore", "StoredRun", "atomic_write_json", "atomic_write_text", "create_exclusive",
-           "results_root"]
+__all__ = [
+    "RunStatus",
+    "RunStore",
+    "StoredRun",
+    "atomic_write_json",
+    "atomic_write_text",
+    "create_exclusive",
+    "results_root",
+]
 
 RESULTS_ENV = "OMNIBENCH_RESULTS"
-STORE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")  # suite and run folder names: never '..', never hidden
+STORE_NAME = re.compile(
+    r"[A-Za-z0-9][A-Za-z0-9._+-]*"
+)  # suite and run folder names: never '..', never hidden
 
 
 def checked_name(name: str, what: str) -> str:
     """``name`` if it can name a folder inside the store: no path separator, no leading dot."""
     if not STORE_NAME.fullmatch(name):
-        raise OmniBenchError(f"{what} '{name}' cannot name a folder in the run store: use letters, digits and "
-                             "'.', '_', '+', '-', starting with a letter or digit")
+        raise OmniBenchError(
+            f"{what} '{name}' cannot name a folder in the run store: use letters, digits and "
+            "'.', '_', '+', '-', starting with a letter or digit"
+        )
     return name
 
 
@@ -64,7 +87,9 @@ class RunStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object written to ``status.json``."""
-        core = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        core = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"
+        }
         return {**dict(self.extra), **core}
 
 
@@ -83,10 +108,15 @@ def _now() -> str:
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, NotADirectoryError):  # NotADirectoryError: a file stands where a folder should
+    except (
+        FileNotFoundError,
+        NotADirectoryError,
+    ):  # NotADirectoryError: a file stands where a folder should
         return None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise OmniBenchError(f"{path}: not valid JSON ({err}); delete the run with --force") from None
+        raise OmniBenchError(
+            f"{path}: not valid JSON ({err}); delete the run with --force"
+        ) from None
     except OSError as err:
         raise OmniBenchError(f"{path}: cannot read ({err.strerror})") from None
 
@@ -106,11 +136,17 @@ class RunStore:
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
-            raise OmniBenchError(f"run store {self.root} is a file, not a folder (change --results)") from None
+            raise OmniBenchError(
+                f"run store {self.root} is a file, not a folder (change --results)"
+            ) from None
         except OSError as err:
-            raise OmniBenchError(f"run store {self.root} cannot be created: {err.strerror} (change --results)") from None
+            raise OmniBenchError(
+                f"run store {self.root} cannot be created: {err.strerror} (change --results)"
+            ) from None
         if not os.access(self.root, os.W_OK | os.X_OK):
-            raise OmniBenchError(f"run store {self.root} is not writable by this user (change --results)")
+            raise OmniBenchError(
+                f"run store {self.root} is not writable by this user (change --results)"
+            )
 
     def run_dir(self, suite: str, run_id: str) -> Path:
         """Directory of one run (not created)."""
@@ -128,9 +164,15 @@ class RunStore:
         run_dir = self.run_dir(suite, spec.run_id())
         wanted = spec.to_dict()
         spec_text = json.dumps(wanted, indent=2, sort_keys=True) + "\n"
-        stored = wanted if create_exclusive(run_dir / SPEC_FILE, spec_text) else _read_json(run_dir / SPEC_FILE)
+        stored = (
+            wanted
+            if create_exclusive(run_dir / SPEC_FILE, spec_text)
+            else _read_json(run_dir / SPEC_FILE)
+        )
         if not isinstance(stored, dict) or identity(stored) != identity(wanted):
-            raise OmniBenchError(f"{run_dir / SPEC_FILE}: holds a different spec than run {spec.run_id()}")
+            raise OmniBenchError(
+                f"{run_dir / SPEC_FILE}: holds a different spec than run {spec.run_id()}"
+            )
         return run_dir
 
     def read_spec(self, suite: str, run_id: str) -> dict[str, Any] | None:
@@ -158,7 +200,11 @@ class RunStore:
         if state not in RECORDED:
             raise ValueError(f"unknown run state '{state}'; one of {', '.join(RECORDED)}")
         previous = self.read_status(suite, run_id)
-        base = previous.to_dict() if previous is not None else {"log": str(self.log_path(suite, run_id))}
+        base = (
+            previous.to_dict()
+            if previous is not None
+            else {"log": str(self.log_path(suite, run_id))}
+        )
         error = fields.pop("error", None)
         merged = {**base, **fields, "state": state, "updated": _now(), "error": _first_line(error)}
         atomic_write_json(self.run_dir(suite, run_id) / STATUS_FILE, merged)
@@ -192,7 +238,9 @@ class RunStore:
         if path.is_symlink():
             path.unlink()
             return
-        trash = temp_path(path)  # names this process: what a killed deletion leaves is removed later
+        trash = temp_path(
+            path
+        )  # names this process: what a killed deletion leaves is removed later
         try:
             os.replace(path, trash)
         except FileNotFoundError:
@@ -202,7 +250,9 @@ class RunStore:
 
     def remember_suite(self, suite: str, path: Path) -> None:
         """Record which file defines ``suite``, so a suite run by path is found by its name later."""
-        atomic_write_json(self.suite_dir(suite) / SUITE_SOURCE_FILE, {"path": str(Path(path).resolve())})
+        atomic_write_json(
+            self.suite_dir(suite) / SUITE_SOURCE_FILE, {"path": str(Path(path).resolve())}
+        )
 
     def suite_source(self, suite: str) -> Path | None:
         """The suite file recorded by :meth:`remember_suite`, or None."""
@@ -213,7 +263,9 @@ class RunStore:
         """Names of the suites that have runs in the store."""
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        return sorted(
+            p.name for p in self.root.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
 
     def iter_runs(self, suite: str | None = None) -> Iterator[StoredRun]:
         """Every prepared run (a directory with ``spec.json``), sorted by suite and run id."""

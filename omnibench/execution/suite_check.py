@@ -4,16 +4,17 @@ This imports the model registry (torch, open_clip: a few seconds), so commands c
 when runs are about to execute, on ``--dry-run`` and in ``omnibench validate``. Errors point
 at the suite line that set the offending value.
 """
+
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 
-from omnibench.errors import OmniBenchError
-from omnibench.registry import did_you_mean
 from omnibench.config.spec import RunSpec, SpecError, validate_options
 from omnibench.config.suite import Suite
 from omnibench.config.suite_paths import SuiteError, spec_error
+from omnibench.errors import OmniBenchError
+from omnibench.registry import did_you_mean
 
 
 def known_datasets() -> list[str]:
@@ -24,7 +25,9 @@ def known_datasets() -> list[str]:
     return sorted({*DATASETS.names(), *load_config()})
 
 
-def check_suite(suite: Suite, specs: Iterable[RunSpec] | None = None, *, require_data: bool = True) -> None:
+def check_suite(
+    suite: Suite, specs: Iterable[RunSpec] | None = None, *, require_data: bool = True
+) -> None:
     """Raise a ``file:line`` :class:`SuiteError` for the first invalid name or option, or a table
     whose cells would average runs of different settings (``report.build.check_cells``).
 
@@ -33,7 +36,6 @@ def check_suite(suite: Suite, specs: Iterable[RunSpec] | None = None, *, require
     """
     from omnibench.models import DECLARED, model_options_class  # noqa: PLC0415  (declarations: no torch)
     from omnibench.protocols.registry import PROTOCOLS  # noqa: PLC0415
-
     from omnibench.report.build import check_cells  # noqa: PLC0415
 
     datasets = known_datasets() + ([] if require_data else list(suite.external_datasets))
@@ -46,8 +48,16 @@ def check_suite(suite: Suite, specs: Iterable[RunSpec] | None = None, *, require
             _name(suite, spec, path, dataset, datasets)
         _name(suite, spec, "model.name", spec.model.name, DECLARED.names())
         _name(suite, spec, "protocol", spec.protocol, PROTOCOLS.names())
-        _options(suite, spec, "model.options", model_options_class(spec.model.name), spec.model.options)
-        _options(suite, spec, "protocol_options", PROTOCOLS.get(spec.protocol).options, spec.protocol_options)
+        _options(
+            suite, spec, "model.options", model_options_class(spec.model.name), spec.model.options
+        )
+        _options(
+            suite,
+            spec,
+            "protocol_options",
+            PROTOCOLS.get(spec.protocol).options,
+            spec.protocol_options,
+        )
         _weights(suite, spec)
 
 
@@ -56,7 +66,9 @@ def _weights(suite: Suite, spec: RunSpec) -> None:
     from omnibench.models.weights import check_statement  # noqa: PLC0415
 
     try:
-        check_statement(spec.model.backbone, spec.model.pretrained, spec.model.options.get("activation"))
+        check_statement(
+            spec.model.backbone, spec.model.pretrained, spec.model.options.get("activation")
+        )
     except OmniBenchError as err:
         raise SuiteError(f"{suite.where(spec, 'model.pretrained')}: {err}") from None
 
@@ -92,7 +104,9 @@ def _options(suite: Suite, spec: RunSpec, path: str, options_cls: type, options:
         file = str(suite.path)
         rest = str(err)[len(file) + 2 :] if str(err).startswith(file + ": ") else str(err)
         origins = suite.origins.get(spec.run_id(), {})
-        raise spec_error(f"{file}: {_qualify(rest, path)}", file, origins, suite.labels(spec)) from None
+        raise spec_error(
+            f"{file}: {_qualify(rest, path)}", file, origins, suite.labels(spec)
+        ) from None
 
 
 def _qualify(message: str, path: str) -> str:

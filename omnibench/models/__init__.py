@@ -6,16 +6,28 @@ The implementations (torch, open_clip) load on first use of :data:`MODELS`, :fun
 :class:`VideoCLIPModel`, :func:`register_model` or :func:`validate_model_options`; every module
 that imports open_clip imports ``omnibench.compat`` first.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-from omnibench.models import omniclip_config, vanilla_config, vificlip_config, vlprompt_config, xclip_config  # noqa: F401  (declarations)
+from omnibench.models import (  # noqa: F401  (declarations)
+    omniclip_config,
+    vanilla_config,
+    vificlip_config,
+    vlprompt_config,
+    xclip_config,
+)
 from omnibench.models.declaration import DECLARED, describe_models, model_options_class
 
-_IMPLEMENTED = {"MODELS": "registry", "build_model": "registry", "register_model": "registry",
-                "validate_model_options": "registry", "VideoCLIPModel": "base"}
+_IMPLEMENTED = {
+    "MODELS": "registry",
+    "build_model": "registry",
+    "register_model": "registry",
+    "validate_model_options": "registry",
+    "VideoCLIPModel": "base",
+}
 _IMPLEMENTATIONS = ("omniclip", "vanilla", "vificlip", "vlprompt", "xclip")
 
 

@@ -5,6 +5,7 @@ PTA and the cascade adapter start as identities (zero ``Up``); the residual SPG 
 head start as the pooled tokens and the frame mean; their literal forms (``form="literal"``)
 start at a random projection (see each docstring).
 """
+
 from __future__ import annotations
 
 import torch
@@ -41,7 +42,9 @@ class ParallelTemporalAdapter(nn.Module):
     def __init__(self, width: int, ratio: float, heads: int | None) -> None:
         super().__init__()
         hidden = bottleneck_width(width, ratio)
-        self.heads = check_heads(hidden, heads or max(1, hidden // 64), f"pta_heads (r·D = {hidden})")
+        self.heads = check_heads(
+            hidden, heads or max(1, hidden // 64), f"pta_heads (r·D = {hidden})"
+        )
         self.down = nn.Linear(width, hidden)
         self.qkv = nn.Linear(hidden, 3 * hidden)
         self.up = nn.Linear(hidden, width, bias=False)
@@ -52,7 +55,9 @@ class ParallelTemporalAdapter(nn.Module):
         """(B, T, N, D) -> (B, T, N, D)."""
         batch, frames, tokens, _ = x.shape
         h = self.qkv(self.down(x).transpose(1, 2))  # (B, N, T, 3·r·D)
-        q, k, v = h.flatten(0, 1).unflatten(-1, (3, self.heads, -1)).permute(2, 0, 3, 1, 4).unbind(0)
+        q, k, v = (
+            h.flatten(0, 1).unflatten(-1, (3, self.heads, -1)).permute(2, 0, 3, 1, 4).unbind(0)
+        )
         h = attend(q, k, v)  # (B·N, heads, T, d): one batched call over all locations
         h = h.unflatten(0, (batch, tokens)).permute(0, 3, 1, 2, 4).flatten(3)  # (B, T, N, r·D)
         return self.up(self.alpha * h)
@@ -96,8 +101,14 @@ class SelfPromptGenerator(nn.Module):
     initialisation. ``projector=False`` keeps P alone (Table 9's "Avg." / "Max." rows).
     """
 
-    def __init__(self, width: int, grid: tuple[int, int], pooling: str, projector: bool,
-                 form: str = "residual") -> None:
+    def __init__(
+        self,
+        width: int,
+        grid: tuple[int, int],
+        pooling: str,
+        projector: bool,
+        form: str = "residual",
+    ) -> None:
         super().__init__()
         if min(grid) < 2:
             raise OmniBenchError(f"SPG needs a patch grid of at least 2x2, got {grid[0]}x{grid[1]}")

@@ -4,6 +4,7 @@ Every layer makes exactly one batched attention call: ``F.scaled_dot_product_att
 (fvcore counts its matmuls through the handle in :mod:`omnibench.engine.flops`), or, for short
 sequences on CUDA (:func:`attend`), two batched matmuls, which fvcore counts as the same number.
 """
+
 from __future__ import annotations
 
 import torch
@@ -52,7 +53,9 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     training step. On CPU, SDPA's fused kernel is the faster one (forward + backward over
     (B·N, 3, 8, 64) on one thread: 36 ms against 49 ms for the matmuls), so CPU keeps it.
     """
-    return matmul_attention(q, k, v) if uses_matmul(q, k) else F.scaled_dot_product_attention(q, k, v)
+    return (
+        matmul_attention(q, k, v) if uses_matmul(q, k) else F.scaled_dot_product_attention(q, k, v)
+    )
 
 
 def split_heads(x: torch.Tensor, heads: int) -> torch.Tensor:
@@ -86,7 +89,9 @@ class MultiHeadCrossAttention(nn.Module):
     generator has none); the output projection always has one.
     """
 
-    def __init__(self, dim: int, heads: int, what: str = "cross-attention", qkv_bias: bool = True) -> None:
+    def __init__(
+        self, dim: int, heads: int, what: str = "cross-attention", qkv_bias: bool = True
+    ) -> None:
         super().__init__()
         self.heads = check_heads(dim, heads, what)
         self.q = nn.Linear(dim, dim, bias=qkv_bias)
@@ -107,20 +112,33 @@ class FeedForward(nn.Sequential):
         super().__init__(nn.Linear(dim, hidden), activation(), nn.Linear(hidden, dim))
 
 
-def block_attention(attn: nn.MultiheadAttention, x: torch.Tensor, key_bias: torch.Tensor | None = None) -> torch.Tensor:
+def block_attention(
+    attn: nn.MultiheadAttention, x: torch.Tensor, key_bias: torch.Tensor | None = None
+) -> torch.Tensor:
     """A (frozen) open_clip block's ``nn.MultiheadAttention`` weights applied through one SDPA call.
 
     ``key_bias`` (heads, L) is an additive logit bias per head and key (e.g. the SPG prompt gate).
     """
-    q, k, v = (split_heads(t, attn.num_heads) for t in F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, -1))
-    out = F.scaled_dot_product_attention(q, k, v) if key_bias is None else attend_with_key_bias(q, k, v, key_bias)
+    q, k, v = (
+        split_heads(t, attn.num_heads)
+        for t in F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, -1)
+    )
+    out = (
+        F.scaled_dot_product_attention(q, k, v)
+        if key_bias is None
+        else attend_with_key_bias(q, k, v, key_bias)
+    )
     return attn.out_proj(merge_heads(out))
 
 
-KEY_BIAS_CHANNELS = 8  # the bias channel, padded: fused SDPA kernels want head dims in multiples of 8
+KEY_BIAS_CHANNELS = (
+    8  # the bias channel, padded: fused SDPA kernels want head dims in multiples of 8
+)
 
 
-def attend_with_key_bias(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: torch.Tensor) -> torch.Tensor:
+def attend_with_key_bias(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: torch.Tensor
+) -> torch.Tensor:
     """softmax(q kᵀ / √d + b) v over (N, heads, L, d) with a per-key bias ``b`` (heads, L), mask-free.
 
     The bias rides in an extra channel: q' = [q, 1, 0…], k' = [k, b·√d, 0…], so that
@@ -138,7 +156,9 @@ def attend_with_key_bias(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_
     lead = q.shape[:-1]
     zeros = q.new_zeros(*lead, KEY_BIAS_CHANNELS - 1)
     q = torch.cat([q, q.new_ones(*lead, 1), zeros], dim=-1)
-    k = torch.cat([k, (bias / scale)[None, :, :, None].expand(k.shape[0], -1, -1, 1), zeros], dim=-1)
+    k = torch.cat(
+        [k, (bias / scale)[None, :, :, None].expand(k.shape[0], -1, -1, 1), zeros], dim=-1
+    )
     v = torch.cat([v, v.new_zeros(*v.shape[:-1], KEY_BIAS_CHANNELS)], dim=-1)
     return F.scaled_dot_product_attention(q, k, v, scale=scale)[..., :-KEY_BIAS_CHANNELS]
 

@@ -4,6 +4,7 @@ The tiny ``omnibench-*`` configs in ``configs/`` are registered through open_cli
 config mechanism (``open_clip.add_model_config``), so ``open_clip.create_model`` and
 ``open_clip.get_tokenizer`` know them like any built-in architecture.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
+
 import open_clip
 from open_clip.model import CLIP, resize_pos_embed
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
@@ -21,8 +23,17 @@ from torch import nn
 
 from omnibench.errors import OmniBenchError
 from omnibench.models.weights import (
-    WeightsInfo, agree, archive_activation, archive_state_dict, file_activation, is_torchscript, load_archive,
-    module_activation, offline_hint, published_tag, random_init_activation,
+    WeightsInfo,
+    agree,
+    archive_activation,
+    archive_state_dict,
+    file_activation,
+    is_torchscript,
+    load_archive,
+    module_activation,
+    offline_hint,
+    published_tag,
+    random_init_activation,
 )
 from omnibench.registry import did_you_mean
 
@@ -44,8 +55,12 @@ class Backbone(NamedTuple):
     weights: WeightsInfo
 
 
-def load_clip(backbone: str, pretrained: str | None, image_size: int | None = None,
-              activation: str | None = None) -> Backbone:
+def load_clip(
+    backbone: str,
+    pretrained: str | None,
+    image_size: int | None = None,
+    activation: str | None = None,
+) -> Backbone:
     """The open_clip CLIP model, its tokenizer and :class:`WeightsInfo`.
 
     ``pretrained``: None (random init), an open_clip tag such as ``openai`` (hub or its
@@ -61,7 +76,9 @@ def load_clip(backbone: str, pretrained: str | None, image_size: int | None = No
     kwargs: dict[str, Any] = {} if image_size is None else {"force_image_size": image_size}
     clip, kind, source = _load(backbone, pretrained, activation, kwargs)
     if not isinstance(clip, CLIP):
-        raise OmniBenchError(f"backbone '{backbone}' is not a plain CLIP model (custom text towers are not supported)")
+        raise OmniBenchError(
+            f"backbone '{backbone}' is not a plain CLIP model (custom text towers are not supported)"
+        )
     check_vision_tower(clip.visual, backbone)
     path = Path(pretrained).expanduser() if pretrained is not None else None
     published = published_tag(backbone, path) if path is not None and path.is_file() else None
@@ -69,8 +86,9 @@ def load_clip(backbone: str, pretrained: str | None, image_size: int | None = No
     return Backbone(clip.float().eval(), tokenizer_for(backbone), weights)
 
 
-def _load(backbone: str, pretrained: str | None, activation: str | None,
-          kwargs: dict[str, Any]) -> tuple[nn.Module, str, str]:
+def _load(
+    backbone: str, pretrained: str | None, activation: str | None, kwargs: dict[str, Any]
+) -> tuple[nn.Module, str, str]:
     """(model, kind of source, how the activation is known) for each kind of ``pretrained``."""
     if pretrained is None:
         chosen, source = random_init_activation(backbone, activation)
@@ -80,7 +98,11 @@ def _load(backbone: str, pretrained: str | None, activation: str | None,
         return _load_archive(backbone, path, activation, kwargs)
     if path.is_file():
         chosen, source = file_activation(backbone, path, activation)
-        return _load_file(backbone, path, _create(backbone, chosen, kwargs)), "state-dict file", source
+        return (
+            _load_file(backbone, path, _create(backbone, chosen, kwargs)),
+            "state-dict file",
+            source,
+        )
     return _load_tag(backbone, pretrained, activation, kwargs)
 
 
@@ -103,25 +125,33 @@ def _quiet(level: int = logging.WARNING) -> Iterator[None]:
 def _create(backbone: str, activation: str, kwargs: dict[str, Any]) -> nn.Module:
     """A randomly initialised ``backbone`` whose blocks use ``activation``."""
     with _quiet():  # open_clip logs a warning for every random-init model
-        return open_clip.create_model(backbone, pretrained=None, quick_gelu=activation == "quick_gelu", **kwargs)
+        return open_clip.create_model(
+            backbone, pretrained=None, quick_gelu=activation == "quick_gelu", **kwargs
+        )
 
 
-def _load_archive(backbone: str, path: Path, activation: str | None,
-                  kwargs: dict[str, Any]) -> tuple[nn.Module, str, str]:
+def _load_archive(
+    backbone: str, path: Path, activation: str | None, kwargs: dict[str, Any]
+) -> tuple[nn.Module, str, str]:
     """A TorchScript archive (OpenAI's ``ViT-B-16.pt``): its activation is read from its modules."""
     archive = load_archive(path)
     found = archive_activation(archive)
     if found is None:
         chosen, source = file_activation(backbone, path, activation)
     else:
-        chosen, source = agree(found, f"TorchScript archive {path}", backbone, activation), "TorchScript archive modules"
+        chosen, source = (
+            agree(found, f"TorchScript archive {path}", backbone, activation),
+            "TorchScript archive modules",
+        )
     clip = _create(backbone, chosen, kwargs)
     state = archive_state_dict(archive, clip)
     try:
         resize_pos_embed(state, clip)
         clip.load_state_dict(state, strict=True)
     except Exception as err:  # noqa: BLE001 - shape / key mismatches become one line
-        raise OmniBenchError(f"cannot load TorchScript archive {path} into backbone '{backbone}': {_one_line(err)}") from None
+        raise OmniBenchError(
+            f"cannot load TorchScript archive {path} into backbone '{backbone}': {_one_line(err)}"
+        ) from None
     return clip, "TorchScript archive", source
 
 
@@ -131,11 +161,15 @@ def _load_file(backbone: str, path: Path, clip: nn.Module) -> nn.Module:
         with _quiet(logging.ERROR):
             open_clip.load_checkpoint(clip, str(path))
     except Exception as err:  # noqa: BLE001 - any loading failure becomes one user-facing line
-        raise OmniBenchError(f"cannot load checkpoint file {path} into backbone '{backbone}': {_one_line(err)}") from None
+        raise OmniBenchError(
+            f"cannot load checkpoint file {path} into backbone '{backbone}': {_one_line(err)}"
+        ) from None
     return clip
 
 
-def _load_tag(backbone: str, tag: str, activation: str | None, kwargs: dict[str, Any]) -> tuple[nn.Module, str, str]:
+def _load_tag(
+    backbone: str, tag: str, activation: str | None, kwargs: dict[str, Any]
+) -> tuple[nn.Module, str, str]:
     """An open_clip pretrained tag, from its Hugging Face / URL cache; activation from open_clip's registry."""
     tags = open_clip.list_pretrained_tags_by_model(backbone)
     if tag not in tags:
@@ -147,7 +181,9 @@ def _load_tag(backbone: str, tag: str, activation: str | None, kwargs: dict[str,
     agree("quick_gelu" if quick_gelu else "gelu", f"open_clip's tag '{tag}'", backbone, activation)
     try:
         with _quiet(logging.ERROR):
-            clip = open_clip.create_model(backbone, pretrained=tag, force_quick_gelu=quick_gelu, **kwargs)
+            clip = open_clip.create_model(
+                backbone, pretrained=tag, force_quick_gelu=quick_gelu, **kwargs
+            )
     except Exception as err:  # noqa: BLE001 - download / cache failures
         raise OmniBenchError(
             f"cannot load CLIP weights for backbone '{backbone}' with pretrained tag '{tag}' "

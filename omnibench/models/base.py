@@ -1,10 +1,12 @@
 """The interface every omnibench video model implements, on top of an open_clip CLIP."""
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
+
 import torch
 import torch.nn.functional as F
 from open_clip.model import CLIP
@@ -15,7 +17,13 @@ from omnibench.errors import OmniBenchError
 from omnibench.models.text import FeatureCache, format_prompts
 from omnibench.models.weights import WeightsInfo
 
-TEXT_TOWER = ("transformer.", "token_embedding.", "positional_embedding", "ln_final.", "text_projection")
+TEXT_TOWER = (
+    "transformer.",
+    "token_embedding.",
+    "positional_embedding",
+    "ln_final.",
+    "text_projection",
+)
 
 
 class VideoCLIPModel(nn.Module):
@@ -32,8 +40,12 @@ class VideoCLIPModel(nn.Module):
     # Weight decay on every trainable parameter (ViFi-CLIP's one AdamW group), instead of
     # exempting 1-D parameters, biases and embeddings (X-CLIP's groups).
     decay_every_parameter = False
-    weights: WeightsInfo | None = None  # set by build_model: weights source and the blocks' activation
-    component_labels: dict[str, str] = {}  # added module (attribute name) -> label in FLOP breakdowns
+    weights: WeightsInfo | None = (
+        None  # set by build_model: weights source and the blocks' activation
+    )
+    component_labels: dict[
+        str, str
+    ] = {}  # added module (attribute name) -> label in FLOP breakdowns
 
     def __init__(self, clip: CLIP, tokenizer: Any, frames: int, template: str) -> None:
         super().__init__()
@@ -80,7 +92,9 @@ class VideoCLIPModel(nn.Module):
     # -- text -------------------------------------------------------------------------------
     def tokenize(self, classnames: Sequence[str]) -> torch.Tensor:
         """Token ids (C, context_length) of the filled-in template, on the model's device."""
-        return self.tokenizer(format_prompts(self.template, classnames)).to(self.clip.logit_scale.device)
+        return self.tokenizer(format_prompts(self.template, classnames)).to(
+            self.clip.logit_scale.device
+        )
 
     def compute_text_features(self, classnames: Sequence[str]) -> torch.Tensor:
         """(C, E) text embeddings, computed now."""
@@ -106,7 +120,9 @@ class VideoCLIPModel(nn.Module):
     def check_video(self, video: torch.Tensor) -> tuple[int, int]:
         """(B, T) of a (B, T, 3, S, S) clip at the model's resolution, else a one-line error."""
         if video.dim() != 5 or video.shape[2] != 3:
-            raise OmniBenchError(f"expected video of shape (B, T, 3, H, W), got {tuple(video.shape)}")
+            raise OmniBenchError(
+                f"expected video of shape (B, T, 3, H, W), got {tuple(video.shape)}"
+            )
         if tuple(video.shape[-2:]) != (self.image_size, self.image_size):
             raise OmniBenchError(
                 f"frames are {video.shape[-2]}x{video.shape[-1]} but {self.registry_name} on "
@@ -119,7 +135,9 @@ class VideoCLIPModel(nn.Module):
         """:meth:`check_video`, plus exactly the ``frames`` the model was built for (``why`` says which module needs it)."""
         batch, frames = self.check_video(video)
         if frames != self.frames:
-            raise OmniBenchError(f"{self.registry_name} was built for {self.frames} frames ({why}) but got {frames}")
+            raise OmniBenchError(
+                f"{self.registry_name} was built for {self.frames} frames ({why}) but got {frames}"
+            )
         return batch, frames
 
     def frame_features(self, video: torch.Tensor) -> torch.Tensor:

@@ -11,6 +11,7 @@ patch of spec sections (``{"optim": {...}, "data": {...}, "model": {"options": {
 A protocol the model does not declare has no defaults: asking for them is an error, never a
 copy of another model's settings.
 """
+
 from __future__ import annotations
 
 import copy
@@ -21,7 +22,9 @@ from typing import Any
 from omnibench.errors import OmniBenchError
 from omnibench.registry import Registry
 
-Patch = dict[str, Any]  # nested spec sections: {"optim": {...}, "data": {...}, "model": {"options": {...}}}
+Patch = dict[
+    str, Any
+]  # nested spec sections: {"optim": {...}, "data": {...}, "model": {"options": {...}}}
 OPTION_PREFIX = "model.options."
 
 
@@ -56,12 +59,15 @@ class ModelDeclaration:
     overlays: tuple[Overlay, ...] = ()
     sources: str = ""
 
-    def defaults(self, protocol: str, dataset: str, options: Mapping[str, Any] | None = None) -> Patch:
+    def defaults(
+        self, protocol: str, dataset: str, options: Mapping[str, Any] | None = None
+    ) -> Patch:
         """The nested defaults of one run; :class:`MissingDefaultsError` if ``protocol`` is not declared."""
         if protocol not in self.protocols:
             raise MissingDefaultsError(
                 f"model '{self.name}' declares no defaults for protocol '{protocol}' "
-                f"(it declares: {', '.join(sorted(self.protocols))}); {self.sources or 'no published settings'}")
+                f"(it declares: {', '.join(sorted(self.protocols))}); {self.sources or 'no published settings'}"
+            )
         identity = {"protocol": protocol, "dataset": dataset, **self._option_values(options or {})}
         patch = copy.deepcopy(dict(self.protocols[protocol]))
         for overlay in self.overlays:
@@ -70,7 +76,11 @@ class ModelDeclaration:
         return patch
 
     def _option_values(self, options: Mapping[str, Any]) -> dict[str, Any]:
-        values = {f.name: f.default for f in dataclasses.fields(self.options) if f.default is not dataclasses.MISSING}
+        values = {
+            f.name: f.default
+            for f in dataclasses.fields(self.options)
+            if f.default is not dataclasses.MISSING
+        }
         return {f"{OPTION_PREFIX}{key}": value for key, value in {**values, **options}.items()}
 
 

@@ -23,19 +23,25 @@ Design choices the paper leaves open, documented here:
 * TE is added with PE before ``ln_pre``; SPG pools the ``ln_pre`` output (the blocks' input V^0).
 * Prompts are dropped before the class token is read.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
 import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
+
 import torch
 from open_clip.model import CLIP
 from torch import nn
 
 from omnibench.errors import OmniBenchError
 from omnibench.models.adapters import (
-    CascadeAdapter, ParallelTemporalAdapter, PromptGate, SelfPromptGenerator, TemporalAttentionHead,
+    CascadeAdapter,
+    ParallelTemporalAdapter,
+    PromptGate,
+    SelfPromptGenerator,
+    TemporalAttentionHead,
 )
 from omnibench.models.attention import default_heads
 from omnibench.models.base import VideoCLIPModel
@@ -44,7 +50,14 @@ from omnibench.models.registry import register_model
 from omnibench.models.text import VideoSpecificPrompt
 from omnibench.models.vision import block_forward, class_embedding_out, embed_patches, grid_size
 
-TRAINABLE = ("temporal_embedding", "adapters.", "spg.", "prompt_gate.", "head.", "prompt_generator.")
+TRAINABLE = (
+    "temporal_embedding",
+    "adapters.",
+    "spg.",
+    "prompt_gate.",
+    "head.",
+    "prompt_generator.",
+)
 
 
 def adapter_blocks(chosen: Sequence[int] | None, blocks: int) -> tuple[int, ...]:
@@ -53,7 +66,9 @@ def adapter_blocks(chosen: Sequence[int] | None, blocks: int) -> tuple[int, ...]
         return tuple(range(1, blocks + 1))
     bad = [i for i in chosen if not 1 <= i <= blocks]
     if bad:
-        raise OmniBenchError(f"model.options.pta_blocks {list(bad)} outside 1..{blocks} (the backbone's blocks)")
+        raise OmniBenchError(
+            f"model.options.pta_blocks {list(bad)} outside 1..{blocks} (the backbone's blocks)"
+        )
     return tuple(sorted(set(chosen)))
 
 
@@ -62,8 +77,12 @@ class OmniCLIP(VideoCLIPModel):
     """OmniCLIP's video encoder on a frozen open_clip ViT; trainable: TE, SPG (+ the optional gate),
     PTAs and α, head, text prompt generator."""
 
-    component_labels = {"adapters": "PTA (temporal adapters)", "spg": "SPG (self-prompt generator)",
-                        "head": "head (Eq. 5)", "prompt_generator": "video-specific text prompts"}
+    component_labels = {
+        "adapters": "PTA (temporal adapters)",
+        "spg": "SPG (self-prompt generator)",
+        "head": "head (Eq. 5)",
+        "prompt_generator": "video-specific text prompts",
+    }
 
     def __init__(self, clip: CLIP, tokenizer: Any, frames: int, options: OmniCLIPOptions) -> None:
         super().__init__(clip, tokenizer, frames, options.template)
@@ -72,20 +91,26 @@ class OmniCLIP(VideoCLIPModel):
         width, depth = visual.transformer.width, len(visual.transformer.resblocks)
         self.temporal_embedding = nn.Parameter(torch.zeros(frames, width))
         self.adapters = nn.ModuleDict(
-            {str(i): self._make_adapter(width, grid_size(visual)) for i in adapter_blocks(options.pta_blocks, depth)}
-            if options.use_pta else {}
+            {
+                str(i): self._make_adapter(width, grid_size(visual))
+                for i in adapter_blocks(options.pta_blocks, depth)
+            }
+            if options.use_pta
+            else {}
         )
         self.spg, self.prompt_gate = None, None
         if options.use_spg:
-            self.spg = SelfPromptGenerator(width, grid_size(visual), options.pooling, options.projector,
-                                           options.projector_form)
+            self.spg = SelfPromptGenerator(
+                width, grid_size(visual), options.pooling, options.projector, options.projector_form
+            )
             if options.prompt_gate:
                 self.prompt_gate = PromptGate(depth, visual.transformer.resblocks[0].attn.num_heads)
         heads = options.head_heads or default_heads(self.embed_dim)
         self.head = TemporalAttentionHead(self.embed_dim, heads, options.head_form)
         self.prompt_generator = (
             VideoSpecificPrompt(self.embed_dim, width, options.prompt_layers, options.prompt_alpha)
-            if options.text_prompts else None
+            if options.text_prompts
+            else None
         )
         self.freeze_except(TRAINABLE)
 
@@ -115,8 +140,15 @@ class OmniCLIP(VideoCLIPModel):
             x = self.run_block(self._block, index, block, x, bias, batch, tokens)
         return x[:, :tokens]
 
-    def _block(self, index: int, block: nn.Module, x: torch.Tensor, bias: torch.Tensor | None,
-               batch: int, tokens: int) -> torch.Tensor:
+    def _block(
+        self,
+        index: int,
+        block: nn.Module,
+        x: torch.Tensor,
+        bias: torch.Tensor | None,
+        batch: int,
+        tokens: int,
+    ) -> torch.Tensor:
         """V^i from V^{i-1} (Eq. 2-4, or the Table 11 variant)."""
         if self.spg is not None and index > 0 and self.options.prompt_source == "per_block":
             x = torch.cat([x[:, :tokens], self.spg(x[:, 1:tokens])], dim=1)
@@ -128,12 +160,17 @@ class OmniCLIP(VideoCLIPModel):
             patches = patches + adapter(patches.unflatten(0, (batch, -1))).flatten(0, 1)
             return block_forward(block, torch.cat([x[:, :1], patches, x[:, tokens:]], dim=1), bias)
         return block_forward(
-            block, x, bias, branch=lambda normed: adapter(normed.unflatten(0, (batch, -1))).flatten(0, 1),
+            block,
+            x,
+            bias,
+            branch=lambda normed: adapter(normed.unflatten(0, (batch, -1))).flatten(0, 1),
             branch_beside_attention=self.options.combination == "attention_parallel",
         )
 
     def frame_features(self, video: torch.Tensor) -> torch.Tensor:
-        return class_embedding_out(self.clip.visual, self.encode_tokens(video)).unflatten(0, (video.shape[0], -1))
+        return class_embedding_out(self.clip.visual, self.encode_tokens(video)).unflatten(
+            0, (video.shape[0], -1)
+        )
 
     def encode_video(self, video: torch.Tensor) -> torch.Tensor:
         return self.head(self.frame_features(video))
@@ -143,6 +180,8 @@ class OmniCLIP(VideoCLIPModel):
         frames = class_embedding_out(self.clip.visual, tokens).unflatten(0, (video.shape[0], -1))
         text = self.encode_text(classnames)
         if self.prompt_generator is not None:
-            context = self.prompt_generator.video_context(tokens[:, 1:].unflatten(0, (video.shape[0], -1)))
+            context = self.prompt_generator.video_context(
+                tokens[:, 1:].unflatten(0, (video.shape[0], -1))
+            )
             text = self.prompt_generator(text, context)
         return self.logits(self.head(frames), text)

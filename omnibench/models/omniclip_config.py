@@ -7,12 +7,19 @@ Details" (few-shot: batch 8, 32 frames; zero-shot: K400, 32 frames, 10 epochs); 
 (few-shot / zero-shot / base-to-novel LR and epochs) follow the setting it says it follows
 (X-CLIP: 50 few-shot epochs; ViFi-CLIP: 11 base-to-novel epochs) with its Table 1 LR.
 """
+
 from __future__ import annotations
 
 import dataclasses
 
 from omnibench.models.declaration import ModelDeclaration, Overlay, declare
-from omnibench.models.options import MULTI_VIEW, OMNICLIP_TEMPLATE, ModelOptions, require, require_choice
+from omnibench.models.options import (
+    MULTI_VIEW,
+    OMNICLIP_TEMPLATE,
+    ModelOptions,
+    require,
+    require_choice,
+)
 
 COMBINATIONS = ("block_parallel", "attention_parallel", "cascade")
 FORMS = ("residual", "literal")
@@ -33,18 +40,26 @@ class OmniCLIPOptions(ModelOptions):
     projector: bool = True
     projector_form: str = "residual"  # or "literal": R = MLP(P), Eq. 6 as written
     prompt_source: str = "input"
-    prompt_gate: bool = False  # omnibench's extension: prompts hidden behind a gate that starts closed
+    prompt_gate: bool = (
+        False  # omnibench's extension: prompts hidden behind a gate that starts closed
+    )
     combination: str = "block_parallel"
     head_heads: int | None = None  # None: E / 64
     head_form: str = "residual"  # or "literal": Avg(MHA(F)), Eq. 5 as written
-    text_prompts: bool = True  # X-CLIP's video-specific prompts on the text side (off: a fixed classifier)
+    text_prompts: bool = (
+        True  # X-CLIP's video-specific prompts on the text side (off: a fixed classifier)
+    )
     prompt_layers: int = 2
     prompt_alpha: float = 0.1
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require(0 < self.ratio <= 1, "ratio", "must be in (0, 1] (Table 8: 1/8, 1/4, 1/2, 1)")
-        require(self.pta_blocks is None or len(self.pta_blocks) > 0, "pta_blocks", "must name at least one block")
+        require(
+            self.pta_blocks is None or len(self.pta_blocks) > 0,
+            "pta_blocks",
+            "must name at least one block",
+        )
         require_choice(self.pooling, ("avg", "max"), "pooling")
         require_choice(self.prompt_source, ("input", "per_block"), "prompt_source")
         require_choice(self.projector_form, FORMS, "projector_form")
@@ -56,9 +71,17 @@ class OmniCLIPOptions(ModelOptions):
             require(value is None or value >= 1, key, "must be >= 1")
 
 
-def _table1(batch: int, lr: float, min_lr: float, epochs: int, weight_decay: float) -> dict[str, object]:
+def _table1(
+    batch: int, lr: float, min_lr: float, epochs: int, weight_decay: float
+) -> dict[str, object]:
     """One column of Table 1."""
-    return {"batch_size": batch, "lr": lr, "min_lr": min_lr, "epochs": epochs, "weight_decay": weight_decay}
+    return {
+        "batch_size": batch,
+        "lr": lr,
+        "min_lr": min_lr,
+        "epochs": epochs,
+        "weight_decay": weight_decay,
+    }
 
 
 def _paper_lr(batch: int, epochs: int, **optim: object) -> dict[str, object]:
@@ -66,23 +89,41 @@ def _paper_lr(batch: int, epochs: int, **optim: object) -> dict[str, object]:
     return {**_table1(batch, 2e-3, 2e-5, epochs, 0.003), **optim}
 
 
-DECLARATION = declare(ModelDeclaration(
-    name="omniclip",
-    description="OmniCLIP: frozen CLIP + parallel temporal adapters (PTA) + self-prompt generator (SPG)",
-    options=OmniCLIPOptions,
-    protocols={
-        "supervised": {"optim": {**_table1(256, 2e-3, 2e-5, 50, 0.003), "batch_per_device": 8},  # K400 column
-                       "data": {"frames": 8, **MULTI_VIEW}},
-        "few_shot": {"optim": _paper_lr(8, 50), "data": {"frames": 32}},
-        "zero_shot": {"optim": _paper_lr(256, 10, batch_per_device=4), "data": {"frames": 32}},
-        "base_to_novel": {"optim": _paper_lr(8, 11), "data": {"frames": 32}},
-        "eval_only": {"data": {"frames": 32}},
-    },
-    overlays=(
-        Overlay({"protocol": "supervised", "dataset": "ssv2"}, {"optim": _table1(256, 3.5e-3, 3.5e-5, 50, 0.01)}),
-        Overlay({"protocol": "supervised", "dataset": "hmdb51"}, {"optim": _table1(32, 2e-3, 2e-5, 30, 0.003)}),
-        Overlay({"protocol": "supervised", "dataset": "ucf101"}, {"optim": _table1(32, 2e-3, 2e-5, 30, 0.003)}),
-        Overlay({"dataset": "ssv2"}, {"model": {"options": {"text_prompts": False}}}),  # §4.1: a fixed classifier
-    ),
-    sources="OmniCLIP Table 1 and §4 (supervised, few-shot, zero-shot), base-to-novel as ViFi-CLIP's",
-))
+DECLARATION = declare(
+    ModelDeclaration(
+        name="omniclip",
+        description="OmniCLIP: frozen CLIP + parallel temporal adapters (PTA) + self-prompt generator (SPG)",
+        options=OmniCLIPOptions,
+        protocols={
+            "supervised": {
+                "optim": {
+                    **_table1(256, 2e-3, 2e-5, 50, 0.003),
+                    "batch_per_device": 8,
+                },  # K400 column
+                "data": {"frames": 8, **MULTI_VIEW},
+            },
+            "few_shot": {"optim": _paper_lr(8, 50), "data": {"frames": 32}},
+            "zero_shot": {"optim": _paper_lr(256, 10, batch_per_device=4), "data": {"frames": 32}},
+            "base_to_novel": {"optim": _paper_lr(8, 11), "data": {"frames": 32}},
+            "eval_only": {"data": {"frames": 32}},
+        },
+        overlays=(
+            Overlay(
+                {"protocol": "supervised", "dataset": "ssv2"},
+                {"optim": _table1(256, 3.5e-3, 3.5e-5, 50, 0.01)},
+            ),
+            Overlay(
+                {"protocol": "supervised", "dataset": "hmdb51"},
+                {"optim": _table1(32, 2e-3, 2e-5, 30, 0.003)},
+            ),
+            Overlay(
+                {"protocol": "supervised", "dataset": "ucf101"},
+                {"optim": _table1(32, 2e-3, 2e-5, 30, 0.003)},
+            ),
+            Overlay(
+                {"dataset": "ssv2"}, {"model": {"options": {"text_prompts": False}}}
+            ),  # §4.1: a fixed classifier
+        ),
+        sources="OmniCLIP Table 1 and §4 (supervised, few-shot, zero-shot), base-to-novel as ViFi-CLIP's",
+    )
+)

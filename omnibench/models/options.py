@@ -1,11 +1,12 @@
 """Options shared by every model (each model's dataclass extends :class:`ModelOptions`), the
 papers' class-name templates and the multi-view test setting. Imports no torch."""
+
 from __future__ import annotations
 
 import dataclasses
 
-from omnibench.registry import did_you_mean
 from omnibench.config.spec import SpecError
+from omnibench.registry import did_you_mean
 
 ACTIVATIONS = ("quick_gelu", "gelu")  # of the backbone's blocks (omnibench.models.weights)
 
@@ -41,4 +42,6 @@ def require(ok: bool, key: str, message: str) -> None:
 def require_choice(value: str, choices: tuple[str, ...], key: str) -> None:
     """``value`` must be one of ``choices`` (did-you-mean otherwise)."""
     if value not in choices:
-        raise SpecError(f"{key}: '{value}' is not one of {', '.join(choices)}{did_you_mean(value, list(choices))}")
+        raise SpecError(
+            f"{key}: '{value}' is not one of {', '.join(choices)}{did_you_mean(value, list(choices))}"
+        )

@@ -5,6 +5,7 @@ constructor takes ``(clip, tokenizer, frames, options)``; ``options`` is an inst
 options dataclass its torch-free declaration names (:mod:`omnibench.models.declaration`),
 validated from ``ModelSpec.options``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,9 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
+from omnibench.config.spec import ModelSpec, validate_options
 from omnibench.models.declaration import DECLARED
 from omnibench.registry import Registry
-from omnibench.config.spec import ModelSpec, validate_options
 
 if TYPE_CHECKING:
     from omnibench.models.base import VideoCLIPModel
@@ -70,7 +71,9 @@ def build_model(
     entry = MODELS.get(spec.name)
     options = validate_model_options(spec, where=f"model '{spec.name}'")
     size = image_size if image_size is not None else options.input_size
-    backbone = load_clip(spec.backbone, spec.pretrained, image_size=size, activation=options.activation)
+    backbone = load_clip(
+        spec.backbone, spec.pretrained, image_size=size, activation=options.activation
+    )
     model = entry.cls(backbone.clip, backbone.tokenizer, frames, options)
     model.backbone_name = spec.backbone
     model.weights = backbone.weights

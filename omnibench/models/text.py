@@ -1,16 +1,23 @@
 """Text side: prompt templates, the frozen-text feature cache, X-CLIP's video-specific prompts."""
+
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 
 import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
+
 import torch
 from open_clip.transformer import QuickGELU
 from torch import nn
 
 from omnibench.errors import OmniBenchError
-from omnibench.models.attention import FeedForward, MultiHeadCrossAttention, default_heads, init_trunc_normal
+from omnibench.models.attention import (
+    FeedForward,
+    MultiHeadCrossAttention,
+    default_heads,
+    init_trunc_normal,
+)
 
 
 def format_prompts(template: str, classnames: Sequence[str]) -> list[str]:
@@ -57,7 +64,9 @@ class PromptGeneratorLayer(nn.Module):
     def __init__(self, dim: int, heads: int) -> None:
         super().__init__()
         self.norm1 = nn.LayerNorm(dim)
-        self.cross_attn = MultiHeadCrossAttention(dim, heads, what="prompt generator", qkv_bias=False)
+        self.cross_attn = MultiHeadCrossAttention(
+            dim, heads, what="prompt generator", qkv_bias=False
+        )
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = FeedForward(dim, activation=QuickGELU)
 
@@ -74,8 +83,14 @@ class VideoSpecificPrompt(nn.Module):
     from N(0, 1), every other linear layer truncated-normal (std 0.02) with zero biases.
     """
 
-    def __init__(self, dim: int, vision_width: int, layers: int = 2, alpha: float = 0.1,
-                 heads: int | None = None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        vision_width: int,
+        layers: int = 2,
+        alpha: float = 0.1,
+        heads: int | None = None,
+    ) -> None:
         super().__init__()
         self.visual_ln = nn.LayerNorm(vision_width)
         self.visual_proj = nn.Linear(vision_width, dim, bias=False)

@@ -1,9 +1,11 @@
 """Vanilla CLIP: frozen encoders, frame-mean video embedding, zero-shot classification."""
+
 from __future__ import annotations
 
 from typing import Any
 
 import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
+
 from open_clip.model import CLIP
 
 from omnibench.models.base import VideoCLIPModel

@@ -1,4 +1,5 @@
 """Vanilla CLIP's declaration (no torch): frozen CLIP is only evaluated, never trained."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,10 +15,12 @@ class VanillaOptions(ModelOptions):
     template: str = VIFI_TEMPLATE
 
 
-DECLARATION = declare(ModelDeclaration(
-    name="vanilla_clip",
-    description="Frozen CLIP, frame-mean video embedding, zero-shot (the lower bound)",
-    options=VanillaOptions,
-    protocols={"eval_only": {"data": {"frames": 32}}},
-    sources="vanilla CLIP is evaluated without training: use protocol eval_only",
-))
+DECLARATION = declare(
+    ModelDeclaration(
+        name="vanilla_clip",
+        description="Frozen CLIP, frame-mean video embedding, zero-shot (the lower bound)",
+        options=VanillaOptions,
+        protocols={"eval_only": {"data": {"frames": 32}}},
+        sources="vanilla CLIP is evaluated without training: use protocol eval_only",
+    )
+)

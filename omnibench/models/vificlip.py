@@ -5,18 +5,25 @@ text frozen and cached) and ``text`` (CLIP text-FT, image encoder frozen). As in
 code, the token embedding is never trained (it only makes the fixed input embeddings),
 ``logit_scale`` is trained with ``both`` only, and weight decay applies to every parameter.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
+
 from open_clip.model import CLIP
 
 from omnibench.models.base import VideoCLIPModel
 from omnibench.models.registry import register_model
 from omnibench.models.vificlip_config import ViFiCLIPOptions
 
-TEXT_ENCODER = ("clip.transformer.", "clip.positional_embedding", "clip.ln_final.", "clip.text_projection")
+TEXT_ENCODER = (
+    "clip.transformer.",
+    "clip.positional_embedding",
+    "clip.ln_final.",
+    "clip.text_projection",
+)
 
 
 @register_model("vificlip")

@@ -1,11 +1,13 @@
 """Pieces of open_clip's ``VisionTransformer`` reused by the video encoders (no re-implementation:
 these call the tower's own conv1, embeddings, ln_post and proj, and each block's own layers).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
+
 import torch
 from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
 

@@ -10,12 +10,14 @@ word embeddings of the first ``text_tokens`` tokens of ``ctx_init`` ("a photo of
 rest of ``ctx_init`` stays in the prompt as fixed words ("a photo" learnable, "of a" fixed
 for 2 tokens); with more tokens the context is random (std 0.02) behind "X" placeholders.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
+
 import torch
 from open_clip.model import CLIP
 from torch import nn
@@ -50,7 +52,9 @@ class VLPrompting(VideoCLIPModel):
         self.text_depth = _depth(options.text_depth, text_layers, "text_depth")
         self.n_vision, self.n_text = options.vision_tokens, options.text_tokens
         width_v, width_t = clip.visual.transformer.width, clip.transformer.width
-        self.vision_prompts = nn.Parameter(torch.randn(self.vision_depth, self.n_vision, width_v) * 0.02)
+        self.vision_prompts = nn.Parameter(
+            torch.randn(self.vision_depth, self.n_vision, width_v) * 0.02
+        )
         self.text_prompts = nn.Parameter(torch.randn(self.text_depth, self.n_text, width_t) * 0.02)
         self.prefix = " ".join(["X"] * self.n_text)
         if options.ctx_init and self.n_text <= CTX_INIT_MAX_TOKENS:
@@ -60,10 +64,12 @@ class VLPrompting(VideoCLIPModel):
     def _init_context(self, ctx_init: str) -> None:
         """The first ``n_text`` word embeddings of ``ctx_init``; the prompt keeps its remaining words."""
         ids = self.tokenizer([ctx_init])[0]
-        words = ids[1: int(ids.argmax())]  # between the start and end tokens
+        words = ids[1 : int(ids.argmax())]  # between the start and end tokens
         if len(words) < self.n_text:
-            raise OmniBenchError(f"model.options.ctx_init '{ctx_init}' has {len(words)} tokens, fewer than "
-                                 f"text_tokens {self.n_text}; give more words or set ctx_init to ''")
+            raise OmniBenchError(
+                f"model.options.ctx_init '{ctx_init}' has {len(words)} tokens, fewer than "
+                f"text_tokens {self.n_text}; give more words or set ctx_init to ''"
+            )
         with torch.no_grad():
             self.text_prompts[0].copy_(self.clip.token_embedding(words[: self.n_text]))
         self.prefix = ctx_init.replace("_", " ")
@@ -83,12 +89,16 @@ class VLPrompting(VideoCLIPModel):
         clip, tokens = self.clip, self.tokenize(classnames)
         x = clip.token_embedding(tokens) + clip.positional_embedding
         for index, block in enumerate(clip.transformer.resblocks):
-            if index < self.text_depth:  # positions 1..n hold this layer's context (input layer: + PE)
+            if (
+                index < self.text_depth
+            ):  # positions 1..n hold this layer's context (input layer: + PE)
                 context = self.text_prompts[index]
                 if index == 0:
-                    context = context + clip.positional_embedding[1: 1 + self.n_text]
+                    context = context + clip.positional_embedding[1 : 1 + self.n_text]
                 context = context.to(x.dtype)
-                x = torch.cat([x[:, :1], context.expand(x.shape[0], -1, -1), x[:, 1 + self.n_text:]], dim=1)
+                x = torch.cat(
+                    [x[:, :1], context.expand(x.shape[0], -1, -1), x[:, 1 + self.n_text :]], dim=1
+                )
             x = self.run_block(block, x, None, None, clip.attn_mask)
         x = clip.ln_final(x)[torch.arange(x.shape[0], device=x.device), tokens.argmax(dim=-1)]
         return x @ clip.text_projection
@@ -101,6 +111,8 @@ class VLPrompting(VideoCLIPModel):
         x = visual.ln_pre(torch.cat([x, prompts[0].expand(x.shape[0], -1, -1)], dim=1))
         for index, block in enumerate(visual.transformer.resblocks):
             if 0 < index < self.vision_depth:
-                x = torch.cat([x[:, : -self.n_vision], prompts[index].expand(x.shape[0], -1, -1)], dim=1)
+                x = torch.cat(
+                    [x[:, : -self.n_vision], prompts[index].expand(x.shape[0], -1, -1)], dim=1
+                )
             x = self.run_block(block, x)
         return class_embedding_out(visual, x).unflatten(0, (batch, -1))

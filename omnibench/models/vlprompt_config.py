@@ -8,6 +8,7 @@ The released few-shot prompts start from a K400-trained ViFi-CLIP checkpoint ("b
 prompt"): pass it as ``model.pretrained``; the default starts from CLIP. VL prompting has no
 published supervised or zero-shot setting.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,21 +39,42 @@ class VLPromptOptions(ModelOptions):
 
 
 def _recipe(lr: float, epochs: int) -> dict[str, object]:
-    return {"batch_size": 64, "batch_per_device": 4, "lr": lr, "epochs": epochs, "weight_decay": 0.001}
+    return {
+        "batch_size": 64,
+        "batch_per_device": 4,
+        "lr": lr,
+        "epochs": epochs,
+        "weight_decay": 0.001,
+    }
 
 
 def _prompts(tokens: int, depth: int) -> dict[str, object]:
-    return {"vision_tokens": tokens, "text_tokens": tokens, "vision_depth": depth, "text_depth": depth}
+    return {
+        "vision_tokens": tokens,
+        "text_tokens": tokens,
+        "vision_depth": depth,
+        "text_depth": depth,
+    }
 
 
-DECLARATION = declare(ModelDeclaration(
-    name="vl_prompt",
-    description="ViFi-CLIP VL prompting: deep learnable prompts in both towers, CLIP frozen",
-    options=VLPromptOptions,
-    protocols={
-        "few_shot": {"optim": _recipe(8e-3, 50), "data": VIDEO_32, "model": {"options": _prompts(10, 12)}},
-        "base_to_novel": {"optim": _recipe(4e-2, 11), "data": VIDEO_32, "model": {"options": _prompts(16, 9)}},
-        "eval_only": {"data": VIDEO_32},
-    },
-    sources="ViFi-CLIP publishes VL prompting for few_shot and base_to_novel only",
-))
+DECLARATION = declare(
+    ModelDeclaration(
+        name="vl_prompt",
+        description="ViFi-CLIP VL prompting: deep learnable prompts in both towers, CLIP frozen",
+        options=VLPromptOptions,
+        protocols={
+            "few_shot": {
+                "optim": _recipe(8e-3, 50),
+                "data": VIDEO_32,
+                "model": {"options": _prompts(10, 12)},
+            },
+            "base_to_novel": {
+                "optim": _recipe(4e-2, 11),
+                "data": VIDEO_32,
+                "model": {"options": _prompts(16, 9)},
+            },
+            "eval_only": {"data": VIDEO_32},
+        },
+        sources="ViFi-CLIP publishes VL prompting for few_shot and base_to_novel only",
+    )
+)

@@ -16,6 +16,7 @@ so does which published weights a local file is: OpenAI's files are named by the
 open_clip's download addresses, so a copy on an offline cluster counts as the ``openai`` tag
 (the papers' weights) and any other file does not.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
+
 import open_clip
 import torch
 from open_clip.transformer import QuickGELU
@@ -37,8 +39,10 @@ from omnibench.errors import OmniBenchError
 
 SIDECAR = "open_clip_config.json"  # open_clip's config file in a Hugging Face snapshot
 OPENAI_ARCHIVE_EXTRAS = ("input_resolution", "context_length", "vocab_size")  # not weights
-STATE_HINT = ("set model.options.activation: quick_gelu for OpenAI's CLIP weights (what the papers use) "
-              "or gelu for weights trained with exact GELU")
+STATE_HINT = (
+    "set model.options.activation: quick_gelu for OpenAI's CLIP weights (what the papers use) "
+    "or gelu for weights trained with exact GELU"
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,10 +85,14 @@ def load_archive(path: Path) -> torch.jit.ScriptModule:
     """The TorchScript module in ``path``, on the CPU (a one-line error if it cannot be read)."""
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit.load: still how OpenAI's files load
+            warnings.simplefilter(
+                "ignore", DeprecationWarning
+            )  # torch.jit.load: still how OpenAI's files load
             return torch.jit.load(str(path), map_location="cpu")
     except Exception as err:  # noqa: BLE001 - any reading failure becomes one user-facing line
-        raise OmniBenchError(f"cannot read TorchScript archive {path}: {' '.join(str(err).split())[:160]}") from None
+        raise OmniBenchError(
+            f"cannot read TorchScript archive {path}: {' '.join(str(err).split())[:160]}"
+        ) from None
 
 
 def archive_activation(archive: torch.jit.ScriptModule) -> str | None:
@@ -95,7 +103,9 @@ def archive_activation(archive: torch.jit.ScriptModule) -> str | None:
     return "gelu" if "GELU" in names else None
 
 
-def archive_state_dict(archive: torch.jit.ScriptModule, model: nn.Module) -> dict[str, torch.Tensor]:
+def archive_state_dict(
+    archive: torch.jit.ScriptModule, model: nn.Module
+) -> dict[str, torch.Tensor]:
     """The archive's weights for ``model``: without OpenAI's non-weight entries (resolution, context
     length, vocabulary) and without what ``model`` keeps as non-persistent buffers (e.g. ``attn_mask``:
     an archive stores every buffer)."""
@@ -130,14 +140,18 @@ def module_activation(clip: nn.Module) -> str:
         return "quick_gelu"
     if kinds == {nn.GELU}:
         return "gelu"
-    raise OmniBenchError(f"backbone blocks mix or lack GELU / QuickGELU activations: {sorted(k.__name__ for k in kinds)}")
+    raise OmniBenchError(
+        f"backbone blocks mix or lack GELU / QuickGELU activations: {sorted(k.__name__ for k in kinds)}"
+    )
 
 
 def stated_activation(backbone: str, stated: str | None) -> tuple[str, str] | None:
     """The activation the user stated (option or ``-quickgelu`` backbone name) and where; None if neither."""
     named = backbone_activation(backbone)
     if stated is not None and named is not None and stated != named:
-        raise OmniBenchError(f"model.options.activation says {stated} but backbone '{backbone}' says {named}")
+        raise OmniBenchError(
+            f"model.options.activation says {stated} but backbone '{backbone}' says {named}"
+        )
     if stated is not None:
         return stated, "model.options.activation"
     return None if named is None else (named, f"backbone name '{backbone}'")
@@ -147,7 +161,9 @@ def agree(found: str, found_where: str, backbone: str, stated: str | None) -> st
     """``found`` (detected in the weights), unless the user stated otherwise (then a one-line error)."""
     claim = stated_activation(backbone, stated)
     if claim is not None and claim[0] != found:
-        raise OmniBenchError(f"{claim[1]} says {claim[0]} but {found_where} says {found}; remove or correct it")
+        raise OmniBenchError(
+            f"{claim[1]} says {claim[0]} but {found_where} says {found}; remove or correct it"
+        )
     return found
 
 
@@ -155,7 +171,9 @@ def file_activation(backbone: str, path: Path, stated: str | None) -> tuple[str,
     """Activation of a state-dict file and how it is known: its sidecar config, else what was stated."""
     declared = sidecar_activation(path)
     if declared is not None:
-        return agree(declared, str(path.parent / SIDECAR), backbone, stated), f"{SIDECAR} beside the file"
+        return agree(
+            declared, str(path.parent / SIDECAR), backbone, stated
+        ), f"{SIDECAR} beside the file"
     claim = stated_activation(backbone, stated)
     if claim is None:
         raise OmniBenchError(
@@ -166,7 +184,7 @@ def file_activation(backbone: str, path: Path, stated: str | None) -> tuple[str,
 
 
 def quickgelu_hint(backbone: str) -> str:
-    """" (or backbone 'X-quickgelu')" where open_clip has such a config."""
+    """ " (or backbone 'X-quickgelu')" where open_clip has such a config."""
     name = f"{backbone}-quickgelu"
     return f" (or backbone '{name}')" if name in open_clip.list_models() else ""
 
@@ -181,13 +199,20 @@ def check_statement(backbone: str, pretrained: str | None, stated: str | None) -
 
 def random_init_activation(backbone: str, stated: str | None) -> tuple[str, str]:
     """Random weights: the stated activation, else the backbone config's."""
-    return stated_activation(backbone, stated) or ("gelu", f"backbone config '{backbone}' (random init)")
+    return stated_activation(backbone, stated) or (
+        "gelu",
+        f"backbone config '{backbone}' (random init)",
+    )
 
 
 def offline_hint(backbone: str, tag: str) -> str:
     """Where the weights of ``backbone``/``tag`` come from offline: the Hugging Face repository, else a file."""
     repo = hub_repository(backbone, tag)
-    cache = f"pre-fill the Hugging Face cache with repository {repo} and set HF_HUB_OFFLINE=1, or " if repo else ""
+    cache = (
+        f"pre-fill the Hugging Face cache with repository {repo} and set HF_HUB_OFFLINE=1, or "
+        if repo
+        else ""
+    )
     return f"{cache}pass a local checkpoint file instead, e.g. model.pretrained: /path/to/{backbone}-{tag}.pt"
 
 
@@ -205,9 +230,14 @@ def tag_in_cache(backbone: str, tag: str) -> bool:
     cfg = open_clip.get_pretrained_cfg(backbone, tag)
     hub = cfg.get("hf_hub", "")
     if hub:
-        repo, _, name = hub.rpartition("/")  # "org/model/" (open_clip's default file names) or "org/model/file"
-        names = [str(Path(name).with_suffix(".safetensors")), name] if name else [
-            "open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+        repo, _, name = hub.rpartition(
+            "/"
+        )  # "org/model/" (open_clip's default file names) or "org/model/file"
+        names = (
+            [str(Path(name).with_suffix(".safetensors")), name]
+            if name
+            else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]
+        )
         return any(isinstance(try_to_load_from_cache(repo, n), str) for n in names)
     url = cfg.get("url", "")
     return bool(url) and (Path("~/.cache/clip").expanduser() / Path(url).name).is_file()

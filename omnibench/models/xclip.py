@@ -9,19 +9,26 @@ The text tower and ``logit_scale`` are frozen (the official ``FIX_TEXT``) and th
 features cached. The MIT and prompt-generator FFNs use QuickGELU, and every new module is
 initialised as the released code leaves it (see each class).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
 import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
+
 import torch
 from open_clip.model import CLIP
 from open_clip.transformer import QuickGELU, ResidualAttentionBlock
 from torch import nn
 
 from omnibench.models.attention import (
-    FeedForward, MultiHeadSelfAttention, block_attention, default_heads, init_as_torch_multihead, init_trunc_normal,
+    FeedForward,
+    MultiHeadSelfAttention,
+    block_attention,
+    default_heads,
+    init_as_torch_multihead,
+    init_trunc_normal,
 )
 from omnibench.models.base import VideoCLIPModel
 from omnibench.models.registry import register_model
@@ -80,7 +87,9 @@ class MultiFrameIntegration(nn.Module):
         super().__init__()
         self.positional_embedding = nn.Parameter(torch.empty(frames, dim))
         nn.init.trunc_normal_(self.positional_embedding, std=0.02)
-        self.blocks = nn.Sequential(*(IntegrationBlock(dim, default_heads(dim)) for _ in range(layers)))
+        self.blocks = nn.Sequential(
+            *(IntegrationBlock(dim, default_heads(dim)) for _ in range(layers))
+        )
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, E) frame embeddings -> (B, E)."""
@@ -91,8 +100,11 @@ class MultiFrameIntegration(nn.Module):
 class XCLIP(VideoCLIPModel):
     """X-CLIP on an open_clip ViT; everything but the text tower and ``logit_scale`` is fine-tuned."""
 
-    component_labels = {"messages": "cross-frame communication (message tokens)",
-                        "mit": "MIT (multi-frame integration)", "prompts_generator": "video-specific text prompts"}
+    component_labels = {
+        "messages": "cross-frame communication (message tokens)",
+        "mit": "MIT (multi-frame integration)",
+        "prompts_generator": "video-specific text prompts",
+    }
 
     def __init__(self, clip: CLIP, tokenizer: Any, frames: int, options: XCLIPOptions) -> None:
         super().__init__(clip, tokenizer, frames, options.template)
@@ -102,7 +114,9 @@ class XCLIP(VideoCLIPModel):
             MessageToken(width, block.attn.num_heads) for block in visual.transformer.resblocks
         )
         self.mit = MultiFrameIntegration(frames, self.embed_dim, options.mit_layers)
-        self.prompts_generator = VideoSpecificPrompt(self.embed_dim, width, options.prompt_layers, options.prompt_alpha)
+        self.prompts_generator = VideoSpecificPrompt(
+            self.embed_dim, width, options.prompt_layers, options.prompt_alpha
+        )
         self.freeze_except(("clip.visual.", *NEW_MODULES))
 
     def new_parameter_names(self) -> set[str]:
@@ -118,15 +132,21 @@ class XCLIP(VideoCLIPModel):
         return x
 
     @staticmethod
-    def _block(block: ResidualAttentionBlock, message: MessageToken, x: torch.Tensor, batch: int) -> torch.Tensor:
+    def _block(
+        block: ResidualAttentionBlock, message: MessageToken, x: torch.Tensor, batch: int
+    ) -> torch.Tensor:
         """Cross-frame attention block (Eq. 7-9) with the CLIP block's own IFA and FFN weights."""
         messages = message(x[:, 0].unflatten(0, (batch, -1))).flatten(0, 1)
         x = torch.cat([x, messages[:, None]], dim=1)
-        x = (x + block.ls_1(block_attention(block.attn, block.ln_1(x))))[:, :-1]  # Eq. 8, drop the message
+        x = (x + block.ls_1(block_attention(block.attn, block.ln_1(x))))[
+            :, :-1
+        ]  # Eq. 8, drop the message
         return x + block.ls_2(block.mlp(block.ln_2(x)))  # Eq. 9
 
     def frame_features(self, video: torch.Tensor) -> torch.Tensor:
-        return class_embedding_out(self.clip.visual, self.encode_tokens(video)).unflatten(0, (video.shape[0], -1))
+        return class_embedding_out(self.clip.visual, self.encode_tokens(video)).unflatten(
+            0, (video.shape[0], -1)
+        )
 
     def encode_video(self, video: torch.Tensor) -> torch.Tensor:
         return self.mit(self.frame_features(video))
@@ -134,6 +154,8 @@ class XCLIP(VideoCLIPModel):
     def forward(self, video: torch.Tensor, classnames: Sequence[str]) -> torch.Tensor:
         tokens = self.encode_tokens(video)
         frames = class_embedding_out(self.clip.visual, tokens).unflatten(0, (video.shape[0], -1))
-        context = self.prompts_generator.video_context(tokens[:, 1:].unflatten(0, (video.shape[0], -1)))
+        context = self.prompts_generator.video_context(
+            tokens[:, 1:].unflatten(0, (video.shape[0], -1))
+        )
         text = self.prompts_generator(self.encode_text(classnames), context)
         return self.logits(self.mit(frames), text)

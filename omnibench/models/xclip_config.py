@@ -7,6 +7,7 @@ modules, ImageNet normalisation; 8 frames and 4x3 views supervised, 32 frames ot
 Base-to-novel (ViFi-CLIP's protocol, where X-CLIP is a baseline) takes the few-shot recipe
 with ViFi-CLIP's 11 epochs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -31,22 +32,33 @@ class XCLIPOptions(ModelOptions):
 
 
 def _recipe(batch: int, per_device: int, lr: float, epochs: int) -> dict[str, object]:
-    return {"batch_size": batch, "batch_per_device": per_device, "lr": lr, "epochs": epochs,
-            "weight_decay": 0.001, "new_module_lr_mult": 10.0}
+    return {
+        "batch_size": batch,
+        "batch_per_device": per_device,
+        "lr": lr,
+        "epochs": epochs,
+        "weight_decay": 0.001,
+        "new_module_lr_mult": 10.0,
+    }
 
 
 _VIDEO_32 = {"frames": 32, "normalization": "imagenet"}
 
-DECLARATION = declare(ModelDeclaration(
-    name="xclip",
-    description="X-CLIP: cross-frame communication + multi-frame integration + video-specific prompts",
-    options=XCLIPOptions,
-    protocols={
-        "supervised": {"optim": _recipe(256, 8, 8e-6, 30), "data": {"frames": 8, "normalization": "imagenet", **MULTI_VIEW}},
-        "few_shot": {"optim": _recipe(64, 4, 2e-6, 50), "data": _VIDEO_32},
-        "zero_shot": {"optim": _recipe(256, 4, 8e-6, 10), "data": _VIDEO_32},
-        "base_to_novel": {"optim": _recipe(64, 4, 2e-6, 11), "data": _VIDEO_32},
-        "eval_only": {"data": _VIDEO_32},
-    },
-    sources="X-CLIP supplementary Table 1 and configs",
-))
+DECLARATION = declare(
+    ModelDeclaration(
+        name="xclip",
+        description="X-CLIP: cross-frame communication + multi-frame integration + video-specific prompts",
+        options=XCLIPOptions,
+        protocols={
+            "supervised": {
+                "optim": _recipe(256, 8, 8e-6, 30),
+                "data": {"frames": 8, "normalization": "imagenet", **MULTI_VIEW},
+            },
+            "few_shot": {"optim": _recipe(64, 4, 2e-6, 50), "data": _VIDEO_32},
+            "zero_shot": {"optim": _recipe(256, 4, 8e-6, 10), "data": _VIDEO_32},
+            "base_to_novel": {"optim": _recipe(64, 4, 2e-6, 11), "data": _VIDEO_32},
+            "eval_only": {"data": _VIDEO_32},
+        },
+        sources="X-CLIP supplementary Table 1 and configs",
+    )
+)

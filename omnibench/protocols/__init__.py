@@ -9,6 +9,7 @@ until a run is executed, so suites can be validated quickly.
 Model selection never looks at a test split: every protocol trains for the configured
 number of epochs and evaluates the last epoch's model.
 """
+
 from __future__ import annotations
 
 import importlib

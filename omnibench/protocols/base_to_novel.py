@@ -9,6 +9,7 @@ evaluated on the test split's base videos against the base names and on its nove
 against the novel names. Metrics: ``base_*``, ``novel_*`` and ``hm`` (harmonic mean of the two
 top-1); the generic ``top1`` / ``top5`` / ``mean_class`` are harmonic means of base and novel.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,7 +18,14 @@ from omnibench.data import Split
 from omnibench.data.formats import parse_labels_csv
 from omnibench.engine.evaluate import EvalResult
 from omnibench.engine.metrics import harmonic_mean
-from omnibench.protocols.common import ProtocolResult, RunContext, build_video_model, evaluate_split, guard, train
+from omnibench.protocols.common import (
+    ProtocolResult,
+    RunContext,
+    build_video_model,
+    evaluate_split,
+    guard,
+    train,
+)
 from omnibench.protocols.few_shot import draw_shots
 from omnibench.protocols.options import BaseToNovelOptions
 from omnibench.protocols.sampling import base_novel_classes, classes_named, restrict_classes
@@ -25,7 +33,9 @@ from omnibench.protocols.sampling import base_novel_classes, classes_named, rest
 KEYS = ("top1", "top5", "mean_class")
 
 
-def _base_classes(ctx: RunContext, options: BaseToNovelOptions, split: Split) -> tuple[list[int], list[int]]:
+def _base_classes(
+    ctx: RunContext, options: BaseToNovelOptions, split: Split
+) -> tuple[list[int], list[int]]:
     if options.base_classes_file is None:
         return base_novel_classes(split.class_counts())
     path = Path(options.base_classes_file).expanduser()
@@ -42,17 +52,31 @@ def run(ctx: RunContext, options: BaseToNovelOptions) -> ProtocolResult:
     base_train = restrict_classes(full, base, "base")
     shots = draw_shots(ctx, base_train, options.shots, options.shots_file)
     guard(ctx, shots, [eval_split])
-    ctx.extra["base_to_novel"] = {"base": [full.classnames[c] for c in base], "novel": [full.classnames[c] for c in novel],
-                                  "shots": options.shots, "videos": len(shots), "list": options.shots_file}
+    ctx.extra["base_to_novel"] = {
+        "base": [full.classnames[c] for c in base],
+        "novel": [full.classnames[c] for c in novel],
+        "shots": options.shots,
+        "videos": len(shots),
+        "list": options.shots_file,
+    }
     model = build_video_model(ctx)
     trained = train(ctx, model, shots)
     both = evaluate_split(ctx, model, eval_split)
-    results = [both.restrict(base, f"{eval_split.name}/base"), both.restrict(novel, f"{eval_split.name}/novel")]
-    return ProtocolResult(model, base_train.classnames, results, base_novel_metrics(*results), trained)
+    results = [
+        both.restrict(base, f"{eval_split.name}/base"),
+        both.restrict(novel, f"{eval_split.name}/novel"),
+    ]
+    return ProtocolResult(
+        model, base_train.classnames, results, base_novel_metrics(*results), trained
+    )
 
 
 def base_novel_metrics(base: EvalResult, novel: EvalResult) -> dict[str, float]:
     """``base_*`` and ``novel_*`` accuracies, their harmonic means, and ``hm`` (that of top-1)."""
     b, n = base.metrics, novel.metrics
-    return {**{f"base_{k}": b[k] for k in KEYS}, **{f"novel_{k}": n[k] for k in KEYS},
-            **{k: harmonic_mean(b[k], n[k]) for k in KEYS}, "hm": harmonic_mean(b["top1"], n["top1"])}
+    return {
+        **{f"base_{k}": b[k] for k in KEYS},
+        **{f"novel_{k}": n[k] for k in KEYS},
+        **{k: harmonic_mean(b[k], n[k]) for k in KEYS},
+        "hm": harmonic_mean(b["top1"], n["top1"]),
+    }

@@ -1,6 +1,7 @@
 """What every protocol does: load splits (remembering their files), build the model, guard
 against leakage, train, evaluate. Protocol modules combine these in a few lines.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,7 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from omnibench.data import DatasetAdapter, Split, VideoClipDataset, build_transform, collate_clips, get_dataset
+from omnibench.config.runtime import RuntimeOptions
+from omnibench.config.spec import RunSpec
+from omnibench.data import (
+    DatasetAdapter,
+    Split,
+    VideoClipDataset,
+    build_transform,
+    collate_clips,
+    get_dataset,
+)
 from omnibench.engine.checkpoint import data_fingerprint, load_trainable_state, read_checkpoint
 from omnibench.engine.distributed import DistContext
 from omnibench.engine.evaluate import EvalResult, EvalSettings, evaluate
@@ -19,16 +29,13 @@ from omnibench.engine.progress import ProgressReporter
 from omnibench.engine.seeding import seed_everything
 from omnibench.engine.trainer import TrainConfig, Trainer, TrainResult, batch_geometry
 from omnibench.errors import OmniBenchError
+from omnibench.execution.run_files import CHECKPOINT_FILE
 from omnibench.protocols.leakage import check_leakage
 from omnibench.protocols.preflight import check_split_files
 from omnibench.protocols.sampling import limit_per_class
-from omnibench.config.runtime import RuntimeOptions
-from omnibench.config.spec import RunSpec
-from omnibench.execution.run_files import CHECKPOINT_FILE
 
 if TYPE_CHECKING:
     from omnibench.models.base import VideoCLIPModel
-
 
 
 @dataclasses.dataclass
@@ -69,7 +76,9 @@ class RunContext:
     def split(self, dataset: str, name: str | None = None, train: bool = False) -> Split:
         """Split ``name`` of ``dataset`` (default: official split 1 for training / testing); its files are recorded."""
         adapter = self.adapter(dataset)
-        split = adapter.load_split(name or (adapter.train_split(1) if train else adapter.test_split(1)))
+        split = adapter.load_split(
+            name or (adapter.train_split(1) if train else adapter.test_split(1))
+        )
         self.files.extend(split.annotation_files)
         self.extra.setdefault("classes_per_dataset", {})[dataset] = split.num_classes
         return split
@@ -77,7 +86,9 @@ class RunContext:
     def test_splits(self, dataset: str, names: tuple[str, ...] = ()) -> list[Split]:
         """The named splits, or every official test split of ``dataset`` (test1..3 for HMDB51 / UCF101)."""
         adapter = self.adapter(dataset)
-        names = names or tuple(dict.fromkeys(adapter.test_split(k) for k in range(1, adapter.num_splits + 1)))
+        names = names or tuple(
+            dict.fromkeys(adapter.test_split(k) for k in range(1, adapter.num_splits + 1))
+        )
         return [self.split(dataset, name) for name in names]
 
     @property
@@ -102,8 +113,10 @@ def input_size_problem(spec: RunSpec, model_size: int) -> str | None:
     size = spec.data.input_size
     if size == model_size:
         return None
-    return (f"data.input_size is {size} but {spec.model.name} on '{spec.model.backbone}' takes {model_size} px "
-            f"frames; set data.input_size to {model_size} or model.options.input_size to {size}")
+    return (
+        f"data.input_size is {size} but {spec.model.name} on '{spec.model.backbone}' takes {model_size} px "
+        f"frames; set data.input_size to {model_size} or model.options.input_size to {size}"
+    )
 
 
 def load_run_weights(ctx: RunContext, model: torch.nn.Module, source: str) -> None:
@@ -113,12 +126,20 @@ def load_run_weights(ctx: RunContext, model: torch.nn.Module, source: str) -> No
     path = ctx.run_dir.parent.parent / suite / run_id / CHECKPOINT_FILE
     state = read_checkpoint(path, run_id)
     if state is None:
-        raise OmniBenchError(f"protocol_options.weights_from {source}: no checkpoint at {path} (a run that trained "
-                             "keeps its last epoch there)")
+        raise OmniBenchError(
+            f"protocol_options.weights_from {source}: no checkpoint at {path} (a run that trained "
+            "keeps its last epoch there)"
+        )
     load_trainable_state(model, state["model"], path)
     ctx.files.append(path)
-    ctx.extra["weights_from"] = {"run": source, "checkpoint": str(path), "epochs": state["position"]["epoch"]}
-    ctx.progress.message(f"weights of run {source} after {state['position']['epoch']} epochs ({path})")
+    ctx.extra["weights_from"] = {
+        "run": source,
+        "checkpoint": str(path),
+        "epochs": state["position"]["epoch"],
+    }
+    ctx.progress.message(
+        f"weights of run {source} after {state['position']['epoch']} epochs ({path})"
+    )
 
 
 def guard(ctx: RunContext, train: Split | None, evaluations: list[Split]) -> None:
@@ -133,7 +154,9 @@ def guard(ctx: RunContext, train: Split | None, evaluations: list[Split]) -> Non
     ctx.extra["leakage"] = findings
     leaks = [f for f in findings if f["shared_files"] or f["group_overlap"]]
     if leaks:
-        ctx.progress.message(f"allow_leakage is set: training despite overlap with {', '.join(f['eval'] for f in leaks)}")
+        ctx.progress.message(
+            f"allow_leakage is set: training despite overlap with {', '.join(f['eval'] for f in leaks)}"
+        )
 
 
 def limited(ctx: RunContext, split: Split, use: str) -> Split:
@@ -141,32 +164,59 @@ def limited(ctx: RunContext, split: Split, use: str) -> Split:
     if ctx.spec.limit is None:
         return split
     cut = limit_per_class(split, ctx.spec.limit)
-    ctx.progress.message(f"limit {ctx.spec.limit}: {use} on {len(cut)} of the {len(split)} videos of "
-                         f"{split.dataset}/{split.name} (a smoke run, not comparable with published numbers)")
+    ctx.progress.message(
+        f"limit {ctx.spec.limit}: {use} on {len(cut)} of the {len(split)} videos of "
+        f"{split.dataset}/{split.name} (a smoke run, not comparable with published numbers)"
+    )
     return cut
 
 
 def _dataset(ctx: RunContext, split: Split, train: bool) -> VideoClipDataset:
     data = ctx.spec.data
     hflip = ctx.adapter(split.dataset).allows_hflip
-    transform = build_transform(train, data.input_size, data.short_side, data.normalization, hflip=hflip)
+    transform = build_transform(
+        train, data.input_size, data.short_side, data.normalization, hflip=hflip
+    )
     clips, crops = (1, 1) if train else (data.test_clips, data.test_crops)
-    return VideoClipDataset(split.records, data.frames, train, transform, clips=clips, crops=crops,
-                            strict=ctx.spec.strict, seed=ctx.spec.seed)
+    return VideoClipDataset(
+        split.records,
+        data.frames,
+        train,
+        transform,
+        clips=clips,
+        crops=crops,
+        strict=ctx.spec.strict,
+        seed=ctx.spec.seed,
+    )
 
 
 def train(ctx: RunContext, model: VideoCLIPModel, split: Split) -> TrainResult:
     """Train ``model`` on ``split`` with its class names (resuming from the run's checkpoint)."""
     split = limited(ctx, split, "training")
     data = ctx.spec.data
-    config = TrainConfig(run_id=ctx.spec.run_id(), seed=ctx.spec.seed, optim=ctx.spec.optim,
-                         clip_shape=(data.frames, 3, data.input_size, data.input_size),
-                         checkpoint_path=ctx.run_dir / CHECKPOINT_FILE, workers=ctx.runtime.workers, collate=collate_clips,
-                         data_fingerprint=data_fingerprint((r.path, r.label) for r in split.records))
-    ctx.progress.message(f"training on {split.dataset}/{split.name}: {len(split)} videos, {split.num_classes} classes")
+    config = TrainConfig(
+        run_id=ctx.spec.run_id(),
+        seed=ctx.spec.seed,
+        optim=ctx.spec.optim,
+        clip_shape=(data.frames, 3, data.input_size, data.input_size),
+        checkpoint_path=ctx.run_dir / CHECKPOINT_FILE,
+        workers=ctx.runtime.workers,
+        collate=collate_clips,
+        data_fingerprint=data_fingerprint((r.path, r.label) for r in split.records),
+    )
+    ctx.progress.message(
+        f"training on {split.dataset}/{split.name}: {len(split)} videos, {split.num_classes} classes"
+    )
     ctx.train_split = split
-    trainer = Trainer(model, _dataset(ctx, split, train=True), split.classnames, config, ctx.dist, ctx.progress,
-                      new_parameter_names=set(model.new_parameter_names()))
+    trainer = Trainer(
+        model,
+        _dataset(ctx, split, train=True),
+        split.classnames,
+        config,
+        ctx.dist,
+        ctx.progress,
+        new_parameter_names=set(model.new_parameter_names()),
+    )
     return trainer.fit()
 
 
@@ -174,17 +224,35 @@ def evaluate_split(ctx: RunContext, model: torch.nn.Module, split: Split) -> Eva
     """Evaluate ``model`` on every video of ``split`` with its class list (views from ``spec.data``)."""
     split = limited(ctx, split, "evaluating")
     data = ctx.spec.data
-    settings = EvalSettings(batch_size=ctx.batch_per_device, views_per_forward=ctx.batch_per_device,
-                            workers=ctx.runtime.workers, amp_dtype=autocast_dtype(ctx.spec.optim.precision, ctx.dist.device))
+    settings = EvalSettings(
+        batch_size=ctx.batch_per_device,
+        views_per_forward=ctx.batch_per_device,
+        workers=ctx.runtime.workers,
+        amp_dtype=autocast_dtype(ctx.spec.optim.precision, ctx.dist.device),
+    )
     began = time.perf_counter()
-    result = evaluate(model, _dataset(ctx, split, train=False), split.classnames, name=(split.dataset, split.name),
-                      records=split.records, ctx=ctx.dist, settings=settings,
-                      progress=ctx.progress, collate=collate_clips)
+    result = evaluate(
+        model,
+        _dataset(ctx, split, train=False),
+        split.classnames,
+        name=(split.dataset, split.name),
+        records=split.records,
+        ctx=ctx.dist,
+        settings=settings,
+        progress=ctx.progress,
+        collate=collate_clips,
+    )
     ctx.eval_seconds += time.perf_counter() - began
     ctx.eval_clips += len(result.labels) * data.test_clips * data.test_crops
     m = result.metrics
-    scores = f"top-1 {m['top1']:.2f}  top-5 {m['top5']:.2f}  mean-class {m['mean_class']:.2f}  " if m["videos"] else ""
-    ctx.progress.message(f"{split.dataset}/{split.name}: {scores}({m['videos']} videos, {m['skipped']} skipped)")
+    scores = (
+        f"top-1 {m['top1']:.2f}  top-5 {m['top5']:.2f}  mean-class {m['mean_class']:.2f}  "
+        if m["videos"]
+        else ""
+    )
+    ctx.progress.message(
+        f"{split.dataset}/{split.name}: {scores}({m['videos']} videos, {m['skipped']} skipped)"
+    )
     return result
 
 

@@ -2,16 +2,25 @@
 from split-1 train (seeded by ``data_seed``, or a ViFi-CLIP list file), 32 frames, evaluated
 single-view on split-1 test. The drawn list is written to ``train_list.txt`` in the run folder.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from omnibench.atomic import atomic_write_text
 from omnibench.data import Split
-from omnibench.protocols.common import ProtocolResult, RunContext, build_video_model, evaluate_split, guard, single_metrics, train
+from omnibench.execution.run_files import SHOTS_FILE
+from omnibench.protocols.common import (
+    ProtocolResult,
+    RunContext,
+    build_video_model,
+    evaluate_split,
+    guard,
+    single_metrics,
+    train,
+)
 from omnibench.protocols.options import FewShotOptions
 from omnibench.protocols.sampling import read_shot_list, sample_k_shot
-from omnibench.execution.run_files import SHOTS_FILE
 
 __all__ = ["draw_shots", "run", "sample_k_shot", "write_shot_list"]
 
@@ -41,8 +50,12 @@ def run(ctx: RunContext, options: FewShotOptions) -> ProtocolResult:
     shots = draw_shots(ctx, full, options.shots, options.shots_file)
     eval_split = ctx.split(ctx.spec.dataset, options.eval_split)
     guard(ctx, shots, [eval_split])
-    ctx.extra["shots"] = {"k": options.shots, "videos": len(shots), "list": options.shots_file,
-                          "data_seed": ctx.spec.data_seed}
+    ctx.extra["shots"] = {
+        "k": options.shots,
+        "videos": len(shots),
+        "list": options.shots_file,
+        "data_seed": ctx.spec.data_seed,
+    }
     model = build_video_model(ctx)
     trained = train(ctx, model, shots)
     result = evaluate_split(ctx, model, eval_split)

@@ -4,6 +4,7 @@ clip group, with any list the run evaluates on.
 Runs before training. A finding refuses the run with one line naming the lists and the counts;
 ``allow_leakage: true`` in the spec runs anyway, and the record keeps the override and the counts.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -32,10 +33,18 @@ def find_leakage(train: Split, evaluations: Sequence[Split]) -> list[dict[str, A
             continue
         seen.add(_label(split))
         report = compare(train_paths, [record.path for record in split.records])
-        findings.append({"train": _label(train), "eval": _label(split), "train_videos": report.videos_a,
-                         "eval_videos": report.videos_b, "shared_files": report.overlap,
-                         "group_scheme": report.group_scheme, "group_overlap": report.group_overlap,
-                         "shared_groups": report.shared_groups})
+        findings.append(
+            {
+                "train": _label(train),
+                "eval": _label(split),
+                "train_videos": report.videos_a,
+                "eval_videos": report.videos_b,
+                "shared_files": report.overlap,
+                "group_scheme": report.group_scheme,
+                "group_overlap": report.group_overlap,
+                "shared_groups": report.shared_groups,
+            }
+        )
     return findings
 
 
@@ -46,8 +55,12 @@ def check_leakage(train: Split, evaluations: Sequence[Split], allow: bool) -> li
     if bad and not allow:
         parts = "; ".join(
             f"{f['eval']} ({f['eval_videos']} videos): {f['shared_files']} shared files, {f['group_overlap']} videos "
-            f"from {f['shared_groups']} shared source groups" for f in bad)
-        raise LeakageError(f"training list {bad[0]['train']} ({bad[0]['train_videos']} videos) overlaps {parts}; "
-                           "evaluate on the matching split, or set allow_leakage: true in the spec to run anyway "
-                           "(the override is recorded)")
+            f"from {f['shared_groups']} shared source groups"
+            for f in bad
+        )
+        raise LeakageError(
+            f"training list {bad[0]['train']} ({bad[0]['train_videos']} videos) overlaps {parts}; "
+            "evaluate on the matching split, or set allow_leakage: true in the spec to run anyway "
+            "(the override is recorded)"
+        )
     return findings

@@ -4,6 +4,7 @@ Kept free of torch so suites can be checked quickly. ``None`` split names mean t
 dataset's default: the first ``train*`` split for training, the first ``test*`` split
 (else ``val``) for evaluation, i.e. split 1 of HMDB51 / UCF101 as in the papers.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -45,11 +46,15 @@ class EvalOnlyOptions:
     splits: tuple[str, ...] = ()  # () = every test* split of a target (else val)
     half_classes: bool = False  # also evaluate on random halves of the classes
     half_class_repeats: int = 10
-    novel_targets: tuple[str, ...] = ("k600",)  # targets evaluated on the classes absent from novel_reference
+    novel_targets: tuple[str, ...] = (
+        "k600",
+    )  # targets evaluated on the classes absent from novel_reference
     novel_reference: str = "k400"
     subsets: int = 3  # ... in this many seeded random subsets
     subset_classes: int = 160  # ... of this many classes (X-CLIP supp. §3.4, ViFi-CLIP app. D)
-    weights_from: str | None = None  # "suite/run_id": a finished run of the same store lends its trained weights
+    weights_from: str | None = (
+        None  # "suite/run_id": a finished run of the same store lends its trained weights
+    )
 
     def __post_init__(self) -> None:
         for key in ("half_class_repeats", "subsets", "subset_classes"):
@@ -66,7 +71,9 @@ class ZeroShotOptions(EvalOnlyOptions):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.weights_from is not None:
-            raise SpecError("protocol_options.weights_from: only eval_only runs evaluate another run's weights")
+            raise SpecError(
+                "protocol_options.weights_from: only eval_only runs evaluate another run's weights"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +84,9 @@ class BaseToNovelOptions:
     train_split: str | None = None
     eval_split: str | None = None
     shots_file: str | None = None  # ViFi-CLIP fs_base_s{1,2,3}_train.txt
-    base_classes_file: str | None = None  # an "id,name" CSV naming the base classes (ViFi-CLIP *_base_labels.csv)
+    base_classes_file: str | None = (
+        None  # an "id,name" CSV naming the base classes (ViFi-CLIP *_base_labels.csv)
+    )
 
     def __post_init__(self) -> None:
         _positive(self.shots, "shots")

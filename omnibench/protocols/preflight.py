@@ -4,15 +4,16 @@ A list that names ``.avi`` files where the disk holds ``.mp4`` would otherwise t
 and evaluate to ``nan``; a third of the videos missing would be found only after hours of
 training. Existence is checked with a thread pool (network filesystems answer ``stat`` slowly).
 """
+
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from omnibench.execution.acceptance import UnusableRunError, share_text, too_many_skipped
-from omnibench.data import Split, VideoRecord
 from omnibench.config.spec import RunSpec
+from omnibench.data import Split, VideoRecord
+from omnibench.execution.acceptance import UnusableRunError, share_text, too_many_skipped
 
 STAT_THREADS = 32
 
@@ -59,10 +60,14 @@ def check_split_files(split: Split, spec: RunSpec) -> None:
     first = missing[0]
     detail = f"{first.path} (listed at {first.source}; {look_alike(first.path)})"
     if len(missing) == len(split):
-        raise UnusableRunError(f"{where}: none of the {len(split)} videos listed exists; first: {detail}")
+        raise UnusableRunError(
+            f"{where}: none of the {len(split)} videos listed exists; first: {detail}"
+        )
     if spec.strict:
-        raise UnusableRunError(f"{where}: {share_text(len(missing), len(split))} listed videos are missing "
-                               f"and the spec is strict; first: {detail}")
+        raise UnusableRunError(
+            f"{where}: {share_text(len(missing), len(split))} listed videos are missing "
+            f"and the spec is strict; first: {detail}"
+        )
     problem = too_many_skipped(where, len(missing), len(split), spec.max_skipped, detail, "missing")
     if problem:
         raise UnusableRunError(problem)

@@ -2,6 +2,7 @@
 
 Schema: docs/ARCHITECTURE.md ("The run record"). Fields may be added, never renamed.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -36,14 +37,24 @@ def git_state(where: Path | None = None) -> dict[str, Any]:
     """``{"sha", "dirty"}`` of the checkout holding omnibench (nulls outside a git checkout)."""
     cwd = where or Path(__file__).resolve().parents[2]
     try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=cwd,
-                                capture_output=True, text=True, timeout=10)
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10
+        )
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return {"sha": None, "dirty": None}
     if sha.returncode != 0:
         return {"sha": None, "dirty": None}
-    return {"sha": sha.stdout.strip(), "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None}
+    return {
+        "sha": sha.stdout.strip(),
+        "dirty": bool(status.stdout.strip()) if status.returncode == 0 else None,
+    }
 
 
 def _version(package: str) -> str | None:
@@ -64,11 +75,21 @@ def versions() -> dict[str, Any]:
     return out
 
 
-def build_record(*, spec: RunSpec, suite: str, classes: Sequence[str], files: Iterable[Path],
-                 cost: Mapping[str, Any], wall_time_s: float, clips_per_s: float,
-                 skipped: Mapping[str, int], metrics: Mapping[str, float],
-                 evaluations: Sequence[Mapping[str, Any]], weights: Mapping[str, Any] | None = None,
-                 extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_record(
+    *,
+    spec: RunSpec,
+    suite: str,
+    classes: Sequence[str],
+    files: Iterable[Path],
+    cost: Mapping[str, Any],
+    wall_time_s: float,
+    clips_per_s: float,
+    skipped: Mapping[str, int],
+    metrics: Mapping[str, float],
+    evaluations: Sequence[Mapping[str, Any]],
+    weights: Mapping[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Assemble the record; ``weights``: the backbone's weights source and activation
     (``WeightsInfo.to_dict()``); ``extra`` adds protocol-specific fields (training history, shots...)."""
     record = {
@@ -84,7 +105,10 @@ def build_record(*, spec: RunSpec, suite: str, classes: Sequence[str], files: It
         "weights": dict(weights) if weights is not None else None,
         "wall_time_s": float(wall_time_s),
         "clips_per_s": float(clips_per_s),
-        "skipped_videos": {"train": int(skipped.get("train", 0)), "eval": int(skipped.get("eval", 0))},
+        "skipped_videos": {
+            "train": int(skipped.get("train", 0)),
+            "eval": int(skipped.get("eval", 0)),
+        },
         "leakage_override": bool(spec.allow_leakage),
         "metrics": dict(metrics),
         "evaluations": [dict(e) for e in evaluations],

@@ -5,6 +5,7 @@ same seed gives the same videos on any machine, and drawing K=16 does not depend
 having drawn K=2 first (each class has one seeded permutation; K shots are its first K,
 so smaller K are nested in larger K).
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,16 @@ def _rng(*parts: int) -> np.random.Generator:
     return np.random.default_rng([int(p) for p in parts])
 
 
-def _with_records(split: Split, name: str, records: Sequence[VideoRecord], files: Sequence[Path] = ()) -> Split:
-    return Split(split.dataset, name, tuple(records), split.classnames, tuple(split.annotation_files) + tuple(files))
+def _with_records(
+    split: Split, name: str, records: Sequence[VideoRecord], files: Sequence[Path] = ()
+) -> Split:
+    return Split(
+        split.dataset,
+        name,
+        tuple(records),
+        split.classnames,
+        tuple(split.annotation_files) + tuple(files),
+    )
 
 
 def _by_class(split: Split) -> dict[int, list[int]]:
@@ -42,8 +51,10 @@ def too_few_videos(split: Split, shots: int) -> str | None:
     if not short:
         return None
     label, count = short[0]
-    return (f"{split.dataset}/{split.name}: {len(short)} of its {split.num_classes} classes have fewer than {shots} "
-            f"videos (e.g. '{split.classnames[label]}' has {count}); lower protocol_options.shots")
+    return (
+        f"{split.dataset}/{split.name}: {len(short)} of its {split.num_classes} classes have fewer than {shots} "
+        f"videos (e.g. '{split.classnames[label]}' has {count}); lower protocol_options.shots"
+    )
 
 
 def sample_k_shot(split: Split, shots: int, seed: int) -> Split:
@@ -53,9 +64,13 @@ def sample_k_shot(split: Split, shots: int, seed: int) -> Split:
         raise OmniBenchError(problem)
     by_class = _by_class(split)
     chosen = sorted(
-        by_class[c][i] for c in range(split.num_classes) for i in _rng(seed, c).permutation(len(by_class[c]))[:shots]
+        by_class[c][i]
+        for c in range(split.num_classes)
+        for i in _rng(seed, c).permutation(len(by_class[c]))[:shots]
     )
-    return _with_records(split, f"{split.name}-{shots}shot-seed{seed}", [split.records[i] for i in chosen])
+    return _with_records(
+        split, f"{split.name}-{shots}shot-seed{seed}", [split.records[i] for i in chosen]
+    )
 
 
 def limit_per_class(split: Split, limit: int) -> Split:
@@ -79,7 +94,9 @@ def read_shot_list(path: Path, split: Split) -> Split:
     for line, text in read_lines(path):
         name = video_name(parse_list_line(text, path, line)[0])
         if name not in by_name:
-            raise OmniBenchError(f"{where(path, line)}: video '{name}' is not in {split.dataset}/{split.name}")
+            raise OmniBenchError(
+                f"{where(path, line)}: video '{name}' is not in {split.dataset}/{split.name}"
+            )
         records.append(by_name[name])
     if not records:
         raise OmniBenchError(f"{path}: the shot list is empty")
@@ -89,17 +106,28 @@ def read_shot_list(path: Path, split: Split) -> Split:
 def restrict_classes(split: Split, classes: Sequence[int], suffix: str) -> Split:
     """The videos of ``classes`` only, relabelled 0..len(classes)-1 in the given order, with their names."""
     position = {label: i for i, label in enumerate(classes)}
-    records = tuple(VideoRecord(r.path, position[r.label], r.source) for r in split.records if r.label in position)
+    records = tuple(
+        VideoRecord(r.path, position[r.label], r.source)
+        for r in split.records
+        if r.label in position
+    )
     names = tuple(split.classnames[c] for c in classes)
     return Split(split.dataset, f"{split.name}/{suffix}", records, names, split.annotation_files)
 
 
-def sample_class_subsets(candidates: Sequence[int], subsets: int, size: int, seed: int) -> list[tuple[int, ...]]:
+def sample_class_subsets(
+    candidates: Sequence[int], subsets: int, size: int, seed: int
+) -> list[tuple[int, ...]]:
     """``subsets`` random subsets of ``size`` classes from ``candidates``; subset ``s`` seeded by (seed, s)."""
     if size > len(candidates):
-        raise OmniBenchError(f"cannot draw {size} classes from {len(candidates)}; lower protocol_options.subset_classes")
+        raise OmniBenchError(
+            f"cannot draw {size} classes from {len(candidates)}; lower protocol_options.subset_classes"
+        )
     pool = np.asarray(sorted(candidates))
-    return [tuple(sorted(pool[_rng(seed, s).choice(len(pool), size, replace=False)].tolist())) for s in range(subsets)]
+    return [
+        tuple(sorted(pool[_rng(seed, s).choice(len(pool), size, replace=False)].tolist()))
+        for s in range(subsets)
+    ]
 
 
 def normalize_classname(name: str) -> str:
@@ -125,5 +153,7 @@ def classes_named(split: Split, names: Sequence[str], source: str) -> list[int]:
     ids = {normalize_classname(n): i for i, n in enumerate(split.classnames)}
     missing = [n for n in names if normalize_classname(n) not in ids]
     if missing:
-        raise OmniBenchError(f"{source}: {len(missing)} classes are not classes of {split.dataset} (e.g. '{missing[0]}')")
+        raise OmniBenchError(
+            f"{source}: {len(missing)} classes are not classes of {split.dataset} (e.g. '{missing[0]}')"
+        )
     return sorted(ids[normalize_classname(n)] for n in names)

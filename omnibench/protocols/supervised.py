@@ -1,9 +1,18 @@
 """Supervised recognition (OmniCLIP §4.1, Table 1): train on the full training split (split 1
 of HMDB51 / UCF101), evaluate the last epoch on the test split with 4 temporal x 3 spatial views
 (``data.test_clips`` / ``data.test_crops``; the defaults module sets them)."""
+
 from __future__ import annotations
 
-from omnibench.protocols.common import ProtocolResult, RunContext, build_video_model, evaluate_split, guard, single_metrics, train
+from omnibench.protocols.common import (
+    ProtocolResult,
+    RunContext,
+    build_video_model,
+    evaluate_split,
+    guard,
+    single_metrics,
+    train,
+)
 from omnibench.protocols.options import SupervisedOptions
 
 

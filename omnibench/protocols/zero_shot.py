@@ -10,6 +10,7 @@ CLIP zero-shot). Class subsets reuse one evaluation per split (see ``EvalResult.
 Metrics: ``<target>/top1_mean``, ``/top1_std``, ``/top5_mean``, ``/top5_std``, ``/mean_class_mean`` for
 every target; the unprefixed keys (``top1``, ``top1_mean``, ...) are those of the first target.
 """
+
 from __future__ import annotations
 
 import torch
@@ -33,7 +34,9 @@ from omnibench.protocols.sampling import novel_classes, restrict_classes, sample
 __all__ = ["run", "target_metrics"]
 
 
-def _subset_plan(ctx: RunContext, options: EvalOnlyOptions, target: str, split: Split) -> list[tuple[int, ...]] | None:
+def _subset_plan(
+    ctx: RunContext, options: EvalOnlyOptions, target: str, split: Split
+) -> list[tuple[int, ...]] | None:
     """Class subsets to score ``split`` on, or None for its full class list."""
     seed = ctx.spec.data_seed
     if target in options.novel_targets:
@@ -42,12 +45,19 @@ def _subset_plan(ctx: RunContext, options: EvalOnlyOptions, target: str, split: 
         ctx.extra.setdefault("novel_classes", {})[target] = [split.classnames[c] for c in novel]
         return sample_class_subsets(novel, options.subsets, options.subset_classes, seed)
     if options.half_classes:
-        return sample_class_subsets(range(split.num_classes), options.half_class_repeats, split.num_classes // 2, seed)
+        return sample_class_subsets(
+            range(split.num_classes), options.half_class_repeats, split.num_classes // 2, seed
+        )
     return None
 
 
-def _evaluate_target(ctx: RunContext, model: torch.nn.Module, options: EvalOnlyOptions, target: str,
-                     splits: list[Split]) -> list[EvalResult]:
+def _evaluate_target(
+    ctx: RunContext,
+    model: torch.nn.Module,
+    options: EvalOnlyOptions,
+    target: str,
+    splits: list[Split],
+) -> list[EvalResult]:
     results = []
     for split in splits:
         plan = _subset_plan(ctx, options, target, split)
@@ -58,9 +68,12 @@ def _evaluate_target(ctx: RunContext, model: torch.nn.Module, options: EvalOnlyO
         full = evaluate_split(ctx, model, restrict_classes(split, union, "classes"))
         position = {c: i for i, c in enumerate(union)}
         for number, subset in enumerate(plan, start=1):
-            results.append(full.restrict([position[c] for c in subset], f"{split.name}/subset{number}"))
+            results.append(
+                full.restrict([position[c] for c in subset], f"{split.name}/subset{number}")
+            )
         ctx.extra.setdefault("class_subsets", {})[f"{target}/{split.name}"] = [
-            [split.classnames[c] for c in subset] for subset in plan]
+            [split.classnames[c] for c in subset] for subset in plan
+        ]
     return results
 
 
@@ -80,7 +93,11 @@ def run(ctx: RunContext, options: EvalOnlyOptions) -> ProtocolResult:
     """Train on the spec's dataset (``zero_shot`` only), then evaluate every target."""
     targets = options.targets or (ctx.spec.dataset,)
     splits = {target: ctx.test_splits(target, options.splits) for target in targets}
-    train_split = ctx.split(ctx.spec.dataset, options.train_split, train=True) if isinstance(options, ZeroShotOptions) else None
+    train_split = (
+        ctx.split(ctx.spec.dataset, options.train_split, train=True)
+        if isinstance(options, ZeroShotOptions)
+        else None
+    )
     guard(ctx, train_split, [s for group in splits.values() for s in group])
     model = build_video_model(ctx)
     if options.weights_from is not None:
@@ -89,7 +106,9 @@ def run(ctx: RunContext, options: EvalOnlyOptions) -> ProtocolResult:
     classes: tuple[str, ...] = ()
     if train_split is not None:
         trained, classes = train(ctx, model, train_split), train_split.classnames
-    results = {target: _evaluate_target(ctx, model, options, target, splits[target]) for target in targets}
+    results = {
+        target: _evaluate_target(ctx, model, options, target, splits[target]) for target in targets
+    }
     classes = classes or next(iter(splits.values()))[0].classnames
     evaluations = [e for group in results.values() for e in group]
     return ProtocolResult(model, tuple(classes), evaluations, target_metrics(results), trained)

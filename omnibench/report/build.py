@@ -3,6 +3,7 @@
 ``tables`` holds what a table is made of (rows, columns, cells, notes); ``layouts`` and ``paired``
 build on it; this module picks the builder of a suite's ``table.layout``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,13 +30,19 @@ from omnibench.report.tables import (
 )
 
 
-def build_tables(spec: TableSpecLike, runs: SuiteRuns, bootstrap: BootstrapSettings | None = None) -> list[ReportTable]:
+def build_tables(
+    spec: TableSpecLike, runs: SuiteRuns, bootstrap: BootstrapSettings | None = None
+) -> list[ReportTable]:
     """The paper-like tables a suite feeds (one, or one per dataset group for ``supervised``)."""
     builders: dict[str, Callable[[TableSpecLike, SuiteRuns], list[ReportTable]]] = {
         "grid": functools.partial(build_grid, bootstrap=bootstrap or BootstrapSettings()),
-        "supervised": layouts.build_supervised, "zero_shot": layouts.build_zero_shot}
+        "supervised": layouts.build_supervised,
+        "zero_shot": layouts.build_zero_shot,
+    }
     if spec.layout not in builders:
-        raise OmniBenchError(f"suite {runs.suite}: table layout '{spec.layout}' is not one of {', '.join(builders)}")
+        raise OmniBenchError(
+            f"suite {runs.suite}: table layout '{spec.layout}' is not one of {', '.join(builders)}"
+        )
     check_cells(spec, runs.expected, runs.suite)
     return builders[spec.layout](spec, runs)
 
@@ -43,21 +50,31 @@ def build_tables(spec: TableSpecLike, runs: SuiteRuns, bootstrap: BootstrapSetti
 def check_cells(spec: TableSpecLike, expected: Sequence[Mapping[str, Any]], suite: str) -> None:
     """Refuse (one line) a table whose cells would average runs that differ in more than seeds, samplings, splits."""
     keys = [p for p in (*spec.rows, *spec.columns) if not p.startswith(EVAL_PREFIX)]
-    C.check_pooling(specs_frame(expected), [*keys, *([layouts.TARGETS] if spec.layout == "zero_shot" else [])], suite)
+    C.check_pooling(
+        specs_frame(expected),
+        [*keys, *([layouts.TARGETS] if spec.layout == "zero_shot" else [])],
+        suite,
+    )
 
 
-def build_grid(spec: TableSpecLike, runs: SuiteRuns, bootstrap: BootstrapSettings) -> list[ReportTable]:
+def build_grid(
+    spec: TableSpecLike, runs: SuiteRuns, bootstrap: BootstrapSettings
+) -> list[ReportTable]:
     """Rows × column keys of the suite's metrics; published rows of ``paper_table``; Δ rows (to the
     published row, and to the suite's reference row with paired intervals)."""
     expected, done = specs_frame(runs.expected), records_frame(runs.records)
     metrics = {m: f"metrics.{m}" for m in spec.metrics}
     found = [*C.keys_of(expected, spec.columns), *C.keys_of(done, spec.columns)]
     keys = C.column_keys(found)
-    stats = {row: C.fill_wildcards(cells, keys) for row, cells in
-             C.aggregate(done, spec.rows, spec.columns, metrics).items()}
+    stats = {
+        row: C.fill_wildcards(cells, keys)
+        for row, cells in C.aggregate(done, spec.rows, spec.columns, metrics).items()
+    }
     measured = C.measured_rows(expected, done, spec.rows, stats, spec.columns, keys)
     caveats.attach_runs(measured, done, spec.rows, spec.columns, keys)
-    columns = [Column(k, m, _header(spec.columns, k, m, len(metrics) > 1)) for k in keys for m in metrics]
+    columns = [
+        Column(k, m, _header(spec.columns, k, m, len(metrics) > 1)) for k in keys for m in metrics
+    ]
     sources = with_related(spec.paper_table)
     published = shown_rows(sources, columns)
     rows = assemble(C.pair_rows(published, measured), delta_rows=True, col_paths=spec.columns)
@@ -65,11 +82,23 @@ def build_grid(spec: TableSpecLike, runs: SuiteRuns, bootstrap: BootstrapSetting
     if spec.reference is not None:
         rows, more = with_reference_deltas(rows, measured, spec, runs, (done, keys), bootstrap)
         notes += more
-    table = ReportTable(runs.suite, spec.paper_table or "table", spec.title, "grid", digits_of(sources),
-                        tuple(spec.columns), columns, rows, notes, run_footer(runs))
+    table = ReportTable(
+        runs.suite,
+        spec.paper_table or "table",
+        spec.title,
+        "grid",
+        digits_of(sources),
+        tuple(spec.columns),
+        columns,
+        rows,
+        notes,
+        run_footer(runs),
+    )
     return [table]
 
 
-def _header(paths: Sequence[str], key: tuple[Any, ...], metric: str, with_metric: bool) -> tuple[str, ...]:
+def _header(
+    paths: Sequence[str], key: tuple[Any, ...], metric: str, with_metric: bool
+) -> tuple[str, ...]:
     labels = tuple(value_label(p, v) for p, v in zip(paths, key))
     return (*labels, metric_label(metric)) if with_metric or not labels else labels

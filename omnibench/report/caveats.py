@@ -4,6 +4,7 @@ a published row it is not compared with because the setting differs (marked ¹, 
 Both are attached to measured rows from the runs behind each cell, shown as marks after the
 number in every format, and explained in the table's notes.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,20 +30,29 @@ def _plain(run: Mapping[str, Any]) -> dict[str, Any]:
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in run.items()}
 
 
-def attach_runs(rows: Sequence[C.MeasuredRow], frame: pd.DataFrame, row_paths: Sequence[str],
-                col_paths: Sequence[str], columns: Sequence[C.Key]) -> None:
+def attach_runs(
+    rows: Sequence[C.MeasuredRow],
+    frame: pd.DataFrame,
+    row_paths: Sequence[str],
+    col_paths: Sequence[str],
+    columns: Sequence[C.Key],
+) -> None:
     """Give each measured row the flat runs behind each of its cells (a run with no value for a
     column level stands in every column it covers, as in :func:`cells.fill_wildcards`) and their
     skipped videos. ``frame`` holds one line per run, or per evaluation (``eval.*`` columns)."""
     if frame.empty:
         return
     exact: dict[C.Key, dict[C.Key, list[dict[str, Any]]]] = {}
-    for run, row_key, col_key in zip(frame.to_dict("records"), C.keys_of(frame, row_paths), C.keys_of(frame, col_paths)):
+    for run, row_key, col_key in zip(
+        frame.to_dict("records"), C.keys_of(frame, row_paths), C.keys_of(frame, col_paths)
+    ):
         exact.setdefault(row_key, {}).setdefault(col_key, []).append(_plain(run))
     for row in rows:
         groups = exact.get(row.key, {})
         for column in dict.fromkeys(columns):
-            runs = groups.get(column) or [r for key, found in groups.items() if C.covers(key, column) for r in found]
+            runs = groups.get(column) or [
+                r for key, found in groups.items() if C.covers(key, column) for r in found
+            ]
             if runs:
                 row.runs[column] = runs
                 row.skipped[column] = cell_skipped(runs).text()
@@ -66,7 +76,9 @@ def cell_skipped(runs: Sequence[Mapping[str, Any]]) -> Skipped:
     return Skipped(train, train_listed or None, evaluated, listed)
 
 
-def _cell_dataset(column: C.Key, col_paths: Sequence[str], runs: Sequence[Mapping[str, Any]]) -> str | None:
+def _cell_dataset(
+    column: C.Key, col_paths: Sequence[str], runs: Sequence[Mapping[str, Any]]
+) -> str | None:
     for path, value in zip(col_paths, column):
         if is_dataset_path(path):
             return canonical_dataset(value)
@@ -74,13 +86,17 @@ def _cell_dataset(column: C.Key, col_paths: Sequence[str], runs: Sequence[Mappin
     return datasets.pop() if len(datasets) == 1 else None
 
 
-def not_compared(published: PublishedRow, ours: C.MeasuredRow, col_paths: Sequence[str]) -> dict[C.Key, str]:
+def not_compared(
+    published: PublishedRow, ours: C.MeasuredRow, col_paths: Sequence[str]
+) -> dict[C.Key, str]:
     """Column key -> why ``ours`` is not compared with ``published`` there (only cells whose setting differs)."""
     out = {}
     for column, runs in ours.runs.items():
         found = differences(published, _cell_dataset(column, col_paths, runs), runs)
         if found:
-            out[column] = f"not compared with {published.source} {published.method}: {'; '.join(found)}"
+            out[column] = (
+                f"not compared with {published.source} {published.method}: {'; '.join(found)}"
+            )
     return out
 
 
@@ -101,9 +117,19 @@ def marks(row: Row, column: Column, numbered: Mapping[str, str]) -> str:
 def caveat_notes(rows: Sequence[Row], col_paths: Sequence[str]) -> list[str]:
     """Notes explaining the marks: each "not compared" text, and every cell with skipped videos."""
     notes = [f"{mark} No Δ, {text}." for text, mark in caveat_marks(rows).items()]
-    skipped = [" ".join([row.method, *(str(value_label(p, v)) for p, v in zip(col_paths, key) if v is not None)])
-               + f": {text}" for row in rows for key, text in row.skipped.items() if text]
+    skipped = [
+        " ".join(
+            [row.method, *(str(value_label(p, v)) for p, v in zip(col_paths, key) if v is not None)]
+        )
+        + f": {text}"
+        for row in rows
+        for key, text in row.skipped.items()
+        if text
+    ]
     if skipped:
-        notes.append(f"{SKIP_MARK} Broken videos were skipped (counts in record.json, each video in predictions.csv): "
-                     + "; ".join(dict.fromkeys(skipped)) + ".")
+        notes.append(
+            f"{SKIP_MARK} Broken videos were skipped (counts in record.json, each video in predictions.csv): "
+            + "; ".join(dict.fromkeys(skipped))
+            + "."
+        )
     return notes

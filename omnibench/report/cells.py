@@ -6,6 +6,7 @@ samplings and splits (:func:`pooled_difference`): a table that would average any
 (frames, a learning rate) is refused. The std is the sample std (``ddof=1``), as the run
 records' own ``top1_std`` (``engine.metrics.mean_std``); a single value has no std.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,10 +31,18 @@ class MeasuredRow:
     label: str
     cells: dict[CellKey, Stat] = dataclasses.field(default_factory=dict)
     model: str | None = None  # set when the row is exactly one model (rows: [model.name])
-    info: dict[str, Any] = dataclasses.field(default_factory=dict)  # backbone, frames, used for matching
-    planned: frozenset[Key] | None = None  # column keys some run of this row fills (None: every column)
-    runs: dict[Key, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)  # column key -> flat runs
-    skipped: dict[Key, str] = dataclasses.field(default_factory=dict)  # column key -> skipped videos ("2/16 eval")
+    info: dict[str, Any] = dataclasses.field(
+        default_factory=dict
+    )  # backbone, frames, used for matching
+    planned: frozenset[Key] | None = (
+        None  # column keys some run of this row fills (None: every column)
+    )
+    runs: dict[Key, list[dict[str, Any]]] = dataclasses.field(
+        default_factory=dict
+    )  # column key -> flat runs
+    skipped: dict[Key, str] = dataclasses.field(
+        default_factory=dict
+    )  # column key -> skipped videos ("2/16 eval")
 
 
 def canonical(value: Any, path: str) -> Any:
@@ -50,22 +59,32 @@ IMPLIED = {"model.options.pta_blocks": ("model.options.use_pta", False, ())}
 # rows with neither PTA nor SPG (the PTA ✗ SPG ✗ row of Table 7 and the "none" row of Table 10
 # are vanilla CLIP, OmniCLIP §4.4). model name -> {path: value where the run sets none}
 MODEL_IMPLIED = {
-    "vanilla_clip": {"model.options.use_pta": False, "model.options.use_spg": False, "model.options.pta_blocks": ()},
+    "vanilla_clip": {
+        "model.options.use_pta": False,
+        "model.options.use_spg": False,
+        "model.options.pta_blocks": (),
+    },
 }
 
 
 def keys_of(frame: pd.DataFrame, paths: Sequence[str]) -> list[Key]:
     """The canonical key tuple of every frame row for ``paths`` (a missing column reads as None)."""
     columns = [_column(frame, p) for p in paths]
-    return [tuple(canonical(v, p) for v, p in zip(values, paths)) for values in zip(*columns)] if paths else [()] * len(frame)
+    return (
+        [tuple(canonical(v, p) for v, p in zip(values, paths)) for values in zip(*columns)]
+        if paths
+        else [()] * len(frame)
+    )
 
 
 def _column(frame: pd.DataFrame, path: str) -> list[Any]:
     values = frame[path].tolist() if path in frame else [None] * len(frame)
     if "model.name" in frame:
         models = frame["model.name"].tolist()
-        values = [MODEL_IMPLIED.get(m, {}).get(path, v) if canonical(v, path) is None else v
-                  for m, v in zip(models, values)]
+        values = [
+            MODEL_IMPLIED.get(m, {}).get(path, v) if canonical(v, path) is None else v
+            for m, v in zip(models, values)
+        ]
     if path in IMPLIED and IMPLIED[path][0] in frame:
         switch, when, implied = IMPLIED[path]
         values = [implied if flag is when else v for flag, v in zip(frame[switch].tolist(), values)]
@@ -78,15 +97,23 @@ POOLED = ("seed", "data_seed", "protocol_options.shots_file")
 
 def poolable(path: str) -> bool:
     """True for spec paths a cell may average over: seeds, samplings and split names."""
-    return path in POOLED or (path.startswith("protocol_options.") and "split" in path.rsplit(".", 1)[-1])
+    return path in POOLED or (
+        path.startswith("protocol_options.") and "split" in path.rsplit(".", 1)[-1]
+    )
 
 
-def pooled_difference(specs: pd.DataFrame, key_paths: Sequence[str]) -> tuple[Key, str, list[Any]] | None:
+def pooled_difference(
+    specs: pd.DataFrame, key_paths: Sequence[str]
+) -> tuple[Key, str, list[Any]] | None:
     """The first cell (key), spec path and values in which runs of one cell differ beyond :func:`poolable`."""
     groups: dict[Key, list[int]] = {}
     for position, key in enumerate(keys_of(specs, key_paths)):
         groups.setdefault(key, []).append(position)
-    free = [c for c in specs.columns if not poolable(c) and not any(c == k or c.startswith(k + ".") for k in key_paths)]
+    free = [
+        c
+        for c in specs.columns
+        if not poolable(c) and not any(c == k or c.startswith(k + ".") for k in key_paths)
+    ]
     for key, members in groups.items():
         for path in free if len(members) > 1 else ():
             values = list(dict.fromkeys(canonical(v, path) for v in specs[path].iloc[members]))
@@ -104,7 +131,8 @@ def check_pooling(specs: pd.DataFrame, key_paths: Sequence[str], suite: str) -> 
         raise OmniBenchError(
             f"suite {suite}: the table would average runs that differ in {path} "
             f"({', '.join(map(repr, values))}) into one cell ({cell}); only seeds, samplings and splits "
-            f"are pooled: add {path} to the table's rows or columns, or make the runs agree")
+            f"are pooled: add {path} to the table's rows or columns, or make the runs agree"
+        )
 
 
 def reference_key(reference: Mapping[str, Any], row_paths: Sequence[str]) -> Key:
@@ -122,23 +150,33 @@ def ordered(keys: Iterable[Key]) -> list[Key]:
     return sorted(unique, key=lambda k: tuple(ranks[i][v] for i, v in enumerate(k)))
 
 
-def aggregate(frame: pd.DataFrame, row_paths: Sequence[str], col_paths: Sequence[str],
-              value_columns: Mapping[str, str]) -> dict[Key, dict[CellKey, Stat]]:
+def aggregate(
+    frame: pd.DataFrame,
+    row_paths: Sequence[str],
+    col_paths: Sequence[str],
+    value_columns: Mapping[str, str],
+) -> dict[Key, dict[CellKey, Stat]]:
     """Mean ± std of each metric per (row key, column key); ``value_columns`` maps metric -> frame column."""
     out: dict[Key, dict[CellKey, Stat]] = {}
     if frame.empty:
         return out
-    keyed = pd.DataFrame({"row": keys_of(frame, row_paths), "col": keys_of(frame, col_paths)}, index=frame.index)
+    keyed = pd.DataFrame(
+        {"row": keys_of(frame, row_paths), "col": keys_of(frame, col_paths)}, index=frame.index
+    )
     for metric, column in value_columns.items():
         if column not in frame:
             continue
         values = pd.to_numeric(frame[column], errors="coerce")
         grouped = values.groupby([keyed["row"], keyed["col"]], sort=False)
-        stats = pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1), "n": grouped.count()})
+        stats = pd.DataFrame(
+            {"mean": grouped.mean(), "std": grouped.std(ddof=1), "n": grouped.count()}
+        )
         for (row, col), stat in stats.iterrows():
             if stat["n"] > 0:
                 std = float(stat["std"]) if stat["n"] > 1 else None
-                out.setdefault(row, {})[(col, metric)] = Stat(float(stat["mean"]), std, int(stat["n"]))
+                out.setdefault(row, {})[(col, metric)] = Stat(
+                    float(stat["mean"]), std, int(stat["n"])
+                )
     return out
 
 
@@ -165,9 +203,14 @@ def fill_wildcards(cells: Mapping[CellKey, Stat], columns: Sequence[Key]) -> dic
     return out
 
 
-def measured_rows(expected: pd.DataFrame, done: pd.DataFrame, row_paths: Sequence[str],
-                  cells: Mapping[Key, dict[CellKey, Stat]], col_paths: Sequence[str] = (),
-                  columns: Sequence[Key] | None = None) -> list[MeasuredRow]:
+def measured_rows(
+    expected: pd.DataFrame,
+    done: pd.DataFrame,
+    row_paths: Sequence[str],
+    cells: Mapping[Key, dict[CellKey, Stat]],
+    col_paths: Sequence[str] = (),
+    columns: Sequence[Key] | None = None,
+) -> list[MeasuredRow]:
     """One row per row key of the expected and finished runs, in suite order; pending rows have no cells.
 
     With ``columns``, each row also records which columns its runs fill (the others stay blank).
@@ -178,8 +221,13 @@ def measured_rows(expected: pd.DataFrame, done: pd.DataFrame, row_paths: Sequenc
         planned.setdefault(row, set()).update(c for c in columns or () if covers(col, c))
     only_model = list(row_paths) == ["model.name"]
     return [
-        MeasuredRow(key, row_label(row_paths, key), dict(cells.get(key, {})), model=key[0] if only_model else None,
-                    planned=frozenset(planned.get(key, ())) if columns is not None else None)
+        MeasuredRow(
+            key,
+            row_label(row_paths, key),
+            dict(cells.get(key, {})),
+            model=key[0] if only_model else None,
+            planned=frozenset(planned.get(key, ())) if columns is not None else None,
+        )
         for key in keys
     ]
 
@@ -189,7 +237,9 @@ def matches(published: PublishedRow, row: MeasuredRow) -> bool:
     if row.model is not None and published.model is not None:
         same = row.model == published.model
     else:
-        same = normalize_label(row.label) in {normalize_label(n) for n in (published.method, *published.aliases)}
+        same = normalize_label(row.label) in {
+            normalize_label(n) for n in (published.method, *published.aliases)
+        }
     for field in ("backbone", "frames"):
         ours, theirs = row.info.get(field), getattr(published, field)
         if same and ours is not None and theirs is not None and ours != theirs:
@@ -197,20 +247,27 @@ def matches(published: PublishedRow, row: MeasuredRow) -> bool:
     return same
 
 
-def pair_rows(published: Sequence[PublishedRow],
-              measured: Sequence[MeasuredRow]) -> list[tuple[PublishedRow | None, MeasuredRow | None]]:
+def pair_rows(
+    published: Sequence[PublishedRow], measured: Sequence[MeasuredRow]
+) -> list[tuple[PublishedRow | None, MeasuredRow | None]]:
     """Published rows in order, each followed by the measured row it matches; unmatched measured rows last."""
     partner: dict[int, MeasuredRow] = {}
     for row in measured:
-        index = next((i for i, pub in enumerate(published) if i not in partner and matches(pub, row)), None)
+        index = next(
+            (i for i, pub in enumerate(published) if i not in partner and matches(pub, row)), None
+        )
         if index is not None:
             partner[index] = row
     placed = {id(r) for r in partner.values()}
-    pairs: list[tuple[PublishedRow | None, MeasuredRow | None]] = [(pub, partner.get(i)) for i, pub in enumerate(published)]
+    pairs: list[tuple[PublishedRow | None, MeasuredRow | None]] = [
+        (pub, partner.get(i)) for i, pub in enumerate(published)
+    ]
     return pairs + [(None, row) for row in measured if id(row) not in placed]
 
 
-def deltas(measured: Mapping[CellKey, Stat], published: Mapping[CellKey, Stat]) -> dict[CellKey, Stat]:
+def deltas(
+    measured: Mapping[CellKey, Stat], published: Mapping[CellKey, Stat]
+) -> dict[CellKey, Stat]:
     """Measured mean minus published mean, cell by cell where both have a value."""
     out = {}
     for key, ours in measured.items():

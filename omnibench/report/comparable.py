@@ -7,6 +7,7 @@ and no ``--limit``. The paper's side comes from ``published.yaml`` (row, table, 
 paper defaults omnibench runs with (``protocols.defaults``). The runs' side comes from their
 records. Anything that differs, or that a run did not record, is named in a footnote instead.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +18,17 @@ from omnibench.report.labels import backbone_label, canonical_dataset, pretraine
 from omnibench.report.published import SETTING, PublishedRow, dataset_facts
 
 Run = Mapping[str, Any]  # one flat record (``records.flatten``)
-SETTING_FIELDS = ("protocol", "backbone", "pretrained", "frames", "views", "epochs", "classes", "splits", "limit")
+SETTING_FIELDS = (
+    "protocol",
+    "backbone",
+    "pretrained",
+    "frames",
+    "views",
+    "epochs",
+    "classes",
+    "splits",
+    "limit",
+)
 NOT_RECORDED = "not recorded"
 
 
@@ -28,11 +39,24 @@ def paper_setting(row: PublishedRow, dataset: str | None, model: str | None) -> 
     data, optim = defaults.get("data", {}), defaults.get("optim", {})
     facts = dataset_facts().get(dataset) if dataset is not None else None
     views = row.views or f"{data.get('test_clips', 1)}x{data.get('test_crops', 1)}"
-    splits = facts.test_splits if facts and row.splits == "all" else facts.test_splits[:1] if facts else None
-    return {"protocol": protocol, "backbone": row.backbone or SETTING["backbone"],
-            "pretrained": row.pretraining or SETTING["pretraining"], "frames": row.frames or data.get("frames"),
-            "views": views.replace("×", "x"), "epochs": optim.get("epochs"), "classes": facts.classes if facts else None,
-            "splits": splits, "limit": None}
+    splits = (
+        facts.test_splits
+        if facts and row.splits == "all"
+        else facts.test_splits[:1]
+        if facts
+        else None
+    )
+    return {
+        "protocol": protocol,
+        "backbone": row.backbone or SETTING["backbone"],
+        "pretrained": row.pretraining or SETTING["pretraining"],
+        "frames": row.frames or data.get("frames"),
+        "views": views.replace("×", "x"),
+        "epochs": optim.get("epochs"),
+        "classes": facts.classes if facts else None,
+        "splits": splits,
+        "limit": None,
+    }
 
 
 def _defaults(protocol: str, dataset: str, models: Sequence[str | None]) -> dict[str, Any]:
@@ -47,21 +71,37 @@ def _defaults(protocol: str, dataset: str, models: Sequence[str | None]) -> dict
 
 def _classes(run: Run, dataset: str | None) -> int | None:
     for key, value in run.items():
-        if key.startswith("classes_per_dataset.") and canonical_dataset(key.split(".", 1)[1]) == dataset:
+        if (
+            key.startswith("classes_per_dataset.")
+            and canonical_dataset(key.split(".", 1)[1]) == dataset
+        ):
             return int(value)
-    own = canonical_dataset(run.get("dataset")) == dataset and run.get("protocol") in ("supervised", "few_shot")
-    return int(run["num_classes"]) if own and run.get("num_classes") else None  # records before classes_per_dataset
+    own = canonical_dataset(run.get("dataset")) == dataset and run.get("protocol") in (
+        "supervised",
+        "few_shot",
+    )
+    return (
+        int(run["num_classes"]) if own and run.get("num_classes") else None
+    )  # records before classes_per_dataset
 
 
 def _splits(run: Run, dataset: str | None) -> tuple[str, ...] | None:
-    found = sorted({split for name, split in run.get("eval_splits") or () if canonical_dataset(name) == dataset})
+    found = sorted(
+        {
+            split
+            for name, split in run.get("eval_splits") or ()
+            if canonical_dataset(name) == dataset
+        }
+    )
     return tuple(found) or None
 
 
 def _pretrained(run: Run) -> str:
     """A local file that is a tag's published file (``weights.published_as``) counts as that tag."""
     published = run.get("weights.published_as")
-    return pretrained_label(published if isinstance(published, str) else run.get("model.pretrained"))
+    return pretrained_label(
+        published if isinstance(published, str) else run.get("model.pretrained")
+    )
 
 
 READERS: dict[str, Callable[[Run, str | None], Any]] = {

@@ -5,6 +5,7 @@ Row labels of the ablation tables are built from OmniCLIP's option values (``use
 ``ratio: 0.25`` reads "1/4" and ``pta_blocks: [1, 2, 3]`` reads "1-3" (1-based, as the paper
 counts blocks), matching the published rows in ``published.yaml``.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,20 +31,39 @@ DATASET_LABELS = {
     "synthetic": "Synthetic",
 }
 _DATASET_ALIASES = {
-    "kinetics400": "k400", "kinetics": "k400", "k400": "k400",
-    "kinetics400tiny": "k400-tiny", "k400tiny": "k400-tiny", "tinykinetics": "k400-tiny",
-    "kinetics600": "k600", "k600": "k600",
-    "ssv2": "ssv2", "somethingsomethingv2": "ssv2", "sthsthv2": "ssv2", "sthv2": "ssv2",
-    "hmdb51": "hmdb51", "hmdb": "hmdb51", "ucf101": "ucf101", "ucf": "ucf101",
+    "kinetics400": "k400",
+    "kinetics": "k400",
+    "k400": "k400",
+    "kinetics400tiny": "k400-tiny",
+    "k400tiny": "k400-tiny",
+    "tinykinetics": "k400-tiny",
+    "kinetics600": "k600",
+    "k600": "k600",
+    "ssv2": "ssv2",
+    "somethingsomethingv2": "ssv2",
+    "sthsthv2": "ssv2",
+    "sthv2": "ssv2",
+    "hmdb51": "hmdb51",
+    "hmdb": "hmdb51",
+    "ucf101": "ucf101",
+    "ucf": "ucf101",
 }
 METRIC_LABELS = {
-    "top1": "Top-1", "top5": "Top-5", "mean_class": "Mean class", "gflops": "GFLOPs",
-    "base_top1": "Base", "novel_top1": "Novel", "hm": "HM",
+    "top1": "Top-1",
+    "top5": "Top-5",
+    "mean_class": "Mean class",
+    "gflops": "GFLOPs",
+    "base_top1": "Base",
+    "novel_top1": "Novel",
+    "hm": "HM",
 }
 PRETRAINED_LABELS = {"openai": "CLIP-400M"}
 PROTOCOL_LABELS = {
-    "supervised": "Supervised", "few_shot": "Few-shot", "zero_shot": "Zero-shot",
-    "eval_only": "No training", "base_to_novel": "Base-to-novel",
+    "supervised": "Supervised",
+    "few_shot": "Few-shot",
+    "zero_shot": "Zero-shot",
+    "eval_only": "No training",
+    "base_to_novel": "Base-to-novel",
 }
 # OmniCLIP switches (Tables 7, 9, 11) by the words their option names contain.
 _SWITCH_NAMES = {"pta": "PTA", "spg": "SPG"}
@@ -51,8 +71,10 @@ _POOLING = {"avg": "Avg.", "mean": "Avg.", "average": "Avg.", "max": "Max."}
 _TUNES = {"both": "", "image": "image-FT", "text": "text-FT"}  # ViFi-CLIP variants (its Tables 1-4)
 _COMBINATIONS = {
     "cascade": "Cascade",
-    "attention_parallel": "Attention parallel", "attn_parallel": "Attention parallel",
-    "block_parallel": "Block parallel", "parallel": "Block parallel",
+    "attention_parallel": "Attention parallel",
+    "attn_parallel": "Attention parallel",
+    "block_parallel": "Block parallel",
+    "parallel": "Block parallel",
 }
 CHECK, CROSS, DASH, PLUS_MINUS, TIMES, MINUS = "✓", "✗", "–", "±", "×", "−"
 WITHIN_NOISE = "≈"  # a difference whose interval contains 0
@@ -81,7 +103,12 @@ def canonical_value(path: str, value: Any) -> Any:
         return tuple(canonical_value(path, v) for v in value)
     if is_dataset_path(path):
         return canonical_dataset(value)
-    if isinstance(value, float) and not math.isnan(value) and value.is_integer() and "ratio" not in path:
+    if (
+        isinstance(value, float)
+        and not math.isnan(value)
+        and value.is_integer()
+        and "ratio" not in path
+    ):
         return int(value)
     return value
 
@@ -136,7 +163,9 @@ def blocks_label(indices: Sequence[int]) -> str:
 def value_label(path: str, value: Any) -> str:
     """How one spec value reads in a row label or column header."""
     key = path.rsplit(".", 1)[-1].lower()
-    if value is None or (isinstance(value, float) and math.isnan(value)):  # not set: the model's default
+    if value is None or (
+        isinstance(value, float) and math.isnan(value)
+    ):  # not set: the model's default
         return "all" if "blocks" in key else ""
     if path == "model.name":
         return model_label(str(value))

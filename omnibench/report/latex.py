@@ -3,6 +3,7 @@
 The document needs only booktabs, amssymb and graphicx (Debian's texlive-latex-base and
 texlive-latex-recommended). Each table is shrunk to the line width only when it is wider.
 """
+
 from __future__ import annotations
 
 import re
@@ -15,12 +16,29 @@ from omnibench.report.tables import ReportTable
 
 # Escapes first, then the symbols the tables use (pdflatex's utf8 input has none of them).
 _SPECIAL = {
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
 }
 _SYMBOLS = {
-    "±": r"$\pm$", "×": r"$\times$", "✓": r"\checkmark{}", "✗": r"$\times$", "–": "--", "—": "---",
-    "−": r"$-$", "Δ": r"$\Delta$", "·": r"$\cdot$", "≈": r"$\approx$", "†": r"\textsuperscript{\dag}",
+    "±": r"$\pm$",
+    "×": r"$\times$",
+    "✓": r"\checkmark{}",
+    "✗": r"$\times$",
+    "–": "--",
+    "—": "---",
+    "−": r"$-$",
+    "Δ": r"$\Delta$",
+    "·": r"$\cdot$",
+    "≈": r"$\approx$",
+    "†": r"\textsuperscript{\dag}",
     **{sup: rf"\textsuperscript{{{digit}}}" for digit, sup in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")},
 }
 _PATTERN = re.compile("|".join(re.escape(c) for c in (*_SPECIAL, *_SYMBOLS)))
@@ -76,19 +94,21 @@ def table_environment(table: ReportTable) -> str:
     caption = escape(table.title)
     notes = r"\\ ".join(escape(line) for line in [*table.notes, *table.footer])
     label = re.sub(r"[^A-Za-z0-9:-]", "-", table.name)
-    return "\n".join([
-        f"% omnibench suite {table.suite}, {table.key}",
-        r"\begin{table}[htbp]",
-        r"\centering",
-        rf"\caption{{{caption}}}",
-        rf"\label{{tab:{label}}}",
-        r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
-        tabular(table).rstrip() + "}",
-        r"\par\smallskip",
-        rf"\parbox{{\linewidth}}{{\footnotesize {notes}}}",
-        r"\end{table}",
-        "",
-    ])
+    return "\n".join(
+        [
+            f"% omnibench suite {table.suite}, {table.key}",
+            r"\begin{table}[htbp]",
+            r"\centering",
+            rf"\caption{{{caption}}}",
+            rf"\label{{tab:{label}}}",
+            r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
+            tabular(table).rstrip() + "}",
+            r"\par\smallskip",
+            rf"\parbox{{\linewidth}}{{\footnotesize {notes}}}",
+            r"\end{table}",
+            "",
+        ]
+    )
 
 
 def document(tables: Sequence[ReportTable]) -> str:

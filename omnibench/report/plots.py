@@ -10,6 +10,7 @@
 Measured points and bars whose runs skipped broken videos carry a † (the table's notes give the
 counts). Every figure is ``FIGSIZE`` inches at ``DPI``, so every PNG is ``PIXELS`` in size.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -94,20 +95,35 @@ def few_shot_figure(table: ReportTable) -> Figure:
     data = _points(table)
     data = data[data["metric"] == metric]
     data = data.assign(panel=list(data[facets].itertuples(index=False, name=None)))
-    panels = list(dict.fromkeys(tuple(v for n, v in zip(table.level_names, c.key) if n != shots) for c in table.columns))
+    panels = list(
+        dict.fromkeys(
+            tuple(v for n, v in zip(table.level_names, c.key) if n != shots) for c in table.columns
+        )
+    )
     figure, axes = _new_figure(table, len(panels))
     colors = _colors([r.method for r in table.rows])
     ks = sorted({c.key[table.level_names.index(shots)] for c in table.columns})
     for ax, panel in zip(axes, panels):
         for (method, source, kind), line in data[[p == panel for p in data["panel"]]].groupby(
-                ["method", "source", "kind"], sort=False):
+            ["method", "source", "kind"], sort=False
+        ):
             ours = kind == MEASURED
             line = line.sort_values(shots)
-            ax.errorbar(line[shots], line["mean"], yerr=line["std"].fillna(0).to_numpy() if ours else None,
-                        color=colors[method], linestyle="-" if ours else "--", marker="o" if ours else ".",
-                        alpha=1.0 if ours else 0.6, capsize=3 if ours else 0, label=f"{method} ({source})")
+            ax.errorbar(
+                line[shots],
+                line["mean"],
+                yerr=line["std"].fillna(0).to_numpy() if ours else None,
+                color=colors[method],
+                linestyle="-" if ours else "--",
+                marker="o" if ours else ".",
+                alpha=1.0 if ours else 0.6,
+                capsize=3 if ours else 0,
+                label=f"{method} ({source})",
+            )
             if ours:
-                skip_marks(ax, line[shots], line["mean"], line["skipped"] if "skipped" in line else [])
+                skip_marks(
+                    ax, line[shots], line["mean"], line["skipped"] if "skipped" in line else []
+                )
         title = " ".join(value_label(f, v) for f, v in zip(facets, panel))
         _axes_style(ax, title or metric_label(metric), "K (videos per class)", metric)
         chance_line(ax, table, metric)
@@ -133,11 +149,24 @@ def flops_figure(table: ReportTable) -> Figure:
     colors = _colors(points["method"].tolist()) if not points.empty else {}
     for _, point in points.iterrows():
         ours = point["kind"] == MEASURED
-        ax.scatter(point["gflops"], point[metric], s=110 if ours else 30, marker="*" if ours else "o",
-                   color=colors[point["method"]] if ours else "0.55", zorder=3 if ours else 2,
-                   label="omnibench" if ours else "published")
-        ax.annotate(point["label"], (point["gflops"], point[metric]), textcoords="offset points", xytext=(5, 3),
-                    fontsize=7, color=colors[point["method"]] if ours else "0.25", weight="bold" if ours else None)
+        ax.scatter(
+            point["gflops"],
+            point[metric],
+            s=110 if ours else 30,
+            marker="*" if ours else "o",
+            color=colors[point["method"]] if ours else "0.55",
+            zorder=3 if ours else 2,
+            label="omnibench" if ours else "published",
+        )
+        ax.annotate(
+            point["label"],
+            (point["gflops"], point[metric]),
+            textcoords="offset points",
+            xytext=(5, 3),
+            fontsize=7,
+            color=colors[point["method"]] if ours else "0.25",
+            weight="bold" if ours else None,
+        )
     _axes_style(ax, "", "GFLOPs per view", metric)
     ax.set_xscale("log")
     _legend(figure, [ax])
@@ -150,13 +179,23 @@ def _flops_points(table: ReportTable, metric: str) -> pd.DataFrame:
     if data.empty or not {"gflops", metric} <= set(data["metric"]):
         return pd.DataFrame(columns=["method", "kind", "gflops", metric, "label"])
     extra = [c for c in ("backbone", "frames_views") if c in data]
-    wide = data.pivot_table(index=["row", "method", "kind", *extra], columns="metric", values="mean").reset_index()
-    wide = wide.dropna(subset=["gflops", metric]).drop_duplicates(subset=["method", "kind", "gflops", metric])
+    wide = data.pivot_table(
+        index=["row", "method", "kind", *extra], columns="metric", values="mean"
+    ).reset_index()
+    wide = wide.dropna(subset=["gflops", metric]).drop_duplicates(
+        subset=["method", "kind", "gflops", metric]
+    )
     published = wide["kind"] != MEASURED
-    repeated = published & (wide[published].groupby("method")["row"].transform("size").reindex(wide.index) > 1)
-    details = (wide[extra].astype(str).agg(" ".join, axis=1) if extra else pd.Series("", index=wide.index))
-    wide["label"] = [f"{m} {d}" if rep else m if pub else f"{m} (omnibench)"
-                     for m, d, rep, pub in zip(wide["method"], details, repeated, published)]
+    repeated = published & (
+        wide[published].groupby("method")["row"].transform("size").reindex(wide.index) > 1
+    )
+    details = (
+        wide[extra].astype(str).agg(" ".join, axis=1) if extra else pd.Series("", index=wide.index)
+    )
+    wide["label"] = [
+        f"{m} {d}" if rep else m if pub else f"{m} (omnibench)"
+        for m, d, rep, pub in zip(wide["method"], details, repeated, published)
+    ]
     return wide
 
 
@@ -167,7 +206,12 @@ def ablation_figure(table: ReportTable) -> Figure:
     ax = axes[0]
     labels = list(dict.fromkeys(r.method for r in table.rows if r.kind != DELTA))
     kinds = [kind for kind in (PUBLISHED, MEASURED) if any(r.kind == kind for r in table.rows)]
-    series = [(c, kind) for c in table.columns if c.kind == "value" and c.metric == metric for kind in kinds]
+    series = [
+        (c, kind)
+        for c in table.columns
+        if c.kind == "value" and c.metric == metric
+        for kind in kinds
+    ]
     width = 0.8 / max(len(series), 1)
     colors = _colors([_name(c) for c, _ in series])
     for i, (column, kind) in enumerate(series):
@@ -175,10 +219,17 @@ def ablation_figure(table: ReportTable) -> Figure:
         name, published = _name(column), kind == PUBLISHED
         positions = np.arange(len(labels)) + (i - (len(series) - 1) / 2) * width
         heights = [cast(float, b.mean) for b in bars]  # _bar_stat: never None
-        ax.bar(positions, heights, width,
-               yerr=_errors(bars) if not published else None, capsize=3, color=colors[name],
-               hatch="//" if published else None, alpha=0.55 if published else 1.0,
-               label=f"{name} ({'published' if published else 'omnibench'})")
+        ax.bar(
+            positions,
+            heights,
+            width,
+            yerr=_errors(bars) if not published else None,
+            capsize=3,
+            color=colors[name],
+            hatch="//" if published else None,
+            alpha=0.55 if published else 1.0,
+            label=f"{name} ({'published' if published else 'omnibench'})",
+        )
         if not published:
             skip_marks(ax, positions, heights, [_skipped(table, label, column) for label in labels])
     ax.set_xticks(np.arange(len(labels)), labels, fontsize=8)
@@ -202,15 +253,29 @@ def chance_line(ax: Axes, table: ReportTable, metric: str) -> None:
     """A dotted horizontal line at the chance level (nothing when the runs' class counts differ)."""
     level = chance_level(table, metric)
     if level is not None:
-        ax.axhline(level, color="0.3", linestyle=":", linewidth=1.2, label=f"chance ({level:.3g} %)", zorder=1)
+        ax.axhline(
+            level,
+            color="0.3",
+            linestyle=":",
+            linewidth=1.2,
+            label=f"chance ({level:.3g} %)",
+            zorder=1,
+        )
 
 
 def skip_marks(ax: Axes, xs: Iterable[float], ys: Iterable[float], skipped: Iterable[str]) -> None:
     """A † above each point whose cell skipped broken videos (the table's notes give the counts)."""
     for x, y, text in zip(xs, ys, skipped):
         if isinstance(text, str) and text:
-            ax.annotate(SKIP_MARK, (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=10,
-                        color="0.1")
+            ax.annotate(
+                SKIP_MARK,
+                (x, y),
+                textcoords="offset points",
+                xytext=(0, 6),
+                ha="center",
+                fontsize=10,
+                color="0.1",
+            )
 
 
 def _skipped(table: ReportTable, label: str, column: Column) -> str:
@@ -229,7 +294,9 @@ def _errors(bars: Sequence[Stat]) -> list[float] | None:
 
 def _bar_stat(table: ReportTable, label: str, column: Column, kind: str) -> Stat:
     """The first cell of a ``kind`` row named ``label`` (0 when there is none: no bar)."""
-    stats = (table.cell(row, column) for row in table.rows if row.method == label and row.kind == kind)
+    stats = (
+        table.cell(row, column) for row in table.rows if row.method == label and row.kind == kind
+    )
     return next((s for s in stats if s is not None and s.mean is not None), Stat(0.0))
 
 

@@ -3,6 +3,7 @@
 Every cell is keyed by its column values (canonical, see :func:`labels.canonical_value`) and
 its metric, so published rows line up with measured rows of the same columns.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,7 +54,9 @@ class PublishedRow:
     views: str | None = None
     aliases: tuple[str, ...] = ()  # other omnibench row labels that name this row
     protocol: str | None = None  # the omnibench protocol the numbers were measured with
-    splits: str = "first"  # first: the first test split of each dataset; all: mean over every test split
+    splits: str = (
+        "first"  # first: the first test split of each dataset; all: mean over every test split
+    )
 
     @property
     def frames_views(self) -> str:
@@ -97,12 +100,16 @@ def source_label(paper: str, number: int) -> str:
 
 @functools.cache
 def _data() -> dict[str, Any]:
-    text = resources.files("omnibench.report").joinpath("published.yaml").read_text(encoding="utf-8")
+    text = (
+        resources.files("omnibench.report").joinpath("published.yaml").read_text(encoding="utf-8")
+    )
     return yaml.safe_load(text)
 
 
 PAPERS: Mapping[str, Mapping[str, str]] = _data()["papers"]
-SETTING: Mapping[str, str] = _data()["setting"]  # backbone and pre-training of every row unless it says
+SETTING: Mapping[str, str] = _data()[
+    "setting"
+]  # backbone and pre-training of every row unless it says
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,8 +123,12 @@ class DatasetFacts:
 @functools.cache
 def dataset_facts() -> dict[str, DatasetFacts]:
     """Class count and official test splits by canonical dataset name (``published.yaml: datasets``)."""
-    return {canonical_value("dataset", name): DatasetFacts(entry.get("classes"), tuple(entry["test_splits"]))
-            for name, entry in _data()["datasets"].items()}
+    return {
+        canonical_value("dataset", name): DatasetFacts(
+            entry.get("classes"), tuple(entry["test_splits"])
+        )
+        for name, entry in _data()["datasets"].items()
+    }
 
 
 @functools.cache
@@ -141,46 +152,84 @@ def with_related(key: str | None) -> list[PublishedTable]:
 
 def supervised_tables_for(dataset: str) -> list[PublishedTable]:
     """Published supervised tables that cover ``dataset`` (canonical name), own papers' first."""
-    found = [t for t in published_tables().values() if t.layout == "supervised" and dataset in t.datasets]
+    found = [
+        t for t in published_tables().values() if t.layout == "supervised" and dataset in t.datasets
+    ]
     return sorted(found, key=lambda t: (t.paper != "omniclip", t.key))
 
 
 def _table(key: str, entry: Mapping[str, Any]) -> PublishedTable:
     where = f"omnibench/report/published.yaml: tables.{key}"
     if entry.get("layout") not in LAYOUTS or entry.get("paper") not in PAPERS:
-        raise OmniBenchError(f"{where}: needs a layout in {LAYOUTS} and a paper in {sorted(PAPERS)}")
+        raise OmniBenchError(
+            f"{where}: needs a layout in {LAYOUTS} and a paper in {sorted(PAPERS)}"
+        )
     columns = tuple(entry["columns"])
     metrics = tuple(entry["metrics"])
     datasets = tuple(canonical_value("dataset", d) for d in entry.get("datasets", ()))
     source = source_label(entry["paper"], entry["number"])
-    shared = {k: entry[k] for k in ("protocol", "splits", "frames", "views", "pretraining") if k in entry}
-    rows = tuple(_row({**shared, **row}, columns, metrics, datasets, source, f"{where}.rows[{i}]")
-                 for i, row in enumerate(entry["rows"]))
+    shared = {
+        k: entry[k] for k in ("protocol", "splits", "frames", "views", "pretraining") if k in entry
+    }
+    rows = tuple(
+        _row({**shared, **row}, columns, metrics, datasets, source, f"{where}.rows[{i}]")
+        for i, row in enumerate(entry["rows"])
+    )
     return PublishedTable(
-        key=key, paper=entry["paper"], number=int(entry["number"]), title=entry["title"], layout=entry["layout"],
-        columns=columns, metrics=metrics, digits=int(entry.get("digits", 1)), rows=rows, datasets=datasets,
-        also=tuple(entry.get("also", ())), note=entry.get("note", ""),
+        key=key,
+        paper=entry["paper"],
+        number=int(entry["number"]),
+        title=entry["title"],
+        layout=entry["layout"],
+        columns=columns,
+        metrics=metrics,
+        digits=int(entry.get("digits", 1)),
+        rows=rows,
+        datasets=datasets,
+        also=tuple(entry.get("also", ())),
+        note=entry.get("note", ""),
     )
 
 
-def _row(row: Mapping[str, Any], columns: tuple[str, ...], metrics: tuple[str, ...], datasets: tuple[str, ...],
-         source: str, where: str) -> PublishedRow:
+def _row(
+    row: Mapping[str, Any],
+    columns: tuple[str, ...],
+    metrics: tuple[str, ...],
+    datasets: tuple[str, ...],
+    source: str,
+    where: str,
+) -> PublishedRow:
     if "cells" in row:
         cells = _cells(row["cells"], columns, metrics, (), where)
     else:  # a supervised row of a one-dataset table: metrics and GFLOPs at the row's top level
         if len(datasets) != 1:
             raise OmniBenchError(f"{where}: a row without 'cells' needs exactly one table dataset")
-        cells = {((datasets[0],), m): _stat(row.get(m), where) for m in (*metrics, "gflops") if m in row}
+        cells = {
+            ((datasets[0],), m): _stat(row.get(m), where) for m in (*metrics, "gflops") if m in row
+        }
     return PublishedRow(
-        method=row["method"], source=source, cells=cells, model=row.get("model"), group=row.get("group", ""),
-        backbone=row.get("backbone"), pretraining=row.get("pretraining"), frames=row.get("frames"),
-        views=row.get("views"), aliases=tuple(row.get("aliases", ())), protocol=row.get("protocol"),
+        method=row["method"],
+        source=source,
+        cells=cells,
+        model=row.get("model"),
+        group=row.get("group", ""),
+        backbone=row.get("backbone"),
+        pretraining=row.get("pretraining"),
+        frames=row.get("frames"),
+        views=row.get("views"),
+        aliases=tuple(row.get("aliases", ())),
+        protocol=row.get("protocol"),
         splits=row.get("splits", "first"),
     )
 
 
-def _cells(node: Any, columns: tuple[str, ...], metrics: tuple[str, ...], prefix: tuple[Any, ...],
-           where: str) -> dict[CellKey, Stat]:
+def _cells(
+    node: Any,
+    columns: tuple[str, ...],
+    metrics: tuple[str, ...],
+    prefix: tuple[Any, ...],
+    where: str,
+) -> dict[CellKey, Stat]:
     """Walk the nested ``cells`` mapping (one level per column, then metric when there are several)."""
     depth = len(prefix)
     if depth < len(columns):

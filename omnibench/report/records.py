@@ -7,6 +7,7 @@ other sections under their own prefix (``metrics.top1``, ``cost.gflops_video``,
 derived: ``eval_splits`` ((dataset, split) pairs evaluated, subsets folded into their split),
 ``num_classes`` (of the record's class list) and ``skipped`` (:class:`omnibench.execution.acceptance.Skipped`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from omnibench.execution.acceptance import skipped
 from omnibench.config.spec import RunSpec
+from omnibench.execution.acceptance import skipped
 from omnibench.execution.states import RunState
 
 if TYPE_CHECKING:
@@ -34,11 +35,19 @@ class SuiteRuns:
     """What a report knows about one suite: its expected specs, their states, the finished records."""
 
     suite: str
-    expected: tuple[dict[str, Any], ...]  # RunSpec.to_dict() of every run the suite defines, in order
-    states: Mapping[str, str]  # run_id -> new | pending | running | done | stale | failed (execution.states.RunState)
-    records: tuple[dict[str, Any], ...]  # records of the suite's done runs (see omnibench.execution.acceptance)
+    expected: tuple[
+        dict[str, Any], ...
+    ]  # RunSpec.to_dict() of every run the suite defines, in order
+    states: Mapping[
+        str, str
+    ]  # run_id -> new | pending | running | done | stale | failed (execution.states.RunState)
+    records: tuple[
+        dict[str, Any], ...
+    ]  # records of the suite's done runs (see omnibench.execution.acceptance)
     stale: int = 0  # records in the store that the suite no longer defines (not shown)
-    run_dirs: Mapping[str, Path] = dataclasses.field(default_factory=dict)  # finished run -> its folder (predictions)
+    run_dirs: Mapping[str, Path] = dataclasses.field(
+        default_factory=dict
+    )  # finished run -> its folder (predictions)
 
     def counts(self) -> Counter[str]:
         """How many of the suite's runs are in each state."""
@@ -52,9 +61,19 @@ def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _derived(record: Mapping[str, Any]) -> dict[str, Any]:
-    evaluated = tuple(sorted({(str(e.get("dataset")), str(e.get("split")).split("/")[0])
-                              for e in record.get("evaluations") or ()}))
-    return {"eval_splits": evaluated, "num_classes": len(record.get("classes") or ()), "skipped": skipped(record)}
+    evaluated = tuple(
+        sorted(
+            {
+                (str(e.get("dataset")), str(e.get("split")).split("/")[0])
+                for e in record.get("evaluations") or ()
+            }
+        )
+    )
+    return {
+        "eval_splits": evaluated,
+        "num_classes": len(record.get("classes") or ()),
+        "skipped": skipped(record),
+    }
 
 
 def _dotted(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -114,6 +133,16 @@ def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> Suite
         record = store.read_record(suite, run_id) if states[run_id] == RunState.DONE else None
         if record is not None:
             records.append(record)
-    stale = sum(1 for run in store.iter_runs(suite) if run.run_id not in states and store.is_done(suite, run.run_id))
-    run_dirs = {run_id: store.run_dir(suite, run_id) for run_id, state in states.items() if state == RunState.DONE}
-    return SuiteRuns(suite, tuple(s.to_dict() for s in specs), states, tuple(records), stale, run_dirs)
+    stale = sum(
+        1
+        for run in store.iter_runs(suite)
+        if run.run_id not in states and store.is_done(suite, run.run_id)
+    )
+    run_dirs = {
+        run_id: store.run_dir(suite, run_id)
+        for run_id, state in states.items()
+        if state == RunState.DONE
+    }
+    return SuiteRuns(
+        suite, tuple(s.to_dict() for s in specs), states, tuple(records), stale, run_dirs
+    )

@@ -9,6 +9,7 @@ mean of its runs'. The interval is the percentile interval of the resampled diff
 McNemar's exact test is the two-sided binomial test (p = 1/2) of the discordant videos, from
 scipy's binomial CDF (``scipy.special.bdtr``: ``scipy.stats.binomtest``'s p-value, for many pairs at once).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -49,8 +50,14 @@ def resampled_means(correct: np.ndarray, resamples: int, rng: np.random.Generato
     for start in range(0, resamples, chunk):
         size = min(chunk, resamples - start)
         draws = rng.integers(0, videos, size=(size, videos)) + videos * np.arange(size)[:, None]
-        counts = np.bincount(draws.ravel(), minlength=size * videos).reshape(size, videos).astype(np.float32)
-        out[:, start:start + size] = (counts @ values.T).T / videos  # (resamples, runs): BLAS without a transposed copy
+        counts = (
+            np.bincount(draws.ravel(), minlength=size * videos)
+            .reshape(size, videos)
+            .astype(np.float32)
+        )
+        out[:, start : start + size] = (
+            counts @ values.T
+        ).T / videos  # (resamples, runs): BLAS without a transposed copy
     return out
 
 

@@ -10,6 +10,7 @@ A :class:`ReportTable` is format-free data (rows of :class:`Stat` cells); ``rend
 - ``zero_shot`` (``layouts.py``): Table 6, mean ± std over the test splits per evaluation dataset,
   with a Δ column per dataset.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from omnibench.execution.states import RunState
 from omnibench.report import caveats
 from omnibench.report import cells as C
 from omnibench.report.labels import (
@@ -34,7 +36,6 @@ from omnibench.report.published import (
     Stat,
 )
 from omnibench.report.records import SuiteRuns
-from omnibench.execution.states import RunState
 
 MEASURED, PUBLISHED, DELTA = "measured", "published", "delta"
 OURS = "omnibench"
@@ -57,7 +58,9 @@ class TableSpecLike(Protocol):
     @property
     def metrics(self) -> Sequence[str]: ...
     @property
-    def reference(self) -> Mapping[str, Any] | None: ...  # the row each other row is compared with (grid)
+    def reference(
+        self,
+    ) -> Mapping[str, Any] | None: ...  # the row each other row is compared with (grid)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,9 +83,15 @@ class Row:
     cells: Mapping[CellKey, Stat]
     text: Mapping[str, str] = dataclasses.field(default_factory=dict)
     group: str = ""
-    planned: frozenset[tuple[Any, ...]] | None = None  # measured rows: columns the suite runs (None: all)
-    caveats: Mapping[tuple[Any, ...], str] = dataclasses.field(default_factory=dict)  # column key -> why no Δ
-    skipped: Mapping[tuple[Any, ...], str] = dataclasses.field(default_factory=dict)  # column key -> skipped videos
+    planned: frozenset[tuple[Any, ...]] | None = (
+        None  # measured rows: columns the suite runs (None: all)
+    )
+    caveats: Mapping[tuple[Any, ...], str] = dataclasses.field(
+        default_factory=dict
+    )  # column key -> why no Δ
+    skipped: Mapping[tuple[Any, ...], str] = dataclasses.field(
+        default_factory=dict
+    )  # column key -> skipped videos
 
 
 @dataclasses.dataclass
@@ -99,7 +108,9 @@ class ReportTable:
     rows: list[Row]
     notes: list[str]
     footer: list[str]
-    classes: int | None = None  # the class count every finished run shares (its chance level), else None
+    classes: int | None = (
+        None  # the class count every finished run shares (its chance level), else None
+    )
 
     @property
     def name(self) -> str:
@@ -117,10 +128,16 @@ class ReportTable:
             return row.text.get(column.metric, "")
         stat = self.cell(row, column)
         if column.kind == "cost":  # GFLOPs: as printed (145), ours to one decimal (140.7); no std
-            digits = 0 if stat is not None and stat.mean is not None and float(stat.mean).is_integer() else 1
+            digits = (
+                0
+                if stat is not None and stat.mean is not None and float(stat.mean).is_integer()
+                else 1
+            )
             return format_stat(Stat(stat.mean) if stat is not None else None, digits)
         delta = row.kind == DELTA or column.kind == "delta"
-        unplanned = row.planned is not None and column.key not in row.planned  # no run of the suite fills it
+        unplanned = (
+            row.planned is not None and column.key not in row.planned
+        )  # no run of the suite fills it
         text = format_stat(stat, self.digits, signed=delta, blank=delta or unplanned)
         if row.kind != MEASURED or stat is None or stat.mean is None:
             return text
@@ -134,8 +151,13 @@ class ReportTable:
         for j, column in enumerate(self.columns):
             if column.kind != "value":
                 continue
-            scores = {i: round(s.mean, self.digits) for i, row in enumerate(self.rows)
-                      if row.kind != DELTA and (s := self.cell(row, column)) is not None and s.mean is not None}
+            scores = {
+                i: round(s.mean, self.digits)
+                for i, row in enumerate(self.rows)
+                if row.kind != DELTA
+                and (s := self.cell(row, column)) is not None
+                and s.mean is not None
+            }
             top = max(scores.values(), default=None)
             marked |= {(i, j) for i, score in scores.items() if score == top}
         return marked
@@ -150,16 +172,33 @@ class ReportTable:
                 if column.kind == "text" or stat is None:
                     continue
                 keys = dict(zip(self.level_names, column.key))
-                lines.append({"suite": self.suite, "table": self.key, "row": i, "method": row.method, "source": row.source,
-                              "kind": row.kind, **keys, "metric": column.metric, "mean": stat.mean, "std": stat.std,
-                              "n": stat.n, "ci_low": stat.low, "ci_high": stat.high, "p_value": stat.p_value,
-                              "within_noise": stat.within_noise, "skipped": row.skipped.get(column.key, ""),
-                              "not_compared": row.caveats.get(column.key, ""), **row.text})
+                lines.append(
+                    {
+                        "suite": self.suite,
+                        "table": self.key,
+                        "row": i,
+                        "method": row.method,
+                        "source": row.source,
+                        "kind": row.kind,
+                        **keys,
+                        "metric": column.metric,
+                        "mean": stat.mean,
+                        "std": stat.std,
+                        "n": stat.n,
+                        "ci_low": stat.low,
+                        "ci_high": stat.high,
+                        "p_value": stat.p_value,
+                        "within_noise": stat.within_noise,
+                        "skipped": row.skipped.get(column.key, ""),
+                        "not_compared": row.caveats.get(column.key, ""),
+                        **row.text,
+                    }
+                )
         return pd.DataFrame(lines)
 
 
 def format_stat(stat: Stat | None, digits: int, signed: bool = False, blank: bool = False) -> str:
-    """"54.1", "54.1 ± 1.2", "+0.8" / "−0.8" (signed), "+0.8 [−0.2, +1.9] ≈" (an interval that contains 0),
+    """ "54.1", "54.1 ± 1.2", "+0.8" / "−0.8" (signed), "+0.8 [−0.2, +1.9] ≈" (an interval that contains 0),
     or "–" (no value; empty when ``blank``)."""
     if stat is None or stat.mean is None:
         return "" if blank else DASH
@@ -176,7 +215,9 @@ def _number(value: float, digits: int, signed: bool) -> str:
 
 def pooled_sizes(rows: Sequence[Row]) -> set[int]:
     """How many runs the measured cells with a std pool (one size: the notes say it; several: each cell does)."""
-    return {s.n for row in rows if row.kind == MEASURED for s in row.cells.values() if s.std is not None}
+    return {
+        s.n for row in rows if row.kind == MEASURED for s in row.cells.values() if s.std is not None
+    }
 
 
 def digits_of(sources: Sequence[PublishedTable]) -> int:
@@ -187,27 +228,58 @@ def digits_of(sources: Sequence[PublishedTable]) -> int:
 def shown_rows(sources: Sequence[PublishedTable], columns: Sequence[Column]) -> list[PublishedRow]:
     """Published rows (own table first, then related tables) that have a value in a shown column."""
     wanted = {(c.key, c.metric) for c in columns}
-    return [row for table in sources for row in table.rows
-            if any(k in wanted and s.mean is not None for k, s in row.cells.items())]
+    return [
+        row
+        for table in sources
+        for row in table.rows
+        if any(k in wanted and s.mean is not None for k, s in row.cells.items())
+    ]
 
 
-def assemble(pairs: Sequence[tuple[PublishedRow | None, C.MeasuredRow | None]], delta_rows: bool,
-             text: Mapping[int, dict[str, str]] | None = None, col_paths: Sequence[str] = ()) -> list[Row]:
+def assemble(
+    pairs: Sequence[tuple[PublishedRow | None, C.MeasuredRow | None]],
+    delta_rows: bool,
+    text: Mapping[int, dict[str, str]] | None = None,
+    col_paths: Sequence[str] = (),
+) -> list[Row]:
     """Rows in display order; with ``delta_rows`` a Δ row follows each measured row that has a published
     partner in the same setting (:mod:`comparable`): cells of another setting get no Δ but a caveat."""
     rows: list[Row] = []
     for pub, ours in pairs:
         if pub is not None:
-            rows.append(Row(pub.method, pub.source, PUBLISHED, pub.cells, (text or {}).get(id(pub), {}), pub.group))
+            rows.append(
+                Row(
+                    pub.method,
+                    pub.source,
+                    PUBLISHED,
+                    pub.cells,
+                    (text or {}).get(id(pub), {}),
+                    pub.group,
+                )
+            )
         if ours is None:
             continue
         cells = dict(ours.cells)
         differ = caveats.not_compared(pub, ours, col_paths) if pub is not None else {}
-        delta = {k: s for k, s in C.deltas(ours.cells, pub.cells).items() if k[0] not in differ} if pub else {}
+        delta = (
+            {k: s for k, s in C.deltas(ours.cells, pub.cells).items() if k[0] not in differ}
+            if pub
+            else {}
+        )
         if not delta_rows:
             cells.update({(k, DELTA_PREFIX + m): s for (k, m), s in delta.items()})
-        rows.append(Row(ours.label, OURS, MEASURED, cells, (text or {}).get(id(ours), {}), planned=ours.planned,
-                        caveats=differ, skipped=ours.skipped))
+        rows.append(
+            Row(
+                ours.label,
+                OURS,
+                MEASURED,
+                cells,
+                (text or {}).get(id(ours), {}),
+                planned=ours.planned,
+                caveats=differ,
+                skipped=ours.skipped,
+            )
+        )
         if delta_rows and pub is not None and (delta or not differ):
             rows.append(Row(ours.label, f"Δ vs {pub.source}", DELTA, delta))
     return rows
@@ -217,13 +289,18 @@ def source_notes(sources: Sequence[PublishedTable], rows: Sequence[Row]) -> list
     """Caption lines: which papers' tables the published rows come from, and how to read the cells."""
     used = {row.source for row in rows if row.kind == PUBLISHED}
     notes = [t.citation() + (f" {t.note}" if t.note else "") for t in sources if t.source in used]
-    delta = (f" Δ = {OURS} − the published row of the same method, only where the runs' setting is the "
-             "paper's (protocol, backbone, weights, frames, views, epochs, classes, test splits, no --limit)."
-             if used else "")
+    delta = (
+        f" Δ = {OURS} − the published row of the same method, only where the runs' setting is the "
+        "paper's (protocol, backbone, weights, frames, views, epochs, classes, test splits, no --limit)."
+        if used
+        else ""
+    )
     sizes = pooled_sizes(rows)
     over = f"n = {next(iter(sizes))} runs" if len(sizes) == 1 else "the n runs it shows"
-    notes.append(f"{OURS}: mean {PLUS_MINUS} std (sample) over {over} (seeds, samplings or splits) where a cell "
-                 f"shows {PLUS_MINUS}; {DASH} = no finished run (blank: the suite runs none).{delta}")
+    notes.append(
+        f"{OURS}: mean {PLUS_MINUS} std (sample) over {over} (seeds, samplings or splits) where a cell "
+        f"shows {PLUS_MINUS}; {DASH} = no finished run (blank: the suite runs none).{delta}"
+    )
     return notes
 
 
@@ -238,13 +315,19 @@ def run_footer(runs: SuiteRuns) -> list[str]:
     """How many of the suite's runs are in each state (as ``omnibench status`` names them), and where to look."""
     counts = runs.counts()
     parts = [f"{counts[s]} {s}" for s in RunState if counts[s]]
-    lines = [f"suite {runs.suite}: {plural(sum(counts.values()), 'run')} — {', '.join(parts) if parts else 'none defined'}."]
+    lines = [
+        f"suite {runs.suite}: {plural(sum(counts.values()), 'run')} — {', '.join(parts) if parts else 'none defined'}."
+    ]
     if sum(counts.values()) > counts[RunState.DONE]:
         lines.append(f"Cells of unfinished runs show {DASH}; see: omnibench status {runs.suite}")
     if counts[RunState.STALE]:
-        lines.append(f"{plural(counts['stale'], 'stale run')}: annotation files changed since they ran "
-                     f"(not shown; omnibench run {runs.suite} reruns them).")
+        lines.append(
+            f"{plural(counts['stale'], 'stale run')}: annotation files changed since they ran "
+            f"(not shown; omnibench run {runs.suite} reruns them)."
+        )
     if runs.stale:
-        lines.append(f"{plural(runs.stale, 'other finished run')} of this suite in the store (other --set / --limit "
-                     "settings, or an older suite file) not shown.")
+        lines.append(
+            f"{plural(runs.stale, 'other finished run')} of this suite in the store (other --set / --limit "
+            "settings, or an older suite file) not shown."
+        )
     return lines

@@ -2,15 +2,16 @@
 
 Reads only suite definitions and run records; it never runs anything.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from omnibench.report.build import build_tables
 from omnibench.report.records import collect_runs
 from omnibench.report.stats import BootstrapSettings
-from omnibench.report.build import build_tables
 from omnibench.report.tables import ReportTable
 
 if TYPE_CHECKING:
@@ -19,7 +20,9 @@ if TYPE_CHECKING:
     from omnibench.execution.store import RunStore
 
 
-def suite_tables(suite: Any, store: RunStore, bootstrap: BootstrapSettings | None = None) -> list[ReportTable]:
+def suite_tables(
+    suite: Any, store: RunStore, bootstrap: BootstrapSettings | None = None
+) -> list[ReportTable]:
     """The tables one suite feeds (``suite``: an ``omnibench.config.suite.Suite`` or its name / path); ``bootstrap``:
     how the intervals of the Δ-to-reference rows are drawn."""
     if isinstance(suite, (str, Path)):
@@ -29,7 +32,9 @@ def suite_tables(suite: Any, store: RunStore, bootstrap: BootstrapSettings | Non
     runs = collect_runs(suite.name, suite.specs, store)
     tables = build_tables(suite.table, runs, bootstrap)
     counts = {len(record.get("classes") or ()) for record in runs.records}
-    shared = counts.pop() if len(counts) == 1 else 0  # the chance level only when every run has the same classes
+    shared = (
+        counts.pop() if len(counts) == 1 else 0
+    )  # the chance level only when every run has the same classes
     for table in tables:
         table.classes = shared or None
     _label_limited(tables, sorted({spec.limit for spec in suite.specs if spec.limit is not None}))
@@ -43,14 +48,24 @@ def _label_limited(tables: list[ReportTable], limits: list[int]) -> None:
     shown = "/".join(map(str, limits))
     for table in tables:
         table.title = f"{table.title} [limit {shown}]"
-        table.notes.insert(0, f"Limited runs (--limit {shown}): at most {shown} videos per class of every split; "
-                              "smoke runs, not comparable with published numbers.")
+        table.notes.insert(
+            0,
+            f"Limited runs (--limit {shown}): at most {shown} videos per class of every split; "
+            "smoke runs, not comparable with published numbers.",
+        )
 
 
-def write_report(suites: Sequence[Any], store: RunStore, *, latex: Path | None = None, markdown: Path | None = None,
-                 csv_dir: Path | None = None, plots_dir: Path | None = None,
-                 console: Console | None = None,
-                 bootstrap: BootstrapSettings | None = None) -> tuple[list[ReportTable], list[Path]]:
+def write_report(
+    suites: Sequence[Any],
+    store: RunStore,
+    *,
+    latex: Path | None = None,
+    markdown: Path | None = None,
+    csv_dir: Path | None = None,
+    plots_dir: Path | None = None,
+    console: Console | None = None,
+    bootstrap: BootstrapSettings | None = None,
+) -> tuple[list[ReportTable], list[Path]]:
     """Print the suites' tables to ``console`` (when given) and write the requested files.
 
     Returns the tables and the files written: one LaTeX document, one markdown document,
