@@ -40,7 +40,8 @@ def _extension_loads(package_dir: Path) -> bool:
 
 
 def ensure_torchvision_ops() -> bool:
-    """Define missing ``torchvision::`` op schemas when its extension fails; return True if it did."""
+    """Define missing ``torchvision::`` op schemas when its extension fails; return True if it
+    did."""
     global _library
     spec = importlib.util.find_spec("torchvision")
     if spec is None or not spec.submodule_search_locations or _library is not None:

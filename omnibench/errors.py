@@ -24,7 +24,8 @@ def where(path: object, line: int | None = None) -> str:
 
 
 def read_text(path: Path) -> str:
-    """A user's UTF-8 text file; unreadable or not UTF-8 is a one-line error naming the file (and line)."""
+    """A user's UTF-8 text file; unreadable or not UTF-8 is a one-line error naming the file (and
+    line)."""
     try:
         data = Path(path).read_bytes()
     except OSError as err:

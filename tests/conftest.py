@@ -1,4 +1,5 @@
-"""Shared test settings: offline hub, CPU threads, markers in the JUnit XML, and the reference files when present."""
+"""Shared test settings: offline hub, CPU threads, markers in the JUnit XML, and the reference files
+when present."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Name each test's markers in the JUnit XML, where .ci/run counts the Slurm tests that passed."""
+    """Name each test's markers in the JUnit XML, where .ci/run counts the Slurm tests that
+    passed."""
     for item in items:
         if names := sorted({mark.name for mark in item.iter_markers()}):
             item.user_properties.append(("markers", " ".join(names)))
@@ -25,7 +27,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A --data-root holding the synthetic benchmark (10 motion classes; 24 train / 8 test videos per class).
+    """A --data-root holding the synthetic benchmark (10 motion classes; 24 train / 8 test videos
+    per class).
 
     Generated once per session; under ``$OMNIBENCH_TEST_DATA`` when set, where it then serves every
     later session too (``make mutation`` runs thousands of short ones).
@@ -50,12 +53,17 @@ Invoke = Callable[..., tuple[int, str]]
 
 @pytest.fixture()
 def cli() -> Invoke:
-    """``cli(*args, columns=100, input=None)``: the omnibench CLI through Typer's runner -> (exit code, output)."""
+    """``cli(*args, columns=100, input=None)``: the omnibench CLI through Typer's runner -> (exit
+    code, output)."""
     from typer.testing import CliRunner  # noqa: PLC0415
 
     from omnibench.cli import app  # noqa: PLC0415
 
-    def invoke(*args: str, columns: int = 100, input: str | None = None) -> tuple[int, str]:  # noqa: A002
+    def invoke(
+        *args: str,
+        columns: int = 100,
+        input: str | None = None,  # noqa: A002
+    ) -> tuple[int, str]:
         result = CliRunner().invoke(app, list(args), input=input, env={"COLUMNS": str(columns)})
         return result.exit_code, result.output
 
@@ -65,7 +73,8 @@ def cli() -> Invoke:
 @pytest.fixture(scope="session")
 def unprivileged(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     """A command prefix under which file permissions hold: none for a normal user; as root (CI),
-    ``setpriv`` (or ``capsh``) dropping the capabilities that bypass them. Skips cleanly otherwise."""
+    ``setpriv`` (or ``capsh``) dropping the capabilities that bypass them. Skips cleanly
+    otherwise."""
     if os.geteuid() != 0:
         return []
     probe = tmp_path_factory.mktemp("permissions") / "unreadable"

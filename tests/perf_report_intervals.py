@@ -83,7 +83,8 @@ def main(root: Path) -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         build_tables(spec, runs, BootstrapSettings())
         print(
-            f"table {name}: {time.perf_counter() - wall:.2f} s wall, {time.process_time() - cpu:.2f} s CPU"
+            f"table {name}: {time.perf_counter() - wall:.2f} "
+            f"s wall, {time.process_time() - cpu:.2f} s CPU"
         )
 
 

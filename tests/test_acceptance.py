@@ -22,7 +22,8 @@ from omnibench.execution.store import RunStore, atomic_write_json
 SUITE = """\
 name: trust
 description: acceptance tests
-table: {paper_table: null, title: trust, layout: grid, rows: [model.name], columns: [protocol], metrics: [top1]}
+table: {paper_table: null, title: trust, layout: grid, rows: [model.name], columns: [protocol], \
+metrics: [top1]}
 base:
   dataset: synthetic
   model: {backbone: omnibench-tiny-vit, pretrained: null}
@@ -96,7 +97,8 @@ def _run(
 
 
 def _corrupt(root: Path, list_name: str, count: int) -> list[str]:
-    """Overwrite the first ``count`` videos of a list with bytes no decoder reads; their list entries."""
+    """Overwrite the first ``count`` videos of a list with bytes no decoder reads; their list
+    entries."""
     entries = (root / list_name).read_text().splitlines()[:count]
     for entry in entries:
         (root / entry.split()[0]).write_bytes(b"\x00not a video" * 64)
@@ -149,7 +151,8 @@ def test_training_on_broken_videos_counts_each_once_and_fails_above_max_skipped(
     code, out, store, run_id = _run(capsys, _suite(tmp_path), data_root)
     assert code == 1
     assert store.read_status("trust", run_id).error == (
-        f"run {run_id}: training split synthetic/train: 1 of 9 (11.1%) videos skipped as broken, more than "
+        f"run {run_id}: training split synthetic/train: 1 "
+        "of 9 (11.1%) videos skipped as broken, more than "
         "max_skipped 1%; first: see log.txt; fix the data or raise max_skipped in the suite"
     )
     assert not store.is_done("trust", run_id)
@@ -179,7 +182,8 @@ def test_missing_test_videos_over_the_limit_fail_early_and_skips_show_in_status(
     code, out, store, run_id = _run(capsys, _suite(tmp_path, EVAL_ONLY), data_root)
     assert code == 1
     assert store.read_status("trust", run_id).error == (
-        f"synthetic/test1: 2 of 16 (12.5%) videos missing, more than max_skipped 1%; first: {root}/videos/gone/a.mp4 "
+        "synthetic/test1: 2 of 16 (12.5%) videos missing, more "
+        f"than max_skipped 1%; first: {root}/videos/gone/a.mp4 "
         f"(listed at {root / 'test1.txt'}:15; folder {root}/videos/gone does not exist); "
         "fix the data or raise max_skipped in the suite"
     )
@@ -257,9 +261,9 @@ def test_a_stored_record_with_a_nan_metric_is_not_done(
     code, out = _cli(capsys, "status", str(suite), "--results", str(store.root), "--json")
     (row,) = json.loads(out)
     assert row["state"] == "failed"
-    assert (
-        row["error"]
-        == "record.json unusable: synthetic/test1: 0 videos evaluated (16 of 16 (100%) skipped as broken)"
+    assert row["error"] == (
+        "record.json unusable: synthetic/test1: 0 videos "
+        "evaluated (16 of 16 (100%) skipped as broken)"
     )
     code, out = _cli(capsys, "run", str(suite), "--results", str(store.root), "--dry-run")
     assert "rerun (record.json unusable" in out
@@ -275,7 +279,8 @@ def test_a_diverged_training_fails_although_its_top1_looks_like_a_number(
     assert code == 1
     assert "top-1 33.33" in out  # chance level from NaN scores: what used to be reported as done
     assert store.read_status("trust", run_id).error == (
-        f"run {run_id}: training split synthetic/train: training diverged, loss nan in epoch 1; lower optim.lr or "
+        f"run {run_id}: training split synthetic/train: training "
+        "diverged, loss nan in epoch 1; lower optim.lr or "
         "use fp32 (and 1 more problem(s))"
     )
     assert not store.is_done("trust", run_id)
@@ -299,7 +304,8 @@ def test_a_diverged_training_fails_although_its_top1_looks_like_a_number(
                 "skipped_videos": {"train": 40},
             },
             [
-                "training split hmdb51/train1: trained on 0 videos (40 of 40 (100%) skipped as broken; see log.txt)"
+                "training split hmdb51/train1: trained on 0 videos "
+                "(40 of 40 (100%) skipped as broken; see log.txt)"
             ],
         ),
         (
@@ -315,7 +321,8 @@ def test_a_diverged_training_fails_although_its_top1_looks_like_a_number(
                 "evaluations": [{"dataset": "d", "split": "s", "videos": 14, "skipped": 2}],
             },
             [
-                "d/s: 2 of 16 (12.5%) videos skipped as broken, more than max_skipped 10%; fix the data or raise max_skipped "
+                "d/s: 2 of 16 (12.5%) videos skipped as broken, more "
+                "than max_skipped 10%; fix the data or raise max_skipped "
                 "in the suite"
             ],
         ),
@@ -326,7 +333,8 @@ def test_a_diverged_training_fails_although_its_top1_looks_like_a_number(
         (
             {"train": {"videos": 90, "epochs": 1, "clips": 89}, "skipped_videos": {"train": 1}},
             [
-                "training split: 1 of 90 (1.11%) videos skipped as broken, more than max_skipped 1%; first: see log.txt; "
+                "training split: 1 of 90 (1.11%) videos skipped as "
+                "broken, more than max_skipped 1%; first: see log.txt; "
                 "fix the data or raise max_skipped in the suite"
             ],
         ),

@@ -29,7 +29,8 @@ def load_counter() -> ModuleType:
 
 
 def run_ci(pytest_args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    """.ci/run on PYTEST_ARGS, without the caller's opt-out or SLURM_CONF; output and errors together."""
+    """.ci/run on PYTEST_ARGS, without the caller's opt-out or SLURM_CONF; output and errors
+    together."""
     full_env = {
         key: value for key, value in os.environ.items() if key not in (OPT_OUT, "SLURM_CONF")
     }
@@ -61,13 +62,20 @@ def unstartable_state(tmp_path: Path) -> str:
 
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">
-<testcase classname="t" name="a"><properties><property name="markers" value="slow slurm"/></properties></testcase>
-<testcase classname="t" name="b"><properties><property name="markers" value="slurm"/></properties></testcase>
-<testcase classname="t" name="c"><properties><property name="markers" value="slurm"/></properties><skipped message="no cluster"/></testcase>
-<testcase classname="t" name="d"><properties><property name="markers" value="slurm"/></properties><failure message="x"/></testcase>
-<testcase classname="t" name="e"><properties><property name="markers" value="slurm"/></properties><error message="teardown"/></testcase>
-<testcase classname="t" name="f"><properties><property name="markers" value="slow"/></properties></testcase>
-<testcase classname="t" name="g"><properties><property name="markers" value="slurmish"/></properties></testcase>
+<testcase classname="t" name="a"><properties><property name="markers" \
+value="slow slurm"/></properties></testcase>
+<testcase classname="t" name="b"><properties><property name="markers" \
+value="slurm"/></properties></testcase>
+<testcase classname="t" name="c"><properties><property name="markers" \
+value="slurm"/></properties><skipped message="no cluster"/></testcase>
+<testcase classname="t" name="d"><properties><property name="markers" \
+value="slurm"/></properties><failure message="x"/></testcase>
+<testcase classname="t" name="e"><properties><property name="markers" \
+value="slurm"/></properties><error message="teardown"/></testcase>
+<testcase classname="t" name="f"><properties><property name="markers" \
+value="slow"/></properties></testcase>
+<testcase classname="t" name="g"><properties><property name="markers" \
+value="slurmish"/></properties></testcase>
 <testcase classname="t" name="h"/>
 </testsuite></testsuites>"""
 

@@ -121,7 +121,8 @@ def _race(
     if ours:
         with wins.get_lock():
             wins.value += 1
-    barrier.wait()  # every process stays alive until all have tried: a winner is never provably gone
+    # every process stays alive until all have tried: a winner is never provably gone
+    barrier.wait()
 
 
 def test_racing_processes_take_a_dead_lock_over_exactly_once(tmp_path: Path) -> None:

@@ -62,9 +62,11 @@ def test_unknown_command_is_a_usage_error() -> None:
     "args", [["--help"], ["ls", "suites"], ["ls", "models"], ["run", "--help"]]
 )
 def test_commands_that_only_read_declarations_import_no_torch(args: list[str]) -> None:
-    """The CLI, suites and model declarations load without torch (it costs seconds at every start)."""
+    """The CLI, suites and model declarations load without torch (it costs seconds at every
+    start)."""
     code = (
-        "import sys\nfrom omnibench.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "import sys\nfrom omnibench.cli import main\ntry:\n    "
+        "main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
     result = subprocess.run(

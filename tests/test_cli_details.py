@@ -21,7 +21,8 @@ from test_report import make_record
 SUITE = """\
 name: two
 description: two runs
-table: {paper_table: table8, title: Ratio, layout: grid, rows: [model.options.ratio], columns: [dataset], metrics: [top1]}
+table: {paper_table: table8, title: Ratio, layout: grid, rows: [model.options.ratio], \
+columns: [dataset], metrics: [top1]}
 base: {protocol: supervised, dataset: hmdb51, model: {name: omniclip}}
 grid: {model.options.ratio: [0.25, 0.5]}
 """
@@ -58,7 +59,8 @@ def test_report_and_status_name_states_alike(suite_file: Path, tmp_path: Path, c
 
 @pytest.fixture()
 def online_hmdb51(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Runs on HMDB51 with open_clip's tags pass the plan checks: weights downloadable, a data root."""
+    """Runs on HMDB51 with open_clip's tags pass the plan checks: weights downloadable, a data
+    root."""
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     (tmp_path / "data" / "hmdb51").mkdir(parents=True)
     return tmp_path / "data"

@@ -16,7 +16,8 @@ from omnibench.execution.store import RunStore
 SUITE = """\
 name: trained
 description: one tiny OmniCLIP trained on three motions
-table: {paper_table: null, title: Trained, layout: grid, rows: [model.name], columns: [dataset], metrics: [top1]}
+table: {paper_table: null, title: Trained, layout: grid, rows: [model.name], columns: [dataset], \
+metrics: [top1]}
 base:
   protocol: supervised
   dataset: synthetic
@@ -40,7 +41,8 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``synthetic`` (three motions) and ``other-motions`` (three other motions, declared in datasets.yaml)."""
+    """``synthetic`` (three motions) and ``other-motions`` (three other motions, declared in
+    datasets.yaml)."""
     root = tmp_path_factory.mktemp("data")
     generate_synthetic(
         root / "synthetic",

@@ -1,4 +1,5 @@
-"""What would fail on the compute node is found by `validate` and `--dry-run`, with where it was set."""
+"""What would fail on the compute node is found by `validate` and `--dry-run`, with where it was
+set."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 SUITE = """\
 name: checked
 description: few-shot on a small synthetic copy
-table: {paper_table: null, title: Checked, layout: grid, rows: [model.name], columns: [protocol_options.shots], metrics: [top1]}
+table: {paper_table: null, title: Checked, layout: grid, rows: [model.name], \
+columns: [protocol_options.shots], metrics: [top1]}
 base:
   protocol: few_shot
   dataset: synthetic
@@ -59,7 +61,8 @@ def test_shots_beyond_a_class_are_found_in_the_dry_run(
     code, out = cli(*args)
     assert code == 2, out
     assert (
-        f"error: {path}:11: synthetic/train: 2 of its 2 classes have fewer than 4 videos (e.g. 'object moving left' "
+        f"error: {path}:11: synthetic/train: 2 of its 2 classes "
+        "have fewer than 4 videos (e.g. 'object moving left' "
         "has 3); lower protocol_options.shots"
     ) in out
     assert (
@@ -76,7 +79,8 @@ def test_shots_beyond_a_class_are_found_in_the_dry_run(
             "backbone: omnibench-tiny-vit",
             "backbone: omnibench-tiny-vt",
             7,
-            "model.backbone: open_clip has no backbone 'omnibench-tiny-vt' (did you mean 'omnibench-tiny-vit'?)",
+            "model.backbone: open_clip has no backbone "
+            "'omnibench-tiny-vt' (did you mean 'omnibench-tiny-vit'?)",
         ),
         (
             "pretrained: null",
@@ -88,7 +92,8 @@ def test_shots_beyond_a_class_are_found_in_the_dry_run(
             "pretrained: null",
             "pretrained: opena",
             7,
-            "model.pretrained 'opena' is neither a file nor an open_clip tag of 'omnibench-tiny-vit'; its tags: none",
+            "model.pretrained 'opena' is neither a file nor an "
+            "open_clip tag of 'omnibench-tiny-vit'; its tags: none",
         ),
         (
             "input_size: 32, short_side: 32",

@@ -1,4 +1,5 @@
-"""`omnibench rm SUITE [--run RUN | --failed]`: asks first, keeps active runs, never leaves the store."""
+"""`omnibench rm SUITE [--run RUN | --failed]`: asks first, keeps active runs, never leaves the
+store."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from omnibench.execution.store import RunStore, atomic_write_json
 SUITE = """\
 name: four
 description: four runs in four states
-table: {paper_table: null, title: Four, layout: grid, rows: [model.name], columns: [dataset], metrics: [top1]}
-base: {protocol: few_shot, dataset: synthetic, model: {backbone: omnibench-tiny-vit, pretrained: null}}
+table: {paper_table: null, title: Four, layout: grid, rows: [model.name], columns: [dataset], \
+metrics: [top1]}
+base: {protocol: few_shot, dataset: synthetic, model: {backbone: omnibench-tiny-vit, \
+pretrained: null}}
 grid: {model.name: [omniclip, xclip, vificlip, vl_prompt]}
 """
 

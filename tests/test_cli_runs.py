@@ -20,7 +20,8 @@ from omnibench.execution.store import RunStore, atomic_write_json
 SUITE = """\
 name: tiny
 description: A small suite for the CLI tests
-table: {paper_table: null, title: Tiny, layout: grid, rows: [model.name], columns: [dataset, protocol_options.shots], metrics: [top1]}
+table: {paper_table: null, title: Tiny, layout: grid, rows: [model.name], columns: [dataset, \
+protocol_options.shots], metrics: [top1]}
 base:
   protocol: few_shot
   dataset: synthetic

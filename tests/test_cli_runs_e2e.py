@@ -20,7 +20,8 @@ from omnibench.execution.store import RunStore
 SUITE = """\
 name: e2e
 description: end-to-end CLI test
-table: {paper_table: null, title: e2e, layout: grid, rows: [model.name], columns: [protocol], metrics: [top1]}
+table: {paper_table: null, title: e2e, layout: grid, rows: [model.name], columns: [protocol], \
+metrics: [top1]}
 base:
   dataset: synthetic
   model: {backbone: omnibench-tiny-vit, pretrained: null}

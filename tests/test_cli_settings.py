@@ -16,7 +16,8 @@ from omnibench.execution.store import RunStore
 SUITE = """\
 name: smoke
 description: two models on the synthetic benchmark
-table: {paper_table: null, title: Smoke, layout: grid, rows: [model.name], columns: [protocol], metrics: [top1]}
+table: {paper_table: null, title: Smoke, layout: grid, rows: [model.name], columns: [protocol], \
+metrics: [top1]}
 base:
   protocol: supervised
   dataset: synthetic

@@ -14,7 +14,8 @@ from omnibench.execution.store import RunStore, atomic_write_json
 SUITE = """\
 name: wide
 description: a suite whose runs differ in four settings
-table: {paper_table: null, title: Wide, layout: grid, rows: [model.name], columns: [dataset, protocol_options.shots], metrics: [top1]}
+table: {paper_table: null, title: Wide, layout: grid, rows: [model.name], columns: [dataset, \
+protocol_options.shots], metrics: [top1]}
 base:
   protocol: few_shot
   dataset: synthetic
@@ -25,8 +26,10 @@ grid:
     seed: [1, 2]
 """
 ERROR = (
-    "cannot load checkpoint file /cluster/project/some-group/checkpoints/clip/ViT-B-16-openai.pt into backbone "
-    "'ViT-B-16': size mismatch for visual.positional_embedding (OpenAI weights need a '-quickgelu' backbone name)"
+    "cannot load checkpoint file "
+    "/cluster/project/some-group/checkpoints/clip/ViT-B-16-openai.pt into backbone "
+    "'ViT-B-16': size mismatch for visual.positional_embedding "
+    "(OpenAI weights need a '-quickgelu' backbone name)"
 )
 
 

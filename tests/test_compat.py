@@ -38,7 +38,10 @@ def test_every_vision_import_in_the_package_is_preceded_by_the_compat_step() -> 
 
 
 def test_open_clip_and_timm_import_after_the_compat_step_in_a_fresh_interpreter() -> None:
-    code = "import omnibench.compat, open_clip, timm, torchvision, torch; print(hasattr(torch.ops.torchvision, 'nms'))"
+    code = (
+        "import omnibench.compat, open_clip, timm, torchvision, "
+        "torch; print(hasattr(torch.ops.torchvision, 'nms'))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "True"
 

@@ -1,4 +1,5 @@
-"""Colour maps: each jitter op and their compositions against torchvision, normalisation, batching."""
+"""Colour maps: each jitter op and their compositions against torchvision, normalisation,
+batching."""
 
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ NO_NORMALISATION = ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
 
 def _smooth_colours(seed: int = 0) -> torch.Tensor:
-    """Blurred random colours in [0, 1] on the uint8 grid (natural-image-like: smooth, mostly saturated)."""
+    """Blurred random colours in [0, 1] on the uint8 grid (natural-image-like: smooth, mostly
+    saturated)."""
     image = F.gaussian_blur(
         torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(seed)), [9, 9]
     )
@@ -88,7 +90,8 @@ def test_each_colour_op_matches_torchvision(factor: float) -> None:
 
 
 def _matrix_on_frames(image: torch.Tensor, matrix: np.ndarray) -> torch.Tensor:
-    """A 3x3 colour matrix applied to float frames (T, 3, H, W), clamped as torchvision's ops clamp."""
+    """A 3x3 colour matrix applied to float frames (T, 3, H, W), clamped as torchvision's ops
+    clamp."""
     return torch.einsum("ij,tjhw->tihw", torch.from_numpy(matrix).float(), image).clamp(0, 1)
 
 
@@ -115,7 +118,8 @@ def test_normalisation_is_folded_into_the_map() -> None:
 
 
 def test_batched_maps_apply_per_view() -> None:
-    """A (B, V) batch of views and maps gives what each view gives alone, channels-last input too."""
+    """A (B, V) batch of views and maps gives what each view gives alone, channels-last input
+    too."""
     torch.manual_seed(0)
     mean, std = NORMALIZATIONS["imagenet"]
     video = torch.randint(0, 256, (2, 3, 4, 8, 8, 3), dtype=torch.uint8).movedim(-1, -3)

@@ -1,4 +1,5 @@
-"""Dataset adapters on small official-format layouts written here, and where data roots come from."""
+"""Dataset adapters on small official-format layouts written here, and where data roots come
+from."""
 
 from __future__ import annotations
 

@@ -65,7 +65,8 @@ def test_test_clips_multi_view(videos: dict[str, Path]) -> None:
     )
     item = dataset[0]
     assert item["video"].shape == (6, 4, 3, 16, 16) and item["label"] == 0 and item["index"] == 0
-    # clip 1 samples frames [0, 3, 6, 9] + 1: brighter than clip 0, crops of one clip agree (flat frames)
+    # clip 1 samples frames [0, 3, 6, 9] + 1: brighter than clip 0, crops of one clip agree (flat
+    # frames)
     assert item["video"].dtype == torch.uint8 and item["color"].shape == (6, 3, 9)
     means = apply_color(item["video"], item["color"]).mean(dim=(2, 3, 4))
     assert torch.allclose(means[0], means[2], atol=1e-4) and (means[3] > means[0]).all()

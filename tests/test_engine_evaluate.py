@@ -41,7 +41,8 @@ class LogitsInPixels(nn.Module):
 
 
 class FixedViews(Dataset):
-    """Items as the data layer's ``VideoClipDataset`` makes them, with :data:`VIEWS` in the pixels."""
+    """Items as the data layer's ``VideoClipDataset`` makes them, with :data:`VIEWS` in the
+    pixels."""
 
     def __len__(self) -> int:
         return len(VIEWS)
@@ -143,7 +144,8 @@ def test_predictions_list_every_video_and_the_broken_one_with_its_reason() -> No
 
 
 def test_restricting_classes_renormalises_the_fused_scores() -> None:
-    """Base-to-novel and class subsets: [run, swim] only; the broken 'jump' video leaves the subset."""
+    """Base-to-novel and class subsets: [run, swim] only; the broken 'jump' video leaves the
+    subset."""
     result = run_fixed(2, 4).restrict([2, 0], "sub")
     assert result.classnames == ("swim", "run") and result.indices.tolist() == [0, 1, 3]
     assert result.labels.tolist() == [1, 0, 1] and result.broken == []

@@ -35,7 +35,8 @@ PLAIN = {"batch_size": 8, "mixup": 0.0, "cutmix": 0.0, "label_smoothing": 0.0, "
 
 
 class ColourClips(Dataset):
-    """Noise clips where class c < 3 lifts colour channel c by 150 and class 3 lifts none (chance: 25 %)."""
+    """Noise clips where class c < 3 lifts colour channel c by 150 and class 3 lifts none
+    (chance: 25 %)."""
 
     def __init__(self, size: int, seed: int, broken: int | None = None) -> None:
         generator = torch.Generator().manual_seed(seed)
@@ -193,7 +194,8 @@ def test_accumulation_equals_the_whole_batch_in_one_pass(accumulated: Trained) -
 
 
 def test_each_optimiser_step_uses_its_scheduled_learning_rate(accumulated: Trained) -> None:
-    """Linear warmup over the first epoch (4 steps), then the cosine to min_lr over all 8 steps (timm, X-CLIP)."""
+    """Linear warmup over the first epoch (4 steps), then the cosine to min_lr over all 8 steps
+    (timm, X-CLIP)."""
     top, floor = 1e-2, 1e-4
     warmup = [top * t / 4 for t in (1, 2, 3)]
     cosine = [
@@ -255,8 +257,8 @@ def test_training_loader_settings_and_resume_position() -> None:
 
 
 def test_resuming_a_mid_epoch_checkpoint_repeats_the_uninterrupted_run(tmp_path: Path) -> None:
-    """Checkpoints every 3 optimiser steps and at each epoch's end; resuming from step 3 ends bitwise
-    where the uninterrupted run ended (same parameters, history and clip count)."""
+    """Checkpoints every 3 optimiser steps and at each epoch's end; resuming from step 3 ends
+    bitwise where the uninterrupted run ended (same parameters, history and clip count)."""
     model, path = untrained(), tmp_path / "checkpoint.pt"
     settings = {
         "epochs": 2,

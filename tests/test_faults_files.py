@@ -15,7 +15,8 @@ from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 SUITE = """\
 name: shared
 description: one tiny run whose every output is checked
-table: {paper_table: null, title: shared, layout: grid, rows: [model.name], columns: [seed], metrics: [top1]}
+table: {paper_table: null, title: shared, layout: grid, rows: [model.name], columns: [seed], \
+metrics: [top1]}
 base:
   protocol: supervised
   dataset: synthetic
@@ -29,7 +30,8 @@ grid:
 
 @pytest.fixture()
 def group_umask() -> Iterator[int]:
-    """A group-writable umask (0o002), which neither the default (0o022) nor 0600 temp files give."""
+    """A group-writable umask (0o002), which neither the default (0o022) nor 0600 temp files
+    give."""
     previous = os.umask(0o002)
     yield 0o002
     os.umask(previous)

@@ -1,4 +1,5 @@
-"""Bad input and unsafe paths: one line naming the path, never a traceback, never a file outside the store.
+"""Bad input and unsafe paths: one line naming the path, never a traceback, never a file outside the
+store.
 
 Permission cases run with file permissions enforced (the ``unprivileged`` fixture: as root, the
 capabilities that bypass them are dropped), so they test something when CI runs as root.
@@ -26,7 +27,8 @@ from omnibench.execution.store import RunStore
 SUITE = """\
 name: {name}
 description: quick evaluation-only runs
-table: {{paper_table: null, title: t, layout: grid, rows: [model.name], columns: [seed], metrics: [top1]}}
+table: {{paper_table: null, title: t, layout: grid, rows: [model.name], columns: [seed], \
+metrics: [top1]}}
 base:
   protocol: eval_only
   dataset: synthetic

@@ -1,8 +1,10 @@
-"""Faults across processes, on real tiny runs: two invocations on one store, SIGTERM, Ctrl-C, kill -9,
-cancel, a refused Slurm submission, logging from the second run on, logs of runs at a terminal.
+"""Faults across processes, on real tiny runs: two invocations on one store, SIGTERM, Ctrl-C,
+kill -9, cancel, a refused Slurm submission, logging from the second run on, logs of runs at a
+terminal.
 
 Every `omnibench` here is a separate process started like a user would (its own session, Ctrl-C
-reaching its whole process group); the store is then read back as `status` and the next `run` see it.
+reaching its whole process group); the store is then read back as `status` and the next `run` see
+it.
 """
 
 from __future__ import annotations
@@ -30,20 +32,23 @@ from omnibench.execution.store import RunStore
 SUITE = """\
 name: {name}
 description: fault tests
-table: {{paper_table: null, title: faults, layout: grid, rows: [model.name], columns: [seed], metrics: [top1]}}
+table: {{paper_table: null, title: faults, layout: grid, rows: [model.name], columns: [seed], \
+metrics: [top1]}}
 base:
   protocol: supervised
   dataset: synthetic
   model: {{name: omniclip, backbone: omnibench-tiny-vit, pretrained: null}}
   data: {{frames: 4, input_size: 32, short_side: 32}}
-  optim: {{epochs: {epochs}, batch_size: 3, warmup_epochs: 0, mixup: 0.0, cutmix: 0.0, precision: fp32}}
+  optim: {{epochs: {epochs}, batch_size: 3, warmup_epochs: 0, mixup: 0.0, cutmix: 0.0, \
+precision: fp32}}
 grid:
   seed: {seeds}
 """
 EVAL_SUITE = """\
 name: evals
 description: evaluation only, on a split holding a broken video
-table: {paper_table: null, title: evals, layout: grid, rows: [model.name], columns: [seed], metrics: [top1]}
+table: {paper_table: null, title: evals, layout: grid, rows: [model.name], columns: [seed], \
+metrics: [top1]}
 base:
   protocol: eval_only
   dataset: synthetic

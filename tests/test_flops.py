@@ -14,7 +14,8 @@ from omnibench.engine.flops import count_flops, measure_cost, record_cost, text_
 from omnibench.models import MODELS, build_model
 from omnibench.models.backbone import load_clip
 
-# image 32, patch 8 (K = 16), width 64, 2 heads, 2 layers; embed 32; text: width 32, 2 heads, 2 layers
+# image 32, patch 8 (K = 16), width 64, 2 heads, 2 layers; embed 32; text: width 32, 2 heads,
+# 2 layers
 TINY = "omnibench-tiny-vit"
 
 
@@ -149,7 +150,8 @@ def _b16_model(b16: tuple, name: str, frames: int) -> torch.nn.Module:
 
 @pytest.mark.slow
 def test_published_anchors_b16(b16: tuple) -> None:
-    """Within 2% of the papers: CLIP B/16 frame 17.58, ViFi-CLIP 16 frames ≈ 281, X-CLIP 8 frames ≈ 145."""
+    """Within 2% of the papers: CLIP B/16 frame 17.58, ViFi-CLIP 16 frames ≈ 281, X-CLIP 8 frames
+    ≈ 145."""
     vanilla = video_gflops(_b16_model(b16, "vanilla_clip", 1), torch.zeros(1, 1, 3, 224, 224))
     assert vanilla == pytest.approx(17.58, rel=0.02)
     vifi = video_gflops(_b16_model(b16, "vificlip", 16), torch.zeros(1, 16, 3, 224, 224))
@@ -160,11 +162,13 @@ def test_published_anchors_b16(b16: tuple) -> None:
 
 @pytest.mark.slow
 def test_omniclip_b16_cost_beside_the_paper(b16: tuple) -> None:
-    """With attention, OmniCLIP costs more than 8 plain frames; with attention modules skipped (thop's
-    convention) it lands near the paper's 130 (K400, video + one prompt) and 128 (SSv2, video)."""
+    """With attention, OmniCLIP costs more than 8 plain frames; with attention modules skipped
+    (thop's convention) it lands near the paper's 130 (K400, video + one prompt) and 128 (SSv2,
+    video)."""
     cost = measure_cost(_b16_model(b16, "omniclip", 8), frames=8, size=224, classes=1)
     print(
-        f"OmniCLIP ViT-B/16, 8 frames: {cost.gflops_video:.1f} GFLOPs, {cost.gflops_video_no_attention:.1f} "
+        f"OmniCLIP ViT-B/16, 8 frames: {cost.gflops_video:.1f} "
+        f"GFLOPs, {cost.gflops_video_no_attention:.1f} "
         "with attention skipped; paper: 130 (Table 2), 128 (Table 3)"
     )
     assert cost.gflops_video > 8 * 17.58  # SPG adds K/4 = 49 tokens to every frame's 197
@@ -194,8 +198,8 @@ def test_record_cost_block_matches_the_record_schema() -> None:
 def prompt_generator(
     patches: int, frames: int, width: int, embed: int, layers: int = 2, classes: int = 1
 ) -> dict:
-    """X-CLIP's video-specific prompts (one head at E = 32): context LN + projection + norm, then per
-    layer: norms, q, k/v over the K context tokens, attention, output projection and MLP."""
+    """X-CLIP's video-specific prompts (one head at E = 32): context LN + projection + norm, then
+    per layer: norms, q, k/v over the K context tokens, attention, output projection and MLP."""
     context = ln(patches * frames, width) + patches * width * embed + ln(patches, embed)
     norms_mlp = 2 * ln(classes, embed) + 2 * classes * embed * 4 * embed
     projections = classes * embed * embed + patches * embed * 2 * embed + classes * embed * embed
@@ -233,7 +237,8 @@ def test_omniclip_breakdown_by_hand_and_sums_to_the_totals() -> None:
             frames * 2 * attention(plain, width),
             frames * (conv + 2 * ln(plain, width) + 2 * mlp_ln(plain)),
         ),
-        # prompts in both blocks; ln_post on the class token only (not on all 17 tokens as open_clip's tower)
+        # prompts in both blocks; ln_post on the class token only (not on all 17 tokens as
+        # open_clip's tower)
         "extra_tokens": (
             frames
             * (
@@ -302,8 +307,8 @@ def test_xclip_breakdown_names_its_modules_and_sums() -> None:
         parts["messages"].label.startswith("cross-frame communication")
         and parts["mit"].side == "video"
     )
-    # one message token per frame joins each block's attention (its q/k/v, output projection; 17 -> 18 keys),
-    # then leaves before the MLP
+    # one message token per frame joins each block's attention (its q/k/v, output projection;
+    # 17 -> 18 keys), then leaves before the MLP
     extra = 4 * 2 * (
         ln(18, 64) - ln(17, 64) + 64 * 4 * 64 + attention(18, 64) - attention(17, 64)
     ) + 4 * (ln(1, 64) - ln(17, 64))

@@ -223,7 +223,8 @@ def is_alive(pid: int | str) -> bool:
 
 
 def leftovers(state: Path) -> list[str]:
-    """ "PID COMM" of the live processes that name ``state`` on their command line or in their environment."""
+    """ "PID COMM" of the live processes that name ``state`` on their command line or in their
+    environment."""
     found = []
     for proc in Path("/proc").iterdir():
         try:

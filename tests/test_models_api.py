@@ -152,7 +152,8 @@ def test_exact_trainable_parameter_names(name: str, options: dict, expected: set
     ("name", "groups"), [("omniclip", 2), ("xclip", 4), ("vificlip", 1), ("vl_prompt", 1)]
 )
 def test_weight_decay_groups_follow_each_released_optimiser(name: str, groups: int) -> None:
-    """X-CLIP's groups (decay | none) x (CLIP | new, 10x LR); OmniCLIP trains new modules only; ViFi-CLIP: one group."""
+    """X-CLIP's groups (decay | none) x (CLIP | new, 10x LR); OmniCLIP trains new modules only;
+    ViFi-CLIP: one group."""
     from omnibench.config.spec import OptimSpec
     from omnibench.engine.optim import param_groups
 

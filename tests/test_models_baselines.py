@@ -87,7 +87,8 @@ def test_xclip_new_modules_and_settings() -> None:
 
 
 def test_xclip_mit_and_prompt_generator_use_quick_gelu_and_no_qkv_biases() -> None:
-    """The released MIT and prompt-generator FFNs use QuickGELU; its cross-attention q/k/v have no bias."""
+    """The released MIT and prompt-generator FFNs use QuickGELU; its cross-attention q/k/v have no
+    bias."""
     from open_clip.transformer import QuickGELU  # after omnibench.models (its torchvision step)
 
     model = tiny("xclip")

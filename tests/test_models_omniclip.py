@@ -1,5 +1,5 @@
-"""OmniCLIP: plain prompt concatenation (§3.1), identity at init without prompts or with the optional
-gate, PTA mixes only along time, the literal SPG and head forms, every ablation switch."""
+"""OmniCLIP: plain prompt concatenation (§3.1), identity at init without prompts or with the
+optional gate, PTA mixes only along time, the literal SPG and head forms, every ablation switch."""
 
 from __future__ import annotations
 
@@ -79,7 +79,8 @@ def test_untrained_frame_features_equal_frozen_clip_without_visible_prompts(opti
 
 def test_prompts_are_concatenated_and_seen_from_the_first_step_by_default() -> None:
     """§3.1: V^0 = Concat(V^0, R^0), no gate. The frozen blocks attend to the prompts at once, so an
-    untrained OmniCLIP's class token already differs from frozen CLIP's; the gated variant's does not."""
+    untrained OmniCLIP's class token already differs from frozen CLIP's; the gated variant's does
+    not."""
     torch.manual_seed(0)
     model = omniclip().eval()
     assert model.prompt_gate is None and not model.options.prompt_gate
@@ -109,8 +110,9 @@ def test_each_identity_mechanism_matters() -> None:
 
 
 def test_temporal_embedding_row_t_goes_to_frame_t() -> None:
-    """Eq. 1: frame t's tokens get TE[t]. With T identical frames, frame t's feature is frozen CLIP's
-    image feature computed with TE[t] added to its positional embedding (open_clip's own forward)."""
+    """Eq. 1: frame t's tokens get TE[t]. With T identical frames, frame t's feature is frozen
+    CLIP's image feature computed with TE[t] added to its positional embedding (open_clip's own
+    forward)."""
     torch.manual_seed(0)
     model = omniclip(use_spg=False).eval()
     frame = video()[:1, :1]
@@ -185,7 +187,8 @@ def test_attend_takes_matmuls_only_for_short_sequences_on_cuda() -> None:
 
 @pytest.mark.parametrize("gate", [0.0, 0.3, 2.0])
 def test_key_bias_channel_equals_the_bias_mask(gate: float) -> None:
-    """The prompt gate's bias folded into an extra q/k channel: same attention and gradients as the mask."""
+    """The prompt gate's bias folded into an extra q/k channel: same attention and gradients as the
+    mask."""
     from omnibench.models.adapters import PromptGate
     from omnibench.models.attention import attend_with_key_bias
 
@@ -259,7 +262,8 @@ def test_spg_pools_the_patch_grid(pooling: str) -> None:
 
 
 def test_literal_spg_projector_is_a_two_layer_mlp_without_residual() -> None:
-    """Eq. 6 as written: R = MLP(Avg(V)), D-wide hidden layer; the default adds the pooled tokens back."""
+    """Eq. 6 as written: R = MLP(Avg(V)), D-wide hidden layer; the default adds the pooled tokens
+    back."""
     patches = torch.randn(3, 16, 64)
     pooled = (
         F.avg_pool2d(patches.transpose(1, 2).reshape(3, 64, 4, 4), 2).flatten(2).transpose(1, 2)
@@ -275,7 +279,8 @@ def test_literal_spg_projector_is_a_two_layer_mlp_without_residual() -> None:
 
 
 def test_literal_head_is_the_average_of_one_attention_layer() -> None:
-    """Eq. 5 as written: F_V = Avg(MHA(F)), no norm, no residual; the default starts as the frame mean."""
+    """Eq. 5 as written: F_V = Avg(MHA(F)), no norm, no residual; the default starts as the frame
+    mean."""
     torch.manual_seed(0)
     frames = torch.randn(2, FRAMES, 32)
     literal = omniclip(head_form="literal").head
@@ -297,7 +302,8 @@ def test_prompt_source_input_vs_per_block() -> None:
     for source, calls_expected in (("input", 1), ("per_block", 2)):
         model = omniclip(prompt_source=source)
         calls: list[int] = []
-        model.spg.register_forward_hook(lambda m, a, o: calls.append(1))  # noqa: B023 (runs within this iteration)
+        # the hook runs within this iteration
+        model.spg.register_forward_hook(lambda m, a, o: calls.append(1))  # noqa: B023
         with torch.no_grad():
             model.frame_features(video())
         assert len(calls) == calls_expected

@@ -1,5 +1,6 @@
-"""Pretrained weights from local files: OpenAI-style TorchScript archives and state dicts load with the
-activation their blocks were trained with (detected or stated, never guessed), which is recorded."""
+"""Pretrained weights from local files: OpenAI-style TorchScript archives and state dicts load with
+the activation their blocks were trained with (detected or stated, never guessed), which is
+recorded."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def features(model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
 
 def openai_archive(model: torch.nn.Module, path: Path, half: bool = False) -> Path:
     """Trace ``model.clip`` the way OpenAI's ``ViT-B-16.pt`` was made: a traced CLIP with its
-    resolution / context length / vocabulary size stored beside the weights (fp16 weights with ``half``)."""
+    resolution / context length / vocabulary size stored beside the weights (fp16 weights with
+    ``half``)."""
     clip = model.clip
     for name, value in OPENAI_EXTRAS.items():
         if hasattr(clip, name):
@@ -123,7 +125,8 @@ def test_a_state_dict_without_a_stated_activation_is_refused(
 def test_a_sidecar_open_clip_config_declares_the_activation(
     quickgelu_source: torch.nn.Module, tmp_path: Path
 ) -> None:
-    """A Hugging Face snapshot copied to the cluster: open_clip_config.json beside the weights file."""
+    """A Hugging Face snapshot copied to the cluster: open_clip_config.json beside the weights
+    file."""
     state = tmp_path / "open_clip_pytorch_model.bin"
     torch.save(quickgelu_source.clip.state_dict(), state)
     (tmp_path / "open_clip_config.json").write_text(json.dumps({"model_cfg": {"quick_gelu": True}}))
@@ -242,7 +245,8 @@ def test_a_prefilled_hugging_face_cache_loads_offline(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Route 2 end to end: ViT-B-32 weights in a Hugging Face cache laid out as `hf download` leaves
-    it, loaded with HF_HUB_OFFLINE=1 through the `openai` tag (random weights stand in for OpenAI's)."""
+    it, loaded with HF_HUB_OFFLINE=1 through the `openai` tag (random weights stand in for
+    OpenAI's)."""
     from safetensors.torch import save_file
 
     torch.manual_seed(2)
@@ -258,7 +262,8 @@ def test_a_prefilled_hugging_face_cache_loads_offline(
         {k: v.contiguous() for k, v in source.clip.state_dict().items()},
         snapshot / "open_clip_model.safetensors",
     )
-    import huggingface_hub.constants as hub  # reads its environment at import: set the values it uses
+    # reads its environment at import: set the values it uses
+    import huggingface_hub.constants as hub
 
     monkeypatch.setattr(hub, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(hub, "HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -281,7 +286,8 @@ def test_validate_refuses_an_unstated_state_dict_at_its_line(
     torch.save(quickgelu_source.clip.state_dict(), state)
     suite_text = (
         "name: weights\ndescription: d\n"
-        "table: {paper_table: null, title: t, layout: grid, rows: [model.name], columns: [dataset], metrics: [top1]}\n"
+        "table: {paper_table: null, title: t, layout: grid, rows: "
+        "[model.name], columns: [dataset], metrics: [top1]}\n"
         "base:\n  protocol: eval_only\n  dataset: synthetic\n"
         f"  model: {{name: vanilla_clip, backbone: {TINY}, pretrained: {state}}}\n"
     )

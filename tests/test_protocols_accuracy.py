@@ -90,7 +90,8 @@ def test_recorded_accuracy_equals_a_labelling_built_for_it(
     readable = [i for i in range(len(paths)) if i != BROKEN_AT]
     assert sorted(ranked) == readable and all(len(r) == 5 for r in ranked.values())
 
-    labels = {}  # the new label of each readable video: its top-1, its 2nd class, or a class outside its top 5
+    # the new label of each readable video: its top-1, its 2nd class, or a class outside its top 5
+    labels = {}
     for order, index in enumerate(readable):
         if order < HITS:
             labels[index] = ranked[index][0]
@@ -150,7 +151,8 @@ def test_base_to_novel_with_named_base_classes_and_a_shot_list(
     data_root: Path, tmp_path: Path
 ) -> None:
     """ViFi-CLIP's files: the base classes named in a CSV, the training videos in a shot list; the
-    record names both halves, the list and its files, and evaluates base and novel on the chosen split."""
+    record names both halves, the list and its files, and evaluates base and novel on the chosen
+    split."""
     synthetic = data_root / "synthetic"
     classes = [
         line.split(",", 1)[1] for line in (synthetic / "labels.csv").read_text().splitlines()[1:]

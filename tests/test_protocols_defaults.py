@@ -1,4 +1,5 @@
-"""The papers' defaults: each model's own per protocol, merged beneath a suite's values, valid specs."""
+"""The papers' defaults: each model's own per protocol, merged beneath a suite's values, valid
+specs."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from omnibench.models import DECLARED
 from omnibench.protocols import PROTOCOLS, validate_protocol_options
 
 # model, protocol -> (batch, per device, LR, min LR, epochs, weight decay, new-module LR x, frames,
-# normalisation), written from the papers and ../shared/reference/CONFIG_NOTES.md. min LR None: LR / 100.
+# normalisation), written from the papers and ../shared/reference/CONFIG_NOTES.md. min LR None:
+# LR / 100.
 OPTIM_AND_DATA = {
     ("omniclip", "few_shot"): (8, None, 2e-3, 2e-5, 50, 0.003, 1.0, 32, "clip"),
     ("omniclip", "zero_shot"): (256, 4, 2e-3, 2e-5, 10, 0.003, 1.0, 32, "clip"),
@@ -217,9 +219,11 @@ def test_protocol_options_are_validated() -> None:
 
 
 def test_declarations_defaults_and_suites_load_without_torch() -> None:
-    """Model declarations are torch-free: suites expand with every model's defaults, no torch import."""
+    """Model declarations are torch-free: suites expand with every model's defaults, no torch
+    import."""
     code = (
-        "import sys; from omnibench.config.suite import load_suite; from omnibench.models import describe_models; "
+        "import sys; from omnibench.config.suite import "
+        "load_suite; from omnibench.models import describe_models; "
         "assert len(load_suite('supervised').specs) == 12 and len(describe_models()) == 5; "
         "assert 'torch' not in sys.modules, 'torch was imported'"
     )

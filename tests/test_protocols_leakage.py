@@ -1,4 +1,5 @@
-"""The leakage guard: training lists vs evaluation lists (exact files and HMDB/UCF source groups)."""
+"""The leakage guard: training lists vs evaluation lists (exact files and HMDB/UCF source
+groups)."""
 
 from __future__ import annotations
 
@@ -67,9 +68,9 @@ def test_shared_files_and_source_groups_are_refused_with_counts(tmp_path: Path) 
     message = str(error.value)
     assert "\n" not in message
     assert (
-        "list/train (3 videos) overlaps list/test2 (4 videos): 1 shared files, 3 videos from 2 shared source groups"
-        in message
-    )
+        "list/train (3 videos) overlaps list/test2 (4 videos): "
+        "1 shared files, 3 videos from 2 shared source groups"
+    ) in message
     assert "allow_leakage: true" in message
     findings = check_leakage(adapter.load_split("train"), [adapter.load_split("test2")], allow=True)
     assert findings[0]["shared_files"] == 1 and findings[0]["group_overlap"] == 3

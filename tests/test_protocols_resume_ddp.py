@@ -24,7 +24,8 @@ from omnibench.protocols import execute
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
 spec = RunSpec.from_dict(json.loads(sys.argv[1]))
-runtime = RuntimeOptions(device="cpu", workers=int(sys.argv[4]), data_root=Path(sys.argv[3]), progress=False)
+runtime = RuntimeOptions(device="cpu", workers=int(sys.argv[4]), data_root=Path(sys.argv[3]), \
+progress=False)
 execute(spec, Path(sys.argv[2]), "test", runtime)
 """
 
@@ -81,7 +82,8 @@ def _finish(script: Path, spec: RunSpec, run_dir: Path, data_root: Path, workers
 def _kill_after(
     process: subprocess.Popen, checkpoint: Path, steps: int, timeout: float = 300
 ) -> int:
-    """SIGKILL ``process`` once its checkpoint holds ``steps`` optimiser steps; the step count at the kill."""
+    """SIGKILL ``process`` once its checkpoint holds ``steps`` optimiser steps; the step count at
+    the kill."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         if checkpoint.is_file():

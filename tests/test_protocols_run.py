@@ -230,7 +230,8 @@ def test_eval_only_half_classes_and_multi_view(data_root: Path, tmp_path: Path) 
 def test_k600_style_novel_class_subsets(
     data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A K600 stand-in (all 10 synthetic classes) minus a K400 stand-in (4 of them): 3 subsets of 4 novel classes."""
+    """A K600 stand-in (all 10 synthetic classes) minus a K400 stand-in (4 of them): 3 subsets of 4
+    novel classes."""
     synthetic = data_root / "synthetic"
     classes = [
         line.split(",", 1)[1] for line in (synthetic / "labels.csv").read_text().splitlines()[1:]

@@ -1,4 +1,5 @@
-"""Report tables from a fixture run store: exact cells, mean ± std, pending counts, deltas, labels."""
+"""Report tables from a fixture run store: exact cells, mean ± std, pending counts, deltas,
+labels."""
 
 from __future__ import annotations
 
@@ -43,8 +44,8 @@ def make_record(
     evaluations: list[dict[str, Any]] | None = None,
     gflops: float = 140.7,
 ) -> dict[str, Any]:
-    """A run record in the ARCHITECTURE.md schema; without ``evaluations``, one on the dataset's first test
-    split, and every dataset with its full class list (as the papers evaluate)."""
+    """A run record in the ARCHITECTURE.md schema; without ``evaluations``, one on the dataset's
+    first test split, and every dataset with its full class list (as the papers evaluate)."""
     first = dataset_facts().get(canonical_dataset(spec.dataset))
     split = first.test_splits[0] if first else "test1"
     evaluations = (
@@ -143,7 +144,8 @@ Plan = list[tuple[RunSpec, Any]]
 def suite_runs(
     suite: str, plan: Plan, evaluations: dict[str, list[dict[str, Any]]] | None = None
 ) -> SuiteRuns:
-    """SuiteRuns from (spec, top-1 | state) pairs: numbers become finished records, strings stay unfinished."""
+    """SuiteRuns from (spec, top-1 | state) pairs: numbers become finished records, strings stay
+    unfinished."""
     states, records = {}, []
     for spec, value in plan:
         done = not isinstance(value, str)
@@ -432,12 +434,14 @@ def test_a_trained_omniclip_without_pta_is_not_compared_with_the_frozen_clip_row
         "70.00²",
     ]
     assert table.notes[-2:] == [
-        "¹ No Δ, not compared with OmniCLIP T10 none: protocol supervised (paper eval_only); epochs 50 (paper 0).",
-        "² No Δ, not compared with OmniCLIP T10 none: protocol supervised (paper eval_only); epochs 30 (paper 0).",
+        "¹ No Δ, not compared with OmniCLIP T10 none: protocol "
+        "supervised (paper eval_only); epochs 50 (paper 0).",
+        "² No Δ, not compared with OmniCLIP T10 none: protocol "
+        "supervised (paper eval_only); epochs 30 (paper 0).",
     ]
 
 
-def test_every_ablation_suite_row_meets_its_published_row_and_the_papers_best_is_the_reference() -> (
+def test_every_ablation_suite_row_meets_its_published_row_and_the_papers_best_is_the_reference() -> (  # noqa: E501
     None
 ):
     for name in [n for n in suite_files() if n.startswith("ablation-")]:
@@ -658,7 +662,8 @@ def test_cells_pool_seeds_and_splits() -> None:
 def test_cells_refuse_to_pool_anything_else(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A suite that varies frames by mistake would be averaged into one cell: the report and validate refuse."""
+    """A suite that varies frames by mistake would be averaged into one cell: the report and
+    validate refuse."""
     runs = suite_runs("mixed", supervised_runs((8, 16), (1,), (0,)))
     with pytest.raises(
         OmniBenchError,
@@ -679,8 +684,10 @@ def test_cells_refuse_to_pool_anything_else(
     suite = tmp_path / "mixed.yaml"
     suite.write_text(
         "name: mixed\ndescription: frames vary by mistake\n"
-        "table: {paper_table: null, title: t, layout: grid, rows: [model.name], columns: [dataset], metrics: [top1]}\n"
-        "base: {protocol: supervised, dataset: hmdb51}\ngrid: {data.frames: [8, 16], seed: [0, 1]}\n"
+        "table: {paper_table: null, title: t, layout: grid, rows: "
+        "[model.name], columns: [dataset], metrics: [top1]}\n"
+        "base: {protocol: supervised, dataset: hmdb51}\ngrid: "
+        "{data.frames: [8, 16], seed: [0, 1]}\n"
     )
     monkeypatch.setenv("COLUMNS", "400")
     assert main(["validate", str(suite)]) == 2

@@ -1,5 +1,5 @@
-"""Report caveats: Δ against a published row only in the paper's setting (else a footnote naming what
-differs), and cells whose runs skipped broken videos marked † in every format."""
+"""Report caveats: Δ against a published row only in the paper's setting (else a footnote naming
+what differs), and cells whose runs skipped broken videos marked † in every format."""
 
 from __future__ import annotations
 
@@ -74,8 +74,10 @@ def test_a_tiny_random_backbone_on_4_classes_gets_no_delta_but_a_note_saying_why
     assert cell(table, "OmniCLIP", MEASURED, K2) == "25.0¹"
     assert not [r for r in table.rows if r.method == "OmniCLIP" and r.kind == DELTA]
     assert (
-        "¹ No Δ, not compared with OmniCLIP T5 OmniCLIP: backbone omnibench-tiny-vit (paper ViT-B/16); "
-        "pretrained none (paper CLIP-400M); frames 8 (paper 32); epochs 2 (paper 50); classes 4 (paper 51)."
+        "¹ No Δ, not compared with OmniCLIP T5 OmniCLIP: "
+        "backbone omnibench-tiny-vit (paper ViT-B/16); "
+        "pretrained none (paper CLIP-400M); frames 8 (paper "
+        "32); epochs 2 (paper 50); classes 4 (paper 51)."
     ) in table.notes
     assert row(table, "OmniCLIP", MEASURED).caveats  # and the CSV says it per cell
     tidy = table.tidy()
@@ -181,9 +183,9 @@ def test_skipped_videos_mark_the_cell_in_every_format(tmp_path: Path) -> None:
         [skipped_record(2, 1), make_record(few_shot(data_seed=1), "s", {"top1": 54.0})]
     )
     text = cell(table, "OmniCLIP", MEASURED, K2)
-    assert (
-        text == "52.0 ± 2.8†"
-    )  # two draws; one skipped 2 of its 16 test videos (the other none of 30) and 1 of 102 training videos
+    # two draws; one skipped 2 of its 16 test videos (the other none of 30) and 1 of 102 training
+    # videos
+    assert text == "52.0 ± 2.8†"
     assert (
         cell(table, "OmniCLIP", DELTA, K2, "Δ vs OmniCLIP T5") == "−2.1"
     )  # skipped, but the same setting

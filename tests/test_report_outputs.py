@@ -34,21 +34,25 @@ SUITES = {
 table: {paper_table: table5, title: "Few-shot top-1 (%)", layout: grid, rows: [model.name],
         columns: [dataset, protocol_options.shots], metrics: [top1]}
 base: {protocol: few_shot}
-grid: {dataset: [hmdb51, ucf101], protocol_options.shots: [2, 4, 8, 16], model.name: [omniclip, xclip], data_seed: [0, 1]}
+grid: {dataset: [hmdb51, ucf101], protocol_options.shots: [2, 4, 8, 16], \
+model.name: [omniclip, xclip], data_seed: [0, 1]}
 """,
     "sup_mini": """
-table: {paper_table: table2, title: Supervised, layout: supervised, rows: [model.name], columns: [dataset], metrics: [top1, top5]}
+table: {paper_table: table2, title: Supervised, layout: supervised, rows: [model.name], \
+columns: [dataset], metrics: [top1, top5]}
 base: {protocol: supervised, data: {frames: 8, test_clips: 4, test_crops: 3}}
 grid: {dataset: [k400, hmdb51, ucf101], model.name: [omniclip, xclip]}
 """,
     "ratio_mini": """
-table: {paper_table: table8, title: Temporal ratio, layout: grid, rows: [model.options.ratio], columns: [dataset], metrics: [top1],
+table: {paper_table: table8, title: Temporal ratio, layout: grid, rows: [model.options.ratio], \
+columns: [dataset], metrics: [top1],
         reference: {model.options.ratio: 0.25}}
 base: {protocol: supervised, model: {name: omniclip}}
 grid: {dataset: [hmdb51], model.options.ratio: [0.125, 0.25, 0.5, 1.0]}
 """,
     "zs_mini": """
-table: {paper_table: table6, title: Zero-shot, layout: zero_shot, rows: [model.name], columns: [eval.dataset], metrics: [top1]}
+table: {paper_table: table6, title: Zero-shot, layout: zero_shot, rows: [model.name], \
+columns: [eval.dataset], metrics: [top1]}
 base: {protocol: zero_shot, dataset: k400, protocol_options: {targets: [hmdb51, ucf101]}}
 grid: {model.name: [omniclip, xclip]}
 """,
@@ -70,7 +74,8 @@ def top1_of(spec: RunSpec) -> float:
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunStore:
-    """Suite files in $OMNIBENCH_SUITES and a store where all runs but the last of each suite finished."""
+    """Suite files in $OMNIBENCH_SUITES and a store where all runs but the last of each suite
+    finished."""
     suites = tmp_path / "suites"
     suites.mkdir()
     for name, body in SUITES.items():
@@ -109,7 +114,8 @@ def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunStore:
 
 @pytest.fixture(scope="session")
 def pdflatex() -> str:
-    """pdflatex, installed with apt-get (Debian's texlive) when missing and we are root; else skip."""
+    """pdflatex, installed with apt-get (Debian's texlive) when missing and we are root; else
+    skip."""
     found = shutil.which("pdflatex")
     if found:
         return found

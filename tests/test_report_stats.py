@@ -1,5 +1,5 @@
-"""Paired statistics against known cases: bootstrap intervals of top-1 differences, McNemar's exact test,
-and the "Δ vs reference" rows they fill, from run records and predictions.csv files."""
+"""Paired statistics against known cases: bootstrap intervals of top-1 differences, McNemar's exact
+test, and the "Δ vs reference" rows they fill, from run records and predictions.csv files."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ def outcomes(n: int, correct: int, rng: np.random.Generator) -> np.ndarray:
 def interval(
     row: list[np.ndarray], reference: list[np.ndarray], settings: stats.BootstrapSettings = SETTINGS
 ) -> tuple[float, float]:
-    """The paired interval (percentage points) of mean(row runs) − mean(reference runs), as the report computes it."""
+    """The paired interval (percentage points) of mean(row runs) − mean(reference runs), as the
+    report computes it."""
     both = stats.resampled_means(
         np.stack([*row, *reference]), settings.resamples, stats.rng_for(settings, "test")
     )
@@ -67,8 +68,8 @@ def test_a_large_clean_difference_excludes_zero() -> None:
 
 
 def test_the_interval_matches_the_paired_normal_approximation_and_scipy() -> None:
-    """Correlated runs (they agree on most videos): the paired interval is mean ± 1.96 sd(d)/√N, far narrower
-    than resampling each run on its own draw of videos would give."""
+    """Correlated runs (they agree on most videos): the paired interval is mean ± 1.96 sd(d)/√N, far
+    narrower than resampling each run on its own draw of videos would give."""
     rng = np.random.default_rng(3)
     b = outcomes(2000, 1400, rng)
     a = b.copy()
@@ -98,8 +99,8 @@ def test_the_interval_matches_the_paired_normal_approximation_and_scipy() -> Non
 
 
 def test_the_runs_of_a_cell_are_resampled_too() -> None:
-    """Seeds at 60 % and 80 % against two at 70 %: with 10 000 videos the video noise is small, and the
-    mean of two seeds drawn with replacement is 60, 70 or 80 with probability 1/4, 1/2, 1/4."""
+    """Seeds at 60 % and 80 % against two at 70 %: with 10 000 videos the video noise is small, and
+    the mean of two seeds drawn with replacement is 60, 70 or 80 with probability 1/4, 1/2, 1/4."""
     rng = np.random.default_rng(4)
     n = 10_000
     row = [outcomes(n, int(0.6 * n), rng), outcomes(n, int(0.8 * n), rng)]
@@ -285,8 +286,8 @@ def test_broken_videos_leave_both_sides_and_other_lists_get_no_interval(tmp_path
 
 
 def test_the_demo_runs_two_seeds_of_its_omniclip_rows_and_reports_them(tmp_path: Path) -> None:
-    """make demo's table: OmniCLIP rows as mean ± std over two seeds, every other row's Δ to OmniCLIP with
-    an interval (within noise or not)."""
+    """make demo's table: OmniCLIP rows as mean ± std over two seeds, every other row's Δ to
+    OmniCLIP with an interval (within noise or not)."""
     suite = load_suite("demo")
     seeds: dict[tuple[str, str, str], list[int]] = {}
     for spec in suite.specs:

@@ -26,13 +26,15 @@ CLASSES = ("object moving left", "object moving right", "object growing")
 SUITE = string.Template("""\
 name: $name
 description: one tiny supervised run
-table: {paper_table: null, title: Resume, layout: grid, rows: [model.name], columns: [dataset], metrics: [top1]}
+table: {paper_table: null, title: Resume, layout: grid, rows: [model.name], columns: [dataset], \
+metrics: [top1]}
 base:
   protocol: supervised
   dataset: synthetic
   model: {name: omniclip, backbone: omnibench-tiny-vit, pretrained: null}
   data: {frames: 4, input_size: 32, short_side: 32}
-  optim: {epochs: $epochs, batch_size: $batch, lr: 1.0e-3, warmup_epochs: 1, mixup: 0.0, cutmix: 0.0, precision: fp32}
+  optim: {epochs: $epochs, batch_size: $batch, lr: 1.0e-3, warmup_epochs: 1, mixup: 0.0, \
+cutmix: 0.0, precision: fp32}
 grid:
   seed: [7]
 """)

@@ -111,13 +111,18 @@ def test_run_ids_are_stable_across_formatting_and_processes(tmp_path: Path) -> N
     ids = [s.run_id() for s in load_suite(_write(tmp_path)).specs]
     assert len(set(ids)) == len(ids)
     reordered = SUITE.replace(
-        "  model: {{backbone: ViT-B-16, pretrained: openai, options: {{ratio: 0.25}}}}\n  data: {{frames: 32}}",
-        "  data:\n    frames: 32\n  model:\n    options:\n      ratio: 0.25\n    pretrained: openai\n    backbone: ViT-B-16",
+        "  model: {{backbone: ViT-B-16, pretrained: openai, "
+        "options: {{ratio: 0.25}}}}\n  data: {{frames: 32}}",
+        "  data:\n    frames: 32\n  model:\n    options:\n      "
+        "ratio: 0.25\n    pretrained: openai\n    backbone: ViT-B-16",
     )
     other = tmp_path / "other"
     other.mkdir()
     assert [s.run_id() for s in load_suite(_write(other, reordered, "few")).specs] == ids
-    code = "import sys; from omnibench.config.suite import load_suite; print(' '.join(s.run_id() for s in load_suite(sys.argv[1]).specs))"
+    code = (
+        "import sys; from omnibench.config.suite import load_suite; "
+        "print(' '.join(s.run_id() for s in load_suite(sys.argv[1]).specs))"
+    )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "few.yaml")],

@@ -101,7 +101,8 @@ def test_expected_run_counts() -> None:
 SUITE = """\
 name: check
 description: registry checks
-table: {paper_table: null, title: t, layout: grid, rows: [model.name], columns: [dataset], metrics: [top1]}
+table: {paper_table: null, title: t, layout: grid, rows: [model.name], columns: [dataset], \
+metrics: [top1]}
 base:
   protocol: few_shot
   model: {backbone: omnibench-tiny-vit, pretrained: null}

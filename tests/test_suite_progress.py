@@ -1,4 +1,5 @@
-"""The suite's progress line: starts and ends as they happen, done / failed counts, ETA from the pace so far."""
+"""The suite's progress line: starts and ends as they happen, done / failed counts, ETA from the
+pace so far."""
 
 from __future__ import annotations
 
@@ -48,15 +49,14 @@ def test_counts_and_eta_follow_the_runs_status_files(
     )  # failed before it was seen running
     progress.poll()
     lines = [line.split(" ", 1)[1] for line in out.getvalue().splitlines()]
-    assert (
-        lines
-        == [
-            f"[1/4] start s/{ids[0]} (seed 0)",
-            f"[1/4] done s/{ids[0]} in 2:00: top-1 41.50 · run 1/4 · 1 done · 0 failed · ETA 6:00",  # 3 left, 2 min each
-            f"[2/4] start s/{ids[1]} (seed 1)",
-            f"[2/4] failed s/{ids[1]} in 0:00: CUDA out of memory · run 2/4 · 1 done · 1 failed · ETA 2:00",
-        ]
-    )
+    assert lines == [
+        f"[1/4] start s/{ids[0]} (seed 0)",
+        f"[1/4] done s/{ids[0]} in 2:00: top-1 41.50 "
+        "· run 1/4 · 1 done · 0 failed · ETA 6:00",  # 3 left, 2 min each
+        f"[2/4] start s/{ids[1]} (seed 1)",
+        f"[2/4] failed s/{ids[1]} in 0:00: CUDA out of "
+        "memory · run 2/4 · 1 done · 1 failed · ETA 2:00",
+    ]
 
 
 def test_clock() -> None:

@@ -22,7 +22,8 @@ from omnibench.protocols import execute
 
 CHANCE = 25.0
 # Learning rates tuned once for the tiny backbones; X-CLIP with its own 10x on new modules (with its
-# official QuickGELU, initialisation and frozen logit scale, 3e-4 left seed 1024 near chance; 1e-3 at chance).
+# official QuickGELU, initialisation and frozen logit scale, 3e-4 left seed 1024 near chance;
+# 1e-3 at chance).
 RECIPES = {
     "omniclip": {"lr": 1e-3},
     "xclip": {"lr": 1e-4, "new_module_lr_mult": 10.0},

@@ -80,7 +80,8 @@ def find_videos(directory: Path) -> list[Path]:
 
 @contextlib.contextmanager
 def bench_videos(directory: Path | None, short_side: int) -> Iterator[tuple[list[Path], str]]:
-    """The videos to read (from ``directory``, or generated into a temporary one) and a description."""
+    """The videos to read (from ``directory``, or generated into a temporary one) and a
+    description."""
     if directory is not None:
         yield find_videos(directory), str(directory)
         return
@@ -122,7 +123,8 @@ def bench_loader(
 ) -> LoaderResult:
     """Median clips/s of the training dataset (decode + augment) and of raw decord on its indices.
 
-    ``shape`` is (frames, input size); the colour step runs on ``device`` over a batch of all videos.
+    ``shape`` is (frames, input size); the colour step runs on ``device`` over a batch of all
+    videos.
     """
     from omnibench.data import VideoClipDataset, VideoRecord, build_transform  # noqa: PLC0415
 
@@ -159,7 +161,8 @@ def bench_loader(
 def color_ms_per_clip(
     dataset: VideoClipDataset, device: torch.device, repeats: int, warmup: int
 ) -> float:
-    """Milliseconds per clip of the colour step on ``device``, over one collated batch of the dataset."""
+    """Milliseconds per clip of the colour step on ``device``, over one collated batch of the
+    dataset."""
     from omnibench.data import collate_clips  # noqa: PLC0415
     from omnibench.data.color import apply_color  # noqa: PLC0415
 

@@ -93,7 +93,8 @@ def reset_peak_memory(device: torch.device) -> None:
 
 
 def peak_memory_mib(device: torch.device) -> float:
-    """Peak memory since :func:`reset_peak_memory`: CUDA max allocated, or process RSS high-water."""
+    """Peak memory since :func:`reset_peak_memory`: CUDA max allocated, or process RSS
+    high-water."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     match = re.search(r"^VmHWM:\s+(\d+) kB", _read(_STATUS), re.MULTILINE)

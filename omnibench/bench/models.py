@@ -77,7 +77,8 @@ def bench_models(
 
 
 def bench_one(name: str, settings: BenchSettings, profile_dir: Path | None = None) -> ModelResult:
-    """Build model ``name``, time its inference and training step, count its FLOPs (and profile both)."""
+    """Build model ``name``, time its inference and training step, count its FLOPs (and profile
+    both)."""
     device = torch.device(settings.device)
     with _built(name, settings, device) as model:
         video, classnames = _random_video(settings, device), class_names(settings.classes)

@@ -14,7 +14,8 @@ ROWS = 25
 
 
 def profile_to(path: Path, fn: Callable[[], None], device: torch.device) -> None:
-    """Run ``fn`` once under the profiler; write its ops by self time, then grouped by input shape."""
+    """Run ``fn`` once under the profiler; write its ops by self time, then grouped by input
+    shape."""
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
     with profile(activities=activities, record_shapes=True) as prof:
         fn()

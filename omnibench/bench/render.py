@@ -88,17 +88,21 @@ def loader_summary(report: BenchReport) -> list[str]:
     if loader is None:
         return ["loader: not measured (--no-loader)"]
     return [
-        f"input: {loader.source}; {loader.frames} frames, short side {loader.short_side}, crop {loader.input_size}",
+        f"input: {loader.source}; {loader.frames} frames, short "
+        f"side {loader.short_side}, crop {loader.input_size}",
         f"raw decord decode of the same frames: {loader.raw_clips_per_s:.1f} clips/s per worker",
-        f"decode + augment (training dataset: crop, flip, colour-map draw): {loader.loader_clips_per_s:.1f} clips/s per worker"
+        "decode + augment (training dataset: crop, flip, colour-map "
+        f"draw): {loader.loader_clips_per_s:.1f} clips/s per worker"
         f" = {loader.ratio:.2f}× raw decode",
-        f"colour jitter + normalisation, run on the model's device ({loader.color_device}) over a collated"
+        "colour jitter + normalisation, run on the model's "
+        f"device ({loader.color_device}) over a collated"
         f" batch: {loader.color_ms_per_clip:.2f} ms per clip",
     ]
 
 
 def target_rows(report: BenchReport, styled: bool = False) -> Rows:
-    """Each efficiency target with its measured value and verdict (rich-styled verdicts if ``styled``)."""
+    """Each efficiency target with its measured value and verdict (rich-styled verdicts if
+    ``styled``)."""
     headers = ["target", "measured", "limit", "status"]
     rows = [
         [
@@ -118,10 +122,12 @@ def settings_lines(report: BenchReport) -> list[str]:
     gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
     return [
         f"backbone {s.backbone} (random weights), {s.frames} frames, batch {s.batch}, {s.size} px, "
-        f"{s.classes} class names, {s.device} {s.dtype}; median of {s.repeats} after {s.warmup} warm-up",
+        f"{s.classes} class names, {s.device} {s.dtype}; "
+        f"median of {s.repeats} after {s.warmup} warm-up",
         f"machine: {m['cpu']} ({m['cpu_count']} cores, {m['torch_threads']} torch threads, "
         f"1-min load {m['load_avg_1min']}){gpu}; torch {m['torch']}, python {m['python']}",
-        f"peak memory = {report.memory}; GFLOPs per view count a multiply-add as one flop (fvcore), "
+        f"peak memory = {report.memory}; GFLOPs per view "
+        "count a multiply-add as one flop (fvcore), "
         "TFLOP/s count it as two",
     ]
 

@@ -64,7 +64,8 @@ def resolve_settings(settings: BenchSettings) -> BenchSettings:
     if config is None:
         known = open_clip.list_models()
         raise OmniBenchError(
-            f"bench: unknown --backbone '{settings.backbone}'{did_you_mean(settings.backbone, known)}"
+            "bench: unknown --backbone "
+            f"'{settings.backbone}'{did_you_mean(settings.backbone, known)}"
         )
     if settings.device == "cuda" and not torch.cuda.is_available():
         raise OmniBenchError("bench: --device cuda but no CUDA device is available")

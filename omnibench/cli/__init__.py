@@ -42,7 +42,8 @@ class OmniBenchGroup(TyperGroup):
 
 
 def _hide_flag_types() -> None:
-    """Typer's help prints ``<bool>`` after on/off flags (``--dry-run <bool>``); a flag takes no value."""
+    """Typer's help prints ``<bool>`` after on/off flags (``--dry-run <bool>``); a flag takes no
+    value."""
     shown = TyperOption.display_type_rich
 
     def display_type_rich(self: TyperOption, ctx: Context) -> str | None:
@@ -63,7 +64,17 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from omnibench.cli import bench, checks, data, evaluate, models, report, rm, runs, status  # noqa: PLC0415
+    from omnibench.cli import (  # noqa: PLC0415
+        bench,
+        checks,
+        data,
+        evaluate,
+        models,
+        report,
+        rm,
+        runs,
+        status,
+    )
 
     app.add_typer(data.app, name="data")
     app.command("flops")(models.flops)

@@ -21,7 +21,8 @@ TINY_BACKBONE = "omnibench-tiny-vit"  # runs in seconds on a CPU; use ViT-B-16 f
 
 
 def _model_names(models: list[str] | None) -> tuple[str, ...]:
-    """Names from repeated and/or comma-separated ``--models``; all registered models when absent."""
+    """Names from repeated and/or comma-separated ``--models``; all registered models when
+    absent."""
     if models:
         return tuple(name.strip() for value in models for name in value.split(",") if name.strip())
     from omnibench.models import MODELS  # noqa: PLC0415
@@ -35,7 +36,10 @@ def bench(
         typer.Option(
             "--models",
             "-m",
-            help="Models (repeatable or comma-separated); default: all. vanilla_clip is always measured.",
+            help=(
+                "Models (repeatable or comma-separated); "
+                "default: all. vanilla_clip is always measured."
+            ),
         ),
     ] = None,
     backbone: Annotated[
@@ -92,7 +96,8 @@ def bench(
         if not as_json:
             train = "—" if result.train_step_ms is None else f"{result.train_step_ms:.1f} ms"
             err_console.print(
-                f"{result.model}: {result.infer_clips_per_s:.2f} clips/s inference, train step {train}",
+                f"{result.model}: {result.infer_clips_per_s:.2f} "
+                f"clips/s inference, train step {train}",
                 style="dim",
                 highlight=False,
             )

@@ -31,8 +31,9 @@ console = Console(highlight=False)
 def check_runs(
     suite: Suite, specs: Sequence[RunSpec], options: LaunchOptions, dry_run: bool
 ) -> tuple[list[Finding], dict[str, str]]:
-    """Check the runs about to execute: names (an error raises), then what :mod:`plan_check` finds and
-    the data roots. A dry run accepts datasets still to be declared and returns them (name -> what to declare)."""
+    """Check the runs about to execute: names (an error raises), then what :mod:`plan_check` finds
+    and the data roots. A dry run accepts datasets still to be declared and returns them (name ->
+    what to declare)."""
     if not specs:
         return [], {}
     from omnibench.execution.plan_check import check_plan  # noqa: PLC0415  (imports torch)
@@ -56,7 +57,8 @@ def check_runs(
 
 def data_root_findings(specs: Sequence[RunSpec], data_root: Path | None) -> list[Finding]:
     """A dataset the runs read that has no root on this machine, or a data root that does not exist
-    (synthetic ones are generated on first use, into an existing folder: ``roots.check_location``)."""
+    (synthetic ones are generated on first use, into an existing folder:
+    ``roots.check_location``)."""
     from omnibench.data.roots import check_location, locate  # noqa: PLC0415
     from omnibench.execution.plan_check import Finding  # noqa: PLC0415
 
@@ -71,18 +73,23 @@ def data_root_findings(specs: Sequence[RunSpec], data_root: Path | None) -> list
 
 
 def check_data_roots(specs: Sequence[RunSpec], data_root: Path | None) -> None:
-    """Fail once, before any run starts, when a dataset the runs read has no root on this machine."""
+    """Fail once, before any run starts, when a dataset the runs read has no root on this
+    machine."""
     for finding in data_root_findings(specs, data_root):
         raise OmniBenchError(finding.message)
 
 
 def undeclared_mark(spec: RunSpec, undeclared: Mapping[str, str]) -> str:
-    """ "declare k400_tiny first" for a run reading a dataset this machine has not declared, else ""."""
+    """ "declare k400_tiny first" for a run reading a dataset this machine has not declared, else
+    ""."""
     names = [name for name in spec.datasets_read() if name in undeclared]
     return f"declare {', '.join(names)} first" if names else ""
 
 
-def print_findings(findings: Sequence[Finding], undeclared: Mapping[str, str] = {}) -> None:  # noqa: B006
+def print_findings(
+    findings: Sequence[Finding],
+    undeclared: Mapping[str, str] = {},  # noqa: B006
+) -> None:
     """Errors in red, warnings in yellow, then what to declare; each whole, on its own line."""
     for finding in findings:
         label = "[bold red]error:[/]" if finding.error else "[yellow]warning:[/]"
@@ -93,7 +100,8 @@ def print_findings(findings: Sequence[Finding], undeclared: Mapping[str, str] = 
 
         for dataset, wanted in undeclared.items():
             console.print(
-                f"    [yellow]to run it[/], declare {dataset} in {config_path()}: {dataset}: {wanted}",
+                f"    [yellow]to run it[/], declare {dataset} "
+                f"in {config_path()}: {dataset}: {wanted}",
                 soft_wrap=True,
             )
 
@@ -104,7 +112,8 @@ def validate(
         list[str] | None, typer.Argument(help="Suite names or files (default: every suite).")
     ] = None,
 ) -> None:
-    """Check suite files: keys, values, names and options, and what would fail on a compute node (backbones,
+    """Check suite files: keys, values, names and options, and what would fail on a compute node \
+(backbones,
     weights, frame size, shots per class, warm-up)."""
     failed = sum(not _validate(name) for name in suites or list(suite_files()))
     if failed:
@@ -126,7 +135,8 @@ def _validate(name: str) -> bool:
     ok = not any(finding.error for finding in findings)
     table = suite.table.paper_table or "no paper table"
     console.print(
-        f"{'[green]ok[/]' if ok else '[bold red]fails[/]'}  {suite.name}: {plural(len(suite.specs), 'run')} "
+        f"{'[green]ok[/]' if ok else '[bold red]fails[/]'}  "
+        f"{suite.name}: {plural(len(suite.specs), 'run')} "
         f"-> {table} ({short_path(suite.path)})",
         soft_wrap=True,
     )

@@ -1,4 +1,5 @@
-"""`omnibench data ...`: inspect and check datasets, measure split overlap, generate the synthetic benchmark."""
+"""`omnibench data ...`: inspect and check datasets, measure split overlap, generate the synthetic
+benchmark."""
 
 from __future__ import annotations
 
@@ -147,7 +148,8 @@ def check(
 
 
 def _print_broken(dataset: str, videos: int, broken: list[tuple[VideoRecord, str]]) -> None:
-    """One whole line per broken video (list line, video, reason): readable at any width and in logs."""
+    """One whole line per broken video (list line, video, reason): readable at any width and in
+    logs."""
     if not broken:
         console.print(f"[green]all {videos} videos of {dataset} decode[/]", highlight=False)
         return
@@ -190,7 +192,8 @@ def overlap(
     if report.group_scheme:
         colour = "red" if report.group_overlap else "green"
         console.print(
-            f"[{colour}]{report.group_scheme} source groups: {report.group_overlap} videos of LIST_B share "
+            f"[{colour}]{report.group_scheme} source groups: "
+            f"{report.group_overlap} videos of LIST_B share "
             f"{report.shared_groups} source group(s) with LIST_A[/]"
         )
 
@@ -215,7 +218,12 @@ def synth(
     """Generate the synthetic motion benchmark (H.264 mp4 + list-format annotations)."""
     import time  # noqa: PLC0415
 
-    from omnibench.data.synth import DEFAULT_CLASSES, MOTIONS, SynthConfig, generate_synthetic  # noqa: PLC0415
+    from omnibench.data.synth import (  # noqa: PLC0415
+        DEFAULT_CLASSES,
+        MOTIONS,
+        SynthConfig,
+        generate_synthetic,
+    )
 
     names = DEFAULT_CLASSES
     if classes is not None and classes.isdigit():

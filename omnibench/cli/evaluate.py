@@ -39,7 +39,10 @@ def evaluate(
     model: Annotated[
         str,
         typer.Argument(
-            help="Registered model (omnibench ls models), e.g. vanilla_clip; with --run, that run's model."
+            help=(
+                "Registered model (omnibench ls models), e.g. "
+                "vanilla_clip; with --run, that run's model."
+            )
         ),
     ],
     dataset: Annotated[
@@ -102,7 +105,8 @@ def evaluate(
     workers: Workers = 2,
     device: Device = "auto",
 ) -> None:
-    """Evaluate a frozen model or a finished run's checkpoint on a split; prints top-1 / top-5 with the
+    """Evaluate a frozen model or a finished run's checkpoint on a split; prints top-1 / top-5 \
+with the
     views used and stores a record like any run (suite 'eval')."""
     if pretrained is not None and run is not None:
         raise OmniBenchError("eval takes --pretrained FILE or --run RUN, not both")
@@ -134,8 +138,9 @@ def evaluate(
 
 
 def _source(store: RunStore, prefix: str, model: str) -> tuple[str | None, dict[str, Any]]:
-    """``(suite/run_id whose weights to load, spec)`` of the finished run ``prefix`` names, anywhere in the
-    store (an evaluation-only run lends the weights it evaluated: none, or its own source's)."""
+    """``(suite/run_id whose weights to load, spec)`` of the finished run ``prefix`` names, anywhere
+    in the store (an evaluation-only run lends the weights it evaluated: none, or its own
+    source's)."""
     suites = sorted({run.suite for run in store.iter_runs() if run.run_id.startswith(prefix)})
     if len(suites) != 1:
         where = (
@@ -149,12 +154,14 @@ def _source(store: RunStore, prefix: str, model: str) -> tuple[str | None, dict[
     state = run_state(store, suite, run_id)[0]
     if state != RunState.DONE:
         raise OmniBenchError(
-            f"--run {prefix}: run {suite}/{run_id} is {state}, not done; omnibench status {suite} --run {run_id}"
+            f"--run {prefix}: run {suite}/{run_id} is {state}, "
+            f"not done; omnibench status {suite} --run {run_id}"
         )
     spec = store.read_spec(suite, run_id) or {}
     if spec.get("model", {}).get("name") != model:
         raise OmniBenchError(
-            f"--run {prefix}: run {suite}/{run_id} trained {spec.get('model', {}).get('name')}, not {model}"
+            f"--run {prefix}: run {suite}/{run_id} trained "
+            f"{spec.get('model', {}).get('name')}, not {model}"
         )
     if spec.get("protocol") == "eval_only":
         return (spec.get("protocol_options") or {}).get("weights_from"), spec
@@ -183,8 +190,8 @@ def eval_spec(
     views: str | None,
     settings: Leaves,
 ) -> RunSpec:
-    """The ``eval_only`` spec: the source run's model, data and seed (or a frozen model), the command
-    line's choices over them, the papers' defaults beneath."""
+    """The ``eval_only`` spec: the source run's model, data and seed (or a frozen model), the
+    command line's choices over them, the papers' defaults beneath."""
     partial: dict[str, Any] = {
         "protocol": "eval_only",
         "dataset": dataset,
@@ -238,7 +245,8 @@ def _check_names(spec: RunSpec) -> None:
 
 
 def _check_plan(spec: RunSpec, data_root: Path | None) -> None:
-    """What would fail once the model loads (backbone, weights, frame size), before anything runs."""
+    """What would fail once the model loads (backbone, weights, frame size), before anything
+    runs."""
     from omnibench.execution.plan_check import check_plan  # noqa: PLC0415
 
     findings = check_plan([spec], lambda _spec, path: f"{ORIGIN} ({path})", data_root)
@@ -278,7 +286,8 @@ def _print_result(store: RunStore, spec: RunSpec, executed: bool) -> None:
     )
     for item in record.get("evaluations") or ():
         console.print(
-            f"  {item['dataset']}/{item['split']}: top-1 {item['top1']:.2f}  top-5 {item['top5']:.2f}  "
+            f"  {item['dataset']}/{item['split']}: top-1 "
+            f"{item['top1']:.2f}  top-5 {item['top5']:.2f}  "
             f"({item['videos']} videos)"
         )
     reused = "" if executed else " (stored result; --force reruns)"

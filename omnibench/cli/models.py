@@ -15,7 +15,8 @@ console = Console()
 
 
 def parse_options(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs -> options dict; values are read as YAML scalars / lists (``1e-3`` a number)."""
+    """``KEY=VALUE`` pairs -> options dict; values are read as YAML scalars / lists (``1e-3`` a
+    number)."""
     return dict(parse_assignment(pair, "--option", "ratio=0.125") for pair in pairs)
 
 
@@ -83,7 +84,8 @@ def _print_cost(numbers: dict[str, Any], paper: dict[str, Any] | None, title: st
 
 
 def _print_breakdown(breakdown: dict[str, Any]) -> None:
-    """One row per component: GFLOPs (fvcore), the attention matmuls inside them, GFLOPs without attention."""
+    """One row per component: GFLOPs (fvcore), the attention matmuls inside them, GFLOPs without
+    attention."""
     table = Table(title="per component, one view and one class prompt")
     for column in (
         "component",

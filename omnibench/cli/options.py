@@ -21,8 +21,11 @@ Settings = Annotated[
     typer.Option(
         "--set",
         metavar="KEY=VALUE",
-        help="Set a spec value in every run (dotted spec path, repeatable), e.g. --set optim.epochs=2 "
-        "--set model.pretrained=/ckpt/ViT-B-16.pt; part of each run's spec and id.",
+        help=(
+            "Set a spec value in every run (dotted spec "
+            "path, repeatable), e.g. --set optim.epochs=2 "
+            "--set model.pretrained=/ckpt/ViT-B-16.pt; part of each run's spec and id."
+        ),
     ),
 ]
 Limit = Annotated[
@@ -31,8 +34,11 @@ Limit = Annotated[
         "--limit",
         min=1,
         metavar="N",
-        help="Smoke run: at most N videos per class of every split a run reads. Such runs are labelled "
-        "limited and never compared with published numbers.",
+        help=(
+            "Smoke run: at most N videos per class of every "
+            "split a run reads. Such runs are labelled "
+            "limited and never compared with published numbers."
+        ),
     ),
 ]
 Force = Annotated[
@@ -41,7 +47,8 @@ Force = Annotated[
 
 
 def suite_settings(pairs: list[str] | None, limit: int | None) -> Leaves:
-    """``--set KEY=VALUE`` and ``--limit N`` as spec settings for ``load_suite`` (``--limit`` = ``--set limit=N``)."""
+    """``--set KEY=VALUE`` and ``--limit N`` as spec settings for ``load_suite`` (``--limit`` =
+    ``--set limit=N``)."""
     settings = parse_settings(pairs or [])
     if limit is not None:
         settings["limit"] = (limit, f"--limit {limit}")

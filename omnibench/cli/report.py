@@ -47,7 +47,8 @@ def _suites(names: list[str], store: RunStore, settings: Leaves) -> list[Suite]:
         )
     if not defined:
         raise OmniBenchError(
-            f"no suite has runs in {store.root}; name one (omnibench ls suites) or pass --results DIR"
+            f"no suite has runs in {store.root}; name one "
+            "(omnibench ls suites) or pass --results DIR"
         )
     return [find_suite(name, store, settings) for name in defined]
 
@@ -93,7 +94,10 @@ def report(
             "--resamples",
             min=100,
             metavar="N",
-            help="Bootstrap resamples of the paired intervals of the Δ-to-reference rows (default 10000).",
+            help=(
+                "Bootstrap resamples of the paired intervals "
+                "of the Δ-to-reference rows (default 10000)."
+            ),
         ),
     ] = None,
     bootstrap_seed: Annotated[
@@ -107,7 +111,8 @@ def report(
 ) -> None:
     """Tables like the papers' from finished runs, beside the published numbers.
 
-    With no format option the tables print in the terminal; --latex, --markdown, --csv and --plots write files instead.
+    With no format option the tables print in the terminal; --latex, --markdown, --csv and --plots \
+write files instead.
     --set / --limit report the runs made with those settings. Nothing is run.
     """
     from omnibench.execution.store import RunStore  # noqa: PLC0415
@@ -140,7 +145,8 @@ def report(
 
 
 def table_json(table: ReportTable) -> dict[str, Any]:
-    """One report table as JSON: what it shows, its notes and footer, and its numeric cells in long format."""
+    """One report table as JSON: what it shows, its notes and footer, and its numeric cells in long
+    format."""
     cells = json.loads(table.tidy().to_json(orient="records")) if table.rows else []
     return {
         "suite": table.suite,

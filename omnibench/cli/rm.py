@@ -1,4 +1,5 @@
-"""`omnibench rm SUITE [--run RUN | --failed | --stale]`: delete runs from the run store, after asking.
+"""`omnibench rm SUITE [--run RUN | --failed | --stale]`: delete runs from the run store, after
+asking.
 
 Only run folders (and, when every run goes, the suite's folder) inside the store are removed;
 queued or running runs are kept until they are cancelled.
@@ -48,7 +49,8 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     results: Results = None,
 ) -> None:
-    """Delete a suite's runs from the run store (all, or those chosen); asks first. Queued or running
+    """Delete a suite's runs from the run store (all, or those chosen); asks first. Queued or \
+running
     runs are kept (omnibench cancel SUITE stops them); nothing outside the store is touched."""
     store = RunStore(results)
     name = stored_name(store, suite)
@@ -76,7 +78,8 @@ def remove(
 def _remove(
     store: RunStore, suite: str, chosen: list[tuple[str, str]], yes: bool, whole_suite: bool
 ) -> None:
-    """List the runs, ask (unless ``yes``), remove them (and the suite's folder when every run goes)."""
+    """List the runs, ask (unless ``yes``), remove them (and the suite's folder when every run
+    goes)."""
     listed = ", ".join(f"{run_id} ({state})" for run_id, state in chosen)
     console.print(f"to remove from {store.root / suite}: {listed}", soft_wrap=True)
     if not yes and not typer.confirm(
@@ -93,7 +96,8 @@ def _remove(
 def _select(
     store: RunStore, suite: str, prefixes: list[str], only: str | None
 ) -> tuple[list[tuple[str, str]], list[str]]:
-    """(run id, state) of the runs to remove (all, ``prefixes``, or those in state ``only``), and the active runs kept."""
+    """(run id, state) of the runs to remove (all, ``prefixes``, or those in state ``only``), and
+    the active runs kept."""
     if prefixes:
         wanted = [resolve_run(store, suite, prefix) for prefix in prefixes]
     else:

@@ -70,7 +70,8 @@ def label_columns(suite: Suite, plans: Sequence[PlannedRun]) -> list[str]:
 
 
 def column_title(path: str) -> str:
-    """A short header for a spec path: ``protocol_options.shots`` -> shots, ``model.name`` -> model."""
+    """A short header for a spec path: ``protocol_options.shots`` -> shots, ``model.name`` ->
+    model."""
     parts = path.split(".")
     return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]
 
@@ -84,7 +85,8 @@ def _cell(value: Any) -> str:
 
 
 def top1(record: Mapping[str, Any] | None) -> str:
-    """The run's headline top-1 (mean over splits where there are several), marked when the run was limited."""
+    """The run's headline top-1 (mean over splits where there are several), marked when the run was
+    limited."""
     metrics = (record or {}).get("metrics") or {}
     value = metrics.get("top1_mean", metrics.get("top1"))
     if not isinstance(value, (int, float)):
@@ -94,7 +96,8 @@ def top1(record: Mapping[str, Any] | None) -> str:
 
 
 def run_table(title: str, headers: Sequence[str]) -> Table:
-    """A compact table (a rule under the header, no side borders) that fits 80 columns; cells never fold."""
+    """A compact table (a rule under the header, no side borders) that fits 80 columns; cells never
+    fold."""
     table = Table(
         title=title,
         title_justify="left",
@@ -114,7 +117,8 @@ def run_table(title: str, headers: Sequence[str]) -> Table:
 def plan_table(
     suite: Suite, plans: Sequence[PlannedRun], title: str, marks: Mapping[str, str] | None = None
 ) -> Table:
-    """What ``--dry-run`` shows: each run, its state and what would happen to it (``marks``: run id -> a note)."""
+    """What ``--dry-run`` shows: each run, its state and what would happen to it (``marks``: run id
+    -> a note)."""
     columns = label_columns(suite, plans)
     table = run_table(title, ["run", *map(column_title, columns), "state", "action"])
     for plan in plans:
@@ -129,8 +133,8 @@ def plan_table(
 
 
 def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, title: str) -> Table:
-    """Each run's state, Slurm job (when any has one), top-1 and, when any run skipped broken videos,
-    how many of how many; errors and logs go below (:func:`run_notes`)."""
+    """Each run's state, Slurm job (when any has one), top-1 and, when any run skipped broken
+    videos, how many of how many; errors and logs go below (:func:`run_notes`)."""
     columns = label_columns(suite, plans)
     records = {
         p.run_id: store.read_record(suite.name, p.run_id) if p.state == RunState.DONE else None
@@ -166,7 +170,8 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
 
 
 def run_notes(rows: Sequence[Mapping[str, Any]], folder: str) -> list[Text]:
-    """Below a table: each failed or stale run's whole error (or what changed) and log path, then where every run's log is."""
+    """Below a table: each failed or stale run's whole error (or what changed) and log path, then
+    where every run's log is."""
     lines = []
     for row in rows:
         if row["state"] in (RunState.FAILED, RunState.STALE):
@@ -197,7 +202,8 @@ def counts_line(states: Sequence[str]) -> Text:
 
 
 def store_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
-    """Runs found in the store (no suite file needed): suite, id, what it is, state, job, top-1, skipped videos."""
+    """Runs found in the store (no suite file needed): suite, id, what it is, state, job, top-1,
+    skipped videos."""
     with_jobs = any(row["job_id"] for row in rows)
     with_skips = any(skipped_text(row) for row in rows)
     headers = [
@@ -237,7 +243,8 @@ def skipped_text(row: Mapping[str, Any]) -> str:
 def stored_run_row(
     store: RunStore, suite: str, run_id: str, state: str, status: Any, reason: str | None = None
 ) -> dict[str, Any]:
-    """A plain dict describing one stored run (for tables and ``--json``); ``reason``: why a record does not count."""
+    """A plain dict describing one stored run (for tables and ``--json``); ``reason``: why a record
+    does not count."""
     spec = flatten(store.read_spec(suite, run_id) or {})
     record = store.read_record(suite, run_id) if state == RunState.DONE else None
     return {
@@ -267,19 +274,25 @@ def _metrics_text(metrics: Mapping[str, Any]) -> str:
 
 def _record_lines(spec: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
     data = spec.get("data") or {}
-    views = f"{data.get('test_clips', 1)} clip(s) x {data.get('test_crops', 1)} crop(s) of {data.get('frames')} frames"
+    views = (
+        f"{data.get('test_clips', 1)} clip(s) x {data.get('test_crops', 1)} "
+        f"crop(s) of {data.get('frames')} frames"
+    )
     lines = [f"result   {_metrics_text(record.get('metrics') or {})} ({views})"]
     for item in record.get("evaluations") or ():
         broken = f", {item['skipped']} skipped" if item.get("skipped") else ""
         lines.append(
-            f"  {item.get('dataset')}/{item.get('split')}: {_metrics_text(item)} on {item.get('videos')} videos{broken}"
+            f"  {item.get('dataset')}/{item.get('split')}: "
+            f"{_metrics_text(item)} on {item.get('videos')} videos{broken}"
         )
     counts = skipped(record)
     lines.append(
-        f"skipped  {counts.text() or 'none'} (broken videos; at most {100 * spec.get('max_skipped', 0):.3g}% allowed)"
+        f"skipped  {counts.text() or 'none'} (broken videos; at "
+        f"most {100 * spec.get('max_skipped', 0):.3g}% allowed)"
     )
     lines.append(
-        f"time     {record.get('wall_time_s', 0):.0f} s wall, {record.get('clips_per_s', 0):.1f} clips/s"
+        f"time     {record.get('wall_time_s', 0):.0f} s "
+        f"wall, {record.get('clips_per_s', 0):.1f} clips/s"
     )
     return lines
 
@@ -298,7 +311,8 @@ def run_detail_lines(
     tail: Sequence[str],
     reason: str | None = None,
 ) -> list[Text | str]:
-    """``omnibench status SUITE --run ID``: error, log, job, results, the whole spec, the log's last lines."""
+    """``omnibench status SUITE --run ID``: error, log, job, results, the whole spec, the log's last
+    lines."""
     lines: list[Text | str] = []
     if status is not None and status.error:
         lines.append(Text("error    ") + Text(status.error, style="red"))

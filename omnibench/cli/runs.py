@@ -78,7 +78,10 @@ MaxParallel = Annotated[
     typer.Option(
         "--max-parallel",
         min=0,
-        help="Runs executing at once: local processes / Slurm array tasks (0: the profile's limit, or half the CPUs).",
+        help=(
+            "Runs executing at once: local processes / Slurm array "
+            "tasks (0: the profile's limit, or half the CPUs)."
+        ),
     ),
 ]
 
@@ -143,7 +146,8 @@ def ablate(
     """Run one OmniCLIP ablation suite (suites/ablation-STUDY.yaml)."""
     if study not in ABLATIONS:
         raise OmniBenchError(
-            f"unknown ablation '{study}'{did_you_mean(study, list(ABLATIONS))}; one of {', '.join(ABLATIONS)}"
+            f"unknown ablation '{study}'{did_you_mean(study, list(ABLATIONS))}; "
+            f"one of {', '.join(ABLATIONS)}"
         )
     options = _options(executor, profile, data_root, workers, device, max_parallel)
     _run(
@@ -212,7 +216,8 @@ def _execute_and_summarize(
     store: RunStore,
     options: LaunchOptions,
 ) -> None:
-    """Execute ``todo``, then print every selected run; exit 1 if any failed (130 on Ctrl-C, 143 on SIGTERM)."""
+    """Execute ``todo``, then print every selected run; exit 1 if any failed (130 on Ctrl-C, 143 on
+    SIGTERM)."""
     try:
         if todo:
             _execute(suite, todo, store, options)
@@ -227,7 +232,8 @@ def _execute_and_summarize(
 
 
 def _summarize(suite: Suite, plans: list[PlannedRun], store: RunStore) -> list[PlannedRun]:
-    """Print every selected run's state, job and top-1, then the failures and logs; return the fresh states."""
+    """Print every selected run's state, job and top-1, then the failures and logs; return the fresh
+    states."""
     final = plan_runs(suite.name, [p.spec for p in plans], store)
     rows = [
         tables.stored_run_row(store, suite.name, p.run_id, p.state, p.status, p.reason)
@@ -285,7 +291,8 @@ def ls_models() -> None:
     """Registered models and their options."""
     from rich.table import Table  # noqa: PLC0415
 
-    from omnibench.models import describe_models, model_options_class  # noqa: PLC0415  (declarations: no torch)
+    # declarations: no torch
+    from omnibench.models import describe_models, model_options_class  # noqa: PLC0415
 
     table = Table(title="models", title_justify="left")
     for column in ("model", "description", "options (model.options.*)"):

@@ -1,4 +1,5 @@
-"""`omnibench status | cancel | ls runs`: what the run store holds, a suite's runs, one run in detail.
+"""`omnibench status | cancel | ls runs`: what the run store holds, a suite's runs, one run in
+detail.
 
 Nothing here imports torch: these commands read ``spec.json``, ``status.json`` and ``record.json``.
 """
@@ -37,7 +38,10 @@ def status(
             "--run",
             "-r",
             metavar="RUN",
-            help="One run in detail: its whole error, log tail, spec and results (a unique prefix of the id is enough).",
+            help=(
+                "One run in detail: its whole error, log tail, spec "
+                "and results (a unique prefix of the id is enough)."
+            ),
         ),
     ] = None,
     settings: Settings = None,
@@ -45,7 +49,8 @@ def status(
     results: Results = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Each run's state (new / pending / running / done / stale / failed), Slurm job and top-1; failures below the table."""
+    """Each run's state (new / pending / running / done / stale / failed), Slurm job and top-1; \
+failures below the table."""
     store = RunStore(results)
     if suite is None:
         if run is not None:
@@ -105,7 +110,8 @@ def _show_suite(store: RunStore, name: str, settings: Any, as_json: bool) -> Non
     extra = [run.run_id for run in store.iter_runs(loaded.name) if run.run_id not in known]
     if extra:
         console.print(
-            f"[dim]{tables.plural(len(extra), 'other stored run')} of '{loaded.name}' (other --set / --limit "
+            f"[dim]{tables.plural(len(extra), 'other stored run')} "
+            f"of '{loaded.name}' (other --set / --limit "
             f"settings, or an older suite file): omnibench ls runs -s {loaded.name}[/]",
             soft_wrap=True,
         )
@@ -138,7 +144,8 @@ def _show_store(store: RunStore, suite: str | None, as_json: bool) -> None:
 
 
 def resolve_run(store: RunStore, suite: str, prefix: str) -> str:
-    """The run of ``suite`` whose id is ``prefix`` or starts with it (unique); a one-line error otherwise."""
+    """The run of ``suite`` whose id is ``prefix`` or starts with it (unique); a one-line error
+    otherwise."""
     ids = [stored.run_id for stored in store.iter_runs(suite)]
     matches = [run_id for run_id in ids if run_id.startswith(prefix)]
     if len(matches) == 1:
@@ -149,7 +156,8 @@ def resolve_run(store: RunStore, suite: str, prefix: str) -> str:
         )
     hint = did_you_mean(prefix, ids)
     raise OmniBenchError(
-        f"--run {prefix}: no run of '{suite}' in {store.root}{hint}; omnibench status {suite} lists them"
+        f"--run {prefix}: no run of '{suite}' in "
+        f"{store.root}{hint}; omnibench status {suite} lists them"
     )
 
 
@@ -190,13 +198,15 @@ def cancel(
     suite: Annotated[str, typer.Argument(help="The suite whose queued and running runs to stop.")],
     results: Results = None,
 ) -> None:
-    """Stop a suite's queued and running runs (scancel, or SIGTERM to local processes) and mark them failed."""
+    """Stop a suite's queued and running runs (scancel, or SIGTERM to local processes) and mark \
+them failed."""
     store = RunStore(results)
     name = stored_name(store, suite)
     done = cancel_runs(store, name)
     if done.slurm:
         console.print(
-            f"cancelled {tables.plural(len(done.slurm), 'run')} of '{name}': {', '.join(job for _, job in done.slurm)}"
+            f"cancelled {tables.plural(len(done.slurm), 'run')} of "
+            f"'{name}': {', '.join(job for _, job in done.slurm)}"
         )
     if done.stopped:
         console.print(
@@ -212,8 +222,10 @@ def cancel(
         )
     if done.gone:
         console.print(
-            f"no job in the Slurm queue for {tables.plural(len(done.gone), 'run')} marked pending/running "
-            f"(jobs that ended without a status, or processes on another host): {', '.join(done.gone)}",
+            "no job in the Slurm queue for "
+            f"{tables.plural(len(done.gone), 'run')} marked pending/running "
+            "(jobs that ended without a status, or processes "
+            f"on another host): {', '.join(done.gone)}",
             soft_wrap=True,
         )
     if not (done.slurm or done.stopped or done.dead or done.gone):

@@ -76,7 +76,8 @@ class SuiteProgress:
         """Report while the body executes the runs; a last look when it returns."""
         with contextlib.ExitStack() as stack:
             if self.rich:
-                from omnibench.engine.progress import shared_display  # noqa: PLC0415  (the engine imports torch)
+                # the engine imports torch
+                from omnibench.engine.progress import shared_display  # noqa: PLC0415
 
                 self.display = stack.enter_context(shared_display())
                 self.task = self.display.add_task(
@@ -112,7 +113,8 @@ class SuiteProgress:
         )
 
     def _look(self, run: _Run) -> None:
-        """A run counts once its status changed since watching began (a failure of an earlier invocation does not)."""
+        """A run counts once its status changed since watching began (a failure of an earlier
+        invocation does not)."""
         try:
             status = self.store.read_status(self.suite, run.run_id)
             done = (
@@ -145,7 +147,8 @@ class SuiteProgress:
             else error
         )
         self._line(
-            f"[{run.number}/{len(self.runs)}] {run.state} {self.suite}/{run.run_id} in {took}: {result} "
+            f"[{run.number}/{len(self.runs)}] {run.state} "
+            f"{self.suite}/{run.run_id} in {took}: {result} "
             f"· {self.status()}"
         )
 
@@ -160,7 +163,10 @@ class SuiteProgress:
             state: sum(run.state == state for run in self.runs)
             for state in (RunState.DONE, RunState.FAILED)
         }
-        text = f"run {max(started, 1)}/{len(self.runs)} · {counts[RunState.DONE]} done · {counts[RunState.FAILED]} failed"
+        text = (
+            f"run {max(started, 1)}/{len(self.runs)} · "
+            f"{counts[RunState.DONE]} done · {counts[RunState.FAILED]} failed"
+        )
         left = len(self.runs) - self.finished
         if self.finished and left:
             text += f" · ETA {clock((time.monotonic() - self.began) / self.finished * left)}"

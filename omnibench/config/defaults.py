@@ -59,5 +59,6 @@ def apply_defaults(partial: Mapping[str, Any]) -> dict[str, Any]:
 def flat_defaults(
     protocol: str, dataset: str, model: str = "omniclip", options: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
-    """The same defaults as dotted spec paths (``{"optim.lr": 2e-3, ...}``), for path-based loaders."""
+    """The same defaults as dotted spec paths (``{"optim.lr": 2e-3, ...}``), for path-based
+    loaders."""
     return flatten(protocol_defaults(protocol, dataset, model, options))

@@ -39,7 +39,8 @@ class RuntimeOptions:
         check_device(self.device)
 
 
-class Executor(str, enum.Enum):  # noqa: UP042 (StrEnum is Python 3.11+; requires-python allows 3.10)
+# not StrEnum (UP042): StrEnum is Python 3.11+; requires-python allows 3.10
+class Executor(str, enum.Enum):  # noqa: UP042
     """Where runs execute: this process, parallel local processes, or a Slurm job array."""
 
     def __str__(self) -> str:

@@ -137,7 +137,8 @@ class RunSpec:
         return json.loads(json.dumps(_plain(self)))
 
     def canonical_json(self) -> str:
-        """Canonical JSON text of :func:`identity`: sorted keys, no whitespace; the basis of :meth:`run_id`."""
+        """Canonical JSON text of :func:`identity`: sorted keys, no whitespace; the basis of
+        :meth:`run_id`."""
         return json.dumps(identity(_plain(self)), sort_keys=True, separators=(",", ":"))
 
     def run_id(self) -> str:
@@ -145,7 +146,8 @@ class RunSpec:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:12]
 
     def dataset_fields(self) -> tuple[tuple[str, str], ...]:
-        """``(spec path, dataset)`` of every dataset the run reads: its own, then its zero-shot targets."""
+        """``(spec path, dataset)`` of every dataset the run reads: its own, then its zero-shot
+        targets."""
         targets = self.protocol_options.get("targets") or ()
         targets = targets if isinstance(targets, (list, tuple)) else (targets,)
         return (
@@ -204,7 +206,8 @@ def _build(cls: type, data: Mapping[str, Any], where: str, prefix: str) -> Any:
     """Construct dataclass ``cls`` from ``data``, recursing into nested dataclass fields."""
     if not isinstance(data, Mapping):
         raise SpecError(
-            f"{where}: '{prefix.rstrip('.') or 'spec'}' must be a mapping, got {type(data).__name__}"
+            f"{where}: '{prefix.rstrip('.') or 'spec'}' "
+            f"must be a mapping, got {type(data).__name__}"
         )
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -233,7 +236,8 @@ def _build(cls: type, data: Mapping[str, Any], where: str, prefix: str) -> Any:
 
 
 def coerce(value: Any, annotation: Any, where: str) -> Any:
-    """Check ``value`` against a simple annotation (int, float, str, bool, X | None, Mapping, tuple)."""
+    """Check ``value`` against a simple annotation (int, float, str, bool, X | None, Mapping,
+    tuple)."""
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):

@@ -6,10 +6,10 @@ values, or a list of such grids whose products are joined), optional ``overrides
 lays the suite over a shared fragment (a ``_name.yaml`` file, relative to the suite's folder):
 mappings merge, the suite's values win, the fragment's ``overrides`` come first. Settings
 from the command line (``--set KEY=VALUE``, ``--limit N``) apply to every run last, so they
-win over everything the suite sets, and the overrides whose ``when`` they satisfy apply too. Setting a path to a mapping
-merges it into the mapping already there (e.g. ``model.options``); any other value replaces.
-Every ``when`` is matched against the run as it is before overrides, so their order does
-not matter when several apply to different paths. Beneath everything the suite sets lie the
+win over everything the suite sets, and the overrides whose ``when`` they satisfy apply too. Setting
+a path to a mapping merges it into the mapping already there (e.g. ``model.options``); any other
+value replaces. Every ``when`` is matched against the run as it is before overrides, so their order
+does not matter when several apply to different paths. Beneath everything the suite sets lie the
 papers' hyper-parameters for the run's protocol, dataset and model
 (:mod:`omnibench.config.defaults`), so each spec spells out the values it runs with.
 ``external_datasets`` names datasets that users declare in their datasets.yaml (K400-tiny), with
@@ -104,12 +104,14 @@ class Suite:
         return {axis: leaf_value(flat, axis) for axis in self.axes}
 
     def where(self, spec: RunSpec, path: str) -> str:
-        """``file:line`` (or ``--set ...``) that set ``path`` (or its nearest relative) for ``spec``."""
+        """``file:line`` (or ``--set ...``) that set ``path`` (or its nearest relative) for
+        ``spec``."""
         return origin_of(path, self.origins.get(spec.run_id(), {})) or str(self.path)
 
 
 def suite_dirs() -> list[Path]:
-    """Where suites are looked up by name: ``$OMNIBENCH_SUITES`` (``:``-separated), then built-ins."""
+    """Where suites are looked up by name: ``$OMNIBENCH_SUITES`` (``:``-separated), then
+    built-ins."""
     extra = [
         Path(p).expanduser() for p in os.environ.get(SUITES_ENV, "").split(os.pathsep) if p.strip()
     ]
@@ -145,12 +147,14 @@ def resolve_suite(name_or_path: str | Path) -> Path:
 def load_suite(name_or_path: str | Path, settings: Leaves | None = None) -> Suite:
     """Load, check and expand a suite file into its run specs (no torch import).
 
-    ``settings`` (path -> (value, origin), from ``suite_paths.parse_settings``) are set in every run.
+    ``settings`` (path -> (value, origin), from ``suite_paths.parse_settings``) are set in every
+    run.
     """
     path = resolve_suite(name_or_path)
     if path.name.startswith(FRAGMENT_PREFIX):
         raise SuiteError(
-            f"{path}: files named {FRAGMENT_PREFIX}*.yaml are fragments that suites include, not suites"
+            f"{path}: files named {FRAGMENT_PREFIX}*.yaml "
+            "are fragments that suites include, not suites"
         )
     doc = _document(path, ())
     data = mapping_at(doc, doc.data, ())
@@ -214,7 +218,8 @@ def _external_datasets(doc: LocatedYaml, data: Any) -> dict[str, str]:
         isinstance(v, str) and v.strip() for v in data.values()
     ):
         raise SuiteError(
-            f"{doc.where('external_datasets')}: 'external_datasets' must map dataset names to descriptions"
+            f"{doc.where('external_datasets')}: 'external_datasets' "
+            "must map dataset names to descriptions"
         )
     return {str(k): v for k, v in data.items()}
 
@@ -254,7 +259,8 @@ def _grid_points(doc: LocatedYaml, data: Mapping[str, Any]) -> Iterator[Leaves]:
 def _seeds(
     doc: LocatedYaml, data: Mapping[str, Any], grid: Mapping[str, Any]
 ) -> list[tuple[str, int, str | None]]:
-    """``seeds: [0, 1, 2]``: every grid point runs once per model seed (the ``seed`` axis of every grid)."""
+    """``seeds: [0, 1, 2]``: every grid point runs once per model seed (the ``seed`` axis of every
+    grid)."""
     seeds = data.get("seeds")
     if seeds is None:
         return []
@@ -269,7 +275,8 @@ def _seeds(
         )
     if "seed" in grid:
         raise SuiteError(
-            f"{doc.where('seeds')}: seeds are given both by 'seeds' and by a grid axis 'seed'; keep one"
+            f"{doc.where('seeds')}: seeds are given both by "
+            "'seeds' and by a grid axis 'seed'; keep one"
         )
     return [("seed", seed, doc.where("seeds", i)) for i, seed in enumerate(seeds)]
 
@@ -286,7 +293,8 @@ def _grid_paths(data: Mapping[str, Any]) -> list[str]:
 def _expand(
     doc: LocatedYaml, data: Mapping[str, Any], settings: Leaves
 ) -> list[tuple[RunSpec, dict[str, str | None]]]:
-    """Every run: grid point over base, the command-line settings, matching overrides, settings again."""
+    """Every run: grid point over base, the command-line settings, matching overrides, settings
+    again."""
     base = _leaves(doc, mapping_at(doc, data.get("base", {}), ("base",)), ("base",))
     overrides = parse_overrides(doc, data.get("overrides"))
     runs: dict[str, tuple[RunSpec, dict[str, str | None]]] = {}
@@ -308,7 +316,8 @@ def _expand(
 
 
 def _with_defaults(doc: LocatedYaml, leaves: Leaves) -> Leaves:
-    """:func:`with_paper_defaults`; a model without defaults for the protocol is an error at the line that chose it."""
+    """:func:`with_paper_defaults`; a model without defaults for the protocol is an error at the
+    line that chose it."""
     try:
         return with_paper_defaults(leaves)
     except MissingDefaultsError as err:

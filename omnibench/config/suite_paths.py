@@ -171,7 +171,8 @@ class Override:
             if not any(_matches(expected, v) for v in self.seen.get(path, [])):
                 hint = did_you_mean(str(expected), options)
                 raise SuiteError(
-                    f"{self.where}: override matches no run: no run has {path}={expected!r}{hint}; values: {', '.join(options)}"
+                    f"{self.where}: override matches no run: no run has "
+                    f"{path}={expected!r}{hint}; values: {', '.join(options)}"
                 )
         raise SuiteError(f"{self.where}: override matches no run (no run has all of {self.when})")
 
@@ -194,14 +195,16 @@ def _parse_override(doc: LocatedYaml, item: Any, index: int) -> Override:
     for key in item:
         if key not in OVERRIDE_KEYS:
             raise SuiteError(
-                f"{doc.where(*keys, key)}: unknown key '{key}'{did_you_mean(str(key), list(OVERRIDE_KEYS))}; allowed: when, set"
+                f"{doc.where(*keys, key)}: unknown key "
+                f"'{key}'{did_you_mean(str(key), list(OVERRIDE_KEYS))}; allowed: when, set"
             )
     parts = {}
     for key in OVERRIDE_KEYS:
         value = item.get(key)
         if not isinstance(value, Mapping) or not value:
             raise SuiteError(
-                f"{doc.where(*keys, key)}: override '{key}' must be a non-empty mapping of spec paths"
+                f"{doc.where(*keys, key)}: override '{key}' "
+                "must be a non-empty mapping of spec paths"
             )
         for path in value:
             check_path(str(path), doc.where(*keys, key, path))
@@ -217,7 +220,8 @@ def spec_error(
     run: Mapping[str, Any],
     path_prefix: str = "",
 ) -> SuiteError:
-    """Re-point a spec error (``"<file>: <key>: ..."``) at the suite line (or ``--set``) that set the key."""
+    """Re-point a spec error (``"<file>: <key>: ..."``) at the suite line (or ``--set``) that set
+    the key."""
     rest = message[len(file) + 2 :] if message.startswith(file + ": ") else message
     match = re.match(r"(?:unknown key ')?([A-Za-z_][\w.]*)", rest)
     key = path_prefix + (match.group(1) if match else "")
@@ -241,7 +245,8 @@ def origin_of(key: str, origins: Mapping[str, str | None]) -> str | None:
 
 
 def parse_value(text: str) -> Any:
-    """A command-line value read as YAML (``2``, ``null``, ``[test1]``, ``{ratio: 0.5}``); ``1e-3`` is a number."""
+    """A command-line value read as YAML (``2``, ``null``, ``[test1]``, ``{ratio: 0.5}``); ``1e-3``
+    is a number."""
     import yaml  # noqa: PLC0415
 
     try:
@@ -262,7 +267,8 @@ def parse_assignment(text: str, flag: str, example: str) -> tuple[str, Any]:
 
 
 def parse_settings(pairs: list[str]) -> Leaves:
-    """``--set`` arguments -> spec settings, each checked as a spec path (did-you-mean on a typo)."""
+    """``--set`` arguments -> spec settings, each checked as a spec path (did-you-mean on a
+    typo)."""
     settings: Leaves = {}
     for pair in pairs:
         path, value = parse_assignment(pair, "--set", "optim.epochs=2")
@@ -272,7 +278,8 @@ def parse_settings(pairs: list[str]) -> Leaves:
 
 
 def mapping_at(doc: LocatedYaml, value: Any, keys: tuple[Any, ...]) -> Mapping[str, Any]:
-    """``value`` (the suite's entry at ``keys``) if it is a mapping, else a one-line error at its line."""
+    """``value`` (the suite's entry at ``keys``) if it is a mapping, else a one-line error at its
+    line."""
     if value is None and keys:
         raise SuiteError(f"{doc.where(*keys[:-1])}: missing '{keys[-1]}'")
     if not isinstance(value, Mapping):

@@ -1,4 +1,5 @@
-"""A suite's ``table`` entry: the paper table it feeds, how the report lays it out, its reference row."""
+"""A suite's ``table`` entry: the paper table it feeds, how the report lays it out, its reference
+row."""
 
 from __future__ import annotations
 
@@ -44,12 +45,14 @@ def parse_table(doc: LocatedYaml, data: Mapping[str, Any]) -> TableSpec:
     paper = data.get("paper_table")
     if paper is not None and not re.fullmatch(r"table\d+", str(paper)):
         raise SuiteError(
-            f"{doc.where('table', 'paper_table')}: paper_table '{paper}' must look like 'table5' or be null"
+            f"{doc.where('table', 'paper_table')}: paper_table "
+            f"'{paper}' must look like 'table5' or be null"
         )
     layout = string_at(doc, data, "layout", prefix=("table",))
     if layout not in LAYOUTS:
         raise SuiteError(
-            f"{doc.where('table', 'layout')}: layout '{layout}' is not one of {', '.join(LAYOUTS)}{did_you_mean(layout, list(LAYOUTS))}"
+            f"{doc.where('table', 'layout')}: layout '{layout}' is not one "
+            f"of {', '.join(LAYOUTS)}{did_you_mean(layout, list(LAYOUTS))}"
         )
     lists = {key: _string_list(doc, data, key) for key in ("rows", "columns", "metrics")}
     for key in ("rows", "columns"):
@@ -86,7 +89,8 @@ def check_reference(doc: LocatedYaml, table: TableSpec, specs: tuple[RunSpec, ..
             ", ".join(f"{p}={v}" for p, v in zip(table.rows, row)) for row in rows.values()
         )
         raise SuiteError(
-            f"{doc.where('table', 'reference')}: table.reference names no row of the suite; rows: {known}"
+            f"{doc.where('table', 'reference')}: table.reference "
+            f"names no row of the suite; rows: {known}"
         )
 
 

@@ -129,7 +129,8 @@ def _collect_lines(
             if key in lines:
                 first = lines[key]
                 raise OmniBenchError(
-                    f"{where(path, key_node.start_mark.line + 1)}: duplicate key '{key[-1]}' (first set on line {first})"
+                    f"{where(path, key_node.start_mark.line + 1)}: "
+                    f"duplicate key '{key[-1]}' (first set on line {first})"
                 )
             lines[key] = key_node.start_mark.line + 1
             _collect_lines(value_node, key, lines, path)

@@ -87,7 +87,8 @@ def then_scale(affine: Affine, factor: float) -> Affine:
 
 
 def then_contrast(affine: Affine, factor: float) -> Affine:
-    """``affine`` followed by torchvision's ``adjust_contrast``: blend each frame with its mean gray level.
+    """``affine`` followed by torchvision's ``adjust_contrast``: blend each frame with its mean gray
+    level.
 
     After ``affine`` the frame's mean colour is ``(M + A) mu + c``, so its mean gray level is
     ``LUMA . ((M + A) mu + c)``, an affine function of ``mu`` added to all three channels.
@@ -121,7 +122,8 @@ def draw_color_jitter(uniforms: list[float] | None = None) -> Affine:
 
 
 def color_map(affine: Affine, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """The ``(3, 9)`` map of ``affine`` followed by normalisation with ``mean``/``std`` (of [0, 1] pixels)."""
+    """The ``(3, 9)`` map of ``affine`` followed by normalisation with ``mean``/``std`` (of [0, 1]
+    pixels)."""
     mean_255, std_255 = np.asarray(mean) * PIXEL_MAX, np.asarray(std) * PIXEL_MAX
     linear, from_mean, offset = affine
     low, high = -mean_255 / std_255, (PIXEL_MAX - mean_255) / std_255
@@ -138,7 +140,8 @@ def color_map(affine: Affine, mean: tuple[float, ...], std: tuple[float, ...]) -
 def apply_color(
     video: torch.Tensor, maps: torch.Tensor, clips_per_pass: int | None = None
 ) -> torch.Tensor:
-    """Float clips ``(..., T, 3, H, W)`` from uint8 ``video`` and its colour ``maps`` ``(..., 3, 9)``.
+    """Float clips ``(..., T, 3, H, W)`` from uint8 ``video`` and its colour ``maps``
+    ``(..., 3, 9)``.
 
     Runs where ``video`` is (the model's device): a cast, a per-frame mean, a batched 3x3 matmul
     and the clamp, over ``clips_per_pass`` clips at a time. By default a GPU takes the whole
@@ -157,7 +160,8 @@ def apply_color(
 
 
 def _color_into(out: torch.Tensor, clips: torch.Tensor, maps: torch.Tensor) -> None:
-    """Write clips ``(n, T, 3, H, W)`` through maps ``(n, 1, 3, 9)`` into ``out`` ``(n, T, 3, H*W)``."""
+    """Write clips ``(n, T, 3, H, W)`` through maps ``(n, 1, 3, 9)`` into ``out``
+    ``(n, T, 3, H*W)``."""
     pixels = clips.to(torch.float32, memory_format=torch.contiguous_format).flatten(-2)
     linear, from_mean, offset, low, high = maps.split([3, 3, 1, 1, 1], dim=-1)
     shift = from_mean @ pixels.mean(dim=-1, keepdim=True) + offset  # (n, T, 3, 1)

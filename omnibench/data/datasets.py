@@ -27,9 +27,12 @@ Rows = Sequence[tuple[str, int, str]]  # (relative video path, label, "file:line
 # The label ids every HMDB51 codebase uses (X-CLIP and ViFi-CLIP label files): alphabetical,
 # except "kick ball" before "kick" and "sword exercise" before "sword".
 HMDB51_FOLDERS = (
-    "brush_hair cartwheel catch chew clap climb climb_stairs dive draw_sword dribble drink eat fall_floor fencing "
-    "flic_flac golf handstand hit hug jump kick_ball kick kiss laugh pick pour pullup punch push pushup ride_bike "
-    "ride_horse run shake_hands shoot_ball shoot_bow shoot_gun sit situp smile smoke somersault stand swing_baseball "
+    "brush_hair cartwheel catch chew clap climb climb_stairs "
+    "dive draw_sword dribble drink eat fall_floor fencing "
+    "flic_flac golf handstand hit hug jump kick_ball kick "
+    "kiss laugh pick pour pullup punch push pushup ride_bike "
+    "ride_horse run shake_hands shoot_ball shoot_bow shoot_gun "
+    "sit situp smile smoke somersault stand swing_baseball "
     "sword_exercise sword talk throw turn walk wave"
 ).split()
 
@@ -72,7 +75,8 @@ class DatasetAdapter(ABC):
             names = self.split_names()
             if name not in names:
                 raise UnknownNameError(
-                    f"unknown split '{name}' of {self.name}{did_you_mean(name, names)}; known: {', '.join(names)}"
+                    f"unknown split '{name}' of "
+                    f"{self.name}{did_you_mean(name, names)}; known: {', '.join(names)}"
                 )
             self._cache[name] = self._load(name)
         return self._cache[name]
@@ -105,7 +109,8 @@ DATASETS: Registry[type[DatasetAdapter]] = Registry("dataset")
 
 @DATASETS.register("hmdb51")
 class HMDB51(DatasetAdapter):
-    """``testTrainMulti_7030_splits/<class>_test_split<k>.txt`` (1 train, 2 test); videos ``<class>/``."""
+    """``testTrainMulti_7030_splits/<class>_test_split<k>.txt`` (1 train, 2 test); videos
+    ``<class>/``."""
 
     name = "hmdb51"
     num_splits = 3
@@ -169,7 +174,8 @@ class UCF101(DatasetAdapter):
 
 
 class Kinetics(DatasetAdapter):
-    """Official CSVs ``{train,val}.csv`` (in the root or ``annotations/``); videos ``<split>/[<label>/]<id>_<s>_<e>.mp4``."""
+    """Official CSVs ``{train,val}.csv`` (in the root or ``annotations/``); videos
+    ``<split>/[<label>/]<id>_<s>_<e>.mp4``."""
 
     csv_names: ClassVar[dict[str, tuple[str, ...]]] = {
         "train": ("train.csv",),
@@ -186,7 +192,8 @@ class Kinetics(DatasetAdapter):
         )
 
     def classnames(self) -> tuple[str, ...]:
-        """Sorted labels of the training CSV (of the validation CSV when there is no training CSV)."""
+        """Sorted labels of the training CSV (of the validation CSV when there is no training
+        CSV)."""
         try:
             path = self._csv("train")
         except formats.AnnotationError:
@@ -231,7 +238,8 @@ class Kinetics600(Kinetics):
 
 @DATASETS.register("ssv2")
 class SomethingSomethingV2(DatasetAdapter):
-    """``labels.json`` + ``train.json`` / ``validation.json`` (also ``something-something-v2-*.json``); videos ``<id>.webm``."""
+    """``labels.json`` + ``train.json`` / ``validation.json`` (also
+    ``something-something-v2-*.json``); videos ``<id>.webm``."""
 
     name = "ssv2"
     allows_hflip = False
@@ -255,7 +263,8 @@ class SomethingSomethingV2(DatasetAdapter):
 
 @DATASETS.register("list")
 class ListDataset(DatasetAdapter):
-    """A folder of ``relpath label`` list files (split = file stem) and an ``id,name`` labels CSV."""
+    """A folder of ``relpath label`` list files (split = file stem) and an ``id,name`` labels
+    CSV."""
 
     name = "list"
 
@@ -289,7 +298,8 @@ class ListDataset(DatasetAdapter):
         found = next((c for c in candidates if c in names), None)
         if found is None:
             raise OmniBenchError(
-                f"no {what} list among {', '.join(names)} in {self.root}; expected one of {', '.join(candidates)}"
+                f"no {what} list among {', '.join(names)} in "
+                f"{self.root}; expected one of {', '.join(candidates)}"
             )
         return found
 
@@ -343,7 +353,8 @@ class SyntheticDirections(SyntheticDataset):
 def get_dataset(
     name: str, root: Path | None = None, *, data_root: Path | None = None
 ) -> DatasetAdapter:
-    """The adapter of dataset ``name``; ``root`` is its own folder, ``data_root`` the --data-root parent."""
+    """The adapter of dataset ``name``; ``root`` is its own folder, ``data_root`` the --data-root
+    parent."""
     configured = load_config()
     if name not in DATASETS and name not in configured:
         raise UnknownNameError(DATASETS.unknown_message(name))

@@ -78,7 +78,8 @@ def check_label(label: int, num_classes: int, path: Path, line: int) -> int:
     """``label`` if it is a known class id, else an "unknown label id" error."""
     if not 0 <= label < num_classes:
         raise AnnotationError(
-            f"{where(path, line)}: unknown label id {label} (the label file has ids 0..{num_classes - 1})"
+            f"{where(path, line)}: unknown label id {label} "
+            f"(the label file has ids 0..{num_classes - 1})"
         )
     return label
 
@@ -140,7 +141,8 @@ def parse_ucf_class_index(path: Path) -> tuple[str, ...]:
 
 
 def parse_ucf_list(path: Path, folders: tuple[str, ...]) -> list[tuple[str, int, str]]:
-    """``trainlist0k.txt`` (``Class/v_x.avi id``) or ``testlist0k.txt`` (``Class/v_x.avi`` [id]) rows."""
+    """``trainlist0k.txt`` (``Class/v_x.avi id``) or ``testlist0k.txt`` (``Class/v_x.avi`` [id])
+    rows."""
     index = {folder: label for label, folder in enumerate(folders)}
     rows = []
     for line, text in read_lines(path):
@@ -157,14 +159,16 @@ def parse_ucf_list(path: Path, folders: tuple[str, ...]) -> list[tuple[str, int,
         label = index[folder]
         if len(parts) == 2 and parse_int(parts[1], path, line, "label") != label + 1:
             raise AnnotationError(
-                f"{where(path, line)}: label {parts[1]} does not match class '{folder}' (id {label + 1})"
+                f"{where(path, line)}: label {parts[1]} does "
+                f"not match class '{folder}' (id {label + 1})"
             )
         rows.append((parts[0], label, where(path, line)))
     return rows
 
 
 def parse_hmdb_split_file(path: Path, label: int, wanted: int) -> list[tuple[str, int, str]]:
-    """An HMDB51 ``<class>_test_split<k>.txt``: rows whose flag (1 train, 2 test, 0 unused) is ``wanted``."""
+    """An HMDB51 ``<class>_test_split<k>.txt``: rows whose flag (1 train, 2 test, 0 unused) is
+    ``wanted``."""
     rows = []
     for line, text in read_lines(path):
         parts = text.split()
@@ -185,7 +189,8 @@ def kinetics_filename(row: dict[str, str], path: Path, line: int) -> str:
 
 
 def parse_kinetics_csv(path: Path) -> list[tuple[str, str, str]]:
-    """Rows of a Kinetics CSV (``label,youtube_id,time_start,time_end,split[,is_cc]``) as (label, file, source)."""
+    """Rows of a Kinetics CSV (``label,youtube_id,time_start,time_end,split[,is_cc]``) as (label,
+    file, source)."""
     lines = list(read_lines(path))
     reader = csv.DictReader(text for _, text in lines)
     missing = [column for column in KINETICS_COLUMNS if column not in (reader.fieldnames or [])]
@@ -197,7 +202,8 @@ def parse_kinetics_csv(path: Path) -> list[tuple[str, str, str]]:
     for (line, _), row in zip(lines[1:], reader):
         if None in row or any(row[column] in (None, "") for column in KINETICS_COLUMNS):
             raise AnnotationError(
-                f"{where(path, line)}: expected {len(reader.fieldnames or [])} comma-separated fields"
+                f"{where(path, line)}: expected "
+                f"{len(reader.fieldnames or [])} comma-separated fields"
             )
         rows.append((row["label"].strip(), kinetics_filename(row, path, line), where(path, line)))
     return rows
@@ -212,7 +218,8 @@ def load_json(path: Path) -> Any:
 
 
 def ssv2_template_to_class(template: str) -> str:
-    """SSv2 template "Putting [something] on a surface" -> label key "Putting something on a surface"."""
+    """SSv2 template "Putting [something] on a surface" -> label key "Putting something on a
+    surface"."""
     return template.replace("[", "").replace("]", "")
 
 

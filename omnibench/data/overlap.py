@@ -62,7 +62,8 @@ def read_list_names(path: Path) -> list[str]:
 
 
 def compare(names_a: Iterable[str | Path], names_b: Iterable[str | Path]) -> OverlapReport:
-    """Overlap of evaluation videos ``names_b`` with training videos ``names_a`` (paths or names)."""
+    """Overlap of evaluation videos ``names_b`` with training videos ``names_a`` (paths or
+    names)."""
     a = [PurePosixPath(str(n)).name for n in names_a]
     b = [PurePosixPath(str(n)).name for n in names_b]
     shared = sorted(set(a) & set(b))

@@ -32,7 +32,8 @@ CONFIG_KEYS = {"root", "videos", "format"}
 
 @dataclasses.dataclass(frozen=True)
 class DataLocation:
-    """A dataset's root, optional separate video folder, the setting that chose it, and its format."""
+    """A dataset's root, optional separate video folder, the setting that chose it, and its
+    format."""
 
     root: Path
     videos: Path | None = None
@@ -116,7 +117,8 @@ def require_dir(path: Path, what: str, setting: str) -> Path:
 def check_location(dataset: str, location: DataLocation) -> None:
     """A one-line error when ``dataset`` cannot be read at ``location``: the data root given by
     --data-root or $OMNIBENCH_DATA is missing (a typo), or the dataset's folder is. The synthetic
-    benchmark is generated on first use, but only into a folder that exists (or its default root)."""
+    benchmark is generated on first use, but only into a folder that exists (or its default
+    root)."""
     if location.setting in ("--data-root", DATA_ENV):
         require_dir(location.root.parent, "data root", location.setting)
     if dataset not in SYNTHETIC_DATASETS:

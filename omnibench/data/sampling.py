@@ -44,7 +44,8 @@ def sample_test_indices(num_video_frames: int, frames: int, clips: int = 1) -> l
 
 
 def spatial_crop_offsets(long_side: int, crop: int, crops: int) -> list[int]:
-    """Start offsets of ``crops`` square crops along the long side: 1 -> centre; 3 -> both ends + centre."""
+    """Start offsets of ``crops`` square crops along the long side: 1 -> centre; 3 -> both ends +
+    centre."""
     if crops < 1:
         raise ValueError(f"need at least one spatial crop, got {crops}")
     if crop > long_side:

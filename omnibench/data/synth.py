@@ -97,7 +97,8 @@ class SynthConfig:
         for name in self.classes:
             if name not in MOTIONS:
                 raise OmniBenchError(
-                    f"unknown synthetic class '{name}'{did_you_mean(name, list(MOTIONS))}; known: {', '.join(MOTIONS)}"
+                    f"unknown synthetic class '{name}'{did_you_mean(name, list(MOTIONS))}; "
+                    f"known: {', '.join(MOTIONS)}"
                 )
         if len(set(self.classes)) != len(self.classes) or not self.classes:
             raise OmniBenchError(
@@ -105,7 +106,8 @@ class SynthConfig:
             )
         if self.videos_per_class < 2 * TEST_SPLITS:
             raise OmniBenchError(
-                f"--videos-per-class must be at least {2 * TEST_SPLITS}, got {self.videos_per_class}"
+                "--videos-per-class must be at least "
+                f"{2 * TEST_SPLITS}, got {self.videos_per_class}"
             )
         if self.frames < 2 or self.size < 16 or self.size % 2:
             raise OmniBenchError(
@@ -114,7 +116,8 @@ class SynthConfig:
 
 
 def split_of(video: int, videos_per_class: int) -> str:
-    """Which list the ``video``-th video of a class goes to: first half train, then test1..3 in turn."""
+    """Which list the ``video``-th video of a class goes to: first half train, then test1..3 in
+    turn."""
     train = videos_per_class // 2
     return "train" if video < train else f"test{1 + (video - train) % TEST_SPLITS}"
 
@@ -206,7 +209,8 @@ _YUV_OFFSET = np.array([16, 128, 128], dtype=np.int32)
 
 
 def _yuv420p(frames: np.ndarray) -> list[np.ndarray]:
-    """RGB ``(T, H, W, 3)`` -> uint8 planes Y ``(T, H, W)``, U and V ``(T, H/2, W/2)``; integer maths only."""
+    """RGB ``(T, H, W, 3)`` -> uint8 planes Y ``(T, H, W)``, U and V ``(T, H/2, W/2)``; integer
+    maths only."""
     r, g, b = (frames[..., c].astype(np.int32) for c in range(3))
     y, u, v = (
         ((wr * r + wg * g + wb * b + 128) >> 8) + offset
@@ -238,7 +242,8 @@ def _av_frame(planes: list[np.ndarray], pts: int) -> Any:
 
 
 def write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:
-    """Encode ``(T, H, W, 3)`` uint8 RGB frames (even H, W) as H.264 (libx264, yuv420p, no B-frames)."""
+    """Encode ``(T, H, W, 3)`` uint8 RGB frames (even H, W) as H.264 (libx264, yuv420p, no
+    B-frames)."""
     import av  # noqa: PLC0415
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -254,7 +259,8 @@ def write_mp4(path: Path, frames: np.ndarray, fps: int) -> None:
 
 
 def render_video(config: SynthConfig, label: int, video: int) -> np.ndarray:
-    """The frames ``(T, S, S, 3)`` of the ``video``-th video of class ``label`` (pure function of the config)."""
+    """The frames ``(T, S, S, 3)`` of the ``video``-th video of class ``label`` (pure function of
+    the config)."""
     kind, direction = MOTIONS[config.classes[label]]
     rng = np.random.default_rng([config.seed, label, video])
     return _render(_draw_scene(rng, kind, config.size), kind, direction, config.frames, config.size)
@@ -293,14 +299,16 @@ def _write_annotations(config: SynthConfig, out: Path) -> None:
 
 
 def _check_readable(path: Path, config: SynthConfig) -> None:
-    """decord's batch reader fails on a few tiny frame sizes (e.g. 16, 24, 48, 72 px): refuse them."""
+    """decord's batch reader fails on a few tiny frame sizes (e.g. 16, 24, 48, 72 px): refuse
+    them."""
     from omnibench.data.video import BrokenVideoError, read_frames  # noqa: PLC0415
 
     try:
         shape = tuple(read_frames(path, [0, 1]).shape)
     except BrokenVideoError:
         raise OmniBenchError(
-            f"decord cannot batch-read {config.size}x{config.size} videos; choose another --size (e.g. 64)"
+            f"decord cannot batch-read {config.size}x{config.size} "
+            "videos; choose another --size (e.g. 64)"
         ) from None
     if shape != (2, 3, config.size, config.size):
         raise OmniBenchError(
@@ -316,7 +324,8 @@ def generate_synthetic(out: Path, config: SynthConfig = SynthConfig(), workers: 
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(out.parent)  # what a killed generator left
     tmp = temp_path(out)
-    tmp.mkdir()  # not mkdtemp: the benchmark's folders follow the umask (0700 would hide them from others)
+    # not mkdtemp: the benchmark's folders follow the umask (0700 would hide them from others)
+    tmp.mkdir()
     try:
         jobs = [
             (config, tmp, label, v)

@@ -46,7 +46,8 @@ CLIP_DRAWS = (
 
 
 class MultiScaleCrop(nn.Module):
-    """Crop width and height drawn from ``scales`` x short side (aspect gap <= 1 step), resize to ``size``."""
+    """Crop width and height drawn from ``scales`` x short side (aspect gap <= 1 step), resize to
+    ``size``."""
 
     def __init__(
         self, size: int, scales: tuple[float, ...] = MULTI_SCALES, max_scale_gap: int = 1
@@ -62,7 +63,8 @@ class MultiScaleCrop(nn.Module):
         ]
 
     def box(self, height: int, width: int, uniforms: list[float]) -> tuple[int, int, int, int]:
-        """``(top, left, crop_height, crop_width)`` inside a ``height x width`` frame from 3 uniforms in [0, 1)."""
+        """``(top, left, crop_height, crop_width)`` inside a ``height x width`` frame from 3
+        uniforms in [0, 1)."""
         base = min(height, width)
         i, j = self.pairs[int(uniforms[0] * len(self.pairs))]
         crop_w, crop_h = max(1, int(base * self.scales[i])), max(1, int(base * self.scales[j]))
@@ -71,7 +73,8 @@ class MultiScaleCrop(nn.Module):
         return top, left, crop_h, crop_w
 
     def forward(self, video: torch.Tensor, uniforms: list[float] | None = None) -> torch.Tensor:
-        """A random crop of ``video`` resized to ``size`` (``uniforms``: 3 draws, default from torch's generator)."""
+        """A random crop of ``video`` resized to ``size`` (``uniforms``: 3 draws, default from
+        torch's generator)."""
         draws = torch.rand(3, dtype=torch.float64).tolist() if uniforms is None else uniforms
         height, width = video.shape[-2:]
         top, left, crop_h, crop_w = self.box(height, width, draws)
@@ -85,7 +88,8 @@ def normalization_stats(name: str) -> tuple[tuple[float, ...], tuple[float, ...]
     if name not in NORMALIZATIONS:
         known = ", ".join(NORMALIZATIONS)
         raise OmniBenchError(
-            f"unknown normalization '{name}'{did_you_mean(name, list(NORMALIZATIONS))}; known: {known}"
+            "unknown normalization "
+            f"'{name}'{did_you_mean(name, list(NORMALIZATIONS))}; known: {known}"
         )
     return NORMALIZATIONS[name]
 
@@ -101,7 +105,8 @@ def from_hwc(clips: torch.Tensor) -> torch.Tensor:
 
 
 def channels_last(view: torch.Tensor) -> torch.Tensor:
-    """``view`` with channels-last memory (a no-op for decord frames and the uint8 resize's output)."""
+    """``view`` with channels-last memory (a no-op for decord frames and the uint8 resize's
+    output)."""
     return from_hwc(to_hwc(view).contiguous())
 
 
@@ -143,7 +148,8 @@ class VideoTransform:
         return views, color_map(identity_affine(), *self._stats).expand(crops, -1, -1)
 
     def augment(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One training clip ``(T, 3, S, S)`` (crop + resize, flip) and its colour map (jitter, grayscale).
+        """One training clip ``(T, 3, S, S)`` (crop + resize, flip) and its colour map (jitter,
+        grayscale).
 
         Every random number of the clip comes from one draw of torch's generator.
         """
@@ -158,7 +164,8 @@ class VideoTransform:
         return channels_last(clip), color_map(affine, *self._stats)
 
     def test_views(self, video: torch.Tensor, crops: int) -> list[torch.Tensor]:
-        """Test crops: 1 -> short side ``short_side`` and a centre crop; S>1 -> short side ``input_size``, S crops along the long side."""
+        """Test crops: 1 -> short side ``short_side`` and a centre crop; S>1 -> short side
+        ``input_size``, S crops along the long side."""
         video = F.resize(
             video, [self.short_side if crops == 1 else self.input_size], antialias=True
         )

@@ -34,7 +34,8 @@ _DECORD_PREFIX = re.compile(
 
 
 class BrokenVideoError(OmniBenchError):
-    """A video that cannot be read; reaches the caller only in strict mode (else the item is marked broken)."""
+    """A video that cannot be read; reaches the caller only in strict mode (else the item is marked
+    broken)."""
 
 
 def _reason(error: BaseException, path: Path) -> str:
@@ -68,7 +69,8 @@ def _check_readable(path: Path) -> None:
 
 
 def open_video(path: Path) -> Any:
-    """Open ``path`` with decord (one decoding thread); raise ``BrokenVideoError`` with a short reason."""
+    """Open ``path`` with decord (one decoding thread); raise ``BrokenVideoError`` with a short
+    reason."""
     import decord  # noqa: PLC0415
 
     decord.logging.set_level(
@@ -85,13 +87,15 @@ def open_video(path: Path) -> Any:
 
 
 def read_frames(path: Path, indices: Sequence[int]) -> torch.Tensor:
-    """Decode the frames at ``indices`` of ``path`` as a uint8 tensor ``(len(indices), 3, H, W)``."""
+    """Decode the frames at ``indices`` of ``path`` as a uint8 tensor
+    ``(len(indices), 3, H, W)``."""
     reader = open_video(path)
     return decode_frames(reader, path, indices)
 
 
 def decode_frames(reader: Any, path: Path, indices: Sequence[int]) -> torch.Tensor:
-    """Frames ``indices`` of an open reader as uint8 ``(len(indices), 3, H, W)``; each frame decoded once.
+    """Frames ``indices`` of an open reader as uint8 ``(len(indices), 3, H, W)``; each frame decoded
+    once.
 
     The result is a channels-last view of decord's ``(T, H, W, 3)`` array (no copy): torch's
     uint8 antialiased resize is fastest on that layout.
@@ -114,7 +118,8 @@ def item_seed(seed: int, epoch: int, index: int) -> int:
 
 
 class VideoClipDataset(Dataset):
-    """Clips of ``frames`` frames: ``{"video", "color", "label", "index"}``, V = clips x crops views.
+    """Clips of ``frames`` frames: ``{"video", "color", "label", "index"}``, V = clips x crops
+    views.
 
     ``"video"`` is uint8 ``(V, T, 3, S, S)``, ``"color"`` the views' colour maps ``(V, 3, 9)``.
     """

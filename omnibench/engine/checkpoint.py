@@ -79,7 +79,8 @@ def load_trainable_state(model: nn.Module, state: dict[str, torch.Tensor], path:
 
 
 def atomic_save(obj: Any, path: Path) -> None:
-    """``torch.save`` into a temporary file of this process next to ``path``, then ``os.replace``."""
+    """``torch.save`` into a temporary file of this process next to ``path``, then
+    ``os.replace``."""
     with atomic_output(path, binary=True) as handle:
         torch.save(obj, handle)
 
@@ -116,8 +117,9 @@ def save_checkpoint(
 
 
 def read_checkpoint(path: Path, run_id: str, data: str | None = None) -> dict[str, Any] | None:
-    """The checkpoint at ``path`` (on CPU), ``None`` if absent; a foreign or broken file is an error,
-    and so is one trained on other data than ``data`` (a fingerprint of the training list)."""
+    """The checkpoint at ``path`` (on CPU), ``None`` if absent; a foreign or broken file is an
+    error, and so is one trained on other data than ``data`` (a fingerprint of the training
+    list)."""
     if not path.is_file():
         return None
     try:

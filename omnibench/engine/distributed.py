@@ -42,7 +42,8 @@ class DistContext:
 
 
 def require_device(preference: str, world_size: int = 1) -> None:
-    """A one-line error, before anything runs, when ``preference`` names a GPU this machine lacks."""
+    """A one-line error, before anything runs, when ``preference`` names a GPU this machine
+    lacks."""
     if not preference.startswith("cuda"):
         return
     if not torch.cuda.is_available():
@@ -52,7 +53,8 @@ def require_device(preference: str, world_size: int = 1) -> None:
             else f"with CUDA {torch.version.cuda}, but no GPU is visible"
         )
         raise OmniBenchError(
-            f"--device {preference}: CUDA is not available here (torch {torch.__version__} {build}); "
+            f"--device {preference}: CUDA is not available "
+            f"here (torch {torch.__version__} {build}); "
             "use --device cpu, or auto"
         )
     index = int(preference.partition(":")[2] or 0)
@@ -63,12 +65,14 @@ def require_device(preference: str, world_size: int = 1) -> None:
         )
     if ":" in preference and world_size > 1:
         raise OmniBenchError(
-            f"--device {preference}: with {world_size} processes each takes its local GPU; use --device cuda"
+            f"--device {preference}: with {world_size} processes "
+            "each takes its local GPU; use --device cuda"
         )
 
 
 def resolve_device(preference: str, local_rank: int = 0, world_size: int = 1) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` picks the local rank's GPU, ``cuda:N`` GPU N."""
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` picks the local rank's GPU, ``cuda:N``
+    GPU N."""
     require_device(preference, world_size)
     use_cuda = preference.startswith("cuda") or (preference == "auto" and torch.cuda.is_available())
     if use_cuda:
@@ -80,7 +84,8 @@ def resolve_device(preference: str, local_rank: int = 0, world_size: int = 1) ->
 
 def _export_slurm_env() -> None:
     """Turn a multi-task Slurm allocation into torch's env:// variables (submitit's helper)."""
-    from submitit.helpers import TorchDistributedEnvironment  # noqa: PLC0415 (submitit only for a multi-task Slurm allocation)
+    # submitit only for a multi-task Slurm allocation
+    from submitit.helpers import TorchDistributedEnvironment  # noqa: PLC0415
 
     os.environ.setdefault(
         "SUBMITIT_EXECUTOR", "slurm"
@@ -144,7 +149,8 @@ def all_reduce_mean(value: float, ctx: DistContext) -> float:
 
 
 class ShardSampler(Sampler[int]):
-    """Indices ``rank, rank + world, ...`` of a dataset: disjoint shards, no padding, nothing dropped."""
+    """Indices ``rank, rank + world, ...`` of a dataset: disjoint shards, no padding, nothing
+    dropped."""
 
     def __init__(self, length: int, rank: int, world_size: int) -> None:
         self.indices = list(range(rank, length, world_size))

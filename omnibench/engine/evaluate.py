@@ -52,12 +52,14 @@ class EvalResult:
         }
 
     def summary(self) -> dict[str, object]:
-        """The entry of ``record["evaluations"]`` (with the first skipped video's reason when any was)."""
+        """The entry of ``record["evaluations"]`` (with the first skipped video's reason when any
+        was)."""
         first = {"first_skipped": self.broken[0][1]} if self.broken else {}
         return {"dataset": self.dataset, "split": self.split, **self.metrics, **first}
 
     def restrict(self, classes: Sequence[int], split: str) -> EvalResult:
-        """The videos of ``classes`` scored against those classes only (relabelled in the given order).
+        """The videos of ``classes`` scored against those classes only (relabelled in the given
+        order).
 
         Scores are restricted and renormalised; for single-view inference this equals
         evaluating with the subset's class list, since each class's logit depends only on
@@ -142,7 +144,8 @@ def evaluate(
     progress: ProgressReporter,
     collate: Callable[[list[Any]], Any] | None,
 ) -> EvalResult:
-    """Evaluate ``model`` (not DDP-wrapped) on ``dataset`` (whose items are ``records``); ``name`` = (dataset, split)."""
+    """Evaluate ``model`` (not DDP-wrapped) on ``dataset`` (whose items are ``records``); ``name`` =
+    (dataset, split)."""
     assert isinstance(dataset, Sized)  # map-style: the shard sampler splits its indices
     model.eval()
     sampler = ShardSampler(len(dataset), ctx.rank, ctx.world_size)
@@ -179,7 +182,8 @@ def evaluate(
 
 
 def predictions_frame(result: EvalResult, top: int = 5) -> pd.DataFrame:
-    """One row per video: label, prediction, top-k classes and their fused scores; broken videos with their reason."""
+    """One row per video: label, prediction, top-k classes and their fused scores; broken videos
+    with their reason."""
     k = min(top, result.scores.shape[1])
     best = result.scores.topk(k, dim=1) if len(result.labels) else None
     rows = []

@@ -33,9 +33,15 @@ SCOPES = {
     "gflops_video": "video tower, one view (1 clip of T frames): encode_video",
     "gflops_text_one": "text tower, one prompt of 77 tokens",
     "gflops_text_classes": "text tower, one prompt per class (C prompts)",
-    "gflops_view_one_text": "full forward for one view and one class prompt (video + text + video-specific prompting)",
-    "gflops_video_no_attention": "gflops_video with attention modules skipped entirely (thop's convention)",
-    "gflops_view_one_text_no_attention": "gflops_view_one_text with attention modules skipped entirely (thop's convention)",
+    "gflops_view_one_text": (
+        "full forward for one view and one class prompt (video + text + video-specific prompting)"
+    ),
+    "gflops_video_no_attention": (
+        "gflops_video with attention modules skipped entirely (thop's convention)"
+    ),
+    "gflops_view_one_text_no_attention": (
+        "gflops_view_one_text with attention modules skipped entirely (thop's convention)"
+    ),
     "params_total": "all parameters (both towers and new modules)",
     "params_trainable": "parameters with requires_grad",
 }
@@ -48,7 +54,8 @@ def _shape(value: Any) -> list[int]:
 
 
 def attention_flop_handle(inputs: list[Any], outputs: list[Any]) -> Counter:
-    """fvcore handle for ``aten::scaled_dot_product_attention(q, k, v, ...)``: batch·L·S·(d + d_v)."""
+    """fvcore handle for ``aten::scaled_dot_product_attention(q, k, v, ...)``:
+    batch·L·S·(d + d_v)."""
     query, key, value = (_shape(v) for v in inputs[:3])
     batch = 1
     for size in query[:-2]:
@@ -57,8 +64,8 @@ def attention_flop_handle(inputs: list[Any], outputs: list[Any]) -> Counter:
 
 
 def native_mha_flop_handle(inputs: list[Any], outputs: list[Any]) -> Counter:
-    """fvcore handle for ``aten::_native_multi_head_attention``: q/k/v/output projections (as ``linear``)
-    and the attention matmuls."""
+    """fvcore handle for ``aten::_native_multi_head_attention``: q/k/v/output projections (as
+    ``linear``) and the attention matmuls."""
     query, key = _shape(inputs[0]), _shape(inputs[1])
     batch, length, dim = query
     source = key[1]
@@ -127,7 +134,8 @@ def forward_analysis(
     def run(video: torch.Tensor) -> torch.Tensor:
         model.text_cache.clear()
         original = model.encode_text
-        model.encode_text = model.compute_text_features  # type: ignore[method-assign]  # traced uncached
+        # traced uncached
+        model.encode_text = model.compute_text_features  # type: ignore[method-assign]
         try:
             return model(video, list(classnames))
         finally:
@@ -251,7 +259,8 @@ def published_gflops(model: str, backbone: str, frames: int, size: int) -> dict[
 
 
 def record_cost(model: VideoCLIPModel, frames: int, size: int) -> dict[str, Any]:
-    """The run record's ``cost`` block: video and one-prompt text GFLOPs, parameters, one scope line."""
+    """The run record's ``cost`` block: video and one-prompt text GFLOPs, parameters, one scope
+    line."""
     device = next(model.parameters()).device
     with _eval_mode(model):
         video = video_gflops(model, torch.zeros(1, frames, 3, size, size, device=device))
@@ -261,6 +270,9 @@ def record_cost(model: VideoCLIPModel, frames: int, size: int) -> dict[str, Any]
         "gflops_text_one": text,
         "params_total": sum(p.numel() for p in model.parameters()),
         "params_trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "scope": f"per view of {frames} frames at {size} px (video tower); text: one 77-token prompt; "
-        "one multiply-add = one flop, attention included",
+        "scope": (
+            f"per view of {frames} frames at {size} px "
+            "(video tower); text: one 77-token prompt; "
+            "one multiply-add = one flop, attention included"
+        ),
     }

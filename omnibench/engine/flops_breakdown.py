@@ -48,14 +48,18 @@ ATTENTION_MODULES = (nn.MultiheadAttention, MultiHeadSelfAttention, MultiHeadCro
 ROOT = "model"  # the model's name in the analyses' module names
 CONVENTIONS = {
     "gflops": "fvcore: one multiply-add = one flop, attention included (omnibench's count)",
-    "gflops_no_attention": "attention modules skipped entirely, as thop counts (no rule for nn.MultiheadAttention): "
-    "leaf linear / conv / norm layers outside attention modules only",
+    "gflops_no_attention": (
+        "attention modules skipped entirely, as thop "
+        "counts (no rule for nn.MultiheadAttention): "
+        "leaf linear / conv / norm layers outside attention modules only"
+    ),
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class Part:
-    """One component's GFLOPs per view: both conventions, and the attention matmuls inside ``gflops``."""
+    """One component's GFLOPs per view: both conventions, and the attention matmuls inside
+    ``gflops``."""
 
     component: str
     label: str
@@ -88,7 +92,8 @@ class Breakdown:
 
 
 class _Counts:
-    """Per-module numbers of one fvcore analysis: fvcore total, attention matmuls, thop-style leaf sum."""
+    """Per-module numbers of one fvcore analysis: fvcore total, attention matmuls, thop-style leaf
+    sum."""
 
     def __init__(self, analysis: FlopCountAnalysis, model: nn.Module) -> None:
         self.by_module = analysis.by_module()
@@ -119,14 +124,16 @@ def _inside(name: str, scopes: Iterable[str]) -> bool:
 
 
 def plain_frames_analysis(model: VideoCLIPModel, clip: torch.Tensor) -> FlopCountAnalysis:
-    """fvcore's analysis of the model's CLIP image tower on the T frames of ``clip`` as plain images."""
+    """fvcore's analysis of the model's CLIP image tower on the T frames of ``clip`` as plain
+    images."""
     return analyse(model, lambda video: model.clip.encode_image(video.flatten(0, 1)), (clip,))
 
 
 def measure_breakdown(
     model: VideoCLIPModel, clip: torch.Tensor, classnames: list[str]
 ) -> Breakdown:
-    """The breakdown of one view ``clip`` and the prompts of ``classnames`` (one class: per view)."""
+    """The breakdown of one view ``clip`` and the prompts of ``classnames`` (one class: per
+    view)."""
     video = _Counts(video_analysis(model, clip), model)
     plain = _Counts(plain_frames_analysis(model, clip), model)
     text = _Counts(text_analysis(model, classnames), model)

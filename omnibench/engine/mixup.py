@@ -19,7 +19,8 @@ __all__ = ["VideoMixup", "SoftTargetCrossEntropy"]
 
 
 class VideoMixup:
-    """Callable ``(video, labels) -> (mixed video, soft targets)``; randomness from numpy's global RNG."""
+    """Callable ``(video, labels) -> (mixed video, soft targets)``; randomness from numpy's global
+    RNG."""
 
     def __init__(self, optim: OptimSpec, num_classes: int) -> None:
         self.num_classes = num_classes

@@ -60,14 +60,16 @@ def build_optimizer(
 
 
 def min_lr(optim: OptimSpec) -> float:
-    """The floor of the cosine: ``optim.min_lr`` or, by default, ``lr / 100`` (X-CLIP, OmniCLIP Table 1)."""
+    """The floor of the cosine: ``optim.min_lr`` or, by default, ``lr / 100`` (X-CLIP, OmniCLIP
+    Table 1)."""
     return optim.lr / 100 if optim.min_lr is None else optim.min_lr
 
 
 def build_scheduler(
     optimizer: torch.optim.Optimizer, optim: OptimSpec, steps_per_epoch: int
 ) -> CosineLRScheduler:
-    """Per-optimiser-step cosine from each group's LR down to the min LR, after a linear warmup from 0.
+    """Per-optimiser-step cosine from each group's LR down to the min LR, after a linear warmup
+    from 0.
 
     Call ``scheduler.step_update(global_step)`` before each optimiser step.
     """

@@ -1,4 +1,5 @@
-"""Mixed precision: bf16 autocast on GPU by default, fp16 with a grad scaler on request, fp32 on CPU."""
+"""Mixed precision: bf16 autocast on GPU by default, fp16 with a grad scaler on request, fp32 on
+CPU."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for ``optim.precision`` (``auto``: bf16 on CUDA, fp32 elsewhere); None = fp32."""
+    """The autocast dtype for ``optim.precision`` (``auto``: bf16 on CUDA, fp32 elsewhere); None =
+    fp32."""
     if precision == "auto":
         return torch.bfloat16 if device.type == "cuda" else None
     return DTYPES[precision]

@@ -44,7 +44,8 @@ def bar_columns() -> tuple[ProgressColumn, ...]:
 
 @contextlib.contextmanager
 def shared_display() -> Iterator[Progress]:
-    """One live display for the invocation; :class:`ProgressReporter` bars started meanwhile join it."""
+    """One live display for the invocation; :class:`ProgressReporter` bars started meanwhile join
+    it."""
     global _shared
     display = Progress(*bar_columns())
     display.start()
@@ -152,5 +153,7 @@ class ProgressReporter:
             self.bar.update(self.task, completed=done, status=status)
         if done == self.total or done % self.log_every == 0:
             self._plain(
-                f"{time.strftime('%H:%M:%S')} {self.description} {done}/{self.total} {status}".rstrip()
+                (
+                    f"{time.strftime('%H:%M:%S')} {self.description} {done}/{self.total} {status}"
+                ).rstrip()
             )

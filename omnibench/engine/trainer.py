@@ -89,7 +89,8 @@ def batch_geometry(optim: OptimSpec, world_size: int) -> tuple[int, int]:
     per_device = min(optim.batch_per_device or share, share)
     if per_device < 1 or optim.batch_size % (per_device * world_size):
         raise OmniBenchError(
-            f"optim.batch_size {optim.batch_size} is not a multiple of optim.batch_per_device x devices "
+            f"optim.batch_size {optim.batch_size} is not a "
+            "multiple of optim.batch_per_device x devices "
             f"({per_device} x {world_size}); set optim.batch_per_device to a divisor"
         )
     return per_device, optim.batch_size // (per_device * world_size)

@@ -24,7 +24,8 @@ from omnibench.protocols.record import sha256_file
 
 
 class UnusableRunError(OmniBenchError):
-    """A run whose result omnibench cannot stand behind (no videos, too many broken, a non-finite metric)."""
+    """A run whose result omnibench cannot stand behind (no videos, too many broken, a non-finite
+    metric)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +78,8 @@ def too_many_skipped(
     first: str | None = None,
     what: str = "skipped as broken",
 ) -> str | None:
-    """The problem line when ``count`` of ``listed`` videos of ``where`` exceed the share ``limit``, else None."""
+    """The problem line when ``count`` of ``listed`` videos of ``where`` exceed the share ``limit``,
+    else None."""
     if listed == 0 or count / listed <= limit:
         return None
     example = f"; first: {first}" if first else ""
@@ -105,13 +107,15 @@ def _train_problems(record: Mapping[str, Any], limit: float) -> list[str]:
     count, listed = skipped(record).train, train.get("videos")
     if train.get("clips") == 0:
         return [
-            f"{where}: trained on 0 videos ({share_text(count, listed or 0)} skipped as broken; see log.txt)"
+            f"{where}: trained on 0 videos ({share_text(count, listed or 0)} "
+            "skipped as broken; see log.txt)"
         ]
     problems = [too_many_skipped(where, count, listed, limit, "see log.txt") if listed else None]
     diverged = [e for e in train.get("history") or () if not math.isfinite(e.get("loss", 0.0))]
     if diverged:
         problems.append(
-            f"{where}: training diverged, loss {diverged[0]['loss']} in epoch {diverged[0].get('epoch')}; "
+            f"{where}: training diverged, loss {diverged[0]['loss']} "
+            f"in epoch {diverged[0].get('epoch')}; "
             "lower optim.lr or use fp32"
         )
     return [p for p in problems if p]
@@ -132,7 +136,8 @@ def _eval_problems(record: Mapping[str, Any], limit: float) -> list[str]:
             problems.append(problem)
         if evaluation.get("nonfinite"):
             problems.append(
-                f"{where}: the model's scores are not finite for {evaluation['nonfinite']} of {videos} "
+                f"{where}: the model's scores are not finite "
+                f"for {evaluation['nonfinite']} of {videos} "
                 "videos (a diverged model)"
             )
     return problems
@@ -145,7 +150,8 @@ def _metric_problems(record: Mapping[str, Any]) -> list[str]:
 
 
 def check_record(record: Mapping[str, Any]) -> None:
-    """Raise :class:`UnusableRunError` with the first problem of ``record`` (see :func:`record_problems`)."""
+    """Raise :class:`UnusableRunError` with the first problem of ``record`` (see
+    :func:`record_problems`)."""
     problems = record_problems(record)
     if problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
@@ -167,7 +173,8 @@ def current_digest(path: str) -> str | None:
 
 
 def changed_files(record: Mapping[str, Any]) -> list[str]:
-    """The annotation files the run read whose content differs now (a file that is gone cannot be checked)."""
+    """The annotation files the run read whose content differs now (a file that is gone cannot be
+    checked)."""
     changed = []
     for path, digest in (record.get("files") or {}).items():
         now = current_digest(path)
@@ -177,7 +184,8 @@ def changed_files(record: Mapping[str, Any]) -> list[str]:
 
 
 def verdict(record: Mapping[str, Any]) -> tuple[str, str | None]:
-    """``("done", None)``, ``("failed", problem)`` or ``("stale", which files changed)`` for a stored record."""
+    """``("done", None)``, ``("failed", problem)`` or ``("stale", which files changed)`` for a
+    stored record."""
     problems = record_problems(record)
     if problems:
         return RunState.FAILED, f"record.json unusable: {problems[0]}"

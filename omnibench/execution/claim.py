@@ -153,7 +153,8 @@ def release(run_dir: Path, mine: Holder) -> None:
 def claimed(
     run_dir: Path, job_id: str | None = None, cluster: str | None = None
 ) -> Iterator[Holder | None]:
-    """Hold the run for the block: yields None when claimed, else the live holder (leave the run alone)."""
+    """Hold the run for the block: yields None when claimed, else the live holder (leave the run
+    alone)."""
     holder, ours = claim(run_dir, job_id, cluster)
     if not ours:
         yield holder

@@ -1,9 +1,9 @@
 """One run's job: its exclusive claim, status transitions in the store, its log, requeueing.
 
 :func:`run_task` is what every executor runs once it holds the run's claim
-(:mod:`omnibench.execution.claim`): mark the run ``running`` (with the job id and a count of starts),
-call :func:`omnibench.protocols.execute` (which resumes from ``checkpoint.pt``), then mark it
-``done``, or ``failed`` with a one-line error, also when the process is interrupted (Ctrl-C,
+(:mod:`omnibench.execution.claim`): mark the run ``running`` (with the job id and a count of
+starts), call :func:`omnibench.protocols.execute` (which resumes from ``checkpoint.pt``), then mark
+it ``done``, or ``failed`` with a one-line error, also when the process is interrupted (Ctrl-C,
 SIGTERM). :class:`RunJob` wraps it for submitit (local processes, Slurm): a ``Checkpointable``
 job whose output goes to the run's log, and which submitit requeues on timeout or preemption (USR2).
 """
@@ -90,7 +90,8 @@ def run_task(
 
 
 def refuse_linked_log(task: RunTask, store: RunStore) -> bool:
-    """Fail the run, in one line, when its ``log.txt`` is a symbolic link (nothing is written through it)."""
+    """Fail the run, in one line, when its ``log.txt`` is a symbolic link (nothing is written
+    through it)."""
     refusal = linked_log(store.log_path(task.suite, task.run_id))
     if refusal is not None:
         store.write_status(task.suite, task.run_id, RunState.FAILED, error=refusal)
@@ -113,7 +114,8 @@ def _mark_running(task: RunTask, store: RunStore, job_id: str | None) -> None:
     )
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     print(
-        f"{stamp} omnibench: run {task.suite}/{task.run_id} start #{starts} on {host} (job {job_id or 'inline'})",
+        f"{stamp} omnibench: run {task.suite}/{task.run_id} "
+        f"start #{starts} on {host} (job {job_id or 'inline'})",
         flush=True,
     )
 

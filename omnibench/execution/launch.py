@@ -1,7 +1,7 @@
 """Executing runs: in this process, as parallel local processes, or as one Slurm job array.
 
-Every executor runs the same job body (:mod:`omnibench.execution.job`): the run goes ``running``, then
-``done`` or ``failed`` with a one-line error, and its output goes to its ``log.txt``. Local
+Every executor runs the same job body (:mod:`omnibench.execution.job`): the run goes ``running``,
+then ``done`` or ``failed`` with a one-line error, and its output goes to its ``log.txt``. Local
 and Slurm jobs are submitit ``Checkpointable``: on timeout or preemption they requeue and the
 protocol resumes from the run's checkpoint. All runs of one Slurm launch go
 out as a single job array, submitted held and released once every run's status names its
@@ -65,8 +65,9 @@ def launch(tasks: Sequence[RunTask], store: RunStore, options: LaunchOptions) ->
 
     ``options.max_parallel`` bounds the local processes / Slurm array tasks running at once
     (< 1: the profile's ``array_parallelism``, or half the CPUs for local processes).
-    Ctrl-C or SIGTERM stops the launch (``KeyboardInterrupt`` / :class:`~omnibench.execution.process.Terminated`
-    propagate) after every run it started recorded how it ended; the others stay as they were.
+    Ctrl-C or SIGTERM stops the launch (``KeyboardInterrupt`` /
+    :class:`~omnibench.execution.process.Terminated` propagate) after every run it started recorded
+    how it ended; the others stay as they were.
     """
     if not tasks:
         return []
@@ -98,8 +99,8 @@ def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outco
             with tee_output(store.log_path(task.suite, task.run_id)) as log:
                 try:
                     run_task(task, store, runtime, traceback_to=log)
-                except Exception:  # noqa: S110  recorded in status.json and the log; the summary shows it
-                    pass
+                except Exception:  # noqa: S110
+                    pass  # recorded in status.json and the log; the summary shows it
     return _stored_outcome(task, store, holder=holder)
 
 
@@ -129,7 +130,8 @@ def _stored_outcome(
 
 
 def _job_folder(store: RunStore, tasks: Sequence[RunTask], per_job: bool) -> Path:
-    """``<suite>/.submitit/`` (or ``<root>/.submitit/`` for several suites); Slurm: one folder per job."""
+    """``<suite>/.submitit/`` (or ``<root>/.submitit/`` for several suites); Slurm: one folder per
+    job."""
     suites = {task.suite for task in tasks}
     base = (store.suite_dir(suites.pop()) if len(suites) == 1 else store.root) / ".submitit"
     return base / "%j" if per_job else base
@@ -171,7 +173,8 @@ def _launch_local(
 
 @contextlib.contextmanager
 def _sigint_ignored() -> Iterator[None]:
-    """Processes started in the block ignore SIGINT (a terminal's Ctrl-C goes to the whole group)."""
+    """Processes started in the block ignore SIGINT (a terminal's Ctrl-C goes to the whole
+    group)."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
@@ -180,7 +183,8 @@ def _sigint_ignored() -> Iterator[None]:
 
 
 def _stop_local_jobs(jobs: Sequence[submitit.Job]) -> None:
-    """SIGTERM to each job's controller (which forwards it to the run), then wait for them to end."""
+    """SIGTERM to each job's controller (which forwards it to the run), then wait for them to
+    end."""
     for job in jobs:
         with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(job.job_id), signal.SIGTERM)
@@ -233,7 +237,8 @@ def default_profile(profile: str | None) -> str:
     if not chosen:
         known = ", ".join(profile_names()) or "none found"
         raise OmniBenchError(
-            f"--executor slurm needs --profile NAME (slurm/<NAME>.yaml; known: {known}) or ${PROFILE_ENV}"
+            "--executor slurm needs --profile NAME "
+            f"(slurm/<NAME>.yaml; known: {known}) or ${PROFILE_ENV}"
         )
     return chosen
 
@@ -251,7 +256,8 @@ def _launch_slurm(
         return _wait_slurm(tasks, jobs, store)
     except (KeyboardInterrupt, Terminated):
         print(
-            f"stopped waiting: the jobs keep running in Slurm (scancel {jobs[0].job_id.split('_')[0]} "
+            "stopped waiting: the jobs keep running in "
+            f"Slurm (scancel {jobs[0].job_id.split('_')[0]} "
             "cancels them); `omnibench status` shows their progress",
             file=sys.stderr,
         )

@@ -1,7 +1,7 @@
 """What one ``omnibench run`` does with each run of a suite: skip, run, resume, rerun or wait.
 
-A run is done when its record exists and passes :func:`omnibench.execution.acceptance.verdict`: it is
-skipped without loading any model. A record whose annotation files changed since (``stale``)
+A run is done when its record exists and passes :func:`omnibench.execution.acceptance.verdict`: it
+is skipped without loading any model. A record whose annotation files changed since (``stale``)
 or that no longer passes the checks (a record of an older omnibench) is rerun from scratch. A
 run whose Slurm job is still queued or running (``squeue``), or that a live process on this
 host executes (its claim, :mod:`omnibench.execution.claim`), is left alone. Anything else executes:
@@ -87,7 +87,8 @@ def select_runs(suite: Suite, filters: Mapping[str, Sequence[Any]]) -> tuple[Run
             if str(value) not in known:
                 hint = did_you_mean(str(value), known)
                 raise OmniBenchError(
-                    f"{flag} {value}: no run of suite '{suite.name}' has it{hint}; values: {', '.join(known)}"
+                    f"{flag} {value}: no run of suite '{suite.name}' "
+                    f"has it{hint}; values: {', '.join(known)}"
                 )
         chosen = {str(v) for v in wanted}
         specs = tuple(
@@ -97,7 +98,8 @@ def select_runs(suite: Suite, filters: Mapping[str, Sequence[Any]]) -> tuple[Run
 
 
 def find_suite(name_or_path: str, store: RunStore, settings: Leaves | None = None) -> Suite:
-    """A suite by name or file; a suite once run from a file is also found by its name (the store recorded it)."""
+    """A suite by name or file; a suite once run from a file is also found by its name (the store
+    recorded it)."""
     try:
         return load_suite(name_or_path, settings)
     except UnknownNameError:
@@ -106,7 +108,8 @@ def find_suite(name_or_path: str, store: RunStore, settings: Leaves | None = Non
             raise
     if not source.is_file():
         raise OmniBenchError(
-            f"suite '{name_or_path}' was run from {source}, which no longer exists; pass its new path"
+            f"suite '{name_or_path}' was run from {source}, "
+            "which no longer exists; pass its new path"
         )
     return load_suite(source, settings)
 
@@ -140,7 +143,8 @@ def judged_state(
     store: RunStore, suite: str, run_id: str
 ) -> tuple[str, RunStatus | None, str | None]:
     """State, status and why a stored record does not count: ``done`` iff the record passes
-    :func:`~omnibench.execution.acceptance.verdict` (else ``stale`` or ``failed``); ``new`` if never prepared."""
+    :func:`~omnibench.execution.acceptance.verdict` (else ``stale`` or ``failed``); ``new`` if never
+    prepared."""
     status = store.read_status(suite, run_id)
     record = store.read_record(suite, run_id)
     if record is not None:
@@ -154,7 +158,8 @@ def judged_state(
 
 
 def holder_liveness(store: RunStore, suite: str, run_id: str) -> bool | None:
-    """Whether the process holding the run's claim still runs (None: no claim, or not visible from here)."""
+    """Whether the process holding the run's claim still runs (None: no claim, or not visible from
+    here)."""
     holder = read_holder(store.run_dir(suite, run_id))
     return None if holder is None else holder_alive(holder)
 
@@ -228,7 +233,8 @@ def cancel_runs(store: RunStore, suite: str) -> Cancellation:
 def _stop_processes(
     store: RunStore, suite: str, held: Sequence[tuple[str, Holder]]
 ) -> list[tuple[str, str]]:
-    """SIGTERM each holder, wait (``STOP_WAIT_S``) for it to record its end, mark the run cancelled."""
+    """SIGTERM each holder, wait (``STOP_WAIT_S``) for it to record its end, mark the run
+    cancelled."""
     for process in {holder.process for _, holder in held}:
         try:
             os.kill(process.pid, signal.SIGTERM)

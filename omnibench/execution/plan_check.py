@@ -115,7 +115,8 @@ def _pretrained(spec: RunSpec, where: Where, backbone: str) -> list[Finding]:
         return [
             Finding(
                 at,
-                f"model.pretrained '{value}': the weights of {backbone} are not in this machine's cache "
+                f"model.pretrained '{value}': the weights of "
+                f"{backbone} are not in this machine's cache "
                 f"and HF_HUB_OFFLINE is set; {offline_hint(backbone, value)}",
             )
         ]
@@ -123,7 +124,8 @@ def _pretrained(spec: RunSpec, where: Where, backbone: str) -> list[Finding]:
 
 
 def _shots(spec: RunSpec, where: Where, data_root: Path | None) -> list[Finding]:
-    """More shots than a class of the training list has (when its annotation files are here to read)."""
+    """More shots than a class of the training list has (when its annotation files are here to
+    read)."""
     shots = spec.protocol_options.get("shots")
     if spec.protocol != "few_shot" or not shots or spec.protocol_options.get("shots_file"):
         return []
@@ -136,7 +138,8 @@ def _shots(spec: RunSpec, where: Where, data_root: Path | None) -> list[Finding]
 
 @functools.lru_cache(maxsize=32)
 def _training_list(dataset: str, name: str | None, data_root: Path | None) -> Split | None:
-    """The training split of ``dataset`` if its files are on this machine (nothing is generated), else None."""
+    """The training split of ``dataset`` if its files are on this machine (nothing is generated),
+    else None."""
     from omnibench.data import get_dataset  # noqa: PLC0415
     from omnibench.data.roots import locate  # noqa: PLC0415
 
@@ -156,8 +159,10 @@ def _warmup(spec: RunSpec, where: Where) -> list[Finding]:
     return [
         Finding(
             where(spec, "optim.epochs"),
-            f"optim.epochs={epochs} is not above optim.warmup_epochs={warmup:g}: the learning rate never "
-            "leaves its warm-up ramp and the model may stay at chance; lower optim.warmup_epochs too "
+            f"optim.epochs={epochs} is not above "
+            f"optim.warmup_epochs={warmup:g}: the learning rate never "
+            "leaves its warm-up ramp and the model may "
+            "stay at chance; lower optim.warmup_epochs too "
             "(e.g. --set optim.warmup_epochs=0)",
             error=False,
         )

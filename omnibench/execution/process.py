@@ -1,4 +1,5 @@
-"""Which process wrote or holds something, whether it provably still runs, and how SIGTERM stops one.
+"""Which process wrote or holds something, whether it provably still runs, and how SIGTERM stops
+one.
 
 A process is named by its host, pid and start time (the boot id and the start tick from
 ``/proc``), so neither a pid reused by a newer process nor one from before a reboot is
@@ -62,7 +63,8 @@ class ProcessId:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProcessId | None:
-        """The process named by ``host`` / ``pid`` / ``started`` fields, or None if they are missing."""
+        """The process named by ``host`` / ``pid`` / ``started`` fields, or None if they are
+        missing."""
         host, pid = data.get("host"), data.get("pid")
         if not isinstance(host, str) or not isinstance(pid, int) or isinstance(pid, bool):
             return None
@@ -94,7 +96,8 @@ class ProcessId:
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised in the main thread (like KeyboardInterrupt for SIGINT) so a run records its end."""
+    """SIGTERM, raised in the main thread (like KeyboardInterrupt for SIGINT) so a run records its
+    end."""
 
 
 _requested: list[int] = []  # the stop signal received inside stops_at_safe_points, until raised
@@ -120,7 +123,8 @@ def _defer(signum: int, frame: Any) -> None:
 
 @contextlib.contextmanager
 def sigterm_raises() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Terminated` (main thread only; elsewhere a no-op)."""
+    """Within the block, SIGTERM raises :class:`Terminated` (main thread only; elsewhere a
+    no-op)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -133,8 +137,8 @@ def sigterm_raises() -> Iterator[None]:
 
 @contextlib.contextmanager
 def stops_at_safe_points(sigterm: bool = True) -> Iterator[None]:
-    """Within the block, SIGTERM (if ``sigterm``) and Ctrl-C (unless ignored) stop the run at the next
-    :func:`stop_point` (each training step, each evaluation batch) or when the block ends.
+    """Within the block, SIGTERM (if ``sigterm``) and Ctrl-C (unless ignored) stop the run at the
+    next :func:`stop_point` (each training step, each evaluation batch) or when the block ends.
 
     Raising from the handler itself could land in a finaliser (where Python drops it, and the run
     trains on) or inside ``torch.save`` (which turns it into another error); a second signal still
@@ -159,6 +163,7 @@ def stops_at_safe_points(sigterm: bool = True) -> Iterator[None]:
 
 
 def stop_point() -> None:
-    """Raise :class:`Terminated` or ``KeyboardInterrupt`` if a stop was requested (see :func:`stops_at_safe_points`)."""
+    """Raise :class:`Terminated` or ``KeyboardInterrupt`` if a stop was requested (see
+    :func:`stops_at_safe_points`)."""
     if _requested:
         _raise_for(_requested.pop())

@@ -29,14 +29,19 @@ LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 def linked_log(path: Path) -> str | None:
-    """Why the log at ``path`` is refused (a symbolic link: a run writes only into its own folder), or None."""
+    """Why the log at ``path`` is refused (a symbolic link: a run writes only into its own folder),
+    or None."""
     if not path.is_symlink():
         return None
-    return f"{path}: is a symbolic link; a run writes its log only into its own folder (remove the link)"
+    return (
+        f"{path}: is a symbolic link; a run writes its "
+        "log only into its own folder (remove the link)"
+    )
 
 
 def open_log(path: Path) -> TextIO:
-    """``path`` opened for appending (line-buffered, created with the umask's permissions); never through a link."""
+    """``path`` opened for appending (line-buffered, created with the umask's permissions); never
+    through a link."""
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(path, flags, 0o666)
@@ -74,7 +79,8 @@ class Tee:
 
 @contextlib.contextmanager
 def tee_output(path: Path) -> Iterator[TextIO]:
-    """Copy ``sys.stdout`` and ``sys.stderr`` into the log at ``path`` for the block; yields the log."""
+    """Copy ``sys.stdout`` and ``sys.stderr`` into the log at ``path`` for the block; yields the
+    log."""
     with (
         open_log(path) as log,
         contextlib.redirect_stdout(Tee(sys.stdout, log)),
@@ -86,7 +92,8 @@ def tee_output(path: Path) -> Iterator[TextIO]:
 @contextlib.contextmanager
 def live_terminal(console: Any) -> Iterator[TextIO | None]:
     """While a live display draws on ``console``, text written to a :class:`Tee` reaches the
-    terminal above it (as rich's own redirection does). Yields the log the Tee copies into, if any."""
+    terminal above it (as rich's own redirection does). Yields the log the Tee copies into, if
+    any."""
     from rich.file_proxy import FileProxy  # noqa: PLC0415
 
     tees = [stream for stream in (sys.stdout, sys.stderr) if isinstance(stream, Tee)]

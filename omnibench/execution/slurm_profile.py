@@ -113,7 +113,8 @@ def resolve_profile(name_or_path: str) -> Path:
     known = profile_names()
     raise UnknownNameError(
         f"unknown Slurm profile '{name_or_path}'{did_you_mean(name_or_path, known)}; "
-        f"known: {', '.join(known) or 'none'} (searched {', '.join(str(d) for d in profile_dirs())})"
+        f"known: {', '.join(known) or 'none'} (searched "
+        f"{', '.join(str(d) for d in profile_dirs())})"
     )
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import enum
 
 
-class RunState(str, enum.Enum):  # noqa: UP042 (StrEnum is Python 3.11+; requires-python allows 3.10)
-    """A run's state, in the order tables list them; each is (and prints as) its name as a string."""
+# not StrEnum (UP042): StrEnum is Python 3.11+; requires-python allows 3.10
+class RunState(str, enum.Enum):  # noqa: UP042
+    """A run's state, in the order tables list them; each is (and prints as) its name as a
+    string."""
 
     def __str__(self) -> str:
         return str(self.value)

@@ -128,11 +128,13 @@ class RunStore:
         self.root = results_root(root)
 
     def suite_dir(self, suite: str) -> Path:
-        """Folder of one suite's runs (not created); a name that would leave the store is refused."""
+        """Folder of one suite's runs (not created); a name that would leave the store is
+        refused."""
         return self.root / checked_name(suite, "suite name")
 
     def ensure_writable(self) -> None:
-        """Create the store's root if needed; one line naming it when it is a file or not writable."""
+        """Create the store's root if needed; one line naming it when it is a file or not
+        writable."""
         try:
             self.root.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
@@ -223,7 +225,8 @@ class RunStore:
         return (self.run_dir(suite, run_id) / CHECKPOINT_FILE).is_file()
 
     def clear(self, suite: str, run_id: str) -> None:
-        """Delete a run's directory (``--force``, ``omnibench rm``): renamed away first, so it vanishes at once."""
+        """Delete a run's directory (``--force``, ``omnibench rm``): renamed away first, so it
+        vanishes at once."""
         self._discard(self.run_dir(suite, run_id))
 
     def remove_suite(self, suite: str) -> None:
@@ -231,7 +234,8 @@ class RunStore:
         self._discard(self.suite_dir(suite))
 
     def _discard(self, path: Path) -> None:
-        """Remove ``path``, which must lie inside the store; a symlink is removed, never followed."""
+        """Remove ``path``, which must lie inside the store; a symlink is removed, never
+        followed."""
         root = self.root.resolve()
         if root not in (path.parent.resolve() / path.name).parents:
             raise OmniBenchError(f"{path}: not inside the run store {root}; nothing removed")
@@ -249,7 +253,8 @@ class RunStore:
         remove_leftovers(path.parent)
 
     def remember_suite(self, suite: str, path: Path) -> None:
-        """Record which file defines ``suite``, so a suite run by path is found by its name later."""
+        """Record which file defines ``suite``, so a suite run by path is found by its name
+        later."""
         atomic_write_json(
             self.suite_dir(suite) / SUITE_SOURCE_FILE, {"path": str(Path(path).resolve())}
         )

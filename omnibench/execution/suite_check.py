@@ -34,7 +34,8 @@ def check_suite(
     With ``require_data=False`` (``omnibench validate``) the suite's ``external_datasets`` pass
     even when this machine's datasets.yaml does not declare them yet.
     """
-    from omnibench.models import DECLARED, model_options_class  # noqa: PLC0415  (declarations: no torch)
+    # declarations: no torch
+    from omnibench.models import DECLARED, model_options_class  # noqa: PLC0415
     from omnibench.protocols.registry import PROTOCOLS  # noqa: PLC0415
     from omnibench.report.build import check_cells  # noqa: PLC0415
 
@@ -62,7 +63,8 @@ def check_suite(
 
 
 def _weights(suite: Suite, spec: RunSpec) -> None:
-    """A local state dict whose blocks' activation is neither declared nor stated fails here, not in the job."""
+    """A local state dict whose blocks' activation is neither declared nor stated fails here, not in
+    the job."""
     from omnibench.models.weights import check_statement  # noqa: PLC0415
 
     try:
@@ -86,8 +88,12 @@ def _name(suite: Suite, spec: RunSpec, path: str, value: object, known: list[str
         wanted = suite.external_datasets.get(str(value), "{format: list, root: DIR}")
         hint = f"; declare other datasets in {config_path()}, e.g. {value}: {wanted}"
     raise SuiteError(
-        f"{suite.where(spec, path)}: {path}: unknown {kind} '{value}'{did_you_mean(str(value), known)}; "
-        f"known: {', '.join(known)}{hint}" + (f" (run {run})" if run else "")
+        (
+            f"{suite.where(spec, path)}: {path}: unknown {kind} "
+            f"'{value}'{did_you_mean(str(value), known)}; "
+            f"known: {', '.join(known)}{hint}"
+        )
+        + (f" (run {run})" if run else "")
     )
 
 

@@ -34,8 +34,8 @@ class ParallelTemporalAdapter(nn.Module):
     separate affine LayerNorm would add nothing: Down absorbs any per-channel scale and shift).
     Every location (class token, patches, prompts) is one sequence of length T, so the
     attention is ONE batched call over (B·N, heads, T, d) (:func:`attend`: batched matmuls
-    for T <= 32 on CUDA, SDPA otherwise). ``Up`` doubles as the attention's output projection (two linear
-    maps in a row are one). ``Up`` is zero-initialised, so the adapter outputs zero until
+    for T <= 32 on CUDA, SDPA otherwise). ``Up`` doubles as the attention's output projection (two
+    linear maps in a row are one). ``Up`` is zero-initialised, so the adapter outputs zero until
     trained; ``alpha`` (Eq. 4) starts at 1 so that ``Up`` receives gradients from the first step.
     """
 
@@ -152,7 +152,8 @@ class _LogGate(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
-        (floored,) = ctx.saved_tensors  # type: ignore[attr-defined]  # torch's FunctionCtx stub lacks it
+        # torch's FunctionCtx stub lacks it
+        (floored,) = ctx.saved_tensors  # type: ignore[attr-defined]
         return grad / floored
 
 
@@ -174,7 +175,8 @@ class PromptGate(nn.Module):
         self.gates = nn.Parameter(torch.zeros(blocks, heads))
 
     def biases(self, tokens: int, prompts: int) -> torch.Tensor:
-        """Additive logit biases per key (blocks, heads, tokens + prompts): 0 for image tokens, log g for prompts."""
+        """Additive logit biases per key (blocks, heads, tokens + prompts): 0 for image tokens, log
+        g for prompts."""
         log_gate = _LogGate.apply(self.gates)  # (blocks, heads)
         zeros = log_gate.new_zeros(*log_gate.shape, tokens)
         return torch.cat([zeros, log_gate[..., None].expand(-1, -1, prompts)], dim=-1)

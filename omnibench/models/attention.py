@@ -33,19 +33,22 @@ SHORT_SEQUENCE = 32  # up to this many keys, attend() on CUDA uses plain batched
 
 
 def matmul_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """softmax(q kᵀ / √d) v over (..., L, d) as two batched matmuls and a softmax (one call each)."""
+    """softmax(q kᵀ / √d) v over (..., L, d) as two batched matmuls and a softmax (one call
+    each)."""
     scores = torch.matmul(q * q.shape[-1] ** -0.5, k.transpose(-2, -1))
     return torch.matmul(scores.softmax(dim=-1), v)
 
 
 def uses_matmul(q: torch.Tensor, k: torch.Tensor) -> bool:
-    """Whether :func:`attend` takes the batched-matmul path: CUDA and at most ``SHORT_SEQUENCE`` keys
-    (never under tracing, so that a FLOP count files the matmuls under attention on every device)."""
+    """Whether :func:`attend` takes the batched-matmul path: CUDA and at most ``SHORT_SEQUENCE``
+    keys (never under tracing, so that a FLOP count files the matmuls under attention on every
+    device)."""
     return q.is_cuda and k.shape[-2] <= SHORT_SEQUENCE and not torch.jit.is_tracing()
 
 
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """softmax(q kᵀ / √d) v over (..., L, d): batched matmuls for short sequences on CUDA, else SDPA.
+    """softmax(q kᵀ / √d) v over (..., L, d): batched matmuls for short sequences on CUDA, else
+    SDPA.
 
     Attention over a few frames (PTA: T <= 32 keys at every token location) is almost no
     arithmetic, and a fused GPU kernel costs more than it: on an H100, bf16, ViT-B/16 at
@@ -69,7 +72,8 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
 
 
 class MultiHeadSelfAttention(nn.Module):
-    """Self-attention over the second axis of (N, L, D): fused qkv, one SDPA call, output projection."""
+    """Self-attention over the second axis of (N, L, D): fused qkv, one SDPA call, output
+    projection."""
 
     def __init__(self, dim: int, heads: int, what: str = "attention") -> None:
         super().__init__()
@@ -105,7 +109,8 @@ class MultiHeadCrossAttention(nn.Module):
 
 
 class FeedForward(nn.Sequential):
-    """CLIP's MLP: Linear(D, r·D) -> activation -> Linear(r·D, D); ``ratio`` r may be a fraction (r·D whole)."""
+    """CLIP's MLP: Linear(D, r·D) -> activation -> Linear(r·D, D); ``ratio`` r may be a fraction
+    (r·D whole)."""
 
     def __init__(self, dim: int, ratio: float = 4, activation: type[nn.Module] = nn.GELU) -> None:
         hidden = int(round(ratio * dim))
@@ -139,7 +144,8 @@ KEY_BIAS_CHANNELS = (
 def attend_with_key_bias(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: torch.Tensor
 ) -> torch.Tensor:
-    """softmax(q kᵀ / √d + b) v over (N, heads, L, d) with a per-key bias ``b`` (heads, L), mask-free.
+    """softmax(q kᵀ / √d + b) v over (N, heads, L, d) with a per-key bias ``b`` (heads, L),
+    mask-free.
 
     The bias rides in an extra channel: q' = [q, 1, 0…], k' = [k, b·√d, 0…], so that
     q' k'ᵀ / √d = q kᵀ / √d + b exactly. A float mask that needs a gradient rules out SDPA's
@@ -164,7 +170,8 @@ def attend_with_key_bias(
 
 
 def init_trunc_normal(module: nn.Module, std: float = 0.02) -> None:
-    """Truncated-normal weights and zero biases for every ``nn.Linear`` in ``module`` (X-CLIP's init)."""
+    """Truncated-normal weights and zero biases for every ``nn.Linear`` in ``module`` (X-CLIP's
+    init)."""
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
             nn.init.trunc_normal_(layer.weight, std=std)

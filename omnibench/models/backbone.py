@@ -1,4 +1,5 @@
-"""open_clip backbones: loading by name with a pretrained tag or a local file (state dict or TorchScript).
+"""open_clip backbones: loading by name with a pretrained tag or a local file (state dict or
+TorchScript).
 
 The tiny ``omnibench-*`` configs in ``configs/`` are registered through open_clip's own
 config mechanism (``open_clip.add_model_config``), so ``open_clip.create_model`` and
@@ -77,7 +78,8 @@ def load_clip(
     clip, kind, source = _load(backbone, pretrained, activation, kwargs)
     if not isinstance(clip, CLIP):
         raise OmniBenchError(
-            f"backbone '{backbone}' is not a plain CLIP model (custom text towers are not supported)"
+            f"backbone '{backbone}' is not a plain CLIP "
+            "model (custom text towers are not supported)"
         )
     check_vision_tower(clip.visual, backbone)
     path = Path(pretrained).expanduser() if pretrained is not None else None
@@ -114,7 +116,8 @@ def tokenizer_for(backbone: str) -> Any:
 
 @contextlib.contextmanager
 def _quiet(level: int = logging.WARNING) -> Iterator[None]:
-    """Silence open_clip's root-logger messages up to ``level`` (we raise our own one-line errors)."""
+    """Silence open_clip's root-logger messages up to ``level`` (we raise our own one-line
+    errors)."""
     logging.disable(level)
     try:
         yield
@@ -156,7 +159,8 @@ def _load_archive(
 
 
 def _load_file(backbone: str, path: Path, clip: nn.Module) -> nn.Module:
-    """A state dict (``torch.save`` / safetensors, open_clip or OpenAI keys) loaded strictly into ``clip``."""
+    """A state dict (``torch.save`` / safetensors, open_clip or OpenAI keys) loaded strictly into
+    ``clip``."""
     try:
         with _quiet(logging.ERROR):
             open_clip.load_checkpoint(clip, str(path))
@@ -170,7 +174,8 @@ def _load_file(backbone: str, path: Path, clip: nn.Module) -> nn.Module:
 def _load_tag(
     backbone: str, tag: str, activation: str | None, kwargs: dict[str, Any]
 ) -> tuple[nn.Module, str, str]:
-    """An open_clip pretrained tag, from its Hugging Face / URL cache; activation from open_clip's registry."""
+    """An open_clip pretrained tag, from its Hugging Face / URL cache; activation from open_clip's
+    registry."""
     tags = open_clip.list_pretrained_tags_by_model(backbone)
     if tag not in tags:
         raise OmniBenchError(
@@ -187,7 +192,8 @@ def _load_tag(
     except Exception as err:  # noqa: BLE001 - download / cache failures
         raise OmniBenchError(
             f"cannot load CLIP weights for backbone '{backbone}' with pretrained tag '{tag}' "
-            f"(not in the open_clip / Hugging Face cache and no network: {_one_line(err)}); {offline_hint(backbone, tag)}"
+            "(not in the open_clip / Hugging Face cache and no "
+            f"network: {_one_line(err)}); {offline_hint(backbone, tag)}"
         ) from None
     return clip, "open_clip tag", f"open_clip pretrained registry ({backbone}, {tag})"
 

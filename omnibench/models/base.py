@@ -132,7 +132,8 @@ class VideoCLIPModel(nn.Module):
         return video.shape[0], video.shape[1]
 
     def check_frame_count(self, video: torch.Tensor, why: str) -> tuple[int, int]:
-        """:meth:`check_video`, plus exactly the ``frames`` the model was built for (``why`` says which module needs it)."""
+        """:meth:`check_video`, plus exactly the ``frames`` the model was built for (``why`` says
+        which module needs it)."""
         batch, frames = self.check_video(video)
         if frames != self.frames:
             raise OmniBenchError(

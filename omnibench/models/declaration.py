@@ -50,7 +50,8 @@ class Overlay:
 
 @dataclasses.dataclass(frozen=True)
 class ModelDeclaration:
-    """A model's torch-free facts: name, description, options dataclass, published defaults (``sources``)."""
+    """A model's torch-free facts: name, description, options dataclass, published defaults
+    (``sources``)."""
 
     name: str
     description: str
@@ -62,11 +63,13 @@ class ModelDeclaration:
     def defaults(
         self, protocol: str, dataset: str, options: Mapping[str, Any] | None = None
     ) -> Patch:
-        """The nested defaults of one run; :class:`MissingDefaultsError` if ``protocol`` is not declared."""
+        """The nested defaults of one run; :class:`MissingDefaultsError` if ``protocol`` is not
+        declared."""
         if protocol not in self.protocols:
             raise MissingDefaultsError(
                 f"model '{self.name}' declares no defaults for protocol '{protocol}' "
-                f"(it declares: {', '.join(sorted(self.protocols))}); {self.sources or 'no published settings'}"
+                f"(it declares: {', '.join(sorted(self.protocols))}); "
+                f"{self.sources or 'no published settings'}"
             )
         identity = {"protocol": protocol, "dataset": dataset, **self._option_values(options or {})}
         patch = copy.deepcopy(dict(self.protocols[protocol]))
@@ -85,7 +88,8 @@ class ModelDeclaration:
 
 
 def merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge nested ``top`` into ``base`` in place (mappings merge, other values replace); return ``base``."""
+    """Merge nested ``top`` into ``base`` in place (mappings merge, other values replace); return
+    ``base``."""
     for key, value in top.items():
         if isinstance(value, Mapping) and isinstance(base.get(key), dict):
             merge(base[key], value)

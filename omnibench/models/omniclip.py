@@ -124,7 +124,8 @@ class OmniCLIP(VideoCLIPModel):
 
     # -- video encoder ----------------------------------------------------------------------
     def encode_tokens(self, video: torch.Tensor) -> torch.Tensor:
-        """(B, T, 3, S, S) -> last-layer (B·T, 1 + K, D) class and patch tokens (prompts dropped)."""
+        """(B, T, 3, S, S) -> last-layer (B·T, 1 + K, D) class and patch tokens (prompts
+        dropped)."""
         batch, frames = self.check_frame_count(video, "temporal encoding")
         visual = self.clip.visual
         x = embed_patches(visual, video.flatten(0, 1)).unflatten(0, (batch, frames))

@@ -85,14 +85,17 @@ def _table1(
 
 
 def _paper_lr(batch: int, epochs: int, **optim: object) -> dict[str, object]:
-    """Table 1's LR, minimal LR and weight decay (K400 / HMDB51 / UCF101) at another batch and length."""
+    """Table 1's LR, minimal LR and weight decay (K400 / HMDB51 / UCF101) at another batch and
+    length."""
     return {**_table1(batch, 2e-3, 2e-5, epochs, 0.003), **optim}
 
 
 DECLARATION = declare(
     ModelDeclaration(
         name="omniclip",
-        description="OmniCLIP: frozen CLIP + parallel temporal adapters (PTA) + self-prompt generator (SPG)",
+        description=(
+            "OmniCLIP: frozen CLIP + parallel temporal adapters (PTA) + self-prompt generator (SPG)"
+        ),
         options=OmniCLIPOptions,
         protocols={
             "supervised": {
@@ -124,6 +127,9 @@ DECLARATION = declare(
                 {"dataset": "ssv2"}, {"model": {"options": {"text_prompts": False}}}
             ),  # §4.1: a fixed classifier
         ),
-        sources="OmniCLIP Table 1 and §4 (supervised, few-shot, zero-shot), base-to-novel as ViFi-CLIP's",
+        sources=(
+            "OmniCLIP Table 1 and §4 (supervised, few-shot, "
+            "zero-shot), base-to-novel as ViFi-CLIP's"
+        ),
     )
 )

@@ -43,5 +43,6 @@ def require_choice(value: str, choices: tuple[str, ...], key: str) -> None:
     """``value`` must be one of ``choices`` (did-you-mean otherwise)."""
     if value not in choices:
         raise SpecError(
-            f"{key}: '{value}' is not one of {', '.join(choices)}{did_you_mean(value, list(choices))}"
+            f"{key}: '{value}' is not one of "
+            f"{', '.join(choices)}{did_you_mean(value, list(choices))}"
         )

@@ -38,7 +38,8 @@ MODELS: Registry[ModelEntry] = Registry("model")
 
 
 def register_model(name: str) -> Callable[[_Model], _Model]:
-    """Class decorator: register a :class:`VideoCLIPModel` subclass as the declared model ``name``."""
+    """Class decorator: register a :class:`VideoCLIPModel` subclass as the declared model
+    ``name``."""
     declaration = DECLARED.get(name)
 
     def decorate(cls: _Model) -> _Model:
@@ -50,7 +51,8 @@ def register_model(name: str) -> Callable[[_Model], _Model]:
 
 
 def validate_model_options(spec: ModelSpec, where: str = "<spec>") -> Any:
-    """``spec.options`` checked against the model's options dataclass (did-you-mean on unknown keys)."""
+    """``spec.options`` checked against the model's options dataclass (did-you-mean on unknown
+    keys)."""
     entry = MODELS.get(spec.name)
     return validate_options(entry.options, spec.options, where=f"{where}: model.options")
 

@@ -102,11 +102,13 @@ class VideoSpecificPrompt(nn.Module):
         nn.init.normal_(self.visual_proj.weight, std=1.0)
 
     def video_context(self, tokens: torch.Tensor) -> torch.Tensor:
-        """(B, T, K, D) last-layer patch tokens -> (B, K, E) z̄ (projection after the time mean: it is linear)."""
+        """(B, T, K, D) last-layer patch tokens -> (B, K, E) z̄ (projection after the time mean: it
+        is linear)."""
         return self.visual_proj(self.visual_ln(tokens).mean(dim=1))
 
     def forward(self, text: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        """(C, E) class embeddings and (B, K, E) video context -> (B, C, E) video-specific embeddings."""
+        """(C, E) class embeddings and (B, K, E) video context -> (B, C, E) video-specific
+        embeddings."""
         prompts = text.to(context.dtype).unsqueeze(0).expand(context.shape[0], -1, -1)
         video = self.norm(context)
         for layer in self.layers:

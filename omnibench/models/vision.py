@@ -15,7 +15,8 @@ from omnibench.models.attention import block_attention
 
 
 def embed_patches(visual: VisionTransformer, frames: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) images -> (N, 1 + K, D) class + patch tokens with positional embeddings (before ln_pre)."""
+    """(N, 3, H, W) images -> (N, 1 + K, D) class + patch tokens with positional embeddings (before
+    ln_pre)."""
     x = visual.conv1(frames).flatten(2).transpose(1, 2)
     cls = visual.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
     return torch.cat([cls, x], dim=1) + visual.positional_embedding.to(x.dtype)

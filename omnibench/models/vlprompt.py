@@ -62,7 +62,8 @@ class VLPrompting(VideoCLIPModel):
         self.freeze_except(("vision_prompts", "text_prompts"))
 
     def _init_context(self, ctx_init: str) -> None:
-        """The first ``n_text`` word embeddings of ``ctx_init``; the prompt keeps its remaining words."""
+        """The first ``n_text`` word embeddings of ``ctx_init``; the prompt keeps its remaining
+        words."""
         ids = self.tokenizer([ctx_init])[0]
         words = ids[1 : int(ids.argmax())]  # between the start and end tokens
         if len(words) < self.n_text:

@@ -22,7 +22,8 @@ CTX_INIT_MAX_TOKENS = 4  # the released code reads ctx_init only for this many t
 
 @dataclasses.dataclass(frozen=True)
 class VLPromptOptions(ModelOptions):
-    """Prompt counts and depths (None: every layer); ``ctx_init``: words that initialise <= 4 text tokens."""
+    """Prompt counts and depths (None: every layer); ``ctx_init``: words that initialise <= 4 text
+    tokens."""
 
     template: str = "{}."
     vision_tokens: int = 10

@@ -1,4 +1,5 @@
-"""Pretrained CLIP weights: where they come from and which activation their blocks were trained with.
+"""Pretrained CLIP weights: where they come from and which activation their blocks were trained
+with.
 
 OpenAI's CLIP (what all three papers fine-tune) uses QuickGELU, x·σ(1.702x), in every block;
 open_clip's plain ``ViT-B-16`` config uses exact GELU. Weights loaded into blocks with the other
@@ -61,7 +62,8 @@ class WeightsInfo:
 
 
 def published_tag(backbone: str, path: Path) -> str | None:
-    """The open_clip tag of ``backbone`` whose published file ``path`` is (same SHA-256), else None."""
+    """The open_clip tag of ``backbone`` whose published file ``path`` is (same SHA-256), else
+    None."""
     digests = {}
     for tag in open_clip.list_pretrained_tags_by_model(backbone):
         parts = str(open_clip.get_pretrained_cfg(backbone, tag).get("url", "")).split("/")
@@ -74,7 +76,8 @@ def published_tag(backbone: str, path: Path) -> str | None:
 
 
 def is_torchscript(path: Path) -> bool:
-    """Whether ``path`` is a TorchScript archive (a zip with compiled code), not a ``torch.save`` file."""
+    """Whether ``path`` is a TorchScript archive (a zip with compiled code), not a ``torch.save``
+    file."""
     if not zipfile.is_zipfile(path):
         return False
     with zipfile.ZipFile(path) as archive:
@@ -96,7 +99,8 @@ def load_archive(path: Path) -> torch.jit.ScriptModule:
 
 
 def archive_activation(archive: torch.jit.ScriptModule) -> str | None:
-    """``quick_gelu`` / ``gelu`` from the class names of the archive's modules; None if it has neither."""
+    """``quick_gelu`` / ``gelu`` from the class names of the archive's modules; None if it has
+    neither."""
     names = {module.original_name for _, module in archive.named_modules()}
     if "QuickGELU" in names:
         return "quick_gelu"
@@ -107,15 +111,16 @@ def archive_state_dict(
     archive: torch.jit.ScriptModule, model: nn.Module
 ) -> dict[str, torch.Tensor]:
     """The archive's weights for ``model``: without OpenAI's non-weight entries (resolution, context
-    length, vocabulary) and without what ``model`` keeps as non-persistent buffers (e.g. ``attn_mask``:
-    an archive stores every buffer)."""
+    length, vocabulary) and without what ``model`` keeps as non-persistent buffers (e.g.
+    ``attn_mask``: an archive stores every buffer)."""
     transient = set(dict(model.named_buffers())) - set(model.state_dict())
     skip = transient.union(OPENAI_ARCHIVE_EXTRAS)
     return {key: value for key, value in archive.state_dict().items() if key not in skip}
 
 
 def sidecar_activation(path: Path) -> str | None:
-    """The activation that an ``open_clip_config.json`` beside ``path`` declares (None: no such file)."""
+    """The activation that an ``open_clip_config.json`` beside ``path`` declares (None: no such
+    file)."""
     config_path = path.parent / SIDECAR
     if not config_path.is_file():
         return None
@@ -128,7 +133,8 @@ def sidecar_activation(path: Path) -> str | None:
 
 
 def backbone_activation(backbone: str) -> str | None:
-    """``quick_gelu`` where the backbone's config says so (``*-quickgelu`` names), else None (unstated)."""
+    """``quick_gelu`` where the backbone's config says so (``*-quickgelu`` names), else None
+    (unstated)."""
     config = open_clip.get_model_config(backbone) or {}
     return "quick_gelu" if config.get("quick_gelu", False) else None
 
@@ -141,12 +147,14 @@ def module_activation(clip: nn.Module) -> str:
     if kinds == {nn.GELU}:
         return "gelu"
     raise OmniBenchError(
-        f"backbone blocks mix or lack GELU / QuickGELU activations: {sorted(k.__name__ for k in kinds)}"
+        "backbone blocks mix or lack GELU / QuickGELU "
+        f"activations: {sorted(k.__name__ for k in kinds)}"
     )
 
 
 def stated_activation(backbone: str, stated: str | None) -> tuple[str, str] | None:
-    """The activation the user stated (option or ``-quickgelu`` backbone name) and where; None if neither."""
+    """The activation the user stated (option or ``-quickgelu`` backbone name) and where; None if
+    neither."""
     named = backbone_activation(backbone)
     if stated is not None and named is not None and stated != named:
         raise OmniBenchError(
@@ -158,7 +166,8 @@ def stated_activation(backbone: str, stated: str | None) -> tuple[str, str] | No
 
 
 def agree(found: str, found_where: str, backbone: str, stated: str | None) -> str:
-    """``found`` (detected in the weights), unless the user stated otherwise (then a one-line error)."""
+    """``found`` (detected in the weights), unless the user stated otherwise (then a one-line
+    error)."""
     claim = stated_activation(backbone, stated)
     if claim is not None and claim[0] != found:
         raise OmniBenchError(
@@ -168,7 +177,8 @@ def agree(found: str, found_where: str, backbone: str, stated: str | None) -> st
 
 
 def file_activation(backbone: str, path: Path, stated: str | None) -> tuple[str, str]:
-    """Activation of a state-dict file and how it is known: its sidecar config, else what was stated."""
+    """Activation of a state-dict file and how it is known: its sidecar config, else what was
+    stated."""
     declared = sidecar_activation(path)
     if declared is not None:
         return agree(
@@ -177,7 +187,8 @@ def file_activation(backbone: str, path: Path, stated: str | None) -> tuple[str,
     claim = stated_activation(backbone, stated)
     if claim is None:
         raise OmniBenchError(
-            f"model.pretrained {path} is a state dict that does not say which activation its blocks were "
+            f"model.pretrained {path} is a state dict that "
+            "does not say which activation its blocks were "
             f"trained with: {STATE_HINT}{quickgelu_hint(backbone)}"
         )
     return claim
@@ -206,14 +217,18 @@ def random_init_activation(backbone: str, stated: str | None) -> tuple[str, str]
 
 
 def offline_hint(backbone: str, tag: str) -> str:
-    """Where the weights of ``backbone``/``tag`` come from offline: the Hugging Face repository, else a file."""
+    """Where the weights of ``backbone``/``tag`` come from offline: the Hugging Face repository,
+    else a file."""
     repo = hub_repository(backbone, tag)
     cache = (
         f"pre-fill the Hugging Face cache with repository {repo} and set HF_HUB_OFFLINE=1, or "
         if repo
         else ""
     )
-    return f"{cache}pass a local checkpoint file instead, e.g. model.pretrained: /path/to/{backbone}-{tag}.pt"
+    return (
+        f"{cache}pass a local checkpoint file instead, e.g. "
+        f"model.pretrained: /path/to/{backbone}-{tag}.pt"
+    )
 
 
 def hub_repository(backbone: str, tag: str) -> str | None:

@@ -98,7 +98,8 @@ class MultiFrameIntegration(nn.Module):
 
 @register_model("xclip")
 class XCLIP(VideoCLIPModel):
-    """X-CLIP on an open_clip ViT; everything but the text tower and ``logit_scale`` is fine-tuned."""
+    """X-CLIP on an open_clip ViT; everything but the text tower and ``logit_scale`` is
+    fine-tuned."""
 
     component_labels = {
         "messages": "cross-frame communication (message tokens)",

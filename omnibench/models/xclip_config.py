@@ -47,7 +47,9 @@ _VIDEO_32 = {"frames": 32, "normalization": "imagenet"}
 DECLARATION = declare(
     ModelDeclaration(
         name="xclip",
-        description="X-CLIP: cross-frame communication + multi-frame integration + video-specific prompts",
+        description=(
+            "X-CLIP: cross-frame communication + multi-frame integration + video-specific prompts"
+        ),
         options=XCLIPOptions,
         protocols={
             "supervised": {

@@ -74,7 +74,8 @@ class RunContext:
         return self._adapters[dataset]
 
     def split(self, dataset: str, name: str | None = None, train: bool = False) -> Split:
-        """Split ``name`` of ``dataset`` (default: official split 1 for training / testing); its files are recorded."""
+        """Split ``name`` of ``dataset`` (default: official split 1 for training / testing); its
+        files are recorded."""
         adapter = self.adapter(dataset)
         split = adapter.load_split(
             name or (adapter.train_split(1) if train else adapter.test_split(1))
@@ -84,7 +85,8 @@ class RunContext:
         return split
 
     def test_splits(self, dataset: str, names: tuple[str, ...] = ()) -> list[Split]:
-        """The named splits, or every official test split of ``dataset`` (test1..3 for HMDB51 / UCF101)."""
+        """The named splits, or every official test split of ``dataset`` (test1..3 for HMDB51 /
+        UCF101)."""
         adapter = self.adapter(dataset)
         names = names or tuple(
             dict.fromkeys(adapter.test_split(k) for k in range(1, adapter.num_splits + 1))
@@ -109,12 +111,14 @@ def build_video_model(ctx: RunContext) -> VideoCLIPModel:
 
 
 def input_size_problem(spec: RunSpec, model_size: int) -> str | None:
-    """Why frames of ``data.input_size`` do not fit a model taking ``model_size`` px (None: they do)."""
+    """Why frames of ``data.input_size`` do not fit a model taking ``model_size`` px (None: they
+    do)."""
     size = spec.data.input_size
     if size == model_size:
         return None
     return (
-        f"data.input_size is {size} but {spec.model.name} on '{spec.model.backbone}' takes {model_size} px "
+        f"data.input_size is {size} but {spec.model.name} "
+        f"on '{spec.model.backbone}' takes {model_size} px "
         f"frames; set data.input_size to {model_size} or model.options.input_size to {size}"
     )
 
@@ -143,8 +147,8 @@ def load_run_weights(ctx: RunContext, model: torch.nn.Module, source: str) -> No
 
 
 def guard(ctx: RunContext, train: Split | None, evaluations: list[Split]) -> None:
-    """Refuse splits without usable videos (:mod:`preflight`), and training on a list that overlaps an
-    evaluation list (unless the spec allows it)."""
+    """Refuse splits without usable videos (:mod:`preflight`), and training on a list that overlaps
+    an evaluation list (unless the spec allows it)."""
     limit = ctx.spec.limit
     for split in [*([train] if train is not None else []), *evaluations]:
         check_split_files(limit_per_class(split, limit) if limit is not None else split, ctx.spec)
@@ -155,12 +159,14 @@ def guard(ctx: RunContext, train: Split | None, evaluations: list[Split]) -> Non
     leaks = [f for f in findings if f["shared_files"] or f["group_overlap"]]
     if leaks:
         ctx.progress.message(
-            f"allow_leakage is set: training despite overlap with {', '.join(f['eval'] for f in leaks)}"
+            "allow_leakage is set: training despite overlap "
+            f"with {', '.join(f['eval'] for f in leaks)}"
         )
 
 
 def limited(ctx: RunContext, split: Split, use: str) -> Split:
-    """``split`` cut to ``spec.limit`` videos per class (a smoke run), with a log line; as is without a limit."""
+    """``split`` cut to ``spec.limit`` videos per class (a smoke run), with a log line; as is
+    without a limit."""
     if ctx.spec.limit is None:
         return split
     cut = limit_per_class(split, ctx.spec.limit)
@@ -205,7 +211,8 @@ def train(ctx: RunContext, model: VideoCLIPModel, split: Split) -> TrainResult:
         data_fingerprint=data_fingerprint((r.path, r.label) for r in split.records),
     )
     ctx.progress.message(
-        f"training on {split.dataset}/{split.name}: {len(split)} videos, {split.num_classes} classes"
+        f"training on {split.dataset}/{split.name}: "
+        f"{len(split)} videos, {split.num_classes} classes"
     )
     ctx.train_split = split
     trainer = Trainer(
@@ -221,7 +228,8 @@ def train(ctx: RunContext, model: VideoCLIPModel, split: Split) -> TrainResult:
 
 
 def evaluate_split(ctx: RunContext, model: torch.nn.Module, split: Split) -> EvalResult:
-    """Evaluate ``model`` on every video of ``split`` with its class list (views from ``spec.data``)."""
+    """Evaluate ``model`` on every video of ``split`` with its class list (views from
+    ``spec.data``)."""
     split = limited(ctx, split, "evaluating")
     data = ctx.spec.data
     settings = EvalSettings(

@@ -24,7 +24,8 @@ def _label(split: Split) -> str:
 
 
 def find_leakage(train: Split, evaluations: Sequence[Split]) -> list[dict[str, Any]]:
-    """Overlap of each evaluation list with the training list (one entry per distinct evaluation list)."""
+    """Overlap of each evaluation list with the training list (one entry per distinct evaluation
+    list)."""
     train_paths = [record.path for record in train.records]
     seen: set[str] = set()
     findings = []
@@ -54,8 +55,11 @@ def check_leakage(train: Split, evaluations: Sequence[Split], allow: bool) -> li
     bad = [f for f in findings if f["shared_files"] or f["group_overlap"]]
     if bad and not allow:
         parts = "; ".join(
-            f"{f['eval']} ({f['eval_videos']} videos): {f['shared_files']} shared files, {f['group_overlap']} videos "
-            f"from {f['shared_groups']} shared source groups"
+            (
+                f"{f['eval']} ({f['eval_videos']} videos): {f['shared_files']} "
+                f"shared files, {f['group_overlap']} videos "
+                f"from {f['shared_groups']} shared source groups"
+            )
             for f in bad
         )
         raise LeakageError(

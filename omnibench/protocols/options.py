@@ -27,7 +27,8 @@ class SupervisedOptions:
 
 @dataclasses.dataclass(frozen=True)
 class FewShotOptions:
-    """K videos per class drawn from the training split (seed ``data_seed``) or read from a list file."""
+    """K videos per class drawn from the training split (seed ``data_seed``) or read from a list
+    file."""
 
     shots: int = 16
     train_split: str | None = None
@@ -63,7 +64,8 @@ class EvalOnlyOptions:
 
 @dataclasses.dataclass(frozen=True)
 class ZeroShotOptions(EvalOnlyOptions):
-    """Train on the spec's dataset (K400), then evaluate on unseen targets as :class:`EvalOnlyOptions`."""
+    """Train on the spec's dataset (K400), then evaluate on unseen targets as
+    :class:`EvalOnlyOptions`."""
 
     targets: tuple[str, ...] = ("hmdb51", "ucf101")
     train_split: str | None = None

@@ -1,4 +1,5 @@
-"""Before a run trains: every split it uses lists videos that exist, within the spec's ``max_skipped``.
+"""Before a run trains: every split it uses lists videos that exist, within the spec's
+``max_skipped``.
 
 A list that names ``.avi`` files where the disk holds ``.mp4`` would otherwise train on nothing
 and evaluate to ``nan``; a third of the videos missing would be found only after hours of
@@ -36,7 +37,8 @@ def unsearchable_folder(folder: Path) -> Path | None:
 
 
 def look_alike(path: Path) -> str:
-    """What the disk holds instead of ``path``: same name, other extension, or the missing folder."""
+    """What the disk holds instead of ``path``: same name, other extension, or the missing
+    folder."""
     blocked = unsearchable_folder(path.parent)
     if blocked is not None:
         return f"permission denied: folder {blocked} cannot be entered by this user"
@@ -44,12 +46,16 @@ def look_alike(path: Path) -> str:
         return f"folder {path.parent} does not exist"
     others = sorted(p.name for p in path.parent.glob(f"{path.stem}.*") if p != path)
     if others:
-        return f"the folder has {', '.join(others[:3])}: the list names '{path.suffix}', the disk '{Path(others[0]).suffix}'"
+        return (
+            f"the folder has {', '.join(others[:3])}: the list names "
+            f"'{path.suffix}', the disk '{Path(others[0]).suffix}'"
+        )
     return "no file of that name in its folder"
 
 
 def check_split_files(split: Split, spec: RunSpec) -> None:
-    """Fail (one line: split, counts, first missing file, where it is listed) when ``split`` is unusable."""
+    """Fail (one line: split, counts, first missing file, where it is listed) when ``split`` is
+    unusable."""
     where = f"{split.dataset}/{split.name}"
     files = ", ".join(str(p) for p in split.annotation_files) or "its list"
     if not split.records:

@@ -91,7 +91,8 @@ def build_record(
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Assemble the record; ``weights``: the backbone's weights source and activation
-    (``WeightsInfo.to_dict()``); ``extra`` adds protocol-specific fields (training history, shots...)."""
+    (``WeightsInfo.to_dict()``); ``extra`` adds protocol-specific fields (training history,
+    shots...)."""
     record = {
         "run_id": spec.run_id(),
         "suite": suite,

@@ -1,4 +1,5 @@
-"""The registry of the papers' protocols: each name with its options dataclass and the module that runs it.
+"""The registry of the papers' protocols: each name with its options dataclass and the module that
+runs it.
 
 Imports no torch: suites are checked against it without loading the engine.
 """
@@ -24,7 +25,8 @@ if TYPE_CHECKING:
 
 @dataclasses.dataclass(frozen=True)
 class Protocol:
-    """A registered protocol: its options dataclass and the module whose ``run(ctx, options)`` executes it."""
+    """A registered protocol: its options dataclass and the module whose ``run(ctx, options)``
+    executes it."""
 
     name: str
     options: type
@@ -57,7 +59,8 @@ for _protocol in (
         "base_to_novel",
         BaseToNovelOptions,
         "omnibench.protocols.base_to_novel",
-        "16 shots of the frequent half of the classes; base, novel and harmonic mean (ViFi-CLIP app. D)",
+        "16 shots of the frequent half of the classes; "
+        "base, novel and harmonic mean (ViFi-CLIP app. D)",
     ),
     Protocol(
         "eval_only",

@@ -77,7 +77,8 @@ def _write_predictions(run_dir: Path, result: ProtocolResult) -> None:
 
 
 def _cost(ctx: RunContext, model: VideoCLIPModel) -> dict[str, Any]:
-    """GFLOPs per video view and per class text, parameter counts (``omnibench.engine.flops``) of the run's model."""
+    """GFLOPs per video view and per class text, parameter counts (``omnibench.engine.flops``) of
+    the run's model."""
     from omnibench.engine.flops import record_cost  # noqa: PLC0415
 
     with torch.random.fork_rng(devices=[]):

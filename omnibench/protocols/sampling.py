@@ -52,13 +52,15 @@ def too_few_videos(split: Split, shots: int) -> str | None:
         return None
     label, count = short[0]
     return (
-        f"{split.dataset}/{split.name}: {len(short)} of its {split.num_classes} classes have fewer than {shots} "
+        f"{split.dataset}/{split.name}: {len(short)} of its "
+        f"{split.num_classes} classes have fewer than {shots} "
         f"videos (e.g. '{split.classnames[label]}' has {count}); lower protocol_options.shots"
     )
 
 
 def sample_k_shot(split: Split, shots: int, seed: int) -> Split:
-    """Exactly ``shots`` videos of every class of ``split``: the first ``shots`` of a permutation seeded by (seed, class)."""
+    """Exactly ``shots`` videos of every class of ``split``: the first ``shots`` of a permutation
+    seeded by (seed, class)."""
     problem = too_few_videos(split, shots)
     if problem is not None:
         raise OmniBenchError(problem)
@@ -74,7 +76,8 @@ def sample_k_shot(split: Split, shots: int, seed: int) -> Split:
 
 
 def limit_per_class(split: Split, limit: int) -> Split:
-    """At most ``limit`` videos of every class, the first ones in list order (``--limit``: smoke runs)."""
+    """At most ``limit`` videos of every class, the first ones in list order (``--limit``: smoke
+    runs)."""
     seen: dict[int, int] = defaultdict(int)
     kept = []
     for record in split.records:
@@ -85,7 +88,8 @@ def limit_per_class(split: Split, limit: int) -> Split:
 
 
 def read_shot_list(path: Path, split: Split) -> Split:
-    """The videos of ``split`` named in a ViFi-CLIP style list (``name label`` lines), matched by file name.
+    """The videos of ``split`` named in a ViFi-CLIP style list (``name label`` lines), matched by
+    file name.
 
     Labels come from ``split`` (the list's own ids may follow another class order).
     """
@@ -104,7 +108,8 @@ def read_shot_list(path: Path, split: Split) -> Split:
 
 
 def restrict_classes(split: Split, classes: Sequence[int], suffix: str) -> Split:
-    """The videos of ``classes`` only, relabelled 0..len(classes)-1 in the given order, with their names."""
+    """The videos of ``classes`` only, relabelled 0..len(classes)-1 in the given order, with their
+    names."""
     position = {label: i for i, label in enumerate(classes)}
     records = tuple(
         VideoRecord(r.path, position[r.label], r.source)
@@ -118,10 +123,12 @@ def restrict_classes(split: Split, classes: Sequence[int], suffix: str) -> Split
 def sample_class_subsets(
     candidates: Sequence[int], subsets: int, size: int, seed: int
 ) -> list[tuple[int, ...]]:
-    """``subsets`` random subsets of ``size`` classes from ``candidates``; subset ``s`` seeded by (seed, s)."""
+    """``subsets`` random subsets of ``size`` classes from ``candidates``; subset ``s`` seeded by
+    (seed, s)."""
     if size > len(candidates):
         raise OmniBenchError(
-            f"cannot draw {size} classes from {len(candidates)}; lower protocol_options.subset_classes"
+            f"cannot draw {size} classes from {len(candidates)}; "
+            "lower protocol_options.subset_classes"
         )
     pool = np.asarray(sorted(candidates))
     return [
@@ -142,18 +149,21 @@ def novel_classes(classnames: Sequence[str], reference: Sequence[str]) -> list[i
 
 
 def base_novel_classes(class_counts: dict[int, int]) -> tuple[list[int], list[int]]:
-    """ViFi-CLIP's split: the most frequent ceil(C/2) classes are base (ties: lower id first), the rest novel."""
+    """ViFi-CLIP's split: the most frequent ceil(C/2) classes are base (ties: lower id first), the
+    rest novel."""
     order = sorted(class_counts, key=lambda c: (-class_counts[c], c))
     half = math.ceil(len(order) / 2)
     return sorted(order[:half]), sorted(order[half:])
 
 
 def classes_named(split: Split, names: Sequence[str], source: str) -> list[int]:
-    """Class ids of ``names`` in ``split`` (normalised names); unknown names are an error naming ``source``."""
+    """Class ids of ``names`` in ``split`` (normalised names); unknown names are an error naming
+    ``source``."""
     ids = {normalize_classname(n): i for i, n in enumerate(split.classnames)}
     missing = [n for n in names if normalize_classname(n) not in ids]
     if missing:
         raise OmniBenchError(
-            f"{source}: {len(missing)} classes are not classes of {split.dataset} (e.g. '{missing[0]}')"
+            f"{source}: {len(missing)} classes are not "
+            f"classes of {split.dataset} (e.g. '{missing[0]}')"
         )
     return sorted(ids[normalize_classname(n)] for n in names)

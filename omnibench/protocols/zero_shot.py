@@ -7,8 +7,8 @@ subsets of 160 classes (mean ± std of top-1 and top-5). ``half_classes`` evalua
 halves of the classes instead (repeated). ``eval_only`` does the same without training (vanilla
 CLIP zero-shot). Class subsets reuse one evaluation per split (see ``EvalResult.restrict``).
 
-Metrics: ``<target>/top1_mean``, ``/top1_std``, ``/top5_mean``, ``/top5_std``, ``/mean_class_mean`` for
-every target; the unprefixed keys (``top1``, ``top1_mean``, ...) are those of the first target.
+Metrics: ``<target>/top1_mean``, ``/top1_std``, ``/top5_mean``, ``/top5_std``, ``/mean_class_mean``
+for every target; the unprefixed keys (``top1``, ``top1_mean``, ...) are those of the first target.
 """
 
 from __future__ import annotations

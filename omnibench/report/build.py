@@ -48,7 +48,8 @@ def build_tables(
 
 
 def check_cells(spec: TableSpecLike, expected: Sequence[Mapping[str, Any]], suite: str) -> None:
-    """Refuse (one line) a table whose cells would average runs that differ in more than seeds, samplings, splits."""
+    """Refuse (one line) a table whose cells would average runs that differ in more than seeds,
+    samplings, splits."""
     keys = [p for p in (*spec.rows, *spec.columns) if not p.startswith(EVAL_PREFIX)]
     C.check_pooling(
         specs_frame(expected),

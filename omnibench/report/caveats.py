@@ -59,7 +59,8 @@ def attach_runs(
 
 
 def cell_skipped(runs: Sequence[Mapping[str, Any]]) -> Skipped:
-    """Skipped videos of one cell: evaluations of the cell's dataset (per-evaluation lines) or of its runs."""
+    """Skipped videos of one cell: evaluations of the cell's dataset (per-evaluation lines) or of
+    its runs."""
     train = train_listed = evaluated = listed = 0
     seen = set()
     for run in runs:
@@ -89,7 +90,8 @@ def _cell_dataset(
 def not_compared(
     published: PublishedRow, ours: C.MeasuredRow, col_paths: Sequence[str]
 ) -> dict[C.Key, str]:
-    """Column key -> why ``ours`` is not compared with ``published`` there (only cells whose setting differs)."""
+    """Column key -> why ``ours`` is not compared with ``published`` there (only cells whose setting
+    differs)."""
     out = {}
     for column, runs in ours.runs.items():
         found = differences(published, _cell_dataset(column, col_paths, runs), runs)
@@ -107,7 +109,8 @@ def caveat_marks(rows: Sequence[Row]) -> dict[str, str]:
 
 
 def marks(row: Row, column: Column, numbered: Mapping[str, str]) -> str:
-    """The marks after a measured value: its "not compared" number, then † when videos were skipped."""
+    """The marks after a measured value: its "not compared" number, then † when videos were
+    skipped."""
     if column.kind != "value":
         return ""
     caveat = row.caveats.get(column.key)
@@ -128,7 +131,10 @@ def caveat_notes(rows: Sequence[Row], col_paths: Sequence[str]) -> list[str]:
     ]
     if skipped:
         notes.append(
-            f"{SKIP_MARK} Broken videos were skipped (counts in record.json, each video in predictions.csv): "
+            (
+                f"{SKIP_MARK} Broken videos were skipped (counts "
+                "in record.json, each video in predictions.csv): "
+            )
             + "; ".join(dict.fromkeys(skipped))
             + "."
         )

@@ -1,4 +1,5 @@
-"""From flat run frames to table cells: grouping keys, mean ± std, ordering, matching published rows, deltas.
+"""From flat run frames to table cells: grouping keys, mean ± std, ordering, matching published
+rows, deltas.
 
 Cells aggregate every run (and, for zero-shot, every split) whose row and column values are
 equal; the mean ± std is taken over what varies between them, which may only be seeds, K-shot
@@ -105,7 +106,8 @@ def poolable(path: str) -> bool:
 def pooled_difference(
     specs: pd.DataFrame, key_paths: Sequence[str]
 ) -> tuple[Key, str, list[Any]] | None:
-    """The first cell (key), spec path and values in which runs of one cell differ beyond :func:`poolable`."""
+    """The first cell (key), spec path and values in which runs of one cell differ beyond
+    :func:`poolable`."""
     groups: dict[Key, list[int]] = {}
     for position, key in enumerate(keys_of(specs, key_paths)):
         groups.setdefault(key, []).append(position)
@@ -123,14 +125,16 @@ def pooled_difference(
 
 
 def check_pooling(specs: pd.DataFrame, key_paths: Sequence[str], suite: str) -> None:
-    """Refuse (one line, naming the key) a table whose cells would average runs of different settings."""
+    """Refuse (one line, naming the key) a table whose cells would average runs of different
+    settings."""
     found = pooled_difference(specs, key_paths)
     if found is not None:
         key, path, values = found
         cell = ", ".join(f"{p}={v}" for p, v in zip(key_paths, key))
         raise OmniBenchError(
             f"suite {suite}: the table would average runs that differ in {path} "
-            f"({', '.join(map(repr, values))}) into one cell ({cell}); only seeds, samplings and splits "
+            f"({', '.join(map(repr, values))}) into one cell "
+            f"({cell}); only seeds, samplings and splits "
             f"are pooled: add {path} to the table's rows or columns, or make the runs agree"
         )
 
@@ -141,7 +145,8 @@ def reference_key(reference: Mapping[str, Any], row_paths: Sequence[str]) -> Key
 
 
 def ordered(keys: Iterable[Key]) -> list[Key]:
-    """Unique keys sorted level by level in order of first appearance (grid order, not alphabetical)."""
+    """Unique keys sorted level by level in order of first appearance (grid order, not
+    alphabetical)."""
     unique = list(dict.fromkeys(keys))
     ranks: list[dict[Any, int]] = [{} for _ in range(len(unique[0]) if unique else 0)]
     for key in unique:
@@ -156,7 +161,8 @@ def aggregate(
     col_paths: Sequence[str],
     value_columns: Mapping[str, str],
 ) -> dict[Key, dict[CellKey, Stat]]:
-    """Mean ± std of each metric per (row key, column key); ``value_columns`` maps metric -> frame column."""
+    """Mean ± std of each metric per (row key, column key); ``value_columns`` maps metric -> frame
+    column."""
     out: dict[Key, dict[CellKey, Stat]] = {}
     if frame.empty:
         return out
@@ -181,7 +187,8 @@ def aggregate(
 
 
 def column_keys(found: Sequence[Key]) -> list[Key]:
-    """Columns: every key, except one with an unset level (None) that fully set keys can stand for."""
+    """Columns: every key, except one with an unset level (None) that fully set keys can stand
+    for."""
     full = [k for k in found if None not in k]
     covered = [k for k in found if None in k and any(covers(k, f) for f in full)]
     return ordered([k for k in found if k not in covered])
@@ -193,7 +200,8 @@ def covers(partial: Key, full: Key) -> bool:
 
 
 def fill_wildcards(cells: Mapping[CellKey, Stat], columns: Sequence[Key]) -> dict[CellKey, Stat]:
-    """A run with no value for a column level fills every column it matches (Vanilla CLIP has no K: all K)."""
+    """A run with no value for a column level fills every column it matches (Vanilla CLIP has no K:
+    all K)."""
     out = dict(cells)
     for (key, metric), stat in cells.items():
         if None in key:
@@ -211,7 +219,8 @@ def measured_rows(
     col_paths: Sequence[str] = (),
     columns: Sequence[Key] | None = None,
 ) -> list[MeasuredRow]:
-    """One row per row key of the expected and finished runs, in suite order; pending rows have no cells.
+    """One row per row key of the expected and finished runs, in suite order; pending rows have no
+    cells.
 
     With ``columns``, each row also records which columns its runs fill (the others stay blank).
     """
@@ -250,7 +259,8 @@ def matches(published: PublishedRow, row: MeasuredRow) -> bool:
 def pair_rows(
     published: Sequence[PublishedRow], measured: Sequence[MeasuredRow]
 ) -> list[tuple[PublishedRow | None, MeasuredRow | None]]:
-    """Published rows in order, each followed by the measured row it matches; unmatched measured rows last."""
+    """Published rows in order, each followed by the measured row it matches; unmatched measured
+    rows last."""
     partner: dict[int, MeasuredRow] = {}
     for row in measured:
         index = next(

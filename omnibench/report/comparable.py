@@ -33,7 +33,8 @@ NOT_RECORDED = "not recorded"
 
 
 def paper_setting(row: PublishedRow, dataset: str | None, model: str | None) -> dict[str, Any]:
-    """The setting of ``row``'s numbers on ``dataset`` (canonical), for omnibench model ``model``."""
+    """The setting of ``row``'s numbers on ``dataset`` (canonical), for omnibench model
+    ``model``."""
     protocol = row.protocol
     defaults = _defaults(protocol or "", str(dataset or ""), [model, row.model, "omniclip"])
     data, optim = defaults.get("data", {}), defaults.get("optim", {})
@@ -126,7 +127,8 @@ def _shown(field: str, value: Any) -> str:
 
 
 def differences(row: PublishedRow, dataset: str | None, runs: Sequence[Run]) -> list[str]:
-    """What in ``runs`` (one table cell) differs from ``row``'s setting on ``dataset``; empty: comparable."""
+    """What in ``runs`` (one table cell) differs from ``row``'s setting on ``dataset``; empty:
+    comparable."""
     if not runs:
         return []
     models = {run.get("model.name") for run in runs}

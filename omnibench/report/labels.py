@@ -1,4 +1,5 @@
-"""Display labels: model names, datasets, metrics and OmniCLIP ablation options as the papers print them.
+"""Display labels: model names, datasets, metrics and OmniCLIP ablation options as the papers print
+them.
 
 Row labels of the ablation tables are built from OmniCLIP's option values (``use_pta``,
 ``use_spg``, ``ratio``, ``pooling``, ``projector``, ``pta_blocks``, ``combination``), so
@@ -86,7 +87,8 @@ def plural(count: int, noun: str) -> str:
 
 
 def canonical_dataset(name: Any) -> Any:
-    """The canonical short name of a dataset (``Kinetics-400`` -> ``k400``); unknown names unchanged."""
+    """The canonical short name of a dataset (``Kinetics-400`` -> ``k400``); unknown names
+    unchanged."""
     if not isinstance(name, str):
         return name
     return _DATASET_ALIASES.get(re.sub(r"[^a-z0-9]", "", name.lower()), name)
@@ -98,7 +100,8 @@ def is_dataset_path(path: str) -> bool:
 
 
 def canonical_value(path: str, value: Any) -> Any:
-    """A hashable, comparable form of a spec value: datasets canonical, lists as tuples, ints for whole floats."""
+    """A hashable, comparable form of a spec value: datasets canonical, lists as tuples, ints for
+    whole floats."""
     if isinstance(value, (list, tuple)):
         return tuple(canonical_value(path, v) for v in value)
     if is_dataset_path(path):
@@ -147,7 +150,8 @@ def fraction_label(value: float) -> str:
 
 
 def blocks_label(indices: Sequence[int]) -> str:
-    """1-based block indices as ranges: ``(1, 2, 3)`` -> "1-3", ``(1, 2, 7)`` -> "1-2, 7"; empty -> "none" (Table 10)."""
+    """1-based block indices as ranges: ``(1, 2, 3)`` -> "1-3", ``(1, 2, 7)`` -> "1-2, 7"; empty ->
+    "none" (Table 10)."""
     numbers = sorted(int(i) for i in indices)
     if not numbers:
         return "none"
@@ -209,11 +213,13 @@ def _switch_label(key: str, on: bool) -> str:
 
 
 def row_label(paths: Sequence[str], values: Sequence[Any]) -> str:
-    """A row's label from its spec values, e.g. ``("omniclip",)`` -> "OmniCLIP", ``(True, False)`` -> "PTA ✓ SPG ✗"."""
+    """A row's label from its spec values, e.g. ``("omniclip",)`` -> "OmniCLIP", ``(True, False)``
+    -> "PTA ✓ SPG ✗"."""
     parts = [value_label(path, value) for path, value in zip(paths, values)]
     return " ".join(part for part in parts if part) or "default"
 
 
 def normalize_label(label: str) -> str:
-    """Labels compared case- and spacing-insensitively ("Attention Parallel" == "attention parallel")."""
+    """Labels compared case- and spacing-insensitively ("Attention Parallel" == "attention
+    parallel")."""
     return " ".join(label.casefold().split())

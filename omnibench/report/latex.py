@@ -1,4 +1,5 @@
-"""LaTeX through pandas' Styler: booktabs rules, multi-column headers, best values in bold, a compilable document.
+"""LaTeX through pandas' Styler: booktabs rules, multi-column headers, best values in bold, a
+compilable document.
 
 The document needs only booktabs, amssymb and graphicx (Debian's texlive-latex-base and
 texlive-latex-recommended). Each table is shrunk to the line width only when it is wider.
@@ -75,7 +76,8 @@ def tabular(table: ReportTable) -> str:
 
 
 def cmidrules(table: ReportTable) -> str:
-    """``\\cmidrule`` under each spanning header (e.g. HMDB51 over K=2..16), as booktabs tables do."""
+    """``\\cmidrule`` under each spanning header (e.g. HMDB51 over K=2..16), as booktabs tables
+    do."""
     if max((len(c.header) for c in table.columns), default=1) < 2:
         return ""
     rules, start = [], 0
@@ -89,8 +91,8 @@ def cmidrules(table: ReportTable) -> str:
 
 
 def table_environment(table: ReportTable) -> str:
-    """A floating ``table``: caption (the title; suite and table key in a comment), label, the tabular
-    (shrunk only if too wide), notes and footer."""
+    """A floating ``table``: caption (the title; suite and table key in a comment), label, the
+    tabular (shrunk only if too wide), notes and footer."""
     caption = escape(table.title)
     notes = r"\\ ".join(escape(line) for line in [*table.notes, *table.footer])
     label = re.sub(r"[^A-Za-z0-9:-]", "-", table.name)

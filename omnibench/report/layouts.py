@@ -51,7 +51,8 @@ TARGETS = "protocol_options.targets"  # the datasets a zero-shot run evaluates o
 
 
 def build_supervised(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:
-    """One table per published supervised table the suite's datasets fall in (K400: T2, SSv2: T3, HMDB/UCF: T4)."""
+    """One table per published supervised table the suite's datasets fall in (K400: T2, SSv2: T3,
+    HMDB/UCF: T4)."""
     expected, done = specs_frame(runs.expected), records_frame(runs.records)
     datasets = [
         k[0] for k in C.ordered([*C.keys_of(expected, ["dataset"]), *C.keys_of(done, ["dataset"])])
@@ -79,7 +80,8 @@ def _supervised_table(
     expected: pd.DataFrame,
     done: pd.DataFrame,
 ) -> ReportTable:
-    """Table 2/3 form (one dataset: backbone, frames × views, GFLOPs) or Table 4 form (metrics per dataset)."""
+    """Table 2/3 form (one dataset: backbone, frames × views, GFLOPs) or Table 4 form (metrics per
+    dataset)."""
     expected, done = _only(expected, datasets), _only(done, datasets)
     metrics = {m: f"metrics.{m}" for m in spec.metrics}
     stats = C.aggregate(done, spec.rows, ["dataset"], {**metrics, "gflops": GFLOPS_COLUMN})
@@ -134,7 +136,8 @@ def _distinct(frame: pd.DataFrame, column: str) -> list[Any]:
 
 
 def _describe(row: C.MeasuredRow, frame: pd.DataFrame, row_paths: Sequence[str]) -> dict[str, str]:
-    """Backbone, pre-training and frames × views of a measured row; sets ``row.info`` used for matching."""
+    """Backbone, pre-training and frames × views of a measured row; sets ``row.info`` used for
+    matching."""
     mine = frame[[k == row.key for k in C.keys_of(frame, row_paths)]]
     backbones = [backbone_label(str(b)) for b in _distinct(mine, "model.backbone")]
     frames = _distinct(mine, "data.frames")
@@ -189,7 +192,8 @@ def _dataset_columns(datasets: Sequence[Any], metrics: list[str]) -> list[Column
 
 
 def _scope_notes(done: pd.DataFrame, row_paths: Sequence[str], detailed: bool) -> list[str]:
-    """What the measured GFLOPs count (the record's ``cost.scope``), so they compare with the papers'."""
+    """What the measured GFLOPs count (the record's ``cost.scope``), so they compare with the
+    papers'."""
     if not detailed or done.empty or "cost.scope" not in done:
         return []
     labels = (row_label(row_paths, key) for key in C.keys_of(done, row_paths))
@@ -243,7 +247,8 @@ def build_zero_shot(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:
 def _zero_shot_datasets(
     expected: pd.DataFrame, evals: pd.DataFrame, sources: Sequence[PublishedTable]
 ) -> list[Any]:
-    """Evaluation datasets: the runs' targets and what was evaluated; else the paper's columns (all "–")."""
+    """Evaluation datasets: the runs' targets and what was evaluated; else the paper's columns (all
+    "–")."""
     targets = [
         (canonical_dataset(t),) for key in C.keys_of(expected, [TARGETS]) for t in (key[0] or ())
     ]

@@ -1,4 +1,5 @@
-"""Each row's top-1 difference to the table's reference row, with paired intervals from ``predictions.csv``.
+"""Each row's top-1 difference to the table's reference row, with paired intervals from
+``predictions.csv``.
 
 Videos are paired by (dataset, split, index in the split list); a video that any run of a column
 skipped as broken is left out of every run's accuracy in that column, so both sides of every
@@ -51,7 +52,8 @@ Outcomes = dict[Stratum, Outcome]
 
 @dataclasses.dataclass
 class Column:
-    """What one column's runs resampled: accuracies (resamples,), observed accuracy, aligned outcomes."""
+    """What one column's runs resampled: accuracies (resamples,), observed accuracy, aligned
+    outcomes."""
 
     resampled: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     observed: dict[str, float] = dataclasses.field(default_factory=dict)
@@ -60,7 +62,8 @@ class Column:
 
 
 def read_outcomes(run_dir: Path) -> Outcomes | None:
-    """A run's evaluated videos (broken ones left out) per evaluation; None when it wrote no predictions."""
+    """A run's evaluated videos (broken ones left out) per evaluation; None when it wrote no
+    predictions."""
     path = run_dir / PREDICTIONS_FILE
     if not path.is_file():
         return None
@@ -87,7 +90,8 @@ def read_outcomes(run_dir: Path) -> Outcomes | None:
 def resample_column(
     outcomes: Mapping[str, Outcomes], name: str, settings: stats.BootstrapSettings
 ) -> Column:
-    """Resample every run of one column on the videos all of them evaluated (the same draws for all)."""
+    """Resample every run of one column on the videos all of them evaluated (the same draws for
+    all)."""
     column = Column()
     totals: dict[str, list[np.ndarray]] = {}
     for stratum in dict.fromkeys(s for runs in outcomes.values() for s in runs):
@@ -96,7 +100,10 @@ def resample_column(
         aligned = [outcomes[r][stratum].at(common) for r in runs]
         if any((a.label != aligned[0].label).any() for a in aligned):
             return Column(
-                problem=f"{'/'.join(stratum)}: runs give one video different labels (different video lists)"
+                problem=(
+                    f"{'/'.join(stratum)}: runs give one video "
+                    "different labels (different video lists)"
+                )
             )
         correct = np.stack([a.correct for a in aligned])
         resampled = stats.resampled_means(
@@ -184,7 +191,8 @@ def reference_deltas(
     reference: C.Key,
     settings: stats.BootstrapSettings,
 ) -> tuple[dict[C.Key, dict[C.Key, Stat]], list[str]]:
-    """Row key -> column key -> Δ top-1 to the reference row with its interval; and notes on what lacks one."""
+    """Row key -> column key -> Δ top-1 to the reference row with its interval; and notes on what
+    lacks one."""
     identity = {
         run: (seed, data_seed)
         for run, seed, data_seed in zip(
@@ -221,7 +229,8 @@ def reference_deltas(
 
 
 def read_all(runs: Iterable[str], run_dirs: Mapping[str, Path]) -> dict[str, Outcomes | None]:
-    """Every run's outcomes (None: no predictions), the files read by a few threads (the parser releases the GIL)."""
+    """Every run's outcomes (None: no predictions), the files read by a few threads (the parser
+    releases the GIL)."""
     runs = sorted(runs)
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         found = pool.map(
@@ -237,7 +246,8 @@ def column_deltas(
     identity: Mapping[str, Hashable],
     draw: tuple[str, stats.BootstrapSettings],
 ) -> dict[C.Key, Stat]:
-    """Every other row's Δ to the reference in one column (``draw``: the column's name and the settings)."""
+    """Every other row's Δ to the reference in one column (``draw``: the column's name and the
+    settings)."""
     name, settings = draw
     reference_runs = [r for r in rows[reference] if r in column.resampled]
     if not reference_runs:
@@ -262,7 +272,8 @@ def column_deltas(
 def _members(
     done: pd.DataFrame, row_paths: Sequence[str], col_paths: Sequence[str], columns: Sequence[C.Key]
 ) -> dict[C.Key, dict[C.Key, list[str]]]:
-    """Column key -> row key -> run ids (a run with an unset column level fills every column it covers)."""
+    """Column key -> row key -> run ids (a run with an unset column level fills every column it
+    covers)."""
     members: dict[C.Key, dict[C.Key, list[str]]] = {}
     if done.empty or "run_id" not in done:
         return members
@@ -283,7 +294,8 @@ def with_reference_deltas(
     done_columns: tuple[pd.DataFrame, list[Any]],
     bootstrap: stats.BootstrapSettings,
 ) -> tuple[list[Row], list[str]]:
-    """A "Δ vs <reference>" row after each other measured row (and its Δ to the paper), and the notes."""
+    """A "Δ vs <reference>" row after each other measured row (and its Δ to the paper), and the
+    notes."""
     key = C.reference_key(spec.reference or {}, spec.rows)
     reference = next((m for m in measured if m.key == key), None)
     if reference is None:
@@ -306,7 +318,8 @@ def with_reference_deltas(
 
 
 def _insert_after_measured(rows: Sequence[Row], extra: Mapping[str, Row]) -> list[Row]:
-    """``rows`` with ``extra[method]`` after that method's measured row and the Δ rows that follow it."""
+    """``rows`` with ``extra[method]`` after that method's measured row and the Δ rows that follow
+    it."""
     out: list[Row] = []
     pending: Row | None = None
     for row in rows:
@@ -323,7 +336,9 @@ def reference_note(label: str, bootstrap: stats.BootstrapSettings) -> str:
     """How to read the "Δ vs <reference>" rows."""
     return (
         f"Δ vs {label}: top-1 minus the reference row's ({label}) on the same test videos, "
-        f"[{bootstrap.level:.0%} paired bootstrap interval] ({bootstrap.resamples} resamples of the videos and of "
-        f"each cell's runs, seed {bootstrap.seed}); {WITHIN_NOISE} = the interval contains 0: within noise. "
+        f"[{bootstrap.level:.0%} paired bootstrap interval] "
+        f"({bootstrap.resamples} resamples of the videos and of "
+        f"each cell's runs, seed {bootstrap.seed}); "
+        f"{WITHIN_NOISE} = the interval contains 0: within noise. "
         f"McNemar's exact p-values are in the CSV."
     )

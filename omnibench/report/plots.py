@@ -35,7 +35,8 @@ CHANCE_K = {"top1": 1, "mean_class": 1, "top5": 5}  # metric -> k of its top-k
 
 
 def plot_kind(table: ReportTable) -> str | None:
-    """Which figure a table gets: "few_shot", "flops", "ablation", or None (also when it has no values)."""
+    """Which figure a table gets: "few_shot", "flops", "ablation", or None (also when it has no
+    values)."""
     if not any(c.kind == "value" for c in table.columns) or table.tidy().empty:
         return None
     if table.layout == "grid":
@@ -141,7 +142,8 @@ def _axes_style(ax: Axes, title: str, xlabel: str, metric: str) -> None:
 
 
 def flops_figure(table: ReportTable) -> Figure:
-    """Top-1 against GFLOPs per view (OmniCLIP Figure 2(d)): published points grey, omnibench stars."""
+    """Top-1 against GFLOPs per view (OmniCLIP Figure 2(d)): published points grey, omnibench
+    stars."""
     metric = _first_metric(table)
     figure, axes = _new_figure(table)
     ax = axes[0]
@@ -200,7 +202,8 @@ def _flops_points(table: ReportTable, metric: str) -> pd.DataFrame:
 
 
 def ablation_figure(table: ReportTable) -> Figure:
-    """Grouped bars: one group per row label, one bar per column key and source (published hatched)."""
+    """Grouped bars: one group per row label, one bar per column key and source (published
+    hatched)."""
     metric = _first_metric(table)
     figure, axes = _new_figure(table)
     ax = axes[0]
@@ -244,7 +247,8 @@ def ablation_figure(table: ReportTable) -> Figure:
 
 
 def chance_level(table: ReportTable, metric: str) -> float | None:
-    """Top-k accuracy of guessing (100 k / C %) when every run of the table has the same C classes."""
+    """Top-k accuracy of guessing (100 k / C %) when every run of the table has the same C
+    classes."""
     k = CHANCE_K.get(metric)
     return None if k is None or not table.classes else min(100.0, 100.0 * k / table.classes)
 

@@ -122,7 +122,8 @@ class DatasetFacts:
 
 @functools.cache
 def dataset_facts() -> dict[str, DatasetFacts]:
-    """Class count and official test splits by canonical dataset name (``published.yaml: datasets``)."""
+    """Class count and official test splits by canonical dataset name
+    (``published.yaml: datasets``)."""
     return {
         canonical_value("dataset", name): DatasetFacts(
             entry.get("classes"), tuple(entry["test_splits"])
@@ -230,7 +231,8 @@ def _cells(
     prefix: tuple[Any, ...],
     where: str,
 ) -> dict[CellKey, Stat]:
-    """Walk the nested ``cells`` mapping (one level per column, then metric when there are several)."""
+    """Walk the nested ``cells`` mapping (one level per column, then metric when there are
+    several)."""
     depth = len(prefix)
     if depth < len(columns):
         if not isinstance(node, Mapping):

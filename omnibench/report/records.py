@@ -5,7 +5,8 @@ Columns of :func:`records_frame` are the spec paths of ``RunSpec.to_dict()`` (``
 other sections under their own prefix (``metrics.top1``, ``cost.gflops_video``,
 ``seeds.data_seed``). Lists become tuples so every value can be grouped on. Three columns are
 derived: ``eval_splits`` ((dataset, split) pairs evaluated, subsets folded into their split),
-``num_classes`` (of the record's class list) and ``skipped`` (:class:`omnibench.execution.acceptance.Skipped`).
+``num_classes`` (of the record's class list) and ``skipped``
+(:class:`omnibench.execution.acceptance.Skipped`).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ EVAL_PREFIX = "eval."
 
 @dataclasses.dataclass(frozen=True)
 class SuiteRuns:
-    """What a report knows about one suite: its expected specs, their states, the finished records."""
+    """What a report knows about one suite: its expected specs, their states, the finished
+    records."""
 
     suite: str
     expected: tuple[
@@ -101,7 +103,8 @@ def records_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def evaluations_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per evaluation of every record: the run's columns plus ``eval.dataset``, ``eval.split``, ``eval.top1``, ..."""
+    """One row per evaluation of every record: the run's columns plus ``eval.dataset``,
+    ``eval.split``, ``eval.top1``, ..."""
     rows = []
     for record in records:
         flat = flatten(record)
@@ -111,7 +114,8 @@ def evaluations_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def store_frame(store: RunStore, suite: str | None = None) -> pd.DataFrame:
-    """Every finished run in ``store`` (or one suite of it) as :func:`records_frame` rows, for analysis."""
+    """Every finished run in ``store`` (or one suite of it) as :func:`records_frame` rows, for
+    analysis."""
     records = (store.read_record(run.suite, run.run_id) for run in store.iter_runs(suite))
     return records_frame(r for r in records if r is not None)
 
@@ -122,7 +126,8 @@ def specs_frame(specs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> SuiteRuns:
-    """The suite's runs in ``store``, in the states ``omnibench status`` shows (:func:`omnibench.execution.plan.run_state`)."""
+    """The suite's runs in ``store``, in the states ``omnibench status`` shows
+    (:func:`omnibench.execution.plan.run_state`)."""
     from omnibench.execution.plan import run_state  # noqa: PLC0415
 
     states: dict[str, str] = {}

@@ -40,7 +40,8 @@ def _header_index(table: ReportTable) -> pd.Index:
 def display_frame(
     table: ReportTable, mark_best: Callable[[str], str] | None = None
 ) -> pd.DataFrame:
-    """All cells as text (Method repeated only on its first row), with a MultiIndex of header levels."""
+    """All cells as text (Method repeated only on its first row), with a MultiIndex of header
+    levels."""
     best = table.best()
     lines, previous = [], None
     for i, row in enumerate(table.rows):
@@ -96,7 +97,8 @@ def rich_table(table: ReportTable) -> Table:
 
 
 def _block_ends(table: ReportTable) -> set[int]:
-    """Rows after which a rule separates a block of several rows of one method (ours beside the paper's)."""
+    """Rows after which a rule separates a block of several rows of one method (ours beside the
+    paper's)."""
     starts = [
         i for i, row in enumerate(table.rows) if i == 0 or table.rows[i - 1].method != row.method
     ]
@@ -131,7 +133,8 @@ def print_tables(tables: Sequence[ReportTable], console: Console) -> None:
 
 
 def markdown(tables: Sequence[ReportTable]) -> str:
-    """All tables as one markdown document (best values in bold, notes and footer under each table)."""
+    """All tables as one markdown document (best values in bold, notes and footer under each
+    table)."""
     parts = []
     for table in tables:
         frame = display_frame(table, mark_best=lambda v: f"**{v}**")

@@ -1,4 +1,5 @@
-"""Paired statistics of top-1 on the same test videos: bootstrap intervals of a difference, McNemar's test.
+"""Paired statistics of top-1 on the same test videos: bootstrap intervals of a difference,
+McNemar's test.
 
 Inputs are 0/1 correctness vectors of runs over the same videos, grouped into strata (one per
 evaluated split). The bootstrap is vectorised numpy: every resample draws each stratum's videos
@@ -7,7 +8,8 @@ pools several runs (seeds, samplings, splits), also draws that cell's runs with 
 side independently. A run's accuracy is the mean of its strata's accuracies; a cell's is the
 mean of its runs'. The interval is the percentile interval of the resampled differences.
 McNemar's exact test is the two-sided binomial test (p = 1/2) of the discordant videos, from
-scipy's binomial CDF (``scipy.special.bdtr``: ``scipy.stats.binomtest``'s p-value, for many pairs at once).
+scipy's binomial CDF (``scipy.special.bdtr``: ``scipy.stats.binomtest``'s p-value, for many pairs at
+once).
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ class BootstrapSettings:
 
 
 def rng_for(settings: BootstrapSettings, *names: str) -> np.random.Generator:
-    """A generator seeded by the settings and stable names (a stratum, a cell), not by call order."""
+    """A generator seeded by the settings and stable names (a stratum, a cell), not by call
+    order."""
     return np.random.default_rng([settings.seed, *(zlib.crc32(n.encode()) for n in names)])
 
 
 def resampled_means(correct: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """(runs, resamples) accuracies (0-1) of each run on videos drawn with replacement, the same draw for all runs."""
+    """(runs, resamples) accuracies (0-1) of each run on videos drawn with replacement, the same
+    draw for all runs."""
     runs, videos = correct.shape
     values = correct.astype(np.float32)
     out = np.empty((runs, resamples), dtype=np.float64)
@@ -62,7 +66,8 @@ def resampled_means(correct: np.ndarray, resamples: int, rng: np.random.Generato
 
 
 def resample_runs(accuracy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(resamples,) cell means: each resample averages ``runs`` runs drawn with replacement from ``accuracy`` (runs, resamples)."""
+    """(resamples,) cell means: each resample averages ``runs`` runs drawn with replacement from
+    ``accuracy`` (runs, resamples)."""
     runs, resamples = accuracy.shape
     if runs == 1:
         return accuracy[0]
@@ -83,8 +88,10 @@ def mcnemar_p(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def mcnemar_pvalues(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """McNemar's exact test for each pair: two-sided binomial test (p = 1/2) of the videos only one run gets right."""
-    from scipy.special import bdtr  # noqa: PLC0415 (the binomial CDF of scipy.stats.binom, without its 0.5 s import)
+    """McNemar's exact test for each pair: two-sided binomial test (p = 1/2) of the videos only one
+    run gets right."""
+    # the binomial CDF of scipy.stats.binom, without its 0.5 s import
+    from scipy.special import bdtr  # noqa: PLC0415
 
     only_a = np.array([np.count_nonzero(a & ~b) for a, b in pairs], dtype=np.int64)
     only_b = np.array([np.count_nonzero(~a & b) for a, b in pairs], dtype=np.int64)
@@ -92,7 +99,8 @@ def mcnemar_pvalues(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarra
 
 
 def paired_pvalue(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> float | None:
-    """The largest McNemar p-value over pairs of runs (each pair on its shared videos); None without pairs.
+    """The largest McNemar p-value over pairs of runs (each pair on its shared videos); None without
+    pairs.
 
     With several pairs (seeds) the largest p-value is what "the difference shows in every pair"
     can claim (an intersection-union test).

@@ -43,7 +43,8 @@ DELTA_PREFIX = "Δ "
 
 
 class TableSpecLike(Protocol):
-    """What a report needs from a suite's ``table:`` entry (``omnibench.config.suite.TableSpec``); read-only."""
+    """What a report needs from a suite's ``table:`` entry (``omnibench.config.suite.TableSpec``);
+    read-only."""
 
     @property
     def paper_table(self) -> str | None: ...
@@ -65,7 +66,8 @@ class TableSpecLike(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class Column:
-    """A table column: its key values, the metric (or text field) it shows, its header levels, its kind."""
+    """A table column: its key values, the metric (or text field) it shows, its header levels, its
+    kind."""
 
     key: tuple[Any, ...]
     metric: str
@@ -122,8 +124,9 @@ class ReportTable:
         return row.cells.get((column.key, column.metric))
 
     def text(self, row: Row, column: Column) -> str:
-        """A cell as display text: "–" when missing, "a ± b" with a std, signed for deltas; a measured
-        value is followed by its marks (:func:`caveats.marks`: ¹ not compared, † videos skipped)."""
+        """A cell as display text: "–" when missing, "a ± b" with a std, signed for deltas; a
+        measured value is followed by its marks (:func:`caveats.marks`: ¹ not compared, † videos
+        skipped)."""
         if column.kind == "text":
             return row.text.get(column.metric, "")
         stat = self.cell(row, column)
@@ -163,8 +166,9 @@ class ReportTable:
         return marked
 
     def tidy(self) -> pd.DataFrame:
-        """Long format: one line per numeric cell (row position, method, source, kind, column values, metric, mean,
-        std, n, skipped videos, why it is not compared with the published row)."""
+        """Long format: one line per numeric cell (row position, method, source, kind, column
+        values, metric, mean, std, n, skipped videos, why it is not compared with the published
+        row)."""
         lines = []
         for i, row in enumerate(self.rows):
             for column in self.columns:
@@ -198,8 +202,8 @@ class ReportTable:
 
 
 def format_stat(stat: Stat | None, digits: int, signed: bool = False, blank: bool = False) -> str:
-    """ "54.1", "54.1 ± 1.2", "+0.8" / "−0.8" (signed), "+0.8 [−0.2, +1.9] ≈" (an interval that contains 0),
-    or "–" (no value; empty when ``blank``)."""
+    """ "54.1", "54.1 ± 1.2", "+0.8" / "−0.8" (signed), "+0.8 [−0.2, +1.9] ≈" (an interval that
+    contains 0), or "–" (no value; empty when ``blank``)."""
     if stat is None or stat.mean is None:
         return "" if blank else DASH
     text = _number(stat.mean, digits, signed)
@@ -214,7 +218,8 @@ def _number(value: float, digits: int, signed: bool) -> str:
 
 
 def pooled_sizes(rows: Sequence[Row]) -> set[int]:
-    """How many runs the measured cells with a std pool (one size: the notes say it; several: each cell does)."""
+    """How many runs the measured cells with a std pool (one size: the notes say it; several: each
+    cell does)."""
     return {
         s.n for row in rows if row.kind == MEASURED for s in row.cells.values() if s.std is not None
     }
@@ -242,8 +247,9 @@ def assemble(
     text: Mapping[int, dict[str, str]] | None = None,
     col_paths: Sequence[str] = (),
 ) -> list[Row]:
-    """Rows in display order; with ``delta_rows`` a Δ row follows each measured row that has a published
-    partner in the same setting (:mod:`comparable`): cells of another setting get no Δ but a caveat."""
+    """Rows in display order; with ``delta_rows`` a Δ row follows each measured row that has a
+    published partner in the same setting (:mod:`comparable`): cells of another setting get no Δ but
+    a caveat."""
     rows: list[Row] = []
     for pub, ours in pairs:
         if pub is not None:
@@ -286,19 +292,25 @@ def assemble(
 
 
 def source_notes(sources: Sequence[PublishedTable], rows: Sequence[Row]) -> list[str]:
-    """Caption lines: which papers' tables the published rows come from, and how to read the cells."""
+    """Caption lines: which papers' tables the published rows come from, and how to read the
+    cells."""
     used = {row.source for row in rows if row.kind == PUBLISHED}
     notes = [t.citation() + (f" {t.note}" if t.note else "") for t in sources if t.source in used]
     delta = (
-        f" Δ = {OURS} − the published row of the same method, only where the runs' setting is the "
-        "paper's (protocol, backbone, weights, frames, views, epochs, classes, test splits, no --limit)."
+        (
+            f" Δ = {OURS} − the published row of the same "
+            "method, only where the runs' setting is the "
+            "paper's (protocol, backbone, weights, frames, "
+            "views, epochs, classes, test splits, no --limit)."
+        )
         if used
         else ""
     )
     sizes = pooled_sizes(rows)
     over = f"n = {next(iter(sizes))} runs" if len(sizes) == 1 else "the n runs it shows"
     notes.append(
-        f"{OURS}: mean {PLUS_MINUS} std (sample) over {over} (seeds, samplings or splits) where a cell "
+        f"{OURS}: mean {PLUS_MINUS} std (sample) over "
+        f"{over} (seeds, samplings or splits) where a cell "
         f"shows {PLUS_MINUS}; {DASH} = no finished run (blank: the suite runs none).{delta}"
     )
     return notes
@@ -312,11 +324,13 @@ def without_empty_deltas(columns: list[Column], rows: Sequence[Row]) -> list[Col
 
 
 def run_footer(runs: SuiteRuns) -> list[str]:
-    """How many of the suite's runs are in each state (as ``omnibench status`` names them), and where to look."""
+    """How many of the suite's runs are in each state (as ``omnibench status`` names them), and
+    where to look."""
     counts = runs.counts()
     parts = [f"{counts[s]} {s}" for s in RunState if counts[s]]
     lines = [
-        f"suite {runs.suite}: {plural(sum(counts.values()), 'run')} — {', '.join(parts) if parts else 'none defined'}."
+        f"suite {runs.suite}: {plural(sum(counts.values()), 'run')} "
+        f"— {', '.join(parts) if parts else 'none defined'}."
     ]
     if sum(counts.values()) > counts[RunState.DONE]:
         lines.append(f"Cells of unfinished runs show {DASH}; see: omnibench status {runs.suite}")
@@ -327,7 +341,8 @@ def run_footer(runs: SuiteRuns) -> list[str]:
         )
     if runs.stale:
         lines.append(
-            f"{plural(runs.stale, 'other finished run')} of this suite in the store (other --set / --limit "
+            f"{plural(runs.stale, 'other finished run')} of "
+            "this suite in the store (other --set / --limit "
             "settings, or an older suite file) not shown."
         )
     return lines

@@ -23,8 +23,8 @@ if TYPE_CHECKING:
 def suite_tables(
     suite: Any, store: RunStore, bootstrap: BootstrapSettings | None = None
 ) -> list[ReportTable]:
-    """The tables one suite feeds (``suite``: an ``omnibench.config.suite.Suite`` or its name / path); ``bootstrap``:
-    how the intervals of the Δ-to-reference rows are drawn."""
+    """The tables one suite feeds (``suite``: an ``omnibench.config.suite.Suite`` or its name /
+    path); ``bootstrap``: how the intervals of the Δ-to-reference rows are drawn."""
     if isinstance(suite, (str, Path)):
         from omnibench.config.suite import load_suite  # noqa: PLC0415
 
@@ -88,7 +88,8 @@ def write_report(
     if csv_dir is not None:
         written += render.write_csv(tables, Path(csv_dir))
     if plots_dir is not None:
-        from omnibench.report.plots import write_plots  # noqa: PLC0415 (matplotlib only when plotting)
+        # matplotlib only when plotting
+        from omnibench.report.plots import write_plots  # noqa: PLC0415
 
         written += write_plots(tables, Path(plots_dir))
     return tables, written
