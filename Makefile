@@ -27,6 +27,7 @@ demo: venv
 # Lint and type-check (configuration in pyproject.toml: [tool.ruff], [tool.mypy]); part of `make test`.
 lint: venv
 	$(PY) -m ruff check omnibench tests tools
+	$(PY) -m ruff format --check omnibench tests tools
 	$(PY) -m mypy
 
 test: venv lint
