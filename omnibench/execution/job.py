@@ -139,7 +139,7 @@ class RunJob(submitit.helpers.Checkpointable):
         if self.store.is_done(self.task.suite, self.task.run_id):  # finished just before a requeue
             return RunState.DONE
         if env.global_rank > 0:
-            return self._follow_rank_zero(run_dir, env.job_id, env.global_rank)
+            return self._follow_rank_zero(run_dir, env)
         with claimed(run_dir, env.job_id, env.cluster) as holder:
             return f"left alone: {holder} holds it" if holder is not None else self._execute(env)
 
@@ -161,13 +161,21 @@ class RunJob(submitit.helpers.Checkpointable):
                 stop_on_sigterm=env.cluster == "local",
             )
 
-    def _follow_rank_zero(self, run_dir: Path, job_id: str, rank: int) -> str:
-        """Ranks > 0 execute once rank 0 of the same job holds the run's claim."""
+    def _follow_rank_zero(self, run_dir: Path, env: submitit.JobEnvironment) -> str:
+        """Ranks > 0 execute once rank 0 of the same job holds the run's claim; they stop alike."""
         deadline = time.monotonic() + RANK_WAIT_S
         while time.monotonic() < deadline:
             holder = read_holder(run_dir)
-            if holder is not None and holder.job_id == job_id:
-                return run_task(self.task, self.store, self.runtime, job_id, rank)
+            if holder is not None and holder.job_id == env.job_id:
+                local = env.cluster == "local"
+                return run_task(
+                    self.task,
+                    self.store,
+                    self.runtime,
+                    env.job_id,
+                    env.global_rank,
+                    stop_on_sigterm=local,
+                )
             time.sleep(0.5)
         return "left alone: rank 0 did not claim the run"
 
