@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -337,3 +338,19 @@ def run_detail_lines(
         lines.append(f"last {plural(len(tail), 'line')} of the log")
         lines.extend(f"  {line}" for line in tail)
     return lines
+
+
+def print_runs(
+    console: Console,
+    suite: Suite,
+    plans: Sequence[PlannedRun],
+    store: RunStore,
+    rows: Sequence[dict],
+) -> None:
+    """The runs' table, their counts and folder, the suite's settings and the runs' notes."""
+    title = f"{suite.name}: {plural(len(plans), 'run')}"
+    console.print(summary_table(suite, plans, store, title))
+    folder = store.root / suite.name
+    console.print(counts_line([p.state for p in plans]), f"  results: {folder}", soft_wrap=True)
+    for line in [*settings_lines(suite.settings), *run_notes(rows, str(folder))]:
+        console.print(line, soft_wrap=True)

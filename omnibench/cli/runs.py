@@ -239,21 +239,7 @@ def _summarize(suite: Suite, plans: list[PlannedRun], store: RunStore) -> list[P
         tables.stored_run_row(store, suite.name, p.run_id, p.state, p.status, p.reason)
         for p in final
     ]
-    console.print(
-        tables.summary_table(
-            suite, final, store, f"{suite.name}: {tables.plural(len(final), 'run')}"
-        )
-    )
-    console.print(
-        tables.counts_line([p.state for p in final]),
-        f"  results: {store.root / suite.name}",
-        soft_wrap=True,
-    )
-    for line in [
-        *tables.settings_lines(suite.settings),
-        *tables.run_notes(rows, str(store.root / suite.name)),
-    ]:
-        console.print(line, soft_wrap=True)
+    tables.print_runs(console, suite, final, store, rows)
     return final
 
 

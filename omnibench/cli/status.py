@@ -91,21 +91,7 @@ def _show_suite(store: RunStore, name: str, settings: Any, as_json: bool) -> Non
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    console.print(
-        tables.summary_table(
-            loaded, plans, store, f"{loaded.name}: {tables.plural(len(plans), 'run')}"
-        )
-    )
-    console.print(
-        tables.counts_line([p.state for p in plans]),
-        f"  results: {store.root / loaded.name}",
-        soft_wrap=True,
-    )
-    for line in [
-        *tables.settings_lines(loaded.settings),
-        *tables.run_notes(rows, str(store.root / loaded.name)),
-    ]:
-        console.print(line, soft_wrap=True)
+    tables.print_runs(console, loaded, plans, store, rows)
     known = {p.run_id for p in plans}
     extra = [run.run_id for run in store.iter_runs(loaded.name) if run.run_id not in known]
     if extra:
