@@ -78,12 +78,11 @@ def launch(tasks: Sequence[RunTask], store: RunStore, options: LaunchOptions) ->
         remove_leftovers(store.suite_dir(suite))
     install_log_handler()
     with sigterm_raises():
-        runtime, profile, parallel = options.runtime, options.profile, options.max_parallel
         if options.executor == Executor.INLINE:
-            return [run_inline(task, store, runtime) for task in tasks]
+            return [run_inline(task, store, options.runtime) for task in tasks]
         if options.executor == Executor.LOCAL:
-            return _launch_local(tasks, store, runtime, profile, parallel)
-        return _launch_slurm(tasks, store, runtime, profile, parallel)
+            return _launch_local(tasks, store, options)
+        return _launch_slurm(tasks, store, options)
 
 
 def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outcome:
@@ -138,18 +137,16 @@ def _job_folder(store: RunStore, tasks: Sequence[RunTask], per_job: bool) -> Pat
 
 
 def _launch_local(
-    tasks: Sequence[RunTask],
-    store: RunStore,
-    runtime: RuntimeOptions,
-    profile: str | None,
-    max_parallel: int,
+    tasks: Sequence[RunTask], store: RunStore, options: LaunchOptions
 ) -> list[Outcome]:
     """At most ``max_parallel`` runs at once, each in its own process (submitit's local executor).
 
     Ctrl-C reaches only this process (the jobs are started with SIGINT ignored, so submitit's
     controllers print no traceback); it stops the running jobs with SIGTERM, which they record."""
-    executor = _local_executor(store, tasks, load_profile(profile) if profile else None)
-    limit = max_parallel if max_parallel >= 1 else max(1, (os.cpu_count() or 2) // 2)
+    profile = load_profile(options.profile) if options.profile else None
+    executor = _local_executor(store, tasks, profile)
+    parallel = options.max_parallel
+    limit = parallel if parallel >= 1 else max(1, (os.cpu_count() or 2) // 2)
     waiting = list(tasks)
     active: list[tuple[RunTask, submitit.Job]] = []
     outcomes: dict[str, Outcome] = {}
@@ -158,7 +155,7 @@ def _launch_local(
             while waiting and len(active) < limit:
                 task = waiting.pop(0)
                 with _sigint_ignored():
-                    active.append((task, executor.submit(RunJob(task, store, runtime))))
+                    active.append((task, executor.submit(RunJob(task, store, options.runtime))))
             finished = [(task, job) for task, job in active if job.done()]
             for task, job in finished:
                 outcomes[task.run_id] = _finished_outcome(task, job, store)
@@ -244,14 +241,10 @@ def default_profile(profile: str | None) -> str:
 
 
 def _launch_slurm(
-    tasks: Sequence[RunTask],
-    store: RunStore,
-    runtime: RuntimeOptions,
-    profile: str | None,
-    max_parallel: int,
+    tasks: Sequence[RunTask], store: RunStore, options: LaunchOptions
 ) -> list[Outcome]:
-    resources = load_profile(default_profile(profile))
-    jobs = submit_array(tasks, store, runtime, resources, max_parallel)
+    resources = load_profile(default_profile(options.profile))
+    jobs = submit_array(tasks, store, options.runtime, resources, options.max_parallel)
     try:
         return _wait_slurm(tasks, jobs, store)
     except (KeyboardInterrupt, Terminated):
