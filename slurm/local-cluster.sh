@@ -334,15 +334,16 @@ cmd_start() {
 # Stop every process of daemon $1 that belongs to this state directory and return once all have
 # exited; only then is its pid file removed. SIGTERM is repeated each second (a daemon that forks
 # into the background during its start-up leaves a child that the first signal did not reach);
-# SIGKILL follows after STOP_WAIT seconds. Returns 1 when no such process ran.
+# SIGKILL follows after at least STOP_WAIT seconds (counted in 0.2 s ticks: bash's whole-second
+# SECONDS could end a 1 s wait 0.2 s after SIGTERM). Returns 1 when no such process ran.
 stop_daemon() {
-  local pids seen="" signal=TERM deadline=$((SECONDS + STOP_WAIT)) tick=0
+  local pids seen="" signal=TERM tick=0 limit=$((STOP_WAIT * 5))
   while pids="$(own_pids "$1")" && [[ -n "$pids" ]]; do
     seen="$(tr -s ' ' '\n' <<<"$seen $pids" | sort -un | xargs)"
-    if ((SECONDS >= deadline)); then
+    if ((tick >= limit)); then
       [[ "$signal" == KILL ]] && die "$1 (pid $(xargs <<<"$pids")) is alive ${KILL_WAIT}s after SIGKILL"
       say "$1 (pid $(xargs <<<"$pids")) did not exit within ${STOP_WAIT}s of SIGTERM; sending SIGKILL"
-      signal=KILL deadline=$((SECONDS + KILL_WAIT)) tick=0
+      signal=KILL limit=$((KILL_WAIT * 5)) tick=0
     fi
     # shellcheck disable=SC2086
     ((tick++ % 5)) || kill -s "$signal" $pids 2>/dev/null || true

@@ -157,9 +157,11 @@ def test_stop_kills_a_daemon_that_ignores_sigterm(fakes: FakeDaemons) -> None:
         "munged", f"--pid-file={fakes.state}/run/munged.pid", on_term="ignore", pidfile="munged"
     )
 
+    began = time.monotonic()
     stopped = cluster(fakes.state, "stop", env={"OMNIBENCH_SLURM_STOP_WAIT": "1"}, timeout=60)
 
     assert stopped.returncode == 0, stopped.stderr
+    assert time.monotonic() - began >= 1.0  # SIGKILL no sooner than the stated wait after SIGTERM
     assert munged.wait(5) == -signal.SIGKILL
     assert fakes.events()[("munged", "TERM")]
     assert "did not exit within 1s of SIGTERM; sending SIGKILL" in stopped.stdout
