@@ -63,7 +63,7 @@ def test_a_signal_inside_torch_save_leaves_the_file_whole_and_stops(tmp_path: Pa
         torch.save({"w": torch.arange(1000.0)}, sink)
         sink.handle.close()
         stop_point()
-    assert torch.equal(torch.load(target)["w"], torch.arange(1000.0))
+    assert torch.equal(torch.load(target, weights_only=True)["w"], torch.arange(1000.0))
 
 
 def test_a_stop_during_a_failing_block_wins_over_the_failure() -> None:
