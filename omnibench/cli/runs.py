@@ -17,7 +17,7 @@ from omnibench.cli import checks
 from omnibench.cli import run_tables as tables
 from omnibench.cli.options import Force, Limit, Results, Settings, suite_settings
 from omnibench.cli.suite_progress import SuiteProgress, run_labels
-from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions, check_device
+from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions
 from omnibench.config.suite import Suite, load_suite, suite_files
 from omnibench.config.suite_paths import Leaves
 from omnibench.errors import OmniBenchError
@@ -169,7 +169,7 @@ def _options(
     device: str,
     max_parallel: int,
 ) -> LaunchOptions:
-    runtime = RuntimeOptions(device=check_device(device), workers=workers, data_root=data_root)
+    runtime = RuntimeOptions(device=device, workers=workers, data_root=data_root)  # checks device
     return LaunchOptions(executor, runtime, profile, max_parallel)
 
 

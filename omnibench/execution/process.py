@@ -103,11 +103,7 @@ class Terminated(BaseException):
 _requested: list[int] = []  # the stop signal received inside stops_at_safe_points, until raised
 
 
-def _raise_terminated(signum: int, frame: Any) -> None:
-    raise Terminated()
-
-
-def _raise_for(signum: int) -> NoReturn:
+def _raise_for(signum: int, frame: Any = None) -> NoReturn:
     if signum == signal.SIGTERM:
         raise Terminated()
     raise KeyboardInterrupt()
@@ -128,7 +124,7 @@ def sigterm_raises() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    previous = signal.signal(signal.SIGTERM, _raise_for)
     try:
         yield
     finally:

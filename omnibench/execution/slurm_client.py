@@ -42,33 +42,33 @@ def scancel(job_ids: Sequence[str]) -> None:
     run_command("scancel", *job_ids)
 
 
-def live_jobs(job_ids: Sequence[str]) -> set[str]:
-    """Those of ``job_ids`` that Slurm still has queued or running (empty without ``squeue``)."""
+def _squeue(selection: str) -> subprocess.CompletedProcess[str] | None:
+    """``squeue`` listing the job ids of ``selection`` (a task per line); None if it cannot run."""
     squeue = shutil.which("squeue")
     if squeue is None:
-        return set()
-    command = [squeue, "--noheader", "--array", "--format=%i", f"--user={getpass.getuser()}"]
+        return None
+    command = [squeue, "--noheader", "--array", "--format=%i", selection]
     try:
-        out = subprocess.run(
-            command, capture_output=True, text=True, timeout=TIMEOUT_S / 2, check=True
-        ).stdout
+        return subprocess.run(
+            command, capture_output=True, text=True, timeout=TIMEOUT_S / 2, check=False
+        )
     except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def live_jobs(job_ids: Sequence[str]) -> set[str]:
+    """Those of ``job_ids`` that Slurm still has queued or running (empty without ``squeue``)."""
+    result = _squeue(f"--user={getpass.getuser()}")
+    if result is None or result.returncode != 0:
         return set()
-    alive = set(out.split())
+    alive = set(result.stdout.split())
     return {job for job in job_ids if job in alive}
 
 
 def job_ended(job_id: str) -> bool:
     """True when Slurm provably no longer has ``job_id`` (``squeue`` answers without it)."""
-    squeue = shutil.which("squeue")
-    if squeue is None:
-        return False
-    command = [squeue, "--noheader", "--array", "--format=%i", f"--jobs={job_id}"]
-    try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=TIMEOUT_S / 2, check=False
-        )
-    except (OSError, subprocess.SubprocessError):
+    result = _squeue(f"--jobs={job_id}")
+    if result is None:
         return False
     if result.returncode == 0:
         return job_id not in result.stdout.split()
