@@ -189,12 +189,8 @@ def test_a_file_is_a_tags_published_weights_only_with_that_files_digest(
         "openai": {"url": f"https://openaipublic.azureedge.net/clip/models/{digest}/ViT-tiny.pt"},
         "laion": {"url": "", "hf_hub": "laion/tiny/"},
     }
-    monkeypatch.setattr(
-        weights.open_clip, "list_pretrained_tags_by_model", lambda backbone: list(published)
-    )
-    monkeypatch.setattr(
-        weights.open_clip, "get_pretrained_cfg", lambda backbone, tag: published[tag]
-    )
+    monkeypatch.setattr(weights, "pretrained_tags", lambda backbone: list(published))
+    monkeypatch.setattr(weights, "pretrained_cfg", lambda backbone, tag: published[tag])
     assert build(str(archive)).weights.published_as == "openai"
     other = tmp_path / "other.pt"
     torch.save(quickgelu_source.clip.state_dict(), other)

@@ -19,10 +19,8 @@ from omnibench.config.spec import RunSpec
 from omnibench.config.suite import Suite, load_suite, suite_files
 from omnibench.errors import OmniBenchError
 
-if TYPE_CHECKING:
-    from omnibench.execution.plan_check import (
-        Finding,
-    )  # imports open_clip: only where runs are checked
+if TYPE_CHECKING:  # the checks load numpy and pandas: imported where runs are checked
+    from omnibench.execution.plan_check import Finding
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -36,7 +34,7 @@ def check_runs(
     what to declare)."""
     if not specs:
         return [], {}
-    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415  (imports torch)
+    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415
     from omnibench.execution.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
 
     check_suite(suite, specs, require_data=not dry_run)
@@ -112,9 +110,8 @@ def validate(
         list[str] | None, typer.Argument(help="Suite names or files (default: every suite).")
     ] = None,
 ) -> None:
-    """Check suite files: keys, values, names and options, and what would fail on a compute node \
-(backbones,
-    weights, frame size, shots per class, warm-up)."""
+    """Check suite files: keys, values, names and options, and what would fail on a compute node
+    (backbones, weights, frame size, shots per class, warm-up)."""
     failed = sum(not _validate(name) for name in suites or list(suite_files()))
     if failed:
         raise typer.Exit(2)
@@ -122,7 +119,7 @@ def validate(
 
 def _validate(name: str) -> bool:
     """Check one suite and print its line and findings; False when it would fail."""
-    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415  (imports torch)
+    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415
     from omnibench.execution.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
 
     try:

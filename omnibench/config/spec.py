@@ -159,6 +159,18 @@ class RunSpec:
         """Every dataset the run reads (see :meth:`dataset_fields`)."""
         return tuple(name for _, name in self.dataset_fields())
 
+    def input_size_problem(self, model_size: int) -> str | None:
+        """Why frames of ``data.input_size`` do not fit a model taking ``model_size`` px (None:
+        they do)."""
+        size = self.data.input_size
+        if size == model_size:
+            return None
+        return (
+            f"data.input_size is {size} but {self.model.name} on '{self.model.backbone}' takes "
+            f"{model_size} px frames; set data.input_size to {model_size} or "
+            f"model.options.input_size to {size}"
+        )
+
     def replace(self, **changes: Any) -> RunSpec:
         """A copy with top-level fields replaced (validated again)."""
         return dataclasses.replace(self, **changes)

@@ -18,8 +18,8 @@ what to declare: validation accepts them, running needs them declared.
 Loading is cheap (PyYAML + :class:`~omnibench.config.spec.RunSpec`): keys, paths and values are
 checked with ``file:line`` and a did-you-mean. Names that live in the dataset, model and
 protocol registries (and the options of models and protocols) are checked by
-:func:`omnibench.execution.suite_check.check_suite`, which imports torch; commands call it only when
-something is about to be executed or when asked to validate.
+:func:`omnibench.execution.suite_check.check_suite` (no torch either, but numpy and pandas);
+commands call it only when something is about to be executed or when asked to validate.
 """
 
 from __future__ import annotations

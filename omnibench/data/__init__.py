@@ -1,21 +1,44 @@
 """Video data: annotation formats, dataset adapters, sampling, transforms, decord reading,
 the synthetic motion benchmark and split overlap.
 
-``omnibench.compat`` is imported first: torchvision (used by the transforms) needs it on
-machines where its C++ extension cannot load.
+The torch-free parts load with the package, so that ``validate`` and ``--dry-run`` start without
+torch; transforms, video reading and record checks (torch, torchvision, decord) load on first use.
 """
 
-import omnibench.compat  # noqa: F401  (its import runs the step; must precede torchvision)
+from __future__ import annotations
 
-from omnibench.data.check import check_records
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from omnibench.data.datasets import DATASETS, DatasetAdapter, get_dataset
 from omnibench.data.overlap import OverlapReport, compare, compare_lists
 from omnibench.data.records import Split, VideoRecord
 from omnibench.data.roots import DataLocation, locate, resolve_root
 from omnibench.data.sampling import sample_test_indices, sample_train_indices, spatial_crop_offsets
 from omnibench.data.synth import MOTIONS, SynthConfig, ensure_synthetic, generate_synthetic
-from omnibench.data.transforms import VideoTransform, build_transform
-from omnibench.data.video import BrokenVideoError, VideoClipDataset, collate_clips, read_frames
+
+if TYPE_CHECKING:
+    from omnibench.data.check import check_records
+    from omnibench.data.transforms import VideoTransform, build_transform
+    from omnibench.data.video import BrokenVideoError, VideoClipDataset, collate_clips, read_frames
+
+_ON_FIRST_USE = {
+    "check_records": "check",
+    "VideoTransform": "transforms",
+    "build_transform": "transforms",
+    "BrokenVideoError": "video",
+    "VideoClipDataset": "video",
+    "collate_clips": "video",
+    "read_frames": "video",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """The torch side, imported on first use."""
+    if name not in _ON_FIRST_USE:
+        raise AttributeError(f"module 'omnibench.data' has no attribute '{name}'")
+    return getattr(importlib.import_module(f"omnibench.data.{_ON_FIRST_USE[name]}"), name)
+
 
 __all__ = [
     "DATASETS",

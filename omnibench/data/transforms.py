@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import omnibench.compat  # noqa: F401  (before torchvision)
+
 import torch
 from torch import nn
 from torchvision.transforms.v2 import functional as F

@@ -5,7 +5,8 @@ Each finding names where the value was set (``file:line`` or ``--set ...``): a b
 does not know, a ``pretrained`` file that does not exist or a tag whose weights are not on this
 machine while ``HF_HUB_OFFLINE`` is set, frames of another size than the backbone takes, more
 shots than a class of the training list has, and, as a warning, training that never leaves its
-learning-rate warm-up. Imports torch and open_clip: call it where runs are checked anyway.
+learning-rate warm-up. Imports no torch: open_clip's catalogue is read as files
+(:mod:`omnibench.models.catalogue`).
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import omnibench.compat  # noqa: F401  (before open_clip: the torchvision op shim)
-
 from omnibench.config.spec import RunSpec
+from omnibench.data.datasets import get_dataset
+from omnibench.data.roots import locate
 from omnibench.errors import OmniBenchError
+from omnibench.models.catalogue import backbone_configs, pretrained_tags
+from omnibench.models.weights import offline_hint, tag_in_cache
+from omnibench.protocols.sampling import too_few_videos
 from omnibench.registry import did_you_mean
 
 if TYPE_CHECKING:
-    from omnibench.data import Split
+    from omnibench.data.records import Split
 
 Where = Callable[[RunSpec, str], str]  # (spec, spec path) -> "file:line" or "--set ..."
 WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
@@ -64,16 +68,9 @@ def offline() -> bool:
 
 
 def _backbone(spec: RunSpec, where: Where) -> list[Finding]:
-    import open_clip  # noqa: PLC0415
-
-    from omnibench.models.backbone import register_tiny_configs  # noqa: PLC0415
-    from omnibench.protocols.common import input_size_problem  # noqa: PLC0415
-
-    register_tiny_configs()
-    backbone = spec.model.backbone
-    known = open_clip.list_models()
+    backbone, known = spec.model.backbone, backbone_configs()
     if backbone not in known:
-        hint = did_you_mean(backbone, known)
+        hint = did_you_mean(backbone, list(known))
         return [
             Finding(
                 where(spec, "model.backbone"),
@@ -81,19 +78,12 @@ def _backbone(spec: RunSpec, where: Where) -> list[Finding]:
             )
         ]
     findings = _pretrained(spec, where, backbone)
-    size = (
-        spec.model.options.get("input_size")
-        or open_clip.get_model_config(backbone)["vision_cfg"]["image_size"]
-    )
-    problem = input_size_problem(spec, int(size))
+    size = spec.model.options.get("input_size") or known[backbone]["vision_cfg"]["image_size"]
+    problem = spec.input_size_problem(int(size))
     return findings + ([Finding(where(spec, "data.input_size"), problem)] if problem else [])
 
 
 def _pretrained(spec: RunSpec, where: Where, backbone: str) -> list[Finding]:
-    import open_clip  # noqa: PLC0415
-
-    from omnibench.models.weights import offline_hint, tag_in_cache  # noqa: PLC0415
-
     value, at = spec.model.pretrained, where(spec, "model.pretrained")
     if value is None:
         return []
@@ -102,7 +92,7 @@ def _pretrained(spec: RunSpec, where: Where, backbone: str) -> list[Finding]:
         return []
     if os.sep in value or value.startswith(("~", ".")) or path.suffix in WEIGHT_SUFFIXES:
         return [Finding(at, f"model.pretrained: file not found: {path}")]
-    tags = open_clip.list_pretrained_tags_by_model(backbone)
+    tags = pretrained_tags(backbone)
     if value not in tags:
         return [
             Finding(
@@ -129,8 +119,6 @@ def _shots(spec: RunSpec, where: Where, data_root: Path | None) -> list[Finding]
     shots = spec.protocol_options.get("shots")
     if spec.protocol != "few_shot" or not shots or spec.protocol_options.get("shots_file"):
         return []
-    from omnibench.protocols.sampling import too_few_videos  # noqa: PLC0415
-
     split = _training_list(spec.dataset, spec.protocol_options.get("train_split"), data_root)
     problem = too_few_videos(split, int(shots)) if split is not None else None
     return [Finding(where(spec, "protocol_options.shots"), problem)] if problem else []
@@ -140,9 +128,6 @@ def _shots(spec: RunSpec, where: Where, data_root: Path | None) -> list[Finding]
 def _training_list(dataset: str, name: str | None, data_root: Path | None) -> Split | None:
     """The training split of ``dataset`` if its files are on this machine (nothing is generated),
     else None."""
-    from omnibench.data import get_dataset  # noqa: PLC0415
-    from omnibench.data.roots import locate  # noqa: PLC0415
-
     try:
         if not locate(dataset, data_root).root.is_dir():
             return None

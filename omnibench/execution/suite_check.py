@@ -13,15 +13,18 @@ from collections.abc import Iterable
 from omnibench.config.spec import RunSpec, SpecError, validate_options
 from omnibench.config.suite import Suite
 from omnibench.config.suite_paths import SuiteError, spec_error
+from omnibench.data import DATASETS
+from omnibench.data.roots import config_path, load_config
 from omnibench.errors import OmniBenchError
+from omnibench.models import DECLARED, model_options_class
+from omnibench.models.weights import check_statement
+from omnibench.protocols.registry import PROTOCOLS
 from omnibench.registry import did_you_mean
+from omnibench.report.build import check_cells
 
 
 def known_datasets() -> list[str]:
     """Registered dataset adapters plus the names declared in the user's datasets.yaml."""
-    from omnibench.data import DATASETS  # noqa: PLC0415
-    from omnibench.data.roots import load_config  # noqa: PLC0415
-
     return sorted({*DATASETS.names(), *load_config()})
 
 
@@ -34,10 +37,6 @@ def check_suite(
     With ``require_data=False`` (``omnibench validate``) the suite's ``external_datasets`` pass
     even when this machine's datasets.yaml does not declare them yet.
     """
-    # declarations: no torch
-    from omnibench.models import DECLARED, model_options_class  # noqa: PLC0415
-    from omnibench.protocols.registry import PROTOCOLS  # noqa: PLC0415
-    from omnibench.report.build import check_cells  # noqa: PLC0415
 
     datasets = known_datasets() + ([] if require_data else list(suite.external_datasets))
     try:
@@ -65,7 +64,6 @@ def check_suite(
 def _weights(suite: Suite, spec: RunSpec) -> None:
     """A local state dict whose blocks' activation is neither declared nor stated fails here, not in
     the job."""
-    from omnibench.models.weights import check_statement  # noqa: PLC0415
 
     try:
         check_statement(
@@ -83,8 +81,6 @@ def _name(suite: Suite, spec: RunSpec, path: str, value: object, known: list[str
     run = ", ".join(f"{k}={v}" for k, v in suite.labels(spec).items())
     hint = ""
     if kind == "dataset":
-        from omnibench.data.roots import config_path  # noqa: PLC0415
-
         wanted = suite.external_datasets.get(str(value), "{format: list, root: DIR}")
         hint = f"; declare other datasets in {config_path()}, e.g. {value}: {wanted}"
     raise SuiteError(

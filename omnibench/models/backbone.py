@@ -19,26 +19,22 @@ import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvis
 
 import open_clip
 from open_clip.model import CLIP, resize_pos_embed
-from open_clip.transformer import ResidualAttentionBlock, VisionTransformer
+from open_clip.transformer import QuickGELU, ResidualAttentionBlock, VisionTransformer
 from torch import nn
 
 from omnibench.errors import OmniBenchError
+from omnibench.models.archive import archive_activation, archive_state_dict, load_archive
+from omnibench.models.catalogue import CONFIG_DIR, pretrained_cfg, pretrained_tags
 from omnibench.models.weights import (
     WeightsInfo,
     agree,
-    archive_activation,
-    archive_state_dict,
     file_activation,
     is_torchscript,
-    load_archive,
-    module_activation,
     offline_hint,
     published_tag,
     random_init_activation,
 )
 from omnibench.registry import did_you_mean
-
-CONFIG_DIR = Path(__file__).parent / "configs"
 
 
 @functools.cache
@@ -176,13 +172,13 @@ def _load_tag(
 ) -> tuple[nn.Module, str, str]:
     """An open_clip pretrained tag, from its Hugging Face / URL cache; activation from open_clip's
     registry."""
-    tags = open_clip.list_pretrained_tags_by_model(backbone)
+    tags = pretrained_tags(backbone)
     if tag not in tags:
         raise OmniBenchError(
             f"model.pretrained '{tag}' is neither a file nor a known open_clip tag for '{backbone}'"
             f"{did_you_mean(tag, tags)}; known tags: {', '.join(tags) or 'none'}"
         )
-    quick_gelu = bool(open_clip.get_pretrained_cfg(backbone, tag).get("quick_gelu", False))
+    quick_gelu = bool(pretrained_cfg(backbone, tag).get("quick_gelu", False))
     agree("quick_gelu" if quick_gelu else "gelu", f"open_clip's tag '{tag}'", backbone, activation)
     try:
         with _quiet(logging.ERROR):
@@ -196,6 +192,19 @@ def _load_tag(
             f"network: {_one_line(err)}); {offline_hint(backbone, tag)}"
         ) from None
     return clip, "open_clip tag", f"open_clip pretrained registry ({backbone}, {tag})"
+
+
+def module_activation(clip: nn.Module) -> str:
+    """The activation that the built model's blocks actually use."""
+    kinds = {type(m) for m in clip.modules() if isinstance(m, (QuickGELU, nn.GELU))}
+    if kinds == {QuickGELU}:
+        return "quick_gelu"
+    if kinds == {nn.GELU}:
+        return "gelu"
+    raise OmniBenchError(
+        "backbone blocks mix or lack GELU / QuickGELU "
+        f"activations: {sorted(k.__name__ for k in kinds)}"
+    )
 
 
 def _one_line(err: Exception, limit: int = 160) -> str:

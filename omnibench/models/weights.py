@@ -16,6 +16,9 @@ The activation the built blocks actually use goes into the run record (:class:`W
 so does which published weights a local file is: OpenAI's files are named by their SHA-256 in
 open_clip's download addresses, so a copy on an offline cluster counts as the ``openai`` tag
 (the papers' weights) and any other file does not.
+
+This module imports no torch (suite checks use it); reading an archive is
+:mod:`omnibench.models.archive`, loading is :mod:`omnibench.models.backbone`.
 """
 
 from __future__ import annotations
@@ -24,22 +27,14 @@ import dataclasses
 import hashlib
 import json
 import re
-import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvision)
-
-import open_clip
-import torch
-from open_clip.transformer import QuickGELU
-from torch import nn
-
 from omnibench.errors import OmniBenchError
+from omnibench.models.catalogue import backbone_configs, pretrained_cfg, pretrained_tags
 
 SIDECAR = "open_clip_config.json"  # open_clip's config file in a Hugging Face snapshot
-OPENAI_ARCHIVE_EXTRAS = ("input_resolution", "context_length", "vocab_size")  # not weights
 STATE_HINT = (
     "set model.options.activation: quick_gelu for OpenAI's CLIP weights (what the papers use) "
     "or gelu for weights trained with exact GELU"
@@ -65,8 +60,8 @@ def published_tag(backbone: str, path: Path) -> str | None:
     """The open_clip tag of ``backbone`` whose published file ``path`` is (same SHA-256), else
     None."""
     digests = {}
-    for tag in open_clip.list_pretrained_tags_by_model(backbone):
-        parts = str(open_clip.get_pretrained_cfg(backbone, tag).get("url", "")).split("/")
+    for tag in pretrained_tags(backbone):
+        parts = str(pretrained_cfg(backbone, tag).get("url", "")).split("/")
         if len(parts) > 1 and re.fullmatch(r"[0-9a-f]{64}", parts[-2]):  # .../<sha256>/<name>.pt
             digests[parts[-2]] = tag
     if not digests:
@@ -82,40 +77,6 @@ def is_torchscript(path: Path) -> bool:
         return False
     with zipfile.ZipFile(path) as archive:
         return any(name.endswith("constants.pkl") for name in archive.namelist())
-
-
-def load_archive(path: Path) -> torch.jit.ScriptModule:
-    """The TorchScript module in ``path``, on the CPU (a one-line error if it cannot be read)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter(
-                "ignore", DeprecationWarning
-            )  # torch.jit.load: still how OpenAI's files load
-            return torch.jit.load(str(path), map_location="cpu")
-    except Exception as err:  # noqa: BLE001 - any reading failure becomes one user-facing line
-        raise OmniBenchError(
-            f"cannot read TorchScript archive {path}: {' '.join(str(err).split())[:160]}"
-        ) from None
-
-
-def archive_activation(archive: torch.jit.ScriptModule) -> str | None:
-    """``quick_gelu`` / ``gelu`` from the class names of the archive's modules; None if it has
-    neither."""
-    names = {module.original_name for _, module in archive.named_modules()}
-    if "QuickGELU" in names:
-        return "quick_gelu"
-    return "gelu" if "GELU" in names else None
-
-
-def archive_state_dict(
-    archive: torch.jit.ScriptModule, model: nn.Module
-) -> dict[str, torch.Tensor]:
-    """The archive's weights for ``model``: without OpenAI's non-weight entries (resolution, context
-    length, vocabulary) and without what ``model`` keeps as non-persistent buffers (e.g.
-    ``attn_mask``: an archive stores every buffer)."""
-    transient = set(dict(model.named_buffers())) - set(model.state_dict())
-    skip = transient.union(OPENAI_ARCHIVE_EXTRAS)
-    return {key: value for key, value in archive.state_dict().items() if key not in skip}
 
 
 def sidecar_activation(path: Path) -> str | None:
@@ -135,21 +96,8 @@ def sidecar_activation(path: Path) -> str | None:
 def backbone_activation(backbone: str) -> str | None:
     """``quick_gelu`` where the backbone's config says so (``*-quickgelu`` names), else None
     (unstated)."""
-    config = open_clip.get_model_config(backbone) or {}
+    config = backbone_configs().get(backbone, {})
     return "quick_gelu" if config.get("quick_gelu", False) else None
-
-
-def module_activation(clip: nn.Module) -> str:
-    """The activation that the built model's blocks actually use."""
-    kinds = {type(m) for m in clip.modules() if isinstance(m, (QuickGELU, nn.GELU))}
-    if kinds == {QuickGELU}:
-        return "quick_gelu"
-    if kinds == {nn.GELU}:
-        return "gelu"
-    raise OmniBenchError(
-        "backbone blocks mix or lack GELU / QuickGELU "
-        f"activations: {sorted(k.__name__ for k in kinds)}"
-    )
 
 
 def stated_activation(backbone: str, stated: str | None) -> tuple[str, str] | None:
@@ -197,7 +145,7 @@ def file_activation(backbone: str, path: Path, stated: str | None) -> tuple[str,
 def quickgelu_hint(backbone: str) -> str:
     """ " (or backbone 'X-quickgelu')" where open_clip has such a config."""
     name = f"{backbone}-quickgelu"
-    return f" (or backbone '{name}')" if name in open_clip.list_models() else ""
+    return f" (or backbone '{name}')" if name in backbone_configs() else ""
 
 
 def check_statement(backbone: str, pretrained: str | None, stated: str | None) -> None:
@@ -233,7 +181,7 @@ def offline_hint(backbone: str, tag: str) -> str:
 
 def hub_repository(backbone: str, tag: str) -> str | None:
     """The Hugging Face repository id open_clip reads ``backbone``/``tag`` from (None: URL only)."""
-    hub = open_clip.get_pretrained_cfg(backbone, tag).get("hf_hub", "")
+    hub = pretrained_cfg(backbone, tag).get("hf_hub", "")
     return "/".join(hub.split("/")[:2]) or None  # "org/name/" or "org/name/file.bin" -> "org/name"
 
 
@@ -242,7 +190,7 @@ def tag_in_cache(backbone: str, tag: str) -> bool:
     looks first: the Hugging Face cache for a hub entry, else ``~/.cache/clip`` for a URL."""
     from huggingface_hub import try_to_load_from_cache  # noqa: PLC0415
 
-    cfg = open_clip.get_pretrained_cfg(backbone, tag)
+    cfg = pretrained_cfg(backbone, tag)
     hub = cfg.get("hf_hub", "")
     if hub:
         repo, _, name = hub.rpartition(

@@ -104,23 +104,10 @@ def build_video_model(ctx: RunContext) -> VideoCLIPModel:
 
     seed_everything(ctx.spec.seed)
     model = build_model(ctx.spec.model, frames=ctx.spec.data.frames, device=str(ctx.dist.device))
-    problem = input_size_problem(ctx.spec, model.image_size)
+    problem = ctx.spec.input_size_problem(model.image_size)
     if problem is not None:  # fail now, not at the first batch of a long job
         raise OmniBenchError(problem)
     return model
-
-
-def input_size_problem(spec: RunSpec, model_size: int) -> str | None:
-    """Why frames of ``data.input_size`` do not fit a model taking ``model_size`` px (None: they
-    do)."""
-    size = spec.data.input_size
-    if size == model_size:
-        return None
-    return (
-        f"data.input_size is {size} but {spec.model.name} "
-        f"on '{spec.model.backbone}' takes {model_size} px "
-        f"frames; set data.input_size to {model_size} or model.options.input_size to {size}"
-    )
 
 
 def load_run_weights(ctx: RunContext, model: torch.nn.Module, source: str) -> None:
