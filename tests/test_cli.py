@@ -93,3 +93,18 @@ def test_commands_that_only_read_declarations_import_no_torch(
     )
     assert result.returncode == exit_code, result.stderr
     assert "torch was imported" not in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["ls", "suites"], ["status", "--help"]])
+def test_the_cli_starts_without_pandas(args: list[str]) -> None:
+    """Tables and statistics load where a report is built, not at every start."""
+    code = (
+        "import sys\nfrom omnibench.cli import main\ntry:\n    main(sys.argv[1:])\n"
+        "except SystemExit:\n    pass\n"
+        "heavy = sorted({'pandas', 'torch', 'matplotlib'} & set(sys.modules))\n"
+        "assert not heavy, f'imported {heavy}'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr

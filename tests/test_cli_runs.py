@@ -90,7 +90,7 @@ def test_rerunning_a_finished_suite_does_no_work_and_takes_under_2s(
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu.append(after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        if timings[-1] < 2.0:
+        if timings[-1] < 2.0 and cpu[-1] < 1.0:
             break
     assert min(cpu) < 1.0, f"re-running a finished suite used {min(cpu):.2f}s of CPU"
     overloaded = os.getloadavg()[0] > 2 * (

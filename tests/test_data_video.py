@@ -18,7 +18,7 @@ from omnibench.data import (
     read_frames,
 )
 from omnibench.data.color import apply_color
-from omnibench.data.synth import write_mp4
+from omnibench.data.mp4 import write_mp4
 
 FRAMES = 12
 

@@ -21,7 +21,7 @@ from omnibench.cli.runs import DataRoot, Device, Workers
 from omnibench.cli.status import resolve_run
 from omnibench.config.runtime import check_device
 from omnibench.config.spec import RunSpec, SpecError
-from omnibench.config.suite import with_paper_defaults
+from omnibench.config.suite_grid import with_paper_defaults
 from omnibench.config.suite_paths import Leaves, flatten, parse_settings, set_path, unflatten
 from omnibench.errors import OmniBenchError
 from omnibench.execution.plan import plan_runs, run_state
