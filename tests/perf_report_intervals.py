@@ -24,7 +24,7 @@ from omnibench.execution.store import RunStore, atomic_write_json
 from omnibench.report.build import build_tables
 from omnibench.report.records import collect_runs
 from omnibench.report.stats import BootstrapSettings
-from test_report import make_record  # tests/ is on sys.path: the script's folder
+from report_fixtures import make_record  # tests/ is on sys.path: the script's folder
 
 VIDEOS = {"hmdb51": 1530, "ucf101": 3783}
 RATIOS = [round(0.04 * (i + 1), 2) for i in range(25)]

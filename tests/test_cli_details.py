@@ -16,7 +16,7 @@ from omnibench.execution.run_files import RECORD_FILE
 from omnibench.execution.store import RunStore, atomic_write_json
 from omnibench.report.latex import escape
 from omnibench.report.plots import ablation_figure, chance_level
-from test_report import make_record
+from report_fixtures import make_record
 
 SUITE = """\
 name: two

@@ -96,7 +96,7 @@ def test_rm_stale_removes_runs_whose_annotation_files_changed(
     stored: tuple[Suite, RunStore], tmp_path: Path, cli: Invoke
 ) -> None:
     from omnibench.protocols.record import sha256_file
-    from test_report import make_record
+    from report_fixtures import make_record
 
     suite, store = stored
     listing = tmp_path / "train.txt"

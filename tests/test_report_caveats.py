@@ -16,7 +16,7 @@ from omnibench.report import latex, render
 from omnibench.report.build import build_tables
 from omnibench.report.plots import write_plots
 from omnibench.report.tables import DELTA, MEASURED, ReportTable
-from test_report import cell, make_record, paper_spec, row, suite_runs
+from report_fixtures import cell, make_record, paper_spec, row, suite_runs
 
 FEW_SHOT = TableSpec(
     "table5",

@@ -24,7 +24,7 @@ from omnibench.execution.store import RunStore, atomic_write_json
 from omnibench.report import stats, write_report
 from omnibench.report.build import build_tables
 from omnibench.report.plots import PIXELS, ablation_figure
-from test_report import make_record, suite_runs
+from report_fixtures import make_record, suite_runs
 from test_report_stats import write_predictions
 
 TEXLIVE = ("texlive-latex-base", "texlive-latex-recommended")

@@ -18,7 +18,7 @@ from omnibench.report.paired import read_outcomes
 from omnibench.report.published import Stat
 from omnibench.report.records import SuiteRuns
 from omnibench.report.tables import DELTA, MEASURED, ReportTable, format_stat
-from test_report import make_record, paper_spec
+from report_fixtures import make_record, paper_spec
 
 SETTINGS = stats.BootstrapSettings(resamples=4000, seed=0)
 RATIO_TABLE = TableSpec(
