@@ -40,6 +40,11 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
+def cpu_options(data_root: Path | str) -> list[str]:
+    """The options of a test run on this machine: its data root, no loader workers, the CPU."""
+    return ["--data-root", str(data_root), "--workers", "0", "--device", "cpu"]
+
+
 @pytest.fixture(scope="session")
 def reference() -> Path:
     """../shared/reference, or skip the test cleanly when it is absent."""

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import cpu_options
 from omnibench.cli import main
 from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
@@ -85,12 +86,7 @@ def _run(
         str(suite),
         "--results",
         str(store.root),
-        "--data-root",
-        str(data_root),
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
+        *cpu_options(data_root),
         *extra,
     )
     return code, out, store, load_suite(suite).specs[0].run_id()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import Invoke
+from conftest import Invoke, cpu_options
 from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.execution.store import RunStore
@@ -64,16 +64,7 @@ def declared(data_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def _common(tmp_path: Path, data_root: Path) -> list[str]:
-    return [
-        "--results",
-        str(tmp_path / "results"),
-        "--data-root",
-        str(data_root),
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-    ]
+    return ["--results", str(tmp_path / "results"), *cpu_options(data_root)]
 
 
 def test_eval_a_frozen_model_stores_a_record_and_reuses_it(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import cpu_options
 from omnibench.cli import main
 from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
@@ -65,16 +66,7 @@ def test_run_skip_retry_and_force(
     suite_file.write_text(SUITE)
     suite, store = load_suite(suite_file), RunStore(tmp_path / "results")
     vifi, broken, vanilla = (s.run_id() for s in suite.specs)
-    common = [
-        "--results",
-        str(store.root),
-        "--data-root",
-        str(data_root),
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-    ]
+    common = ["--results", str(store.root), *cpu_options(data_root)]
 
     code, out = _run(capsys, "run", str(suite_file), *common)
     assert code == 1, out

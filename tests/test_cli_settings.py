@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Invoke
+from conftest import Invoke, cpu_options
 from omnibench.cli.options import suite_settings
 from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
@@ -154,19 +154,7 @@ def test_a_limited_run_reads_n_videos_per_class_and_says_so_everywhere(
 ) -> None:
     results = tmp_path / "results"
     common = ["--results", str(results), "--limit", "2"]
-    code, out = cli(
-        "run",
-        str(suite_file),
-        "-m",
-        "vificlip",
-        *common,
-        "--data-root",
-        str(data_root),
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-    )
+    code, out = cli("run", str(suite_file), "-m", "vificlip", *common, *cpu_options(data_root))
     assert code == 0, out
     spec = load_suite(suite_file, suite_settings([], 2)).specs[0]
     record = RunStore(results).read_record("smoke", spec.run_id())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -107,7 +108,8 @@ def test_checkpoint_round_trip_restores_training_state(tmp_path) -> None:
     assert ckpt.restore_position(state) == (position, stats)
 
 
-def test_foreign_or_broken_checkpoint_is_a_clear_error(tmp_path) -> None:
+def _saved_after_one_step(tmp_path: Path) -> Path:
+    """``checkpoint.pt`` of run ``abc`` on training list ``d1``, one step into training."""
     model, optimizer, scheduler = _trained(tmp_path, steps=1)
     path = tmp_path / "checkpoint.pt"
     ckpt.save_checkpoint(
@@ -122,6 +124,11 @@ def test_foreign_or_broken_checkpoint_is_a_clear_error(tmp_path) -> None:
         position=ckpt.TrainPosition(),
         stats=ckpt.TrainStats(),
     )
+    return path
+
+
+def test_foreign_or_broken_checkpoint_is_a_clear_error(tmp_path) -> None:
+    path = _saved_after_one_step(tmp_path)
     with pytest.raises(OmniBenchError, match="belongs to run 'abc'"):
         ckpt.read_checkpoint(path, "other")
     with pytest.raises(OmniBenchError, match="trained on another training list"):
@@ -134,20 +141,7 @@ def test_foreign_or_broken_checkpoint_is_a_clear_error(tmp_path) -> None:
 
 
 def test_checkpoint_of_another_model_is_refused(tmp_path) -> None:
-    model, optimizer, scheduler = _trained(tmp_path, steps=1)
-    path = tmp_path / "checkpoint.pt"
-    ckpt.save_checkpoint(
-        path,
-        run_id="abc",
-        data="d1",
-        model=model,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        scaler=None,
-        ranks=[],
-        position=ckpt.TrainPosition(),
-        stats=ckpt.TrainStats(),
-    )
+    path = _saved_after_one_step(tmp_path)
     other = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 5))
     with pytest.raises(OmniBenchError, match="does not match the model"):
         ckpt.load_trainable_state(other, ckpt.read_checkpoint(path, "abc")["model"], path)

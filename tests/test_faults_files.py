@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import cpu_options
 from omnibench.cli import main
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 
@@ -48,20 +49,7 @@ def test_every_written_file_follows_the_umask(
     suite = tmp_path / "shared.yaml"
     suite.write_text(SUITE)
     results, reports = tmp_path / "results", tmp_path / "reports"
-    code = main(
-        [
-            "run",
-            str(suite),
-            "--results",
-            str(results),
-            "--data-root",
-            str(data),
-            "--workers",
-            "0",
-            "--device",
-            "cpu",
-        ]
-    )
+    code = main(["run", str(suite), "--results", str(results), *cpu_options(data)])
     assert code == 0, capsys.readouterr()
     code = main(
         [

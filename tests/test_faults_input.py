@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import cpu_options
 from omnibench.cli import main
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.suite import load_suite
@@ -79,17 +80,7 @@ def test_a_suite_named_dot_dot_writes_nothing_outside_the_results(
     results.mkdir(parents=True)
     (suites / "...yaml").write_text(SUITE.format(name=".."))
     code, out = cli(
-        capsys,
-        "run",
-        str(suites / "...yaml"),
-        "--results",
-        str(results),
-        "--data-root",
-        str(data_root),
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
+        capsys, "run", str(suites / "...yaml"), "--results", str(results), *cpu_options(data_root)
     )
     assert (
         code == 2
@@ -117,17 +108,7 @@ def test_a_run_never_writes_its_log_through_a_symlink(
     store.prepare("linked", spec)
     store.log_path("linked", spec.run_id()).symlink_to(outside)
     code, out = cli(
-        capsys,
-        "run",
-        str(suite_file),
-        "--results",
-        str(store.root),
-        "--data-root",
-        str(data_root),
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
+        capsys, "run", str(suite_file), "--results", str(store.root), *cpu_options(data_root)
     )
     assert (
         code == 1
@@ -300,17 +281,7 @@ def test_a_mistyped_data_root_is_named_instead_of_generating_a_benchmark(
     suite_file.write_text(SUITE.format(name="typo"))
     mistyped = tmp_path / "dta"
     code, out = cli(
-        capsys,
-        "run",
-        str(suite_file),
-        "--results",
-        str(tmp_path / "r"),
-        "--data-root",
-        str(mistyped),
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
+        capsys, "run", str(suite_file), "--results", str(tmp_path / "r"), *cpu_options(mistyped)
     )
     assert code == 2 and f"data root not found: {mistyped} (change --data-root)" in out
     assert not mistyped.exists() and not (tmp_path / "r").exists()

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import cpu_options
 from omnibench.cli import main
 from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
@@ -127,16 +128,7 @@ def test_two_invocations_on_one_store_execute_each_run_exactly_once(
 ) -> None:
     suite_file = write_suite(tmp_path, "pair", epochs=1, seeds=[1, 2, 3])
     store, ids = RunStore(tmp_path / "results"), [s.run_id() for s in load_suite(suite_file).specs]
-    common = [
-        "--results",
-        str(store.root),
-        "--data-root",
-        str(data_root),
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-    ]
+    common = ["--results", str(store.root), *cpu_options(data_root)]
     procs = [spawn("run", str(suite_file), *common, out=tmp_path / f"out{i}.txt") for i in range(2)]
     codes = [proc.wait(600) for proc in procs]
     outputs = [(tmp_path / f"out{i}.txt").read_text() for i in range(2)]
@@ -161,18 +153,7 @@ def test_sigterm_ctrl_c_kill_and_cancel_of_inline_runs_leave_true_states(
     suite_file = write_suite(tmp_path, "slow", epochs=5000, seeds=[1, 2])
     store = RunStore(tmp_path / "results")
     first, second = (s.run_id() for s in load_suite(suite_file).specs)
-    args = [
-        "run",
-        str(suite_file),
-        "--results",
-        str(store.root),
-        "--data-root",
-        str(data_root),
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-    ]
+    args = ["run", str(suite_file), "--results", str(store.root), *cpu_options(data_root)]
     out = tmp_path / "out.txt"
 
     proc = spawn(*args, out=out)  # 1. SIGTERM: the run records it, the next run never starts
@@ -227,12 +208,7 @@ def test_ctrl_c_of_a_local_launch_stops_its_jobs_quietly(tmp_path: Path, data_ro
         str(suite_file),
         "--results",
         str(store.root),
-        "--data-root",
-        str(data_root),
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
+        *cpu_options(data_root),
         "--executor",
         "local",
         "--max-parallel",
@@ -308,12 +284,7 @@ def test_logging_from_the_second_inline_run_on_goes_to_each_runs_log(tmp_path: P
         str(suite_file),
         "--results",
         str(store.root),
-        "--data-root",
-        str(root),
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
+        *cpu_options(root),
         out=out,
     )  # output to a file: not a terminal
     proc.wait(600)
@@ -346,12 +317,7 @@ def test_the_log_of_an_inline_run_at_a_terminal_is_written(tmp_path: Path, data_
             str(suite_file),
             "--results",
             str(store.root),
-            "--data-root",
-            str(data_root),
-            "--workers",
-            "0",
-            "--device",
-            "cpu",
+            *cpu_options(data_root),
         ],
         stdin=secondary,
         stdout=secondary,

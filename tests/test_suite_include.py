@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Invoke
+from conftest import Invoke, cpu_options
 from omnibench.config.suite import load_suite, suite_files
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.errors import OmniBenchError
@@ -136,17 +136,7 @@ def test_a_suite_run_from_a_file_is_found_by_name(
         "1",
     ]  # frozen models, one video per class: seconds
     args = ["--results", str(store.root), *quick]
-    code, out = cli(
-        "run",
-        str(suite_dir / "mine.yaml"),
-        *args,
-        "--data-root",
-        str(root),
-        "--workers",
-        "0",
-        "--device",
-        "cpu",
-    )
+    code, out = cli("run", str(suite_dir / "mine.yaml"), *args, *cpu_options(root))
     assert code == 0, out
     assert store.suite_source("mine") == (suite_dir / "mine.yaml").resolve()
     code, out = cli("status", "mine", *args, "--json")
