@@ -9,8 +9,8 @@ the table without and with the Δ-to-reference rows (default 10 000 resamples).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
@@ -89,4 +89,6 @@ def main(root: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("store", type=Path, help="run store folder (built on first use)")
+    main(parser.parse_args().store)
