@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from rich import box
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -20,6 +19,7 @@ from omnibench.execution.acceptance import Skipped, skipped
 from omnibench.execution.plan import PlannedRun
 from omnibench.execution.states import RunState
 from omnibench.execution.store import RunStore
+from omnibench.execution.store_index import Finished, headline
 from omnibench.report.labels import plural
 
 STATE_STYLES: dict[str, str] = {
@@ -52,7 +52,7 @@ def settings_lines(settings: Mapping[str, Any]) -> list[str]:
     """What ``--set`` / ``--limit`` changed in every run, for ``--dry-run`` and the summary."""
     if not settings:
         return []
-    shown = ", ".join(f"{path}={_cell(value)}" for path, value in settings.items())
+    shown = ", ".join(f"{path}={cell_text(value)}" for path, value in settings.items())
     lines = [f"set in every run (part of its spec and id): {shown}"]
     if settings.get("limit") is not None:
         lines.append(
@@ -77,7 +77,8 @@ def column_title(path: str) -> str:
     return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]
 
 
-def _cell(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A value as a table cell: ``–`` for none, lists as ``[a,b]``."""
     if value is None:
         return "–"
     if isinstance(value, (list, tuple)):
@@ -88,12 +89,27 @@ def _cell(value: Any) -> str:
 def top1(record: Mapping[str, Any] | None) -> str:
     """The run's headline top-1 (mean over splits where there are several), marked when the run was
     limited."""
-    metrics = (record or {}).get("metrics") or {}
-    value = metrics.get("top1_mean", metrics.get("top1"))
-    if not isinstance(value, (int, float)):
+    return top1_text(*headline(record or {}))
+
+
+def top1_text(value: float | None, limit: int | None) -> str:
+    """A headline top-1 (:func:`top1`) as shown; empty without one."""
+    if value is None:
         return ""
-    limit = ((record or {}).get("spec") or {}).get("limit")
     return f"{value:.2f}" + (f" (limit {limit})" if limit is not None else "")
+
+
+def _done_facts(
+    store: RunStore, suite: str, run_id: str, state: str, finished: Finished | None
+) -> tuple[str, Skipped]:
+    """A done run's top-1 text and skipped videos (``finished``: what the store's index read from
+    its record; else the record is read)."""
+    if state != RunState.DONE:
+        return "", Skipped()
+    if finished is not None:
+        return top1_text(finished.top1, finished.limit), Skipped(**finished.skipped)
+    record = store.read_record(suite, run_id)
+    return top1(record), skipped(record)
 
 
 def run_table(title: str, headers: Sequence[str]) -> Table:
@@ -128,7 +144,10 @@ def plan_table(
         if marks is not None and marks.get(plan.run_id):
             action.append(f"; {marks[plan.run_id]}", style="yellow")
         table.add_row(
-            plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), action
+            plan.run_id,
+            *[cell_text(labels.get(c)) for c in columns],
+            state_text(plan.state),
+            action,
         )
     return table
 
@@ -137,11 +156,8 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
     """Each run's state, Slurm job (when any has one), top-1 and, when any run skipped broken
     videos, how many of how many; errors and logs go below (:func:`run_notes`)."""
     columns = label_columns(suite, plans)
-    records = {
-        p.run_id: store.read_record(suite.name, p.run_id) if p.state == RunState.DONE else None
-        for p in plans
-    }
-    skips = {run_id: skipped(record).text() for run_id, record in records.items()}
+    done = {p.run_id: _done_facts(store, suite.name, p.run_id, p.state, p.finished) for p in plans}
+    skips = {run_id: counts.text() for run_id, (_, counts) in done.items()}
     with_jobs = any(p.status is not None and p.status.job_id for p in plans)
     with_skips = any(skips.values())
     table = run_table(
@@ -161,10 +177,10 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
         skip = [Text(skips[plan.run_id], style="yellow")] if with_skips else []
         table.add_row(
             plan.run_id,
-            *[_cell(labels.get(c)) for c in columns],
+            *[cell_text(labels.get(c)) for c in columns],
             state_text(plan.state),
             *job,
-            top1(records[plan.run_id]),
+            done[plan.run_id][0],
             *skip,
         )
     return table
@@ -242,25 +258,36 @@ def skipped_text(row: Mapping[str, Any]) -> str:
 
 
 def stored_run_row(
-    store: RunStore, suite: str, run_id: str, state: str, status: Any, reason: str | None = None
+    store: RunStore,
+    suite: str,
+    run_id: str,
+    state: str,
+    status: Any,
+    reason: str | None = None,
+    finished: Finished | None = None,
 ) -> dict[str, Any]:
     """A plain dict describing one stored run (for tables and ``--json``); ``reason``: why a record
-    does not count."""
-    spec = flatten(store.read_spec(suite, run_id) or {})
-    record = store.read_record(suite, run_id) if state == RunState.DONE else None
+    does not count; ``finished``: what its record says, when the store's index told it."""
+    top, counts = _done_facts(store, suite, run_id, state, finished)
+    if finished is not None:
+        spec = {"protocol": finished.spec["protocol"], "dataset": finished.spec["dataset"]}
+        model = finished.spec["model"]
+    else:
+        spec = flatten(store.read_spec(suite, run_id) or {})
+        model = leaf_value(spec, "model.name")
     return {
         "suite": suite,
         "run_id": run_id,
-        "protocol": _cell(spec.get("protocol")),
-        "dataset": _cell(spec.get("dataset")),
-        "model": _cell(leaf_value(spec, "model.name")),
+        "protocol": cell_text(spec.get("protocol")),
+        "dataset": cell_text(spec.get("dataset")),
+        "model": cell_text(model),
         "state": state,
         "job_id": status.job_id if status else None,
         "updated": status.updated if status else None,
         "error": reason or (status.error if status else None),
         "log": status.log if status and status.log else str(store.log_path(suite, run_id)),
-        "top1": top1(record),
-        "skipped": dataclasses.asdict(skipped(record)),
+        "top1": top,
+        "skipped": dict(finished.skipped) if finished else dataclasses.asdict(counts),
     }
 
 
@@ -333,24 +360,8 @@ def run_detail_lines(
     if record is not None:
         lines.extend(_record_lines(spec, record))
     lines.append("spec")
-    lines.extend(f"  {path} = {_cell(value)}" for path, value in flatten(spec).items())
+    lines.extend(f"  {path} = {cell_text(value)}" for path, value in flatten(spec).items())
     if tail:
         lines.append(f"last {plural(len(tail), 'line')} of the log")
         lines.extend(f"  {line}" for line in tail)
     return lines
-
-
-def print_runs(
-    console: Console,
-    suite: Suite,
-    plans: Sequence[PlannedRun],
-    store: RunStore,
-    rows: Sequence[dict],
-) -> None:
-    """The runs' table, their counts and folder, the suite's settings and the runs' notes."""
-    title = f"{suite.name}: {plural(len(plans), 'run')}"
-    console.print(summary_table(suite, plans, store, title))
-    folder = store.root / suite.name
-    console.print(counts_line([p.state for p in plans]), f"  results: {folder}", soft_wrap=True)
-    for line in [*settings_lines(suite.settings), *run_notes(rows, str(folder))]:
-        console.print(line, soft_wrap=True)

@@ -11,3 +11,5 @@ SHOTS_FILE = "train_list.txt"  # few-shot: the K videos per class it drew
 PREDICTIONS_FILE = "predictions.csv"  # one row per evaluated video
 RECORD_FILE = "record.json"  # written last: a run is finished exactly when it exists
 SUITE_SOURCE_FILE = "suite.json"  # in <results>/<suite>/: the suite file its runs came from
+INDEX_FILE = ".index.json"  # in <results>/<suite>/: what its finished runs' files say (a cache)
+OUTCOMES_FILE = ".outcomes.npz"  # in <results>/<suite>/: its runs' predictions as read (a cache)

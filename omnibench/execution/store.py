@@ -106,13 +106,21 @@ def _now() -> str:
 
 
 def _read_json(path: Path) -> Any:
+    return read_json_stat(path)[0]
+
+
+def read_json_stat(path: Path) -> tuple[Any, os.stat_result | None]:
+    """The JSON in ``path`` and the ``stat`` of that very file (taken from the open file);
+    ``(None, None)`` when it is not there; a one-line error when it cannot be read or parsed."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            return json.loads(handle.read().decode("utf-8")), stat
     except (
         FileNotFoundError,
         NotADirectoryError,
     ):  # NotADirectoryError: a file stands where a folder should
-        return None
+        return None, None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise OmniBenchError(
             f"{path}: not valid JSON ({err}); delete the run with --force"
@@ -184,15 +192,7 @@ class RunStore:
     def read_status(self, suite: str, run_id: str) -> RunStatus | None:
         """The run's status, or None when the run was never prepared."""
         path = self.run_dir(suite, run_id) / STATUS_FILE
-        data = _read_json(path)
-        if data is None:
-            return None
-        if not isinstance(data, dict) or data.get("state") not in RECORDED:
-            raise OmniBenchError(f"{path}: no valid 'state' (one of {', '.join(RECORDED)})")
-        core = {f.name for f in dataclasses.fields(RunStatus)} - {"extra"}
-        extra = {k: v for k, v in data.items() if k not in core}
-        values: dict[str, Any] = {k: data.get(k) for k in core}
-        return RunStatus(**values, extra=extra)
+        return status_from(_read_json(path), path)
 
     def write_status(self, suite: str, run_id: str, state: str, **fields: Any) -> RunStatus:
         """Set the run's state; ``job_id``, ``log`` and extra fields carry over unless given.
@@ -275,12 +275,35 @@ class RunStore:
     def iter_runs(self, suite: str | None = None) -> Iterator[StoredRun]:
         """Every prepared run (a directory with ``spec.json``), sorted by suite and run id."""
         for name in [suite] if suite is not None else self.suites():
-            suite_dir = self.suite_dir(name)
-            if not suite_dir.is_dir():
-                continue
-            for run_dir in sorted(suite_dir.iterdir()):
-                if not run_dir.name.startswith(".") and (run_dir / SPEC_FILE).is_file():
-                    yield StoredRun(name, run_dir.name, run_dir)
+            for run_id in self.run_ids(name):
+                yield StoredRun(name, run_id, self.suite_dir(name) / run_id)
+
+    def run_ids(self, suite: str) -> list[str]:
+        """The ids of the suite's prepared runs (folders with ``spec.json``), sorted."""
+        folder = str(self.suite_dir(suite))
+        try:
+            names = sorted(os.listdir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [
+            name
+            for name in names
+            if not name.startswith(".") and os.path.isfile(os.path.join(folder, name, SPEC_FILE))
+        ]
+
+
+_STATUS_FIELDS = tuple(f.name for f in dataclasses.fields(RunStatus) if f.name != "extra")
+
+
+def status_from(data: Any, path: str | os.PathLike[str]) -> RunStatus | None:
+    """The :class:`RunStatus` in ``data`` (read from ``path``; None: no status file)."""
+    if data is None:
+        return None
+    if not isinstance(data, dict) or data.get("state") not in RECORDED:
+        raise OmniBenchError(f"{path}: no valid 'state' (one of {', '.join(RECORDED)})")
+    extra = {k: v for k, v in data.items() if k not in _STATUS_FIELDS}
+    values: dict[str, Any] = {k: data.get(k) for k in _STATUS_FIELDS}
+    return RunStatus(**values, extra=extra)
 
 
 def _first_line(error: object) -> str | None:
