@@ -7,7 +7,12 @@
 #                                   each one waited for before what it depends on
 #   slurm/local-cluster.sh status   which daemons run, and sinfo; exit 1 unless all are up
 #   slurm/local-cluster.sh env      print `export SLURM_CONF=...` for the cluster's clients
+#   slurm/local-cluster.sh reconfigure   rewrite the configs from the environment below and
+#                                   apply them to the running cluster (scontrol reconfigure)
 #   slurm/local-cluster.sh purge    stop, then delete the state directory (database included)
+#
+# OMNIBENCH_SLURM_MAX_ARRAY_SIZE sets MaxArraySize (default 1001, Slurm's), read by start and
+# reconfigure: tests of what omnibench does at a cluster's job-array limit set it low.
 #
 # Everything (configs, munge key and socket, database, spool, logs, pid files) lives in the
 # state directory: $OMNIBENCH_SLURM_STATE, default slurm/.cluster/. Debian 12 ships Slurm 22.05,
@@ -41,6 +46,7 @@ STOP_ORDER=(slurmd slurmctld slurmdbd mariadb munged)
 STOP_WAIT="${OMNIBENCH_SLURM_STOP_WAIT:-30}"
 KILL_WAIT=10
 LOCK_WAIT=600  # a start that is still waiting for its daemons holds the lock this long at most
+MAX_ARRAY_SIZE="${OMNIBENCH_SLURM_MAX_ARRAY_SIZE:-1001}"
 
 export SLURM_CONF="$STATE/etc/slurm.conf"
 NODE="$(hostname -s)"
@@ -146,6 +152,8 @@ node_line() {
 }
 
 write_configs() {
+  [[ "$MAX_ARRAY_SIZE" =~ ^[0-9]+$ ]] ||
+    die "OMNIBENCH_SLURM_MAX_ARRAY_SIZE must be a whole number, got '$MAX_ARRAY_SIZE'"
   mkdir -p "$STATE"/{etc,run,log,munge,ctld,spool,db}
   chmod 755 "$STATE/munge"  # the socket must be reachable; the key itself is 0600
   local auth="AuthType=auth/munge
@@ -186,6 +194,7 @@ KillWait=2
 JobRequeue=1
 ReturnToService=2
 MinJobAge=300
+MaxArraySize=$MAX_ARRAY_SIZE
 InactiveLimit=0
 MailProg=/bin/true
 $(node_line)
@@ -376,6 +385,17 @@ cmd_stop() {
   ((stopped)) || say "not running"
 }
 
+max_array_size_is() { [[ "$(scontrol show config | sed -n 's/^MaxArraySize *= *//p')" == "$1" ]]; }
+
+# Apply the configuration the environment asks for to the running cluster.
+cmd_reconfigure() {
+  all_up || die "the cluster is not running ($0 start starts it)"
+  write_configs
+  scontrol reconfigure >/dev/null || die "scontrol reconfigure failed (log: $STATE/log/slurmctld.log)"
+  wait_for "MaxArraySize=$MAX_ARRAY_SIZE" 30 "$STATE/log/slurmctld.log" max_array_size_is "$MAX_ARRAY_SIZE"
+  say "reconfigured: MaxArraySize=$MAX_ARRAY_SIZE"
+}
+
 cmd_status() {
   local d pid rc=0
   for d in munged mariadb slurmdbd slurmctld slurmd; do
@@ -396,11 +416,12 @@ case "${1:-}" in
   stop) lock_state stop; cmd_stop ;;
   status) cmd_status ;;
   env) echo "export SLURM_CONF=$SLURM_CONF" ;;
+  reconfigure) lock_state start; cmd_reconfigure ;;
   purge)
     lock_state stop
     cmd_stop
     rm -rf "$STATE"
     say "removed $STATE"
     ;;
-  *) echo "usage: $0 start|stop|status|env|purge" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|env|reconfigure|purge" >&2; exit 2 ;;
 esac

@@ -1,0 +1,149 @@
+"""Against the local Slurm cluster with a small ``MaxArraySize``: the runs of one `omnibench run`
+go out as several job arrays, each after the one before, every run ends done, and a rerun submits
+nothing.
+
+The cluster is reconfigured (``slurm/local-cluster.sh reconfigure``) for the test and set back
+after it. The arrays are small (5 runs, at most 2 tasks each: 3 arrays, the last a single job)
+because every task is a Python process that imports torch; the splitting does not depend on the
+sizes.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from test_slurm import (
+    CLASSES,
+    LOCAL_CONF,
+    REPO,
+    _slurm_env,
+    omnibench,
+    run_args,
+    status_rows,
+    wait_until,
+)
+
+SCRIPT = REPO / "slurm" / "local-cluster.sh"
+MAX_ARRAY_SIZE = 2
+RUNS = 5
+SUITE = f"""\
+name: arrays
+description: tiny frozen-CLIP evaluations, more than one job array holds
+table: {{paper_table: null, title: Arrays, layout: grid, rows: [model.name], columns: [dataset], \
+metrics: [top1]}}
+base:
+  protocol: eval_only
+  dataset: synthetic
+  model: {{name: vanilla_clip, backbone: omnibench-tiny-vit, pretrained: null}}
+  data: {{frames: 4, input_size: 32, short_side: 32}}
+  limit: 1
+seeds: {list(range(RUNS))}
+grid:
+  model.name: [vanilla_clip]
+"""
+
+
+def _local_cluster_answers() -> bool:
+    """Whether the answering cluster is the one of slurm/local-cluster.sh (the test reconfigures
+    it)."""
+    conf = _slurm_env().get("SLURM_CONF")
+    return (
+        conf is not None
+        and Path(conf).resolve() == LOCAL_CONF.resolve()
+        and subprocess.run(
+            ["bash", str(SCRIPT), "status"], capture_output=True, check=False
+        ).returncode
+        == 0
+    )
+
+
+pytestmark = [
+    pytest.mark.slurm,
+    pytest.mark.skipif(
+        not _local_cluster_answers(),
+        reason="needs the cluster of slurm/local-cluster.sh (start it; SLURM_CONF names it)",
+    ),
+]
+
+
+def _reconfigure(**env: str) -> None:
+    done = subprocess.run(
+        ["bash", str(SCRIPT), "reconfigure"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture
+def small_arrays() -> Iterator[None]:
+    """The local cluster with a small MaxArraySize for the test, Slurm's default again after it."""
+    _reconfigure(OMNIBENCH_SLURM_MAX_ARRAY_SIZE=str(MAX_ARRAY_SIZE))
+    try:
+        yield
+    finally:
+        _reconfigure(OMNIBENCH_SLURM_MAX_ARRAY_SIZE="1001")
+
+
+def _accounting(arrays: list[str]) -> list[list[str]]:
+    """``sacct`` lines (job id, start, end, state) of every task of ``arrays``."""
+    out = subprocess.run(
+        ["sacct", "-n", "-X", "-P", "--format=JobID,Start,End,State", "-j", ",".join(arrays)],
+        env=_slurm_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    return [line.split("|") for line in out.splitlines() if line.strip()]
+
+
+def _completed(arrays: list[str]) -> list[list[str]] | None:
+    tasks = _accounting(arrays)
+    return tasks if {state for *_, state in tasks} == {"COMPLETED"} else None
+
+
+def test_runs_beyond_max_array_size_go_out_as_arrays_one_after_another(
+    tmp_path: Path, small_arrays: None
+) -> None:
+    from omnibench.data import SynthConfig, generate_synthetic
+
+    data = tmp_path / "data"
+    generate_synthetic(
+        data / "synthetic", SynthConfig(classes=CLASSES, videos_per_class=6, frames=8, size=32)
+    )
+    suite, results = tmp_path / "arrays.yaml", tmp_path / "results"
+    suite.write_text(SUITE)
+    first = omnibench(*run_args(str(suite), results, data))
+    assert first.returncode == 0, first.stdout + first.stderr
+
+    rows = status_rows("arrays", results)
+    assert len(rows) == RUNS and {row["state"] for row in rows} == {"done"}, rows
+    arrays = list(dict.fromkeys(row["job_id"].split("_")[0] for row in rows))
+    assert len(arrays) == 3, arrays  # 2 + 2 + 1
+    said = [line for line in first.stdout.splitlines() if line.startswith("submitted")]
+    assert said == [
+        f"submitted {RUNS} runs as 3 job arrays of at most {MAX_ARRAY_SIZE} tasks (MaxArraySize), "
+        f"each after the one before: {arrays[0]} (2), {arrays[1]} (2), {arrays[2]} (1); "
+        "at most 2 tasks at once"
+    ], first.stdout
+    # a task's run is recorded a moment before Slurm accounts its job as ended
+    tasks = wait_until(lambda: _completed(arrays), 120, "every task COMPLETED in sacct")
+    assert len(tasks) == RUNS, tasks
+    for before, after in zip(arrays, arrays[1:]):  # afterany: an array starts once the last ended
+        ended = max(end for job, _, end, _ in tasks if job.split("_")[0] == before)
+        started = min(start for job, start, _, _ in tasks if job.split("_")[0] == after)
+        assert started >= ended, tasks
+
+    again = omnibench(*run_args(str(suite), results, data))
+    assert again.returncode == 0 and "nothing to execute" in again.stdout, again.stdout
+    assert "submitted" not in again.stdout
+    assert len(_accounting(arrays)) == RUNS
