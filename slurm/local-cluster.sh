@@ -11,8 +11,10 @@
 #                                   apply them to the running cluster (scontrol reconfigure)
 #   slurm/local-cluster.sh purge    stop, then delete the state directory (database included)
 #
-# OMNIBENCH_SLURM_MAX_ARRAY_SIZE sets MaxArraySize (default 1001, Slurm's), read by start and
-# reconfigure: tests of what omnibench does at a cluster's job-array limit set it low.
+# OMNIBENCH_SLURM_MAX_ARRAY_SIZE sets MaxArraySize (default 1001, Slurm's), and
+# OMNIBENCH_SLURM_ENFORCE_LIMITS=1 makes Slurm enforce the associations' limits (MaxSubmitJobs...,
+# set with sacctmgr); both are read by start and reconfigure: tests of what omnibench does at a
+# cluster's limits set them.
 #
 # Everything (configs, munge key and socket, database, spool, logs, pid files) lives in the
 # state directory: $OMNIBENCH_SLURM_STATE, default slurm/.cluster/. Debian 12 ships Slurm 22.05,
@@ -47,6 +49,8 @@ STOP_WAIT="${OMNIBENCH_SLURM_STOP_WAIT:-30}"
 KILL_WAIT=10
 LOCK_WAIT=600  # a start that is still waiting for its daemons holds the lock this long at most
 MAX_ARRAY_SIZE="${OMNIBENCH_SLURM_MAX_ARRAY_SIZE:-1001}"
+ENFORCE="none"  # what scontrol shows; slurm.conf names only the enforced ones
+[[ "${OMNIBENCH_SLURM_ENFORCE_LIMITS:-0}" == 1 ]] && ENFORCE="associations,limits"
 
 export SLURM_CONF="$STATE/etc/slurm.conf"
 NODE="$(hostname -s)"
@@ -180,6 +184,7 @@ TaskPlugin=task/none
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/slurmdbd
+$([[ "$ENFORCE" == none ]] || echo "AccountingStorageEnforce=$ENFORCE")
 AccountingStorageHost=127.0.0.1
 AccountingStoragePort=$DBD_PORT
 # for the slurmdbd connection this names the munge socket (AuthInfo is not used there)
@@ -385,15 +390,17 @@ cmd_stop() {
   ((stopped)) || say "not running"
 }
 
-max_array_size_is() { [[ "$(scontrol show config | sed -n 's/^MaxArraySize *= *//p')" == "$1" ]]; }
+# configured KEY VALUE: the running slurmctld has KEY = VALUE.
+configured() { [[ "$(scontrol show config | sed -n "s/^$1 *= *//p")" == "$2" ]]; }
 
 # Apply the configuration the environment asks for to the running cluster.
 cmd_reconfigure() {
   all_up || die "the cluster is not running ($0 start starts it)"
   write_configs
   scontrol reconfigure >/dev/null || die "scontrol reconfigure failed (log: $STATE/log/slurmctld.log)"
-  wait_for "MaxArraySize=$MAX_ARRAY_SIZE" 30 "$STATE/log/slurmctld.log" max_array_size_is "$MAX_ARRAY_SIZE"
-  say "reconfigured: MaxArraySize=$MAX_ARRAY_SIZE"
+  wait_for "MaxArraySize=$MAX_ARRAY_SIZE" 30 "$STATE/log/slurmctld.log" configured MaxArraySize "$MAX_ARRAY_SIZE"
+  wait_for "AccountingStorageEnforce=$ENFORCE" 30 "$STATE/log/slurmctld.log" configured AccountingStorageEnforce "$ENFORCE"
+  say "reconfigured: MaxArraySize=$MAX_ARRAY_SIZE AccountingStorageEnforce=$ENFORCE"
 }
 
 cmd_status() {

@@ -1,16 +1,18 @@
-"""Against the local Slurm cluster with a small ``MaxArraySize``: the runs of one `omnibench run`
-go out as several job arrays, each after the one before, every run ends done, and a rerun submits
+"""Against the local Slurm cluster with a small ``MaxArraySize`` and a ``MaxSubmitJobs`` limit on
+this user's association: the runs of one `omnibench run` go out as several job arrays, each after
+the one before, never more than the limit at once, every run ends done, and a rerun submits
 nothing.
 
 The cluster is reconfigured (``slurm/local-cluster.sh reconfigure``) for the test and set back
-after it. The arrays are small (5 runs, at most 2 tasks each: 3 arrays, the last a single job)
-because every task is a Python process that imports torch; the splitting does not depend on the
-sizes.
+after it. The arrays are small (5 runs, at most 2 tasks per array, at most 3 queued) because every
+task is a Python process that imports torch; the splitting does not depend on the sizes.
 """
 
 from __future__ import annotations
 
+import getpass
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +32,7 @@ from test_slurm import (
 
 SCRIPT = REPO / "slurm" / "local-cluster.sh"
 MAX_ARRAY_SIZE = 2
+MAX_SUBMIT = 3
 RUNS = 5
 SUITE = f"""\
 name: arrays
@@ -83,14 +86,40 @@ def _reconfigure(**env: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def _max_submit(limit: int) -> None:
+    """Set MaxSubmitJobs of this user's associations (-1: none)."""
+    done = subprocess.run(
+        [
+            "sacctmgr",
+            "-i",
+            "modify",
+            "user",
+            "where",
+            f"name={getpass.getuser()}",
+            "set",
+            f"MaxSubmitJobs={limit}",
+        ],
+        env=_slurm_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.fixture
-def small_arrays() -> Iterator[None]:
-    """The local cluster with a small MaxArraySize for the test, Slurm's default again after it."""
-    _reconfigure(OMNIBENCH_SLURM_MAX_ARRAY_SIZE=str(MAX_ARRAY_SIZE))
+def small_limits() -> Iterator[None]:
+    """The local cluster with small limits for the test, Slurm's defaults again after it."""
+    _reconfigure(
+        OMNIBENCH_SLURM_MAX_ARRAY_SIZE=str(MAX_ARRAY_SIZE), OMNIBENCH_SLURM_ENFORCE_LIMITS="1"
+    )
     try:
+        _max_submit(MAX_SUBMIT)
         yield
     finally:
-        _reconfigure(OMNIBENCH_SLURM_MAX_ARRAY_SIZE="1001")
+        _max_submit(-1)
+        _reconfigure(OMNIBENCH_SLURM_MAX_ARRAY_SIZE="1001", OMNIBENCH_SLURM_ENFORCE_LIMITS="0")
 
 
 def _accounting(arrays: list[str]) -> list[list[str]]:
@@ -111,8 +140,8 @@ def _completed(arrays: list[str]) -> list[list[str]] | None:
     return tasks if {state for *_, state in tasks} == {"COMPLETED"} else None
 
 
-def test_runs_beyond_max_array_size_go_out_as_arrays_one_after_another(
-    tmp_path: Path, small_arrays: None
+def test_runs_beyond_the_cluster_limits_go_out_as_arrays_one_after_another(
+    tmp_path: Path, small_limits: None
 ) -> None:
     from omnibench.data import SynthConfig, generate_synthetic
 
@@ -128,17 +157,22 @@ def test_runs_beyond_max_array_size_go_out_as_arrays_one_after_another(
     rows = status_rows("arrays", results)
     assert len(rows) == RUNS and {row["state"] for row in rows} == {"done"}, rows
     arrays = list(dict.fromkeys(row["job_id"].split("_")[0] for row in rows))
-    assert len(arrays) == 3, arrays  # 2 + 2 + 1
     said = [line for line in first.stdout.splitlines() if line.startswith("submitted")]
-    assert said == [
-        f"submitted {RUNS} runs as 3 job arrays of at most {MAX_ARRAY_SIZE} tasks (MaxArraySize), "
-        f"each after the one before: {arrays[0]} (2), {arrays[1]} (2), {arrays[2]} (1); "
-        "at most 2 tasks at once"
-    ], first.stdout
+    assert re.fullmatch(
+        rf"submitted {MAX_SUBMIT} of {RUNS} runs as 2 job arrays of at most {MAX_ARRAY_SIZE} "
+        rf"tasks \(MaxArraySize\), each after the one before: {arrays[0]} \(2\), {arrays[1]} \(1\); "
+        rf"at most 2 tasks at once; the other {RUNS - MAX_SUBMIT} go out as the queue empties "
+        rf"\(MaxSubmitJobs of association \S+/{getpass.getuser()} is {MAX_SUBMIT}\)",
+        said[0],
+    ), first.stdout
+    later = [int(n) for line in said[1:] for n in re.findall(r"submitted (\d+) runs", line)]
+    assert sum(later) == RUNS - MAX_SUBMIT, said  # as the first tasks ended
     # a task's run is recorded a moment before Slurm accounts its job as ended
     tasks = wait_until(lambda: _completed(arrays), 120, "every task COMPLETED in sacct")
     assert len(tasks) == RUNS, tasks
-    for before, after in zip(arrays, arrays[1:]):  # afterany: an array starts once the last ended
+    for array in arrays:
+        assert sum(job.split("_")[0] == array for job, *_ in tasks) <= MAX_ARRAY_SIZE, tasks
+    for before, after in zip(arrays, arrays[1:]):  # an array starts once the one before ended
         ended = max(end for job, _, end, _ in tasks if job.split("_")[0] == before)
         started = min(start for job, start, _, _ in tasks if job.split("_")[0] == after)
         assert started >= ended, tasks
