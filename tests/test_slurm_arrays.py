@@ -4,8 +4,10 @@ the one before, never more than the limit at once, every run ends done, and a re
 nothing.
 
 The cluster is reconfigured (``slurm/local-cluster.sh reconfigure``) for the test and set back
-after it. The arrays are small (5 runs, at most 2 tasks per array, at most 3 queued) because every
-task is a Python process that imports torch; the splitting does not depend on the sizes.
+after it. By default the arrays are small (5 runs, at most 2 tasks per array, at most 3 queued)
+because every task is a Python process that imports torch; the splitting does not depend on the
+sizes. ``OMNIBENCH_TEST_SLURM_ARRAYS=RUNS,MAX_ARRAY_SIZE,MAX_SUBMIT`` runs it at another size
+(``120,50,100``: three arrays and more, about 20 minutes on 2 cores).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from test_slurm import (
     LOCAL_CONF,
     REPO,
     _slurm_env,
+    finish,
     omnibench,
     run_args,
     status_rows,
@@ -31,9 +34,10 @@ from test_slurm import (
 )
 
 SCRIPT = REPO / "slurm" / "local-cluster.sh"
-MAX_ARRAY_SIZE = 2
-MAX_SUBMIT = 3
-RUNS = 5
+RUNS, MAX_ARRAY_SIZE, MAX_SUBMIT = (
+    int(n) for n in os.environ.get("OMNIBENCH_TEST_SLURM_ARRAYS", "5,2,3").split(",")
+)
+TASK_S = 30  # what one tiny task may take at most, on a loaded machine
 SUITE = f"""\
 name: arrays
 description: tiny frozen-CLIP evaluations, more than one job array holds
@@ -140,6 +144,29 @@ def _completed(arrays: list[str]) -> list[list[str]] | None:
     return tasks if {state for *_, state in tasks} == {"COMPLETED"} else None
 
 
+def _first_wave(arrays: list[str]) -> str:
+    """The line the first submission says (a pattern): as many runs as MaxSubmitJobs lets out, in
+    arrays of at most MaxArraySize tasks, and how many wait."""
+    count = min(RUNS, MAX_SUBMIT)
+    sizes = [min(MAX_ARRAY_SIZE, count - start) for start in range(0, count, MAX_ARRAY_SIZE)]
+    shown = ", ".join(rf"{array} \({size}\)" for array, size in zip(arrays, sizes))
+    line = f"submitted {count}{f' of {RUNS}' if count < RUNS else ''} runs as "
+    if len(sizes) == 1:
+        line += f"job array {shown}"
+    else:
+        line += (
+            rf"{len(sizes)} job arrays of at most {MAX_ARRAY_SIZE} tasks \(MaxArraySize\), "
+            f"each after the one before: {shown}"
+        )
+    line += "; at most 2 tasks at once"
+    if count < RUNS:
+        line += (
+            f"; the other {RUNS - count} go out as the queue empties "
+            rf"\(MaxSubmitJobs of association \S+/{getpass.getuser()} is {MAX_SUBMIT}\)"
+        )
+    return line
+
+
 def test_runs_beyond_the_cluster_limits_go_out_as_arrays_one_after_another(
     tmp_path: Path, small_limits: None
 ) -> None:
@@ -151,22 +178,17 @@ def test_runs_beyond_the_cluster_limits_go_out_as_arrays_one_after_another(
     )
     suite, results = tmp_path / "arrays.yaml", tmp_path / "results"
     suite.write_text(SUITE)
-    first = omnibench(*run_args(str(suite), results, data))
-    assert first.returncode == 0, first.stdout + first.stderr
+    running = omnibench(*run_args(str(suite), results, data), background=True)
+    code, out = finish(running, timeout=180 + RUNS * TASK_S / 2)  # type: ignore[arg-type]
+    assert code == 0, out
 
     rows = status_rows("arrays", results)
     assert len(rows) == RUNS and {row["state"] for row in rows} == {"done"}, rows
     arrays = list(dict.fromkeys(row["job_id"].split("_")[0] for row in rows))
-    said = [line for line in first.stdout.splitlines() if line.startswith("submitted")]
-    assert re.fullmatch(
-        rf"submitted {MAX_SUBMIT} of {RUNS} runs as 2 job arrays of at most {MAX_ARRAY_SIZE} "
-        rf"tasks \(MaxArraySize\), each after the one before: {arrays[0]} \(2\), {arrays[1]} \(1\); "
-        rf"at most 2 tasks at once; the other {RUNS - MAX_SUBMIT} go out as the queue empties "
-        rf"\(MaxSubmitJobs of association \S+/{getpass.getuser()} is {MAX_SUBMIT}\)",
-        said[0],
-    ), first.stdout
+    said = [line for line in out.splitlines() if line.startswith("submitted")]
+    assert re.fullmatch(_first_wave(arrays), said[0]), out
     later = [int(n) for line in said[1:] for n in re.findall(r"submitted (\d+) runs", line)]
-    assert sum(later) == RUNS - MAX_SUBMIT, said  # as the first tasks ended
+    assert sum(later) == max(0, RUNS - MAX_SUBMIT), said  # as the first tasks ended
     # a task's run is recorded a moment before Slurm accounts its job as ended
     tasks = wait_until(lambda: _completed(arrays), 120, "every task COMPLETED in sacct")
     assert len(tasks) == RUNS, tasks
@@ -176,6 +198,8 @@ def test_runs_beyond_the_cluster_limits_go_out_as_arrays_one_after_another(
         ended = max(end for job, _, end, _ in tasks if job.split("_")[0] == before)
         started = min(start for job, start, _, _ in tasks if job.split("_")[0] == after)
         assert started >= ended, tasks
+    for _, start, _, _ in tasks:  # array_parallelism across the arrays (ISO times sort as text)
+        assert sum(s <= start < e for _, s, e, _ in tasks) <= 2, tasks
 
     again = omnibench(*run_args(str(suite), results, data))
     assert again.returncode == 0 and "nothing to execute" in again.stdout, again.stdout
