@@ -24,12 +24,12 @@ import numpy as np
 import torch
 
 from omnibench.bench.measure import interleaved_median_seconds, median_seconds
+from omnibench.data.readable import VIDEO_SUFFIXES
 from omnibench.errors import OmniBenchError
 
 if TYPE_CHECKING:
     from omnibench.data import VideoClipDataset
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 MAX_VIDEOS = 32  # enough for a stable per-clip rate, few enough to stay quick
 SYNTH_VIDEOS = 12
 SYNTH_FRAMES = 64

@@ -22,20 +22,15 @@ import torch
 from torch.utils.data import Dataset
 
 from omnibench.data.color import COLUMNS
+from omnibench.data.readable import BrokenVideoError, check_readable
 from omnibench.data.records import VideoRecord
 from omnibench.data.sampling import sample_test_indices, sample_train_indices
 from omnibench.data.transforms import from_hwc, to_hwc
-from omnibench.errors import OmniBenchError
 
 log = logging.getLogger("omnibench.data")
 _DECORD_PREFIX = re.compile(
     r"\[[\d:]+\]\s*\S+:\d+:\s*"
 )  # "[18:55:00] src/video/video_reader.cc:486: "
-
-
-class BrokenVideoError(OmniBenchError):
-    """A video that cannot be read; reaches the caller only in strict mode (else the item is marked
-    broken)."""
 
 
 def _reason(error: BaseException, path: Path) -> str:
@@ -48,26 +43,6 @@ def _reason(error: BaseException, path: Path) -> str:
     return " ".join(text.split())[:200] or "not a readable video (corrupt or truncated)"
 
 
-def _check_readable(path: Path) -> None:
-    """A missing, unreadable (permissions) or empty file, said as such before decord sees it."""
-    try:
-        with open(path, "rb") as handle:
-            empty = not handle.read(1)
-    except FileNotFoundError:
-        raise BrokenVideoError(f"{path}: missing video file") from None
-    except PermissionError:
-        raise BrokenVideoError(
-            f"{path}: permission denied (the file or a folder above it is not readable "
-            "by this user)"
-        ) from None
-    except IsADirectoryError:
-        raise BrokenVideoError(f"{path}: a folder, not a video file") from None
-    except OSError as error:
-        raise BrokenVideoError(f"{path}: cannot read ({error.strerror})") from None
-    if empty:
-        raise BrokenVideoError(f"{path}: empty (zero-byte) video file")
-
-
 def open_video(path: Path) -> Any:
     """Open ``path`` with decord (one decoding thread); raise ``BrokenVideoError`` with a short
     reason."""
@@ -76,7 +51,7 @@ def open_video(path: Path) -> Any:
     decord.logging.set_level(
         decord.logging.QUIET
     )  # errors are reported here, not by ffmpeg on stderr
-    _check_readable(path)
+    check_readable(path)
     try:
         reader = decord.VideoReader(str(path), num_threads=1)
     except Exception as error:  # decord raises RuntimeError or its own DECORDError
