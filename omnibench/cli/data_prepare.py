@@ -43,7 +43,8 @@ def _plan(dataset: str, data_root: Path | None, splits: list[str] | None, out: P
     adapter, records = dataset_records(dataset, data_root, splits)
     names = splits or adapter.split_names()
     files = [f for name in names for f in adapter.load_split(name).annotation_files]
-    return plan_dataset(adapter, records, [*files, *adapter.companion_files()], out)
+    name = folder.name if folder.is_dir() and adapter.name == "list" else adapter.name
+    return plan_dataset(adapter, records, [*files, *adapter.companion_files()], out, name)
 
 
 class _Progress:

@@ -61,10 +61,10 @@ def video_folder(adapter: DatasetAdapter) -> str:
 
 
 def plan_dataset(
-    adapter: DatasetAdapter, records: list[VideoRecord], files: list[Path], out: Path
+    adapter: DatasetAdapter, records: list[VideoRecord], files: list[Path], out: Path, name: str
 ) -> PreparePlan:
     """Where each of ``records``' videos and each annotation file goes under ``out/<name>``."""
-    root = Path(out) / adapter.name
+    root = Path(out) / name
     folder = root / video_folder(adapter)
     jobs = []
     for record in records:
@@ -74,7 +74,7 @@ def plan_dataset(
         (path, root / _inside(path, adapter.root, "annotation file"))
         for path in dict.fromkeys(files)
     )
-    return PreparePlan(adapter.name, adapter.root, root, tuple(jobs), copies)
+    return PreparePlan(name, adapter.root, root, tuple(jobs), copies)
 
 
 def plan_folder(folder: Path, out: Path) -> PreparePlan:
