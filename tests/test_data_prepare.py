@@ -19,7 +19,7 @@ from omnibench.data import SynthConfig, generate_synthetic, get_dataset
 from omnibench.data.encode import output_size
 from omnibench.data.mp4 import write_mp4
 from omnibench.data.prepared import LOG_FILE, MARKER_FILE, prepared_summary
-from tests.conftest import Invoke
+from conftest import Invoke, cpu_options
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = SynthConfig(classes=("object moving left", "object moving right"), videos_per_class=6)
@@ -284,3 +284,54 @@ def test_720p_set_resumes_after_a_kill_and_a_run_reads_it(tmp_path: Path, cli: I
     assert code == 0 and summary["prepared"] == 0 and summary["already"] == 6
     marker = json.loads((out / "clips720" / MARKER_FILE).read_text())
     assert marker["complete"] and marker["source"] == str(source)
+
+
+SUITE = """\
+name: prep
+description: a run on prepared videos
+table: {paper_table: null, title: prep, layout: grid, rows: [model.name], columns: [dataset], \
+metrics: [top1]}
+base:
+  dataset: synthetic
+  protocol: eval_only
+  model: {name: vanilla_clip, backbone: omnibench-tiny-vit, pretrained: null}
+  data: {frames: 4, input_size: 32, short_side: 32}
+  protocol_options: {splits: [test1]}
+"""
+
+
+def test_a_run_on_the_prepared_root_records_what_it_read(tmp_path: Path, cli: Invoke) -> None:
+    from omnibench.execution.store import RunStore
+
+    source = generate_synthetic(tmp_path / "src" / "synthetic", TINY)
+    out = tmp_path / "out"
+    assert (
+        _prepare(cli, "synthetic", "--data-root", str(tmp_path / "src"), "--out", str(out))[0] == 0
+    )
+    (tmp_path / "prep.yaml").write_text(SUITE)
+    store = RunStore(tmp_path / "results")
+    code, output = cli(
+        "run",
+        str(tmp_path / "prep.yaml"),
+        "--results",
+        str(store.root),
+        *cpu_options(out),
+        columns=250,
+    )
+    assert code == 0, output
+    [run] = list(store.iter_runs("prep"))
+    record = store.read_record("prep", run.run_id)
+    assert record["video_roots"]["synthetic"] == {
+        "root": str(out / "synthetic"),
+        "videos": str(out / "synthetic"),
+        "prepared": {
+            "source": str(source),
+            "short_side": 320,
+            "keyframe_interval": 8,
+            "crf": 23,
+            "codec": "libx264",
+            "complete": True,
+        },
+    }
+    assert record["evaluations"][0]["videos"] == 2 and record["skipped_videos"]["eval"] == 0
+    assert "reading videos prepared from" in store.log_path("prep", run.run_id).read_text()
