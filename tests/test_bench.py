@@ -220,3 +220,48 @@ def test_raw_decode_replays_the_dataset_frame_indices(monkeypatch: pytest.Monkey
         for index in range(len(dataset)):
             dataset[index]
         assert seen == [dataset_indices(dataset, index) for index in range(len(dataset))]
+
+
+def test_prepared_inputs_side_by_side(tmp_path: Path) -> None:
+    from omnibench.bench.hires import ClipSpec, write_clip
+
+    spec = ClipSpec(width=640, height=360, frames=40)  # one keyframe: a long-GOP download
+    for number in range(2):
+        write_clip(tmp_path / "videos" / f"clip{number}.mp4", spec, seed=number)
+    out = io.StringIO()
+    args = [
+        "--models",
+        "omniclip",
+        "--no-loader",
+        "--prepared",
+        "--videos",
+        str(tmp_path / "videos"),
+    ]
+    with contextlib.redirect_stdout(out):
+        assert main(["bench", *TINY, *args, "--json"]) == 0
+    report = json.loads(out.getvalue())
+    source, prepared = report["inputs"]
+    assert (source["label"], source["size"], source["keyframe_interval"]) == (
+        "source (videos)",
+        "640x360",
+        None,
+    )
+    assert prepared["label"] == "prepared (short side 320, keyframe every 8)"
+    assert (prepared["size"], prepared["keyframe_interval"], prepared["videos"]) == (
+        "568x320",
+        8,
+        2,
+    )
+    assert source["speedup"] == 1.0
+    assert prepared["speedup"] == pytest.approx(
+        prepared["loader_clips_per_s"] / source["loader_clips_per_s"]
+    )
+    omniclip = {row["model"]: row for row in report["models"]}["omniclip"]
+    for entry in (source, prepared):
+        assert entry["decord_clips_per_s"] > 0 and entry["pyav_clips_per_s"] > 0
+        assert entry["workers"]["omniclip"] == {
+            "train": workers_needed(omniclip["train_clips_per_s"], entry["loader_clips_per_s"]),
+            "infer": workers_needed(omniclip["infer_clips_per_s"], entry["loader_clips_per_s"]),
+        }
+    [target] = [t for t in report["targets"] if t["name"].startswith("loader on prepared")]
+    assert target["value"] == prepared["speedup"] and target["status"] in ("pass", "fail")

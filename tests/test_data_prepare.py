@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import Invoke, cpu_options
 from omnibench.bench.hires import ClipSpec, write_clip
 from omnibench.data import SynthConfig, generate_synthetic, get_dataset
 from omnibench.data.encode import output_size
 from omnibench.data.mp4 import write_mp4
 from omnibench.data.prepared import LOG_FILE, MARKER_FILE, prepared_summary
-from conftest import Invoke, cpu_options
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = SynthConfig(classes=("object moving left", "object moving right"), videos_per_class=6)
@@ -335,3 +335,21 @@ def test_a_run_on_the_prepared_root_records_what_it_read(tmp_path: Path, cli: In
     }
     assert record["evaluations"][0]["videos"] == 2 and record["skipped_videos"]["eval"] == 0
     assert "reading videos prepared from" in store.log_path("prep", run.run_id).read_text()
+
+
+def test_pyav_keyframe_seek_reads_the_frames_decord_reads(tmp_path: Path) -> None:
+    from omnibench.data.pyav_reader import KeyframeSeekReader
+
+    source = write_clip(
+        tmp_path / "b.mp4", ClipSpec(width=320, height=180, frames=30, keyframe_interval=12)
+    )
+    import decord
+
+    expected = decord.VideoReader(str(source), num_threads=1)
+    reader = KeyframeSeekReader(source)
+    indices = [29, 3, 3, 14, 11, 12, 0]  # across keyframes (0, 12, 24), backwards, repeated
+    try:
+        assert len(reader) == 30
+        assert (reader.get_batch(indices) == expected.get_batch(indices).asnumpy()).all()
+    finally:
+        reader.close()
