@@ -242,7 +242,7 @@ def test_prepared_inputs_side_by_side(tmp_path: Path) -> None:
     report = json.loads(out.getvalue())
     source, prepared = report["inputs"]
     assert (source["label"], source["size"], source["keyframe_interval"]) == (
-        "source (videos)",
+        f"source: {tmp_path / 'videos'}",
         "640x360",
         None,
     )
@@ -258,7 +258,8 @@ def test_prepared_inputs_side_by_side(tmp_path: Path) -> None:
     )
     omniclip = {row["model"]: row for row in report["models"]}["omniclip"]
     for entry in (source, prepared):
-        assert entry["decord_clips_per_s"] > 0 and entry["pyav_clips_per_s"] > 0
+        rates = ("pyav_loader_clips_per_s", "decord_clips_per_s", "pyav_clips_per_s")
+        assert all(entry[rate] > 0 for rate in rates)
         assert entry["workers"]["omniclip"] == {
             "train": workers_needed(omniclip["train_clips_per_s"], entry["loader_clips_per_s"]),
             "infer": workers_needed(omniclip["infer_clips_per_s"], entry["loader_clips_per_s"]),

@@ -48,6 +48,18 @@ def _records(name: str, data_root: Path) -> list[tuple[str, int, str]]:
     ]
 
 
+def _defaults_from(source: Path) -> dict[str, object]:
+    """What a run records about a finished prepare of ``source`` with the default settings."""
+    return {
+        "source": str(source),
+        "short_side": 320,
+        "keyframe_interval": 8,
+        "crf": 23,
+        "codec": "libx264",
+        "complete": True,
+    }
+
+
 def _prepare(cli: Invoke, *args: str) -> tuple[int, dict]:
     code, out = cli("data", "prepare", *args, "--json", "-j", "1")
     return code, json.loads(out.strip().splitlines()[-1])
@@ -69,14 +81,7 @@ def test_synthetic_prepared_root_reads_like_the_source(tmp_path: Path, cli: Invo
     # frame i of the copy is frame i of the source, not a neighbour (the object moves)
     errors = np.abs(after.astype(int)[:, None] - before.astype(int)[None]).mean(axis=(2, 3, 4))
     assert (errors.argmin(axis=1) == np.arange(len(before))).all() and errors.diagonal().max() < 4
-    assert prepared_summary(prepared) == {
-        "source": str(source),
-        "short_side": 320,
-        "keyframe_interval": 8,
-        "crf": 23,
-        "codec": "libx264",
-        "complete": True,
-    }
+    assert prepared_summary(prepared) == _defaults_from(source)
     assert prepared_summary(source) is None
 
 
@@ -324,14 +329,7 @@ def test_a_run_on_the_prepared_root_records_what_it_read(tmp_path: Path, cli: In
     assert record["video_roots"]["synthetic"] == {
         "root": str(out / "synthetic"),
         "videos": str(out / "synthetic"),
-        "prepared": {
-            "source": str(source),
-            "short_side": 320,
-            "keyframe_interval": 8,
-            "crf": 23,
-            "codec": "libx264",
-            "complete": True,
-        },
+        "prepared": _defaults_from(source),
     }
     assert record["evaluations"][0]["videos"] == 2 and record["skipped_videos"]["eval"] == 0
     assert "reading videos prepared from" in store.log_path("prep", run.run_id).read_text()
@@ -353,3 +351,31 @@ def test_pyav_keyframe_seek_reads_the_frames_decord_reads(tmp_path: Path) -> Non
         assert (reader.get_batch(indices) == expected.get_batch(indices).asnumpy()).all()
     finally:
         reader.close()
+
+
+def test_the_pyav_decoder_gives_the_loader_the_same_clips(tmp_path: Path) -> None:
+    import torch
+
+    from omnibench.data import VideoClipDataset, VideoRecord, build_transform
+
+    video = write_clip(
+        tmp_path / "v.mp4", ClipSpec(width=320, height=180, frames=30, keyframe_interval=12)
+    )
+    (tmp_path / "bad.mp4").write_bytes(b"\x00" * 4096)
+    records = [
+        VideoRecord(p, 0, f"list.txt:{n}") for n, p in enumerate([video, tmp_path / "bad.mp4"])
+    ]
+    for train, views in ((True, {}), (False, {"clips": 2, "crops": 3})):
+        transform = build_transform(train, 112, 128)
+        decord, pyav = (
+            VideoClipDataset(records, 8, train, transform, seed=3, decoder=d, **views)
+            for d in ("decord", "pyav")
+        )
+        assert torch.equal(decord[0]["video"], pyav[0]["video"])
+        assert torch.equal(decord[0]["color"], pyav[0]["color"])
+        assert "cannot open" in decord[1]["broken"] and "cannot open" in pyav[1]["broken"]
+
+
+def test_an_unknown_decoder_is_one_line(cli: Invoke) -> None:
+    code, out = cli("run", "demo", "--decoder", "ffmpeg", "--dry-run", columns=200)
+    assert code == 2 and "--decoder ffmpeg: not a decoder; one of decord, pyav" in out

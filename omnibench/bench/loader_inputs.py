@@ -45,6 +45,7 @@ class InputResult:
     size: str  # "1280x720" (of the first video)
     keyframe_interval: float | None  # median frames between keyframes
     loader_clips_per_s: float  # decord decode + augment (the training dataset)
+    pyav_loader_clips_per_s: float  # the same with ``decoder="pyav"`` (``--decoder pyav``)
     decord_clips_per_s: float  # raw decord get_batch of the same frames
     pyav_clips_per_s: float  # raw PyAV decode of the same frames, seeking to keyframes
     speedup: float  # loader clips/s over the source's (the first input)
@@ -69,10 +70,12 @@ def prepared_inputs(videos: Path | None) -> Iterator[Inputs]:
     from omnibench.data.prepared import plan_folder  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="omnibench-bench-") as tmp:
+        label = f"source: {videos}"
         if videos is None:
-            videos = Path(tmp) / "source"
+            spec, videos = ClipSpec(), Path(tmp) / "source"
+            label = f"source: generated H.264, {spec.frames} frames"
             for number in range(HIRES_VIDEOS):
-                write_clip(videos / f"clip{number}.mp4", ClipSpec(), seed=number)
+                write_clip(videos / f"clip{number}.mp4", spec, seed=number)
         plan = plan_folder(videos, Path(tmp) / "prepared")
         plan = dataclasses.replace(plan, jobs=plan.jobs[: len(find_videos(videos))])
         settings = EncodeSettings()
@@ -80,7 +83,7 @@ def prepared_inputs(videos: Path | None) -> Iterator[Inputs]:
         broken = {record.path for record, _ in summary.broken}
         jobs = [job for job in plan.jobs if job.source not in broken]
         yield [
-            (f"source ({videos.name})", [job.source for job in jobs]),
+            (label, [job.source for job in jobs]),
             (
                 f"prepared (short side {settings.short_side}, keyframe every "
                 f"{settings.keyframe_interval})",
@@ -103,7 +106,8 @@ def _pyav_all(videos: Sequence[Path], indices: Sequence[Sequence[int]]) -> None:
 def bench_inputs(
     inputs: Inputs, shape: tuple[int, int], repeats: int, warmup: int
 ) -> list[InputResult]:
-    """Median per-worker clips/s of each input through the loader, raw decord and raw PyAV."""
+    """Median per-worker clips/s of each input through the loader (decord, then PyAV), raw decord
+    and raw PyAV."""
     from omnibench.data import VideoClipDataset, VideoRecord, build_transform  # noqa: PLC0415
 
     frames, input_size = shape
@@ -113,20 +117,32 @@ def bench_inputs(
         records = [VideoRecord(path=p, label=0, source=str(p)) for p in videos]
         dataset = VideoClipDataset(records, frames, train=True, transform=transform)
         indices = [dataset_indices(dataset, i) for i in range(len(dataset))]
+        pyav = VideoClipDataset(records, frames, train=True, transform=transform, decoder="pyav")
         calls += [
             functools.partial(read_all, dataset),
+            functools.partial(read_all, pyav),
             functools.partial(decode_all, videos, indices),
             functools.partial(_pyav_all, videos, indices),
         ]
     with one_thread():
         seconds = interleaved_median_seconds(calls, torch.device("cpu"), repeats, max(warmup, 1))
-    results = []
+    results, base = [], len(inputs[0][1]) / seconds[0]
     for number, (label, videos) in enumerate(inputs):
-        loader, decord_s, pyav_s = (len(videos) / s for s in seconds[3 * number : 3 * number + 3])
-        base = len(inputs[0][1]) / seconds[0]
+        loader, pyav_loader, decord_raw, pyav_raw = (
+            len(videos) / s for s in seconds[4 * number : 4 * number + 4]
+        )
+        size, keyframes = _geometry(videos[0])
         results.append(
             InputResult(
-                label, len(videos), *_geometry(videos[0]), loader, decord_s, pyav_s, loader / base
+                label,
+                len(videos),
+                size,
+                keyframes,
+                loader,
+                pyav_loader,
+                decord_raw,
+                pyav_raw,
+                loader / base,
             )
         )
     return results

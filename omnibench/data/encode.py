@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from omnibench.errors import OmniBenchError
+
 CONTAINER = "mp4"
 CODEC = "libx264"
 
@@ -35,8 +37,6 @@ class EncodeSettings:
     preset: str = "veryfast"
 
     def __post_init__(self) -> None:
-        from omnibench.errors import OmniBenchError  # noqa: PLC0415
-
         if self.short_side < 16 or self.keyframe_interval < 1 or not 0 <= self.crf <= 51:
             raise OmniBenchError(
                 "prepare: need --short-side >= 16, --keyframe-interval >= 1 and 0 <= --crf <= 51, "

@@ -197,6 +197,7 @@ def _dataset(ctx: RunContext, split: Split, train: bool) -> VideoClipDataset:
         crops=crops,
         strict=ctx.spec.strict,
         seed=ctx.spec.seed,
+        decoder=ctx.runtime.decoder,
     )
 
 
