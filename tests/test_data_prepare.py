@@ -88,7 +88,8 @@ def test_synthetic_prepared_root_reads_like_the_source(tmp_path: Path, cli: Invo
 def test_a_second_call_does_nothing_and_says_so(tmp_path: Path, cli: Invoke) -> None:
     generate_synthetic(tmp_path / "src" / "synthetic", TINY)
     args = ("synthetic", "--data-root", str(tmp_path / "src"), "--out", str(tmp_path / "out"))
-    assert cli("data", "prepare", *args, "-j", "2")[0] == 0
+    code, out = cli("data", "prepare", *args, "-j", "2", columns=200)
+    assert code == 0 and "prepared 12/12 (0 broken)" in out and "ETA 0:00" in out  # plain lines
     prepared = tmp_path / "out" / "synthetic"
     stamps = {p: p.stat().st_mtime_ns for p in prepared.rglob("*")}
     code, out = cli("data", "prepare", *args, "-j", "2", columns=200)

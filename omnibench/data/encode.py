@@ -13,6 +13,7 @@ its bytes, not its name.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fractions
 from collections.abc import Iterator
@@ -102,6 +103,7 @@ class H264Writer:
         }
         stream.codec_context.thread_count = 1  # prepare runs one process per core
         self.stream, self.frames, self.time_base = stream, 0, 1 / settings.rate
+        self.width, self.height = settings.width, settings.height
 
     def write(self, frame: Any) -> None:
         """Encode one ``av.VideoFrame`` of the stream's size (any pixel format)."""
@@ -114,6 +116,11 @@ class H264Writer:
         """Flush the encoder and finish the file."""
         self.container.mux(self.stream.encode())
         self.container.close()
+
+    def abandon(self) -> None:
+        """Close after a failure; the caller discards the file (it may be incomplete)."""
+        with contextlib.suppress(Exception):
+            self.container.close()
 
 
 def _decoded(container: Any, stream: Any, path: Path) -> Iterator[Any]:
@@ -140,6 +147,15 @@ def _open(path: Path) -> tuple[Any, Any]:
     return container, stream
 
 
+def _write_all(container: Any, stream: Any, writer: H264Writer, source: Path) -> None:
+    """Every decoded frame of ``stream``, scaled to the writer's size, into ``writer``."""
+    size = (writer.width, writer.height)
+    for frame in _decoded(container, stream, source):
+        if (frame.width, frame.height) != size:
+            frame = frame.reformat(width=size[0], height=size[1], interpolation="AREA")
+        writer.write(frame)
+
+
 def reencode(source: Path, target: Path, settings: EncodeSettings) -> EncodedVideo:
     """Write ``source``'s frames, scaled to ``settings.short_side``, as H.264 MP4 to ``target``.
 
@@ -156,14 +172,11 @@ def reencode(source: Path, target: Path, settings: EncodeSettings) -> EncodedVid
             StreamSettings(*size, rate, settings.keyframe_interval, settings.crf, settings.preset),
         )
         try:
-            for frame in _decoded(container, stream, source):
-                writer.write(
-                    frame.reformat(width=size[0], height=size[1], interpolation="AREA")
-                    if (frame.width, frame.height) != size
-                    else frame
-                )
-        finally:
-            writer.close()
+            _write_all(container, stream, writer, source)
+        except BaseException:
+            writer.abandon()
+            raise
+        writer.close()
         declared = stream.frames
     finally:
         container.close()

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from omnibench.atomic import atomic_write_json, remove_leftovers, temp_path
-from omnibench.data.encode import EncodeSettings
+from omnibench.data.encode import DecodeError, EncodeSettings, reencode
 from omnibench.data.prepared import LOG_FILE, MARKER_FILE, PreparePlan, VideoJob, read_marker
+from omnibench.data.readable import BrokenVideoError, check_readable
 from omnibench.data.records import VideoRecord
 from omnibench.errors import OmniBenchError
 
@@ -75,9 +76,6 @@ def _stamp(path: Path) -> dict[str, int] | None:
 
 def prepare_video(job: VideoJob, settings: EncodeSettings) -> Outcome:
     """Re-encode one video into place (in a worker process); a broken source gives its reason."""
-    from omnibench.data.encode import DecodeError, reencode  # noqa: PLC0415
-    from omnibench.data.readable import BrokenVideoError, check_readable  # noqa: PLC0415
-
     stamp = _stamp(job.source)
     try:
         check_readable(job.source)
@@ -226,8 +224,23 @@ def run_prepare(
     atomic_write_json(plan.out_root / MARKER_FILE, {**marker, "complete": False})
     for folder in {job.target.parent for job in todo}:
         remove_leftovers(folder)
-    with open(plan.out_root / LOG_FILE, "a", encoding="utf-8") as log:
-        for job, outcome in _results(todo, settings, workers):
+    _prepare_all(plan.out_root / LOG_FILE, _results(todo, settings, workers), summary, on_outcome)
+    order = {job.record: number for number, job in enumerate(plan.jobs)}
+    summary.broken.sort(key=lambda item: order[item[0]])
+    counts = {"listed": summary.listed, "broken": len(summary.broken), "updated": time.time()}
+    atomic_write_json(plan.out_root / MARKER_FILE, {**marker, "complete": True, **counts})
+    return summary
+
+
+def _prepare_all(
+    log_path: Path,
+    results: Iterator[tuple[VideoJob, Outcome]],
+    summary: PrepareSummary,
+    on_outcome: Callable[[PrepareSummary], None] | None,
+) -> None:
+    """Log each outcome (after its file is in place) and count it into ``summary``."""
+    with open(log_path, "a", encoding="utf-8") as log:
+        for job, outcome in results:
             log.write(json.dumps(outcome.entry, sort_keys=True) + "\n")
             log.flush()
             if outcome.broken is not None:
@@ -236,11 +249,6 @@ def run_prepare(
                 summary.prepared += 1
             if on_outcome is not None:
                 on_outcome(summary)
-    order = {job.record: number for number, job in enumerate(plan.jobs)}
-    summary.broken.sort(key=lambda item: order[item[0]])
-    counts = {"listed": summary.listed, "broken": len(summary.broken), "updated": time.time()}
-    atomic_write_json(plan.out_root / MARKER_FILE, {**marker, "complete": True, **counts})
-    return summary
 
 
 def _triage(plan: PreparePlan) -> tuple[PrepareSummary, list[VideoJob]]:
