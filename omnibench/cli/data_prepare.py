@@ -58,7 +58,7 @@ class _Progress:
         self.task: TaskID | None = None
 
     def start(self, summary: PrepareSummary, todo: int) -> None:
-        self.todo = todo
+        self.todo, self.began = todo, time.monotonic()
         if self.quiet:
             return
         done = summary.already + len(summary.broken)
@@ -70,11 +70,16 @@ class _Progress:
                 highlight=False,
             )
         if self.rich and todo:
-            from rich.progress import Progress  # noqa: PLC0415, F811
+            from rich import progress  # noqa: PLC0415
 
-            from omnibench.engine.progress import bar_columns  # noqa: PLC0415
-
-            self.bar = Progress(*bar_columns(), console=console, transient=True)
+            columns = (
+                progress.TextColumn("[bold]preparing"),
+                progress.BarColumn(),
+                progress.MofNCompleteColumn(),
+                progress.TextColumn("{task.fields[status]}"),
+                progress.TimeRemainingColumn(),
+            )
+            self.bar = progress.Progress(*columns, console=console, transient=True)
             self.bar.start()
             self.task = self.bar.add_task("preparing", total=todo, status="")
 
