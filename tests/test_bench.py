@@ -103,10 +103,11 @@ def test_targets_are_judged_and_gpu_target_skips_on_cpu(
 ) -> None:
     report, _ = full_run
     targets = report["targets"]
-    assert len(targets) == 5
+    assert len(targets) == 6
     for target in targets[:4]:
         assert target["status"] in ("pass", "fail") and target["value"] > 0, target
-    assert targets[4]["status"] == "skip" and "cuda" in targets[4]["note"]
+    assert targets[4]["status"] == "skip" and targets[4]["note"] == "needs --prepared"
+    assert targets[5]["status"] == "skip" and "cuda" in targets[5]["note"]
     settings, machine = report["settings"], report["machine"]
     assert settings["models"][0] == "vanilla_clip" and settings["size"] == 32
     assert machine["cpu_count"] >= 1 and machine["torch"] == torch.__version__

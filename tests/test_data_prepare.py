@@ -19,7 +19,7 @@ from omnibench.bench.hires import ClipSpec, write_clip
 from omnibench.data import SynthConfig, generate_synthetic, get_dataset
 from omnibench.data.encode import output_size
 from omnibench.data.mp4 import write_mp4
-from omnibench.data.prepared import LOG_FILE, MARKER_FILE, prepared_summary
+from omnibench.data.prepared import LOG_FILE, prepared_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = SynthConfig(classes=("object moving left", "object moving right"), videos_per_class=6)
@@ -253,43 +253,56 @@ def _temp_files(root: Path) -> list[Path]:
 @pytest.mark.slow
 def test_720p_set_resumes_after_a_kill_and_a_run_reads_it(tmp_path: Path, cli: Invoke) -> None:
     spec = ClipSpec(frames=40)  # 1280x720, one keyframe (every 250 frames), B-frames
-    source = _clip_set(tmp_path / "src" / "clips720", 6, spec)
+    source = _clip_set(tmp_path / "src" / "clips720", 7, spec)
+    truncated = source / "class0" / "clip6.mp4"  # listed last: cut in half, its index is lost
+    truncated.write_bytes(truncated.read_bytes()[: truncated.stat().st_size // 2])
+    (tmp_path / "no-datasets.yaml").write_text(f"clips720: {{format: list, root: {source}}}\n")
     out = tmp_path / "out"
-    command = [
-        sys.executable,
-        "-m",
-        "omnibench",
-        "data",
-        "prepare",
-        str(source),
-        "--out",
-        str(out),
-        "-j",
-        "1",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL)
+    command = [sys.executable, "-m", "omnibench", "data", "prepare", "clips720", "--out", str(out)]
+    process = subprocess.Popen(
+        [*command, "-j", "1"], cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL
+    )
     log = out / "clips720" / LOG_FILE
     deadline = time.monotonic() + 300
     while not (log.is_file() and log.read_text().count("\n") >= 2 and _temp_files(out)):
-        assert process.poll() is None and time.monotonic() < deadline, (
-            "prepare ended before the kill"
-        )
+        assert process.poll() is None, "prepare ended before the kill"
+        assert time.monotonic() < deadline
         time.sleep(0.02)
     os.killpg(process.pid, signal.SIGKILL)  # mid-write: a half-written temporary file is left
     process.wait()
     done_before = log.read_text().count("\n")
     assert _temp_files(out) and 2 <= done_before < 6
-    code, summary = _prepare(cli, str(source), "--out", str(out))
-    assert code == 0 and (summary["already"], summary["prepared"]) == (done_before, 6 - done_before)
-    assert not _temp_files(out)
+    code, summary = _prepare(cli, "clips720", "--out", str(out))
+    assert code == 1 and (summary["already"], summary["prepared"]) == (done_before, 6 - done_before)
+    [broken] = summary["broken"]
+    assert broken["path"] == str(truncated) and broken["source"].endswith("train.txt:7")
+    assert not _temp_files(out) and not (out / "clips720" / "class0" / "clip6.mp4").exists()
     for number in range(6):
         video = Path(f"class{number % 2}") / f"clip{number}.mp4"
-        frames = _frames(out / "clips720" / video)
-        assert frames.shape == (40, 320, 568, 3)
-    code, summary = _prepare(cli, str(source), "--out", str(out))
-    assert code == 0 and summary["prepared"] == 0 and summary["already"] == 6
-    marker = json.loads((out / "clips720" / MARKER_FILE).read_text())
-    assert marker["complete"] and marker["source"] == str(source)
+        assert _frames(out / "clips720" / video).shape == (40, 320, 568, 3)
+    code, summary = _prepare(cli, "clips720", "--out", str(out))
+    assert code == 1 and (summary["prepared"], summary["already"], len(summary["broken"])) == (
+        0,
+        6,
+        1,
+    )
+    _run_reads_prepared(tmp_path, cli, out, source)
+
+
+def _run_reads_prepared(tmp_path: Path, cli: Invoke, out: Path, source: Path) -> None:
+    """An evaluation with ``--data-root out`` reads the prepared copies (the broken one skipped)."""
+    from omnibench.execution.store import RunStore
+
+    suite = SUITE.replace("dataset: synthetic", "dataset: clips720\n  max_skipped: 0.5")
+    (tmp_path / "prep.yaml").write_text(suite)
+    store = RunStore(tmp_path / "results")
+    options = ("--results", str(store.root), *cpu_options(out))
+    code, output = cli("run", str(tmp_path / "prep.yaml"), *options, columns=250)
+    assert code == 0, output
+    [run] = list(store.iter_runs("prep"))
+    record = store.read_record("prep", run.run_id)
+    assert record["video_roots"]["clips720"]["prepared"] == _defaults_from(source)
+    assert (record["evaluations"][0]["videos"], record["evaluations"][0]["skipped"]) == (6, 1)
 
 
 SUITE = """\

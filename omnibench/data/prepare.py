@@ -35,9 +35,8 @@ IN_FLIGHT_PER_WORKER = 2  # jobs queued per process: enough to keep each busy
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """One video's result: a log line (``entry``), or a broken source's reason."""
+    """One video's result: its log line (``entry``) and, for a broken source, the reason."""
 
-    key: str
     entry: dict[str, Any]
     broken: str | None = None
 
@@ -89,15 +88,13 @@ def prepare_video(job: VideoJob, settings: EncodeSettings) -> Outcome:
         finally:
             tmp.unlink(missing_ok=True)
     except (BrokenVideoError, DecodeError) as error:
-        return Outcome(
-            job.key, {"video": job.key, **(stamp or {}), "broken": str(error)}, str(error)
-        )
+        return Outcome({"video": job.key, **(stamp or {}), "broken": str(error)}, str(error))
     except OSError as error:
         raise OmniBenchError(
             f"prepare: cannot write {job.target}: {error.strerror or error}"
         ) from None
     entry = {"video": job.key, **(stamp or {}), **dataclasses.asdict(video)}
-    return Outcome(job.key, entry | {"bytes": job.target.stat().st_size})
+    return Outcome(entry | {"bytes": job.target.stat().st_size})
 
 
 def _verify(path: Path, frames: int, source: Path) -> None:
