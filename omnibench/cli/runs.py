@@ -73,6 +73,14 @@ Workers = Annotated[
     int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")
 ]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+Decoder = Annotated[
+    str,
+    typer.Option(
+        "--decoder",
+        help="How loader workers decode: decord, or pyav (keyframe seeking; same frames, faster "
+        "on videos from `data prepare`).",
+    ),
+]
 MaxParallel = Annotated[
     int,
     typer.Option(
@@ -109,6 +117,7 @@ def run(
     workers: Workers = 2,
     device: Device = "auto",
     max_parallel: MaxParallel = 0,
+    decoder: Decoder = "decord",
 ) -> None:
     """Run a suite: finished runs are skipped, interrupted or failed ones resume."""
     filters: dict[str, list[Any]] = {
@@ -116,7 +125,7 @@ def run(
         "--model": _split(model),
         "--shots": _shots(shots),
     }
-    options = _options(executor, profile, data_root, workers, device, max_parallel)
+    options = _options(executor, profile, data_root, (workers, decoder), device, max_parallel)
     _run(
         suite, filters, RunStore(results), dry_run, force, options, suite_settings(settings, limit)
     )
@@ -142,6 +151,7 @@ def ablate(
     workers: Workers = 2,
     device: Device = "auto",
     max_parallel: MaxParallel = 0,
+    decoder: Decoder = "decord",
 ) -> None:
     """Run one OmniCLIP ablation suite (suites/ablation-STUDY.yaml)."""
     if study not in ABLATIONS:
@@ -149,7 +159,7 @@ def ablate(
             f"unknown ablation '{study}'{did_you_mean(study, list(ABLATIONS))}; "
             f"one of {', '.join(ABLATIONS)}"
         )
-    options = _options(executor, profile, data_root, workers, device, max_parallel)
+    options = _options(executor, profile, data_root, (workers, decoder), device, max_parallel)
     _run(
         f"ablation-{study}",
         {"--dataset": _split(dataset)},
@@ -165,11 +175,15 @@ def _options(
     executor: Executor,
     profile: str | None,
     data_root: Path | None,
-    workers: int,
+    loader: tuple[int, str],
     device: str,
     max_parallel: int,
 ) -> LaunchOptions:
-    runtime = RuntimeOptions(device=device, workers=workers, data_root=data_root)  # checks device
+    """``loader``: worker processes and decoder."""
+    workers, decoder = loader
+    runtime = RuntimeOptions(
+        device=device, workers=workers, data_root=data_root, decoder=decoder
+    )  # checks device and decoder
     return LaunchOptions(executor, runtime, profile, max_parallel)
 
 

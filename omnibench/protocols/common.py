@@ -21,6 +21,7 @@ from omnibench.data import (
     collate_clips,
     get_dataset,
 )
+from omnibench.data.prepared import describe, prepared_summary
 from omnibench.engine.checkpoint import data_fingerprint, load_trainable_state, read_checkpoint
 from omnibench.engine.distributed import DistContext
 from omnibench.engine.evaluate import EvalResult, EvalSettings, evaluate
@@ -70,8 +71,24 @@ class RunContext:
     def adapter(self, dataset: str) -> DatasetAdapter:
         """The dataset's adapter (``--data-root`` honoured), cached."""
         if dataset not in self._adapters:
-            self._adapters[dataset] = get_dataset(dataset, data_root=self.runtime.data_root)
+            adapter = get_dataset(dataset, data_root=self.runtime.data_root)
+            self._adapters[dataset] = adapter
+            self._note_videos(dataset, adapter)
         return self._adapters[dataset]
+
+    def _note_videos(self, dataset: str, adapter: DatasetAdapter) -> None:
+        """Record where the dataset's videos were read and, for a prepared root, how they were
+        prepared (``video_roots`` in the record)."""
+        prepared = prepared_summary(adapter.root)
+        roots = self.extra.setdefault("video_roots", {})
+        roots[dataset] = {
+            "root": str(adapter.root),
+            "videos": str(adapter.videos),
+            "prepared": prepared,
+        }
+        if prepared is not None:
+            unfinished = "" if prepared["complete"] else " (its prepare has not finished)"
+            self.progress.message(f"{dataset}: reading videos {describe(prepared)}{unfinished}")
 
     def split(self, dataset: str, name: str | None = None, train: bool = False) -> Split:
         """Split ``name`` of ``dataset`` (default: official split 1 for training / testing); its
@@ -180,6 +197,7 @@ def _dataset(ctx: RunContext, split: Split, train: bool) -> VideoClipDataset:
         crops=crops,
         strict=ctx.spec.strict,
         seed=ctx.spec.seed,
+        decoder=ctx.runtime.decoder,
     )
 
 

@@ -121,6 +121,7 @@ def _record(ctx: RunContext, result: ProtocolResult, started: float) -> dict:
         **ctx.extra,
         "train": _train_summary(result, ctx),
         "device": str(ctx.dist.device),
+        "decoder": ctx.runtime.decoder,
         "world_size": ctx.dist.world_size,
     }
     return build_record(
