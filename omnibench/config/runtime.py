@@ -34,6 +34,7 @@ class RuntimeOptions:
     workers: int = 2  # data-loader worker processes per rank
     data_root: Path | None = None  # overrides OMNIBENCH_DATA and the datasets.yaml
     progress: bool | None = None  # rich progress; None: only when attached to a terminal
+    tensorboard: bool = False  # TensorBoard events in each run's folder (execution.tb_events)
 
     def __post_init__(self) -> None:
         check_device(self.device)
