@@ -54,7 +54,8 @@ def curve_figure(curves: TableCurves, metric: str) -> Figure:
     rows = math.ceil(count / columns)
     figure = Figure(figsize=(WIDTH, 0.9 + PANEL_HEIGHT * rows), layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
-    figure.suptitle(f"{curves.table.title}: {METRICS[metric]}", fontsize=FONT + 1)
+    title = f"{METRICS[metric].capitalize()} — {curves.table.title}"
+    figure.suptitle(title, fontsize=FONT + 1)
     colors = method_colors(curves.labels + [line.label for p in curves.panels for line in p.lines])
     for ax, panel in zip(axes, curves.panels):
         for line in panel.lines:
