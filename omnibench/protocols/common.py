@@ -30,13 +30,15 @@ from omnibench.engine.progress import ProgressReporter
 from omnibench.engine.seeding import seed_everything
 from omnibench.engine.trainer import TrainConfig, Trainer, TrainResult, batch_geometry
 from omnibench.errors import OmniBenchError
-from omnibench.execution.run_files import CHECKPOINT_FILE
+from omnibench.execution.run_files import CHECKPOINT_FILE, EVENTS_FILE, TRAIN_STEPS_FILE
 from omnibench.protocols.leakage import check_leakage
 from omnibench.protocols.preflight import check_split_files
 from omnibench.protocols.sampling import limit_per_class
 
 if TYPE_CHECKING:
     from omnibench.models.base import VideoCLIPModel
+
+ACCURACIES = ("top1", "top5", "mean_class")  # an evaluation's accuracies (%)
 
 
 @dataclasses.dataclass
@@ -214,6 +216,8 @@ def train(ctx: RunContext, model: VideoCLIPModel, split: Split) -> TrainResult:
         workers=ctx.runtime.workers,
         collate=collate_clips,
         data_fingerprint=data_fingerprint((r.path, r.label) for r in split.records),
+        steps_path=ctx.run_dir / TRAIN_STEPS_FILE,
+        events_path=ctx.run_dir / EVENTS_FILE if ctx.runtime.tensorboard else None,
     )
     ctx.progress.message(
         f"training on {split.dataset}/{split.name}: "
@@ -271,4 +275,4 @@ def evaluate_split(ctx: RunContext, model: torch.nn.Module, split: Split) -> Eva
 
 def single_metrics(result: EvalResult) -> dict[str, float]:
     """``top1`` / ``top5`` / ``mean_class`` of one evaluation."""
-    return {key: result.metrics[key] for key in ("top1", "top5", "mean_class")}
+    return {key: result.metrics[key] for key in ACCURACIES}
