@@ -5,8 +5,8 @@ times, as separate processes, what a researcher types: expanding the suite, `run
 finished store, `run --dry-run`, `status`, `report` (the grid table with Δ intervals to the
 reference row). Each command runs once with the store's index and outcome cache removed ("first":
 what the first such command after a campaign pays) and then REPEATS times; the table gives the
-best of the repeats, the first, and the peak memory (max RSS) of each. The machine, its load before and after,
-and the command line go with the table::
+best of the repeats, the first, and the peak memory (max RSS) of each. The machine, its load
+before and after, and the command line go with the table::
 
     python tools/bench_campaign.py /tmp/campaign --runs 1000 10000 --repeats 3 [--markdown FILE]
 """

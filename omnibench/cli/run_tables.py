@@ -17,9 +17,12 @@ from omnibench.config.suite import Suite
 from omnibench.config.suite_paths import flatten, leaf_value
 from omnibench.execution.acceptance import Skipped, skipped
 from omnibench.execution.plan import PlannedRun
+from omnibench.execution.run_files import TRAIN_STEPS_FILE
 from omnibench.execution.states import RunState
 from omnibench.execution.store import RunStore
 from omnibench.execution.store_index import Finished, headline
+from omnibench.execution.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
+from omnibench.report.chance import AT_CHANCE, DIVERGED, chance_loss, run_at_chance
 from omnibench.report.labels import plural
 
 STATE_STYLES: dict[str, str] = {
@@ -87,27 +90,44 @@ def cell_text(value: Any) -> str:
 
 
 def top1(record: Mapping[str, Any] | None) -> str:
-    """The run's headline top-1 (mean over splits where there are several), marked when the run was
-    limited."""
-    return top1_text(*headline(record or {}))
+    """The run's headline top-1 (mean over splits where there are several), marked when the run
+    ended at chance (:mod:`omnibench.report.chance`) and when it was limited."""
+    return top1_text(*headline(record or {}), run_at_chance(record))
 
 
-def top1_text(value: float | None, limit: int | None) -> str:
+def top1_text(value: float | None, limit: int | None, at_chance: bool = False) -> str:
     """A headline top-1 (:func:`top1`) as shown; empty without one."""
     if value is None:
         return ""
-    return f"{value:.2f}" + (f" (limit {limit})" if limit is not None else "")
+    return (
+        f"{value:.2f}"
+        + (f" {AT_CHANCE}" if at_chance else "")
+        + (f" (limit {limit})" if limit is not None else "")
+    )
+
+
+def diverged_text(store: RunStore, suite: str, run_id: str, state: str) -> str:
+    """What the top-1 column shows for a run that did not finish: "diverged" for a failed one
+    whose training loss stopped being finite (its ``train_steps.json``)."""
+    if state not in (RunState.FAILED, RunState.DEAD):
+        return ""
+    try:
+        steps = read_train_steps(store.run_dir(suite, run_id) / TRAIN_STEPS_FILE)
+    except UnreadableStepsError:
+        return ""
+    return DIVERGED if steps is not None and steps.diverged_at is not None else ""
 
 
 def _done_facts(
     store: RunStore, suite: str, run_id: str, state: str, finished: Finished | None
 ) -> tuple[str, Skipped]:
-    """A done run's top-1 text and skipped videos (``finished``: what the store's index read from
-    its record; else the record is read)."""
+    """A run's top-1 text (:func:`top1` when done, :func:`diverged_text` else) and skipped videos
+    (``finished``: what the store's index read from its record; else the record is read)."""
     if state != RunState.DONE:
-        return "", Skipped()
+        return diverged_text(store, suite, run_id, state), Skipped()
     if finished is not None:
-        return top1_text(finished.top1, finished.limit), Skipped(**finished.skipped)
+        top = top1_text(finished.top1, finished.limit, finished.at_chance)
+        return top, Skipped(**finished.skipped)
     record = store.read_record(suite, run_id)
     return top1(record), skipped(record)
 
@@ -325,6 +345,25 @@ def _record_lines(spec: Mapping[str, Any], record: Mapping[str, Any]) -> list[st
     return lines
 
 
+def training_line(steps: TrainSteps | None, record: Mapping[str, Any] | None) -> Text | None:
+    """``omnibench status SUITE --run ID``: the training curve in one line (steps, last epoch's
+    loss against a guess's), marked when it diverged or the run ended at chance."""
+    if steps is None or not len(steps):
+        return None
+    epoch, loss = list(steps.epoch_means().items())[-1]
+    guess = chance_loss(steps.classes)
+    line = Text(
+        f"training {plural(len(steps), 'optimiser step')} in {plural(epoch, 'epoch')}, "
+        f"loss {loss:.4g} in epoch {epoch}"
+        + (f" (a guess: ln {steps.classes} = {guess:.3f})" if guess is not None else "")
+    )
+    if steps.diverged_at is not None:
+        line.append(f"; {DIVERGED} at step {steps.diverged_at}", style="red")
+    elif run_at_chance(record):
+        line.append(f"; ended {AT_CHANCE}", style="yellow")
+    return line
+
+
 def _job_line(status: Any) -> str:
     host = f" (last on {status.extra['host']})" if status.extra.get("host") else ""
     starts = plural(int(status.extra.get("starts", 0)), "start")
@@ -338,6 +377,7 @@ def run_detail_lines(
     record: Mapping[str, Any] | None,
     tail: Sequence[str],
     reason: str | None = None,
+    training: Text | None = None,
 ) -> list[Text | str]:
     """``omnibench status SUITE --run ID``: error, log, job, results, the whole spec, the log's last
     lines."""
@@ -357,6 +397,8 @@ def run_detail_lines(
                 style="yellow",
             )
         )
+    if training is not None:
+        lines.append(training)
     if record is not None:
         lines.extend(_record_lines(spec, record))
     lines.append("spec")

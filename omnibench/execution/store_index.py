@@ -40,8 +40,9 @@ from omnibench.execution.store import (
     read_json_stat,
     status_from,
 )
+from omnibench.report.chance import run_at_chance
 
-FORMAT = 1  # of the index file; another one is rebuilt
+FORMAT = 2  # of the index file; another one is rebuilt
 RECENT_S = 2.0  # files younger than this are read but not kept in the index
 
 FileKey = list[int]  # [inode, size, mtime_ns] of the file an entry was read from
@@ -57,6 +58,7 @@ class Finished:
     files: Mapping[str, str]  # annotation file -> sha256, as the run read them
     status: RunStatus | None
     top1: float | None  # headline top-1 (the mean over splits where there are several)
+    at_chance: bool  # every evaluation no better than guessing (report.chance.run_at_chance)
     limit: int | None  # the run's --limit
     skipped: Mapping[str, Any]  # acceptance.Skipped's fields
     spec: Mapping[str, Any]  # protocol, dataset and model name of its spec
@@ -190,6 +192,7 @@ def _entry(record: Any, status: Any, keys: list[FileKey | None]) -> dict[str, An
         "files": record.get("files") or {},
         "status": status,
         "top1": top1,
+        "at_chance": run_at_chance(record),
         "limit": limit,
         "skipped": dataclasses.asdict(skipped(record)),
         "spec": {
@@ -208,6 +211,7 @@ def _finished(entry: Mapping[str, Any], status_path: str) -> Finished:
         dict(entry["files"]),
         status_from(entry["status"], status_path),
         entry["top1"],
+        bool(entry["at_chance"]),
         entry["limit"],
         dict(entry["skipped"]),
         dict(entry["spec"]),
