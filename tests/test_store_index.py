@@ -124,6 +124,19 @@ def test_a_corrupt_or_foreign_index_is_rebuilt(tmp_path: Path, damage: str) -> N
     assert _index(store)["code"] == store_index.code_fingerprint()
 
 
+@pytest.mark.parametrize("entry", [5, [], {"keys": None}, {"verdict": "done"}])
+def test_an_entry_of_another_shape_is_read_again(tmp_path: Path, entry: object) -> None:
+    store = RunStore(tmp_path)
+    spec = _spec(0)
+    _finish(store, spec, top1=12.5)
+    ids = [spec.run_id()]
+    code = store_index.code_fingerprint()
+    index = {"format": store_index.FORMAT, "code": code, "runs": {ids[0]: entry}}
+    (store.suite_dir(SUITE) / INDEX_FILE).write_text(json.dumps(index))
+    assert _states(store, ids) == _truth(store, ids) == {ids[0]: ("done", None)}
+    assert store_index.finished_runs(store, SUITE, ids)[ids[0]].top1 == 12.5
+
+
 def test_an_index_entry_that_lies_is_not_believed_once_the_files_differ(tmp_path: Path) -> None:
     """The index says done, but the record it was read from has been replaced by a failing one."""
     store = RunStore(tmp_path)

@@ -146,7 +146,7 @@ class SuiteIndex:
             if entry is not None:
                 self.changed = bool(self.entries.pop(run_id))
             return None
-        if entry is None or entry.get("keys") != [record_key, _stat_key(status)]:
+        if not isinstance(entry, dict) or entry.get("keys") != [record_key, _stat_key(status)]:
             entry = self._read(run_id, record, status)
         try:
             return None if entry is None else _finished(entry, status)

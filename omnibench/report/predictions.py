@@ -20,6 +20,7 @@ import io
 import json
 import os
 import time
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -137,21 +138,28 @@ class OutcomeCache:
         self._load()
 
     def _load(self) -> None:
+        """The kept outcomes; none when the file is missing, damaged or another code's."""
         try:
             with np.load(self.path, allow_pickle=False) as npz:
                 meta = json.loads(str(npz["meta"]))
-                arrays = {name: npz[name] for name in ("index", "label", "correct")}
-        except (OSError, ValueError, KeyError):  # missing or unreadable: rebuilt
-            return
-        if meta.get("code") != store_index.code_fingerprint():
-            return
+                if meta.get("code") != store_index.code_fingerprint():
+                    return
+                self.runs = self._parsed(meta, {n: npz[n] for n in ("index", "label", "correct")})
+        except (OSError, EOFError, zipfile.BadZipFile, ValueError, LookupError, TypeError):
+            self.runs, self.shared = {}, {}
+
+    def _parsed(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         refs = [self._share(arrays["index"][a:b], arrays["label"][a:b]) for a, b in meta["refs"]]
+        runs = {}
         for run_id, (key, strata) in meta["runs"].items():
             outcomes = {
-                (dataset, split): Outcome(refs[ref][0], refs[ref][1], arrays["correct"][a:b])
+                (str(dataset), str(split)): Outcome(
+                    refs[ref][0], refs[ref][1], arrays["correct"][a:b]
+                )
                 for dataset, split, ref, a, b in strata
             }
-            self.runs[run_id] = {"key": key, "outcomes": outcomes}
+            runs[str(run_id)] = {"key": key, "outcomes": outcomes}
+        return runs
 
     def _share(self, index: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The one copy of these indices and labels (the runs of a split share them)."""
