@@ -8,7 +8,7 @@
 #   slurm/local-cluster.sh status   which daemons run, and sinfo; exit 1 unless all are up
 #   slurm/local-cluster.sh env      print `export SLURM_CONF=...` for the cluster's clients
 #   slurm/local-cluster.sh reconfigure   rewrite the configs from the environment below and
-#                                   apply them to the running cluster (scontrol reconfigure)
+#                                   apply them to the running cluster (slurmctld restarts)
 #   slurm/local-cluster.sh purge    stop, then delete the state directory (database included)
 #
 # OMNIBENCH_SLURM_MAX_ARRAY_SIZE sets MaxArraySize (default 1001, Slurm's), and
@@ -393,11 +393,14 @@ cmd_stop() {
 # configured KEY VALUE: the running slurmctld has KEY = VALUE.
 configured() { [[ "$(scontrol show config | sed -n "s/^$1 *= *//p")" == "$2" ]]; }
 
-# Apply the configuration the environment asks for to the running cluster.
+# Apply the configuration the environment asks for to the running cluster. slurmctld restarts
+# (its jobs are kept in its state): after `scontrol reconfigure`, Slurm 22.05 shows a new
+# MaxArraySize but keeps refusing arrays by the one it started with.
 cmd_reconfigure() {
   all_up || die "the cluster is not running ($0 start starts it)"
   write_configs
-  scontrol reconfigure >/dev/null || die "scontrol reconfigure failed (log: $STATE/log/slurmctld.log)"
+  stop_daemon slurmctld >/dev/null || die "slurmctld was not running"
+  start_slurm
   wait_for "MaxArraySize=$MAX_ARRAY_SIZE" 30 "$STATE/log/slurmctld.log" configured MaxArraySize "$MAX_ARRAY_SIZE"
   wait_for "AccountingStorageEnforce=$ENFORCE" 30 "$STATE/log/slurmctld.log" configured AccountingStorageEnforce "$ENFORCE"
   say "reconfigured: MaxArraySize=$MAX_ARRAY_SIZE AccountingStorageEnforce=$ENFORCE"

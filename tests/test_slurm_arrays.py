@@ -120,6 +120,15 @@ def small_limits() -> Iterator[None]:
     )
     try:
         _max_submit(MAX_SUBMIT)
+        too_large = subprocess.run(  # the cluster itself holds to the limit
+            ["sbatch", "--hold", f"--array=0-{MAX_ARRAY_SIZE}", "--wrap", "true"],
+            env=_slurm_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert "Invalid job array specification" in too_large.stderr, too_large
         yield
     finally:
         _max_submit(-1)
