@@ -5,8 +5,10 @@ times, as separate processes, what a researcher types: expanding the suite, `run
 finished store, `run --dry-run`, `status`, `report` (the grid table with Δ intervals to the
 reference row). Each command runs once with the store's index and outcome cache removed ("first":
 what the first such command after a campaign pays) and then REPEATS times; the table gives the
-best of the repeats, the first, and the peak memory (max RSS) of each. The machine, its load
-before and after, and the command line go with the table::
+best of the repeats (wall and CPU seconds), the first, and the peak memory (max RSS) of each. On
+a shared machine the wall time grows with the load while the CPU time (user + system of the
+process and its children) is what the command itself costs. The machine, its load before and
+after, and the command line go with the table::
 
     python tools/bench_campaign.py /tmp/campaign --runs 1000 10000 --repeats 3 [--markdown FILE]
 """
@@ -29,8 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from campaign_store import SUITE, build_store  # noqa: E402
 
 EXPAND = (
-    "import sys, time; t = time.perf_counter(); from omnibench.config.suite import load_suite; "
-    "load_suite(sys.argv[1]); print(time.perf_counter() - t)"
+    "import sys, time; t, c = time.perf_counter(), time.process_time(); "
+    "from omnibench.config.suite import load_suite; load_suite(sys.argv[1]); "
+    "print(time.perf_counter() - t, time.process_time() - c)"
 )
 
 
@@ -52,9 +55,12 @@ def commands(suite: Path, results: Path) -> dict[str, list[str]]:
     }
 
 
-def timed(command: Sequence[str]) -> tuple[float, float]:
-    """(seconds, peak MiB) of one run of ``command`` as its own process; the expansion line
-    prints its in-process time, which replaces the wall time."""
+Timing = tuple[float, float, float]  # wall seconds, CPU seconds, peak MiB
+
+
+def timed(command: Sequence[str]) -> Timing:
+    """(seconds, CPU seconds, peak MiB) of one run of ``command`` as its own process; the
+    expansion line prints its in-process times, which replace the process's."""
     start = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -67,27 +73,31 @@ def timed(command: Sequence[str]) -> tuple[float, float]:
     seconds = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{out.decode(errors='replace')}")
+    cpu = usage.ru_utime + usage.ru_stime
     if command[1] == "-c":
-        seconds = float(out.decode().split()[-1])
-    return seconds, usage.ru_maxrss / 1024
+        seconds, cpu = (float(word) for word in out.decode().split()[-2:])
+    return seconds, cpu, usage.ru_maxrss / 1024
 
 
-def measure(folder: Path, runs: int, repeats: int) -> dict[str, tuple[float, float, float]]:
-    """line -> (first seconds, best seconds, peak MiB) for a store of ``runs`` runs."""
+Measured = tuple[Timing, Timing, float]  # the first run, the best of the repeats, peak MiB
+
+
+def measure(folder: Path, runs: int, repeats: int) -> dict[str, Measured]:
+    """line -> (first, best, peak MiB) for a store of ``runs`` runs."""
     suite, results = build_store(folder / f"n{runs}", runs)
     out = {}
     for line, command in commands(suite, results).items():
         for cache in (INDEX_FILE, OUTCOMES_FILE):  # "first": no index yet
             (results / SUITE / cache).unlink(missing_ok=True)
-        first, memory = timed(command)
-        times = [first]
-        for _ in range(repeats):
-            seconds, peak = timed(command)
-            times.append(seconds)
-            memory = max(memory, peak)
-        out[line] = (first, min(times[1:] or times), memory)
-        best = out[line][1]
-        print(f"{runs:>6} runs  {line}: first {first:.2f} s, best {best:.2f} s, {memory:.0f} MiB")
+        first = timed(command)
+        repeated = [timed(command) for _ in range(repeats)] or [first]
+        best = min(repeated)
+        out[line] = (first, best, max(t[2] for t in [first, *repeated]))
+        print(
+            f"{runs:>6} runs  {line}: first {first[0]:.2f} s, best {best[0]:.2f} s "
+            f"(CPU {best[1]:.2f} s), {out[line][2]:.0f} MiB",
+            flush=True,
+        )
     return out
 
 
@@ -109,8 +119,8 @@ def machine() -> str:
     )
 
 
-def markdown(results: dict[int, dict[str, tuple[float, float, float]]], header: str) -> str:
-    """The table: a column per store size, each cell "best s (first s), MiB"."""
+def markdown(results: dict[int, dict[str, Measured]], header: str) -> str:
+    """The table: a column per store size, each cell "best s (CPU s; first s), MiB"."""
     sizes = sorted(results)
     lines = [
         header,
@@ -124,8 +134,8 @@ def markdown(results: dict[int, dict[str, tuple[float, float, float]]], header: 
     return "\n".join(lines) + "\n"
 
 
-def _cell(first: float, best: float, memory: float) -> str:
-    return f"{best:.2f} s (first {first:.2f} s), {memory:.0f} MiB"
+def _cell(first: Timing, best: Timing, memory: float) -> str:
+    return f"{best[0]:.2f} s (CPU {best[1]:.2f} s; first {first[0]:.2f} s), {memory:.0f} MiB"
 
 
 def main() -> None:
