@@ -196,8 +196,12 @@ def test_runs_beyond_the_cluster_limits_go_out_as_arrays_one_after_another(
     arrays = list(dict.fromkeys(row["job_id"].split("_")[0] for row in rows))
     said = [line for line in out.splitlines() if line.startswith("submitted")]
     assert re.fullmatch(_first_wave(arrays), said[0]), out
-    later = [int(n) for line in said[1:] for n in re.findall(r"submitted (\d+) runs", line)]
+    later = [int(re.match(r"submitted (\d+) ", line)[1]) for line in said[1:]]  # type: ignore[index]
     assert sum(later) == max(0, RUNS - MAX_SUBMIT), said  # as the first tasks ended
+    rest = RUNS - MAX_SUBMIT
+    for sent in later:  # a whole array at a time, not a trickle of small ones
+        assert sent >= min(MAX_ARRAY_SIZE, rest), said
+        rest -= sent
     # a task's run is recorded a moment before Slurm accounts its job as ended
     tasks = wait_until(lambda: _completed(arrays), 120, "every task COMPLETED in sacct")
     assert len(tasks) == RUNS, tasks

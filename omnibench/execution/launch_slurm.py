@@ -67,7 +67,8 @@ class ArrayWaves:
     """The runs of one launch going out as job arrays, as many and as large as the cluster allows
     (``MaxArraySize``), one after another: each array waits for the one before (``afterany``),
     so that at most ``parallel`` of their tasks run at once. Where Slurm caps the jobs a user may
-    have queued (``MaxSubmitJobs``), only what fits goes out; :meth:`submit` again sends more."""
+    have queued (``MaxSubmitJobs``), only what fits goes out; :meth:`submit` again sends more,
+    once a whole array fits (or nothing of ours is queued any more)."""
 
     def __init__(
         self,
@@ -99,6 +100,9 @@ class ArrayWaves:
         """Submit what fits now, as arrays of at most ``MaxArraySize`` tasks; say what went out."""
         room = self.limits.room()
         count = len(self.left) if room is None else min(room, len(self.left))
+        whole = min(len(self.left), self.limits.max_array_size)
+        if self.arrays and 0 < count < whole and slurm_client.array_queued(self.arrays[-1]):
+            return  # room for a whole array opens as ours run: not a trickle of small ones
         if count == 0:
             if not self.submitted and not self.waited:
                 print(f"waiting for room in the queue: {self.full()}", flush=True)
