@@ -3,6 +3,7 @@ when present."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -43,6 +44,20 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def cpu_options(data_root: Path | str) -> list[str]:
     """The options of a test run on this machine: its data root, no loader workers, the CPU."""
     return ["--data-root", str(data_root), "--workers", "0", "--device", "cpu"]
+
+
+def plant_lock(
+    run_dir: Path,
+    host: str = "node7",
+    pid: int = 4242,
+    job_id: str | None = None,
+    cluster: str | None = None,
+    since: str = "2026-01-05T09:30:00+00:00",
+) -> None:
+    """A run's ``lock.json`` as a process on ``host`` holds it (another host: omnibench cannot see
+    whether it still runs)."""
+    lock = {"host": host, "pid": pid, "started": None, "job_id": job_id, "cluster": cluster}
+    (run_dir / "lock.json").write_text(json.dumps({**lock, "since": since, "token": "t0"}))
 
 
 @pytest.fixture(scope="session")

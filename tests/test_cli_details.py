@@ -71,7 +71,7 @@ def test_counts_are_plural_only_when_they_should_be(
 ) -> None:
     one = tmp_path / "one.yaml"
     one.write_text(SUITE.replace("name: two", "name: one").replace("[0.25, 0.5]", "[0.25]"))
-    code, out = cli("validate", str(one), str(suite_file))
+    code, out = cli("validate", str(one), str(suite_file), "--data-root", str(online_hmdb51))
     assert code == 0 and "one: 1 run ->" in out and "two: 2 runs ->" in out
     code, out = cli(
         "run",

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from omnibench.config.suite_paths import Leaves, parse_settings
+from omnibench.errors import OmniBenchError
+
+if TYPE_CHECKING:
+    from omnibench.execution.store import RunStore
 
 Results = Annotated[
     Path | None,
     typer.Option(
         "--results", metavar="DIR", help="Run store root (default: $OMNIBENCH_RESULTS or results/)."
     ),
+]
+DataRoot = Annotated[
+    Path | None, typer.Option("--data-root", help="Folder holding one sub-folder per dataset.")
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Settings = Annotated[
@@ -53,3 +60,20 @@ def suite_settings(pairs: list[str] | None, limit: int | None) -> Leaves:
     if limit is not None:
         settings["limit"] = (limit, f"--limit {limit}")
     return settings
+
+
+def read_store(results: Path | None) -> RunStore:
+    """The run store a read command (status, ls runs, report, rm, cancel, unlock) looks at; a store
+    named by ``--results`` or ``$OMNIBENCH_RESULTS`` that does not exist is a one-line error (a
+    mistyped path), not an empty store."""
+    import os  # noqa: PLC0415
+
+    from omnibench.execution.store import RESULTS_ENV, RunStore  # noqa: PLC0415
+
+    store = RunStore(results)
+    named = results is not None or os.environ.get(RESULTS_ENV, "").strip()
+    if named and not store.root.is_dir():
+        given = f"--results {results}" if results is not None else f"${RESULTS_ENV}"
+        what = "is not a folder" if store.root.exists() else "does not exist"
+        raise OmniBenchError(f"run store {store.root} {what} (change {given})")
+    return store

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from omnibench.cli.options import Results
+from omnibench.cli.options import Results, read_store
 from omnibench.cli.run_tables import plural
 from omnibench.cli.status import resolve_run, stored_name
 from omnibench.errors import OmniBenchError
@@ -52,7 +52,7 @@ def remove(
     """Delete a suite's runs from the run store (all, or those chosen); asks first. Queued or \
 running
     runs are kept (omnibench cancel SUITE stops them); nothing outside the store is touched."""
-    store = RunStore(results)
+    store = read_store(results)
     name = stored_name(store, suite)
     if name not in store.suites():
         hint = did_you_mean(name, store.suites())

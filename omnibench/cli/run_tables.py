@@ -16,8 +16,10 @@ from rich.text import Text
 
 from omnibench.config.suite import Suite
 from omnibench.config.suite_paths import flatten, leaf_value
+from omnibench.errors import CorruptFileError
 from omnibench.execution.acceptance import Skipped, skipped
-from omnibench.execution.plan import PlannedRun
+from omnibench.execution.plan import PlannedRun, run_holder
+from omnibench.execution.process import hostname
 from omnibench.execution.states import RunState
 from omnibench.execution.store import RunStore
 from omnibench.report.labels import plural
@@ -30,6 +32,7 @@ STATE_STYLES: dict[str, str] = {
     RunState.NEW: "dim",
     RunState.STALE: "magenta",
     RunState.DEAD: "bold red",
+    RunState.CORRUPT: "bold red",
 }
 
 
@@ -96,9 +99,13 @@ def top1(record: Mapping[str, Any] | None) -> str:
     return f"{value:.2f}" + (f" (limit {limit})" if limit is not None else "")
 
 
+WHOLE = ("suite", "run", "state", "action", "job", "top-1")  # what users act on: never cut
+
+
 def run_table(title: str, headers: Sequence[str]) -> Table:
-    """A compact table (a rule under the header, no side borders) that fits 80 columns; cells never
-    fold."""
+    """A compact table (a rule under the header, no side borders). Where it is too wide, only the
+    descriptive columns (the suite's axes, protocol, dataset, model, skipped) fold; the columns in
+    :data:`WHOLE` are never cut (see :func:`print_table`)."""
     table = Table(
         title=title,
         title_justify="left",
@@ -109,10 +116,16 @@ def run_table(title: str, headers: Sequence[str]) -> Table:
         collapse_padding=True,
     )
     for name in headers:
-        table.add_column(
-            name, no_wrap=True, overflow="ellipsis", min_width=12 if name == "run" else None
-        )
+        whole = name in WHOLE
+        table.add_column(name, no_wrap=whole, overflow="ellipsis" if whole else "fold")
     return table
+
+
+def print_table(console: Console, table: Table) -> None:
+    """Print ``table`` without cutting a :data:`WHOLE` column: at a terminal's width (descriptive
+    columns fold), and in a file or pipe (Slurm, nohup, CI) as wide as those columns need."""
+    width = None if console.is_terminal else max(console.width, console.measure(table).minimum)
+    console.print(table, width=width)
 
 
 def plan_table(
@@ -170,17 +183,32 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
     return table
 
 
+NOTED = (RunState.FAILED, RunState.STALE, RunState.DEAD, RunState.CORRUPT)  # a note says why
+
+
+def plan_notes(store: RunStore, suite: Suite, plans: Sequence[PlannedRun]) -> list[Text]:
+    """Below a ``--dry-run`` table: why each dead or corrupt run is so, who holds each held run."""
+    rows = [
+        stored_run_row(store, suite.name, p.run_id, p.state, p.status, p.reason)
+        for p in plans
+        if p.state in (RunState.DEAD, RunState.CORRUPT) or p.action == "held"
+    ]
+    return run_notes(rows, str(store.root / suite.name))[:-1] if rows else []
+
+
 def run_notes(rows: Sequence[Mapping[str, Any]], folder: str) -> list[Text]:
-    """Below a table: each failed or stale run's whole error (or what changed) and log path, then
-    where every run's log is."""
+    """Below a table: each failed, stale, dead or corrupt run's whole error (what changed, what is
+    wrong where) and log path, who holds each held run, then where every run's log is."""
     lines = []
     for row in rows:
-        if row["state"] in (RunState.FAILED, RunState.STALE):
+        if row["state"] in NOTED:
             style = STATE_STYLES[row["state"]].removeprefix("bold ")
             line = Text(f"{row['run_id']} {row['state']}: ", style=f"bold {style}")
             line.append(str(row["error"] or "no error recorded"), style=style)
             lines.append(line)
             lines.append(Text(f"  log: {short_path(row['log'])}"))
+        elif row.get("holder"):
+            lines.append(held_note(row))
     lines.append(
         Text(
             f"logs: {folder}/<run>/log.txt; one run in detail: omnibench status SUITE --run RUN",
@@ -188,6 +216,18 @@ def run_notes(rows: Sequence[Mapping[str, Any]], folder: str) -> list[Text]:
         )
     )
     return lines
+
+
+def held_note(row: Mapping[str, Any]) -> Text:
+    """Who holds a run, and what to do when it is gone (a process on another host is not seen from
+    here)."""
+    text = Text(f"{row['run_id']} held by {row['holder']}", style="yellow")
+    hint = (
+        f"omnibench cancel {row['suite']} stops it"
+        if row.get("holder_here")
+        else f"if that process is gone: omnibench unlock {row['suite']} --run {row['run_id']}"
+    )
+    return text.append(f"; {hint}", style="dim")
 
 
 def counts_line(states: Sequence[str]) -> Text:
@@ -246,8 +286,12 @@ def stored_run_row(
 ) -> dict[str, Any]:
     """A plain dict describing one stored run (for tables and ``--json``); ``reason``: why a record
     does not count."""
-    spec = flatten(store.read_spec(suite, run_id) or {})
+    try:
+        spec = flatten(store.read_spec(suite, run_id) or {})
+    except CorruptFileError:  # the state says so
+        spec = {}
     record = store.read_record(suite, run_id) if state == RunState.DONE else None
+    holder = run_holder(store, suite, run_id) if state != RunState.DONE else None
     return {
         "suite": suite,
         "run_id": run_id,
@@ -258,9 +302,11 @@ def stored_run_row(
         "job_id": status.job_id if status else None,
         "updated": status.updated if status else None,
         "error": reason or (status.error if status else None),
-        "log": status.log if status and status.log else str(store.log_path(suite, run_id)),
+        "log": str(store.log_path(suite, run_id)),
         "top1": top1(record),
         "skipped": dataclasses.asdict(skipped(record)),
+        "holder": str(holder) if holder is not None else None,
+        "holder_here": holder is not None and holder.process.host == hostname(),
     }
 
 
@@ -349,7 +395,7 @@ def print_runs(
 ) -> None:
     """The runs' table, their counts and folder, the suite's settings and the runs' notes."""
     title = f"{suite.name}: {plural(len(plans), 'run')}"
-    console.print(summary_table(suite, plans, store, title))
+    print_table(console, summary_table(suite, plans, store, title))
     folder = store.root / suite.name
     console.print(counts_line([p.state for p in plans]), f"  results: {folder}", soft_wrap=True)
     for line in [*settings_lines(suite.settings), *run_notes(rows, str(folder))]:

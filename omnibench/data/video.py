@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from omnibench.data.color import COLUMNS
+from omnibench.data.probe import file_problem
 from omnibench.data.records import VideoRecord
 from omnibench.data.sampling import sample_test_indices, sample_train_indices
 from omnibench.data.transforms import from_hwc, to_hwc
@@ -50,22 +51,9 @@ def _reason(error: BaseException, path: Path) -> str:
 
 def _check_readable(path: Path) -> None:
     """A missing, unreadable (permissions) or empty file, said as such before decord sees it."""
-    try:
-        with open(path, "rb") as handle:
-            empty = not handle.read(1)
-    except FileNotFoundError:
-        raise BrokenVideoError(f"{path}: missing video file") from None
-    except PermissionError:
-        raise BrokenVideoError(
-            f"{path}: permission denied (the file or a folder above it is not readable "
-            "by this user)"
-        ) from None
-    except IsADirectoryError:
-        raise BrokenVideoError(f"{path}: a folder, not a video file") from None
-    except OSError as error:
-        raise BrokenVideoError(f"{path}: cannot read ({error.strerror})") from None
-    if empty:
-        raise BrokenVideoError(f"{path}: empty (zero-byte) video file")
+    problem, _ = file_problem(path)
+    if problem is not None:
+        raise BrokenVideoError(f"{path}: {problem}")
 
 
 def open_video(path: Path) -> Any:
