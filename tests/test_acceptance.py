@@ -92,12 +92,15 @@ def _run(
     return code, out, store, load_suite(suite).specs[0].run_id()
 
 
-def _corrupt(root: Path, list_name: str, count: int) -> list[str]:
-    """Overwrite the first ``count`` videos of a list with bytes no decoder reads; their list
-    entries."""
+def _corrupt(
+    root: Path, list_name: str, count: int, header: bytes = b"\x00\x00\x00\x18ftyp"
+) -> list[str]:
+    """Overwrite the first ``count`` videos of a list with bytes no decoder reads, after an MP4
+    container's first bytes (``header``: the pre-training probe then finds them only when
+    decoding them); their list entries."""
     entries = (root / list_name).read_text().splitlines()[:count]
     for entry in entries:
-        (root / entry.split()[0]).write_bytes(b"\x00not a video" * 64)
+        (root / entry.split()[0]).write_bytes(header + b"\x00not a video" * 64)
     return entries
 
 
@@ -118,6 +121,27 @@ def test_a_list_naming_avi_where_the_disk_has_mp4_fails_before_training(
         not store.is_done("trust", run_id)
         and "loss" not in store.log_path("trust", run_id).read_text()
     )
+
+
+def test_unreadable_test_videos_fail_the_run_before_it_trains(
+    tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Test videos that cannot be opened (no container, empty) are found from their first bytes
+    before training, and count against max_skipped as missing ones do."""
+    broken = _corrupt(data_root / "synthetic", "test1.txt", 1, header=b"")
+    empty = data_root / "synthetic" / (data_root / "synthetic" / "test1.txt").read_text().split()[2]
+    empty.write_bytes(b"")
+    code, out, store, run_id = _run(capsys, _suite(tmp_path), data_root)
+    assert code == 1
+    error = store.read_status("trust", run_id).error
+    first = data_root / "synthetic" / broken[0].split()[0]
+    assert error.startswith(
+        "synthetic/test1: 2 of 3 (66.7%) videos missing or unreadable, more than max_skipped 1%; "
+        f"first: {first} (listed at {data_root / 'synthetic' / 'test1.txt'}:1; cannot open:"
+    )
+    assert "loss" not in store.log_path("trust", run_id).read_text()  # no training was spent
+    code, out, store, run_id = _run(capsys, _suite(tmp_path, max_skipped=0.7), data_root)
+    assert code == 0 and "2/3 eval" in out and store.is_done("trust", run_id)  # counted
 
 
 def test_a_split_without_any_readable_video_fails_instead_of_reporting_nan(

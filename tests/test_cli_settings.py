@@ -116,6 +116,12 @@ def test_set_on_ablate_reaches_every_run(tmp_path: Path, cli: Invoke) -> None:
             "--set 'optim.epochs': expected KEY=VALUE, e.g. --set optim.epochs=2",
         ),
         (["--set", "limit=0"], "--set limit=0: limit: must be an integer >= 1"),
+        (["--set", "seed=-1"], "--set seed=-1: seed: must be an integer in [0, 2**63)"),
+        (["--set", "data_seed=-2"], "--set data_seed=-2: data_seed: must be an integer in"),
+        (["--set", "optim.lr=.inf"], "--set optim.lr=.inf: optim.lr: must be a finite number"),
+        (["--set", "optim.weight_decay=.inf"], "optim.weight_decay: must be a finite number, got"),
+        (["--set", "optim.lr=.nan"], "--set optim.lr=.nan: optim.lr: must be a finite number"),
+        (["--set", "optim=3"], "--set optim=3: 'optim' must be a mapping, got int"),
     ],
 )
 def test_bad_settings_are_one_line_errors(

@@ -6,6 +6,7 @@ Command modules import heavy libraries (torch, open_clip) inside their functions
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -102,14 +103,20 @@ _register_commands()
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; user errors become one red line and exit code 2; output
     to a pipe whose reader went away is dropped (``runlog.guard_pipes``)."""
-    guard_pipes()
+    guards = guard_pipes()
     try:
         app(args=argv, prog_name="omnibench")  # standalone: usage errors print and exit 2
     except OmniBenchError as err:
         return report_error(err)
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    return 0
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    else:
+        code = 0
+    lost = [guard.lost for guard in guards if guard.lost is not None]
+    if lost:  # e.g. `> out.txt` on a full disk: say so (on stderr, where it still can)
+        what = os.strerror(lost[0].errno or 0) if lost[0].errno else str(lost[0])
+        code = max(code, report_error(OmniBenchError(f"output lost: {what.lower()}")))
+    return code
 
 
 if __name__ == "__main__":

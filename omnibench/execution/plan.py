@@ -161,8 +161,9 @@ def clear_hint(suite: str, run_id: str) -> str:
 
 
 def _judged_state(
-    store: RunStore, suite: str, run_id: str
+    store: RunStore, suite: str, run_id: str, again: bool = False
 ) -> tuple[str, RunStatus | None, str | None]:
+    store.read_spec(suite, run_id)  # read only to be sure it can be: prepare reads it to execute
     status = store.read_status(suite, run_id)
     record = store.read_record(suite, run_id)
     holder = read_holder(store.run_dir(suite, run_id))
@@ -171,12 +172,11 @@ def _judged_state(
         return state, status, reason
     if status is None:
         return RunState.NEW, None, None
-    if status.state == RunState.RUNNING:
-        if holder is None:  # released after recording an end: that end is what counts
-            status = store.read_status(suite, run_id) or status
-        gone = dead_reason(holder) if status.state == RunState.RUNNING else None
-        if gone is not None:
-            return RunState.DEAD, status, gone
+    if status.state == RunState.RUNNING and holder is None and not again:
+        return _judged_state(store, suite, run_id, True)  # its holder may have just ended it
+    gone = dead_reason(holder) if status.state == RunState.RUNNING else None
+    if gone is not None:
+        return RunState.DEAD, status, gone
     return (RunState.FAILED if status.state == RunState.DONE else status.state), status, None
 
 

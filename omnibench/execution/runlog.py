@@ -204,31 +204,34 @@ def install_log_handler() -> None:
 
 class DeadPipeGuard:
     """The command's ``sys.stdout`` / ``sys.stderr``: once its reader went away (``omnibench run
-    | head``, a dead ``tee``, a closed log pipe), what is written to it is dropped, so printing
-    never kills the command or leaves a run without a recorded end; each run's ``log.txt`` goes
-    on. The descriptor then points at ``/dev/null`` (as Python's documentation advises), so the
-    interpreter's last flush does not fail either."""
+    | head``, a dead ``tee``, a closed log pipe) or its file cannot take more (a full disk), what
+    is written to it is dropped, so printing never kills the command or leaves a run without a
+    recorded end; each run's ``log.txt`` goes on. The descriptor then points at ``/dev/null`` (as
+    Python's documentation advises), so the interpreter's last flush does not fail either; output
+    lost for another reason than a closed pipe is kept in ``lost`` for the command to report."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream, self.gone = stream, False
+        self.lost: OSError | None = None
 
     def write(self, text: str) -> int:
         if not self.gone:
             try:
                 return self.stream.write(text)
-            except BrokenPipeError:
-                self._went_away()
+            except OSError as error:
+                self._went_away(error)
         return len(text)
 
     def flush(self) -> None:
         if not self.gone:
             try:
                 self.stream.flush()
-            except BrokenPipeError:
-                self._went_away()
+            except OSError as error:
+                self._went_away(error)
 
-    def _went_away(self) -> None:
+    def _went_away(self, error: OSError) -> None:
         self.gone = True
+        self.lost = None if isinstance(error, BrokenPipeError) else error
         with contextlib.suppress(OSError, ValueError):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, self.stream.fileno())
@@ -238,9 +241,10 @@ class DeadPipeGuard:
         return getattr(self.stream, name)
 
 
-def guard_pipes() -> None:
-    """Wrap ``sys.stdout`` and ``sys.stderr`` in a :class:`DeadPipeGuard` (once)."""
+def guard_pipes() -> list[DeadPipeGuard]:
+    """Wrap ``sys.stdout`` and ``sys.stderr`` in a :class:`DeadPipeGuard` (once); returns them."""
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
         if stream is not None and not isinstance(stream, DeadPipeGuard):
             setattr(sys, name, DeadPipeGuard(stream))
+    return [s for s in (sys.stdout, sys.stderr) if isinstance(s, DeadPipeGuard)]

@@ -72,7 +72,7 @@ def row_name(paths: Sequence[str], key: Key) -> str:
     """:func:`labels.row_label` of a row, without the values a model's row only has implied
     (:data:`MODEL_IMPLIED`): frozen CLIP reads "Vanilla CLIP", not "Vanilla CLIP PTA ✗"."""
     values = dict(zip(paths, key))
-    implied = MODEL_IMPLIED.get(values.get("model.name"), {}) if "model.name" in values else {}
+    implied = MODEL_IMPLIED.get(str(values.get("model.name")), {})
     kept = [(path, value) for path, value in values.items() if path not in implied]
     return row_label([path for path, _ in kept], [value for _, value in kept])
 
