@@ -41,6 +41,20 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
+@pytest.fixture(scope="session")
+def small_data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A --data-root holding a small synthetic benchmark: 3 classes, 6 videos each (``train.txt``
+    lists 9, each ``test*.txt`` 3), 8 frames of 32 px: runs that take seconds."""
+    from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
+
+    root = tmp_path_factory.mktemp("small-data")
+    generate_synthetic(
+        root / "synthetic",
+        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32),
+    )
+    return root
+
+
 def cpu_options(data_root: Path | str) -> list[str]:
     """The options of a test run on this machine: its data root, no loader workers, the CPU."""
     return ["--data-root", str(data_root), "--workers", "0", "--device", "cpu"]

@@ -74,7 +74,7 @@ def test_set_changes_every_run_its_id_and_shows_in_the_dry_run(
 def test_set_on_ablate_reaches_every_run(tmp_path: Path, cli: Invoke) -> None:
     weights = tmp_path / "ckpt" / "ViT-B-16.pt"
     weights.parent.mkdir()
-    weights.write_bytes(b"weights")  # only its existence is checked before a run
+    weights.write_bytes(b"PK\x03\x04weights")  # only its first bytes are checked before a run
     (tmp_path / "data" / "hmdb51").mkdir(parents=True)
     pairs = [
         f"model.pretrained={weights}",

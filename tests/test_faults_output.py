@@ -19,11 +19,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from omnibench.cli import run_tables
+from conftest import cpu_options
 from omnibench.config.suite import load_suite
-from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
-from omnibench.errors import NoSpaceError
-from omnibench.execution.plan import PlannedRun
 from omnibench.execution.store import RunStore
 
 SUITE = """\
@@ -40,16 +37,6 @@ base:
 grid:
   seed: {seeds}
 """
-
-
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    generate_synthetic(
-        root / "synthetic",
-        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32),
-    )
-    return root
 
 
 def write_suite(directory: Path, name: str, seeds: list[int], trains: bool = False) -> Path:
@@ -71,10 +58,6 @@ def finished(*args: str, columns: int = 250) -> tuple[int, str]:
     proc = omnibench(*args, columns=columns, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     out, _ = proc.communicate(timeout=600)
     return proc.returncode, out
-
-
-def cpu(data_root: Path) -> list[str]:
-    return ["--data-root", str(data_root), "--workers", "0", "--device", "cpu"]
 
 
 @pytest.fixture()
@@ -101,11 +84,11 @@ def resize(mount: Path, size: str) -> None:
 
 
 def test_a_full_disk_is_named_and_the_runs_resume_once_there_is_space(
-    small_disk: Path, data_root: Path, tmp_path: Path
+    small_disk: Path, small_data_root: Path, tmp_path: Path
 ) -> None:
     suite = write_suite(tmp_path, "full", [1, 2])
     results = ["--results", str(small_disk / "r")]
-    code, out = finished("run", str(suite), *results, *cpu(data_root))
+    code, out = finished("run", str(suite), *results, *cpu_options(small_data_root))
     assert code == 2 and "Traceback" not in out, out
     assert re.search(
         rf"error: no space left on {small_disk} while writing {small_disk}/r/full/\w+/\w+\.json; "
@@ -115,17 +98,17 @@ def test_a_full_disk_is_named_and_the_runs_resume_once_there_is_space(
     code, out = finished("status", str(suite), *results, "--json")
     assert [row["state"] for row in json.loads(out)] == ["new", "new"]  # true: neither ran
     resize(small_disk, "64m")
-    code, out = finished("run", str(suite), *results, *cpu(data_root))
+    code, out = finished("run", str(suite), *results, *cpu_options(small_data_root))
     assert code == 0 and "2 done" in out, out
 
 
 def test_a_full_disk_during_a_checkpoint_names_it_and_the_run_resumes(
-    small_disk: Path, data_root: Path, tmp_path: Path
+    small_disk: Path, small_data_root: Path, tmp_path: Path
 ) -> None:
     resize(small_disk, "400k")  # the run's small files fit, its ~1 MB checkpoint does not
     suite = write_suite(tmp_path, "ckpt", [1], trains=True)
     results = ["--results", str(small_disk / "r")]
-    code, out = finished("run", str(suite), *results, *cpu(data_root), "--limit", "2")
+    code, out = finished("run", str(suite), *results, *cpu_options(small_data_root), "--limit", "2")
     run_id = load_suite(suite, {"limit": (2, "--limit 2")}).specs[0].run_id()
     checkpoint = small_disk / "r" / "ckpt" / run_id / "checkpoint.pt"
     line = f"no space left on {small_disk} while writing {checkpoint}"
@@ -135,7 +118,7 @@ def test_a_full_disk_during_a_checkpoint_names_it_and_the_run_resumes(
     assert status.state == "failed" and status.error.startswith(line)
     assert not checkpoint.exists() and not list(checkpoint.parent.glob(".*.tmp"))  # no half file
     resize(small_disk, "64m")
-    code, out = finished("run", str(suite), *results, *cpu(data_root), "--limit", "2")
+    code, out = finished("run", str(suite), *results, *cpu_options(small_data_root), "--limit", "2")
     assert code == 0 and "1 done" in out, out
 
 
@@ -143,6 +126,7 @@ def test_torch_save_on_a_full_disk_names_the_disk_and_the_file(small_disk: Path)
     import torch
 
     from omnibench.engine.checkpoint import atomic_save
+    from omnibench.errors import NoSpaceError
 
     target = small_disk / "weights.pt"
     with pytest.raises(NoSpaceError) as caught:
@@ -152,7 +136,7 @@ def test_torch_save_on_a_full_disk_names_the_disk_and_the_file(small_disk: Path)
 
 
 def test_a_closed_output_pipe_neither_kills_nor_orphans_runs(
-    data_root: Path, tmp_path: Path
+    small_data_root: Path, tmp_path: Path
 ) -> None:
     """``omnibench run SUITE | head -2``: the reader goes after two lines; every run still ends
     done, with its whole log, and the command exits as its runs say."""
@@ -163,7 +147,7 @@ def test_a_closed_output_pipe_neither_kills_nor_orphans_runs(
         str(suite),
         "--results",
         str(store.root),
-        *cpu(data_root),
+        *cpu_options(small_data_root),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -179,14 +163,20 @@ def test_a_closed_output_pipe_neither_kills_nor_orphans_runs(
 
 
 def test_output_in_a_file_reads_top_to_bottom_at_80_columns(
-    data_root: Path, tmp_path: Path
+    small_data_root: Path, tmp_path: Path
 ) -> None:
     """As under Slurm or nohup: each run's progress lines in order, tables whole at 80 columns."""
     suite = write_suite(tmp_path, "filed", [1, 2])
     results = ["--results", str(tmp_path / "r")]
     with open(tmp_path / "out.txt", "w") as sink:
         proc = omnibench(
-            "run", str(suite), *results, *cpu(data_root), columns=80, stdout=sink, stderr=sink
+            "run",
+            str(suite),
+            *results,
+            *cpu_options(small_data_root),
+            columns=80,
+            stdout=sink,
+            stderr=sink,
         )
         assert proc.wait(timeout=600) == 0
     lines = (tmp_path / "out.txt").read_text().splitlines()
@@ -210,6 +200,11 @@ def test_output_in_a_file_reads_top_to_bottom_at_80_columns(
 def test_run_tables_and_report_notes_are_never_cut_in_a_file() -> None:
     """The dry run's widest columns (state, action) and the summary's at 80 columns, and a report
     note of 200 characters, printed into a file."""
+    from omnibench.cli import run_tables
+    from omnibench.execution.plan import PlannedRun
+    from omnibench.report.render import print_tables
+    from omnibench.report.tables import ReportTable
+
     suite = load_suite("demo")
     states = ["new", "corrupt", "running", "failed", "dead", "stale", "done"] * 2
     actions = ["resume", "corrupt", "held", "rerun", "resume", "rerun", "skip"] * 2
@@ -223,8 +218,6 @@ def test_run_tables_and_report_notes_are_never_cut_in_a_file() -> None:
     text = out.getvalue()
     assert "…" not in text and "resume from checkpoint" in text
     assert "rerun (annotation file(s) changed)" in text and "skip (corrupt: see below)" in text
-    from omnibench.report.render import print_tables
-    from omnibench.report.tables import ReportTable
 
     note = "omnibench: " + "a note that a reader of the log wants on one line " * 4
     table = ReportTable("demo", "t", "Title", "grid", 1, (), [], [], [note.strip()], ["0 runs"])

@@ -275,7 +275,7 @@ def test_logging_from_the_second_inline_run_on_goes_to_each_runs_log(tmp_path: P
         SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32),
     )
     broken = root / "synthetic" / (root / "synthetic" / "train.txt").read_text().split()[0]
-    broken.write_bytes(b"not a video")
+    broken.write_bytes(b"\x00\x00\x00\x18ftyp" + b"not a video")  # opens; found when decoded
     suite_file = tmp_path / "evals.yaml"
     suite_file.write_text(EVAL_SUITE)
     store, out = RunStore(tmp_path / "results"), tmp_path / "out.txt"

@@ -18,10 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import plant_lock
+from conftest import cpu_options, plant_lock
 from omnibench.cli import main
 from omnibench.config.suite import Suite, load_suite
-from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.execution.store import RunStore, atomic_write_json
 
 SUITE = """\
@@ -64,20 +63,6 @@ def make_suite(directory: Path, name: str, seeds: list[int] | None = None) -> Su
     path = directory / f"{name}.yaml"
     path.write_text(SUITE.format(name=name, seeds=seeds or [1, 2, 3, 4]))
     return load_suite(path)
-
-
-def data_options(data_root: Path) -> list[str]:
-    return ["--data-root", str(data_root), "--workers", "0", "--device", "cpu"]
-
-
-@pytest.fixture(scope="module")
-def small_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    generate_synthetic(
-        root / "synthetic",
-        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32),
-    )
-    return root
 
 
 def finish(store: RunStore, suite: Suite, index: int, top1: float) -> str:
@@ -140,7 +125,9 @@ def test_one_corrupt_file_is_shown_where_it_is_and_blocks_nothing_else(
 
 
 def test_a_running_run_that_no_process_holds_is_dead_everywhere(
-    two_suites: tuple[RunStore, Suite, Suite], small_data: Path, capsys: pytest.CaptureFixture[str]
+    two_suites: tuple[RunStore, Suite, Suite],
+    small_data_root: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     store, four, _ = two_suites
     orphan = four.specs[2].run_id()
@@ -157,17 +144,17 @@ def test_a_running_run_that_no_process_holds_is_dead_everywhere(
     assert code == 0 and f"marked 1 dead run failed (their process is gone): {orphan}" in out
     assert "no process holds it" in store.read_status("four", orphan).error
     store.write_status("four", orphan, "running")  # dead again: this time run executes it
-    code, out = cli(capsys, "run", str(four.path), *results, *data_options(small_data))
+    code, out = cli(capsys, "run", str(four.path), *results, *cpu_options(small_data_root))
     assert code == 0 and "4 done" in out and store.is_done("four", orphan)
 
 
 def test_force_clears_a_corrupt_run_and_runs_it_again(
-    tmp_path: Path, small_data: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, small_data_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store, one = RunStore(tmp_path / "results"), make_suite(tmp_path, "one", seeds=[1])
     run_id = finish(store, one, 0, 10.0)
     (store.run_dir("one", run_id) / "record.json").write_text('{"run_id": "')  # truncated
-    results = ["--results", str(store.root), *data_options(small_data)]
+    results = ["--results", str(store.root), *cpu_options(small_data_root)]
     code, out = cli(capsys, "run", str(one.path), *results)
     assert code == 1 and "1 corrupt" in out and "nothing to execute" in out
     code, out = cli(capsys, "run", str(one.path), *results, "--force")

@@ -22,6 +22,19 @@ Results = Annotated[
 DataRoot = Annotated[
     Path | None, typer.Option("--data-root", help="Folder holding one sub-folder per dataset.")
 ]
+StoredSuite = Annotated[
+    str, typer.Argument(help="The suite: its name in the store, or its suite file.")
+]
+RunPrefixes = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--run",
+        "-r",
+        metavar="RUN",
+        help="Only this run (a unique prefix of its id; repeatable).",
+    ),
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Settings = Annotated[
     list[str] | None,

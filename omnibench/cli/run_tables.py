@@ -55,7 +55,7 @@ def settings_lines(settings: Mapping[str, Any]) -> list[str]:
     """What ``--set`` / ``--limit`` changed in every run, for ``--dry-run`` and the summary."""
     if not settings:
         return []
-    shown = ", ".join(f"{path}={_cell(value)}" for path, value in settings.items())
+    shown = ", ".join(f"{path}={cell(value)}" for path, value in settings.items())
     lines = [f"set in every run (part of its spec and id): {shown}"]
     if settings.get("limit") is not None:
         lines.append(
@@ -80,7 +80,8 @@ def column_title(path: str) -> str:
     return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A spec value as a table cell."""
     if value is None:
         return "–"
     if isinstance(value, (list, tuple)):
@@ -141,7 +142,7 @@ def plan_table(
         if marks is not None and marks.get(plan.run_id):
             action.append(f"; {marks[plan.run_id]}", style="yellow")
         table.add_row(
-            plan.run_id, *[_cell(labels.get(c)) for c in columns], state_text(plan.state), action
+            plan.run_id, *[cell(labels.get(c)) for c in columns], state_text(plan.state), action
         )
     return table
 
@@ -174,7 +175,7 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
         skip = [Text(skips[plan.run_id], style="yellow")] if with_skips else []
         table.add_row(
             plan.run_id,
-            *[_cell(labels.get(c)) for c in columns],
+            *[cell(labels.get(c)) for c in columns],
             state_text(plan.state),
             *job,
             top1(records[plan.run_id]),
@@ -295,9 +296,9 @@ def stored_run_row(
     return {
         "suite": suite,
         "run_id": run_id,
-        "protocol": _cell(spec.get("protocol")),
-        "dataset": _cell(spec.get("dataset")),
-        "model": _cell(leaf_value(spec, "model.name")),
+        "protocol": cell(spec.get("protocol")),
+        "dataset": cell(spec.get("dataset")),
+        "model": cell(leaf_value(spec, "model.name")),
         "state": state,
         "job_id": status.job_id if status else None,
         "updated": status.updated if status else None,
@@ -308,82 +309,6 @@ def stored_run_row(
         "holder": str(holder) if holder is not None else None,
         "holder_here": holder is not None and holder.process.host == hostname(),
     }
-
-
-def _metrics_text(metrics: Mapping[str, Any]) -> str:
-    names = {"top1": "top-1", "top5": "top-5", "mean_class": "mean-class", "top1_std": "top-1 std"}
-    return " · ".join(
-        f"{label} {metrics[key]:.2f}"
-        for key, label in names.items()
-        if isinstance(metrics.get(key), (int, float))
-    )
-
-
-def _record_lines(spec: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
-    data = spec.get("data") or {}
-    views = (
-        f"{data.get('test_clips', 1)} clip(s) x {data.get('test_crops', 1)} "
-        f"crop(s) of {data.get('frames')} frames"
-    )
-    lines = [f"result   {_metrics_text(record.get('metrics') or {})} ({views})"]
-    for item in record.get("evaluations") or ():
-        broken = f", {item['skipped']} skipped" if item.get("skipped") else ""
-        lines.append(
-            f"  {item.get('dataset')}/{item.get('split')}: "
-            f"{_metrics_text(item)} on {item.get('videos')} videos{broken}"
-        )
-    counts = skipped(record)
-    lines.append(
-        f"skipped  {counts.text() or 'none'} (broken videos; at "
-        f"most {100 * spec.get('max_skipped', 0):.3g}% allowed)"
-    )
-    lines.append(
-        f"time     {record.get('wall_time_s', 0):.0f} s "
-        f"wall, {record.get('clips_per_s', 0):.1f} clips/s"
-    )
-    return lines
-
-
-def _job_line(status: Any) -> str:
-    host = f" (last on {status.extra['host']})" if status.extra.get("host") else ""
-    starts = plural(int(status.extra.get("starts", 0)), "start")
-    return f"job      {status.job_id or 'none'}; {starts}{host}; updated {status.updated}"
-
-
-def run_detail_lines(
-    status: Any,
-    log: str,
-    spec: Mapping[str, Any],
-    record: Mapping[str, Any] | None,
-    tail: Sequence[str],
-    reason: str | None = None,
-) -> list[Text | str]:
-    """``omnibench status SUITE --run ID``: error, log, job, results, the whole spec, the log's last
-    lines."""
-    lines: list[Text | str] = []
-    if status is not None and status.error:
-        lines.append(Text("error    ") + Text(status.error, style="red"))
-    if reason is not None:
-        lines.append(Text("not done ") + Text(reason, style="magenta"))
-    lines.append(f"log      {short_path(log)}")
-    if status is not None:
-        lines.append(_job_line(status))
-    if spec.get("limit") is not None:
-        lines.append(
-            Text(
-                f"limited  at most {spec['limit']} videos per class (a smoke run: not comparable "
-                "with published numbers)",
-                style="yellow",
-            )
-        )
-    if record is not None:
-        lines.extend(_record_lines(spec, record))
-    lines.append("spec")
-    lines.extend(f"  {path} = {_cell(value)}" for path, value in flatten(spec).items())
-    if tail:
-        lines.append(f"last {plural(len(tail), 'line')} of the log")
-        lines.extend(f"  {line}" for line in tail)
-    return lines
 
 
 def print_runs(

@@ -28,6 +28,7 @@ from omnibench.cli.options import (
     read_store,
     suite_settings,
 )
+from omnibench.cli.run_detail import run_detail_lines
 from omnibench.cli.runs import ls_app
 from omnibench.errors import CorruptFileError, OmniBenchError
 from omnibench.execution.cancel import cancel_runs
@@ -190,7 +191,7 @@ def _show_run(store: RunStore, suite: str, prefix: str, as_json: bool) -> None:
         typer.echo(json.dumps(detail, indent=2))
         return
     console.print(Text(f"{suite}/{run_id}  ", style="bold") + tables.state_text(state))
-    lines = tables.run_detail_lines(run_status, str(log), spec, record, log_tail(log), reason)
+    lines = run_detail_lines(run_status, str(log), spec, record, log_tail(log), reason)
     for line in [*lines, *([tables.held_note(row)] if row["holder"] else [])]:
         console.print(line, soft_wrap=True)
 

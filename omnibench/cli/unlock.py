@@ -10,13 +10,11 @@ it).
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from omnibench.cli.options import Results, read_store
+from omnibench.cli.options import Results, RunPrefixes, StoredSuite, Yes, read_store
 from omnibench.cli.run_tables import plural
 from omnibench.cli.status import resolve_run, stored_name
 from omnibench.errors import OmniBenchError
@@ -28,19 +26,9 @@ console = Console(highlight=False)
 
 @app.command("unlock")
 def unlock_runs(
-    suite: Annotated[
-        str, typer.Argument(help="The suite: its name in the store, or its suite file.")
-    ],
-    run: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--run",
-            "-r",
-            metavar="RUN",
-            help="Only this run (a unique prefix of its id; repeatable); default: all locked.",
-        ),
-    ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    suite: StoredSuite,
+    run: RunPrefixes = None,
+    yes: Yes = False,
     results: Results = None,
 ) -> None:
     """Take over the locks of runs whose holder is gone (e.g. a process on a crashed node); asks \

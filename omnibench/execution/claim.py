@@ -67,7 +67,7 @@ def read_holder(run_dir: Path) -> Holder | None:
     path = run_dir / LOCK_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # not claimed (or no run folder at all)
         return None
     except (OSError, ValueError) as err:
         raise CorruptFileError(path, f"unreadable run lock ({err})") from None

@@ -39,6 +39,8 @@ from omnibench.execution.run_files import (
     SPEC_FILE,
     STATUS_FILE,
     SUITE_SOURCE_FILE,
+    read_json,
+    read_json_object,
 )
 from omnibench.execution.states import RECORDED
 
@@ -108,30 +110,6 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def read_json(path: Path) -> Any:
-    """The JSON in ``path``, or None when there is no such file; :class:`CorruptFileError` when it
-    cannot be read or parsed (a truncated write, a file replaced by hand)."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (
-        FileNotFoundError,
-        NotADirectoryError,
-    ):  # NotADirectoryError: a file stands where a folder should
-        return None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CorruptFileError(path, f"not valid JSON ({err})") from None
-    except OSError as err:
-        raise CorruptFileError(path, f"cannot read ({err.strerror})") from None
-
-
-def read_json_object(path: Path, what: str) -> dict[str, Any] | None:
-    """:func:`read_json` of a file that must hold a JSON object (``what`` names it in the error)."""
-    data = read_json(path)
-    if data is not None and not isinstance(data, dict):
-        raise CorruptFileError(path, f"not {what} (a JSON {type(data).__name__}, not an object)")
-    return data
-
-
 class RunStore:
     """Runs under ``root``, one directory per ``(suite, run_id)``."""
 
@@ -167,6 +145,8 @@ class RunStore:
         needed = [self.root, self.suite_dir(suite), *(self.run_dir(suite, r) for r in run_ids)]
         for path in needed:
             existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+            if not existing.is_dir():  # a file where a folder should be: ensure_writable says so
+                return None
             if os.access(existing, os.W_OK | os.X_OK):
                 continue
             if existing == self.root or existing in self.root.parents:
