@@ -224,3 +224,24 @@ def test_run_tables_and_report_notes_are_never_cut_in_a_file() -> None:
     out = io.StringIO()
     print_tables([table], Console(file=out, width=80, force_terminal=False))
     assert note.strip() in out.getvalue().splitlines()
+
+
+def test_output_to_a_full_device_is_said_not_lost_in_silence(tmp_path: Path) -> None:
+    """``omnibench status --json > out.json`` on a full disk: exit 2 and a line on stderr, never
+    exit 0 with nothing written (a closed pipe, by contrast, is quietly dropped)."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    (tmp_path / "r").mkdir()
+    with open("/dev/full", "w") as full:
+        proc = omnibench(
+            "ls",
+            "runs",
+            "--json",
+            "--results",
+            str(tmp_path / "r"),
+            stdout=full,
+            stderr=subprocess.PIPE,
+        )
+        _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in err, err
+    assert "error: output lost: no space left on device" in err

@@ -11,6 +11,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -123,10 +124,19 @@ def run_table(title: str, headers: Sequence[str]) -> Table:
 
 
 def print_table(console: Console, table: Table) -> None:
-    """Print ``table`` without cutting a :data:`WHOLE` column: at a terminal's width (descriptive
-    columns fold), and in a file or pipe (Slurm, nohup, CI) as wide as those columns need."""
-    width = None if console.is_terminal else max(console.width, console.measure(table).minimum)
+    """Print ``table`` without cutting a :data:`WHOLE` column. Too wide for the console, its
+    columns close up to one space apart; still too wide, at a terminal the descriptive columns
+    fold, while in a file or pipe (Slurm, nohup, CI: nothing reflows there) each run stays on one
+    line, as wide as the table needs."""
+    if _natural_width(console, table) > console.width:
+        table.padding = (0, 0, 0, 0)  # the rule between columns still leaves one space
+    width = None if console.is_terminal else max(console.width, _natural_width(console, table))
     console.print(table, width=width)
+
+
+def _natural_width(console: Console, table: Table) -> int:
+    """The width ``table`` takes when nothing folds."""
+    return Measurement.get(console, console.options.update(max_width=10_000), table).maximum
 
 
 def plan_table(
