@@ -197,6 +197,30 @@ def test_a_lock_held_on_another_host_is_named_everywhere_and_can_be_taken_over(
     assert "1 would execute, 3 skipped" in out
 
 
+def test_dry_run_and_run_agree_on_a_slurm_holder_that_left_the_queue(
+    two_suites: tuple[RunStore, Suite, Suite],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A Slurm job on another node holds a run: left alone while ``squeue`` lists it, taken over
+    (as the claim itself would) once it does not."""
+    store, four, _ = two_suites
+    held = four.specs[3].run_id()
+    shutil.rmtree(store.run_dir("four", held))
+    store.prepare("four", four.specs[3])
+    store.write_status("four", held, "running", job_id="7001_3")
+    plant_lock(store.run_dir("four", held), "node9", 77, "7001_3", "slurm")
+    squeue = tmp_path / "bin" / "squeue"
+    squeue.parent.mkdir()
+    monkeypatch.setenv("PATH", f"{squeue.parent}{os.pathsep}{os.environ['PATH']}")
+    for listed, action in (("echo 7001_3", "skip (job in queue)"), ("true", "run")):
+        squeue.write_text(f"#!/bin/sh\n{listed}\n")
+        squeue.chmod(0o755)
+        code, out = cli(capsys, "run", str(four.path), "--results", str(store.root), "--dry-run")
+        assert f"{held} 4 running {action}" in out
+
+
 def test_unlock_never_takes_a_lock_whose_holder_runs_here(
     two_suites: tuple[RunStore, Suite, Suite], capsys: pytest.CaptureFixture[str]
 ) -> None:

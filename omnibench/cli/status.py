@@ -66,8 +66,8 @@ def status(
     data_root: DataRoot = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Each run's state (new / pending / running / done / stale / failed), Slurm job and top-1; \
-failures below the table."""
+    """Each run's state (new / pending / running / dead / done / stale / failed / corrupt), Slurm \
+job and top-1; below it, why a run failed, died or is corrupt, and who holds a running one."""
     store = read_store(results)
     if suite is None:
         if run is not None:

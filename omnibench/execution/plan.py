@@ -220,34 +220,49 @@ def plan_runs(
         s.job_id for _, _, state, s, _ in current if s is not None and s.job_id and state in ACTIVE
     ]
     live = slurm_client.live_jobs(queued) if queued else set()
+    holders = {run_id: run_holder(store, suite, run_id) for _, run_id, *_ in current}
+    ended = _ended_slurm_holders(holders.values())
     plans = []
     for spec, run_id, state, status, reason in current:
-        holder = run_holder(store, suite, run_id) if state != RunState.CORRUPT else None
-        action = _action(state, status, reason, holder, live, force)
+        holder = holders[run_id] if state != RunState.CORRUPT else None
+        action = _action(state, status, reason, _holds(holder, ended), live, force)
         if action == "resume" and not store.has_checkpoint(suite, run_id):
             action = "run"
         plans.append(PlannedRun(spec, run_id, state, action, status, reason, holder))
     return plans
 
 
+def _ended_slurm_holders(holders: Iterable[Holder | None]) -> set[str]:
+    """The Slurm jobs among the claims' holders on other hosts that ``squeue`` no longer lists:
+    the claim takes those over (``holder_alive(..., ask_slurm=True)``), so the plan does too."""
+    jobs = [
+        h.job_id
+        for h in holders
+        if h is not None and h.cluster == "slurm" and h.job_id and h.process.alive() is None
+    ]
+    return slurm_client.jobs_ended(jobs)
+
+
+def _holds(holder: Holder | None, ended: set[str]) -> bool:
+    """True when ``holder`` is not provably gone (``ended``: Slurm jobs that left the queue)."""
+    return holder is not None and holder.job_id not in ended and holder_alive(holder) is not False
+
+
 def _action(
     state: str,
     status: RunStatus | None,
     reason: str | None,
-    holder: Holder | None,
+    held: bool,
     live: set[str],
     force: bool,
 ) -> str:
-    """What ``run`` does with a run in ``state`` (``held``: as :func:`claim.claim` would decide)."""
+    """What ``run`` does with a run in ``state``; ``held``: a process that is not provably gone
+    holds its claim (the claim itself would leave the run alone)."""
     if state == RunState.CORRUPT:
         return "rerun" if force else "corrupt"
     if status is not None and status.job_id in live and state in ACTIVE:
         return "wait"
-    if (
-        state not in (RunState.DONE, RunState.DEAD)
-        and holder is not None
-        and holder_alive(holder, ask_slurm=True) is not False
-    ):
+    if held and state not in (RunState.DONE, RunState.DEAD):
         return "held"
     replaces_record = state == RunState.STALE or (state == RunState.FAILED and reason is not None)
     if force or replaces_record:  # a stale or unusable record is replaced, like --force
