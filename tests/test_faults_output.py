@@ -97,6 +97,8 @@ def test_a_full_disk_is_named_and_the_runs_resume_once_there_is_space(
     ), out
     code, out = finished("status", str(suite), *results, "--json")
     assert [row["state"] for row in json.loads(out)] == ["new", "new"]  # true: neither ran
+    code, out = finished("run", str(suite), *results, *cpu_options(small_data_root), "-e", "local")
+    assert code == 2 and "Traceback" not in out and f"no space left on {small_disk}" in out, out
     resize(small_disk, "64m")
     code, out = finished("run", str(suite), *results, *cpu_options(small_data_root))
     assert code == 0 and "2 done" in out, out
