@@ -76,6 +76,7 @@ def _register_commands() -> None:
         bench,
         checks,
         data,
+        data_prepare,
         evaluate,
         models,
         report,
@@ -85,6 +86,7 @@ def _register_commands() -> None:
         unlock,
     )
 
+    data.app.command("prepare")(data_prepare.prepare)
     app.add_typer(data.app, name="data")
     app.command("flops")(models.flops)
     app.command("bench")(bench.bench)

@@ -11,6 +11,8 @@ from rich.text import Text
 from omnibench.cli.run_tables import cell, short_path
 from omnibench.config.suite_paths import flatten
 from omnibench.execution.acceptance import skipped
+from omnibench.execution.train_steps import TrainSteps
+from omnibench.report.chance import AT_CHANCE, DIVERGED, chance_loss, run_at_chance
 from omnibench.report.labels import plural
 
 
@@ -48,6 +50,25 @@ def _record_lines(spec: Mapping[str, Any], record: Mapping[str, Any]) -> list[st
     return lines
 
 
+def training_line(steps: TrainSteps | None, record: Mapping[str, Any] | None) -> Text | None:
+    """``omnibench status SUITE --run ID``: the training curve in one line (steps, last epoch's
+    loss against a guess's), marked when it diverged or the run ended at chance."""
+    if steps is None or not len(steps):
+        return None
+    epoch, loss = list(steps.epoch_means().items())[-1]
+    guess = chance_loss(steps.classes)
+    line = Text(
+        f"training {plural(len(steps), 'optimiser step')} in {plural(epoch, 'epoch')}, "
+        f"loss {loss:.4g} in epoch {epoch}"
+        + (f" (a guess: ln {steps.classes} = {guess:.3f})" if guess is not None else "")
+    )
+    if steps.diverged_at is not None:
+        line.append(f"; {DIVERGED} at step {steps.diverged_at}", style="red")
+    elif run_at_chance(record):
+        line.append(f"; ended {AT_CHANCE}", style="yellow")
+    return line
+
+
 def _job_line(status: Any) -> str:
     host = f" (last on {status.extra['host']})" if status.extra.get("host") else ""
     starts = plural(int(status.extra.get("starts", 0)), "start")
@@ -61,6 +82,7 @@ def run_detail_lines(
     record: Mapping[str, Any] | None,
     tail: Sequence[str],
     reason: str | None = None,
+    training: Text | None = None,
 ) -> list[Text | str]:
     """``omnibench status SUITE --run ID``: error, log, job, results, the whole spec, the log's last
     lines."""
@@ -80,6 +102,8 @@ def run_detail_lines(
                 style="yellow",
             )
         )
+    if training is not None:
+        lines.append(training)
     if record is not None:
         lines.extend(_record_lines(spec, record))
     lines.append("spec")

@@ -21,8 +21,11 @@ from omnibench.errors import CorruptFileError
 from omnibench.execution.acceptance import Skipped, skipped
 from omnibench.execution.plan import PlannedRun, run_holder
 from omnibench.execution.process import hostname
+from omnibench.execution.run_files import TRAIN_STEPS_FILE
 from omnibench.execution.states import RunState
 from omnibench.execution.store import RunStore
+from omnibench.execution.train_steps import UnreadableStepsError, read_train_steps
+from omnibench.report.chance import AT_CHANCE, DIVERGED, run_at_chance
 from omnibench.report.labels import plural
 
 STATE_STYLES: dict[str, str] = {
@@ -91,14 +94,32 @@ def cell(value: Any) -> str:
 
 
 def top1(record: Mapping[str, Any] | None) -> str:
-    """The run's headline top-1 (mean over splits where there are several), marked when the run was
-    limited."""
+    """The run's headline top-1 (mean over splits where there are several), marked when the run
+    ended at chance (:mod:`omnibench.report.chance`) and when it was limited."""
     metrics = (record or {}).get("metrics") or {}
     value = metrics.get("top1_mean", metrics.get("top1"))
     if not isinstance(value, (int, float)):
         return ""
     limit = ((record or {}).get("spec") or {}).get("limit")
-    return f"{value:.2f}" + (f" (limit {limit})" if limit is not None else "")
+    return (
+        f"{value:.2f}"
+        + (f" {AT_CHANCE}" if run_at_chance(record) else "")
+        + (f" (limit {limit})" if limit is not None else "")
+    )
+
+
+def result_text(store: RunStore, suite: str, run_id: str, state: str, record: Any) -> str:
+    """What the top-1 column shows: :func:`top1` of a finished run; "diverged" for a failed one
+    whose training loss stopped being finite (its ``train_steps.json``)."""
+    if record is not None:
+        return top1(record)
+    if state not in (RunState.FAILED, RunState.DEAD):
+        return ""
+    try:
+        steps = read_train_steps(store.run_dir(suite, run_id) / TRAIN_STEPS_FILE)
+    except UnreadableStepsError:
+        return ""
+    return DIVERGED if steps is not None and steps.diverged_at is not None else ""
 
 
 WHOLE = ("suite", "run", "state", "action", "job", "top-1")  # what users act on: never cut
@@ -188,7 +209,7 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
             *[cell(labels.get(c)) for c in columns],
             state_text(plan.state),
             *job,
-            top1(records[plan.run_id]),
+            result_text(store, suite.name, plan.run_id, plan.state, records[plan.run_id]),
             *skip,
         )
     return table
@@ -314,7 +335,7 @@ def stored_run_row(
         "updated": status.updated if status else None,
         "error": reason or (status.error if status else None),
         "log": str(store.log_path(suite, run_id)),
-        "top1": top1(record),
+        "top1": result_text(store, suite, run_id, state, record),
         "skipped": dataclasses.asdict(skipped(record)),
         "holder": str(holder) if holder is not None else None,
         "holder_here": holder is not None and holder.process.host == hostname(),

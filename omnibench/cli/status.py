@@ -28,14 +28,16 @@ from omnibench.cli.options import (
     read_store,
     suite_settings,
 )
-from omnibench.cli.run_detail import run_detail_lines
+from omnibench.cli.run_detail import run_detail_lines, training_line
 from omnibench.cli.runs import ls_app
 from omnibench.errors import CorruptFileError, OmniBenchError
 from omnibench.execution.cancel import cancel_runs
 from omnibench.execution.plan import find_suite, judged_state, plan_runs
+from omnibench.execution.run_files import TRAIN_STEPS_FILE
 from omnibench.execution.runlog import linked_log
 from omnibench.execution.states import RunState
 from omnibench.execution.store import RunStore
+from omnibench.execution.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
 from omnibench.registry import did_you_mean
 
 app = typer.Typer()
@@ -191,9 +193,18 @@ def _show_run(store: RunStore, suite: str, prefix: str, as_json: bool) -> None:
         typer.echo(json.dumps(detail, indent=2))
         return
     console.print(Text(f"{suite}/{run_id}  ", style="bold") + tables.state_text(state))
-    lines = run_detail_lines(run_status, str(log), spec, record, log_tail(log), reason)
+    training = training_line(_train_steps(store, suite, run_id), record)
+    lines = run_detail_lines(run_status, str(log), spec, record, log_tail(log), reason, training)
     for line in [*lines, *([tables.held_note(row)] if row["holder"] else [])]:
         console.print(line, soft_wrap=True)
+
+
+def _train_steps(store: RunStore, suite: str, run_id: str) -> TrainSteps | None:
+    try:
+        return read_train_steps(store.run_dir(suite, run_id) / TRAIN_STEPS_FILE)
+    except UnreadableStepsError as err:
+        console.print(f"[yellow]no training curve[/]: {err}", soft_wrap=True)
+        return None
 
 
 def _readable(read: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
