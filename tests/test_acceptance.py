@@ -8,6 +8,7 @@ Real tiny models on generated videos through the CLI (inline executor). The synt
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -94,15 +95,20 @@ def _run(
     return code, out, store, load_suite(suite).specs[0].run_id()
 
 
+JUNK = b"\x00not a video" * 64
+# A whole MP4 container (an ``ftyp`` box, then a ``moov`` box) around bytes no decoder reads: the
+# pre-training probe passes it, and the run finds it broken only when it decodes it.
+WHOLE_CONTAINER = b"\x00\x00\x00\x10ftypisom\x00\x00\x02\x00" + (8 + len(JUNK)).to_bytes(4, "big")
+
+
 def _corrupt(
-    root: Path, list_name: str, count: int, header: bytes = b"\x00\x00\x00\x18ftyp"
+    root: Path, list_name: str, count: int, header: bytes = WHOLE_CONTAINER + b"moov"
 ) -> list[str]:
-    """Overwrite the first ``count`` videos of a list with bytes no decoder reads, after an MP4
-    container's first bytes (``header``: the pre-training probe then finds them only when
-    decoding them); their list entries."""
+    """Overwrite the first ``count`` videos of a list with ``header`` and bytes no decoder reads
+    (by default inside a whole MP4 container); their list entries."""
     entries = (root / list_name).read_text().splitlines()[:count]
     for entry in entries:
-        (root / entry.split()[0]).write_bytes(header + b"\x00not a video" * 64)
+        (root / entry.split()[0]).write_bytes(header + JUNK)
     return entries
 
 
@@ -128,22 +134,33 @@ def test_a_list_naming_avi_where_the_disk_has_mp4_fails_before_training(
 def test_unreadable_test_videos_fail_the_run_before_it_trains(
     tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Test videos that cannot be opened (no container, empty) are found from their first bytes
-    before training, and count against max_skipped as missing ones do."""
-    broken = _corrupt(data_root / "synthetic", "test1.txt", 1, header=b"")
-    empty = data_root / "synthetic" / (data_root / "synthetic" / "test1.txt").read_text().split()[2]
-    empty.write_bytes(b"")
+    """Test videos that cannot be opened (a truncated copy that lost its MP4 header, an empty
+    file, bytes of no container) are found from their structure before training, and count
+    against max_skipped as missing ones do."""
+    listed = [
+        data_root / "synthetic" / line.split()[0]
+        for line in (data_root / "synthetic" / "test1.txt").read_text().splitlines()
+    ]
+    whole = listed[0].read_bytes()
+    listed[0].write_bytes(whole[: len(whole) // 2])  # an interrupted copy: its moov box is gone
+    listed[1].write_bytes(b"")
     code, out, store, run_id = _run(capsys, _suite(tmp_path), data_root)
     assert code == 1
     error = store.read_status("trust", run_id).error
-    first = data_root / "synthetic" / broken[0].split()[0]
-    assert error.startswith(
-        "synthetic/test1: 2 of 3 (66.7%) videos missing or unreadable, more than max_skipped 1%; "
-        f"first: {first} (listed at {data_root / 'synthetic' / 'test1.txt'}:1; cannot open:"
-    )
+    assert re.match(
+        r"synthetic/test1: 2 of 3 \(66.7%\) videos missing or unreadable, more than max_skipped "
+        rf"1%; first: {re.escape(str(listed[0]))} \(listed at .*test1.txt:1; cannot open: "
+        rf"truncated MP4/MOV: its 'mdat' at byte \d+ ends at byte \d+, past the end of the file "
+        rf"\({len(whole) // 2} bytes\)\)",
+        error,
+    ), error
     assert "loss" not in store.log_path("trust", run_id).read_text()  # no training was spent
     code, out, store, run_id = _run(capsys, _suite(tmp_path, max_skipped=0.7), data_root)
     assert code == 0 and "2/3 eval" in out and store.is_done("trust", run_id)  # counted
+    _corrupt(data_root / "synthetic", "test1.txt", 1, header=b"")  # no container at all
+    code, out, store, run_id = _run(capsys, _suite(tmp_path), data_root, "--force")
+    error = store.read_status("trust", run_id).error
+    assert code == 1 and "test1.txt:1; cannot open: " in error and "loss" not in out, error
 
 
 def test_a_split_without_any_readable_video_fails_instead_of_reporting_nan(

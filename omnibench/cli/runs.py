@@ -273,7 +273,8 @@ def _execute_and_summarize(
     if not todo:
         console.print(
             "nothing to execute: every selected run is done, queued, held or corrupt "
-            "(--force reruns)"
+            "(--force reruns)",
+            soft_wrap=True,
         )
     if any(p.state in (RunState.FAILED, RunState.DEAD, RunState.CORRUPT) for p in final):
         raise typer.Exit(1)

@@ -3,11 +3,12 @@
 
 A list that names ``.avi`` files where the disk holds ``.mp4`` would otherwise train on nothing
 and evaluate to ``nan``; a third of the videos missing, or a test video this user may not read,
-would be found only after hours of training. Each video is probed from its first bytes
-(:mod:`omnibench.data.probe`: missing, unreadable, empty, or no video container), with a thread
-pool (network filesystems answer slowly); a file that names no known container is opened by the
-decoder. A video that cannot be opened counts like a missing one: a run whose share of them
-exceeds ``max_skipped`` fails at once; within it, they are skipped and counted as broken.
+would be found only after hours of training. Each video is probed from its first bytes and its
+container's top-level structure (:mod:`omnibench.data.probe`: missing, unreadable, empty, a
+truncated MP4 or AVI), with a thread pool (network filesystems answer slowly); a file in doubt
+is opened by the decoder. A video that cannot be opened counts like a missing one: a run whose
+share of them exceeds ``max_skipped`` fails at once; within it, they are skipped and counted as
+broken.
 """
 
 from __future__ import annotations
@@ -18,23 +19,26 @@ from pathlib import Path
 
 from omnibench.config.spec import RunSpec
 from omnibench.data import Split, VideoRecord
-from omnibench.data.probe import MISSING, file_problem, known_container
+from omnibench.data.probe import NO_CONTAINER, video_problem
+from omnibench.data.readable import MISSING
 from omnibench.execution.acceptance import UnusableRunError, share_text, too_many_skipped
 
 STAT_THREADS = 32
 
 
 def _probe(path: Path) -> str | None:
-    """Why ``path`` cannot be opened as a video (None: it can), from its first bytes."""
-    problem, head = file_problem(path)
-    if problem is not None or known_container(head):
+    """Why ``path`` cannot be opened as a video (None: it can): from its first bytes and its
+    container's structure; a container in doubt is opened by the decoder, which decides."""
+    problem, doubt = video_problem(path)
+    if problem is not None or doubt is None:
         return problem
     from omnibench.data.video import BrokenVideoError, open_video  # noqa: PLC0415 (torch)
 
     try:
         open_video(path)
     except BrokenVideoError as error:
-        return str(error).removeprefix(f"{path}: ")
+        decoder = str(error).removeprefix(f"{path}: ")
+        return decoder if doubt == NO_CONTAINER else f"cannot open: {doubt}"
     return None
 
 
