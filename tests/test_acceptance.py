@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cpu_options
+from conftest import JUNK, UNDECODABLE_MP4, cpu_options
 from omnibench.cli import main
 from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
@@ -95,20 +95,12 @@ def _run(
     return code, out, store, load_suite(suite).specs[0].run_id()
 
 
-JUNK = b"\x00not a video" * 64
-# A whole MP4 container (an ``ftyp`` box, then a ``moov`` box) around bytes no decoder reads: the
-# pre-training probe passes it, and the run finds it broken only when it decodes it.
-WHOLE_CONTAINER = b"\x00\x00\x00\x10ftypisom\x00\x00\x02\x00" + (8 + len(JUNK)).to_bytes(4, "big")
-
-
-def _corrupt(
-    root: Path, list_name: str, count: int, header: bytes = WHOLE_CONTAINER + b"moov"
-) -> list[str]:
-    """Overwrite the first ``count`` videos of a list with ``header`` and bytes no decoder reads
-    (by default inside a whole MP4 container); their list entries."""
+def _corrupt(root: Path, list_name: str, count: int, content: bytes = UNDECODABLE_MP4) -> list[str]:
+    """Overwrite the first ``count`` videos of a list with ``content`` (by default bytes no decoder
+    reads inside a whole MP4 container); their list entries."""
     entries = (root / list_name).read_text().splitlines()[:count]
     for entry in entries:
-        (root / entry.split()[0]).write_bytes(header + JUNK)
+        (root / entry.split()[0]).write_bytes(content)
     return entries
 
 
@@ -157,7 +149,7 @@ def test_unreadable_test_videos_fail_the_run_before_it_trains(
     assert "loss" not in store.log_path("trust", run_id).read_text()  # no training was spent
     code, out, store, run_id = _run(capsys, _suite(tmp_path, max_skipped=0.7), data_root)
     assert code == 0 and "2/3 eval" in out and store.is_done("trust", run_id)  # counted
-    _corrupt(data_root / "synthetic", "test1.txt", 1, header=b"")  # no container at all
+    _corrupt(data_root / "synthetic", "test1.txt", 1, content=JUNK)  # no container at all
     code, out, store, run_id = _run(capsys, _suite(tmp_path), data_root, "--force")
     error = store.read_status("trust", run_id).error
     assert code == 1 and "test1.txt:1; cannot open: " in error and "loss" not in out, error

@@ -19,31 +19,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from conftest import cpu_options
+from conftest import cpu_options, write_tiny_suite
 from omnibench.config.suite import load_suite
 from omnibench.execution.store import RunStore
-
-SUITE = """\
-name: {name}
-description: output faults
-table: {{paper_table: null, title: out, layout: grid, rows: [model.name], columns: [seed], \
-metrics: [top1]}}
-base:
-  protocol: {protocol}
-  dataset: synthetic
-  model: {{name: {model}, backbone: omnibench-tiny-vit, pretrained: null}}
-  data: {{frames: 4, input_size: 32, short_side: 32}}
-  optim: {{epochs: 1, batch_size: 3, warmup_epochs: 0, mixup: 0.0, cutmix: 0.0, precision: fp32}}
-grid:
-  seed: {seeds}
-"""
-
-
-def write_suite(directory: Path, name: str, seeds: list[int], trains: bool = False) -> Path:
-    path = directory / f"{name}.yaml"
-    protocol, model = ("supervised", "omniclip") if trains else ("eval_only", "vanilla_clip")
-    path.write_text(SUITE.format(name=name, protocol=protocol, model=model, seeds=seeds))
-    return path
 
 
 def omnibench(*args: str, columns: int = 250, **popen: object) -> subprocess.Popen[str]:
@@ -86,7 +64,7 @@ def resize(mount: Path, size: str) -> None:
 def test_a_full_disk_is_named_and_the_runs_resume_once_there_is_space(
     small_disk: Path, small_data_root: Path, tmp_path: Path
 ) -> None:
-    suite = write_suite(tmp_path, "full", [1, 2])
+    suite = write_tiny_suite(tmp_path, "full", [1, 2])
     results = ["--results", str(small_disk / "r")]
     code, out = finished("run", str(suite), *results, *cpu_options(small_data_root))
     assert code == 2 and "Traceback" not in out, out
@@ -108,7 +86,7 @@ def test_a_full_disk_during_a_checkpoint_names_it_and_the_run_resumes(
     small_disk: Path, small_data_root: Path, tmp_path: Path
 ) -> None:
     resize(small_disk, "400k")  # the run's small files fit, its ~1 MB checkpoint does not
-    suite = write_suite(tmp_path, "ckpt", [1], trains=True)
+    suite = write_tiny_suite(tmp_path, "ckpt", [1], trains=True)
     results = ["--results", str(small_disk / "r")]
     code, out = finished("run", str(suite), *results, *cpu_options(small_data_root), "--limit", "2")
     run_id = load_suite(suite, {"limit": (2, "--limit 2")}).specs[0].run_id()
@@ -142,7 +120,7 @@ def test_a_closed_output_pipe_neither_kills_nor_orphans_runs(
 ) -> None:
     """``omnibench run SUITE | head -2``: the reader goes after two lines; every run still ends
     done, with its whole log, and the command exits as its runs say."""
-    suite = write_suite(tmp_path, "piped", [1, 2, 3])
+    suite = write_tiny_suite(tmp_path, "piped", [1, 2, 3])
     store = RunStore(tmp_path / "r")
     proc = omnibench(
         "run",
@@ -168,7 +146,7 @@ def test_output_in_a_file_reads_top_to_bottom_at_80_columns(
     small_data_root: Path, tmp_path: Path
 ) -> None:
     """As under Slurm or nohup: each run's progress lines in order, tables whole at 80 columns."""
-    suite = write_suite(tmp_path, "filed", [1, 2])
+    suite = write_tiny_suite(tmp_path, "filed", [1, 2])
     results = ["--results", str(tmp_path / "r")]
     with open(tmp_path / "out.txt", "w") as sink:
         proc = omnibench(

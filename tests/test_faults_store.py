@@ -18,24 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cpu_options, plant_lock
+from conftest import cpu_options, plant_lock, write_tiny_suite
 from omnibench.cli import main
 from omnibench.config.suite import Suite, load_suite
 from omnibench.execution.store import RunStore, atomic_write_json
 
-SUITE = """\
-name: {name}
-description: four runs the tests fill by hand
-table: {{paper_table: null, title: Four, layout: grid, rows: [model.name], columns: [seed], \
-metrics: [top1]}}
-base:
-  protocol: eval_only
-  dataset: synthetic
-  model: {{name: vanilla_clip, backbone: omnibench-tiny-vit, pretrained: null}}
-  data: {{frames: 4, input_size: 32, short_side: 32}}
-grid:
-  seed: {seeds}
-"""
 CORRUPT = {  # what a fault leaves in a file -> what omnibench says is wrong with it
     ("record.json", "{}"): "record.json: not a run record (no 'run_id')",
     ("record.json", "[]"): "record.json: not a run record (a JSON list, not an object)",
@@ -60,9 +47,7 @@ def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
 
 
 def make_suite(directory: Path, name: str, seeds: list[int] | None = None) -> Suite:
-    path = directory / f"{name}.yaml"
-    path.write_text(SUITE.format(name=name, seeds=seeds or [1, 2, 3, 4]))
-    return load_suite(path)
+    return load_suite(write_tiny_suite(directory, name, seeds or [1, 2, 3, 4]))
 
 
 def finish(store: RunStore, suite: Suite, index: int, top1: float) -> str:
