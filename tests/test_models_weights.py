@@ -122,6 +122,21 @@ def test_a_state_dict_without_a_stated_activation_is_refused(
     )
 
 
+@pytest.mark.parametrize("junk", [b"\x9bvY\xc2*\xaee\x02" * 1000, b""], ids=["random", "empty"])
+def test_a_junk_weights_file_is_named_as_such_before_and_when_loading(
+    tmp_path: Path, junk: bytes
+) -> None:
+    from omnibench.models.weights import check_statement
+
+    path = tmp_path / "junk.pt"
+    path.write_bytes(junk)
+    wanted = rf"^model.pretrained {path} is not a weights file: neither torch.save's zip or pickle"
+    with pytest.raises(OmniBenchError, match=wanted):
+        check_statement(TINY, str(path), "quick_gelu")  # validate and --dry-run
+    with pytest.raises(OmniBenchError, match=wanted):
+        build(str(path), activation="quick_gelu")  # the run itself
+
+
 def test_a_sidecar_open_clip_config_declares_the_activation(
     quickgelu_source: torch.nn.Module, tmp_path: Path
 ) -> None:

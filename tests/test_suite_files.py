@@ -64,6 +64,10 @@ def test_validate_command_names_what_to_declare(
     monkeypatch.delenv(
         "HF_HUB_OFFLINE", raising=False
     )  # a login node: open_clip may download the weights
+    data = no_declared_datasets.parent / "data"
+    for dataset in ("hmdb51", "ucf101", "k400", "k600", "ssv2"):
+        (data / dataset).mkdir(parents=True)
+    monkeypatch.setenv("OMNIBENCH_DATA", str(data))
     assert main(["validate"]) == 0
     out = capsys.readouterr().out
     assert all(f"ok  {name}:" in out for name in PAPER_SUITES)

@@ -6,7 +6,10 @@ Nothing here imports torch: these commands read ``spec.json``, ``status.json`` a
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,12 +17,25 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from omnibench.cli import checks
 from omnibench.cli import run_tables as tables
-from omnibench.cli.options import JsonOut, Limit, Results, Settings, suite_settings
+from omnibench.cli.options import (
+    DataRoot,
+    JsonOut,
+    Limit,
+    Results,
+    Settings,
+    read_store,
+    suite_settings,
+)
+from omnibench.cli.run_detail import run_detail_lines, training_line
 from omnibench.cli.runs import ls_app
-from omnibench.errors import OmniBenchError
-from omnibench.execution.plan import cancel_runs, find_suite, judged_state, plan_runs
+from omnibench.errors import CorruptFileError, OmniBenchError
+from omnibench.execution.cancel import cancel_runs
+from omnibench.execution.plan import find_suite, judged_state, plan_runs
 from omnibench.execution.run_files import TRAIN_STEPS_FILE
+from omnibench.execution.runlog import linked_log
+from omnibench.execution.states import RunState
 from omnibench.execution.store import RunStore
 from omnibench.execution.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
 from omnibench.registry import did_you_mean
@@ -49,11 +65,12 @@ def status(
     settings: Settings = None,
     limit: Limit = None,
     results: Results = None,
+    data_root: DataRoot = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Each run's state (new / pending / running / done / stale / failed), Slurm job and top-1; \
-failures below the table."""
-    store = RunStore(results)
+    """Each run's state (new / pending / running / dead / done / stale / failed / corrupt), Slurm \
+job and top-1; below it, why a run failed, died or is corrupt, and who holds a running one."""
+    store = read_store(results)
     if suite is None:
         if run is not None:
             raise OmniBenchError("--run needs the suite: omnibench status SUITE --run RUN")
@@ -65,7 +82,7 @@ failures below the table."""
             store, suite, as_json
         )  # runs of a suite with no file (omnibench eval's records)
     else:
-        _show_suite(store, suite, suite_settings(settings, limit), as_json)
+        _show_suite(store, suite, suite_settings(settings, limit), as_json, data_root)
 
 
 def _has_definition(name: str, store: RunStore) -> bool:
@@ -83,7 +100,9 @@ def stored_name(store: RunStore, suite: str) -> str:
     return load_suite(suite).name
 
 
-def _show_suite(store: RunStore, name: str, settings: Any, as_json: bool) -> None:
+def _show_suite(
+    store: RunStore, name: str, settings: Any, as_json: bool, data_root: Path | None = None
+) -> None:
     loaded = find_suite(name, store, settings)
     plans = plan_runs(loaded.name, loaded.specs, store)
     rows = [
@@ -103,6 +122,8 @@ def _show_suite(store: RunStore, name: str, settings: Any, as_json: bool) -> Non
             f"settings, or an older suite file): omnibench ls runs -s {loaded.name}[/]",
             soft_wrap=True,
         )
+    if data_root is not None:
+        checks.print_findings(checks.unfinished_data_findings(plans, data_root))
 
 
 def _show_store(store: RunStore, suite: str | None, as_json: bool) -> None:
@@ -121,7 +142,7 @@ def _show_store(store: RunStore, suite: str | None, as_json: bool) -> None:
     elif not rows:
         console.print(f"no runs in {store.root}")
     else:
-        console.print(tables.store_table(rows, tables.plural(len(rows), "run")))
+        tables.print_table(console, tables.store_table(rows, tables.plural(len(rows), "run")))
         console.print(
             tables.counts_line([r["state"] for r in rows]),
             f"  results: {store.root}",
@@ -152,9 +173,11 @@ def resolve_run(store: RunStore, suite: str, prefix: str) -> str:
 def _show_run(store: RunStore, suite: str, prefix: str, as_json: bool) -> None:
     run_id = resolve_run(store, suite, prefix)
     state, run_status, reason = judged_state(store, suite, run_id)
-    spec = store.read_spec(suite, run_id) or {}
-    record = store.read_record(suite, run_id)
-    log = run_status.log if run_status and run_status.log else str(store.log_path(suite, run_id))
+    row = tables.stored_run_row(store, suite, run_id, state, run_status, reason)
+    spec, record = _readable(lambda: store.read_spec(suite, run_id)), None
+    if state != RunState.CORRUPT:
+        record = store.read_record(suite, run_id)
+    log = store.log_path(suite, run_id)
     if as_json:
         detail = {
             "suite": suite,
@@ -162,17 +185,17 @@ def _show_run(store: RunStore, suite: str, prefix: str, as_json: bool) -> None:
             "state": state,
             "status": run_status.to_dict() if run_status else None,
             "reason": reason,
-            "log": log,
+            "holder": row["holder"],
+            "log": str(log),
             "spec": spec,
             "record": record,
         }
         typer.echo(json.dumps(detail, indent=2))
         return
     console.print(Text(f"{suite}/{run_id}  ", style="bold") + tables.state_text(state))
-    training = tables.training_line(_train_steps(store, suite, run_id), record)
-    for line in tables.run_detail_lines(
-        run_status, log, spec, record, _log_tail(log), reason, training
-    ):
+    training = training_line(_train_steps(store, suite, run_id), record)
+    lines = run_detail_lines(run_status, str(log), spec, record, log_tail(log), reason, training)
+    for line in [*lines, *([tables.held_note(row)] if row["holder"] else [])]:
         console.print(line, soft_wrap=True)
 
 
@@ -184,12 +207,25 @@ def _train_steps(store: RunStore, suite: str, run_id: str) -> TrainSteps | None:
         return None
 
 
-def _log_tail(path: str) -> list[str]:
+def _readable(read: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+    """What ``read`` returns, or {} for a missing or corrupt file (the run's state says which)."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return [line.rstrip("\n") for line in handle.readlines()[-LOG_TAIL:]]
-    except OSError:
+        return read() or {}
+    except CorruptFileError:
+        return {}
+
+
+def log_tail(path: Path, count: int = LOG_TAIL) -> list[str]:
+    """The last ``count`` lines of a run's log, never read through a symbolic link (a link planted
+    in the store must not print a file from elsewhere)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return [f"(not shown: {linked_log(path)})"]
         return []
+    with os.fdopen(fd, encoding="utf-8", errors="replace") as handle:
+        return [line.rstrip("\n") for line in handle.readlines()[-count:]]
 
 
 @app.command()
@@ -199,7 +235,7 @@ def cancel(
 ) -> None:
     """Stop a suite's queued and running runs (scancel, or SIGTERM to local processes) and mark \
 them failed."""
-    store = RunStore(results)
+    store = read_store(results)
     name = stored_name(store, suite)
     done = cancel_runs(store, name)
     if done.slurm:
@@ -227,8 +263,19 @@ them failed."""
             f"on another host): {', '.join(done.gone)}",
             soft_wrap=True,
         )
-    if not (done.slurm or done.stopped or done.dead or done.gone):
+    for run_id, holder in done.elsewhere:
+        console.print(
+            Text.assemble(
+                ("not stopped", "yellow"),
+                f": run {run_id} is held by {holder}, on another host: stop it there; "
+                f"if that process is gone, omnibench unlock {name} --run {run_id}",
+            ),
+            soft_wrap=True,
+        )
+    if not (done.slurm or done.stopped or done.dead or done.gone or done.elsewhere):
         console.print(f"no queued or running runs recorded for suite '{name}' in {store.root}")
+    if done.elsewhere:
+        raise typer.Exit(1)
 
 
 @ls_app.command("runs")
@@ -240,4 +287,4 @@ def ls_runs(
     as_json: JsonOut = False,
 ) -> None:
     """Every run in the store with its state."""
-    _show_store(RunStore(results), suite, as_json)
+    _show_store(read_store(results), suite, as_json)

@@ -68,6 +68,7 @@ class SuiteProgress:
         )  # captured now: runs later redirect sys.stdout to their logs
         self.began = time.monotonic()
         self.stopped = threading.Event()
+        self.looking = threading.Lock()  # one look at a time: the thread's, or the launch's
         self.display: Progress | None = None
         self.task: TaskID | None = None
 
@@ -97,15 +98,21 @@ class SuiteProgress:
             self.poll()
 
     def poll(self) -> None:
-        """Look at every unfinished run's status once; report starts and ends."""
-        for run in self.runs:
-            if run.state is None:
-                self._look(run)
-        if self.display is not None and self.task is not None:
-            self.display.update(self.task, completed=self.finished, status=self.status())
+        """Look at every unfinished run's status once; report starts and ends. Called by the
+        watching thread, and by an inline launch in order with its runs' output (so a log reads
+        top to bottom)."""
+        with self.looking:
+            for run in self.runs:
+                if run.state is None:
+                    self._look(run)
+            if self.display is not None and self.task is not None:
+                self.display.update(self.task, completed=self.finished, status=self.status())
 
     def _stamp(self, run_id: str) -> tuple[int, str | None]:
-        status = self.store.read_status(self.suite, run_id)
+        try:
+            status = self.store.read_status(self.suite, run_id)
+        except OmniBenchError:  # a corrupt status: cleared before the run starts (--force)
+            return (0, None)
         return (
             (int(status.extra.get("starts", 0)), status.updated)
             if status is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from omnibench.registry import did_you_mean
 
 NORMALIZATIONS = ("clip", "imagenet")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+SEED_END = 2**63  # seeds are in [0, SEED_END)
 DEFAULT_MAX_SKIPPED = 0.01  # share of a split's videos that may be skipped as broken
 
 
@@ -131,6 +133,8 @@ class RunSpec:
             "must be an integer >= 1",
         )
         _check(0 <= self.max_skipped <= 1, "max_skipped", "must be a share in [0, 1]")
+        for key in ("seed", "data_seed"):  # what numpy's and torch's generators take
+            _check(0 <= getattr(self, key) < SEED_END, key, "must be an integer in [0, 2**63)")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of every field (options as ordinary dicts)."""
@@ -269,6 +273,8 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
         item = args[0] if args else Any
         return tuple(coerce(v, item, where) for v in value)
     if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):  # .inf passes every bound (lr > 0), .nan none; neither trains
+            raise SpecError(f"{where}: must be a finite number, got {value}")
         return float(value)
     if annotation is int and isinstance(value, bool):
         raise SpecError(f"{where}: expected int, got {value!r}")

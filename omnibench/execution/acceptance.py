@@ -89,6 +89,59 @@ def too_many_skipped(
     )
 
 
+RECORD_SECTIONS = {  # what readers of a record use, and the JSON type each must have when present
+    "spec": dict,
+    "seeds": dict,
+    "files": dict,
+    "cost": dict,
+    "skipped_videos": dict,
+    "classes": list,
+    "evaluations": list,
+    "classes_per_dataset": dict,
+}
+
+
+def record_shape_problem(record: Mapping[str, Any], run_id: str | None = None) -> str | None:
+    """Why ``record`` is not a run record at all (None: it is one): no run id, no numeric metrics,
+    a section of the wrong type, another run's id. Such a file is *corrupt*, never done."""
+    if not isinstance(record.get("run_id"), str):
+        return "not a run record (no 'run_id')"
+    if run_id is not None and record["run_id"] != run_id:
+        return f"the record of run {record['run_id']}, not of run {run_id}"
+    metrics = record.get("metrics")
+    if not isinstance(metrics, dict) or not metrics:
+        return "not a run record (no 'metrics' mapping)"
+    if not all(_is_number(v) for v in metrics.values()):
+        return "not a run record ('metrics' holds values that are not numbers)"
+    for key, kind in RECORD_SECTIONS.items():
+        if record.get(key) is not None and not isinstance(record[key], kind):
+            return f"not a run record ('{key}' is not a {'list' if kind is list else 'mapping'})"
+    train = record.get("train")
+    if train is not None and not isinstance(train, dict):
+        return "not a run record ('train' is not a mapping)"
+    counted = {
+        "evaluations": (record.get("evaluations") or [], ("videos", "skipped", "nonfinite")),
+        "train": ([train] if train else [], ("videos", "clips", "epochs")),
+        "train.history": ((train or {}).get("history") or [], ("loss", "epoch")),
+        "skipped_videos": ([record.get("skipped_videos") or {}], ("train", "eval")),
+    }
+    for where, (entries, fields) in counted.items():
+        if not isinstance(entries, list) or not all(_counts(e, fields) for e in entries):
+            return f"not a run record ('{where}' holds a value that is not a number)"
+    return None
+
+
+def _counts(entry: Any, fields: tuple[str, ...]) -> bool:
+    """``entry`` is a mapping whose ``fields``, where present and set, are numbers."""
+    return isinstance(entry, dict) and all(
+        entry.get(f) is None or _is_number(entry[f]) for f in fields
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def record_problems(record: Mapping[str, Any]) -> list[str]:
     """Why a record's numbers cannot be stood behind (empty: none), most fundamental first."""
     limit = float((record.get("spec") or {}).get("max_skipped", DEFAULT_MAX_SKIPPED))

@@ -1,6 +1,13 @@
-"""The names of the files in a run's folder, ``<results>/<suite>/<run_id>/``, defined once."""
+"""The names of the files in a run's folder, ``<results>/<suite>/<run_id>/``, defined once, and
+how its JSON files are read (a file that cannot be read is :class:`CorruptFileError`)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from omnibench.errors import CorruptFileError
 
 SPEC_FILE = "spec.json"  # the run's spec, written when the run is prepared
 STATUS_FILE = "status.json"  # its recorded state (execution.states.RECORDED), job, error
@@ -13,3 +20,27 @@ TRAIN_STEPS_FILE = "train_steps.json"  # loss and LR of every optimiser step (ex
 EVENTS_FILE = "events.out.tfevents.omnibench"  # TensorBoard's, with --tensorboard (tb_events)
 RECORD_FILE = "record.json"  # written last: a run is finished exactly when it exists
 SUITE_SOURCE_FILE = "suite.json"  # in <results>/<suite>/: the suite file its runs came from
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in ``path``, or None when there is no such file; :class:`CorruptFileError` when it
+    cannot be read or parsed (a truncated write, a file replaced by hand)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (
+        FileNotFoundError,
+        NotADirectoryError,
+    ):  # NotADirectoryError: a file stands where a folder should
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptFileError(path, f"not valid JSON ({err})") from None
+    except OSError as err:
+        raise CorruptFileError(path, f"cannot read ({err.strerror})") from None
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any] | None:
+    """:func:`read_json` of a file that must hold a JSON object (``what`` names it in the error)."""
+    data = read_json(path)
+    if data is not None and not isinstance(data, dict):
+        raise CorruptFileError(path, f"not {what} (a JSON {type(data).__name__}, not an object)")
+    return data

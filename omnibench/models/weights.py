@@ -148,11 +148,29 @@ def quickgelu_hint(backbone: str) -> str:
     return f" (or backbone '{name}')" if name in backbone_configs() else ""
 
 
+def check_weights_file(path: Path) -> None:
+    """Refuse, in one line, a file that is no weights file at all: neither ``torch.save``'s zip or
+    pickle, nor safetensors (read from its first bytes; whether its tensors fit is checked when
+    loaded)."""
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    safetensors = len(head) == 9 and head[8:9] == b"{"  # 8-byte header length, then JSON
+    if head.startswith((b"PK\x03\x04", b"\x80")) or safetensors:  # zip; pickle protocol >= 2
+        return
+    shown = head[:8].hex(" ") or "nothing: the file is empty"
+    raise OmniBenchError(
+        f"model.pretrained {path} is not a weights file: neither torch.save's zip or pickle nor "
+        f"safetensors (it starts with {shown})"
+    )
+
+
 def check_statement(backbone: str, pretrained: str | None, stated: str | None) -> None:
-    """Before anything runs (``omnibench validate``): a local state dict must have its activation
-    declared or stated. Cheap: reads no weights (archives and tags are checked when loaded)."""
+    """Before anything runs (``omnibench validate``): a local state dict must be a weights file
+    and have its activation declared or stated. Cheap: reads no weights (archives and tags are
+    checked when loaded)."""
     path = Path(pretrained).expanduser() if pretrained else None
     if path is not None and path.is_file() and not is_torchscript(path):
+        check_weights_file(path)
         file_activation(backbone, path, stated)
 
 
