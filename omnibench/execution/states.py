@@ -2,7 +2,8 @@
 
 ``status.json`` records four (``RECORDED``); ``status`` and the report show three more, derived
 when a store is read: ``new`` (never started), ``dead`` (``running``, but the process holding it
-is provably gone) and ``stale`` (finished, but annotation files it read have changed since).
+is provably gone) and ``stale`` (finished, but annotation files it read have changed since, or
+another revision of its model or protocol computed it: :mod:`omnibench.config.revisions`).
 """
 
 from __future__ import annotations
