@@ -1,9 +1,11 @@
-"""Colour augmentation and normalisation as one affine map per clip, applied on the model's device.
+"""Colour augmentation and normalisation as one affine map per frame, applied on the model's device.
 
 Brightness (a scale), contrast (a scale plus the frame's mean gray level), saturation, hue and
 grayscale (3x3 matrices) and the CLIP / ImageNet normalisation are all affine in a pixel's
-RGB, so a clip's whole colour pipeline is one map. A loader worker only draws it (a few 3x3
-products); :func:`apply_color` runs it on a batch of uint8 clips where the model runs. The
+RGB, so a frame's whole colour pipeline is one map (drawn per frame, as X-CLIP's pipeline applies
+torchvision's ``ColorJitter`` to each frame with fresh factors and order; the jitter and
+grayscale coins are per clip). A loader worker only draws the maps (a few 3x3 products a frame);
+:func:`apply_color` runs them on a batch of uint8 clips where the model runs. The
 worker then ships uint8 frames (a quarter of float32's bytes through shared memory and to the
 GPU) and its time goes to decoding; the same split as timm's prefetching loader, which
 normalises on the GPU.
@@ -12,7 +14,10 @@ A colour map is a ``(3, 9)`` tensor ``[M | A | c | low | high]``: pixel ``x`` (R
 [0, 255]) of a frame whose mean colour is ``mu`` becomes ``clamp(M x + A mu + c, low, high)``
 per channel. ``A mu`` carries contrast exactly: the mean of an affine image is the affine map
 of the mean colour. The clamp to the image range comes once, at the end (torchvision clamps
-after each jitter op; the two differ only where an intermediate colour left [0, 1]).
+after each jitter op; the two differ only where an intermediate colour left [0, 1]), and hue is
+a rotation about the gray axis (:func:`hue_matrix`), not HSV's. ``data.augment: stepwise``
+(:mod:`omnibench.data.transforms`) runs torchvision's own ops instead; docs/FIDELITY.md measures
+the difference.
 """
 
 from __future__ import annotations
@@ -121,27 +126,34 @@ def draw_color_jitter(uniforms: list[float] | None = None) -> Affine:
     return affine
 
 
+def stacked(affines: list[Affine]) -> Affine:
+    """Several colour maps (one per frame) as one affine of stacked arrays."""
+    linear, from_mean, offset = zip(*affines)
+    return np.stack(linear), np.stack(from_mean), np.stack(offset)
+
+
 def color_map(affine: Affine, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """The ``(3, 9)`` map of ``affine`` followed by normalisation with ``mean``/``std`` (of [0, 1]
-    pixels)."""
+    """The ``(..., 3, 9)`` map of ``affine`` (or of each of :func:`stacked` affines) followed by
+    normalisation with ``mean``/``std`` (of [0, 1] pixels)."""
     mean_255, std_255 = np.asarray(mean) * PIXEL_MAX, np.asarray(std) * PIXEL_MAX
     linear, from_mean, offset = affine
+    lead = np.shape(offset)[:-1]
     low, high = -mean_255 / std_255, (PIXEL_MAX - mean_255) / std_255
     columns = [
         linear / std_255[:, None],
         from_mean / std_255[:, None],
-        ((offset - mean_255) / std_255)[:, None],
-        low[:, None],
-        high[:, None],
+        ((offset - mean_255) / std_255)[..., None],
+        np.broadcast_to(low[:, None], (*lead, 3, 1)),
+        np.broadcast_to(high[:, None], (*lead, 3, 1)),
     ]
-    return torch.from_numpy(np.concatenate(columns, axis=1).astype(np.float32))
+    return torch.from_numpy(np.concatenate(columns, axis=-1).astype(np.float32))
 
 
 def apply_color(
     video: torch.Tensor, maps: torch.Tensor, clips_per_pass: int | None = None
 ) -> torch.Tensor:
-    """Float clips ``(..., T, 3, H, W)`` from uint8 ``video`` and its colour ``maps``
-    ``(..., 3, 9)``.
+    """Float clips ``(..., T, 3, H, W)`` from uint8 ``video`` and its colour ``maps``: one per clip
+    ``(..., 3, 9)`` or one per frame ``(..., T, 3, 9)``.
 
     Runs where ``video`` is (the model's device): a cast, a per-frame mean, a batched 3x3 matmul
     and the clamp, over ``clips_per_pass`` clips at a time. By default a GPU takes the whole
@@ -150,7 +162,10 @@ def apply_color(
     """
     *lead, frames, channels, height, width = video.shape
     clips = video.reshape(-1, frames, channels, height, width)
-    maps = maps.to(device=video.device, dtype=torch.float32).reshape(-1, 1, channels, COLUMNS)
+    per_clip = maps.dim() == video.dim() - 2
+    maps = maps.to(device=video.device, dtype=torch.float32).reshape(
+        len(clips), 1 if per_clip else frames, channels, COLUMNS
+    )
     out = torch.empty(clips.shape, dtype=torch.float32, device=video.device)
     step = clips_per_pass or (1 if video.device.type == "cpu" else max(len(clips), 1))
     for start in range(0, len(clips), step):
@@ -160,7 +175,7 @@ def apply_color(
 
 
 def _color_into(out: torch.Tensor, clips: torch.Tensor, maps: torch.Tensor) -> None:
-    """Write clips ``(n, T, 3, H, W)`` through maps ``(n, 1, 3, 9)`` into ``out``
+    """Write clips ``(n, T, 3, H, W)`` through maps ``(n, 1 or T, 3, 9)`` into ``out``
     ``(n, T, 3, H*W)``."""
     pixels = clips.to(torch.float32, memory_format=torch.contiguous_format).flatten(-2)
     linear, from_mean, offset, low, high = maps.split([3, 3, 1, 1, 1], dim=-1)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from omnibench.config.revisions import computed_by
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
 from omnibench.data import (
@@ -166,9 +167,9 @@ def limited(ctx: RunContext, split: Split, use: str) -> Split:
 
 def _dataset(ctx: RunContext, split: Split, train: bool) -> VideoClipDataset:
     data = ctx.spec.data
-    hflip = ctx.adapter(split.dataset).allows_hflip
+    hflip = ctx.adapter(split.dataset).allows_hflip if data.hflip is None else data.hflip
     transform = build_transform(
-        train, data.input_size, data.short_side, data.normalization, hflip=hflip
+        train, data.input_size, data.short_side, data.normalization, hflip, data.augment
     )
     clips, crops = (1, 1) if train else (data.test_clips, data.test_crops)
     return VideoClipDataset(
@@ -196,6 +197,7 @@ def train(ctx: RunContext, model: VideoCLIPModel, split: Split) -> TrainResult:
         workers=ctx.runtime.workers,
         collate=collate_clips,
         data_fingerprint=data_fingerprint((r.path, r.label) for r in split.records),
+        computed_by=computed_by(ctx.spec.to_dict()),
     )
     ctx.progress.message(
         f"training on {split.dataset}/{split.name}: "
