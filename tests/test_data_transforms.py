@@ -153,3 +153,17 @@ def test_training_outputs_stay_in_the_image_range() -> None:
         torch.manual_seed(seed)
         pixels = _finish(transform(video))[0] * std + mean
         assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
+
+
+def test_stepwise_colours_each_frame_in_the_worker() -> None:
+    """augment: stepwise runs torchvision's ColorJitter on each uint8 frame (its own factors) and
+    leaves the maps to normalise only; fused leaves the uint8 pixels to the maps."""
+    video = _video(1).expand(4, -1, -1, -1).contiguous()
+    normalise_only = build_transform(False, 32, 40)(_video(1))[1][0]
+    changed = 0
+    for seed in range(6):
+        torch.manual_seed(seed)
+        views, maps = build_transform(True, 32, 40, augment="stepwise")(video)
+        assert all(torch.equal(m, normalise_only) for m in maps[0])
+        changed += not all(torch.equal(views[0, 0], views[0, t]) for t in range(4))
+    assert changed >= 3  # jittered clips (p = 0.8) colour their identical frames differently

@@ -27,8 +27,8 @@ import math
 import numpy as np
 import torch
 
-# Maps are composed in float64 numpy: a clip's draw is ~30 small 3x3 operations, and numpy's
-# per-call cost is a fraction of torch's (draw + map: 31 against 75 us per clip, hot in cache).
+# Maps are composed in float64 numpy, all frames of a clip at once: a few dozen array operations
+# whatever the frame count (numpy's per-call cost is a fraction of torch's).
 LUMA = np.array([0.2989, 0.587, 0.114])  # torchvision's rgb_to_grayscale weights (ITU-R 601)
 JITTER = {"brightness": 0.4, "contrast": 0.4, "saturation": 0.2, "hue": 0.1}
 JITTER_DRAWS = 2 * len(
@@ -40,8 +40,9 @@ COLUMNS = 9  # M (3) | A (3) | c | low | high
 Affine = tuple[np.ndarray, np.ndarray, np.ndarray]  # (M, A, c): x -> M x + A mu + c
 
 
-def hue_matrix(hue: float) -> np.ndarray:
-    """3x3 RGB matrix shifting hue by ``hue`` turns: a rotation about the gray axis R = G = B.
+def hue_matrix(hue: float | np.ndarray) -> np.ndarray:
+    """3x3 RGB matrix shifting hue by ``hue`` turns: a rotation about the gray axis R = G = B
+    (an array of shifts gives a stack of matrices).
 
     HSV hue is the angle around that axis, so the rotation approximates torchvision's
     ``adjust_hue`` (RGB -> HSV -> shift -> RGB, ~90 % of the augmentation time when it ran on
@@ -51,21 +52,22 @@ def hue_matrix(hue: float) -> np.ndarray:
     HSV keeps max and min instead. (A rotation of YIQ's chroma plane, which keeps luma, misses
     by ~0.025 turn at 0.1.)
     """
-    angle = 2 * math.pi * hue
-    cos, sin = math.cos(angle), math.sin(angle)
+    angle = 2 * np.pi * np.asarray(hue, dtype=np.float64)
+    cos, sin = np.cos(angle), np.sin(angle)
     diagonal, off = cos + (1 - cos) / 3, (1 - cos) / 3
     turn = sin / math.sqrt(3)
-    return np.array(
-        [
-            [diagonal, off - turn, off + turn],
-            [off + turn, diagonal, off - turn],
-            [off - turn, off + turn, diagonal],
-        ]
-    )
+    rows = [
+        [diagonal, off - turn, off + turn],
+        [off + turn, diagonal, off - turn],
+        [off - turn, off + turn, diagonal],
+    ]
+    return np.moveaxis(np.array(rows), (0, 1), (-2, -1))
 
 
-def saturation_matrix(factor: float) -> np.ndarray:
-    """3x3 RGB matrix blending with the grayscale image (torchvision's ``adjust_saturation``)."""
+def saturation_matrix(factor: float | np.ndarray) -> np.ndarray:
+    """3x3 RGB matrix blending with the grayscale image (torchvision's ``adjust_saturation``; an
+    array of factors gives a stack)."""
+    factor = np.asarray(factor, dtype=np.float64)[..., None, None]
     return factor * np.eye(3) + (1 - factor) * grayscale_matrix()
 
 
@@ -74,24 +76,31 @@ def grayscale_matrix() -> np.ndarray:
     return np.tile(LUMA, (3, 1))
 
 
-def identity_affine() -> Affine:
-    """The colour map that changes nothing."""
-    return np.eye(3), np.zeros((3, 3)), np.zeros(3)
+def identity_affine(frames: int | None = None) -> Affine:
+    """The colour map that changes nothing (``frames``: a stack of that many)."""
+    lead = () if frames is None else (frames,)
+    return np.broadcast_to(np.eye(3), (*lead, 3, 3)), np.zeros((*lead, 3, 3)), np.zeros((*lead, 3))
 
 
 def then_matrix(affine: Affine, matrix: np.ndarray) -> Affine:
-    """``affine`` followed by the linear colour map ``matrix`` (saturation, hue, grayscale)."""
+    """``affine`` followed by the linear colour map ``matrix`` (saturation, hue, grayscale); either
+    may be a stack (one per frame)."""
     linear, from_mean, offset = affine
-    return matrix @ linear, matrix @ from_mean, matrix @ offset
+    return matrix @ linear, matrix @ from_mean, np.einsum("...ij,...j->...i", matrix, offset)
 
 
-def then_scale(affine: Affine, factor: float) -> Affine:
+def then_scale(affine: Affine, factor: float | np.ndarray) -> Affine:
     """``affine`` followed by scaling every channel (torchvision's ``adjust_brightness``)."""
     linear, from_mean, offset = affine
-    return factor * linear, factor * from_mean, factor * offset
+    factor = np.asarray(factor, dtype=np.float64)
+    return (
+        factor[..., None, None] * linear,
+        factor[..., None, None] * from_mean,
+        (factor[..., None] * offset),
+    )
 
 
-def then_contrast(affine: Affine, factor: float) -> Affine:
+def then_contrast(affine: Affine, factor: float | np.ndarray) -> Affine:
     """``affine`` followed by torchvision's ``adjust_contrast``: blend each frame with its mean gray
     level.
 
@@ -99,41 +108,52 @@ def then_contrast(affine: Affine, factor: float) -> Affine:
     ``LUMA . ((M + A) mu + c)``, an affine function of ``mu`` added to all three channels.
     """
     linear, from_mean, offset = affine
+    factor = np.asarray(factor, dtype=np.float64)
     blend = 1 - factor
-    from_mean = factor * from_mean + blend * np.tile(LUMA @ (linear + from_mean), (3, 1))
-    return factor * linear, from_mean, factor * offset + blend * (LUMA @ offset)
+    gray = np.repeat((LUMA @ (linear + from_mean))[..., None, :], 3, axis=-2)
+    from_mean = factor[..., None, None] * from_mean + blend[..., None, None] * gray
+    offset = factor[..., None] * offset + blend[..., None] * (offset @ LUMA)[..., None]
+    return factor[..., None, None] * linear, from_mean, offset
 
 
-def draw_color_jitter(uniforms: list[float] | None = None) -> Affine:
-    """torchvision's ``ColorJitter(.4, .4, .2, .1)`` (ops in random order) as one affine colour map.
+def draw_color_jitter(uniforms: list[float] | np.ndarray | None = None) -> Affine:
+    """torchvision's ``ColorJitter(.4, .4, .2, .1)`` (ops in random order) as one affine colour map;
+    ``uniforms`` of shape ``(F, JITTER_DRAWS)`` give ``F`` independent maps, stacked (per frame).
 
-    ``uniforms``: :data:`JITTER_DRAWS` numbers in [0, 1) (default: drawn from torch's generator).
+    ``uniforms``: :data:`JITTER_DRAWS` numbers in [0, 1) per map, the four factors then the order
+    of the ops (default: one map, drawn from torch's generator).
     """
     if uniforms is None:
-        uniforms = torch.rand(JITTER_DRAWS, dtype=torch.float64).tolist()
-    brightness, contrast, saturation, hue = (
-        (2 * u - 1) * limit for u, limit in zip(uniforms, JITTER.values())
-    )
-    affine = identity_affine()
-    for op in np.argsort(uniforms[len(JITTER) :]).tolist():  # a uniformly random order
-        if op == 0:
-            affine = then_scale(affine, 1 + brightness)
-        elif op == 1:
-            affine = then_contrast(affine, 1 + contrast)
-        else:
-            matrix = saturation_matrix(1 + saturation) if op == 2 else hue_matrix(hue)
-            affine = then_matrix(affine, matrix)
+        uniforms = torch.rand(JITTER_DRAWS, dtype=torch.float64).numpy()
+    draws = np.asarray(uniforms, dtype=np.float64)
+    u = draws.reshape(-1, JITTER_DRAWS)
+    brightness, contrast, saturation, hue = ((2 * u[:, :4] - 1) * list(JITTER.values())).T
+    matrices = saturation_matrix(1 + saturation), hue_matrix(hue)
+    affine = identity_affine(len(u))
+    for op in np.argsort(u[:, len(JITTER) :], axis=1).T:  # a uniformly random order per map
+        affine = _pick(
+            op,
+            (
+                then_scale(affine, 1 + brightness),
+                then_contrast(affine, 1 + contrast),
+                then_matrix(affine, matrices[0]),
+                then_matrix(affine, matrices[1]),
+            ),
+        )
+    if draws.ndim == 1:
+        return affine[0][0], affine[1][0], affine[2][0]
     return affine
 
 
-def stacked(affines: list[Affine]) -> Affine:
-    """Several colour maps (one per frame) as one affine of stacked arrays."""
-    linear, from_mean, offset = zip(*affines)
-    return np.stack(linear), np.stack(from_mean), np.stack(offset)
+def _pick(op: np.ndarray, choices: tuple[Affine, ...]) -> Affine:
+    """Per map ``i``, the ``i``-th map of ``choices[op[i]]``."""
+    rows = np.arange(len(op))
+    linear, from_mean, offset = (np.stack([c[k] for c in choices])[op, rows] for k in range(3))
+    return linear, from_mean, offset
 
 
 def color_map(affine: Affine, mean: tuple[float, ...], std: tuple[float, ...]) -> torch.Tensor:
-    """The ``(..., 3, 9)`` map of ``affine`` (or of each of :func:`stacked` affines) followed by
+    """The ``(..., 3, 9)`` map of ``affine`` (or of each of a stack of affines) followed by
     normalisation with ``mean``/``std`` (of [0, 1] pixels)."""
     mean_255, std_255 = np.asarray(mean) * PIXEL_MAX, np.asarray(std) * PIXEL_MAX
     linear, from_mean, offset = affine

@@ -25,6 +25,7 @@ import dataclasses
 
 import omnibench.compat  # noqa: F401  (before torchvision)
 
+import numpy as np
 import torch
 from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
@@ -33,12 +34,10 @@ from omnibench.config.spec import AUGMENTS
 from omnibench.data.color import (
     JITTER,
     JITTER_DRAWS,
-    Affine,
     color_map,
     draw_color_jitter,
     grayscale_matrix,
     identity_affine,
-    stacked,
     then_matrix,
 )
 from omnibench.data.crops import Box, in_original, multi_scale_box, resized_shape
@@ -171,13 +170,11 @@ class VideoTransform:
             clip = F.horizontal_flip(clip)
         if self.stepwise:
             return self._colour_stepwise(clip, jitter < JITTER_P, gray < GRAYSCALE_P)
-        per_frame = [draws[CLIP_DRAWS + k * JITTER_DRAWS :][:JITTER_DRAWS] for k in range(frames)]
-        affines: list[Affine] = [
-            draw_color_jitter(u) if jitter < JITTER_P else identity_affine() for u in per_frame
-        ]
+        per_frame = np.reshape(draws[CLIP_DRAWS:], (frames, JITTER_DRAWS))
+        affine = draw_color_jitter(per_frame) if jitter < JITTER_P else identity_affine(frames)
         if gray < GRAYSCALE_P:
-            affines = [then_matrix(affine, grayscale_matrix()) for affine in affines]
-        return channels_last(clip), color_map(stacked(affines), *self._stats)
+            affine = then_matrix(affine, grayscale_matrix())
+        return channels_last(clip), color_map(affine, *self._stats)
 
     def _colour_stepwise(
         self, clip: torch.Tensor, jitter: bool, gray: bool
