@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from omnibench.config.revisions import computed_by
 from omnibench.config.spec import ModelSpec, OptimSpec
 from omnibench.data import VideoRecord, collate_clips
 from omnibench.data.color import apply_color, color_map, identity_affine
@@ -320,3 +321,27 @@ def test_resuming_a_mid_epoch_checkpoint_repeats_the_uninterrupted_run(tmp_path:
     assert resumed.stats.history == whole.stats.history
     for name, value in trainable(model).items():
         assert torch.equal(trainable(resumed_model)[name], value), name
+
+
+def test_a_checkpoint_that_other_revisions_trained_is_not_resumed(tmp_path: Path) -> None:
+    """Training stamped with one model revision resumes under it; under another it starts over
+    (a run must not finish old code's training and record today's revision)."""
+    path = tmp_path / "checkpoint.pt"
+    spec = {"protocol": "supervised", "model": {"name": "omniclip", "options": {}}}
+    stamp = computed_by(spec)
+    older = {**stamp, "model": {**stamp["model"], "revision": stamp["model"]["revision"] - 1}}
+
+    def trainer(made: dict) -> Trainer:
+        made_trainer = trainer_for(untrained(), ColourClips(8, seed=0), path, epochs=2, lr=1e-3)
+        made_trainer.config = dataclasses.replace(made_trainer.config, computed_by=made)
+        return made_trainer
+
+    first = trainer(older)
+    first.position = ckpt.TrainPosition(epoch=1, step=0, global_step=1)
+    first._save()
+    again = trainer(older)
+    again._resume()
+    assert again.position.global_step == 1
+    today = trainer(stamp)
+    today._resume()
+    assert dataclasses.astuple(today.position) == (0, 0, 0)

@@ -44,9 +44,12 @@ class Protocol:
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")
 
+# What each revision of the shared pipelines changed, oldest first. A change of training (data
+# sampling and augmentation, the training loop) is appended to TRAINING; a change of evaluation
+# to both lists (the protocols that train also evaluate).
 FIRST = "the first revision recorded with runs"
-TRAINING: tuple[str, ...] = (FIRST,)  # the shared training pipeline: every protocol that trains
-EVALUATION: tuple[str, ...] = (FIRST,)  # the shared evaluation pipeline: every protocol
+TRAINING: tuple[str, ...] = (FIRST,)  # every protocol that trains
+EVALUATION: tuple[str, ...] = (FIRST,)  # eval_only
 
 for _protocol in (
     Protocol(
