@@ -109,7 +109,7 @@ def test_checkpoint_round_trip_restores_training_state(tmp_path) -> None:
     assert ckpt.restore_position(state) == (position, stats)
 
 
-def _saved_after_one_step(tmp_path: Path) -> Path:
+def _saved_after_one_step(tmp_path: Path, computed_by: dict | None = None) -> Path:
     """``checkpoint.pt`` of run ``abc`` on training list ``d1``, one step into training."""
     model, optimizer, scheduler = _trained(tmp_path, steps=1)
     path = tmp_path / "checkpoint.pt"
@@ -124,6 +124,7 @@ def _saved_after_one_step(tmp_path: Path) -> Path:
         ranks=[],
         position=ckpt.TrainPosition(),
         stats=ckpt.TrainStats(),
+        computed_by=computed_by,
     )
     return path
 
@@ -133,22 +134,8 @@ def test_a_checkpoint_of_other_revisions_or_options_is_not_resumed(tmp_path) -> 
     under today's: the trainer starts over (``checkpoint_change`` says why)."""
     spec = {"protocol": "few_shot", "model": {"name": "omniclip", "options": {}}}
     now = computed_by(spec)
-    model, optimizer, scheduler = _trained(tmp_path, steps=1)
-    path = tmp_path / "checkpoint.pt"
     for stamp in (now, {**now, "model": {**now["model"], "revision": 0}}, None):
-        ckpt.save_checkpoint(
-            path,
-            run_id="abc",
-            data="d1",
-            model=model,
-            optimizer=optimizer,
-            scheduler=scheduler,
-            scaler=None,
-            ranks=[],
-            position=ckpt.TrainPosition(),
-            stats=ckpt.TrainStats(),
-            computed_by=stamp,
-        )
+        path = _saved_after_one_step(tmp_path, stamp)
         change = ckpt.checkpoint_change(ckpt.read_checkpoint(path, "abc"), now)
         if stamp is now:
             assert change is None

@@ -68,6 +68,18 @@ def _next_revision(monkeypatch: pytest.MonkeyPatch, note: str) -> None:
     monkeypatch.setitem(DECLARED._items, "vanilla_clip", changed)
 
 
+def _made(
+    tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, RunStore, list[str]]:
+    """The suite run once into a fresh store: its file, the store and the ``run`` arguments."""
+    suite = tmp_path / "made.yaml"
+    suite.write_text(SUITE)
+    store = RunStore(tmp_path / "results")
+    run = ["run", str(suite), "--results", str(store.root), *cpu_options(data_root)]
+    _cli(capsys, *run)
+    return suite, store, run
+
+
 def _states(capsys: pytest.CaptureFixture[str], suite: Path, store: Path) -> dict[str, tuple]:
     rows = json.loads(_cli(capsys, "status", str(suite), "--results", str(store), "--json"))
     return {row["run_id"]: (row["state"], row["error"]) for row in rows}
@@ -76,11 +88,7 @@ def _states(capsys: pytest.CaptureFixture[str], suite: Path, store: Path) -> dic
 def test_a_store_holding_two_revisions_of_a_model(
     tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
-    suite = tmp_path / "made.yaml"
-    suite.write_text(SUITE)
-    store = RunStore(tmp_path / "results")
-    run = ["run", str(suite), "--results", str(store.root), *cpu_options(data_root)]
-    _cli(capsys, *run)
+    suite, store, run = _made(tmp_path, data_root, capsys)
     first, second = (spec.run_id() for spec in load_suite(suite).specs)
     revision = DECLARED.get("vanilla_clip").revision
     assert store.read_record("made", first)["computed_by"] == {
@@ -134,11 +142,7 @@ def test_a_changed_option_default_and_an_older_store_make_runs_stale(
     """The spec of a default run says ``options: {}`` before and after a default changes, so the
     run id stays; the record's resolved options tell the runs apart. A record written before
     omnibench recorded any of this is stale with its own reason."""
-    suite = tmp_path / "made.yaml"
-    suite.write_text(SUITE)
-    store = RunStore(tmp_path / "results")
-    run = ["run", str(suite), "--results", str(store.root), *cpu_options(data_root)]
-    _cli(capsys, *run)
+    suite, store, run = _made(tmp_path, data_root, capsys)
     first, second = (spec.run_id() for spec in load_suite(suite).specs)
     older = store.read_record("made", second)
     del older["computed_by"]
