@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: venv
 	$(VENV)/bin/omnibench run demo
-	$(VENV)/bin/omnibench report demo --latex results/demo-report/demo.tex --plots results/demo-report/plots
+	$(VENV)/bin/omnibench report demo --latex results/demo-report/demo.tex --plots results/demo-report/plots \
+		--curves results/demo-report/curves
 	$(VENV)/bin/omnibench report demo
 
 # Lint and type-check (configuration in pyproject.toml: [tool.ruff], [tool.mypy]); part of `make test`.

@@ -41,9 +41,14 @@ def _create_temp(path: Path) -> tuple[int, Path]:
 
 
 @contextlib.contextmanager
-def atomic_output(path: Path, binary: bool = False) -> Iterator[IO[Any]]:
-    """A file whose contents replace ``path`` in one step when the block ends without error."""
-    fd, tmp = _create_temp(path)
+def atomic_output(
+    path: Path, binary: bool = False, temp_for: Path | None = None
+) -> Iterator[IO[Any]]:
+    """A file whose contents replace ``path`` in one step when the block ends without error.
+
+    ``temp_for``: the name the temporary file is named after, when ``path``'s own name must not
+    show (a folder watcher that reads every file whose name looks like ``path``'s)."""
+    fd, tmp = _create_temp(temp_for or path)
     try:
         with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as handle:
             yield handle

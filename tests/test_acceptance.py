@@ -18,7 +18,9 @@ from omnibench.cli import main
 from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.execution.acceptance import record_problems
+from omnibench.execution.run_files import TRAIN_STEPS_FILE
 from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.execution.train_steps import read_train_steps
 
 SUITE = """\
 name: trust
@@ -280,6 +282,10 @@ def test_a_diverged_training_fails_although_its_top1_looks_like_a_number(
         "use fp32 (and 1 more problem(s))"
     )
     assert not store.is_done("trust", run_id)
+    steps = read_train_steps(store.run_dir("trust", run_id) / TRAIN_STEPS_FILE)
+    assert steps is not None and steps.diverged_at == 2  # step 1's loss precedes the first update
+    row = next(line for line in out.splitlines() if line.startswith(run_id))
+    assert "failed" in row and "diverged" in row  # marked in the run summary (and in status)
 
 
 @pytest.mark.parametrize(

@@ -103,10 +103,11 @@ def test_targets_are_judged_and_gpu_target_skips_on_cpu(
 ) -> None:
     report, _ = full_run
     targets = report["targets"]
-    assert len(targets) == 5
+    assert len(targets) == 6
     for target in targets[:4]:
         assert target["status"] in ("pass", "fail") and target["value"] > 0, target
-    assert targets[4]["status"] == "skip" and "cuda" in targets[4]["note"]
+    assert targets[4]["status"] == "skip" and targets[4]["note"] == "needs --prepared"
+    assert targets[5]["status"] == "skip" and "cuda" in targets[5]["note"]
     settings, machine = report["settings"], report["machine"]
     assert settings["models"][0] == "vanilla_clip" and settings["size"] == 32
     assert machine["cpu_count"] >= 1 and machine["torch"] == torch.__version__
@@ -220,3 +221,49 @@ def test_raw_decode_replays_the_dataset_frame_indices(monkeypatch: pytest.Monkey
         for index in range(len(dataset)):
             dataset[index]
         assert seen == [dataset_indices(dataset, index) for index in range(len(dataset))]
+
+
+def test_prepared_inputs_side_by_side(tmp_path: Path) -> None:
+    from omnibench.bench.hires import ClipSpec, write_clip
+
+    spec = ClipSpec(width=640, height=360, frames=40)  # one keyframe: a long-GOP download
+    for number in range(2):
+        write_clip(tmp_path / "videos" / f"clip{number}.mp4", spec, seed=number)
+    out = io.StringIO()
+    args = [
+        "--models",
+        "omniclip",
+        "--no-loader",
+        "--prepared",
+        "--videos",
+        str(tmp_path / "videos"),
+    ]
+    with contextlib.redirect_stdout(out):
+        assert main(["bench", *TINY, *args, "--json"]) == 0
+    report = json.loads(out.getvalue())
+    source, prepared = report["inputs"]
+    assert (source["label"], source["size"], source["keyframe_interval"]) == (
+        f"source: {tmp_path / 'videos'}",
+        "640x360",
+        None,
+    )
+    assert prepared["label"] == "prepared (short side 320, keyframe every 8)"
+    assert (prepared["size"], prepared["keyframe_interval"], prepared["videos"]) == (
+        "568x320",
+        8,
+        2,
+    )
+    assert source["speedup"] == 1.0
+    assert prepared["speedup"] == pytest.approx(
+        prepared["loader_clips_per_s"] / source["loader_clips_per_s"]
+    )
+    omniclip = {row["model"]: row for row in report["models"]}["omniclip"]
+    for entry in (source, prepared):
+        rates = ("pyav_loader_clips_per_s", "decord_clips_per_s", "pyav_clips_per_s")
+        assert all(entry[rate] > 0 for rate in rates)
+        assert entry["workers"]["omniclip"] == {
+            "train": workers_needed(omniclip["train_clips_per_s"], entry["loader_clips_per_s"]),
+            "infer": workers_needed(omniclip["infer_clips_per_s"], entry["loader_clips_per_s"]),
+        }
+    [target] = [t for t in report["targets"] if t["name"].startswith("loader on prepared")]
+    assert target["value"] == prepared["speedup"] and target["status"] in ("pass", "fail")

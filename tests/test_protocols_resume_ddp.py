@@ -9,12 +9,16 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from omnibench.config.spec import RunSpec
+from omnibench.execution.run_files import EVENTS_FILE, TRAIN_STEPS_FILE
+from omnibench.execution.tb_events import read_scalars
 
 RUN_SCRIPT = """
 import json, sys, torch
@@ -25,7 +29,7 @@ from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
 spec = RunSpec.from_dict(json.loads(sys.argv[1]))
 runtime = RuntimeOptions(device="cpu", workers=int(sys.argv[4]), data_root=Path(sys.argv[3]), \
-progress=False)
+progress=False, tensorboard=sys.argv[5:] == ["tensorboard"])
 execute(spec, Path(sys.argv[2]), "test", runtime)
 """
 
@@ -55,7 +59,12 @@ def _env() -> dict[str, str]:
 
 
 def _command(
-    script: Path, spec: RunSpec, run_dir: Path, data_root: Path, workers: int
+    script: Path,
+    spec: RunSpec,
+    run_dir: Path,
+    data_root: Path,
+    workers: int,
+    tensorboard: bool = False,
 ) -> list[str]:
     return [
         sys.executable,
@@ -64,12 +73,20 @@ def _command(
         str(run_dir),
         str(data_root),
         str(workers),
+        *(["tensorboard"] if tensorboard else []),
     ]
 
 
-def _finish(script: Path, spec: RunSpec, run_dir: Path, data_root: Path, workers: int = 0) -> dict:
+def _finish(
+    script: Path,
+    spec: RunSpec,
+    run_dir: Path,
+    data_root: Path,
+    workers: int = 0,
+    tensorboard: bool = False,
+) -> dict:
     done = subprocess.run(
-        _command(script, spec, run_dir, data_root, workers),
+        _command(script, spec, run_dir, data_root, workers, tensorboard),
         env=_env(),
         capture_output=True,
         text=True,
@@ -140,6 +157,47 @@ def test_sigkill_and_resume_ends_bitwise_identical(
     final, reference = _final_model(killed_dir), _final_model(tmp_path / "straight")
     assert final.keys() == reference.keys()
     assert all(torch.equal(final[k], reference[k]) for k in final)
+
+
+@pytest.mark.slow
+def test_sigkill_and_resume_with_tensorboard_logs_each_step_exactly_once(
+    script: Path, data_root: Path, tmp_path: Path
+) -> None:
+    """A run with --tensorboard, killed with SIGKILL after its step-6 checkpoint and resumed: each
+    training scalar at each of the 15 steps once in its event file, the evaluation once at the last
+    step; and the result, predictions and curve of a run without TensorBoard, to the byte."""
+    spec = _spec(checkpoint_every=2)
+    straight = _finish(script, spec, tmp_path / "straight", data_root)
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(
+        _command(script, spec, killed, data_root, 0, tensorboard=True),
+        env=_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    step = _kill_after(process, killed / "checkpoint.pt", steps=6)
+    assert 6 <= step < 15 and (killed / EVENTS_FILE).is_file()
+    resumed = _finish(script, spec, killed, data_root, tensorboard=True)
+    for key in ("metrics", "evaluations"):
+        assert resumed[key] == straight[key]
+    assert resumed["train"]["history"] == straight["train"]["history"]
+    for name in ("predictions.csv", TRAIN_STEPS_FILE):
+        assert (killed / name).read_bytes() == (tmp_path / "straight" / name).read_bytes(), name
+    assert not (tmp_path / "straight" / EVENTS_FILE).exists()
+
+    counts = Counter((s.tag, s.step) for s in read_scalars(killed / EVENTS_FILE))
+    assert set(counts.values()) == {1}, [k for k, n in counts.items() if n > 1]
+    loaded = EventAccumulator(str(killed))
+    loaded.Reload()
+    for tag in ("train/loss", "train/lr", "train/clips_per_s"):
+        assert [s.step for s in loaded.Scalars(tag)] == list(range(1, 16)), tag
+    assert [s.step for s in loaded.Scalars("train/epoch_loss")] == [5, 10, 15]
+    curve = json.loads((killed / TRAIN_STEPS_FILE).read_text())
+    assert [s.value for s in loaded.Scalars("train/loss")] == pytest.approx(curve["loss"], 1e-6)
+    evaluation = resumed["evaluations"][0]
+    (top1,) = loaded.Scalars(f"eval/{evaluation['dataset']}/{evaluation['split']}/top1")
+    assert (top1.step, top1.value) == (15, pytest.approx(evaluation["top1"], rel=1e-6))
 
 
 @pytest.mark.slow

@@ -237,3 +237,56 @@ def test_zero_shot_cells_count_the_skipped_videos_of_their_own_dataset() -> None
         cell(table, "OmniCLIP", MEASURED, ("HMDB51", "Δ Top-1")) == "−1.3"
     )  # 50.0 - 51.3: all three splits, as the paper
     assert any(n.endswith("OmniCLIP HMDB51: 3/90 eval.") for n in table.notes)
+
+
+def prepared_record(spec: Any, top1: float, short_side: int | None) -> dict[str, Any]:
+    record = make_record(spec, "s", {"top1": top1})
+    prepared = (
+        None
+        if short_side is None
+        else {"source": "/data/hmdb51", "short_side": short_side, "keyframe_interval": 8}
+    )
+    record["video_roots"] = {"hmdb51": {"root": "/x/hmdb51", "prepared": prepared}}
+    return record
+
+
+def test_prepared_and_original_videos_in_one_table_are_marked() -> None:
+    k4 = few_shot(protocol_options={"shots": 4})
+    table = table_of([prepared_record(few_shot(), 50.0, 320), prepared_record(k4, 60.0, None)])
+    assert cell(table, "OmniCLIP", MEASURED, K2) == "50.0‡"
+    assert cell(table, "OmniCLIP", MEASURED, ("HMDB51", "K=4")) == "60.0"
+    assert (
+        "‡ Read videos re-encoded by omnibench data prepare, while other cells read the original "
+        "videos: a difference between them is partly the input's (OmniCLIP HMDB51 K=2: hmdb51 "
+        "short side 320, keyframe every 8 frames)."
+    ) in table.notes
+    tidy = table.tidy()
+    assert set(tidy.loc[tidy["kind"] == MEASURED, "prepared_videos"]) == {
+        "",
+        "hmdb51 short side 320, keyframe every 8 frames",
+    }
+
+
+def test_a_cell_pooling_prepared_and_original_runs_is_marked() -> None:
+    table = table_of(
+        [
+            prepared_record(few_shot(), 50.0, 320),
+            prepared_record(few_shot(data_seed=1), 54.0, None),
+        ]
+    )
+    assert cell(table, "OmniCLIP", MEASURED, K2) == "52.0 ± 2.8‡"
+    [note] = [n for n in table.notes if n.startswith("‡")]
+    assert "pooled with runs on originals" in note
+
+
+def test_a_table_read_entirely_from_prepared_videos_says_so_without_marks() -> None:
+    k4 = few_shot(protocol_options={"shots": 4})
+    table = table_of([prepared_record(few_shot(), 50.0, 320), prepared_record(k4, 60.0, 320)])
+    assert cell(table, "OmniCLIP", MEASURED, K2) == "50.0"
+    assert (
+        "Every measured cell read videos prepared by omnibench data prepare (hmdb51 short side "
+        "320, keyframe every 8 frames)."
+    ) in table.notes
+    assert not [
+        n for n in table_of([make_record(few_shot(), "s", {"top1": 1.0})]).notes if "prepare" in n
+    ]

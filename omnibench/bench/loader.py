@@ -24,12 +24,12 @@ import numpy as np
 import torch
 
 from omnibench.bench.measure import interleaved_median_seconds, median_seconds
+from omnibench.data.readable import VIDEO_SUFFIXES
 from omnibench.errors import OmniBenchError
 
 if TYPE_CHECKING:
     from omnibench.data import VideoClipDataset
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov")
 MAX_VIDEOS = 32  # enough for a stable per-clip rate, few enough to stay quick
 SYNTH_VIDEOS = 12
 SYNTH_FRAMES = 64
@@ -138,7 +138,7 @@ def bench_loader(
     cpu = torch.device("cpu")
     with one_thread():
         loader_s, raw_s = interleaved_median_seconds(
-            [lambda: _read_all(dataset), lambda: _decode_all(videos, indices)],
+            [lambda: read_all(dataset), lambda: decode_all(videos, indices)],
             cpu,
             repeats,
             max(warmup, 1),
@@ -182,14 +182,16 @@ def dataset_indices(dataset: VideoClipDataset, index: int) -> list[int]:
     return sample_train_indices(num_frames, dataset.frames, np.random.default_rng(seed))
 
 
-def _read_all(dataset: VideoClipDataset) -> None:
+def read_all(dataset: VideoClipDataset) -> None:
+    """Every item of ``dataset`` (a broken video is an error: the bench needs all of them)."""
     for index in range(len(dataset)):
         item = dataset[index]
         if "broken" in item:
             raise OmniBenchError(f"loader benchmark: {item['broken']}")
 
 
-def _decode_all(videos: Sequence[Path], indices: Sequence[Sequence[int]]) -> None:
+def decode_all(videos: Sequence[Path], indices: Sequence[Sequence[int]]) -> None:
+    """The frames ``indices`` of each video, raw, with decord (one thread)."""
     import decord  # noqa: PLC0415
 
     for path, frame_indices in zip(videos, indices):

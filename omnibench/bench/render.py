@@ -100,6 +100,54 @@ def loader_summary(report: BenchReport) -> list[str]:
     ]
 
 
+def input_rows(report: BenchReport) -> Rows:
+    """The loader per input (source, prepared copy), per worker, same frames and crop."""
+    headers = [
+        "input",
+        "videos",
+        "size",
+        "keyframe every",
+        "decode+augment clips/s",
+        "× source",
+        "the same, --decoder pyav",
+        "raw decord clips/s",
+        "raw PyAV keyframe-seek clips/s",
+    ]
+    rows = [
+        [
+            r.label,
+            str(r.videos),
+            r.size,
+            _fmt(r.keyframe_interval, ".0f"),
+            f"{r.loader_clips_per_s:.2f}",
+            _ratio(r.speedup),
+            f"{r.pyav_loader_clips_per_s:.2f} "
+            f"({_ratio(r.pyav_loader_clips_per_s / r.loader_clips_per_s)})",
+            f"{r.decord_clips_per_s:.2f}",
+            f"{r.pyav_clips_per_s:.2f}",
+        ]
+        for r in report.inputs
+    ]
+    return headers, rows
+
+
+def input_worker_rows(report: BenchReport) -> Rows:
+    """Workers to feed each model's training / inference, per input."""
+    headers = ["model", *(f"{r.label}: workers train / infer" for r in report.inputs)]
+    names = list(report.inputs[0].workers) if report.inputs else []
+    rows = [
+        [
+            name,
+            *(
+                f"{_fmt(r.workers[name]['train'], 'd')} / {_fmt(r.workers[name]['infer'], 'd')}"
+                for r in report.inputs
+            ),
+        ]
+        for name in names
+    ]
+    return headers, rows
+
+
 def target_rows(report: BenchReport, styled: bool = False) -> Rows:
     """Each efficiency target with its measured value and verdict (rich-styled verdicts if
     ``styled``)."""
@@ -151,6 +199,9 @@ def print_report(report: BenchReport, console: Console) -> None:
         console.print(line, highlight=False)
     if report.loader is not None:
         console.print(_rich_table("Loader workers per model", loader_rows(report)))
+    if report.inputs:
+        console.print(_rich_table("Loader per input, one worker", input_rows(report)))
+        console.print(_rich_table("Workers to feed, per input", input_worker_rows(report)))
     console.print(_rich_table("Targets", target_rows(report, styled=True)))
 
 
@@ -171,5 +222,12 @@ def to_markdown(report: BenchReport) -> str:
     ]
     if report.loader is not None:
         parts += [[""], _markdown_table(loader_rows(report))]
+    if report.inputs:
+        parts += [
+            ["", "#### Loader per input (source and prepared copy), one worker", ""],
+            _markdown_table(input_rows(report)),
+            [""],
+            _markdown_table(input_worker_rows(report)),
+        ]
     parts += [["", "#### Targets", ""], _markdown_table(target_rows(report))]
     return "\n".join(line for part in parts for line in part) + "\n"

@@ -19,6 +19,7 @@ from omnibench.bench.loader import (
     short_side_for,
     workers_needed,
 )
+from omnibench.bench.loader_inputs import InputResult, bench_inputs, prepared_inputs
 from omnibench.bench.measure import machine_info, memory_kind
 from omnibench.bench.models import ModelResult, bench_models
 from omnibench.bench.settings import REFERENCE_MODEL, BenchSettings
@@ -37,6 +38,7 @@ class BenchReport:
     models: list[ModelResult]
     loader: LoaderResult | None
     targets: list[TargetResult]
+    inputs: list[InputResult] = dataclasses.field(default_factory=list)  # --prepared
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able form (the ``--json`` output)."""
@@ -47,6 +49,7 @@ class BenchReport:
             "models": [dataclasses.asdict(result) for result in self.models],
             "loader": None if self.loader is None else dataclasses.asdict(self.loader),
             "targets": [dataclasses.asdict(target) for target in self.targets],
+            "inputs": [dataclasses.asdict(result) for result in self.inputs],
         }
 
 
@@ -83,11 +86,14 @@ def run_bench(
     videos: Path | None = None,
     on_model: Callable[[ModelResult], None] | None = None,
     profile_dir: Path | None = None,
+    prepared: bool = False,
 ) -> BenchReport:
     """Measure every model of ``settings`` (the reference model always), the loader and the targets.
 
     With ``profile_dir``, one more inference batch and training step of each model run under
     ``torch.profiler`` (after the timings) and their op tables go to ``<model>-{infer,train}.txt``.
+    With ``prepared``, the loader also reads the input (``videos``, else generated 720p clips)
+    and its copy by ``data prepare`` side by side (:mod:`omnibench.bench.loader_inputs`).
     """
     settings = resolve_settings(settings)
     if loader and videos is not None:
@@ -95,14 +101,42 @@ def run_bench(
     device = torch.device(settings.device)
     results = bench_models(settings, on_model, profile_dir)
     loader_result = _bench_loader(settings, videos, results) if loader else None
+    inputs = _bench_inputs(settings, videos, results) if prepared else []
     return BenchReport(
         settings=settings,
         machine=machine_info(device),
         memory=memory_kind(device),
         models=results,
         loader=loader_result,
-        targets=check_targets(settings, results, loader_result),
+        targets=check_targets(settings, results, loader_result, inputs),
+        inputs=inputs,
     )
+
+
+def _bench_inputs(
+    settings: BenchSettings, videos: Path | None, results: list[ModelResult]
+) -> list[InputResult]:
+    assert settings.size is not None  # resolved
+    with prepared_inputs(videos) as inputs:
+        measured = bench_inputs(
+            inputs, (settings.frames, settings.size), settings.repeats, settings.warmup
+        )
+    for entry in measured:
+        entry.workers = _workers(results, entry.loader_clips_per_s)
+    return measured
+
+
+def _workers(
+    results: list[ModelResult], loader_clips_per_s: float
+) -> dict[str, dict[str, int | None]]:
+    """Loader workers that feed each model's training and inference."""
+    return {
+        model.model: {
+            "train": workers_needed(model.train_clips_per_s, loader_clips_per_s),
+            "infer": workers_needed(model.infer_clips_per_s, loader_clips_per_s),
+        }
+        for model in results
+    }
 
 
 def _bench_loader(
@@ -118,9 +152,5 @@ def _bench_loader(
             settings.repeats,
             settings.warmup,
         )
-    for model in results:
-        result.workers[model.model] = {
-            "train": workers_needed(model.train_clips_per_s, result.loader_clips_per_s),
-            "infer": workers_needed(model.infer_clips_per_s, result.loader_clips_per_s),
-        }
+    result.workers = _workers(results, result.loader_clips_per_s)
     return result

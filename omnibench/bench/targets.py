@@ -3,6 +3,8 @@
 - training step of OmniCLIP <= 1.0x X-CLIP's and <= 1.0x ViFi-CLIP's (both fully fine-tuned);
 - OmniCLIP inference time <= 1.35x frozen-CLIP frame-mean (SPG adds a quarter more tokens);
 - loader decode + augment >= 0.8x raw decord decoding of the same frames;
+- the loader on videos prepared by ``data prepare`` >= 3x its clips/s on their source (a
+  1280x720, keyframe-250 download without ``--videos``), same frames and crop;
 - on a GPU in bf16: OmniCLIP ViT-B/16 8-frame inference at >= 50 % of the dense bf16 peak.
 """
 
@@ -12,6 +14,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from omnibench.bench.loader import LoaderResult
+from omnibench.bench.loader_inputs import InputResult
 from omnibench.bench.models import ModelResult
 from omnibench.bench.settings import BenchSettings
 
@@ -73,7 +76,10 @@ def _gpu_peak_target(settings: BenchSettings, models: dict[str, ModelResult]) ->
 
 
 def check_targets(
-    settings: BenchSettings, results: Sequence[ModelResult], loader: LoaderResult | None
+    settings: BenchSettings,
+    results: Sequence[ModelResult],
+    loader: LoaderResult | None,
+    inputs: Sequence[InputResult] = (),
 ) -> list[TargetResult]:
     """Every target of the efficiency claim, judged on this run's measurements."""
     models = _by_name(results)
@@ -107,6 +113,13 @@ def check_targets(
             0.8,
             ">=",
             "loader not measured (--no-loader)",
+        ),
+        _judge(
+            "loader on prepared videos / on their source",
+            inputs[-1].speedup if len(inputs) > 1 else None,
+            3.0,
+            ">=",
+            "needs --prepared",
         ),
         _gpu_peak_target(settings, models),
     ]

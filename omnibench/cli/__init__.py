@@ -68,6 +68,7 @@ def _register_commands() -> None:
         bench,
         checks,
         data,
+        data_prepare,
         evaluate,
         models,
         report,
@@ -76,6 +77,7 @@ def _register_commands() -> None:
         status,
     )
 
+    data.app.command("prepare")(data_prepare.prepare)
     app.add_typer(data.app, name="data")
     app.command("flops")(models.flops)
     app.command("bench")(bench.bench)

@@ -64,6 +64,17 @@ def bench(
         Path | None,
         typer.Option(help="Videos for the loader benchmark; default: generated H.264 clips."),
     ] = None,
+    prepared: Annotated[
+        bool,
+        typer.Option(
+            "--prepared/--no-prepared",
+            help=(
+                "Also read the loader input and its copy by `data prepare` side by side "
+                "(without --videos: generated 1280x720 clips, a keyframe every 250 frames; "
+                "a few minutes)."
+            ),
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
     ] = False,
@@ -103,7 +114,12 @@ def bench(
             )
 
     report = run_bench(
-        settings, loader=loader, videos=videos, on_model=progress, profile_dir=profile
+        settings,
+        loader=loader,
+        videos=videos,
+        on_model=progress,
+        profile_dir=profile,
+        prepared=prepared,
     )
     if markdown is not None:
         from omnibench.atomic import atomic_write_text  # noqa: PLC0415

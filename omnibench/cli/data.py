@@ -36,6 +36,8 @@ SplitOpt = Annotated[
     list[str] | None,
     typer.Option("--split", "-s", help="Split name (repeatable); default: all splits."),
 ]
+WorkersOpt = Annotated[int, typer.Option("--workers", "-j", min=1, help="Decoding processes.")]
+DEFAULT_WORKERS = min(8, os.cpu_count() or 1)
 
 
 def _adapter(dataset: str, data_root: Path | None) -> DatasetAdapter:
@@ -47,13 +49,17 @@ def _adapter(dataset: str, data_root: Path | None) -> DatasetAdapter:
     return get_dataset(dataset, data_root=data_root)
 
 
-def _records(adapter: DatasetAdapter, splits: list[str]) -> list[VideoRecord]:
-    """Videos of the given splits, each path once, in list order."""
+def dataset_records(
+    dataset: str, data_root: Path | None, splits: list[str] | None
+) -> tuple[DatasetAdapter, list[VideoRecord]]:
+    """The dataset's adapter and the videos of the given splits (default: all), each path once, in
+    list order."""
+    adapter = _adapter(dataset, data_root)
     unique: dict[Path, VideoRecord] = {}
-    for split in splits:
+    for split in splits or adapter.split_names():
         for record in adapter.load_split(split).records:
             unique.setdefault(record.path, record)
-    return list(unique.values())
+    return adapter, list(unique.values())
 
 
 @app.command()
@@ -97,9 +103,7 @@ def check(
     dataset: DatasetArg,
     split: SplitOpt = None,
     data_root: DataRootOpt = None,
-    workers: Annotated[
-        int, typer.Option("--workers", "-j", min=1, help="Decoding processes.")
-    ] = min(8, os.cpu_count() or 1),
+    workers: WorkersOpt = DEFAULT_WORKERS,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -118,9 +122,8 @@ def check(
 
     from omnibench.data.check import check_records  # noqa: PLC0415
 
-    adapter = _adapter(dataset, data_root)
+    adapter, records = dataset_records(dataset, data_root, split)
     splits = split or adapter.split_names()
-    records = _records(adapter, splits)
     columns = (TextColumn("decoding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("check", total=len(records))
@@ -142,12 +145,12 @@ def check(
             )
         )
     else:
-        _print_broken(adapter.name, len(records), broken)
+        print_broken(adapter.name, len(records), broken)
     if broken:
         raise typer.Exit(1)
 
 
-def _print_broken(dataset: str, videos: int, broken: list[tuple[VideoRecord, str]]) -> None:
+def print_broken(dataset: str, videos: int, broken: list[tuple[VideoRecord, str]]) -> None:
     """One whole line per broken video (list line, video, reason): readable at any width and in
     logs."""
     if not broken:

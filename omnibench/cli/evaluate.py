@@ -17,9 +17,9 @@ from rich.console import Console
 
 from omnibench.cli.checks import check_data_roots, print_findings
 from omnibench.cli.options import Force, Results, Settings
-from omnibench.cli.runs import DataRoot, Device, Workers
+from omnibench.cli.runs import DataRoot, Decoder, Device, Workers
 from omnibench.cli.status import resolve_run
-from omnibench.config.runtime import check_device
+from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec, SpecError
 from omnibench.config.suite_grid import with_paper_defaults
 from omnibench.config.suite_paths import Leaves, flatten, parse_settings, set_path, unflatten
@@ -104,13 +104,14 @@ def evaluate(
     data_root: DataRoot = None,
     workers: Workers = 2,
     device: Device = "auto",
+    decoder: Decoder = "decord",
 ) -> None:
     """Evaluate a frozen model or a finished run's checkpoint on a split; prints top-1 / top-5 \
 with the
     views used and stores a record like any run (suite 'eval')."""
     if pretrained is not None and run is not None:
         raise OmniBenchError("eval takes --pretrained FILE or --run RUN, not both")
-    check_device(device)
+    RuntimeOptions(device=device, decoder=decoder)  # checks both before any work
     store = RunStore(results)
     source = _source(store, run, model) if run is not None else None
     spec = eval_spec(
@@ -133,7 +134,7 @@ with the
         check_data_roots([spec], data_root)
         require_device(device)
         store.ensure_writable()
-        _execute(store, plan, data_root, workers, device)
+        _execute(store, plan, RuntimeOptions(device, workers, data_root, decoder=decoder))
     _print_result(store, spec, executed=plan.executes)
 
 
@@ -255,13 +256,12 @@ def _check_plan(spec: RunSpec, data_root: Path | None) -> None:
         raise typer.Exit(2)
 
 
-def _execute(store: RunStore, plan: Any, data_root: Path | None, workers: int, device: str) -> None:
-    from omnibench.config.runtime import LaunchOptions, RuntimeOptions  # noqa: PLC0415
+def _execute(store: RunStore, plan: Any, runtime: RuntimeOptions) -> None:
+    from omnibench.config.runtime import LaunchOptions  # noqa: PLC0415
     from omnibench.execution.launch import RunTask, launch  # noqa: PLC0415
 
     if plan.action == "rerun":
         store.clear(EVAL_SUITE, plan.run_id)
-    runtime = RuntimeOptions(device=device, workers=workers, data_root=data_root)
     launch([RunTask(EVAL_SUITE, plan.run_id, plan.spec)], store, LaunchOptions(runtime=runtime))
 
 

@@ -81,6 +81,17 @@ def report(
         Path | None,
         typer.Option("--plots", metavar="DIR", help="Write PNG figures into this folder."),
     ] = None,
+    curves: Annotated[
+        Path | None,
+        typer.Option(
+            "--curves",
+            metavar="DIR",
+            help=(
+                "Write each table's training curves into this folder: loss and learning rate "
+                "against epochs, a line per row (PNG)."
+            ),
+        ),
+    ] = None,
     settings: Settings = None,
     limit: Limit = None,
     results: Results = None,
@@ -111,8 +122,8 @@ def report(
 ) -> None:
     """Tables like the papers' from finished runs, beside the published numbers.
 
-    With no format option the tables print in the terminal; --latex, --markdown, --csv and --plots \
-write files instead.
+    With no format option the tables print in the terminal; --latex, --markdown, --csv, --plots \
+and --curves write files instead.
     --set / --limit report the runs made with those settings. Nothing is run.
     """
     from omnibench.execution.store import RunStore  # noqa: PLC0415
@@ -121,7 +132,7 @@ write files instead.
 
     store = RunStore(results)
     chosen = _suites(list(suites or []), store, suite_settings(settings, limit))
-    files_requested = any(option is not None for option in (latex, markdown, csv, plots))
+    files_requested = any(option is not None for option in (latex, markdown, csv, plots, curves))
     given = {"resamples": resamples, "seed": bootstrap_seed}
     bootstrap = BootstrapSettings(
         **{key: value for key, value in given.items() if value is not None}
@@ -133,6 +144,7 @@ write files instead.
         markdown=markdown,
         csv_dir=csv,
         plots_dir=plots,
+        curves_dir=curves,
         console=None if files_requested or as_json else console,
         bootstrap=bootstrap,
     )
@@ -142,6 +154,11 @@ write files instead.
         console.print(f"{plural(len(tables), 'table')} from {plural(len(chosen), 'suite')}:")
         for path in written:
             console.print(f"  wrote {path}", soft_wrap=True)
+        if curves is not None and not any(path.parent == curves for path in written):
+            console.print(
+                "  [yellow]no training curves[/]: no run of these tables has trained yet "
+                "(or they all evaluate frozen models)"
+            )
 
 
 def table_json(table: ReportTable) -> dict[str, Any]:

@@ -18,8 +18,11 @@ from omnibench.config.suite import Suite
 from omnibench.config.suite_paths import flatten, leaf_value
 from omnibench.execution.acceptance import Skipped, skipped
 from omnibench.execution.plan import PlannedRun
+from omnibench.execution.run_files import TRAIN_STEPS_FILE
 from omnibench.execution.states import RunState
 from omnibench.execution.store import RunStore
+from omnibench.execution.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
+from omnibench.report.chance import AT_CHANCE, DIVERGED, chance_loss, run_at_chance
 from omnibench.report.labels import plural
 
 STATE_STYLES: dict[str, str] = {
@@ -86,14 +89,32 @@ def _cell(value: Any) -> str:
 
 
 def top1(record: Mapping[str, Any] | None) -> str:
-    """The run's headline top-1 (mean over splits where there are several), marked when the run was
-    limited."""
+    """The run's headline top-1 (mean over splits where there are several), marked when the run
+    ended at chance (:mod:`omnibench.report.chance`) and when it was limited."""
     metrics = (record or {}).get("metrics") or {}
     value = metrics.get("top1_mean", metrics.get("top1"))
     if not isinstance(value, (int, float)):
         return ""
     limit = ((record or {}).get("spec") or {}).get("limit")
-    return f"{value:.2f}" + (f" (limit {limit})" if limit is not None else "")
+    return (
+        f"{value:.2f}"
+        + (f" {AT_CHANCE}" if run_at_chance(record) else "")
+        + (f" (limit {limit})" if limit is not None else "")
+    )
+
+
+def result_text(store: RunStore, suite: str, run_id: str, state: str, record: Any) -> str:
+    """What the top-1 column shows: :func:`top1` of a finished run; "diverged" for a failed one
+    whose training loss stopped being finite (its ``train_steps.json``)."""
+    if record is not None:
+        return top1(record)
+    if state not in (RunState.FAILED, RunState.DEAD):
+        return ""
+    try:
+        steps = read_train_steps(store.run_dir(suite, run_id) / TRAIN_STEPS_FILE)
+    except UnreadableStepsError:
+        return ""
+    return DIVERGED if steps is not None and steps.diverged_at is not None else ""
 
 
 def run_table(title: str, headers: Sequence[str]) -> Table:
@@ -164,7 +185,7 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
             *[_cell(labels.get(c)) for c in columns],
             state_text(plan.state),
             *job,
-            top1(records[plan.run_id]),
+            result_text(store, suite.name, plan.run_id, plan.state, records[plan.run_id]),
             *skip,
         )
     return table
@@ -259,7 +280,7 @@ def stored_run_row(
         "updated": status.updated if status else None,
         "error": reason or (status.error if status else None),
         "log": status.log if status and status.log else str(store.log_path(suite, run_id)),
-        "top1": top1(record),
+        "top1": result_text(store, suite, run_id, state, record),
         "skipped": dataclasses.asdict(skipped(record)),
     }
 
@@ -298,6 +319,25 @@ def _record_lines(spec: Mapping[str, Any], record: Mapping[str, Any]) -> list[st
     return lines
 
 
+def training_line(steps: TrainSteps | None, record: Mapping[str, Any] | None) -> Text | None:
+    """``omnibench status SUITE --run ID``: the training curve in one line (steps, last epoch's
+    loss against a guess's), marked when it diverged or the run ended at chance."""
+    if steps is None or not len(steps):
+        return None
+    epoch, loss = list(steps.epoch_means().items())[-1]
+    guess = chance_loss(steps.classes)
+    line = Text(
+        f"training {plural(len(steps), 'optimiser step')} in {plural(epoch, 'epoch')}, "
+        f"loss {loss:.4g} in epoch {epoch}"
+        + (f" (a guess: ln {steps.classes} = {guess:.3f})" if guess is not None else "")
+    )
+    if steps.diverged_at is not None:
+        line.append(f"; {DIVERGED} at step {steps.diverged_at}", style="red")
+    elif run_at_chance(record):
+        line.append(f"; ended {AT_CHANCE}", style="yellow")
+    return line
+
+
 def _job_line(status: Any) -> str:
     host = f" (last on {status.extra['host']})" if status.extra.get("host") else ""
     starts = plural(int(status.extra.get("starts", 0)), "start")
@@ -311,6 +351,7 @@ def run_detail_lines(
     record: Mapping[str, Any] | None,
     tail: Sequence[str],
     reason: str | None = None,
+    training: Text | None = None,
 ) -> list[Text | str]:
     """``omnibench status SUITE --run ID``: error, log, job, results, the whole spec, the log's last
     lines."""
@@ -330,6 +371,8 @@ def run_detail_lines(
                 style="yellow",
             )
         )
+    if training is not None:
+        lines.append(training)
     if record is not None:
         lines.extend(_record_lines(spec, record))
     lines.append("spec")

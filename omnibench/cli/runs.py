@@ -25,6 +25,7 @@ from omnibench.execution.plan import PlannedRun, find_suite, plan_runs, remember
 from omnibench.execution.process import Terminated
 from omnibench.execution.states import RunState
 from omnibench.execution.store import RunStore
+from omnibench.execution.tb_events import require_tensorboard
 from omnibench.registry import did_you_mean
 
 app = typer.Typer()
@@ -73,6 +74,24 @@ Workers = Annotated[
     int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")
 ]
 Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+Decoder = Annotated[
+    str,
+    typer.Option(
+        "--decoder",
+        help="How loader workers decode: decord, or pyav (keyframe seeking; same frames, faster "
+        "on videos from `data prepare`).",
+    ),
+]
+TensorBoard = Annotated[
+    bool,
+    typer.Option(
+        "--tensorboard",
+        help=(
+            "Also log TensorBoard events in each run's folder (tensorboard --logdir "
+            "results/SUITE); needs pip install 'omnibench[tensorboard]'."
+        ),
+    ),
+]
 MaxParallel = Annotated[
     int,
     typer.Option(
@@ -109,6 +128,8 @@ def run(
     workers: Workers = 2,
     device: Device = "auto",
     max_parallel: MaxParallel = 0,
+    decoder: Decoder = "decord",
+    tensorboard: TensorBoard = False,
 ) -> None:
     """Run a suite: finished runs are skipped, interrupted or failed ones resume."""
     filters: dict[str, list[Any]] = {
@@ -116,7 +137,9 @@ def run(
         "--model": _split(model),
         "--shots": _shots(shots),
     }
-    options = _options(executor, profile, data_root, workers, device, max_parallel)
+    options = _options(
+        executor, profile, data_root, (workers, decoder), device, max_parallel, tensorboard
+    )
     _run(
         suite, filters, RunStore(results), dry_run, force, options, suite_settings(settings, limit)
     )
@@ -142,6 +165,8 @@ def ablate(
     workers: Workers = 2,
     device: Device = "auto",
     max_parallel: MaxParallel = 0,
+    decoder: Decoder = "decord",
+    tensorboard: TensorBoard = False,
 ) -> None:
     """Run one OmniCLIP ablation suite (suites/ablation-STUDY.yaml)."""
     if study not in ABLATIONS:
@@ -149,7 +174,9 @@ def ablate(
             f"unknown ablation '{study}'{did_you_mean(study, list(ABLATIONS))}; "
             f"one of {', '.join(ABLATIONS)}"
         )
-    options = _options(executor, profile, data_root, workers, device, max_parallel)
+    options = _options(
+        executor, profile, data_root, (workers, decoder), device, max_parallel, tensorboard
+    )
     _run(
         f"ablation-{study}",
         {"--dataset": _split(dataset)},
@@ -165,11 +192,22 @@ def _options(
     executor: Executor,
     profile: str | None,
     data_root: Path | None,
-    workers: int,
+    loader: tuple[int, str],
     device: str,
     max_parallel: int,
+    tensorboard: bool = False,
 ) -> LaunchOptions:
-    runtime = RuntimeOptions(device=device, workers=workers, data_root=data_root)  # checks device
+    """``loader``: worker processes and decoder."""
+    workers, decoder = loader
+    if tensorboard:
+        require_tensorboard()
+    runtime = RuntimeOptions(
+        device=device,
+        workers=workers,
+        data_root=data_root,
+        decoder=decoder,
+        tensorboard=tensorboard,
+    )  # checks device and decoder
     return LaunchOptions(executor, runtime, profile, max_parallel)
 
 

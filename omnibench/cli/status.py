@@ -19,7 +19,9 @@ from omnibench.cli.options import JsonOut, Limit, Results, Settings, suite_setti
 from omnibench.cli.runs import ls_app
 from omnibench.errors import OmniBenchError
 from omnibench.execution.plan import cancel_runs, find_suite, judged_state, plan_runs
+from omnibench.execution.run_files import TRAIN_STEPS_FILE
 from omnibench.execution.store import RunStore
+from omnibench.execution.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
 from omnibench.registry import did_you_mean
 
 app = typer.Typer()
@@ -167,8 +169,19 @@ def _show_run(store: RunStore, suite: str, prefix: str, as_json: bool) -> None:
         typer.echo(json.dumps(detail, indent=2))
         return
     console.print(Text(f"{suite}/{run_id}  ", style="bold") + tables.state_text(state))
-    for line in tables.run_detail_lines(run_status, log, spec, record, _log_tail(log), reason):
+    training = tables.training_line(_train_steps(store, suite, run_id), record)
+    for line in tables.run_detail_lines(
+        run_status, log, spec, record, _log_tail(log), reason, training
+    ):
         console.print(line, soft_wrap=True)
+
+
+def _train_steps(store: RunStore, suite: str, run_id: str) -> TrainSteps | None:
+    try:
+        return read_train_steps(store.run_dir(suite, run_id) / TRAIN_STEPS_FILE)
+    except UnreadableStepsError as err:
+        console.print(f"[yellow]no training curve[/]: {err}", soft_wrap=True)
+        return None
 
 
 def _log_tail(path: str) -> list[str]:

@@ -12,6 +12,7 @@ import enum
 import re
 from pathlib import Path
 
+from omnibench.data.readable import DECODERS
 from omnibench.errors import OmniBenchError
 
 DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?")
@@ -34,9 +35,15 @@ class RuntimeOptions:
     workers: int = 2  # data-loader worker processes per rank
     data_root: Path | None = None  # overrides OMNIBENCH_DATA and the datasets.yaml
     progress: bool | None = None  # rich progress; None: only when attached to a terminal
+    decoder: str = DECODERS[0]  # how loader workers decode (the same pixels either way)
+    tensorboard: bool = False  # TensorBoard events in each run's folder (execution.tb_events)
 
     def __post_init__(self) -> None:
         check_device(self.device)
+        if self.decoder not in DECODERS:
+            raise OmniBenchError(
+                f"--decoder {self.decoder}: not a decoder; one of {', '.join(DECODERS)}"
+            )
 
 
 # not StrEnum (UP042): StrEnum is Python 3.11+; requires-python allows 3.10

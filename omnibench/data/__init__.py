@@ -19,14 +19,15 @@ from omnibench.data.synth import MOTIONS, SynthConfig, ensure_synthetic, generat
 
 if TYPE_CHECKING:
     from omnibench.data.check import check_records
+    from omnibench.data.readable import BrokenVideoError
     from omnibench.data.transforms import VideoTransform, build_transform
-    from omnibench.data.video import BrokenVideoError, VideoClipDataset, collate_clips, read_frames
+    from omnibench.data.video import VideoClipDataset, collate_clips, read_frames
 
 _ON_FIRST_USE = {
     "check_records": "check",
     "VideoTransform": "transforms",
     "build_transform": "transforms",
-    "BrokenVideoError": "video",
+    "BrokenVideoError": "readable",
     "VideoClipDataset": "video",
     "collate_clips": "video",
     "read_frames": "video",

@@ -17,6 +17,7 @@ from omnibench.data.roots import DataLocation, check_location, load_config, loca
 from omnibench.data.synth import (
     DIRECTION_CLASSES,
     DIRECTIONS_VIDEOS_PER_CLASS,
+    SYNTH_CONFIG_FILE,
     SynthConfig,
     ensure_synthetic,
 )
@@ -71,6 +72,11 @@ class DatasetAdapter(ABC):
     @abstractmethod
     def _load(self, name: str) -> Split:
         """Parse split ``name`` (already checked to be one of :meth:`split_names`)."""
+
+    def companion_files(self) -> list[Path]:
+        """Files besides the annotation files that reading the root needs (``prepare`` copies
+        them)."""
+        return []
 
     def load_split(self, name: str) -> Split:
         """The records and class names of split ``name``."""
@@ -334,6 +340,9 @@ class SyntheticDataset(ListDataset):
         check_location(self.name, DataLocation(Path(root), videos, setting))
         ensure_synthetic(Path(root), self.config)
         super().__init__(root, videos, setting, name)
+
+    def companion_files(self) -> list[Path]:
+        return [self.root / SYNTH_CONFIG_FILE]
 
     def train_split(self, k: int = 1) -> str:
         self._check_k(k)

@@ -54,6 +54,7 @@ DEFAULT_CLASSES: tuple[str, ...] = tuple(list(MOTIONS)[:10])
 DIRECTION_CLASSES: tuple[str, ...] = tuple(list(MOTIONS)[:4])
 DIRECTIONS_VIDEOS_PER_CLASS = 192
 TEST_SPLITS = 3
+SYNTH_CONFIG_FILE = "synth.json"  # the generator settings, written last with the lists
 # Shapes without rotational symmetry, so rotation direction is visible (unit coordinates, y down).
 SHAPES: tuple[tuple[tuple[float, float], ...], ...] = (
     ((0.0, -1.0), (0.6, 0.8), (-0.6, 0.8)),  # tall triangle
@@ -238,7 +239,7 @@ def _write_annotations(config: SynthConfig, out: Path) -> None:
         (out / f"{name}.txt").write_text("".join(lines), encoding="utf-8")
     labels = "".join(f"{label},{name}\n" for label, name in enumerate(config.classes))
     (out / "labels.csv").write_text("id,name\n" + labels, encoding="utf-8")
-    (out / "synth.json").write_text(
+    (out / SYNTH_CONFIG_FILE).write_text(
         json.dumps(dataclasses.asdict(config), sort_keys=True, indent=1) + "\n"
     )
 
@@ -295,7 +296,8 @@ def generate_synthetic(out: Path, config: SynthConfig = SynthConfig(), workers: 
 def is_complete(root: Path) -> bool:
     """Whether ``root`` holds a finished benchmark (annotations are written last, then renamed)."""
     return all(
-        (root / name).is_file() for name in ("labels.csv", "train.txt", "test1.txt", "synth.json")
+        (root / name).is_file()
+        for name in ("labels.csv", "train.txt", "test1.txt", SYNTH_CONFIG_FILE)
     )
 
 

@@ -22,20 +22,16 @@ import torch
 from torch.utils.data import Dataset
 
 from omnibench.data.color import COLUMNS
+from omnibench.data.readable import DECODERS, BrokenVideoError, check_readable
 from omnibench.data.records import VideoRecord
 from omnibench.data.sampling import sample_test_indices, sample_train_indices
 from omnibench.data.transforms import from_hwc, to_hwc
-from omnibench.errors import OmniBenchError
 
 log = logging.getLogger("omnibench.data")
+DEFAULT_DECODER = DECODERS[0]
 _DECORD_PREFIX = re.compile(
     r"\[[\d:]+\]\s*\S+:\d+:\s*"
 )  # "[18:55:00] src/video/video_reader.cc:486: "
-
-
-class BrokenVideoError(OmniBenchError):
-    """A video that cannot be read; reaches the caller only in strict mode (else the item is marked
-    broken)."""
 
 
 def _reason(error: BaseException, path: Path) -> str:
@@ -48,38 +44,32 @@ def _reason(error: BaseException, path: Path) -> str:
     return " ".join(text.split())[:200] or "not a readable video (corrupt or truncated)"
 
 
-def _check_readable(path: Path) -> None:
-    """A missing, unreadable (permissions) or empty file, said as such before decord sees it."""
-    try:
-        with open(path, "rb") as handle:
-            empty = not handle.read(1)
-    except FileNotFoundError:
-        raise BrokenVideoError(f"{path}: missing video file") from None
-    except PermissionError:
-        raise BrokenVideoError(
-            f"{path}: permission denied (the file or a folder above it is not readable "
-            "by this user)"
-        ) from None
-    except IsADirectoryError:
-        raise BrokenVideoError(f"{path}: a folder, not a video file") from None
-    except OSError as error:
-        raise BrokenVideoError(f"{path}: cannot read ({error.strerror})") from None
-    if empty:
-        raise BrokenVideoError(f"{path}: empty (zero-byte) video file")
-
-
-def open_video(path: Path) -> Any:
-    """Open ``path`` with decord (one decoding thread); raise ``BrokenVideoError`` with a short
-    reason."""
+def open_video(path: Path, decoder: str = DEFAULT_DECODER) -> Any:
+    """Open ``path`` with decord (or PyAV seeking to keyframes: ``decoder="pyav"``), one decoding
+    thread; raise ``BrokenVideoError`` with a short reason."""
     import decord  # noqa: PLC0415
 
     decord.logging.set_level(
         decord.logging.QUIET
     )  # errors are reported here, not by ffmpeg on stderr
-    _check_readable(path)
+    check_readable(path)
+    if decoder == "pyav":
+        return _open_pyav(path)
     try:
         reader = decord.VideoReader(str(path), num_threads=1)
     except Exception as error:  # decord raises RuntimeError or its own DECORDError
+        raise BrokenVideoError(f"{path}: cannot open: {_reason(error, path)}") from None
+    if len(reader) == 0:
+        raise BrokenVideoError(f"{path}: no decodable frames")
+    return reader
+
+
+def _open_pyav(path: Path) -> Any:
+    from omnibench.data.pyav_reader import KeyframeSeekReader  # noqa: PLC0415
+
+    try:
+        reader = KeyframeSeekReader(path)
+    except Exception as error:  # PyAV's FFmpegError, or no video stream
         raise BrokenVideoError(f"{path}: cannot open: {_reason(error, path)}") from None
     if len(reader) == 0:
         raise BrokenVideoError(f"{path}: no decodable frames")
@@ -103,7 +93,8 @@ def decode_frames(reader: Any, path: Path, indices: Sequence[int]) -> torch.Tens
     indices = list(indices)
     unique = sorted(set(indices))
     try:
-        batch = reader.get_batch(unique).asnumpy()
+        batch = reader.get_batch(unique)
+        batch = batch if isinstance(batch, np.ndarray) else batch.asnumpy()
     except Exception as error:
         raise BrokenVideoError(f"{path}: cannot decode frames: {_reason(error, path)}") from None
     if indices != unique:  # repeated frames (videos shorter than the clip) or unsorted indices
@@ -134,12 +125,14 @@ class VideoClipDataset(Dataset):
         crops: int = 1,
         strict: bool = False,
         seed: int = 0,
+        decoder: str = DEFAULT_DECODER,
     ) -> None:
         if train and (clips, crops) != (1, 1):
             raise ValueError("training reads one clip and one crop per video")
         self.records = tuple(records)
         self.frames, self.train, self.transform = frames, train, transform
         self.clips, self.crops, self.strict, self.seed = clips, crops, strict, seed
+        self.decoder = decoder
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -161,7 +154,7 @@ class VideoClipDataset(Dataset):
         return {"video": video, "color": colors, "label": record.label, "index": index}
 
     def _load(self, record: VideoRecord, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        reader = open_video(record.path)
+        reader = open_video(record.path, self.decoder)
         if not self.train:
             views = sample_test_indices(len(reader), self.frames, self.clips)
             frames = decode_frames(reader, record.path, [i for view in views for i in view])

@@ -52,10 +52,16 @@ class EvalResult:
         }
 
     def summary(self) -> dict[str, object]:
-        """The entry of ``record["evaluations"]`` (with the first skipped video's reason when any
-        was)."""
+        """The entry of ``record["evaluations"]``: metrics, the classes scored against (its chance
+        level) and the first skipped video's reason when any was."""
         first = {"first_skipped": self.broken[0][1]} if self.broken else {}
-        return {"dataset": self.dataset, "split": self.split, **self.metrics, **first}
+        return {
+            "dataset": self.dataset,
+            "split": self.split,
+            **self.metrics,
+            "classes": len(self.classnames),
+            **first,
+        }
 
     def restrict(self, classes: Sequence[int], split: str) -> EvalResult:
         """The videos of ``classes`` scored against those classes only (relabelled in the given

@@ -50,6 +50,7 @@ from omnibench.engine.seeding import (
     restore_rng_state,
     seed_everything,
 )
+from omnibench.engine.trainlog import CLIPS_PER_S, LOSS, LR, TrainLog
 from omnibench.errors import OmniBenchError
 from omnibench.execution.process import stop_point
 
@@ -72,6 +73,8 @@ class TrainConfig:
     workers: int = 0
     collate: Any = None  # the data layer's collate_clips
     computed_by: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # revisions, options
+    steps_path: Path | None = None  # train_steps.json (engine.trainlog)
+    events_path: Path | None = None  # TensorBoard event file, when asked for
 
 
 @dataclasses.dataclass
@@ -143,6 +146,13 @@ class Trainer:
         self.net = (
             DistributedDataParallel(model, device_ids=device_ids) if ctx.distributed else model
         )
+        self.log = TrainLog(
+            config.steps_path,
+            config.events_path,
+            len(self.classnames),
+            self.steps_per_epoch,
+            active=ctx.is_main,
+        )
 
     def fit(self) -> TrainResult:
         """Resume from the checkpoint if there is one, train to the last epoch, return totals."""
@@ -150,8 +160,12 @@ class Trainer:
         if self.config.optim.grad_checkpointing:  # an option of the video models
             cast("VideoCLIPModel", self.model).set_grad_checkpointing(True)
         self.model.train()
-        for epoch in range(self.position.epoch, self.config.optim.epochs):
-            self._run_epoch(epoch)
+        self.log.start(self.position, self.stats)
+        try:
+            for epoch in range(self.position.epoch, self.config.optim.epochs):
+                self._run_epoch(epoch)
+        finally:
+            self.log.close()
         return TrainResult(
             self.position,
             self.stats,
@@ -169,7 +183,8 @@ class Trainer:
         state = ckpt.read_checkpoint(path, self.config.run_id, self.config.data_fingerprint)
         if state is None:
             return
-        other = ckpt.checkpoint_change(state, self.config.computed_by)
+        made = self.config.computed_by  # empty: a trainer used without a run (not judged)
+        other = ckpt.checkpoint_change(state, made) if made else None
         if other is not None:
             self.progress.message(f"not resuming from {path}, training from the start: {other}")
             return
@@ -220,19 +235,25 @@ class Trainer:
         )
         began, clips = time.perf_counter(), 0
         for step in range(start, self.steps_per_epoch):
+            lr = self.optimizer.param_groups[0]["lr"]  # the step's own (updated after it)
             loss, n_clips = self._optimizer_step(epoch, step, batches)
             self.stats.epoch_loss += loss
             self.stats.epoch_steps += 1
             clips += n_clips * self.ctx.world_size
+            speed = clips / max(time.perf_counter() - began, 1e-9)
+            self._log_step(epoch, loss, lr, speed)
             self._advance(epoch, step, time.perf_counter() - began, clips)
-            self.progress.update(
-                step + 1,
-                loss,
-                self.optimizer.param_groups[0]["lr"],
-                clips / max(time.perf_counter() - began, 1e-9),
-            )
+            self.progress.update(step + 1, loss, lr, speed)
             stop_point()  # Ctrl-C / SIGTERM stop here, after a whole step (and its checkpoint)
         self._finish_epoch(epoch)
+
+    def _log_step(self, epoch: int, loss: float, lr: float, clips_per_s: float) -> None:
+        """Keep the step's loss (mean over ranks) and LR in the training state, and log them."""
+        mean_loss = all_reduce_mean(loss, self.ctx)
+        self.stats.steps.append([epoch + 1, mean_loss, lr])
+        self.log.step(
+            self.position.global_step + 1, {LOSS: mean_loss, LR: lr, CLIPS_PER_S: clips_per_s}
+        )
 
     def _advance(self, epoch: int, step: int, seconds: float, clips: int) -> None:
         """Book the step; checkpoint every ``optim.checkpoint_every`` steps (mid-epoch)."""
@@ -252,6 +273,7 @@ class Trainer:
         self.stats.epoch_loss, self.stats.epoch_steps = 0.0, 0
         lr = self.optimizer.param_groups[0]["lr"]
         self.stats.history.append({"epoch": epoch + 1, "loss": mean_loss, "lr": lr})
+        self.log.epoch(self.position.global_step, mean_loss)
         self.position = ckpt.TrainPosition(epoch + 1, 0, self.position.global_step)
         self.progress.message(
             f"epoch {epoch + 1}/{self.config.optim.epochs} loss {mean_loss:.4f} lr {lr:.3e}"
@@ -267,17 +289,24 @@ class Trainer:
             "epoch_steps": self.stats.epoch_steps,
         }
         ranks = gather_objects(mine, self.ctx)  # collective: every rank takes part
-        if self.config.checkpoint_path is None or not self.ctx.is_main:
+        if not self.ctx.is_main:
             return
+        self.log.before_checkpoint()
+        if self.config.checkpoint_path is not None:
+            self._write_checkpoint(self.config.checkpoint_path, ranks)
+        self.log.after_checkpoint(self.stats)
+
+    def _write_checkpoint(self, path: Path, ranks: list[dict]) -> None:
         seconds, clips = self.pending
         stats = dataclasses.replace(
             self.stats,
             train_seconds=self.stats.train_seconds + seconds,
             clips=self.stats.clips + clips,
             history=list(self.stats.history),
+            steps=list(self.stats.steps),
         )
         ckpt.save_checkpoint(
-            self.config.checkpoint_path,
+            path,
             run_id=self.config.run_id,
             data=self.config.data_fingerprint,
             model=self.model,

@@ -2,7 +2,8 @@
 
 Layout of a run directory: ``spec.json`` (the canonical spec), ``status.json`` (state,
 Slurm job id, last update, one-line error, log path), ``log.txt``, ``checkpoint.pt``,
-``predictions.csv`` and, once finished, ``record.json``. A run is finished exactly when its
+``train_steps.json`` (the training curve), ``predictions.csv``, TensorBoard's event file when
+asked for and, once finished, ``record.json``. A run is finished exactly when its
 record exists: protocols write it atomically as their very last step.
 
 Every write is atomic (:mod:`omnibench.atomic`), so the many processes of a Slurm job array

@@ -22,6 +22,7 @@ from omnibench.data import (
     collate_clips,
     get_dataset,
 )
+from omnibench.data.prepared import describe, prepared_summary
 from omnibench.engine.checkpoint import data_fingerprint, load_trainable_state, read_checkpoint
 from omnibench.engine.distributed import DistContext
 from omnibench.engine.evaluate import EvalResult, EvalSettings, evaluate
@@ -30,13 +31,15 @@ from omnibench.engine.progress import ProgressReporter
 from omnibench.engine.seeding import seed_everything
 from omnibench.engine.trainer import TrainConfig, Trainer, TrainResult, batch_geometry
 from omnibench.errors import OmniBenchError
-from omnibench.execution.run_files import CHECKPOINT_FILE
+from omnibench.execution.run_files import CHECKPOINT_FILE, EVENTS_FILE, TRAIN_STEPS_FILE
 from omnibench.protocols.leakage import check_leakage
 from omnibench.protocols.preflight import check_split_files
 from omnibench.protocols.sampling import limit_per_class
 
 if TYPE_CHECKING:
     from omnibench.models.base import VideoCLIPModel
+
+ACCURACIES = ("top1", "top5", "mean_class")  # an evaluation's accuracies (%)
 
 
 @dataclasses.dataclass
@@ -71,8 +74,24 @@ class RunContext:
     def adapter(self, dataset: str) -> DatasetAdapter:
         """The dataset's adapter (``--data-root`` honoured), cached."""
         if dataset not in self._adapters:
-            self._adapters[dataset] = get_dataset(dataset, data_root=self.runtime.data_root)
+            adapter = get_dataset(dataset, data_root=self.runtime.data_root)
+            self._adapters[dataset] = adapter
+            self._note_videos(dataset, adapter)
         return self._adapters[dataset]
+
+    def _note_videos(self, dataset: str, adapter: DatasetAdapter) -> None:
+        """Record where the dataset's videos were read and, for a prepared root, how they were
+        prepared (``video_roots`` in the record)."""
+        prepared = prepared_summary(adapter.root)
+        roots = self.extra.setdefault("video_roots", {})
+        roots[dataset] = {
+            "root": str(adapter.root),
+            "videos": str(adapter.videos),
+            "prepared": prepared,
+        }
+        if prepared is not None:
+            unfinished = "" if prepared["complete"] else " (its prepare has not finished)"
+            self.progress.message(f"{dataset}: reading videos {describe(prepared)}{unfinished}")
 
     def split(self, dataset: str, name: str | None = None, train: bool = False) -> Split:
         """Split ``name`` of ``dataset`` (default: official split 1 for training / testing); its
@@ -181,6 +200,7 @@ def _dataset(ctx: RunContext, split: Split, train: bool) -> VideoClipDataset:
         crops=crops,
         strict=ctx.spec.strict,
         seed=ctx.spec.seed,
+        decoder=ctx.runtime.decoder,
     )
 
 
@@ -198,6 +218,8 @@ def train(ctx: RunContext, model: VideoCLIPModel, split: Split) -> TrainResult:
         collate=collate_clips,
         data_fingerprint=data_fingerprint((r.path, r.label) for r in split.records),
         computed_by=computed_by(ctx.spec.to_dict()),
+        steps_path=ctx.run_dir / TRAIN_STEPS_FILE,
+        events_path=ctx.run_dir / EVENTS_FILE if ctx.runtime.tensorboard else None,
     )
     ctx.progress.message(
         f"training on {split.dataset}/{split.name}: "
@@ -255,4 +277,4 @@ def evaluate_split(ctx: RunContext, model: torch.nn.Module, split: Split) -> Eva
 
 def single_metrics(result: EvalResult) -> dict[str, float]:
     """``top1`` / ``top5`` / ``mean_class`` of one evaluation."""
-    return {key: result.metrics[key] for key in ("top1", "top5", "mean_class")}
+    return {key: result.metrics[key] for key in ACCURACIES}

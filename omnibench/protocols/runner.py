@@ -21,9 +21,10 @@ from omnibench.engine.distributed import (
 )
 from omnibench.engine.evaluate import predictions_frame
 from omnibench.engine.progress import ProgressReporter, use_rich
+from omnibench.execution import tb_events
 from omnibench.execution.acceptance import check_record
-from omnibench.execution.run_files import PREDICTIONS_FILE, RECORD_FILE
-from omnibench.protocols.common import ProtocolResult, RunContext
+from omnibench.execution.run_files import EVENTS_FILE, PREDICTIONS_FILE, RECORD_FILE
+from omnibench.protocols.common import ACCURACIES, ProtocolResult, RunContext
 from omnibench.protocols.record import build_record
 from omnibench.protocols.registry import Protocol
 
@@ -55,6 +56,8 @@ def execute(
             record = _record(ctx, result, started)
             if dist.is_main:
                 _write_predictions(run_dir, result)
+                if runtime.tensorboard:
+                    _log_evaluations(run_dir, result)
             check_record(
                 record
             )  # every rank holds the same record, so all fail alike (predictions kept)
@@ -74,6 +77,19 @@ def _write_predictions(run_dir: Path, result: ProtocolResult) -> None:
         atomic_write_text(
             run_dir / PREDICTIONS_FILE, pd.concat(frames, ignore_index=True).to_csv(index=False)
         )
+
+
+def _log_evaluations(run_dir: Path, result: ProtocolResult) -> None:
+    """The evaluations' accuracies as TensorBoard scalars at the run's last optimiser step."""
+    step = result.train.position.global_step if result.train is not None else 0
+    values = {
+        f"{e.dataset}/{e.split}/{name}": float(e.metrics[name])
+        for e in result.evaluations
+        if e.metrics["videos"]
+        for name in ACCURACIES
+    }
+    tb_events.require_tensorboard()
+    tb_events.replace_scalars(run_dir / EVENTS_FILE, tb_events.EVAL, step, values)
 
 
 def _cost(ctx: RunContext, model: VideoCLIPModel) -> dict[str, Any]:
@@ -121,6 +137,7 @@ def _record(ctx: RunContext, result: ProtocolResult, started: float) -> dict:
         **ctx.extra,
         "train": _train_summary(result, ctx),
         "device": str(ctx.dist.device),
+        "decoder": ctx.runtime.decoder,
         "world_size": ctx.dist.world_size,
     }
     return build_record(

@@ -1,7 +1,9 @@
-"""What a measured cell's number carries with it: broken videos its runs skipped (marked †), and
-a published row it is not compared with because the setting differs (marked ¹, ², ...).
+"""What a measured cell's number carries with it: broken videos its runs skipped (marked †), a
+published row it is not compared with because the setting differs (marked ¹, ², ...), and videos
+re-encoded by ``omnibench data prepare`` where other cells of the table read the originals
+(marked ‡: the two inputs differ, so their difference is not the methods' alone).
 
-Both are attached to measured rows from the runs behind each cell, shown as marks after the
+All are attached to measured rows from the runs behind each cell, shown as marks after the
 number in every format, and explained in the table's notes.
 """
 
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from omnibench.report.tables import Column, Row
 
 SKIP_MARK = "†"
+PREPARED_MARK = "‡"
+VIDEO_ROOTS = "video_roots."  # the record's section naming each dataset's root (flattened)
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -56,6 +60,7 @@ def attach_runs(
             if runs:
                 row.runs[column] = runs
                 row.skipped[column] = cell_skipped(runs).text()
+                row.videos[column] = cell_videos(runs)
 
 
 def cell_skipped(runs: Sequence[Mapping[str, Any]]) -> Skipped:
@@ -75,6 +80,40 @@ def cell_skipped(runs: Sequence[Mapping[str, Any]]) -> Skipped:
             seen.add(run.get("run_id"))
             train, train_listed = train + counts.train, train_listed + (counts.train_listed or 0)
     return Skipped(train, train_listed or None, evaluated, listed)
+
+
+def run_videos(run: Mapping[str, Any]) -> str:
+    """How a run's videos were prepared (``""``: the original videos, or a record of an omnibench
+    without ``video_roots``)."""
+    found = {}
+    for key, value in run.items():
+        if key.startswith(VIDEO_ROOTS) and key.endswith(".prepared.short_side") and value:
+            prefix = key[: -len("short_side")]
+            found[key[len(VIDEO_ROOTS) : -len(".prepared.short_side")]] = (
+                f"short side {_number(value)}, keyframe every "
+                f"{_number(run.get(prefix + 'keyframe_interval'))} frames"
+            )
+    return "; ".join(f"{dataset} {text}" for dataset, text in sorted(found.items()))
+
+
+def _number(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else "?"
+
+
+def cell_videos(runs: Sequence[Mapping[str, Any]]) -> str:
+    """The videos a cell's runs read: ``""`` (originals), the preparation, or a mix of both."""
+    kinds = sorted(set(map(run_videos, runs)))
+    if len(kinds) == 1:
+        return kinds[0]
+    prepared = "; ".join(kind for kind in kinds if kind)
+    return f"{prepared}, pooled with runs on {'other ' if '' not in kinds else ''}originals"
+
+
+def mixed_videos(rows: Sequence[Row]) -> bool:
+    """Whether the measured cells of a table read differently prepared videos."""
+    return len({text for row in rows for text in row.videos.values()}) > 1 or any(
+        "pooled with" in text for row in rows for text in row.videos.values()
+    )
 
 
 def _cell_dataset(
@@ -108,13 +147,18 @@ def caveat_marks(rows: Sequence[Row]) -> dict[str, str]:
     return {text: str(number).translate(_SUPERSCRIPT) for number, text in enumerate(texts, start=1)}
 
 
-def marks(row: Row, column: Column, numbered: Mapping[str, str]) -> str:
-    """The marks after a measured value: its "not compared" number, then † when videos were
-    skipped."""
+def marks(row: Row, column: Column, rows: Sequence[Row]) -> str:
+    """The marks after a measured value: its "not compared" number, † when videos were skipped,
+    ‡ when it read prepared videos where other cells of the table (``rows``) did not."""
     if column.kind != "value":
         return ""
     caveat = row.caveats.get(column.key)
-    return (numbered[caveat] if caveat else "") + (SKIP_MARK if row.skipped.get(column.key) else "")
+    prepared = row.videos.get(column.key) and mixed_videos(rows)
+    return (
+        (caveat_marks(rows)[caveat] if caveat else "")
+        + (SKIP_MARK if row.skipped.get(column.key) else "")
+        + (PREPARED_MARK if prepared else "")
+    )
 
 
 def caveat_notes(rows: Sequence[Row], col_paths: Sequence[str]) -> list[str]:
@@ -129,6 +173,7 @@ def caveat_notes(rows: Sequence[Row], col_paths: Sequence[str]) -> list[str]:
         for key, text in row.skipped.items()
         if text
     ]
+    notes += _video_notes(rows, col_paths)
     if skipped:
         notes.append(
             (
@@ -139,3 +184,26 @@ def caveat_notes(rows: Sequence[Row], col_paths: Sequence[str]) -> list[str]:
             + "."
         )
     return notes
+
+
+def _video_notes(rows: Sequence[Row], col_paths: Sequence[str]) -> list[str]:
+    """The ‡ note where cells read differently prepared videos; a line saying which prepared
+    videos every cell read otherwise."""
+    cells = {(row.method, key): text for row in rows for key, text in row.videos.items() if text}
+    kinds = dict.fromkeys(cells.values())
+    if not kinds:
+        return []
+    if not mixed_videos(rows):
+        only = next(iter(kinds))
+        return [f"Every measured cell read videos prepared by omnibench data prepare ({only})."]
+    listed = "; ".join(
+        " ".join(
+            [method, *(str(value_label(p, v)) for p, v in zip(col_paths, key) if v is not None)]
+        )
+        + f": {text}"
+        for (method, key), text in cells.items()
+    )
+    return [
+        f"{PREPARED_MARK} Read videos re-encoded by omnibench data prepare, while other cells read "
+        f"the original videos: a difference between them is partly the input's ({listed})."
+    ]

@@ -44,6 +44,9 @@ class MeasuredRow:
     skipped: dict[Key, str] = dataclasses.field(
         default_factory=dict
     )  # column key -> skipped videos ("2/16 eval")
+    videos: dict[Key, str] = dataclasses.field(
+        default_factory=dict
+    )  # column key -> how its runs' videos were prepared ("" for the originals)
 
 
 def canonical(value: Any, path: str) -> Any:

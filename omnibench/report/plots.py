@@ -56,14 +56,14 @@ def write_plots(tables: Sequence[ReportTable], directory: Path) -> list[Path]:
     for table in tables:
         kind = plot_kind(table)
         if kind is not None:
-            written.append(_save(plotters[kind](table), directory / f"{table.name}.png"))
+            written.append(save_png(plotters[kind](table), directory / f"{table.name}.png"))
     return written
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def save_png(figure: Figure, path: Path, dpi: int = DPI) -> Path:
     """Save atomically: a reader never sees half a PNG."""
     with atomic_output(path, binary=True) as handle:
-        figure.savefig(handle, format="png", dpi=DPI)
+        figure.savefig(handle, format="png", dpi=dpi)
     return path
 
 
@@ -73,7 +73,9 @@ def _points(table: ReportTable) -> pd.DataFrame:
     return data[data["kind"] != DELTA] if not data.empty else data
 
 
-def _colors(methods: Sequence[str]) -> dict[str, str]:
+def method_colors(methods: Sequence[str]) -> dict[str, str]:
+    """A colour per distinct name, in order of first appearance: a table's rows get the same
+    colours in its top-1 figure and in its training curves."""
     return {m: _PALETTE[i % len(_PALETTE)] for i, m in enumerate(dict.fromkeys(methods))}
 
 
@@ -102,7 +104,7 @@ def few_shot_figure(table: ReportTable) -> Figure:
         )
     )
     figure, axes = _new_figure(table, len(panels))
-    colors = _colors([r.method for r in table.rows])
+    colors = method_colors([r.method for r in table.rows])
     ks = sorted({c.key[table.level_names.index(shots)] for c in table.columns})
     for ax, panel in zip(axes, panels):
         for (method, source, kind), line in data[[p == panel for p in data["panel"]]].groupby(
@@ -148,7 +150,7 @@ def flops_figure(table: ReportTable) -> Figure:
     figure, axes = _new_figure(table)
     ax = axes[0]
     points = _flops_points(table, metric)
-    colors = _colors(points["method"].tolist()) if not points.empty else {}
+    colors = method_colors(points["method"].tolist()) if not points.empty else {}
     for _, point in points.iterrows():
         ours = point["kind"] == MEASURED
         ax.scatter(
@@ -216,7 +218,7 @@ def ablation_figure(table: ReportTable) -> Figure:
         for kind in kinds
     ]
     width = 0.8 / max(len(series), 1)
-    colors = _colors([_name(c) for c, _ in series])
+    colors = method_colors([_name(c) for c, _ in series])
     for i, (column, kind) in enumerate(series):
         bars = [_bar_stat(table, label, column, kind) for label in labels]
         name, published = _name(column), kind == PUBLISHED

@@ -95,6 +95,9 @@ class Row:
     skipped: Mapping[tuple[Any, ...], str] = dataclasses.field(
         default_factory=dict
     )  # column key -> skipped videos
+    videos: Mapping[tuple[Any, ...], str] = dataclasses.field(
+        default_factory=dict
+    )  # column key -> how its videos were prepared ("" for the originals)
 
 
 @dataclasses.dataclass
@@ -147,7 +150,7 @@ class ReportTable:
             return text
         if stat.std is not None and len(pooled_sizes(self.rows)) > 1:
             text += f" (n={stat.n})"  # cells pool different numbers of runs: say how many
-        return text + caveats.marks(row, column, caveats.caveat_marks(self.rows))
+        return text + caveats.marks(row, column, self.rows)
 
     def best(self) -> set[tuple[int, int]]:
         """(row, column) positions of the best value per accuracy column (bold in the paper)."""
@@ -196,6 +199,7 @@ class ReportTable:
                         "within_noise": stat.within_noise,
                         "skipped": row.skipped.get(column.key, ""),
                         "not_compared": row.caveats.get(column.key, ""),
+                        "prepared_videos": row.videos.get(column.key, ""),
                         **row.text,
                     }
                 )
@@ -285,6 +289,7 @@ def assemble(
                 planned=ours.planned,
                 caveats=differ,
                 skipped=ours.skipped,
+                videos=ours.videos,
             )
         )
         if delta_rows and pub is not None and (delta or not differ):

@@ -20,15 +20,21 @@ if TYPE_CHECKING:
     from omnibench.execution.store import RunStore
 
 
+def _loaded(suite: Any) -> Any:
+    """``suite`` as an ``omnibench.config.suite.Suite`` (given as one, or its name / path)."""
+    if isinstance(suite, (str, Path)):
+        from omnibench.config.suite import load_suite  # noqa: PLC0415
+
+        return load_suite(str(suite))
+    return suite
+
+
 def suite_tables(
     suite: Any, store: RunStore, bootstrap: BootstrapSettings | None = None
 ) -> list[ReportTable]:
     """The tables one suite feeds (``suite``: an ``omnibench.config.suite.Suite`` or its name /
     path); ``bootstrap``: how the intervals of the Δ-to-reference rows are drawn."""
-    if isinstance(suite, (str, Path)):
-        from omnibench.config.suite import load_suite  # noqa: PLC0415
-
-        suite = load_suite(str(suite))
+    suite = _loaded(suite)
     runs = collect_runs(suite.name, suite.specs, store)
     tables = build_tables(suite.table, runs, bootstrap)
     counts = {len(record.get("classes") or ()) for record in runs.records}
@@ -63,19 +69,22 @@ def write_report(
     markdown: Path | None = None,
     csv_dir: Path | None = None,
     plots_dir: Path | None = None,
+    curves_dir: Path | None = None,
     console: Console | None = None,
     bootstrap: BootstrapSettings | None = None,
 ) -> tuple[list[ReportTable], list[Path]]:
     """Print the suites' tables to ``console`` (when given) and write the requested files.
 
     Returns the tables and the files written: one LaTeX document, one markdown document,
-    a CSV per table under ``csv_dir`` and a PNG per plotted table under ``plots_dir``.
+    a CSV per table under ``csv_dir``, a PNG per plotted table under ``plots_dir`` and two per
+    table with training curves (loss, LR) under ``curves_dir``.
     """
     from omnibench.atomic import atomic_write_text  # noqa: PLC0415
     from omnibench.report import latex as latex_module  # noqa: PLC0415
     from omnibench.report import render  # noqa: PLC0415
 
-    tables = [table for suite in suites for table in suite_tables(suite, store, bootstrap)]
+    per_suite = [(suite, suite_tables(suite, store, bootstrap)) for suite in map(_loaded, suites)]
+    tables = [table for _, feeds in per_suite for table in feeds]
     if console is not None:
         render.print_tables(tables, console)
     written: list[Path] = []
@@ -92,4 +101,10 @@ def write_report(
         from omnibench.report.plots import write_plots  # noqa: PLC0415
 
         written += write_plots(tables, Path(plots_dir))
+    if curves_dir is not None:
+        from omnibench.report.curve_plots import write_curves  # noqa: PLC0415
+        from omnibench.report.curves import table_curves  # noqa: PLC0415
+
+        curves = [table_curves(suite, t, store) for suite, feeds in per_suite for t in feeds]
+        written += write_curves(curves, Path(curves_dir))
     return tables, written

@@ -1,0 +1,38 @@
+"""Whether a video file can be read at all (missing, unreadable, empty), said before any decoder
+sees it: the reasons ``data check``, the loader and ``data prepare`` give alike. Torch-free."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from omnibench.errors import OmniBenchError
+
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov")  # what a folder of videos holds
+# How the loader decodes: decord (the default), or PyAV seeking to keyframes (the same pixels;
+# faster on videos with short keyframe intervals, docs/BENCHMARKS.md "Preparing videos").
+DECODERS = ("decord", "pyav")
+
+
+class BrokenVideoError(OmniBenchError):
+    """A video that cannot be read; reaches the caller only in strict mode (else the item is marked
+    broken)."""
+
+
+def check_readable(path: Path) -> None:
+    """Raise :class:`BrokenVideoError` for a missing, unreadable (permissions) or empty file."""
+    try:
+        with open(path, "rb") as handle:
+            empty = not handle.read(1)
+    except FileNotFoundError:
+        raise BrokenVideoError(f"{path}: missing video file") from None
+    except PermissionError:
+        raise BrokenVideoError(
+            f"{path}: permission denied (the file or a folder above it is not readable "
+            "by this user)"
+        ) from None
+    except IsADirectoryError:
+        raise BrokenVideoError(f"{path}: a folder, not a video file") from None
+    except OSError as error:
+        raise BrokenVideoError(f"{path}: cannot read ({error.strerror})") from None
+    if empty:
+        raise BrokenVideoError(f"{path}: empty (zero-byte) video file")
