@@ -190,12 +190,14 @@ def test_accumulation_equals_the_whole_batch_in_one_pass() -> None:
         [h[key] for h in whole.result.stats.history for key in ("loss", "lr")], rel=1e-5
     )
     # Adam turns the last-bit differences of near-zero gradients into full steps, so the
-    # parameters are compared as a whole: their difference against how far training moved them.
+    # parameters are compared as a whole: their difference against how far training moved them
+    # (1.2e-3 of it at this constant LR of 1e-2 from the first step; a wrong accumulation moves
+    # them apart by about as much as training moved them).
     start, ours, theirs = (
         torch.cat([p.flatten() for p in trainable(m).values()])
         for m in (untrained(), accumulated.model, whole.model)
     )
-    assert (ours - theirs).norm() < 1e-3 * (theirs - start).norm()
+    assert (ours - theirs).norm() < 5e-3 * (theirs - start).norm()
 
 
 def cosine(t: int, total: int, top: float = 1e-2, floor: float = 1e-4) -> float:
