@@ -15,6 +15,7 @@ import pytest
 
 from conftest import plant_lock
 from omnibench.cli import main
+from omnibench.config.revisions import computed_by
 from omnibench.config.suite import Suite, load_suite
 from omnibench.execution.store import RunStore, atomic_write_json
 
@@ -51,7 +52,10 @@ def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
 def _finish(store: RunStore, suite: Suite, index: int, top1: float = 50.0) -> str:
     spec = suite.specs[index]
     run_dir = store.prepare(suite.name, spec)
-    atomic_write_json(run_dir / "record.json", {"run_id": spec.run_id(), "metrics": {"top1": top1}})
+    record = {"run_id": spec.run_id(), "spec": spec.to_dict(), "metrics": {"top1": top1}}
+    atomic_write_json(
+        run_dir / "record.json", {**record, "computed_by": computed_by(record["spec"])}
+    )
     store.write_status(suite.name, spec.run_id(), "done", job_id=f"77_{index}")
     return spec.run_id()
 

@@ -74,7 +74,7 @@ def test_cosine_schedule_warms_up_then_decays_to_min_lr() -> None:
     """timm semantics as in X-CLIP: warmup counted inside t_initial (warmup_prefix=False)."""
     optim = OptimSpec(lr=1e-3, epochs=10, warmup_epochs=2, new_module_lr_mult=10)
     optimizer = build_optimizer(TwoPart(), optim, new_names={"head.weight"})
-    scheduler = build_scheduler(optimizer, optim, steps_per_epoch=5)
+    scheduler = build_scheduler(optimizer, optim, iterations_per_epoch=5)
     lrs, new_lrs = [], []
     for step in range(1, 51):
         scheduler.step_update(step)

@@ -352,7 +352,7 @@ def test_combination_variants_wire_the_adapter_where_they_say() -> None:
 
 def test_text_uses_the_paper_template_and_video_specific_prompts() -> None:
     model = omniclip()
-    assert model.template == "A video of {} action."
+    assert model.template == "A video of {} action"  # §3.1 as written: no full stop
     assert model.tokenize(["a"]).shape == (1, 77)
     assert omniclip(text_prompts=False).prompt_generator is None
     torch.testing.assert_close(model.prompt_generator.alpha, torch.full((32,), 0.1))

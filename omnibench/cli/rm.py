@@ -33,7 +33,11 @@ def remove(
     stale: Annotated[
         bool,
         typer.Option(
-            "--stale", help="Only the stale runs: their annotation files changed since they ran."
+            "--stale",
+            help=(
+                "Only the stale runs: their annotation files changed since they ran, or "
+                "another model or protocol revision computed them."
+            ),
         ),
     ] = False,
     yes: Yes = False,

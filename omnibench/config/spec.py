@@ -22,6 +22,7 @@ from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
 
 NORMALIZATIONS = ("clip", "imagenet")
+AUGMENTS = ("fused", "stepwise")  # omnibench's fast training augmentation, or the official op by op
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SEED_END = 2**63  # seeds are in [0, SEED_END)
 DEFAULT_MAX_SKIPPED = 0.01  # share of a split's videos that may be skipped as broken
@@ -60,6 +61,8 @@ class DataSpec:
     normalization: str = "clip"  # X-CLIP / ViFi-CLIP used "imagenet"
     test_clips: int = 1
     test_crops: int = 1
+    hflip: bool | None = None  # training flips: None = the dataset's own (all but synthetic ones)
+    augment: str = "fused"  # "stepwise": X-CLIP's pipeline op by op (omnibench.data.transforms)
 
     def __post_init__(self) -> None:
         for key in ("frames", "input_size", "short_side", "test_clips"):
@@ -67,6 +70,7 @@ class DataSpec:
         _check(self.test_crops in (1, 3), "data.test_crops", "must be 1 or 3")
         _check(self.short_side >= self.input_size, "data.short_side", "must be >= data.input_size")
         _check_choice(self.normalization, NORMALIZATIONS, "data.normalization")
+        _check_choice(self.augment, AUGMENTS, "data.augment")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,16 +189,28 @@ class RunSpec:
         return _build(cls, data, where, prefix="")
 
 
-# Fields added after runs were first stored: at these values they stay out of the run's identity,
-# so every run stored before them keeps its id (the values are what those runs did).
+# Fields added after runs were first stored (spec paths): at these values they stay out of the
+# run's identity, so every run stored before them keeps its id and is found (and judged: a run
+# that older code computed is stale, omnibench.config.revisions).
 HASH_NEUTRAL: Mapping[str, Any] = types.MappingProxyType(
-    {"limit": None, "max_skipped": DEFAULT_MAX_SKIPPED}
+    {"limit": None, "max_skipped": DEFAULT_MAX_SKIPPED, "data.hflip": None, "data.augment": "fused"}
 )
 
 
 def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A spec dict without the :data:`HASH_NEUTRAL` fields that hold their neutral value."""
-    return {k: v for k, v in spec.items() if not (k in HASH_NEUTRAL and v == HASH_NEUTRAL[k])}
+    out = dict(spec)
+    for path, neutral in HASH_NEUTRAL.items():
+        section, _, key = path.rpartition(".")
+        holder = out.get(section) if section else out
+        if not isinstance(holder, Mapping) or key not in holder or holder[key] != neutral:
+            continue
+        holder = {k: v for k, v in holder.items() if k != key}
+        if section:
+            out[section] = holder
+        else:
+            out = holder
+    return out
 
 
 def _plain(value: Any) -> Any:

@@ -5,7 +5,9 @@ with it (some videos trained on and evaluated, every metric finite, no split wit
 of broken videos than the spec's ``max_skipped``) and :func:`changed_files` finds every
 annotation file it read unchanged (sha256). A record with problems is never written by a run
 (it fails instead); one written by an older omnibench counts as failed. A record whose files
-changed is *stale*: ``omnibench run`` reruns it. Nothing here imports torch.
+changed, or that another revision of its model or protocol (or other option defaults) computed
+(:mod:`omnibench.config.revisions`), is *stale*: ``omnibench run`` reruns it. Nothing here
+imports torch.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from omnibench.config.revisions import stale_reason
 from omnibench.config.spec import DEFAULT_MAX_SKIPPED
 from omnibench.errors import OmniBenchError
 from omnibench.execution.states import RunState
@@ -237,11 +240,15 @@ def changed_files(record: Mapping[str, Any]) -> list[str]:
 
 
 def verdict(record: Mapping[str, Any]) -> tuple[str, str | None]:
-    """``("done", None)``, ``("failed", problem)`` or ``("stale", which files changed)`` for a
-    stored record."""
+    """``("done", None)``, ``("failed", problem)`` or ``("stale", why)`` for a stored record: stale
+    when another model or protocol revision or other option defaults computed it, or when
+    annotation files it read changed."""
     problems = record_problems(record)
     if problems:
         return RunState.FAILED, f"record.json unusable: {problems[0]}"
+    computed_elsewise = stale_reason(record)
+    if computed_elsewise:
+        return RunState.STALE, computed_elsewise
     changed = changed_files(record)
     if changed:
         return (

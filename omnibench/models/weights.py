@@ -27,6 +27,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -94,10 +95,17 @@ def sidecar_activation(path: Path) -> str | None:
 
 
 def backbone_activation(backbone: str) -> str | None:
-    """``quick_gelu`` where the backbone's config says so (``*-quickgelu`` names), else None
-    (unstated)."""
-    config = backbone_configs().get(backbone, {})
+    """``quick_gelu`` where the backbone's config says so (``*-quickgelu`` names, or a config
+    registered with open_clip at run time), else None (unstated)."""
+    config = live_config(backbone) or backbone_configs().get(backbone, {})
     return "quick_gelu" if config.get("quick_gelu", False) else None
+
+
+def live_config(backbone: str) -> dict[str, Any] | None:
+    """open_clip's own config of ``backbone`` once open_clip is loaded: it also knows the configs
+    added with ``open_clip.add_model_config`` at run time, which the file catalogue cannot."""
+    factory = sys.modules.get("open_clip.factory")
+    return None if factory is None else factory.get_model_config(backbone)
 
 
 def stated_activation(backbone: str, stated: str | None) -> tuple[str, str] | None:
@@ -110,7 +118,7 @@ def stated_activation(backbone: str, stated: str | None) -> tuple[str, str] | No
         )
     if stated is not None:
         return stated, "model.options.activation"
-    return None if named is None else (named, f"backbone name '{backbone}'")
+    return None if named is None else (named, f"backbone config '{backbone}' (quick_gelu: true)")
 
 
 def agree(found: str, found_where: str, backbone: str, stated: str | None) -> str:

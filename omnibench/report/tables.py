@@ -30,6 +30,7 @@ from omnibench.report.labels import (
     WITHIN_NOISE,
     plural,
 )
+from omnibench.report.provenance import provenance_line
 from omnibench.report.published import (
     CellKey,
     PublishedRow,
@@ -349,8 +350,9 @@ def run_footer(runs: SuiteRuns) -> list[str]:
         lines.append(f"Cells of unfinished runs show {DASH}; see: omnibench status {runs.suite}")
     if counts[RunState.STALE]:
         lines.append(
-            f"{plural(counts['stale'], 'stale run')}: annotation files changed since they ran "
-            f"(not shown; omnibench run {runs.suite} reruns them)."
+            f"{plural(counts['stale'], 'stale run')}: annotation files changed since they ran, or "
+            "another revision of their model or protocol computed them "
+            f"(not shown; omnibench status {runs.suite} says why, omnibench run reruns them)."
         )
     if counts[RunState.CORRUPT]:
         lines.append(
@@ -364,4 +366,5 @@ def run_footer(runs: SuiteRuns) -> list[str]:
             "this suite in the store (other --set / --limit "
             "settings, or an older suite file) not shown."
         )
-    return lines
+    made = provenance_line(runs.records)
+    return [*lines, made] if made else lines
