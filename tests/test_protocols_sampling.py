@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.data import get_dataset
+from omnibench.data import Split, VideoRecord, get_dataset
 from omnibench.data.formats import parse_labels_csv
 from omnibench.errors import OmniBenchError
 from omnibench.protocols.few_shot import sample_k_shot
 from omnibench.protocols.sampling import (
     base_novel_classes,
     classes_named,
+    limit_per_class,
+    normalize_classname,
     novel_classes,
     read_shot_list,
     restrict_classes,
@@ -162,3 +164,38 @@ def test_shot_list_is_named_after_its_file_and_an_empty_one_is_refused(
 
 def test_class_subsets_may_take_every_candidate() -> None:
     assert sample_class_subsets([4, 2, 9], subsets=2, size=3, seed=0) == [(2, 4, 9), (2, 4, 9)]
+
+
+def _records(*labels: int) -> Split:
+    records = tuple(
+        VideoRecord(Path(f"v{i}.mp4"), c, f"list.txt:{i + 1}") for i, c in enumerate(labels)
+    )
+    return Split("d", "test1", records, ("a", "b", "c"), (Path("list.txt"),))
+
+
+def test_limit_per_class_keeps_the_first_videos_of_each_class_in_list_order() -> None:
+    limited = limit_per_class(_records(0, 1, 0, 0, 2, 1, 1, 0), 2)
+    assert [r.path.name for r in limited.records] == [
+        "v0.mp4",
+        "v1.mp4",
+        "v2.mp4",
+        "v4.mp4",
+        "v5.mp4",
+    ]
+    assert (limited.dataset, limited.name, limited.classnames) == ("d", "test1", ("a", "b", "c"))
+    assert limited.annotation_files == (Path("list.txt"),)
+    assert limit_per_class(_records(0, 0), 0).records == ()
+
+
+def test_restrict_classes_relabels_and_keeps_sources_and_names() -> None:
+    restricted = restrict_classes(_records(0, 1, 2, 1), [2, 1], "base")
+    assert [(r.path.name, r.label, r.source) for r in restricted.records] == [
+        ("v1.mp4", 1, "list.txt:2"),
+        ("v2.mp4", 0, "list.txt:3"),
+        ("v3.mp4", 1, "list.txt:4"),
+    ]
+    assert (restricted.name, restricted.classnames) == ("test1/base", ("c", "b"))
+
+
+def test_class_names_compare_without_case_underscores_or_extra_spaces() -> None:
+    assert normalize_classname("  Brush_Hair  now ") == "brush hair now"
