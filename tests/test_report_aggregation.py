@@ -79,3 +79,43 @@ def test_deltas_and_grid_order() -> None:
         ("a", 1),
     ]
     assert ordered([]) == []
+
+
+def test_keys_fill_what_a_switch_or_a_model_implies_and_keep_what_a_run_sets() -> None:
+    """A vanilla CLIP row without options reads as PTA ✗ SPG ✗ and no PTA blocks; a vanilla row
+    that sets an option keeps it; PTA off means no PTA blocks whatever the blocks say, PTA on keeps
+    them; no key paths give one empty key per run."""
+    from omnibench.report.cells import keys_of
+
+    frame = pd.DataFrame(
+        {
+            "model.name": ["vanilla_clip", "vanilla_clip", "omniclip", "omniclip"],
+            "model.options.use_pta": [None, True, False, True],
+            "model.options.use_spg": [None, None, True, True],
+            "model.options.pta_blocks": [None, None, (1, 2), (3,)],
+        }
+    )
+    paths = ["model.options.use_pta", "model.options.use_spg", "model.options.pta_blocks"]
+    assert keys_of(frame, paths) == [
+        (False, False, ()),
+        (True, False, ()),
+        (False, True, ()),
+        (True, True, (3,)),
+    ]
+    assert keys_of(frame, []) == [(), (), (), ()]
+
+
+def test_a_cell_key_may_be_missing_beside_a_set_one() -> None:
+    """Rows keyed None and "x" (a column some runs leave unset) pool separately, in the order
+    they first appear."""
+    frame = pd.DataFrame({"model.options.prompt": ["x", None, "x"], "top1": [10.0, 20.0, 30.0]})
+    cells = aggregate(frame, ["model.options.prompt"], [], {"top1": "top1"})
+    assert list(cells) == [("x",), (None,)]
+    assert cells[("x",)][((), "top1")] == Stat(20.0, math.sqrt(200), 2)
+    assert cells[(None,)][((), "top1")] == Stat(20.0, None, 1)
+
+
+def test_only_the_last_name_of_a_protocol_option_says_split() -> None:
+    assert poolable("protocol_options.nested.eval_split")
+    assert not poolable("protocol_options.split_options.k")
+    assert not poolable("model.split")
