@@ -94,7 +94,10 @@ def test_k600_style_novel_classes_and_seeded_subsets(tmp_path: Path) -> None:
     assert sample_class_subsets(novel, subsets=3, size=16, seed=0) == subsets
     assert sample_class_subsets(novel, subsets=2, size=16, seed=0) == subsets[:2]
     assert sample_class_subsets(novel, subsets=3, size=16, seed=1) != subsets
-    with pytest.raises(OmniBenchError, match="cannot draw 23 classes from 22"):
+    with pytest.raises(
+        OmniBenchError,
+        match="^cannot draw 23 classes from 22; lower protocol_options.subset_classes$",
+    ):
         sample_class_subsets(novel, subsets=1, size=23, seed=0)
 
 
@@ -199,3 +202,23 @@ def test_restrict_classes_relabels_and_keeps_sources_and_names() -> None:
 
 def test_class_names_compare_without_case_underscores_or_extra_spaces() -> None:
     assert normalize_classname("  Brush_Hair  now ") == "brush hair now"
+
+
+def test_a_base_classes_file_names_the_base_half_and_its_path_in_errors(tmp_path: Path) -> None:
+    """Base classes read from an ``id,name`` CSV (any spelling of case and underscores); the rest
+    are novel; a name outside the dataset is refused naming the file."""
+    from types import SimpleNamespace
+
+    from omnibench.protocols.base_to_novel import _base_classes
+    from omnibench.protocols.options import BaseToNovelOptions
+
+    split = _records(0, 1, 2)
+    good, bad = tmp_path / "base.csv", tmp_path / "bad.csv"
+    good.write_text("id,name\n0,C\n1,a\n")
+    bad.write_text("id,name\n0,a\n1,zebra\n")
+    ctx = SimpleNamespace(files=[])
+    options = BaseToNovelOptions(base_classes_file=str(good))
+    assert _base_classes(ctx, options, split) == ([0, 2], [1])  # type: ignore[arg-type]
+    assert ctx.files == [good]
+    with pytest.raises(OmniBenchError, match=f"^{bad}: 1 classes are not classes of d"):
+        _base_classes(ctx, BaseToNovelOptions(base_classes_file=str(bad)), split)  # type: ignore[arg-type]
