@@ -114,3 +114,13 @@ def test_a_model_without_trainable_parameters_is_refused() -> None:
     model = nn.Linear(2, 2).requires_grad_(False)
     with pytest.raises(ValueError, match="^the model has no trainable parameters$"):
         build_optimizer(model, OptimSpec(lr=1e-3))
+
+
+def test_a_one_step_run_reaches_min_lr_at_its_step() -> None:
+    """One epoch of one step, no warmup: the cosine spans one step, so that step (update 1) is at
+    the min LR; over two steps it would be halfway, (1e-3 + 1e-5) / 2."""
+    optim = OptimSpec(lr=1e-3, epochs=1, warmup_epochs=0)
+    optimizer = build_optimizer(TwoPart(), optim)
+    scheduler = build_scheduler(optimizer, optim, steps_per_epoch=1)
+    scheduler.step_update(1)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-5)
