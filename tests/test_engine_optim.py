@@ -124,3 +124,9 @@ def test_a_one_step_run_reaches_min_lr_at_its_step() -> None:
     scheduler = build_scheduler(optimizer, optim, steps_per_epoch=1)
     scheduler.step_update(1)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-5)
+
+
+def test_frozen_parameters_are_left_out_wherever_they_come() -> None:
+    model = nn.Sequential(nn.Linear(2, 2).requires_grad_(False), nn.Linear(2, 2))
+    groups = param_groups(model, OptimSpec(lr=1e-3))
+    assert sorted(name for g in groups for name in g["names"]) == ["1.bias", "1.weight"]
