@@ -119,3 +119,26 @@ def test_only_the_last_name_of_a_protocol_option_says_split() -> None:
     assert poolable("protocol_options.nested.eval_split")
     assert not poolable("protocol_options.split_options.k")
     assert not poolable("model.split")
+
+
+def test_a_row_matches_a_published_row_by_model_when_both_name_one_else_by_label() -> None:
+    """Both name a model: the models decide (a label that differs does not matter, one that agrees
+    does not help); either side without a model: the label (or an alias) decides; a backbone or
+    frame count both give must agree."""
+    from omnibench.report.cells import MeasuredRow, matches
+    from omnibench.report.published import PublishedRow
+
+    def published(model: str | None, **fields: object) -> PublishedRow:
+        return PublishedRow("X-CLIP", "X-CLIP T1", {}, model, aliases=("xclip b/16",), **fields)  # type: ignore[arg-type]
+
+    assert matches(published("xclip"), MeasuredRow((), "Ours", model="xclip"))
+    assert not matches(published("vificlip"), MeasuredRow((), "X-CLIP", model="xclip"))
+    assert matches(published(None), MeasuredRow((), "x-clip", model="xclip"))
+    assert not matches(published(None), MeasuredRow((), "Ours", model="xclip"))
+    assert matches(published("xclip"), MeasuredRow((), "XCLIP  B/16"))
+    assert not matches(published("xclip"), MeasuredRow((), "Ours"))
+    row = MeasuredRow((), "x", model="xclip", info={"backbone": "ViT-B/16", "frames": 8})
+    assert matches(published("xclip", backbone="ViT-B/16", frames=8), row)
+    assert matches(published("xclip", frames=None), row)
+    assert not matches(published("xclip", frames=32), row)
+    assert not matches(published("xclip", backbone="ViT-B/32"), row)
