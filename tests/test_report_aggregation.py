@@ -142,3 +142,26 @@ def test_a_row_matches_a_published_row_by_model_when_both_name_one_else_by_label
     assert matches(published("xclip", frames=None), row)
     assert not matches(published("xclip", frames=32), row)
     assert not matches(published("xclip", backbone="ViT-B/32"), row)
+
+
+def test_measured_rows_name_their_model_only_when_rows_are_models() -> None:
+    """Rows keyed by ``model.name`` alone are that model (matched to published rows by it); rows
+    keyed otherwise are not; a row without runs in the given columns, or no longer in the suite,
+    plans none."""
+    from omnibench.report.cells import measured_rows
+
+    expected = pd.DataFrame({"model.name": ["xclip", "omniclip"], "dataset": ["hmdb51", "ucf101"]})
+    by_model = measured_rows(expected, expected.iloc[:0], ["model.name"], {})
+    assert [(r.key, r.model, r.planned) for r in by_model] == [
+        (("xclip",), "xclip", None),
+        (("omniclip",), "omniclip", None),
+    ]
+    by_both = measured_rows(expected, expected.iloc[:0], ["model.name", "dataset"], {})
+    assert [r.model for r in by_both] == [None, None]
+    done = pd.DataFrame({"model.name": ["vificlip"], "dataset": ["hmdb51"]})  # not in the suite now
+    planned = measured_rows(expected, done, ["model.name"], {}, ["dataset"], [("hmdb51",)])
+    assert [(r.key, r.planned) for r in planned] == [
+        (("xclip",), frozenset({("hmdb51",)})),
+        (("omniclip",), frozenset()),
+        (("vificlip",), frozenset()),
+    ]
