@@ -17,7 +17,7 @@ def test_the_percentile_interval_cuts_half_the_rest_from_each_tail() -> None:
     values = np.arange(101, dtype=float)
     assert stats.percentile_interval(values, 0.9) == pytest.approx((5.0, 95.0))
     assert stats.percentile_interval(values, 0.5) == pytest.approx((25.0, 75.0))
-    low, high = stats.percentile_interval(np.array([-0.0, -0.0]), 0.95)
+    low, high = stats.percentile_interval(np.array([-0.0]), 0.95)  # numpy: (-0.0, -0.0)
     assert math.copysign(1, low) == math.copysign(1, high) == 1.0
 
 
