@@ -3,27 +3,66 @@ when present."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "reference"
+TOOLS = ROOT / "tools"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--mutation-selection",
+        action="store_true",
+        help="run only the test files tools/mutation_selection.py selects (make mutation)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Name each test's markers in the JUnit XML, where .ci/run counts the Slurm tests that
-    passed."""
+    passed; with ``--mutation-selection``, deselect the test files mutation testing does not run."""
     for item in items:
         if names := sorted({mark.name for mark in item.iter_markers()}):
             item.user_properties.append(("markers", " ".join(names)))
+    _fastest_first(items)
+    if config.getoption("--mutation-selection"):
+        chosen = set(_mutation_selection().selected_tests(ROOT))
+        dropped = [i for i in items if str(i.path.relative_to(ROOT)) not in chosen]
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if str(i.path.relative_to(ROOT)) in chosen]
+
+
+def _fastest_first(items: list[pytest.Item]) -> None:
+    """Under mutmut, run a mutant's tests fastest first (its recorded durations): the first
+    failure ends the run."""
+    stats = Path("mutmut-stats.json")  # mutmut runs pytest in mutants/
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", "") or not stats.is_file():
+        return
+    durations = json.loads(stats.read_text()).get("duration_by_test", {})
+    items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
+
+
+def _mutation_selection() -> Any:
+    """tools/mutation_selection.py (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "mutation_selection", TOOLS / "mutation_selection.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -111,7 +111,7 @@ POOLED = ("seed", "data_seed", "protocol_options.shots_file")
 def poolable(path: str) -> bool:
     """True for spec paths a cell may average over: seeds, samplings and split names."""
     return path in POOLED or (
-        path.startswith("protocol_options.") and "split" in path.rsplit(".", 1)[-1]
+        path.startswith("protocol_options.") and "split" in path.rpartition(".")[2]
     )
 
 
