@@ -37,25 +37,10 @@ test: venv lint
 test-fast: venv
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow and not slurm" $(PYTEST_ARGS)
 
-# Mutation testing of the accuracy path (docs/TESTING.md): modules and tests in pyproject.toml's
-# [tool.mutmut]; these globs pick the functions that compute, fuse, train toward or aggregate a
-# reported accuracy. Not part of `make test`.
-MUTANTS ?= \
-	'omnibench.engine.metrics.*' \
-	'omnibench.engine.evaluate.x_evaluate__*' 'omnibench.engine.evaluate.x__shard_scores__*' \
-	'omnibench.engine.evaluate.xǁEvalResultǁ*' \
-	'omnibench.engine.trainer.x_batch_geometry__*' \
-	$(foreach f,fit _loader _run_epoch _advance _finish_epoch _optimizer_step _forward_backward,\
-	  'omnibench.engine.trainer.xǁTrainerǁ$(f)__*') \
-	'omnibench.engine.optim.*' \
-	'omnibench.protocols.sampling.*' 'omnibench.protocols.few_shot.x_draw_shots__*' \
-	'omnibench.protocols.base_to_novel.x_base_novel_metrics__*' 'omnibench.protocols.base_to_novel.x__base_classes__*' \
-	'omnibench.models.omniclip.x_adapter_blocks__*' \
-	$(foreach f,encode_tokens _block frame_features encode_video forward,'omnibench.models.omniclip.xǁOmniCLIPǁ$(f)__*') \
-	'omnibench.models.adapters.x_bottleneck_width__*' 'omnibench.models.adapters.xǁ*ǁforward__*' \
-	'omnibench.models.adapters.xǁ_LogGateǁ*' 'omnibench.models.adapters.xǁPromptGateǁbiases__*' \
-	$(foreach f,aggregate keys_of canonical _column poolable pooled_difference check_pooling ordered column_keys _covers fill_wildcards deltas,\
-	  'omnibench.report.cells.x_$(f)__*')
+# Mutation testing (docs/TESTING.md): the modules are pyproject.toml's [tool.mutmut] only_mutate
+# (narrowed to some functions by [tool.omnibench.mutation.functions]); tools/mutation_selection.py
+# derives MUTANTS and the tests from that list. Not part of `make test`.
+MUTANTS ?= $(shell $(PY) tools/mutation_selection.py globs)
 
 mutation: venv
 	$(PIP) install -e '.[test,mutation]' -c constraints.txt 2>&1 | grep -v "is ignored" || true

@@ -11,6 +11,7 @@ recognised, and removed, once that process is provably gone. Files are created w
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -20,14 +21,63 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from omnibench.errors import NAME_MAX, NoSpaceError
 from omnibench.execution.process import ProcessId, hostname
 
 _TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)@(?P<host>[^@/]+)\.[0-9a-f]{8}\.tmp")
 
 
+FULL = {errno.ENOSPC: "no space left", errno.EDQUOT: "disk quota exceeded"}
+
+
 def temp_path(path: Path) -> Path:
-    """A fresh temporary name next to ``path`` that names this process."""
-    return path.with_name(f".{path.name}.{os.getpid()}@{hostname()}.{secrets.token_hex(4)}.tmp")
+    """A fresh temporary name next to ``path`` that names this process (the target's name is
+    shortened where the whole would exceed :data:`NAME_MAX`)."""
+    suffix = f".{os.getpid()}@{hostname()}.{secrets.token_hex(4)}.tmp"
+    room = NAME_MAX - len(suffix.encode()) - 1
+    name = path.name.encode()[:room].decode(errors="ignore")
+    return path.with_name(f".{name}{suffix}")
+
+
+def full_disk(error: BaseException | None) -> OSError | None:
+    """The ENOSPC / EDQUOT error behind ``error``: itself, or what caused it (``torch.save`` turns
+    one into ``RuntimeError: ... unexpected pos``, keeping the OSError as its context)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, OSError) and error.errno in FULL:
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def mount_point(path: Path) -> Path:
+    """The mount point of the filesystem holding ``path`` (its nearest existing folder)."""
+    current = Path(os.path.abspath(path))
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    device = current.stat().st_dev
+    while current != current.parent and current.parent.stat().st_dev == device:
+        current = current.parent
+    return current
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Within the block, a full disk or quota while writing ``path`` raises :class:`NoSpaceError`
+    naming the filesystem and the file, instead of a bare ENOSPC (or torch's "unexpected pos")."""
+    try:
+        yield
+    except NoSpaceError:
+        raise
+    except Exception as error:
+        full = full_disk(error)
+        if full is None:
+            raise
+        raise NoSpaceError(
+            f"{FULL[full.errno or errno.ENOSPC]} on {mount_point(path)} while writing {path}; "
+            "free space (or raise the quota) and run again: interrupted runs resume"
+        ) from error
 
 
 def _create_temp(path: Path) -> tuple[int, Path]:
@@ -44,20 +94,22 @@ def _create_temp(path: Path) -> tuple[int, Path]:
 def atomic_output(
     path: Path, binary: bool = False, temp_for: Path | None = None
 ) -> Iterator[IO[Any]]:
-    """A file whose contents replace ``path`` in one step when the block ends without error.
+    """A file whose contents replace ``path`` in one step when the block ends without error; on a
+    full disk ``path`` stays as it was and :class:`NoSpaceError` names both (:func:`writing`).
 
     ``temp_for``: the name the temporary file is named after, when ``path``'s own name must not
     show (a folder watcher that reads every file whose name looks like ``path``'s)."""
-    fd, tmp = _create_temp(temp_for or path)
-    try:
-        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with writing(path):
+        fd, tmp = _create_temp(temp_for or path)
+        try:
+            with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as handle:
+                yield handle
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
     fsync_dir(path.parent)
 
 
@@ -78,17 +130,18 @@ def create_exclusive(path: Path, text: str) -> bool:
     ``os.link`` of a complete temporary file is atomic and fails when the target exists, so
     concurrent creators never overwrite each other or a newer file.
     """
-    fd, tmp = _create_temp(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(tmp, path)
-    except FileExistsError:
-        return False
-    finally:
-        tmp.unlink(missing_ok=True)
+    with writing(path):
+        fd, tmp = _create_temp(path)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        finally:
+            tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
     return True
 

@@ -3,26 +3,66 @@ when present."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference"
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "reference"
+TOOLS = ROOT / "tools"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--mutation-selection",
+        action="store_true",
+        help="run only the test files tools/mutation_selection.py selects (make mutation)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Name each test's markers in the JUnit XML, where .ci/run counts the Slurm tests that
-    passed."""
+    passed; with ``--mutation-selection``, deselect the test files mutation testing does not run."""
     for item in items:
         if names := sorted({mark.name for mark in item.iter_markers()}):
             item.user_properties.append(("markers", " ".join(names)))
+    _fastest_first(items)
+    if config.getoption("--mutation-selection"):
+        chosen = set(_mutation_selection().selected_tests(ROOT))
+        dropped = [i for i in items if str(i.path.relative_to(ROOT)) not in chosen]
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if str(i.path.relative_to(ROOT)) in chosen]
+
+
+def _fastest_first(items: list[pytest.Item]) -> None:
+    """Under mutmut, run a mutant's tests fastest first (its recorded durations): the first
+    failure ends the run."""
+    stats = Path("mutmut-stats.json")  # mutmut runs pytest in mutants/
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", "") or not stats.is_file():
+        return
+    durations = json.loads(stats.read_text()).get("duration_by_test", {})
+    items.sort(key=lambda item: durations.get(item.nodeid, 0.0))
+
+
+def _mutation_selection() -> Any:
+    """tools/mutation_selection.py (tools/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(
+        "mutation_selection", TOOLS / "mutation_selection.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")
@@ -40,9 +80,78 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
+@pytest.fixture(scope="session")
+def small_data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A --data-root holding a small synthetic benchmark: 3 classes, 6 videos each (``train.txt``
+    lists 9, each ``test*.txt`` 3), 8 frames of 32 px: runs that take seconds."""
+    from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
+
+    root = tmp_path_factory.mktemp("small-data")
+    generate_synthetic(
+        root / "synthetic",
+        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32),
+    )
+    return root
+
+
+JUNK = b"\x00not a video" * 64
+# Bytes no decoder reads inside a whole MP4 container (an ``ftyp`` box, then a ``moov`` box): the
+# pre-training probe passes such a file; a run finds it broken only when it decodes it.
+UNDECODABLE_MP4 = (
+    b"\x00\x00\x00\x10ftypisom\x00\x00\x02\x00"
+    + (8 + len(JUNK)).to_bytes(4, "big")
+    + b"moov"
+    + JUNK
+)
+
+
+TINY_SUITE = """\
+name: {name}
+description: tiny runs for the tests
+table: {{paper_table: null, title: tiny, layout: grid, rows: [model.name], columns: [seed], \
+metrics: [top1]}}
+base:
+  protocol: {protocol}
+  dataset: synthetic
+  model: {{name: {model}, backbone: omnibench-tiny-vit, pretrained: null}}
+  data: {{frames: 4, input_size: 32, short_side: 32}}
+  optim: {{epochs: {epochs}, batch_size: 3, warmup_epochs: 0, mixup: 0.0, cutmix: 0.0, \
+precision: fp32}}
+grid:
+  seed: {seeds}
+"""
+
+
+def write_tiny_suite(
+    directory: Path, name: str, seeds: list[int], trains: bool = False, epochs: int = 1
+) -> Path:
+    """``DIRECTORY/NAME.yaml``: a run per seed of a tiny model on the synthetic data; OmniCLIP
+    trained for ``epochs`` when ``trains``, else frozen CLIP evaluated."""
+    path = directory / f"{name}.yaml"
+    protocol, model = ("supervised", "omniclip") if trains else ("eval_only", "vanilla_clip")
+    path.write_text(
+        TINY_SUITE.format(name=name, protocol=protocol, model=model, epochs=epochs, seeds=seeds)
+    )
+    return path
+
+
 def cpu_options(data_root: Path | str) -> list[str]:
     """The options of a test run on this machine: its data root, no loader workers, the CPU."""
     return ["--data-root", str(data_root), "--workers", "0", "--device", "cpu"]
+
+
+def plant_lock(
+    run_dir: Path,
+    host: str = "node7",
+    pid: int = 4242,
+    job_id: str | None = None,
+    cluster: str | None = None,
+    since: str = "2026-01-05T09:30:00+00:00",
+) -> None:
+    """A run's ``lock.json`` as a process on ``host`` holds it (another host: omnibench cannot see
+    whether it still runs)."""
+    lock = {"host": host, "pid": pid, "started": None, "job_id": job_id, "cluster": cluster}
+    (run_dir / "lock.json").write_text(json.dumps({**lock, "since": since, "token": "t0"}))
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from omnibench.config.defaults import apply_defaults
+from omnibench.config.revisions import computed_by
 from omnibench.config.spec import RunSpec
 from omnibench.report.labels import canonical_dataset
 from omnibench.report.published import dataset_facts
@@ -56,6 +57,7 @@ def make_record(
             "run_id": spec.run_id(),
             "suite": suite,
             "spec": spec.to_dict(),
+            "computed_by": computed_by(spec.to_dict()),
             "seeds": {"seed": spec.seed, "data_seed": spec.data_seed},
             "git": {"sha": None, "dirty": None},
             "versions": {"python": "3.11", "torch": "2.13.0"},

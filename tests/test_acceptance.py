@@ -8,12 +8,13 @@ Real tiny models on generated videos through the CLI (inline executor). The synt
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import cpu_options
+from conftest import JUNK, UNDECODABLE_MP4, cpu_options
 from omnibench.cli import main
 from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
@@ -94,12 +95,12 @@ def _run(
     return code, out, store, load_suite(suite).specs[0].run_id()
 
 
-def _corrupt(root: Path, list_name: str, count: int) -> list[str]:
-    """Overwrite the first ``count`` videos of a list with bytes no decoder reads; their list
-    entries."""
+def _corrupt(root: Path, list_name: str, count: int, content: bytes = UNDECODABLE_MP4) -> list[str]:
+    """Overwrite the first ``count`` videos of a list with ``content`` (by default bytes no decoder
+    reads inside a whole MP4 container); their list entries."""
     entries = (root / list_name).read_text().splitlines()[:count]
     for entry in entries:
-        (root / entry.split()[0]).write_bytes(b"\x00not a video" * 64)
+        (root / entry.split()[0]).write_bytes(content)
     return entries
 
 
@@ -120,6 +121,38 @@ def test_a_list_naming_avi_where_the_disk_has_mp4_fails_before_training(
         not store.is_done("trust", run_id)
         and "loss" not in store.log_path("trust", run_id).read_text()
     )
+
+
+def test_unreadable_test_videos_fail_the_run_before_it_trains(
+    tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Test videos that cannot be opened (a truncated copy that lost its MP4 header, an empty
+    file, bytes of no container) are found from their structure before training, and count
+    against max_skipped as missing ones do."""
+    listed = [
+        data_root / "synthetic" / line.split()[0]
+        for line in (data_root / "synthetic" / "test1.txt").read_text().splitlines()
+    ]
+    whole = listed[0].read_bytes()
+    listed[0].write_bytes(whole[: len(whole) // 2])  # an interrupted copy: its moov box is gone
+    listed[1].write_bytes(b"")
+    code, out, store, run_id = _run(capsys, _suite(tmp_path), data_root)
+    assert code == 1
+    error = store.read_status("trust", run_id).error
+    assert re.match(
+        r"synthetic/test1: 2 of 3 \(66.7%\) videos missing or unreadable, more than max_skipped "
+        rf"1%; first: {re.escape(str(listed[0]))} \(listed at .*test1.txt:1; cannot open: "
+        rf"truncated MP4/MOV: its 'mdat' at byte \d+ ends at byte \d+, past the end of the file "
+        rf"\({len(whole) // 2} bytes\)\)",
+        error,
+    ), error
+    assert "loss" not in store.log_path("trust", run_id).read_text()  # no training was spent
+    code, out, store, run_id = _run(capsys, _suite(tmp_path, max_skipped=0.7), data_root)
+    assert code == 0 and "2/3 eval" in out and store.is_done("trust", run_id)  # counted
+    _corrupt(data_root / "synthetic", "test1.txt", 1, content=JUNK)  # no container at all
+    code, out, store, run_id = _run(capsys, _suite(tmp_path), data_root, "--force")
+    error = store.read_status("trust", run_id).error
+    assert code == 1 and "test1.txt:1; cannot open: " in error and "loss" not in out, error
 
 
 def test_a_split_without_any_readable_video_fails_instead_of_reporting_nan(

@@ -71,7 +71,7 @@ def test_counts_are_plural_only_when_they_should_be(
 ) -> None:
     one = tmp_path / "one.yaml"
     one.write_text(SUITE.replace("name: two", "name: one").replace("[0.25, 0.5]", "[0.25]"))
-    code, out = cli("validate", str(one), str(suite_file))
+    code, out = cli("validate", str(one), str(suite_file), "--data-root", str(online_hmdb51))
     assert code == 0 and "one: 1 run ->" in out and "two: 2 runs ->" in out
     code, out = cli(
         "run",
@@ -138,6 +138,19 @@ def test_latex_captions_show_the_title_and_deltas_a_real_minus(
     )  # 10.0 is below the published 1/4 row: a negative Δ
     code, out = cli("report", str(suite_file), "--results", str(store.root), "--latex")
     assert code == 2 and "--latex" in out  # the option needs a file
+
+
+def test_latex_keeps_double_hyphens_and_frozen_clip_is_not_labelled_without_pta() -> None:
+    """pdflatex joins ``--`` into an en dash (the footnote's ``--limit 2`` printed "–limit 2"); a
+    row of vanilla CLIP beside OmniCLIP with and without PTA reads "Vanilla CLIP", not "Vanilla
+    CLIP PTA ✗" (the switch is only implied for it, to fill Table 7's row)."""
+    from omnibench.report.cells import row_name
+
+    assert escape("--limit 2 – a-b") == "-{}-limit 2 -- a-b"
+    paths = ["model.name", "model.options.use_pta"]
+    assert row_name(paths, ("vanilla_clip", False)) == "Vanilla CLIP"
+    assert row_name(paths, ("omniclip", False)) == "OmniCLIP PTA ✗"
+    assert row_name(["model.options.use_pta"], (False,)) == "PTA ✗"  # Table 7's own row
 
 
 def test_plots_draw_the_chance_level_they_name(

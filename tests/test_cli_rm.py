@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Invoke
+from conftest import Invoke, plant_lock
 from omnibench.config.suite import Suite, load_suite
 from omnibench.execution.store import RunStore, atomic_write_json
 
@@ -36,6 +36,8 @@ def stored(tmp_path: Path) -> tuple[Suite, RunStore]:
                 run_dir / "record.json", {"run_id": spec.run_id(), "metrics": {"top1": 1.0}}
             )
         store.write_status("four", spec.run_id(), state)
+        if state == "running":
+            plant_lock(run_dir)  # executed on another node
     return suite, store
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import plant_lock
 from omnibench.cli import main
+from omnibench.config.revisions import computed_by
 from omnibench.config.suite import Suite, load_suite
 from omnibench.execution.run_files import INDEX_FILE, OUTCOMES_FILE
 from omnibench.execution.store import RunStore, atomic_write_json
@@ -51,7 +53,10 @@ def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
 def _finish(store: RunStore, suite: Suite, index: int, top1: float = 50.0) -> str:
     spec = suite.specs[index]
     run_dir = store.prepare(suite.name, spec)
-    atomic_write_json(run_dir / "record.json", {"run_id": spec.run_id(), "metrics": {"top1": top1}})
+    record = {"run_id": spec.run_id(), "spec": spec.to_dict(), "metrics": {"top1": top1}}
+    atomic_write_json(
+        run_dir / "record.json", {**record, "computed_by": computed_by(record["spec"])}
+    )
     store.write_status(suite.name, spec.run_id(), "done", job_id=f"77_{index}")
     return spec.run_id()
 
@@ -136,6 +141,7 @@ def test_status_shows_every_state_with_job_and_log(
     store.write_status("tiny", failed, "failed", job_id="80_1", error="CUDA out of memory\nmore")
     store.prepare("tiny", suite.specs[2])
     store.write_status("tiny", running, "running", job_id="80_2")
+    plant_lock(store.run_dir("tiny", running), job_id="80_2", cluster="slurm")
     code, out = _cli(capsys, "status", str(suite_file), "--results", str(store.root), "--json")
     assert code == 0
     rows = {row["run_id"]: row for row in json.loads(out)}
@@ -255,22 +261,33 @@ def test_cancel_scancels_the_queued_jobs(
     ):
         store.prepare("tiny", suite.specs[index])
         store.write_status("tiny", suite.specs[index].run_id(), state, job_id=job)
+    plant_lock(store.run_dir("tiny", suite.specs[1].run_id()), job_id="90_1", cluster="slurm")
+    # 4711 is a local process on another host: not Slurm's, and no signal reaches it from here
+    plant_lock(store.run_dir("tiny", suite.specs[3].run_id()), "node8", 4711, "4711", "local")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     code, out = _cli(capsys, "cancel", "tiny", "--results", str(store.root))
     assert code == 2 and "squeue not found" in out
-    log = _fake_slurm(bin_dir, ["90_1", "90_2", "12_0"])  # 4711 was a local process: not Slurm's
+    log = _fake_slurm(bin_dir, ["90_1", "90_2", "12_0"])
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin:/bin")
     code, out = _cli(capsys, "cancel", "tiny", "--results", str(store.root))
-    assert code == 0 and "cancelled 2 runs" in out and suite.specs[3].run_id() in out
+    held = suite.specs[3].run_id()
+    assert code == 1 and "cancelled 2 runs" in out
+    assert (
+        f"not stopped: run {held} is held by pid 4711 on node8, job 4711 since "
+        f"2026-01-05T09:30:00+00:00, on another host: stop it there; if that process is gone, "
+        f"omnibench unlock tiny --run {held}"
+    ) in " ".join(out.split())
     assert log.read_text().split() == ["90_1", "90_2"]
     states = [store.read_status("tiny", s.run_id()) for s in suite.specs]
     assert [s.state for s in states] == ["done", "failed", "failed", "running"]
     assert states[1].error == "cancelled (scancel 90_1)"
+    (store.run_dir("tiny", suite.specs[1].run_id()) / "lock.json").unlink()  # the job released it
+    store.write_status("tiny", suite.specs[1].run_id(), "pending", job_id="91_0")  # queued again
     _fake_slurm(bin_dir, [])
     code, out = _cli(capsys, "cancel", "tiny", "--results", str(store.root))
-    assert code == 0 and "cancelled" not in out and "no job in the Slurm queue" in out
+    assert code == 1 and "cancelled" not in out and "no job in the Slurm queue" in out
     assert len(log.read_text().splitlines()) == 1
 
 
@@ -312,8 +329,8 @@ def test_interrupted_runs_resume_and_queued_jobs_are_left_alone(
         rows = _rows(out)
         assert code == 0
         assert rows[queued][-2:] == ["pending", "skip (job in queue)"]
-        assert rows[interrupted][-2:] == [
-            "running",
+        assert rows[interrupted][-2:] == [  # no process holds it: dead, resumed
+            "dead",
             "rerun (--force)" if extra else "resume from checkpoint",
         ]
         assert rows[failed][-2:] == ["failed", "rerun (--force)" if extra else "run"]

@@ -74,7 +74,7 @@ def test_set_changes_every_run_its_id_and_shows_in_the_dry_run(
 def test_set_on_ablate_reaches_every_run(tmp_path: Path, cli: Invoke) -> None:
     weights = tmp_path / "ckpt" / "ViT-B-16.pt"
     weights.parent.mkdir()
-    weights.write_bytes(b"weights")  # only its existence is checked before a run
+    weights.write_bytes(b"PK\x03\x04weights")  # only its first bytes are checked before a run
     (tmp_path / "data" / "hmdb51").mkdir(parents=True)
     pairs = [
         f"model.pretrained={weights}",
@@ -116,6 +116,12 @@ def test_set_on_ablate_reaches_every_run(tmp_path: Path, cli: Invoke) -> None:
             "--set 'optim.epochs': expected KEY=VALUE, e.g. --set optim.epochs=2",
         ),
         (["--set", "limit=0"], "--set limit=0: limit: must be an integer >= 1"),
+        (["--set", "seed=-1"], "--set seed=-1: seed: must be an integer in [0, 2**63)"),
+        (["--set", "data_seed=-2"], "--set data_seed=-2: data_seed: must be an integer in"),
+        (["--set", "optim.lr=.inf"], "--set optim.lr=.inf: optim.lr: must be a finite number"),
+        (["--set", "optim.weight_decay=.inf"], "optim.weight_decay: must be a finite number, got"),
+        (["--set", "optim.lr=.nan"], "--set optim.lr=.nan: optim.lr: must be a finite number"),
+        (["--set", "optim=3"], "--set optim=3: 'optim' must be a mapping, got int"),
     ],
 )
 def test_bad_settings_are_one_line_errors(

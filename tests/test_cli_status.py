@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Invoke
+from omnibench.config.revisions import computed_by
 from omnibench.config.suite import Suite, load_suite
 from omnibench.execution.store import RunStore, atomic_write_json
 
@@ -46,6 +47,7 @@ def stored(tmp_path: Path) -> tuple[Suite, RunStore]:
                 {
                     "run_id": spec.run_id(),
                     "spec": spec.to_dict(),
+                    "computed_by": computed_by(spec.to_dict()),
                     "metrics": {"top1": 61.25, "top5": 90.0},
                     "evaluations": [
                         {

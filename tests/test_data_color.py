@@ -160,3 +160,15 @@ def test_jitter_draws_differ_and_follow_the_generator() -> None:
     again = [color_map(draw_color_jitter(), *NO_NORMALISATION) for _ in range(4)]
     assert all(torch.equal(a, b) for a, b in zip(first, again))
     assert not torch.allclose(first[0], first[1])
+
+
+def test_a_stack_of_draws_gives_each_frame_its_own_map() -> None:
+    """Per-frame jitter (X-CLIP draws torchvision's factors and order for every frame): row k of a
+    stacked draw is the map of row k's uniforms alone, and rows differ."""
+    uniforms = np.random.default_rng(0).random((5, 8))
+    stack = draw_color_jitter(uniforms)
+    assert [part.shape for part in stack] == [(5, 3, 3), (5, 3, 3), (5, 3)]
+    for k in range(5):
+        single = draw_color_jitter(uniforms[k])
+        assert all(np.allclose(part[k], one) for part, one in zip(stack, single))
+    assert not np.allclose(stack[0][0], stack[0][1])

@@ -134,7 +134,7 @@ def test_ssv2(tmp_path: Path) -> None:
     _write(root / "something-something-v2-validation.json", json.dumps([entry | {"id": "13"}]))
     (root / "20bn-something-something-v2").mkdir()
     adapter = get_dataset("ssv2", root)
-    assert adapter.allows_hflip is False
+    assert adapter.allows_hflip is True  # OmniCLIP Table 1 flips all four datasets
     val = adapter.load_split("val")
     assert val.records[0].path == root / "20bn-something-something-v2" / "13.webm"
     assert val.classnames == ("Pushing something from left to right",)

@@ -75,3 +75,26 @@ def test_official_ucf_splits_keep_groups_apart(reference: Path) -> None:
     for k in (1, 2, 3):
         report = compare_lists(lists / f"trainlist0{k}.txt", lists / f"testlist0{k}.txt")
         assert report.overlap == 0 and report.group_overlap == 0
+
+
+def test_list_entry_forms_and_the_json_form() -> None:
+    """A trailing label (negative too) is dropped, a name with a space and no label is kept whole,
+    Windows separators count as folders; ``to_dict`` lists the shared files (JSON has no tuple)."""
+    assert video_name("Brush Hair\\a_clip.avi -1") == "a_clip.avi"
+    assert video_name("val/a b.mp4") == "a b.mp4"
+    assert video_name("val/a b-c.mp4") == "a b-c.mp4"
+    assert video_name("val/a X1") == "a X1"
+    # the scheme of names that follow one, on either side; none when they mix
+    assert compare(["a.mp4"], ["v_YoYo_g01_c01.avi"]).group_scheme == "ucf101"
+    assert compare([HMDB_A], ["b.mp4"]).group_scheme == "hmdb51"
+    assert compare([HMDB_A], ["v_YoYo_g01_c01.avi"]).group_scheme is None
+    report = compare(["v_YoYo_g01_c01.avi"], ["YoYo/v_YoYo_g01_c01.avi", "v_YoYo_g01_c02.avi"])
+    assert report.to_dict() == {
+        "videos_a": 1,
+        "videos_b": 2,
+        "overlap": 1,
+        "shared_files": ["v_YoYo_g01_c01.avi"],
+        "group_scheme": "ucf101",
+        "group_overlap": 2,
+        "shared_groups": 1,
+    }

@@ -8,13 +8,26 @@ import pytest
 from omnibench.data.sampling import sample_test_indices, sample_train_indices, spatial_crop_offsets
 
 
-def test_train_indices_fall_one_per_segment() -> None:
+def test_train_indices_fall_one_per_segment_of_floor_n_over_t_frames() -> None:
+    """mmaction's SampleFrames (X-CLIP, ViFi-CLIP): 100 frames in 8 segments of 100 // 8 = 12
+    frames, segment i covering [12 i, 12 i + 12); frames 96-99 are never read. (Segments of 12.5
+    frames would put segment 5 at [62, 75), and read frames up to 99.)"""
     rng = np.random.default_rng(0)
-    for _ in range(50):
+    seen = set()
+    for _ in range(200):
         indices = sample_train_indices(100, 8, rng)
         assert len(indices) == 8
         for segment, index in enumerate(indices):
-            assert int(segment * 12.5) <= index < (segment + 1) * 12.5
+            assert 12 * segment <= index < 12 * segment + 12
+        seen.update(indices)
+    assert seen == set(range(96))  # every frame of every segment is drawn, none after them
+
+
+def test_videos_shorter_than_the_clip_read_rounded_positions_without_randomness() -> None:
+    """``round(i * n / T)`` (numpy's half-to-even), the same under any seed."""
+    first = sample_train_indices(5, 8, np.random.default_rng(0))
+    assert first == [0, 1, 1, 2, 2, 3, 4, 4]  # 0, .625, 1.25, 1.875, 2.5, 3.125, 3.75, 4.375
+    assert sample_train_indices(5, 8, np.random.default_rng(9)) == first
 
 
 def test_train_indices_are_random_but_reproducible() -> None:
@@ -36,15 +49,11 @@ def test_multi_view_clips_are_evenly_spaced_and_distinct() -> None:
     assert sample_test_indices(120, 4, clips=3) == views  # deterministic
 
 
-@pytest.mark.parametrize("sample", ["train", "test"])
-def test_short_videos_repeat_indices(sample: str) -> None:
-    if sample == "train":
-        indices = sample_train_indices(3, 8, np.random.default_rng(0))
-    else:
-        indices = sample_test_indices(3, 8)[0]
-    assert len(indices) == 8
-    assert indices == sorted(indices)
-    assert set(indices) == {0, 1, 2}
+def test_short_videos_repeat_indices() -> None:
+    indices = sample_test_indices(3, 8)[0]
+    assert len(indices) == 8 and indices == sorted(indices) and set(indices) == {0, 1, 2}
+    # training: round(7 * 3 / 8) = 3 is past the end and wraps to frame 0 (mmaction's "loop")
+    assert sample_train_indices(3, 8, np.random.default_rng(0)) == [0, 0, 1, 1, 2, 2, 2, 0]
 
 
 def test_single_frame_video() -> None:
@@ -59,8 +68,11 @@ def test_bad_arguments() -> None:
 
 
 def test_spatial_crop_offsets() -> None:
+    """mmaction's CenterCrop and ThreeCrop: steps of (L - crop) // 2, so with an odd gap the right
+    crop stops a pixel short of the edge."""
     assert spatial_crop_offsets(298, 224, 1) == [37]
     assert spatial_crop_offsets(298, 224, 3) == [0, 37, 74]
+    assert spatial_crop_offsets(299, 224, 3) == [0, 37, 74]  # not [0, 38, 75]
     assert spatial_crop_offsets(224, 224, 3) == [0, 0, 0]
     with pytest.raises(ValueError):
         spatial_crop_offsets(200, 224, 1)

@@ -23,7 +23,7 @@ def _finish(pair: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
 def test_train_transform_shape_and_dtype() -> None:
     views, maps = build_transform(True, input_size=32, short_side=40)(_video())
     assert views.shape == (1, 4, 3, 32, 32) and views.dtype == torch.uint8
-    assert maps.shape == (1, 3, 9)
+    assert maps.shape == (1, 4, 3, 9)  # one colour map per frame
     assert views.movedim(-3, -1).is_contiguous()  # channels-last memory, as decoded
     out = apply_color(views, maps)
     assert out.shape == (1, 4, 3, 32, 32) and out.dtype == torch.float32
@@ -48,13 +48,31 @@ def test_three_crops_cover_left_centre_right() -> None:
     assert torch.allclose(single.mean(), centre, atol=0.05)
 
 
-def test_every_frame_gets_the_same_augmentation() -> None:
+def test_every_frame_gets_the_same_crop_and_flip_and_its_own_colour_jitter() -> None:
+    """X-CLIP's ColorJitter runs torchvision's jitter on each frame with fresh factors and order;
+    crop, flip and the jitter / grayscale coins are per clip."""
     frame = _video(1)
     video = frame.expand(6, -1, -1, -1).contiguous()
-    for seed in range(8):  # through jitter (a per-frame mean term) and without
+    jittered = 0
+    for seed in range(8):
         torch.manual_seed(seed)
-        out = _finish(build_transform(True, input_size=32, short_side=40)(video))[0]
-        assert all(torch.equal(out[0], out[t]) for t in range(6))
+        views, maps = build_transform(True, input_size=32, short_side=40)(video)
+        assert all(torch.equal(views[0, 0], views[0, t]) for t in range(6))
+        out = apply_color(views, maps)[0]
+        jittered += not all(torch.equal(out[0], out[t]) for t in range(6))
+    assert 4 <= jittered < 8  # p = 0.8 per clip (a clip without jitter keeps equal frames)
+
+
+def test_training_crops_sit_at_five_fixed_positions() -> None:
+    """MultiScaleCrop with random_crop=False: 10 crop sizes x 5 positions (corners, centre) give
+    at most 50 different crops of a frame; uniform offsets would give hundreds."""
+    frame = _video(1)
+    transform = build_transform(True, input_size=32, short_side=40, hflip=False)
+    crops = set()
+    for seed in range(300):
+        torch.manual_seed(seed)
+        crops.add(transform(frame)[0].numpy().tobytes())
+    assert 10 <= len(crops) <= 50
 
 
 def test_training_augmentation_depends_on_the_seed() -> None:
@@ -69,7 +87,7 @@ def test_training_augmentation_depends_on_the_seed() -> None:
 
 
 def test_multi_scale_crop_uses_the_listed_scales() -> None:
-    crop = MultiScaleCrop(8)
+    crop = MultiScaleCrop(8, short_side=100)
     video = torch.zeros(1, 3, 100, 200, dtype=torch.uint8)
     video[..., :, 150:] = 255  # only a crop reaching x >= 150 sees white
     torch.manual_seed(0)
@@ -78,6 +96,19 @@ def test_multi_scale_crop_uses_the_listed_scales() -> None:
     assert any(out.float().mean() > 0 for out in outputs) and any(
         out.float().mean() == 0 for out in outputs
     )
+
+
+@pytest.mark.parametrize("augment", ["fused", "stepwise"])
+def test_both_augmentation_paths_crop_the_same_region(augment: str) -> None:
+    """A 320 x 240 frame bright from x = 200: the upper-right 224 crop of the frame resized to
+    341 x 256 covers resized x 116-340 (steps of (341 - 224) // 4 = 29), decoded x 109-319, so
+    the bright part fills (319 - 200) / 210 of the crop's columns in both paths."""
+    video = torch.zeros(1, 3, 240, 320, dtype=torch.uint8)
+    video[..., 200:] = 255
+    crop = MultiScaleCrop(224, short_side=256, stepwise=augment == "stepwise")
+    out = crop(video, [0.35, 0.3])  # size pair 3 of 10: 224 x 224; position 1: upper right
+    bright = (out[0, 0, 0].float() > 127).float().mean().item()
+    assert bright == pytest.approx((319 - 200) / 210, abs=0.01)
 
 
 @pytest.mark.parametrize("hflip", [True, False])
@@ -122,3 +153,17 @@ def test_training_outputs_stay_in_the_image_range() -> None:
         torch.manual_seed(seed)
         pixels = _finish(transform(video))[0] * std + mean
         assert pixels.min() >= -1e-5 and pixels.max() <= 1 + 1e-5
+
+
+def test_stepwise_colours_each_frame_in_the_worker() -> None:
+    """augment: stepwise runs torchvision's ColorJitter on each uint8 frame (its own factors) and
+    leaves the maps to normalise only; fused leaves the uint8 pixels to the maps."""
+    video = _video(1).expand(4, -1, -1, -1).contiguous()
+    normalise_only = build_transform(False, 32, 40)(_video(1))[1][0]
+    changed = 0
+    for seed in range(6):
+        torch.manual_seed(seed)
+        views, maps = build_transform(True, 32, 40, augment="stepwise")(video)
+        assert all(torch.equal(m, normalise_only) for m in maps[0])
+        changed += not all(torch.equal(views[0, 0], views[0, t]) for t in range(4))
+    assert changed >= 3  # jittered clips (p = 0.8) colour their identical frames differently

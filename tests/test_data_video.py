@@ -85,7 +85,8 @@ def test_training_clips_are_reproducible_per_epoch(videos: dict[str, Path]) -> N
     assert not all(torch.equal(a, _finished(dataset[i])) for i, a in enumerate(first))
     dataset.set_epoch(0)
     batch = next(iter(DataLoader(dataset, batch_size=4, num_workers=2, collate_fn=collate_clips)))
-    assert batch["video"].dtype == torch.uint8 and batch["color"].shape == (4, 1, 3, 9)
+    # a colour map per frame
+    assert batch["video"].dtype == torch.uint8 and batch["color"].shape == (4, 1, 4, 3, 9)
     assert torch.equal(_finished(batch), torch.stack(first))  # worker processes see the same clips
 
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from omnibench.config.revisions import computed_by
 from omnibench.config.spec import OptimSpec
 from omnibench.engine import checkpoint as ckpt
 from omnibench.engine.optim import build_optimizer, build_scheduler
@@ -65,7 +66,7 @@ def _trained(tmp_path, steps: int) -> tuple[nn.Module, torch.optim.Optimizer, ob
     model[0].requires_grad_(False)
     optim = OptimSpec(lr=1e-2, epochs=2, warmup_epochs=0)
     optimizer = build_optimizer(model, optim)
-    scheduler = build_scheduler(optimizer, optim, steps_per_epoch=4)
+    scheduler = build_scheduler(optimizer, optim, iterations_per_epoch=4)
     for step in range(steps):
         scheduler.step_update(step + 1)
         model(torch.randn(5, 3)).sum().backward()
@@ -108,7 +109,7 @@ def test_checkpoint_round_trip_restores_training_state(tmp_path) -> None:
     assert ckpt.restore_position(state) == (position, stats)
 
 
-def _saved_after_one_step(tmp_path: Path) -> Path:
+def _saved_after_one_step(tmp_path: Path, computed_by: dict | None = None) -> Path:
     """``checkpoint.pt`` of run ``abc`` on training list ``d1``, one step into training."""
     model, optimizer, scheduler = _trained(tmp_path, steps=1)
     path = tmp_path / "checkpoint.pt"
@@ -123,8 +124,25 @@ def _saved_after_one_step(tmp_path: Path) -> Path:
         ranks=[],
         position=ckpt.TrainPosition(),
         stats=ckpt.TrainStats(),
+        computed_by=computed_by,
     )
     return path
+
+
+def test_a_checkpoint_of_other_revisions_or_options_is_not_resumed(tmp_path) -> None:
+    """Training that other model / protocol revisions (or option defaults) did must not continue
+    under today's: the trainer starts over (``checkpoint_change`` says why)."""
+    spec = {"protocol": "few_shot", "model": {"name": "omniclip", "options": {}}}
+    now = computed_by(spec)
+    for stamp in (now, {**now, "model": {**now["model"], "revision": 0}}, None):
+        path = _saved_after_one_step(tmp_path, stamp)
+        change = ckpt.checkpoint_change(ckpt.read_checkpoint(path, "abc"), now)
+        if stamp is now:
+            assert change is None
+        elif stamp is None:
+            assert change == "it does not record which model and protocol revisions trained it"
+        else:
+            assert change.startswith("made by model omniclip revision 0, now revision ")
 
 
 def test_foreign_or_broken_checkpoint_is_a_clear_error(tmp_path) -> None:

@@ -6,6 +6,7 @@ fused scores and accuracies below are computed by hand from the table of logits.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -201,3 +202,32 @@ def test_base_to_novel_metrics_by_hand() -> None:
             "hm": 60.0,
         }
     )
+
+
+def test_restrict_keeps_the_dataset_relabels_every_video_and_keeps_broken_ones_of_the_subset() -> (
+    None
+):
+    """Classes (c, a) of (a, b, c): videos of c become label 0, of a label 1, of b -1 (all videos,
+    broken ones included); a broken video of c (new label 0) stays listed, one of b does not."""
+    full = _scored(
+        ("a", "b", "c"),
+        [0, 2, 1],
+        [[0.6, 0.2, 0.2], [0.1, 0.1, 0.8], [0.3, 0.4, 0.3]],
+        "test1",
+    )
+    full = dataclasses.replace(
+        full,
+        paths=(*full.paths, "test1_broken_c.mp4", "test1_broken_b.mp4"),
+        all_labels=(0, 2, 1, 2, 1),
+        broken=[(3, "truncated"), (4, "unreadable")],
+    )
+    subset = full.restrict([2, 0], "test1/subset1")
+    assert (subset.dataset, subset.split, subset.classnames) == (
+        "fixed",
+        "test1/subset1",
+        ("c", "a"),
+    )
+    assert subset.all_labels == (1, 0, -1, 0, -1)
+    assert subset.broken == [(3, "truncated")]
+    assert subset.labels.tolist() == [1, 0] and subset.indices.tolist() == [0, 1]
+    assert subset.scores.flatten().tolist() == pytest.approx([0.25, 0.75, 0.8 / 0.9, 0.1 / 0.9])

@@ -58,3 +58,50 @@ def test_no_videos_give_nan_and_one_video_is_scored() -> None:
 def test_harmonic_mean_of_equal_accuracies_is_that_accuracy() -> None:
     assert harmonic_mean(50.0, 50.0) == pytest.approx(50.0)
     assert harmonic_mean(30.0, 0.0) == 0.0
+
+
+def test_zero_shot_summary_per_target_and_the_first_target_unprefixed() -> None:
+    """Three HMDB51 splits and two K600 subsets, every metric with its own mean and sample std:
+    top-1 10 / 20 / 60 -> 30 ± √700, top-5 50 / 70 / 90 -> 70 ± 20, mean-class 5 / 15 / 25 ->
+    15 ± 10; K600 top-1 30 / 50 -> 40 ± √200, top-5 80 / 84 -> 82 ± √8, mean-class 1 / 3 ->
+    2 ± √2."""
+    from types import SimpleNamespace
+
+    from omnibench.protocols.zero_shot import target_metrics
+
+    def runs(*triples: tuple[float, float, float]) -> list[SimpleNamespace]:
+        keys = ("top1", "top5", "mean_class")
+        return [SimpleNamespace(metrics=dict(zip(keys, t, strict=True))) for t in triples]
+
+    hmdb = {
+        "top1_mean": 30.0,
+        "top1_std": math.sqrt(700),
+        "top5_mean": 70.0,
+        "top5_std": 20.0,
+        "mean_class_mean": 15.0,
+        "mean_class_std": 10.0,
+    }
+    k600 = {
+        "top1_mean": 40.0,
+        "top1_std": math.sqrt(200),
+        "top5_mean": 82.0,
+        "top5_std": math.sqrt(8),
+        "mean_class_mean": 2.0,
+        "mean_class_std": math.sqrt(2),
+    }
+    metrics = target_metrics(
+        {
+            "hmdb51": runs((10, 50, 5), (20, 70, 15), (60, 90, 25)),
+            "k600": runs((30, 80, 1), (50, 84, 3)),
+        }  # type: ignore[dict-item]
+    )
+    assert metrics == pytest.approx(
+        {
+            **{f"hmdb51/{k}": v for k, v in hmdb.items()},
+            **{f"k600/{k}": v for k, v in k600.items()},
+            **hmdb,
+            "top1": 30.0,
+            "top5": 70.0,
+            "mean_class": 15.0,
+        }
+    )

@@ -74,7 +74,7 @@ def test_cosine_schedule_warms_up_then_decays_to_min_lr() -> None:
     """timm semantics as in X-CLIP: warmup counted inside t_initial (warmup_prefix=False)."""
     optim = OptimSpec(lr=1e-3, epochs=10, warmup_epochs=2, new_module_lr_mult=10)
     optimizer = build_optimizer(TwoPart(), optim, new_names={"head.weight"})
-    scheduler = build_scheduler(optimizer, optim, steps_per_epoch=5)
+    scheduler = build_scheduler(optimizer, optim, iterations_per_epoch=5)
     lrs, new_lrs = [], []
     for step in range(1, 51):
         scheduler.step_update(step)
@@ -88,3 +88,45 @@ def test_cosine_schedule_warms_up_then_decays_to_min_lr() -> None:
     assert all(a > b for a, b in zip(lrs[9:], lrs[10:]))
     assert lrs[-1] == pytest.approx(min_lr(optim)) == pytest.approx(1e-5)
     assert new_lrs[-1] == pytest.approx(1e-5)  # every group ends at the same min LR (X-CLIP)
+
+
+def test_which_parameters_skip_weight_decay() -> None:
+    """By name and shape: a 2-D ``.bias`` skips it, an embedding table's ``.weight`` (the last name
+    is ``weight``) decays, a parameter named ``*embedding`` skips it, other matrices decay."""
+    from omnibench.engine.optim import skips_weight_decay
+
+    matrix, vector = torch.zeros(2, 2), torch.zeros(2)
+    assert skips_weight_decay("proj.bias", matrix)
+    assert not skips_weight_decay("proj.BIAS", matrix) and not skips_weight_decay(
+        "bias_proj", matrix
+    )
+    assert not skips_weight_decay("token_embedding.weight", matrix)
+    assert skips_weight_decay("visual.positional_embedding", matrix)
+    assert skips_weight_decay("ln.weight", vector) and not skips_weight_decay("proj.weight", matrix)
+
+
+def test_min_lr_is_the_spec_value_when_set_and_lr_over_100_otherwise() -> None:
+    assert min_lr(OptimSpec(lr=1e-3, min_lr=5e-6)) == 5e-6
+    assert min_lr(OptimSpec(lr=1e-3)) == pytest.approx(1e-5)
+
+
+def test_a_model_without_trainable_parameters_is_refused() -> None:
+    model = nn.Linear(2, 2).requires_grad_(False)
+    with pytest.raises(ValueError, match="^the model has no trainable parameters$"):
+        build_optimizer(model, OptimSpec(lr=1e-3))
+
+
+def test_a_one_step_run_reaches_min_lr_at_its_step() -> None:
+    """One epoch of one step, no warmup: the cosine spans one step, so that step (update 1) is at
+    the min LR; over two steps it would be halfway, (1e-3 + 1e-5) / 2."""
+    optim = OptimSpec(lr=1e-3, epochs=1, warmup_epochs=0)
+    optimizer = build_optimizer(TwoPart(), optim)
+    scheduler = build_scheduler(optimizer, optim, steps_per_epoch=1)
+    scheduler.step_update(1)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-5)
+
+
+def test_frozen_parameters_are_left_out_wherever_they_come() -> None:
+    model = nn.Sequential(nn.Linear(2, 2).requires_grad_(False), nn.Linear(2, 2))
+    groups = param_groups(model, OptimSpec(lr=1e-3))
+    assert sorted(name for g in groups for name in g["names"]) == ["1.bias", "1.weight"]

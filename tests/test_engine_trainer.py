@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from omnibench.config.revisions import computed_by
 from omnibench.config.spec import ModelSpec, OptimSpec
 from omnibench.data import VideoRecord, collate_clips
 from omnibench.data.color import apply_color, color_map, identity_affine
@@ -166,9 +167,13 @@ def test_loss_falls_and_held_out_accuracy_beats_chance() -> None:
     assert result.metrics["videos"] == 32 and result.metrics["top1"] >= 75.0  # chance is 25 %
 
 
-def test_accumulation_equals_the_whole_batch_in_one_pass(accumulated: Trained) -> None:
-    """The same 8 clips per step as 4 x 2 or 1 x 8: equal gradients, losses and parameters."""
-    whole = train(epochs=2, lr=1e-2, warmup_epochs=1)
+def test_accumulation_equals_the_whole_batch_in_one_pass() -> None:
+    """The same 8 clips per step as 4 x 2 or 1 x 8: equal gradients, losses and parameters.
+
+    At a constant LR: the official schedule counts micro-batches, so 4 x 2 and 1 x 8 reach a
+    step's LR from different iterations (the test below pins those LRs)."""
+    constant = {"epochs": 2, "lr": 1e-2, "min_lr": 1e-2, "warmup_epochs": 0}
+    accumulated, whole = train(**constant, batch_per_device=2), train(**constant)
     assert (accumulated.result.accumulation, whole.result.accumulation) == (4, 1)
     assert accumulated.result.per_device_batch == 2 and accumulated.result.steps_per_epoch == 4
     assert (
@@ -185,24 +190,50 @@ def test_accumulation_equals_the_whole_batch_in_one_pass(accumulated: Trained) -
         [h[key] for h in whole.result.stats.history for key in ("loss", "lr")], rel=1e-5
     )
     # Adam turns the last-bit differences of near-zero gradients into full steps, so the
-    # parameters are compared as a whole: their difference against how far training moved them.
+    # parameters are compared as a whole: their difference against how far training moved them
+    # (1.2e-3 of it at this constant LR of 1e-2 from the first step; a wrong accumulation moves
+    # them apart by about as much as training moved them).
     start, ours, theirs = (
         torch.cat([p.flatten() for p in trainable(m).values()])
         for m in (untrained(), accumulated.model, whole.model)
     )
-    assert (ours - theirs).norm() < 1e-3 * (theirs - start).norm()
+    assert (ours - theirs).norm() < 5e-3 * (theirs - start).norm()
 
 
-def test_each_optimiser_step_uses_its_scheduled_learning_rate(accumulated: Trained) -> None:
-    """Linear warmup over the first epoch (4 steps), then the cosine to min_lr over all 8 steps
-    (timm, X-CLIP)."""
-    top, floor = 1e-2, 1e-4
-    warmup = [top * t / 4 for t in (1, 2, 3)]
-    cosine = [
-        floor + 0.5 * (top - floor) * (1 + math.cos(math.pi * t / 8)) for t in (4, 5, 6, 7, 8)
-    ]
-    assert accumulated.lrs == pytest.approx(warmup + cosine, rel=1e-9)
-    assert [h["lr"] for h in accumulated.result.stats.history] == pytest.approx([cosine[0], floor])
+def cosine(t: int, total: int, top: float = 1e-2, floor: float = 1e-4) -> float:
+    """timm's cosine at iteration ``t`` of ``total`` (no warm-up prefix: t counts from 0)."""
+    return floor + 0.5 * (top - floor) * (1 + math.cos(math.pi * t / total))
+
+
+def test_each_optimiser_step_uses_the_official_loops_learning_rate(accumulated: Trained) -> None:
+    """X-CLIP's / ViFi-CLIP's loop: 16 micro-batches an epoch, so a 16-iteration warm-up and a
+    32-iteration cosine; the first step runs at the warm-up's start (0) and step k at the LR of
+    iteration 4k - 1, the last micro-batch of the step before (the scheduler is updated after
+    each optimizer.step() with ``epoch * 16 + idx``)."""
+    warmup = [0.0] + [1e-2 * t / 16 for t in (3, 7, 11, 15)]
+    assert accumulated.lrs == pytest.approx(warmup + [cosine(t, 32) for t in (19, 23, 27)])
+    assert [h["lr"] for h in accumulated.result.stats.history] == pytest.approx(
+        [1e-2 * 15 / 16, cosine(31, 32)]
+    )
+
+
+def test_an_epochs_last_micro_batches_that_fill_no_step_are_dropped() -> None:
+    """20 clips in micro-batches of 2, 4 to a step: 10 micro-batches an epoch, 2 steps, the last 2
+    micro-batches dropped (as the official loop, which never steps on them); the schedule still
+    counts 10 per epoch (warm-up 10, cosine 30 iterations over 3 epochs)."""
+    model = untrained()
+    data = ColourClips(20, seed=0)
+    trainer = trainer_for(model, data, epochs=3, lr=1e-2, warmup_epochs=1, batch_per_device=2)
+    lrs: list[float] = []
+    trainer.optimizer.register_step_pre_hook(lambda opt, *_: lrs.append(opt.param_groups[0]["lr"]))
+    result = trainer.fit()
+    assert (result.steps_per_epoch, result.position.global_step, result.stats.clips) == (2, 6, 48)
+    assert len(data.served) == 48  # 16 of the 20 clips an epoch: the dropped ones are not read
+    expected = [0.0, 3e-3, 7e-3, *(cosine(t, 30) for t in (13, 17, 23))]
+    assert lrs == pytest.approx(expected, rel=1e-9)
+    assert [h["lr"] for h in result.stats.history] == pytest.approx(
+        [7e-3, cosine(17, 30), cosine(27, 30)]
+    )
 
 
 def test_epoch_loss_is_the_mean_cross_entropy_and_the_totals_add_up() -> None:
@@ -226,17 +257,20 @@ def test_epoch_loss_is_the_mean_cross_entropy_and_the_totals_add_up() -> None:
 
 
 def test_training_reads_a_fresh_permutation_each_epoch_and_skips_broken_videos() -> None:
-    """36 clips one per micro-batch, 8 per step: 5 steps an epoch, the last one of 4 micro-batches;
-    the broken clip's micro-batch is empty (the trainer's zero-weight stand-in runs instead)."""
+    """36 clips one per micro-batch, 8 per step: 4 steps an epoch read 32 of the 36 clips (the last
+    4 micro-batches fill no step); the broken clip's micro-batch is empty (the trainer's
+    zero-weight stand-in runs instead) in each epoch that reads it."""
     data = ColourClips(36, seed=0, broken=5)
     result = trainer_for(
         untrained(), data, epochs=2, lr=1e-3, warmup_epochs=0, batch_per_device=1
     ).fit()
     orders = [[i for e, i in data.served if e == epoch] for epoch in (0, 1)]
-    assert len(data.served) == 72 and all(sorted(order) == list(range(36)) for order in orders)
-    assert orders[0] != orders[1] and orders[0] != list(range(36))
-    assert (result.steps_per_epoch, result.position.global_step) == (5, 10)
-    assert result.stats.skipped == 2 and result.stats.clips == 70  # the broken clip, once per epoch
+    assert len(data.served) == 64 and all(len(set(order)) == 32 for order in orders)
+    assert orders[0] != orders[1] and orders[0] != list(range(32))
+    assert (result.steps_per_epoch, result.position.global_step) == (4, 8)
+    read_broken = sum(5 in order for order in orders)
+    assert read_broken >= 1  # seed 3's permutations read it (else this test checks nothing)
+    assert result.stats.skipped == read_broken and result.stats.clips == 64 - read_broken
 
 
 def test_training_loader_settings_and_resume_position() -> None:
@@ -289,3 +323,27 @@ def test_resuming_a_mid_epoch_checkpoint_repeats_the_uninterrupted_run(tmp_path:
     assert resumed.stats.history == whole.stats.history
     for name, value in trainable(model).items():
         assert torch.equal(trainable(resumed_model)[name], value), name
+
+
+def test_a_checkpoint_that_other_revisions_trained_is_not_resumed(tmp_path: Path) -> None:
+    """Training stamped with one model revision resumes under it; under another it starts over
+    (a run must not finish old code's training and record today's revision)."""
+    path = tmp_path / "checkpoint.pt"
+    spec = {"protocol": "supervised", "model": {"name": "omniclip", "options": {}}}
+    stamp = computed_by(spec)
+    older = {**stamp, "model": {**stamp["model"], "revision": stamp["model"]["revision"] - 1}}
+
+    def trainer(made: dict) -> Trainer:
+        made_trainer = trainer_for(untrained(), ColourClips(8, seed=0), path, epochs=2, lr=1e-3)
+        made_trainer.config = dataclasses.replace(made_trainer.config, computed_by=made)
+        return made_trainer
+
+    first = trainer(older)
+    first.position = ckpt.TrainPosition(epoch=1, step=0, global_step=1)
+    first._save()
+    again = trainer(older)
+    again._resume()
+    assert again.position.global_step == 1
+    today = trainer(stamp)
+    today._resume()
+    assert dataclasses.astuple(today.position) == (0, 0, 0)

@@ -23,7 +23,7 @@ from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.engine.checkpoint import read_checkpoint
 from omnibench.errors import OmniBenchError
-from omnibench.execution.store import RunStore
+from omnibench.execution.store import RunStore, atomic_write_json
 
 SUITE = """\
 name: {name}
@@ -290,3 +290,54 @@ def test_a_mistyped_data_root_is_named_instead_of_generating_a_benchmark(
     with pytest.raises(OmniBenchError, match="data root not found"):
         get_dataset("synthetic", data_root=mistyped)
     assert not mistyped.exists()
+
+
+def test_validate_checks_data_roots_and_takes_the_runs_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate says what run --dry-run says: a dataset without a data root fails it; --data-root,
+    --set and --limit validate the variant that will run; status and report take --data-root."""
+    monkeypatch.delenv("OMNIBENCH_DATA", raising=False)
+    monkeypatch.setenv("OMNIBENCH_DATASETS_CONFIG", str(tmp_path / "datasets.yaml"))
+    suite_file = tmp_path / "hmdb.yaml"
+    suite_file.write_text(SUITE.format(name="hmdb").replace("synthetic", "hmdb51"))
+    code, out = cli(capsys, "validate", str(suite_file))
+    assert code == 2 and "fails hmdb: 1 run" in out
+    assert "error: no data root for dataset 'hmdb51': pass --data-root DIR" in out
+    (tmp_path / "data" / "hmdb51").mkdir(parents=True)
+    code, out = cli(capsys, "validate", str(suite_file), "--data-root", str(tmp_path / "data"))
+    assert code == 0 and "ok hmdb: 1 run" in out
+    code, out = cli(capsys, "validate", str(suite_file), "--set", "optim.lr=.inf", "--limit", "2")
+    assert code == 2 and "--set optim.lr=.inf: optim.lr: must be a finite number, got inf" in out
+    code, out = cli(capsys, "validate", str(suite_file), "--set", "seed=3", "--limit", "2")
+    assert code == 2 and "no data root for dataset 'hmdb51'" in out  # the variant, checked
+    (tmp_path / "r").mkdir()
+    mistyped = ["--results", str(tmp_path / "r"), "--data-root", str(tmp_path / "x")]
+    warning = f"warning: data root not found: {tmp_path / 'x'} (change --data-root)"
+    for command in ("status", "report"):
+        code, out = cli(capsys, command, str(suite_file), *mistyped)
+        assert code == 0 and warning in out
+
+
+def test_names_too_long_for_the_filesystem_are_one_line_or_shortened(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_file = tmp_path / ("a" * 300 + ".yaml")
+    code, out = cli(capsys, "run", str(long_file), "--dry-run")
+    assert code == 2 and "file name too long" in out and "at most 255" in out
+    code, out = cli(capsys, "status", "a" * 300)
+    assert code == 2 and "file name too long" in out
+    name = "s" * 250  # fits a folder name; "<name>-<table>.csv" would not
+    suite_file = tmp_path / f"{name}.yaml"
+    suite_file.write_text(SUITE.format(name=name))
+    results = ["--results", str(tmp_path / "r")]
+    store = RunStore(tmp_path / "r")
+    spec = load_suite(suite_file).specs[0]
+    run_dir = store.prepare(name, spec)
+    atomic_write_json(run_dir / "record.json", {"run_id": spec.run_id(), "metrics": {"top1": 1}})
+    csv = tmp_path / "csv"
+    code, out = cli(capsys, "report", str(suite_file), *results, "--csv", str(csv))
+    assert code == 0 and [len(p.name) for p in csv.iterdir()] == [204]  # cut, with a hash
+    (tmp_path / "a-file").write_text("")
+    code, out = cli(capsys, "data", "synth", "--out", str(tmp_path / "a-file"))
+    assert code == 2 and f"--out {tmp_path / 'a-file'} is a file, not a folder" in out

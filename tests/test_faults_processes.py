@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cpu_options
+from conftest import UNDECODABLE_MP4, cpu_options, write_tiny_suite
 from omnibench.cli import main
 from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
@@ -31,21 +31,6 @@ from omnibench.execution.claim import read_holder
 from omnibench.execution.run_files import INDEX_FILE, OUTCOMES_FILE
 from omnibench.execution.store import RunStore
 
-SUITE = """\
-name: {name}
-description: fault tests
-table: {{paper_table: null, title: faults, layout: grid, rows: [model.name], columns: [seed], \
-metrics: [top1]}}
-base:
-  protocol: supervised
-  dataset: synthetic
-  model: {{name: omniclip, backbone: omnibench-tiny-vit, pretrained: null}}
-  data: {{frames: 4, input_size: 32, short_side: 32}}
-  optim: {{epochs: {epochs}, batch_size: 3, warmup_epochs: 0, mixup: 0.0, cutmix: 0.0, \
-precision: fp32}}
-grid:
-  seed: {seeds}
-"""
 EVAL_SUITE = """\
 name: evals
 description: evaluation only, on a split holding a broken video
@@ -73,9 +58,7 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def write_suite(directory: Path, name: str, epochs: int, seeds: list[int]) -> Path:
-    path = directory / f"{name}.yaml"
-    path.write_text(SUITE.format(name=name, epochs=epochs, seeds=seeds))
-    return path
+    return write_tiny_suite(directory, name, seeds, trains=True, epochs=epochs)
 
 
 def spawn(*args: str, out: Path) -> subprocess.Popen[bytes]:
@@ -292,7 +275,7 @@ def test_logging_from_the_second_inline_run_on_goes_to_each_runs_log(tmp_path: P
         SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32),
     )
     broken = root / "synthetic" / (root / "synthetic" / "train.txt").read_text().split()[0]
-    broken.write_bytes(b"not a video")
+    broken.write_bytes(UNDECODABLE_MP4)  # opens; found when decoded
     suite_file = tmp_path / "evals.yaml"
     suite_file.write_text(EVAL_SUITE)
     store, out = RunStore(tmp_path / "results"), tmp_path / "out.txt"

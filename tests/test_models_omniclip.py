@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from omnibench.config.spec import ModelSpec, SpecError
 from omnibench.errors import OmniBenchError
 from omnibench.models import build_model
-from omnibench.models.adapters import CascadeAdapter, ParallelTemporalAdapter
+from omnibench.models.adapters import CascadeAdapter, ParallelTemporalAdapter, bottleneck_width
 
 FRAMES = 4
 CLASSES = ["run", "jump", "swim"]
@@ -274,6 +274,8 @@ def test_literal_spg_projector_is_a_two_layer_mlp_without_residual() -> None:
     with torch.no_grad():
         torch.testing.assert_close(literal(patches), literal.projector(pooled))
         torch.testing.assert_close(residual(patches), pooled)  # zero-initialised refinement
+        residual.projector[-1].weight.normal_()  # once trained: the refinement is added
+        torch.testing.assert_close(residual(patches), pooled + residual.projector(pooled))
     with pytest.raises(SpecError, match="projector_form"):
         omniclip(projector_form="mlp")
 
@@ -289,6 +291,10 @@ def test_literal_head_is_the_average_of_one_attention_layer() -> None:
         torch.testing.assert_close(literal(frames), literal.attn(frames).mean(1))
         assert (literal(frames) - frames.mean(1)).abs().max() > 1e-3
         torch.testing.assert_close(residual(frames), frames.mean(1))
+        residual.attn.out.weight.normal_()  # once trained: Avg(F + MHA(LN(F)))
+        attended = residual.attn(residual.norm(frames))
+        assert attended.abs().max() > 1e-3
+        torch.testing.assert_close(residual(frames), (frames + attended).mean(1))
     assert not any(isinstance(m, torch.nn.LayerNorm) for m in literal.modules())
 
 
@@ -352,7 +358,7 @@ def test_combination_variants_wire_the_adapter_where_they_say() -> None:
 
 def test_text_uses_the_paper_template_and_video_specific_prompts() -> None:
     model = omniclip()
-    assert model.template == "A video of {} action."
+    assert model.template == "A video of {} action"  # §3.1 as written: no full stop
     assert model.tokenize(["a"]).shape == (1, 77)
     assert omniclip(text_prompts=False).prompt_generator is None
     torch.testing.assert_close(model.prompt_generator.alpha, torch.full((32,), 0.1))
@@ -364,3 +370,12 @@ def test_new_parameters_are_exactly_the_trainable_ones() -> None:
     assert model.new_parameter_names() == {
         n for n, p in model.named_parameters() if p.requires_grad
     }
+
+
+def test_bottleneck_width_is_r_times_d_down_to_one_channel() -> None:
+    """Table 8's r·D: 768 x 0.25 = 192; one channel is the narrowest (8 x 0.125); a fraction of a
+    channel, or none, is refused."""
+    assert bottleneck_width(768, 0.25) == 192 and bottleneck_width(8, 0.125) == 1
+    for width, ratio in ((8, 0.0625), (10, 0.25)):
+        with pytest.raises(OmniBenchError, match=f"ratio {ratio} of width {width} is not a whole"):
+            bottleneck_width(width, ratio)

@@ -16,6 +16,7 @@ import torch
 from omnibench.config.spec import ModelSpec, SpecError
 from omnibench.errors import OmniBenchError
 from omnibench.models import build_model, weights
+from omnibench.models.catalogue import CONFIG_DIR
 from omnibench.models.weights import file_activation, hub_repository, is_torchscript
 
 TINY = "omnibench-tiny-vit"
@@ -122,6 +123,21 @@ def test_a_state_dict_without_a_stated_activation_is_refused(
     )
 
 
+@pytest.mark.parametrize("junk", [b"\x9bvY\xc2*\xaee\x02" * 1000, b""], ids=["random", "empty"])
+def test_a_junk_weights_file_is_named_as_such_before_and_when_loading(
+    tmp_path: Path, junk: bytes
+) -> None:
+    from omnibench.models.weights import check_statement
+
+    path = tmp_path / "junk.pt"
+    path.write_bytes(junk)
+    wanted = rf"^model.pretrained {path} is not a weights file: neither torch.save's zip or pickle"
+    with pytest.raises(OmniBenchError, match=wanted):
+        check_statement(TINY, str(path), "quick_gelu")  # validate and --dry-run
+    with pytest.raises(OmniBenchError, match=wanted):
+        build(str(path), activation="quick_gelu")  # the run itself
+
+
 def test_a_sidecar_open_clip_config_declares_the_activation(
     quickgelu_source: torch.nn.Module, tmp_path: Path
 ) -> None:
@@ -165,7 +181,7 @@ def test_stated_activation_must_agree_with_archive_tag_and_backbone_name(
         )
     assert file_activation("ViT-B-16-quickgelu", tmp_path / "x.pt", None) == (
         "quick_gelu",
-        "backbone name 'ViT-B-16-quickgelu'",
+        "backbone config 'ViT-B-16-quickgelu' (quick_gelu: true)",
     )
     with pytest.raises(
         OmniBenchError,
@@ -207,6 +223,26 @@ def test_random_init_records_the_backbone_config_activation() -> None:
         "activation_source": f"backbone config '{TINY}' (random init)",
         "published_as": None,
     }
+
+
+def test_a_config_registered_at_run_time_keeps_its_activation(tmp_path: Path) -> None:
+    """A user's own open_clip config (``open_clip.add_model_config``) with ``quick_gelu: true``:
+    its random-init blocks use QuickGELU and the record says so (it used to get GELU while the
+    record named that config as the source)."""
+    import open_clip
+    from open_clip.transformer import QuickGELU
+
+    config = json.loads((CONFIG_DIR / f"{TINY}.json").read_text())
+    (tmp_path / "runtime-quickgelu-vit.json").write_text(json.dumps({**config, "quick_gelu": True}))
+    open_clip.add_model_config(tmp_path / "runtime-quickgelu-vit.json")
+    model = build_model(
+        ModelSpec(name="vanilla_clip", backbone="runtime-quickgelu-vit", pretrained=None), frames=1
+    )
+    assert {type(m) for m in model.modules()} & {QuickGELU, torch.nn.GELU} == {QuickGELU}
+    assert (model.weights.activation, model.weights.activation_source) == (
+        "quick_gelu",
+        "backbone config 'runtime-quickgelu-vit' (quick_gelu: true)",
+    )
 
 
 def test_offline_error_names_the_hugging_face_repository(

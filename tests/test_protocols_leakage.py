@@ -130,3 +130,39 @@ def test_real_vifi_hmdb_16_shot_list_is_refused_against_val2(reference: Path) ->
         r"\(1530 videos\): 233 shared files, 758 videos from 206 shared source groups",
     ):
         check_leakage(shots, [val1, val2], allow=False)
+
+
+def _ucf(name: str, *clips: str) -> Split:
+    records = tuple(
+        VideoRecord(Path(f"v_Punch_{c}.avi"), 0, f"{name}:{i}") for i, c in enumerate(clips)
+    )
+    return Split("ucf101", name, records, ("punch",), ())
+
+
+def test_the_refusal_names_every_leaking_list_and_a_source_group_alone_refuses() -> None:
+    """test1 (listed twice, checked once) shares one source group and no file (refused on the group
+    alone), test2 one file, test3 nothing (left out of the message); the message word for word."""
+    train = _ucf("train1", "g01_c01", "g02_c01")
+    test1 = _ucf("test1", "g01_c02", "g03_c01")
+    evaluations = [
+        test1,
+        test1,
+        _ucf("test2", "g02_c01", "g04_c01", "g05_c01"),
+        _ucf("test3", "g06_c01"),
+    ]
+    with pytest.raises(LeakageError) as error:
+        check_leakage(train, evaluations, allow=False)
+    assert str(error.value) == (
+        "training list ucf101/train1 (2 videos) overlaps "
+        "ucf101/test1 (2 videos): 0 shared files, 1 videos from 1 shared source groups; "
+        "ucf101/test2 (3 videos): 1 shared files, 1 videos from 1 shared source groups; "
+        "evaluate on the matching split, or set allow_leakage: true in the spec to run anyway "
+        "(the override is recorded)"
+    )
+    findings = check_leakage(train, evaluations, allow=True)
+    assert [(f["eval"], f["shared_files"], f["group_overlap"]) for f in findings] == [
+        ("ucf101/test1", 0, 1),
+        ("ucf101/test2", 1, 1),
+        ("ucf101/test3", 0, 0),
+    ]
+    assert check_leakage(train, evaluations[3:], allow=False)[0]["group_scheme"] == "ucf101"

@@ -7,13 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.data import get_dataset
+from omnibench.data import Split, VideoRecord, get_dataset
 from omnibench.data.formats import parse_labels_csv
 from omnibench.errors import OmniBenchError
 from omnibench.protocols.few_shot import sample_k_shot
 from omnibench.protocols.sampling import (
     base_novel_classes,
     classes_named,
+    limit_per_class,
+    normalize_classname,
     novel_classes,
     read_shot_list,
     restrict_classes,
@@ -92,7 +94,10 @@ def test_k600_style_novel_classes_and_seeded_subsets(tmp_path: Path) -> None:
     assert sample_class_subsets(novel, subsets=3, size=16, seed=0) == subsets
     assert sample_class_subsets(novel, subsets=2, size=16, seed=0) == subsets[:2]
     assert sample_class_subsets(novel, subsets=3, size=16, seed=1) != subsets
-    with pytest.raises(OmniBenchError, match="cannot draw 23 classes from 22"):
+    with pytest.raises(
+        OmniBenchError,
+        match="^cannot draw 23 classes from 22; lower protocol_options.subset_classes$",
+    ):
         sample_class_subsets(novel, subsets=1, size=23, seed=0)
 
 
@@ -162,3 +167,58 @@ def test_shot_list_is_named_after_its_file_and_an_empty_one_is_refused(
 
 def test_class_subsets_may_take_every_candidate() -> None:
     assert sample_class_subsets([4, 2, 9], subsets=2, size=3, seed=0) == [(2, 4, 9), (2, 4, 9)]
+
+
+def _records(*labels: int) -> Split:
+    records = tuple(
+        VideoRecord(Path(f"v{i}.mp4"), c, f"list.txt:{i + 1}") for i, c in enumerate(labels)
+    )
+    return Split("d", "test1", records, ("a", "b", "c"), (Path("list.txt"),))
+
+
+def test_limit_per_class_keeps_the_first_videos_of_each_class_in_list_order() -> None:
+    limited = limit_per_class(_records(0, 1, 0, 0, 2, 1, 1, 0), 2)
+    assert [r.path.name for r in limited.records] == [
+        "v0.mp4",
+        "v1.mp4",
+        "v2.mp4",
+        "v4.mp4",
+        "v5.mp4",
+    ]
+    assert (limited.dataset, limited.name, limited.classnames) == ("d", "test1", ("a", "b", "c"))
+    assert limited.annotation_files == (Path("list.txt"),)
+    assert limit_per_class(_records(0, 0), 0).records == ()
+
+
+def test_restrict_classes_relabels_and_keeps_sources_and_names() -> None:
+    restricted = restrict_classes(_records(0, 1, 2, 1), [2, 1], "base")
+    assert [(r.path.name, r.label, r.source) for r in restricted.records] == [
+        ("v1.mp4", 1, "list.txt:2"),
+        ("v2.mp4", 0, "list.txt:3"),
+        ("v3.mp4", 1, "list.txt:4"),
+    ]
+    assert (restricted.name, restricted.classnames) == ("test1/base", ("c", "b"))
+
+
+def test_class_names_compare_without_case_underscores_or_extra_spaces() -> None:
+    assert normalize_classname("  Brush_Hair  now ") == "brush hair now"
+
+
+def test_a_base_classes_file_names_the_base_half_and_its_path_in_errors(tmp_path: Path) -> None:
+    """Base classes read from an ``id,name`` CSV (any spelling of case and underscores); the rest
+    are novel; a name outside the dataset is refused naming the file."""
+    from types import SimpleNamespace
+
+    from omnibench.protocols.base_to_novel import _base_classes
+    from omnibench.protocols.options import BaseToNovelOptions
+
+    split = _records(0, 1, 2)
+    good, bad = tmp_path / "base.csv", tmp_path / "bad.csv"
+    good.write_text("id,name\n0,C\n1,a\n")
+    bad.write_text("id,name\n0,a\n1,zebra\n")
+    ctx = SimpleNamespace(files=[])
+    options = BaseToNovelOptions(base_classes_file=str(good))
+    assert _base_classes(ctx, options, split) == ([0, 2], [1])  # type: ignore[arg-type]
+    assert ctx.files == [good]
+    with pytest.raises(OmniBenchError, match=f"^{bad}: 1 classes are not classes of d"):
+        _base_classes(ctx, BaseToNovelOptions(base_classes_file=str(bad)), split)  # type: ignore[arg-type]

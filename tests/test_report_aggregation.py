@@ -79,3 +79,89 @@ def test_deltas_and_grid_order() -> None:
         ("a", 1),
     ]
     assert ordered([]) == []
+
+
+def test_keys_fill_what_a_switch_or_a_model_implies_and_keep_what_a_run_sets() -> None:
+    """A vanilla CLIP row without options reads as PTA ✗ SPG ✗ and no PTA blocks; a vanilla row
+    that sets an option keeps it; PTA off means no PTA blocks whatever the blocks say, PTA on keeps
+    them; no key paths give one empty key per run."""
+    from omnibench.report.cells import keys_of
+
+    frame = pd.DataFrame(
+        {
+            "model.name": ["vanilla_clip", "vanilla_clip", "omniclip", "omniclip"],
+            "model.options.use_pta": [None, True, False, True],
+            "model.options.use_spg": [None, None, True, True],
+            "model.options.pta_blocks": [None, None, (1, 2), (3,)],
+        }
+    )
+    paths = ["model.options.use_pta", "model.options.use_spg", "model.options.pta_blocks"]
+    assert keys_of(frame, paths) == [
+        (False, False, ()),
+        (True, False, ()),
+        (False, True, ()),
+        (True, True, (3,)),
+    ]
+    assert keys_of(frame, []) == [(), (), (), ()]
+
+
+def test_a_cell_key_may_be_missing_beside_a_set_one() -> None:
+    """Rows keyed None and "x" (a column some runs leave unset) pool separately (callers order
+    rows with ``ordered``)."""
+    frame = pd.DataFrame({"model.options.prompt": ["x", None, "x"], "top1": [10.0, 20.0, 30.0]})
+    cells = aggregate(frame, ["model.options.prompt"], [], {"top1": "top1"})
+    assert set(cells) == {("x",), (None,)}
+    assert cells[("x",)][((), "top1")] == Stat(20.0, math.sqrt(200), 2)
+    assert cells[(None,)][((), "top1")] == Stat(20.0, None, 1)
+
+
+def test_only_the_last_name_of_a_protocol_option_says_split() -> None:
+    assert poolable("protocol_options.nested.eval_split")
+    assert not poolable("protocol_options.split_options.k")
+    assert not poolable("model.split")
+
+
+def test_a_row_matches_a_published_row_by_model_when_both_name_one_else_by_label() -> None:
+    """Both name a model: the models decide (a label that differs does not matter, one that agrees
+    does not help); either side without a model: the label (or an alias) decides; a backbone or
+    frame count both give must agree."""
+    from omnibench.report.cells import MeasuredRow, matches
+    from omnibench.report.published import PublishedRow
+
+    def published(model: str | None, **fields: object) -> PublishedRow:
+        return PublishedRow("X-CLIP", "X-CLIP T1", {}, model, aliases=("xclip b/16",), **fields)  # type: ignore[arg-type]
+
+    assert matches(published("xclip"), MeasuredRow((), "Ours", model="xclip"))
+    assert not matches(published("vificlip"), MeasuredRow((), "X-CLIP", model="xclip"))
+    assert matches(published(None), MeasuredRow((), "x-clip", model="xclip"))
+    assert not matches(published(None), MeasuredRow((), "Ours", model="xclip"))
+    assert matches(published("xclip"), MeasuredRow((), "XCLIP  B/16"))
+    assert not matches(published("xclip"), MeasuredRow((), "Ours"))
+    row = MeasuredRow((), "x", model="xclip", info={"backbone": "ViT-B/16", "frames": 8})
+    assert matches(published("xclip", backbone="ViT-B/16", frames=8), row)
+    assert matches(published("xclip", frames=None), row)
+    assert not matches(published("xclip", frames=32), row)
+    assert not matches(published("xclip", backbone="ViT-B/32"), row)
+
+
+def test_measured_rows_name_their_model_only_when_rows_are_models() -> None:
+    """Rows keyed by ``model.name`` alone are that model (matched to published rows by it); rows
+    keyed otherwise are not; a row without runs in the given columns, or no longer in the suite,
+    plans none."""
+    from omnibench.report.cells import measured_rows
+
+    expected = pd.DataFrame({"model.name": ["xclip", "omniclip"], "dataset": ["hmdb51", "ucf101"]})
+    by_model = measured_rows(expected, expected.iloc[:0], ["model.name"], {})
+    assert [(r.key, r.model, r.planned) for r in by_model] == [
+        (("xclip",), "xclip", None),
+        (("omniclip",), "omniclip", None),
+    ]
+    by_both = measured_rows(expected, expected.iloc[:0], ["model.name", "dataset"], {})
+    assert [r.model for r in by_both] == [None, None]
+    done = pd.DataFrame({"model.name": ["vificlip"], "dataset": ["hmdb51"]})  # not in the suite now
+    planned = measured_rows(expected, done, ["model.name"], {}, ["dataset"], [("hmdb51",)])
+    assert [(r.key, r.planned) for r in planned] == [
+        (("xclip",), frozenset({("hmdb51",)})),
+        (("omniclip",), frozenset()),
+        (("vificlip",), frozenset()),
+    ]

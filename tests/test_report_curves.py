@@ -275,6 +275,7 @@ def test_report_command_writes_curves_and_says_when_there_are_none(
     out = capsys.readouterr().out
     assert f"wrote {folder / 'curves_mini-table-loss.png'}" in out
     assert f"wrote {folder / 'curves_mini-table-lr.png'}" in out
-    empty = str(tmp_path / "empty")
-    assert main(["report", "curves_mini", "--curves", str(folder), "--results", empty]) == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()  # a store without runs (a store that does not exist is an error of its own)
+    assert main(["report", "curves_mini", "--curves", str(folder), "--results", str(empty)]) == 0
     assert "no training curves: no run of these tables has trained yet" in capsys.readouterr().out

@@ -239,8 +239,12 @@ def test_terminal_report_and_errors(store: RunStore, capsys: pytest.CaptureFixtu
     assert main(["report", "--results", str(store.root)]) == 0  # every suite with runs
     assert "Temporal ratio" in capsys.readouterr().out
     assert main(["report", "no-such-suite", "--results", str(store.root)]) == 2
-    assert main(["report", "--results", str(store.root / "empty")]) == 2
+    capsys.readouterr()
+    (store.root.parent / "empty").mkdir()
+    assert main(["report", "--results", str(store.root.parent / "empty")]) == 2
     assert "no suite has runs" in capsys.readouterr().err
+    assert main(["report", "--results", str(store.root / "typo")]) == 2  # mistyped: named
+    assert f"run store {store.root / 'typo'} does not exist" in capsys.readouterr().err
 
 
 def test_ablation_bars_carry_the_std_over_seeds_as_error_bars() -> None:

@@ -29,6 +29,17 @@ def test_neutral_values_keep_earlier_run_ids_and_others_change_them() -> None:
     assert RunSpec.from_dict(full) == _spec(limit=3)
 
 
+def test_data_hflip_and_augment_at_their_defaults_keep_earlier_run_ids() -> None:
+    """Stored runs are found under their ids (and judged stale by what computed them) after
+    ``data.hflip`` and ``data.augment`` were added; other values are other runs."""
+    data = {"frames": 8, "hflip": None, "augment": "fused"}
+    assert _spec(data=data).run_id() == _spec(data={"frames": 8}).run_id()
+    assert _spec(data={"hflip": None, "augment": "fused"}).run_id() == EARLIER_ID
+    assert "hflip" in _spec().to_dict()["data"] and "augment" in _spec().to_dict()["data"]
+    others = {_spec(data={"hflip": False}).run_id(), _spec(data={"augment": "stepwise"}).run_id()}
+    assert len(others | {EARLIER_ID}) == 3
+
+
 @pytest.mark.parametrize(
     "changes, message",
     [

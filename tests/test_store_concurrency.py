@@ -12,6 +12,7 @@ from omnibench.execution.store import RunStore, atomic_write_json
 
 WRITERS = 64
 ROUNDS = 10
+SHARED = 1_000_000  # the seed of the run every writer prepares (the others: 0..63)
 
 
 def _spec(seed: int) -> RunSpec:
@@ -19,7 +20,7 @@ def _spec(seed: int) -> RunSpec:
 
 
 def _writer(root: str, index: int, barrier: mp.synchronize.Barrier) -> None:
-    store, own, shared = RunStore(root), _spec(index), _spec(-1)
+    store, own, shared = RunStore(root), _spec(index), _spec(SHARED)
     barrier.wait()
     store.prepare("array", shared)  # every task prepares the same run too
     run_dir = store.prepare("array", own)
@@ -73,7 +74,7 @@ def test_64_concurrent_writers_leave_a_consistent_store(tmp_path: Path) -> None:
             ROUNDS - 1,
         )
         assert store.read_record("array", run_id)["metrics"]["top1"] == index
-    assert store.read_status("array", _spec(-1).run_id()).state in STATES
+    assert store.read_status("array", _spec(SHARED).run_id()).state in STATES
     assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")], (
         "temporary files left behind"
     )

@@ -4,17 +4,21 @@ trusted over them. Every test compares the index's answer with the files' own
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from omnibench.config.revisions import NO_RECORD
 from omnibench.config.spec import RunSpec
 from omnibench.execution import store_index
 from omnibench.execution.plan import judged_state, survey
-from omnibench.execution.run_files import INDEX_FILE, RECORD_FILE
+from omnibench.execution.run_files import INDEX_FILE, LOCK_FILE, RECORD_FILE, SPEC_FILE, STATUS_FILE
 from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.models.declaration import DECLARED
 from omnibench.protocols.record import sha256_file
 from report_fixtures import make_record
 
@@ -121,7 +125,7 @@ def test_a_corrupt_or_foreign_index_is_rebuilt(tmp_path: Path, damage: str) -> N
     path.write_text(damage)
     store_index._LOADED.clear()
     assert _states(store, ids) == _truth(store, ids) == {ids[0]: ("done", None)}
-    assert _index(store)["code"] == store_index.code_fingerprint()
+    assert _index(store)["code"] == store_index.index_code()
 
 
 @pytest.mark.parametrize("entry", [5, [], {"keys": None}, {"verdict": "done"}])
@@ -130,7 +134,7 @@ def test_an_entry_of_another_shape_is_read_again(tmp_path: Path, entry: object) 
     spec = _spec(0)
     _finish(store, spec, top1=12.5)
     ids = [spec.run_id()]
-    code = store_index.code_fingerprint()
+    code = store_index.index_code()
     index = {"format": store_index.FORMAT, "code": code, "runs": {ids[0]: entry}}
     (store.suite_dir(SUITE) / INDEX_FILE).write_text(json.dumps(index))
     assert _states(store, ids) == _truth(store, ids) == {ids[0]: ("done", None)}
@@ -169,3 +173,66 @@ def test_a_store_that_cannot_take_the_index_still_answers(tmp_path: Path) -> Non
     for _ in range(2):
         assert _states(store, [spec.run_id()]) == {spec.run_id(): ("done", None)}
     assert not [p for p in os.listdir(store.suite_dir(SUITE)) if p.endswith(".tmp")]
+
+
+def _damage_record_in_place(run_dir: Path) -> None:
+    path = run_dir / RECORD_FILE
+    text = path.read_text()
+    with open(path, "r+", encoding="utf-8") as handle:  # same inode: a truncated write
+        handle.truncate(len(text) // 2)
+
+
+@pytest.mark.parametrize(
+    ("damage", "corrupt_file"),
+    [
+        (_damage_record_in_place, RECORD_FILE),
+        (lambda d: (d / RECORD_FILE).write_text("[1, 2]"), RECORD_FILE),
+        (lambda d: atomic_write_json(d / RECORD_FILE, {"run_id": "x", "metrics": {}}), RECORD_FILE),
+        (lambda d: (d / STATUS_FILE).write_text('{"state": "finished"}'), STATUS_FILE),
+        (lambda d: (d / SPEC_FILE).write_text("{trunc"), SPEC_FILE),
+        (lambda d: (d / LOCK_FILE).write_text("{trunc"), LOCK_FILE),
+    ],
+)
+def test_an_indexed_run_whose_file_turns_corrupt_is_corrupt_never_done(
+    tmp_path: Path, damage: Callable[[Path], object], corrupt_file: str
+) -> None:
+    """A file of a run the index holds as done is damaged: the run is ``corrupt``, naming that
+    file, and the index keeps no entry for it until it is whole again."""
+    store = RunStore(tmp_path)
+    spec = _spec(0)
+    run_dir = _finish(store, spec)
+    ids = [spec.run_id()]
+    assert _states(store, ids) == {ids[0]: ("done", None)} and ids[0] in _index(store)["runs"]
+    damage(run_dir)
+    state, reason = _states(store, ids)[ids[0]]
+    assert (state, reason) == _truth(store, ids)[ids[0]]
+    assert state == "corrupt" and corrupt_file in reason
+    assert ids[0] not in _index(store)["runs"]
+    assert ids[0] not in store_index.finished_runs(store, SUITE, ids)
+
+
+def test_a_record_of_another_revision_is_stale_through_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record's verdict is kept in the index, but only for today's revisions: one more model
+    revision makes the indexed run ``stale`` with the files' own reason."""
+    store = RunStore(tmp_path)
+    spec = _spec(0)
+    _finish(store, spec)
+    older = _spec(1)
+    record = make_record(older, SUITE, {"top1": 40.0})
+    del record["computed_by"]
+    atomic_write_json(store.prepare(SUITE, older) / RECORD_FILE, record)
+    ids = [spec.run_id(), older.run_id()]
+    assert _states(store, ids) == _truth(store, ids)
+    assert _states(store, ids) == {ids[0]: ("done", None), ids[1]: ("stale", NO_RECORD)}
+    name = spec.model.name
+    declaration = DECLARED.get(name)
+    monkeypatch.setitem(
+        DECLARED._items,
+        name,
+        dataclasses.replace(declaration, revisions=(*declaration.revisions, "a new head")),
+    )
+    state, reason = _states(store, ids)[ids[0]]
+    assert (state, reason) == _truth(store, ids)[ids[0]]
+    assert state == "stale" and "a new head" in reason

@@ -41,7 +41,7 @@ def test_counts_and_eta_follow_the_runs_status_files(
     now[0] += 120
     atomic_write_json(
         store.run_dir("s", ids[0]) / "record.json",
-        {"spec": specs[0].to_dict(), "metrics": {"top1": 41.5}},
+        {"run_id": ids[0], "spec": specs[0].to_dict(), "metrics": {"top1": 41.5}},
     )
     store.write_status("s", ids[0], "done")
     store.write_status(

@@ -6,6 +6,7 @@ Command modules import heavy libraries (torch, open_clip) inside their functions
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +15,8 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup, TyperOption
 
-from omnibench.errors import OmniBenchError
+from omnibench.errors import OmniBenchError, os_error
+from omnibench.execution.runlog import guard_pipes
 
 if TYPE_CHECKING:
     from typer._click import Context  # typer's own click: the context its hooks are typed with
@@ -32,13 +34,19 @@ def report_error(error: OmniBenchError) -> int:
 
 
 class OmniBenchGroup(TyperGroup):
-    """The command tree: a user error raised by any command is one red line and its exit code."""
+    """The command tree: a user error raised by any command, or a file the system refused, is one
+    red line and its exit code."""
 
     def invoke(self, ctx: Context) -> Any:
         try:
             return super().invoke(ctx)
         except OmniBenchError as error:
             raise typer.Exit(report_error(error)) from None
+        except OSError as error:  # a file the system refused (name too long, not a folder...)
+            line = os_error(error)
+            if line is None:
+                raise
+            raise typer.Exit(report_error(line)) from None
 
 
 def _hide_flag_types() -> None:
@@ -75,6 +83,7 @@ def _register_commands() -> None:
         rm,
         runs,
         status,
+        unlock,
     )
 
     data.app.command("prepare")(data_prepare.prepare)
@@ -86,6 +95,7 @@ def _register_commands() -> None:
     app.add_typer(checks.app)  # validate
     app.add_typer(status.app)  # status, cancel (and ls runs)
     app.add_typer(rm.app)  # rm
+    app.add_typer(unlock.app)  # unlock
     app.add_typer(evaluate.app)  # eval
 
 
@@ -93,14 +103,22 @@ _register_commands()
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the console script; user errors become one red line and exit code 2."""
+    """Entry point of the console script; user errors become one red line and exit code 2; output
+    to a pipe whose reader went away is dropped (``runlog.guard_pipes``)."""
+    guards = guard_pipes()
     try:
         app(args=argv, prog_name="omnibench")  # standalone: usage errors print and exit 2
     except OmniBenchError as err:
         return report_error(err)
     except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    return 0
+        code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+    else:
+        code = 0
+    lost = [guard.lost for guard in guards if guard.lost is not None]
+    if lost:  # e.g. `> out.txt` on a full disk: say so (on stderr, where it still can)
+        what = os.strerror(lost[0].errno or 0) if lost[0].errno else str(lost[0])
+        code = max(code, report_error(OmniBenchError(f"output lost: {what.lower()}")))
+    return code
 
 
 if __name__ == "__main__":

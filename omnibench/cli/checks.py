@@ -13,13 +13,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from omnibench.cli.options import DataRoot, Limit, Settings, suite_settings
 from omnibench.cli.run_tables import plural, short_path
 from omnibench.config.runtime import Executor, LaunchOptions
 from omnibench.config.spec import RunSpec
 from omnibench.config.suite import Suite, load_suite, suite_files
+from omnibench.config.suite_paths import Leaves
 from omnibench.errors import OmniBenchError
+from omnibench.execution.states import RunState
 
 if TYPE_CHECKING:  # the checks load numpy and pandas: imported where runs are checked
+    from omnibench.execution.plan import PlannedRun
     from omnibench.execution.plan_check import Finding
 
 app = typer.Typer()
@@ -70,6 +74,24 @@ def data_root_findings(specs: Sequence[RunSpec], data_root: Path | None) -> list
     return findings
 
 
+def unfinished_data_findings(plans: Sequence[PlannedRun], data_root: Path) -> list[Finding]:
+    """``status`` / ``report --data-root``: what the data roots lack for the runs not done yet, as
+    warnings (what ``run`` would refuse)."""
+    from omnibench.execution.plan_check import Finding  # noqa: PLC0415
+
+    todo = [p.spec for p in plans if p.state != RunState.DONE]
+    return [Finding(f.where, f.message, error=False) for f in data_root_findings(todo, data_root)]
+
+
+def store_findings(problem: str | None) -> list[Finding]:
+    """A run store folder this user cannot write (``RunStore.write_problem``), as a finding."""
+    if problem is None:
+        return []
+    from omnibench.execution.plan_check import Finding  # noqa: PLC0415
+
+    return [Finding("data", problem)]
+
+
 def check_data_roots(specs: Sequence[RunSpec], data_root: Path | None) -> None:
     """Fail once, before any run starts, when a dataset the runs read has no root on this
     machine."""
@@ -109,26 +131,35 @@ def validate(
     suites: Annotated[
         list[str] | None, typer.Argument(help="Suite names or files (default: every suite).")
     ] = None,
+    settings: Settings = None,
+    limit: Limit = None,
+    data_root: DataRoot = None,
 ) -> None:
     """Check suite files: keys, values, names and options, and what would fail on a compute node
-    (backbones, weights, frame size, shots per class, warm-up)."""
-    failed = sum(not _validate(name) for name in suites or list(suite_files()))
+    (backbones, weights, frame size, shots per class, warm-up, data roots on this machine)."""
+    chosen = suite_settings(settings, limit)
+    failed = sum(not _validate(name, chosen, data_root) for name in suites or list(suite_files()))
     if failed:
         raise typer.Exit(2)
 
 
-def _validate(name: str) -> bool:
-    """Check one suite and print its line and findings; False when it would fail."""
+def _validate(name: str, settings: Leaves, data_root: Path | None) -> bool:
+    """Check one suite (with the command line's settings) and print its line and findings; False
+    when it would fail."""
     from omnibench.execution.plan_check import check_plan  # noqa: PLC0415
     from omnibench.execution.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
 
     try:
-        suite = load_suite(name)
+        suite = load_suite(name, settings)
         check_suite(suite, require_data=False)
     except OmniBenchError as err:
         console.print(f"[bold red]error:[/] {err}", soft_wrap=True)
         return False
-    findings = check_plan(suite.specs, suite.where)
+    undeclared = undeclared_datasets(suite)
+    declared = [spec for spec in suite.specs if not undeclared_mark(spec, undeclared)]
+    findings = data_root_findings(declared, data_root) + check_plan(
+        suite.specs, suite.where, data_root
+    )
     ok = not any(finding.error for finding in findings)
     table = suite.table.paper_table or "no paper table"
     console.print(
@@ -137,5 +168,5 @@ def _validate(name: str) -> bool:
         f"-> {table} ({short_path(suite.path)})",
         soft_wrap=True,
     )
-    print_findings(findings, undeclared_datasets(suite))
+    print_findings(findings, undeclared)
     return ok

@@ -228,6 +228,8 @@ def synth(
         generate_synthetic,
     )
 
+    if out.exists() and not out.is_dir():
+        raise OmniBenchError(f"--out {out} is a file, not a folder; name a folder to create")
     names = DEFAULT_CLASSES
     if classes is not None and classes.isdigit():
         if not 1 <= int(classes) <= len(MOTIONS):

@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 
 from omnibench.cli.checks import check_data_roots, print_findings
-from omnibench.cli.options import Force, Results, Settings
-from omnibench.cli.runs import DataRoot, Decoder, Device, Workers
+from omnibench.cli.options import DataRoot, Force, Results, Settings
+from omnibench.cli.runs import Decoder, Device, Workers
 from omnibench.cli.status import resolve_run
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec, SpecError

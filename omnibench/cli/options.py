@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from omnibench.config.suite_paths import Leaves, parse_settings
+from omnibench.errors import OmniBenchError
+
+if TYPE_CHECKING:
+    from omnibench.execution.store import RunStore
 
 Results = Annotated[
     Path | None,
@@ -15,6 +19,22 @@ Results = Annotated[
         "--results", metavar="DIR", help="Run store root (default: $OMNIBENCH_RESULTS or results/)."
     ),
 ]
+DataRoot = Annotated[
+    Path | None, typer.Option("--data-root", help="Folder holding one sub-folder per dataset.")
+]
+StoredSuite = Annotated[
+    str, typer.Argument(help="The suite: its name in the store, or its suite file.")
+]
+RunPrefixes = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--run",
+        "-r",
+        metavar="RUN",
+        help="Only this run (a unique prefix of its id; repeatable).",
+    ),
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 JsonOut = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 Settings = Annotated[
     list[str] | None,
@@ -53,3 +73,20 @@ def suite_settings(pairs: list[str] | None, limit: int | None) -> Leaves:
     if limit is not None:
         settings["limit"] = (limit, f"--limit {limit}")
     return settings
+
+
+def read_store(results: Path | None) -> RunStore:
+    """The run store a read command (status, ls runs, report, rm, cancel, unlock) looks at; a store
+    named by ``--results`` or ``$OMNIBENCH_RESULTS`` that does not exist is a one-line error (a
+    mistyped path), not an empty store."""
+    import os  # noqa: PLC0415
+
+    from omnibench.execution.store import RESULTS_ENV, RunStore  # noqa: PLC0415
+
+    store = RunStore(results)
+    named = results is not None or os.environ.get(RESULTS_ENV, "").strip()
+    if named and not store.root.is_dir():
+        given = f"--results {results}" if results is not None else f"${RESULTS_ENV}"
+        what = "is not a folder" if store.root.exists() else "does not exist"
+        raise OmniBenchError(f"run store {store.root} {what} (change {given})")
+    return store

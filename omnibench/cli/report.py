@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-from omnibench.cli.options import Limit, Results, Settings, suite_settings
+from omnibench.cli.options import DataRoot, Limit, Results, Settings, read_store, suite_settings
 from omnibench.cli.run_tables import plural
 from omnibench.config.suite_paths import Leaves
 from omnibench.errors import OmniBenchError
@@ -50,7 +51,15 @@ def _suites(names: list[str], store: RunStore, settings: Leaves) -> list[Suite]:
             f"no suite has runs in {store.root}; name one "
             "(omnibench ls suites) or pass --results DIR"
         )
-    return [find_suite(name, store, settings) for name in defined]
+    found = []
+    for name in defined:  # one suite whose file moved or broke never hides the others
+        try:
+            found.append(find_suite(name, store, settings))
+        except OmniBenchError as err:
+            console.print(
+                Text.assemble(("skipped", "yellow"), f" suite '{name}': {err}"), soft_wrap=True
+            )
+    return found
 
 
 @app.command()
@@ -95,6 +104,7 @@ def report(
     settings: Settings = None,
     limit: Limit = None,
     results: Results = None,
+    data_root: DataRoot = None,
     as_json: Annotated[
         bool,
         typer.Option("--json", help="Print the tables as JSON (the CSV's long format) instead."),
@@ -126,11 +136,10 @@ def report(
 and --curves write files instead.
     --set / --limit report the runs made with those settings. Nothing is run.
     """
-    from omnibench.execution.store import RunStore  # noqa: PLC0415
     from omnibench.report import write_report  # noqa: PLC0415
     from omnibench.report.stats import BootstrapSettings  # noqa: PLC0415
 
-    store = RunStore(results)
+    store = read_store(results)
     chosen = _suites(list(suites or []), store, suite_settings(settings, limit))
     files_requested = any(option is not None for option in (latex, markdown, csv, plots, curves))
     given = {"resamples": resamples, "seed": bootstrap_seed}
@@ -148,6 +157,8 @@ and --curves write files instead.
         console=None if files_requested or as_json else console,
         bootstrap=bootstrap,
     )
+    if data_root is not None and not as_json:  # what the runs not done yet would meet
+        _data_warnings(chosen, store, data_root)
     if as_json:
         typer.echo(json.dumps([table_json(table) for table in tables], indent=2))
     elif files_requested:
@@ -159,6 +170,17 @@ and --curves write files instead.
                 "  [yellow]no training curves[/]: no run of these tables has trained yet "
                 "(or they all evaluate frozen models)"
             )
+
+
+def _data_warnings(suites: list[Suite], store: RunStore, data_root: Path) -> None:
+    """``--data-root``: what it lacks for the suites' runs that are not done yet (warnings)."""
+    from omnibench.cli.checks import print_findings, unfinished_data_findings  # noqa: PLC0415
+    from omnibench.execution.plan import plan_runs  # noqa: PLC0415
+
+    for suite in suites:
+        print_findings(
+            unfinished_data_findings(plan_runs(suite.name, suite.specs, store), data_root)
+        )
 
 
 def table_json(table: ReportTable) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from omnibench.cli.options import Results
+from omnibench.cli.options import Results, RunPrefixes, StoredSuite, Yes, read_store
 from omnibench.cli.run_tables import plural
 from omnibench.cli.status import resolve_run, stored_name
 from omnibench.errors import OmniBenchError
@@ -27,32 +27,26 @@ console = Console(highlight=False)
 
 @app.command("rm")
 def remove(
-    suite: Annotated[
-        str, typer.Argument(help="The suite: its name in the store, or its suite file.")
-    ],
-    run: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--run",
-            "-r",
-            metavar="RUN",
-            help="Only this run (a unique prefix of its id; repeatable).",
-        ),
-    ] = None,
+    suite: StoredSuite,
+    run: RunPrefixes = None,
     failed: Annotated[bool, typer.Option("--failed", help="Only the failed runs.")] = False,
     stale: Annotated[
         bool,
         typer.Option(
-            "--stale", help="Only the stale runs: their annotation files changed since they ran."
+            "--stale",
+            help=(
+                "Only the stale runs: their annotation files changed since they ran, or "
+                "another model or protocol revision computed them."
+            ),
         ),
     ] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = False,
     results: Results = None,
 ) -> None:
     """Delete a suite's runs from the run store (all, or those chosen); asks first. Queued or \
 running
     runs are kept (omnibench cancel SUITE stops them); nothing outside the store is touched."""
-    store = RunStore(results)
+    store = read_store(results)
     name = stored_name(store, suite)
     if name not in store.suites():
         hint = did_you_mean(name, store.suites())

@@ -125,13 +125,14 @@ def store_table(rows: Sequence[Mapping[str, Any]], title: str) -> Table:
 
 
 def capped_notes(rows: Sequence[Mapping[str, Any]], folder: str) -> list[Text]:
-    """:func:`~omnibench.cli.run_tables.run_notes` of the first :data:`MAX_NOTES` failed or stale
-    runs, and how many more there are."""
-    flagged = [r for r in rows if r["state"] in (RunState.FAILED, RunState.STALE)]
+    """:func:`~omnibench.cli.run_tables.run_notes` of the first :data:`MAX_NOTES` runs that have a
+    note (failed, stale, dead, corrupt or held), and how many more there are."""
+    flagged = [r for r in rows if r["state"] in tables.NOTED or r.get("holder")]
     notes = tables.run_notes(flagged[:MAX_NOTES], folder)
     if len(flagged) > MAX_NOTES:
         more = Text(
-            f"... and {len(flagged) - MAX_NOTES} more failed or stale runs (every run: --json)",
+            f"... and {len(flagged) - MAX_NOTES} more failed, stale, dead, corrupt or held runs "
+            "(every run: --json)",
             style="dim",
         )
         notes.insert(-1, more)
@@ -141,20 +142,20 @@ def capped_notes(rows: Sequence[Mapping[str, Any]], folder: str) -> list[Text]:
 def print_runs(
     console: Console, suite: Suite, plans: Sequence[PlannedRun], store: RunStore
 ) -> None:
-    """The runs' table, their counts and folder, the suite's settings and the notes of the failed
-    and stale runs."""
+    """The runs' table, their counts and folder, the suite's settings and the notes of the failed,
+    stale, dead, corrupt and held runs."""
     title = f"{suite.name}: {tables.plural(len(plans), 'run')}"
     folder = store.root / suite.name
-    flagged = [p for p in plans if p.state in (RunState.FAILED, RunState.STALE)]
+    flagged = [p for p in plans if p.state in tables.NOTED or p.holder is not None]
     rows = [
         tables.stored_run_row(store, suite.name, p.run_id, p.state, p.status, p.reason, p.finished)
         for p in flagged
     ]
     if grouped(len(plans)):
-        console.print(summary_table(suite, plans, f"{title}, by table cell"))
+        tables.print_table(console, summary_table(suite, plans, f"{title}, by table cell"))
         notes = capped_notes(rows, str(folder))
     else:
-        console.print(tables.summary_table(suite, plans, store, title))
+        tables.print_table(console, tables.summary_table(suite, plans, store, title))
         notes = tables.run_notes(rows, str(folder))
     console.print(
         tables.counts_line([p.state for p in plans]), f"  results: {folder}", soft_wrap=True

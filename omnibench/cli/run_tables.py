@@ -10,20 +10,24 @@ from pathlib import Path
 from typing import Any
 
 from rich import box
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from omnibench.config.suite import Suite
 from omnibench.config.suite_paths import flatten, leaf_value
+from omnibench.errors import CorruptFileError
 from omnibench.execution.acceptance import Skipped, skipped
-from omnibench.execution.plan import PlannedRun
+from omnibench.execution.plan import PlannedRun, run_holder
+from omnibench.execution.process import hostname
 from omnibench.execution.run_files import TRAIN_STEPS_FILE
 from omnibench.execution.states import RunState
 from omnibench.execution.store import RunStore
 from omnibench.execution.store_index import Finished, headline
-from omnibench.execution.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
-from omnibench.report.chance import AT_CHANCE, DIVERGED, chance_loss, run_at_chance
-from omnibench.report.labels import plural
+from omnibench.execution.train_steps import UnreadableStepsError, read_train_steps
+from omnibench.report.chance import AT_CHANCE, DIVERGED, run_at_chance
+from omnibench.report.labels import plural as plural  # the run commands' counts use it
 
 STATE_STYLES: dict[str, str] = {
     RunState.DONE: "green",
@@ -33,6 +37,7 @@ STATE_STYLES: dict[str, str] = {
     RunState.NEW: "dim",
     RunState.STALE: "magenta",
     RunState.DEAD: "bold red",
+    RunState.CORRUPT: "bold red",
 }
 
 
@@ -118,6 +123,9 @@ def diverged_text(store: RunStore, suite: str, run_id: str, state: str) -> str:
     return DIVERGED if steps is not None and steps.diverged_at is not None else ""
 
 
+WHOLE = ("suite", "run", "state", "action", "job", "top-1")  # what users act on: never cut
+
+
 def _done_facts(
     store: RunStore, suite: str, run_id: str, state: str, finished: Finished | None
 ) -> tuple[str, Skipped]:
@@ -133,8 +141,9 @@ def _done_facts(
 
 
 def run_table(title: str, headers: Sequence[str]) -> Table:
-    """A compact table (a rule under the header, no side borders) that fits 80 columns; cells never
-    fold."""
+    """A compact table (a rule under the header, no side borders). Where it is too wide, only the
+    descriptive columns (the suite's axes, protocol, dataset, model, skipped) fold; the columns in
+    :data:`WHOLE` are never cut (see :func:`print_table`)."""
     table = Table(
         title=title,
         title_justify="left",
@@ -145,10 +154,25 @@ def run_table(title: str, headers: Sequence[str]) -> Table:
         collapse_padding=True,
     )
     for name in headers:
-        table.add_column(
-            name, no_wrap=True, overflow="ellipsis", min_width=12 if name == "run" else None
-        )
+        whole = name in WHOLE
+        table.add_column(name, no_wrap=whole, overflow="ellipsis" if whole else "fold")
     return table
+
+
+def print_table(console: Console, table: Table) -> None:
+    """Print ``table`` without cutting a :data:`WHOLE` column. Too wide for the console, its
+    columns close up to one space apart; still too wide, at a terminal the descriptive columns
+    fold, while in a file or pipe (Slurm, nohup, CI: nothing reflows there) each run stays on one
+    line, as wide as the table needs."""
+    if _natural_width(console, table) > console.width:
+        table.padding = (0, 0, 0, 0)  # the rule between columns still leaves one space
+    width = None if console.is_terminal else max(console.width, _natural_width(console, table))
+    console.print(table, width=width)
+
+
+def _natural_width(console: Console, table: Table) -> int:
+    """The width ``table`` takes when nothing folds."""
+    return Measurement.get(console, console.options.update(max_width=10_000), table).maximum
 
 
 def plan_table(
@@ -206,17 +230,39 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
     return table
 
 
+NOTED = (RunState.FAILED, RunState.STALE, RunState.DEAD, RunState.CORRUPT)  # a note says why
+
+
+def plan_notes(
+    store: RunStore, suite: Suite, plans: Sequence[PlannedRun], limit: int | None = None
+) -> list[Text]:
+    """Below a ``--dry-run`` table: why each dead or corrupt run is so, who holds each held run
+    (``limit``: of the first so many, then how many more there are)."""
+    flagged = [
+        p for p in plans if p.state in (RunState.DEAD, RunState.CORRUPT) or p.action == "held"
+    ]
+    shown = flagged if limit is None else flagged[:limit]
+    rows = [stored_run_row(store, suite.name, p.run_id, p.state, p.status, p.reason) for p in shown]
+    lines = run_notes(rows, str(store.root / suite.name))[:-1] if rows else []
+    if len(flagged) > len(shown):
+        more = f"... and {len(flagged) - len(shown)} more dead, corrupt or held runs"
+        lines.append(Text(f"{more} (every run: omnibench status SUITE --json)", style="dim"))
+    return lines
+
+
 def run_notes(rows: Sequence[Mapping[str, Any]], folder: str) -> list[Text]:
-    """Below a table: each failed or stale run's whole error (or what changed) and log path, then
-    where every run's log is."""
+    """Below a table: each failed, stale, dead or corrupt run's whole error (what changed, what is
+    wrong where) and log path, who holds each held run, then where every run's log is."""
     lines = []
     for row in rows:
-        if row["state"] in (RunState.FAILED, RunState.STALE):
+        if row["state"] in NOTED:
             style = STATE_STYLES[row["state"]].removeprefix("bold ")
             line = Text(f"{row['run_id']} {row['state']}: ", style=f"bold {style}")
             line.append(str(row["error"] or "no error recorded"), style=style)
             lines.append(line)
             lines.append(Text(f"  log: {short_path(row['log'])}"))
+        elif row.get("holder"):
+            lines.append(held_note(row))
     lines.append(
         Text(
             f"logs: {folder}/<run>/log.txt; one run in detail: omnibench status SUITE --run RUN",
@@ -224,6 +270,18 @@ def run_notes(rows: Sequence[Mapping[str, Any]], folder: str) -> list[Text]:
         )
     )
     return lines
+
+
+def held_note(row: Mapping[str, Any]) -> Text:
+    """Who holds a run, and what to do when it is gone (a process on another host is not seen from
+    here)."""
+    text = Text(f"{row['run_id']} held by {row['holder']}", style="yellow")
+    hint = (
+        f"omnibench cancel {row['suite']} stops it"
+        if row.get("holder_here")
+        else f"if that process is gone: omnibench unlock {row['suite']} --run {row['run_id']}"
+    )
+    return text.append(f"; {hint}", style="dim")
 
 
 def counts_line(states: Sequence[str]) -> Text:
@@ -289,121 +347,38 @@ def stored_run_row(
     """A plain dict describing one stored run (for tables and ``--json``); ``reason``: why a record
     does not count; ``finished``: what its record says, when the store's index told it."""
     top, counts = _done_facts(store, suite, run_id, state, finished)
-    if finished is not None:
-        spec = {"protocol": finished.spec["protocol"], "dataset": finished.spec["dataset"]}
-        model = finished.spec["model"]
-    else:
-        spec = flatten(store.read_spec(suite, run_id) or {})
-        model = leaf_value(spec, "model.name")
+    protocol, dataset, model = _spec_cells(store, suite, run_id, finished)
+    holder = run_holder(store, suite, run_id) if state != RunState.DONE else None
     return {
         "suite": suite,
         "run_id": run_id,
-        "protocol": cell_text(spec.get("protocol")),
-        "dataset": cell_text(spec.get("dataset")),
-        "model": cell_text(model),
+        "protocol": protocol,
+        "dataset": dataset,
+        "model": model,
         "state": state,
         "job_id": status.job_id if status else None,
         "updated": status.updated if status else None,
         "error": reason or (status.error if status else None),
-        "log": status.log if status and status.log else str(store.log_path(suite, run_id)),
+        "log": str(store.log_path(suite, run_id)),
         "top1": top,
         "skipped": dict(finished.skipped) if finished else dataclasses.asdict(counts),
+        "holder": str(holder) if holder is not None else None,
+        "holder_here": holder is not None and holder.process.host == hostname(),
     }
 
 
-def _metrics_text(metrics: Mapping[str, Any]) -> str:
-    names = {"top1": "top-1", "top5": "top-5", "mean_class": "mean-class", "top1_std": "top-1 std"}
-    return " · ".join(
-        f"{label} {metrics[key]:.2f}"
-        for key, label in names.items()
-        if isinstance(metrics.get(key), (int, float))
-    )
-
-
-def _record_lines(spec: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
-    data = spec.get("data") or {}
-    views = (
-        f"{data.get('test_clips', 1)} clip(s) x {data.get('test_crops', 1)} "
-        f"crop(s) of {data.get('frames')} frames"
-    )
-    lines = [f"result   {_metrics_text(record.get('metrics') or {})} ({views})"]
-    for item in record.get("evaluations") or ():
-        broken = f", {item['skipped']} skipped" if item.get("skipped") else ""
-        lines.append(
-            f"  {item.get('dataset')}/{item.get('split')}: "
-            f"{_metrics_text(item)} on {item.get('videos')} videos{broken}"
-        )
-    counts = skipped(record)
-    lines.append(
-        f"skipped  {counts.text() or 'none'} (broken videos; at "
-        f"most {100 * spec.get('max_skipped', 0):.3g}% allowed)"
-    )
-    lines.append(
-        f"time     {record.get('wall_time_s', 0):.0f} s "
-        f"wall, {record.get('clips_per_s', 0):.1f} clips/s"
-    )
-    return lines
-
-
-def training_line(steps: TrainSteps | None, record: Mapping[str, Any] | None) -> Text | None:
-    """``omnibench status SUITE --run ID``: the training curve in one line (steps, last epoch's
-    loss against a guess's), marked when it diverged or the run ended at chance."""
-    if steps is None or not len(steps):
-        return None
-    epoch, loss = list(steps.epoch_means().items())[-1]
-    guess = chance_loss(steps.classes)
-    line = Text(
-        f"training {plural(len(steps), 'optimiser step')} in {plural(epoch, 'epoch')}, "
-        f"loss {loss:.4g} in epoch {epoch}"
-        + (f" (a guess: ln {steps.classes} = {guess:.3f})" if guess is not None else "")
-    )
-    if steps.diverged_at is not None:
-        line.append(f"; {DIVERGED} at step {steps.diverged_at}", style="red")
-    elif run_at_chance(record):
-        line.append(f"; ended {AT_CHANCE}", style="yellow")
-    return line
-
-
-def _job_line(status: Any) -> str:
-    host = f" (last on {status.extra['host']})" if status.extra.get("host") else ""
-    starts = plural(int(status.extra.get("starts", 0)), "start")
-    return f"job      {status.job_id or 'none'}; {starts}{host}; updated {status.updated}"
-
-
-def run_detail_lines(
-    status: Any,
-    log: str,
-    spec: Mapping[str, Any],
-    record: Mapping[str, Any] | None,
-    tail: Sequence[str],
-    reason: str | None = None,
-    training: Text | None = None,
-) -> list[Text | str]:
-    """``omnibench status SUITE --run ID``: error, log, job, results, the whole spec, the log's last
-    lines."""
-    lines: list[Text | str] = []
-    if status is not None and status.error:
-        lines.append(Text("error    ") + Text(status.error, style="red"))
-    if reason is not None:
-        lines.append(Text("not done ") + Text(reason, style="magenta"))
-    lines.append(f"log      {short_path(log)}")
-    if status is not None:
-        lines.append(_job_line(status))
-    if spec.get("limit") is not None:
-        lines.append(
-            Text(
-                f"limited  at most {spec['limit']} videos per class (a smoke run: not comparable "
-                "with published numbers)",
-                style="yellow",
-            )
-        )
-    if training is not None:
-        lines.append(training)
-    if record is not None:
-        lines.extend(_record_lines(spec, record))
-    lines.append("spec")
-    lines.extend(f"  {path} = {cell_text(value)}" for path, value in flatten(spec).items())
-    if tail:
-        lines.append(f"last {plural(len(tail), 'line')} of the log")
-        lines.extend(f"  {line}" for line in tail)
-    return lines
+def _spec_cells(
+    store: RunStore, suite: str, run_id: str, finished: Finished | None
+) -> tuple[str, str, str]:
+    """A run's protocol, dataset and model as cells: from the store's index when it told them,
+    else from ``spec.json`` (none from a corrupt one: the run's state says so)."""
+    if finished is not None:
+        spec = {"protocol": finished.spec["protocol"], "dataset": finished.spec["dataset"]}
+        model = finished.spec["model"]
+    else:
+        try:
+            spec = flatten(store.read_spec(suite, run_id) or {})
+        except CorruptFileError:
+            spec = {}
+        model = leaf_value(spec, "model.name")
+    return cell_text(spec.get("protocol")), cell_text(spec.get("dataset")), cell_text(model)

@@ -15,12 +15,12 @@ from rich.console import Console
 
 from omnibench.cli import checks, run_groups
 from omnibench.cli import run_tables as tables
-from omnibench.cli.options import Force, Limit, Results, Settings, suite_settings
+from omnibench.cli.options import DataRoot, Force, Limit, Results, Settings, suite_settings
 from omnibench.cli.suite_progress import SuiteProgress, run_labels
 from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions
 from omnibench.config.suite import Suite, load_suite, suite_files
 from omnibench.config.suite_paths import Leaves
-from omnibench.errors import OmniBenchError
+from omnibench.errors import NoSpaceError, OmniBenchError
 from omnibench.execution.plan import PlannedRun, find_suite, plan_runs, remember_source, select_runs
 from omnibench.execution.process import Terminated
 from omnibench.execution.states import RunState
@@ -66,9 +66,6 @@ DryRun = Annotated[
     typer.Option(
         "--dry-run", help="Print the expanded runs and what would be skipped; run nothing."
     ),
-]
-DataRoot = Annotated[
-    Path | None, typer.Option("--data-root", help="Folder holding one sub-folder per dataset.")
 ]
 Workers = Annotated[
     int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")
@@ -224,15 +221,22 @@ def _run(
     plans = plan_runs(suite.name, select_runs(suite, filters), store, force)
     todo = [p for p in plans if p.executes]
     findings, undeclared = checks.check_runs(suite, [p.spec for p in todo], options, dry_run)
+    unwritable = store.write_problem(suite.name, [p.run_id for p in todo]) if todo else None
+    if unwritable is not None and not dry_run:
+        raise OmniBenchError(unwritable)
+    findings += checks.store_findings(unwritable)
     if dry_run:
         marks = {p.run_id: checks.undeclared_mark(p.spec, undeclared) for p in plans}
         title = f"{suite.name}: {tables.plural(len(plans), 'run')} (dry run)"
         noted = {k: v for k, v in marks.items() if v}
-        if run_groups.grouped(len(plans)):
-            console.print(run_groups.plan_table(suite, plans, f"{title}, by table cell", noted))
+        many = run_groups.grouped(len(plans))
+        if many:
+            table = run_groups.plan_table(suite, plans, f"{title}, by table cell", noted)
         else:
-            console.print(tables.plan_table(suite, plans, title, noted))
-        for line in tables.settings_lines(suite.settings):
+            table = tables.plan_table(suite, plans, title, noted)
+        tables.print_table(console, table)
+        notes = tables.plan_notes(store, suite, plans, run_groups.MAX_NOTES if many else None)
+        for line in [*tables.settings_lines(suite.settings), *notes]:
             console.print(line, soft_wrap=True)
         console.print(
             f"{len(todo)} would execute, {len(plans) - len(todo)} skipped; results in {store.root}"
@@ -266,10 +270,17 @@ def _execute_and_summarize(
     except (KeyboardInterrupt, Terminated) as stop:
         _summarize(suite, plans, store)
         raise typer.Exit(143 if isinstance(stop, Terminated) else 130) from None
+    except NoSpaceError:  # the runs' true states, then the disk (one line, exit 2)
+        _summarize(suite, plans, store)
+        raise
     final = _summarize(suite, plans, store, again=bool(todo))
     if not todo:
-        console.print("nothing to execute: every selected run is done or queued (--force reruns)")
-    if any(p.state in (RunState.FAILED, RunState.DEAD) for p in final):
+        console.print(
+            "nothing to execute: every selected run is done, queued, held or corrupt "
+            "(--force reruns)",
+            soft_wrap=True,
+        )
+    if any(p.state in (RunState.FAILED, RunState.DEAD, RunState.CORRUPT) for p in final):
         raise typer.Exit(1)
 
 
@@ -292,8 +303,8 @@ def _execute(suite: Suite, todo: list[PlannedRun], store: RunStore, options: Lau
             store.clear(suite.name, plan.run_id)
     tasks = [RunTask(suite.name, p.run_id, p.spec) for p in todo]
     labels = run_labels([(p.run_id, suite.labels(p.spec)) for p in todo])
-    with SuiteProgress(store, suite.name, labels).watching():
-        launch(tasks, store, options)
+    with SuiteProgress(store, suite.name, labels).watching() as progress:
+        launch(tasks, store, options, watch=progress.poll)
 
 
 @ls_app.command("suites")

@@ -6,8 +6,10 @@ Nothing here imports torch: these commands read ``spec.json``, ``status.json`` a
 
 from __future__ import annotations
 
+import errno
 import json
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,13 +17,25 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from omnibench.cli import run_groups
+from omnibench.cli import checks, run_groups
 from omnibench.cli import run_tables as tables
-from omnibench.cli.options import JsonOut, Limit, Results, Settings, suite_settings
+from omnibench.cli.options import (
+    DataRoot,
+    JsonOut,
+    Limit,
+    Results,
+    Settings,
+    read_store,
+    suite_settings,
+)
+from omnibench.cli.run_detail import run_detail_lines, training_line
 from omnibench.cli.runs import ls_app
-from omnibench.errors import OmniBenchError
-from omnibench.execution.plan import cancel_runs, find_suite, judged_state, plan_runs, survey
+from omnibench.errors import CorruptFileError, OmniBenchError
+from omnibench.execution.cancel import cancel_runs
+from omnibench.execution.plan import find_suite, judged_state, plan_runs, survey
 from omnibench.execution.run_files import TRAIN_STEPS_FILE
+from omnibench.execution.runlog import linked_log
+from omnibench.execution.states import RunState
 from omnibench.execution.store import RunStore
 from omnibench.execution.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
 from omnibench.registry import did_you_mean
@@ -51,11 +65,12 @@ def status(
     settings: Settings = None,
     limit: Limit = None,
     results: Results = None,
+    data_root: DataRoot = None,
     as_json: JsonOut = False,
 ) -> None:
-    """Each run's state (new / pending / running / done / stale / failed), Slurm job and top-1; \
-failures below the table."""
-    store = RunStore(results)
+    """Each run's state (new / pending / running / dead / done / stale / failed / corrupt), Slurm \
+job and top-1; below it, why a run failed, died or is corrupt, and who holds a running one."""
+    store = read_store(results)
     if suite is None:
         if run is not None:
             raise OmniBenchError("--run needs the suite: omnibench status SUITE --run RUN")
@@ -67,7 +82,7 @@ failures below the table."""
             store, suite, as_json
         )  # runs of a suite with no file (omnibench eval's records)
     else:
-        _show_suite(store, suite, suite_settings(settings, limit), as_json)
+        _show_suite(store, suite, suite_settings(settings, limit), as_json, data_root)
 
 
 def _has_definition(name: str, store: RunStore) -> bool:
@@ -85,7 +100,9 @@ def stored_name(store: RunStore, suite: str) -> str:
     return load_suite(suite).name
 
 
-def _show_suite(store: RunStore, name: str, settings: Any, as_json: bool) -> None:
+def _show_suite(
+    store: RunStore, name: str, settings: Any, as_json: bool, data_root: Path | None = None
+) -> None:
     loaded = find_suite(name, store, settings)
     plans = plan_runs(loaded.name, loaded.specs, store)
     if as_json:
@@ -103,6 +120,8 @@ def _show_suite(store: RunStore, name: str, settings: Any, as_json: bool) -> Non
             f"settings, or an older suite file): omnibench ls runs -s {loaded.name}[/]",
             soft_wrap=True,
         )
+    if data_root is not None:
+        checks.print_findings(checks.unfinished_data_findings(plans, data_root))
 
 
 def _show_store(store: RunStore, suite: str | None, as_json: bool) -> None:
@@ -119,10 +138,10 @@ def _show_store(store: RunStore, suite: str | None, as_json: bool) -> None:
         folder = str(store.root / (suite or "<suite>"))
         title = tables.plural(len(rows), "run")
         if run_groups.grouped(len(rows)):
-            console.print(run_groups.store_table(rows, f"{title}, grouped"))
+            tables.print_table(console, run_groups.store_table(rows, f"{title}, grouped"))
             notes = run_groups.capped_notes(rows, folder)
         else:
-            console.print(tables.store_table(rows, title))
+            tables.print_table(console, tables.store_table(rows, title))
             notes = tables.run_notes(rows, folder)
         console.print(
             tables.counts_line([r["state"] for r in rows]),
@@ -164,9 +183,11 @@ def resolve_run(store: RunStore, suite: str, prefix: str) -> str:
 def _show_run(store: RunStore, suite: str, prefix: str, as_json: bool) -> None:
     run_id = resolve_run(store, suite, prefix)
     state, run_status, reason = judged_state(store, suite, run_id)
-    spec = store.read_spec(suite, run_id) or {}
-    record = store.read_record(suite, run_id)
-    log = run_status.log if run_status and run_status.log else str(store.log_path(suite, run_id))
+    row = tables.stored_run_row(store, suite, run_id, state, run_status, reason)
+    spec, record = _readable(lambda: store.read_spec(suite, run_id)), None
+    if state != RunState.CORRUPT:
+        record = store.read_record(suite, run_id)
+    log = store.log_path(suite, run_id)
     if as_json:
         detail = {
             "suite": suite,
@@ -174,17 +195,17 @@ def _show_run(store: RunStore, suite: str, prefix: str, as_json: bool) -> None:
             "state": state,
             "status": run_status.to_dict() if run_status else None,
             "reason": reason,
-            "log": log,
+            "holder": row["holder"],
+            "log": str(log),
             "spec": spec,
             "record": record,
         }
         typer.echo(json.dumps(detail, indent=2))
         return
     console.print(Text(f"{suite}/{run_id}  ", style="bold") + tables.state_text(state))
-    training = tables.training_line(_train_steps(store, suite, run_id), record)
-    for line in tables.run_detail_lines(
-        run_status, log, spec, record, _log_tail(log), reason, training
-    ):
+    training = training_line(_train_steps(store, suite, run_id), record)
+    lines = run_detail_lines(run_status, str(log), spec, record, log_tail(log), reason, training)
+    for line in [*lines, *([tables.held_note(row)] if row["holder"] else [])]:
         console.print(line, soft_wrap=True)
 
 
@@ -196,12 +217,25 @@ def _train_steps(store: RunStore, suite: str, run_id: str) -> TrainSteps | None:
         return None
 
 
-def _log_tail(path: str) -> list[str]:
+def _readable(read: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
+    """What ``read`` returns, or {} for a missing or corrupt file (the run's state says which)."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            return [line.rstrip("\n") for line in handle.readlines()[-LOG_TAIL:]]
-    except OSError:
+        return read() or {}
+    except CorruptFileError:
+        return {}
+
+
+def log_tail(path: Path, count: int = LOG_TAIL) -> list[str]:
+    """The last ``count`` lines of a run's log, never read through a symbolic link (a link planted
+    in the store must not print a file from elsewhere)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            return [f"(not shown: {linked_log(path)})"]
         return []
+    with os.fdopen(fd, encoding="utf-8", errors="replace") as handle:
+        return [line.rstrip("\n") for line in handle.readlines()[-count:]]
 
 
 @app.command()
@@ -211,7 +245,7 @@ def cancel(
 ) -> None:
     """Stop a suite's queued and running runs (scancel, or SIGTERM to local processes) and mark \
 them failed."""
-    store = RunStore(results)
+    store = read_store(results)
     name = stored_name(store, suite)
     done = cancel_runs(store, name)
     if done.slurm:
@@ -239,8 +273,19 @@ them failed."""
             f"on another host): {', '.join(done.gone)}",
             soft_wrap=True,
         )
-    if not (done.slurm or done.stopped or done.dead or done.gone):
+    for run_id, holder in done.elsewhere:
+        console.print(
+            Text.assemble(
+                ("not stopped", "yellow"),
+                f": run {run_id} is held by {holder}, on another host: stop it there; "
+                f"if that process is gone, omnibench unlock {name} --run {run_id}",
+            ),
+            soft_wrap=True,
+        )
+    if not (done.slurm or done.stopped or done.dead or done.gone or done.elsewhere):
         console.print(f"no queued or running runs recorded for suite '{name}' in {store.root}")
+    if done.elsewhere:
+        raise typer.Exit(1)
 
 
 @ls_app.command("runs")
@@ -252,4 +297,4 @@ def ls_runs(
     as_json: JsonOut = False,
 ) -> None:
     """Every run in the store with its state."""
-    _show_store(RunStore(results), suite, as_json)
+    _show_store(read_store(results), suite, as_json)

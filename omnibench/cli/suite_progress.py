@@ -74,6 +74,7 @@ class SuiteProgress:
         self.began = time.monotonic()
         self.stopped = threading.Event()
         self.started = 0  # runs seen starting so far
+        self.looking = threading.Lock()  # one look at a time: the thread's, or the launch's
         self.display: Progress | None = None
         self.task: TaskID | None = None
 
@@ -103,15 +104,21 @@ class SuiteProgress:
             self.poll()
 
     def poll(self) -> None:
-        """Look at every unfinished run's status once; report starts and ends."""
-        for run in self.runs:
-            if run.state is None:
-                self._look(run)
-        if self.display is not None and self.task is not None:
-            self.display.update(self.task, completed=self.finished, status=self.status())
+        """Look at every unfinished run's status once; report starts and ends. Called by the
+        watching thread, and by an inline launch in order with its runs' output (so a log reads
+        top to bottom)."""
+        with self.looking:
+            for run in self.runs:
+                if run.state is None:
+                    self._look(run)
+            if self.display is not None and self.task is not None:
+                self.display.update(self.task, completed=self.finished, status=self.status())
 
     def _stamp(self, run_id: str) -> tuple[int, str | None]:
-        status = self.store.read_status(self.suite, run_id)
+        try:
+            status = self.store.read_status(self.suite, run_id)
+        except OmniBenchError:  # a corrupt status: cleared before the run starts (--force)
+            return (0, None)
         return (
             (int(status.extra.get("starts", 0)), status.updated)
             if status is not None
@@ -129,7 +136,6 @@ class SuiteProgress:
             seen = None
         if seen is not None and seen == run.seen:
             return
-        run.seen = seen
         try:
             status = self.store.read_status(self.suite, run.run_id)
             done = (
@@ -139,6 +145,7 @@ class SuiteProgress:
             )
         except OmniBenchError:  # a status being replaced: look again at the next poll
             return
+        run.seen = seen
         if status is None or (int(status.extra.get("starts", 0)), status.updated) == run.before:
             return
         if status.state == RunState.RUNNING and run.started is None:

@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -22,7 +23,9 @@ from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
 
 NORMALIZATIONS = ("clip", "imagenet")
+AUGMENTS = ("fused", "stepwise")  # omnibench's fast training augmentation, or the official op by op
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+SEED_END = 2**63  # seeds are in [0, SEED_END)
 DEFAULT_MAX_SKIPPED = 0.01  # share of a split's videos that may be skipped as broken
 _PLAIN = "_plain_form"  # where a spec keeps its plain data (see _plain)
 _SCALARS = (str, int, float, bool, type(None))
@@ -61,6 +64,8 @@ class DataSpec:
     normalization: str = "clip"  # X-CLIP / ViFi-CLIP used "imagenet"
     test_clips: int = 1
     test_crops: int = 1
+    hflip: bool | None = None  # training flips: None = the dataset's own (all but synthetic ones)
+    augment: str = "fused"  # "stepwise": X-CLIP's pipeline op by op (omnibench.data.transforms)
 
     def __post_init__(self) -> None:
         for key in ("frames", "input_size", "short_side", "test_clips"):
@@ -68,6 +73,7 @@ class DataSpec:
         _check(self.test_crops in (1, 3), "data.test_crops", "must be 1 or 3")
         _check(self.short_side >= self.input_size, "data.short_side", "must be >= data.input_size")
         _check_choice(self.normalization, NORMALIZATIONS, "data.normalization")
+        _check_choice(self.augment, AUGMENTS, "data.augment")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,6 +140,8 @@ class RunSpec:
             "must be an integer >= 1",
         )
         _check(0 <= self.max_skipped <= 1, "max_skipped", "must be a share in [0, 1]")
+        for key in ("seed", "data_seed"):  # what numpy's and torch's generators take
+            _check(0 <= getattr(self, key) < SEED_END, key, "must be an integer in [0, 2**63)")
 
     # A spec is frozen: its canonical JSON and id are computed once (suites of thousands of runs
     # ask for them many times).
@@ -207,16 +215,28 @@ class RunSpec:
         return _build(cls, data, where, prefix="")
 
 
-# Fields added after runs were first stored: at these values they stay out of the run's identity,
-# so every run stored before them keeps its id (the values are what those runs did).
+# Fields added after runs were first stored (spec paths): at these values they stay out of the
+# run's identity, so every run stored before them keeps its id and is found (and judged: a run
+# that older code computed is stale, omnibench.config.revisions).
 HASH_NEUTRAL: Mapping[str, Any] = types.MappingProxyType(
-    {"limit": None, "max_skipped": DEFAULT_MAX_SKIPPED}
+    {"limit": None, "max_skipped": DEFAULT_MAX_SKIPPED, "data.hflip": None, "data.augment": "fused"}
 )
 
 
 def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A spec dict without the :data:`HASH_NEUTRAL` fields that hold their neutral value."""
-    return {k: v for k, v in spec.items() if not (k in HASH_NEUTRAL and v == HASH_NEUTRAL[k])}
+    out = dict(spec)
+    for path, neutral in HASH_NEUTRAL.items():
+        section, _, key = path.rpartition(".")
+        holder = out.get(section) if section else out
+        if not isinstance(holder, Mapping) or key not in holder or holder[key] != neutral:
+            continue
+        holder = {k: v for k, v in holder.items() if k != key}
+        if section:
+            out[section] = holder
+        else:
+            out = holder
+    return out
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -344,6 +364,8 @@ def coerce(value: Any, annotation: Any, where: str) -> Any:
         item = args[0] if args else Any
         return tuple(coerce(v, item, where) for v in value)
     if annotation is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):  # .inf passes every bound (lr > 0), .nan none; neither trains
+            raise SpecError(f"{where}: must be a finite number, got {value}")
         return float(value)
     if annotation is int and isinstance(value, bool):
         raise SpecError(f"{where}: expected int, got {value!r}")

@@ -211,7 +211,7 @@ def spec_error(
     """Re-point a spec error (``"<file>: <key>: ..."``) at the suite line (or ``--set``) that set
     the key."""
     rest = message[len(file) + 2 :] if message.startswith(file + ": ") else message
-    match = re.match(r"(?:unknown key ')?([A-Za-z_][\w.]*)", rest)
+    match = re.match(r"(?:unknown key ')?'?([A-Za-z_][\w.]*)", rest)  # "'optim' must be a ..."
     key = path_prefix + (match.group(1) if match else "")
     context = ", ".join(f"{p}={v}" for p, v in run.items())
     return SuiteError(

@@ -43,7 +43,10 @@ class DatasetAdapter(ABC):
 
     name: str = ""
     num_splits: ClassVar[int] = 1
-    allows_hflip: ClassVar[bool] = True  # False where labels say left/right (SSv2, synthetic)
+    # False where omnibench's own labels say left/right (synthetic). SSv2 flips as OmniCLIP's
+    # Table 1 and ViFi-CLIP's pipeline do, though some of its classes name a direction;
+    # data.hflip: false turns it off (docs/FIDELITY.md).
+    allows_hflip: ClassVar[bool] = True
     video_dirs: ClassVar[tuple[str, ...]] = ()  # sub-folders of the root that may hold the videos
 
     def __init__(
@@ -248,7 +251,6 @@ class SomethingSomethingV2(DatasetAdapter):
     ``something-something-v2-*.json``); videos ``<id>.webm``."""
 
     name = "ssv2"
-    allows_hflip = False
     video_dirs = ("20bn-something-something-v2", "videos")
 
     def split_names(self) -> list[str]:

@@ -18,21 +18,28 @@ class BrokenVideoError(OmniBenchError):
     broken)."""
 
 
+MISSING = "missing video file"
+EMPTY = "empty (zero-byte) video file"
+
+
+def unreadable_reason(error: OSError) -> str:
+    """Why a video file could not be opened or read, as the loader and the pre-training check say
+    it."""
+    if isinstance(error, FileNotFoundError):
+        return MISSING
+    if isinstance(error, PermissionError):
+        return "permission denied (the file or a folder above it is not readable by this user)"
+    if isinstance(error, IsADirectoryError):
+        return "a folder, not a video file"
+    return f"cannot read ({error.strerror})"
+
+
 def check_readable(path: Path) -> None:
     """Raise :class:`BrokenVideoError` for a missing, unreadable (permissions) or empty file."""
     try:
         with open(path, "rb") as handle:
             empty = not handle.read(1)
-    except FileNotFoundError:
-        raise BrokenVideoError(f"{path}: missing video file") from None
-    except PermissionError:
-        raise BrokenVideoError(
-            f"{path}: permission denied (the file or a folder above it is not readable "
-            "by this user)"
-        ) from None
-    except IsADirectoryError:
-        raise BrokenVideoError(f"{path}: a folder, not a video file") from None
     except OSError as error:
-        raise BrokenVideoError(f"{path}: cannot read ({error.strerror})") from None
+        raise BrokenVideoError(f"{path}: {unreadable_reason(error)}") from None
     if empty:
-        raise BrokenVideoError(f"{path}: empty (zero-byte) video file")
+        raise BrokenVideoError(f"{path}: {EMPTY}")

@@ -112,7 +112,8 @@ class VideoClipDataset(Dataset):
     """Clips of ``frames`` frames: ``{"video", "color", "label", "index"}``, V = clips x crops
     views.
 
-    ``"video"`` is uint8 ``(V, T, 3, S, S)``, ``"color"`` the views' colour maps ``(V, 3, 9)``.
+    ``"video"`` is uint8 ``(V, T, 3, S, S)``, ``"color"`` the views' colour maps, one per frame
+    ``(V, T, 3, 9)``.
     """
 
     def __init__(
@@ -175,7 +176,7 @@ class VideoClipDataset(Dataset):
 def collate_clips(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Batch dataset items, dropping broken ones (listed as ``(index, reason)`` under ``"broken"``).
 
-    ``"video"`` (B, V, T, 3, S, S) stays uint8 and channels-last; ``"color"`` (B, V, 3, 9) holds
+    ``"video"`` (B, V, T, 3, S, S) stays uint8 and channels-last; ``"color"`` (B, V, T, 3, 9) holds
     each view's colour map (:func:`omnibench.data.color.apply_color` finishes both on the device).
     """
     good = [item for item in items if "broken" not in item]

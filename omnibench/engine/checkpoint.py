@@ -4,14 +4,15 @@ A checkpoint holds the trainable parameters and buffers of the model (frozen wei
 rebuilt from ``spec.model.pretrained`` and the seed, so they are not stored), the
 optimiser, scheduler and grad-scaler states, every rank's RNG states and skipped-video
 count (``ranks``), the position in the data order (epoch, optimiser steps done in it) and
-the running statistics of the run.
+the running statistics of the run, and which model and protocol revisions trained it
+(``computed_by``): a run resumes only from training its own revisions did.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import torch
 from torch import nn
 
 from omnibench.atomic import atomic_output
+from omnibench.config.revisions import COMPUTED_BY, changed
 from omnibench.errors import OmniBenchError
 
 FORMAT = 1
@@ -99,13 +101,16 @@ def save_checkpoint(
     ranks: list[dict],
     position: TrainPosition,
     stats: TrainStats,
+    computed_by: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write the whole training state (call on rank 0 only)."""
+    """Write the whole training state (call on rank 0 only); ``computed_by``: the model and
+    protocol revisions training under (:mod:`omnibench.config.revisions`)."""
     atomic_save(
         {
             "format": FORMAT,
             "run_id": run_id,
             "data": data,
+            COMPUTED_BY: dict(computed_by or {}),
             "model": trainable_state(model),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
@@ -146,6 +151,15 @@ def read_checkpoint(path: Path, run_id: str, data: str | None = None) -> dict[st
             "(did the data root change?); delete it to restart"
         )
     return ckpt
+
+
+def checkpoint_change(ckpt: Mapping[str, Any], now: Mapping[str, Any]) -> str | None:
+    """Why a checkpoint's training was computed otherwise than ``now`` (a :func:`computed_by`
+    stamp) would (None: the same; a checkpoint without a stamp predates them)."""
+    made = ckpt.get(COMPUTED_BY)
+    if not isinstance(made, Mapping) or not made:
+        return "it does not record which model and protocol revisions trained it"
+    return changed(made, now)
 
 
 def restore_position(ckpt: dict[str, Any]) -> tuple[TrainPosition, TrainStats]:

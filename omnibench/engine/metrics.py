@@ -11,13 +11,12 @@ import torch
 def topk_correct(scores: torch.Tensor, labels: torch.Tensor, k: int) -> torch.Tensor:
     """Boolean (N,) mask: the label is among the ``k`` highest scores."""
     k = min(k, scores.shape[1])
-    return (scores.topk(k, dim=1).indices == labels[:, None]).any(dim=1)
+    return (scores.topk(k).indices == labels[:, None]).any(dim=1)  # topk: over the classes
 
 
 def accuracy_metrics(scores: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    """Top-1, top-5 and mean-class (mean over classes present of per-class top-1) accuracy in %."""
-    if scores.shape[0] == 0:
-        return {"top1": float("nan"), "top5": float("nan"), "mean_class": float("nan")}
+    """Top-1, top-5 and mean-class (mean over classes present of per-class top-1) accuracy in %;
+    NaN for no videos (the mean of nothing)."""
     scores, labels = scores.float(), labels.long()
     top1 = topk_correct(scores, labels, 1).float()
     per_class = torch.zeros(scores.shape[1]).index_add_(0, labels, top1)

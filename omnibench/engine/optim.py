@@ -1,4 +1,4 @@
-"""AdamW parameter groups and the per-iteration cosine schedule (timm).
+"""AdamW parameter groups and the per-iteration cosine schedule (timm, as X-CLIP builds it).
 
 Follows X-CLIP's ``utils/optimizer.py`` (see ../shared/reference/CONFIG_NOTES.md): betas
 (0.9, 0.98), eps 1e-8, no weight decay on 1-D parameters, biases and embeddings, and
@@ -66,20 +66,21 @@ def min_lr(optim: OptimSpec) -> float:
 
 
 def build_scheduler(
-    optimizer: torch.optim.Optimizer, optim: OptimSpec, steps_per_epoch: int
+    optimizer: torch.optim.Optimizer, optim: OptimSpec, iterations_per_epoch: int
 ) -> CosineLRScheduler:
-    """Per-optimiser-step cosine from each group's LR down to the min LR, after a linear warmup
-    from 0.
+    """Cosine from each group's LR down to the min LR after a linear warm-up from 0, counted in
+    ``iterations_per_epoch`` (micro-batches, as X-CLIP's and ViFi-CLIP's ``build_scheduler``).
 
-    Call ``scheduler.step_update(global_step)`` before each optimiser step.
+    Built, it sets the warm-up's initial LR; ``scheduler.step_update(i)`` after an optimiser step
+    sets the LR of iteration ``i`` for the next one (:mod:`omnibench.engine.trainer`).
     """
-    total = max(1, int(optim.epochs * steps_per_epoch))
+    total = max(1, int(optim.epochs * iterations_per_epoch))
     return CosineLRScheduler(
         optimizer,
         t_initial=total,
         lr_min=min_lr(optim),
         warmup_lr_init=0.0,
-        warmup_t=int(optim.warmup_epochs * steps_per_epoch),
+        warmup_t=int(optim.warmup_epochs * iterations_per_epoch),
         cycle_limit=1,
         t_in_epochs=False,
     )

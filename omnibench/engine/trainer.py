@@ -1,5 +1,12 @@
-"""The training loop: AdamW + cosine per optimiser step, mixup/cutmix into soft-target CE,
-AMP, gradient accumulation, DDP, checkpoints that resume bit-for-bit.
+"""The training loop: AdamW + cosine, mixup/cutmix into soft-target CE, AMP, gradient
+accumulation, DDP, checkpoints that resume bit-for-bit.
+
+The learning rate follows the official X-CLIP / ViFi-CLIP loop (``main.py``
+``train_one_epoch``) exactly: the schedule counts micro-batches (warm-up and length in epochs x
+micro-batches per epoch), the optimiser steps after every ``accumulation`` micro-batches, and
+only then the scheduler is updated to the index of the step's last micro-batch, so the first
+step runs at the warm-up's initial LR (0) and each later one at the LR of the micro-batch that
+ended the step before. An epoch's last micro-batches that do not fill a whole step are dropped.
 
 Loss (OmniCLIP Eq. 8-9): cross-entropy over ``logit_scale * cos(video, class text)``, with
 the class texts of the training split; frozen text features are cached by the model.
@@ -14,9 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import time
-from collections.abc import Collection, Iterator, Sequence, Sized
+from collections.abc import Collection, Iterator, Mapping, Sequence, Sized
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -66,6 +72,7 @@ class TrainConfig:
     data_fingerprint: str = ""  # of the training list; a checkpoint of other data is refused
     workers: int = 0
     collate: Any = None  # the data layer's collate_clips
+    computed_by: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # revisions, options
     steps_path: Path | None = None  # train_steps.json (engine.trainlog)
     events_path: Path | None = None  # TensorBoard event file, when asked for
 
@@ -117,15 +124,16 @@ class Trainer:
         self.config, self.ctx, self.progress = config, ctx, progress
         self.per_device, self.accum = batch_geometry(config.optim, ctx.world_size)
         self.sampler = ResumableSampler(len(dataset), ctx, seed=config.seed)
-        micro = len(self.sampler) // self.per_device
-        if micro == 0:
+        self.micro_per_epoch = len(self.sampler) // self.per_device
+        self.steps_per_epoch = self.micro_per_epoch // self.accum  # the remainder is dropped
+        if self.steps_per_epoch == 0:
             raise OmniBenchError(
-                f"the training split has {len(dataset)} videos, fewer than one batch of "
-                f"{self.per_device} per device x {ctx.world_size} devices; lower optim.batch_size"
+                f"the training split has {len(dataset)} videos, fewer than one optimiser step of "
+                f"{self.per_device} per device x {self.accum} accumulated x {ctx.world_size} "
+                "devices; lower optim.batch_size"
             )
-        self.micro_per_epoch, self.steps_per_epoch = micro, math.ceil(micro / self.accum)
         self.optimizer = build_optimizer(model, config.optim, new_parameter_names)
-        self.scheduler = build_scheduler(self.optimizer, config.optim, self.steps_per_epoch)
+        self.scheduler = build_scheduler(self.optimizer, config.optim, self.micro_per_epoch)
         self.amp_dtype = autocast_dtype(config.optim.precision, ctx.device)
         self.scaler = grad_scaler(ctx.device, self.amp_dtype)
         self.mixup = VideoMixup(config.optim, len(self.classnames))
@@ -175,6 +183,11 @@ class Trainer:
         state = ckpt.read_checkpoint(path, self.config.run_id, self.config.data_fingerprint)
         if state is None:
             return
+        made = self.config.computed_by  # empty: a trainer used without a run (not judged)
+        other = ckpt.checkpoint_change(state, made) if made else None
+        if other is not None:
+            self.progress.message(f"not resuming from {path}, training from the start: {other}")
+            return
         ckpt.load_trainable_state(self.model, state["model"], path)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -222,11 +235,11 @@ class Trainer:
         )
         began, clips = time.perf_counter(), 0
         for step in range(start, self.steps_per_epoch):
+            lr = self.optimizer.param_groups[0]["lr"]  # the step's own (updated after it)
             loss, n_clips = self._optimizer_step(epoch, step, batches)
             self.stats.epoch_loss += loss
             self.stats.epoch_steps += 1
             clips += n_clips * self.ctx.world_size
-            lr = self.optimizer.param_groups[0]["lr"]
             speed = clips / max(time.perf_counter() - began, 1e-9)
             self._log_step(epoch, loss, lr, speed)
             self._advance(epoch, step, time.perf_counter() - began, clips)
@@ -303,13 +316,12 @@ class Trainer:
             ranks=ranks,
             position=self.position,
             stats=stats,
+            computed_by=self.config.computed_by,
         )
 
     def _optimizer_step(self, epoch: int, step: int, batches: Iterator[dict]) -> tuple[float, int]:
         """Accumulate the step's micro-batches, then one optimiser update; (mean loss, clips)."""
-        first = step * self.accum
-        count = min(self.accum, self.micro_per_epoch - first)
-        self.scheduler.step_update(self.position.global_step + 1)  # this step's LR
+        first, count = step * self.accum, self.accum
         total, clips = 0.0, 0
         for i in range(count):
             batch = next(batches)
@@ -330,6 +342,8 @@ class Trainer:
         else:
             self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+        # The next step's LR, counted in micro-batches after this step (X-CLIP / ViFi-CLIP main.py)
+        self.scheduler.step_update(epoch * self.micro_per_epoch + first + count - 1)
         return total / count, clips
 
     def _forward_backward(self, batch: dict, count: int) -> float:

@@ -5,7 +5,9 @@ with it (some videos trained on and evaluated, every metric finite, no split wit
 of broken videos than the spec's ``max_skipped``) and :func:`changed_files` finds every
 annotation file it read unchanged (sha256). A record with problems is never written by a run
 (it fails instead); one written by an older omnibench counts as failed. A record whose files
-changed is *stale*: ``omnibench run`` reruns it. Nothing here imports torch.
+changed, or that another revision of its model or protocol (or other option defaults) computed
+(:mod:`omnibench.config.revisions`), is *stale*: ``omnibench run`` reruns it. Nothing here
+imports torch.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from omnibench.config.revisions import stale_reason
 from omnibench.config.spec import DEFAULT_MAX_SKIPPED
 from omnibench.errors import OmniBenchError
 from omnibench.execution.states import RunState
@@ -87,6 +90,59 @@ def too_many_skipped(
         f"{where}: {share_text(count, listed)} videos {what}, more than max_skipped "
         f"{100 * limit:.3g}%{example}; fix the data or raise max_skipped in the suite"
     )
+
+
+RECORD_SECTIONS = {  # what readers of a record use, and the JSON type each must have when present
+    "spec": dict,
+    "seeds": dict,
+    "files": dict,
+    "cost": dict,
+    "skipped_videos": dict,
+    "classes": list,
+    "evaluations": list,
+    "classes_per_dataset": dict,
+}
+
+
+def record_shape_problem(record: Mapping[str, Any], run_id: str | None = None) -> str | None:
+    """Why ``record`` is not a run record at all (None: it is one): no run id, no numeric metrics,
+    a section of the wrong type, another run's id. Such a file is *corrupt*, never done."""
+    if not isinstance(record.get("run_id"), str):
+        return "not a run record (no 'run_id')"
+    if run_id is not None and record["run_id"] != run_id:
+        return f"the record of run {record['run_id']}, not of run {run_id}"
+    metrics = record.get("metrics")
+    if not isinstance(metrics, dict) or not metrics:
+        return "not a run record (no 'metrics' mapping)"
+    if not all(_is_number(v) for v in metrics.values()):
+        return "not a run record ('metrics' holds values that are not numbers)"
+    for key, kind in RECORD_SECTIONS.items():
+        if record.get(key) is not None and not isinstance(record[key], kind):
+            return f"not a run record ('{key}' is not a {'list' if kind is list else 'mapping'})"
+    train = record.get("train")
+    if train is not None and not isinstance(train, dict):
+        return "not a run record ('train' is not a mapping)"
+    counted = {
+        "evaluations": (record.get("evaluations") or [], ("videos", "skipped", "nonfinite")),
+        "train": ([train] if train else [], ("videos", "clips", "epochs")),
+        "train.history": ((train or {}).get("history") or [], ("loss", "epoch")),
+        "skipped_videos": ([record.get("skipped_videos") or {}], ("train", "eval")),
+    }
+    for where, (entries, fields) in counted.items():
+        if not isinstance(entries, list) or not all(_counts(e, fields) for e in entries):
+            return f"not a run record ('{where}' holds a value that is not a number)"
+    return None
+
+
+def _counts(entry: Any, fields: tuple[str, ...]) -> bool:
+    """``entry`` is a mapping whose ``fields``, where present and set, are numbers."""
+    return isinstance(entry, dict) and all(
+        entry.get(f) is None or _is_number(entry[f]) for f in fields
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def record_problems(record: Mapping[str, Any]) -> list[str]:
@@ -184,11 +240,15 @@ def changed_files(files: Mapping[str, str]) -> list[str]:
 
 
 def record_verdict(record: Mapping[str, Any]) -> tuple[str, str | None]:
-    """What the record alone says: ``("done", None)`` or ``("failed", problem)``. It depends on the
-    record and omnibench's code only (the store's index keeps it)."""
+    """What the record alone says: ``("done", None)``, ``("failed", problem)`` or ``("stale",
+    why)`` when another model or protocol revision or other option defaults computed it. It
+    depends on the record and omnibench's code only (the store's index keeps it)."""
     problems = record_problems(record)
     if problems:
         return RunState.FAILED, f"record.json unusable: {problems[0]}"
+    computed_elsewise = stale_reason(record)
+    if computed_elsewise:
+        return RunState.STALE, computed_elsewise
     return RunState.DONE, None
 
 
@@ -205,8 +265,9 @@ def files_verdict(files: Mapping[str, str]) -> tuple[str, str | None]:
 
 
 def verdict(record: Mapping[str, Any]) -> tuple[str, str | None]:
-    """``("done", None)``, ``("failed", problem)`` or ``("stale", which files changed)`` for a
-    stored record."""
+    """``("done", None)``, ``("failed", problem)`` or ``("stale", why)`` for a stored record: stale
+    when another model or protocol revision or other option defaults computed it
+    (:func:`record_verdict`), or when annotation files it read changed (:func:`files_verdict`)."""
     state, reason = record_verdict(record)
     if state != RunState.DONE:
         return state, reason

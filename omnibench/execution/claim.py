@@ -10,9 +10,10 @@ only when the holder is provably gone:
   only after the previous start ended);
 - it is a Slurm job that ``squeue`` no longer lists.
 
-A holder on another host that is not a Slurm job is never taken over: delete its lock by hand
-once you know it is gone. The holder releases the lock after recording the run's end, so a
-run that stays ``running`` with a dead holder was killed (see :func:`holder_alive`).
+A holder on another host that is not a Slurm job is never taken over on a guess: once you know
+it is gone, ``omnibench unlock SUITE --run ID`` takes its lock over (:func:`take_over`). The
+holder releases the lock after recording the run's end, so a run that stays ``running`` with a
+dead holder, or with none, was killed (see :func:`holder_alive`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from omnibench.atomic import create_exclusive, remove_leftovers, temp_path
-from omnibench.errors import OmniBenchError
+from omnibench.errors import CorruptFileError, OmniBenchError
 from omnibench.execution import slurm_client
 from omnibench.execution.process import ProcessId
 from omnibench.execution.run_files import LOCK_FILE
@@ -66,17 +67,13 @@ def read_holder(run_dir: Path) -> Holder | None:
     path = run_dir / LOCK_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # not claimed (or no run folder at all)
         return None
     except (OSError, ValueError) as err:
-        raise OmniBenchError(
-            f"{path}: unreadable run lock ({err}); delete it if no process runs this run"
-        ) from None
+        raise CorruptFileError(path, f"unreadable run lock ({err})") from None
     process = ProcessId.from_dict(data) if isinstance(data, dict) else None
     if process is None:
-        raise OmniBenchError(
-            f"{path}: not a run lock (no host and pid); delete it if no process runs this run"
-        )
+        raise CorruptFileError(path, "not a run lock (no host and pid)")
     return Holder(
         process,
         data.get("job_id"),
@@ -124,6 +121,12 @@ def claim(
             return held, False
         _take_over(path, held)
     raise OmniBenchError(f"{path}: could not claim the run; other processes keep taking it over")
+
+
+def take_over(run_dir: Path, stale: Holder) -> None:
+    """Remove ``stale``'s lock of the run in ``run_dir`` (a holder known to be gone); a newer lock
+    that another process made meanwhile is left in place."""
+    _take_over(run_dir / LOCK_FILE, stale)
 
 
 def _take_over(path: Path, stale: Holder) -> None:

@@ -10,11 +10,13 @@ job whose output goes to the run's log, and which submitit requeues on timeout o
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,7 +24,7 @@ import submitit
 
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
-from omnibench.errors import OmniBenchError
+from omnibench.errors import CorruptFileError, NoSpaceError, OmniBenchError
 from omnibench.execution.claim import claimed, read_holder
 from omnibench.execution.process import Terminated, stops_at_safe_points
 from omnibench.execution.runlog import install_log_handler, linked_log, redirect_output
@@ -61,24 +63,27 @@ def run_task(
     rank: int = 0,
     traceback_to: TextIO | None = None,
     stop_on_sigterm: bool = True,
+    started: Callable[[], None] | None = None,
 ) -> str:
     """Execute one run and record its state transitions; return ``"done"`` or raise.
 
     Ctrl-C (and SIGTERM if ``stop_on_sigterm``; under Slurm it precedes a requeue) stops the run at
     its next safe point, which records the end. A failure's traceback goes to ``traceback_to``
-    (default: stderr, i.e. the job's log)."""
+    (default: stderr, i.e. the job's log). ``started`` is called once the run is marked
+    running."""
     from omnibench.protocols import execute  # noqa: PLC0415  (imports torch)
 
     main = rank == 0
-    if main:
-        _mark_running(task, store, job_id)
     try:
+        if main:
+            _mark_running(task, store, job_id, started)
         with stops_at_safe_points(sigterm=stop_on_sigterm):
             execute(task.spec, store.run_dir(task.suite, task.run_id), task.suite, runtime)
     except Exception as err:
-        (traceback_to or sys.stderr).write(traceback.format_exc())
+        with contextlib.suppress(OmniBenchError, OSError):  # a full disk refuses the log too
+            (traceback_to or sys.stderr).write(traceback.format_exc())
         if main:
-            store.write_status(task.suite, task.run_id, RunState.FAILED, error=one_line(err))
+            _record_failure(task, store, err)
         raise
     except (KeyboardInterrupt, Terminated) as stop:
         if main:
@@ -87,6 +92,17 @@ def run_task(
     if main:
         store.write_status(task.suite, task.run_id, RunState.DONE)
     return RunState.DONE
+
+
+def _record_failure(task: RunTask, store: RunStore, error: Exception) -> None:
+    """Mark the run failed with ``error``'s line. Where a full disk refuses that too, the run keeps
+    its status (``running`` without a holder shows as dead: resumable) and the disk's error is
+    raised, unless ``error`` already is one."""
+    try:
+        store.write_status(task.suite, task.run_id, RunState.FAILED, error=one_line(error))
+    except NoSpaceError:
+        if not isinstance(error, NoSpaceError):
+            raise
 
 
 def refuse_linked_log(task: RunTask, store: RunStore) -> bool:
@@ -98,20 +114,22 @@ def refuse_linked_log(task: RunTask, store: RunStore) -> bool:
     return refusal is not None
 
 
-def _mark_running(task: RunTask, store: RunStore, job_id: str | None) -> None:
-    """Status ``running`` with the job id and the count of starts (a requeued job starts again)."""
-    previous = store.read_status(task.suite, task.run_id)
+def _mark_running(
+    task: RunTask, store: RunStore, job_id: str | None, started: Callable[[], None] | None = None
+) -> None:
+    """Status ``running`` with the job id and the count of starts (a requeued job starts again);
+    then ``started`` (a watcher's look), before the run prints its first line."""
+    try:
+        previous = store.read_status(task.suite, task.run_id)
+    except CorruptFileError:  # replaced by this start
+        previous = None
     starts = int(previous.extra.get("starts", 0)) + 1 if previous is not None else 1
     host = socket.gethostname()
     store.write_status(
-        task.suite,
-        task.run_id,
-        RunState.RUNNING,
-        job_id=job_id,
-        starts=starts,
-        host=host,
-        log=str(store.log_path(task.suite, task.run_id)),
+        task.suite, task.run_id, RunState.RUNNING, job_id=job_id, starts=starts, host=host
     )
+    if started is not None:
+        started()
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     print(
         f"{stamp} omnibench: run {task.suite}/{task.run_id} "

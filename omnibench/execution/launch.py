@@ -12,10 +12,11 @@ executors are :mod:`~omnibench.execution.launch_local` and :mod:`~omnibench.exec
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from omnibench.atomic import remove_leftovers
 from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions
+from omnibench.errors import NoSpaceError
 from omnibench.execution.claim import claimed
 from omnibench.execution.job import RunTask, refuse_linked_log, run_task
 from omnibench.execution.launch_local import launch_local
@@ -28,14 +29,22 @@ from omnibench.execution.store import RunStore
 __all__ = ["Outcome", "RunTask", "launch", "run_inline"]
 
 
-def launch(tasks: Sequence[RunTask], store: RunStore, options: LaunchOptions) -> list[Outcome]:
+def launch(
+    tasks: Sequence[RunTask],
+    store: RunStore,
+    options: LaunchOptions,
+    watch: Callable[[], None] | None = None,
+) -> list[Outcome]:
     """Execute ``tasks`` as ``options`` say and return one :class:`Outcome` per task, in order.
+    ``watch`` (a progress display's look at the runs' statuses) is called in order with the inline
+    runs' output: once a run is marked running, and once it ended.
 
     ``options.max_parallel`` bounds the local processes / Slurm array tasks running at once
     (< 1: the profile's ``array_parallelism``, or half the CPUs for local processes).
     Ctrl-C or SIGTERM stops the launch (``KeyboardInterrupt`` /
     :class:`~omnibench.execution.process.Terminated` propagate) after every run it started recorded
-    how it ended; the others stay as they were.
+    how it ended; the others stay as they were. So does a full disk (:class:`NoSpaceError`, naming
+    the filesystem and the file): the next runs could not write either.
     """
     if not tasks:
         return []
@@ -47,16 +56,22 @@ def launch(tasks: Sequence[RunTask], store: RunStore, options: LaunchOptions) ->
     install_log_handler()
     with sigterm_raises():
         if options.executor == Executor.INLINE:
-            return [run_inline(task, store, options.runtime) for task in tasks]
+            return [run_inline(task, store, options.runtime, watch) for task in tasks]
         if options.executor == Executor.LOCAL:
             return launch_local(tasks, store, options)
         return launch_slurm(tasks, store, options)
 
 
-def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outcome:
+def run_inline(
+    task: RunTask,
+    store: RunStore,
+    runtime: RuntimeOptions,
+    watch: Callable[[], None] | None = None,
+) -> Outcome:
     """Execute in this process (breakpoints work) once it holds the run's claim. Output is copied
     into the run's log (at a terminal the live progress bar stays there). A failure's traceback
-    goes to the log only; the run's status (and so the summary) carries its one-line error."""
+    goes to the log only; the run's status (and so the summary) carries its one-line error. A full
+    disk is raised (:class:`NoSpaceError`): it stops the launch, with the run's state left true."""
     with claimed(store.run_dir(task.suite, task.run_id)) as holder:
         if (
             holder is None
@@ -65,7 +80,11 @@ def run_inline(task: RunTask, store: RunStore, runtime: RuntimeOptions) -> Outco
         ):
             with tee_output(store.log_path(task.suite, task.run_id)) as log:
                 try:
-                    run_task(task, store, runtime, traceback_to=log)
+                    run_task(task, store, runtime, traceback_to=log, started=watch)
+                except NoSpaceError:
+                    raise
                 except Exception:  # noqa: S110
                     pass  # recorded in status.json and the log; the summary shows it
+    if watch is not None:
+        watch()
     return stored_outcome(task, store, holder=holder)

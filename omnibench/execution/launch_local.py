@@ -7,10 +7,13 @@ import os
 import signal
 import time
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import submitit
 
+from omnibench.atomic import writing
 from omnibench.config.runtime import LaunchOptions
+from omnibench.errors import NoSpaceError
 from omnibench.execution.job import RunJob, RunTask
 from omnibench.execution.outcome import Outcome, finished_outcome, job_folder
 from omnibench.execution.process import Terminated
@@ -40,7 +43,7 @@ def launch_local(
         while waiting or active:
             while waiting and len(active) < limit:
                 task = waiting.pop(0)
-                with _sigint_ignored():
+                with _sigint_ignored(), writing(Path(executor.folder)):
                     active.append((task, executor.submit(RunJob(task, store, options.runtime))))
             finished = [(task, job) for task, job in active if job.done()]
             for task, job in finished:
@@ -48,7 +51,7 @@ def launch_local(
                 active.remove((task, job))
             if not finished:
                 time.sleep(POLL_S)
-    except (KeyboardInterrupt, Terminated):
+    except (KeyboardInterrupt, Terminated, NoSpaceError):
         _stop_local_jobs([job for _, job in active])
         raise
     return [outcomes[task.run_id] for task in tasks]

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 
 import submitit
 
+from omnibench.atomic import writing
 from omnibench.config.runtime import LaunchOptions, RuntimeOptions
-from omnibench.errors import OmniBenchError
+from omnibench.errors import NoSpaceError, OmniBenchError
 from omnibench.execution import slurm_client
 from omnibench.execution.job import RunJob, RunTask, one_line
 from omnibench.execution.outcome import Outcome, finished_outcome, job_folder, stored_outcome
@@ -169,8 +170,10 @@ def submit_array(
     task's job id, release the array."""
     executor = _slurm_executor(store, tasks, resources, parallel, after)
     try:
-        with executor.batch():
+        with writing(job_folder(store, tasks, per_job=False)), executor.batch():
             jobs = [executor.submit(RunJob(task, store, runtime)) for task in tasks]
+    except NoSpaceError:
+        raise
     except Exception as err:  # sbatch's refusal (bad partition, account...) as one line
         raise OmniBenchError(
             f"sbatch refused the job array (profile {resources.name}): {_sbatch_error(err)}"
@@ -183,7 +186,7 @@ def submit_array(
                 task.run_id,
                 RunState.PENDING,
                 job_id=job.job_id,
-                job_log=str(job.paths.stderr),
+                job_log=os.path.relpath(job.paths.stderr, store.root),  # the store may move
             )
         slurm_client.release(array)
     except BaseException as err:

@@ -48,7 +48,7 @@ def stored_outcome(
         task.run_id,
         state,
         status.job_id if status else None,
-        status.log if status else None,
+        str(store.log_path(task.suite, task.run_id)),
         error,
         job_log,
     )

@@ -3,25 +3,24 @@
 A run is done when its record exists and passes :func:`omnibench.execution.acceptance.verdict`: it
 is skipped without loading any model. A record whose annotation files changed since (``stale``)
 or that no longer passes the checks (a record of an older omnibench) is rerun from scratch. A
-run whose Slurm job is still queued or running (``squeue``), or that a live process on this
-host executes (its claim, :mod:`omnibench.execution.claim`), is left alone. Anything else executes:
-from its checkpoint when there is one. ``--force`` clears the run directory first.
+run whose Slurm job is still queued or running (``squeue``), or whose claim
+(:mod:`omnibench.execution.claim`) a process holds that is not provably gone (on this host or
+another), is left alone, as the claim itself would decide. A ``corrupt`` run (a file that cannot be
+read) is left alone and shown. Anything else executes: from its checkpoint when there is one.
+``--force`` clears the run directory first (also of a corrupt run).
 Nothing here imports torch, so re-running a finished suite returns at once.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from omnibench.config.spec import RunSpec
 from omnibench.config.suite import Suite, load_suite, suite_files
 from omnibench.config.suite_paths import Leaves
-from omnibench.errors import OmniBenchError, UnknownNameError
+from omnibench.errors import CorruptFileError, OmniBenchError, UnknownNameError
 from omnibench.execution import slurm_client
 from omnibench.execution.acceptance import verdict
 from omnibench.execution.claim import Holder, holder_alive, read_holder
@@ -31,13 +30,13 @@ from omnibench.execution.store_index import Finished, Verdict, finished_runs
 from omnibench.registry import did_you_mean
 
 EXECUTING = ("run", "resume", "rerun")
-STOP_WAIT_S = 30.0  # how long ``cancel`` waits for a stopped process to record its end
 ACTION_TEXT = {
     "skip": "skip (done)",
     "run": "run",
     "resume": "resume from checkpoint",
     "wait": "skip (job in queue)",
-    "held": "skip (running in another process)",
+    "held": "skip (held by another process)",
+    "corrupt": "skip (corrupt: see below)",
 }
 
 
@@ -47,10 +46,11 @@ class PlannedRun:
 
     spec: RunSpec
     run_id: str
-    state: str  # new | pending | running | dead | done | stale | failed
-    action: str  # skip | run | resume | rerun | wait | held
+    state: str  # new | pending | running | dead | done | stale | failed | corrupt
+    action: str  # skip | run | resume | rerun | wait | held | corrupt
     status: RunStatus | None = None
-    reason: str | None = None  # why a stored record is not done (stale, unusable), or why it reruns
+    reason: str | None = None  # why it is not done (stale, unusable, dead, corrupt), or reruns
+    holder: Holder | None = None  # the process holding its claim (lock.json), if any
     finished: Finished | None = None  # what its record says, when it has one
 
     @property
@@ -65,12 +65,15 @@ class PlannedRun:
 
     @property
     def action_text(self) -> str:
-        """What happens to the run, with the reason of a rerun."""
-        return (
-            f"rerun ({self.reason or '--force'})"
-            if self.action == "rerun"
-            else ACTION_TEXT[self.action]
-        )
+        """What happens to the run, with the reason of a rerun and the holder of a held run."""
+        if self.action == "held" and self.holder is not None:
+            return f"skip (held by {self.holder.process})"
+        if self.action != "rerun":
+            return ACTION_TEXT[self.action]
+        if self.state == RunState.CORRUPT:
+            return "rerun (--force clears the corrupt run)"
+        stored = self.state in (RunState.STALE, RunState.FAILED)  # why its record is replaced
+        return f"rerun ({self.reason if stored and self.reason else '--force'})"
 
 
 FILTERS = {
@@ -149,25 +152,66 @@ def run_state(store: RunStore, suite: str, run_id: str) -> tuple[str, RunStatus 
 def judged_state(
     store: RunStore, suite: str, run_id: str
 ) -> tuple[str, RunStatus | None, str | None]:
-    """State, status and why a stored record does not count: ``done`` iff the record passes
-    :func:`~omnibench.execution.acceptance.verdict` (else ``stale`` or ``failed``); ``new`` if never
-    prepared."""
+    """State, status and why: ``done`` iff the record passes
+    :func:`~omnibench.execution.acceptance.verdict` (else ``stale`` or ``failed``, with the reason);
+    ``new`` if never started; ``dead`` (with the reason) when its status says running but no live
+    process holds it; ``corrupt`` (what and where) when a file of the run cannot be read."""
+    try:
+        return _judged_state(store, suite, run_id)
+    except CorruptFileError as err:
+        return RunState.CORRUPT, None, f"{err}; {clear_hint(suite, run_id)}"
+
+
+def clear_hint(suite: str, run_id: str) -> str:
+    """How a user clears a corrupt run."""
+    return f"omnibench rm {suite} --run {run_id} (or run --force) clears the run"
+
+
+def _judged_state(
+    store: RunStore, suite: str, run_id: str, again: bool = False
+) -> tuple[str, RunStatus | None, str | None]:
+    store.read_spec(suite, run_id)  # read only to be sure it can be: prepare reads it to execute
     status = store.read_status(suite, run_id)
     record = store.read_record(suite, run_id)
+    holder = read_holder(store.run_dir(suite, run_id))
     if record is not None:
         state, reason = verdict(record)
         return state, status, reason
     if status is None:
         return RunState.NEW, None, None
-    if status.state == RunState.RUNNING and holder_liveness(store, suite, run_id) is False:
-        return RunState.DEAD, status, None
+    if status.state == RunState.RUNNING and holder is None and not again:
+        return _judged_state(store, suite, run_id, True)  # its holder may have just ended it
+    gone = dead_reason(holder) if status.state == RunState.RUNNING else None
+    if gone is not None:
+        return RunState.DEAD, status, gone
     return (RunState.FAILED if status.state == RunState.DONE else status.state), status, None
+
+
+def dead_reason(holder: Holder | None) -> str | None:
+    """Why a run whose status says running is dead (None: its holder may still run it)."""
+    if holder is None:
+        return (
+            "no process holds it (no lock.json): it was killed or lost its output before "
+            "recording an end; rerun to resume"
+        )
+    if holder_alive(holder) is False:
+        return f"{holder.process} ended without recording an end (killed?); rerun to resume"
+    return None
+
+
+def run_holder(store: RunStore, suite: str, run_id: str) -> Holder | None:
+    """The process that holds the run's claim (``lock.json``), if any; None for an unreadable
+    lock (the run shows as corrupt)."""
+    try:
+        return read_holder(store.run_dir(suite, run_id))
+    except CorruptFileError:
+        return None
 
 
 def holder_liveness(store: RunStore, suite: str, run_id: str) -> bool | None:
     """Whether the process holding the run's claim still runs (None: no claim, or not visible from
     here)."""
-    holder = read_holder(store.run_dir(suite, run_id))
+    holder = run_holder(store, suite, run_id)
     return None if holder is None else holder_alive(holder)
 
 
@@ -200,106 +244,58 @@ def plan_runs(
     judged = survey(store, suite, [run_id for _, run_id in listed])
     current = [(spec, run_id, *judged[run_id]) for spec, run_id in listed]
     queued = [
-        s.job_id
-        for _, _, state, s, _, _ in current
-        if s is not None and s.job_id and state in ACTIVE
+        s.job_id for _, _, state, s, *_ in current if s is not None and s.job_id and state in ACTIVE
     ]
     live = slurm_client.live_jobs(queued) if queued else set()
+    holders = {  # a done run's claim decides nothing; a corrupt run's may be what is corrupt
+        run_id: run_holder(store, suite, run_id)
+        for _, run_id, state, *_ in current
+        if state not in (RunState.DONE, RunState.CORRUPT)
+    }
+    ended = _ended_slurm_holders(holders.values())
     plans = []
     for spec, run_id, state, status, reason, facts in current:
-        if status is not None and status.job_id in live and state in ACTIVE:
-            action = "wait"
-        elif state == RunState.RUNNING and holder_liveness(store, suite, run_id):
-            action = "held"
-        elif force or reason is not None:  # a stale or unusable record is replaced, like --force
-            action = "rerun"
-        elif state == RunState.DONE:
-            action = "skip"
-        else:
-            action = "resume" if store.has_checkpoint(suite, run_id) else "run"
-        plans.append(PlannedRun(spec, run_id, state, action, status, reason, facts))
+        holder = holders.get(run_id)
+        action = _action(state, status, reason, _holds(holder, ended), live, force)
+        if action == "resume" and not store.has_checkpoint(suite, run_id):
+            action = "run"
+        plans.append(PlannedRun(spec, run_id, state, action, status, reason, holder, facts))
     return plans
 
 
-@dataclasses.dataclass
-class Cancellation:
-    """What ``omnibench cancel`` did: Slurm jobs cancelled, local processes stopped, dead runs
-    marked failed, and runs whose recorded Slurm job is gone from the queue."""
-
-    slurm: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (run id, job id)
-    stopped: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (run id, process)
-    dead: list[str] = dataclasses.field(default_factory=list)
-    gone: list[str] = dataclasses.field(default_factory=list)
-
-
-def cancel_runs(store: RunStore, suite: str) -> Cancellation:
-    """Stop the suite's queued and running runs and mark them ``failed``.
-
-    A run held by a live process on this host (inline, local executor) gets SIGTERM (the process
-    records the end); a dead one is marked failed; queued or running Slurm jobs that ``squeue``
-    lists are ``scancel``-ed (a local process's id is not a Slurm job)."""
-    done, local, queued = Cancellation(), [], []
-    for run in store.iter_runs(suite):
-        state, status = run_state(store, suite, run.run_id)
-        holder = read_holder(run.path) if state in (*ACTIVE, RunState.DEAD) else None
-        if state == RunState.DEAD and holder is not None:
-            store.write_status(
-                suite,
-                run.run_id,
-                RunState.FAILED,
-                error=f"{holder.process} ended without recording an end (killed?); rerun to resume",
-            )
-            done.dead.append(run.run_id)
-        elif holder is not None and holder.cluster != "slurm" and holder_alive(holder):
-            local.append((run.run_id, holder))
-        elif state in ACTIVE and status is not None and status.job_id:
-            queued.append((run.run_id, status.job_id))
-    done.stopped = _stop_processes(store, suite, local)
-    done.slurm, done.gone = _cancel_slurm(store, suite, queued)
-    return done
+def _ended_slurm_holders(holders: Iterable[Holder | None]) -> set[str]:
+    """The Slurm jobs among the claims' holders on other hosts that ``squeue`` no longer lists:
+    the claim takes those over (``holder_alive(..., ask_slurm=True)``), so the plan does too."""
+    jobs = [
+        h.job_id
+        for h in holders
+        if h is not None and h.cluster == "slurm" and h.job_id and h.process.alive() is None
+    ]
+    return slurm_client.jobs_ended(jobs)
 
 
-def _stop_processes(
-    store: RunStore, suite: str, held: Sequence[tuple[str, Holder]]
-) -> list[tuple[str, str]]:
-    """SIGTERM each holder, wait (``STOP_WAIT_S``) for it to record its end, mark the run
-    cancelled."""
-    for process in {holder.process for _, holder in held}:
-        try:
-            os.kill(process.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            raise OmniBenchError(f"cannot stop {process}: it belongs to another user") from None
-    deadline = time.monotonic() + STOP_WAIT_S
-    while time.monotonic() < deadline and any(
-        holder_liveness(store, suite, run_id) for run_id, _ in held
-    ):
-        time.sleep(0.2)
-    stopped = []
-    for run_id, holder in held:
-        if holder_liveness(store, suite, run_id):
-            continue  # still stopping: its status shows how it ends
-        store.write_status(
-            suite, run_id, RunState.FAILED, error=f"cancelled (SIGTERM to {holder.process})"
-        )
-        stopped.append((run_id, str(holder.process)))
-    return stopped
+def _holds(holder: Holder | None, ended: set[str]) -> bool:
+    """True when ``holder`` is not provably gone (``ended``: Slurm jobs that left the queue)."""
+    return holder is not None and holder.job_id not in ended and holder_alive(holder) is not False
 
 
-def _cancel_slurm(
-    store: RunStore, suite: str, queued: Sequence[tuple[str, str]]
-) -> tuple[list[tuple[str, str]], list[str]]:
-    """``scancel`` the jobs ``squeue`` still lists; returns them and the runs whose job is gone."""
-    if not queued:
-        return [], []
-    tool = slurm_client.missing_tool(slurm_client.CANCEL_TOOLS)
-    if tool is not None:
-        raise OmniBenchError(f"{tool} not found: cancelling needs Slurm's client tools on PATH")
-    live = slurm_client.live_jobs([job for _, job in queued])
-    cancelled = [(run_id, job) for run_id, job in queued if job in live]
-    if cancelled:
-        slurm_client.scancel(sorted({job for _, job in cancelled}))
-    for run_id, job in cancelled:
-        store.write_status(suite, run_id, RunState.FAILED, error=f"cancelled (scancel {job})")
-    return cancelled, [run_id for run_id, job in queued if job not in live]
+def _action(
+    state: str,
+    status: RunStatus | None,
+    reason: str | None,
+    held: bool,
+    live: set[str],
+    force: bool,
+) -> str:
+    """What ``run`` does with a run in ``state``; ``held``: a process that is not provably gone
+    holds its claim (the claim itself would leave the run alone)."""
+    if state == RunState.CORRUPT:
+        return "rerun" if force else "corrupt"
+    if status is not None and status.job_id in live and state in ACTIVE:
+        return "wait"
+    if held and state not in (RunState.DONE, RunState.DEAD):
+        return "held"
+    replaces_record = state == RunState.STALE or (state == RunState.FAILED and reason is not None)
+    if force or replaces_record:  # a stale or unusable record is replaced, like --force
+        return "rerun"
+    return "skip" if state == RunState.DONE else "resume"

@@ -19,10 +19,11 @@ import errno
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO, cast
 
+from omnibench.atomic import writing
 from omnibench.errors import OmniBenchError
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -44,28 +45,71 @@ def open_log(path: Path) -> TextIO:
     through a link."""
     flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, flags, 0o666)
+        with writing(path):
+            fd = os.open(path, flags, 0o666)
     except OSError as err:
         if err.errno == errno.ELOOP:
             raise OmniBenchError(linked_log(path) or f"{path}: a symbolic link") from None
         raise
-    return os.fdopen(fd, "a", encoding="utf-8", buffering=1)
+    return cast(TextIO, RunLog(path, os.fdopen(fd, "a", encoding="utf-8", buffering=1)))
+
+
+class RunLog:
+    """A run's open ``log.txt``: a full disk while writing it is :class:`NoSpaceError` naming it;
+    closing never fails over lines a full disk kept from it."""
+
+    def __init__(self, path: Path, handle: TextIO) -> None:
+        self.path, self.handle = path, handle
+
+    def write(self, text: str) -> int:
+        with writing(self.path):
+            return self.handle.write(text)
+
+    def flush(self) -> None:
+        with writing(self.path):
+            self.handle.flush()
+
+    def fileno(self) -> int:
+        return self.handle.fileno()
+
+    def isatty(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # what a full disk refused is lost either way
+            self.handle.close()
+
+    def __enter__(self) -> RunLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Tee:
-    """A text stream writing to the ``terminal`` (or pipe) it replaces and to a run's ``log``."""
+    """A text stream writing to the ``terminal`` (or pipe) it replaces and to a run's ``log``. A
+    terminal or pipe that went away (``| head``, a dead ``tee``) is dropped; the log goes on."""
 
     def __init__(self, terminal: TextIO, log: TextIO) -> None:
         self.terminal, self.log = terminal, log
+        self.terminal_gone = False
 
     def write(self, text: str) -> int:
-        self.terminal.write(text)
+        self._to_terminal(lambda: self.terminal.write(text))
         self.log.write(text)
         return len(text)
 
     def flush(self) -> None:
-        self.terminal.flush()
+        self._to_terminal(self.terminal.flush)
         self.log.flush()
+
+    def _to_terminal(self, action: Callable[[], object]) -> None:
+        if self.terminal_gone:
+            return
+        try:
+            action()
+        except (BrokenPipeError, ValueError):  # a closed pipe, or a closed stream
+            self.terminal_gone = True
 
     def isatty(self) -> bool:
         """Whether the terminal side is one (the live progress bar draws there)."""
@@ -156,3 +200,51 @@ def install_log_handler() -> None:
     root = logging.getLogger()
     if not root.handlers:
         root.addHandler(_CurrentStderr())
+
+
+class DeadPipeGuard:
+    """The command's ``sys.stdout`` / ``sys.stderr``: once its reader went away (``omnibench run
+    | head``, a dead ``tee``, a closed log pipe) or its file cannot take more (a full disk), what
+    is written to it is dropped, so printing never kills the command or leaves a run without a
+    recorded end; each run's ``log.txt`` goes on. The descriptor then points at ``/dev/null`` (as
+    Python's documentation advises), so the interpreter's last flush does not fail either; output
+    lost for another reason than a closed pipe is kept in ``lost`` for the command to report."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream, self.gone = stream, False
+        self.lost: OSError | None = None
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                return self.stream.write(text)
+            except OSError as error:
+                self._went_away(error)
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self.stream.flush()
+            except OSError as error:
+                self._went_away(error)
+
+    def _went_away(self, error: OSError) -> None:
+        self.gone = True
+        self.lost = None if isinstance(error, BrokenPipeError) else error
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.stream.fileno())
+            os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
+def guard_pipes() -> list[DeadPipeGuard]:
+    """Wrap ``sys.stdout`` and ``sys.stderr`` in a :class:`DeadPipeGuard` (once); returns them."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is not None and not isinstance(stream, DeadPipeGuard):
+            setattr(sys, name, DeadPipeGuard(stream))
+    return [s for s in (sys.stdout, sys.stderr) if isinstance(s, DeadPipeGuard)]

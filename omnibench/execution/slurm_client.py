@@ -77,6 +77,19 @@ def job_ended(job_id: str) -> bool:
     return "invalid job id" in result.stderr.lower()
 
 
+def jobs_ended(job_ids: Sequence[str]) -> set[str]:
+    """Those of ``job_ids`` that Slurm provably no longer has, asked in one ``squeue`` call (one
+    per job only where Slurm refuses the list, e.g. for an id it has forgotten)."""
+    if not job_ids:
+        return set()
+    result = _squeue(f"--jobs={','.join(sorted(set(job_ids)))}")
+    if result is None:
+        return set()
+    if result.returncode == 0:
+        return set(job_ids) - set(result.stdout.split())
+    return {job for job in job_ids if job_ended(job)}
+
+
 @dataclasses.dataclass(frozen=True)
 class SubmitLimits:
     """What the cluster lets this user submit: tasks per job array (``MaxArraySize``: indices run

@@ -1,8 +1,11 @@
 """The states of a run, defined once.
 
-``status.json`` records four (``RECORDED``); ``status`` and the report show three more, derived
-when a store is read: ``new`` (never started), ``dead`` (``running``, but the process holding it
-is provably gone) and ``stale`` (finished, but annotation files it read have changed since).
+``status.json`` records four (``RECORDED``); ``status`` and the report show four more, derived
+when a store is read: ``new`` (never started), ``dead`` (``running``, but no live process holds
+it: its holder provably ended, or none holds it), ``stale`` (finished, but annotation files it
+read have changed since, or another revision of its model or protocol computed it:
+:mod:`omnibench.config.revisions`) and ``corrupt`` (a file of the run cannot be read as what it
+should be).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class RunState(str, enum.Enum):  # noqa: UP042
     DONE = "done"
     STALE = "stale"
     FAILED = "failed"
+    CORRUPT = "corrupt"
 
 
 RECORDED = (

@@ -16,9 +16,10 @@ import dataclasses
 import datetime as dt
 import json
 import os
+import pwd
 import re
 import shutil
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -30,7 +31,8 @@ from omnibench.atomic import (
     temp_path,
 )
 from omnibench.config.spec import RunSpec, identity
-from omnibench.errors import OmniBenchError
+from omnibench.errors import CorruptFileError, OmniBenchError
+from omnibench.execution.acceptance import record_shape_problem
 from omnibench.execution.run_files import (
     CHECKPOINT_FILE,
     LOG_FILE,
@@ -38,10 +40,14 @@ from omnibench.execution.run_files import (
     SPEC_FILE,
     STATUS_FILE,
     SUITE_SOURCE_FILE,
+    json_object,
+    read_json,
+    read_json_object,
 )
 from omnibench.execution.states import RECORDED
 
 __all__ = [
+    "CorruptFileError",
     "RunStatus",
     "RunStore",
     "StoredRun",
@@ -106,30 +112,6 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _read_json(path: Path) -> Any:
-    return read_json_stat(path)[0]
-
-
-def read_json_stat(path: Path) -> tuple[Any, os.stat_result | None]:
-    """The JSON in ``path`` and the ``stat`` of that very file (taken from the open file);
-    ``(None, None)`` when it is not there; a one-line error when it cannot be read or parsed."""
-    try:
-        with open(path, "rb") as handle:
-            stat = os.fstat(handle.fileno())
-            return json.loads(handle.read().decode("utf-8")), stat
-    except (
-        FileNotFoundError,
-        NotADirectoryError,
-    ):  # NotADirectoryError: a file stands where a folder should
-        return None, None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise OmniBenchError(
-            f"{path}: not valid JSON ({err}); delete the run with --force"
-        ) from None
-    except OSError as err:
-        raise OmniBenchError(f"{path}: cannot read ({err.strerror})") from None
-
-
 class RunStore:
     """Runs under ``root``, one directory per ``(suite, run_id)``."""
 
@@ -159,6 +141,24 @@ class RunStore:
                 f"run store {self.root} is not writable by this user (change --results)"
             )
 
+    def write_problem(self, suite: str, run_ids: Sequence[str]) -> str | None:
+        """Why this user cannot write the runs ``run_ids`` of ``suite`` (None: it can): the first
+        folder they need that is not writable, e.g. a colleague's suite folder in a shared store."""
+        needed = [self.root, self.suite_dir(suite), *(self.run_dir(suite, r) for r in run_ids)]
+        for path in needed:
+            existing = next(p for p in (path, *path.parents) if p.exists() or p == p.parent)
+            if not existing.is_dir():  # a file where a folder should be: ensure_writable says so
+                return None
+            if os.access(existing, os.W_OK | os.X_OK):
+                continue
+            if existing == self.root or existing in self.root.parents:
+                return f"run store {self.root} is not writable by this user (change --results)"
+            return (
+                f"run store folder {existing} belongs to {_owner(existing)} and is not writable by "
+                "this user: use your own --results, or ask its owner to let you write it"
+            )
+        return None
+
     def run_dir(self, suite: str, run_id: str) -> Path:
         """Directory of one run (not created)."""
         return self.suite_dir(suite) / checked_name(run_id, "run id")
@@ -178,22 +178,23 @@ class RunStore:
         stored = (
             wanted
             if create_exclusive(run_dir / SPEC_FILE, spec_text)
-            else _read_json(run_dir / SPEC_FILE)
+            else read_json_object(run_dir / SPEC_FILE, "a run spec")
         )
-        if not isinstance(stored, dict) or identity(stored) != identity(wanted):
+        if stored is None or identity(stored) != identity(wanted):
             raise OmniBenchError(
                 f"{run_dir / SPEC_FILE}: holds a different spec than run {spec.run_id()}"
             )
         return run_dir
 
     def read_spec(self, suite: str, run_id: str) -> dict[str, Any] | None:
-        """The stored ``spec.json`` as a dict, or None."""
-        return _read_json(self.run_dir(suite, run_id) / SPEC_FILE)
+        """The stored ``spec.json`` as a dict, or None (:class:`CorruptFileError` if unreadable)."""
+        return read_json_object(self.run_dir(suite, run_id) / SPEC_FILE, "a run spec")
 
     def read_status(self, suite: str, run_id: str) -> RunStatus | None:
-        """The run's status, or None when the run was never prepared."""
+        """The run's status, or None when the run never started (:class:`CorruptFileError` if
+        unreadable)."""
         path = self.run_dir(suite, run_id) / STATUS_FILE
-        return status_from(_read_json(path), path)
+        return status_from(read_json(path), path)
 
     def write_status(self, suite: str, run_id: str, state: str, **fields: Any) -> RunStatus:
         """Set the run's state; ``job_id``, ``log`` and extra fields carry over unless given.
@@ -202,24 +203,35 @@ class RunStore:
         """
         if state not in RECORDED:
             raise ValueError(f"unknown run state '{state}'; one of {', '.join(RECORDED)}")
-        previous = self.read_status(suite, run_id)
-        base = (
-            previous.to_dict()
-            if previous is not None
-            else {"log": str(self.log_path(suite, run_id))}
-        )
+        try:
+            previous = self.read_status(suite, run_id)
+        except CorruptFileError:  # replaced by this write
+            previous = None
+        base = previous.to_dict() if previous is not None else {}
+        base["log"] = LOG_FILE  # relative to the run's folder: a copied or moved store keeps it
         error = fields.pop("error", None)
         merged = {**base, **fields, "state": state, "updated": _now(), "error": _first_line(error)}
         atomic_write_json(self.run_dir(suite, run_id) / STATUS_FILE, merged)
         return self.read_status(suite, run_id) or RunStatus(state)
 
     def read_record(self, suite: str, run_id: str) -> dict[str, Any] | None:
-        """The run record (``record.json``) of a finished run, else None."""
-        return _read_json(self.run_dir(suite, run_id) / RECORD_FILE)
+        """The run record (``record.json``) of a finished run, else None; :class:`CorruptFileError`
+        when it is unreadable or lacks the fields of a record (:func:`record_shape_problem`)."""
+        path = self.run_dir(suite, run_id) / RECORD_FILE
+        record = read_json_object(path, "a run record")
+        problem = None if record is None else record_shape_problem(record, run_id)
+        if problem is not None:
+            raise CorruptFileError(path, problem)
+        return record
 
     def is_done(self, suite: str, run_id: str) -> bool:
-        """True once the run's record exists (protocols write it last, atomically)."""
-        return (self.run_dir(suite, run_id) / RECORD_FILE).is_file()
+        """True once the run's record exists and reads as a record (protocols write it last,
+        atomically); whether its numbers count is :func:`~omnibench.execution.acceptance.verdict`'s
+        call."""
+        try:
+            return self.read_record(suite, run_id) is not None
+        except CorruptFileError:
+            return False
 
     def has_checkpoint(self, suite: str, run_id: str) -> bool:
         """True when an interrupted run can resume from its checkpoint."""
@@ -262,7 +274,10 @@ class RunStore:
 
     def suite_source(self, suite: str) -> Path | None:
         """The suite file recorded by :meth:`remember_suite`, or None."""
-        data = _read_json(self.suite_dir(suite) / SUITE_SOURCE_FILE)
+        try:
+            data = read_json(self.suite_dir(suite) / SUITE_SOURCE_FILE)
+        except CorruptFileError:  # rewritten by the next run from the suite's file
+            return None
         return Path(data["path"]) if isinstance(data, dict) and data.get("path") else None
 
     def suites(self) -> list[str]:
@@ -297,14 +312,25 @@ _STATUS_FIELDS = tuple(f.name for f in dataclasses.fields(RunStatus) if f.name !
 
 
 def status_from(data: Any, path: str | os.PathLike[str]) -> RunStatus | None:
-    """The :class:`RunStatus` in ``data`` (read from ``path``; None: no status file)."""
+    """The :class:`RunStatus` in ``data`` (read from ``path``; None: no status file);
+    :class:`CorruptFileError` when it is not one."""
+    data = json_object(data, Path(path), "a run status")
     if data is None:
         return None
-    if not isinstance(data, dict) or data.get("state") not in RECORDED:
-        raise OmniBenchError(f"{path}: no valid 'state' (one of {', '.join(RECORDED)})")
+    if data.get("state") not in RECORDED:
+        raise CorruptFileError(Path(path), f"no valid 'state' (one of {', '.join(RECORDED)})")
     extra = {k: v for k, v in data.items() if k not in _STATUS_FIELDS}
     values: dict[str, Any] = {k: data.get(k) for k in _STATUS_FIELDS}
     return RunStatus(**values, extra=extra)
+
+
+def _owner(path: Path) -> str:
+    """The user owning ``path``: a name where this machine knows it, else the uid."""
+    uid = path.stat().st_uid
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
 
 
 def _first_line(error: object) -> str | None:

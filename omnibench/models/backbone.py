@@ -28,6 +28,7 @@ from omnibench.models.catalogue import CONFIG_DIR, pretrained_cfg, pretrained_ta
 from omnibench.models.weights import (
     WeightsInfo,
     agree,
+    check_weights_file,
     file_activation,
     is_torchscript,
     offline_hint,
@@ -95,6 +96,7 @@ def _load(
     if path.is_file() and is_torchscript(path):
         return _load_archive(backbone, path, activation, kwargs)
     if path.is_file():
+        check_weights_file(path)
         chosen, source = file_activation(backbone, path, activation)
         return (
             _load_file(backbone, path, _create(backbone, chosen, kwargs)),

@@ -9,7 +9,9 @@ A declaration's ``protocols`` maps each protocol the model has published setting
 patch of spec sections (``{"optim": {...}, "data": {...}, "model": {"options": {...}}}``);
 ``overlays`` add dataset- or option-specific values on top (OmniCLIP's Table 1 per dataset).
 A protocol the model does not declare has no defaults: asking for them is an error, never a
-copy of another model's settings.
+copy of another model's settings. ``revisions`` lists, oldest first, what each revision of the
+model changed in what it computes; a new entry makes every stored run of the model stale
+(:mod:`omnibench.config.revisions`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,13 @@ class ModelDeclaration:
     protocols: Mapping[str, Patch]
     overlays: tuple[Overlay, ...] = ()
     sources: str = ""
+    revisions: tuple[str, ...] = ()  # what each revision changed in what the model computes
+
+    @property
+    def revision(self) -> int:
+        """The model's revision: one more for every change of what it computes
+        (:mod:`omnibench.config.revisions`)."""
+        return len(self.revisions)
 
     def defaults(
         self, protocol: str, dataset: str, options: Mapping[str, Any] | None = None

@@ -10,7 +10,7 @@ from omnibench.registry import did_you_mean
 
 ACTIVATIONS = ("quick_gelu", "gelu")  # of the backbone's blocks (omnibench.models.weights)
 
-OMNICLIP_TEMPLATE = "A video of {} action."  # OmniCLIP §3.1
+OMNICLIP_TEMPLATE = "A video of {} action"  # OmniCLIP §3.1, as written (no full stop)
 XCLIP_TEMPLATE = "{}"  # X-CLIP §3.3: the bare label, prompts are learned
 VIFI_TEMPLATE = "a photo of a {}."  # ViFi-CLIP appendix B, also CLIP's zero-shot template
 MULTI_VIEW = {"test_clips": 4, "test_crops": 3}  # 4 temporal x 3 spatial views (supervised tables)

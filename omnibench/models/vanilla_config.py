@@ -22,5 +22,6 @@ DECLARATION = declare(
         options=VanillaOptions,
         protocols={"eval_only": {"data": {"frames": 32}}},
         sources="vanilla CLIP is evaluated without training: use protocol eval_only",
+        revisions=("the first revision recorded with runs",),
     )
 )

@@ -64,5 +64,6 @@ DECLARATION = declare(
             Overlay({"protocol": "supervised", "model.options.tune": "text"}, _ONE_ENCODER),
         ),
         sources="ViFi-CLIP appendix B and configs",
+        revisions=("the first revision recorded with runs",),
     )
 )

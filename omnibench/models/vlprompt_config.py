@@ -77,5 +77,6 @@ DECLARATION = declare(
             "eval_only": {"data": VIDEO_32},
         },
         sources="ViFi-CLIP publishes VL prompting for few_shot and base_to_novel only",
+        revisions=("the first revision recorded with runs",),
     )
 )

@@ -27,6 +27,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -94,10 +95,17 @@ def sidecar_activation(path: Path) -> str | None:
 
 
 def backbone_activation(backbone: str) -> str | None:
-    """``quick_gelu`` where the backbone's config says so (``*-quickgelu`` names), else None
-    (unstated)."""
-    config = backbone_configs().get(backbone, {})
+    """``quick_gelu`` where the backbone's config says so (``*-quickgelu`` names, or a config
+    registered with open_clip at run time), else None (unstated)."""
+    config = live_config(backbone) or backbone_configs().get(backbone, {})
     return "quick_gelu" if config.get("quick_gelu", False) else None
+
+
+def live_config(backbone: str) -> dict[str, Any] | None:
+    """open_clip's own config of ``backbone`` once open_clip is loaded: it also knows the configs
+    added with ``open_clip.add_model_config`` at run time, which the file catalogue cannot."""
+    factory = sys.modules.get("open_clip.factory")
+    return None if factory is None else factory.get_model_config(backbone)
 
 
 def stated_activation(backbone: str, stated: str | None) -> tuple[str, str] | None:
@@ -110,7 +118,7 @@ def stated_activation(backbone: str, stated: str | None) -> tuple[str, str] | No
         )
     if stated is not None:
         return stated, "model.options.activation"
-    return None if named is None else (named, f"backbone name '{backbone}'")
+    return None if named is None else (named, f"backbone config '{backbone}' (quick_gelu: true)")
 
 
 def agree(found: str, found_where: str, backbone: str, stated: str | None) -> str:
@@ -148,11 +156,29 @@ def quickgelu_hint(backbone: str) -> str:
     return f" (or backbone '{name}')" if name in backbone_configs() else ""
 
 
+def check_weights_file(path: Path) -> None:
+    """Refuse, in one line, a file that is no weights file at all: neither ``torch.save``'s zip or
+    pickle, nor safetensors (read from its first bytes; whether its tensors fit is checked when
+    loaded)."""
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    safetensors = len(head) == 9 and head[8:9] == b"{"  # 8-byte header length, then JSON
+    if head.startswith((b"PK\x03\x04", b"\x80")) or safetensors:  # zip; pickle protocol >= 2
+        return
+    shown = head[:8].hex(" ") or "nothing: the file is empty"
+    raise OmniBenchError(
+        f"model.pretrained {path} is not a weights file: neither torch.save's zip or pickle nor "
+        f"safetensors (it starts with {shown})"
+    )
+
+
 def check_statement(backbone: str, pretrained: str | None, stated: str | None) -> None:
-    """Before anything runs (``omnibench validate``): a local state dict must have its activation
-    declared or stated. Cheap: reads no weights (archives and tags are checked when loaded)."""
+    """Before anything runs (``omnibench validate``): a local state dict must be a weights file
+    and have its activation declared or stated. Cheap: reads no weights (archives and tags are
+    checked when loaded)."""
     path = Path(pretrained).expanduser() if pretrained else None
     if path is not None and path.is_file() and not is_torchscript(path):
+        check_weights_file(path)
         file_activation(backbone, path, stated)
 
 

@@ -62,5 +62,6 @@ DECLARATION = declare(
             "eval_only": {"data": _VIDEO_32},
         },
         sources="X-CLIP supplementary Table 1 and configs",
+        revisions=("the first revision recorded with runs",),
     )
 )

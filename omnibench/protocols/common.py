@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from omnibench.config.revisions import computed_by
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
 from omnibench.data import (
@@ -185,9 +186,9 @@ def limited(ctx: RunContext, split: Split, use: str) -> Split:
 
 def _dataset(ctx: RunContext, split: Split, train: bool) -> VideoClipDataset:
     data = ctx.spec.data
-    hflip = ctx.adapter(split.dataset).allows_hflip
+    hflip = ctx.adapter(split.dataset).allows_hflip if data.hflip is None else data.hflip
     transform = build_transform(
-        train, data.input_size, data.short_side, data.normalization, hflip=hflip
+        train, data.input_size, data.short_side, data.normalization, hflip, data.augment
     )
     clips, crops = (1, 1) if train else (data.test_clips, data.test_crops)
     return VideoClipDataset(
@@ -216,6 +217,7 @@ def train(ctx: RunContext, model: VideoCLIPModel, split: Split) -> TrainResult:
         workers=ctx.runtime.workers,
         collate=collate_clips,
         data_fingerprint=data_fingerprint((r.path, r.label) for r in split.records),
+        computed_by=computed_by(ctx.spec.to_dict()),
         steps_path=ctx.run_dir / TRAIN_STEPS_FILE,
         events_path=ctx.run_dir / EVENTS_FILE if ctx.runtime.tensorboard else None,
     )

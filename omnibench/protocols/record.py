@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from omnibench.config.revisions import COMPUTED_BY, computed_by
 from omnibench.config.spec import RunSpec
 
 VERSIONED = ("torch", "open_clip_torch", "decord", "fvcore", "timm")
@@ -97,6 +98,7 @@ def build_record(
         "run_id": spec.run_id(),
         "suite": suite,
         "spec": spec.to_dict(),
+        COMPUTED_BY: computed_by(spec.to_dict()),
         "seeds": {"seed": spec.seed, "data_seed": spec.data_seed},
         "git": git_state(),
         "versions": versions(),

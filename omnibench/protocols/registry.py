@@ -1,5 +1,6 @@
-"""The registry of the papers' protocols: each name with its options dataclass and the module that
-runs it.
+"""The registry of the papers' protocols: each name with its options dataclass, the module that
+runs it and its revisions (what each changed in what the protocol computes, oldest first: the
+training loop, data pipeline and evaluation every model shares).
 
 Imports no torch: suites are checked against it without loading the engine.
 """
@@ -32,9 +33,23 @@ class Protocol:
     options: type
     module: str
     description: str
+    revisions: tuple[str, ...] = ()  # what each revision changed in what the protocol computes
+
+    @property
+    def revision(self) -> int:
+        """The protocol's revision: one more for every change of what it computes (its data
+        pipeline, training loop or evaluation; :mod:`omnibench.config.revisions`)."""
+        return len(self.revisions)
 
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")
+
+# What each revision of the shared pipelines changed, oldest first. A change of training (data
+# sampling and augmentation, the training loop) is appended to TRAINING; a change of evaluation
+# to both lists (the protocols that train also evaluate).
+FIRST = "the first revision recorded with runs"
+TRAINING: tuple[str, ...] = (FIRST,)  # every protocol that trains
+EVALUATION: tuple[str, ...] = (FIRST,)  # eval_only
 
 for _protocol in (
     Protocol(
@@ -42,18 +57,21 @@ for _protocol in (
         SupervisedOptions,
         "omnibench.protocols.supervised",
         "train on the full training split, evaluate multi-view (OmniCLIP Table 1)",
+        TRAINING,
     ),
     Protocol(
         "few_shot",
         FewShotOptions,
         "omnibench.protocols.few_shot",
         "K videos per class from split-1 train, evaluated on split-1 test (X-CLIP supp. §3.3)",
+        TRAINING,
     ),
     Protocol(
         "zero_shot",
         ZeroShotOptions,
         "omnibench.protocols.zero_shot",
         "train on K400, evaluate unseen datasets over 3 splits / K600 subsets (X-CLIP supp. §3.4)",
+        TRAINING,
     ),
     Protocol(
         "base_to_novel",
@@ -61,12 +79,14 @@ for _protocol in (
         "omnibench.protocols.base_to_novel",
         "16 shots of the frequent half of the classes; "
         "base, novel and harmonic mean (ViFi-CLIP app. D)",
+        TRAINING,
     ),
     Protocol(
         "eval_only",
         EvalOnlyOptions,
         "omnibench.protocols.zero_shot",
         "evaluate without training (vanilla CLIP zero-shot)",
+        EVALUATION,
     ),
 ):
     PROTOCOLS.register(_protocol.name)(_protocol)

@@ -83,6 +83,15 @@ MODEL_IMPLIED = {
 }
 
 
+def row_name(paths: Sequence[str], key: Key) -> str:
+    """:func:`labels.row_label` of a row, without the values a model's row only has implied
+    (:data:`MODEL_IMPLIED`): frozen CLIP reads "Vanilla CLIP", not "Vanilla CLIP PTA ✗"."""
+    values = dict(zip(paths, key))
+    implied = MODEL_IMPLIED.get(str(values.get("model.name")), {})
+    kept = [(path, value) for path, value in values.items() if path not in implied]
+    return row_label([path for path, _ in kept], [value for _, value in kept])
+
+
 def keys_of(frame: pd.DataFrame, paths: Sequence[str]) -> list[Key]:
     """The canonical key tuple of every frame row for ``paths`` (a missing column reads as None)."""
     columns = [_column(frame, p) for p in paths]
@@ -114,7 +123,7 @@ POOLED = ("seed", "data_seed", "protocol_options.shots_file")
 def poolable(path: str) -> bool:
     """True for spec paths a cell may average over: seeds, samplings and split names."""
     return path in POOLED or (
-        path.startswith("protocol_options.") and "split" in path.rsplit(".", 1)[-1]
+        path.startswith("protocol_options.") and "split" in path.rpartition(".")[2]
     )
 
 
@@ -249,7 +258,7 @@ def measured_rows(
     return [
         MeasuredRow(
             key,
-            row_label(row_paths, key),
+            row_name(row_paths, key),
             dict(cells.get(key, {})),
             model=key[0] if only_model else None,
             planned=frozenset(planned.get(key, ())) if columns is not None else None,

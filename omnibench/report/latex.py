@@ -42,7 +42,8 @@ _SYMBOLS = {
     "†": r"\textsuperscript{\dag}",
     **{sup: rf"\textsuperscript{{{digit}}}" for digit, sup in enumerate("⁰¹²³⁴⁵⁶⁷⁸⁹")},
 }
-_PATTERN = re.compile("|".join(re.escape(c) for c in (*_SPECIAL, *_SYMBOLS)))
+_HYPHENS = "-(?=-)"  # "--limit" would print an en dash: each hyphen before another gets "{}"
+_PATTERN = re.compile("|".join([_HYPHENS, *(re.escape(c) for c in (*_SPECIAL, *_SYMBOLS))]))
 
 PREAMBLE = r"""\documentclass[10pt]{article}
 \usepackage[T1]{fontenc}
@@ -56,8 +57,14 @@ PREAMBLE = r"""\documentclass[10pt]{article}
 
 
 def escape(text: str) -> str:
-    """``text`` as LaTeX: special characters escaped, ±, ×, ✓, ✗, –, Δ as LaTeX symbols."""
-    return _PATTERN.sub(lambda m: _SPECIAL.get(m.group(0)) or _SYMBOLS[m.group(0)], str(text))
+    """``text`` as LaTeX: special characters escaped, ±, ×, ✓, ✗, –, Δ as LaTeX symbols, and
+    ``--`` kept two hyphens (``-{}-``: LaTeX would join them into an en dash)."""
+    return _PATTERN.sub(_replacement, str(text))
+
+
+def _replacement(match: re.Match[str]) -> str:
+    found = match.group(0)
+    return "-{}" if found == "-" else _SPECIAL.get(found) or _SYMBOLS[found]
 
 
 def tabular(table: ReportTable) -> str:

@@ -16,7 +16,6 @@ from omnibench.report.labels import (
     dataset_label,
     metric_label,
     pretrained_label,
-    row_label,
 )
 from omnibench.report.published import (
     PublishedRow,
@@ -196,7 +195,7 @@ def _scope_notes(done: pd.DataFrame, row_paths: Sequence[str], detailed: bool) -
     papers'."""
     if not detailed or done.empty or "cost.scope" not in done:
         return []
-    labels = (row_label(row_paths, key) for key in C.keys_of(done, row_paths))
+    labels = (C.row_name(row_paths, key) for key in C.keys_of(done, row_paths))
     scopes = dict.fromkeys(zip(labels, done["cost.scope"].tolist()))
     unique = {scope for _, scope in scopes}
     if len(unique) == 1:

@@ -65,12 +65,11 @@ def best_mask(table: ReportTable) -> pd.DataFrame:
 
 
 def rich_table(table: ReportTable) -> Table:
-    """A rich table: measured rows in cyan, best values bold, deltas green / red."""
+    """A rich table: measured rows in cyan, best values bold, deltas green / red (its notes and
+    footer are printed below it by :func:`print_tables`)."""
     out = Table(
         title=f"{escape(table.title)}  [dim]({escape(table.suite)} · {table.key})[/]",
         title_justify="left",
-        caption=escape("\n".join([*table.notes, *table.footer])),
-        caption_justify="left",
     )
     left = [True, True, *[c.kind == "text" for c in table.columns]]
     for header, is_left in zip(headers(table), left):
@@ -126,9 +125,12 @@ def _cell_style(value: str, delta: bool, best: bool) -> str:
 
 
 def print_tables(tables: Sequence[ReportTable], console: Console) -> None:
-    """Print every table to ``console``."""
+    """Print every table to ``console``, each note and footer line below it whole (a terminal wraps
+    it at its width; a file keeps it on one line), never wrapped to the table's width."""
     for table in tables:
         console.print(rich_table(table))
+        for line in [*table.notes, *table.footer]:
+            console.print(Text(line), soft_wrap=True)
         console.print()
 
 

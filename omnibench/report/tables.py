@@ -14,6 +14,7 @@ A :class:`ReportTable` is format-free data (rows of :class:`Stat` cells); ``rend
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
@@ -29,6 +30,7 @@ from omnibench.report.labels import (
     WITHIN_NOISE,
     plural,
 )
+from omnibench.report.provenance import provenance_line
 from omnibench.report.published import (
     CellKey,
     PublishedRow,
@@ -39,6 +41,7 @@ from omnibench.report.records import SuiteRuns
 
 MEASURED, PUBLISHED, DELTA = "measured", "published", "delta"
 OURS = "omnibench"
+NAME_ROOM = 200  # bytes of a table's file name before its suffix (a name may have 255)
 DELTA_PREFIX = "Δ "
 
 
@@ -119,8 +122,14 @@ class ReportTable:
 
     @property
     def name(self) -> str:
-        """File-name friendly identifier: ``<suite>-<table key>``."""
-        return f"{self.suite}-{self.key}".replace("/", "-")
+        """File-name friendly identifier: ``<suite>-<table key>``; one longer than
+        :data:`NAME_ROOM` is cut and ends in a hash of the whole, so ``.csv`` / ``.png`` files
+        named after it fit the filesystem's 255 bytes."""
+        name = f"{self.suite}-{self.key}".replace("/", "-")
+        if len(name.encode()) <= NAME_ROOM:
+            return name
+        digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+        return f"{name.encode()[: NAME_ROOM - 9].decode(errors='ignore')}-{digest}"
 
     def cell(self, row: Row, column: Column) -> Stat | None:
         """The numeric cell of ``row`` under ``column`` (None for text columns or no value)."""
@@ -341,8 +350,15 @@ def run_footer(runs: SuiteRuns) -> list[str]:
         lines.append(f"Cells of unfinished runs show {DASH}; see: omnibench status {runs.suite}")
     if counts[RunState.STALE]:
         lines.append(
-            f"{plural(counts['stale'], 'stale run')}: annotation files changed since they ran "
-            f"(not shown; omnibench run {runs.suite} reruns them)."
+            f"{plural(counts['stale'], 'stale run')}: annotation files changed since they ran, or "
+            "another revision of their model or protocol computed them "
+            f"(not shown; omnibench status {runs.suite} says why, omnibench run reruns them)."
+        )
+    if counts[RunState.CORRUPT]:
+        lines.append(
+            f"{plural(counts['corrupt'], 'corrupt run')}: a file of the run cannot be read "
+            f"(not shown; omnibench status {runs.suite} says which and where; omnibench rm "
+            f"{runs.suite} --run RUN clears one)."
         )
     if runs.stale:
         lines.append(
@@ -350,4 +366,5 @@ def run_footer(runs: SuiteRuns) -> list[str]:
             "this suite in the store (other --set / --limit "
             "settings, or an older suite file) not shown."
         )
-    return lines
+    made = provenance_line(runs.records)
+    return [*lines, made] if made else lines

@@ -1,0 +1,118 @@
+"""make mutation's selection (tools/mutation_selection.py): one list of modules in pyproject.toml,
+tests found by what they import."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def selection() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "mutation_selection", ROOT / "tools" / "mutation_selection.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("mutation_selection", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_listed_module_has_a_selected_test(selection: ModuleType) -> None:
+    assert selection.uncovered() == []
+    assert all(
+        (ROOT / Path(*m.split("."))).with_suffix(".py").is_file() for m in selection.modules()
+    )
+
+
+def test_every_narrowing_pattern_names_a_function_of_a_listed_module(selection: ModuleType) -> None:
+    assert selection.unknown_functions() == []
+
+
+def test_the_modules_that_decide_a_reported_number_or_a_refusal_are_listed(
+    selection: ModuleType,
+) -> None:
+    listed = set(selection.modules())
+    for module in (
+        "omnibench.engine.metrics",  # top-1 / top-5 / mean-class; mean ± std over splits, subsets
+        "omnibench.report.cells",  # pooling of seeds / samplings, deltas
+        "omnibench.report.stats",  # bootstrap intervals, McNemar
+        "omnibench.report.paired",  # the ≈ mark
+        "omnibench.protocols.leakage",
+        "omnibench.execution.acceptance",
+        "omnibench.protocols.zero_shot",
+        "omnibench.protocols.base_to_novel",
+    ):
+        assert module in listed
+
+
+def _tree(root: Path, files: dict[str, str], listed: list[str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    only = ", ".join(f'"{path}"' for path in listed)
+    (root / "pyproject.toml").write_text(
+        f"[tool.mutmut]\nonly_mutate = [{only}]\n"
+        "[tool.omnibench.mutation.functions]\n"
+        '"omnibench/report/cells.py" = ["pool", "Cell.mean", "gone"]\n'
+    )
+    return root
+
+
+def test_tests_are_found_through_their_package_and_a_split_file_stays_in(
+    selection: ModuleType, tmp_path: Path
+) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "omnibench/__init__.py": "",
+            "omnibench/report/__init__.py": "",
+            "omnibench/report/cells.py": "def pool(): ...\nclass Cell:\n    def mean(self): ...\n",
+            "omnibench/report/build.py": "from omnibench.report.cells import pool\n",
+            "omnibench/report/facade.py": (
+                'import importlib\nM = importlib.import_module("omnibench.report.build")\n'
+            ),
+            "omnibench/cli/__init__.py": "from omnibench.report import build\n",
+            "omnibench/guard.py": "",
+            "tests/test_report.py": "from omnibench.report.build import pool\n",
+            "tests/test_report_split.py": "from omnibench.report.facade import M\n",
+            "tests/test_cli.py": "from omnibench.cli import main\n",
+        },
+        ["omnibench/report/cells.py", "omnibench/guard.py"],
+    )
+    selected = {k: sorted(v) for k, v in selection.selected_tests(root).items()}
+    assert selected == {
+        "tests/test_report.py": ["omnibench.report.cells"],
+        "tests/test_report_split.py": ["omnibench.report.cells"],
+    }
+    assert selection.uncovered(root) == ["omnibench.guard"]
+    assert selection.unknown_functions(root) == ["omnibench.report.cells: gone"]
+    assert selection.mutant_globs(root) == [
+        "omnibench.report.cells.x_pool__*",
+        "omnibench.report.cells.xǁCellǁmean__*",
+        "omnibench.report.cells.x_gone__*",
+        "omnibench.guard.*",
+    ]
+
+
+def test_pytest_option_keeps_only_the_selected_files() -> None:
+    """test_ci.py imports no omnibench module: --mutation-selection leaves it out."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "--mutation-selection"]
+        + ["tests/test_engine_metrics.py", "tests/test_ci.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    files = {line.split("::")[0] for line in run.stdout.splitlines() if "::" in line}
+    assert files == {"tests/test_engine_metrics.py"}, run.stdout + run.stderr
+    assert "deselected" in run.stdout
