@@ -7,7 +7,14 @@
 #                                   each one waited for before what it depends on
 #   slurm/local-cluster.sh status   which daemons run, and sinfo; exit 1 unless all are up
 #   slurm/local-cluster.sh env      print `export SLURM_CONF=...` for the cluster's clients
+#   slurm/local-cluster.sh reconfigure   rewrite the configs from the environment below and
+#                                   apply them to the running cluster (slurmctld restarts)
 #   slurm/local-cluster.sh purge    stop, then delete the state directory (database included)
+#
+# OMNIBENCH_SLURM_MAX_ARRAY_SIZE sets MaxArraySize (default 1001, Slurm's), and
+# OMNIBENCH_SLURM_ENFORCE_LIMITS=1 makes Slurm enforce the associations' limits (MaxSubmitJobs...,
+# set with sacctmgr); both are read by start and reconfigure: tests of what omnibench does at a
+# cluster's limits set them.
 #
 # Everything (configs, munge key and socket, database, spool, logs, pid files) lives in the
 # state directory: $OMNIBENCH_SLURM_STATE, default slurm/.cluster/. Debian 12 ships Slurm 22.05,
@@ -41,6 +48,9 @@ STOP_ORDER=(slurmd slurmctld slurmdbd mariadb munged)
 STOP_WAIT="${OMNIBENCH_SLURM_STOP_WAIT:-30}"
 KILL_WAIT=10
 LOCK_WAIT=600  # a start that is still waiting for its daemons holds the lock this long at most
+MAX_ARRAY_SIZE="${OMNIBENCH_SLURM_MAX_ARRAY_SIZE:-1001}"
+ENFORCE="none"  # what scontrol shows; slurm.conf names only the enforced ones
+[[ "${OMNIBENCH_SLURM_ENFORCE_LIMITS:-0}" == 1 ]] && ENFORCE="associations,limits"
 
 export SLURM_CONF="$STATE/etc/slurm.conf"
 NODE="$(hostname -s)"
@@ -146,6 +156,8 @@ node_line() {
 }
 
 write_configs() {
+  [[ "$MAX_ARRAY_SIZE" =~ ^[0-9]+$ ]] ||
+    die "OMNIBENCH_SLURM_MAX_ARRAY_SIZE must be a whole number, got '$MAX_ARRAY_SIZE'"
   mkdir -p "$STATE"/{etc,run,log,munge,ctld,spool,db}
   chmod 755 "$STATE/munge"  # the socket must be reachable; the key itself is 0600
   local auth="AuthType=auth/munge
@@ -172,6 +184,7 @@ TaskPlugin=task/none
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/slurmdbd
+$([[ "$ENFORCE" == none ]] || echo "AccountingStorageEnforce=$ENFORCE")
 AccountingStorageHost=127.0.0.1
 AccountingStoragePort=$DBD_PORT
 # for the slurmdbd connection this names the munge socket (AuthInfo is not used there)
@@ -186,6 +199,7 @@ KillWait=2
 JobRequeue=1
 ReturnToService=2
 MinJobAge=300
+MaxArraySize=$MAX_ARRAY_SIZE
 InactiveLimit=0
 MailProg=/bin/true
 $(node_line)
@@ -376,6 +390,22 @@ cmd_stop() {
   ((stopped)) || say "not running"
 }
 
+# configured KEY VALUE: the running slurmctld has KEY = VALUE.
+configured() { [[ "$(scontrol show config | sed -n "s/^$1 *= *//p")" == "$2" ]]; }
+
+# Apply the configuration the environment asks for to the running cluster. slurmctld restarts
+# (its jobs are kept in its state): after `scontrol reconfigure`, Slurm 22.05 shows a new
+# MaxArraySize but keeps refusing arrays by the one it started with.
+cmd_reconfigure() {
+  all_up || die "the cluster is not running ($0 start starts it)"
+  write_configs
+  stop_daemon slurmctld >/dev/null || die "slurmctld was not running"
+  start_slurm
+  wait_for "MaxArraySize=$MAX_ARRAY_SIZE" 30 "$STATE/log/slurmctld.log" configured MaxArraySize "$MAX_ARRAY_SIZE"
+  wait_for "AccountingStorageEnforce=$ENFORCE" 30 "$STATE/log/slurmctld.log" configured AccountingStorageEnforce "$ENFORCE"
+  say "reconfigured: MaxArraySize=$MAX_ARRAY_SIZE AccountingStorageEnforce=$ENFORCE"
+}
+
 cmd_status() {
   local d pid rc=0
   for d in munged mariadb slurmdbd slurmctld slurmd; do
@@ -396,11 +426,12 @@ case "${1:-}" in
   stop) lock_state stop; cmd_stop ;;
   status) cmd_status ;;
   env) echo "export SLURM_CONF=$SLURM_CONF" ;;
+  reconfigure) lock_state start; cmd_reconfigure ;;
   purge)
     lock_state stop
     cmd_stop
     rm -rf "$STATE"
     say "removed $STATE"
     ;;
-  *) echo "usage: $0 start|stop|status|env|purge" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|status|env|reconfigure|purge" >&2; exit 2 ;;
 esac

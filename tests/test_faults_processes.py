@@ -28,6 +28,7 @@ from omnibench.cli import main
 from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.execution.claim import read_holder
+from omnibench.execution.run_files import INDEX_FILE, OUTCOMES_FILE
 from omnibench.execution.store import RunStore
 
 EVAL_SUITE = """\
@@ -111,6 +112,9 @@ def test_two_invocations_on_one_store_execute_each_run_exactly_once(
 ) -> None:
     suite_file = write_suite(tmp_path, "pair", epochs=1, seeds=[1, 2, 3])
     store, ids = RunStore(tmp_path / "results"), [s.run_id() for s in load_suite(suite_file).specs]
+    index = store.suite_dir("pair") / INDEX_FILE  # a corrupt index: rebuilt, never believed
+    index.parent.mkdir(parents=True)
+    index.write_text('{"format": 1, "runs": {')
     common = ["--results", str(store.root), *cpu_options(data_root)]
     procs = [spawn("run", str(suite_file), *common, out=tmp_path / f"out{i}.txt") for i in range(2)]
     codes = [proc.wait(600) for proc in procs]
@@ -125,9 +129,22 @@ def test_two_invocations_on_one_store_execute_each_run_exactly_once(
             log.count("omnibench: run pair/") == 1 and log.count("synthetic/test1: top-1") == 1
         )  # not interleaved
         assert read_holder(store.run_dir("pair", run_id)) is None
-    leftovers = [p for p in store.root.rglob(".*") if ".submitit" not in p.parts]
+    caches = {INDEX_FILE, OUTCOMES_FILE}
+    leftovers = [
+        p for p in store.root.rglob(".*") if ".submitit" not in p.parts and p.name not in caches
+    ]
     assert leftovers == [], "temporary files left behind"
     assert all("Traceback" not in out for out in outputs)
+
+    time.sleep(2.5)  # the records are old enough for the index to keep (store_index.RECENT_S)
+    again = [
+        spawn("run", str(suite_file), *common, out=tmp_path / f"again{i}.txt") for i in range(2)
+    ]
+    assert [proc.wait(120) for proc in again] == [0, 0]
+    for i in range(2):
+        assert "nothing to execute" in (tmp_path / f"again{i}.txt").read_text()
+    assert sorted(json.loads(index.read_text())["runs"]) == sorted(ids)  # written whole
+    assert all(store.read_status("pair", run_id).extra["starts"] == 1 for run_id in ids)
 
 
 def test_sigterm_ctrl_c_kill_and_cancel_of_inline_runs_leave_true_states(

@@ -20,6 +20,7 @@ import pytest
 
 from conftest import cpu_options, plant_lock, write_tiny_suite
 from omnibench.cli import main
+from omnibench.config.revisions import computed_by
 from omnibench.config.suite import Suite, load_suite
 from omnibench.execution.store import RunStore, atomic_write_json
 
@@ -54,7 +55,12 @@ def finish(store: RunStore, suite: Suite, index: int, top1: float) -> str:
     """Run ``index`` of ``suite`` done with ``top1``, as a finished run leaves it."""
     spec = suite.specs[index]
     run_dir = store.prepare(suite.name, spec)
-    atomic_write_json(run_dir / "record.json", {"run_id": spec.run_id(), "metrics": {"top1": top1}})
+    record = {
+        "run_id": spec.run_id(),
+        "metrics": {"top1": top1},
+        "computed_by": computed_by({}),  # today's stamp for a record without a spec: not stale
+    }
+    atomic_write_json(run_dir / "record.json", record)
     store.write_status(suite.name, spec.run_id(), "done")
     store.remember_suite(suite.name, suite.path)
     return spec.run_id()

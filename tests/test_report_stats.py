@@ -14,7 +14,7 @@ from omnibench.config.suite import TableSpec, load_suite
 from omnibench.execution.run_files import PREDICTIONS_FILE
 from omnibench.report import stats
 from omnibench.report.build import build_tables
-from omnibench.report.paired import read_outcomes
+from omnibench.report.predictions import read_outcomes
 from omnibench.report.published import Stat
 from omnibench.report.records import SuiteRuns
 from omnibench.report.tables import DELTA, MEASURED, ReportTable, format_stat

@@ -329,3 +329,59 @@ def test_loading_a_suite_imports_no_torch(tmp_path: Path) -> None:
     count, torch_loaded, seconds = out.stdout.split()
     assert (count, torch_loaded) == ("26", "False")
     assert float(seconds) < 0.5
+
+
+SUBSTITUTED = """\
+name: sweep
+description: axes that set one value each, beside axes that change the papers' defaults
+table: {paper_table: null, title: t, layout: grid, rows: [model.name], columns: [dataset],
+        metrics: [top1]}
+base: {protocol: few_shot, model: {backbone: ViT-B-16, pretrained: openai}, optim: {min_lr: 0}}
+seeds: [0, 1, 2]
+grid:
+  - dataset: [hmdb51, ucf101]
+    model.name: [omniclip, xclip]
+    optim.lr: [1.0e-5, 2.0e-5]
+    protocol_options.shots: [2, 16]
+    data_seed: [0, 1]
+  - dataset: [hmdb51]
+    model.options.ratio: [0.125, 0.5]
+    optim.epochs: [1, 3]
+overrides:
+  - when: {model.name: xclip}
+    set: {optim.new_module_lr_mult: 10}
+  - when: {seed: 2}
+    set: {optim.warmup_epochs: 0}
+"""
+
+
+@pytest.mark.parametrize("settings", [[], ["optim.lr=0.1"], ["seed=7", "limit=2"]])
+@pytest.mark.parametrize("name", ["few-shot", "ablation-ratio", "demo", "sweep"])
+def test_substituted_runs_are_the_runs_expanded_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, settings: list[str]
+) -> None:
+    """Runs made by replacing single-value axes (seeds, lr, shots) in an expanded run are the
+    runs a full expansion makes: specs, ids, where each value was set, axes, order."""
+    from omnibench.config import suite_grid
+    from omnibench.config.suite_paths import parse_settings
+
+    (tmp_path / "sweep.yaml").write_text(SUBSTITUTED)
+    source = tmp_path / "sweep.yaml" if name == "sweep" else name
+
+    def loaded() -> list[object]:
+        suite = load_suite(source, parse_settings(settings))
+        specs = [(s.run_id(), s.to_dict(), s.canonical_json()) for s in suite.specs]
+        return [specs, dict(suite.origins), suite.axes, [suite.labels(s) for s in suite.specs]]
+
+    fast = loaded()
+    monkeypatch.setattr(suite_grid, "_substitutable", lambda *args, **kwargs: False)
+    assert loaded() == fast
+
+
+def test_a_substituted_value_that_does_not_fit_fails_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(SUBSTITUTED.replace("name: sweep", "name: bad").replace("2.0e-5]", "-1]"))
+    with pytest.raises(
+        OmniBenchError, match=r"bad\.yaml:10: optim\.lr: must be > 0 .*optim\.lr=-1"
+    ):
+        load_suite(path)

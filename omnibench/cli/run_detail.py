@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.text import Text
 
-from omnibench.cli.run_tables import cell, short_path
+from omnibench.cli.run_tables import cell_text, short_path
 from omnibench.config.suite_paths import flatten
 from omnibench.execution.acceptance import skipped
 from omnibench.execution.train_steps import TrainSteps
@@ -107,7 +107,7 @@ def run_detail_lines(
     if record is not None:
         lines.extend(_record_lines(spec, record))
     lines.append("spec")
-    lines.extend(f"  {path} = {cell(value)}" for path, value in flatten(spec).items())
+    lines.extend(f"  {path} = {cell_text(value)}" for path, value in flatten(spec).items())
     if tail:
         lines.append(f"last {plural(len(tail), 'line')} of the log")
         lines.extend(f"  {line}" for line in tail)

@@ -24,9 +24,10 @@ from omnibench.execution.process import hostname
 from omnibench.execution.run_files import TRAIN_STEPS_FILE
 from omnibench.execution.states import RunState
 from omnibench.execution.store import RunStore
+from omnibench.execution.store_index import Finished, headline
 from omnibench.execution.train_steps import UnreadableStepsError, read_train_steps
 from omnibench.report.chance import AT_CHANCE, DIVERGED, run_at_chance
-from omnibench.report.labels import plural
+from omnibench.report.labels import plural as plural  # the run commands' counts use it
 
 STATE_STYLES: dict[str, str] = {
     RunState.DONE: "green",
@@ -59,7 +60,7 @@ def settings_lines(settings: Mapping[str, Any]) -> list[str]:
     """What ``--set`` / ``--limit`` changed in every run, for ``--dry-run`` and the summary."""
     if not settings:
         return []
-    shown = ", ".join(f"{path}={cell(value)}" for path, value in settings.items())
+    shown = ", ".join(f"{path}={cell_text(value)}" for path, value in settings.items())
     lines = [f"set in every run (part of its spec and id): {shown}"]
     if settings.get("limit") is not None:
         lines.append(
@@ -84,8 +85,8 @@ def column_title(path: str) -> str:
     return parts[-2] if parts[-1] == "name" and len(parts) > 1 else parts[-1]
 
 
-def cell(value: Any) -> str:
-    """A spec value as a table cell."""
+def cell_text(value: Any) -> str:
+    """A value as a table cell: ``–`` for none, lists as ``[a,b]``."""
     if value is None:
         return "–"
     if isinstance(value, (list, tuple)):
@@ -96,23 +97,23 @@ def cell(value: Any) -> str:
 def top1(record: Mapping[str, Any] | None) -> str:
     """The run's headline top-1 (mean over splits where there are several), marked when the run
     ended at chance (:mod:`omnibench.report.chance`) and when it was limited."""
-    metrics = (record or {}).get("metrics") or {}
-    value = metrics.get("top1_mean", metrics.get("top1"))
-    if not isinstance(value, (int, float)):
+    return top1_text(*headline(record or {}), run_at_chance(record))
+
+
+def top1_text(value: float | None, limit: int | None, at_chance: bool = False) -> str:
+    """A headline top-1 (:func:`top1`) as shown; empty without one."""
+    if value is None:
         return ""
-    limit = ((record or {}).get("spec") or {}).get("limit")
     return (
         f"{value:.2f}"
-        + (f" {AT_CHANCE}" if run_at_chance(record) else "")
+        + (f" {AT_CHANCE}" if at_chance else "")
         + (f" (limit {limit})" if limit is not None else "")
     )
 
 
-def result_text(store: RunStore, suite: str, run_id: str, state: str, record: Any) -> str:
-    """What the top-1 column shows: :func:`top1` of a finished run; "diverged" for a failed one
+def diverged_text(store: RunStore, suite: str, run_id: str, state: str) -> str:
+    """What the top-1 column shows for a run that did not finish: "diverged" for a failed one
     whose training loss stopped being finite (its ``train_steps.json``)."""
-    if record is not None:
-        return top1(record)
     if state not in (RunState.FAILED, RunState.DEAD):
         return ""
     try:
@@ -123,6 +124,20 @@ def result_text(store: RunStore, suite: str, run_id: str, state: str, record: An
 
 
 WHOLE = ("suite", "run", "state", "action", "job", "top-1")  # what users act on: never cut
+
+
+def _done_facts(
+    store: RunStore, suite: str, run_id: str, state: str, finished: Finished | None
+) -> tuple[str, Skipped]:
+    """A run's top-1 text (:func:`top1` when done, :func:`diverged_text` else) and skipped videos
+    (``finished``: what the store's index read from its record; else the record is read)."""
+    if state != RunState.DONE:
+        return diverged_text(store, suite, run_id, state), Skipped()
+    if finished is not None:
+        top = top1_text(finished.top1, finished.limit, finished.at_chance)
+        return top, Skipped(**finished.skipped)
+    record = store.read_record(suite, run_id)
+    return top1(record), skipped(record)
 
 
 def run_table(title: str, headers: Sequence[str]) -> Table:
@@ -173,7 +188,10 @@ def plan_table(
         if marks is not None and marks.get(plan.run_id):
             action.append(f"; {marks[plan.run_id]}", style="yellow")
         table.add_row(
-            plan.run_id, *[cell(labels.get(c)) for c in columns], state_text(plan.state), action
+            plan.run_id,
+            *[cell_text(labels.get(c)) for c in columns],
+            state_text(plan.state),
+            action,
         )
     return table
 
@@ -182,11 +200,8 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
     """Each run's state, Slurm job (when any has one), top-1 and, when any run skipped broken
     videos, how many of how many; errors and logs go below (:func:`run_notes`)."""
     columns = label_columns(suite, plans)
-    records = {
-        p.run_id: store.read_record(suite.name, p.run_id) if p.state == RunState.DONE else None
-        for p in plans
-    }
-    skips = {run_id: skipped(record).text() for run_id, record in records.items()}
+    done = {p.run_id: _done_facts(store, suite.name, p.run_id, p.state, p.finished) for p in plans}
+    skips = {run_id: counts.text() for run_id, (_, counts) in done.items()}
     with_jobs = any(p.status is not None and p.status.job_id for p in plans)
     with_skips = any(skips.values())
     table = run_table(
@@ -206,10 +221,10 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
         skip = [Text(skips[plan.run_id], style="yellow")] if with_skips else []
         table.add_row(
             plan.run_id,
-            *[cell(labels.get(c)) for c in columns],
+            *[cell_text(labels.get(c)) for c in columns],
             state_text(plan.state),
             *job,
-            result_text(store, suite.name, plan.run_id, plan.state, records[plan.run_id]),
+            done[plan.run_id][0],
             *skip,
         )
     return table
@@ -218,14 +233,21 @@ def summary_table(suite: Suite, plans: Sequence[PlannedRun], store: RunStore, ti
 NOTED = (RunState.FAILED, RunState.STALE, RunState.DEAD, RunState.CORRUPT)  # a note says why
 
 
-def plan_notes(store: RunStore, suite: Suite, plans: Sequence[PlannedRun]) -> list[Text]:
-    """Below a ``--dry-run`` table: why each dead or corrupt run is so, who holds each held run."""
-    rows = [
-        stored_run_row(store, suite.name, p.run_id, p.state, p.status, p.reason)
-        for p in plans
-        if p.state in (RunState.DEAD, RunState.CORRUPT) or p.action == "held"
+def plan_notes(
+    store: RunStore, suite: Suite, plans: Sequence[PlannedRun], limit: int | None = None
+) -> list[Text]:
+    """Below a ``--dry-run`` table: why each dead or corrupt run is so, who holds each held run
+    (``limit``: of the first so many, then how many more there are)."""
+    flagged = [
+        p for p in plans if p.state in (RunState.DEAD, RunState.CORRUPT) or p.action == "held"
     ]
-    return run_notes(rows, str(store.root / suite.name))[:-1] if rows else []
+    shown = flagged if limit is None else flagged[:limit]
+    rows = [stored_run_row(store, suite.name, p.run_id, p.state, p.status, p.reason) for p in shown]
+    lines = run_notes(rows, str(store.root / suite.name))[:-1] if rows else []
+    if len(flagged) > len(shown):
+        more = f"... and {len(flagged) - len(shown)} more dead, corrupt or held runs"
+        lines.append(Text(f"{more} (every run: omnibench status SUITE --json)", style="dim"))
+    return lines
 
 
 def run_notes(rows: Sequence[Mapping[str, Any]], folder: str) -> list[Text]:
@@ -314,45 +336,49 @@ def skipped_text(row: Mapping[str, Any]) -> str:
 
 
 def stored_run_row(
-    store: RunStore, suite: str, run_id: str, state: str, status: Any, reason: str | None = None
+    store: RunStore,
+    suite: str,
+    run_id: str,
+    state: str,
+    status: Any,
+    reason: str | None = None,
+    finished: Finished | None = None,
 ) -> dict[str, Any]:
     """A plain dict describing one stored run (for tables and ``--json``); ``reason``: why a record
-    does not count."""
-    try:
-        spec = flatten(store.read_spec(suite, run_id) or {})
-    except CorruptFileError:  # the state says so
-        spec = {}
-    record = store.read_record(suite, run_id) if state == RunState.DONE else None
+    does not count; ``finished``: what its record says, when the store's index told it."""
+    top, counts = _done_facts(store, suite, run_id, state, finished)
+    protocol, dataset, model = _spec_cells(store, suite, run_id, finished)
     holder = run_holder(store, suite, run_id) if state != RunState.DONE else None
     return {
         "suite": suite,
         "run_id": run_id,
-        "protocol": cell(spec.get("protocol")),
-        "dataset": cell(spec.get("dataset")),
-        "model": cell(leaf_value(spec, "model.name")),
+        "protocol": protocol,
+        "dataset": dataset,
+        "model": model,
         "state": state,
         "job_id": status.job_id if status else None,
         "updated": status.updated if status else None,
         "error": reason or (status.error if status else None),
         "log": str(store.log_path(suite, run_id)),
-        "top1": result_text(store, suite, run_id, state, record),
-        "skipped": dataclasses.asdict(skipped(record)),
+        "top1": top,
+        "skipped": dict(finished.skipped) if finished else dataclasses.asdict(counts),
         "holder": str(holder) if holder is not None else None,
         "holder_here": holder is not None and holder.process.host == hostname(),
     }
 
 
-def print_runs(
-    console: Console,
-    suite: Suite,
-    plans: Sequence[PlannedRun],
-    store: RunStore,
-    rows: Sequence[dict],
-) -> None:
-    """The runs' table, their counts and folder, the suite's settings and the runs' notes."""
-    title = f"{suite.name}: {plural(len(plans), 'run')}"
-    print_table(console, summary_table(suite, plans, store, title))
-    folder = store.root / suite.name
-    console.print(counts_line([p.state for p in plans]), f"  results: {folder}", soft_wrap=True)
-    for line in [*settings_lines(suite.settings), *run_notes(rows, str(folder))]:
-        console.print(line, soft_wrap=True)
+def _spec_cells(
+    store: RunStore, suite: str, run_id: str, finished: Finished | None
+) -> tuple[str, str, str]:
+    """A run's protocol, dataset and model as cells: from the store's index when it told them,
+    else from ``spec.json`` (none from a corrupt one: the run's state says so)."""
+    if finished is not None:
+        spec = {"protocol": finished.spec["protocol"], "dataset": finished.spec["dataset"]}
+        model = finished.spec["model"]
+    else:
+        try:
+            spec = flatten(store.read_spec(suite, run_id) or {})
+        except CorruptFileError:
+            spec = {}
+        model = leaf_value(spec, "model.name")
+    return cell_text(spec.get("protocol")), cell_text(spec.get("dataset")), cell_text(model)

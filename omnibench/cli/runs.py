@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from omnibench.cli import checks
+from omnibench.cli import checks, run_groups
 from omnibench.cli import run_tables as tables
 from omnibench.cli.options import DataRoot, Force, Limit, Results, Settings, suite_settings
 from omnibench.cli.suite_progress import SuiteProgress, run_labels
@@ -228,10 +228,14 @@ def _run(
     if dry_run:
         marks = {p.run_id: checks.undeclared_mark(p.spec, undeclared) for p in plans}
         title = f"{suite.name}: {tables.plural(len(plans), 'run')} (dry run)"
-        tables.print_table(
-            console, tables.plan_table(suite, plans, title, {k: v for k, v in marks.items() if v})
-        )
-        notes = tables.plan_notes(store, suite, plans)
+        noted = {k: v for k, v in marks.items() if v}
+        many = run_groups.grouped(len(plans))
+        if many:
+            table = run_groups.plan_table(suite, plans, f"{title}, by table cell", noted)
+        else:
+            table = tables.plan_table(suite, plans, title, noted)
+        tables.print_table(console, table)
+        notes = tables.plan_notes(store, suite, plans, run_groups.MAX_NOTES if many else None)
         for line in [*tables.settings_lines(suite.settings), *notes]:
             console.print(line, soft_wrap=True)
         console.print(
@@ -269,7 +273,7 @@ def _execute_and_summarize(
     except NoSpaceError:  # the runs' true states, then the disk (one line, exit 2)
         _summarize(suite, plans, store)
         raise
-    final = _summarize(suite, plans, store)
+    final = _summarize(suite, plans, store, again=bool(todo))
     if not todo:
         console.print(
             "nothing to execute: every selected run is done, queued, held or corrupt "
@@ -280,15 +284,13 @@ def _execute_and_summarize(
         raise typer.Exit(1)
 
 
-def _summarize(suite: Suite, plans: list[PlannedRun], store: RunStore) -> list[PlannedRun]:
+def _summarize(
+    suite: Suite, plans: list[PlannedRun], store: RunStore, again: bool = True
+) -> list[PlannedRun]:
     """Print every selected run's state, job and top-1, then the failures and logs; return the fresh
-    states."""
-    final = plan_runs(suite.name, [p.spec for p in plans], store)
-    rows = [
-        tables.stored_run_row(store, suite.name, p.run_id, p.state, p.status, p.reason)
-        for p in final
-    ]
-    tables.print_runs(console, suite, final, store, rows)
+    states (``again``: read the store again; else ``plans`` are fresh)."""
+    final = plan_runs(suite.name, [p.spec for p in plans], store) if again else plans
+    run_groups.print_runs(console, suite, final, store)
     return final
 
 

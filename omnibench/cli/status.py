@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from omnibench.cli import checks
+from omnibench.cli import checks, run_groups
 from omnibench.cli import run_tables as tables
 from omnibench.cli.options import (
     DataRoot,
@@ -32,7 +32,7 @@ from omnibench.cli.run_detail import run_detail_lines, training_line
 from omnibench.cli.runs import ls_app
 from omnibench.errors import CorruptFileError, OmniBenchError
 from omnibench.execution.cancel import cancel_runs
-from omnibench.execution.plan import find_suite, judged_state, plan_runs
+from omnibench.execution.plan import find_suite, judged_state, plan_runs, survey
 from omnibench.execution.run_files import TRAIN_STEPS_FILE
 from omnibench.execution.runlog import linked_log
 from omnibench.execution.states import RunState
@@ -105,16 +105,14 @@ def _show_suite(
 ) -> None:
     loaded = find_suite(name, store, settings)
     plans = plan_runs(loaded.name, loaded.specs, store)
-    rows = [
-        tables.stored_run_row(store, loaded.name, p.run_id, p.state, p.status, p.reason)
-        for p in plans
-    ]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        echo_json_list(
+            tables.stored_run_row(store, loaded.name, p.run_id, *p.judged) for p in plans
+        )
         return
-    tables.print_runs(console, loaded, plans, store, rows)
+    run_groups.print_runs(console, loaded, plans, store)
     known = {p.run_id for p in plans}
-    extra = [run.run_id for run in store.iter_runs(loaded.name) if run.run_id not in known]
+    extra = [run_id for run_id in store.run_ids(loaded.name) if run_id not in known]
     if extra:
         console.print(
             f"[dim]{tables.plural(len(extra), 'other stored run')} "
@@ -128,28 +126,40 @@ def _show_suite(
 
 def _show_store(store: RunStore, suite: str | None, as_json: bool) -> None:
     rows = []
-    for stored in store.iter_runs(suite):
-        rows.append(
-            tables.stored_run_row(
-                store,
-                stored.suite,
-                stored.run_id,
-                *judged_state(store, stored.suite, stored.run_id),
-            )
-        )
+    for name in [suite] if suite is not None else store.suites():
+        run_ids = store.run_ids(name)
+        judged = survey(store, name, run_ids)
+        rows += [tables.stored_run_row(store, name, run_id, *judged[run_id]) for run_id in run_ids]
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        echo_json_list(rows)
     elif not rows:
         console.print(f"no runs in {store.root}")
     else:
-        tables.print_table(console, tables.store_table(rows, tables.plural(len(rows), "run")))
+        folder = str(store.root / (suite or "<suite>"))
+        title = tables.plural(len(rows), "run")
+        if run_groups.grouped(len(rows)):
+            tables.print_table(console, run_groups.store_table(rows, f"{title}, grouped"))
+            notes = run_groups.capped_notes(rows, folder)
+        else:
+            tables.print_table(console, tables.store_table(rows, title))
+            notes = tables.run_notes(rows, folder)
         console.print(
             tables.counts_line([r["state"] for r in rows]),
             f"  results: {store.root}",
             soft_wrap=True,
         )
-        for line in tables.run_notes(rows, str(store.root / (suite or "<suite>"))):
+        for line in notes:
             console.print(line, soft_wrap=True)
+
+
+def echo_json_list(items: Iterable[Any]) -> None:
+    """Print ``items`` as ``json.dumps(list(items), indent=2)`` does, one item at a time."""
+    first = True
+    for item in items:
+        text = "\n".join(f"  {line}" for line in json.dumps(item, indent=2).splitlines())
+        typer.echo(("[\n" if first else ",\n") + text, nl=False)
+        first = False
+    typer.echo("[]" if first else "\n]")
 
 
 def resolve_run(store: RunStore, suite: str, prefix: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from omnibench.cli.run_tables import top1
 from omnibench.errors import OmniBenchError
+from omnibench.execution.run_files import STATUS_FILE
 from omnibench.execution.states import RunState
 from omnibench.execution.store import RunStore
 
@@ -45,6 +47,9 @@ class _Run:
         0,
         None,
     )  # (starts, updated) of its status when watching began
+    seen: tuple[int, int, int] | None = (
+        None  # its status file when last looked at (unchanged: skip)
+    )
 
 
 class SuiteProgress:
@@ -68,6 +73,7 @@ class SuiteProgress:
         )  # captured now: runs later redirect sys.stdout to their logs
         self.began = time.monotonic()
         self.stopped = threading.Event()
+        self.started = 0  # runs seen starting so far
         self.looking = threading.Lock()  # one look at a time: the thread's, or the launch's
         self.display: Progress | None = None
         self.task: TaskID | None = None
@@ -121,7 +127,15 @@ class SuiteProgress:
 
     def _look(self, run: _Run) -> None:
         """A run counts once its status changed since watching began (a failure of an earlier
-        invocation does not)."""
+        invocation does not). A status file that did not change since the last look is not read
+        (a campaign watches thousands)."""
+        try:
+            stat = os.stat(self.store.run_dir(self.suite, run.run_id) / STATUS_FILE)
+            seen = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        except OSError:
+            seen = None
+        if seen is not None and seen == run.seen:
+            return
         try:
             status = self.store.read_status(self.suite, run.run_id)
             done = (
@@ -131,6 +145,7 @@ class SuiteProgress:
             )
         except OmniBenchError:  # a status being replaced: look again at the next poll
             return
+        run.seen = seen
         if status is None or (int(status.extra.get("starts", 0)), status.updated) == run.before:
             return
         if status.state == RunState.RUNNING and run.started is None:
@@ -143,7 +158,8 @@ class SuiteProgress:
 
     def _start(self, run: _Run) -> None:
         run.started = time.monotonic()
-        run.number = sum(r.started is not None for r in self.runs)
+        self.started += 1
+        run.number = self.started
         self._line(f"[{run.number}/{len(self.runs)}] start {self.suite}/{run.run_id}{run.label}")
 
     def _end(self, run: _Run, error: str | None) -> None:
@@ -165,7 +181,7 @@ class SuiteProgress:
 
     def status(self) -> str:
         """``run 3/8 · 2 done · 0 failed · ETA 1:02:03``."""
-        started = sum(run.started is not None for run in self.runs)
+        started = self.started
         counts = {
             state: sum(run.state == state for run in self.runs)
             for state in (RunState.DONE, RunState.FAILED)

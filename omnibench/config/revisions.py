@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -48,6 +50,20 @@ def stale_reason(record: Mapping[str, Any]) -> str | None:
     if not isinstance(recorded, Mapping):
         return NO_RECORD
     return changed(recorded, computed_by(record.get("spec") or {}))
+
+
+def revisions_stamp() -> str:
+    """A digest of what :func:`computed_by` resolves today for every declared model and protocol
+    (revision, option defaults): verdicts kept under one stamp are void under another."""
+    today = {
+        kind: {name: _part(name, facts(name), {}) for name in registry}
+        for kind, registry, facts in (
+            ("model", DECLARED, _model_facts),
+            ("protocol", PROTOCOLS, _protocol_facts),
+        )
+    }
+    text = json.dumps(today, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def changed(recorded: Mapping[str, Any], now: Mapping[str, Any]) -> str | None:

@@ -10,6 +10,7 @@ that the model / protocol registers (see :func:`validate_options`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -26,6 +27,8 @@ AUGMENTS = ("fused", "stepwise")  # omnibench's fast training augmentation, or t
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SEED_END = 2**63  # seeds are in [0, SEED_END)
 DEFAULT_MAX_SKIPPED = 0.01  # share of a split's videos that may be skipped as broken
+_PLAIN = "_plain_form"  # where a spec keeps its plain data (see _plain)
+_SCALARS = (str, int, float, bool, type(None))
 
 
 class SpecError(OmniBenchError):
@@ -140,6 +143,16 @@ class RunSpec:
         for key in ("seed", "data_seed"):  # what numpy's and torch's generators take
             _check(0 <= getattr(self, key) < SEED_END, key, "must be an integer in [0, 2**63)")
 
+    # A spec is frozen: its canonical JSON and id are computed once (suites of thousands of runs
+    # ask for them many times).
+    @functools.cached_property
+    def _canonical(self) -> str:
+        return json.dumps(identity(_plain(self)), sort_keys=True, separators=(",", ":"))
+
+    @functools.cached_property
+    def _run_id(self) -> str:
+        return hashlib.sha256(self._canonical.encode()).hexdigest()[:12]
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of every field (options as ordinary dicts)."""
         return json.loads(json.dumps(_plain(self)))
@@ -147,11 +160,24 @@ class RunSpec:
     def canonical_json(self) -> str:
         """Canonical JSON text of :func:`identity`: sorted keys, no whitespace; the basis of
         :meth:`run_id`."""
-        return json.dumps(identity(_plain(self)), sort_keys=True, separators=(",", ":"))
+        return self._canonical
 
     def run_id(self) -> str:
         """A 12-hex-digit hash of the canonical spec: the run's identity in the store."""
-        return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:12]
+        return self._run_id
+
+    def value_at(self, path: str) -> Any:
+        """The plain value (as in :meth:`to_dict`) at a dotted spec path; None where there is
+        none."""
+        node: Any = _plain(self)
+        for part in path.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        return json.loads(json.dumps(node)) if isinstance(node, (dict, list)) else node
+
+    def with_value(self, path: str, value: Any) -> RunSpec:
+        """A copy with the leaf at ``path`` (a field, or a key of a mapping field) set to
+        ``value``, checked as :meth:`from_dict` checks it; SpecError when it does not fit."""
+        return _with_value(self, path.split("."), value)
 
     def dataset_fields(self) -> tuple[tuple[str, str], ...]:
         """``(spec path, dataset)`` of every dataset the run reads: its own, then its zero-shot
@@ -213,14 +239,54 @@ def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mapping -> {dotted path: leaf}; an empty mapping is a leaf."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, path + "."))
+        else:
+            flat[path] = value
+    return flat
+
+
 def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping):
+    """Plain data (dicts, lists, scalars) of a spec or a value in it. A spec's is computed once and
+    shared by the copies that reuse its parts (:meth:`RunSpec.with_value`): never mutate it."""
+    if type(value) in _SCALARS:
+        return value
+    if hasattr(type(value), "__dataclass_fields__"):
+        memo = vars(value)  # a frozen dataclass: its fields never change
+        if _PLAIN not in memo:
+            memo[_PLAIN] = {f: _plain(getattr(value, f)) for f in _fields(type(value))[1]}
+        return memo[_PLAIN]
+    if isinstance(value, (dict, types.MappingProxyType, Mapping)):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+def _with_value(node: Any, parts: list[str], value: Any) -> Any:
+    hints, fields = _fields(type(node))
+    head, rest = parts[0], parts[1:]
+    if head not in fields:
+        raise SpecError(f"unknown key '{head}'")
+    current = getattr(node, head)
+    if not rest:
+        new = coerce(value, hints[head], head)
+    elif dataclasses.is_dataclass(current):
+        new = _with_value(current, rest, value)
+    elif isinstance(current, Mapping) and len(rest) == 1:
+        new = {**current, rest[0]: value}
+    else:
+        raise SpecError(f"{'.'.join(parts)}: not a field of the spec")
+    changed = dataclasses.replace(node, **{head: new})
+    plain = vars(node).get(_PLAIN)
+    if plain is not None:  # the copy's plain data: the original's with one field changed
+        vars(changed)[_PLAIN] = {**plain, head: _plain(getattr(changed, head))}
+    return changed
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -234,6 +300,16 @@ def _check_choice(value: str, choices: tuple[str, ...], key: str) -> None:
         raise SpecError(f"{key}: '{value}' is not one of {', '.join(choices)}{hint}")
 
 
+def _fields(cls: Any) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """The resolved type hints and the fields of a dataclass (resolving hints is slow)."""
+    return _class_fields(cls)
+
+
+@functools.cache
+def _class_fields(cls: type) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    return typing.get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls)}
+
+
 def _build(cls: type, data: Mapping[str, Any], where: str, prefix: str) -> Any:
     """Construct dataclass ``cls`` from ``data``, recursing into nested dataclass fields."""
     if not isinstance(data, Mapping):
@@ -241,8 +317,7 @@ def _build(cls: type, data: Mapping[str, Any], where: str, prefix: str) -> Any:
             f"{where}: '{prefix.rstrip('.') or 'spec'}' "
             f"must be a mapping, got {type(data).__name__}"
         )
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints, fields = _fields(cls)
     for key in data:
         if key not in fields:
             raise SpecError(

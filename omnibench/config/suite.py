@@ -36,8 +36,6 @@ from omnibench.config.suite_paths import (
     Leaves,
     SuiteError,
     check_keys,
-    flatten,
-    leaf_value,
     mapping_at,
     origin_of,
     string_at,
@@ -93,8 +91,7 @@ class Suite:
 
     def labels(self, spec: RunSpec) -> dict[str, Any]:
         """The values of :attr:`axes` for ``spec``: what tells this run apart from the others."""
-        flat = flatten(spec.to_dict())
-        return {axis: leaf_value(flat, axis) for axis in self.axes}
+        return {axis: spec.value_at(axis) for axis in self.axes}
 
     def where(self, spec: RunSpec, path: str) -> str:
         """``file:line`` (or ``--set ...``) that set ``path`` (or its nearest relative) for

@@ -5,14 +5,17 @@ Each leaf keeps the ``file:line`` (or ``--set``) that set it."""
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from omnibench.config.defaults import MissingDefaultsError, flat_defaults
 from omnibench.config.spec import RunSpec, SpecError
 from omnibench.config.suite_paths import (
     Leaves,
+    Override,
     SuiteError,
     check_path,
     effective_value,
@@ -38,24 +41,48 @@ def _grids(
         yield ("grid",), mapping_at(doc, grid, ("grid",))
 
 
-def _grid_points(doc: LocatedYaml, data: Mapping[str, Any]) -> Iterator[Leaves]:
-    """Every grid point as path -> (value, line of the axis)."""
-    for keys, grid in _grids(doc, data):
-        axes = []
+Point = tuple[Leaves, tuple[Any, ...], tuple[str, ...]]
+
+
+def _grid_points(
+    doc: LocatedYaml, data: Mapping[str, Any], free: Callable[[str, list[Any]], bool]
+) -> Iterator[Point]:
+    """Every grid point as path -> (value, line of the axis), with the key of the runs that differ
+    from it only in ``free`` axes (see :func:`_substitutable`) and those axes' paths."""
+    for index, (keys, grid) in enumerate(_grids(doc, data)):
+        axes: list[list[tuple[str, Any, str | None]]] = []
         for path, values in grid.items():
             where = doc.where(*keys, path)
             check_path(str(path), where)
             if not isinstance(values, list) or not values:
                 raise SuiteError(f"{where}: grid axis '{path}' must be a non-empty list of values")
-            duplicates = [v for i, v in enumerate(values) if v in values[:i]]
-            if duplicates:
-                raise SuiteError(f"{where}: grid axis '{path}' lists {duplicates[0]!r} twice")
+            twice = _first_duplicate(values)
+            if twice is not None:
+                raise SuiteError(f"{where}: grid axis '{path}' lists {values[twice]!r} twice")
             axes.append(
                 [(str(path), value, doc.where(*keys, path, i)) for i, value in enumerate(values)]
             )
-        seeds: Sequence[tuple[str, int, str | None] | None] = _seeds(doc, data, grid)
-        for point, seed in itertools.product(itertools.product(*axes), seeds or [None]):
-            yield {path: (value, line) for path, value, line in (*point, *([seed] if seed else []))}
+        seeds = _seeds(doc, data, grid)
+        axes += [seeds] if seeds else []
+        fixed = [i for i, axis in enumerate(axes) if not free(axis[0][0], [v for _, v, _ in axis])]
+        paths = tuple(axis[0][0] for i, axis in enumerate(axes) if i not in fixed)
+        for combo in itertools.product(*(range(len(axis)) for axis in axes)):
+            point = {axes[a][i][0]: (axes[a][i][1], axes[a][i][2]) for a, i in enumerate(combo)}
+            yield point, (index, *(combo[a] for a in fixed)), paths
+
+
+def _first_duplicate(values: list[Any]) -> int | None:
+    """The index of the first value that an earlier one equals (None: all distinct)."""
+    seen: set[Any] = set()
+    for index, value in enumerate(values):
+        try:
+            if value in seen:
+                return index
+            seen.add(value)
+        except TypeError:  # unhashable (a list, a mapping): compare with every earlier value
+            if value in values[:index]:
+                return index
+    return None
 
 
 def _seeds(
@@ -93,29 +120,71 @@ def grid_paths(data: Mapping[str, Any]) -> list[str]:
     )
 
 
-def expand_runs(
-    doc: LocatedYaml, data: Mapping[str, Any], settings: Leaves
-) -> list[tuple[RunSpec, dict[str, str | None]]]:
+# What the papers' defaults of a run depend on (with_paper_defaults): an axis over one of these
+# changes more of a run than its own value.
+DEFAULT_INPUTS = ("protocol", "dataset", "model.name", "model.options")
+Run = tuple[RunSpec, dict[str, str | None]]  # a spec and where each of its values was set
+
+
+def expand_runs(doc: LocatedYaml, data: Mapping[str, Any], settings: Leaves) -> list[Run]:
     """Every run: grid point over base, the command-line settings, matching overrides, settings
-    again."""
+    again. A run that differs from one already expanded only in axes that set one value each
+    (seeds, most often) is that run with those values replaced: the same spec, made in a fraction
+    of the time."""
     base = _leaves(doc, mapping_at(doc, data.get("base", {}), ("base",)), ("base",))
     overrides = parse_overrides(doc, data.get("overrides"))
-    runs: dict[str, tuple[RunSpec, dict[str, str | None]]] = {}
-    for point in _grid_points(doc, data):
-        leaves = dict(base)
-        for path, (value, origin) in [*point.items(), *settings.items()]:
-            set_path(leaves, path, value, origin)
-        for override in [o for o in overrides if o.matches(_with_defaults(doc, leaves))]:
-            override.apply(leaves)
-        for path, (value, origin) in settings.items():  # the command line wins over the overrides
-            set_path(leaves, path, value, origin)
-        leaves = _with_defaults(doc, leaves)
-        spec = _build_spec(doc, leaves, point)
-        origins = {"": doc.where("base")} | {p: origin for p, (_, origin) in leaves.items()}
-        runs.setdefault(spec.run_id(), (spec, origins))
+    free = functools.partial(_substitutable, overrides=overrides, settings=settings)
+    runs: dict[str, Run] = {}
+    templates: dict[tuple[Any, ...], Run] = {}
+    for point, key, paths in _grid_points(doc, data, free):
+        run = _substituted(templates[key], point, paths) if key in templates else None
+        if run is None:
+            run = _expand_point(doc, base, point, overrides, settings)
+            templates.setdefault(key, run)
+        runs.setdefault(run[0].run_id(), run)
     for override in overrides if not settings else ():  # a --set may leave an override without runs
         override.check_used()
     return list(runs.values())
+
+
+def _expand_point(
+    doc: LocatedYaml, base: Leaves, point: Leaves, overrides: list[Override], settings: Leaves
+) -> Run:
+    """One grid point's run, expanded from the suite (see :func:`expand_runs`)."""
+    leaves = dict(base)
+    for path, (value, origin) in [*point.items(), *settings.items()]:
+        set_path(leaves, path, value, origin)
+    before = _with_defaults(doc, leaves) if overrides else leaves
+    for override in [o for o in overrides if o.matches(before)]:
+        override.apply(leaves)
+    for path, (value, origin) in settings.items():  # the command line wins over the overrides
+        set_path(leaves, path, value, origin)
+    leaves = _with_defaults(doc, leaves)
+    spec = _build_spec(doc, leaves, point)
+    return spec, {"": doc.where("base")} | {p: origin for p, (_, origin) in leaves.items()}
+
+
+def _substitutable(
+    path: str, values: list[Any], overrides: list[Override], settings: Leaves
+) -> bool:
+    """Whether an axis only sets its own value in a run: no mapping (which merges), nothing the
+    defaults depend on, no path an override matches or sets, nor one the command line sets."""
+    fixed = [*DEFAULT_INPUTS, *settings, *(p for o in overrides for p in (*o.when, *o.set))]
+    return not any(isinstance(v, Mapping) for v in values) and not any(
+        path == p or path.startswith(p + ".") or p.startswith(path + ".") for p in fixed
+    )
+
+
+def _substituted(template: Run, point: Leaves, paths: tuple[str, ...]) -> Run | None:
+    """``template``'s run with the values of ``paths`` taken from ``point``; None when a value does
+    not fit the spec (expanding the point names the error)."""
+    spec, origins = template
+    try:
+        for path in paths:
+            spec = spec.with_value(path, point[path][0])
+    except (SpecError, TypeError, ValueError):
+        return None
+    return spec, {**origins, **{path: point[path][1] for path in paths}}
 
 
 def _with_defaults(doc: LocatedYaml, leaves: Leaves) -> Leaves:
@@ -146,11 +215,15 @@ def with_paper_defaults(leaves: Leaves) -> Leaves:
         if p.startswith("model.options.")
     }
     empty = {p for p, (v, _) in leaves.items() if v == {}}  # ``options: {}`` sets nothing
+    taken = leaves.keys() - empty
+    above = {".".join(p.split(".")[:end]) for p in taken for end in range(1, p.count(".") + 1)}
     merged: Leaves = {}
-    for path, value in flat_defaults(protocol, dataset, model, options).items():
-        if not any(
-            p == path or p.startswith(path + ".") or path.startswith(p + ".")
-            for p in leaves.keys() - empty
+    for path, value in _run_defaults(protocol, dataset, model, options):
+        parts = path.split(".")  # the suite sets this path, a path below it, or one above it
+        if not (
+            path in taken
+            or path in above
+            or any(".".join(parts[:end]) in taken for end in range(1, len(parts)))
         ):
             merged[path] = (value, None)
     kept = {
@@ -159,6 +232,25 @@ def with_paper_defaults(leaves: Leaves) -> Leaves:
         if not (p in empty and any(m.startswith(p + ".") for m in merged))
     }
     return {**merged, **kept}
+
+
+def _run_defaults(
+    protocol: str, dataset: str, model: str, options: Mapping[str, Any]
+) -> tuple[tuple[str, Any], ...]:
+    """:func:`flat_defaults` as (path, value) pairs, computed once per distinct setting (a suite
+    of thousands of runs has a few)."""
+    try:
+        key = json.dumps(options, sort_keys=True)
+    except (TypeError, ValueError):  # a value JSON cannot hold: the spec check names it
+        return tuple(flat_defaults(protocol, dataset, model, options).items())
+    return _cached_defaults(protocol, dataset, model, key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_defaults(
+    protocol: str, dataset: str, model: str, options: str
+) -> tuple[tuple[str, Any], ...]:
+    return tuple(flat_defaults(protocol, dataset, model, json.loads(options)).items())
 
 
 def _leaves(doc: LocatedYaml, data: Mapping[str, Any], keys: tuple[Any, ...]) -> Leaves:
@@ -184,9 +276,12 @@ def _build_spec(doc: LocatedYaml, leaves: Leaves, point: Leaves) -> RunSpec:
 
 def varying_paths(specs: tuple[RunSpec, ...], grid_paths: list[str]) -> tuple[str, ...]:
     """Leaf paths under the grid axes whose value differs between runs, in grid order."""
-    flats = [{p: v for p, v in flatten(spec.to_dict()).items() if v != {}} for spec in specs]
+    flats = [_leaves_under(spec, grid_paths) for spec in specs]
     paths = set().union(*flats) if flats else set()
-    varying = {p for p in paths if len({repr(f.get(p)) for f in flats}) > 1}
+    first = {p: repr(flats[0].get(p)) for p in paths} if flats else {}
+    varying: set[str] = set()
+    for flat in flats:  # a path varies once any run's value differs from the first run's
+        varying.update(p for p in paths - varying if repr(flat.get(p)) != first[p])
 
     def rank(path: str) -> tuple[int, str]:
         under = [
@@ -194,4 +289,13 @@ def varying_paths(specs: tuple[RunSpec, ...], grid_paths: list[str]) -> tuple[st
         ]
         return (under[0] if under else len(grid_paths), path)
 
-    return tuple(sorted((p for p in varying if rank(p)[0] < len(grid_paths)), key=rank))
+    return tuple(sorted(varying, key=rank))
+
+
+def _leaves_under(spec: RunSpec, paths: list[str]) -> dict[str, Any]:
+    """The spec's leaves at or below ``paths`` (empty mappings left out)."""
+    leaves: dict[str, Any] = {}
+    for path in paths:
+        value = spec.value_at(path)
+        leaves.update(flatten(value, path + ".") if isinstance(value, Mapping) else {path: value})
+    return {p: v for p, v in leaves.items() if v != {}}

@@ -17,7 +17,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any
 
-from omnibench.config.spec import RunSpec
+from omnibench.config.spec import RunSpec, flatten
 from omnibench.config.yaml_lines import LocatedYaml
 from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
@@ -69,18 +69,6 @@ def check_path(path: str, where: str) -> None:
         elif index < len(parts) - 1:
             head = ".".join(parts[: index + 1])
             raise SuiteError(f"{where}: spec path '{path}': '{head}' is a value, not a mapping")
-
-
-def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mapping -> {dotted path: leaf}; an empty mapping is a leaf."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            flat.update(flatten(value, path + "."))
-        else:
-            flat[path] = value
-    return flat
 
 
 def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:

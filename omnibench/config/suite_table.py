@@ -13,8 +13,6 @@ from omnibench.config.suite_paths import (
     SuiteError,
     check_keys,
     check_path,
-    flatten,
-    leaf_value,
     string_at,
 )
 from omnibench.config.yaml_lines import LocatedYaml
@@ -80,10 +78,7 @@ def check_reference(doc: LocatedYaml, table: TableSpec, specs: tuple[RunSpec, ..
     if table.reference is None:
         return
     wanted = [table.reference.get(path) for path in table.rows]
-    rows = {
-        repr(row): row
-        for row in ([leaf_value(flatten(s.to_dict()), p) for p in table.rows] for s in specs)
-    }
+    rows = {repr(row): row for row in ([s.value_at(p) for p in table.rows] for s in specs)}
     if wanted not in rows.values():
         known = "; ".join(
             ", ".join(f"{p}={v}" for p, v in zip(table.rows, row)) for row in rows.values()

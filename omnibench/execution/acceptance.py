@@ -228,31 +228,47 @@ def current_digest(path: str) -> str | None:
     return _digest(path, stat.st_size, stat.st_mtime_ns)
 
 
-def changed_files(record: Mapping[str, Any]) -> list[str]:
-    """The annotation files the run read whose content differs now (a file that is gone cannot be
-    checked)."""
+def changed_files(files: Mapping[str, str]) -> list[str]:
+    """The annotation files a run read (``record["files"]``: path -> sha256) whose content differs
+    now (a file that is gone cannot be checked)."""
     changed = []
-    for path, digest in (record.get("files") or {}).items():
+    for path, digest in files.items():
         now = current_digest(path)
         if now is not None and now != digest:
             changed.append(path)
     return changed
 
 
-def verdict(record: Mapping[str, Any]) -> tuple[str, str | None]:
-    """``("done", None)``, ``("failed", problem)`` or ``("stale", why)`` for a stored record: stale
-    when another model or protocol revision or other option defaults computed it, or when
-    annotation files it read changed."""
+def record_verdict(record: Mapping[str, Any]) -> tuple[str, str | None]:
+    """What the record alone says: ``("done", None)``, ``("failed", problem)`` or ``("stale",
+    why)`` when another model or protocol revision or other option defaults computed it. It
+    depends on the record and omnibench's code only (the store's index keeps it)."""
     problems = record_problems(record)
     if problems:
         return RunState.FAILED, f"record.json unusable: {problems[0]}"
     computed_elsewise = stale_reason(record)
     if computed_elsewise:
         return RunState.STALE, computed_elsewise
-    changed = changed_files(record)
+    return RunState.DONE, None
+
+
+def files_verdict(files: Mapping[str, str]) -> tuple[str, str | None]:
+    """``("stale", which files changed)`` when annotation files a run read have changed since,
+    else ``("done", None)``."""
+    changed = changed_files(files)
     if changed:
         return (
             RunState.STALE,
             f"annotation file(s) changed since the run: {', '.join(Path(p).name for p in changed)}",
         )
     return RunState.DONE, None
+
+
+def verdict(record: Mapping[str, Any]) -> tuple[str, str | None]:
+    """``("done", None)``, ``("failed", problem)`` or ``("stale", why)`` for a stored record: stale
+    when another model or protocol revision or other option defaults computed it
+    (:func:`record_verdict`), or when annotation files it read changed (:func:`files_verdict`)."""
+    state, reason = record_verdict(record)
+    if state != RunState.DONE:
+        return state, reason
+    return files_verdict(record.get("files") or {})

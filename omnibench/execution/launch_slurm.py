@@ -48,19 +48,114 @@ def launch_slurm(
     tasks: Sequence[RunTask], store: RunStore, options: LaunchOptions
 ) -> list[Outcome]:
     resources = load_profile(default_profile(options.profile))
-    jobs = submit_array(tasks, store, options.runtime, resources, options.max_parallel)
+    parallel = options.max_parallel if options.max_parallel >= 1 else resources.array_parallelism
+    waves = ArrayWaves(tasks, store, options.runtime, resources, parallel)
+    waves.submit()
     try:
-        return _wait_slurm(tasks, jobs, store)
+        return _wait_slurm(tasks, waves, store)
     except (KeyboardInterrupt, Terminated):
         print(
             "stopped waiting: the jobs keep running in "
-            f"Slurm (scancel {jobs[0].job_id.split('_')[0]} "
-            "cancels them); `omnibench status` shows their progress",
+            f"Slurm (scancel {' '.join(waves.arrays)} cancels them); "
+            "`omnibench status` shows their progress",
             file=sys.stderr,
         )
-        return [
-            stored_outcome(task, store, str(job.paths.stderr)) for task, job in zip(tasks, jobs)
-        ]
+        logs = {task.run_id: str(job.paths.stderr) for task, job in waves.submitted}
+        return [stored_outcome(task, store, logs.get(task.run_id)) for task in tasks]
+
+
+class ArrayWaves:
+    """The runs of one launch going out as job arrays, as many and as large as the cluster allows
+    (``MaxArraySize``), one after another: each array waits for the one before (``afterany``),
+    so that at most ``parallel`` of their tasks run at once. Where Slurm caps the jobs a user may
+    have queued (``MaxSubmitJobs``), only what fits goes out; :meth:`submit` again sends more,
+    once a whole array fits (or nothing of ours is queued any more)."""
+
+    def __init__(
+        self,
+        tasks: Sequence[RunTask],
+        store: RunStore,
+        runtime: RuntimeOptions,
+        resources: SlurmProfile,
+        parallel: int,
+    ) -> None:
+        tool = slurm_client.missing_tool(slurm_client.SUBMIT_TOOLS)
+        if tool is not None:
+            raise OmniBenchError(
+                f"--executor slurm: '{tool}' not found; run on a Slurm login node "
+                "(or start the test cluster: slurm/local-cluster.sh start)"
+            )
+        self.store, self.runtime, self.resources, self.parallel = (
+            store,
+            runtime,
+            resources,
+            parallel,
+        )
+        self.limits = slurm_client.submit_limits(resources.account, resources.qos)
+        self.left = list(tasks)
+        self.submitted: list[tuple[RunTask, submitit.Job]] = []
+        self.arrays: list[str] = []
+        self.waited = False  # said that nothing fits yet
+
+    def submit(self) -> None:
+        """Submit what fits now, as arrays of at most ``MaxArraySize`` tasks; say what went out."""
+        room = self.limits.room()
+        count = len(self.left) if room is None else min(room, len(self.left))
+        whole = min(len(self.left), self.limits.max_array_size)
+        if self.arrays and 0 < count < whole and slurm_client.array_queued(self.arrays[-1]):
+            return  # room for a whole array opens as ours run: not a trickle of small ones
+        if count == 0:
+            if not self.submitted and not self.waited:
+                print(f"waiting for room in the queue: {self.full()}", flush=True)
+                self.waited = True
+            return
+        batch, size = self.left[:count], max(1, self.limits.max_array_size)
+        sizes: list[int] = []
+        for start in range(0, count, size):
+            chunk = batch[start : start + size]
+            after = self.arrays[-1] if self.arrays else None
+            if after is not None and not sizes and not slurm_client.array_queued(after):
+                after = None  # the last wave has ended: nothing to wait for
+            jobs = self._submit(chunk, after)
+            self.submitted += zip(chunk, jobs)
+            self.arrays.append(jobs[0].job_id.split("_")[0])
+            sizes.append(len(chunk))
+        self.left = self.left[count:]
+        print(self.said(sizes, len(batch) + len(self.left)), flush=True)
+
+    def _submit(self, chunk: Sequence[RunTask], after: str | None) -> list[submitit.Job]:
+        try:
+            return submit_array(
+                chunk, self.store, self.runtime, self.resources, self.parallel, after
+            )
+        except OmniBenchError as err:
+            if not self.arrays:
+                raise
+            raise OmniBenchError(
+                f"{err}; job arrays {', '.join(self.arrays)} went out before it and keep running"
+            ) from None
+
+    def said(self, sizes: Sequence[int], wanted: int) -> str:
+        """One line: how many runs went out, as which arrays, why split, and what waits."""
+        arrays = self.arrays[-len(sizes) :]
+        shown = ", ".join(f"{a} ({n})" for a, n in zip(arrays, sizes))
+        runs = sum(sizes)
+        text = f"submitted {runs}{f' of {wanted}' if runs < wanted else ''} runs as "
+        if len(sizes) == 1:
+            text += f"job array {shown}"
+        else:
+            text += (
+                f"{len(sizes)} job arrays of at most {self.limits.max_array_size} tasks "
+                f"(MaxArraySize), each after the one before: {shown}"
+            )
+        text += f"; at most {self.parallel} tasks at once"
+        if self.left:
+            text += f"; the other {len(self.left)} go out as the queue empties ({self.full()})"
+        return text
+
+    def full(self) -> str:
+        """Why not every run went out: the limit, where it is set."""
+        return f"{self.limits.max_submit_source} is {self.limits.max_submit}"
 
 
 def submit_array(
@@ -68,16 +163,12 @@ def submit_array(
     store: RunStore,
     runtime: RuntimeOptions,
     resources: SlurmProfile,
-    max_parallel: int,
+    parallel: int,
+    after: str | None = None,
 ) -> list[submitit.Job]:
-    """Submit all ``tasks`` as one held job array, record each task's job id, release the array."""
-    tool = slurm_client.missing_tool(slurm_client.SUBMIT_TOOLS)
-    if tool is not None:
-        raise OmniBenchError(
-            f"--executor slurm: '{tool}' not found; run on a Slurm login node "
-            "(or start the test cluster: slurm/local-cluster.sh start)"
-        )
-    executor = _slurm_executor(store, tasks, resources, max_parallel)
+    """Submit ``tasks`` as one held job array (``after``: the job array it waits for), record each
+    task's job id, release the array."""
+    executor = _slurm_executor(store, tasks, resources, parallel, after)
     try:
         with writing(job_folder(store, tasks, per_job=False)), executor.batch():
             jobs = [executor.submit(RunJob(task, store, runtime)) for task in tasks]
@@ -118,7 +209,11 @@ def submit_array(
 
 
 def _slurm_executor(
-    store: RunStore, tasks: Sequence[RunTask], resources: SlurmProfile, max_parallel: int
+    store: RunStore,
+    tasks: Sequence[RunTask],
+    resources: SlurmProfile,
+    parallel: int,
+    after: str | None,
 ) -> submitit.AutoExecutor:
     """An executor for one held job array of ``tasks`` with the profile's resources."""
     extra = {"slurm_python": resources.python} if resources.python else {}
@@ -128,14 +223,14 @@ def _slurm_executor(
         slurm_max_num_timeout=resources.max_requeues,
         **extra,
     )
-    parallel = max_parallel if max_parallel >= 1 else resources.array_parallelism
     names = sorted({task.suite for task in tasks})
     params = submitit_parameters(
         resources, f"omnibench-{'+'.join(names)}", min(parallel, len(tasks))
     )
-    params["slurm_additional_parameters"]["hold"] = (
-        True  # released once every status names its task
-    )
+    sbatch = params["slurm_additional_parameters"]
+    sbatch["hold"] = True  # released once every status names its task
+    if after is not None:
+        sbatch["dependency"] = f"afterany:{after}"
     executor.update_parameters(**params)
     return executor
 
@@ -145,19 +240,20 @@ def _sbatch_error(err: Exception) -> str:
     return (lines[-1] if lines else one_line(err)).removeprefix("sbatch: error: ")
 
 
-def _wait_slurm(
-    tasks: Sequence[RunTask], jobs: list[submitit.Job], store: RunStore
-) -> list[Outcome]:
-    """Poll until every array task ended; Slurm (sacct) is asked every ``SACCT_EVERY_S``."""
-    outcomes: dict[int, Outcome] = {}
+def _wait_slurm(tasks: Sequence[RunTask], waves: ArrayWaves, store: RunStore) -> list[Outcome]:
+    """Poll until every array task ended, sending the runs still waiting for room as it frees;
+    Slurm (sacct, squeue) is asked every ``SACCT_EVERY_S``."""
+    outcomes: dict[str, Outcome] = {}
     last_sacct = time.monotonic()
-    while len(outcomes) < len(jobs):
-        for index, job in enumerate(jobs):
-            if index not in outcomes and job.done():
-                outcomes[index] = finished_outcome(tasks[index], job, store)
-        if len(outcomes) < len(jobs):
+    while waves.left or len(outcomes) < len(waves.submitted):
+        for task, job in waves.submitted:
+            if task.run_id not in outcomes and job.done():
+                outcomes[task.run_id] = finished_outcome(task, job, store)
+        if waves.left or len(outcomes) < len(waves.submitted):
             time.sleep(POLL_S)
             if time.monotonic() - last_sacct > SACCT_EVERY_S:
-                jobs[0].watcher.update()
+                if waves.submitted:
+                    waves.submitted[0][1].watcher.update()
+                waves.submit()
                 last_sacct = time.monotonic()
-    return [outcomes[index] for index in range(len(jobs))]
+    return [outcomes[task.run_id] for task in tasks]

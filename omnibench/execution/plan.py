@@ -26,6 +26,7 @@ from omnibench.execution.acceptance import verdict
 from omnibench.execution.claim import Holder, holder_alive, read_holder
 from omnibench.execution.states import ACTIVE, RunState
 from omnibench.execution.store import RunStatus, RunStore
+from omnibench.execution.store_index import Finished, Verdict, finished_runs
 from omnibench.registry import did_you_mean
 
 EXECUTING = ("run", "resume", "rerun")
@@ -50,6 +51,12 @@ class PlannedRun:
     status: RunStatus | None = None
     reason: str | None = None  # why it is not done (stale, unusable, dead, corrupt), or reruns
     holder: Holder | None = None  # the process holding its claim (lock.json), if any
+    finished: Finished | None = None  # what its record says, when it has one
+
+    @property
+    def judged(self) -> tuple[str, RunStatus | None, str | None, Finished | None]:
+        """State, status, reason and record facts (:func:`survey`'s answer for the run)."""
+        return self.state, self.status, self.reason, self.finished
 
     @property
     def executes(self) -> bool:
@@ -208,27 +215,51 @@ def holder_liveness(store: RunStore, suite: str, run_id: str) -> bool | None:
     return None if holder is None else holder_alive(holder)
 
 
+Judged = tuple[
+    str, RunStatus | None, str | None, Finished | None
+]  # judged_state + its record's facts
+
+
+def survey(store: RunStore, suite: str, run_ids: Sequence[str]) -> dict[str, Judged]:
+    """:func:`judged_state` of many runs and, for those with a record, what it says; finished runs
+    through the store's index (:mod:`omnibench.execution.store_index`)."""
+    finished = finished_runs(store, suite, run_ids)
+    judged: dict[str, Judged] = {}
+    checked: dict[Any, Verdict] = {}  # annotation files are checked once per distinct set
+    for run_id in run_ids:
+        facts = finished.get(run_id)
+        if facts is None:
+            judged[run_id] = (*judged_state(store, suite, run_id), None)
+        else:
+            state, reason = facts.verdict(checked)
+            judged[run_id] = (state, facts.status, reason, facts)
+    return judged
+
+
 def plan_runs(
     suite: str, specs: Iterable[RunSpec], store: RunStore, force: bool = False
 ) -> list[PlannedRun]:
     """Decide, for each spec, what this invocation does (see the module docstring)."""
-    current = []
-    for spec in specs:
-        run_id = spec.run_id()
-        current.append((spec, run_id, *judged_state(store, suite, run_id)))
+    listed = [(spec, spec.run_id()) for spec in specs]
+    judged = survey(store, suite, [run_id for _, run_id in listed])
+    current = [(spec, run_id, *judged[run_id]) for spec, run_id in listed]
     queued = [
-        s.job_id for _, _, state, s, _ in current if s is not None and s.job_id and state in ACTIVE
+        s.job_id for _, _, state, s, *_ in current if s is not None and s.job_id and state in ACTIVE
     ]
     live = slurm_client.live_jobs(queued) if queued else set()
-    holders = {run_id: run_holder(store, suite, run_id) for _, run_id, *_ in current}
+    holders = {  # a done run's claim decides nothing; a corrupt run's may be what is corrupt
+        run_id: run_holder(store, suite, run_id)
+        for _, run_id, state, *_ in current
+        if state not in (RunState.DONE, RunState.CORRUPT)
+    }
     ended = _ended_slurm_holders(holders.values())
     plans = []
-    for spec, run_id, state, status, reason in current:
-        holder = holders[run_id] if state != RunState.CORRUPT else None
+    for spec, run_id, state, status, reason, facts in current:
+        holder = holders.get(run_id)
         action = _action(state, status, reason, _holds(holder, ended), live, force)
         if action == "resume" and not store.has_checkpoint(suite, run_id):
             action = "run"
-        plans.append(PlannedRun(spec, run_id, state, action, status, reason, holder))
+        plans.append(PlannedRun(spec, run_id, state, action, status, reason, holder, facts))
     return plans
 
 

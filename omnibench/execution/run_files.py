@@ -4,6 +4,7 @@ how its JSON files are read (a file that cannot be read is :class:`CorruptFileEr
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +21,28 @@ TRAIN_STEPS_FILE = "train_steps.json"  # loss and LR of every optimiser step (ex
 EVENTS_FILE = "events.out.tfevents.omnibench"  # TensorBoard's, with --tensorboard (tb_events)
 RECORD_FILE = "record.json"  # written last: a run is finished exactly when it exists
 SUITE_SOURCE_FILE = "suite.json"  # in <results>/<suite>/: the suite file its runs came from
+INDEX_FILE = ".index.json"  # in <results>/<suite>/: what its finished runs' files say (a cache)
+OUTCOMES_FILE = ".outcomes.npz"  # in <results>/<suite>/: its runs' predictions as read (a cache)
 
 
 def read_json(path: Path) -> Any:
     """The JSON in ``path``, or None when there is no such file; :class:`CorruptFileError` when it
     cannot be read or parsed (a truncated write, a file replaced by hand)."""
+    return read_json_stat(path)[0]
+
+
+def read_json_stat(path: Path) -> tuple[Any, os.stat_result | None]:
+    """:func:`read_json` with the ``stat`` of that very file (taken from the open file);
+    ``(None, None)`` when there is no such file."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            stat = os.fstat(handle.fileno())
+            return json.loads(handle.read().decode("utf-8")), stat
     except (
         FileNotFoundError,
         NotADirectoryError,
     ):  # NotADirectoryError: a file stands where a folder should
-        return None
+        return None, None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise CorruptFileError(path, f"not valid JSON ({err})") from None
     except OSError as err:
@@ -40,7 +51,12 @@ def read_json(path: Path) -> Any:
 
 def read_json_object(path: Path, what: str) -> dict[str, Any] | None:
     """:func:`read_json` of a file that must hold a JSON object (``what`` names it in the error)."""
-    data = read_json(path)
+    return json_object(read_json(path), path, what)
+
+
+def json_object(data: Any, path: Path, what: str) -> dict[str, Any] | None:
+    """``data`` (read from ``path``) when it is None or a JSON object; else
+    :class:`CorruptFileError`."""
     if data is not None and not isinstance(data, dict):
         raise CorruptFileError(path, f"not {what} (a JSON {type(data).__name__}, not an object)")
     return data

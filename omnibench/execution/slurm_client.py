@@ -6,6 +6,7 @@ with a timeout and its failure as one line.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import shutil
 import subprocess
@@ -16,6 +17,7 @@ from omnibench.errors import OmniBenchError
 SUBMIT_TOOLS = ("sbatch", "sacct", "scontrol")  # what submitting and following a job array needs
 CANCEL_TOOLS = ("squeue", "scancel")  # what `omnibench cancel` needs for Slurm jobs
 TIMEOUT_S = 60
+DEFAULT_MAX_ARRAY_SIZE = 1001  # Slurm's default MaxArraySize (array indices 0..1000)
 
 
 def missing_tool(tools: Sequence[str]) -> str | None:
@@ -86,3 +88,102 @@ def jobs_ended(job_ids: Sequence[str]) -> set[str]:
     if result.returncode == 0:
         return set(job_ids) - set(result.stdout.split())
     return {job for job in job_ids if job_ended(job)}
+
+
+@dataclasses.dataclass(frozen=True)
+class SubmitLimits:
+    """What the cluster lets this user submit: tasks per job array (``MaxArraySize``: indices run
+    from 0 to the size minus one), and jobs pending or running at once (``MaxSubmitJobs`` of the
+    user's association or QOS, where Slurm enforces them; every array task counts)."""
+
+    max_array_size: int = DEFAULT_MAX_ARRAY_SIZE
+    max_submit: int | None = None
+    max_submit_source: str = ""  # e.g. "MaxSubmitJobs of association omnibench/root"
+
+    def room(self) -> int | None:
+        """How many more jobs may be submitted now (None: no limit)."""
+        if self.max_submit is None:
+            return None
+        return max(0, self.max_submit - queued_jobs())
+
+
+def _query(*command: str) -> str | None:
+    """A query's output; None when the tool is missing or fails (the limit is then unknown)."""
+    if shutil.which(command[0]) is None:
+        return None
+    try:
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout if result.returncode == 0 else None
+
+
+def cluster_config() -> dict[str, str]:
+    """``scontrol show config`` as key -> value (empty when it cannot be read)."""
+    out = _query("scontrol", "show", "config") or ""
+    pairs = (line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def _number(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def submit_limits(account: str | None = None, qos: str | None = None) -> SubmitLimits:
+    """The limits that apply to jobs of this user (``account`` / ``qos``: the profile's; None: the
+    association's own)."""
+    config = cluster_config()
+    size = _number(config.get("MaxArraySize"))
+    enforced = "limits" in config.get("AccountingStorageEnforce", "").lower()
+    found = _association_limits(account, qos) if enforced else []
+    strictest = min(found, default=None)
+    return SubmitLimits(
+        DEFAULT_MAX_ARRAY_SIZE if size is None else size,
+        strictest[0] if strictest else None,
+        strictest[1] if strictest else "",
+    )
+
+
+def _association_limits(account: str | None, qos: str | None) -> list[tuple[int, str]]:
+    """``(MaxSubmitJobs, where it is set)`` of the user's associations (those of ``account``) and
+    of the QOS they may use (``qos``), as far as ``sacctmgr`` shows them."""
+    user = getpass.getuser()
+    found, names = [], set()
+    for owner, max_submit, qos_list in _sacctmgr(
+        "assoc", "where", f"user={user}", fields=("Account", "MaxSubmit", "QOS")
+    ):
+        if account is not None and owner != account:
+            continue
+        if (limit := _number(max_submit)) is not None:
+            found.append((limit, f"MaxSubmitJobs of association {owner}/{user}"))
+        names |= {qos} if qos else set(filter(None, qos_list.split(",")))
+    for name, per_user in _sacctmgr("qos", fields=("Name", "MaxSubmitPU")):
+        if name in names and (limit := _number(per_user)) is not None:
+            found.append((limit, f"MaxSubmitJobsPerUser of QOS {name}"))
+    return found
+
+
+def _sacctmgr(entity: str, *where: str, fields: tuple[str, ...]) -> list[list[str]]:
+    """``sacctmgr show ENTITY [where ...]``'s rows of ``fields`` (none when it cannot tell)."""
+    out = _query("sacctmgr", "-n", "-P", "show", entity, *where, f"format={','.join(fields)}")
+    rows = [line.split("|") for line in (out or "").splitlines() if line.strip()]
+    return [row for row in rows if len(row) == len(fields)]
+
+
+def queued_jobs() -> int:
+    """This user's jobs pending or running, each array task counted (0 when squeue cannot tell)."""
+    result = _squeue(f"--user={getpass.getuser()}")
+    if result is None or result.returncode != 0:
+        return 0
+    return len(result.stdout.split())
+
+
+def array_queued(array: str) -> bool:
+    """Whether any task of job array ``array`` is still pending or running."""
+    result = _squeue(f"--user={getpass.getuser()}")
+    if result is None or result.returncode != 0:
+        return False
+    return any(job.split("_")[0] == array for job in result.stdout.split())

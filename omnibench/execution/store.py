@@ -40,6 +40,7 @@ from omnibench.execution.run_files import (
     SPEC_FILE,
     STATUS_FILE,
     SUITE_SOURCE_FILE,
+    json_object,
     read_json,
     read_json_object,
 )
@@ -193,15 +194,7 @@ class RunStore:
         """The run's status, or None when the run never started (:class:`CorruptFileError` if
         unreadable)."""
         path = self.run_dir(suite, run_id) / STATUS_FILE
-        data = read_json_object(path, "a run status")
-        if data is None:
-            return None
-        if data.get("state") not in RECORDED:
-            raise CorruptFileError(path, f"no valid 'state' (one of {', '.join(RECORDED)})")
-        core = {f.name for f in dataclasses.fields(RunStatus)} - {"extra"}
-        extra = {k: v for k, v in data.items() if k not in core}
-        values: dict[str, Any] = {k: data.get(k) for k in core}
-        return RunStatus(**values, extra=extra)
+        return status_from(read_json(path), path)
 
     def write_status(self, suite: str, run_id: str, state: str, **fields: Any) -> RunStatus:
         """Set the run's state; ``job_id``, ``log`` and extra fields carry over unless given.
@@ -298,12 +291,37 @@ class RunStore:
     def iter_runs(self, suite: str | None = None) -> Iterator[StoredRun]:
         """Every prepared run (a directory with ``spec.json``), sorted by suite and run id."""
         for name in [suite] if suite is not None else self.suites():
-            suite_dir = self.suite_dir(name)
-            if not suite_dir.is_dir():
-                continue
-            for run_dir in sorted(suite_dir.iterdir()):
-                if not run_dir.name.startswith(".") and (run_dir / SPEC_FILE).is_file():
-                    yield StoredRun(name, run_dir.name, run_dir)
+            for run_id in self.run_ids(name):
+                yield StoredRun(name, run_id, self.suite_dir(name) / run_id)
+
+    def run_ids(self, suite: str) -> list[str]:
+        """The ids of the suite's prepared runs (folders with ``spec.json``), sorted."""
+        folder = str(self.suite_dir(suite))
+        try:
+            names = sorted(os.listdir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        return [
+            name
+            for name in names
+            if not name.startswith(".") and os.path.isfile(os.path.join(folder, name, SPEC_FILE))
+        ]
+
+
+_STATUS_FIELDS = tuple(f.name for f in dataclasses.fields(RunStatus) if f.name != "extra")
+
+
+def status_from(data: Any, path: str | os.PathLike[str]) -> RunStatus | None:
+    """The :class:`RunStatus` in ``data`` (read from ``path``; None: no status file);
+    :class:`CorruptFileError` when it is not one."""
+    data = json_object(data, Path(path), "a run status")
+    if data is None:
+        return None
+    if data.get("state") not in RECORDED:
+        raise CorruptFileError(Path(path), f"no valid 'state' (one of {', '.join(RECORDED)})")
+    extra = {k: v for k, v in data.items() if k not in _STATUS_FIELDS}
+    values: dict[str, Any] = {k: data.get(k) for k in _STATUS_FIELDS}
+    return RunStatus(**values, extra=extra)
 
 
 def _owner(path: Path) -> str:

@@ -10,13 +10,15 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import pandas as pd
+
 from omnibench.errors import OmniBenchError
 from omnibench.report import caveats, layouts
 from omnibench.report import cells as C
 from omnibench.report.labels import metric_label, value_label
 from omnibench.report.paired import with_reference_deltas
 from omnibench.report.published import with_related
-from omnibench.report.records import EVAL_PREFIX, SuiteRuns, records_frame, specs_frame
+from omnibench.report.records import EVAL_PREFIX, SuiteRuns, specs_frame
 from omnibench.report.stats import BootstrapSettings
 from omnibench.report.tables import (
     Column,
@@ -43,16 +45,18 @@ def build_tables(
         raise OmniBenchError(
             f"suite {runs.suite}: table layout '{spec.layout}' is not one of {', '.join(builders)}"
         )
-    check_cells(spec, runs.expected, runs.suite)
+    check_cells(spec, runs.expected_frame, runs.suite)
     return builders[spec.layout](spec, runs)
 
 
-def check_cells(spec: TableSpecLike, expected: Sequence[Mapping[str, Any]], suite: str) -> None:
+def check_cells(
+    spec: TableSpecLike, expected: Sequence[Mapping[str, Any]] | pd.DataFrame, suite: str
+) -> None:
     """Refuse (one line) a table whose cells would average runs that differ in more than seeds,
     samplings, splits."""
     keys = [p for p in (*spec.rows, *spec.columns) if not p.startswith(EVAL_PREFIX)]
     C.check_pooling(
-        specs_frame(expected),
+        expected if isinstance(expected, pd.DataFrame) else specs_frame(expected),
         [*keys, *([layouts.TARGETS] if spec.layout == "zero_shot" else [])],
         suite,
     )
@@ -63,7 +67,7 @@ def build_grid(
 ) -> list[ReportTable]:
     """Rows × column keys of the suite's metrics; published rows of ``paper_table``; Δ rows (to the
     published row, and to the suite's reference row with paired intervals)."""
-    expected, done = specs_frame(runs.expected), records_frame(runs.records)
+    expected, done = runs.expected_frame, runs.records_frame
     metrics = {m: f"metrics.{m}" for m in spec.metrics}
     found = [*C.keys_of(expected, spec.columns), *C.keys_of(done, spec.columns)]
     keys = C.column_keys(found)

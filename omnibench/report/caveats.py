@@ -17,7 +17,7 @@ import pandas as pd
 
 from omnibench.execution.acceptance import Skipped
 from omnibench.report import cells as C
-from omnibench.report.comparable import differences
+from omnibench.report.comparable import RUN_FIELDS, RUN_PREFIXES, differences
 from omnibench.report.labels import canonical_dataset, is_dataset_path, value_label
 from omnibench.report.published import PublishedRow
 
@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 SKIP_MARK = "†"
 PREPARED_MARK = "‡"
 VIDEO_ROOTS = "video_roots."  # the record's section naming each dataset's root (flattened)
+# What a cell keeps of its runs' columns: what cell_skipped, cell_videos and comparable read.
+CELL_FIELDS = frozenset(("run_id", "skipped", "eval.skipped", "eval.videos", *RUN_FIELDS))
+CELL_PREFIXES = (*RUN_PREFIXES, VIDEO_ROOTS)
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
@@ -46,9 +49,10 @@ def attach_runs(
     skipped videos. ``frame`` holds one line per run, or per evaluation (``eval.*`` columns)."""
     if frame.empty:
         return
+    kept = [c for c in frame.columns if c in CELL_FIELDS or c.startswith(CELL_PREFIXES)]
     exact: dict[C.Key, dict[C.Key, list[dict[str, Any]]]] = {}
     for run, row_key, col_key in zip(
-        frame.to_dict("records"), C.keys_of(frame, row_paths), C.keys_of(frame, col_paths)
+        frame[kept].to_dict("records"), C.keys_of(frame, row_paths), C.keys_of(frame, col_paths)
     ):
         exact.setdefault(row_key, {}).setdefault(col_key, []).append(_plain(run))
     for row in rows:

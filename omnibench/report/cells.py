@@ -50,10 +50,22 @@ class MeasuredRow:
 
 
 def canonical(value: Any, path: str) -> Any:
-    """:func:`labels.canonical_value` with missing values (NaN) as None."""
+    """:func:`labels.canonical_value` with missing values (NaN) as None (remembered per value:
+    thousands of runs share a few)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    return canonical_value(path, value)
+    try:
+        key = (path, type(value), value)
+        return (
+            _CANONICAL[key]
+            if key in _CANONICAL
+            else _CANONICAL.setdefault(key, canonical_value(path, value))
+        )
+    except TypeError:  # unhashable
+        return canonical_value(path, value)
+
+
+_CANONICAL: dict[tuple[str, type, Any], Any] = {}
 
 
 # Values implied by a switch: an OmniCLIP without PTA has a PTA in no block, whatever
@@ -128,9 +140,11 @@ def pooled_difference(
         for c in specs.columns
         if not poolable(c) and not any(c == k or c.startswith(k + ".") for k in key_paths)
     ]
+    columns = {path: specs[path].tolist() for path in free}
     for key, members in groups.items():
         for path in free if len(members) > 1 else ():
-            values = list(dict.fromkeys(canonical(v, path) for v in specs[path].iloc[members]))
+            found = columns[path]
+            values = list(dict.fromkeys(canonical(found[i], path) for i in members))
             if len(values) > 1:
                 return key, path, values
     return None

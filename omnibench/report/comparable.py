@@ -105,6 +105,24 @@ def _pretrained(run: Run) -> str:
     )
 
 
+# The flat record columns READERS and :func:`differences` read (and those starting with
+# RUN_PREFIXES): a table cell keeps only these of its runs.
+RUN_FIELDS = (
+    "protocol",
+    "dataset",
+    "model.name",
+    "model.backbone",
+    "model.pretrained",
+    "weights.published_as",
+    "data.frames",
+    "data.test_clips",
+    "data.test_crops",
+    "optim.epochs",
+    "limit",
+    "num_classes",
+    "eval_splits",
+)
+RUN_PREFIXES = ("classes_per_dataset.",)
 READERS: dict[str, Callable[[Run, str | None], Any]] = {
     "protocol": lambda run, _: run.get("protocol"),
     "backbone": lambda run, _: backbone_label(str(run.get("model.backbone"))),

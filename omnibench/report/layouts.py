@@ -24,7 +24,7 @@ from omnibench.report.published import (
     supervised_tables_for,
     with_related,
 )
-from omnibench.report.records import SuiteRuns, evaluations_frame, records_frame, specs_frame
+from omnibench.report.records import NOT_TABULATED, SuiteRuns, evaluations_frame
 from omnibench.report.tables import (
     DELTA_PREFIX,
     OURS,
@@ -52,7 +52,7 @@ TARGETS = "protocol_options.targets"  # the datasets a zero-shot run evaluates o
 def build_supervised(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:
     """One table per published supervised table the suite's datasets fall in (K400: T2, SSv2: T3,
     HMDB/UCF: T4)."""
-    expected, done = specs_frame(runs.expected), records_frame(runs.records)
+    expected, done = runs.expected_frame, runs.records_frame
     datasets = [
         k[0] for k in C.ordered([*C.keys_of(expected, ["dataset"]), *C.keys_of(done, ["dataset"])])
     ]
@@ -209,7 +209,7 @@ def _scope_notes(done: pd.DataFrame, row_paths: Sequence[str], detailed: bool) -
 
 def build_zero_shot(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:
     """Mean ± std of each evaluation dataset's top-1 over its test splits (and seeds), per row."""
-    expected, evals = specs_frame(runs.expected), evaluations_frame(runs.records)
+    expected, evals = runs.expected_frame, evaluations_frame(runs.records, NOT_TABULATED)
     metrics = [m.removesuffix("_mean") for m in spec.metrics]
     stats = C.aggregate(evals, spec.rows, ["eval.dataset"], {m: f"eval.{m}" for m in metrics})
     measured = C.measured_rows(expected, evals, spec.rows, stats)

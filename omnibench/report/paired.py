@@ -9,113 +9,94 @@ different lists: it gets no interval, and says so. Statistics: :mod:`omnibench.r
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
-import os
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from omnibench.execution.run_files import PREDICTIONS_FILE
 from omnibench.report import cells as C
-from omnibench.report import stats
+from omnibench.report import predictions, stats
 from omnibench.report.labels import WITHIN_NOISE
+from omnibench.report.predictions import Outcomes, Stratum
 from omnibench.report.published import Stat
 from omnibench.report.records import SuiteRuns
 from omnibench.report.tables import DELTA, MEASURED, Row, TableSpecLike
 
 TOP1 = "top1"  # the metric intervals are computed for (from each video's correctness)
-READ_COLUMNS = ["dataset", "split", "index", "label", "correct", "broken"]
-Stratum = tuple[str, str]  # (dataset, split) of one evaluation
-
-
-@dataclasses.dataclass(frozen=True)
-class Outcome:
-    """One evaluation of one run: the evaluated videos' indices (sorted), labels and correctness."""
-
-    index: np.ndarray
-    label: np.ndarray
-    correct: np.ndarray
-
-    def at(self, indices: np.ndarray) -> Outcome:
-        """The videos ``indices`` (all of them evaluated here)."""
-        where = np.searchsorted(self.index, indices)
-        return Outcome(indices, self.label[where], self.correct[where])
-
-
-Outcomes = dict[Stratum, Outcome]
 
 
 @dataclasses.dataclass
 class Column:
-    """What one column's runs resampled: accuracies (resamples,), observed accuracy, aligned
-    outcomes."""
+    """One column's runs on the videos all of them evaluated: observed accuracy, aligned outcomes
+    per evaluation, and how to resample them (:meth:`accuracies`)."""
 
-    resampled: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     observed: dict[str, float] = dataclasses.field(default_factory=dict)
     aligned: dict[str, dict[Stratum, np.ndarray]] = dataclasses.field(default_factory=dict)
     problem: str | None = None
+    strata: list[tuple[Stratum, set[str]]] = dataclasses.field(default_factory=list)
+    draws: tuple[str, stats.BootstrapSettings] | None = None  # the column's name and settings
+
+    def accuracies(self, runs: Sequence[str]) -> np.ndarray:
+        """(resamples, runs): each run's accuracy (0-1) on every resample of the videos, the mean
+        over its evaluations. Each evaluation's draws are made again from its seed, so a column of
+        thousands of runs is resampled a row at a time."""
+        assert self.draws is not None
+        name, settings = self.draws
+        parts: dict[str, list[np.ndarray]] = {run: [] for run in runs}
+        for stratum, members in self.strata:
+            wanted = [run for run in runs if run in members]
+            if not wanted:
+                continue
+            correct = np.stack([self.aligned[run][stratum] for run in wanted])
+            rng = stats.rng_for(settings, name, *stratum)
+            means = stats.resampled_means(correct, settings.resamples, rng, np.float32, True)
+            if len(self.strata) == 1 and len(wanted) == len(parts):
+                return means  # one evaluation, every run: nothing to average or reorder
+            for i, run in enumerate(wanted):
+                parts[run].append(means[:, i])
+        return np.stack([_mean(found) for found in parts.values()], axis=1)
 
 
-def read_outcomes(run_dir: Path) -> Outcomes | None:
-    """A run's evaluated videos (broken ones left out) per evaluation; None when it wrote no
-    predictions."""
-    path = run_dir / PREDICTIONS_FILE
-    if not path.is_file():
-        return None
-    frame = pd.read_csv(
-        path,
-        usecols=READ_COLUMNS,
-        dtype={"dataset": str, "split": str, "broken": str},
-        na_filter=False,
-    )
-    keep = (frame["broken"] == "").to_numpy()
-    strata = (frame["dataset"].to_numpy()[keep], frame["split"].to_numpy()[keep])
-    columns = [frame[c].to_numpy()[keep] for c in ("index", "label", "correct")]
-    out = {}
-    for stratum in dict.fromkeys(zip(*strata)):
-        mine = (strata[0] == stratum[0]) & (strata[1] == stratum[1])
-        index, label, correct = (c[mine] for c in columns)
-        order = np.argsort(index, kind="stable")
-        out[(str(stratum[0]), str(stratum[1]))] = Outcome(
-            index[order], label[order], correct[order].astype(bool)
-        )
-    return out
+def _mean(parts: list[np.ndarray]) -> np.ndarray:
+    """The mean of a run's evaluations' accuracies, in float64 (one evaluation: itself, exactly)."""
+    return parts[0] if len(parts) == 1 else np.mean(np.asarray(parts, dtype=np.float64), axis=0)
 
 
 def resample_column(
     outcomes: Mapping[str, Outcomes], name: str, settings: stats.BootstrapSettings
 ) -> Column:
-    """Resample every run of one column on the videos all of them evaluated (the same draws for
-    all)."""
-    column = Column()
-    totals: dict[str, list[np.ndarray]] = {}
+    """Align every run of one column on the videos all of them evaluated (resampled with the same
+    draws for all: :meth:`Column.accuracies`)."""
+    column = Column(draws=(name, settings))
     for stratum in dict.fromkeys(s for runs in outcomes.values() for s in runs):
         runs = [r for r, found in outcomes.items() if stratum in found]
-        common = functools.reduce(np.intersect1d, [outcomes[r][stratum].index for r in runs])
+        indices = [outcomes[r][stratum].index for r in runs]
+        first = indices[0]  # one split list for all (the usual case): nothing to intersect
+        shared = all(i is first for i in indices) and bool(np.all(first[1:] > first[:-1]))
+        common = first if shared else functools.reduce(np.intersect1d, indices)
         aligned = [outcomes[r][stratum].at(common) for r in runs]
-        if any((a.label != aligned[0].label).any() for a in aligned):
+        if any(
+            a.label is not aligned[0].label and (a.label != aligned[0].label).any() for a in aligned
+        ):
             return Column(
                 problem=(
                     f"{'/'.join(stratum)}: runs give one video "
                     "different labels (different video lists)"
                 )
             )
-        correct = np.stack([a.correct for a in aligned])
-        resampled = stats.resampled_means(
-            correct, settings.resamples, stats.rng_for(settings, name, *stratum)
-        )
-        for i, run in enumerate(runs):
-            totals.setdefault(run, []).append(resampled[i])
-            column.observed[run] = column.observed.get(run, 0.0) + float(correct[i].mean())
-            column.aligned.setdefault(run, {})[stratum] = correct[i]
-    for run, parts in totals.items():  # a run's accuracy: the mean over its evaluations
-        column.resampled[run] = np.mean(parts, axis=0)
-        column.observed[run] /= len(parts)
+        column.strata.append((stratum, set(runs)))
+        for run, outcome in zip(runs, aligned):
+            size = outcome.correct.size  # its mean (nan without videos), without numpy's overhead
+            right = np.count_nonzero(outcome.correct) / size if size else float("nan")
+            column.observed[run] = column.observed.get(run, 0.0) + right
+            column.aligned.setdefault(run, {})[stratum] = outcome.correct
+    for run, strata in column.aligned.items():  # a run's accuracy: the mean over its evaluations
+        column.observed[run] /= len(strata)
     return column
 
 
@@ -129,15 +110,13 @@ def compare(
 ) -> Stat | None:
     """Row minus reference (percentage points) with its paired interval and McNemar's p-value."""
     row, reference = (
-        [r for r in row if r in column.resampled],
-        [r for r in reference if r in column.resampled],
+        [r for r in row if r in column.observed],
+        [r for r in reference if r in column.observed],
     )
     if not row or not reference:
         return None
     reference_draws, rng = draws
-    differences = (
-        stats.resample_runs(np.stack([column.resampled[r] for r in row]), rng) - reference_draws
-    )
+    differences = stats.resample_runs(column.accuracies(row), rng, True) - reference_draws
     low, high = stats.percentile_interval(differences * 100, settings.level)
     delta = 100 * (
         np.mean([column.observed[r] for r in row])
@@ -170,16 +149,18 @@ def run_pairs(
     row: Sequence[str], reference: Sequence[str], identity: Mapping[str, Hashable]
 ) -> list[tuple[str, str]]:
     """Runs of the row paired with the reference's: same seeds first, then the rest in order."""
-    free = list(reference)
+    free: dict[Hashable, collections.deque[str]] = {}
+    for run in reference:
+        free.setdefault(identity.get(run), collections.deque()).append(run)
     pairs, unmatched = [], []
     for run in row:
-        match = next((r for r in free if identity.get(r) == identity.get(run)), None)
-        if match is None:
+        same = free.get(identity.get(run))
+        if not same:
             unmatched.append(run)
             continue
-        free.remove(match)
-        pairs.append((run, match))
-    return pairs + list(zip(unmatched, free))
+        pairs.append((run, same.popleft()))
+    taken = {match for _, match in pairs}
+    return pairs + list(zip(unmatched, [r for r in reference if r not in taken]))
 
 
 def reference_deltas(
@@ -204,7 +185,7 @@ def reference_deltas(
         for key, rows in _members(done, row_paths, col_paths, columns).items()
         if reference in rows
     }
-    cache = read_all(
+    cache = predictions.read_all(
         {run for rows in members.values() for runs in rows.values() for run in runs}, run_dirs
     )
     out: dict[C.Key, dict[C.Key, Stat]] = {}
@@ -228,17 +209,6 @@ def reference_deltas(
     ]
 
 
-def read_all(runs: Iterable[str], run_dirs: Mapping[str, Path]) -> dict[str, Outcomes | None]:
-    """Every run's outcomes (None: no predictions), the files read by a few threads (the parser
-    releases the GIL)."""
-    runs = sorted(runs)
-    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        found = pool.map(
-            lambda run: read_outcomes(run_dirs[run]) if run in run_dirs else None, runs
-        )
-        return dict(zip(runs, found))
-
-
 def column_deltas(
     column: Column,
     rows: Mapping[C.Key, Sequence[str]],
@@ -249,12 +219,11 @@ def column_deltas(
     """Every other row's Δ to the reference in one column (``draw``: the column's name and the
     settings)."""
     name, settings = draw
-    reference_runs = [r for r in rows[reference] if r in column.resampled]
+    reference_runs = [r for r in rows[reference] if r in column.observed]
     if not reference_runs:
         return {}
     draws = stats.resample_runs(
-        np.stack([column.resampled[r] for r in reference_runs]),
-        stats.rng_for(settings, name, "reference"),
+        column.accuracies(reference_runs), stats.rng_for(settings, name, "reference"), True
     )
     out = {}
     for row, runs in rows.items():

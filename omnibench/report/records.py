@@ -12,8 +12,10 @@ derived: ``eval_splits`` ((dataset, split) pairs evaluated, subsets folded into 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
 # Record sections that are not one value per run (evaluations get their own frame).
 _SKIPPED = ("spec", "evaluations", "files", "classes")
 EVAL_PREFIX = "eval."
+NOT_TABULATED = ("train.history",)  # per-epoch curves: no table groups on or shows them
+_SCALARS = (str, int, float, bool, type(None))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,11 +59,41 @@ class SuiteRuns:
         """How many of the suite's runs are in each state."""
         return Counter(self.states.values())
 
+    @functools.cached_property
+    def expected_frame(self) -> pd.DataFrame:
+        """:func:`specs_frame` of :attr:`expected` (made once: several tables and checks use it)."""
+        return specs_frame(self.expected)
 
-def flatten(record: Mapping[str, Any]) -> dict[str, Any]:
-    """One record as flat columns: spec paths unprefixed, other sections prefixed by their name."""
+    @functools.cached_property
+    def records_frame(self) -> pd.DataFrame:
+        """:func:`records_frame` of :attr:`records` without what no table shows (made once)."""
+        return records_frame(self.records, NOT_TABULATED)
+
+
+def flatten(record: Mapping[str, Any], leave_out: Collection[str] = ()) -> dict[str, Any]:
+    """One record as flat columns: spec paths unprefixed, other sections prefixed by their name
+    (``leave_out``: columns not made)."""
     rest = {k: v for k, v in record.items() if k not in _SKIPPED}
-    return {**_dotted(record.get("spec") or {}), **_dotted(rest), **_derived(record)}
+    return {
+        **_dotted(record.get("spec") or {}),
+        **_dotted(rest, leave_out=leave_out),
+        **_derived(record),
+    }
+
+
+def _tabulated(record: dict[str, Any]) -> dict[str, Any]:
+    """A record as reports hold it, thousands at once: without what no table shows
+    (:data:`NOT_TABULATED`), class names shared between records."""
+    for path in NOT_TABULATED:
+        *parents, last = path.split(".")
+        node: Any = record
+        for key in parents:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    if isinstance(record.get("classes"), list):
+        record["classes"] = [sys.intern(c) if isinstance(c, str) else c for c in record["classes"]]
+    return record
 
 
 def _derived(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,18 +112,24 @@ def _derived(record: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _dotted(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def _dotted(
+    data: Mapping[str, Any], prefix: str = "", leave_out: Collection[str] = ()
+) -> dict[str, Any]:
     """Nested mappings as dotted keys (an empty mapping gives no column), leaves hashable."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
-        if isinstance(value, Mapping):
-            flat.update(_dotted(value, f"{prefix}{key}."))
-        else:
+        if type(value) in _SCALARS:  # most leaves: checked first (a record has ~100)
+            flat[f"{prefix}{key}"] = value
+        elif isinstance(value, Mapping):
+            flat.update(_dotted(value, f"{prefix}{key}.", leave_out))
+        elif f"{prefix}{key}" not in leave_out:
             flat[f"{prefix}{key}"] = _hashable(value)
     return flat
 
 
 def _hashable(value: Any) -> Any:
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, list):
         return tuple(_hashable(v) for v in value)
     if isinstance(value, dict):
@@ -97,17 +137,22 @@ def _hashable(value: Any) -> Any:
     return value
 
 
-def records_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per run record (see the module docstring for the columns)."""
-    return pd.DataFrame([flatten(r) for r in records])
+def records_frame(
+    records: Iterable[Mapping[str, Any]], leave_out: Collection[str] = ()
+) -> pd.DataFrame:
+    """One row per run record (see the module docstring for the columns; ``leave_out``: columns
+    not made)."""
+    return pd.DataFrame([flatten(r, leave_out) for r in records])
 
 
-def evaluations_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+def evaluations_frame(
+    records: Iterable[Mapping[str, Any]], leave_out: Collection[str] = ()
+) -> pd.DataFrame:
     """One row per evaluation of every record: the run's columns plus ``eval.dataset``,
     ``eval.split``, ``eval.top1``, ..."""
     rows = []
     for record in records:
-        flat = flatten(record)
+        flat = flatten(record, leave_out)
         for evaluation in record.get("evaluations") or ():
             rows.append({**flat, **{EVAL_PREFIX + k: v for k, v in evaluation.items()}})
     return pd.DataFrame(rows)
@@ -127,27 +172,21 @@ def specs_frame(specs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> SuiteRuns:
     """The suite's runs in ``store``, in the states ``omnibench status`` shows
-    (:func:`omnibench.execution.plan.run_state`)."""
-    from omnibench.execution.plan import run_state  # noqa: PLC0415
+    (:func:`omnibench.execution.plan.survey`), and the records of the done ones."""
+    from omnibench.execution.plan import survey  # noqa: PLC0415
 
-    states: dict[str, str] = {}
-    records: list[dict[str, Any]] = []
-    for spec in specs:
-        run_id = spec.run_id()
-        states[run_id] = run_state(store, suite, run_id)[0]
-        record = store.read_record(suite, run_id) if states[run_id] == RunState.DONE else None
-        if record is not None:
-            records.append(record)
+    run_ids = [spec.run_id() for spec in specs]
+    judged = survey(store, suite, run_ids)
+    states = {run_id: judged[run_id][0] for run_id in run_ids}
+    done = [run_id for run_id in run_ids if states[run_id] == RunState.DONE]
+    found = (store.read_record(suite, run_id) for run_id in done)
+    records = [_tabulated(record) for record in found if record is not None]
     stale = sum(
         1
-        for run in store.iter_runs(suite)
-        if run.run_id not in states and store.is_done(suite, run.run_id)
+        for run_id in store.run_ids(suite)
+        if run_id not in states and store.is_done(suite, run_id)
     )
-    run_dirs = {
-        run_id: store.run_dir(suite, run_id)
-        for run_id, state in states.items()
-        if state == RunState.DONE
-    }
+    run_dirs = {run_id: store.run_dir(suite, run_id) for run_id in done}
     return SuiteRuns(
         suite, tuple(s.to_dict() for s in specs), states, tuple(records), stale, run_dirs
     )

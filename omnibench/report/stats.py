@@ -17,10 +17,12 @@ from __future__ import annotations
 import dataclasses
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 COUNTS_PER_CHUNK = 1 << 22  # resampled video counts held at once (32 MiB of int64)
+DRAWN_PER_SLICE = 1 << 19  # drawn runs' accuracies gathered at once (resample_runs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,35 +46,61 @@ def rng_for(settings: BootstrapSettings, *names: str) -> np.random.Generator:
     return np.random.default_rng([settings.seed, *(zlib.crc32(n.encode()) for n in names)])
 
 
-def resampled_means(correct: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
+def resampled_means(
+    correct: np.ndarray,
+    resamples: int,
+    rng: np.random.Generator,
+    dtype: Any = np.float64,
+    by_resample: bool = False,
+) -> np.ndarray:
     """(runs, resamples) accuracies (0-1) of each run on videos drawn with replacement, the same
-    draw for all runs."""
+    draw for all runs; (resamples, runs) when ``by_resample``. Each is a count of right videos over
+    the videos in float32, exact whatever the runs (an integer below 2^24): ``dtype`` float32
+    holds the same numbers in half the memory."""
     runs, videos = correct.shape
     values = correct.astype(np.float32)
-    out = np.empty((runs, resamples), dtype=np.float64)
+    out = np.empty((resamples, runs) if by_resample else (runs, resamples), dtype=dtype)
     chunk = max(1, COUNTS_PER_CHUNK // max(videos, 1))
     for start in range(0, resamples, chunk):
         size = min(chunk, resamples - start)
-        draws = rng.integers(0, videos, size=(size, videos)) + videos * np.arange(size)[:, None]
+        # int32 draws are the int64 ones (numpy draws both 32 bits at a time below 2^32), faster
+        draws = rng.integers(0, videos, size=(size, videos), dtype=np.int32)
+        draws = draws + videos * np.arange(size)[:, None]
         counts = (
             np.bincount(draws.ravel(), minlength=size * videos)
             .reshape(size, videos)
             .astype(np.float32)
         )
-        out[:, start : start + size] = (
-            counts @ values.T
-        ).T / videos  # (resamples, runs): BLAS without a transposed copy
+        block = counts @ values.T  # (resamples, runs): BLAS without a transposed copy
+        block /= videos
+        if by_resample:
+            out[start : start + size] = block
+        else:
+            out[:, start : start + size] = block.T
     return out
 
 
-def resample_runs(accuracy: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(resamples,) cell means: each resample averages ``runs`` runs drawn with replacement from
-    ``accuracy`` (runs, resamples)."""
-    runs, resamples = accuracy.shape
+def resample_runs(
+    accuracy: np.ndarray, rng: np.random.Generator, by_resample: bool = False
+) -> np.ndarray:
+    """(resamples,) cell means (float64): each resample averages ``runs`` runs drawn with
+    replacement from ``accuracy`` (runs, resamples; (resamples, runs) when ``by_resample``).
+
+    The drawn runs are summed in the order of the draws, as numpy's mean over them would; they are
+    gathered a slice of resamples at a time, so no (runs, resamples) copy is made."""
+    table = accuracy if by_resample else accuracy.T  # (resamples, runs)
+    resamples, runs = table.shape
     if runs == 1:
-        return accuracy[0]
-    picks = rng.integers(0, runs, size=(runs, resamples))
-    return accuracy[picks, np.arange(resamples)].mean(axis=0)
+        return table[:, 0].astype(np.float64)
+    picks = rng.integers(0, runs, size=(runs, resamples), dtype=np.int32)  # = the int64 draws
+    flat = np.ascontiguousarray(table).ravel()
+    means = np.empty(resamples)
+    step = max(1, DRAWN_PER_SLICE // runs)
+    for start in range(0, resamples, step):
+        stop = min(resamples, start + step)
+        drawn = np.take(flat, picks[:, start:stop] + runs * np.arange(start, stop))
+        means[start:stop] = np.add.reduce(drawn, axis=0, dtype=np.float64) / runs
+    return means
 
 
 def percentile_interval(differences: np.ndarray, level: float) -> tuple[float, float]:
