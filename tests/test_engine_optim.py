@@ -121,7 +121,7 @@ def test_a_one_step_run_reaches_min_lr_at_its_step() -> None:
     the min LR; over two steps it would be halfway, (1e-3 + 1e-5) / 2."""
     optim = OptimSpec(lr=1e-3, epochs=1, warmup_epochs=0)
     optimizer = build_optimizer(TwoPart(), optim)
-    scheduler = build_scheduler(optimizer, optim, steps_per_epoch=1)
+    scheduler = build_scheduler(optimizer, optim, iterations_per_epoch=1)
     scheduler.step_update(1)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-5)
 
