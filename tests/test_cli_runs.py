@@ -80,6 +80,12 @@ def _rows(out: str) -> dict[str, list[str]]:
     return rows
 
 
+# CPU of `omnibench run` over a finished 11-run suite: 1.0-1.2 s measured on 2026-12-07 (the store
+# index, revision stamps and corrupt-file checks included); importing the data package (numpy, PIL
+# for the synthetic benchmark) is ~0.47 s of it. The wall-clock promise stays 2 s.
+CPU_BUDGET_S = 1.5
+
+
 def test_rerunning_a_finished_suite_does_no_work_and_takes_under_2s(
     suite_file: Path, tmp_path: Path
 ) -> None:
@@ -96,9 +102,9 @@ def test_rerunning_a_finished_suite_does_no_work_and_takes_under_2s(
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu.append(after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        if timings[-1] < 2.0 and cpu[-1] < 1.0:
+        if timings[-1] < 2.0 and cpu[-1] < CPU_BUDGET_S:
             break
-    assert min(cpu) < 1.0, f"re-running a finished suite used {min(cpu):.2f}s of CPU"
+    assert min(cpu) < CPU_BUDGET_S, f"re-running a finished suite used {min(cpu):.2f}s of CPU"
     overloaded = os.getloadavg()[0] > 2 * (
         os.cpu_count() or 1
     )  # others' work delays the wall clock, not ours
