@@ -271,6 +271,9 @@ start_slurmdbd() {
   wait_for slurmdbd 120 "$STATE/log/slurmdbd.log" sacctmgr -n show cluster
   cluster_known || sacctmgr -i add cluster "$CLUSTER" >/dev/null ||
     die "sacctmgr could not register cluster $CLUSTER (log: $STATE/log/slurmdbd.log)"
+  # the accounting database outlives the daemons: a MaxSubmitJobs that a killed test left on this
+  # user's associations would split the next suite's job array; start from Slurm's default (none)
+  sacctmgr -i modify user where name="$(id -un)" set MaxSubmitJobs=-1 >/dev/null 2>&1 || true
 }
 
 node_idle() { [[ "$(sinfo -h -N -n "$NODE" -o %T)" =~ ^(idle|mixed|allocated)$ ]]; }
