@@ -17,7 +17,8 @@ from omnibench.data import (
     get_dataset,
     read_frames,
 )
-from omnibench.data.synth import DEFAULT_CLASSES, MOTIONS, _draw_scene, _render, split_of
+from omnibench.data.synth import DEFAULT_CLASSES, MOTIONS, split_of
+from omnibench.data.synth_frames import draw_scene, render
 from omnibench.errors import OmniBenchError
 
 TINY = SynthConfig(classes=DEFAULT_CLASSES[:4], videos_per_class=6, frames=8, size=32)
@@ -66,9 +67,9 @@ def test_twin_classes_show_the_same_frames_in_reverse(pair: tuple[int, int]) -> 
     # the label lives only in the order of frames: a frame-averaging model cannot tell twins apart
     (kind, forward), (kind_b, backward) = (MOTIONS[DEFAULT_CLASSES[i]] for i in pair)
     assert kind == kind_b
-    scenes = [_draw_scene(np.random.default_rng(5), kind, 64) for _ in range(2)]
-    frames_forward = _render(scenes[0], kind, forward, 9, 64)
-    frames_backward = _render(scenes[1], kind, backward, 9, 64)
+    scenes = [draw_scene(np.random.default_rng(5), kind, 64) for _ in range(2)]
+    frames_forward = render(scenes[0], kind, forward, 9, 64)
+    frames_backward = render(scenes[1], kind, backward, 9, 64)
     assert np.array_equal(frames_forward[::-1], frames_backward)
     assert (
         np.abs(frames_forward[0].astype(int) - frames_forward[-1].astype(int)).mean() > 2

@@ -1,8 +1,9 @@
 """Video data: annotation formats, dataset adapters, sampling, transforms, decord reading,
 the synthetic motion benchmark and split overlap.
 
-The torch-free parts load with the package, so that ``validate`` and ``--dry-run`` start without
-torch; transforms, video reading and record checks (torch, torchvision, decord) load on first use.
+The parts without torch or numpy load with the package, so that ``validate``, ``status`` and
+``--dry-run`` start fast; frame sampling (numpy), transforms, video reading and record checks
+(torch, torchvision, decord) load on first use.
 """
 
 from __future__ import annotations
@@ -14,12 +15,16 @@ from omnibench.data.datasets import DATASETS, DatasetAdapter, get_dataset
 from omnibench.data.overlap import OverlapReport, compare, compare_lists
 from omnibench.data.records import Split, VideoRecord
 from omnibench.data.roots import DataLocation, locate, resolve_root
-from omnibench.data.sampling import sample_test_indices, sample_train_indices, spatial_crop_offsets
 from omnibench.data.synth import MOTIONS, SynthConfig, ensure_synthetic, generate_synthetic
 
 if TYPE_CHECKING:
     from omnibench.data.check import check_records
     from omnibench.data.readable import BrokenVideoError
+    from omnibench.data.sampling import (
+        sample_test_indices,
+        sample_train_indices,
+        spatial_crop_offsets,
+    )
     from omnibench.data.transforms import VideoTransform, build_transform
     from omnibench.data.video import VideoClipDataset, collate_clips, read_frames
 
@@ -28,6 +33,9 @@ _ON_FIRST_USE = {
     "VideoTransform": "transforms",
     "build_transform": "transforms",
     "BrokenVideoError": "readable",
+    "sample_test_indices": "sampling",
+    "sample_train_indices": "sampling",
+    "spatial_crop_offsets": "sampling",
     "VideoClipDataset": "video",
     "collate_clips": "video",
     "read_frames": "video",
