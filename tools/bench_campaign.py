@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from omnibench.atomic import atomic_write_text
-from omnibench.execution.run_files import INDEX_FILE, OUTCOMES_FILE
+from omnibench.execution.run_files import CACHE_FILES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from campaign_store import SUITE, build_store  # noqa: E402
@@ -87,7 +87,7 @@ def measure(folder: Path, runs: int, repeats: int) -> dict[str, Measured]:
     suite, results = build_store(folder / f"n{runs}", runs)
     out = {}
     for line, command in commands(suite, results).items():
-        for cache in (INDEX_FILE, OUTCOMES_FILE):  # "first": no index yet
+        for cache in CACHE_FILES:  # "first": no index yet
             (results / SUITE / cache).unlink(missing_ok=True)
         first = timed(command)
         repeated = [timed(command) for _ in range(repeats)] or [first]

@@ -23,6 +23,8 @@ RECORD_FILE = "record.json"  # written last: a run is finished exactly when it e
 SUITE_SOURCE_FILE = "suite.json"  # in <results>/<suite>/: the suite file its runs came from
 INDEX_FILE = ".index.json"  # in <results>/<suite>/: what its finished runs' files say (a cache)
 OUTCOMES_FILE = ".outcomes.npz"  # in <results>/<suite>/: its runs' predictions as read (a cache)
+TABULATED_FILE = ".tabulated.json"  # in <results>/<suite>/: done runs' records, for reports
+CACHE_FILES = (INDEX_FILE, OUTCOMES_FILE, TABULATED_FILE)  # the caches above: no results
 
 
 def read_json(path: Path) -> Any:

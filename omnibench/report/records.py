@@ -174,13 +174,13 @@ def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> Suite
     """The suite's runs in ``store``, in the states ``omnibench status`` shows
     (:func:`omnibench.execution.plan.survey`), and the records of the done ones."""
     from omnibench.execution.plan import survey  # noqa: PLC0415
+    from omnibench.report.tabulated import tabulated_records  # noqa: PLC0415
 
     run_ids = [spec.run_id() for spec in specs]
     judged = survey(store, suite, run_ids)
     states = {run_id: judged[run_id][0] for run_id in run_ids}
     done = [run_id for run_id in run_ids if states[run_id] == RunState.DONE]
-    found = (store.read_record(suite, run_id) for run_id in done)
-    records = [_tabulated(record) for record in found if record is not None]
+    records = tabulated_records(store, suite, done, _tabulated)
     stale = sum(
         1
         for run_id in store.run_ids(suite)
