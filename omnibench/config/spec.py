@@ -222,20 +222,23 @@ HASH_NEUTRAL: Mapping[str, Any] = types.MappingProxyType(
     {"limit": None, "max_skipped": DEFAULT_MAX_SKIPPED, "data.hflip": None, "data.augment": "fused"}
 )
 
+_NEUTRAL_KEYS = tuple((*path.rpartition(".")[::2], v) for path, v in HASH_NEUTRAL.items())
+
 
 def identity(spec: Mapping[str, Any]) -> dict[str, Any]:
     """A spec dict without the :data:`HASH_NEUTRAL` fields that hold their neutral value."""
     out = dict(spec)
-    for path, neutral in HASH_NEUTRAL.items():
-        section, _, key = path.rpartition(".")
-        holder = out.get(section) if section else out
-        if not isinstance(holder, Mapping) or key not in holder or holder[key] != neutral:
+    copied: set[str] = set()  # sections already copied (the input is never changed)
+    for section, key, neutral in _NEUTRAL_KEYS:
+        found = out.get(section) if section else out
+        if not isinstance(found, Mapping) or key not in found or found[key] != neutral:
             continue
-        holder = {k: v for k, v in holder.items() if k != key}
+        holder: dict[str, Any] = out
         if section:
+            holder = out[section] if section in copied else dict(found)
             out[section] = holder
-        else:
-            out = holder
+            copied.add(section)
+        del holder[key]
     return out
 
 

@@ -117,11 +117,15 @@ class RunStore:
 
     def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
         self.root = results_root(root)
+        self._suite_dirs: dict[tuple[Path, str], Path] = {}  # asked for once per run
 
     def suite_dir(self, suite: str) -> Path:
         """Folder of one suite's runs (not created); a name that would leave the store is
         refused."""
-        return self.root / checked_name(suite, "suite name")
+        key = (self.root, suite)
+        if key not in self._suite_dirs:
+            self._suite_dirs[key] = self.root / checked_name(suite, "suite name")
+        return self._suite_dirs[key]
 
     def ensure_writable(self) -> None:
         """Create the store's root if needed; one line naming it when it is a file or not
@@ -314,7 +318,8 @@ _STATUS_FIELDS = tuple(f.name for f in dataclasses.fields(RunStatus) if f.name !
 def status_from(data: Any, path: str | os.PathLike[str]) -> RunStatus | None:
     """The :class:`RunStatus` in ``data`` (read from ``path``; None: no status file);
     :class:`CorruptFileError` when it is not one."""
-    data = json_object(data, Path(path), "a run status")
+    if not isinstance(data, dict):  # (a status read as it should be makes no Path)
+        data = json_object(data, Path(path), "a run status")
     if data is None:
         return None
     if data.get("state") not in RECORDED:

@@ -103,7 +103,7 @@ def _data() -> dict[str, Any]:
     text = (
         resources.files("omnibench.report").joinpath("published.yaml").read_text(encoding="utf-8")
     )
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # safe_load's data
 
 
 PAPERS: Mapping[str, Mapping[str, str]] = _data()["papers"]
