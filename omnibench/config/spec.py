@@ -169,9 +169,9 @@ class RunSpec:
     def value_at(self, path: str) -> Any:
         """The plain value (as in :meth:`to_dict`) at a dotted spec path; None where there is
         none."""
-        node: Any = _plain(self)
-        for part in path.split("."):
-            node = node.get(part) if isinstance(node, dict) else None
+        node: Any = vars(self).get(_PLAIN) or _plain(self)
+        for part in _parts(path):
+            node = node.get(part) if type(node) is dict else None
         return json.loads(json.dumps(node)) if isinstance(node, (dict, list)) else node
 
     def with_value(self, path: str, value: Any) -> RunSpec:
@@ -252,6 +252,12 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[path] = value
     return flat
+
+
+@functools.lru_cache(maxsize=256)
+def _parts(path: str) -> tuple[str, ...]:
+    """A dotted spec path's keys (thousands of specs are asked for the same few paths)."""
+    return tuple(path.split("."))
 
 
 def _plain(value: Any) -> Any:
