@@ -5,6 +5,9 @@
   (``RunSpec.from_dict``), which it once cost several times over;
 - judging 1 000 finished runs (``run``, ``status``) costs less than reading their record and
   status files, once the store's index knows them;
+- the records a report holds of 1 000 done runs cost less than reading them from their files
+  (``RunStore.read_record``: parsed and checked), once the suite's ``.tabulated.json`` holds them
+  (reading the files, as the report did before it, costs about three times as much);
 - the report's paired intervals over 1 000 runs cost less than parsing their predictions.csv
   files with pandas, once the outcome cache knows them.
 
@@ -33,8 +36,9 @@ from omnibench.execution.plan import plan_runs
 from omnibench.execution.run_files import PREDICTIONS_FILE, RECORD_FILE, STATUS_FILE
 from omnibench.execution.store import RunStore, atomic_write_json, atomic_write_text
 from omnibench.report.build import build_tables
-from omnibench.report.records import collect_runs
+from omnibench.report.records import _tabulated, collect_runs
 from omnibench.report.stats import BootstrapSettings
+from omnibench.report.tabulated import tabulated_records
 from report_fixtures import make_record
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
@@ -115,6 +119,18 @@ def test_judging_1000_finished_runs_costs_less_than_reading_their_files(
     judging = best_cpu(lambda: plan_runs(SUITE, suite.specs, store))
     reading = best_cpu(read)
     assert judging < reading, f"judging {judging:.2f}s, reading the files {reading:.2f}s"
+
+
+def test_the_records_of_1000_done_runs_cost_less_than_reading_their_files(
+    campaign: tuple[Path, RunStore],
+) -> None:
+    suite_file, store = campaign
+    ids = [spec.run_id() for spec in load_suite(suite_file).specs]
+    first = tabulated_records(store, SUITE, ids, _tabulated)  # fills the cache
+    assert len(first) == RUNS and first[0] == _tabulated(store.read_record(SUITE, ids[0]) or {})
+    served = best_cpu(lambda: tabulated_records(store, SUITE, ids, _tabulated))
+    reading = best_cpu(lambda: [store.read_record(SUITE, run_id) for run_id in ids])
+    assert served < reading, f"served {served:.2f}s, reading the records {reading:.2f}s"
 
 
 @pytest.mark.slow
