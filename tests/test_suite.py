@@ -347,6 +347,7 @@ grid:
   - dataset: [hmdb51]
     model.options.ratio: [0.125, 0.5]
     optim.epochs: [1, 3]
+    max_skipped: [0.01, 0.1]
 overrides:
   - when: {model.name: xclip}
     set: {optim.new_module_lr_mult: 10}
@@ -360,8 +361,9 @@ overrides:
 def test_substituted_runs_are_the_runs_expanded_in_full(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, settings: list[str]
 ) -> None:
-    """Runs made by replacing single-value axes (seeds, lr, shots) in an expanded run are the
-    runs a full expansion makes: specs, ids, where each value was set, axes, order."""
+    """Runs made by replacing single-value axes (seeds, lr, shots; max_skipped, which leaves the
+    run's identity at its default) in an expanded run are the runs a full expansion makes: specs,
+    ids and canonical JSON, where each value was set, axes, order."""
     from omnibench.config import suite_grid
     from omnibench.config.suite_paths import parse_settings
 

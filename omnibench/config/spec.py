@@ -147,7 +147,7 @@ class RunSpec:
     # ask for them many times).
     @functools.cached_property
     def _canonical(self) -> str:
-        return json.dumps(identity(_plain(self)), sort_keys=True, separators=(",", ":"))
+        return canonical_json_of(identity(_plain(self)))
 
     @functools.cached_property
     def _run_id(self) -> str:
@@ -223,6 +223,11 @@ HASH_NEUTRAL: Mapping[str, Any] = types.MappingProxyType(
 )
 
 _NEUTRAL_KEYS = tuple((*path.rpartition(".")[::2], v) for path, v in HASH_NEUTRAL.items())
+
+
+def canonical_json_of(value: Any) -> str:
+    """JSON with sorted keys and no whitespace: how a spec's identity is written and hashed."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def identity(spec: Mapping[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,10 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from omnibench.bulk import collector_paused
 from omnibench.config.defaults import MissingDefaultsError, flat_defaults
 from omnibench.config.spec import RunSpec, SpecError
+from omnibench.config.spec_template import CanonicalTemplate
 from omnibench.config.suite_paths import (
     Leaves,
     Override,
@@ -135,13 +137,15 @@ def expand_runs(doc: LocatedYaml, data: Mapping[str, Any], settings: Leaves) -> 
     overrides = parse_overrides(doc, data.get("overrides"))
     free = functools.partial(_substitutable, overrides=overrides, settings=settings)
     runs: dict[str, Run] = {}
-    templates: dict[tuple[Any, ...], Run] = {}
-    for point, key, paths in _grid_points(doc, data, free):
-        run = _substituted(templates[key], point, paths) if key in templates else None
-        if run is None:
-            run = _expand_point(doc, base, point, overrides, settings)
-            templates.setdefault(key, run)
-        runs.setdefault(run[0].run_id(), run)
+    templates: dict[tuple[Any, ...], tuple[Run, CanonicalTemplate]] = {}
+    with collector_paused():
+        for point, key, paths in _grid_points(doc, data, free):
+            run = _substituted(*templates[key], point, paths) if key in templates else None
+            if run is None:
+                run = _expand_point(doc, base, point, overrides, settings)
+                if key not in templates:
+                    templates[key] = run, CanonicalTemplate(run[0], paths)
+            runs.setdefault(run[0].run_id(), run)
     for override in overrides if not settings else ():  # a --set may leave an override without runs
         override.check_used()
     return list(runs.values())
@@ -175,16 +179,19 @@ def _substitutable(
     )
 
 
-def _substituted(template: Run, point: Leaves, paths: tuple[str, ...]) -> Run | None:
-    """``template``'s run with the values of ``paths`` taken from ``point``; None when a value does
-    not fit the spec (expanding the point names the error)."""
+def _substituted(
+    template: Run, canonical: CanonicalTemplate, point: Leaves, paths: tuple[str, ...]
+) -> Run | None:
+    """``template``'s run with the values of ``paths`` taken from ``point`` (its canonical JSON
+    from the template's: ``canonical``); None when a value does not fit the spec (expanding the
+    point names the error)."""
     spec, origins = template
     try:
         for path in paths:
             spec = spec.with_value(path, point[path][0])
     except (SpecError, TypeError, ValueError):
         return None
-    return spec, {**origins, **{path: point[path][1] for path in paths}}
+    return canonical.fill(spec), {**origins, **{path: point[path][1] for path in paths}}
 
 
 def _with_defaults(doc: LocatedYaml, leaves: Leaves) -> Leaves:
