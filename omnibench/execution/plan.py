@@ -17,6 +17,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from omnibench.bulk import collector_paused
 from omnibench.config.spec import RunSpec
 from omnibench.config.suite import Suite, load_suite, suite_files
 from omnibench.config.suite_paths import Leaves
@@ -223,17 +224,18 @@ Judged = tuple[
 def survey(store: RunStore, suite: str, run_ids: Sequence[str]) -> dict[str, Judged]:
     """:func:`judged_state` of many runs and, for those with a record, what it says; finished runs
     through the store's index (:mod:`omnibench.execution.store_index`)."""
-    finished = finished_runs(store, suite, run_ids)
-    judged: dict[str, Judged] = {}
-    checked: dict[Any, Verdict] = {}  # annotation files are checked once per distinct set
-    for run_id in run_ids:
-        facts = finished.get(run_id)
-        if facts is None:
-            judged[run_id] = (*judged_state(store, suite, run_id), None)
-        else:
-            state, reason = facts.verdict(checked)
-            judged[run_id] = (state, facts.status, reason, facts)
-    return judged
+    with collector_paused():  # thousands of index entries and statuses
+        finished = finished_runs(store, suite, run_ids)
+        judged: dict[str, Judged] = {}
+        checked: dict[Any, Verdict] = {}  # annotation files are checked once per distinct set
+        for run_id in run_ids:
+            facts = finished.get(run_id)
+            if facts is None:
+                judged[run_id] = (*judged_state(store, suite, run_id), None)
+            else:
+                state, reason = facts.verdict(checked)
+                judged[run_id] = (state, facts.status, reason, facts)
+        return judged
 
 
 def plan_runs(

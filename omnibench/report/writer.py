@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from omnibench.bulk import collector_paused
 from omnibench.report.build import build_tables
 from omnibench.report.records import collect_runs
 from omnibench.report.stats import BootstrapSettings
@@ -35,8 +36,9 @@ def suite_tables(
     """The tables one suite feeds (``suite``: an ``omnibench.config.suite.Suite`` or its name /
     path); ``bootstrap``: how the intervals of the Δ-to-reference rows are drawn."""
     suite = _loaded(suite)
-    runs = collect_runs(suite.name, suite.specs, store)
-    tables = build_tables(suite.table, runs, bootstrap)
+    with collector_paused():  # thousands of records, rows and keys
+        runs = collect_runs(suite.name, suite.specs, store)
+        tables = build_tables(suite.table, runs, bootstrap)
     counts = {len(record.get("classes") or ()) for record in runs.records}
     shared = (
         counts.pop() if len(counts) == 1 else 0
