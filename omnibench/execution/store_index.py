@@ -121,7 +121,8 @@ def _key(stat: os.stat_result | None) -> FileKey | None:
     return None if stat is None else [stat.st_ino, stat.st_size, stat.st_mtime_ns]
 
 
-def _stat_key(path: str) -> FileKey | None:
+def stat_key(path: str) -> FileKey | None:
+    """The key of the file at ``path`` as it is now (None: there is none)."""
     try:
         return _key(os.stat(path))
     except (FileNotFoundError, NotADirectoryError):
@@ -145,7 +146,7 @@ class SuiteIndex:
         self.changed = False
 
     def _load(self) -> dict[str, Any]:
-        known, key = _LOADED.get(self.path), _stat_key(str(self.path))
+        known, key = _LOADED.get(self.path), stat_key(str(self.path))
         if known is not None and key is not None and known[:2] == (key, self.code):
             return dict(known[2])
         try:
@@ -164,7 +165,7 @@ class SuiteIndex:
         of it is corrupt, or it has a ``lock.json``; :func:`judged_state` reads such a run)."""
         run_dir = os.path.join(self.folder, checked_name(run_id, "run id"))
         paths = [os.path.join(run_dir, name) for name in (RECORD_FILE, STATUS_FILE, SPEC_FILE)]
-        keys = [_stat_key(path) for path in paths]
+        keys = [stat_key(path) for path in paths]
         entry = self.entries.get(run_id)
         try:
             if keys[0] is None or os.path.lexists(os.path.join(run_dir, LOCK_FILE)):
@@ -215,7 +216,7 @@ class SuiteIndex:
             atomic_write_text(self.path, text)
         except OSError:
             return
-        _LOADED[self.path] = (_stat_key(str(self.path)), self.code, self.entries)
+        _LOADED[self.path] = (stat_key(str(self.path)), self.code, self.entries)
         self.changed = False
 
 

@@ -30,14 +30,6 @@ from omnibench.execution.store import RunStore
 Tabulate = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def _file_key(path: str) -> store_index.FileKey | None:
-    try:
-        stat = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    return [stat.st_ino, stat.st_size, stat.st_mtime_ns]
-
-
 def _load(path: Path, code: str) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -57,7 +49,7 @@ def tabulated_records(
     kept, changed, out = _load(path, code), False, []
     for run_id in run_ids:
         record_path = str(store.run_dir(suite, run_id) / RECORD_FILE)
-        entry, key = kept.get(run_id), _file_key(record_path)
+        entry, key = kept.get(run_id), store_index.stat_key(record_path)
         if key is not None and isinstance(entry, dict) and entry.get("key") == key:
             out.append(tabulate(entry["record"]))  # (class names shared again)
             continue
