@@ -3,7 +3,7 @@ metrics that are not numbers."""
 
 from __future__ import annotations
 
-from omnibench.execution.acceptance import Skipped, record_problems, share_text, too_many_skipped
+from omnibench.store.acceptance import Skipped, record_problems, share_text, too_many_skipped
 
 
 def test_a_run_with_a_skipped_video_in_either_part_counts_as_skipping() -> None:

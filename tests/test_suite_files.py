@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from omnibench.checks.suite import check_suite
 from omnibench.cli import main
-from omnibench.config.suite import BUILTIN_SUITES, load_suite, suite_files
 from omnibench.errors import OmniBenchError
-from omnibench.execution.suite_check import check_suite
+from omnibench.suite.load import BUILTIN_SUITES, load_suite, suite_files
 
 PAPER_SUITES = {
     "supervised": "table2",

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import Invoke, cpu_options
-from omnibench.config.suite import load_suite, suite_files
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.errors import OmniBenchError
-from omnibench.execution.store import RunStore
+from omnibench.store.run_store import RunStore
+from omnibench.suite.load import load_suite, suite_files
 
 FRAGMENT = """\
 # the shared setting

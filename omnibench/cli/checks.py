@@ -17,14 +17,14 @@ from omnibench.cli.options import DataRoot, Limit, Settings, suite_settings
 from omnibench.cli.run_tables import plural, short_path
 from omnibench.config.runtime import Executor, LaunchOptions
 from omnibench.config.spec import RunSpec
-from omnibench.config.suite import Suite, load_suite, suite_files
-from omnibench.config.suite_paths import Leaves
 from omnibench.errors import OmniBenchError
-from omnibench.execution.states import RunState
+from omnibench.store.states import RunState
+from omnibench.suite.load import Suite, load_suite, suite_files
+from omnibench.suite.paths import Leaves
 
 if TYPE_CHECKING:  # the checks load numpy and pandas: imported where runs are checked
+    from omnibench.checks.plan import Finding
     from omnibench.execution.plan import PlannedRun
-    from omnibench.execution.plan_check import Finding
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -38,8 +38,8 @@ def check_runs(
     what to declare)."""
     if not specs:
         return [], {}
-    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415
-    from omnibench.execution.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
+    from omnibench.checks.plan import check_plan  # noqa: PLC0415
+    from omnibench.checks.suite import check_suite, undeclared_datasets  # noqa: PLC0415
 
     check_suite(suite, specs, require_data=not dry_run)
     undeclared = undeclared_datasets(suite) if dry_run else {}
@@ -61,8 +61,8 @@ def data_root_findings(specs: Sequence[RunSpec], data_root: Path | None) -> list
     """A dataset the runs read that has no root on this machine, or a data root that does not exist
     (synthetic ones are generated on first use, into an existing folder:
     ``roots.check_location``)."""
+    from omnibench.checks.plan import Finding  # noqa: PLC0415
     from omnibench.data.roots import check_location, locate  # noqa: PLC0415
-    from omnibench.execution.plan_check import Finding  # noqa: PLC0415
 
     names = {name for spec in specs for name in spec.datasets_read()}
     findings = []
@@ -77,7 +77,7 @@ def data_root_findings(specs: Sequence[RunSpec], data_root: Path | None) -> list
 def unfinished_data_findings(plans: Sequence[PlannedRun], data_root: Path) -> list[Finding]:
     """``status`` / ``report --data-root``: what the data roots lack for the runs not done yet, as
     warnings (what ``run`` would refuse)."""
-    from omnibench.execution.plan_check import Finding  # noqa: PLC0415
+    from omnibench.checks.plan import Finding  # noqa: PLC0415
 
     todo = [p.spec for p in plans if p.state != RunState.DONE]
     return [Finding(f.where, f.message, error=False) for f in data_root_findings(todo, data_root)]
@@ -87,7 +87,7 @@ def store_findings(problem: str | None) -> list[Finding]:
     """A run store folder this user cannot write (``RunStore.write_problem``), as a finding."""
     if problem is None:
         return []
-    from omnibench.execution.plan_check import Finding  # noqa: PLC0415
+    from omnibench.checks.plan import Finding  # noqa: PLC0415
 
     return [Finding("data", problem)]
 
@@ -146,8 +146,8 @@ def validate(
 def _validate(name: str, settings: Leaves, data_root: Path | None) -> bool:
     """Check one suite (with the command line's settings) and print its line and findings; False
     when it would fail."""
-    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415
-    from omnibench.execution.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
+    from omnibench.checks.plan import check_plan  # noqa: PLC0415
+    from omnibench.checks.suite import check_suite, undeclared_datasets  # noqa: PLC0415
 
     try:
         suite = load_suite(name, settings)

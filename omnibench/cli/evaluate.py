@@ -21,12 +21,13 @@ from omnibench.cli.runs import Decoder, Device, Workers
 from omnibench.cli.status import resolve_run
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec, SpecError
-from omnibench.config.suite_grid import with_paper_defaults
-from omnibench.config.suite_paths import Leaves, flatten, parse_settings, set_path, unflatten
 from omnibench.errors import OmniBenchError
-from omnibench.execution.plan import plan_runs, run_state
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStore
+from omnibench.execution.plan import plan_runs
+from omnibench.store.run_store import RunStore
+from omnibench.store.states import RunState
+from omnibench.store.survey import run_state
+from omnibench.suite.grid import with_paper_defaults
+from omnibench.suite.paths import Leaves, flatten, parse_settings, set_path, unflatten
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -226,8 +227,8 @@ def eval_spec(
 
 def _check_names(spec: RunSpec) -> None:
     """Model, options and dataset names, checked before anything loads (did-you-mean)."""
+    from omnibench.checks.suite import known_datasets  # noqa: PLC0415
     from omnibench.config.spec import validate_options  # noqa: PLC0415
-    from omnibench.execution.suite_check import known_datasets  # noqa: PLC0415
     from omnibench.models import MODELS, model_options_class  # noqa: PLC0415  (imports torch)
     from omnibench.protocols import validate_protocol_options  # noqa: PLC0415
     from omnibench.registry import did_you_mean  # noqa: PLC0415
@@ -248,7 +249,7 @@ def _check_names(spec: RunSpec) -> None:
 def _check_plan(spec: RunSpec, data_root: Path | None) -> None:
     """What would fail once the model loads (backbone, weights, frame size), before anything
     runs."""
-    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415
+    from omnibench.checks.plan import check_plan  # noqa: PLC0415
 
     findings = check_plan([spec], lambda _spec, path: f"{ORIGIN} ({path})", data_root)
     print_findings(findings)

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from omnibench.config.suite_paths import Leaves, parse_settings
 from omnibench.errors import OmniBenchError
+from omnibench.suite.paths import Leaves, parse_settings
 
 if TYPE_CHECKING:
-    from omnibench.execution.store import RunStore
+    from omnibench.store.run_store import RunStore
 
 Results = Annotated[
     Path | None,
@@ -81,7 +81,7 @@ def read_store(results: Path | None) -> RunStore:
     mistyped path), not an empty store."""
     import os  # noqa: PLC0415
 
-    from omnibench.execution.store import RESULTS_ENV, RunStore  # noqa: PLC0415
+    from omnibench.store.run_store import RESULTS_ENV, RunStore  # noqa: PLC0415
 
     store = RunStore(results)
     named = results is not None or os.environ.get(RESULTS_ENV, "").strip()

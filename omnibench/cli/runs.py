@@ -18,15 +18,15 @@ from omnibench.cli import run_tables as tables
 from omnibench.cli.options import DataRoot, Force, Limit, Results, Settings, suite_settings
 from omnibench.cli.suite_progress import SuiteProgress, run_labels
 from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions
-from omnibench.config.suite import Suite, load_suite, suite_files
-from omnibench.config.suite_paths import Leaves
 from omnibench.errors import NoSpaceError, OmniBenchError
 from omnibench.execution.plan import PlannedRun, find_suite, plan_runs, remember_source, select_runs
-from omnibench.execution.process import Terminated
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStore
-from omnibench.execution.tb_events import require_tensorboard
+from omnibench.process import Terminated
 from omnibench.registry import did_you_mean
+from omnibench.store.run_store import RunStore
+from omnibench.store.states import RunState
+from omnibench.store.tb_events import require_tensorboard
+from omnibench.suite.load import Suite, load_suite, suite_files
+from omnibench.suite.paths import Leaves
 
 app = typer.Typer()
 ls_app = typer.Typer(help="List suites, models or stored runs.", no_args_is_help=True)

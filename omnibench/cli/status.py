@@ -32,13 +32,14 @@ from omnibench.cli.run_detail import run_detail_lines, training_line
 from omnibench.cli.runs import ls_app
 from omnibench.errors import CorruptFileError, OmniBenchError
 from omnibench.execution.cancel import cancel_runs
-from omnibench.execution.plan import find_suite, judged_state, plan_runs, survey
-from omnibench.execution.run_files import TRAIN_STEPS_FILE
-from omnibench.execution.runlog import linked_log
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStore
-from omnibench.execution.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
+from omnibench.execution.plan import find_suite, plan_runs
 from omnibench.registry import did_you_mean
+from omnibench.store.run_files import TRAIN_STEPS_FILE
+from omnibench.store.run_store import RunStore
+from omnibench.store.runlog import linked_log
+from omnibench.store.states import RunState
+from omnibench.store.survey import judged_state, survey
+from omnibench.store.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -86,7 +87,7 @@ job and top-1; below it, why a run failed, died or is corrupt, and who holds a r
 
 
 def _has_definition(name: str, store: RunStore) -> bool:
-    from omnibench.config.suite import suite_files  # noqa: PLC0415
+    from omnibench.suite.load import suite_files  # noqa: PLC0415
 
     return name in suite_files() or store.suite_source(name) is not None
 
@@ -95,7 +96,7 @@ def stored_name(store: RunStore, suite: str) -> str:
     """The store folder of ``suite``: a name as it is, or the ``name:`` of a suite file."""
     if suite in store.suites() or not (suite.endswith((".yaml", ".yml")) or Path(suite).is_file()):
         return suite
-    from omnibench.config.suite import load_suite  # noqa: PLC0415
+    from omnibench.suite.load import load_suite  # noqa: PLC0415
 
     return load_suite(suite).name
 

@@ -12,10 +12,12 @@ import enum
 import re
 from pathlib import Path
 
-from omnibench.data.readable import DECODERS
 from omnibench.errors import OmniBenchError
 
 DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?")
+# How the loader decodes: decord (the default), or PyAV seeking to keyframes (the same pixels;
+# faster on videos with short keyframe intervals, docs/BENCHMARKS.md "Preparing videos").
+DECODERS = ("decord", "pyav")
 
 
 def check_device(device: str) -> str:

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from omnibench.atomic import atomic_output
-from omnibench.config.revisions import COMPUTED_BY, changed
 from omnibench.errors import OmniBenchError
+from omnibench.store.revisions import COMPUTED_BY, changed
 
 FORMAT = 1
 
@@ -104,7 +104,7 @@ def save_checkpoint(
     computed_by: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the whole training state (call on rank 0 only); ``computed_by``: the model and
-    protocol revisions training under (:mod:`omnibench.config.revisions`)."""
+    protocol revisions training under (:mod:`omnibench.store.revisions`)."""
     atomic_save(
         {
             "format": FORMAT,

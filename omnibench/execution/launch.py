@@ -17,14 +17,14 @@ from collections.abc import Callable, Sequence
 from omnibench.atomic import remove_leftovers
 from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions
 from omnibench.errors import NoSpaceError
-from omnibench.execution.claim import claimed
 from omnibench.execution.job import RunTask, refuse_linked_log, run_task
 from omnibench.execution.launch_local import launch_local
 from omnibench.execution.launch_slurm import launch_slurm
 from omnibench.execution.outcome import Outcome, stored_outcome
-from omnibench.execution.process import sigterm_raises
-from omnibench.execution.runlog import install_log_handler, tee_output
-from omnibench.execution.store import RunStore
+from omnibench.process import sigterm_raises
+from omnibench.store.claim import claimed
+from omnibench.store.run_store import RunStore
+from omnibench.store.runlog import install_log_handler, tee_output
 
 __all__ = ["Outcome", "RunTask", "launch", "run_inline"]
 
@@ -42,7 +42,7 @@ def launch(
     ``options.max_parallel`` bounds the local processes / Slurm array tasks running at once
     (< 1: the profile's ``array_parallelism``, or half the CPUs for local processes).
     Ctrl-C or SIGTERM stops the launch (``KeyboardInterrupt`` /
-    :class:`~omnibench.execution.process.Terminated` propagate) after every run it started recorded
+    :class:`~omnibench.process.Terminated` propagate) after every run it started recorded
     how it ended; the others stay as they were. So does a full disk (:class:`NoSpaceError`, naming
     the filesystem and the file): the next runs could not write either.
     """

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from omnibench.config.revisions import computed_by
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
 from omnibench.data import (
@@ -31,10 +30,11 @@ from omnibench.engine.progress import ProgressReporter
 from omnibench.engine.seeding import seed_everything
 from omnibench.engine.trainer import TrainConfig, Trainer, TrainResult, batch_geometry
 from omnibench.errors import OmniBenchError
-from omnibench.execution.run_files import CHECKPOINT_FILE, EVENTS_FILE, TRAIN_STEPS_FILE
 from omnibench.protocols.leakage import check_leakage
 from omnibench.protocols.preflight import check_split_files
 from omnibench.protocols.sampling import limit_per_class
+from omnibench.store.revisions import computed_by
+from omnibench.store.run_files import CHECKPOINT_FILE, EVENTS_FILE, TRAIN_STEPS_FILE
 
 if TYPE_CHECKING:
     from omnibench.models.base import VideoCLIPModel

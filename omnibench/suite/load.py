@@ -11,14 +11,14 @@ a path to a mapping merges it into the mapping already there (e.g. ``model.optio
 value replaces. Every ``when`` is matched against the run as it is before overrides, so their order
 does not matter when several apply to different paths. Beneath everything the suite sets lie the
 papers' hyper-parameters for the run's protocol, dataset and model
-(:mod:`omnibench.config.defaults`), so each spec spells out the values it runs with.
+(:mod:`omnibench.suite.defaults`), so each spec spells out the values it runs with.
 ``external_datasets`` names datasets that users declare in their datasets.yaml (K400-tiny), with
 what to declare: validation accepts them, running needs them declared.
 
 Loading is cheap (PyYAML + :class:`~omnibench.config.spec.RunSpec`): keys, paths and values are
 checked with ``file:line`` and a did-you-mean. Names that live in the dataset, model and
 protocol registries (and the options of models and protocols) are checked by
-:func:`omnibench.execution.suite_check.check_suite` (no torch either, but numpy and pandas);
+:func:`omnibench.checks.suite.check_suite` (no torch either, but numpy and pandas);
 commands call it only when something is about to be executed or when asked to validate.
 """
 
@@ -31,8 +31,12 @@ from pathlib import Path
 from typing import Any
 
 from omnibench.config.spec import RunSpec
-from omnibench.config.suite_grid import expand_runs, grid_paths, varying_paths
-from omnibench.config.suite_paths import (
+from omnibench.config.yaml_lines import LocatedYaml, load_yaml, overlay
+from omnibench.errors import OmniBenchError, UnknownNameError
+from omnibench.registry import did_you_mean
+from omnibench.store.run_store import checked_name
+from omnibench.suite.grid import expand_runs, grid_paths, varying_paths
+from omnibench.suite.paths import (
     Leaves,
     SuiteError,
     check_keys,
@@ -40,11 +44,7 @@ from omnibench.config.suite_paths import (
     origin_of,
     string_at,
 )
-from omnibench.config.suite_table import LAYOUTS, TableSpec, check_reference, parse_table
-from omnibench.config.yaml_lines import LocatedYaml, load_yaml, overlay
-from omnibench.errors import OmniBenchError, UnknownNameError
-from omnibench.execution.store import checked_name
-from omnibench.registry import did_you_mean
+from omnibench.suite.table import LAYOUTS, TableSpec, check_reference, parse_table
 
 SUITES_ENV = "OMNIBENCH_SUITES"
 BUILTIN_SUITES = Path(__file__).resolve().parents[2] / "suites"
