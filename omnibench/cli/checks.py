@@ -1,7 +1,7 @@
 """`omnibench validate`, and the checks `run` / `ablate` / `eval` make before anything executes.
 
-Names and options are checked against the registries (``suite_check``), the environment by
-``plan_check`` (backbones, weights, frame size, shots, warm-up), the data roots on this machine.
+Names and options are checked against the registries (:mod:`omnibench.checks.suite`), the environment by
+:mod:`omnibench.checks.plan` (backbones, weights, frame size, shots, warm-up), the data roots on this machine.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ console = Console(highlight=False)
 def check_runs(
     suite: Suite, specs: Sequence[RunSpec], options: LaunchOptions, dry_run: bool
 ) -> tuple[list[Finding], dict[str, str]]:
-    """Check the runs about to execute: names (an error raises), then what :mod:`plan_check` finds
+    """Check the runs about to execute: names (an error raises), then what :mod:`omnibench.checks.plan` finds
     and the data roots. A dry run accepts datasets still to be declared and returns them (name ->
     what to declare)."""
     if not specs:

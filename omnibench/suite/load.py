@@ -137,7 +137,7 @@ def resolve_suite(name_or_path: str | Path) -> Path:
 def load_suite(name_or_path: str | Path, settings: Leaves | None = None) -> Suite:
     """Load, check and expand a suite file into its run specs (no torch import).
 
-    ``settings`` (path -> (value, origin), from ``suite_paths.parse_settings``) are set in every
+    ``settings`` (path -> (value, origin), from :func:`omnibench.suite.paths.parse_settings`) are set in every
     run.
     """
     path = resolve_suite(name_or_path)
