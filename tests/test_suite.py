@@ -12,7 +12,8 @@ import pytest
 
 from omnibench.errors import OmniBenchError, UnknownNameError
 from omnibench.suite.defaults import flat_defaults
-from omnibench.suite.load import load_suite, resolve_suite
+from omnibench.suite.files import resolve_suite
+from omnibench.suite.load import load_suite
 
 SUITE = """\
 name: {name}

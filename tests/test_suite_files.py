@@ -9,7 +9,8 @@ import pytest
 from omnibench.checks.suite import check_suite
 from omnibench.cli import main
 from omnibench.errors import OmniBenchError
-from omnibench.suite.load import BUILTIN_SUITES, load_suite, suite_files
+from omnibench.suite.files import BUILTIN_SUITES, suite_files
+from omnibench.suite.load import load_suite
 
 PAPER_SUITES = {
     "supervised": "table2",

@@ -1,7 +1,8 @@
 """`omnibench validate`, and the checks `run` / `ablate` / `eval` make before anything executes.
 
-Names and options are checked against the registries (:mod:`omnibench.checks.suite`), the environment by
-:mod:`omnibench.checks.plan` (backbones, weights, frame size, shots, warm-up), the data roots on this machine.
+Names and options are checked against the registries (:mod:`omnibench.checks.suite`), the
+environment by :mod:`omnibench.checks.plan` (backbones, weights, frame size, shots, warm-up), the
+data roots on this machine.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from omnibench.config.runtime import Executor, LaunchOptions
 from omnibench.config.spec import RunSpec
 from omnibench.errors import OmniBenchError
 from omnibench.store.states import RunState
-from omnibench.suite.load import Suite, load_suite, suite_files
+from omnibench.suite.files import suite_files
+from omnibench.suite.load import Suite, load_suite
 from omnibench.suite.paths import Leaves
 
 if TYPE_CHECKING:  # the checks load numpy and pandas: imported where runs are checked
@@ -33,9 +35,9 @@ console = Console(highlight=False)
 def check_runs(
     suite: Suite, specs: Sequence[RunSpec], options: LaunchOptions, dry_run: bool
 ) -> tuple[list[Finding], dict[str, str]]:
-    """Check the runs about to execute: names (an error raises), then what :mod:`omnibench.checks.plan` finds
-    and the data roots. A dry run accepts datasets still to be declared and returns them (name ->
-    what to declare)."""
+    """Check the runs about to execute: names (an error raises), then what
+    :mod:`omnibench.checks.plan` finds and the data roots. A dry run accepts datasets still to be
+    declared and returns them (name -> what to declare)."""
     if not specs:
         return [], {}
     from omnibench.checks.plan import check_plan  # noqa: PLC0415

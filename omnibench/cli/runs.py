@@ -19,13 +19,14 @@ from omnibench.cli.options import DataRoot, Force, Limit, Results, Settings, sui
 from omnibench.cli.suite_progress import SuiteProgress, run_labels
 from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions
 from omnibench.errors import NoSpaceError, OmniBenchError
-from omnibench.execution.plan import PlannedRun, find_suite, plan_runs, remember_source, select_runs
+from omnibench.execution.plan import PlannedRun, plan_runs, select_runs
 from omnibench.process import Terminated
 from omnibench.registry import did_you_mean
 from omnibench.store.run_store import RunStore
 from omnibench.store.states import RunState
 from omnibench.store.tb_events import require_tensorboard
-from omnibench.suite.load import Suite, load_suite, suite_files
+from omnibench.suite.files import suite_files
+from omnibench.suite.load import Suite, load_suite, remember_source
 from omnibench.suite.paths import Leaves
 
 app = typer.Typer()
@@ -217,7 +218,7 @@ def _run(
     options: LaunchOptions,
     settings: Leaves,
 ) -> None:
-    suite = find_suite(name, store, settings)
+    suite = load_suite(name, settings, store)
     plans = plan_runs(suite.name, select_runs(suite, filters), store, force)
     todo = [p for p in plans if p.executes]
     findings, undeclared = checks.check_runs(suite, [p.spec for p in todo], options, dry_run)

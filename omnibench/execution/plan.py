@@ -19,15 +19,14 @@ from typing import Any
 
 from omnibench import slurm_client
 from omnibench.config.spec import RunSpec
-from omnibench.errors import OmniBenchError, UnknownNameError
+from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
 from omnibench.store.claim import Holder, holder_alive
 from omnibench.store.index import Finished
 from omnibench.store.run_store import RunStatus, RunStore
 from omnibench.store.states import ACTIVE, RunState
 from omnibench.store.survey import run_holder, survey
-from omnibench.suite.load import Suite, load_suite, suite_files
-from omnibench.suite.paths import Leaves
+from omnibench.suite.load import Suite
 
 EXECUTING = ("run", "resume", "rerun")
 ACTION_TEXT = {
@@ -105,34 +104,6 @@ def select_runs(suite: Suite, filters: Mapping[str, Sequence[Any]]) -> tuple[Run
             s for s in specs if (found := values(s)) is None or chosen & {str(v) for v in found}
         )
     return specs
-
-
-def find_suite(name_or_path: str, store: RunStore, settings: Leaves | None = None) -> Suite:
-    """A suite by name or file; a suite once run from a file is also found by its name (the store
-    recorded it)."""
-    try:
-        return load_suite(name_or_path, settings)
-    except UnknownNameError:
-        source = store.suite_source(name_or_path) if name_or_path in store.suites() else None
-        if source is None:
-            raise
-    if not source.is_file():
-        raise OmniBenchError(
-            f"suite '{name_or_path}' was run from {source}, "
-            "which no longer exists; pass its new path"
-        )
-    return load_suite(source, settings)
-
-
-def remember_source(store: RunStore, suite: Suite) -> None:
-    """Record the suite's file in the store; a file that reuses a known suite's name is refused."""
-    known = suite_files().get(suite.name)
-    if known is not None and known.resolve() != suite.path.resolve():
-        raise OmniBenchError(
-            f"{suite.path}: suite name '{suite.name}' is already taken by {known}; "
-            "rename the file and its 'name:'"
-        )
-    store.remember_suite(suite.name, suite.path)
 
 
 def _natural(text: str) -> tuple[int, float | str]:
