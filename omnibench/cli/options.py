@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from omnibench.config.runtime import RuntimeOptions
 from omnibench.errors import OmniBenchError
 from omnibench.suite.paths import Leaves, parse_settings
 
@@ -90,3 +91,18 @@ def read_store(results: Path | None) -> RunStore:
         what = "is not a folder" if store.root.exists() else "does not exist"
         raise OmniBenchError(f"run store {store.root} {what} (change {given})")
     return store
+
+
+RUNTIME_DEFAULTS = RuntimeOptions()  # the runtime options' defaults, as the commands show them
+Workers = Annotated[
+    int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")
+]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+Decoder = Annotated[
+    str,
+    typer.Option(
+        "--decoder",
+        help="How loader workers decode: decord, or pyav (keyframe seeking; same frames, faster "
+        "on videos from `data prepare`).",
+    ),
+]
