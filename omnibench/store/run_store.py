@@ -235,7 +235,16 @@ class RunStore:
 
     def has_checkpoint(self, suite: str, run_id: str) -> bool:
         """True when an interrupted run can resume from its checkpoint."""
-        return (self.run_dir(suite, run_id) / CHECKPOINT_FILE).is_file()
+        return self.checkpoint_path(suite, run_id).is_file()
+
+    def checkpoint_path(self, suite: str, run_id: str) -> Path:
+        """Where a run's checkpoint is (it may not exist)."""
+        return self.run_dir(suite, run_id) / CHECKPOINT_FILE
+
+    @classmethod
+    def holding(cls, run_dir: Path) -> RunStore:
+        """The store that a run's folder (``<root>/<suite>/<run_id>``) is in."""
+        return cls(Path(run_dir).parent.parent)
 
     def clear(self, suite: str, run_id: str) -> None:
         """Delete a run's directory (``--force``, ``omnibench rm``): renamed away first, so it
