@@ -38,7 +38,7 @@ class RuntimeOptions:
     data_root: Path | None = None  # overrides OMNIBENCH_DATA and the datasets.yaml
     progress: bool | None = None  # rich progress; None: only when attached to a terminal
     decoder: str = DECODERS[0]  # how loader workers decode (the same pixels either way)
-    tensorboard: bool = False  # TensorBoard events in each run's folder (execution.tb_events)
+    tensorboard: bool = False  # TensorBoard events in each run's folder (store.tb_events)
 
     def __post_init__(self) -> None:
         check_device(self.device)

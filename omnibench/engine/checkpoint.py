@@ -45,7 +45,7 @@ class TrainStats:
     epoch_loss: float = 0.0  # this rank's summed step losses in the current epoch
     epoch_steps: int = 0
     history: list[dict[str, float]] = dataclasses.field(default_factory=list)
-    # (epoch, loss, lr) of every optimiser step so far (execution.train_steps)
+    # (epoch, loss, lr) of every optimiser step so far (store.train_steps)
     steps: list[list[float]] = dataclasses.field(default_factory=list)
 
 

@@ -47,7 +47,7 @@ class SuiteRuns:
     ]  # RunSpec.to_dict() of every run the suite defines, in order
     states: Mapping[
         str, str
-    ]  # run_id -> new | pending | running | done | stale | failed (execution.states.RunState)
+    ]  # run_id -> new | pending | running | done | stale | failed (store.states.RunState)
     records: tuple[
         dict[str, Any], ...
     ]  # records of the suite's done runs (see omnibench.store.acceptance)
