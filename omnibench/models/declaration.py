@@ -52,10 +52,11 @@ class Overlay:
 
 @dataclasses.dataclass(frozen=True)
 class ModelDeclaration:
-    """A model's torch-free facts: name, description, options dataclass, published defaults
+    """A model's torch-free facts: name, label, description, options dataclass, published defaults
     (``sources``)."""
 
     name: str
+    label: str  # as the papers and the reports print it ("X-CLIP")
     description: str
     options: type
     protocols: Mapping[str, Patch]
