@@ -1,4 +1,4 @@
-"""execution/acceptance.py's rules by hand: skipped videos, their shares, the max_skipped limit,
+"""store/acceptance.py's rules by hand: skipped videos, their shares, the max_skipped limit,
 metrics that are not numbers."""
 
 from __future__ import annotations
