@@ -19,7 +19,7 @@ def _doc_layers() -> list[set[str]]:
     rows = [line for line in section.splitlines() if line.startswith("| ")][1:]  # no header
     layers = []
     for row in rows:
-        cell = row.split("|")[2]
+        cell = row.split("|")[3]  # | layer | what it is | modules |
         paths = re.findall(r"`(omnibench/[^`]*)`", cell)
         assert paths, f"docs/ARCHITECTURE.md: a layer row names no module: {row}"
         layers.append({p.removesuffix("/").removesuffix(".py").replace("/", ".") for p in paths})
