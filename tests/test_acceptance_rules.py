@@ -1,9 +1,9 @@
-"""execution/acceptance.py's rules by hand: skipped videos, their shares, the max_skipped limit,
+"""store/acceptance.py's rules by hand: skipped videos, their shares, the max_skipped limit,
 metrics that are not numbers."""
 
 from __future__ import annotations
 
-from omnibench.execution.acceptance import Skipped, record_problems, share_text, too_many_skipped
+from omnibench.store.acceptance import Skipped, record_problems, share_text, too_many_skipped
 
 
 def test_a_run_with_a_skipped_video_in_either_part_counts_as_skipping() -> None:

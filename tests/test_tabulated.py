@@ -12,11 +12,11 @@ import pytest
 
 from omnibench.config.spec import RunSpec
 from omnibench.errors import CorruptFileError
-from omnibench.execution import store_index
-from omnibench.execution.run_files import RECORD_FILE, TABULATED_FILE
-from omnibench.execution.store import RunStore, atomic_write_json
 from omnibench.report.records import _tabulated
 from omnibench.report.tabulated import tabulated_records
+from omnibench.store import index as store_index
+from omnibench.store.run_files import RECORD_FILE, TABULATED_FILE
+from omnibench.store.run_store import RunStore, atomic_write_json
 from report_fixtures import make_record
 
 SUITE = "tab"

@@ -1,6 +1,6 @@
 """A run's canonical JSON made from another run's: suites of thousands of runs over seeds (or any
 axis that sets one value of a run) encode each spec's identity once per template, not once per run
-(:func:`omnibench.config.suite_grid.expand_runs`)."""
+(:func:`omnibench.suite.grid.expand_runs`)."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ runs does not read and check thousands of ``record.json`` files every time.
 (:func:`omnibench.report.records.tabulated`) and the key of the ``record.json`` it was read from
 (inode, size, modification time). A kept record is served only while that very file is the run's
 ``record.json`` and only to the omnibench code that kept it (the store index's
-:func:`~omnibench.execution.store_index.index_code`); anything else is read from the run's folder
-again (checked as :meth:`~omnibench.execution.store.RunStore.read_record` checks it), and a file
+:func:`~omnibench.store.index.index_code`); anything else is read from the run's folder
+again (checked as :meth:`~omnibench.store.run_store.RunStore.read_record` checks it), and a file
 changed in the last ``RECENT_S`` seconds is read but not kept. A missing, corrupt or foreign file
 is rebuilt; one that cannot be written is not kept. The run folders stay the source of truth.
 """
@@ -22,10 +22,10 @@ from typing import Any
 
 from omnibench.atomic import atomic_write_text
 from omnibench.errors import CorruptFileError
-from omnibench.execution import store_index
-from omnibench.execution.acceptance import record_shape_problem
-from omnibench.execution.run_files import RECORD_FILE, TABULATED_FILE, json_object, read_json_stat
-from omnibench.execution.store import RunStore
+from omnibench.store import index as store_index
+from omnibench.store.acceptance import record_shape_problem
+from omnibench.store.run_files import RECORD_FILE, TABULATED_FILE, json_object, read_json_stat
+from omnibench.store.run_store import RunStore
 
 Tabulate = Callable[[dict[str, Any]], dict[str, Any]]
 
