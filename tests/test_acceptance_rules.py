@@ -3,6 +3,7 @@ metrics that are not numbers."""
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -68,6 +69,15 @@ RECORD = {"run_id": "r1", "metrics": {"top1": 50.0}}
         ({"files": ["a.csv"]}, "'files' is not a mapping"),
         ({"evaluations": None, "files": None, "train": None}, None),
         ({"train": [1]}, "'train' is not a mapping"),
+        ({"evaluations": [{"skipped": "2"}]}, "'evaluations' holds a value that is not a number"),
+        ({"evaluations": [{"nonfinite": "1"}]}, "'evaluations' holds a value that is not a number"),
+        ({"train": {"videos": "9"}}, "'train' holds a value that is not a number"),
+        ({"train": {"clips": "9"}}, "'train' holds a value that is not a number"),
+        (
+            {"train": {"history": [{"epoch": "1"}]}},
+            "'train.history' holds a value that is not a number",
+        ),
+        ({"skipped_videos": {"train": "1"}}, "'skipped_videos' holds a value that is not a number"),
         (
             {"evaluations": [{"videos": 3}, {"videos": "3"}]},
             "'evaluations' holds a value that is not a number",
@@ -176,6 +186,13 @@ def test_an_unusable_run_names_its_first_problem_and_counts_the_rest() -> None:
     assert str(caught.value) == (
         "run r1: d/s: 0 videos evaluated (2 of 2 (100%) skipped as broken) (and 2 more problem(s))"
     )
+    two = {**one, "evaluations": three["evaluations"][1:]}
+    with pytest.raises(UnusableRunError) as caught:
+        check_record(two)
+    assert str(caught.value) == (
+        "run r1: d/t: the model's scores are not finite for 4 of 4 videos (a diverged model) "
+        "(and 1 more problem(s))"
+    )
     check_record({"run_id": "r1", "metrics": {"top1": 0.0}})  # no problem: no error
 
 
@@ -193,3 +210,36 @@ def test_a_records_skipped_videos_and_what_each_part_listed() -> None:
     ) == (Skipped(train=0, train_listed=None, eval=1, eval_listed=6))
     nulls = {"skipped_videos": None, "evaluations": None, "train": None, "run_id": "r"}
     assert skipped(nulls) == skipped({}) == skipped(None) == Skipped(0, None, 0, 0)
+
+
+def test_training_problems_name_the_first_diverged_epoch_and_skip_what_is_unknown() -> None:
+    """An epoch without a loss is not a divergence; the first non-finite loss is named; a run
+    without epochs trained nothing to judge; an unknown training list size has no share."""
+    history = [{"loss": 1.2, "epoch": 1}, {"epoch": 2}, {"loss": math.nan, "epoch": 3}]
+    history.append({"loss": math.inf, "epoch": 4})
+    train = {"split": "hmdb51/train1", "videos": 40, "clips": 40, "epochs": 4, "history": history}
+    assert record_problems({"train": train}) == [
+        "training split hmdb51/train1: training diverged, loss nan in epoch 3; "
+        "lower optim.lr or use fp32"
+    ]
+    assert record_problems({"train": {"epochs": 1, "clips": 0}}) == [
+        "training split: trained on 0 videos (0 of 0 skipped as broken; see log.txt)"
+    ]
+    unknown = {"train": {"epochs": 1, "clips": 5}, "skipped_videos": {"train": 1}}
+    assert record_problems(unknown) == []
+    assert record_problems({"train": {"videos": 9, "clips": 0, "epochs": 0}}) == []
+
+
+def test_evaluation_problems_name_the_first_broken_video_and_default_absent_counts_to_0() -> None:
+    evaluations = [
+        {"dataset": "d", "split": "s", "videos": 0, "skipped": 2, "first_skipped": "v1.mp4"},
+        {"dataset": "d", "split": "t", "videos": 6, "skipped": 2, "first_skipped": "v3.mp4"},
+        {"dataset": "d", "split": "u", "skipped": 1},
+        {"dataset": "d", "split": "v", "videos": 5},
+    ]
+    assert record_problems({"evaluations": evaluations}) == [
+        "d/s: 0 videos evaluated (2 of 2 (100%) skipped as broken; first: v1.mp4)",
+        "d/t: 2 of 8 (25%) videos skipped as broken, more than max_skipped 1%; first: v3.mp4; "
+        "fix the data or raise max_skipped in the suite",
+        "d/u: 0 videos evaluated (1 of 1 (100%) skipped as broken)",
+    ]

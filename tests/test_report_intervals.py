@@ -112,6 +112,9 @@ def test_a_column_counts_the_videos_every_run_evaluated_and_averages_a_runs_spli
     np.testing.assert_array_equal(column.aligned["a"][s1], [1, 0, 1])
     np.testing.assert_array_equal(column.aligned["b"][s1], [0, 0, 1])
     assert column.strata == [(s1, {"a", "b"}), (s2, {"a"})]
+    disjoint = {"a": {s1: _outcome([0, 1], [1, 1])}, "b": {s1: _outcome([2, 3], [1, 0])}}
+    observed = paired.resample_column(disjoint, "col", stats.BootstrapSettings()).observed
+    assert math.isnan(observed["a"]) and math.isnan(observed["b"])  # no video in common
 
 
 def test_runs_are_paired_by_seeds_first_then_in_order() -> None:
@@ -158,3 +161,9 @@ def test_a_row_right_on_every_video_the_reference_gets_wrong() -> None:
         paired.compare(column, ["x"], ["b"], {}, (draws, np.random.default_rng(1)), settings)
         is None
     )
+    apart = {"a": {s1: _outcome([0, 1], [1, 0])}, "b": {("d", "test2"): _outcome([0, 1], [1, 1])}}
+    column = paired.resample_column(apart, "col", settings)
+    draws = stats.resample_runs(column.accuracies(["b"]), np.random.default_rng(0), True)
+    stat = paired.compare(column, ["a"], ["b"], {}, (draws, np.random.default_rng(1)), settings)
+    assert stat is not None and stat.mean == -50.0
+    assert stat.p_value is None  # no video both runs evaluated: no McNemar test
