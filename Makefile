@@ -25,11 +25,13 @@ demo: venv
 		--curves results/demo-report/curves
 	$(VENV)/bin/omnibench report demo
 
-# Lint and type-check (configuration in pyproject.toml: [tool.ruff], [tool.mypy]); part of `make test`.
+# Lint, type-check and the import contracts (configuration in pyproject.toml: [tool.ruff], [tool.mypy],
+# [tool.importlinter]: the layers of docs/ARCHITECTURE.md); part of `make test`.
 lint: venv
 	$(PY) -m ruff check omnibench tests tools
 	$(PY) -m ruff format --check omnibench tests tools
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 test: venv lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)

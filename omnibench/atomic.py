@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from omnibench.errors import NAME_MAX, NoSpaceError
-from omnibench.execution.process import ProcessId, hostname
+from omnibench.process import ProcessId, hostname
 
 _TEMP_NAME = re.compile(r"\.(?P<name>.+)\.(?P<pid>\d+)@(?P<host>[^@/]+)\.[0-9a-f]{8}\.tmp")
 

@@ -18,12 +18,12 @@ import numpy as np
 import pandas as pd
 
 from omnibench.config.spec import RunSpec
-from omnibench.config.suite import TableSpec
-from omnibench.execution.run_files import PREDICTIONS_FILE, RECORD_FILE
-from omnibench.execution.store import RunStore, atomic_write_json
 from omnibench.report.build import build_tables
 from omnibench.report.records import collect_runs
 from omnibench.report.stats import BootstrapSettings
+from omnibench.store.run_files import PREDICTIONS_FILE, RECORD_FILE
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.suite.load import TableSpec
 from report_fixtures import make_record  # tests/ is on sys.path: the script's folder
 
 VIDEOS = {"hmdb51": 1530, "ucf101": 3783}

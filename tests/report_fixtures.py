@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from omnibench.config.defaults import apply_defaults
-from omnibench.config.revisions import computed_by
 from omnibench.config.spec import RunSpec
 from omnibench.report.labels import canonical_dataset
 from omnibench.report.published import dataset_facts
 from omnibench.report.records import SuiteRuns
 from omnibench.report.tables import ReportTable, Row
+from omnibench.store.revisions import computed_by
+from omnibench.suite.defaults import apply_defaults
 
 SCOPE = "video tower per view (SPG prompts included); text excluded"
 

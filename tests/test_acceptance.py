@@ -16,12 +16,12 @@ import pytest
 
 from conftest import JUNK, UNDECODABLE_MP4, cpu_options
 from omnibench.cli import main
-from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
-from omnibench.execution.acceptance import record_problems
-from omnibench.execution.run_files import TRAIN_STEPS_FILE
-from omnibench.execution.store import RunStore, atomic_write_json
-from omnibench.execution.train_steps import read_train_steps
+from omnibench.store.acceptance import record_problems
+from omnibench.store.run_files import TRAIN_STEPS_FILE
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.store.train_steps import read_train_steps
+from omnibench.suite.load import load_suite
 
 SUITE = """\
 name: trust

@@ -1,4 +1,4 @@
-"""execution/acceptance.py's rules by hand: skipped videos, their shares, the max_skipped limit,
+"""store/acceptance.py's rules by hand: skipped videos, their shares, the max_skipped limit,
 metrics that are not numbers."""
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.config.revisions import COMPUTED_BY, NO_RECORD, computed_by
-from omnibench.execution.acceptance import (
+from omnibench.store.acceptance import (
     Skipped,
     UnusableRunError,
     check_record,
@@ -19,13 +18,14 @@ from omnibench.execution.acceptance import (
     record_problems,
     record_shape_problem,
     record_verdict,
+    sha256_file,
     share_text,
     skipped,
     too_many_skipped,
     verdict,
 )
-from omnibench.execution.states import RunState
-from omnibench.protocols.record import sha256_file
+from omnibench.store.revisions import COMPUTED_BY, NO_RECORD, computed_by
+from omnibench.store.states import RunState
 
 
 def test_a_run_with_a_skipped_video_in_either_part_counts_as_skipping() -> None:

@@ -13,7 +13,8 @@ import pytest
 
 from omnibench.atomic import atomic_write_text, remove_leftovers, temp_path
 from omnibench.errors import OmniBenchError
-from omnibench.execution.claim import (
+from omnibench.process import ProcessId
+from omnibench.store.claim import (
     LOCK_FILE,
     Holder,
     claim,
@@ -22,7 +23,6 @@ from omnibench.execution.claim import (
     read_holder,
     release,
 )
-from omnibench.execution.process import ProcessId
 
 
 def ended_process() -> ProcessId:

@@ -11,11 +11,11 @@ import typer.main
 
 from conftest import Invoke
 from omnibench.cli import app
-from omnibench.config.suite import load_suite
-from omnibench.execution.run_files import RECORD_FILE
-from omnibench.execution.store import RunStore, atomic_write_json
 from omnibench.report.latex import escape
 from omnibench.report.plots import ablation_figure, chance_level
+from omnibench.store.run_files import RECORD_FILE
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.suite.load import load_suite
 from report_fixtures import make_record
 
 SUITE = """\

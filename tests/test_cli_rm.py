@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from conftest import Invoke, plant_lock
-from omnibench.config.suite import Suite, load_suite
-from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.suite.load import Suite, load_suite
 
 SUITE = """\
 name: four
@@ -97,7 +97,7 @@ def test_rm_refuses_unknown_suites_and_never_follows_links(
 def test_rm_stale_removes_runs_whose_annotation_files_changed(
     stored: tuple[Suite, RunStore], tmp_path: Path, cli: Invoke
 ) -> None:
-    from omnibench.protocols.record import sha256_file
+    from omnibench.store.acceptance import sha256_file
     from report_fixtures import make_record
 
     suite, store = stored

@@ -15,10 +15,10 @@ import pytest
 
 from conftest import plant_lock
 from omnibench.cli import main
-from omnibench.config.revisions import computed_by
-from omnibench.config.suite import Suite, load_suite
-from omnibench.execution.run_files import INDEX_FILE, OUTCOMES_FILE
-from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.store.revisions import computed_by
+from omnibench.store.run_files import INDEX_FILE, OUTCOMES_FILE
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.suite.load import Suite, load_suite
 
 SUITE = """\
 name: tiny

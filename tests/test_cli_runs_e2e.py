@@ -14,9 +14,9 @@ import pytest
 
 from conftest import cpu_options
 from omnibench.cli import main
-from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
-from omnibench.execution.store import RunStore
+from omnibench.store.run_store import RunStore
+from omnibench.suite.load import load_suite
 
 SUITE = """\
 name: e2e

@@ -9,9 +9,9 @@ import pytest
 
 from conftest import Invoke, cpu_options
 from omnibench.cli.options import suite_settings
-from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
-from omnibench.execution.store import RunStore
+from omnibench.store.run_store import RunStore
+from omnibench.suite.load import load_suite
 
 SUITE = """\
 name: smoke

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from conftest import Invoke
-from omnibench.config.revisions import computed_by
-from omnibench.config.suite import Suite, load_suite
-from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.store.revisions import computed_by
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.suite.load import Suite, load_suite
 
 SUITE = """\
 name: wide

@@ -293,7 +293,7 @@ def test_720p_set_resumes_after_a_kill_and_a_run_reads_it(tmp_path: Path, cli: I
 
 def _run_reads_prepared(tmp_path: Path, cli: Invoke, out: Path, source: Path) -> None:
     """An evaluation with ``--data-root out`` reads the prepared copies (the broken one skipped)."""
-    from omnibench.execution.store import RunStore
+    from omnibench.store.run_store import RunStore
 
     suite = SUITE.replace("dataset: synthetic", "dataset: clips720\n  max_skipped: 0.5")
     (tmp_path / "prep.yaml").write_text(suite)
@@ -322,7 +322,7 @@ base:
 
 
 def test_a_run_on_the_prepared_root_records_what_it_read(tmp_path: Path, cli: Invoke) -> None:
-    from omnibench.execution.store import RunStore
+    from omnibench.store.run_store import RunStore
 
     source = generate_synthetic(tmp_path / "src" / "synthetic", TINY)
     out = tmp_path / "out"

@@ -10,7 +10,6 @@ import pytest
 import torch
 from torch import nn
 
-from omnibench.config.revisions import computed_by
 from omnibench.config.spec import OptimSpec
 from omnibench.engine import checkpoint as ckpt
 from omnibench.engine.optim import build_optimizer, build_scheduler
@@ -21,6 +20,7 @@ from omnibench.engine.seeding import (
     seed_everything,
 )
 from omnibench.errors import OmniBenchError
+from omnibench.store.revisions import computed_by
 
 
 def _draws() -> tuple[float, float, float]:

@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from omnibench.config.revisions import computed_by
 from omnibench.config.spec import ModelSpec, OptimSpec
 from omnibench.data import VideoRecord, collate_clips
 from omnibench.data.color import apply_color, color_map, identity_affine
@@ -25,6 +24,7 @@ from omnibench.engine.evaluate import EvalSettings, evaluate
 from omnibench.engine.progress import ProgressReporter
 from omnibench.engine.trainer import TrainConfig, Trainer, TrainResult
 from omnibench.models import build_model
+from omnibench.store.revisions import computed_by
 
 FRAMES, SIZE = 4, 32
 CLASSES = ("run", "jump", "swim", "climb")

@@ -19,11 +19,11 @@ import torch
 from conftest import cpu_options
 from omnibench.cli import main
 from omnibench.config.runtime import RuntimeOptions
-from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.engine.checkpoint import read_checkpoint
 from omnibench.errors import OmniBenchError
-from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.suite.load import load_suite
 
 SUITE = """\
 name: {name}

@@ -20,8 +20,8 @@ import pytest
 from rich.console import Console
 
 from conftest import cpu_options, write_tiny_suite
-from omnibench.config.suite import load_suite
-from omnibench.execution.store import RunStore
+from omnibench.store.run_store import RunStore
+from omnibench.suite.load import load_suite
 
 
 def omnibench(*args: str, columns: int = 250, **popen: object) -> subprocess.Popen[str]:

@@ -25,11 +25,11 @@ import pytest
 
 from conftest import UNDECODABLE_MP4, cpu_options, write_tiny_suite
 from omnibench.cli import main
-from omnibench.config.suite import load_suite
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
-from omnibench.execution.claim import read_holder
-from omnibench.execution.run_files import INDEX_FILE, OUTCOMES_FILE
-from omnibench.execution.store import RunStore
+from omnibench.store.claim import read_holder
+from omnibench.store.run_files import INDEX_FILE, OUTCOMES_FILE
+from omnibench.store.run_store import RunStore
+from omnibench.suite.load import load_suite
 
 EVAL_SUITE = """\
 name: evals

@@ -15,8 +15,8 @@ from omnibench.config.spec import RunSpec
 from omnibench.errors import OmniBenchError
 from omnibench.execution.job import one_line
 from omnibench.execution.launch import RunTask, launch
-from omnibench.execution.runlog import redirect_output
-from omnibench.execution.store import RunStore
+from omnibench.store.run_store import RunStore
+from omnibench.store.runlog import redirect_output
 
 CLASSES = ("object moving left", "object moving right", "object growing")
 

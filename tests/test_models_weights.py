@@ -311,8 +311,8 @@ def test_a_prefilled_hugging_face_cache_loads_offline(
 def test_validate_refuses_an_unstated_state_dict_at_its_line(
     quickgelu_source: torch.nn.Module, tmp_path: Path
 ) -> None:
-    from omnibench.config.suite import load_suite
-    from omnibench.execution.suite_check import check_suite
+    from omnibench.checks.suite import check_suite
+    from omnibench.suite.load import load_suite
 
     state = tmp_path / "clip.pt"
     torch.save(quickgelu_source.clip.state_dict(), state)

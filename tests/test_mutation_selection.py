@@ -47,7 +47,7 @@ def test_the_modules_that_decide_a_reported_number_or_a_refusal_are_listed(
         "omnibench.report.stats",  # bootstrap intervals, McNemar
         "omnibench.report.paired",  # the ≈ mark
         "omnibench.protocols.leakage",
-        "omnibench.execution.acceptance",
+        "omnibench.store.acceptance",
         "omnibench.protocols.zero_shot",
         "omnibench.protocols.base_to_novel",
     ):

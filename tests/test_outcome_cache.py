@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from omnibench.atomic import atomic_write_text
-from omnibench.execution import store_index
-from omnibench.execution.run_files import OUTCOMES_FILE, PREDICTIONS_FILE
 from omnibench.report.predictions import Outcomes, read_all, read_outcomes
+from omnibench.store import index as store_index
+from omnibench.store.run_files import OUTCOMES_FILE, PREDICTIONS_FILE
 
 HEADER = "dataset,split,index,path,label,correct,broken\n"
 # run a: video 2 right, video 0 wrong, video 1 broken (left out); run b: both splits

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from omnibench.execution.process import Terminated, stop_point, stops_at_safe_points
+from omnibench.process import Terminated, stop_point, stops_at_safe_points
 
 
 class SignalledWhileFinalised:

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.config.defaults import (
+from omnibench.config.spec import RunSpec, SpecError
+from omnibench.models import DECLARED
+from omnibench.protocols import PROTOCOLS, validate_protocol_options
+from omnibench.suite.defaults import (
     MissingDefaultsError,
     apply_defaults,
     flat_defaults,
     protocol_defaults,
 )
-from omnibench.config.spec import RunSpec, SpecError
-from omnibench.config.suite import SuiteError, load_suite
-from omnibench.models import DECLARED
-from omnibench.protocols import PROTOCOLS, validate_protocol_options
+from omnibench.suite.load import SuiteError, load_suite
 
 # model, protocol -> (batch, per device, LR, min LR, epochs, weight decay, new-module LR x, frames,
 # normalisation), written from the papers and ../shared/reference/CONFIG_NOTES.md. min LR None:
@@ -223,7 +223,7 @@ def test_declarations_defaults_and_suites_load_without_torch() -> None:
     """Model declarations are torch-free: suites expand with every model's defaults, no torch
     import."""
     code = (
-        "import sys; from omnibench.config.suite import "
+        "import sys; from omnibench.suite.load import "
         "load_suite; from omnibench.models import describe_models; "
         "assert len(load_suite('supervised').specs) == 13 and len(describe_models()) == 5; "
         "assert 'torch' not in sys.modules, 'torch was imported'"

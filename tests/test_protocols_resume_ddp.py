@@ -17,8 +17,8 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from omnibench.config.spec import RunSpec
-from omnibench.execution.run_files import EVENTS_FILE, TRAIN_STEPS_FILE
-from omnibench.execution.tb_events import read_scalars
+from omnibench.store.run_files import EVENTS_FILE, TRAIN_STEPS_FILE
+from omnibench.store.tb_events import read_scalars
 
 RUN_SCRIPT = """
 import json, sys, torch

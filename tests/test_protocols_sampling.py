@@ -209,8 +209,8 @@ def test_a_base_classes_file_names_the_base_half_and_its_path_in_errors(tmp_path
     are novel; a name outside the dataset is refused naming the file."""
     from types import SimpleNamespace
 
+    from omnibench.config.protocol_options import BaseToNovelOptions
     from omnibench.protocols.base_to_novel import _base_classes
-    from omnibench.protocols.options import BaseToNovelOptions
 
     split = _records(0, 1, 2)
     good, bad = tmp_path / "base.csv", tmp_path / "bad.csv"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from omnibench.config.suite import TableSpec
 from omnibench.report.build import build_tables
 from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, ReportTable
+from omnibench.suite.load import TableSpec
 from report_fixtures import SCOPE, Plan, cell, few_shot_spec, paper_spec, suite_runs
 
 # (model, shots, data_seed) -> top1, or the state of an unfinished run

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
-from omnibench.config.suite import TableSpec, load_suite, suite_files
 from omnibench.report.build import build_tables
 from omnibench.report.tables import DELTA, MEASURED, PUBLISHED
+from omnibench.suite.files import suite_files
+from omnibench.suite.load import TableSpec, load_suite
 from report_fixtures import cell, paper_spec, row, suite_runs
 
 

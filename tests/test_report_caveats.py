@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from omnibench.config.suite import TableSpec
 from omnibench.report import latex, render
 from omnibench.report.build import build_tables
 from omnibench.report.plots import write_plots
 from omnibench.report.tables import DELTA, MEASURED, ReportTable
+from omnibench.suite.load import TableSpec
 from report_fixtures import cell, make_record, paper_spec, row, suite_runs
 
 FEW_SHOT = TableSpec(

@@ -12,21 +12,21 @@ import pytest
 from matplotlib.lines import Line2D
 
 from omnibench.cli import main
-from omnibench.config.suite import load_suite
-from omnibench.execution.run_files import RECORD_FILE, TRAIN_STEPS_FILE
-from omnibench.execution.store import RunStore, atomic_write_json
-from omnibench.execution.train_steps import (
+from omnibench.report import write_report
+from omnibench.report.curve_plots import DPI, WIDTH, curve_figure
+from omnibench.report.curves import table_curves
+from omnibench.report.plots import method_colors
+from omnibench.report.writer import suite_tables
+from omnibench.store.chance import evaluation_at_chance, p_above_chance, run_at_chance
+from omnibench.store.run_files import RECORD_FILE, TRAIN_STEPS_FILE
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.store.train_steps import (
     TrainSteps,
     UnreadableStepsError,
     read_train_steps,
     write_train_steps,
 )
-from omnibench.report import write_report
-from omnibench.report.chance import evaluation_at_chance, p_above_chance, run_at_chance
-from omnibench.report.curve_plots import DPI, WIDTH, curve_figure
-from omnibench.report.curves import table_curves
-from omnibench.report.plots import method_colors
-from omnibench.report.writer import suite_tables
+from omnibench.suite.load import load_suite
 from report_fixtures import make_record
 
 NAN = float("nan")

@@ -10,16 +10,16 @@ import pytest
 
 from omnibench.cli import main
 from omnibench.config.spec import RunSpec
-from omnibench.config.suite import TableSpec
 from omnibench.errors import OmniBenchError
-from omnibench.execution.run_files import RECORD_FILE
-from omnibench.execution.store import RunStore, atomic_write_json
 from omnibench.report import cells as C
 from omnibench.report.build import build_tables
 from omnibench.report.labels import blocks_label, fraction_label, row_label
 from omnibench.report.published import get_table, published_tables
 from omnibench.report.records import collect_runs, records_frame, specs_frame, store_frame
 from omnibench.report.tables import MEASURED
+from omnibench.store.run_files import RECORD_FILE
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.suite.load import TableSpec
 from report_fixtures import Plan, cell, few_shot_spec, make_record, suite_runs
 
 

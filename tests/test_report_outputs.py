@@ -18,12 +18,12 @@ from rich.console import Console
 
 from omnibench.cli import main
 from omnibench.config.spec import RunSpec
-from omnibench.config.suite import TableSpec, load_suite
-from omnibench.execution.run_files import RECORD_FILE
-from omnibench.execution.store import RunStore, atomic_write_json
 from omnibench.report import stats, write_report
 from omnibench.report.build import build_tables
 from omnibench.report.plots import PIXELS, ablation_figure
+from omnibench.store.run_files import RECORD_FILE
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.suite.load import TableSpec, load_suite
 from report_fixtures import make_record, suite_runs
 from test_report_stats import write_predictions
 

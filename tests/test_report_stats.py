@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from omnibench.config.suite import TableSpec, load_suite
-from omnibench.execution.run_files import PREDICTIONS_FILE
 from omnibench.report import stats
 from omnibench.report.build import build_tables
 from omnibench.report.predictions import read_outcomes
 from omnibench.report.published import Stat
 from omnibench.report.records import SuiteRuns
 from omnibench.report.tables import DELTA, MEASURED, ReportTable, format_stat
+from omnibench.store.run_files import PREDICTIONS_FILE
+from omnibench.suite.load import TableSpec, load_suite
 from report_fixtures import make_record, paper_spec
 
 SETTINGS = stats.BootstrapSettings(resamples=4000, seed=0)

@@ -16,13 +16,13 @@ import pytest
 
 from conftest import cpu_options
 from omnibench.cli import main
-from omnibench.config.revisions import NO_RECORD, computed_by, stale_reason
-from omnibench.config.suite import load_suite
+from omnibench.config.protocols import PROTOCOLS
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
-from omnibench.execution.store import RunStore, atomic_write_json
 from omnibench.models.declaration import DECLARED
 from omnibench.models.vanilla_config import VanillaOptions
-from omnibench.protocols.registry import PROTOCOLS
+from omnibench.store.revisions import NO_RECORD, computed_by, stale_reason
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.suite.load import load_suite
 
 SUITE = """\
 name: made

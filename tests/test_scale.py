@@ -27,14 +27,14 @@ import pandas as pd
 import pytest
 
 from omnibench.config.spec import RunSpec
-from omnibench.config.suite import load_suite
-from omnibench.execution import store_index
 from omnibench.execution.plan import plan_runs
-from omnibench.execution.run_files import PREDICTIONS_FILE, RECORD_FILE, STATUS_FILE
-from omnibench.execution.store import RunStore, atomic_write_json, atomic_write_text
 from omnibench.report.build import build_tables
 from omnibench.report.records import collect_runs
 from omnibench.report.stats import BootstrapSettings
+from omnibench.store import index as store_index
+from omnibench.store.run_files import PREDICTIONS_FILE, RECORD_FILE, STATUS_FILE
+from omnibench.store.run_store import RunStore, atomic_write_json, atomic_write_text
+from omnibench.suite.load import load_suite
 from report_fixtures import make_record
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.config.suite import load_suite
+from omnibench.suite.load import load_suite
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL_CONF = REPO / "slurm" / ".cluster" / "etc" / "slurm.conf"

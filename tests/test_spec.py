@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from omnibench.config.spec import RunSpec, SpecError
-from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.store.run_store import RunStore, atomic_write_json
 
 # The id of this spec before ``limit`` and ``max_skipped`` existed (stores hold runs under it).
 EARLIER_ID = "ea6dc504fb68"

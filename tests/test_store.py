@@ -9,7 +9,7 @@ import pytest
 
 from omnibench.config.spec import RunSpec
 from omnibench.errors import OmniBenchError
-from omnibench.execution.store import RunStore, atomic_write_json, create_exclusive, results_root
+from omnibench.store.run_store import RunStore, atomic_write_json, create_exclusive, results_root
 
 
 def _spec(**changes: object) -> RunSpec:

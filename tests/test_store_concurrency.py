@@ -7,8 +7,8 @@ import multiprocessing as mp
 from pathlib import Path
 
 from omnibench.config.spec import RunSpec
-from omnibench.execution.states import RECORDED as STATES
-from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.store.states import RECORDED as STATES
 
 WRITERS = 64
 ROUNDS = 10

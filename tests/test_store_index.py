@@ -1,6 +1,6 @@
 """The store's index (``<suite>/.index.json``): a cache of what finished runs' files say, never
 trusted over them. Every test compares the index's answer with the files' own
-(:func:`omnibench.execution.plan.judged_state`, which reads them)."""
+(:func:`omnibench.store.survey.judged_state`, which reads them)."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.config.revisions import NO_RECORD
 from omnibench.config.spec import RunSpec
-from omnibench.execution import store_index
-from omnibench.execution.plan import judged_state, survey
-from omnibench.execution.run_files import INDEX_FILE, LOCK_FILE, RECORD_FILE, SPEC_FILE, STATUS_FILE
-from omnibench.execution.store import RunStore, atomic_write_json
 from omnibench.models.declaration import DECLARED
-from omnibench.protocols.record import sha256_file
+from omnibench.store import index as store_index
+from omnibench.store.acceptance import sha256_file
+from omnibench.store.revisions import NO_RECORD
+from omnibench.store.run_files import INDEX_FILE, LOCK_FILE, RECORD_FILE, SPEC_FILE, STATUS_FILE
+from omnibench.store.run_store import RunStore, atomic_write_json
+from omnibench.store.survey import judged_state, survey
 from report_fixtures import make_record
 
 SUITE = "idx"

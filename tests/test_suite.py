@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from omnibench.config.defaults import flat_defaults
-from omnibench.config.suite import load_suite, resolve_suite
 from omnibench.errors import OmniBenchError, UnknownNameError
+from omnibench.suite.defaults import flat_defaults
+from omnibench.suite.files import resolve_suite
+from omnibench.suite.load import load_suite
 
 SUITE = """\
 name: {name}
@@ -120,7 +121,7 @@ def test_run_ids_are_stable_across_formatting_and_processes(tmp_path: Path) -> N
     other.mkdir()
     assert [s.run_id() for s in load_suite(_write(other, reordered, "few")).specs] == ids
     code = (
-        "import sys; from omnibench.config.suite import load_suite; "
+        "import sys; from omnibench.suite.load import load_suite; "
         "print(' '.join(s.run_id() for s in load_suite(sys.argv[1]).specs))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
@@ -314,7 +315,7 @@ def test_loading_a_suite_imports_no_torch(tmp_path: Path) -> None:
     code = textwrap.dedent(
         """
         import sys, time
-        from omnibench.config.suite import load_suite
+        from omnibench.suite.load import load_suite
         start = time.perf_counter()
         suite = load_suite(sys.argv[1])
         print(len(suite.specs), "torch" in sys.modules, time.perf_counter() - start)
@@ -362,8 +363,8 @@ def test_substituted_runs_are_the_runs_expanded_in_full(
 ) -> None:
     """Runs made by replacing single-value axes (seeds, lr, shots) in an expanded run are the
     runs a full expansion makes: specs, ids, where each value was set, axes, order."""
-    from omnibench.config import suite_grid
-    from omnibench.config.suite_paths import parse_settings
+    from omnibench.suite import grid as suite_grid
+    from omnibench.suite.paths import parse_settings
 
     (tmp_path / "sweep.yaml").write_text(SUBSTITUTED)
     source = tmp_path / "sweep.yaml" if name == "sweep" else name

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from omnibench.checks.suite import check_suite
 from omnibench.cli import main
-from omnibench.config.suite import BUILTIN_SUITES, load_suite, suite_files
 from omnibench.errors import OmniBenchError
-from omnibench.execution.suite_check import check_suite
+from omnibench.suite.files import BUILTIN_SUITES, suite_files
+from omnibench.suite.load import load_suite
 
 PAPER_SUITES = {
     "supervised": "table2",

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from conftest import Invoke, cpu_options
-from omnibench.config.suite import load_suite, suite_files
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.errors import OmniBenchError
-from omnibench.execution.store import RunStore
+from omnibench.store.run_store import RunStore
+from omnibench.suite.files import suite_files
+from omnibench.suite.load import load_suite
 
 FRAGMENT = """\
 # the shared setting
@@ -168,7 +169,7 @@ def test_a_file_that_reuses_a_built_in_name_is_refused(tmp_path: Path) -> None:
             "overrides:\n  - when: {model.options.ratio: 0.25}\n    set: {optim.lr: 2.0e-3}\n", ""
         )
     )
-    from omnibench.execution.plan import remember_source
+    from omnibench.suite.load import remember_source
 
     with pytest.raises(
         OmniBenchError, match="suite name 'few-shot' is already taken by .*suites/few-shot.yaml"

@@ -11,7 +11,7 @@ import pytest
 from omnibench.cli import suite_progress
 from omnibench.cli.suite_progress import SuiteProgress, clock
 from omnibench.config.spec import RunSpec
-from omnibench.execution.store import RunStore, atomic_write_json
+from omnibench.store.run_store import RunStore, atomic_write_json
 
 
 def test_counts_and_eta_follow_the_runs_status_files(

@@ -18,8 +18,8 @@ from omnibench.engine.distributed import DistContext
 from omnibench.engine.progress import ProgressReporter
 from omnibench.engine.trainer import TrainConfig, Trainer, TrainResult
 from omnibench.errors import OmniBenchError
-from omnibench.execution import tb_events
-from omnibench.execution.train_steps import read_train_steps
+from omnibench.store import tb_events
+from omnibench.store.train_steps import read_train_steps
 from test_engine_trainer import CLASSES, FRAMES, PLAIN, SIZE, ColourClips, untrained
 
 # 2 epochs of 4 optimiser steps (32 clips, batch 8 in micro-batches of 2); checkpoints at steps

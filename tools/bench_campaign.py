@@ -25,14 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from omnibench.atomic import atomic_write_text
-from omnibench.execution.run_files import INDEX_FILE, OUTCOMES_FILE
+from omnibench.store.run_files import INDEX_FILE, OUTCOMES_FILE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from campaign_store import SUITE, build_store  # noqa: E402
 
 EXPAND = (
     "import sys, time; t, c = time.perf_counter(), time.process_time(); "
-    "from omnibench.config.suite import load_suite; load_suite(sys.argv[1]); "
+    "from omnibench.suite.load import load_suite; load_suite(sys.argv[1]); "
     "print(time.perf_counter() - t, time.process_time() - c)"
 )
 

@@ -129,11 +129,11 @@ def write_run(store: object, spec: object, index: int, files: list[Path], videos
 
     from omnibench.atomic import atomic_write_json, atomic_write_text  # noqa: PLC0415
     from omnibench.engine.evaluate import predictions_frame  # noqa: PLC0415
-    from omnibench.execution.acceptance import check_record  # noqa: PLC0415
-    from omnibench.execution.run_files import PREDICTIONS_FILE, RECORD_FILE  # noqa: PLC0415
-    from omnibench.execution.states import RunState  # noqa: PLC0415
     from omnibench.protocols.common import single_metrics  # noqa: PLC0415
     from omnibench.protocols.record import build_record  # noqa: PLC0415
+    from omnibench.store.acceptance import check_record  # noqa: PLC0415
+    from omnibench.store.run_files import PREDICTIONS_FILE, RECORD_FILE  # noqa: PLC0415
+    from omnibench.store.states import RunState  # noqa: PLC0415
 
     run_id = spec.run_id()  # type: ignore[attr-defined]
     run_dir = store.prepare(SUITE, spec)  # type: ignore[attr-defined]
@@ -189,8 +189,8 @@ def build_store(folder: Path, runs: int, videos: int = 128) -> tuple[Path, Path]
     """``folder/campaign.yaml`` and ``folder/results`` with its ``runs`` runs finished (returned).
 
     A store that is already complete is kept as it is."""
-    from omnibench.config.suite import load_suite  # noqa: PLC0415
-    from omnibench.execution.store import RunStore  # noqa: PLC0415
+    from omnibench.store.run_store import RunStore  # noqa: PLC0415
+    from omnibench.suite.load import load_suite  # noqa: PLC0415
 
     suite_path, results = write_suite(folder, runs), folder / "results"
     done = folder / f".complete-{runs}"

@@ -16,7 +16,7 @@ from rich.text import Text
 from typer.core import TyperGroup, TyperOption
 
 from omnibench.errors import OmniBenchError, os_error
-from omnibench.execution.runlog import guard_pipes
+from omnibench.store.runlog import guard_pipes
 
 if TYPE_CHECKING:
     from typer._click import Context  # typer's own click: the context its hooks are typed with

@@ -1,7 +1,8 @@
 """`omnibench validate`, and the checks `run` / `ablate` / `eval` make before anything executes.
 
-Names and options are checked against the registries (``suite_check``), the environment by
-``plan_check`` (backbones, weights, frame size, shots, warm-up), the data roots on this machine.
+Names and options are checked against the registries (:mod:`omnibench.checks.suite`), the
+environment by :mod:`omnibench.checks.plan` (backbones, weights, frame size, shots, warm-up), the
+data roots on this machine.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from omnibench.cli.options import DataRoot, Limit, Settings, suite_settings
 from omnibench.cli.run_tables import plural, short_path
 from omnibench.config.runtime import Executor, LaunchOptions
 from omnibench.config.spec import RunSpec
-from omnibench.config.suite import Suite, load_suite, suite_files
-from omnibench.config.suite_paths import Leaves
 from omnibench.errors import OmniBenchError
-from omnibench.execution.states import RunState
+from omnibench.store.states import RunState
+from omnibench.suite.files import suite_files
+from omnibench.suite.load import Suite, load_suite
+from omnibench.suite.paths import Leaves
 
 if TYPE_CHECKING:  # the checks load numpy and pandas: imported where runs are checked
+    from omnibench.checks.plan import Finding
     from omnibench.execution.plan import PlannedRun
-    from omnibench.execution.plan_check import Finding
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -33,13 +35,13 @@ console = Console(highlight=False)
 def check_runs(
     suite: Suite, specs: Sequence[RunSpec], options: LaunchOptions, dry_run: bool
 ) -> tuple[list[Finding], dict[str, str]]:
-    """Check the runs about to execute: names (an error raises), then what :mod:`plan_check` finds
-    and the data roots. A dry run accepts datasets still to be declared and returns them (name ->
-    what to declare)."""
+    """Check the runs about to execute: names (an error raises), then what
+    :mod:`omnibench.checks.plan` finds and the data roots. A dry run accepts datasets still to be
+    declared and returns them (name -> what to declare)."""
     if not specs:
         return [], {}
-    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415
-    from omnibench.execution.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
+    from omnibench.checks.plan import check_plan  # noqa: PLC0415
+    from omnibench.checks.suite import check_suite, undeclared_datasets  # noqa: PLC0415
 
     check_suite(suite, specs, require_data=not dry_run)
     undeclared = undeclared_datasets(suite) if dry_run else {}
@@ -61,8 +63,8 @@ def data_root_findings(specs: Sequence[RunSpec], data_root: Path | None) -> list
     """A dataset the runs read that has no root on this machine, or a data root that does not exist
     (synthetic ones are generated on first use, into an existing folder:
     ``roots.check_location``)."""
+    from omnibench.checks.plan import Finding  # noqa: PLC0415
     from omnibench.data.roots import check_location, locate  # noqa: PLC0415
-    from omnibench.execution.plan_check import Finding  # noqa: PLC0415
 
     names = {name for spec in specs for name in spec.datasets_read()}
     findings = []
@@ -77,7 +79,7 @@ def data_root_findings(specs: Sequence[RunSpec], data_root: Path | None) -> list
 def unfinished_data_findings(plans: Sequence[PlannedRun], data_root: Path) -> list[Finding]:
     """``status`` / ``report --data-root``: what the data roots lack for the runs not done yet, as
     warnings (what ``run`` would refuse)."""
-    from omnibench.execution.plan_check import Finding  # noqa: PLC0415
+    from omnibench.checks.plan import Finding  # noqa: PLC0415
 
     todo = [p.spec for p in plans if p.state != RunState.DONE]
     return [Finding(f.where, f.message, error=False) for f in data_root_findings(todo, data_root)]
@@ -87,7 +89,7 @@ def store_findings(problem: str | None) -> list[Finding]:
     """A run store folder this user cannot write (``RunStore.write_problem``), as a finding."""
     if problem is None:
         return []
-    from omnibench.execution.plan_check import Finding  # noqa: PLC0415
+    from omnibench.checks.plan import Finding  # noqa: PLC0415
 
     return [Finding("data", problem)]
 
@@ -146,8 +148,8 @@ def validate(
 def _validate(name: str, settings: Leaves, data_root: Path | None) -> bool:
     """Check one suite (with the command line's settings) and print its line and findings; False
     when it would fail."""
-    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415
-    from omnibench.execution.suite_check import check_suite, undeclared_datasets  # noqa: PLC0415
+    from omnibench.checks.plan import check_plan  # noqa: PLC0415
+    from omnibench.checks.suite import check_suite, undeclared_datasets  # noqa: PLC0415
 
     try:
         suite = load_suite(name, settings)

@@ -16,17 +16,27 @@ import typer
 from rich.console import Console
 
 from omnibench.cli.checks import check_data_roots, print_findings
-from omnibench.cli.options import DataRoot, Force, Results, Settings
-from omnibench.cli.runs import Decoder, Device, Workers
+from omnibench.cli.options import (
+    RUNTIME_DEFAULTS,
+    DataRoot,
+    Decoder,
+    Device,
+    Force,
+    Results,
+    Settings,
+    Workers,
+)
 from omnibench.cli.status import resolve_run
-from omnibench.config.runtime import RuntimeOptions
+from omnibench.config.runtime import LaunchOptions, RuntimeOptions
 from omnibench.config.spec import RunSpec, SpecError
-from omnibench.config.suite_grid import with_paper_defaults
-from omnibench.config.suite_paths import Leaves, flatten, parse_settings, set_path, unflatten
 from omnibench.errors import OmniBenchError
-from omnibench.execution.plan import plan_runs, run_state
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStore
+from omnibench.execution.plan import PlannedRun, plan_runs
+from omnibench.store.run_files import RECORD_FILE
+from omnibench.store.run_store import RunStore
+from omnibench.store.states import RunState
+from omnibench.store.survey import run_state
+from omnibench.suite.grid import with_paper_defaults
+from omnibench.suite.paths import Leaves, flatten, parse_settings, set_path, unflatten
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -102,9 +112,9 @@ def evaluate(
     force: Force = False,
     results: Results = None,
     data_root: DataRoot = None,
-    workers: Workers = 2,
-    device: Device = "auto",
-    decoder: Decoder = "decord",
+    workers: Workers = RUNTIME_DEFAULTS.workers,
+    device: Device = RUNTIME_DEFAULTS.device,
+    decoder: Decoder = RUNTIME_DEFAULTS.decoder,
 ) -> None:
     """Evaluate a frozen model or a finished run's checkpoint on a split; prints top-1 / top-5 \
 with the
@@ -226,8 +236,8 @@ def eval_spec(
 
 def _check_names(spec: RunSpec) -> None:
     """Model, options and dataset names, checked before anything loads (did-you-mean)."""
+    from omnibench.checks.suite import known_datasets  # noqa: PLC0415
     from omnibench.config.spec import validate_options  # noqa: PLC0415
-    from omnibench.execution.suite_check import known_datasets  # noqa: PLC0415
     from omnibench.models import MODELS, model_options_class  # noqa: PLC0415  (imports torch)
     from omnibench.protocols import validate_protocol_options  # noqa: PLC0415
     from omnibench.registry import did_you_mean  # noqa: PLC0415
@@ -248,7 +258,7 @@ def _check_names(spec: RunSpec) -> None:
 def _check_plan(spec: RunSpec, data_root: Path | None) -> None:
     """What would fail once the model loads (backbone, weights, frame size), before anything
     runs."""
-    from omnibench.execution.plan_check import check_plan  # noqa: PLC0415
+    from omnibench.checks.plan import check_plan  # noqa: PLC0415
 
     findings = check_plan([spec], lambda _spec, path: f"{ORIGIN} ({path})", data_root)
     print_findings(findings)
@@ -256,13 +266,10 @@ def _check_plan(spec: RunSpec, data_root: Path | None) -> None:
         raise typer.Exit(2)
 
 
-def _execute(store: RunStore, plan: Any, runtime: RuntimeOptions) -> None:
-    from omnibench.config.runtime import LaunchOptions  # noqa: PLC0415
-    from omnibench.execution.launch import RunTask, launch  # noqa: PLC0415
+def _execute(store: RunStore, plan: PlannedRun, runtime: RuntimeOptions) -> None:
+    from omnibench.execution.launch import launch_plans  # noqa: PLC0415
 
-    if plan.action == "rerun":
-        store.clear(EVAL_SUITE, plan.run_id)
-    launch([RunTask(EVAL_SUITE, plan.run_id, plan.spec)], store, LaunchOptions(runtime=runtime))
+    launch_plans(EVAL_SUITE, [plan], store, LaunchOptions(runtime=runtime))
 
 
 def _print_result(store: RunStore, spec: RunSpec, executed: bool) -> None:
@@ -292,5 +299,5 @@ def _print_result(store: RunStore, spec: RunSpec, executed: bool) -> None:
         )
     reused = "" if executed else " (stored result; --force reruns)"
     console.print(
-        f"record: {store.run_dir(EVAL_SUITE, run_id) / 'record.json'}{reused}", soft_wrap=True
+        f"record: {store.run_dir(EVAL_SUITE, run_id) / RECORD_FILE}{reused}", soft_wrap=True
     )

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from omnibench.config.suite_paths import parse_assignment
+from omnibench.suite.paths import parse_assignment
 
 console = Console()
 

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from omnibench.config.suite_paths import Leaves, parse_settings
+from omnibench.config.runtime import RuntimeOptions
 from omnibench.errors import OmniBenchError
+from omnibench.suite.paths import Leaves, parse_settings
 
 if TYPE_CHECKING:
-    from omnibench.execution.store import RunStore
+    from omnibench.store.run_store import RunStore
 
 Results = Annotated[
     Path | None,
@@ -81,7 +82,7 @@ def read_store(results: Path | None) -> RunStore:
     mistyped path), not an empty store."""
     import os  # noqa: PLC0415
 
-    from omnibench.execution.store import RESULTS_ENV, RunStore  # noqa: PLC0415
+    from omnibench.store.run_store import RESULTS_ENV, RunStore  # noqa: PLC0415
 
     store = RunStore(results)
     named = results is not None or os.environ.get(RESULTS_ENV, "").strip()
@@ -90,3 +91,18 @@ def read_store(results: Path | None) -> RunStore:
         what = "is not a folder" if store.root.exists() else "does not exist"
         raise OmniBenchError(f"run store {store.root} {what} (change {given})")
     return store
+
+
+RUNTIME_DEFAULTS = RuntimeOptions()  # the runtime options' defaults, as the commands show them
+Workers = Annotated[
+    int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")
+]
+Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
+Decoder = Annotated[
+    str,
+    typer.Option(
+        "--decoder",
+        help="How loader workers decode: decord, or pyav (keyframe seeking; same frames, faster "
+        "on videos from `data prepare`).",
+    ),
+]

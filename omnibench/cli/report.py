@@ -16,13 +16,13 @@ from rich.text import Text
 
 from omnibench.cli.options import DataRoot, Limit, Results, Settings, read_store, suite_settings
 from omnibench.cli.run_tables import plural
-from omnibench.config.suite_paths import Leaves
 from omnibench.errors import OmniBenchError
+from omnibench.suite.paths import Leaves
 
 if TYPE_CHECKING:
-    from omnibench.config.suite import Suite
-    from omnibench.execution.store import RunStore
     from omnibench.report.tables import ReportTable
+    from omnibench.store.run_store import RunStore
+    from omnibench.suite.load import Suite
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -31,15 +31,12 @@ console = Console(highlight=False)
 def _suites(names: list[str], store: RunStore, settings: Leaves) -> list[Suite]:
     """The named suites, or every suite that has runs in the store and a definition (a suite file
     found by name, or the file a suite was run from)."""
-    from omnibench.config.suite import suite_files  # noqa: PLC0415
-    from omnibench.execution.plan import find_suite  # noqa: PLC0415
+    from omnibench.suite.files import has_definition  # noqa: PLC0415
+    from omnibench.suite.load import load_suite  # noqa: PLC0415
 
     if names:
-        return [find_suite(name, store, settings) for name in names]
-    known = suite_files()
-    defined = [
-        name for name in store.suites() if name in known or store.suite_source(name) is not None
-    ]
+        return [load_suite(name, settings, store) for name in names]
+    defined = [name for name in store.suites() if has_definition(name, store)]
     missing = [name for name in store.suites() if name not in defined]
     if missing:
         console.print(
@@ -54,7 +51,7 @@ def _suites(names: list[str], store: RunStore, settings: Leaves) -> list[Suite]:
     found = []
     for name in defined:  # one suite whose file moved or broke never hides the others
         try:
-            found.append(find_suite(name, store, settings))
+            found.append(load_suite(name, settings, store))
         except OmniBenchError as err:
             console.print(
                 Text.assemble(("skipped", "yellow"), f" suite '{name}': {err}"), soft_wrap=True

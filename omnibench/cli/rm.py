@@ -16,10 +16,10 @@ from omnibench.cli.options import Results, RunPrefixes, StoredSuite, Yes, read_s
 from omnibench.cli.run_tables import plural
 from omnibench.cli.status import resolve_run, stored_name
 from omnibench.errors import OmniBenchError
-from omnibench.execution.plan import run_state
-from omnibench.execution.states import ACTIVE, RunState
-from omnibench.execution.store import RunStore
 from omnibench.registry import did_you_mean
+from omnibench.store.run_store import RunStore
+from omnibench.store.states import ACTIVE, RunState
+from omnibench.store.survey import run_state
 
 app = typer.Typer()
 console = Console(highlight=False)

@@ -9,11 +9,11 @@ from typing import Any
 from rich.text import Text
 
 from omnibench.cli.run_tables import cell_text, short_path
-from omnibench.config.suite_paths import flatten
-from omnibench.execution.acceptance import skipped
-from omnibench.execution.train_steps import TrainSteps
-from omnibench.report.chance import AT_CHANCE, DIVERGED, chance_loss, run_at_chance
 from omnibench.report.labels import plural
+from omnibench.store.acceptance import skipped
+from omnibench.store.chance import AT_CHANCE, DIVERGED, chance_loss, run_at_chance
+from omnibench.store.train_steps import TrainSteps
+from omnibench.suite.paths import flatten
 
 
 def _metrics_text(metrics: Mapping[str, Any]) -> str:

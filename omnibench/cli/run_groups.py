@@ -15,10 +15,10 @@ from rich.table import Table
 from rich.text import Text
 
 from omnibench.cli import run_tables as tables
-from omnibench.config.suite import Suite
 from omnibench.execution.plan import PlannedRun
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStore
+from omnibench.store.run_store import RunStore
+from omnibench.store.states import RunState
+from omnibench.suite.load import Suite
 
 MAX_RUN_ROWS = 100  # more runs than this are shown grouped
 MAX_NOTES = 20  # failed or stale runs named below a grouped table

@@ -15,19 +15,20 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from omnibench.config.suite import Suite
-from omnibench.config.suite_paths import flatten, leaf_value
 from omnibench.errors import CorruptFileError
-from omnibench.execution.acceptance import Skipped, skipped
-from omnibench.execution.plan import PlannedRun, run_holder
-from omnibench.execution.process import hostname
-from omnibench.execution.run_files import TRAIN_STEPS_FILE
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStore
-from omnibench.execution.store_index import Finished, headline
-from omnibench.execution.train_steps import UnreadableStepsError, read_train_steps
-from omnibench.report.chance import AT_CHANCE, DIVERGED, run_at_chance
+from omnibench.execution.plan import PlannedRun
+from omnibench.process import hostname
 from omnibench.report.labels import plural as plural  # the run commands' counts use it
+from omnibench.store.acceptance import Skipped, skipped
+from omnibench.store.chance import AT_CHANCE, DIVERGED, run_at_chance
+from omnibench.store.index import Finished, headline
+from omnibench.store.run_files import TRAIN_STEPS_FILE
+from omnibench.store.run_store import RunStore
+from omnibench.store.states import RunState
+from omnibench.store.survey import run_holder
+from omnibench.store.train_steps import UnreadableStepsError, read_train_steps
+from omnibench.suite.load import Suite
+from omnibench.suite.paths import flatten, leaf_value
 
 STATE_STYLES: dict[str, str] = {
     RunState.DONE: "green",
@@ -96,7 +97,7 @@ def cell_text(value: Any) -> str:
 
 def top1(record: Mapping[str, Any] | None) -> str:
     """The run's headline top-1 (mean over splits where there are several), marked when the run
-    ended at chance (:mod:`omnibench.report.chance`) and when it was limited."""
+    ended at chance (:mod:`omnibench.store.chance`) and when it was limited."""
     return top1_text(*headline(record or {}), run_at_chance(record))
 
 

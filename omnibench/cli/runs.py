@@ -15,18 +15,30 @@ from rich.console import Console
 
 from omnibench.cli import checks, run_groups
 from omnibench.cli import run_tables as tables
-from omnibench.cli.options import DataRoot, Force, Limit, Results, Settings, suite_settings
+from omnibench.cli.options import (
+    RUNTIME_DEFAULTS,
+    DataRoot,
+    Decoder,
+    Device,
+    Force,
+    Limit,
+    Results,
+    Settings,
+    Workers,
+    suite_settings,
+)
 from omnibench.cli.suite_progress import SuiteProgress, run_labels
 from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions
-from omnibench.config.suite import Suite, load_suite, suite_files
-from omnibench.config.suite_paths import Leaves
 from omnibench.errors import NoSpaceError, OmniBenchError
-from omnibench.execution.plan import PlannedRun, find_suite, plan_runs, remember_source, select_runs
-from omnibench.execution.process import Terminated
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStore
-from omnibench.execution.tb_events import require_tensorboard
+from omnibench.execution.plan import PlannedRun, plan_runs, select_runs
+from omnibench.process import Terminated
 from omnibench.registry import did_you_mean
+from omnibench.store.run_store import RunStore
+from omnibench.store.states import RunState
+from omnibench.store.tb_events import require_tensorboard
+from omnibench.suite.files import suite_files
+from omnibench.suite.load import Suite, load_suite, remember_source
+from omnibench.suite.paths import Leaves
 
 app = typer.Typer()
 ls_app = typer.Typer(help="List suites, models or stored runs.", no_args_is_help=True)
@@ -65,18 +77,6 @@ DryRun = Annotated[
     bool,
     typer.Option(
         "--dry-run", help="Print the expanded runs and what would be skipped; run nothing."
-    ),
-]
-Workers = Annotated[
-    int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")
-]
-Device = Annotated[str, typer.Option("--device", help="auto, cpu, cuda or cuda:N.")]
-Decoder = Annotated[
-    str,
-    typer.Option(
-        "--decoder",
-        help="How loader workers decode: decord, or pyav (keyframe seeking; same frames, faster "
-        "on videos from `data prepare`).",
     ),
 ]
 TensorBoard = Annotated[
@@ -122,10 +122,10 @@ def run(
     limit: Limit = None,
     results: Results = None,
     data_root: DataRoot = None,
-    workers: Workers = 2,
-    device: Device = "auto",
+    workers: Workers = RUNTIME_DEFAULTS.workers,
+    device: Device = RUNTIME_DEFAULTS.device,
     max_parallel: MaxParallel = 0,
-    decoder: Decoder = "decord",
+    decoder: Decoder = RUNTIME_DEFAULTS.decoder,
     tensorboard: TensorBoard = False,
 ) -> None:
     """Run a suite: finished runs are skipped, interrupted or failed ones resume."""
@@ -159,10 +159,10 @@ def ablate(
     limit: Limit = None,
     results: Results = None,
     data_root: DataRoot = None,
-    workers: Workers = 2,
-    device: Device = "auto",
+    workers: Workers = RUNTIME_DEFAULTS.workers,
+    device: Device = RUNTIME_DEFAULTS.device,
     max_parallel: MaxParallel = 0,
-    decoder: Decoder = "decord",
+    decoder: Decoder = RUNTIME_DEFAULTS.decoder,
     tensorboard: TensorBoard = False,
 ) -> None:
     """Run one OmniCLIP ablation suite (suites/ablation-STUDY.yaml)."""
@@ -217,7 +217,7 @@ def _run(
     options: LaunchOptions,
     settings: Leaves,
 ) -> None:
-    suite = find_suite(name, store, settings)
+    suite = load_suite(name, settings, store)
     plans = plan_runs(suite.name, select_runs(suite, filters), store, force)
     todo = [p for p in plans if p.executes]
     findings, undeclared = checks.check_runs(suite, [p.spec for p in todo], options, dry_run)
@@ -295,16 +295,12 @@ def _summarize(
 
 
 def _execute(suite: Suite, todo: list[PlannedRun], store: RunStore, options: LaunchOptions) -> None:
-    from omnibench.execution.launch import RunTask, launch  # noqa: PLC0415
+    from omnibench.execution.launch import launch_plans  # noqa: PLC0415
 
     remember_source(store, suite)
-    for plan in todo:
-        if plan.action == "rerun":
-            store.clear(suite.name, plan.run_id)
-    tasks = [RunTask(suite.name, p.run_id, p.spec) for p in todo]
     labels = run_labels([(p.run_id, suite.labels(p.spec)) for p in todo])
     with SuiteProgress(store, suite.name, labels).watching() as progress:
-        launch(tasks, store, options, watch=progress.poll)
+        launch_plans(suite.name, todo, store, options, watch=progress.poll)
 
 
 @ls_app.command("suites")

@@ -32,13 +32,16 @@ from omnibench.cli.run_detail import run_detail_lines, training_line
 from omnibench.cli.runs import ls_app
 from omnibench.errors import CorruptFileError, OmniBenchError
 from omnibench.execution.cancel import cancel_runs
-from omnibench.execution.plan import find_suite, judged_state, plan_runs, survey
-from omnibench.execution.run_files import TRAIN_STEPS_FILE
-from omnibench.execution.runlog import linked_log
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStore
-from omnibench.execution.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
+from omnibench.execution.plan import plan_runs
 from omnibench.registry import did_you_mean
+from omnibench.store.run_files import TRAIN_STEPS_FILE
+from omnibench.store.run_store import RunStore
+from omnibench.store.runlog import linked_log
+from omnibench.store.states import RunState
+from omnibench.store.survey import judged_state, survey
+from omnibench.store.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
+from omnibench.suite.files import has_definition, is_suite_path
+from omnibench.suite.load import load_suite
 
 app = typer.Typer()
 console = Console(highlight=False)
@@ -77,7 +80,7 @@ job and top-1; below it, why a run failed, died or is corrupt, and who holds a r
         _show_store(store, None, as_json)
     elif run is not None:
         _show_run(store, stored_name(store, suite), run, as_json)
-    elif suite in store.suites() and not _has_definition(suite, store):
+    elif suite in store.suites() and not has_definition(suite, store):
         _show_store(
             store, suite, as_json
         )  # runs of a suite with no file (omnibench eval's records)
@@ -85,25 +88,17 @@ job and top-1; below it, why a run failed, died or is corrupt, and who holds a r
         _show_suite(store, suite, suite_settings(settings, limit), as_json, data_root)
 
 
-def _has_definition(name: str, store: RunStore) -> bool:
-    from omnibench.config.suite import suite_files  # noqa: PLC0415
-
-    return name in suite_files() or store.suite_source(name) is not None
-
-
 def stored_name(store: RunStore, suite: str) -> str:
     """The store folder of ``suite``: a name as it is, or the ``name:`` of a suite file."""
-    if suite in store.suites() or not (suite.endswith((".yaml", ".yml")) or Path(suite).is_file()):
+    if suite in store.suites() or not is_suite_path(suite):
         return suite
-    from omnibench.config.suite import load_suite  # noqa: PLC0415
-
     return load_suite(suite).name
 
 
 def _show_suite(
     store: RunStore, name: str, settings: Any, as_json: bool, data_root: Path | None = None
 ) -> None:
-    loaded = find_suite(name, store, settings)
+    loaded = load_suite(name, settings, store)
     plans = plan_runs(loaded.name, loaded.specs, store)
     if as_json:
         echo_json_list(

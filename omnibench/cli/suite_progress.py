@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, TextIO
 
 from omnibench.cli.run_tables import top1
 from omnibench.errors import OmniBenchError
-from omnibench.execution.run_files import STATUS_FILE
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStore
+from omnibench.store.run_files import STATUS_FILE
+from omnibench.store.run_store import RunStore
+from omnibench.store.states import RunState
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID

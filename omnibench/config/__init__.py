@@ -1,5 +1,5 @@
-"""What a run is, before anything executes: the run spec, suites and their files, the papers'
-defaults.
+"""What a run is, before anything executes: the run spec, how runs execute (never hashed), YAML
+with line numbers, and the protocols a spec may name with their options and revisions.
 
-Nothing in this package imports torch: suites load, validate and hash in a fraction of a second.
+Nothing in this package imports torch: specs validate and hash in a fraction of a second.
 """

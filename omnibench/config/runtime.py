@@ -12,10 +12,12 @@ import enum
 import re
 from pathlib import Path
 
-from omnibench.data.readable import DECODERS
 from omnibench.errors import OmniBenchError
 
 DEVICES = re.compile(r"auto|cpu|cuda(:\d+)?")
+# How the loader decodes: decord (the default), or PyAV seeking to keyframes (the same pixels;
+# faster on videos with short keyframe intervals, docs/BENCHMARKS.md "Preparing videos").
+DECODERS = ("decord", "pyav")
 
 
 def check_device(device: str) -> str:
@@ -36,7 +38,7 @@ class RuntimeOptions:
     data_root: Path | None = None  # overrides OMNIBENCH_DATA and the datasets.yaml
     progress: bool | None = None  # rich progress; None: only when attached to a terminal
     decoder: str = DECODERS[0]  # how loader workers decode (the same pixels either way)
-    tensorboard: bool = False  # TensorBoard events in each run's folder (execution.tb_events)
+    tensorboard: bool = False  # TensorBoard events in each run's folder (store.tb_events)
 
     def __post_init__(self) -> None:
         check_device(self.device)

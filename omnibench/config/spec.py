@@ -217,7 +217,7 @@ class RunSpec:
 
 # Fields added after runs were first stored (spec paths): at these values they stay out of the
 # run's identity, so every run stored before them keeps its id and is found (and judged: a run
-# that older code computed is stale, omnibench.config.revisions).
+# that older code computed is stale, omnibench.store.revisions).
 HASH_NEUTRAL: Mapping[str, Any] = types.MappingProxyType(
     {"limit": None, "max_skipped": DEFAULT_MAX_SKIPPED, "data.hflip": None, "data.augment": "fused"}
 )

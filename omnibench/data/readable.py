@@ -8,9 +8,6 @@ from pathlib import Path
 from omnibench.errors import OmniBenchError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".webm", ".mov")  # what a folder of videos holds
-# How the loader decodes: decord (the default), or PyAV seeking to keyframes (the same pixels;
-# faster on videos with short keyframe intervals, docs/BENCHMARKS.md "Preparing videos").
-DECODERS = ("decord", "pyav")
 
 
 class BrokenVideoError(OmniBenchError):

@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from omnibench.config.runtime import DECODERS
 from omnibench.data.color import COLUMNS
-from omnibench.data.readable import DECODERS, BrokenVideoError, check_readable
+from omnibench.data.readable import BrokenVideoError, check_readable
 from omnibench.data.records import VideoRecord
 from omnibench.data.sampling import sample_test_indices, sample_train_indices
 from omnibench.data.transforms import from_hwc, to_hwc

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from omnibench.atomic import atomic_output
-from omnibench.config.revisions import COMPUTED_BY, changed
 from omnibench.errors import OmniBenchError
+from omnibench.store.revisions import COMPUTED_BY, changed
 
 FORMAT = 1
 
@@ -45,7 +45,7 @@ class TrainStats:
     epoch_loss: float = 0.0  # this rank's summed step losses in the current epoch
     epoch_steps: int = 0
     history: list[dict[str, float]] = dataclasses.field(default_factory=list)
-    # (epoch, loss, lr) of every optimiser step so far (execution.train_steps)
+    # (epoch, loss, lr) of every optimiser step so far (store.train_steps)
     steps: list[list[float]] = dataclasses.field(default_factory=list)
 
 
@@ -104,7 +104,7 @@ def save_checkpoint(
     computed_by: Mapping[str, Any] | None = None,
 ) -> None:
     """Write the whole training state (call on rank 0 only); ``computed_by``: the model and
-    protocol revisions training under (:mod:`omnibench.config.revisions`)."""
+    protocol revisions training under (:mod:`omnibench.store.revisions`)."""
     atomic_save(
         {
             "format": FORMAT,

@@ -22,7 +22,7 @@ from omnibench.engine.distributed import DistContext, ShardSampler, gather_objec
 from omnibench.engine.metrics import accuracy_metrics
 from omnibench.engine.precision import autocast
 from omnibench.engine.progress import ProgressReporter
-from omnibench.execution.process import stop_point
+from omnibench.process import stop_point
 
 
 @dataclasses.dataclass

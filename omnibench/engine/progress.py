@@ -26,7 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from omnibench.execution.runlog import Tee, live_terminal
+from omnibench.store.runlog import Tee, live_terminal
 
 _shared: Progress | None = None  # the display of the whole invocation, while one is shown
 

@@ -52,7 +52,7 @@ from omnibench.engine.seeding import (
 )
 from omnibench.engine.trainlog import CLIPS_PER_S, LOSS, LR, TrainLog
 from omnibench.errors import OmniBenchError
-from omnibench.execution.process import stop_point
+from omnibench.process import stop_point
 
 if TYPE_CHECKING:
     from omnibench.models.base import VideoCLIPModel

@@ -4,7 +4,7 @@ events (``--tensorboard``). Rank 0 writes; the other ranks' logs do nothing.
 The step values themselves are training state (``TrainStats.steps``, checkpointed with the
 model), so after a kill the files are rebuilt from the checkpoint: ``train_steps.json`` is written
 right after each checkpoint, the event file is synced right before it and cut back to the
-checkpoint's step when the run resumes (:mod:`omnibench.execution.tb_events`).
+checkpoint's step when the run resumes (:mod:`omnibench.store.tb_events`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from omnibench.engine.checkpoint import TrainPosition, TrainStats
-from omnibench.execution import tb_events
-from omnibench.execution.train_steps import TrainSteps, from_rows, write_train_steps
+from omnibench.store import tb_events
+from omnibench.store.train_steps import TrainSteps, from_rows, write_train_steps
 
 LOSS, LR, CLIPS_PER_S, EPOCH_LOSS = "loss", "lr", "clips_per_s", "epoch_loss"
 

@@ -15,14 +15,14 @@ import signal
 import time
 from collections.abc import Sequence
 
+from omnibench import slurm_client
 from omnibench.errors import CorruptFileError, OmniBenchError
-from omnibench.execution import slurm_client
-from omnibench.execution.claim import Holder, holder_alive, take_over
-from omnibench.execution.plan import holder_liveness, judged_state, run_holder
-from omnibench.execution.process import hostname
-from omnibench.execution.run_files import LOCK_FILE
-from omnibench.execution.states import ACTIVE, RunState
-from omnibench.execution.store import RunStore
+from omnibench.process import hostname
+from omnibench.store.claim import Holder, holder_alive, take_over
+from omnibench.store.run_files import LOCK_FILE
+from omnibench.store.run_store import RunStore
+from omnibench.store.states import ACTIVE, RunState
+from omnibench.store.survey import holder_liveness, judged_state, run_holder
 
 STOP_WAIT_S = 30.0  # how long ``cancel`` waits for a stopped process to record its end
 

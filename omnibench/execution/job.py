@@ -1,7 +1,7 @@
 """One run's job: its exclusive claim, status transitions in the store, its log, requeueing.
 
 :func:`run_task` is what every executor runs once it holds the run's claim
-(:mod:`omnibench.execution.claim`): mark the run ``running`` (with the job id and a count of
+(:mod:`omnibench.store.claim`): mark the run ``running`` (with the job id and a count of
 starts), call :func:`omnibench.protocols.execute` (which resumes from ``checkpoint.pt``), then mark
 it ``done``, or ``failed`` with a one-line error, also when the process is interrupted (Ctrl-C,
 SIGTERM). :class:`RunJob` wraps it for submitit (local processes, Slurm): a ``Checkpointable``
@@ -25,11 +25,11 @@ import submitit
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
 from omnibench.errors import CorruptFileError, NoSpaceError, OmniBenchError
-from omnibench.execution.claim import claimed, read_holder
-from omnibench.execution.process import Terminated, stops_at_safe_points
-from omnibench.execution.runlog import install_log_handler, linked_log, redirect_output
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStore
+from omnibench.process import Terminated, stops_at_safe_points
+from omnibench.store.claim import claimed, read_holder
+from omnibench.store.run_store import RunStore
+from omnibench.store.runlog import install_log_handler, linked_log, redirect_output
+from omnibench.store.states import RunState
 
 RANK_WAIT_S = 300.0  # how long ranks > 0 wait for rank 0 to claim their run
 

@@ -17,16 +17,33 @@ from collections.abc import Callable, Sequence
 from omnibench.atomic import remove_leftovers
 from omnibench.config.runtime import Executor, LaunchOptions, RuntimeOptions
 from omnibench.errors import NoSpaceError
-from omnibench.execution.claim import claimed
 from omnibench.execution.job import RunTask, refuse_linked_log, run_task
 from omnibench.execution.launch_local import launch_local
 from omnibench.execution.launch_slurm import launch_slurm
 from omnibench.execution.outcome import Outcome, stored_outcome
-from omnibench.execution.process import sigterm_raises
-from omnibench.execution.runlog import install_log_handler, tee_output
-from omnibench.execution.store import RunStore
+from omnibench.execution.plan import PlannedRun
+from omnibench.process import sigterm_raises
+from omnibench.store.claim import claimed
+from omnibench.store.run_store import RunStore
+from omnibench.store.runlog import install_log_handler, tee_output
 
-__all__ = ["Outcome", "RunTask", "launch", "run_inline"]
+__all__ = ["Outcome", "RunTask", "launch", "launch_plans", "run_inline"]
+
+
+def launch_plans(
+    suite: str,
+    plans: Sequence[PlannedRun],
+    store: RunStore,
+    options: LaunchOptions,
+    watch: Callable[[], None] | None = None,
+) -> list[Outcome]:
+    """Execute the planned runs this invocation executes (``run``, ``ablate`` and ``eval`` alike):
+    a rerun's folder is cleared first, then :func:`launch`."""
+    todo = [plan for plan in plans if plan.executes]
+    for plan in todo:
+        if plan.action == "rerun":
+            store.clear(suite, plan.run_id)
+    return launch([RunTask(suite, p.run_id, p.spec) for p in todo], store, options, watch)
 
 
 def launch(
@@ -42,7 +59,7 @@ def launch(
     ``options.max_parallel`` bounds the local processes / Slurm array tasks running at once
     (< 1: the profile's ``array_parallelism``, or half the CPUs for local processes).
     Ctrl-C or SIGTERM stops the launch (``KeyboardInterrupt`` /
-    :class:`~omnibench.execution.process.Terminated` propagate) after every run it started recorded
+    :class:`~omnibench.process.Terminated` propagate) after every run it started recorded
     how it ended; the others stay as they were. So does a full disk (:class:`NoSpaceError`, naming
     the filesystem and the file): the next runs could not write either.
     """

@@ -16,9 +16,9 @@ from omnibench.config.runtime import LaunchOptions
 from omnibench.errors import NoSpaceError
 from omnibench.execution.job import RunJob, RunTask
 from omnibench.execution.outcome import Outcome, finished_outcome, job_folder
-from omnibench.execution.process import Terminated
 from omnibench.execution.slurm_profile import SlurmProfile, load_profile
-from omnibench.execution.store import RunStore
+from omnibench.process import Terminated
+from omnibench.store.run_store import RunStore
 
 LOCAL_TIMEOUT_MIN = 7 * 24 * 60  # local processes without a profile: no practical limit
 POLL_S = 0.25  # how often finished jobs are looked for

@@ -11,21 +11,21 @@ from collections.abc import Sequence
 
 import submitit
 
+from omnibench import slurm_client
 from omnibench.atomic import writing
 from omnibench.config.runtime import LaunchOptions, RuntimeOptions
 from omnibench.errors import NoSpaceError, OmniBenchError
-from omnibench.execution import slurm_client
 from omnibench.execution.job import RunJob, RunTask, one_line
 from omnibench.execution.outcome import Outcome, finished_outcome, job_folder, stored_outcome
-from omnibench.execution.process import Terminated
 from omnibench.execution.slurm_profile import (
     SlurmProfile,
     load_profile,
     profile_names,
     submitit_parameters,
 )
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStore
+from omnibench.process import Terminated
+from omnibench.store.run_store import RunStore
+from omnibench.store.states import RunState
 
 PROFILE_ENV = "OMNIBENCH_SLURM_PROFILE"
 POLL_S = 1.0  # how often finished jobs are looked for

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import submitit
 
-from omnibench.execution.claim import Holder, holder_alive, read_holder
 from omnibench.execution.job import RunTask
-from omnibench.execution.plan import run_state
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStore
+from omnibench.store.claim import Holder, holder_alive, read_holder
+from omnibench.store.run_store import RunStore
+from omnibench.store.states import RunState
+from omnibench.store.survey import run_state
 
 
 @dataclasses.dataclass(frozen=True)

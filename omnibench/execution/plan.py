@@ -1,10 +1,10 @@
 """What one ``omnibench run`` does with each run of a suite: skip, run, resume, rerun or wait.
 
-A run is done when its record exists and passes :func:`omnibench.execution.acceptance.verdict`: it
+A run is done when its record exists and passes :func:`omnibench.store.acceptance.verdict`: it
 is skipped without loading any model. A record whose annotation files changed since (``stale``)
 or that no longer passes the checks (a record of an older omnibench) is rerun from scratch. A
 run whose Slurm job is still queued or running (``squeue``), or whose claim
-(:mod:`omnibench.execution.claim`) a process holds that is not provably gone (on this host or
+(:mod:`omnibench.store.claim`) a process holds that is not provably gone (on this host or
 another), is left alone, as the claim itself would decide. A ``corrupt`` run (a file that cannot be
 read) is left alone and shown. Anything else executes: from its checkpoint when there is one.
 ``--force`` clears the run directory first (also of a corrupt run).
@@ -17,17 +17,16 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from omnibench import slurm_client
 from omnibench.config.spec import RunSpec
-from omnibench.config.suite import Suite, load_suite, suite_files
-from omnibench.config.suite_paths import Leaves
-from omnibench.errors import CorruptFileError, OmniBenchError, UnknownNameError
-from omnibench.execution import slurm_client
-from omnibench.execution.acceptance import verdict
-from omnibench.execution.claim import Holder, holder_alive, read_holder
-from omnibench.execution.states import ACTIVE, RunState
-from omnibench.execution.store import RunStatus, RunStore
-from omnibench.execution.store_index import Finished, Verdict, finished_runs
+from omnibench.errors import OmniBenchError
 from omnibench.registry import did_you_mean
+from omnibench.store.claim import Holder, holder_alive
+from omnibench.store.index import Finished
+from omnibench.store.run_store import RunStatus, RunStore
+from omnibench.store.states import ACTIVE, RunState
+from omnibench.store.survey import run_holder, survey
+from omnibench.suite.load import Suite
 
 EXECUTING = ("run", "resume", "rerun")
 ACTION_TEXT = {
@@ -107,133 +106,12 @@ def select_runs(suite: Suite, filters: Mapping[str, Sequence[Any]]) -> tuple[Run
     return specs
 
 
-def find_suite(name_or_path: str, store: RunStore, settings: Leaves | None = None) -> Suite:
-    """A suite by name or file; a suite once run from a file is also found by its name (the store
-    recorded it)."""
-    try:
-        return load_suite(name_or_path, settings)
-    except UnknownNameError:
-        source = store.suite_source(name_or_path) if name_or_path in store.suites() else None
-        if source is None:
-            raise
-    if not source.is_file():
-        raise OmniBenchError(
-            f"suite '{name_or_path}' was run from {source}, "
-            "which no longer exists; pass its new path"
-        )
-    return load_suite(source, settings)
-
-
-def remember_source(store: RunStore, suite: Suite) -> None:
-    """Record the suite's file in the store; a file that reuses a known suite's name is refused."""
-    known = suite_files().get(suite.name)
-    if known is not None and known.resolve() != suite.path.resolve():
-        raise OmniBenchError(
-            f"{suite.path}: suite name '{suite.name}' is already taken by {known}; "
-            "rename the file and its 'name:'"
-        )
-    store.remember_suite(suite.name, suite.path)
-
-
 def _natural(text: str) -> tuple[int, float | str]:
     """Numbers in numeric order before names: 2, 4, 8, 16 (not 16, 2, 4, 8)."""
     try:
         return (0, float(text))
     except ValueError:
         return (1, text)
-
-
-def run_state(store: RunStore, suite: str, run_id: str) -> tuple[str, RunStatus | None]:
-    """A run's effective state and its status (see :func:`judged_state`)."""
-    state, status, _ = judged_state(store, suite, run_id)
-    return state, status
-
-
-def judged_state(
-    store: RunStore, suite: str, run_id: str
-) -> tuple[str, RunStatus | None, str | None]:
-    """State, status and why: ``done`` iff the record passes
-    :func:`~omnibench.execution.acceptance.verdict` (else ``stale`` or ``failed``, with the reason);
-    ``new`` if never started; ``dead`` (with the reason) when its status says running but no live
-    process holds it; ``corrupt`` (what and where) when a file of the run cannot be read."""
-    try:
-        return _judged_state(store, suite, run_id)
-    except CorruptFileError as err:
-        return RunState.CORRUPT, None, f"{err}; {clear_hint(suite, run_id)}"
-
-
-def clear_hint(suite: str, run_id: str) -> str:
-    """How a user clears a corrupt run."""
-    return f"omnibench rm {suite} --run {run_id} (or run --force) clears the run"
-
-
-def _judged_state(
-    store: RunStore, suite: str, run_id: str, again: bool = False
-) -> tuple[str, RunStatus | None, str | None]:
-    store.read_spec(suite, run_id)  # read only to be sure it can be: prepare reads it to execute
-    status = store.read_status(suite, run_id)
-    record = store.read_record(suite, run_id)
-    holder = read_holder(store.run_dir(suite, run_id))
-    if record is not None:
-        state, reason = verdict(record)
-        return state, status, reason
-    if status is None:
-        return RunState.NEW, None, None
-    if status.state == RunState.RUNNING and holder is None and not again:
-        return _judged_state(store, suite, run_id, True)  # its holder may have just ended it
-    gone = dead_reason(holder) if status.state == RunState.RUNNING else None
-    if gone is not None:
-        return RunState.DEAD, status, gone
-    return (RunState.FAILED if status.state == RunState.DONE else status.state), status, None
-
-
-def dead_reason(holder: Holder | None) -> str | None:
-    """Why a run whose status says running is dead (None: its holder may still run it)."""
-    if holder is None:
-        return (
-            "no process holds it (no lock.json): it was killed or lost its output before "
-            "recording an end; rerun to resume"
-        )
-    if holder_alive(holder) is False:
-        return f"{holder.process} ended without recording an end (killed?); rerun to resume"
-    return None
-
-
-def run_holder(store: RunStore, suite: str, run_id: str) -> Holder | None:
-    """The process that holds the run's claim (``lock.json``), if any; None for an unreadable
-    lock (the run shows as corrupt)."""
-    try:
-        return read_holder(store.run_dir(suite, run_id))
-    except CorruptFileError:
-        return None
-
-
-def holder_liveness(store: RunStore, suite: str, run_id: str) -> bool | None:
-    """Whether the process holding the run's claim still runs (None: no claim, or not visible from
-    here)."""
-    holder = run_holder(store, suite, run_id)
-    return None if holder is None else holder_alive(holder)
-
-
-Judged = tuple[
-    str, RunStatus | None, str | None, Finished | None
-]  # judged_state + its record's facts
-
-
-def survey(store: RunStore, suite: str, run_ids: Sequence[str]) -> dict[str, Judged]:
-    """:func:`judged_state` of many runs and, for those with a record, what it says; finished runs
-    through the store's index (:mod:`omnibench.execution.store_index`)."""
-    finished = finished_runs(store, suite, run_ids)
-    judged: dict[str, Judged] = {}
-    checked: dict[Any, Verdict] = {}  # annotation files are checked once per distinct set
-    for run_id in run_ids:
-        facts = finished.get(run_id)
-        if facts is None:
-            judged[run_id] = (*judged_state(store, suite, run_id), None)
-        else:
-            state, reason = facts.verdict(checked)
-            judged[run_id] = (state, facts.status, reason, facts)
-    return judged
 
 
 def plan_runs(

@@ -11,7 +11,7 @@ patch of spec sections (``{"optim": {...}, "data": {...}, "model": {"options": {
 A protocol the model does not declare has no defaults: asking for them is an error, never a
 copy of another model's settings. ``revisions`` lists, oldest first, what each revision of the
 model changed in what it computes; a new entry makes every stored run of the model stale
-(:mod:`omnibench.config.revisions`).
+(:mod:`omnibench.store.revisions`).
 """
 
 from __future__ import annotations
@@ -52,10 +52,11 @@ class Overlay:
 
 @dataclasses.dataclass(frozen=True)
 class ModelDeclaration:
-    """A model's torch-free facts: name, description, options dataclass, published defaults
+    """A model's torch-free facts: name, label, description, options dataclass, published defaults
     (``sources``)."""
 
     name: str
+    label: str  # as the papers and the reports print it ("X-CLIP")
     description: str
     options: type
     protocols: Mapping[str, Patch]
@@ -66,7 +67,7 @@ class ModelDeclaration:
     @property
     def revision(self) -> int:
         """The model's revision: one more for every change of what it computes
-        (:mod:`omnibench.config.revisions`)."""
+        (:mod:`omnibench.store.revisions`)."""
         return len(self.revisions)
 
     def defaults(

@@ -96,6 +96,7 @@ def _paper_lr(batch: int, epochs: int, **optim: object) -> dict[str, object]:
 DECLARATION = declare(
     ModelDeclaration(
         name="omniclip",
+        label="OmniCLIP",
         description=(
             "OmniCLIP: frozen CLIP + parallel temporal adapters (PTA) + self-prompt generator (SPG)"
         ),

@@ -18,6 +18,7 @@ class VanillaOptions(ModelOptions):
 DECLARATION = declare(
     ModelDeclaration(
         name="vanilla_clip",
+        label="Vanilla CLIP",
         description="Frozen CLIP, frame-mean video embedding, zero-shot (the lower bound)",
         options=VanillaOptions,
         protocols={"eval_only": {"data": {"frames": 32}}},

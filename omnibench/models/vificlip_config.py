@@ -45,6 +45,7 @@ _ONE_ENCODER = {"optim": {"batch_size": 256, "lr": 8e-6}}  # 16_16_{image,text}_
 DECLARATION = declare(
     ModelDeclaration(
         name="vificlip",
+        label="ViFi-CLIP",
         description=(
             "ViFi-CLIP: fully fine-tuned CLIP, frame-mean pooling (tune: both | image | text)"
         ),

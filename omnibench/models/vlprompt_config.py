@@ -61,6 +61,7 @@ def _prompts(tokens: int, depth: int) -> dict[str, object]:
 DECLARATION = declare(
     ModelDeclaration(
         name="vl_prompt",
+        label="ViFi-CLIP (VL prompting)",
         description="ViFi-CLIP VL prompting: deep learnable prompts in both towers, CLIP frozen",
         options=VLPromptOptions,
         protocols={

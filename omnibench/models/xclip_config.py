@@ -47,6 +47,7 @@ _VIDEO_32 = {"frames": 32, "normalization": "imagenet"}
 DECLARATION = declare(
     ModelDeclaration(
         name="xclip",
+        label="X-CLIP",
         description=(
             "X-CLIP: cross-frame communication + multi-frame integration + video-specific prompts"
         ),

@@ -16,7 +16,7 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omnibench.protocols.registry import PROTOCOLS, Protocol, validate_protocol_options
+from omnibench.config.protocols import PROTOCOLS, Protocol, validate_protocol_options
 
 if TYPE_CHECKING:
     from omnibench.config.runtime import RuntimeOptions

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from omnibench.config.protocol_options import BaseToNovelOptions
 from omnibench.data import Split
 from omnibench.data.formats import parse_labels_csv
 from omnibench.engine.evaluate import EvalResult
@@ -27,7 +28,6 @@ from omnibench.protocols.common import (
     train,
 )
 from omnibench.protocols.few_shot import draw_shots
-from omnibench.protocols.options import BaseToNovelOptions
 from omnibench.protocols.sampling import base_novel_classes, classes_named, restrict_classes
 
 KEYS = ("top1", "top5", "mean_class")

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from omnibench.config.revisions import computed_by
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
 from omnibench.data import (
@@ -31,10 +30,12 @@ from omnibench.engine.progress import ProgressReporter
 from omnibench.engine.seeding import seed_everything
 from omnibench.engine.trainer import TrainConfig, Trainer, TrainResult, batch_geometry
 from omnibench.errors import OmniBenchError
-from omnibench.execution.run_files import CHECKPOINT_FILE, EVENTS_FILE, TRAIN_STEPS_FILE
 from omnibench.protocols.leakage import check_leakage
 from omnibench.protocols.preflight import check_split_files
 from omnibench.protocols.sampling import limit_per_class
+from omnibench.store.revisions import computed_by
+from omnibench.store.run_files import CHECKPOINT_FILE, EVENTS_FILE, TRAIN_STEPS_FILE
+from omnibench.store.run_store import RunStore
 
 if TYPE_CHECKING:
     from omnibench.models.base import VideoCLIPModel
@@ -134,7 +135,7 @@ def load_run_weights(ctx: RunContext, model: torch.nn.Module, source: str) -> No
     """The trained weights of a finished run (``suite/run_id``, in this run's store) into ``model``;
     its checkpoint goes into the record's file hashes."""
     suite, _, run_id = source.partition("/")
-    path = ctx.run_dir.parent.parent / suite / run_id / CHECKPOINT_FILE
+    path = RunStore.holding(ctx.run_dir).checkpoint_path(suite, run_id)
     state = read_checkpoint(path, run_id)
     if state is None:
         raise OmniBenchError(

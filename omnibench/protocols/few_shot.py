@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from omnibench.atomic import atomic_write_text
+from omnibench.config.protocol_options import FewShotOptions
 from omnibench.data import Split
-from omnibench.execution.run_files import SHOTS_FILE
 from omnibench.protocols.common import (
     ProtocolResult,
     RunContext,
@@ -19,8 +19,8 @@ from omnibench.protocols.common import (
     single_metrics,
     train,
 )
-from omnibench.protocols.options import FewShotOptions
 from omnibench.protocols.sampling import read_shot_list, sample_k_shot
+from omnibench.store.run_files import SHOTS_FILE
 
 __all__ = ["draw_shots", "run", "sample_k_shot", "write_shot_list"]
 

@@ -21,7 +21,7 @@ from omnibench.config.spec import RunSpec
 from omnibench.data import Split, VideoRecord
 from omnibench.data.probe import NO_CONTAINER, video_problem
 from omnibench.data.readable import MISSING
-from omnibench.execution.acceptance import UnusableRunError, share_text, too_many_skipped
+from omnibench.store.acceptance import UnusableRunError, share_text, too_many_skipped
 
 STAT_THREADS = 32
 

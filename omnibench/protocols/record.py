@@ -5,7 +5,6 @@ Schema: docs/ARCHITECTURE.md ("The run record"). Fields may be added, never rena
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import platform
 import subprocess
@@ -13,19 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from omnibench.config.revisions import COMPUTED_BY, computed_by
 from omnibench.config.spec import RunSpec
+from omnibench.store.acceptance import sha256_file
+from omnibench.store.revisions import COMPUTED_BY, computed_by
 
 VERSIONED = ("torch", "open_clip_torch", "decord", "fvcore", "timm")
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_hashes(paths: Iterable[Path]) -> dict[str, str]:

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from omnibench.atomic import atomic_write_json, atomic_write_text
+from omnibench.config.protocols import Protocol
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
 from omnibench.engine.distributed import (
@@ -21,12 +22,11 @@ from omnibench.engine.distributed import (
 )
 from omnibench.engine.evaluate import predictions_frame
 from omnibench.engine.progress import ProgressReporter, use_rich
-from omnibench.execution import tb_events
-from omnibench.execution.acceptance import check_record
-from omnibench.execution.run_files import EVENTS_FILE, PREDICTIONS_FILE, RECORD_FILE
 from omnibench.protocols.common import ACCURACIES, ProtocolResult, RunContext
 from omnibench.protocols.record import build_record
-from omnibench.protocols.registry import Protocol
+from omnibench.store import tb_events
+from omnibench.store.acceptance import check_record
+from omnibench.store.run_files import EVENTS_FILE, PREDICTIONS_FILE, RECORD_FILE
 
 if TYPE_CHECKING:
     from omnibench.models.base import VideoCLIPModel
@@ -41,7 +41,7 @@ def execute(
     options: Any,
 ) -> dict:
     """Run ``protocol`` for ``spec``; rank 0 writes ``predictions.csv`` and, when the result passes
-    :func:`omnibench.execution.acceptance.check_record`, ``record.json``; return the record."""
+    :func:`omnibench.store.acceptance.check_record`, ``record.json``; return the record."""
     started = time.perf_counter()
     dist = setup_distributed(runtime.device)
     try:

@@ -4,6 +4,7 @@ of HMDB51 / UCF101), evaluate the last epoch on the test split with 4 temporal x
 
 from __future__ import annotations
 
+from omnibench.config.protocol_options import SupervisedOptions
 from omnibench.protocols.common import (
     ProtocolResult,
     RunContext,
@@ -13,7 +14,6 @@ from omnibench.protocols.common import (
     single_metrics,
     train,
 )
-from omnibench.protocols.options import SupervisedOptions
 
 
 def run(ctx: RunContext, options: SupervisedOptions) -> ProtocolResult:

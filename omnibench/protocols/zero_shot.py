@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from omnibench.config.protocol_options import EvalOnlyOptions, ZeroShotOptions
 from omnibench.data import Split
 from omnibench.engine.evaluate import EvalResult
 from omnibench.engine.metrics import summarize
@@ -28,7 +29,6 @@ from omnibench.protocols.common import (
     load_run_weights,
     train,
 )
-from omnibench.protocols.options import EvalOnlyOptions, ZeroShotOptions
 from omnibench.protocols.sampling import novel_classes, restrict_classes, sample_class_subsets
 
 __all__ = ["run", "target_metrics"]

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from omnibench.execution.acceptance import Skipped
 from omnibench.report import cells as C
 from omnibench.report.comparable import RUN_FIELDS, RUN_PREFIXES, differences
 from omnibench.report.labels import canonical_dataset, is_dataset_path, value_label
 from omnibench.report.published import PublishedRow
+from omnibench.store.acceptance import Skipped
 
 if TYPE_CHECKING:
     from omnibench.report.tables import Column, Row

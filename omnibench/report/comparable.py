@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from omnibench.config.defaults import MissingDefaultsError, protocol_defaults
 from omnibench.report.labels import backbone_label, canonical_dataset, pretrained_label
 from omnibench.report.published import SETTING, PublishedRow, dataset_facts
+from omnibench.suite.defaults import MissingDefaultsError, protocol_defaults
 
 Run = Mapping[str, Any]  # one flat record (``records.flatten``)
 SETTING_FIELDS = (

@@ -4,7 +4,7 @@
 row in the row's colour of the table's top-1 figure. Thin: the loss of every optimiser step (mean
 over the row's seeds); thick with dots: each epoch's mean loss, shaded ± its std over seeds. The
 dotted line is a uniform guess's loss, ln C. A run that diverged gets a red × where its loss
-stopped being finite; a line whose runs ended at chance (:mod:`omnibench.report.chance`) gets an
+stopped being finite; a line whose runs ended at chance (:mod:`omnibench.store.chance`) gets an
 open circle at its end. ``<suite>-<table>-lr.png``: the learning rate of every optimiser step.
 A top axis counts optimiser steps where a panel's runs share their steps per epoch. No protocol
 evaluates during training (model selection never sees the test split), so no top-1 curve: the
@@ -26,9 +26,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
-from omnibench.report.chance import AT_CHANCE, DIVERGED
 from omnibench.report.curves import CurveLine, CurvePanel, TableCurves
 from omnibench.report.plots import method_colors, save_png
+from omnibench.store.chance import AT_CHANCE, DIVERGED
 
 WIDTH, PANEL_HEIGHT, COLUMNS, DPI, FONT = 7.0, 2.2, 3, 150, 8
 METRICS = {"loss": "training loss", "lr": "learning rate"}

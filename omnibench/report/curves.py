@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from omnibench.execution.run_files import TRAIN_STEPS_FILE
-from omnibench.execution.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
 from omnibench.report import cells as C
-from omnibench.report.chance import chance_loss, run_at_chance
 from omnibench.report.labels import row_label, value_label
 from omnibench.report.records import specs_frame
 from omnibench.report.tables import ReportTable
+from omnibench.store.chance import chance_loss, run_at_chance
+from omnibench.store.run_files import TRAIN_STEPS_FILE
+from omnibench.store.train_steps import TrainSteps, UnreadableStepsError, read_train_steps
 
 if TYPE_CHECKING:
-    from omnibench.execution.store import RunStore
+    from omnibench.store.run_store import RunStore
 
 Band = tuple[np.ndarray, np.ndarray, np.ndarray]  # x, mean, std (NaN where fewer than 2 runs)
 

@@ -15,13 +15,8 @@ from collections.abc import Sequence
 from fractions import Fraction
 from typing import Any
 
-MODEL_LABELS = {
-    "omniclip": "OmniCLIP",
-    "xclip": "X-CLIP",
-    "vificlip": "ViFi-CLIP",
-    "vl_prompt": "ViFi-CLIP (VL prompting)",
-    "vanilla_clip": "Vanilla CLIP",
-}
+from omnibench.models.declaration import DECLARED
+
 DATASET_LABELS = {
     "k400": "K400",
     "k400-tiny": "K400-tiny",
@@ -118,7 +113,7 @@ def canonical_value(path: str, value: Any) -> Any:
 
 def model_label(name: str) -> str:
     """Display name of a registered model (``xclip`` -> "X-CLIP")."""
-    return MODEL_LABELS.get(name, name)
+    return DECLARED.get(name).label if name in DECLARED else name
 
 
 def dataset_label(name: Any) -> str:

@@ -3,7 +3,7 @@
 The paired intervals (:mod:`omnibench.report.paired`) need, per run and evaluation, the evaluated
 videos' indices, labels and correctness: six of the file's columns. A few thousand files take
 seconds to parse, so what they hold is also kept in ``<results>/<suite>/.outcomes.npz``, beside
-the store's index (:mod:`omnibench.execution.store_index`) and under the same rules: an entry
+the store's index (:mod:`omnibench.store.index`) and under the same rules: an entry
 counts only while its ``predictions.csv`` is the very file it was read from (inode, size,
 modification time), only for the omnibench code that read it; files changed in the last seconds
 are not kept; a missing or unreadable cache is rebuilt, and one that cannot be written is not
@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from omnibench.atomic import atomic_output
-from omnibench.execution import store_index
-from omnibench.execution.run_files import OUTCOMES_FILE, PREDICTIONS_FILE
+from omnibench.store import index as store_index
+from omnibench.store.run_files import OUTCOMES_FILE, PREDICTIONS_FILE
 
 READ_COLUMNS = ["dataset", "split", "index", "label", "correct", "broken"]
 CSV_MAX_BYTES = 1 << 20  # smaller files parse faster with the csv module than with pandas

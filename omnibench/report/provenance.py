@@ -1,7 +1,7 @@
 """What computed the runs a table shows: the model and protocol revisions and the omnibench commits.
 
 A table only shows runs whose ``computed_by`` is today's (others are stale,
-:mod:`omnibench.config.revisions`), but the runs may still come from several omnibench commits
+:mod:`omnibench.store.revisions`), but the runs may still come from several omnibench commits
 (or a checkout with local changes), which the table then says, with how many runs each.
 """
 
@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from omnibench.config.revisions import COMPUTED_BY
+from omnibench.store.revisions import COMPUTED_BY
 
 SHA_DIGITS = 7
 

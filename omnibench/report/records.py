@@ -6,7 +6,7 @@ other sections under their own prefix (``metrics.top1``, ``cost.gflops_video``,
 ``seeds.data_seed``). Lists become tuples so every value can be grouped on. Three columns are
 derived: ``eval_splits`` ((dataset, split) pairs evaluated, subsets folded into their split),
 ``num_classes`` (of the record's class list) and ``skipped``
-(:class:`omnibench.execution.acceptance.Skipped`).
+(:class:`omnibench.store.acceptance.Skipped`).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from omnibench.config.spec import RunSpec
-from omnibench.execution.acceptance import skipped
-from omnibench.execution.states import RunState
+from omnibench.store.acceptance import skipped
+from omnibench.store.states import RunState
+from omnibench.store.survey import survey
 
 if TYPE_CHECKING:
-    from omnibench.execution.store import RunStore
+    from omnibench.store.run_store import RunStore
 
 # Record sections that are not one value per run (evaluations get their own frame).
 _SKIPPED = ("spec", "evaluations", "files", "classes")
@@ -46,10 +47,10 @@ class SuiteRuns:
     ]  # RunSpec.to_dict() of every run the suite defines, in order
     states: Mapping[
         str, str
-    ]  # run_id -> new | pending | running | done | stale | failed (execution.states.RunState)
+    ]  # run_id -> new | pending | running | done | stale | failed (store.states.RunState)
     records: tuple[
         dict[str, Any], ...
-    ]  # records of the suite's done runs (see omnibench.execution.acceptance)
+    ]  # records of the suite's done runs (see omnibench.store.acceptance)
     stale: int = 0  # records in the store that the suite no longer defines (not shown)
     run_dirs: Mapping[str, Path] = dataclasses.field(
         default_factory=dict
@@ -172,9 +173,7 @@ def specs_frame(specs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> SuiteRuns:
     """The suite's runs in ``store``, in the states ``omnibench status`` shows
-    (:func:`omnibench.execution.plan.survey`), and the records of the done ones."""
-    from omnibench.execution.plan import survey  # noqa: PLC0415
-
+    (:func:`omnibench.store.survey.survey`), and the records of the done ones."""
     run_ids = [spec.run_id() for spec in specs]
     judged = survey(store, suite, run_ids)
     states = {run_id: judged[run_id][0] for run_id in run_ids}

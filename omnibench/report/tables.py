@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from omnibench.execution.states import RunState
 from omnibench.report import caveats
 from omnibench.report import cells as C
 from omnibench.report.labels import (
@@ -38,6 +37,7 @@ from omnibench.report.published import (
     Stat,
 )
 from omnibench.report.records import SuiteRuns
+from omnibench.store.states import RunState
 
 MEASURED, PUBLISHED, DELTA = "measured", "published", "delta"
 OURS = "omnibench"
@@ -46,7 +46,7 @@ DELTA_PREFIX = "Δ "
 
 
 class TableSpecLike(Protocol):
-    """What a report needs from a suite's ``table:`` entry (``omnibench.config.suite.TableSpec``);
+    """What a report needs from a suite's ``table:`` entry (``omnibench.suite.load.TableSpec``);
     read-only."""
 
     @property

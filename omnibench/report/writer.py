@@ -17,13 +17,13 @@ from omnibench.report.tables import ReportTable
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from omnibench.execution.store import RunStore
+    from omnibench.store.run_store import RunStore
 
 
 def _loaded(suite: Any) -> Any:
-    """``suite`` as an ``omnibench.config.suite.Suite`` (given as one, or its name / path)."""
+    """``suite`` as an ``omnibench.suite.load.Suite`` (given as one, or its name / path)."""
     if isinstance(suite, (str, Path)):
-        from omnibench.config.suite import load_suite  # noqa: PLC0415
+        from omnibench.suite.load import load_suite  # noqa: PLC0415
 
         return load_suite(str(suite))
     return suite
@@ -32,7 +32,7 @@ def _loaded(suite: Any) -> Any:
 def suite_tables(
     suite: Any, store: RunStore, bootstrap: BootstrapSettings | None = None
 ) -> list[ReportTable]:
-    """The tables one suite feeds (``suite``: an ``omnibench.config.suite.Suite`` or its name /
+    """The tables one suite feeds (``suite``: an ``omnibench.suite.load.Suite`` or its name /
     path); ``bootstrap``: how the intervals of the Δ-to-reference rows are drawn."""
     suite = _loaded(suite)
     runs = collect_runs(suite.name, suite.specs, store)

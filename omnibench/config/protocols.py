@@ -10,14 +10,14 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from omnibench.config.spec import validate_options
-from omnibench.protocols.options import (
+from omnibench.config.protocol_options import (
     BaseToNovelOptions,
     EvalOnlyOptions,
     FewShotOptions,
     SupervisedOptions,
     ZeroShotOptions,
 )
+from omnibench.config.spec import validate_options
 from omnibench.registry import Registry
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ class Protocol:
     @property
     def revision(self) -> int:
         """The protocol's revision: one more for every change of what it computes (its data
-        pipeline, training loop or evaluation; :mod:`omnibench.config.revisions`)."""
+        pipeline, training loop or evaluation; :mod:`omnibench.store.revisions`)."""
         return len(self.revisions)
 
 

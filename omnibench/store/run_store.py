@@ -32,8 +32,8 @@ from omnibench.atomic import (
 )
 from omnibench.config.spec import RunSpec, identity
 from omnibench.errors import CorruptFileError, OmniBenchError
-from omnibench.execution.acceptance import record_shape_problem
-from omnibench.execution.run_files import (
+from omnibench.store.acceptance import record_shape_problem
+from omnibench.store.run_files import (
     CHECKPOINT_FILE,
     LOG_FILE,
     RECORD_FILE,
@@ -44,7 +44,7 @@ from omnibench.execution.run_files import (
     read_json,
     read_json_object,
 )
-from omnibench.execution.states import RECORDED
+from omnibench.store.states import RECORDED
 
 __all__ = [
     "CorruptFileError",
@@ -226,7 +226,7 @@ class RunStore:
 
     def is_done(self, suite: str, run_id: str) -> bool:
         """True once the run's record exists and reads as a record (protocols write it last,
-        atomically); whether its numbers count is :func:`~omnibench.execution.acceptance.verdict`'s
+        atomically); whether its numbers count is :func:`~omnibench.store.acceptance.verdict`'s
         call."""
         try:
             return self.read_record(suite, run_id) is not None
@@ -235,7 +235,16 @@ class RunStore:
 
     def has_checkpoint(self, suite: str, run_id: str) -> bool:
         """True when an interrupted run can resume from its checkpoint."""
-        return (self.run_dir(suite, run_id) / CHECKPOINT_FILE).is_file()
+        return self.checkpoint_path(suite, run_id).is_file()
+
+    def checkpoint_path(self, suite: str, run_id: str) -> Path:
+        """Where a run's checkpoint is (it may not exist)."""
+        return self.run_dir(suite, run_id) / CHECKPOINT_FILE
+
+    @classmethod
+    def holding(cls, run_dir: Path) -> RunStore:
+        """The store that a run's folder (``<root>/<suite>/<run_id>``) is in."""
+        return cls(Path(run_dir).parent.parent)
 
     def clear(self, suite: str, run_id: str) -> None:
         """Delete a run's directory (``--force``, ``omnibench rm``): renamed away first, so it

@@ -11,28 +11,31 @@ a path to a mapping merges it into the mapping already there (e.g. ``model.optio
 value replaces. Every ``when`` is matched against the run as it is before overrides, so their order
 does not matter when several apply to different paths. Beneath everything the suite sets lie the
 papers' hyper-parameters for the run's protocol, dataset and model
-(:mod:`omnibench.config.defaults`), so each spec spells out the values it runs with.
+(:mod:`omnibench.suite.defaults`), so each spec spells out the values it runs with.
 ``external_datasets`` names datasets that users declare in their datasets.yaml (K400-tiny), with
 what to declare: validation accepts them, running needs them declared.
 
 Loading is cheap (PyYAML + :class:`~omnibench.config.spec.RunSpec`): keys, paths and values are
 checked with ``file:line`` and a did-you-mean. Names that live in the dataset, model and
 protocol registries (and the options of models and protocols) are checked by
-:func:`omnibench.execution.suite_check.check_suite` (no torch either, but numpy and pandas);
+:func:`omnibench.checks.suite.check_suite` (no torch either, but numpy and pandas);
 commands call it only when something is about to be executed or when asked to validate.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from omnibench.config.spec import RunSpec
-from omnibench.config.suite_grid import expand_runs, grid_paths, varying_paths
-from omnibench.config.suite_paths import (
+from omnibench.config.yaml_lines import LocatedYaml, load_yaml, overlay
+from omnibench.errors import OmniBenchError
+from omnibench.store.run_store import RunStore, checked_name
+from omnibench.suite.files import FRAGMENT_PREFIX, resolve_suite, suite_files
+from omnibench.suite.grid import expand_runs, grid_paths, varying_paths
+from omnibench.suite.paths import (
     Leaves,
     SuiteError,
     check_keys,
@@ -40,14 +43,8 @@ from omnibench.config.suite_paths import (
     origin_of,
     string_at,
 )
-from omnibench.config.suite_table import LAYOUTS, TableSpec, check_reference, parse_table
-from omnibench.config.yaml_lines import LocatedYaml, load_yaml, overlay
-from omnibench.errors import OmniBenchError, UnknownNameError
-from omnibench.execution.store import checked_name
-from omnibench.registry import did_you_mean
+from omnibench.suite.table import LAYOUTS, TableSpec, check_reference, parse_table
 
-SUITES_ENV = "OMNIBENCH_SUITES"
-BUILTIN_SUITES = Path(__file__).resolve().parents[2] / "suites"
 TOP_KEYS = (
     "name",
     "description",
@@ -59,15 +56,13 @@ TOP_KEYS = (
     "seeds",
     "overrides",
 )
-FRAGMENT_PREFIX = "_"  # suites/_ablation.yaml: included by suites, not a suite itself
 __all__ = [
     "LAYOUTS",
     "Suite",
     "SuiteError",
     "TableSpec",
     "load_suite",
-    "resolve_suite",
-    "suite_files",
+    "remember_source",
 ]
 
 
@@ -99,48 +94,16 @@ class Suite:
         return origin_of(path, self.origins.get(spec.run_id(), {})) or str(self.path)
 
 
-def suite_dirs() -> list[Path]:
-    """Where suites are looked up by name: ``$OMNIBENCH_SUITES`` (``:``-separated), then
-    built-ins."""
-    extra = [
-        Path(p).expanduser() for p in os.environ.get(SUITES_ENV, "").split(os.pathsep) if p.strip()
-    ]
-    return [*extra, BUILTIN_SUITES]
+def load_suite(
+    name_or_path: str | Path, settings: Leaves | None = None, store: RunStore | None = None
+) -> Suite:
+    """Load, check and expand a suite file into its run specs (no torch import): a path, a name,
+    or a name ``store`` recorded the file of (:func:`omnibench.suite.files.resolve_suite`).
 
-
-def suite_files() -> dict[str, Path]:
-    """Suite name -> file, earlier directories winning."""
-    found: dict[str, Path] = {}
-    for directory in reversed(suite_dirs()):
-        for path in sorted(directory.glob("*.yaml")) if directory.is_dir() else []:
-            if not path.name.startswith(FRAGMENT_PREFIX):
-                found[path.stem] = path
-    return dict(sorted(found.items()))
-
-
-def resolve_suite(name_or_path: str | Path) -> Path:
-    """A suite file from a name (``few-shot``) or a path (``my/suite.yaml``)."""
-    text = str(name_or_path)
-    if text.endswith((".yaml", ".yml")) or os.sep in text or Path(text).is_file():
-        if not Path(text).is_file():
-            raise SuiteError(f"suite file not found: {text}")
-        return Path(text)
-    files = suite_files()
-    if text not in files:
-        known = ", ".join(files) or "none"
-        raise UnknownNameError(
-            f"unknown suite '{text}'{did_you_mean(text, list(files))}; known: {known}"
-        )
-    return files[text]
-
-
-def load_suite(name_or_path: str | Path, settings: Leaves | None = None) -> Suite:
-    """Load, check and expand a suite file into its run specs (no torch import).
-
-    ``settings`` (path -> (value, origin), from ``suite_paths.parse_settings``) are set in every
-    run.
+    ``settings`` (path -> (value, origin), from :func:`omnibench.suite.paths.parse_settings`) are
+    set in every run.
     """
-    path = resolve_suite(name_or_path)
+    path = resolve_suite(name_or_path, store)
     if path.name.startswith(FRAGMENT_PREFIX):
         raise SuiteError(
             f"{path}: files named {FRAGMENT_PREFIX}*.yaml "
@@ -212,3 +175,14 @@ def _external_datasets(doc: LocatedYaml, data: Any) -> dict[str, str]:
             "must map dataset names to descriptions"
         )
     return {str(k): v for k, v in data.items()}
+
+
+def remember_source(store: RunStore, suite: Suite) -> None:
+    """Record the suite's file in the store; a file that reuses a known suite's name is refused."""
+    known = suite_files().get(suite.name)
+    if known is not None and known.resolve() != suite.path.resolve():
+        raise OmniBenchError(
+            f"{suite.path}: suite name '{suite.name}' is already taken by {known}; "
+            "rename the file and its 'name:'"
+        )
+    store.remember_suite(suite.name, suite.path)

@@ -3,7 +3,7 @@ thousands of runs is judged without reading thousands of files.
 
 ``<results>/<suite>/.index.json`` holds, for each run with a ``record.json``, what ``status``,
 ``run`` and ``report`` derive from its files: the verdict of its record alone
-(:func:`~omnibench.execution.acceptance.record_verdict`), the annotation files it read (checked
+(:func:`~omnibench.store.acceptance.record_verdict`), the annotation files it read (checked
 again on every use: a changed file makes the run ``stale`` whatever the index says), its status,
 its headline top-1 and its skipped videos. The run folders stay the source of truth. An entry
 counts only while the ``record.json``, ``status.json`` and ``spec.json`` it was read from are the
@@ -35,15 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from omnibench.atomic import atomic_write_text
-from omnibench.config.revisions import revisions_stamp
 from omnibench.errors import CorruptFileError
-from omnibench.execution.acceptance import (
+from omnibench.store.acceptance import (
     files_verdict,
     record_shape_problem,
     record_verdict,
     skipped,
 )
-from omnibench.execution.run_files import (
+from omnibench.store.chance import run_at_chance
+from omnibench.store.revisions import revisions_stamp
+from omnibench.store.run_files import (
     INDEX_FILE,
     LOCK_FILE,
     RECORD_FILE,
@@ -52,9 +53,8 @@ from omnibench.execution.run_files import (
     json_object,
     read_json_stat,
 )
-from omnibench.execution.states import RunState
-from omnibench.execution.store import RunStatus, RunStore, checked_name, status_from
-from omnibench.report.chance import run_at_chance
+from omnibench.store.run_store import RunStatus, RunStore, checked_name, status_from
+from omnibench.store.states import RunState
 
 FORMAT = 3  # of the index file; another one is rebuilt
 RECENT_S = 2.0  # files younger than this are read but not kept in the index
@@ -113,7 +113,7 @@ def code_fingerprint() -> str:
 def index_code() -> str:
     """What an index must have been made by to count: this omnibench's code
     (:func:`code_fingerprint`) with today's model and protocol revisions and option defaults
-    (:func:`~omnibench.config.revisions.revisions_stamp`: the records' verdicts depend on them)."""
+    (:func:`~omnibench.store.revisions.revisions_stamp`: the records' verdicts depend on them)."""
     return f"{code_fingerprint()}-{revisions_stamp()}"
 
 

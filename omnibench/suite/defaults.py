@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from omnibench.config.suite_paths import flatten
+from omnibench.config.protocols import PROTOCOLS
 from omnibench.models.declaration import DECLARED, MissingDefaultsError, Patch, merge
-from omnibench.protocols.registry import PROTOCOLS
+from omnibench.suite.paths import flatten
 
 __all__ = ["MissingDefaultsError", "apply_defaults", "flat_defaults", "protocol_defaults"]
 

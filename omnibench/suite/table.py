@@ -9,14 +9,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from omnibench.config.spec import RunSpec
-from omnibench.config.suite_paths import (
+from omnibench.config.yaml_lines import LocatedYaml
+from omnibench.registry import did_you_mean
+from omnibench.suite.paths import (
     SuiteError,
     check_keys,
     check_path,
     string_at,
 )
-from omnibench.config.yaml_lines import LocatedYaml
-from omnibench.registry import did_you_mean
 
 LAYOUTS = ("grid", "supervised", "zero_shot")
 TABLE_KEYS = ("paper_table", "title", "layout", "rows", "columns", "metrics", "reference")

@@ -10,17 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from omnibench.config.protocols import PROTOCOLS
 from omnibench.config.spec import RunSpec, SpecError, validate_options
-from omnibench.config.suite import Suite
-from omnibench.config.suite_paths import SuiteError, spec_error
 from omnibench.data import DATASETS
 from omnibench.data.roots import config_path, load_config
 from omnibench.errors import OmniBenchError
 from omnibench.models import DECLARED, model_options_class
 from omnibench.models.weights import check_statement
-from omnibench.protocols.registry import PROTOCOLS
 from omnibench.registry import did_you_mean
 from omnibench.report.build import check_cells
+from omnibench.suite.load import Suite
+from omnibench.suite.paths import SuiteError, spec_error
 
 
 def known_datasets() -> list[str]:

@@ -5,7 +5,7 @@ at their defaults unset (``model.options: {}``). So the id alone cannot tell a r
 default changed, or before a model's code changed, from one made today. Each record therefore
 carries ``computed_by``: for the model and for the protocol, the name, the revision (declared
 with the model, ``omnibench/models/<model>_config.py``, and with the protocol,
-``omnibench/protocols/registry.py``: one more for every change of what it computes) and every
+``omnibench/config/protocols.py``: one more for every change of what it computes) and every
 option with the defaults applied. A stored record whose ``computed_by`` differs from what this
 omnibench would compute for the same spec is *stale* (:func:`stale_reason`), like a run whose
 annotation files changed: ``status``, ``--dry-run`` and ``report`` say so and ``run`` reruns it.
@@ -23,8 +23,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from omnibench.config.protocols import PROTOCOLS
 from omnibench.models.declaration import DECLARED
-from omnibench.protocols.registry import PROTOCOLS
 
 COMPUTED_BY = "computed_by"  # the key in record.json and in checkpoints
 NO_RECORD = (

@@ -1,6 +1,6 @@
 """Expanding a suite document into its runs: every grid point (and seed) over ``base``, the
 command-line settings, the matching overrides, the settings again, all over the papers'
-hyper-parameters for the run's protocol, dataset and model (:mod:`omnibench.config.defaults`).
+hyper-parameters for the run's protocol, dataset and model (:mod:`omnibench.suite.defaults`).
 Each leaf keeps the ``file:line`` (or ``--set``) that set it."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from omnibench.config.defaults import MissingDefaultsError, flat_defaults
 from omnibench.config.spec import RunSpec, SpecError
-from omnibench.config.suite_paths import (
+from omnibench.config.yaml_lines import LocatedYaml
+from omnibench.suite.defaults import MissingDefaultsError, flat_defaults
+from omnibench.suite.paths import (
     Leaves,
     Override,
     SuiteError,
@@ -26,7 +27,6 @@ from omnibench.config.suite_paths import (
     spec_error,
     unflatten,
 )
-from omnibench.config.yaml_lines import LocatedYaml
 
 
 def _grids(
@@ -202,7 +202,7 @@ def _with_defaults(doc: LocatedYaml, leaves: Leaves) -> Leaves:
 def with_paper_defaults(leaves: Leaves) -> Leaves:
     """``leaves`` over the papers' hyper-parameters for its protocol, dataset, model and options.
 
-    The defaults (each model's declaration, ``omnibench.config.defaults``) become part of
+    The defaults (each model's declaration, ``omnibench.suite.defaults``) become part of
     the spec, so the run id and the record hold the numbers actually used; anything the suite
     sets wins. A model without defaults for the run's protocol raises ``MissingDefaultsError``.
     """

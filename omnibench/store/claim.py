@@ -28,11 +28,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from omnibench import slurm_client
 from omnibench.atomic import create_exclusive, remove_leftovers, temp_path
 from omnibench.errors import CorruptFileError, OmniBenchError
-from omnibench.execution import slurm_client
-from omnibench.execution.process import ProcessId
-from omnibench.execution.run_files import LOCK_FILE
+from omnibench.process import ProcessId
+from omnibench.store.run_files import LOCK_FILE
 
 CLAIM_ATTEMPTS = 5  # takeovers raced by other processes before giving up
 

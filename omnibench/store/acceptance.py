@@ -6,7 +6,7 @@ of broken videos than the spec's ``max_skipped``) and :func:`changed_files` find
 annotation file it read unchanged (sha256). A record with problems is never written by a run
 (it fails instead); one written by an older omnibench counts as failed. A record whose files
 changed, or that another revision of its model or protocol (or other option defaults) computed
-(:mod:`omnibench.config.revisions`), is *stale*: ``omnibench run`` reruns it. Nothing here
+(:mod:`omnibench.store.revisions`), is *stale*: ``omnibench run`` reruns it. Nothing here
 imports torch.
 """
 
@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from omnibench.config.revisions import stale_reason
 from omnibench.config.spec import DEFAULT_MAX_SKIPPED
 from omnibench.errors import OmniBenchError
-from omnibench.execution.states import RunState
-from omnibench.protocols.record import sha256_file
+from omnibench.store.revisions import stale_reason
+from omnibench.store.states import RunState
 
 
 class UnusableRunError(OmniBenchError):
@@ -212,6 +212,15 @@ def check_record(record: Mapping[str, Any]) -> None:
     if problems:
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise UnusableRunError(f"run {record.get('run_id')}: {problems[0]}{more}")
+
+
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @functools.lru_cache(maxsize=4096)

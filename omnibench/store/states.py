@@ -4,7 +4,7 @@
 when a store is read: ``new`` (never started), ``dead`` (``running``, but no live process holds
 it: its holder provably ended, or none holds it), ``stale`` (finished, but annotation files it
 read have changed since, or another revision of its model or protocol computed it:
-:mod:`omnibench.config.revisions`) and ``corrupt`` (a file of the run cannot be read as what it
+:mod:`omnibench.store.revisions`) and ``corrupt`` (a file of the run cannot be read as what it
 should be).
 """
 
