@@ -1,5 +1,6 @@
 """store/acceptance.py's rules by hand: skipped videos, their shares, the max_skipped limit,
-metrics that are not numbers."""
+metrics that are not numbers, what is a run record at all, the order of a verdict's checks, the
+digest cache of annotation files."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """report/stats.py's pieces by hand: the percentile interval's tails, the resampled draws, the
-bootstrap settings it refuses."""
+bootstrap settings it refuses; report/paired.py's columns: shared videos, splits averaged per
+resample, seed pairing, a Δ and its McNemar p-value."""
 
 from __future__ import annotations
 
