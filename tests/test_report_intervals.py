@@ -1,5 +1,6 @@
 """report/stats.py's pieces by hand: the percentile interval's tails, the resampled draws, the
-bootstrap settings it refuses."""
+bootstrap settings it refuses; report/paired.py's columns: shared videos, splits averaged per
+resample, seed pairing, a Δ and its McNemar p-value."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from omnibench.report import stats
+from omnibench.report import paired, stats
+from omnibench.report.predictions import Outcome
 
 
 def test_the_percentile_interval_cuts_half_the_rest_from_each_tail() -> None:
@@ -68,3 +70,101 @@ def test_streams_are_named_not_ordered() -> None:
     assert not np.array_equal(stats.rng_for(settings, "hmdb51/test2").random(3), first)
     other_seed = stats.rng_for(stats.BootstrapSettings(seed=5), "hmdb51/test1").random(3)
     assert not np.array_equal(other_seed, first)
+
+
+def test_a_run_on_two_splits_averages_its_splits_on_each_resample() -> None:
+    """A cell pooling two test splits of 5 videos: run a evaluated both, run b the first only.
+    On every resample a's accuracy is the mean of its two splits' resampled accuracies, b's that of
+    its one split on the same draw of split 1's videos as a; each split's videos are drawn from
+    the stream named by the column and the split (not one draw reused for both splits)."""
+    settings = stats.BootstrapSettings(resamples=200, seed=3)
+    s1, s2 = ("d", "test1"), ("d", "test2")
+    a1, b1 = np.array([1, 1, 0, 0, 1], bool), np.array([1, 0, 0, 0, 0], bool)
+    a2 = np.array([0, 1, 1, 0, 0], bool)
+    column = paired.Column(
+        aligned={"a": {s2: a2, s1: a1}, "b": {s1: b1}},
+        strata=[(s2, {"a"}), (s1, {"a", "b"})],
+        draws=("col", settings),
+    )
+    split1 = stats.resampled_means(np.stack([a1, b1]), 200, stats.rng_for(settings, "col", *s1))
+    split2 = stats.resampled_means(a2[None], 200, stats.rng_for(settings, "col", *s2))[0]
+    np.testing.assert_allclose(split1 * 5, np.round(split1 * 5), atol=1e-5)  # k of 5 right
+    expected = np.stack([(split1[0] + split2) / 2, split1[1]], axis=1)  # (resamples, runs)
+    np.testing.assert_allclose(column.accuracies(["a", "b"]), expected, rtol=1e-6)
+    np.testing.assert_allclose(column.accuracies(["b"]), expected[:, 1:], rtol=1e-6)
+    np.testing.assert_allclose(column.accuracies(["a"]), expected[:, :1], rtol=1e-6)
+
+
+def _outcome(index: list[int], correct: list[int]) -> Outcome:
+    return Outcome(np.array(index), np.zeros(len(index), int), np.array(correct, bool))
+
+
+def test_a_column_counts_the_videos_every_run_evaluated_and_averages_a_runs_splits() -> None:
+    """Split 1: run a evaluated videos 0-3, run b (one broken video) videos 1-4: both count 1-3
+    only (a 2/3, b 1/3). Split 2 (a alone, 1 of 2 right): a's accuracy is (2/3 + 1/2) / 2."""
+    s1, s2 = ("d", "test1"), ("d", "test2")
+    outcomes = {
+        "a": {s1: _outcome([0, 1, 2, 3], [1, 1, 0, 1]), s2: _outcome([0, 1], [0, 1])},
+        "b": {s1: _outcome([1, 2, 3, 4], [0, 0, 1, 1])},
+    }
+    column = paired.resample_column(outcomes, "col", stats.BootstrapSettings(resamples=100))
+    assert column.problem is None
+    assert column.observed == pytest.approx({"a": (2 / 3 + 1 / 2) / 2, "b": 1 / 3})
+    np.testing.assert_array_equal(column.aligned["a"][s1], [1, 0, 1])
+    np.testing.assert_array_equal(column.aligned["b"][s1], [0, 0, 1])
+    assert column.strata == [(s1, {"a", "b"}), (s2, {"a"})]
+    disjoint = {"a": {s1: _outcome([0, 1], [1, 1])}, "b": {s1: _outcome([2, 3], [1, 0])}}
+    observed = paired.resample_column(disjoint, "col", stats.BootstrapSettings()).observed
+    assert math.isnan(observed["a"]) and math.isnan(observed["b"])  # no video in common
+
+
+def test_runs_are_paired_by_seeds_first_then_in_order() -> None:
+    """Row runs r1..r4 against reference q1..q3: r1 and r2 meet the reference runs of their seeds
+    (q2, q1); r3 and r4 have none, r3 takes the first reference run left (q3), r4 none is left."""
+    identity = {"r1": (1, 0), "r2": (2, 0), "r3": (9, 0), "r4": (8, 0)}
+    identity |= {"q1": (2, 0), "q2": (1, 0), "q3": (3, 0)}
+    pairs = paired.run_pairs(["r1", "r2", "r3", "r4"], ["q1", "q2", "q3"], identity)
+    assert pairs == [("r1", "q2"), ("r2", "q1"), ("r3", "q3")]
+    assert paired.run_pairs(["r3", "r1"], ["q2", "q3"], identity) == [("r1", "q2"), ("r3", "q3")]
+
+
+def test_resampled_runs_gather_the_drawn_runs_of_each_resample_in_every_slice(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three runs whose accuracy differs on every resample: resample r's cell mean is the mean of
+    the drawn runs' accuracies on resample r, also when gathered two resamples at a time."""
+    accuracy = np.arange(21, dtype=float).reshape(3, 7) / 20  # (runs, resamples)
+    picks = np.random.default_rng(5).integers(0, 3, size=(3, 7))
+    expected = accuracy[picks, np.arange(7)].mean(axis=0)
+    np.testing.assert_allclose(stats.resample_runs(accuracy, np.random.default_rng(5)), expected)
+    monkeypatch.setattr(stats, "DRAWN_PER_SLICE", 6)
+    got = stats.resample_runs(accuracy.T.copy(), np.random.default_rng(5), by_resample=True)
+    np.testing.assert_allclose(got, expected)
+
+
+def test_a_row_right_on_every_video_the_reference_gets_wrong() -> None:
+    """4 videos, row run a right on all, reference run b on none: Δ = +100 points on every
+    resample, so the interval is [100, 100]; McNemar: 4 discordant videos all one way,
+    p = 2 * (1/2)^4 = 0.125. A row without runs in the column has no Δ."""
+    s1 = ("d", "test1")
+    outcomes = {
+        "a": {s1: _outcome([0, 1, 2, 3], [1] * 4)},
+        "b": {s1: _outcome([0, 1, 2, 3], [0] * 4)},
+    }
+    settings = stats.BootstrapSettings(resamples=100)
+    column = paired.resample_column(outcomes, "col", settings)
+    draws = stats.resample_runs(column.accuracies(["b"]), np.random.default_rng(0), True)
+    stat = paired.compare(column, ["a"], ["b"], {}, (draws, np.random.default_rng(1)), settings)
+    assert stat is not None
+    assert (stat.mean, stat.n, stat.low, stat.high) == (100.0, 1, 100.0, 100.0)
+    assert stat.p_value == pytest.approx(0.125)
+    assert (
+        paired.compare(column, ["x"], ["b"], {}, (draws, np.random.default_rng(1)), settings)
+        is None
+    )
+    apart = {"a": {s1: _outcome([0, 1], [1, 0])}, "b": {("d", "test2"): _outcome([0, 1], [1, 1])}}
+    column = paired.resample_column(apart, "col", settings)
+    draws = stats.resample_runs(column.accuracies(["b"]), np.random.default_rng(0), True)
+    stat = paired.compare(column, ["a"], ["b"], {}, (draws, np.random.default_rng(1)), settings)
+    assert stat is not None and stat.mean == -50.0
+    assert stat.p_value is None  # no video both runs evaluated: no McNemar test
