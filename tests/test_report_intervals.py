@@ -1,16 +1,26 @@
 """report/stats.py's pieces by hand: the percentile interval's tails, the resampled draws, the
 bootstrap settings it refuses; report/paired.py's columns: shared videos, splits averaged per
-resample, seed pairing, a Δ and its McNemar p-value."""
+resample, seed pairing, a Δ and its McNemar p-value; its Δ rows from a done frame and
+predictions.csv files (runs paired by seeds, notes on columns without an interval, where a Δ row
+goes)."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from omnibench.report import cells as C
 from omnibench.report import paired, stats
 from omnibench.report.predictions import Outcome
+from omnibench.report.published import Stat
+from omnibench.report.records import SuiteRuns
+from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, Row
+from omnibench.store.run_files import PREDICTIONS_FILE
+from omnibench.suite.load import TableSpec
 
 
 def test_the_percentile_interval_cuts_half_the_rest_from_each_tail() -> None:
@@ -168,3 +178,132 @@ def test_a_row_right_on_every_video_the_reference_gets_wrong() -> None:
     stat = paired.compare(column, ["a"], ["b"], {}, (draws, np.random.default_rng(1)), settings)
     assert stat is not None and stat.mean == -50.0
     assert stat.p_value is None  # no video both runs evaluated: no McNemar test
+
+
+RATIO = "model.options.ratio"
+HALF, QUARTER = C.reference_key({RATIO: 0.5}, [RATIO]), C.reference_key({RATIO: 0.25}, [RATIO])
+HMDB = ("hmdb51",)
+
+
+def _run_dirs(tmp_path: Path, correct: dict[str, list[int]]) -> dict[str, Path]:
+    """A folder per run; a run given videos writes predictions.csv (hmdb51 test1, label 0)."""
+    dirs = {}
+    for run, right in correct.items():
+        dirs[run] = tmp_path / run
+        dirs[run].mkdir()
+        lines = [f"hmdb51,test1,{i},0,{bool(r)}," for i, r in enumerate(right)]
+        if lines:
+            text = "\n".join(["dataset,split,index,label,correct,broken", *lines, ""])
+            (dirs[run] / PREDICTIONS_FILE).write_text(text)
+    return dirs
+
+
+def _done(ratios: dict[str, float], **extra: list[object]) -> pd.DataFrame:
+    """A done frame: each run's id and ratio, on hmdb51, seeds 0 (``extra``: more or other
+    columns)."""
+    zeros = [0] * len(ratios)
+    frame = {"run_id": list(ratios), RATIO: list(ratios.values()), "seed": zeros}
+    return pd.DataFrame({**frame, "data_seed": zeros, "dataset": ["hmdb51"] * len(ratios), **extra})
+
+
+def _deltas(
+    done: pd.DataFrame, dirs: dict[str, Path], columns: list[C.Key], col_paths: tuple[str, ...]
+) -> tuple[dict[C.Key, dict[C.Key, Stat]], list[str]]:
+    """The Δ of every ratio to the reference 1/4, and the notes."""
+    settings = stats.BootstrapSettings(resamples=200)
+    return paired.reference_deltas(done, dirs, [RATIO], col_paths, columns, QUARTER, settings)
+
+
+SWAPPED = {"r1": [1] * 6, "r2": [0] * 6, "q1": [1] * 6, "q2": [0] * 6}
+SWAPPED_RATIOS = {"r1": 0.5, "r2": 0.5, "q1": 0.25, "q2": 0.25}
+
+
+@pytest.mark.parametrize("seeds", ["seed", "data_seed"])
+def test_a_delta_pairs_each_run_with_the_reference_run_of_its_seeds(
+    tmp_path: Path, seeds: str
+) -> None:
+    """Ratio 1/2's runs r1 (seeds 1), r2 (seeds 2) against the reference 1/4's q1 (seeds 2), q2
+    (seeds 1), listed in that order; 6 videos, r1 and q1 right on all, r2 and q2 on none. Paired by
+    seeds, (r1, q2) and (r2, q1) each have 6 videos only one run gets right: McNemar p = 2 · 2⁻⁶ =
+    1/32 for both. Paired in list order, (r1, q1) and (r2, q2) would agree on every video: p = 1.
+    Either way Δ = 50 − 50 = 0 over 2 runs. The seeds differ in ``seed`` or in ``data_seed``."""
+    done = _done(SWAPPED_RATIOS, **{seeds: [1, 2, 2, 1]})
+    out, notes = _deltas(done, _run_dirs(tmp_path, SWAPPED), [HMDB], ("dataset",))
+    stat = out[HALF][HMDB]
+    assert (stat.mean, stat.n, stat.p_value) == (0.0, 2, pytest.approx(1 / 32))
+    assert notes == []
+
+
+def test_runs_without_seeds_pair_in_order_and_runs_without_ids_have_no_delta(
+    tmp_path: Path,
+) -> None:
+    """The runs of the test above in a done frame without ``seed`` and ``data_seed`` columns:
+    paired in list order, (r1, q1) and (r2, q2) agree on every video, p = 1. Without ``run_id`` no
+    run is known: no Δ and no note."""
+    dirs = _run_dirs(tmp_path, SWAPPED)
+    done = _done(SWAPPED_RATIOS, seed=[1, 2, 2, 1])
+    out, notes = _deltas(done.drop(columns=["seed", "data_seed"]), dirs, [HMDB], ("dataset",))
+    assert (out[HALF][HMDB].mean, out[HALF][HMDB].p_value, notes) == (0.0, 1.0, [])
+    assert _deltas(done.drop(columns="run_id"), dirs, [HMDB], ("dataset",)) == ({}, [])
+
+
+def test_columns_without_predictions_are_named_in_one_note(tmp_path: Path) -> None:
+    """Columns (hmdb51, K): K=2 and K=4 have runs without predictions.csv, K=8 has a 1/2 run right
+    on 2 of 4 videos and a reference run right on none: Δ = +50 points, McNemar p = 2 · 2⁻² = 0.5,
+    and one note names both columns without an interval."""
+    dirs = _run_dirs(tmp_path, {"a2": [], "b2": [], "a4": [], "b4": [], "a8": [1, 1, 0, 0]})
+    dirs |= _run_dirs(tmp_path, {"b8": [0, 0, 0, 0]})
+    ratios = {f"{r}{k}": 0.5 if r == "a" else 0.25 for k in (2, 4, 8) for r in "ab"}
+    done = _done(ratios, **{"protocol_options.shots": [2, 2, 4, 4, 8, 8]})
+    columns = [("hmdb51", 2), ("hmdb51", 4), ("hmdb51", 8)]
+    out, notes = _deltas(done, dirs, columns, ("dataset", "protocol_options.shots"))
+    assert list(out) == [HALF] and list(out[HALF]) == [("hmdb51", 8)]
+    stat = out[HALF][("hmdb51", 8)]
+    assert (stat.mean, stat.n, stat.p_value) == (50.0, 1, pytest.approx(0.5))
+    assert notes == ["no interval in hmdb51, 2; hmdb51, 4: no predictions.csv."]
+
+
+def _with_deltas(rows: list[Row], reference: float) -> tuple[list[Row], list[str]]:
+    """``with_reference_deltas`` of ``rows`` for measured OmniCLIP (ratio 1/2, 60.0 on hmdb51) and
+    X-CLIP (1/4, 55.0), no finished runs; the suite's reference is ratio ``reference``."""
+    cell = (HMDB, "top1")
+    measured = [
+        C.MeasuredRow(HALF, "OmniCLIP", {cell: Stat(60.0)}),
+        C.MeasuredRow(QUARTER, "X-CLIP", {cell: Stat(55.0)}),
+    ]
+    spec = TableSpec(
+        "t", "T", "grid", (RATIO,), ("dataset",), ("top1",), reference={RATIO: reference}
+    )
+    runs = SuiteRuns("suite", (), {}, ())
+    return paired.with_reference_deltas(
+        rows, measured, spec, runs, (pd.DataFrame(), [HMDB]), stats.BootstrapSettings()
+    )
+
+
+def test_a_delta_row_follows_its_methods_measured_and_delta_rows_only() -> None:
+    """The paper's OmniCLIP in two groups, ours matching the first, then X-CLIP (the reference):
+    OmniCLIP's "Δ vs X-CLIP" (60.0 − 55.0 = +5.0) goes after its measured row and its Δ to the
+    paper, before the paper's second OmniCLIP row. A reference no measured row has: no Δ rows."""
+    rows = [
+        Row("OmniCLIP", "paper", PUBLISHED, {}, group="B/16"),
+        Row("OmniCLIP", "omnibench", MEASURED, {}),
+        Row("OmniCLIP", "Δ vs paper", DELTA, {}),
+        Row("OmniCLIP", "paper", PUBLISHED, {}, group="B/32"),
+        Row("X-CLIP", "omnibench", MEASURED, {}),
+    ]
+    placed, notes = _with_deltas(rows, 0.25)
+    assert [(r.source, r.group) for r in placed] == [
+        ("paper", "B/16"),
+        ("omnibench", ""),
+        ("Δ vs paper", ""),
+        ("Δ vs X-CLIP", ""),
+        ("paper", "B/32"),
+        ("omnibench", ""),
+    ]
+    assert (placed[3].method, placed[3].kind, placed[3].cells) == (
+        "OmniCLIP",
+        DELTA,
+        {(HMDB, "top1"): Stat(5.0, None, 1)},
+    )
+    assert notes == [paired.reference_note("X-CLIP", stats.BootstrapSettings())]
+    assert _with_deltas(rows, 0.125) == (rows, [])
