@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 
 from omnibench.process import Terminated, stop_point, stops_at_safe_points
+
+
+@pytest.fixture(autouse=True)
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C with Python's own handler, as in a terminal: a suite started in the background
+    (``make test &``) inherits SIGINT ignored, which omnibench rightly leaves alone."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 class SignalledWhileFinalised:
