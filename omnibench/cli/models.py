@@ -47,8 +47,9 @@ def flops(
     """Count GFLOPs (one multiply-add = one flop, attention included; also with attention modules
     skipped, as thop counts) per component, and parameters; random weights."""
     from omnibench.config.spec import ModelSpec  # noqa: PLC0415
-    from omnibench.engine.flops import measure_cost, published_gflops  # noqa: PLC0415
+    from omnibench.engine.flops import measure_cost  # noqa: PLC0415
     from omnibench.models import build_model  # noqa: PLC0415
+    from omnibench.report.published import published_gflops  # noqa: PLC0415
 
     spec = ModelSpec(
         name=model, backbone=backbone, pretrained=None, options=parse_options(option or [])

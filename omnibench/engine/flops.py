@@ -228,36 +228,6 @@ def _measure_cost(model: VideoCLIPModel, frames: int, size: int, classes: int) -
     )
 
 
-# Published per-view GFLOPs at 224 px (model, backbone, frames) -> (value, what was counted).
-PUBLISHED: dict[tuple[str, str, int], tuple[float, str]] = {
-    ("vanilla_clip", "ViT-B-16", 1): (17.58, "CLIP ViT-B/16 image encoder, one 224 px frame"),
-    ("vificlip", "ViT-B-16", 16): (281.0, "ViFi-CLIP Table 6: video tower, 16 frames"),
-    ("xclip", "ViT-B-16", 8): (
-        145.0,
-        "X-CLIP Table 1: video + one text prompt, 8 frames (compare gflops_view_one_text)",
-    ),
-    ("omniclip", "ViT-B-16", 8): (
-        130.0,
-        "OmniCLIP Table 2 (K400), 8 frames; Table 3 (SSv2, fixed classifier): "
-        "128. Below 8 plain frames (140.7): compare the attention-skipped "
-        "(thop) counts; SPG adds K/4 tokens per frame",
-    ),
-    ("omniclip", "ViT-B-16", 16): (
-        255.0,
-        "OmniCLIP Table 3 (SSv2, fixed classifier), 16 frames: compare the "
-        "attention-skipped (thop) counts",
-    ),
-}
-
-
-def published_gflops(model: str, backbone: str, frames: int, size: int) -> dict[str, Any] | None:
-    """The paper's GFLOPs for this setting, when one was published."""
-    entry = PUBLISHED.get((model, backbone.removesuffix("-quickgelu"), frames))
-    if entry is None or size != 224:
-        return None
-    return {"gflops": entry[0], "scope": entry[1]}
-
-
 def record_cost(model: VideoCLIPModel, frames: int, size: int) -> dict[str, Any]:
     """The run record's ``cost`` block: video and one-prompt text GFLOPs, parameters, one scope
     line."""

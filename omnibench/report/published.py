@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from omnibench.errors import OmniBenchError
-from omnibench.report.labels import TIMES, canonical_value
+from omnibench.report.labels import TIMES, backbone_label, canonical_value
 
 LAYOUTS = ("grid", "supervised", "zero_shot")
 CellKey = tuple[tuple[Any, ...], str]  # (column values, metric)
@@ -257,3 +257,32 @@ def _stat(value: Any, where: str) -> Stat:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return Stat(float(value))
     raise OmniBenchError(f"{where}: a cell must be a number, [mean, std] or null, got {value!r}")
+
+
+def published_gflops(model: str, backbone: str, frames: int, size: int) -> dict[str, Any] | None:
+    """The papers' GFLOPs per view of ``model`` on ``backbone`` (open_clip name) with ``frames``
+    frames, when one was published (224 px only): the first value (its own paper's tables
+    first), every source with its value, and what the paper counts."""
+    found = _gflops_sources(model, backbone_label(backbone.removesuffix("-quickgelu")), frames)
+    if not found or size != 224:
+        return None
+    sources = "; ".join(f"{source}: {value:g}" for source, value in found)
+    counts = _data()["gflops"]["counts"].get(model, "")
+    return {"gflops": found[0][1], "scope": f"{sources} ({counts})" if counts else sources}
+
+
+def _gflops_sources(model: str, backbone: str, frames: int) -> list[tuple[str, float]]:
+    """(source, GFLOPs) of every published row of this setting, own paper's tables first."""
+    tables = sorted(published_tables().values(), key=lambda t: t.paper != model)
+    found = {
+        row.source: cell.mean
+        for table in tables
+        for row in table.rows
+        for (_, metric), cell in row.cells.items()
+        if metric == "gflops" and cell.mean is not None and row.model == model
+        if (row.backbone or SETTING["backbone"], row.frames) == (backbone, frames)
+    }
+    for extra in _data()["gflops"]["rows"]:
+        if (extra["model"], extra["backbone"], extra["frames"]) == (model, backbone, frames):
+            found.setdefault(extra["source"], float(extra["gflops"]))
+    return list(found.items())
