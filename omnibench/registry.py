@@ -1,4 +1,5 @@
-"""A generic name -> object registry with a decorator and did-you-mean errors.
+"""A generic name -> object registry with a decorator and did-you-mean errors, and the one way a
+name is loaded on first use (:func:`load`, :func:`lazy_exports`).
 
 Used for models, datasets, protocols and suites, e.g.::
 
@@ -11,8 +12,9 @@ Used for models, datasets, protocols and suites, e.g.::
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+import importlib
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
 from omnibench.errors import UnknownNameError
 
@@ -67,3 +69,24 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def load(path: str) -> Any:
+    """What ``"package.module:attribute"`` names (a module for ``"package.module"``), imported
+    now: how a registry entry names a heavy implementation without importing it."""
+    module, _, attribute = path.partition(":")
+    loaded = importlib.import_module(module)
+    return getattr(loaded, attribute) if attribute else loaded
+
+
+def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], Any]:
+    """A package's module ``__getattr__``: each name of ``exports`` imported from its module
+    (``exports[name]``, relative to ``package``) on first use, so importing the package stays
+    light."""
+
+    def __getattr__(name: str) -> Any:
+        if name not in exports:
+            raise AttributeError(f"module '{package}' has no attribute '{name}'")
+        return load(f"{package}.{exports[name]}:{name}")
+
+    return __getattr__

@@ -10,7 +10,16 @@ import torch
 
 from omnibench.config.spec import ModelSpec, SpecError
 from omnibench.errors import OmniBenchError
-from omnibench.models import MODELS, build_model, describe_models, input_size, model_options_class
+from omnibench.models import (
+    DECLARED,
+    MODELS,
+    VideoCLIPModel,
+    build_model,
+    describe_models,
+    input_size,
+    model_options_class,
+)
+from omnibench.registry import lazy_exports, load
 
 TINY = "omnibench-tiny-vit"
 FRAMES = 4
@@ -341,3 +350,25 @@ def test_grad_checkpointing_gives_the_same_gradients() -> None:
 
 def test_every_registered_model_is_covered() -> None:
     assert {name for name, _ in VARIANTS} == set(MODELS.names())
+
+
+def test_the_registry_is_built_from_the_catalogue_entries() -> None:
+    """A model's name is written once, in its declaration: the registry holds exactly the declared
+    models, each with the class its entry names, options and description."""
+    assert MODELS.names() == DECLARED.names()
+    for name in DECLARED.names():
+        declared, entry = DECLARED.get(name), MODELS.get(name)
+        module, _, cls = declared.implementation.partition(":")
+        assert (entry.cls.__module__, entry.cls.__name__) == (module, cls)
+        assert issubclass(entry.cls, VideoCLIPModel) and entry.cls.registry_name == name
+        assert (entry.options, entry.description) == (declared.options, declared.description)
+    assert tiny("xclip").registry_name == "xclip"
+
+
+def test_lazy_exports_load_on_first_use_and_refuse_unknown_names() -> None:
+    exports = lazy_exports("omnibench.models", {"VideoCLIPModel": "base"})
+    assert exports("VideoCLIPModel") is VideoCLIPModel
+    with pytest.raises(AttributeError, match="'omnibench.models' has no attribute 'build'"):
+        exports("build")
+    assert load("omnibench.models.xclip:XCLIP") is MODELS.get("xclip").cls
+    assert load("omnibench.models.xclip").__name__ == "omnibench.models.xclip"

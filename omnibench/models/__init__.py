@@ -1,43 +1,35 @@
 """Video models on open_clip backbones: OmniCLIP, X-CLIP, ViFi-CLIP (+ VL prompting), vanilla CLIP.
 
-Importing this package is cheap: it loads each model's torch-free declaration (``*_config.py``:
-options, description, the papers' defaults per protocol; :mod:`omnibench.models.declaration`).
-The implementations (torch, open_clip) load on first use of :data:`MODELS`, :func:`build_model`,
-:class:`VideoCLIPModel`, :func:`register_model` or :func:`validate_model_options`; every module
-that imports open_clip imports ``omnibench.compat`` first.
+Importing this package is cheap: it loads every model's torch-free declaration, its one
+catalogue entry (each ``*_config.py`` here: name, label, options, the papers' defaults,
+implementation; :mod:`omnibench.models.declaration`). The implementations (torch, open_clip)
+load on first use of :data:`MODELS`, :func:`build_model`, :class:`VideoCLIPModel` or
+:func:`validate_model_options`; every module that imports open_clip imports ``omnibench.compat``
+first.
 """
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from typing import Any
 
-from omnibench.models import (  # noqa: F401  (declarations)
-    omniclip_config,
-    vanilla_config,
-    vificlip_config,
-    vlprompt_config,
-    xclip_config,
-)
 from omnibench.models.declaration import DECLARED, describe_models, model_options_class
+from omnibench.registry import lazy_exports
 
-_IMPLEMENTED = {
-    "MODELS": "registry",
-    "build_model": "registry",
-    "register_model": "registry",
-    "validate_model_options": "registry",
-    "VideoCLIPModel": "base",
-}
-_IMPLEMENTATIONS = ("omniclip", "vanilla", "vificlip", "vlprompt", "xclip")
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name.endswith("_config"):  # a model's declaration
+        importlib.import_module(f"{__name__}.{_module.name}")
 
-
-def __getattr__(name: str) -> Any:
-    """The torch side, imported (with every model's registration) on first use."""
-    if name not in _IMPLEMENTED:
-        raise AttributeError(f"module 'omnibench.models' has no attribute '{name}'")
-    for module in _IMPLEMENTATIONS:
-        importlib.import_module(f"omnibench.models.{module}")
-    return getattr(importlib.import_module(f"omnibench.models.{_IMPLEMENTED[name]}"), name)
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "MODELS": "registry",
+        "build_model": "registry",
+        "validate_model_options": "registry",
+        "VideoCLIPModel": "base",
+    },
+)
 
 
 def input_size(model: Any) -> int:
@@ -53,6 +45,5 @@ __all__ = [
     "describe_models",
     "input_size",
     "model_options_class",
-    "register_model",
     "validate_model_options",
 ]

@@ -1,9 +1,12 @@
 """What a model declares without torch: its options, one-line description and protocol defaults.
 
 Each model has a torch-free ``<model>_config.py`` next to its implementation that declares one
-:class:`ModelDeclaration` with :func:`declare`; the implementation registers its class under the
-same name (:func:`omnibench.models.registry.register_model`). Suites, ``validate``, ``ls models``
-and the papers' defaults read declarations only, so they need no torch.
+:class:`ModelDeclaration` with :func:`declare`: the model's one catalogue entry (name, label,
+description, options, the papers' defaults, revisions, and the ``implementation`` class by
+import path; its published numbers are the rows of ``report/published.yaml`` naming it).
+``omnibench.models`` finds every ``*_config.py``; the torch-side registry
+(:data:`omnibench.models.registry.MODELS`) is built from these entries. Suites, ``validate``,
+``ls models`` and the papers' defaults read declarations only, so they need no torch.
 
 A declaration's ``protocols`` maps each protocol the model has published settings for to a
 patch of spec sections (``{"optim": {...}, "data": {...}, "model": {"options": {...}}}``);
@@ -52,13 +55,14 @@ class Overlay:
 
 @dataclasses.dataclass(frozen=True)
 class ModelDeclaration:
-    """A model's torch-free facts: name, label, description, options dataclass, published defaults
-    (``sources``)."""
+    """A model's torch-free facts: name, label, description, options dataclass, implementation,
+    published defaults (``sources``)."""
 
     name: str
     label: str  # as the papers and the reports print it ("X-CLIP")
     description: str
     options: type
+    implementation: str  # its VideoCLIPModel subclass: "omnibench.models.xclip:XCLIP"
     protocols: Mapping[str, Patch]
     overlays: tuple[Overlay, ...] = ()
     sources: str = ""

@@ -46,7 +46,6 @@ from omnibench.models.adapters import (
 from omnibench.models.attention import default_heads
 from omnibench.models.base import VideoCLIPModel
 from omnibench.models.omniclip_config import OmniCLIPOptions
-from omnibench.models.registry import register_model
 from omnibench.models.text import VideoSpecificPrompt
 from omnibench.models.vision import block_forward, class_embedding_out, embed_patches, grid_size
 
@@ -72,7 +71,6 @@ def adapter_blocks(chosen: Sequence[int] | None, blocks: int) -> tuple[int, ...]
     return tuple(sorted(set(chosen)))
 
 
-@register_model("omniclip")
 class OmniCLIP(VideoCLIPModel):
     """OmniCLIP's video encoder on a frozen open_clip ViT; trainable: TE, SPG (+ the optional gate),
     PTAs and α, head, text prompt generator."""

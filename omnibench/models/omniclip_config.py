@@ -101,6 +101,7 @@ DECLARATION = declare(
             "OmniCLIP: frozen CLIP + parallel temporal adapters (PTA) + self-prompt generator (SPG)"
         ),
         options=OmniCLIPOptions,
+        implementation="omnibench.models.omniclip:OmniCLIP",
         protocols={
             "supervised": {
                 "optim": {

@@ -1,27 +1,25 @@
-"""The model registry: one module per model, registered with :func:`register_model`.
+"""The model registry, built from the models' catalogue entries
+(:mod:`omnibench.models.declaration`).
 
-A registered model is a :class:`~omnibench.models.base.VideoCLIPModel` subclass whose
-constructor takes ``(clip, tokenizer, frames, options)``; ``options`` is an instance of the
-options dataclass its torch-free declaration names (:mod:`omnibench.models.declaration`),
-validated from ``ModelSpec.options``.
+Each declared model's ``implementation`` is a :class:`~omnibench.models.base.VideoCLIPModel`
+subclass whose constructor takes ``(clip, tokenizer, frames, options)``; ``options`` is an
+instance of the options dataclass its declaration names, validated from ``ModelSpec.options``.
+Importing this module imports every implementation (torch, open_clip).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from omnibench.config.spec import ModelSpec, validate_options
-from omnibench.models.declaration import DECLARED
-from omnibench.registry import Registry
+from omnibench.models.declaration import DECLARED, ModelDeclaration
+from omnibench.registry import Registry, load
 
 if TYPE_CHECKING:
     from omnibench.models.base import VideoCLIPModel
-
-_Model = TypeVar("_Model", bound="type[VideoCLIPModel]")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,20 +32,16 @@ class ModelEntry:
     description: str
 
 
+def _entry(declaration: ModelDeclaration) -> ModelEntry:
+    """The registered model of one catalogue entry, its implementation imported."""
+    cls = load(declaration.implementation)
+    cls.registry_name = declaration.name
+    return ModelEntry(declaration.name, cls, declaration.options, declaration.description)
+
+
 MODELS: Registry[ModelEntry] = Registry("model")
-
-
-def register_model(name: str) -> Callable[[_Model], _Model]:
-    """Class decorator: register a :class:`VideoCLIPModel` subclass as the declared model
-    ``name``."""
-    declaration = DECLARED.get(name)
-
-    def decorate(cls: _Model) -> _Model:
-        MODELS.register(name)(ModelEntry(name, cls, declaration.options, declaration.description))
-        cls.registry_name = name
-        return cls
-
-    return decorate
+for _name in DECLARED.names():
+    MODELS.register(_name)(_entry(DECLARED.get(_name)))
 
 
 def validate_model_options(spec: ModelSpec, where: str = "<spec>") -> Any:

@@ -9,11 +9,9 @@ import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvis
 from open_clip.model import CLIP
 
 from omnibench.models.base import VideoCLIPModel
-from omnibench.models.registry import register_model
 from omnibench.models.vanilla_config import VanillaOptions
 
 
-@register_model("vanilla_clip")
 class VanillaCLIP(VideoCLIPModel):
     """Frozen CLIP applied frame by frame; the video embedding is the mean of the frames'."""
 

@@ -21,6 +21,7 @@ DECLARATION = declare(
         label="Vanilla CLIP",
         description="Frozen CLIP, frame-mean video embedding, zero-shot (the lower bound)",
         options=VanillaOptions,
+        implementation="omnibench.models.vanilla:VanillaCLIP",
         protocols={"eval_only": {"data": {"frames": 32}}},
         sources="vanilla CLIP is evaluated without training: use protocol eval_only",
         revisions=("the first revision recorded with runs",),

@@ -15,7 +15,6 @@ import omnibench.compat  # noqa: F401  (before open_clip, which imports torchvis
 from open_clip.model import CLIP
 
 from omnibench.models.base import VideoCLIPModel
-from omnibench.models.registry import register_model
 from omnibench.models.vificlip_config import ViFiCLIPOptions
 
 TEXT_ENCODER = (
@@ -26,7 +25,6 @@ TEXT_ENCODER = (
 )
 
 
-@register_model("vificlip")
 class ViFiCLIP(VideoCLIPModel):
     """CLIP fine-tuned end to end on frames (with both encoders, the temperature too)."""
 

@@ -50,6 +50,7 @@ DECLARATION = declare(
             "ViFi-CLIP: fully fine-tuned CLIP, frame-mean pooling (tune: both | image | text)"
         ),
         options=ViFiCLIPOptions,
+        implementation="omnibench.models.vificlip:ViFiCLIP",
         protocols={
             "supervised": {
                 "optim": _recipe(512, 2.2e-5, 30),

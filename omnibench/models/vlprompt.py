@@ -24,7 +24,6 @@ from torch import nn
 
 from omnibench.errors import OmniBenchError
 from omnibench.models.base import VideoCLIPModel
-from omnibench.models.registry import register_model
 from omnibench.models.text import format_prompts
 from omnibench.models.vision import class_embedding_out, embed_patches
 from omnibench.models.vlprompt_config import CTX_INIT_MAX_TOKENS, VLPromptOptions
@@ -38,7 +37,6 @@ def _depth(depth: int | None, layers: int, key: str) -> int:
     return depth
 
 
-@register_model("vl_prompt")
 class VLPrompting(VideoCLIPModel):
     """Independent deep vision and text prompts on a frozen CLIP; frame-mean video embedding."""
 

@@ -64,6 +64,7 @@ DECLARATION = declare(
         label="ViFi-CLIP (VL prompting)",
         description="ViFi-CLIP VL prompting: deep learnable prompts in both towers, CLIP frozen",
         options=VLPromptOptions,
+        implementation="omnibench.models.vlprompt:VLPrompting",
         protocols={
             "few_shot": {
                 "optim": _recipe(8e-3, 50),

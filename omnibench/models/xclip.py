@@ -31,7 +31,6 @@ from omnibench.models.attention import (
     init_trunc_normal,
 )
 from omnibench.models.base import VideoCLIPModel
-from omnibench.models.registry import register_model
 from omnibench.models.text import VideoSpecificPrompt
 from omnibench.models.vision import class_embedding_out, embed_patches
 from omnibench.models.xclip_config import XCLIPOptions
@@ -96,7 +95,6 @@ class MultiFrameIntegration(nn.Module):
         return (self.blocks(frames + self.positional_embedding) + frames).mean(dim=1)
 
 
-@register_model("xclip")
 class XCLIP(VideoCLIPModel):
     """X-CLIP on an open_clip ViT; everything but the text tower and ``logit_scale`` is
     fine-tuned."""

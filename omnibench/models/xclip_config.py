@@ -52,6 +52,7 @@ DECLARATION = declare(
             "X-CLIP: cross-frame communication + multi-frame integration + video-specific prompts"
         ),
         options=XCLIPOptions,
+        implementation="omnibench.models.xclip:XCLIP",
         protocols={
             "supervised": {
                 "optim": _recipe(256, 8, 8e-6, 30),
