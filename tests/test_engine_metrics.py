@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from omnibench.config.metrics import ACCURACIES, METRICS, metric_label, scores_text
 from omnibench.engine.metrics import accuracy_metrics, harmonic_mean, mean_std, summarize
 
 
@@ -105,3 +106,20 @@ def test_zero_shot_summary_per_target_and_the_first_target_unprefixed() -> None:
             "mean_class": 15.0,
         }
     )
+
+
+def test_the_metric_catalogue_names_what_an_evaluation_computes() -> None:
+    """One catalogue: the accuracies an evaluation computes are the catalogue's, top-k included,
+    and every label and line of text comes from it."""
+    metrics = accuracy_metrics(torch.eye(6), torch.arange(6))
+    assert tuple(metrics) == ACCURACIES
+    assert [METRICS.get(m).k for m in ACCURACIES] == [1, 5, 1]
+    assert [metric_label(m) for m in ("top1", "mean_class", "hm", "gflops")] == [
+        "Top-1",
+        "Mean class",
+        "HM",
+        "GFLOPs",
+    ]
+    assert metric_label("loss") == "loss"  # not a catalogued metric: shown as it is
+    assert scores_text({**metrics, "videos": 6}) == "top-1 100.00  top-5 100.00  mean-class 100.00"
+    assert scores_text({"top1": 12.345, "hm": 1.0}, ("top1", "top5")) == "top-1 12.35"

@@ -27,6 +27,7 @@ from omnibench.cli.options import (
     Workers,
 )
 from omnibench.cli.status import resolve_run
+from omnibench.config.metrics import scores_text
 from omnibench.config.runtime import LaunchOptions, RuntimeOptions
 from omnibench.config.spec import RunSpec, SpecError
 from omnibench.errors import OmniBenchError
@@ -293,8 +294,7 @@ def _print_result(store: RunStore, spec: RunSpec, executed: bool) -> None:
     )
     for item in record.get("evaluations") or ():
         console.print(
-            f"  {item['dataset']}/{item['split']}: top-1 "
-            f"{item['top1']:.2f}  top-5 {item['top5']:.2f}  "
+            f"  {item['dataset']}/{item['split']}: {scores_text(item, ('top1', 'top5'))}  "
             f"({item['videos']} videos)"
         )
     reused = "" if executed else " (stored result; --force reruns)"

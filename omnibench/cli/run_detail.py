@@ -9,6 +9,7 @@ from typing import Any
 from rich.text import Text
 
 from omnibench.cli.run_tables import cell_text, short_path
+from omnibench.config.metrics import ACCURACIES, METRICS
 from omnibench.report.labels import plural
 from omnibench.store.acceptance import skipped
 from omnibench.store.chance import AT_CHANCE, DIVERGED, chance_loss, run_at_chance
@@ -17,7 +18,8 @@ from omnibench.suite.paths import flatten
 
 
 def _metrics_text(metrics: Mapping[str, Any]) -> str:
-    names = {"top1": "top-1", "top5": "top-5", "mean_class": "mean-class", "top1_std": "top-1 std"}
+    names = {name: METRICS.get(name).short for name in ACCURACIES}
+    names["top1_std"] = f"{names['top1']} std"
     return " · ".join(
         f"{label} {metrics[key]:.2f}"
         for key, label in names.items()

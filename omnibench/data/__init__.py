@@ -8,14 +8,14 @@ The parts without torch or numpy load with the package, so that ``validate``, ``
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from omnibench.data.datasets import DATASETS, DatasetAdapter, get_dataset
 from omnibench.data.overlap import OverlapReport, compare, compare_lists
 from omnibench.data.records import Split, VideoRecord
 from omnibench.data.roots import DataLocation, locate, resolve_root
 from omnibench.data.synth import MOTIONS, SynthConfig, ensure_synthetic, generate_synthetic
+from omnibench.registry import lazy_exports
 
 if TYPE_CHECKING:
     from omnibench.data.check import check_records
@@ -42,11 +42,7 @@ _ON_FIRST_USE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """The torch side, imported on first use."""
-    if name not in _ON_FIRST_USE:
-        raise AttributeError(f"module 'omnibench.data' has no attribute '{name}'")
-    return getattr(importlib.import_module(f"omnibench.data.{_ON_FIRST_USE[name]}"), name)
+__getattr__ = lazy_exports(__name__, _ON_FIRST_USE)  # the torch side, imported on first use
 
 
 __all__ = [

@@ -12,11 +12,11 @@ number of epochs and evaluates the last epoch's model.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from omnibench.config.protocols import PROTOCOLS, Protocol, validate_protocol_options
+from omnibench.registry import load
 
 if TYPE_CHECKING:
     from omnibench.config.runtime import RuntimeOptions
@@ -27,7 +27,7 @@ def execute(spec: RunSpec, run_dir: Path, suite: str, runtime: RuntimeOptions) -
     """Run ``spec`` into ``run_dir`` and return its record (see docs/ARCHITECTURE.md)."""
     protocol = PROTOCOLS.get(spec.protocol)
     options = validate_protocol_options(spec)
-    runner = importlib.import_module("omnibench.protocols.runner")
+    runner = load("omnibench.protocols.runner")
     return runner.execute(spec, Path(run_dir), suite, runtime, protocol, options)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from omnibench.config.metrics import ACCURACIES
 from omnibench.config.protocol_options import BaseToNovelOptions
 from omnibench.data import Split
 from omnibench.data.formats import parse_labels_csv
@@ -29,8 +30,6 @@ from omnibench.protocols.common import (
 )
 from omnibench.protocols.few_shot import draw_shots
 from omnibench.protocols.sampling import base_novel_classes, classes_named, restrict_classes
-
-KEYS = ("top1", "top5", "mean_class")
 
 
 def _base_classes(
@@ -75,8 +74,8 @@ def base_novel_metrics(base: EvalResult, novel: EvalResult) -> dict[str, float]:
     """``base_*`` and ``novel_*`` accuracies, their harmonic means, and ``hm`` (that of top-1)."""
     b, n = base.metrics, novel.metrics
     return {
-        **{f"base_{k}": b[k] for k in KEYS},
-        **{f"novel_{k}": n[k] for k in KEYS},
-        **{k: harmonic_mean(b[k], n[k]) for k in KEYS},
+        **{f"base_{k}": b[k] for k in ACCURACIES},
+        **{f"novel_{k}": n[k] for k in ACCURACIES},
+        **{k: harmonic_mean(b[k], n[k]) for k in ACCURACIES},
         "hm": harmonic_mean(b["top1"], n["top1"]),
     }

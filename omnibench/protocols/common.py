@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from omnibench.config.metrics import ACCURACIES, scores_text
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
 from omnibench.data import (
@@ -39,8 +40,6 @@ from omnibench.store.run_store import RunStore
 
 if TYPE_CHECKING:
     from omnibench.models.base import VideoCLIPModel
-
-ACCURACIES = ("top1", "top5", "mean_class")  # an evaluation's accuracies (%)
 
 
 @dataclasses.dataclass
@@ -265,11 +264,7 @@ def evaluate_split(ctx: RunContext, model: torch.nn.Module, split: Split) -> Eva
     ctx.eval_seconds += time.perf_counter() - began
     ctx.eval_clips += len(result.labels) * data.test_clips * data.test_crops
     m = result.metrics
-    scores = (
-        f"top-1 {m['top1']:.2f}  top-5 {m['top5']:.2f}  mean-class {m['mean_class']:.2f}  "
-        if m["videos"]
-        else ""
-    )
+    scores = f"{scores_text(m)}  " if m["videos"] else ""
     ctx.progress.message(
         f"{split.dataset}/{split.name}: {scores}({m['videos']} videos, {m['skipped']} skipped)"
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ import pandas as pd
 import torch
 
 from omnibench.atomic import atomic_write_json, atomic_write_text
+from omnibench.config.metrics import ACCURACIES
 from omnibench.config.protocols import Protocol
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.config.spec import RunSpec
@@ -22,8 +22,9 @@ from omnibench.engine.distributed import (
 )
 from omnibench.engine.evaluate import predictions_frame
 from omnibench.engine.progress import ProgressReporter, use_rich
-from omnibench.protocols.common import ACCURACIES, ProtocolResult, RunContext
+from omnibench.protocols.common import ProtocolResult, RunContext
 from omnibench.protocols.record import build_record
+from omnibench.registry import load
 from omnibench.store import tb_events
 from omnibench.store.acceptance import check_record
 from omnibench.store.run_files import EVENTS_FILE, PREDICTIONS_FILE, RECORD_FILE
@@ -52,7 +53,7 @@ def execute(
                 f"run {spec.run_id()}: {spec.protocol} on {spec.dataset} with {spec.model.name} "
                 f"({dist.world_size} process(es), {dist.device})"
             )
-            result = importlib.import_module(protocol.module).run(ctx, options)
+            result = load(protocol.module).run(ctx, options)
             record = _record(ctx, result, started)
             if dist.is_main:
                 _write_predictions(run_dir, result)

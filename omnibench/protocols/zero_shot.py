@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import torch
 
+from omnibench.config.metrics import ACCURACIES
 from omnibench.config.protocol_options import EvalOnlyOptions, ZeroShotOptions
 from omnibench.data import Split
 from omnibench.engine.evaluate import EvalResult
@@ -81,11 +82,11 @@ def target_metrics(results: dict[str, list[EvalResult]]) -> dict[str, float]:
     """Mean ± std over each target's evaluations; unprefixed keys for the first target."""
     metrics: dict[str, float] = {}
     for number, (target, evaluations) in enumerate(results.items()):
-        summary = summarize([e.metrics for e in evaluations], keys=("top1", "top5", "mean_class"))
+        summary = summarize([e.metrics for e in evaluations], keys=ACCURACIES)
         metrics.update({f"{target}/{key}": value for key, value in summary.items()})
         if number == 0:
             metrics.update(summary)
-            metrics.update({key: summary[f"{key}_mean"] for key in ("top1", "top5", "mean_class")})
+            metrics.update({key: summary[f"{key}_mean"] for key in ACCURACIES})
     return metrics
 
 

@@ -7,8 +7,9 @@ The package itself loads nothing heavy: the CLI imports its labels at every star
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from omnibench.registry import lazy_exports
 
 if TYPE_CHECKING:
     from omnibench.report.writer import suite_tables, write_report
@@ -16,8 +17,5 @@ if TYPE_CHECKING:
 __all__ = ["suite_tables", "write_report"]
 
 
-def __getattr__(name: str) -> Any:
-    """:mod:`omnibench.report.writer`'s entry points, imported on first use."""
-    if name not in __all__:
-        raise AttributeError(f"module 'omnibench.report' has no attribute '{name}'")
-    return getattr(importlib.import_module("omnibench.report.writer"), name)
+# omnibench.report.writer's entry points, imported on first use
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "writer"))

@@ -12,10 +12,11 @@ from typing import Any
 
 import pandas as pd
 
+from omnibench.config.metrics import metric_label
 from omnibench.errors import OmniBenchError
 from omnibench.report import caveats, layouts
 from omnibench.report import cells as C
-from omnibench.report.labels import metric_label, value_label
+from omnibench.report.labels import value_label
 from omnibench.report.paired import with_reference_deltas
 from omnibench.report.published import with_related
 from omnibench.report.records import EVAL_PREFIX, SuiteRuns, specs_frame

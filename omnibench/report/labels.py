@@ -44,15 +44,6 @@ _DATASET_ALIASES = {
     "ucf101": "ucf101",
     "ucf": "ucf101",
 }
-METRIC_LABELS = {
-    "top1": "Top-1",
-    "top5": "Top-5",
-    "mean_class": "Mean class",
-    "gflops": "GFLOPs",
-    "base_top1": "Base",
-    "novel_top1": "Novel",
-    "hm": "HM",
-}
 PRETRAINED_LABELS = {"openai": "CLIP-400M"}
 PROTOCOL_LABELS = {
     "supervised": "Supervised",
@@ -120,11 +111,6 @@ def dataset_label(name: Any) -> str:
     """Display name of a dataset (``hmdb51`` -> "HMDB51")."""
     canonical = canonical_dataset(name)
     return DATASET_LABELS.get(canonical, str(canonical))
-
-
-def metric_label(metric: str) -> str:
-    """Display name of a metric (``top1`` -> "Top-1")."""
-    return METRIC_LABELS.get(metric, metric)
 
 
 def backbone_label(name: str) -> str:

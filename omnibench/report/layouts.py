@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from omnibench.config.metrics import metric_label
 from omnibench.report import caveats
 from omnibench.report import cells as C
 from omnibench.report.labels import (
@@ -14,7 +15,6 @@ from omnibench.report.labels import (
     backbone_label,
     canonical_dataset,
     dataset_label,
-    metric_label,
     pretrained_label,
 )
 from omnibench.report.published import (

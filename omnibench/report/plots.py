@@ -23,15 +23,15 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from omnibench.atomic import atomic_output
+from omnibench.config.metrics import METRICS, metric_label
 from omnibench.report.caveats import SKIP_MARK
-from omnibench.report.labels import metric_label, value_label
+from omnibench.report.labels import value_label
 from omnibench.report.published import Stat
 from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, Column, ReportTable
 
 FIGSIZE, DPI = (10.0, 4.5), 100
 PIXELS = (1000, 450)  # width, height
 _PALETTE = [f"C{i}" for i in range(10)]
-CHANCE_K = {"top1": 1, "mean_class": 1, "top5": 5}  # metric -> k of its top-k
 
 
 def plot_kind(table: ReportTable) -> str | None:
@@ -251,7 +251,7 @@ def ablation_figure(table: ReportTable) -> Figure:
 def chance_level(table: ReportTable, metric: str) -> float | None:
     """Top-k accuracy of guessing (100 k / C %) when every run of the table has the same C
     classes."""
-    k = CHANCE_K.get(metric)
+    k = METRICS.get(metric).k if metric in METRICS else None
     return None if k is None or not table.classes else min(100.0, 100.0 * k / table.classes)
 
 
