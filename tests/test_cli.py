@@ -76,11 +76,12 @@ def test_commands_that_only_read_declarations_import_no_torch(
     args: list[str], exit_code: int, tmp_path: Path
 ) -> None:
     """The CLI, suites, model declarations and every plan-time check (backbone, tag, cache) run
-    without torch (it costs seconds at every start)."""
+    without torch (it costs seconds at every start), and a suite's table check without pandas."""
     code = (
         "import sys\nfrom omnibench.cli import main\ntry:\n    code = main(sys.argv[1:])\n"
         "except SystemExit as stop:\n    code = stop.code\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "assert 'pandas' not in sys.modules, 'pandas was imported'\n"
         "sys.exit(code)\n"
     )
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path)}
@@ -93,6 +94,7 @@ def test_commands_that_only_read_declarations_import_no_torch(
     )
     assert result.returncode == exit_code, result.stderr
     assert "torch was imported" not in result.stderr
+    assert "pandas was imported" not in result.stderr
 
 
 @pytest.mark.parametrize("args", [["--help"], ["ls", "suites"], ["status", "--help"]])

@@ -18,7 +18,7 @@ from omnibench.errors import OmniBenchError
 from omnibench.models import DECLARED, model_options_class
 from omnibench.models.weights import check_statement
 from omnibench.registry import did_you_mean
-from omnibench.report.build import check_cells
+from omnibench.report.pooling import check_cells
 from omnibench.suite.load import Suite
 from omnibench.suite.paths import SuiteError, spec_error
 
@@ -32,7 +32,7 @@ def check_suite(
     suite: Suite, specs: Iterable[RunSpec] | None = None, *, require_data: bool = True
 ) -> None:
     """Raise a ``file:line`` :class:`SuiteError` for the first invalid name or option, or a table
-    whose cells would average runs of different settings (``report.build.check_cells``).
+    whose cells would average runs of different settings (``report.pooling.check_cells``).
 
     With ``require_data=False`` (``omnibench validate``) the suite's ``external_datasets`` pass
     even when this machine's datasets.yaml does not declare them yet.

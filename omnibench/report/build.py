@@ -7,10 +7,8 @@ build on it; this module picks the builder of a suite's ``table.layout``.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
-
-import pandas as pd
 
 from omnibench.config.metrics import metric_label
 from omnibench.errors import OmniBenchError
@@ -18,8 +16,9 @@ from omnibench.report import caveats, layouts
 from omnibench.report import cells as C
 from omnibench.report.labels import value_label
 from omnibench.report.paired import with_reference_deltas
+from omnibench.report.pooling import check_cells
 from omnibench.report.published import with_related
-from omnibench.report.records import EVAL_PREFIX, SuiteRuns, specs_frame
+from omnibench.report.records import SuiteRuns
 from omnibench.report.stats import BootstrapSettings
 from omnibench.report.tables import (
     Column,
@@ -46,21 +45,8 @@ def build_tables(
         raise OmniBenchError(
             f"suite {runs.suite}: table layout '{spec.layout}' is not one of {', '.join(builders)}"
         )
-    check_cells(spec, runs.expected_frame, runs.suite)
+    check_cells(spec, runs.expected, runs.suite)
     return builders[spec.layout](spec, runs)
-
-
-def check_cells(
-    spec: TableSpecLike, expected: Sequence[Mapping[str, Any]] | pd.DataFrame, suite: str
-) -> None:
-    """Refuse (one line) a table whose cells would average runs that differ in more than seeds,
-    samplings, splits."""
-    keys = [p for p in (*spec.rows, *spec.columns) if not p.startswith(EVAL_PREFIX)]
-    C.check_pooling(
-        expected if isinstance(expected, pd.DataFrame) else specs_frame(expected),
-        [*keys, *([layouts.TARGETS] if spec.layout == "zero_shot" else [])],
-        suite,
-    )
 
 
 def build_grid(

@@ -3,7 +3,7 @@ rows, deltas.
 
 Cells aggregate every run (and, for zero-shot, every split) whose row and column values are
 equal; the mean ± std is taken over what varies between them, which may only be seeds, K-shot
-samplings and splits (:func:`pooled_difference`): a table that would average anything else
+samplings and splits (:mod:`omnibench.report.pooling`): a table that would average anything else
 (frames, a learning rate) is refused. The std is the sample std (``ddof=1``), as the run
 records' own ``top1_std`` (``engine.metrics.mean_std``); a single value has no std.
 """
@@ -11,17 +11,16 @@ records' own ``top1_std`` (``engine.metrics.mean_std``); a single value has no s
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import pandas as pd
 
-from omnibench.errors import OmniBenchError
-from omnibench.report.labels import canonical_value, normalize_label, row_label
+from omnibench.report import pooling
+from omnibench.report.labels import normalize_label, row_label
+from omnibench.report.pooling import MODEL_IMPLIED, Key, canonical
+from omnibench.report.pooling import poolable as poolable  # what a cell may average over
 from omnibench.report.published import CellKey, PublishedRow, Stat
-
-Key = tuple[Any, ...]
 
 
 @dataclasses.dataclass
@@ -49,40 +48,6 @@ class MeasuredRow:
     )  # column key -> how its runs' videos were prepared ("" for the originals)
 
 
-def canonical(value: Any, path: str) -> Any:
-    """:func:`labels.canonical_value` with missing values (NaN) as None (remembered per value:
-    thousands of runs share a few)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    try:
-        key = (path, type(value), value)
-        return (
-            _CANONICAL[key]
-            if key in _CANONICAL
-            else _CANONICAL.setdefault(key, canonical_value(path, value))
-        )
-    except TypeError:  # unhashable
-        return canonical_value(path, value)
-
-
-_CANONICAL: dict[tuple[str, type, Any], Any] = {}
-
-
-# Values implied by a switch: an OmniCLIP without PTA has a PTA in no block, whatever
-# ``pta_blocks`` says (Table 10's "none" row). path -> (switch path, switch value, implied value)
-IMPLIED = {"model.options.pta_blocks": ("model.options.use_pta", False, ())}
-# Values implied by a model that lacks the option: frozen vanilla CLIP is OmniCLIP's ablation
-# rows with neither PTA nor SPG (the PTA ✗ SPG ✗ row of Table 7 and the "none" row of Table 10
-# are vanilla CLIP, OmniCLIP §4.4). model name -> {path: value where the run sets none}
-MODEL_IMPLIED = {
-    "vanilla_clip": {
-        "model.options.use_pta": False,
-        "model.options.use_spg": False,
-        "model.options.pta_blocks": (),
-    },
-}
-
-
 def row_name(paths: Sequence[str], key: Key) -> str:
     """:func:`labels.row_label` of a row, without the values a model's row only has implied
     (:data:`MODEL_IMPLIED`): frozen CLIP reads "Vanilla CLIP", not "Vanilla CLIP PTA ✗"."""
@@ -92,77 +57,36 @@ def row_name(paths: Sequence[str], key: Key) -> str:
     return row_label([path for path, _ in kept], [value for _, value in kept])
 
 
+class FrameColumns(Mapping[str, list[Any]]):
+    """A frame's columns as :mod:`omnibench.report.pooling` reads runs (each column read when
+    asked)."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def __getitem__(self, path: str) -> list[Any]:
+        return list(self.frame[path].tolist())
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.frame.columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.frame.columns)
+
+    def __len__(self) -> int:
+        return len(self.frame.columns)
+
+
 def keys_of(frame: pd.DataFrame, paths: Sequence[str]) -> list[Key]:
     """The canonical key tuple of every frame row for ``paths`` (a missing column reads as None)."""
-    columns = [_column(frame, p) for p in paths]
-    return (
-        [tuple(canonical(v, p) for v, p in zip(values, paths)) for values in zip(*columns)]
-        if paths
-        else [()] * len(frame)
-    )
-
-
-def _column(frame: pd.DataFrame, path: str) -> list[Any]:
-    values = frame[path].tolist() if path in frame else [None] * len(frame)
-    if "model.name" in frame:
-        models = frame["model.name"].tolist()
-        values = [
-            MODEL_IMPLIED.get(m, {}).get(path, v) if canonical(v, path) is None else v
-            for m, v in zip(models, values)
-        ]
-    if path in IMPLIED and IMPLIED[path][0] in frame:
-        switch, when, implied = IMPLIED[path]
-        values = [implied if flag is when else v for flag, v in zip(frame[switch].tolist(), values)]
-    return values
-
-
-# What runs of one cell may differ in: repeats of one setting (seeds, K-shot samplings, splits).
-POOLED = ("seed", "data_seed", "protocol_options.shots_file")
-
-
-def poolable(path: str) -> bool:
-    """True for spec paths a cell may average over: seeds, samplings and split names."""
-    return path in POOLED or (
-        path.startswith("protocol_options.") and "split" in path.rpartition(".")[2]
-    )
+    return pooling.keys_of(FrameColumns(frame), len(frame), paths)
 
 
 def pooled_difference(
     specs: pd.DataFrame, key_paths: Sequence[str]
 ) -> tuple[Key, str, list[Any]] | None:
-    """The first cell (key), spec path and values in which runs of one cell differ beyond
-    :func:`poolable`."""
-    groups: dict[Key, list[int]] = {}
-    for position, key in enumerate(keys_of(specs, key_paths)):
-        groups.setdefault(key, []).append(position)
-    free = [
-        c
-        for c in specs.columns
-        if not poolable(c) and not any(c == k or c.startswith(k + ".") for k in key_paths)
-    ]
-    columns = {path: specs[path].tolist() for path in free}
-    for key, members in groups.items():
-        for path in free if len(members) > 1 else ():
-            found = columns[path]
-            values = list(dict.fromkeys(canonical(found[i], path) for i in members))
-            if len(values) > 1:
-                return key, path, values
-    return None
-
-
-def check_pooling(specs: pd.DataFrame, key_paths: Sequence[str], suite: str) -> None:
-    """Refuse (one line, naming the key) a table whose cells would average runs of different
-    settings."""
-    found = pooled_difference(specs, key_paths)
-    if found is not None:
-        key, path, values = found
-        cell = ", ".join(f"{p}={v}" for p, v in zip(key_paths, key))
-        raise OmniBenchError(
-            f"suite {suite}: the table would average runs that differ in {path} "
-            f"({', '.join(map(repr, values))}) into one cell "
-            f"({cell}); only seeds, samplings and splits "
-            f"are pooled: add {path} to the table's rows or columns, or make the runs agree"
-        )
+    """:func:`pooling.pooled_difference` of a frame's runs."""
+    return pooling.pooled_difference(FrameColumns(specs), len(specs), key_paths)
 
 
 def reference_key(reference: Mapping[str, Any], row_paths: Sequence[str]) -> Key:

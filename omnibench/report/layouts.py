@@ -17,6 +17,7 @@ from omnibench.report.labels import (
     dataset_label,
     pretrained_label,
 )
+from omnibench.report.pooling import TARGETS
 from omnibench.report.published import (
     PublishedRow,
     PublishedTable,
@@ -46,7 +47,6 @@ TEXT_COLUMNS = (
 )
 GFLOPS_COLUMN = "cost.gflops_video"
 VIEWS = ("data.test_clips", "data.test_crops")
-TARGETS = "protocol_options.targets"  # the datasets a zero-shot run evaluates on
 
 
 def build_supervised(spec: TableSpecLike, runs: SuiteRuns) -> list[ReportTable]:

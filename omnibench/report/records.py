@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from omnibench.config.spec import RunSpec
+from omnibench.report.pooling import EVAL_PREFIX as EVAL_PREFIX  # an evaluation's columns
+from omnibench.report.pooling import dotted
 from omnibench.report.tabulated import tabulated_records
 from omnibench.store.acceptance import skipped
 from omnibench.store.states import RunState
@@ -32,9 +34,7 @@ if TYPE_CHECKING:
 
 # Record sections that are not one value per run (evaluations get their own frame).
 _SKIPPED = ("spec", "evaluations", "files", "classes")
-EVAL_PREFIX = "eval."
 NOT_TABULATED = ("train.history",)  # per-epoch curves: no table groups on or shows them
-_SCALARS = (str, int, float, bool, type(None))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,8 +77,8 @@ def flatten(record: Mapping[str, Any], leave_out: Collection[str] = ()) -> dict[
     (``leave_out``: columns not made)."""
     rest = {k: v for k, v in record.items() if k not in _SKIPPED}
     return {
-        **_dotted(record.get("spec") or {}),
-        **_dotted(rest, leave_out=leave_out),
+        **dotted(record.get("spec") or {}),
+        **dotted(rest, leave_out=leave_out),
         **_derived(record),
     }
 
@@ -112,31 +112,6 @@ def _derived(record: Mapping[str, Any]) -> dict[str, Any]:
         "num_classes": len(record.get("classes") or ()),
         "skipped": skipped(record),
     }
-
-
-def _dotted(
-    data: Mapping[str, Any], prefix: str = "", leave_out: Collection[str] = ()
-) -> dict[str, Any]:
-    """Nested mappings as dotted keys (an empty mapping gives no column), leaves hashable."""
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if type(value) in _SCALARS:  # most leaves: checked first (a record has ~100)
-            flat[f"{prefix}{key}"] = value
-        elif isinstance(value, Mapping):
-            flat.update(_dotted(value, f"{prefix}{key}.", leave_out))
-        elif f"{prefix}{key}" not in leave_out:
-            flat[f"{prefix}{key}"] = _hashable(value)
-    return flat
-
-
-def _hashable(value: Any) -> Any:
-    if type(value) in _SCALARS:
-        return value
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
-    return value
 
 
 def records_frame(
