@@ -44,6 +44,7 @@ def test_the_modules_that_decide_a_reported_number_or_a_refusal_are_listed(
     for module in (
         "omnibench.engine.metrics",  # top-1 / top-5 / mean-class; mean ± std over splits, subsets
         "omnibench.report.cells",  # pooling of seeds / samplings, deltas
+        "omnibench.report.pooling",  # what one cell may average (also checked by validate)
         "omnibench.report.stats",  # bootstrap intervals, McNemar
         "omnibench.report.paired",  # the ≈ mark
         "omnibench.protocols.leakage",
