@@ -10,10 +10,10 @@ import torch.nn.functional as F
 
 from omnibench.cli import main
 from omnibench.config.spec import ModelSpec
-from omnibench.engine.flops import count_flops, measure_cost, record_cost, text_gflops, video_gflops
+from omnibench.engine.cost import measure_cost
+from omnibench.engine.flops import count_flops, record_cost, text_gflops, video_gflops
 from omnibench.models import MODELS, build_model
 from omnibench.models.backbone import load_clip
-from omnibench.report.published import published_gflops
 
 # image 32, patch 8 (K = 16), width 64, 2 heads, 2 layers; embed 32; text: width 32, 2 heads,
 # 2 layers
@@ -324,22 +324,3 @@ def test_xclip_breakdown_names_its_modules_and_sums() -> None:
 def test_vificlip_is_plain_clip_frames_and_text() -> None:
     cost = measure_cost(tiny("vificlip", 4), frames=4, size=32, classes=1)
     assert [p.component for p in cost.breakdown.parts] == ["clip_frames", "text_tower", "logits"]
-
-
-def test_published_gflops_are_the_papers_table_rows() -> None:
-    """One home: `omnibench flops` compares with the GFLOPs of published.yaml's rows, its own
-    paper's table first, at 224 px only."""
-    xclip = published_gflops("xclip", "ViT-B-16", 8, 224)
-    assert xclip is not None and xclip["gflops"] == 145
-    assert xclip["scope"].startswith("X-CLIP T1: 145; OmniCLIP T2: 145")
-    assert "gflops_view_one_text" in xclip["scope"]  # X-CLIP counts video + one prompt
-    omniclip = published_gflops("omniclip", "ViT-B-16-quickgelu", 8, 224)
-    assert omniclip is not None and omniclip["gflops"] == 130
-    assert "OmniCLIP T2: 130; OmniCLIP T3: 128" in omniclip["scope"]
-    assert published_gflops("omniclip", "ViT-B-16", 16, 224)["gflops"] == 255  # type: ignore[index]
-    assert published_gflops("vificlip", "ViT-B-16", 16, 224)["gflops"] == 281  # type: ignore[index]
-    assert published_gflops("xclip", "ViT-B-32", 16, 224)["gflops"] == 75  # type: ignore[index]
-    assert published_gflops("vanilla_clip", "ViT-B-16", 1, 224)["gflops"] == 17.58  # type: ignore[index]
-    assert published_gflops("omniclip", "ViT-B-16", 8, 112) is None
-    assert published_gflops("omniclip", "ViT-B-16", 4, 224) is None
-    assert published_gflops("vl_prompt", "ViT-B-16", 8, 224) is None

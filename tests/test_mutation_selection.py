@@ -104,6 +104,39 @@ def test_tests_are_found_through_their_package_and_a_split_file_stays_in(
     ]
 
 
+def test_lazy_names_are_followed_as_omnibench_loads_them(
+    selection: ModuleType, tmp_path: Path
+) -> None:
+    """``registry.load("module:name")``, ``lazy_exports`` short names in a package's
+    ``__init__`` and declarations found by ``pkgutil.iter_modules`` and a name suffix."""
+    root = _tree(
+        tmp_path,
+        {
+            "omnibench/__init__.py": "",
+            "omnibench/models/__init__.py": (
+                "import pkgutil\nfor m in pkgutil.iter_modules(__path__):\n"
+                '    if m.name.endswith("_config"): ...\n'
+                'G = lazy_exports(__name__, {"MODELS": "registry"})\n'
+            ),
+            "omnibench/models/registry.py": "",
+            "omnibench/models/omniclip_config.py": 'X = "omnibench.models.omniclip:OmniCLIP"\n',
+            "omnibench/models/omniclip.py": "",
+            "omnibench/models/xclip.py": "",
+            "tests/test_models.py": "from omnibench.models import MODELS\n",
+        },
+        [
+            "omnibench/models/omniclip.py",
+            "omnibench/models/registry.py",
+            "omnibench/models/xclip.py",
+        ],
+    )
+    selected = {k: sorted(v) for k, v in selection.selected_tests(root).items()}
+    assert selected == {
+        "tests/test_models.py": ["omnibench.models.omniclip", "omnibench.models.registry"]
+    }
+    assert selection.uncovered(root) == ["omnibench.models.xclip"]
+
+
 def test_pytest_option_keeps_only_the_selected_files() -> None:
     """test_ci.py imports no omnibench module: --mutation-selection leaves it out."""
     run = subprocess.run(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from omnibench.report.build import build_tables
+from omnibench.report.published import published_gflops
 from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, ReportTable
 from omnibench.suite.load import TableSpec
 from report_fixtures import SCOPE, Plan, cell, few_shot_spec, paper_spec, suite_runs
@@ -205,3 +206,22 @@ def test_zero_shot_mean_std_over_splits_and_columns_from_targets() -> None:
     # Nothing finished yet: the columns still come from the runs' targets.
     [pending] = build_tables(table_spec, suite_runs("zero-shot", [(trained, "pending")]))
     assert [c.header for c in pending.columns][::2] == [("HMDB51", "Top-1"), ("UCF101", "Top-1")]
+
+
+def test_published_gflops_are_the_papers_table_rows() -> None:
+    """One home: `omnibench flops` compares with the GFLOPs of published.yaml's rows, its own
+    paper's table first, at 224 px only."""
+    xclip = published_gflops("xclip", "ViT-B-16", 8, 224)
+    assert xclip is not None and xclip["gflops"] == 145
+    assert xclip["scope"].startswith("X-CLIP T1: 145; OmniCLIP T2: 145")
+    assert "gflops_view_one_text" in xclip["scope"]  # X-CLIP counts video + one prompt
+    omniclip = published_gflops("omniclip", "ViT-B-16-quickgelu", 8, 224)
+    assert omniclip is not None and omniclip["gflops"] == 130
+    assert "OmniCLIP T2: 130; OmniCLIP T3: 128" in omniclip["scope"]
+    assert published_gflops("omniclip", "ViT-B-16", 16, 224)["gflops"] == 255  # type: ignore[index]
+    assert published_gflops("vificlip", "ViT-B-16", 16, 224)["gflops"] == 281  # type: ignore[index]
+    assert published_gflops("xclip", "ViT-B-32", 16, 224)["gflops"] == 75  # type: ignore[index]
+    assert published_gflops("vanilla_clip", "ViT-B-16", 1, 224)["gflops"] == 17.58  # type: ignore[index]
+    assert published_gflops("omniclip", "ViT-B-16", 8, 112) is None
+    assert published_gflops("omniclip", "ViT-B-16", 4, 224) is None
+    assert published_gflops("vl_prompt", "ViT-B-16", 8, 224) is None

@@ -79,13 +79,16 @@ def _module_files(root: Path) -> dict[str, Path]:
     return files
 
 
-def _imported(tree: ast.AST, known: Iterable[str]) -> set[str]:
+def _imported(tree: ast.AST, known: Iterable[str], package: str = "") -> set[str]:
     """omnibench modules a file imports: import statements anywhere in it, names of modules in
-    strings (``importlib.import_module``), and modules named by an f-string prefix completed by
-    a string of the same file (``f"omnibench.models.{_IMPLEMENTED[name]}"``)."""
+    strings (``importlib.import_module``; ``"module:name"`` as ``registry.load`` reads it; a
+    module of the file's own ``package`` by its short name, as ``registry.lazy_exports`` reads
+    it; a package's modules its ``__init__`` finds with ``pkgutil.iter_modules`` by a name
+    suffix), and modules named by an f-string prefix completed by a string of the same file
+    (``f"omnibench.models.{name}"``)."""
     known = set(known)
     found: set[str] = set()
-    prefixes: list[str] = []
+    prefixes: list[str] = [f"{package}."] if package else []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
@@ -93,12 +96,22 @@ def _imported(tree: ast.AST, known: Iterable[str]) -> set[str]:
             found.add(node.module)
             found |= {f"{node.module}.{alias.name}" for alias in node.names}
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            found.add(node.value)
+            found.add(node.value.partition(":")[0])
         elif isinstance(node, ast.JoinedStr) and node.values:
             head = node.values[0]
             if isinstance(head, ast.Constant) and str(head.value).endswith("."):
                 prefixes.append(str(head.value))
     found |= {prefix + name for prefix in prefixes for name in found}
+    if package and any(
+        isinstance(n, ast.Attribute) and n.attr == "iter_modules" for n in ast.walk(tree)
+    ):
+        # a package __init__ importing its modules found by a name suffix (the models' *_config)
+        suffixes = {
+            n.value
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str)
+        }
+        found |= {m for m in known if _within(m, package) and m.endswith(tuple(suffixes))}
     return {name for name in found if name in known}
 
 
@@ -106,9 +119,16 @@ def _imported(tree: ast.AST, known: Iterable[str]) -> set[str]:
 def _graph(root: Path = ROOT) -> dict[str, frozenset[str]]:
     files = _module_files(root)
     return {
-        name: frozenset(_imported(ast.parse(path.read_text(encoding="utf-8")), files))
+        name: frozenset(
+            _imported(ast.parse(path.read_text(encoding="utf-8")), files, _package(name, path))
+        )
         for name, path in files.items()
     }
+
+
+def _package(name: str, path: Path) -> str:
+    """The package whose modules a package's ``__init__`` may name by their short names."""
+    return name if path.name == "__init__.py" else ""
 
 
 def reached(imports: Iterable[str], package: str, root: Path = ROOT) -> set[str]:

@@ -47,7 +47,7 @@ def flops(
     """Count GFLOPs (one multiply-add = one flop, attention included; also with attention modules
     skipped, as thop counts) per component, and parameters; random weights."""
     from omnibench.config.spec import ModelSpec  # noqa: PLC0415
-    from omnibench.engine.flops import measure_cost  # noqa: PLC0415
+    from omnibench.engine.cost import measure_cost  # noqa: PLC0415
     from omnibench.models import build_model  # noqa: PLC0415
     from omnibench.report.published import published_gflops  # noqa: PLC0415
 
@@ -69,7 +69,7 @@ def flops(
 
 def _print_cost(numbers: dict[str, Any], paper: dict[str, Any] | None, title: str) -> None:
     """One row per number with what it covers; the paper's value last where one exists."""
-    from omnibench.engine.flops import SCOPES  # noqa: PLC0415
+    from omnibench.engine.cost import SCOPES  # noqa: PLC0415
 
     table = Table(title=title)
     for column in ("quantity", "value", "scope"):

@@ -10,7 +10,7 @@ import math
 import numpy as np
 from PIL import Image, ImageDraw
 
-from omnibench.data.synth import MOTIONS, SynthConfig
+from omnibench.data.synth_config import MOTIONS, SynthConfig
 
 # Shapes without rotational symmetry, so rotation direction is visible (unit coordinates, y down).
 SHAPES: tuple[tuple[tuple[float, float], ...], ...] = (

@@ -11,7 +11,6 @@ handles file these matmuls under the operator name :data:`ATTENTION_MATMUL`, so 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -23,28 +22,10 @@ from torch import nn
 if TYPE_CHECKING:
     from fvcore.nn import FlopCountAnalysis
 
-    from omnibench.engine.flops_breakdown import Breakdown
     from omnibench.models.base import VideoCLIPModel
 
 FlopHandle = Callable[[list[Any], list[Any]], Counter]
 ATTENTION_MATMUL = "attention_matmul"  # operator name of QKᵀ and AV in fvcore's per-operator counts
-
-SCOPES = {
-    "gflops_video": "video tower, one view (1 clip of T frames): encode_video",
-    "gflops_text_one": "text tower, one prompt of 77 tokens",
-    "gflops_text_classes": "text tower, one prompt per class (C prompts)",
-    "gflops_view_one_text": (
-        "full forward for one view and one class prompt (video + text + video-specific prompting)"
-    ),
-    "gflops_video_no_attention": (
-        "gflops_video with attention modules skipped entirely (thop's convention)"
-    ),
-    "gflops_view_one_text_no_attention": (
-        "gflops_view_one_text with attention modules skipped entirely (thop's convention)"
-    ),
-    "params_total": "all parameters (both towers and new modules)",
-    "params_trainable": "parameters with requires_grad",
-}
 
 
 def _shape(value: Any) -> list[int]:
@@ -159,35 +140,9 @@ def forward_gflops(model: VideoCLIPModel, clip: torch.Tensor, classnames: Sequen
     return forward_analysis(model, clip, classnames).total() / 1e9
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelCost:
-    """What ``omnibench flops`` reports; :data:`SCOPES` says what each number covers."""
-
-    model: str
-    backbone: str
-    frames: int
-    size: int
-    classes: int
-    gflops_video: float
-    gflops_text_one: float
-    gflops_text_classes: float
-    gflops_view_one_text: float
-    params_total: int
-    params_trainable: int
-    gflops_video_no_attention: float
-    gflops_view_one_text_no_attention: float
-    breakdown: Breakdown
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict, with the scope of every number."""
-        numbers = {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "breakdown"
-        }
-        return {**numbers, "breakdown": self.breakdown.to_dict(), "scope": dict(SCOPES)}
-
-
 @contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """``model`` in eval mode for the ``with`` block, then back in the mode it was in."""
     training = model.training
     model.eval()
     try:
@@ -196,43 +151,11 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
         model.train(training)
 
 
-def measure_cost(model: VideoCLIPModel, frames: int, size: int, classes: int = 400) -> ModelCost:
-    """FLOPs per view, text FLOPs and parameter counts of ``model`` (a zero input clip)."""
-    with _eval_mode(model):
-        return _measure_cost(model, frames, size, classes)
-
-
-def _measure_cost(model: VideoCLIPModel, frames: int, size: int, classes: int) -> ModelCost:
-    from omnibench.engine.flops_breakdown import measure_breakdown  # noqa: PLC0415
-
-    device = next(model.parameters()).device
-    parts = measure_breakdown(
-        model, torch.zeros(1, frames, 3, size, size, device=device), ["action"]
-    )
-    text_one = parts.part("text_tower").gflops
-    return ModelCost(
-        model=getattr(model, "registry_name", type(model).__name__),
-        backbone=getattr(model, "backbone_name", ""),
-        frames=frames,
-        size=size,
-        classes=classes,
-        gflops_video=parts.total(side="video"),
-        gflops_text_one=text_one,
-        gflops_text_classes=text_one * classes,
-        gflops_view_one_text=parts.total(),
-        params_total=sum(p.numel() for p in model.parameters()),
-        params_trainable=sum(p.numel() for p in model.parameters() if p.requires_grad),
-        gflops_video_no_attention=parts.total("gflops_no_attention", side="video"),
-        gflops_view_one_text_no_attention=parts.total("gflops_no_attention"),
-        breakdown=parts,
-    )
-
-
 def record_cost(model: VideoCLIPModel, frames: int, size: int) -> dict[str, Any]:
     """The run record's ``cost`` block: video and one-prompt text GFLOPs, parameters, one scope
     line."""
     device = next(model.parameters()).device
-    with _eval_mode(model):
+    with eval_mode(model):
         video = video_gflops(model, torch.zeros(1, frames, 3, size, size, device=device))
         text = text_gflops(model, ["action"])
     return {

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
@@ -19,10 +19,8 @@ from omnibench.report import cells as C
 from omnibench.report.comparable import RUN_FIELDS, RUN_PREFIXES, differences
 from omnibench.report.labels import canonical_dataset, is_dataset_path, value_label
 from omnibench.report.published import PublishedRow
+from omnibench.report.rows import Column, Row
 from omnibench.store.acceptance import Skipped
-
-if TYPE_CHECKING:
-    from omnibench.report.tables import Column, Row
 
 SKIP_MARK = "†"
 PREPARED_MARK = "‡"

@@ -31,15 +31,18 @@ from omnibench.report.labels import (
 )
 from omnibench.report.provenance import provenance_line
 from omnibench.report.published import (
-    CellKey,
     PublishedRow,
     PublishedTable,
     Stat,
 )
 from omnibench.report.records import SuiteRuns
+from omnibench.report.rows import DELTA as DELTA  # a row's kinds, with its parts
+from omnibench.report.rows import MEASURED as MEASURED
+from omnibench.report.rows import PUBLISHED as PUBLISHED
+from omnibench.report.rows import Column as Column
+from omnibench.report.rows import Row as Row
 from omnibench.store.states import RunState
 
-MEASURED, PUBLISHED, DELTA = "measured", "published", "delta"
 OURS = "omnibench"
 NAME_ROOM = 200  # bytes of a table's file name before its suffix (a name may have 255)
 DELTA_PREFIX = "Δ "
@@ -65,41 +68,6 @@ class TableSpecLike(Protocol):
     def reference(
         self,
     ) -> Mapping[str, Any] | None: ...  # the row each other row is compared with (grid)
-
-
-@dataclasses.dataclass(frozen=True)
-class Column:
-    """A table column: its key values, the metric (or text field) it shows, its header levels, its
-    kind."""
-
-    key: tuple[Any, ...]
-    metric: str
-    header: tuple[str, ...]
-    kind: str = "value"  # value | text | cost | delta
-
-
-@dataclasses.dataclass(frozen=True)
-class Row:
-    """A table row: a method from one source (omnibench, a paper's table, or a Δ between them)."""
-
-    method: str
-    source: str
-    kind: str
-    cells: Mapping[CellKey, Stat]
-    text: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    group: str = ""
-    planned: frozenset[tuple[Any, ...]] | None = (
-        None  # measured rows: columns the suite runs (None: all)
-    )
-    caveats: Mapping[tuple[Any, ...], str] = dataclasses.field(
-        default_factory=dict
-    )  # column key -> why no Δ
-    skipped: Mapping[tuple[Any, ...], str] = dataclasses.field(
-        default_factory=dict
-    )  # column key -> skipped videos
-    videos: Mapping[tuple[Any, ...], str] = dataclasses.field(
-        default_factory=dict
-    )  # column key -> how its videos were prepared ("" for the originals)
 
 
 @dataclasses.dataclass
