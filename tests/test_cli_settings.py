@@ -185,3 +185,30 @@ def test_a_limited_run_reads_n_videos_per_class_and_says_so_everywhere(
         table["title"].endswith("[limit 2]")
         and "not comparable with published numbers" in table["notes"][0]
     )
+
+
+def test_command_defaults_are_the_options_defaults() -> None:
+    """One source for each default: `run`, `ablate`, `eval` and `bench` show the defaults of
+    LaunchOptions / RuntimeOptions / BenchSettings, never a copy."""
+    import dataclasses
+    import inspect
+
+    from omnibench.bench.settings import BenchSettings
+    from omnibench.cli import bench, evaluate, runs
+    from omnibench.config.runtime import LaunchOptions
+
+    launch = LaunchOptions()
+    runtime = dataclasses.asdict(launch.runtime)
+    for command in (runs.run, runs.ablate, evaluate.evaluate):
+        params = inspect.signature(command).parameters
+        shown = {name: params[name].default for name in runtime if name in params}
+        assert shown == {name: runtime[name] for name in shown}, command.__name__
+        assert {"workers", "device", "decoder", "data_root"} <= set(shown)
+    for command in (runs.run, runs.ablate):
+        params = inspect.signature(command).parameters
+        for name in ("executor", "profile", "max_parallel"):
+            assert params[name].default == getattr(launch, name), (command.__name__, name)
+    params = inspect.signature(bench.bench).parameters
+    for field in dataclasses.fields(BenchSettings):
+        if field.default is not dataclasses.MISSING:
+            assert params[field.name].default == field.default, field.name

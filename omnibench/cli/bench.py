@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+
+from omnibench.bench.settings import BenchSettings
 
 if TYPE_CHECKING:
     from omnibench.bench import ModelResult
@@ -17,6 +20,8 @@ console = Console(
     width=None if sys.stdout.isatty() else 200
 )  # wide tables when piped or redirected
 err_console = Console(stderr=True)
+# The settings' defaults, as the command shows them (one source: BenchSettings).
+DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(BenchSettings)}
 TINY_BACKBONE = "omnibench-tiny-vit"  # runs in seconds on a CPU; use ViT-B-16 for real measurements
 
 
@@ -45,18 +50,20 @@ def bench(
     backbone: Annotated[
         str, typer.Option(help="open_clip backbone, random weights (e.g. ViT-B-16).")
     ] = TINY_BACKBONE,
-    frames: Annotated[int, typer.Option(help="Frames per clip.")] = 8,
-    batch: Annotated[int, typer.Option(help="Clips per batch.")] = 2,
+    frames: Annotated[int, typer.Option(help="Frames per clip.")] = DEFAULTS["frames"],
+    batch: Annotated[int, typer.Option(help="Clips per batch.")] = DEFAULTS["batch"],
     size: Annotated[
         int | None, typer.Option(help="Input size in pixels; default: the backbone's.")
     ] = None,
     classes: Annotated[
         int, typer.Option(help="Class names per forward (text and prompting cost).")
-    ] = 51,
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
-    dtype: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast).")] = "fp32",
-    repeats: Annotated[int, typer.Option(help="Timed repeats; the median is reported.")] = 5,
-    warmup: Annotated[int, typer.Option(help="Untimed warm-up repeats.")] = 2,
+    ] = DEFAULTS["classes"],
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = DEFAULTS["device"],
+    dtype: Annotated[str, typer.Option(help="fp32, bf16 or fp16 (autocast).")] = DEFAULTS["dtype"],
+    repeats: Annotated[int, typer.Option(help="Timed repeats; the median is reported.")] = DEFAULTS[
+        "repeats"
+    ],
+    warmup: Annotated[int, typer.Option(help="Untimed warm-up repeats.")] = DEFAULTS["warmup"],
     loader: Annotated[
         bool, typer.Option("--loader/--no-loader", help="Also measure the data loader.")
     ] = True,
@@ -88,7 +95,7 @@ def bench(
 ) -> None:
     """Measure every model side by side: inference clips/s, training-step time, peak memory, FLOP/s,
     data-loader speed, and OmniCLIP's efficiency targets."""
-    from omnibench.bench import BenchSettings, print_report, run_bench, to_markdown  # noqa: PLC0415
+    from omnibench.bench import print_report, run_bench, to_markdown  # noqa: PLC0415
 
     settings = BenchSettings(
         models=_model_names(models),

@@ -112,7 +112,7 @@ def evaluate(
     settings: Settings = None,
     force: Force = False,
     results: Results = None,
-    data_root: DataRoot = None,
+    data_root: DataRoot = RUNTIME_DEFAULTS.data_root,
     workers: Workers = RUNTIME_DEFAULTS.workers,
     device: Device = RUNTIME_DEFAULTS.device,
     decoder: Decoder = RUNTIME_DEFAULTS.decoder,

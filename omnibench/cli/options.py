@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from omnibench.config.runtime import RuntimeOptions
+from omnibench.config.runtime import LaunchOptions
 from omnibench.errors import OmniBenchError
 from omnibench.suite.paths import Leaves, parse_settings
 
@@ -93,7 +93,8 @@ def read_store(results: Path | None) -> RunStore:
     return store
 
 
-RUNTIME_DEFAULTS = RuntimeOptions()  # the runtime options' defaults, as the commands show them
+LAUNCH_DEFAULTS = LaunchOptions()  # how runs execute by default, as the commands show it
+RUNTIME_DEFAULTS = LAUNCH_DEFAULTS.runtime  # the runtime options' defaults
 Workers = Annotated[
     int, typer.Option("--workers", min=0, help="Data-loader worker processes per rank.")
 ]

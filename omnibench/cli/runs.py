@@ -16,6 +16,7 @@ from rich.console import Console
 from omnibench.cli import checks, run_groups
 from omnibench.cli import run_tables as tables
 from omnibench.cli.options import (
+    LAUNCH_DEFAULTS,
     RUNTIME_DEFAULTS,
     DataRoot,
     Decoder,
@@ -114,19 +115,19 @@ def run(
     shots: Annotated[
         list[str] | None, typer.Option("--shots", "-k", help="Only few-shot runs with K shots.")
     ] = None,
-    executor: ExecutorOpt = Executor.INLINE,
-    profile: Profile = None,
+    executor: ExecutorOpt = LAUNCH_DEFAULTS.executor,
+    profile: Profile = LAUNCH_DEFAULTS.profile,
     dry_run: DryRun = False,
     force: Force = False,
     settings: Settings = None,
     limit: Limit = None,
     results: Results = None,
-    data_root: DataRoot = None,
+    data_root: DataRoot = RUNTIME_DEFAULTS.data_root,
     workers: Workers = RUNTIME_DEFAULTS.workers,
     device: Device = RUNTIME_DEFAULTS.device,
-    max_parallel: MaxParallel = 0,
+    max_parallel: MaxParallel = LAUNCH_DEFAULTS.max_parallel,
     decoder: Decoder = RUNTIME_DEFAULTS.decoder,
-    tensorboard: TensorBoard = False,
+    tensorboard: TensorBoard = RUNTIME_DEFAULTS.tensorboard,
 ) -> None:
     """Run a suite: finished runs are skipped, interrupted or failed ones resume."""
     filters: dict[str, list[Any]] = {
@@ -151,19 +152,19 @@ def ablate(
         ),
     ],
     dataset: Datasets = None,
-    executor: ExecutorOpt = Executor.INLINE,
-    profile: Profile = None,
+    executor: ExecutorOpt = LAUNCH_DEFAULTS.executor,
+    profile: Profile = LAUNCH_DEFAULTS.profile,
     dry_run: DryRun = False,
     force: Force = False,
     settings: Settings = None,
     limit: Limit = None,
     results: Results = None,
-    data_root: DataRoot = None,
+    data_root: DataRoot = RUNTIME_DEFAULTS.data_root,
     workers: Workers = RUNTIME_DEFAULTS.workers,
     device: Device = RUNTIME_DEFAULTS.device,
-    max_parallel: MaxParallel = 0,
+    max_parallel: MaxParallel = LAUNCH_DEFAULTS.max_parallel,
     decoder: Decoder = RUNTIME_DEFAULTS.decoder,
-    tensorboard: TensorBoard = False,
+    tensorboard: TensorBoard = RUNTIME_DEFAULTS.tensorboard,
 ) -> None:
     """Run one OmniCLIP ablation suite (suites/ablation-STUDY.yaml)."""
     if study not in ABLATIONS:
