@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,18 +80,44 @@ def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base
 
 
+TinyData = Callable[..., Path]
+
+
 @pytest.fixture(scope="session")
-def small_data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A --data-root holding a small synthetic benchmark: 3 classes, 6 videos each (``train.txt``
-    lists 9, each ``test*.txt`` 3), 8 frames of 32 px: runs that take seconds."""
+def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> TinyData:
+    """The tests' tiny synthetic benchmark: ``tiny_data(classes=None, videos_per_class=6,
+    name="synthetic", into=None)`` is a --data-root holding a private copy (a test may edit it)
+    of the synthetic benchmark with ``classes`` (default: the first three motions),
+    ``videos_per_class`` each (half in ``train.txt``, the rest over ``test1..3.txt``), 8 frames of
+    32 px, as dataset folder ``name`` (under ``into`` when given, else a new folder). Each
+    setting is generated once per session; every call copies it (runs of seconds)."""
     from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 
-    root = tmp_path_factory.mktemp("small-data")
-    generate_synthetic(
-        root / "synthetic",
-        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32),
-    )
-    return root
+    generated: dict[tuple[tuple[str, ...], int], Path] = {}
+
+    def make(
+        classes: tuple[str, ...] | None = None,
+        videos_per_class: int = 6,
+        name: str = "synthetic",
+        into: Path | None = None,
+    ) -> Path:
+        key = (tuple(MOTIONS)[:3] if classes is None else tuple(classes), videos_per_class)
+        if key not in generated:
+            config = SynthConfig(key[0], videos_per_class, frames=8, size=32)
+            source = tmp_path_factory.mktemp("tiny-source") / "synthetic"
+            generated[key] = generate_synthetic(source, config)
+        root = into if into is not None else tmp_path_factory.mktemp("tiny-data")
+        shutil.copytree(generated[key], root / name)
+        return root
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def small_data_root(tiny_data: TinyData) -> Path:
+    """A --data-root holding a small synthetic benchmark: 3 classes, 6 videos each (``train.txt``
+    lists 9, each ``test*.txt`` 3), 8 frames of 32 px: runs that take seconds."""
+    return tiny_data()
 
 
 JUNK = b"\x00not a video" * 64
@@ -105,21 +131,33 @@ UNDECODABLE_MP4 = (
 )
 
 
-TINY_SUITE = """\
-name: {name}
-description: tiny runs for the tests
-table: {{paper_table: null, title: tiny, layout: grid, rows: [model.name], columns: [seed], \
-metrics: [top1]}}
-base:
-  protocol: {protocol}
-  dataset: synthetic
-  model: {{name: {model}, backbone: omnibench-tiny-vit, pretrained: null}}
-  data: {{frames: 4, input_size: 32, short_side: 32}}
-  optim: {{epochs: {epochs}, batch_size: 3, warmup_epochs: 0, mixup: 0.0, cutmix: 0.0, \
-precision: fp32}}
-grid:
-  seed: {seeds}
-"""
+def tiny_suite_text(
+    name: str,
+    *,
+    protocol: str = "eval_only",
+    model: str = "vanilla_clip",
+    columns: str = "seed",
+    base: Sequence[str] = (),
+    tail: str = "grid:\n  seed: [1]\n",
+    title: str | None = None,
+    description: str = "tiny runs for the tests",
+) -> str:
+    """The YAML of a tiny suite: a grid table of top-1 (rows ``model.name``, columns
+    ``columns``), a base of one tiny ``model`` (random weights, 4 frames of 32 px) under
+    ``protocol`` on the synthetic data, plus the ``base`` lines, then ``tail`` (seeds, grid)."""
+    lines = [
+        f"name: {name}",
+        f"description: {description}",
+        f"table: {{paper_table: null, title: {title or name}, layout: grid, rows: [model.name], "
+        f"columns: [{columns}], metrics: [top1]}}",
+        "base:",
+        f"  protocol: {protocol}",
+        "  dataset: synthetic",
+        f"  model: {{name: {model}, backbone: omnibench-tiny-vit, pretrained: null}}",
+        "  data: {frames: 4, input_size: 32, short_side: 32}",
+        *(f"  {line}" for line in base),
+    ]
+    return "\n".join(lines) + "\n" + tail
 
 
 def write_tiny_suite(
@@ -129,8 +167,19 @@ def write_tiny_suite(
     trained for ``epochs`` when ``trains``, else frozen CLIP evaluated."""
     path = directory / f"{name}.yaml"
     protocol, model = ("supervised", "omniclip") if trains else ("eval_only", "vanilla_clip")
+    optim = (
+        f"optim: {{epochs: {epochs}, batch_size: 3, warmup_epochs: 0, mixup: 0.0, cutmix: 0.0, "
+        "precision: fp32}"
+    )
     path.write_text(
-        TINY_SUITE.format(name=name, protocol=protocol, model=model, epochs=epochs, seeds=seeds)
+        tiny_suite_text(
+            name,
+            protocol=protocol,
+            model=model,
+            base=[optim],
+            tail=f"grid:\n  seed: {seeds}\n",
+            title="tiny",
+        )
     )
     return path
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import JUNK, UNDECODABLE_MP4, cpu_options
+from conftest import JUNK, UNDECODABLE_MP4, TinyData, cpu_options
 from omnibench.cli import main
-from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.store.acceptance import record_problems
 from omnibench.store.run_files import TRAIN_STEPS_FILE
 from omnibench.store.run_store import RunStore, atomic_write_json
@@ -45,20 +44,10 @@ EVAL_ONLY = (
 )
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("generated") / "synthetic"
-    generate_synthetic(
-        root, SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32)
-    )
-    return root
-
-
 @pytest.fixture()
-def data_root(generated: Path, tmp_path: Path) -> Path:
+def data_root(tiny_data: TinyData, tmp_path: Path) -> Path:
     """A private copy of the generated data (tests edit its lists and videos)."""
-    shutil.copytree(generated, tmp_path / "data" / "synthetic")
-    return tmp_path / "data"
+    return tiny_data(into=tmp_path / "data")
 
 
 @pytest.fixture(autouse=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import Invoke, cpu_options
-from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
+from conftest import Invoke, TinyData, cpu_options
+from omnibench.data import MOTIONS
 from omnibench.store.run_store import RunStore
 from omnibench.suite.load import load_suite
 
@@ -40,19 +40,11 @@ TINY = [
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def data_root(tiny_data: TinyData) -> Path:
     """``synthetic`` (three motions) and ``other-motions`` (three other motions, declared in
     datasets.yaml)."""
-    root = tmp_path_factory.mktemp("data")
-    generate_synthetic(
-        root / "synthetic",
-        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=8, frames=8, size=32),
-    )
-    generate_synthetic(
-        root / "other-motions",
-        SynthConfig(classes=tuple(MOTIONS)[3:6], videos_per_class=6, frames=8, size=32),
-    )
-    return root
+    root = tiny_data(videos_per_class=8)
+    return tiny_data(tuple(MOTIONS)[3:6], name="other-motions", into=root)
 
 
 @pytest.fixture()

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cpu_options
+from conftest import TinyData, cpu_options
 from omnibench.cli import main
-from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.store.run_store import RunStore
 from omnibench.suite.load import load_suite
 
@@ -40,13 +39,8 @@ grid:
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    generate_synthetic(
-        root / "synthetic",
-        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32),
-    )
-    return root
+def data_root(tiny_data: TinyData) -> Path:
+    return tiny_data()
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Invoke, cpu_options
+from conftest import Invoke, TinyData, cpu_options
 from omnibench.cli.options import suite_settings
-from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.store.run_store import RunStore
 from omnibench.suite.load import load_suite
 
@@ -139,13 +138,8 @@ def test_limit_zero_is_refused(suite_file: Path, tmp_path: Path, cli: Invoke) ->
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    generate_synthetic(
-        root / "synthetic",
-        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=8, frames=8, size=32),
-    )
-    return root
+def data_root(tiny_data: TinyData) -> Path:
+    return tiny_data(videos_per_class=8)
 
 
 def _per_class(data_root: Path, split: str) -> list[int]:

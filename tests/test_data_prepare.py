@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import Invoke, cpu_options
+from conftest import Invoke, cpu_options, tiny_suite_text
 from omnibench.bench.hires import ClipSpec, write_clip
 from omnibench.data import SynthConfig, generate_synthetic, get_dataset
 from omnibench.data.encode import output_size
@@ -307,18 +307,13 @@ def _run_reads_prepared(tmp_path: Path, cli: Invoke, out: Path, source: Path) ->
     assert (record["evaluations"][0]["videos"], record["evaluations"][0]["skipped"]) == (6, 1)
 
 
-SUITE = """\
-name: prep
-description: a run on prepared videos
-table: {paper_table: null, title: prep, layout: grid, rows: [model.name], columns: [dataset], \
-metrics: [top1]}
-base:
-  dataset: synthetic
-  protocol: eval_only
-  model: {name: vanilla_clip, backbone: omnibench-tiny-vit, pretrained: null}
-  data: {frames: 4, input_size: 32, short_side: 32}
-  protocol_options: {splits: [test1]}
-"""
+SUITE = tiny_suite_text(
+    "prep",
+    description="a run on prepared videos",
+    columns="dataset",
+    base=["protocol_options: {splits: [test1]}"],
+    tail="",
+)
 
 
 def test_a_run_on_the_prepared_root_records_what_it_read(tmp_path: Path, cli: Invoke) -> None:

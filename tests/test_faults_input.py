@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import cpu_options
+from conftest import TinyData, cpu_options, tiny_suite_text
 from omnibench.cli import main
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
@@ -25,29 +25,15 @@ from omnibench.errors import OmniBenchError
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import load_suite
 
-SUITE = """\
-name: {name}
-description: quick evaluation-only runs
-table: {{paper_table: null, title: t, layout: grid, rows: [model.name], columns: [seed], \
-metrics: [top1]}}
-base:
-  protocol: eval_only
-  dataset: synthetic
-  model: {{name: vanilla_clip, backbone: omnibench-tiny-vit, pretrained: null}}
-  data: {{frames: 4, input_size: 32, short_side: 32}}
-grid:
-  seed: [1]
-"""
+
+def suite_text(name: str) -> str:
+    """Quick evaluation-only runs, one seed."""
+    return tiny_suite_text(name, description="quick evaluation-only runs", title="t")
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    generate_synthetic(
-        root / "synthetic",
-        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32),
-    )
-    return root
+def data_root(tiny_data: TinyData) -> Path:
+    return tiny_data()
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -78,7 +64,7 @@ def test_a_suite_named_dot_dot_writes_nothing_outside_the_results(
     suites, results = tmp_path / "suites", tmp_path / "area" / "results"
     suites.mkdir()
     results.mkdir(parents=True)
-    (suites / "...yaml").write_text(SUITE.format(name=".."))
+    (suites / "...yaml").write_text(suite_text(".."))
     code, out = cli(
         capsys, "run", str(suites / "...yaml"), "--results", str(results), *cpu_options(data_root)
     )
@@ -101,7 +87,7 @@ def test_a_run_never_writes_its_log_through_a_symlink(
     tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     suite_file = tmp_path / "linked.yaml"
-    suite_file.write_text(SUITE.format(name="linked"))
+    suite_file.write_text(suite_text("linked"))
     [spec] = load_suite(suite_file).specs
     store, outside = RunStore(tmp_path / "results"), tmp_path / "outside.txt"
     outside.write_text("")
@@ -122,7 +108,7 @@ def test_results_that_is_a_file_or_not_writable_is_one_line(
     tmp_path: Path, data_root: Path, unprivileged: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     suite_file = tmp_path / "store.yaml"
-    suite_file.write_text(SUITE.format(name="store"))
+    suite_file.write_text(suite_text("store"))
     common = ["--data-root", str(data_root), "--workers", "0", "--device", "cpu"]
     (tmp_path / "file").write_text("")
     code, out = cli(capsys, "run", str(suite_file), "--results", str(tmp_path / "file"), *common)
@@ -203,7 +189,7 @@ def test_other_device_names_are_refused_before_anything_runs(
     device: str, tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     suite_file = tmp_path / "dev.yaml"
-    suite_file.write_text(SUITE.format(name="dev"))
+    suite_file.write_text(suite_text("dev"))
     code, out = cli(
         capsys,
         "run",
@@ -225,7 +211,7 @@ def test_cuda_without_cuda_is_refused_in_one_line_before_any_run(
     device: str, tmp_path: Path, data_root: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     suite_file = tmp_path / "dev.yaml"
-    suite_file.write_text(SUITE.format(name="dev"))
+    suite_file.write_text(suite_text("dev"))
     code, out = cli(
         capsys,
         "run",
@@ -278,7 +264,7 @@ def test_a_mistyped_data_root_is_named_instead_of_generating_a_benchmark(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     suite_file = tmp_path / "typo.yaml"
-    suite_file.write_text(SUITE.format(name="typo"))
+    suite_file.write_text(suite_text("typo"))
     mistyped = tmp_path / "dta"
     code, out = cli(
         capsys, "run", str(suite_file), "--results", str(tmp_path / "r"), *cpu_options(mistyped)
@@ -300,7 +286,7 @@ def test_validate_checks_data_roots_and_takes_the_runs_settings(
     monkeypatch.delenv("OMNIBENCH_DATA", raising=False)
     monkeypatch.setenv("OMNIBENCH_DATASETS_CONFIG", str(tmp_path / "datasets.yaml"))
     suite_file = tmp_path / "hmdb.yaml"
-    suite_file.write_text(SUITE.format(name="hmdb").replace("synthetic", "hmdb51"))
+    suite_file.write_text(suite_text("hmdb").replace("synthetic", "hmdb51"))
     code, out = cli(capsys, "validate", str(suite_file))
     assert code == 2 and "fails hmdb: 1 run" in out
     assert "error: no data root for dataset 'hmdb51': pass --data-root DIR" in out
@@ -329,7 +315,7 @@ def test_names_too_long_for_the_filesystem_are_one_line_or_shortened(
     assert code == 2 and "file name too long" in out
     name = "s" * 250  # fits a folder name; "<name>-<table>.csv" would not
     suite_file = tmp_path / f"{name}.yaml"
-    suite_file.write_text(SUITE.format(name=name))
+    suite_file.write_text(suite_text(name))
     results = ["--results", str(tmp_path / "r")]
     store = RunStore(tmp_path / "r")
     spec = load_suite(suite_file).specs[0]

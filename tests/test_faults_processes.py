@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import UNDECODABLE_MP4, cpu_options, write_tiny_suite
+from conftest import UNDECODABLE_MP4, TinyData, cpu_options, write_tiny_suite
 from omnibench.cli import main
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.store.claim import read_holder
@@ -48,13 +48,8 @@ grid:
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    generate_synthetic(
-        root / "synthetic",
-        SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32),
-    )
-    return root
+def data_root(tiny_data: TinyData) -> Path:
+    return tiny_data()
 
 
 def write_suite(directory: Path, name: str, epochs: int, seeds: list[int]) -> Path:

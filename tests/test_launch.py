@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import TinyData
 from omnibench.config.runtime import LaunchOptions, RuntimeOptions
 from omnibench.config.spec import RunSpec
 from omnibench.errors import OmniBenchError
@@ -22,14 +23,8 @@ CLASSES = ("object moving left", "object moving right", "object growing")
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from omnibench.data import SynthConfig, generate_synthetic
-
-    root = tmp_path_factory.mktemp("data")
-    generate_synthetic(
-        root / "synthetic", SynthConfig(classes=CLASSES, videos_per_class=6, frames=8, size=32)
-    )
-    return root
+def data_root(tiny_data: TinyData) -> Path:
+    return tiny_data(CLASSES)
 
 
 def tiny_spec(seed: int = 1, **protocol_options: object) -> RunSpec:

@@ -14,39 +14,27 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cpu_options
+from conftest import TinyData, cpu_options, tiny_suite_text
 from omnibench.cli import main
 from omnibench.config.protocols import PROTOCOLS
-from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.models.declaration import DECLARED
 from omnibench.models.vanilla_config import VanillaOptions
 from omnibench.store.revisions import NO_RECORD, computed_by, stale_reason
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import load_suite
 
-SUITE = """\
-name: made
-description: two frozen CLIPs, one per seed
-table: {paper_table: null, title: made, layout: grid, rows: [model.name], columns: [protocol], \
-metrics: [top1]}
-base:
-  dataset: synthetic
-  protocol: eval_only
-  model: {name: vanilla_clip, backbone: omnibench-tiny-vit, pretrained: null}
-  data: {frames: 4, input_size: 32, short_side: 32}
-  protocol_options: {splits: [test1]}
-seeds: [1, 2]
-grid:
-  model.name: [vanilla_clip]
-"""
+SUITE = tiny_suite_text(
+    "made",
+    description="two frozen CLIPs, one per seed",
+    columns="protocol",
+    base=["protocol_options: {splits: [test1]}"],
+    tail="seeds: [1, 2]\ngrid:\n  model.name: [vanilla_clip]\n",
+)
 
 
 @pytest.fixture(scope="module")
-def data_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    config = SynthConfig(classes=tuple(MOTIONS)[:3], videos_per_class=6, frames=8, size=32)
-    generate_synthetic(root / "synthetic", config)
-    return root
+def data_root(tiny_data: TinyData) -> Path:
+    return tiny_data()
 
 
 @pytest.fixture(autouse=True)

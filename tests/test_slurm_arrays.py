@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import tiny_suite_text
 from test_slurm import (
     CLASSES,
     LOCAL_CONF,
@@ -38,21 +39,14 @@ RUNS, MAX_ARRAY_SIZE, MAX_SUBMIT = (
     int(n) for n in os.environ.get("OMNIBENCH_TEST_SLURM_ARRAYS", "5,2,3").split(",")
 )
 TASK_S = 30  # what one tiny task may take at most, on a loaded machine
-SUITE = f"""\
-name: arrays
-description: tiny frozen-CLIP evaluations, more than one job array holds
-table: {{paper_table: null, title: Arrays, layout: grid, rows: [model.name], columns: [dataset], \
-metrics: [top1]}}
-base:
-  protocol: eval_only
-  dataset: synthetic
-  model: {{name: vanilla_clip, backbone: omnibench-tiny-vit, pretrained: null}}
-  data: {{frames: 4, input_size: 32, short_side: 32}}
-  limit: 1
-seeds: {list(range(RUNS))}
-grid:
-  model.name: [vanilla_clip]
-"""
+SUITE = tiny_suite_text(
+    "arrays",
+    description="tiny frozen-CLIP evaluations, more than one job array holds",
+    title="Arrays",
+    columns="dataset",
+    base=["limit: 1"],
+    tail=f"seeds: {list(range(RUNS))}\ngrid:\n  model.name: [vanilla_clip]\n",
+)
 
 
 def _local_cluster_answers() -> bool:
