@@ -29,6 +29,7 @@ from omnibench.report.labels import (
     WITHIN_NOISE,
     plural,
 )
+from omnibench.report.pooling import TableKeys
 from omnibench.report.provenance import provenance_line
 from omnibench.report.published import (
     PublishedRow,
@@ -48,20 +49,15 @@ NAME_ROOM = 200  # bytes of a table's file name before its suffix (a name may ha
 DELTA_PREFIX = "Δ "
 
 
-class TableSpecLike(Protocol):
-    """What a report needs from a suite's ``table:`` entry (``omnibench.suite.load.TableSpec``);
+class TableSpecLike(TableKeys, Protocol):
+    """What a report needs from a suite's ``table:`` entry (``omnibench.suite.load.TableSpec``):
+    the keys its cells pool by (:class:`~omnibench.report.pooling.TableKeys`) and the rest;
     read-only."""
 
     @property
     def paper_table(self) -> str | None: ...
     @property
     def title(self) -> str: ...
-    @property
-    def layout(self) -> str: ...
-    @property
-    def rows(self) -> Sequence[str]: ...
-    @property
-    def columns(self) -> Sequence[str]: ...
     @property
     def metrics(self) -> Sequence[str]: ...
     @property
