@@ -175,3 +175,14 @@ def test_a_file_that_reuses_a_built_in_name_is_refused(tmp_path: Path) -> None:
         OmniBenchError, match="suite name 'few-shot' is already taken by .*suites/few-shot.yaml"
     ):
         remember_source(RunStore(tmp_path / "r"), load_suite(path))
+
+
+def test_a_dry_run_refuses_a_reused_name_as_the_run_does(tmp_path: Path, cli: Invoke) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_text((Path(__file__).parents[1] / "suites" / "demo.yaml").read_text())
+    for extra in (["--dry-run"], []):
+        code, out = cli("run", str(path), "--results", str(tmp_path / "r"), *extra)
+        assert code == 2, out
+        assert "suite name 'demo' is already taken by" in out
+        assert "would execute" not in out
+    assert not (tmp_path / "r" / "demo").exists()

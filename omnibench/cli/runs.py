@@ -38,7 +38,7 @@ from omnibench.store.run_store import RunStore
 from omnibench.store.states import RunState
 from omnibench.store.tb_events import require_tensorboard
 from omnibench.suite.files import suite_files
-from omnibench.suite.load import Suite, load_suite, remember_source
+from omnibench.suite.load import Suite, check_source, load_suite, remember_source
 from omnibench.suite.paths import Leaves
 
 app = typer.Typer()
@@ -219,6 +219,7 @@ def _run(
     settings: Leaves,
 ) -> None:
     suite = load_suite(name, settings, store)
+    check_source(suite)  # a dry run refuses what the run would refuse
     plans = plan_runs(suite.name, select_runs(suite, filters), store, force)
     todo = [p for p in plans if p.executes]
     findings, undeclared = checks.check_runs(suite, [p.spec for p in todo], options, dry_run)

@@ -62,6 +62,7 @@ __all__ = [
     "SuiteError",
     "TableSpec",
     "load_suite",
+    "check_source",
     "remember_source",
 ]
 
@@ -177,12 +178,17 @@ def _external_datasets(doc: LocatedYaml, data: Any) -> dict[str, str]:
     return {str(k): v for k, v in data.items()}
 
 
-def remember_source(store: RunStore, suite: Suite) -> None:
-    """Record the suite's file in the store; a file that reuses a known suite's name is refused."""
+def check_source(suite: Suite) -> None:
+    """Refuse a suite file that reuses the name of another known suite file."""
     known = suite_files().get(suite.name)
     if known is not None and known.resolve() != suite.path.resolve():
         raise OmniBenchError(
             f"{suite.path}: suite name '{suite.name}' is already taken by {known}; "
             "rename the file and its 'name:'"
         )
+
+
+def remember_source(store: RunStore, suite: Suite) -> None:
+    """Record the suite's file in the store (after :func:`check_source`)."""
+    check_source(suite)
     store.remember_suite(suite.name, suite.path)
