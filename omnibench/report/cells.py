@@ -94,12 +94,22 @@ def row_name(paths: Sequence[str], key: Key) -> str:
 
 def keys_of(frame: pd.DataFrame, paths: Sequence[str]) -> list[Key]:
     """The canonical key tuple of every frame row for ``paths`` (a missing column reads as None)."""
-    columns = [_column(frame, p) for p in paths]
-    return (
-        [tuple(canonical(v, p) for v, p in zip(values, paths)) for values in zip(*columns)]
-        if paths
-        else [()] * len(frame)
-    )
+    columns = [_canonical_column(_column(frame, p), p) for p in paths]
+    return list(zip(*columns)) if paths else [()] * len(frame)
+
+
+def _canonical_column(values: list[Any], path: str) -> list[Any]:
+    """:func:`canonical` of each value, worked out once per distinct value (and type) of the
+    column."""
+    seen: dict[tuple[type, Any], Any] = {}
+    out = []
+    for value in values:
+        try:
+            key = (type(value), value)
+            out.append(seen[key] if key in seen else seen.setdefault(key, canonical(value, path)))
+        except TypeError:  # unhashable
+            out.append(canonical(value, path))
+    return out
 
 
 def _column(frame: pd.DataFrame, path: str) -> list[Any]:
