@@ -145,8 +145,9 @@ def test_other_bootstrap_settings_or_code_draw_again(
 def test_recent_files_are_not_kept_and_a_damaged_cache_is_rebuilt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Predictions written in the last RECENT_S seconds: computed, nothing kept. A corrupt file or
-    a malformed entry is drawn again, and the file rewritten."""
+    """Predictions written in the last RECENT_S seconds: computed, nothing kept. A corrupt file, or
+    an entry that is misshapen, holds another row, a text for a number or a number for the
+    problem: drawn again, and the file rewritten."""
     done, dirs = _store(tmp_path)
     cache = dirs["r1"].parent / DELTAS_FILE
     monkeypatch.setattr(store_index, "RECENT_S", 3600.0)
@@ -156,6 +157,13 @@ def test_recent_files_are_not_kept_and_a_damaged_cache_is_rebuilt(
     cache.write_text("{not json")
     assert _deltas(done, dirs) == expected
     kept = json.loads(cache.read_text())["columns"]
-    cache.write_text(json.dumps({"columns": {d: {"stats": 3} for d in kept}}))
-    assert _deltas(done, dirs) == expected
-    assert json.loads(cache.read_text())["columns"] == kept
+    (digest, entry), row = next(iter(kept.items())), repr(HALF)
+    for damaged in (
+        {"stats": 3},
+        {"stats": {"('another row',)": entry["stats"][row]}, "problem": None},
+        {"stats": {row: ["50.0", *entry["stats"][row][1:]]}, "problem": None},
+        {"stats": entry["stats"], "problem": 7},
+    ):
+        cache.write_text(json.dumps({"columns": {digest: damaged}}))
+        assert _deltas(done, dirs) == expected
+        assert json.loads(cache.read_text())["columns"] == kept

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,11 @@ def column_digests(
     }
 
 
+def _number(value: Any) -> bool:
+    """What a kept Stat field may be: a number or None."""
+    return value is None or (type(value) in (int, float))
+
+
 class DeltaCache:
     """``.deltas.json`` of one suite folder (None: nothing kept): :meth:`get`, :meth:`put`,
     :meth:`save` at the end."""
@@ -110,15 +115,19 @@ class DeltaCache:
         columns = data.get("columns") if isinstance(data, dict) else None
         return columns if isinstance(columns, dict) else {}
 
-    def get(self, digest: str | None) -> Deltas | None:
-        """The kept Δs of the column with this key, if any."""
+    def get(self, digest: str | None, rows: Iterable[str]) -> Deltas | None:
+        """The kept Δs of the column with this key, if any (``rows``: the reprs of its row keys, the
+        only rows an entry may hold)."""
         entry = self.columns.get(digest) if digest is not None else None
         try:
-            stats = {row: Stat(*fields) for row, fields in entry["stats"].items()}  # type: ignore[index]
+            kept = entry["stats"].items()  # type: ignore[index]
+            stats = {row: Stat(*fields) for row, fields in kept if all(map(_number, fields))}
             problem = entry["problem"]  # type: ignore[index]
         except (TypeError, KeyError, AttributeError):
             return None
-        return (stats, problem) if problem is None or isinstance(problem, str) else None
+        whole = len(stats) == len(kept) and set(stats) <= set(rows)
+        whole = whole and (problem is None or isinstance(problem, str))
+        return (stats, problem) if whole else None
 
     def put(self, digest: str | None, deltas: Deltas) -> None:
         """Keep a column's Δs under its key (not when it has none)."""

@@ -189,7 +189,7 @@ def reference_deltas(
     folders = {path.parent for path in run_dirs.values()}
     kept = DeltaCache(folders.pop() if len(folders) == 1 else None)
     digests = delta_cache.column_digests(members, reference, identity, run_dirs, settings)
-    found = {key: kept.get(digest) for key, digest in digests.items()}
+    found = {key: kept.get(digests[key], map(repr, rows)) for key, rows in members.items()}
     cache = predictions.read_all(
         {
             run
