@@ -107,6 +107,26 @@ def test_records_frame_flattens_spec_paths_and_sections() -> None:
     assert frame.loc[0, "metrics.top1"] == 61.5 and frame.loc[0, "cost.gflops_video"] == 140.7
 
 
+def test_specs_frame_flattens_shared_sections_per_spec() -> None:
+    """Copies of one spec share its unchanged sections (``RunSpec.plain``); each row still holds
+    its own values: ratios 0.25 / 0.5 and seeds 0 / 1 in the sections that differ, PTA blocks
+    (1, 2) from the shared one, the same frame as from independent ``to_dict`` copies."""
+    base = RunSpec.from_dict(
+        {
+            "protocol": "few_shot",
+            "dataset": "hmdb51",
+            "model": {"name": "omniclip", "options": {"pta_blocks": [1, 2], "ratio": 0.25}},
+        }
+    )
+    specs = [base, base.with_value("model.options.ratio", 0.5), base.with_value("seed", 1)]
+    shared = specs_frame([spec.plain() for spec in specs])
+    assert shared["model.options.ratio"].tolist() == [0.25, 0.5, 0.25]
+    assert shared["seed"].tolist() == [base.seed, base.seed, 1]
+    assert shared["model.options.pta_blocks"].tolist() == [(1, 2)] * 3
+    assert shared.equals(specs_frame([spec.to_dict() for spec in specs]))
+    assert dict(specs[1].plain()) == specs[1].to_dict()
+
+
 def test_collect_runs_reads_states_and_records_from_the_store(tmp_path: Path) -> None:
     store = RunStore(tmp_path)
     specs = [few_shot_spec("omniclip", "hmdb51", k, 0) for k in (2, 4, 8, 16)]

@@ -7,7 +7,7 @@ The cluster is reconfigured (``slurm/local-cluster.sh reconfigure``) for the tes
 after it. By default the arrays are small (5 runs, at most 2 tasks per array, at most 3 queued)
 because every task is a Python process that imports torch; the splitting does not depend on the
 sizes. ``OMNIBENCH_TEST_SLURM_ARRAYS=RUNS,MAX_ARRAY_SIZE,MAX_SUBMIT`` runs it at another size
-(``120,50,100``: three arrays and more, about 20 minutes on 2 cores).
+(``120,50,100``: three arrays, about 35 minutes on 2 cores at load 9).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ RUNS, MAX_ARRAY_SIZE, MAX_SUBMIT = (
     int(n) for n in os.environ.get("OMNIBENCH_TEST_SLURM_ARRAYS", "5,2,3").split(",")
 )
 TASK_S = 30  # what one tiny task may take at most, on a loaded machine
+SCHEDULE_S = 10  # the scheduler's pause between a task's end and the next one's start (5-10 s)
 SUITE = tiny_suite_text(
     "arrays",
     description="tiny frozen-CLIP evaluations, more than one job array holds",
@@ -182,7 +183,10 @@ def test_runs_beyond_the_cluster_limits_go_out_as_arrays_one_after_another(
     suite, results = tmp_path / "arrays.yaml", tmp_path / "results"
     suite.write_text(SUITE)
     running = omnibench(*run_args(str(suite), results, data), background=True)
-    code, out = finish(running, timeout=180 + RUNS * TASK_S / 2)  # type: ignore[arg-type]
+    code, out = finish(
+        running,  # type: ignore[arg-type]
+        timeout=180 + RUNS * (TASK_S + SCHEDULE_S) / 2,
+    )
     assert code == 0, out
 
     rows = status_rows("arrays", results)

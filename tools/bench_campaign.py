@@ -3,7 +3,7 @@
 Builds (once, kept in FOLDER) a synthetic campaign of N runs with tools/campaign_store.py, then
 times, as separate processes, what a researcher types: expanding the suite, `run` over the
 finished store, `run --dry-run`, `status`, `report` (the grid table with Δ intervals to the
-reference row). Each command runs once with the store's index and outcome cache removed ("first":
+reference row). Each command runs once with the store's caches removed ("first":
 what the first such command after a campaign pays) and then REPEATS times; the table gives the
 best of the repeats (wall and CPU seconds), the first, and the peak memory (max RSS) of each. On
 a shared machine the wall time grows with the load while the CPU time (user + system of the

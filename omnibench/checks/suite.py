@@ -40,7 +40,7 @@ def check_suite(
 
     datasets = known_datasets() + ([] if require_data else list(suite.external_datasets))
     try:
-        check_cells(suite.table, [spec.to_dict() for spec in suite.specs], suite.name)
+        check_cells(suite.table, [spec.plain() for spec in suite.specs], suite.name)
     except OmniBenchError as err:
         raise SuiteError(f"{suite.path}: {err}") from None
     for spec in suite.specs if specs is None else specs:

@@ -157,6 +157,11 @@ class RunSpec:
         """Plain JSON-able dict of every field (options as ordinary dicts)."""
         return json.loads(json.dumps(_plain(self)))
 
+    def plain(self) -> Mapping[str, Any]:
+        """:meth:`to_dict`'s content without the copy: shared with the spec and the copies made
+        from it, to read only (thousands of specs at once: the copies cost more than the rest)."""
+        return _plain(self)
+
     def canonical_json(self) -> str:
         """Canonical JSON text of :func:`identity`: sorted keys, no whitespace; the basis of
         :meth:`run_id`."""

@@ -140,7 +140,7 @@ def table_curves(suite: Any, table: ReportTable, store: RunStore) -> TableCurves
     row_paths = list(suite.table.rows)
     keys = list(dict.fromkeys(c.key for c in table.columns if c.kind == "value"))
     col_paths = list(table.level_names[: len(keys[0])]) if keys else []
-    specs = specs_frame([spec.to_dict() for spec in suite.specs])
+    specs = specs_frame([spec.plain() for spec in suite.specs])
     row_keys, col_keys = C.keys_of(specs, row_paths), C.keys_of(specs, col_paths)
     found = TableCurves(table, [])
     lines: dict[tuple[Any, ...], dict[tuple[Any, ...], CurveLine]] = {k: {} for k in keys}

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from omnibench.report import cells as C
-from omnibench.report import predictions, stats
+from omnibench.report import delta_cache, predictions, stats
+from omnibench.report.delta_cache import DeltaCache
 from omnibench.report.labels import WITHIN_NOISE
 from omnibench.report.predictions import Outcomes, Stratum
 from omnibench.report.published import Stat
@@ -185,28 +186,53 @@ def reference_deltas(
         for key, rows in _members(done, row_paths, col_paths, columns).items()
         if reference in rows
     }
+    folders = {path.parent for path in run_dirs.values()}
+    kept = DeltaCache(folders.pop() if len(folders) == 1 else None)
+    digests = delta_cache.column_digests(members, reference, identity, run_dirs, settings)
+    found = {key: kept.get(digests[key], map(repr, rows)) for key, rows in members.items()}
     cache = predictions.read_all(
-        {run for rows in members.values() for runs in rows.values() for run in runs}, run_dirs
+        {
+            run
+            for key, rows in members.items()
+            if found[key] is None
+            for run in delta_cache.runs_of(rows)
+        },
+        run_dirs,
     )
     out: dict[C.Key, dict[C.Key, Stat]] = {}
     problems: dict[str, list[str]] = {}  # why a column has no interval -> its columns
     for key, rows in members.items():
-        runs = sorted({run for runs in rows.values() for run in runs})
-        found = {run: outcomes for run in runs if (outcomes := cache[run])}
-        column = (
-            resample_column(found, repr(key), settings)
-            if found
-            else Column(problem="no predictions.csv")
-        )
-        if column.problem:
-            problems.setdefault(column.problem, []).append(", ".join(map(str, key)))
-        for row, stat in column_deltas(
-            column, rows, reference, identity, (repr(key), settings)
-        ).items():
-            out.setdefault(row, {})[key] = stat
+        deltas, problem = found[key] or _deltas(key, rows, reference, identity, cache, settings)
+        if found[key] is None:
+            kept.put(digests[key], (deltas, problem))
+        if problem:
+            problems.setdefault(problem, []).append(", ".join(map(str, key)))
+        by_repr = {repr(row): row for row in rows}
+        for row, stat in deltas.items():
+            out.setdefault(by_repr[row], {})[key] = stat
+    kept.save()
     return out, [
         f"no interval in {'; '.join(where)}: {problem}." for problem, where in problems.items()
     ]
+
+
+def _deltas(
+    key: C.Key,
+    rows: Mapping[C.Key, Sequence[str]],
+    reference: C.Key,
+    identity: Mapping[str, Hashable],
+    outcomes: Mapping[str, Outcomes | None],
+    settings: stats.BootstrapSettings,
+) -> delta_cache.Deltas:
+    """One column's Δs by repr of the row key, and why it has no interval, if so."""
+    present = {run: found for run in sorted(delta_cache.runs_of(rows)) if (found := outcomes[run])}
+    column = (
+        resample_column(present, repr(key), settings)
+        if present
+        else Column(problem="no predictions.csv")
+    )
+    deltas = column_deltas(column, rows, reference, identity, (repr(key), settings))
+    return {repr(row): stat for row, stat in deltas.items()}, column.problem
 
 
 def column_deltas(

@@ -44,8 +44,8 @@ class SuiteRuns:
 
     suite: str
     expected: tuple[
-        dict[str, Any], ...
-    ]  # RunSpec.to_dict() of every run the suite defines, in order
+        Mapping[str, Any], ...
+    ]  # RunSpec.plain() of every run the suite defines, in order (to read only)
     states: Mapping[
         str, str
     ]  # run_id -> new | pending | running | done | stale | failed (store.states.RunState)
@@ -143,8 +143,29 @@ def store_frame(store: RunStore, suite: str | None = None) -> pd.DataFrame:
 
 
 def specs_frame(specs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """Expected runs (spec dicts) flattened like :func:`records_frame`."""
-    return pd.DataFrame([flatten({"spec": spec}) for spec in specs])
+    """Expected runs (spec dicts) flattened like :func:`records_frame`; a section several specs
+    share (the same object: :meth:`RunSpec.plain` of a suite's runs) is flattened once."""
+    flattened: dict[tuple[int, str], dict[str, Any]] = {}  # (id of a section, its name) -> columns
+    return pd.DataFrame([_flat_spec(spec, flattened) for spec in specs])
+
+
+def _flat_spec(
+    spec: Mapping[str, Any], flattened: dict[tuple[int, str], dict[str, Any]]
+) -> dict[str, Any]:
+    """``flatten({"spec": spec})``, each section taken from ``flattened`` when already made."""
+    flat: dict[str, Any] = {}
+    for key, value in spec.items():
+        name = f"{key}"
+        if type(value) in _SCALARS:
+            flat[name] = value
+        elif isinstance(value, Mapping):
+            made = flattened.get((id(value), name))
+            if made is None:
+                made = flattened[(id(value), name)] = _dotted(value, f"{name}.")
+            flat.update(made)
+        else:
+            flat[name] = _hashable(value)
+    return {**flat, **_derived({"spec": spec})}
 
 
 def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> SuiteRuns:
@@ -162,5 +183,5 @@ def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> Suite
     )
     run_dirs = {run_id: store.run_dir(suite, run_id) for run_id in done}
     return SuiteRuns(
-        suite, tuple(s.to_dict() for s in specs), states, tuple(records), stale, run_dirs
+        suite, tuple(s.plain() for s in specs), states, tuple(records), stale, run_dirs
     )

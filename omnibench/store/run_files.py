@@ -24,7 +24,9 @@ SUITE_SOURCE_FILE = "suite.json"  # in <results>/<suite>/: the suite file its ru
 INDEX_FILE = ".index.json"  # in <results>/<suite>/: what its finished runs' files say (a cache)
 OUTCOMES_FILE = ".outcomes.npz"  # in <results>/<suite>/: its runs' predictions as read (a cache)
 TABULATED_FILE = ".tabulated.json"  # in <results>/<suite>/: done runs' records, for reports
-CACHE_FILES = (INDEX_FILE, OUTCOMES_FILE, TABULATED_FILE)  # the caches above: no results
+DELTAS_FILE = ".deltas.json"  # in <results>/<suite>/: its tables' paired Δ intervals, for reports
+# the caches above: no results
+CACHE_FILES = (INDEX_FILE, OUTCOMES_FILE, TABULATED_FILE, DELTAS_FILE)
 
 
 def read_json(path: Path) -> Any:
