@@ -155,16 +155,13 @@ def _flat_spec(
     """``flatten({"spec": spec})``, each section taken from ``flattened`` when already made."""
     flat: dict[str, Any] = {}
     for key, value in spec.items():
-        name = f"{key}"
-        if type(value) in _SCALARS:
-            flat[name] = value
-        elif isinstance(value, Mapping):
-            made = flattened.get((id(value), name))
+        if isinstance(value, Mapping):
+            made = flattened.get((id(value), key))
             if made is None:
-                made = flattened[(id(value), name)] = _dotted(value, f"{name}.")
+                made = flattened[(id(value), key)] = dotted(value, f"{key}.")
             flat.update(made)
         else:
-            flat[name] = _hashable(value)
+            flat.update(dotted({key: value}))
     return {**flat, **_derived({"spec": spec})}
 
 
