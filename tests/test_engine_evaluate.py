@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -73,19 +74,25 @@ def hand_fused(views: list[list[int]]) -> list[float]:
     return [sum(p[c] for p in probs) / len(probs) for c in range(len(CLASSES))]
 
 
-def run_fixed(batch_size: int, views_per_forward: int) -> EvalResult:
+def run_fixed(
+    batch_size: int,
+    views_per_forward: int,
+    dataset: Dataset | None = None,
+    model: nn.Module | None = None,
+    amp_dtype: torch.dtype | None = None,
+) -> EvalResult:
     records = [
         VideoRecord(Path(f"video{i}.mp4"), label, f"list.txt:{i + 1}")
         for i, (label, _) in enumerate(VIEWS)
     ]
     return evaluate(
-        LogitsInPixels(),
-        FixedViews(),
+        model or LogitsInPixels(),
+        dataset or FixedViews(),
         CLASSES,
         name=("fixed", "test"),
         records=records,
         ctx=DistContext(),
-        settings=EvalSettings(batch_size=batch_size, views_per_forward=views_per_forward),
+        settings=EvalSettings(batch_size, views_per_forward, amp_dtype=amp_dtype),
         progress=ProgressReporter(False, active=False),
         collate=collate_clips,
     )
@@ -94,6 +101,9 @@ def run_fixed(batch_size: int, views_per_forward: int) -> EvalResult:
 @pytest.mark.parametrize(("batch_size", "views_per_forward"), [(2, 4), (4, 6), (1, 1)])
 def test_views_are_fused_by_mean_softmax_per_video(batch_size: int, views_per_forward: int) -> None:
     result = run_fixed(batch_size, views_per_forward)
+    assert (result.dataset, result.split, result.classnames) == ("fixed", "test", CLASSES)
+    assert result.paths == ("video0.mp4", "video1.mp4", "video2.mp4", "video3.mp4")
+    assert result.all_labels == (0, 2, 1, 0) and result.broken == [(2, "truncated file")]
     assert result.indices.tolist() == [0, 1, 3] and result.labels.tolist() == [0, 2, 0]
     expected = torch.tensor([hand_fused(views) for _, views in VIEWS if views is not None])
     torch.testing.assert_close(result.scores, expected, atol=1e-6, rtol=0)
@@ -227,7 +237,118 @@ def test_restrict_keeps_the_dataset_relabels_every_video_and_keeps_broken_ones_o
         "test1/subset1",
         ("c", "a"),
     )
-    assert subset.all_labels == (1, 0, -1, 0, -1)
+    assert subset.all_labels == (1, 0, -1, 0, -1) and subset.paths == full.paths
     assert subset.broken == [(3, "truncated")]
     assert subset.labels.tolist() == [1, 0] and subset.indices.tolist() == [0, 1]
     assert subset.scores.flatten().tolist() == pytest.approx([0.25, 0.75, 0.8 / 0.9, 0.1 / 0.9])
+
+
+def test_summary_names_the_evaluation_its_chance_level_and_the_first_skipped_video() -> None:
+    """record["evaluations"]'s entry: 3 classes (chance 1/3); the first of two broken videos gives
+    the reason; without broken videos there is no reason at all."""
+    full = _scored(("a", "b", "c"), [0, 1], [[0.6, 0.3, 0.1], [0.5, 0.2, 0.3]], "test1")
+    full = dataclasses.replace(
+        full,
+        paths=(*full.paths, "b1.mp4", "b2.mp4"),
+        all_labels=(0, 1, 2, 2),
+        broken=[(2, "truncated"), (3, "unreadable")],
+    )
+    assert full.summary() == {
+        "dataset": "fixed",
+        "split": "test1",
+        "top1": 50.0,
+        "top5": 100.0,
+        "mean_class": 50.0,
+        "videos": 2,
+        "skipped": 2,
+        "nonfinite": 0,
+        "classes": 3,
+        "first_skipped": "truncated",
+    }
+    clean = dataclasses.replace(full, broken=[]).summary()
+    assert "first_skipped" not in clean and (clean["skipped"], clean["classes"]) == (0, 3)
+
+
+def test_videos_whose_scores_are_not_finite_are_counted_once_each() -> None:
+    """Two of four rows hold a NaN or an inf (one entry, or all): 2, not 1 (every entry), 3 (rows
+    with a finite entry) or 4 (entries); no videos count none."""
+    nan, inf = float("nan"), float("inf")
+    scores = [[0.2, 0.5, 0.3], [0.1, 0.6, 0.3], [nan, 0.6, 0.4], [inf, inf, inf]]
+    assert _scored(("a", "b", "c"), [1, 0, 1, 2], scores, "t").metrics["nonfinite"] == 2
+    empty = dataclasses.replace(
+        _scored(("a", "b", "c"), [], [], "t"), scores=torch.empty(0, 3), indices=torch.arange(0)
+    )
+    assert (empty.metrics["nonfinite"], empty.metrics["videos"]) == (0, 0)
+
+
+class RepeatedVideo(FixedViews):
+    """Video 3 comes back as video 1 (a loader that repeats one video and loses another)."""
+
+    def __getitem__(self, index: int) -> dict[str, object]:
+        return (
+            {**super().__getitem__(index), "index": 1} if index == 3 else super().__getitem__(index)
+        )
+
+
+def test_an_evaluation_that_counts_a_video_twice_is_refused() -> None:
+    """4 items (video 1 twice, video 3 never) is as wrong as 3 or 5: every video counts once."""
+    with pytest.raises(
+        RuntimeError, match=r"^evaluation counted 4 items \(3 distinct\) of 4 videos$"
+    ):
+        run_fixed(2, 4, RepeatedVideo())
+
+
+class AllBroken(FixedViews):
+    def __getitem__(self, index: int) -> dict[str, object]:
+        return {"index": index, "broken": f"unreadable {index}"}
+
+
+def test_an_evaluation_of_broken_videos_only_has_no_scores_and_counts_every_one() -> None:
+    """Every video broken (or a rank's shard all broken): empty integer indices and labels, no
+    scores over 3 classes, 4 skipped videos in order."""
+    result = run_fixed(2, 4, AllBroken())
+    assert (result.indices.dtype, result.labels.dtype) == (torch.long, torch.long)
+    assert (result.indices.numel(), result.labels.numel(), result.scores.shape) == (0, 0, (0, 3))
+    assert result.broken == [(i, f"unreadable {i}") for i in range(4)]
+    assert (result.metrics["videos"], result.metrics["skipped"]) == (0, 4)
+
+
+def test_a_shard_of_broken_videos_only_sends_empty_tensors() -> None:
+    """What a rank whose videos are all broken gathers to the others: no index, label or score
+    row (one stray row would shift every rank's rows after it), and its 4 broken videos."""
+    from torch.utils.data import DataLoader
+
+    from omnibench.engine.evaluate import _shard_scores
+
+    loader = DataLoader(AllBroken(), batch_size=2, collate_fn=collate_clips)
+    progress = ProgressReporter(False, active=False)
+    part: dict[str, Any] = _shard_scores(
+        LogitsInPixels(), loader, CLASSES, DistContext(), EvalSettings(), progress
+    )
+    assert [tuple(part[k].shape) for k in ("indices", "labels", "scores")] == [(0,), (0,), (0, 3)]
+    assert [part[k].dtype for k in ("indices", "labels")] == [torch.long, torch.long]
+    assert part["broken"] == [(i, f"unreadable {i}") for i in range(4)]
+
+
+class RecordsAutocast(LogitsInPixels):
+    """Notes, for each forward, the CPU autocast dtype (None when autocast is off)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[torch.dtype | None] = []
+
+    def forward(self, video: torch.Tensor, classnames: tuple[str, ...]) -> torch.Tensor:
+        on = torch.is_autocast_enabled("cpu")
+        self.seen.append(torch.get_autocast_dtype("cpu") if on else None)
+        return super().forward(video, classnames)
+
+
+@pytest.mark.parametrize("amp_dtype", [torch.bfloat16, None])
+def test_every_forward_runs_under_the_evaluations_precision(amp_dtype: torch.dtype | None) -> None:
+    """3 videos x 6 views in chunks of 6: 3 forwards, each under bf16 autocast or none; the
+    softmax is taken in float32 either way (the fused scores are the hand values)."""
+    model = RecordsAutocast()
+    result = run_fixed(4, 6, model=model, amp_dtype=amp_dtype)
+    assert model.seen == [amp_dtype] * 3
+    expected = torch.tensor([hand_fused(views) for _, views in VIEWS if views is not None])
+    torch.testing.assert_close(result.scores, expected, atol=1e-6, rtol=0)

@@ -37,6 +37,24 @@ def test_every_narrowing_pattern_names_a_function_of_a_listed_module(selection: 
     assert selection.unknown_functions() == []
 
 
+def test_no_selected_function_is_one_mutmut_leaves_unmutated(
+    selection: ModuleType, tmp_path: Path
+) -> None:
+    """mutmut skips decorated functions without a word: view fusion (``@torch.no_grad()``) and
+    the metrics (``@property``) were never mutated. Selected functions stay undecorated; a lone
+    ``@staticmethod`` or ``@classmethod`` is mutated."""
+    assert selection.unmutated_functions() == []
+    cells = (
+        "import torch\n@torch.no_grad()\ndef pool(): ...\ndef gone(): ...\nclass Cell:\n"
+        "    @property\n    def mean(self): ...\n    @staticmethod\n    def std(): ...\n"
+    )
+    root = _tree(tmp_path, {"omnibench/report/cells.py": cells}, ["omnibench/report/cells.py"])
+    assert selection.unmutated_functions(root) == [
+        "omnibench.report.cells: Cell.mean",
+        "omnibench.report.cells: pool",
+    ]
+
+
 def test_the_modules_that_decide_a_reported_number_or_a_refusal_are_listed(
     selection: ModuleType,
 ) -> None:

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from omnibench.report.cells import aggregate, deltas, ordered, poolable, pooled_difference
+from omnibench.report.labels import canonical_value
 from omnibench.report.published import Stat
 
 
@@ -165,3 +166,38 @@ def test_measured_rows_name_their_model_only_when_rows_are_models() -> None:
         (("omniclip",), frozenset()),
         (("vificlip",), frozenset()),
     ]
+
+
+def test_a_row_name_leaves_out_only_what_its_model_implies() -> None:
+    """Frozen CLIP's PTA ✗ SPG ✗ are implied by the model (Table 7's last row reads "Vanilla
+    CLIP"); OmniCLIP's are set by its runs and named."""
+    from omnibench.report.cells import row_name
+
+    paths = ["model.name", "model.options.use_pta", "model.options.use_spg"]
+    assert row_name(paths, ("vanilla_clip", False, False)) == "Vanilla CLIP"
+    assert row_name(paths, ("omniclip", False, True)) == "OmniCLIP PTA ✗ SPG ✓"
+    assert row_name(paths[1:], (False, False)) == "PTA ✗ SPG ✗"
+
+
+def test_canonical_values_are_computed_once_per_path_type_and_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The memo of canonical values (thousands of runs share a few) keys on the type too: a run's
+    1 and another's True are equal in Python but read "1" and "✓" in a table."""
+    from omnibench.report import cells
+
+    calls: list[object] = []
+
+    def counted(path: str, value: object) -> object:
+        calls.append(value)
+        return canonical_value(path, value)
+
+    monkeypatch.setattr(cells, "_CANONICAL", {})  # a fresh memo, whatever ran before
+    monkeypatch.setattr(cells, "canonical_value", counted)
+    path = "model.options.use_pta"
+    assert [cells.canonical(v, path) for v in (1, True, 1, True, 2.0)] == [1, True, 1, True, 2]
+    assert [type(cells.canonical(v, path)) for v in (1, True, 2.0)] == [int, bool, int]
+    assert cells.canonical(float("nan"), path) is None and cells.canonical(None, path) is None
+    assert type(cells.canonical(2.0, "model.options.ratio")) is float  # ratios stay floats
+    assert calls == [1, True, 2.0, 2.0]  # once each path, type and value
+    assert cells.canonical([1, 2.0], path) == (1, 2)  # unhashable: computed, not remembered

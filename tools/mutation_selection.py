@@ -193,19 +193,40 @@ def unknown_functions(root: Path = ROOT) -> list[str]:
     return missing
 
 
+def unmutated_functions(root: Path = ROOT) -> list[str]:
+    """Selected functions mutmut leaves unmutated without a word: decorated ones
+    (``@property``, ``@torch.no_grad()``, ``@lru_cache``; a lone ``@staticmethod`` or
+    ``@classmethod`` is mutated)."""
+    files, parts = _module_files(root), narrowed(root)
+    found = []
+    for module in modules(root):
+        functions = _functions(ast.parse(files[module].read_text(encoding="utf-8")))
+        chosen = {n for p in parts.get(module, ["*"]) for n in fnmatch.filter(functions, p)}
+        found += [f"{module}: {n}" for n in sorted(chosen) if _skipped(functions[n])]
+    return found
+
+
+def _skipped(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    names = [d.id if isinstance(d, ast.Name) else "" for d in function.decorator_list]
+    return bool(names) and names not in (["staticmethod"], ["classmethod"])
+
+
 def _defined(tree: ast.Module) -> list[str]:
     """``name`` of each top-level function, ``Class.name`` of each method."""
-    names = []
+    return list(_functions(tree))
+
+
+def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    """:func:`_defined`'s names -> their definitions."""
+    found: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            names.append(node.name)
+            found[node.name] = node
         elif isinstance(node, ast.ClassDef):
-            names += [
-                f"{node.name}.{item.name}"
-                for item in node.body
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
-            ]
-    return names
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                    found[f"{node.name}.{item.name}"] = item
+    return found
 
 
 def _lines(command: str) -> Iterator[str]:

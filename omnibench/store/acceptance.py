@@ -223,9 +223,12 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-@functools.lru_cache(maxsize=4096)
 def _digest(path: str, size: int, mtime_ns: int) -> str:
     return sha256_file(Path(path))
+
+
+# Cached by a call, not a decorator: mutation testing skips decorated functions.
+_cached_digest = functools.lru_cache(maxsize=4096)(_digest)
 
 
 def current_digest(path: str) -> str | None:
@@ -234,7 +237,7 @@ def current_digest(path: str) -> str | None:
         stat = Path(path).stat()
     except OSError:
         return None
-    return _digest(path, stat.st_size, stat.st_mtime_ns)
+    return _cached_digest(path, stat.st_size, stat.st_mtime_ns)
 
 
 def changed_files(files: Mapping[str, str]) -> list[str]:
