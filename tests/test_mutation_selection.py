@@ -44,9 +44,10 @@ def test_no_selected_function_is_one_mutmut_leaves_unmutated(
     the metrics (``@property``) were never mutated. Selected functions stay undecorated; a lone
     ``@staticmethod`` or ``@classmethod`` is mutated."""
     assert selection.unmutated_functions() == []
-    cells = (
-        "import torch\n@torch.no_grad()\ndef pool(): ...\ndef gone(): ...\nclass Cell:\n"
-        "    @property\n    def mean(self): ...\n    @staticmethod\n    def std(): ...\n"
+    cells = (  # a protocol's `...` stub has nothing to mutate
+        "import torch\n@torch.no_grad()\ndef pool(): return 1\ndef gone(): return 2\n"
+        "class Cell:\n    @property\n    def mean(self): return 3\n"
+        "    @staticmethod\n    def std(): return 4\n    @property\n    def rows(self): ...\n"
     )
     root = _tree(tmp_path, {"omnibench/report/cells.py": cells}, ["omnibench/report/cells.py"])
     assert selection.unmutated_functions(root) == [

@@ -184,7 +184,7 @@ def test_canonical_values_are_computed_once_per_path_type_and_value(
 ) -> None:
     """The memo of canonical values (thousands of runs share a few) keys on the type too: a run's
     1 and another's True are equal in Python but read "1" and "✓" in a table."""
-    from omnibench.report import cells
+    from omnibench.report import pooling
 
     calls: list[object] = []
 
@@ -192,12 +192,12 @@ def test_canonical_values_are_computed_once_per_path_type_and_value(
         calls.append(value)
         return canonical_value(path, value)
 
-    monkeypatch.setattr(cells, "_CANONICAL", {})  # a fresh memo, whatever ran before
-    monkeypatch.setattr(cells, "canonical_value", counted)
+    monkeypatch.setattr(pooling, "_CANONICAL", {})  # a fresh memo, whatever ran before
+    monkeypatch.setattr(pooling, "canonical_value", counted)
     path = "model.options.use_pta"
-    assert [cells.canonical(v, path) for v in (1, True, 1, True, 2.0)] == [1, True, 1, True, 2]
-    assert [type(cells.canonical(v, path)) for v in (1, True, 2.0)] == [int, bool, int]
-    assert cells.canonical(float("nan"), path) is None and cells.canonical(None, path) is None
-    assert type(cells.canonical(2.0, "model.options.ratio")) is float  # ratios stay floats
+    assert [pooling.canonical(v, path) for v in (1, True, 1, True, 2.0)] == [1, True, 1, True, 2]
+    assert [type(pooling.canonical(v, path)) for v in (1, True, 2.0)] == [int, bool, int]
+    assert pooling.canonical(float("nan"), path) is None and pooling.canonical(None, path) is None
+    assert type(pooling.canonical(2.0, "model.options.ratio")) is float  # ratios stay floats
     assert calls == [1, True, 2.0, 2.0]  # once each path, type and value
-    assert cells.canonical([1, 2.0], path) == (1, 2)  # unhashable: computed, not remembered
+    assert pooling.canonical([1, 2.0], path) == (1, 2)  # unhashable: computed, not remembered

@@ -207,8 +207,13 @@ def unmutated_functions(root: Path = ROOT) -> list[str]:
 
 
 def _skipped(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Decorated (not by a lone ``staticmethod`` / ``classmethod``) and with code to mutate (a
+    protocol's ``...`` body has none)."""
     names = [d.id if isinstance(d, ast.Name) else "" for d in function.decorator_list]
-    return bool(names) and names not in (["staticmethod"], ["classmethod"])
+    stubs = all(
+        isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant) for s in function.body
+    )
+    return bool(names) and names not in (["staticmethod"], ["classmethod"]) and not stubs
 
 
 def _defined(tree: ast.Module) -> list[str]:
