@@ -48,7 +48,7 @@ def tabulated_records(
     path, code = folder / TABULATED_FILE, store_index.index_code()
     kept, changed, out = _load(path, code), False, []
     for run_id in run_ids:
-        record_path = str(store.run_dir(suite, run_id) / RECORD_FILE)
+        record_path = f"{store.run_dir(suite, run_id)}/{RECORD_FILE}"
         entry, key = kept.get(run_id), store_index.stat_key(record_path)
         if key is not None and isinstance(entry, dict) and entry.get("key") == key:
             out.append(tabulate(entry["record"]))  # (class names shared again)
