@@ -147,21 +147,38 @@ def check_cells(table: TableKeys, specs: Sequence[Mapping[str, Any]], suite: str
 
 def spec_columns(specs: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
     """Specs as columns of their dotted paths (:func:`dotted`; a path a spec lacks: None)."""
-    flat = [dotted(spec) for spec in specs]
+    shared: Flattened = {}
+    flat = [dotted(spec, shared=shared) for spec in specs]
     paths = dict.fromkeys(path for row in flat for path in row)
     return {path: [row.get(path) for row in flat] for path in paths}
 
 
+Flattened = dict[tuple[int, str], dict[str, Any]]  # (id of a mapping, its prefix) -> its columns
+
+
 def dotted(
-    data: Mapping[str, Any], prefix: str = "", leave_out: Collection[str] = ()
+    data: Mapping[str, Any],
+    prefix: str = "",
+    leave_out: Collection[str] = (),
+    shared: Flattened | None = None,
 ) -> dict[str, Any]:
-    """Nested mappings as dotted keys (an empty mapping gives no column), leaves hashable."""
+    """Nested mappings as dotted keys (an empty mapping gives no column), leaves hashable.
+    ``shared``: the mappings already flattened (with the same ``leave_out``), for data whose
+    sections are the very same objects (a suite's specs, records kept with shared sections):
+    each is flattened once."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if type(value) in _SCALARS:  # most leaves: checked first (a record has ~100)
             flat[f"{prefix}{key}"] = value
         elif isinstance(value, Mapping):
-            flat.update(dotted(value, f"{prefix}{key}.", leave_out))
+            below = f"{prefix}{key}."
+            if shared is None:
+                flat.update(dotted(value, below, leave_out))
+                continue
+            made = shared.get((id(value), below))
+            if made is None:
+                made = shared[(id(value), below)] = dotted(value, below, leave_out, shared)
+            flat.update(made)
         elif f"{prefix}{key}" not in leave_out:
             flat[f"{prefix}{key}"] = _hashable(value)
     return flat
