@@ -72,18 +72,28 @@ MODEL_IMPLIED = {
 def keys_of(runs: Columns, count: int, paths: Sequence[str]) -> list[Key]:
     """The canonical key tuple of each of ``count`` runs for ``paths`` (a missing column reads as
     None)."""
-    columns = [column(runs, count, p) for p in paths]
-    return (
-        [tuple(canonical(v, p) for v, p in zip(values, paths)) for values in zip(*columns)]
-        if paths
-        else [()] * count
-    )
+    if not paths:
+        return [()] * count
+    made: dict[tuple[Any, ...], Key] = {}  # each distinct row of values (and their types) once
+    keys = []
+    for values in zip(*[column(runs, count, p) for p in paths]):
+        try:
+            seen = (values, *map(type, values))
+            key = made[seen] if seen in made else made.setdefault(seen, _key(values, paths))
+        except TypeError:  # an unhashable value
+            key = _key(values, paths)
+        keys.append(key)
+    return keys
+
+
+def _key(values: Sequence[Any], paths: Sequence[str]) -> Key:
+    return tuple(canonical(v, p) for v, p in zip(values, paths))
 
 
 def column(runs: Columns, count: int, path: str) -> list[Any]:
     """The runs' values of ``path``, with the values a switch or a model implies."""
     values = list(runs[path]) if path in runs else [None] * count
-    if "model.name" in runs:
+    if "model.name" in runs and any(path in implied for implied in MODEL_IMPLIED.values()):
         models = runs["model.name"]
         values = [
             MODEL_IMPLIED.get(m, {}).get(path, v) if canonical(v, path) is None else v
@@ -122,10 +132,19 @@ def pooled_difference(
     for key, members in groups.items():
         for path in free if len(members) > 1 else ():
             found = runs[path]
-            values = list(dict.fromkeys(canonical(found[i], path) for i in members))
+            distinct = _distinct([found[i] for i in members])
+            values = list(dict.fromkeys(canonical(v, path) for v in distinct))
             if len(values) > 1:
                 return key, path, values
     return None
+
+
+def _distinct(values: list[Any]) -> list[Any]:
+    """``values`` without repeats of a value of the same type, in order."""
+    try:
+        return [v for _, v in dict.fromkeys((type(v), v) for v in values)]
+    except TypeError:  # an unhashable value
+        return values
 
 
 def check_cells(table: TableKeys, specs: Sequence[Mapping[str, Any]], suite: str) -> None:
