@@ -189,7 +189,7 @@ def test_a_cache_that_holds_no_suite_is_expanded_again(
 ) -> None:
     first = load_suite(suite_file, None, store)
     cache = store.suite_dir("cached") / PLAN_FILE
-    payload = plan_cache._Unpickler(cache.open("rb")).load()
+    payload = plan_cache._Unpickler(cache.read_bytes(), Suite).load()
     cache.write_bytes(pickle.dumps({**payload, "suite": "not a suite"}))
     _same(load_suite(suite_file, None, store), first)
     assert len(expansions) == 2

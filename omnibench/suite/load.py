@@ -111,7 +111,7 @@ def load_suite(
             f"{path}: files named {FRAGMENT_PREFIX}*.yaml "
             "are fragments that suites include, not suites"
         )
-    cache = None if store is None else PlanCache(store, path, settings or {})
+    cache = None if store is None else PlanCache(store, path, settings or {}, Suite)
     suite = None if cache is None else cache.load()
     if suite is None:
         sources: list[Path] = []

@@ -20,7 +20,7 @@ import pickle
 import types
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 from omnibench.atomic import atomic_output
 from omnibench.bulk import collector_paused
@@ -30,9 +30,7 @@ from omnibench.store.run_files import PLAN_FILE
 from omnibench.store.run_store import RunStore
 from omnibench.suite.table import TableSpec
 
-if TYPE_CHECKING:
-    from omnibench.suite.load import Suite
-
+Expanded = TypeVar("Expanded")  # the expanded suite (omnibench.suite.load.Suite)
 FORMAT = 1  # of the cache file; another one is expanded again
 
 
@@ -48,22 +46,20 @@ def stored_spec(state: dict[str, Any]) -> RunSpec:
     return spec
 
 
-def _allowed() -> dict[tuple[str, str], Any]:
-    from omnibench.suite.load import Suite  # noqa: PLC0415 - load imports this module
-
-    kinds: list[Any] = [Suite, TableSpec, ModelSpec, DataSpec, OptimSpec, PosixPath]
-    kinds += [frozen_mapping, stored_spec]
-    return {(kind.__module__, kind.__qualname__): kind for kind in kinds}
-
-
 class _Unpickler(pickle.Unpickler):
-    """Builds the suite's own classes and nothing else."""
+    """Builds the expanded suite's own classes (``kind`` and the specs in it) and nothing else."""
+
+    def __init__(self, data: bytes, kind: type) -> None:
+        super().__init__(io.BytesIO(data))
+        kinds: list[Any] = [kind, TableSpec, ModelSpec, DataSpec, OptimSpec, PosixPath]
+        kinds += [frozen_mapping, stored_spec]
+        self.allowed = {(k.__module__, k.__qualname__): k for k in kinds}
 
     def find_class(self, module: str, name: str) -> Any:
-        kind = _allowed().get((module, name))
-        if kind is None:
+        found = self.allowed.get((module, name))
+        if found is None:
             raise pickle.UnpicklingError(f"{module}.{name} is not part of a suite")
-        return kind
+        return found
 
 
 def source_digest(path: Path) -> str | None:
@@ -74,20 +70,24 @@ def source_digest(path: Path) -> str | None:
         return None
 
 
-class PlanCache:
-    """The cache of one suite file expanded with one set of command-line ``settings``."""
+class PlanCache(Generic[Expanded]):
+    """The cache of one suite file expanded with one set of command-line ``settings`` into a
+    ``kind``."""
 
-    def __init__(self, store: RunStore, path: Path, settings: Mapping[str, Any]) -> None:
+    def __init__(
+        self, store: RunStore, path: Path, settings: Mapping[str, Any], kind: type[Expanded]
+    ) -> None:
+        self.kind = kind
         self.folder = store.suite_dir(path.stem)  # a suite's name is its file's stem
         self.file = self.folder / PLAN_FILE
         made_of = [FORMAT, code_fingerprint(), str(path), repr(settings)]
         self.key = hashlib.sha256(repr(made_of).encode()).hexdigest()
 
-    def load(self) -> Suite | None:
+    def load(self) -> Expanded | None:
         """The cached suite, or None where there is none that holds (see the module docstring)."""
         try:
             with collector_paused():  # thousands of specs at once (omnibench.bulk)
-                found = _Unpickler(io.BytesIO(self.file.read_bytes())).load()
+                found = _Unpickler(self.file.read_bytes(), self.kind).load()
         except Exception:  # noqa: BLE001 - missing, unreadable, corrupt or foreign: expanded again
             return None
         if not isinstance(found, dict) or found.get("key") != self.key:
@@ -97,12 +97,10 @@ class PlanCache:
             return None
         if any(source_digest(Path(path)) != digest for path, digest in sources):
             return None
-        from omnibench.suite.load import Suite  # noqa: PLC0415 - load imports this module
-
         suite = found.get("suite")
-        return suite if isinstance(suite, Suite) else None
+        return suite if isinstance(suite, self.kind) else None
 
-    def save(self, suite: Suite, sources: Sequence[Path]) -> None:
+    def save(self, suite: Expanded, sources: Sequence[Path]) -> None:
         """Keep ``suite``, expanded from the files ``sources``; a store folder that does not exist
         yet or cannot take it simply goes without."""
         if not self.folder.is_dir():
