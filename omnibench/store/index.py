@@ -243,7 +243,7 @@ def _shared(entry: Mapping[str, Any], table: dict[str, int]) -> dict[str, Any]:
     (a suite's thousands of runs read the same few annotation files)."""
     out = dict(entry)
     for field in SHARED:
-        out[field] = table.setdefault(json.dumps(entry[field], sort_keys=True), len(table))
+        out[field] = table.setdefault(json.dumps(entry[field]), len(table))
     return out
 
 
