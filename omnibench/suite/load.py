@@ -111,7 +111,7 @@ def load_suite(
             f"{path}: files named {FRAGMENT_PREFIX}*.yaml "
             "are fragments that suites include, not suites"
         )
-    cache = None if store is None else PlanCache(store, path, settings or {}, Suite)
+    cache = None if store is None else _plan_cache(store, path, settings or {})
     suite = None if cache is None else cache.load()
     if suite is None:
         sources: list[Path] = []
@@ -119,6 +119,15 @@ def load_suite(
         if cache is not None:
             cache.save(suite, sources)
     return suite
+
+
+def _plan_cache(store: RunStore, path: Path, settings: Leaves) -> PlanCache[Suite] | None:
+    """The cache of the suite file's expansion; None for a file named as no store folder can be
+    (the expansion names the problem, at its line)."""
+    try:
+        return PlanCache(store, path, settings, Suite)
+    except OmniBenchError:
+        return None
 
 
 def _expanded(path: Path, settings: Leaves, sources: list[Path]) -> Suite:
