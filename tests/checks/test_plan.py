@@ -8,8 +8,8 @@ from pathlib import Path
 import huggingface_hub.constants
 import pytest
 
-from conftest import Invoke
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
+from tests.conftest import Invoke
 
 SUITE = """\
 name: checked

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Invoke
 from omnibench.cli import main
 from omnibench.data import SynthConfig, generate_synthetic
 from omnibench.data.synth import DEFAULT_CLASSES
+from tests.conftest import Invoke
 
 
 @pytest.fixture()

@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 import typer.main
 
-from conftest import Invoke
 from omnibench.cli import app
 from omnibench.report.latex import escape
 from omnibench.report.plots import ablation_figure, chance_level
 from omnibench.store.run_files import RECORD_FILE
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import load_suite
-from report_fixtures import make_record
+from tests.conftest import Invoke
+from tests.report_fixtures import make_record
 
 SUITE = """\
 name: two

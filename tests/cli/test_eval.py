@@ -8,10 +8,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import Invoke, TinyData, cpu_options
 from omnibench.data import MOTIONS
 from omnibench.store.run_store import RunStore
 from omnibench.suite.load import load_suite
+from tests.conftest import Invoke, TinyData, cpu_options
 
 SUITE = """\
 name: trained

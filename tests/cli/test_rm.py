@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Invoke, plant_lock
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import Suite, load_suite
+from tests.conftest import Invoke, plant_lock
 
 SUITE = """\
 name: four
@@ -98,7 +98,7 @@ def test_rm_stale_removes_runs_whose_annotation_files_changed(
     stored: tuple[Suite, RunStore], tmp_path: Path, cli: Invoke
 ) -> None:
     from omnibench.store.acceptance import sha256_file
-    from report_fixtures import make_record
+    from tests.report_fixtures import make_record
 
     suite, store = stored
     listing = tmp_path / "train.txt"

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import plant_lock
 from omnibench.cli import main
 from omnibench.store.revisions import computed_by
 from omnibench.store.run_files import INDEX_FILE, OUTCOMES_FILE
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import Suite, load_suite
+from tests.conftest import plant_lock
 
 SUITE = """\
 name: tiny

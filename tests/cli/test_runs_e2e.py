@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TinyData, cpu_options
 from omnibench.cli import main
 from omnibench.store.run_store import RunStore
 from omnibench.suite.load import load_suite
+from tests.conftest import TinyData, cpu_options
 
 SUITE = """\
 name: e2e

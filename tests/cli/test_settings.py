@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Invoke, TinyData, cpu_options
 from omnibench.cli.options import suite_settings
 from omnibench.store.run_store import RunStore
 from omnibench.suite.load import load_suite
+from tests.conftest import Invoke, TinyData, cpu_options
 
 SUITE = """\
 name: smoke

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Invoke
 from omnibench.store.revisions import computed_by
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import Suite, load_suite
+from tests.conftest import Invoke
 
 SUITE = """\
 name: wide

@@ -14,14 +14,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import Invoke, cpu_options, tiny_suite_text
 from omnibench.bench.hires import ClipSpec, write_clip
 from omnibench.data import SynthConfig, generate_synthetic, get_dataset
 from omnibench.data.encode import output_size
 from omnibench.data.mp4 import write_mp4
 from omnibench.data.prepared import LOG_FILE, prepared_summary
+from tests.conftest import Invoke, cpu_options, tiny_suite_text
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TINY = SynthConfig(classes=("object moving left", "object moving right"), videos_per_class=6)
 
 

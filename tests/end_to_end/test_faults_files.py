@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cpu_options
 from omnibench.cli import main
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
+from tests.conftest import cpu_options
 
 SUITE = """\
 name: shared

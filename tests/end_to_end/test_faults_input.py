@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import TinyData, cpu_options, tiny_suite_text
 from omnibench.cli import main
 from omnibench.config.runtime import RuntimeOptions
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
@@ -24,6 +23,7 @@ from omnibench.engine.checkpoint import read_checkpoint
 from omnibench.errors import OmniBenchError
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import load_suite
+from tests.conftest import TinyData, cpu_options, tiny_suite_text
 
 
 def suite_text(name: str) -> str:

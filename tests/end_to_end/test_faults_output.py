@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from conftest import cpu_options, write_tiny_suite
 from omnibench.store.run_store import RunStore
 from omnibench.suite.load import load_suite
+from tests.conftest import cpu_options, write_tiny_suite
 
 
 def omnibench(*args: str, columns: int = 250, **popen: object) -> subprocess.Popen[str]:

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import UNDECODABLE_MP4, TinyData, cpu_options, write_tiny_suite
 from omnibench.cli import main
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.store.claim import read_holder
 from omnibench.store.run_files import INDEX_FILE, OUTCOMES_FILE
 from omnibench.store.run_store import RunStore
 from omnibench.suite.load import load_suite
+from tests.conftest import UNDECODABLE_MP4, TinyData, cpu_options, write_tiny_suite
 
 EVAL_SUITE = """\
 name: evals

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cpu_options, plant_lock, write_tiny_suite
 from omnibench.cli import main
 from omnibench.store.revisions import computed_by
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import Suite, load_suite
+from tests.conftest import cpu_options, plant_lock, write_tiny_suite
 
 CORRUPT = {  # what a fault leaves in a file -> what omnibench says is wrong with it
     ("record.json", "{}"): "record.json: not a run record (no 'run_id')",

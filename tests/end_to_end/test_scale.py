@@ -39,9 +39,9 @@ from omnibench.store import index as store_index
 from omnibench.store.run_files import PREDICTIONS_FILE, RECORD_FILE, STATUS_FILE
 from omnibench.store.run_store import RunStore, atomic_write_json, atomic_write_text
 from omnibench.suite.load import load_suite
-from report_fixtures import make_record
+from tests.report_fixtures import make_record
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 from campaign_store import SUITE, write_suite  # noqa: E402
 
 RUNS = 1000

@@ -20,7 +20,7 @@ import pytest
 
 from omnibench.suite.load import load_suite
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LOCAL_CONF = REPO / "slurm" / ".cluster" / "etc" / "slurm.conf"
 CLASSES = ("object moving left", "object moving right", "object growing")
 SUITE = string.Template("""\

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import tiny_suite_text
-from test_slurm import (
+from tests.conftest import tiny_suite_text
+from tests.end_to_end.test_slurm import (
     CLASSES,
     LOCAL_CONF,
     REPO,

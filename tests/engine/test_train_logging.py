@@ -20,7 +20,7 @@ from omnibench.engine.trainer import TrainConfig, Trainer, TrainResult
 from omnibench.errors import OmniBenchError
 from omnibench.store import tb_events
 from omnibench.store.train_steps import read_train_steps
-from test_engine_trainer import CLASSES, FRAMES, PLAIN, SIZE, ColourClips, untrained
+from tests.engine.test_trainer import CLASSES, FRAMES, PLAIN, SIZE, ColourClips, untrained
 
 # 2 epochs of 4 optimiser steps (32 clips, batch 8 in micro-batches of 2); checkpoints at steps
 # 3, 4 (epoch end), 6 and 8

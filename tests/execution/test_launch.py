@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TinyData
 from omnibench.config.runtime import LaunchOptions, RuntimeOptions
 from omnibench.config.spec import RunSpec
 from omnibench.errors import OmniBenchError
@@ -18,6 +17,7 @@ from omnibench.execution.job import one_line
 from omnibench.execution.launch import RunTask, launch
 from omnibench.store.run_store import RunStore
 from omnibench.store.runlog import redirect_output
+from tests.conftest import TinyData
 
 CLASSES = ("object moving left", "object moving right", "object growing")
 

@@ -261,7 +261,7 @@ def test_offline_error_names_the_hugging_face_repository(
 
 def test_documented_hub_repositories_match_open_clip() -> None:
     """docs/WEIGHTS.md's table of repository ids is what the installed open_clip reads."""
-    doc = Path(__file__).resolve().parents[1] / "docs" / "WEIGHTS.md"
+    doc = Path(__file__).resolve().parents[2] / "docs" / "WEIGHTS.md"
     rows = [
         line.split("|")[1:4]
         for line in doc.read_text().splitlines()

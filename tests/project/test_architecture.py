@@ -1,6 +1,7 @@
 """docs/ARCHITECTURE.md's layer table, import-linter's `layers` contract (pyproject.toml) and the
 package tree say the same: every package and top-level module of omnibench is in one layer, in the
-same order in both (the contract itself is checked by `lint-imports`, in `make lint`)."""
+same order in both (the contract itself is checked by `lint-imports`, in `make lint`); and the
+tests mirror that tree (docs/TESTING.md, "Where tests live")."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import re
 import tomllib
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "omnibench"
+TESTS = ROOT / "tests"
+NOT_PACKAGES = {"end_to_end", "project"}  # across packages through the CLI; the repository itself
 
 
 def _doc_layers() -> list[set[str]]:
@@ -33,11 +36,19 @@ def _contract_layers() -> list[set[str]]:
     return [{m.strip() for m in re.split(r"[|:]", layer)} for layer in contract["layers"]]
 
 
+def _packages() -> set[str]:
+    """omnibench's subpackages, by folder name."""
+    return {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+
+
+def _modules() -> set[str]:
+    """omnibench's top-level modules (not its __init__), by file stem."""
+    return {p.stem for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
+
+
 def _tree() -> set[str]:
     """Every subpackage and top-level module of omnibench (not its __init__)."""
-    packages = {f"omnibench.{p.name}" for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
-    modules = {f"omnibench.{p.stem}" for p in PACKAGE.glob("*.py") if p.stem != "__init__"}
-    return packages | modules
+    return {f"omnibench.{name}" for name in _packages() | _modules()}
 
 
 def test_doc_table_is_the_contract_in_its_order() -> None:
@@ -57,3 +68,16 @@ def test_layers_read_from_the_top() -> None:
     layers = _contract_layers()
     assert layers[0] == {"omnibench.__main__"}
     assert layers[-1] == {"omnibench.errors"}
+
+
+def test_the_tests_mirror_the_packages() -> None:
+    """Each folder of tests/ names a package of omnibench (or one of the two that name none), and
+    each test file at the top of tests/ a top-level module (``test_process_stops.py``: process).
+    Each folder is a package, so that two folders may hold files of the same name."""
+    folders = {p.name for p in TESTS.iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert folders - NOT_PACKAGES <= _packages(), "a tests/ folder names no package of omnibench"
+    assert NOT_PACKAGES <= folders
+    assert all((TESTS / f / "__init__.py").is_file() for f in folders), "a folder is no package"
+    for test in TESTS.glob("test_*.py"):
+        name = test.stem.removeprefix("test_")
+        assert any(name == m or name.startswith(m + "_") for m in _modules()), test.name

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CI = REPO / ".ci" / "run"
 OPT_OUT = "OMNIBENCH_CI_WITHOUT_SLURM"
 LAST_LINE = re.compile(r"CI: Slurm tests passed: (\d+)")
@@ -89,7 +89,7 @@ def test_counts_only_slurm_tests_that_ran_and_passed(tmp_path: Path) -> None:
 
 
 def test_ci_fails_when_the_local_cluster_does_not_start(unstartable_state: str) -> None:
-    result = run_ci("tests/test_slurm.py", OMNIBENCH_SLURM_STATE=unstartable_state)
+    result = run_ci("tests/end_to_end/test_slurm.py", OMNIBENCH_SLURM_STATE=unstartable_state)
 
     assert result.returncode == 1, result.stdout
     assert "the local Slurm cluster did not start" in result.stdout and OPT_OUT in result.stdout
@@ -99,7 +99,7 @@ def test_ci_fails_when_the_local_cluster_does_not_start(unstartable_state: str) 
 
 def test_ci_without_slurm_goes_on_and_says_so_loudly(unstartable_state: str) -> None:
     result = run_ci(
-        "tests/test_slurm.py", OMNIBENCH_SLURM_STATE=unstartable_state, **{OPT_OUT: "1"}
+        "tests/end_to_end/test_slurm.py", OMNIBENCH_SLURM_STATE=unstartable_state, **{OPT_OUT: "1"}
     )
 
     assert result.returncode == 0, result.stdout
@@ -118,7 +118,8 @@ def _cluster_up() -> bool:
 def test_ci_fails_when_no_slurm_test_ran() -> None:
     if not _cluster_up():
         pytest.skip("the local cluster is not running (slurm/local-cluster.sh start)")
-    result = run_ci("tests/test_ci.py -k counts_only_slurm")  # one test passes, no Slurm test runs
+    # one test passes, no Slurm test runs
+    result = run_ci("tests/project/test_ci.py -k counts_only_slurm")
 
     assert result.returncode == 1, result.stdout
     assert "using the local Slurm cluster that is already running" in result.stdout

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "slurm" / "local-cluster.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "slurm" / "local-cluster.sh"
 DAEMONS = ("munged", "mariadbd", "slurmdbd", "slurmctld", "slurmd")
 # A stand-in daemon: takes the executable name argv[1] (/proc/PID/comm), logs "TIME NAME PID EVENT"
 # lines, and on SIGTERM exits at once ("exit"), after 1.5 s ("slow"), or never ("ignore").

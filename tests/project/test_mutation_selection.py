@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -102,16 +102,16 @@ def test_tests_are_found_through_their_package_and_a_split_file_stays_in(
             ),
             "omnibench/cli/__init__.py": "from omnibench.report import build\n",
             "omnibench/guard.py": "",
-            "tests/test_report.py": "from omnibench.report.build import pool\n",
-            "tests/test_report_split.py": "from omnibench.report.facade import M\n",
-            "tests/test_cli.py": "from omnibench.cli import main\n",
+            "tests/report/test_build.py": "from omnibench.report.build import pool\n",
+            "tests/report/test_facade.py": "from omnibench.report.facade import M\n",
+            "tests/cli/test_cli.py": "from omnibench.cli import main\n",
         },
         ["omnibench/report/cells.py", "omnibench/guard.py"],
     )
     selected = {k: sorted(v) for k, v in selection.selected_tests(root).items()}
     assert selected == {
-        "tests/test_report.py": ["omnibench.report.cells"],
-        "tests/test_report_split.py": ["omnibench.report.cells"],
+        "tests/report/test_build.py": ["omnibench.report.cells"],
+        "tests/report/test_facade.py": ["omnibench.report.cells"],
     }
     assert selection.uncovered(root) == ["omnibench.guard"]
     assert selection.unknown_functions(root) == ["omnibench.report.cells: gone"]
@@ -141,7 +141,7 @@ def test_lazy_names_are_followed_as_omnibench_loads_them(
             "omnibench/models/omniclip_config.py": 'X = "omnibench.models.omniclip:OmniCLIP"\n',
             "omnibench/models/omniclip.py": "",
             "omnibench/models/xclip.py": "",
-            "tests/test_models.py": "from omnibench.models import MODELS\n",
+            "tests/models/test_models.py": "from omnibench.models import MODELS\n",
         },
         [
             "omnibench/models/omniclip.py",
@@ -151,7 +151,7 @@ def test_lazy_names_are_followed_as_omnibench_loads_them(
     )
     selected = {k: sorted(v) for k, v in selection.selected_tests(root).items()}
     assert selected == {
-        "tests/test_models.py": ["omnibench.models.omniclip", "omnibench.models.registry"]
+        "tests/models/test_models.py": ["omnibench.models.omniclip", "omnibench.models.registry"]
     }
     assert selection.uncovered(root) == ["omnibench.models.xclip"]
 
@@ -160,12 +160,12 @@ def test_pytest_option_keeps_only_the_selected_files() -> None:
     """test_ci.py imports no omnibench module: --mutation-selection leaves it out."""
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "--mutation-selection"]
-        + ["tests/test_engine_metrics.py", "tests/test_ci.py"],
+        + ["tests/engine/test_metrics.py", "tests/project/test_ci.py"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=False,
     )
     files = {line.split("::")[0] for line in run.stdout.splitlines() if "::" in line}
-    assert files == {"tests/test_engine_metrics.py"}, run.stdout + run.stderr
+    assert files == {"tests/engine/test_metrics.py"}, run.stdout + run.stderr
     assert "deselected" in run.stdout

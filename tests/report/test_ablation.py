@@ -11,7 +11,7 @@ from omnibench.report.build import build_tables
 from omnibench.report.tables import DELTA, MEASURED, PUBLISHED
 from omnibench.suite.files import suite_files
 from omnibench.suite.load import TableSpec, load_suite
-from report_fixtures import cell, paper_spec, row, suite_runs
+from tests.report_fixtures import cell, paper_spec, row, suite_runs
 
 
 @pytest.mark.parametrize(

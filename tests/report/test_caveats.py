@@ -16,7 +16,7 @@ from omnibench.report.build import build_tables
 from omnibench.report.plots import write_plots
 from omnibench.report.tables import DELTA, MEASURED, ReportTable
 from omnibench.suite.load import TableSpec
-from report_fixtures import cell, make_record, paper_spec, row, suite_runs
+from tests.report_fixtures import cell, make_record, paper_spec, row, suite_runs
 
 FEW_SHOT = TableSpec(
     "table5",

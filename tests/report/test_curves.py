@@ -27,7 +27,7 @@ from omnibench.store.train_steps import (
     write_train_steps,
 )
 from omnibench.suite.load import load_suite
-from report_fixtures import make_record
+from tests.report_fixtures import make_record
 
 NAN = float("nan")
 

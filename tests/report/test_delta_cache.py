@@ -18,7 +18,7 @@ from omnibench.report import paired, stats
 from omnibench.report.published import Stat
 from omnibench.store import index as store_index
 from omnibench.store.run_files import DELTAS_FILE, PREDICTIONS_FILE
-from test_report_intervals import (
+from tests.report.test_intervals import (
     HALF,
     HMDB,
     QUARTER,

@@ -20,7 +20,7 @@ from omnibench.report.tables import MEASURED
 from omnibench.store.run_files import RECORD_FILE
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import TableSpec
-from report_fixtures import Plan, cell, few_shot_spec, make_record, suite_runs
+from tests.report_fixtures import Plan, cell, few_shot_spec, make_record, suite_runs
 
 
 def test_cells_no_run_fills_are_blank_not_missing() -> None:

@@ -24,8 +24,8 @@ from omnibench.report.plots import PIXELS, ablation_figure
 from omnibench.store.run_files import RECORD_FILE
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import TableSpec, load_suite
-from report_fixtures import make_record, suite_runs
-from test_report_stats import write_predictions
+from tests.report.test_stats import write_predictions
+from tests.report_fixtures import make_record, suite_runs
 
 TEXLIVE = ("texlive-latex-base", "texlive-latex-recommended")
 SUITES = {

@@ -7,8 +7,8 @@ from typing import Any
 
 from omnibench.report.build import build_tables
 from omnibench.report.provenance import provenance_line
-from report_fixtures import few_shot_spec, suite_runs
-from test_report import FEW_SHOT_TABLE
+from tests.report.test_tables import FEW_SHOT_TABLE
+from tests.report_fixtures import few_shot_spec, suite_runs
 
 SHA_A, SHA_B = "05be9581" + "0" * 32, "1a2b3c4d" + "0" * 32
 

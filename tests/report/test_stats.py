@@ -18,7 +18,7 @@ from omnibench.report.records import SuiteRuns
 from omnibench.report.tables import DELTA, MEASURED, ReportTable, format_stat
 from omnibench.store.run_files import PREDICTIONS_FILE
 from omnibench.suite.load import TableSpec, load_suite
-from report_fixtures import make_record, paper_spec
+from tests.report_fixtures import make_record, paper_spec
 
 SETTINGS = stats.BootstrapSettings(resamples=4000, seed=0)
 RATIO_TABLE = TableSpec(

@@ -9,7 +9,7 @@ from omnibench.report.build import build_tables
 from omnibench.report.published import published_gflops
 from omnibench.report.tables import DELTA, MEASURED, PUBLISHED, ReportTable
 from omnibench.suite.load import TableSpec
-from report_fixtures import SCOPE, Plan, cell, few_shot_spec, paper_spec, suite_runs
+from tests.report_fixtures import SCOPE, Plan, cell, few_shot_spec, paper_spec, suite_runs
 
 # (model, shots, data_seed) -> top1, or the state of an unfinished run
 FEW_SHOT = {

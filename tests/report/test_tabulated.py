@@ -17,7 +17,7 @@ from omnibench.report.tabulated import tabulated_records
 from omnibench.store import index as store_index
 from omnibench.store.run_files import RECORD_FILE, TABULATED_FILE
 from omnibench.store.run_store import RunStore, atomic_write_json
-from report_fixtures import make_record
+from tests.report_fixtures import make_record
 
 SUITE = "tab"
 

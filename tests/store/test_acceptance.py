@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import JUNK, UNDECODABLE_MP4, TinyData, cpu_options
 from omnibench.cli import main
 from omnibench.store.acceptance import record_problems
 from omnibench.store.run_files import TRAIN_STEPS_FILE
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.store.train_steps import read_train_steps
 from omnibench.suite.load import load_suite
+from tests.conftest import JUNK, UNDECODABLE_MP4, TinyData, cpu_options
 
 SUITE = """\
 name: trust

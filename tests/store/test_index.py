@@ -20,7 +20,7 @@ from omnibench.store.revisions import NO_RECORD
 from omnibench.store.run_files import INDEX_FILE, LOCK_FILE, RECORD_FILE, SPEC_FILE, STATUS_FILE
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.store.survey import judged_state, survey
-from report_fixtures import make_record
+from tests.report_fixtures import make_record
 
 SUITE = "idx"
 

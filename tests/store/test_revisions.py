@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import TinyData, cpu_options, tiny_suite_text
 from omnibench.cli import main
 from omnibench.config.protocols import PROTOCOLS
 from omnibench.models.declaration import DECLARED
@@ -22,6 +21,7 @@ from omnibench.models.vanilla_config import VanillaOptions
 from omnibench.store.revisions import NO_RECORD, computed_by, stale_reason
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import load_suite
+from tests.conftest import TinyData, cpu_options, tiny_suite_text
 
 SUITE = tiny_suite_text(
     "made",

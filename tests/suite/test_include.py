@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Invoke, cpu_options
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.errors import OmniBenchError
 from omnibench.store.run_store import RunStore
 from omnibench.suite.files import suite_files
 from omnibench.suite.load import load_suite
+from tests.conftest import Invoke, cpu_options
 
 FRAGMENT = """\
 # the shared setting
@@ -179,7 +179,7 @@ def test_a_file_that_reuses_a_built_in_name_is_refused(tmp_path: Path) -> None:
 
 def test_a_dry_run_refuses_a_reused_name_as_the_run_does(tmp_path: Path, cli: Invoke) -> None:
     path = tmp_path / "demo.yaml"
-    path.write_text((Path(__file__).parents[1] / "suites" / "demo.yaml").read_text())
+    path.write_text((Path(__file__).parents[2] / "suites" / "demo.yaml").read_text())
     for extra in (["--dry-run"], []):
         code, out = cli("run", str(path), "--results", str(tmp_path / "r"), *extra)
         assert code == 2, out
