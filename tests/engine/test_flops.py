@@ -66,11 +66,13 @@ def test_tiny_vanilla_video_and_text_by_hand() -> None:
     assert text_gflops(model, ["x", "y", "z"]) * 1e9 == pytest.approx(3 * text, abs=1)
 
 
-def test_tiny_omniclip_video_by_hand() -> None:
+@pytest.mark.parametrize("form", ["literal", "residual"])
+def test_tiny_omniclip_video_by_hand(form: str) -> None:
     frames, width, embed, hidden = 4, 64, 32, 16
     tokens = 17 + 4  # class + 16 patches + 4 SPG prompts (2x2 pooling of the 4x4 grid)
     conv = 16 * width * 3 * 8 * 8
-    spg = 2 * 4 * width * 4 * width  # projector MLP on the 4 pooled tokens
+    hidden_spg = width if form == "literal" else 4 * width  # Eq. 6's D-wide MLP, or CLIP's 4D
+    spg = 2 * 4 * width * hidden_spg  # projector MLP on the 4 pooled tokens
     pta = (
         tokens * (width * hidden + hidden * 3 * hidden + hidden * width)
         + tokens * frames * 2 * hidden
@@ -84,15 +86,15 @@ def test_tiny_omniclip_video_by_hand() -> None:
         + width * embed
     )
     head = (
-        ln(frames, embed)
+        (ln(frames, embed) if form == "residual" else 0)  # Eq. 5 as written has no norm
         + frames * embed * 3 * embed
         + attention(frames, embed)
         + frames * embed * embed
     )
-    model = tiny("omniclip", frames)
+    model = tiny("omniclip", frames, projector_form=form, head_form=form)
     measured = video_gflops(model, torch.zeros(1, frames, 3, 32, 32)) * 1e9
     assert measured == pytest.approx(frames * per_frame + head, abs=1)
-    without = tiny("omniclip", frames, use_spg=False, use_pta=False)
+    without = tiny("omniclip", frames, use_spg=False, use_pta=False, head_form=form)
     plain = conv + ln(17, width) + 2 * clip_block(17, width) + ln(1, width) + width * embed
     assert video_gflops(without, torch.zeros(1, frames, 3, 32, 32)) * 1e9 == pytest.approx(
         frames * plain + head, abs=1
@@ -258,15 +260,15 @@ def test_omniclip_breakdown_by_hand_and_sums_to_the_totals() -> None:
             frames * 2 * grown * frames * 2 * hidden,
             frames * 2 * grown * (width * hidden + hidden * 3 * hidden + hidden * width),
         ),
-        "spg": (
-            frames * 2 * prompts * width * 4 * width,
+        "spg": (  # the literal projector (the default): two D-wide layers
+            frames * 2 * prompts * width * width,
             0,
-            frames * 2 * prompts * width * 4 * width,
+            frames * 2 * prompts * width * width,
         ),
-        "head": (
-            ln(frames, embed) + frames * embed * 4 * embed + attention(frames, embed),
+        "head": (  # the literal head (the default): no norm
+            frames * embed * 4 * embed + attention(frames, embed),
             attention(frames, embed),
-            ln(frames, embed),
+            0,
         ),
         "prompt_generator": tuple(prompt_generator(patches, frames, width, embed).values()),
         "text_tower": (

@@ -55,7 +55,7 @@ VARIANTS = [
     ("omniclip", {"combination": "attention_parallel"}),
     ("omniclip", {"combination": "cascade"}),
     ("omniclip", {"prompt_gate": True}),
-    ("omniclip", {"projector_form": "literal", "head_form": "literal"}),
+    ("omniclip", {"projector_form": "residual", "head_form": "residual"}),
 ]
 
 
@@ -102,7 +102,7 @@ def _prompt_generator(prefix: str) -> set[str]:
     return names
 
 
-def _omniclip_new(head: tuple[str, ...] = ("norm", "attn.qkv", "attn.out")) -> set[str]:
+def _omniclip_new(head: tuple[str, ...] = ("attn.qkv", "attn.out")) -> set[str]:
     names = (
         {"temporal_embedding"}
         | _prompt_generator("prompt_generator.")
@@ -126,7 +126,7 @@ XCLIP_NEW = (
 NEW_PARAMETERS = [  # trainable parameters outside CLIP, spelled out name by name
     ("omniclip", {}, _omniclip_new()),
     ("omniclip", {"prompt_gate": True}, _omniclip_new() | {"prompt_gate.gates"}),
-    ("omniclip", {"head_form": "literal"}, _omniclip_new(head=("attn.qkv", "attn.out"))),
+    ("omniclip", {"head_form": "residual"}, _omniclip_new(head=("norm", "attn.qkv", "attn.out"))),
     ("omniclip", {"text_prompts": False}, _omniclip_new() - _prompt_generator("prompt_generator.")),
     (
         "omniclip",

@@ -63,15 +63,16 @@ def block_inputs(
     ids=str,
 )
 def test_untrained_frame_features_equal_frozen_clip_without_visible_prompts(options: dict) -> None:
-    """Without SPG, or with the (optional, closed) gate, an untrained OmniCLIP is frozen CLIP."""
+    """Without SPG, or with the (optional, closed) gate, an untrained OmniCLIP is frozen CLIP (and
+    its head, in the residual form, the frame mean)."""
     torch.manual_seed(0)
-    model = omniclip(**options).eval()
+    model = omniclip(**options, head_form="residual").eval()
     clip = video()
     with torch.no_grad():
         torch.testing.assert_close(
             model.frame_features(clip), frozen_frames(model, clip), atol=1e-5, rtol=1e-5
         )
-        # and the head starts as the frame mean
+        # and the residual head starts as the frame mean
         torch.testing.assert_close(
             model.encode_video(clip), frozen_frames(model, clip).mean(1), atol=1e-5, rtol=1e-5
         )
@@ -262,14 +263,14 @@ def test_spg_pools_the_patch_grid(pooling: str) -> None:
 
 
 def test_literal_spg_projector_is_a_two_layer_mlp_without_residual() -> None:
-    """Eq. 6 as written: R = MLP(Avg(V)), D-wide hidden layer; the default adds the pooled tokens
-    back."""
+    """Eq. 6 as written (the default): R = MLP(Avg(V)), D-wide hidden layer; the residual form adds
+    the pooled tokens back."""
     patches = torch.randn(3, 16, 64)
     pooled = (
         F.avg_pool2d(patches.transpose(1, 2).reshape(3, 64, 4, 4), 2).flatten(2).transpose(1, 2)
     )
-    literal = omniclip(projector_form="literal").spg
-    residual = omniclip().spg
+    literal = omniclip().spg
+    residual = omniclip(projector_form="residual").spg
     assert literal.projector[0].out_features == 64 and residual.projector[0].out_features == 256
     with torch.no_grad():
         torch.testing.assert_close(literal(patches), literal.projector(pooled))
@@ -281,12 +282,12 @@ def test_literal_spg_projector_is_a_two_layer_mlp_without_residual() -> None:
 
 
 def test_literal_head_is_the_average_of_one_attention_layer() -> None:
-    """Eq. 5 as written: F_V = Avg(MHA(F)), no norm, no residual; the default starts as the frame
-    mean."""
+    """Eq. 5 as written (the default): F_V = Avg(MHA(F)), no norm, no residual; the residual form
+    starts as the frame mean."""
     torch.manual_seed(0)
     frames = torch.randn(2, FRAMES, 32)
-    literal = omniclip(head_form="literal").head
-    residual = omniclip().head
+    literal = omniclip().head
+    residual = omniclip(head_form="residual").head
     with torch.no_grad():
         torch.testing.assert_close(literal(frames), literal.attn(frames).mean(1))
         assert (literal(frames) - frames.mean(1)).abs().max() > 1e-3
