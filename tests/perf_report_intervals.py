@@ -1,6 +1,6 @@
 """Time the report's paired intervals on a 1000-run store (not collected by pytest; run by hand):
 
-    .venv/bin/python tests/perf_report_intervals.py /tmp/store   # builds the store on first use
+    .venv/bin/python -m tests.perf_report_intervals /tmp/store   # builds the store on first use
 
 1000 finished runs: 25 settings × 2 datasets (1530 and 3783 test videos, HMDB51 / UCF101 split 1)
 × 20 seeds, each with a predictions.csv as the runner writes it. Prints the wall and CPU seconds of
@@ -24,7 +24,7 @@ from omnibench.report.stats import BootstrapSettings
 from omnibench.store.run_files import PREDICTIONS_FILE, RECORD_FILE
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import TableSpec
-from report_fixtures import make_record  # tests/ is on sys.path: the script's folder
+from tests.report_fixtures import make_record
 
 VIDEOS = {"hmdb51": 1530, "ucf101": 3783}
 RATIOS = [round(0.04 * (i + 1), 2) for i in range(25)]

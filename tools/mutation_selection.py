@@ -8,10 +8,10 @@ module to some of its functions (glob patterns on mutmut's names: ``name`` for a
 
 The tests are found by what they import: a fast test file is selected for a listed module when
 its imports, followed through the modules of that module's package (lazy ``importlib`` names
-included), reach it: ``tests/test_report.py`` imports ``omnibench.report.build``, which imports
-``report.cells``. Imports are not followed across packages: through the CLI or the run pipeline
-every test reaches every module, and those end-to-end tests cost minutes for each mutant they
-cannot tell apart.
+included), reach it: ``tests/report/test_tables.py`` imports ``omnibench.report.build``, which
+imports ``report.cells``. Imports are not followed across packages: through the CLI or the run
+pipeline every test reaches every module, and those end-to-end tests cost minutes for each
+mutant they cannot tell apart.
 
 ``python tools/mutation_selection.py globs`` prints ``make mutation``'s MUTANTS, ``tests`` the
 selected test files; the conftest option ``--mutation-selection`` narrows a pytest run to them.
@@ -155,8 +155,8 @@ def _parents(name: str) -> list[str]:
 
 
 def test_files(root: Path = ROOT) -> list[Path]:
-    """The repository's test files (``tests/test_*.py``)."""
-    return sorted((root / "tests").glob("test_*.py"))
+    """The repository's test files (``tests/**/test_*.py``)."""
+    return sorted((root / "tests").rglob("test_*.py"))
 
 
 def reached_by_test(path: Path, root: Path = ROOT) -> set[str]:

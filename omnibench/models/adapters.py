@@ -1,9 +1,10 @@
 """OmniCLIP's trainable modules: PTA (Eq. 3, 4, 7), the cascade adapter (Table 11), SPG (Eq. 6),
 the optional prompt gate (omnibench's own extension, not in the paper) and the head (Eq. 5).
 
-PTA and the cascade adapter start as identities (zero ``Up``); the residual SPG projector and
-head start as the pooled tokens and the frame mean; their literal forms (``form="literal"``)
-start at a random projection (see each docstring).
+PTA and the cascade adapter start as identities (zero ``Up``). The SPG projector and the head
+come in two forms (OmniCLIP's option chooses, default ``literal``): the literal forms, Eq. 6 and
+5 as written, start at a random projection; the residual forms start as the pooled tokens and
+the frame mean (see each docstring).
 """
 
 from __future__ import annotations
@@ -88,17 +89,14 @@ class CascadeAdapter(nn.Module):
         return self.alpha * self.up(h)
 
 
-FORMS = ("residual", "literal")
-
-
 class SelfPromptGenerator(nn.Module):
     """SPG (Eq. 6): 2×2 pooling of a frame's patch grid -> K/4 tokens, then the Projector.
 
-    ``form="residual"`` (default): R = P + MLP(P), P the pooled tokens, MLP two layers with a
+    ``form="literal"``: R = MLP(P) as Eq. 6 writes it, two D-wide layers at PyTorch's default
+    initialisation. ``form="residual"``: R = P + MLP(P), P the pooled tokens, MLP two layers with a
     4D-wide hidden layer (CLIP's) and a zero-initialised output layer, so the prompts start as
     the pooled tokens, the low-resolution view of the frame, and the MLP learns to refine them.
-    ``form="literal"``: R = MLP(P) as Eq. 6 writes it, two D-wide layers at PyTorch's default
-    initialisation. ``projector=False`` keeps P alone (Table 9's "Avg." / "Max." rows).
+    ``projector=False`` keeps P alone (Table 9's "Avg." / "Max." rows).
     """
 
     def __init__(
@@ -107,7 +105,7 @@ class SelfPromptGenerator(nn.Module):
         grid: tuple[int, int],
         pooling: str,
         projector: bool,
-        form: str = "residual",
+        form: str,
     ) -> None:
         super().__init__()
         if min(grid) < 2:
@@ -185,12 +183,12 @@ class PromptGate(nn.Module):
 class TemporalAttentionHead(nn.Module):
     """Eq. 5: one multi-head attention layer over the T frame embeddings, then the average.
 
-    ``form="residual"`` (default): Avg(F + MHA(LN(F))) with a zero-initialised output
-    projection, so at init the video embedding is the mean of the frame embeddings.
     ``form="literal"``: Avg(MHA(F)) as Eq. 5 writes it, at PyTorch's default initialisation.
+    ``form="residual"``: Avg(F + MHA(LN(F))) with a zero-initialised output projection, so at
+    init the video embedding is the mean of the frame embeddings.
     """
 
-    def __init__(self, dim: int, heads: int, form: str = "residual") -> None:
+    def __init__(self, dim: int, heads: int, form: str) -> None:
         super().__init__()
         self.residual = form == "residual"
         self.norm = nn.LayerNorm(dim) if self.residual else nn.Identity()

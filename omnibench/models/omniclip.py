@@ -13,11 +13,12 @@ Design choices the paper leaves open, documented here:
   from the first step. ``prompt_gate`` (omnibench's own extension, off by default) hides them
   behind a learnable per-block, per-head gate that starts closed
   (:class:`~omnibench.models.adapters.PromptGate`).
-* TE is zero, every adapter's Up projection is zero and the residual head starts as the frame
-  mean, so an untrained OmniCLIP without SPG (or with the closed gate) has frozen CLIP's frame
-  features; the residual SPG starts from the pooled tokens themselves.
-* ``projector_form`` / ``head_form``: ``"residual"`` (default) or ``"literal"`` (Eq. 6 and 5
-  as written), see :class:`~omnibench.models.adapters.SelfPromptGenerator` and
+* TE is zero and every adapter's Up projection is zero, so an untrained OmniCLIP without SPG
+  (or with the closed gate) has frozen CLIP's frame features.
+* ``projector_form`` / ``head_form``: ``"literal"`` (default; Eq. 6 and 5 as written, random
+  at init) or ``"residual"`` (the pooled tokens plus a zero-initialised MLP; the frame mean plus
+  a zero-initialised attention, so the untrained head is CLIP's frame mean), see
+  :class:`~omnibench.models.adapters.SelfPromptGenerator` and
   :class:`~omnibench.models.adapters.TemporalAttentionHead`.
 * SSv2 runs use a fixed classifier (§4.1): OmniCLIP's SSv2 defaults turn ``text_prompts`` off.
 * TE is added with PE before ``ln_pre``; SPG pools the ``ln_pre`` output (the blocks' input V^0).

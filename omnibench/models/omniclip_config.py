@@ -25,7 +25,7 @@ from omnibench.models.options import (
 )
 
 COMBINATIONS = ("block_parallel", "attention_parallel", "cascade")
-FORMS = ("residual", "literal")
+FORMS = ("literal", "residual")  # the SPG projector's and the head's (docs/FIDELITY.md)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,14 +41,14 @@ class OmniCLIPOptions(ModelOptions):
     pta_heads: int | None = None  # None: r·D / 64 (at least 1)
     pooling: str = "avg"
     projector: bool = True
-    projector_form: str = "residual"  # or "literal": R = MLP(P), Eq. 6 as written
+    projector_form: str = "literal"  # R = MLP(P), Eq. 6 as written; or "residual": P + MLP(P)
     prompt_source: str = "input"
     prompt_gate: bool = (
         False  # omnibench's extension: prompts hidden behind a gate that starts closed
     )
     combination: str = "block_parallel"
     head_heads: int | None = None  # None: E / 64
-    head_form: str = "residual"  # or "literal": Avg(MHA(F)), Eq. 5 as written
+    head_form: str = "literal"  # Avg(MHA(F)), Eq. 5 as written; or "residual": Avg(F + MHA(LN F))
     text_prompts: bool = (
         True  # X-CLIP's video-specific prompts on the text side (off: a fixed classifier)
     )
