@@ -72,18 +72,28 @@ MODEL_IMPLIED = {
 def keys_of(runs: Columns, count: int, paths: Sequence[str]) -> list[Key]:
     """The canonical key tuple of each of ``count`` runs for ``paths`` (a missing column reads as
     None)."""
-    columns = [column(runs, count, p) for p in paths]
-    return (
-        [tuple(canonical(v, p) for v, p in zip(values, paths)) for values in zip(*columns)]
-        if paths
-        else [()] * count
-    )
+    if not paths:
+        return [()] * count
+    made: dict[tuple[Any, ...], Key] = {}  # each distinct row of values (and their types) once
+    keys = []
+    for values in zip(*[column(runs, count, p) for p in paths]):
+        try:
+            seen = (values, *map(type, values))
+            key = made[seen] if seen in made else made.setdefault(seen, _key(values, paths))
+        except TypeError:  # an unhashable value
+            key = _key(values, paths)
+        keys.append(key)
+    return keys
+
+
+def _key(values: Sequence[Any], paths: Sequence[str]) -> Key:
+    return tuple(canonical(v, p) for v, p in zip(values, paths))
 
 
 def column(runs: Columns, count: int, path: str) -> list[Any]:
     """The runs' values of ``path``, with the values a switch or a model implies."""
     values = list(runs[path]) if path in runs else [None] * count
-    if "model.name" in runs:
+    if "model.name" in runs and any(path in implied for implied in MODEL_IMPLIED.values()):
         models = runs["model.name"]
         values = [
             MODEL_IMPLIED.get(m, {}).get(path, v) if canonical(v, path) is None else v
@@ -122,10 +132,19 @@ def pooled_difference(
     for key, members in groups.items():
         for path in free if len(members) > 1 else ():
             found = runs[path]
-            values = list(dict.fromkeys(canonical(found[i], path) for i in members))
+            distinct = _distinct([found[i] for i in members])
+            values = list(dict.fromkeys(canonical(v, path) for v in distinct))
             if len(values) > 1:
                 return key, path, values
     return None
+
+
+def _distinct(values: list[Any]) -> list[Any]:
+    """``values`` without repeats of a value of the same type, in order."""
+    try:
+        return [v for _, v in dict.fromkeys((type(v), v) for v in values)]
+    except TypeError:  # an unhashable value
+        return values
 
 
 def check_cells(table: TableKeys, specs: Sequence[Mapping[str, Any]], suite: str) -> None:
@@ -147,21 +166,38 @@ def check_cells(table: TableKeys, specs: Sequence[Mapping[str, Any]], suite: str
 
 def spec_columns(specs: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
     """Specs as columns of their dotted paths (:func:`dotted`; a path a spec lacks: None)."""
-    flat = [dotted(spec) for spec in specs]
+    shared: Flattened = {}
+    flat = [dotted(spec, shared=shared) for spec in specs]
     paths = dict.fromkeys(path for row in flat for path in row)
     return {path: [row.get(path) for row in flat] for path in paths}
 
 
+Flattened = dict[tuple[int, str], dict[str, Any]]  # (id of a mapping, its prefix) -> its columns
+
+
 def dotted(
-    data: Mapping[str, Any], prefix: str = "", leave_out: Collection[str] = ()
+    data: Mapping[str, Any],
+    prefix: str = "",
+    leave_out: Collection[str] = (),
+    shared: Flattened | None = None,
 ) -> dict[str, Any]:
-    """Nested mappings as dotted keys (an empty mapping gives no column), leaves hashable."""
+    """Nested mappings as dotted keys (an empty mapping gives no column), leaves hashable.
+    ``shared``: the mappings already flattened (with the same ``leave_out``), for data whose
+    sections are the very same objects (a suite's specs, records kept with shared sections):
+    each is flattened once."""
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if type(value) in _SCALARS:  # most leaves: checked first (a record has ~100)
             flat[f"{prefix}{key}"] = value
         elif isinstance(value, Mapping):
-            flat.update(dotted(value, f"{prefix}{key}.", leave_out))
+            below = f"{prefix}{key}."
+            if shared is None:
+                flat.update(dotted(value, below, leave_out))
+                continue
+            made = shared.get((id(value), below))
+            if made is None:
+                made = shared[(id(value), below)] = dotted(value, below, leave_out, shared)
+            flat.update(made)
         elif f"{prefix}{key}" not in leave_out:
             flat[f"{prefix}{key}"] = _hashable(value)
     return flat

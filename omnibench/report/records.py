@@ -23,7 +23,7 @@ import pandas as pd
 
 from omnibench.config.spec import RunSpec
 from omnibench.report.pooling import EVAL_PREFIX as EVAL_PREFIX  # an evaluation's columns
-from omnibench.report.pooling import dotted
+from omnibench.report.pooling import Flattened, dotted
 from omnibench.report.tabulated import tabulated_records
 from omnibench.store.acceptance import skipped
 from omnibench.store.states import RunState
@@ -72,13 +72,19 @@ class SuiteRuns:
         return records_frame(self.records, NOT_TABULATED)
 
 
-def flatten(record: Mapping[str, Any], leave_out: Collection[str] = ()) -> dict[str, Any]:
+def flatten(
+    record: Mapping[str, Any],
+    leave_out: Collection[str] = (),
+    shared: tuple[Flattened, Flattened] | None = None,
+) -> dict[str, Any]:
     """One record as flat columns: spec paths unprefixed, other sections prefixed by their name
-    (``leave_out``: columns not made)."""
+    (``leave_out``: columns not made; ``shared``: the spec's and the other sections' mappings
+    already flattened, :func:`~omnibench.report.pooling.dotted`)."""
     rest = {k: v for k, v in record.items() if k not in _SKIPPED}
+    specs, others = shared or (None, None)
     return {
-        **dotted(record.get("spec") or {}),
-        **dotted(rest, leave_out=leave_out),
+        **dotted(record.get("spec") or {}, shared=specs),
+        **dotted(rest, leave_out=leave_out, shared=others),
         **_derived(record),
     }
 
@@ -119,7 +125,8 @@ def records_frame(
 ) -> pd.DataFrame:
     """One row per run record (see the module docstring for the columns; ``leave_out``: columns
     not made)."""
-    return pd.DataFrame([flatten(r, leave_out) for r in records])
+    shared: tuple[Flattened, Flattened] = ({}, {})  # records kept with shared sections
+    return pd.DataFrame([flatten(r, leave_out, shared) for r in records])
 
 
 def evaluations_frame(
@@ -145,24 +152,8 @@ def store_frame(store: RunStore, suite: str | None = None) -> pd.DataFrame:
 def specs_frame(specs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """Expected runs (spec dicts) flattened like :func:`records_frame`; a section several specs
     share (the same object: :meth:`RunSpec.plain` of a suite's runs) is flattened once."""
-    flattened: dict[tuple[int, str], dict[str, Any]] = {}  # (id of a section, its name) -> columns
-    return pd.DataFrame([_flat_spec(spec, flattened) for spec in specs])
-
-
-def _flat_spec(
-    spec: Mapping[str, Any], flattened: dict[tuple[int, str], dict[str, Any]]
-) -> dict[str, Any]:
-    """``flatten({"spec": spec})``, each section taken from ``flattened`` when already made."""
-    flat: dict[str, Any] = {}
-    for key, value in spec.items():
-        if isinstance(value, Mapping):
-            made = flattened.get((id(value), key))
-            if made is None:
-                made = flattened[(id(value), key)] = dotted(value, f"{key}.")
-            flat.update(made)
-        else:
-            flat.update(dotted({key: value}))
-    return {**flat, **_derived({"spec": spec})}
+    shared: Flattened = {}
+    return pd.DataFrame([{**dotted(s, shared=shared), **_derived({"spec": s})} for s in specs])
 
 
 def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> SuiteRuns:

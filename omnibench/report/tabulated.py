@@ -9,6 +9,9 @@ runs does not read and check thousands of ``record.json`` files every time.
 again (checked as :meth:`~omnibench.store.run_store.RunStore.read_record` checks it), and a file
 changed in the last ``RECENT_S`` seconds is read but not kept. A missing, corrupt or foreign file
 is rebuilt; one that cannot be written is not kept. The run folders stay the source of truth.
+A section that several records hold alike (the spec's model, data and optim, the versions, the
+annotation files...) is written once and, read back, is the very same object in each record (so
+:func:`~omnibench.report.pooling.dotted` flattens it once): records are read, never changed.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +39,68 @@ def _load(path: Path, code: str) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):  # missing, unreadable or corrupt: rebuilt
         return {}
-    runs = data.get("runs") if isinstance(data, dict) and data.get("code") == code else None
-    return runs if isinstance(runs, dict) else {}
+    valid = isinstance(data, dict) and data.get("code") == code
+    runs, shared = (data.get("runs"), data.get("shared")) if valid else (None, None)
+    if not isinstance(runs, dict) or not isinstance(shared, list):
+        return {}
+    return {run_id: entry for run_id, entry in runs.items() if _unshared(entry, shared)}
+
+
+Place = tuple[str, ...]  # a record's section: (key,) or ("spec", key)
+
+
+def _places(record: dict[str, Any]) -> list[Place]:
+    """The record's sections that runs may have alike: its mappings and its spec's."""
+    places: list[Place] = [(k,) for k, v in record.items() if isinstance(v, dict) and k != "spec"]
+    spec = record.get("spec")
+    if isinstance(spec, dict):
+        places += [("spec", k) for k, v in spec.items() if isinstance(v, dict)]
+    return places
+
+
+def _at(record: dict[str, Any], place: Place) -> Any:
+    return record[place[0]] if len(place) == 1 else record[place[0]][place[1]]
+
+
+def _shared(kept: dict[str, Any]) -> dict[str, Any]:
+    """The file's ``shared`` sections and ``runs``: a section that several records hold alike is
+    written once, each entry naming it in its ``refs`` (``"spec.model"``: its number)."""
+    texts = {
+        run_id: {place: json.dumps(_at(e["record"], place)) for place in _places(e["record"])}
+        for run_id, e in kept.items()
+    }
+    counts = Counter(text for places in texts.values() for text in places.values())
+    table: dict[str, int] = {}
+    runs = {}
+    for run_id, entry in kept.items():
+        refs = {
+            ".".join(place): table.setdefault(text, len(table))
+            for place, text in texts[run_id].items()
+            if counts[text] > 1
+        }
+        runs[run_id] = {**entry, "record": _without(entry["record"], refs), "refs": refs}
+    return {"shared": [json.loads(text) for text in table], "runs": runs}
+
+
+def _without(record: dict[str, Any], refs: Mapping[str, int]) -> dict[str, Any]:
+    out = {k: v for k, v in record.items() if k not in refs}
+    if isinstance(out.get("spec"), dict):
+        out["spec"] = {k: v for k, v in out["spec"].items() if f"spec.{k}" not in refs}
+    return out
+
+
+def _unshared(entry: Any, shared: list[Any]) -> bool:
+    """Put an entry's shared sections back in its record (the same objects for every record that
+    holds them alike); False: an entry of another shape (its run is read again)."""
+    try:
+        record = entry["record"]
+        for place, number in entry["refs"].items():
+            *parent, key = place.split(".")
+            holder = record[parent[0]] if parent else record
+            holder[key] = shared[number]
+    except (IndexError, KeyError, TypeError, AttributeError):
+        return False
+    return isinstance(record, dict)
 
 
 def tabulated_records(
@@ -48,7 +112,7 @@ def tabulated_records(
     path, code = folder / TABULATED_FILE, store_index.index_code()
     kept, changed, out = _load(path, code), False, []
     for run_id in run_ids:
-        record_path = str(store.run_dir(suite, run_id) / RECORD_FILE)
+        record_path = f"{store.run_dir(suite, run_id)}/{RECORD_FILE}"
         entry, key = kept.get(run_id), store_index.stat_key(record_path)
         if key is not None and isinstance(entry, dict) and entry.get("key") == key:
             out.append(tabulate(entry["record"]))  # (class names shared again)
@@ -63,7 +127,7 @@ def tabulated_records(
             changed = True
     if changed:
         try:
-            atomic_write_text(path, json.dumps({"code": code, "runs": kept}))
+            atomic_write_text(path, json.dumps({"code": code, **_shared(kept)}))
         except OSError:  # a store that cannot take it goes without
             pass
     return out

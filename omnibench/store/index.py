@@ -56,7 +56,7 @@ from omnibench.store.run_files import (
 from omnibench.store.run_store import RunStatus, RunStore, checked_name, status_from
 from omnibench.store.states import RunState
 
-FORMAT = 3  # of the index file; another one is rebuilt
+FORMAT = 4  # of the index file; another one is rebuilt
 RECENT_S = 2.0  # files younger than this are read but not kept in the index
 
 FileKey = list[int]  # [inode, size, mtime_ns] of the file an entry was read from
@@ -155,20 +155,26 @@ class SuiteIndex:
             return {}
         valid = isinstance(data, dict) and data.get("code") == self.code
         runs = data.get("runs") if valid else None
-        if not isinstance(runs, dict):
+        shared = data.get("shared") if valid else None
+        if not isinstance(runs, dict) or not isinstance(shared, list):
             return {}
+        runs = {
+            run_id: found
+            for run_id, entry in runs.items()
+            if (found := _unshared(entry, shared)) is not None
+        }
         _LOADED[self.path] = (key, self.code, runs)
         return dict(runs)
 
     def finished(self, run_id: str) -> Finished | None:
         """What the run's files say when it has a record and no claim (None: it has none, a file
         of it is corrupt, or it has a ``lock.json``; :func:`judged_state` reads such a run)."""
-        run_dir = os.path.join(self.folder, checked_name(run_id, "run id"))
-        paths = [os.path.join(run_dir, name) for name in (RECORD_FILE, STATUS_FILE, SPEC_FILE)]
+        run_dir = f"{self.folder}/{checked_name(run_id, 'run id')}/"  # (a separator per file)
+        paths = [run_dir + name for name in (RECORD_FILE, STATUS_FILE, SPEC_FILE)]
         keys = [stat_key(path) for path in paths]
         entry = self.entries.get(run_id)
         try:
-            if keys[0] is None or os.path.lexists(os.path.join(run_dir, LOCK_FILE)):
+            if keys[0] is None or os.path.lexists(run_dir + LOCK_FILE):
                 raise LookupError(run_id)
             if not isinstance(entry, dict) or entry.get("keys") != keys:
                 entry = self._read(run_id, *paths)
@@ -211,13 +217,43 @@ class SuiteIndex:
         """Write the index if it changed; a store that cannot take it simply goes without."""
         if not self.changed:
             return
-        text = json.dumps({"format": FORMAT, "code": self.code, "runs": self.entries})
+        shared: dict[str, int] = {}
+        runs = {run_id: _shared(entry, shared) for run_id, entry in self.entries.items()}
+        text = json.dumps(
+            {
+                "format": FORMAT,
+                "code": self.code,
+                "shared": [*map(json.loads, shared)],
+                "runs": runs,
+            }
+        )
         try:
             atomic_write_text(self.path, text)
         except OSError:
             return
         _LOADED[self.path] = (stat_key(str(self.path)), self.code, self.entries)
         self.changed = False
+
+
+SHARED = ("files", "skipped", "spec")  # entry fields most runs of a suite have alike
+
+
+def _shared(entry: Mapping[str, Any], table: dict[str, int]) -> dict[str, Any]:
+    """``entry`` as written: each :data:`SHARED` field the number of its value in ``table``
+    (a suite's thousands of runs read the same few annotation files)."""
+    out = dict(entry)
+    for field in SHARED:
+        out[field] = table.setdefault(json.dumps(entry[field]), len(table))
+    return out
+
+
+def _unshared(entry: Any, table: list[Any]) -> dict[str, Any] | None:
+    """An entry as :func:`_shared` wrote it, with its shared values back (None: an entry of
+    another shape, whose run is read from its files)."""
+    try:
+        return {**entry, **{field: table[entry[field]] for field in SHARED}}
+    except (IndexError, KeyError, TypeError):
+        return None
 
 
 def _entry(record: Any, status: Any, keys: list[FileKey | None]) -> dict[str, Any]:

@@ -26,7 +26,8 @@ OUTCOMES_FILE = ".outcomes.npz"  # in <results>/<suite>/: its runs' predictions 
 TABULATED_FILE = ".tabulated.json"  # in <results>/<suite>/: done runs' records, for reports
 DELTAS_FILE = ".deltas.json"  # in <results>/<suite>/: its tables' paired Δ intervals, for reports
 # the caches above: no results
-CACHE_FILES = (INDEX_FILE, OUTCOMES_FILE, TABULATED_FILE, DELTAS_FILE)
+PLAN_FILE = ".plan.pickle"  # in <results>/<suite>/: the suite file expanded (suite.plan_cache)
+CACHE_FILES = (INDEX_FILE, OUTCOMES_FILE, TABULATED_FILE, DELTAS_FILE, PLAN_FILE)
 
 
 def read_json(path: Path) -> Any:

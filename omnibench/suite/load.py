@@ -43,6 +43,7 @@ from omnibench.suite.paths import (
     origin_of,
     string_at,
 )
+from omnibench.suite.plan_cache import PlanCache
 from omnibench.suite.table import LAYOUTS, TableSpec, check_reference, parse_table
 
 TOP_KEYS = (
@@ -110,7 +111,28 @@ def load_suite(
             f"{path}: files named {FRAGMENT_PREFIX}*.yaml "
             "are fragments that suites include, not suites"
         )
-    doc = _document(path, ())
+    cache = None if store is None else _plan_cache(store, path, settings or {})
+    suite = None if cache is None else cache.load()
+    if suite is None:
+        sources: list[Path] = []
+        suite = _expanded(path, settings or {}, sources)
+        if cache is not None:
+            cache.save(suite, sources)
+    return suite
+
+
+def _plan_cache(store: RunStore, path: Path, settings: Leaves) -> PlanCache[Suite] | None:
+    """The cache of the suite file's expansion; None for a file named as no store folder can be
+    (the expansion names the problem, at its line)."""
+    try:
+        return PlanCache(store, path, settings, Suite)
+    except OmniBenchError:
+        return None
+
+
+def _expanded(path: Path, settings: Leaves, sources: list[Path]) -> Suite:
+    """The suite file at ``path`` expanded; the files it read are added to ``sources``."""
+    doc = _document(path, (), sources)
     data = mapping_at(doc, doc.data, ())
     name = string_at(doc, data, "name")
     if name != doc.path.stem:
@@ -123,12 +145,12 @@ def load_suite(
         raise SuiteError(f"{doc.where('name')}: {err}") from None
     description = string_at(doc, data, "description")
     table = parse_table(doc, mapping_at(doc, data.get("table"), ("table",)))
-    runs = expand_runs(doc, data, settings or {})
+    runs = expand_runs(doc, data, settings)
     specs = tuple(spec for spec, _ in runs)
     check_reference(doc, table, specs)
     axes = varying_paths(specs, grid_paths(data))
     external = _external_datasets(doc, data.get("external_datasets", {}))
-    chosen = {path: value for path, (value, _) in (settings or {}).items()}
+    chosen = {path: value for path, (value, _) in settings.items()}
     return Suite(
         name,
         description,
@@ -142,8 +164,10 @@ def load_suite(
     )
 
 
-def _document(path: Path, chain: tuple[Path, ...]) -> LocatedYaml:
-    """The suite file laid over the files it includes (recursively; a cycle is an error)."""
+def _document(path: Path, chain: tuple[Path, ...], sources: list[Path]) -> LocatedYaml:
+    """The suite file laid over the files it includes (recursively; a cycle is an error); every
+    file read is added to ``sources``."""
+    sources.append(path)
     doc = load_yaml(path)
     data = mapping_at(doc, doc.data, ())
     check_keys(doc, data, (), TOP_KEYS)
@@ -162,7 +186,9 @@ def _document(path: Path, chain: tuple[Path, ...]) -> LocatedYaml:
                 f"{doc.where('include', *([index] if isinstance(included, list) else []))}: "
                 f"included file not found: {target}"
             )
-        doc = overlay(_document(target, (*chain, path.resolve())), doc, joined=("overrides",))
+        doc = overlay(
+            _document(target, (*chain, path.resolve()), sources), doc, joined=("overrides",)
+        )
     return doc
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from omnibench.cli import main
 from omnibench.store.revisions import computed_by
-from omnibench.store.run_files import INDEX_FILE, OUTCOMES_FILE
+from omnibench.store.run_files import CACHE_FILES
 from omnibench.store.run_store import RunStore, atomic_write_json
 from omnibench.suite.load import Suite, load_suite
 from tests.conftest import plant_lock
@@ -123,13 +123,13 @@ def test_rerunning_a_finished_suite_does_no_work_and_takes_under_2s(
         if line.startswith("import time:")
     }
     assert not {"torch", "open_clip", "decord"} & imported
-    assert _store_files(store) == before  # no run touched: only the store's index is written
+    assert _store_files(store) == before  # no run touched: only the store's caches are written
 
 
 def _store_files(store: RunStore) -> dict[Path, int]:
-    """Every file of the store but its index (a cache of what the run files say), with its
+    """Every file of the store but its caches (the index, the expanded suite...), with its
     modification time."""
-    caches = {INDEX_FILE, OUTCOMES_FILE}
+    caches = set(CACHE_FILES)
     return {
         p: p.stat().st_mtime_ns
         for p in store.root.rglob("*")

@@ -26,7 +26,7 @@ import pytest
 from omnibench.cli import main
 from omnibench.data import MOTIONS, SynthConfig, generate_synthetic
 from omnibench.store.claim import read_holder
-from omnibench.store.run_files import INDEX_FILE, OUTCOMES_FILE
+from omnibench.store.run_files import CACHE_FILES, INDEX_FILE
 from omnibench.store.run_store import RunStore
 from omnibench.suite.load import load_suite
 from tests.conftest import UNDECODABLE_MP4, TinyData, cpu_options, write_tiny_suite
@@ -124,7 +124,7 @@ def test_two_invocations_on_one_store_execute_each_run_exactly_once(
             log.count("omnibench: run pair/") == 1 and log.count("synthetic/test1: top-1") == 1
         )  # not interleaved
         assert read_holder(store.run_dir("pair", run_id)) is None
-    caches = {INDEX_FILE, OUTCOMES_FILE}
+    caches = set(CACHE_FILES)
     leftovers = [
         p for p in store.root.rglob(".*") if ".submitit" not in p.parts and p.name not in caches
     ]

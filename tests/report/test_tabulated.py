@@ -126,3 +126,31 @@ def test_a_store_that_cannot_take_the_cache_goes_without(tmp_path: Path) -> None
     (store.suite_dir(SUITE) / TABULATED_FILE).mkdir()  # the write fails (as on a read-only store)
     assert _served(store, ids) == _truth(store, ids)
     assert _served(store, ids) == _truth(store, ids)
+
+
+def test_sections_runs_hold_alike_are_written_once_and_served_as_one(tmp_path: Path) -> None:
+    store = RunStore(tmp_path)
+    ids = _finished(store, range(3))
+    _served(store, ids)
+    cache = _cache(store)
+    model = {"name": "omniclip", "backbone": "ViT-B-16", "pretrained": "openai", "options": {}}
+    assert model in cache["shared"] and cache["shared"].count(model) == 1
+    entry = cache["runs"][ids[0]]
+    assert "model" not in entry["record"]["spec"] and "spec.model" in entry["refs"]
+    assert "metrics" in entry["record"]  # each run's own: kept in its entry
+    served = _served(store, ids)  # from the cache
+    assert served == _truth(store, ids)
+    assert served[0]["spec"]["model"] is served[2]["spec"]["model"]
+    assert served[0]["metrics"] is not served[2]["metrics"]
+
+
+@pytest.mark.parametrize("refs", [{"spec.model": 99}, {"spec.model": "x"}, None, {"nope.x": 0}])
+def test_an_entry_with_refs_of_another_shape_is_read_again(tmp_path: Path, refs: object) -> None:
+    store = RunStore(tmp_path)
+    ids = _finished(store, range(2))
+    _served(store, ids)
+    _mark(store, ids[0])
+    cache = _cache(store)
+    cache["runs"][ids[0]]["refs"] = refs
+    (store.suite_dir(SUITE) / TABULATED_FILE).write_text(json.dumps(cache))
+    assert _served(store, ids) == _truth(store, ids)

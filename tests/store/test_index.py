@@ -75,6 +75,9 @@ def test_every_state_matches_the_files_and_finished_runs_are_kept(tmp_path: Path
     assert first == _truth(store, ids)
     assert [first[i][0] for i in ids] == ["done", "failed", "new", "pending", "failed", "new"]
     assert set(_index(store)["runs"]) == {ids[0], ids[1]}  # only runs with a record are kept
+    shared = _index(store)["shared"]  # what both records hold alike is written once
+    (spec,) = {_index(store)["runs"][i]["spec"] for i in ids[:2]}
+    assert shared[spec] == {"protocol": "supervised", "dataset": "synthetic", "model": "omniclip"}
     judged = survey(store, SUITE, ids)  # now from the index
     assert {r: (s, why) for r, (s, _, why, _) in judged.items()} == first
     facts = judged[ids[0]][3]
@@ -128,14 +131,16 @@ def test_a_corrupt_or_foreign_index_is_rebuilt(tmp_path: Path, damage: str) -> N
     assert _index(store)["code"] == store_index.index_code()
 
 
-@pytest.mark.parametrize("entry", [5, [], {"keys": None}, {"verdict": "done"}])
+@pytest.mark.parametrize(
+    "entry", [5, [], {"keys": None}, {"verdict": "done"}, {"files": 9, "skipped": 0, "spec": 0}]
+)
 def test_an_entry_of_another_shape_is_read_again(tmp_path: Path, entry: object) -> None:
     store = RunStore(tmp_path)
     spec = _spec(0)
     _finish(store, spec, top1=12.5)
     ids = [spec.run_id()]
     code = store_index.index_code()
-    index = {"format": store_index.FORMAT, "code": code, "runs": {ids[0]: entry}}
+    index = {"format": store_index.FORMAT, "code": code, "shared": [], "runs": {ids[0]: entry}}
     (store.suite_dir(SUITE) / INDEX_FILE).write_text(json.dumps(index))
     assert _states(store, ids) == _truth(store, ids) == {ids[0]: ("done", None)}
     assert store_index.finished_runs(store, SUITE, ids)[ids[0]].top1 == 12.5
