@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 from rich.text import Text
-from typer.core import TyperGroup, TyperOption
+from typer.core import TyperGroup
 
 from omnibench.errors import OmniBenchError, os_error
 from omnibench.store.runlog import guard_pipes
@@ -49,18 +49,6 @@ class OmniBenchGroup(TyperGroup):
             raise typer.Exit(report_error(line)) from None
 
 
-def _hide_flag_types() -> None:
-    """Typer's help prints ``<bool>`` after on/off flags (``--dry-run <bool>``); a flag takes no
-    value."""
-    shown = TyperOption.display_type_rich
-
-    def display_type_rich(self: TyperOption, ctx: Context) -> str | None:
-        return None if self.is_flag else shown(self, ctx)
-
-    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
-
-
-_hide_flag_types()
 app = typer.Typer(
     name="omnibench",
     help="Benchmark and ablate CLIP-based video recognition (OmniCLIP, X-CLIP, ViFi-CLIP).",
