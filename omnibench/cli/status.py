@@ -107,7 +107,7 @@ def _show_suite(
         return
     run_groups.print_runs(console, loaded, plans, store)
     known = {p.run_id for p in plans}
-    extra = [run_id for run_id in store.run_ids(loaded.name) if run_id not in known]
+    extra = store.run_ids(loaded.name, besides=known)
     if extra:
         console.print(
             f"[dim]{tables.plural(len(extra), 'other stored run')} "

@@ -163,11 +163,10 @@ def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> Suite
     judged = survey(store, suite, run_ids)
     states = {run_id: judged[run_id][0] for run_id in run_ids}
     done = [run_id for run_id in run_ids if states[run_id] == RunState.DONE]
-    records = tabulated_records(store, suite, done, _tabulated)
+    keys = {run_id: facts.record_key for run_id, (*_, facts) in judged.items() if facts}
+    records = tabulated_records(store, suite, done, _tabulated, keys)
     stale = sum(
-        1
-        for run_id in store.run_ids(suite)
-        if run_id not in states and store.is_done(suite, run_id)
+        1 for run_id in store.run_ids(suite, besides=states) if store.is_done(suite, run_id)
     )
     run_dirs = {run_id: store.run_dir(suite, run_id) for run_id in done}
     return SuiteRuns(

@@ -28,8 +28,9 @@ from omnibench.atomic import atomic_write_text
 from omnibench.errors import CorruptFileError
 from omnibench.store import index as store_index
 from omnibench.store.acceptance import record_shape_problem
+from omnibench.store.index import FileKey
 from omnibench.store.run_files import RECORD_FILE, TABULATED_FILE, json_object, read_json_stat
-from omnibench.store.run_store import RunStore
+from omnibench.store.run_store import RunStore, checked_name
 
 Tabulate = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -104,16 +105,22 @@ def _unshared(entry: Any, shared: list[Any]) -> bool:
 
 
 def tabulated_records(
-    store: RunStore, suite: str, run_ids: Sequence[str], tabulate: Tabulate
+    store: RunStore,
+    suite: str,
+    run_ids: Sequence[str],
+    tabulate: Tabulate,
+    keys: Mapping[str, FileKey | None] | None = None,
 ) -> list[dict[str, Any]]:
     """``tabulate(record)`` of each run of ``run_ids`` that has a record, in order (served from
-    the suite's ``.tabulated.json`` where it holds that very file; see the module docstring)."""
+    the suite's ``.tabulated.json`` where it holds that very file; see the module docstring).
+    ``keys``: the key of each run's ``record.json`` as the caller judged it (the store index's
+    :attr:`~omnibench.store.index.Finished.record_key`), else the file is looked at now."""
     folder = store.suite_dir(suite)
     path, code = folder / TABULATED_FILE, store_index.index_code()
     kept, changed, out = _load(path, code), False, []
     for run_id in run_ids:
-        record_path = f"{store.run_dir(suite, run_id)}/{RECORD_FILE}"
-        entry, key = kept.get(run_id), store_index.stat_key(record_path)
+        record_path = f"{folder}/{checked_name(run_id, 'run id')}/{RECORD_FILE}"
+        entry, key = kept.get(run_id), (keys or {}).get(run_id) or store_index.stat_key(record_path)
         if key is not None and isinstance(entry, dict) and entry.get("key") == key:
             out.append(tabulate(entry["record"]))  # (class names shared again)
             continue

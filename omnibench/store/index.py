@@ -76,6 +76,7 @@ class Finished:
     limit: int | None  # the run's --limit
     skipped: Mapping[str, Any]  # acceptance.Skipped's fields
     spec: Mapping[str, Any]  # protocol, dataset and model name of its spec
+    record_key: FileKey | None = None  # the key of the record.json all this was read from
 
     def verdict(self, checked: dict[Any, Verdict] | None = None) -> Verdict:
         """``done``, ``failed`` or ``stale`` (the record's verdict), or ``stale`` (an annotation
@@ -129,6 +130,16 @@ def stat_key(path: str) -> FileKey | None:
         return None
 
 
+def _exists(path: str) -> bool:
+    """Whether anything, a dangling link included, is at ``path`` (``os.path.lexists`` without
+    its wrapping: thousands of runs are looked at)."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
+
+
 # The index as this process last read or wrote it, with the key of that file: a second look at
 # the same suite (``run`` plans before and after executing) does not parse it again.
 _LOADED: dict[Path, tuple[FileKey | None, str, dict[str, Any]]] = {}
@@ -174,7 +185,7 @@ class SuiteIndex:
         keys = [stat_key(path) for path in paths]
         entry = self.entries.get(run_id)
         try:
-            if keys[0] is None or os.path.lexists(run_dir + LOCK_FILE):
+            if keys[0] is None or _exists(run_dir + LOCK_FILE):
                 raise LookupError(run_id)
             if not isinstance(entry, dict) or entry.get("keys") != keys:
                 entry = self._read(run_id, *paths)
@@ -279,17 +290,23 @@ def _entry(record: Any, status: Any, keys: list[FileKey | None]) -> dict[str, An
 
 
 def _finished(entry: Mapping[str, Any], status_path: str) -> Finished:
+    """The entry's facts; its mappings are shared with the entry (and, for the values most runs
+    hold alike, with other runs' facts): read, never changed."""
     state, reason = entry["verdict"]
+    files, skipped, spec = entry["files"], entry["skipped"], entry["spec"]
+    if not all(isinstance(value, dict) for value in (files, skipped, spec)):
+        raise TypeError(f"an index entry of another shape: {status_path}")
     return Finished(
         state,
         reason,
-        dict(entry["files"]),
+        files,
         status_from(entry["status"], status_path),
         entry["top1"],
         bool(entry["at_chance"]),
         entry["limit"],
-        dict(entry["skipped"]),
-        dict(entry["spec"]),
+        skipped,
+        spec,
+        entry["keys"][0],
     )
 
 

@@ -19,7 +19,7 @@ import os
 import pwd
 import re
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -307,8 +307,10 @@ class RunStore:
             for run_id in self.run_ids(name):
                 yield StoredRun(name, run_id, self.suite_dir(name) / run_id)
 
-    def run_ids(self, suite: str) -> list[str]:
-        """The ids of the suite's prepared runs (folders with ``spec.json``), sorted."""
+    def run_ids(self, suite: str, besides: Collection[str] = ()) -> list[str]:
+        """The ids of the suite's prepared runs (folders with ``spec.json``), sorted; with
+        ``besides``, only those not in it (the runs a suite no longer defines: thousands of known
+        ones are not looked at)."""
         folder = str(self.suite_dir(suite))
         try:
             names = sorted(os.listdir(folder))
@@ -317,7 +319,9 @@ class RunStore:
         return [
             name
             for name in names
-            if not name.startswith(".") and os.path.isfile(os.path.join(folder, name, SPEC_FILE))
+            if not name.startswith(".")
+            and name not in besides
+            and os.path.isfile(os.path.join(folder, name, SPEC_FILE))
         ]
 
 
