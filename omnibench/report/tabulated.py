@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from omnibench.store.acceptance import record_shape_problem
 from omnibench.store.index import FileKey
 from omnibench.store.run_files import RECORD_FILE, TABULATED_FILE, json_object, read_json_stat
 from omnibench.store.run_store import RunStore, checked_name
+from omnibench.store.shared_sections import share, unshare
 
 Tabulate = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -66,21 +66,16 @@ def _at(record: dict[str, Any], place: Place) -> Any:
 def _shared(kept: dict[str, Any]) -> dict[str, Any]:
     """The file's ``shared`` sections and ``runs``: a section that several records hold alike is
     written once, each entry naming it in its ``refs`` (``"spec.model"``: its number)."""
-    texts = {
-        run_id: {place: json.dumps(_at(e["record"], place)) for place in _places(e["record"])}
+    sections = {
+        run_id: {".".join(place): _at(e["record"], place) for place in _places(e["record"])}
         for run_id, e in kept.items()
     }
-    counts = Counter(text for places in texts.values() for text in places.values())
-    table: dict[str, int] = {}
-    runs = {}
-    for run_id, entry in kept.items():
-        refs = {
-            ".".join(place): table.setdefault(text, len(table))
-            for place, text in texts[run_id].items()
-            if counts[text] > 1
-        }
-        runs[run_id] = {**entry, "record": _without(entry["record"], refs), "refs": refs}
-    return {"shared": [json.loads(text) for text in table], "runs": runs}
+    table, refs = share(sections)
+    runs = {
+        run_id: {**entry, "record": _without(entry["record"], refs[run_id]), "refs": refs[run_id]}
+        for run_id, entry in kept.items()
+    }
+    return {"shared": table, "runs": runs}
 
 
 def _without(record: dict[str, Any], refs: Mapping[str, int]) -> dict[str, Any]:
@@ -95,11 +90,11 @@ def _unshared(entry: Any, shared: list[Any]) -> bool:
     holds them alike); False: an entry of another shape (its run is read again)."""
     try:
         record = entry["record"]
-        for place, number in entry["refs"].items():
+        for place, value in unshare(entry["refs"], shared).items():
             *parent, key = place.split(".")
             holder = record[parent[0]] if parent else record
-            holder[key] = shared[number]
-    except (IndexError, KeyError, TypeError, AttributeError):
+            holder[key] = value
+    except (KeyError, TypeError, ValueError, AttributeError):
         return False
     return isinstance(record, dict)
 

@@ -54,10 +54,12 @@ from omnibench.store.run_files import (
     read_json_stat,
 )
 from omnibench.store.run_store import RunStatus, RunStore, checked_name, status_from
+from omnibench.store.shared_sections import share, unshare
 from omnibench.store.states import RunState
 
-FORMAT = 4  # of the index file; another one is rebuilt
+FORMAT = 5  # of the index file; another one is rebuilt
 RECENT_S = 2.0  # files younger than this are read but not kept in the index
+SHARED = ("files", "skipped", "spec")  # entry fields most runs of a suite have alike
 
 FileKey = list[int]  # [inode, size, mtime_ns] of the file an entry was read from
 Verdict = tuple[str, str | None]  # a state and why (acceptance.verdict)
@@ -228,16 +230,14 @@ class SuiteIndex:
         """Write the index if it changed; a store that cannot take it simply goes without."""
         if not self.changed:
             return
-        shared: dict[str, int] = {}
-        runs = {run_id: _shared(entry, shared) for run_id, entry in self.entries.items()}
-        text = json.dumps(
-            {
-                "format": FORMAT,
-                "code": self.code,
-                "shared": [*map(json.loads, shared)],
-                "runs": runs,
-            }
+        shared, refs = share(
+            {run_id: {f: entry[f] for f in SHARED} for run_id, entry in self.entries.items()}, 1
         )
+        runs = {
+            run_id: {**{k: v for k, v in entry.items() if k not in SHARED}, "refs": refs[run_id]}
+            for run_id, entry in self.entries.items()
+        }
+        text = json.dumps({"format": FORMAT, "code": self.code, "shared": shared, "runs": runs})
         try:
             atomic_write_text(self.path, text)
         except OSError:
@@ -246,25 +246,16 @@ class SuiteIndex:
         self.changed = False
 
 
-SHARED = ("files", "skipped", "spec")  # entry fields most runs of a suite have alike
-
-
-def _shared(entry: Mapping[str, Any], table: dict[str, int]) -> dict[str, Any]:
-    """``entry`` as written: each :data:`SHARED` field the number of its value in ``table``
-    (a suite's thousands of runs read the same few annotation files)."""
-    out = dict(entry)
-    for field in SHARED:
-        out[field] = table.setdefault(json.dumps(entry[field]), len(table))
-    return out
-
-
 def _unshared(entry: Any, table: list[Any]) -> dict[str, Any] | None:
-    """An entry as :func:`_shared` wrote it, with its shared values back (None: an entry of
-    another shape, whose run is read from its files)."""
+    """An entry as :meth:`SuiteIndex.save` wrote it, with its shared values back (None: an entry
+    of another shape, whose run is read from its files)."""
     try:
-        return {**entry, **{field: table[entry[field]] for field in SHARED}}
-    except (IndexError, KeyError, TypeError):
+        values = unshare(entry["refs"], table)
+    except (KeyError, TypeError, ValueError):
         return None
+    if set(values) != set(SHARED):
+        return None
+    return {**{k: v for k, v in entry.items() if k != "refs"}, **values}
 
 
 def _entry(record: Any, status: Any, keys: list[FileKey | None]) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def test_every_state_matches_the_files_and_finished_runs_are_kept(tmp_path: Path
     assert [first[i][0] for i in ids] == ["done", "failed", "new", "pending", "failed", "new"]
     assert set(_index(store)["runs"]) == {ids[0], ids[1]}  # only runs with a record are kept
     shared = _index(store)["shared"]  # what both records hold alike is written once
-    (spec,) = {_index(store)["runs"][i]["spec"] for i in ids[:2]}
+    (spec,) = {_index(store)["runs"][i]["refs"]["spec"] for i in ids[:2]}
     assert shared[spec] == {"protocol": "supervised", "dataset": "synthetic", "model": "omniclip"}
     judged = survey(store, SUITE, ids)  # now from the index
     assert {r: (s, why) for r, (s, _, why, _) in judged.items()} == first
@@ -132,7 +132,16 @@ def test_a_corrupt_or_foreign_index_is_rebuilt(tmp_path: Path, damage: str) -> N
 
 
 @pytest.mark.parametrize(
-    "entry", [5, [], {"keys": None}, {"verdict": "done"}, {"files": 9, "skipped": 0, "spec": 0}]
+    "entry",
+    [
+        5,
+        [],
+        {"keys": None},
+        {"verdict": "done"},
+        {"files": 9, "skipped": 0, "spec": 0},  # an entry of index format 4
+        {"refs": {"files": 0, "skipped": 0}},  # a shared field missing
+        {"refs": {"files": -1, "skipped": 0, "spec": 0}},  # not a number into the table
+    ],
 )
 def test_an_entry_of_another_shape_is_read_again(tmp_path: Path, entry: object) -> None:
     store = RunStore(tmp_path)
