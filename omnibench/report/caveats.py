@@ -31,8 +31,9 @@ CELL_PREFIXES = (*RUN_PREFIXES, VIDEO_ROOTS)
 _SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def _plain(run: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in run.items()}
+def _plain(columns: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+    pairs = zip(columns, values, strict=True)
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in pairs}
 
 
 def attach_runs(
@@ -48,11 +49,13 @@ def attach_runs(
     if frame.empty:
         return
     kept = [c for c in frame.columns if c in CELL_FIELDS or c.startswith(CELL_PREFIXES)]
+    # to_dict("records"), made a column at a time
+    values = zip(*(frame[c].tolist() for c in kept)) if kept else [()] * len(frame)
     exact: dict[C.Key, dict[C.Key, list[dict[str, Any]]]] = {}
     for run, row_key, col_key in zip(
-        frame[kept].to_dict("records"), C.keys_of(frame, row_paths), C.keys_of(frame, col_paths)
+        values, C.keys_of(frame, row_paths), C.keys_of(frame, col_paths), strict=True
     ):
-        exact.setdefault(row_key, {}).setdefault(col_key, []).append(_plain(run))
+        exact.setdefault(row_key, {}).setdefault(col_key, []).append(_plain(kept, run))
     for row in rows:
         groups = exact.get(row.key, {})
         for column in dict.fromkeys(columns):

@@ -189,7 +189,7 @@ def dotted(
     for key, value in data.items():
         if type(value) in _SCALARS:  # most leaves: checked first (a record has ~100)
             flat[f"{prefix}{key}"] = value
-        elif isinstance(value, Mapping):
+        elif type(value) is dict or isinstance(value, Mapping):  # (the ABC check is slow)
             below = f"{prefix}{key}."
             if shared is None:
                 flat.update(dotted(value, below, leave_out))

@@ -153,7 +153,8 @@ def specs_frame(specs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """Expected runs (spec dicts) flattened like :func:`records_frame`; a section several specs
     share (the same object: :meth:`RunSpec.plain` of a suite's runs) is flattened once."""
     shared: Flattened = {}
-    return pd.DataFrame([{**dotted(s, shared=shared), **_derived({"spec": s})} for s in specs])
+    derived = _derived({})  # a spec has no evaluations, classes or skipped videos
+    return pd.DataFrame([{**dotted(s, shared=shared), **derived} for s in specs])
 
 
 def collect_runs(suite: str, specs: Sequence[RunSpec], store: RunStore) -> SuiteRuns:
