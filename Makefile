@@ -8,7 +8,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv demo lint test test-fast mutation mutation-score clean
+.PHONY: venv demo lint test test-training test-fast mutation mutation-score clean
 
 venv: $(STAMP)
 
@@ -33,8 +33,13 @@ lint: venv
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports --no-cache
 
+# The suite: everything but the trainings to convergence (marked `training`, minutes each), which
+# `make test-training` runs; CI (.ci/run) runs both.
 test: venv lint
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not training" $(PYTEST_ARGS)
+
+test-training: venv
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m training $(PYTEST_ARGS)
 
 test-fast: venv
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow and not slurm" $(PYTEST_ARGS)
