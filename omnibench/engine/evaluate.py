@@ -42,7 +42,7 @@ class EvalResult:
     def _metrics(self) -> dict[str, float]:
         """top1 / top5 / mean_class (%), evaluated videos, skipped (broken) videos and videos whose
         scores are not finite (a diverged model: its accuracies mean nothing)."""
-        nonfinite = int((~torch.isfinite(self.scores)).any(dim=1).sum()) if len(self.labels) else 0
+        nonfinite = int((~torch.isfinite(self.scores)).any(dim=1).sum())  # (0, C) without videos
         return {
             **accuracy_metrics(self.scores, self.labels),
             "videos": len(self.labels),
@@ -72,7 +72,7 @@ class EvalResult:
         evaluating with the subset's class list, since each class's logit depends only on
         the video and that class's text.
         """
-        position = torch.full((len(self.classnames),), -1, dtype=torch.long)
+        position = torch.full((len(self.classnames),), -1)  # int64, as the fill
         position[torch.as_tensor(list(classes))] = torch.arange(len(classes))
         keep = position[self.labels] >= 0
         scores = self.scores[keep][:, list(classes)]
@@ -138,6 +138,25 @@ def _shard_scores(
     }
 
 
+def eval_loader(
+    dataset: torch.utils.data.Dataset,
+    ctx: DistContext,
+    settings: EvalSettings,
+    collate: Callable[[list[Any]], Any] | None,
+) -> DataLoader:
+    """This rank's loader: its shard of ``dataset`` in order, in batches of
+    ``settings.batch_size`` videos, pinned for a copy to a GPU."""
+    assert isinstance(dataset, Sized)  # map-style: the shard sampler splits its indices
+    return DataLoader(
+        dataset,
+        batch_size=settings.batch_size,
+        sampler=ShardSampler(len(dataset), ctx.rank, ctx.world_size),
+        num_workers=settings.workers,
+        collate_fn=collate,
+        pin_memory=ctx.device.type == "cuda",
+    )
+
+
 def evaluate(
     model: nn.Module,
     dataset: torch.utils.data.Dataset,
@@ -154,15 +173,7 @@ def evaluate(
     (dataset, split)."""
     assert isinstance(dataset, Sized)  # map-style: the shard sampler splits its indices
     model.eval()
-    sampler = ShardSampler(len(dataset), ctx.rank, ctx.world_size)
-    loader = DataLoader(
-        dataset,
-        batch_size=settings.batch_size,
-        sampler=sampler,
-        num_workers=settings.workers,
-        collate_fn=collate,
-        pin_memory=ctx.device.type == "cuda",
-    )
+    loader = eval_loader(dataset, ctx, settings, collate)
     progress.start(f"eval {name[0]}/{name[1]}", len(loader))
     with torch.no_grad():  # not a decorator: mutation testing skips decorated functions
         shard = _shard_scores(model, loader, classnames, ctx, settings, progress)

@@ -77,9 +77,9 @@ def resample_column(
     for stratum in dict.fromkeys(s for runs in outcomes.values() for s in runs):
         runs = [r for r, found in outcomes.items() if stratum in found]
         indices = [outcomes[r][stratum].index for r in runs]
-        first = indices[0]  # one split list for all (the usual case): nothing to intersect
-        shared = all(i is first for i in indices) and bool(np.all(first[1:] > first[:-1]))
-        common = first if shared else functools.reduce(np.intersect1d, indices)
+        # each list once (sorted, Outcome's invariant): one list shared by all (the usual case,
+        # read once) is taken as it is, with nothing to intersect
+        common = functools.reduce(np.intersect1d, {id(i): i for i in indices}.values())
         aligned = [outcomes[r][stratum].at(common) for r in runs]
         if any(
             a.label is not aligned[0].label and (a.label != aligned[0].label).any() for a in aligned

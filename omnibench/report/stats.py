@@ -64,7 +64,7 @@ def resampled_means(
     for start in range(0, resamples, chunk):
         size = min(chunk, resamples - start)
         # int32 draws are the int64 ones (numpy draws both 32 bits at a time below 2^32), faster
-        draws = rng.integers(0, videos, size=(size, videos), dtype=np.int32)
+        draws = rng.integers(videos, size=(size, videos), dtype=np.int32)
         draws = draws + videos * np.arange(size)[:, None]
         counts = (
             np.bincount(draws.ravel(), minlength=size * videos)
@@ -90,16 +90,14 @@ def resample_runs(
     gathered a slice of resamples at a time, so no (runs, resamples) copy is made."""
     table = accuracy if by_resample else accuracy.T  # (resamples, runs)
     resamples, runs = table.shape
-    if runs == 1:
-        return table[:, 0].astype(np.float64)
-    picks = rng.integers(0, runs, size=(runs, resamples), dtype=np.int32)  # = the int64 draws
+    picks = rng.integers(runs, size=(runs, resamples), dtype=np.int32)  # = the int64 draws
     flat = np.ascontiguousarray(table).ravel()
     means = np.empty(resamples)
     step = max(1, DRAWN_PER_SLICE // runs)
     for start in range(0, resamples, step):
         stop = min(resamples, start + step)
         drawn = np.take(flat, picks[:, start:stop] + runs * np.arange(start, stop))
-        means[start:stop] = np.add.reduce(drawn, axis=0, dtype=np.float64) / runs
+        means[start:stop] = np.add.reduce(drawn, dtype=np.float64) / runs  # over the draws
     return means
 
 
@@ -121,8 +119,8 @@ def mcnemar_pvalues(pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> np.ndarra
     # the binomial CDF of scipy.stats.binom, without its 0.5 s import
     from scipy.special import bdtr  # noqa: PLC0415
 
-    only_a = np.array([np.count_nonzero(a & ~b) for a, b in pairs], dtype=np.int64)
-    only_b = np.array([np.count_nonzero(~a & b) for a, b in pairs], dtype=np.int64)
+    only_a = np.array([np.count_nonzero(a & ~b) for a, b in pairs])
+    only_b = np.array([np.count_nonzero(~a & b) for a, b in pairs])
     return np.minimum(1.0, 2 * bdtr(np.minimum(only_a, only_b), only_a + only_b, 0.5))
 
 

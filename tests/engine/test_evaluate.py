@@ -19,7 +19,13 @@ from torch.utils.data import Dataset
 from omnibench.data import VideoRecord, collate_clips
 from omnibench.data.color import color_map, identity_affine
 from omnibench.engine.distributed import DistContext
-from omnibench.engine.evaluate import EvalResult, EvalSettings, evaluate, predictions_frame
+from omnibench.engine.evaluate import (
+    EvalResult,
+    EvalSettings,
+    eval_loader,
+    evaluate,
+    predictions_frame,
+)
 from omnibench.engine.progress import ProgressReporter
 
 CLASSES = ("run", "jump", "swim")
@@ -80,6 +86,8 @@ def run_fixed(
     dataset: Dataset | None = None,
     model: nn.Module | None = None,
     amp_dtype: torch.dtype | None = None,
+    ctx: DistContext | None = None,
+    progress: ProgressReporter | None = None,
 ) -> EvalResult:
     records = [
         VideoRecord(Path(f"video{i}.mp4"), label, f"list.txt:{i + 1}")
@@ -91,9 +99,9 @@ def run_fixed(
         CLASSES,
         name=("fixed", "test"),
         records=records,
-        ctx=DistContext(),
+        ctx=ctx or DistContext(),
         settings=EvalSettings(batch_size, views_per_forward, amp_dtype=amp_dtype),
-        progress=ProgressReporter(False, active=False),
+        progress=progress or ProgressReporter(False, active=False),
         collate=collate_clips,
     )
 
@@ -352,3 +360,74 @@ def test_every_forward_runs_under_the_evaluations_precision(amp_dtype: torch.dty
     assert model.seen == [amp_dtype] * 3
     expected = torch.tensor([hand_fused(views) for _, views in VIEWS if views is not None])
     torch.testing.assert_close(result.scores, expected, atol=1e-6, rtol=0)
+
+
+class Numbered(Dataset):
+    """Item i is i (the default collate stacks a batch into a tensor)."""
+
+    def __len__(self) -> int:
+        return 5
+
+    def __getitem__(self, index: int) -> int:
+        return index
+
+
+@pytest.mark.parametrize(
+    ("rank", "batches"), [(0, [[0, 2], [4]]), (1, [[1, 3]])], ids=["rank0", "rank1"]
+)
+def test_each_rank_loads_its_shard_in_order_in_batches_of_the_settings(
+    rank: int, batches: list[list[int]]
+) -> None:
+    """5 videos over 2 ranks in batches of 2: rank 0 takes 0, 2, 4 and rank 1 takes 1, 3, in
+    order, none dropped or padded (the whole dataset in order would be [0, 1], [2, 3], [4]; one
+    video a batch, five batches)."""
+    loader = eval_loader(Numbered(), DistContext(rank, 2), EvalSettings(batch_size=2), None)
+    assert [batch.tolist() for batch in loader] == batches
+
+
+@pytest.mark.parametrize(("device", "pinned"), [("cuda", True), ("cpu", False), ("meta", False)])
+def test_the_loader_pins_memory_for_a_gpu_only_and_runs_the_settings_workers(
+    device: str, pinned: bool
+) -> None:
+    """Built, not iterated: no GPU is needed to see what a loader for one would do."""
+    ctx = DistContext(device=torch.device(device))
+    loader = eval_loader(Numbered(), ctx, EvalSettings(workers=2), None)
+    assert (loader.pin_memory, loader.num_workers, loader.batch_size) == (pinned, 2, 8)
+
+
+class RecordsDevice(LogitsInPixels):
+    """Notes the device of each chunk of clips it is given, then scores zeros on the CPU (a
+    ``meta`` tensor has no values)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[torch.device] = []
+
+    def forward(self, video: torch.Tensor, classnames: tuple[str, ...]) -> torch.Tensor:
+        self.seen.append(video.device)
+        return super().forward(torch.zeros(video.shape), classnames)
+
+
+def test_clips_reach_the_model_on_the_evaluations_device() -> None:
+    """3 videos x 6 views in chunks of 4: 5 forwards, each on the context's device (``meta``
+    here, where a GPU run has ``cuda``); equal logits fuse to 1/3 per class."""
+    model = RecordsDevice()
+    result = run_fixed(4, 4, model=model, ctx=DistContext(device=torch.device("meta")))
+    assert model.seen == [torch.device("meta")] * 5
+    torch.testing.assert_close(result.scores, torch.full((3, 3), 1 / 3))
+
+
+class CountsBatches(ProgressReporter):
+    def __init__(self) -> None:
+        super().__init__(False, active=False)
+        self.done: list[int] = []
+
+    def update(self, done: int, *args: float | None) -> None:
+        self.done.append(done)
+
+
+def test_the_progress_line_counts_the_batches_evaluated() -> None:
+    """4 videos in batches of 3: a phase of 2 batches, reported done as 1 then 2."""
+    progress = CountsBatches()
+    run_fixed(3, 6, progress=progress)
+    assert (progress.total, progress.done) == (2, [1, 2])

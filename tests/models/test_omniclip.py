@@ -55,6 +55,8 @@ def block_inputs(
         {"use_spg": False},
         {"prompt_gate": True},
         {"prompt_gate": True, "prompt_source": "per_block"},
+        {"prompt_gate": True, "use_pta": False},
+        {"prompt_gate": True, "combination": "cascade"},
         {"use_spg": False, "combination": "attention_parallel"},
         {"use_spg": False, "combination": "cascade"},
         {"prompt_gate": True, "pooling": "max", "projector": False},
@@ -380,3 +382,69 @@ def test_bottleneck_width_is_r_times_d_down_to_one_channel() -> None:
     for width, ratio in ((8, 0.0625), (10, 0.25)):
         with pytest.raises(OmniBenchError, match=f"ratio {ratio} of width {width} is not a whole"):
             bottleneck_width(width, ratio)
+
+
+def test_a_cascade_adapter_adds_its_output_to_the_patches_of_its_block_only() -> None:
+    """PTA in block 1 only (cascade): block 1's input is V^0 with adapter(patches) added to the
+    patch tokens, class token untouched; block 2's input is not V^0 (block 1 saw the adapted
+    tokens)."""
+    torch.manual_seed(0)
+    plain = omniclip(use_spg=False, use_pta=False).eval()
+    torch.manual_seed(0)
+    model = omniclip(use_spg=False, combination="cascade", pta_blocks=[1]).eval()
+    with torch.no_grad():
+        model.adapters["1"].up.weight.normal_()
+    clip = video()
+    v0 = block_inputs(plain, clip)[0]
+    adapted = block_inputs(model, clip)
+    patches = v0[:, 1:].unflatten(0, (2, FRAMES))
+    with torch.no_grad():
+        expected = patches + model.adapters["1"](patches)
+    torch.testing.assert_close(adapted[0][:, :1], v0[:, :1])
+    torch.testing.assert_close(adapted[0][:, 1:], expected.flatten(0, 1), atol=1e-5, rtol=1e-5)
+    assert (expected - patches).abs().max() > 1e-2
+
+
+def test_video_specific_prompts_read_every_patch_of_every_frame() -> None:
+    """The prompt generator's context is the last layer's patch tokens (the class token left
+    out): (videos, frames, 4 x 4 patches of a 32 px frame, width); without a generator the class
+    texts are used as they are."""
+    model = omniclip().eval()
+    seen: list[torch.Tensor] = []
+    context = model.prompt_generator.video_context
+    model.prompt_generator.video_context = lambda tokens: seen.append(tokens) or context(tokens)
+    clip = video()
+    with torch.no_grad():
+        prompted = model(clip, CLASSES)
+        tokens = model.encode_tokens(clip)
+        model.prompt_generator = None
+        plain = model(clip, CLASSES)
+    assert [tuple(t.shape) for t in seen] == [(2, FRAMES, 16, tokens.shape[-1])]
+    torch.testing.assert_close(seen[0], tokens[:, 1:].unflatten(0, (2, FRAMES)))
+    assert (prompted - plain).abs().max() > 1e-4
+
+
+def test_a_video_of_other_frames_than_built_for_is_refused_naming_the_temporal_encoding() -> None:
+    with pytest.raises(
+        OmniBenchError, match=r"^omniclip was built for 4 frames \(temporal encoding\) but got 3$"
+    ):
+        omniclip().frame_features(video()[:, :3])
+
+
+def test_pta_output_is_up_of_alpha_times_the_attended_values() -> None:
+    """Attention is linear in its values (the weights come from queries and keys): doubling the
+    value projection doubles the PTA's output Up(α · Attn(...)), as doubling α does."""
+    torch.manual_seed(0)
+    pta = ParallelTemporalAdapter(16, 0.5, None)
+    x = torch.randn(2, FRAMES, 5, 16)
+    with torch.no_grad():
+        pta.up.weight.normal_()
+        out = pta(x)
+        pta.alpha.fill_(2.0)
+        torch.testing.assert_close(pta(x), 2 * out)
+        pta.alpha.fill_(1.0)
+        values = slice(2 * pta.qkv.out_features // 3, None)  # q, k, v in this order
+        pta.qkv.weight[values] *= 2
+        pta.qkv.bias[values] *= 2
+        torch.testing.assert_close(pta(x), 2 * out)
+    assert out.abs().max() > 1e-2

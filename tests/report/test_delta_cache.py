@@ -117,6 +117,22 @@ def test_a_changed_input_is_never_served_from_the_cache(tmp_path: Path, change: 
     assert getattr(served[0][HALF][HMDB], field) == values[field]
 
 
+def test_the_same_runs_against_another_reference_row_draw_again(tmp_path: Path) -> None:
+    """The Δs kept against the 1/4 row are no answer once the 1/2 row is the reference: the 1/4 row
+    now has the Δ (0 − 0 points on average, each run of 1/4 paired with the 1/2 run of its seeds
+    and 6 videos apart: McNemar's p = 2 / 2^6 = 1/32) and the 1/2 row none."""
+    done, dirs = _store(tmp_path)
+    _deltas(done, dirs)
+    served = paired.reference_deltas(done, dirs, [RATIO], ["dataset"], [HMDB], HALF, SETTINGS)
+    assert set(served[0]) == {QUARTER}
+    (served_stat,) = served[0][QUARTER].values()
+    assert (served_stat.mean, served_stat.p_value) == (0.0, pytest.approx(1 / 32))
+    (dirs["r1"].parent / DELTAS_FILE).unlink()
+    assert served == paired.reference_deltas(
+        done, dirs, [RATIO], ["dataset"], [HMDB], HALF, SETTINGS
+    )
+
+
 def test_other_bootstrap_settings_or_code_draw_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

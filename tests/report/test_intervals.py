@@ -105,6 +105,38 @@ def test_a_run_on_two_splits_averages_its_splits_on_each_resample() -> None:
     np.testing.assert_allclose(column.accuracies(["a"]), expected[:, :1], rtol=1e-6)
 
 
+def test_a_columns_accuracies_are_float32_counts_and_a_runs_splits_average_in_float64() -> None:
+    """Split 1 has 3 videos (a gets 1 right, b 2), split 2 one video a gets right. On split 1
+    alone every resampled accuracy is k/3, held in float32 (10 000 resamples of thousands of
+    runs: half the memory of float64), and so are those of runs evaluated on one split each. A
+    run on both splits averages them in float64: each of a's values is (k/3 + 1) / 2 from
+    float32's k/3, (1/3 + 1) / 2 = 0.666666671633... where a float32 mean gives 0.666666686..."""
+    settings = stats.BootstrapSettings(resamples=200)
+    s1, s2 = ("d", "test1"), ("d", "test2")
+    a1, b1, a2 = np.array([1, 0, 0], bool), np.array([1, 1, 0], bool), np.array([1], bool)
+    thirds = {float(np.float32(k / 3)) for k in range(4)}
+    one_split = paired.Column(
+        aligned={"a": {s1: a1}, "b": {s1: b1}}, strata=[(s1, {"a", "b"})], draws=("c", settings)
+    )
+    kept = one_split.accuracies(["a", "b"])
+    assert (kept.dtype, kept.shape) == (np.float32, (200, 2))
+    assert set(kept.ravel().tolist()) <= thirds
+    apart = paired.Column(
+        aligned={"a": {s1: a1}, "b": {s2: a2}},
+        strata=[(s1, {"a"}), (s2, {"b"})],
+        draws=("c", settings),
+    )
+    assert apart.accuracies(["a", "b"]).dtype == np.float32  # one evaluation each: as drawn
+    two_splits = paired.Column(
+        aligned={"a": {s1: a1, s2: a2}, "b": {s1: b1}},
+        strata=[(s1, {"a", "b"}), (s2, {"a"})],
+        draws=("c", settings),
+    )
+    averaged = set(two_splits.accuracies(["a", "b"])[:, 0].tolist())
+    assert averaged <= {(k + 1.0) / 2 for k in thirds}
+    assert (float(np.float32(1 / 3)) + 1.0) / 2 in averaged
+
+
 def _outcome(index: list[int], correct: list[int]) -> Outcome:
     return Outcome(np.array(index), np.zeros(len(index), int), np.array(correct, bool))
 

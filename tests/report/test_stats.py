@@ -121,6 +121,25 @@ def test_the_bootstrap_is_seeded() -> None:
     assert interval([a], [b], stats.BootstrapSettings(resamples=4000, seed=1)) != first
 
 
+def test_resampled_accuracies_are_held_in_the_dtype_asked_for() -> None:
+    """float64 unless asked; float32 when the report asks (each value a count of right videos
+    over 3, exact in either, in half the memory)."""
+    correct = np.array([[1, 0, 1], [0, 0, 1]], dtype=bool)
+    assert stats.resampled_means(correct, 100, np.random.default_rng(0)).dtype == np.float64
+    kept = stats.resampled_means(correct, 100, np.random.default_rng(0), np.float32, True)
+    assert (kept.dtype, kept.shape) == (np.float32, (100, 2))
+    assert set(kept.ravel().tolist()) <= {float(np.float32(k / 3)) for k in range(4)}
+
+
+def test_a_cells_resampled_mean_sums_its_drawn_runs_in_float64() -> None:
+    """Two runs at 1/3 and 1 (float32, as the report holds them), 200 resamples: each cell mean is
+    1/3, 1 or (1/3 + 1) / 2 = 0.666666671633... in float64 (float32 would give 0.666666686...)."""
+    third = float(np.float32(1 / 3))
+    accuracy = np.array([[third] * 200, [1.0] * 200], dtype=np.float32)  # (runs, resamples)
+    means = stats.resample_runs(accuracy, np.random.default_rng(0))
+    assert set(means.tolist()) == {third, 1.0, (third + 1.0) / 2}
+
+
 def test_mcnemar_exact_p_value_by_hand() -> None:
     """1 video only A gets right, 7 only B: p = 2 · P(X ≤ 1), X ~ Bin(8, 1/2) = 2 · 9 / 256."""
     a = np.array([True] * 1 + [False] * 7 + [True] * 50 + [False] * 20)
