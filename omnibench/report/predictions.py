@@ -39,7 +39,8 @@ Stratum = tuple[str, str]  # (dataset, split) of one evaluation
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
-    """One evaluation of one run: the evaluated videos' indices (sorted), labels and correctness."""
+    """One evaluation of one run: the evaluated videos' indices (sorted, each once), labels and
+    correctness."""
 
     index: np.ndarray
     label: np.ndarray
@@ -111,6 +112,13 @@ def _csv_columns(text: str) -> Columns:
     )
 
 
+def _first_of_each(ordered: np.ndarray) -> np.ndarray:
+    """Where each value of the sorted ``ordered`` first appears (a boolean mask)."""
+    first = np.ones(len(ordered), dtype=bool)
+    first[1:] = ordered[1:] != ordered[:-1]
+    return first
+
+
 def _outcomes(columns: Columns) -> Outcomes:
     dataset, split, index, label, correct, broken = columns
     keep = broken == ""
@@ -121,6 +129,7 @@ def _outcomes(columns: Columns) -> Outcomes:
         mine = (strata[0] == stratum[0]) & (strata[1] == stratum[1])
         position, truth, right = (c[mine] for c in kept)
         order = np.argsort(position, kind="stable")
+        order = order[_first_of_each(position[order])]  # a video listed twice counts once
         out[(str(stratum[0]), str(stratum[1]))] = Outcome(
             position[order], truth[order], right[order].astype(bool)
         )

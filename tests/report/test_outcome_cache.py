@@ -66,6 +66,16 @@ def test_outcomes_by_hand_and_the_same_from_the_cache(tmp_path: Path) -> None:
     assert read_all(run_dirs, run_dirs)["a"] is None is read_outcomes(run_dirs["a"])
 
 
+def test_a_video_listed_twice_counts_once_as_first_listed(tmp_path: Path) -> None:
+    """A hand-merged or re-appended file: video 2 listed right, then again wrong. Each resample of
+    the paired intervals must draw it once (two rows would weigh it twice), with its first row."""
+    run_dirs = _store(tmp_path)
+    rows = FILES["a"] + "syn,test1,2,v2.mp4,1,False,\nsyn,test1,0,v0.mp4,0,True,\n"
+    atomic_write_text(run_dirs["a"] / PREDICTIONS_FILE, HEADER + rows)
+    once = {("syn", "test1"): [[0, 2], [0, 1], [0, 1]]}  # as without the two repeated rows
+    assert _direct(run_dirs)["a"] == _cached(run_dirs)["a"] == once
+
+
 def test_a_replaced_predictions_file_is_read_again(tmp_path: Path) -> None:
     run_dirs = _store(tmp_path)
     _cached(run_dirs)
