@@ -198,6 +198,7 @@ def test_restrict_classes_relabels_and_keeps_sources_and_names() -> None:
         ("v3.mp4", 1, "list.txt:4"),
     ]
     assert (restricted.name, restricted.classnames) == ("test1/base", ("c", "b"))
+    assert (restricted.dataset, restricted.annotation_files) == ("d", (Path("list.txt"),))
 
 
 def test_class_names_compare_without_case_underscores_or_extra_spaces() -> None:
@@ -220,5 +221,48 @@ def test_a_base_classes_file_names_the_base_half_and_its_path_in_errors(tmp_path
     options = BaseToNovelOptions(base_classes_file=str(good))
     assert _base_classes(ctx, options, split) == ([0, 2], [1])  # type: ignore[arg-type]
     assert ctx.files == [good]
+    ctx.files.clear()  # without a file: the most frequent half (counts 1, 2, 3), nothing recorded
+    frequent = _base_classes(ctx, BaseToNovelOptions(), _records(2, 1, 2, 0, 1, 2))  # type: ignore[arg-type]
+    assert frequent == ([1, 2], [0]) and ctx.files == []
     with pytest.raises(OmniBenchError, match=f"^{bad}: 1 classes are not classes of d"):
         _base_classes(ctx, BaseToNovelOptions(base_classes_file=str(bad)), split)  # type: ignore[arg-type]
+
+
+def test_draw_shots_draws_with_the_data_seed_or_reads_the_list_and_rank_0_writes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Drawn: K per class seeded by ``data_seed``, nothing recorded; read: the list's videos
+    whatever K, the list recorded (``~`` expanded); written as ``path label`` lines by rank 0
+    only."""
+    from types import SimpleNamespace
+
+    from omnibench.protocols.few_shot import draw_shots
+    from omnibench.store.run_files import SHOTS_FILE
+
+    split = _records(0, 0, 0, 0, 1, 1, 1, 1, 2, 2)
+    seeds = {seed: sample_k_shot(split, 1, seed).records for seed in range(8)}
+    assert len(set(seeds.values())) > 1  # the seed decides the draw
+    ctx = SimpleNamespace(
+        files=[], spec=SimpleNamespace(data_seed=5), dist=SimpleNamespace(is_main=True)
+    )
+    ctx.run_dir = tmp_path
+    drawn = draw_shots(ctx, split, 1, None)  # type: ignore[arg-type]
+    assert drawn.records == seeds[5] and drawn.name == "test1-1shot-seed5" and ctx.files == []
+    assert (drawn.dataset, drawn.classnames) == ("d", ("a", "b", "c"))
+    assert drawn.annotation_files == (Path("list.txt"),)
+    expected = "".join(f"{r.path} {r.label}\n" for r in seeds[5])
+    assert (tmp_path / SHOTS_FILE).read_text() == expected
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "shots.txt").write_text("v7.mp4 1\nv1.mp4 0\nv2.mp4 0\n")
+    read = draw_shots(ctx, split, 1, "~/shots.txt")  # type: ignore[arg-type]
+    assert [(r.path.name, r.label) for r in read.records] == [
+        ("v7.mp4", 1),
+        ("v1.mp4", 0),
+        ("v2.mp4", 0),
+    ]
+    assert ctx.files == [tmp_path / "shots.txt"]
+    assert read.dataset == "d" and read.annotation_files == (Path("list.txt"), ctx.files[0])
+    assert (tmp_path / SHOTS_FILE).read_text() == "v7.mp4 1\nv1.mp4 0\nv2.mp4 0\n"
+    ctx.run_dir, ctx.dist.is_main = tmp_path / "rank1", False
+    draw_shots(ctx, split, 1, None)  # type: ignore[arg-type]
+    assert not (tmp_path / "rank1").exists()
