@@ -212,6 +212,11 @@ def test_each_optimiser_step_uses_the_official_loops_learning_rate(accumulated: 
     each optimizer.step() with ``epoch * 16 + idx``)."""
     warmup = [0.0] + [1e-2 * t / 16 for t in (3, 7, 11, 15)]
     assert accumulated.lrs == pytest.approx(warmup + [cosine(t, 32) for t in (19, 23, 27)])
+    logged = accumulated.result.stats.steps  # [epoch, loss, LR] of each step: its own LR
+    assert [(epoch, lr) for epoch, _, lr in logged] == list(zip([1] * 4 + [2] * 4, accumulated.lrs))
+    losses = [[loss for epoch, loss, _ in logged if epoch == e] for e in (1, 2)]
+    history = [h["loss"] for h in accumulated.result.stats.history]
+    assert history == pytest.approx([sum(epoch) / 4 for epoch in losses])
     assert [h["lr"] for h in accumulated.result.stats.history] == pytest.approx(
         [1e-2 * 15 / 16, cosine(31, 32)]
     )
@@ -271,6 +276,7 @@ def test_training_reads_a_fresh_permutation_each_epoch_and_skips_broken_videos()
     read_broken = sum(5 in order for order in orders)
     assert read_broken >= 1  # seed 3's permutations read it (else this test checks nothing)
     assert result.stats.skipped == read_broken and result.stats.clips == 64 - read_broken
+    assert result.broken == frozenset({5}) and result.resumed_seconds == 0.0  # nothing resumed
 
 
 def test_training_loader_settings_and_resume_position() -> None:
@@ -316,13 +322,28 @@ def test_resuming_a_mid_epoch_checkpoint_repeats_the_uninterrupted_run(tmp_path:
     stored = ckpt.read_checkpoint(path, "test")
     assert ckpt.restore_position(stored) == (whole.position, whole.stats)
 
-    resumed_model, resumed_path = untrained(), tmp_path / "resumed.pt"
-    shutil.copy(tmp_path / "step3.pt", resumed_path)
-    resumed = trainer_for(resumed_model, ColourClips(32, seed=0), resumed_path, **settings).fit()
-    assert resumed.position == whole.position and resumed.stats.clips == whole.stats.clips == 64
-    assert resumed.stats.history == whole.stats.history
-    for name, value in trainable(model).items():
-        assert torch.equal(trainable(resumed_model)[name], value), name
+    for step in (3, 4):  # mid-epoch, then at the first epoch's end
+        resumed_model, resumed_path = untrained(), tmp_path / f"resumed{step}.pt"
+        shutil.copy(tmp_path / f"step{step}.pt", resumed_path)
+        before = ckpt.restore_position(ckpt.read_checkpoint(resumed_path, "test"))[1]
+        resumed = trainer_for(
+            resumed_model, ColourClips(32, seed=0), resumed_path, **settings
+        ).fit()
+        assert resumed.position == whole.position
+        assert resumed.stats.clips == whole.stats.clips == 64
+        assert resumed.stats.history == whole.stats.history
+        assert resumed.resumed_seconds == before.train_seconds > 0
+        for name, value in trainable(model).items():
+            assert torch.equal(trainable(resumed_model)[name], value), (step, name)
+
+
+def test_gradient_checkpointing_is_switched_on_by_the_option_only() -> None:
+    for option in (False, True):
+        model = untrained()
+        trainer_for(
+            model, ColourClips(8, seed=0), epochs=1, lr=1e-3, grad_checkpointing=option
+        ).fit()
+        assert model.grad_checkpointing is option
 
 
 def test_a_checkpoint_that_other_revisions_trained_is_not_resumed(tmp_path: Path) -> None:
@@ -347,3 +368,38 @@ def test_a_checkpoint_that_other_revisions_trained_is_not_resumed(tmp_path: Path
     today = trainer(stamp)
     today._resume()
     assert dataclasses.astuple(today.position) == (0, 0, 0)
+
+
+def test_a_checkpoint_falling_on_an_epochs_end_is_written_once() -> None:
+    """Every 2 steps in epochs of 4: mid-epoch at step 2, and at step 4 by the epoch's end only
+    (its position already the next epoch's start)."""
+    trainer = trainer_for(
+        untrained(), ColourClips(32, seed=0), epochs=1, lr=1e-3, checkpoint_every=2
+    )
+    saved: list[tuple[int, int, int]] = []
+    trainer._save = lambda: saved.append(dataclasses.astuple(trainer.position))  # type: ignore[method-assign]
+    trainer.fit()
+    assert saved == [(0, 2, 2), (1, 0, 4)]
+
+
+def test_a_one_step_epoch_logs_its_step_loss_and_the_pretrained_groups_lr() -> None:
+    """8 clips, batch 8: the epoch's loss is its one step's; the LR logged with the step and the
+    epoch is the first (pretrained, decayed) group's, 1e-3 at iteration 0 without warm-up, not
+    the new modules' 10x (X-CLIP trains both)."""
+    torch.manual_seed(0)
+    xclip = build_model(
+        ModelSpec(name="xclip", backbone="omnibench-tiny-vit", pretrained=None), frames=FRAMES
+    )
+    trainer = trainer_for(
+        xclip,
+        ColourClips(8, seed=0),
+        epochs=1,
+        lr=1e-3,
+        warmup_epochs=0,
+        new_module_lr_mult=10,
+    )
+    result = trainer.fit()
+    assert sorted({g["lr"] for g in trainer.optimizer.param_groups}) == pytest.approx([1e-3, 1e-2])
+    [(epoch, loss, lr)] = result.stats.steps
+    assert (epoch, lr) == (1, pytest.approx(1e-3)) and math.isfinite(loss)
+    assert result.stats.history == [{"epoch": 1, "loss": loss, "lr": lr}]
