@@ -50,8 +50,14 @@ def test_batch_geometry_reaches_the_effective_batch() -> None:
         4,
         1,
     )  # never above the share
-    with pytest.raises(OmniBenchError, match="batch_per_device"):
+    with pytest.raises(
+        OmniBenchError,
+        match=r"^optim.batch_size 8 is not a multiple of optim.batch_per_device x devices "
+        r"\(3 x 1\); set optim.batch_per_device to a divisor$",
+    ):
         batch_geometry(OptimSpec(batch_size=8, batch_per_device=3), 1)
+    with pytest.raises(OmniBenchError, match=r"\(4 x 2\)"):  # 4 per device x 2 = 8 leaves 4 of 12
+        batch_geometry(OptimSpec(batch_size=12, batch_per_device=4), 2)
     with pytest.raises(OmniBenchError, match="batch_per_device"):
         batch_geometry(OptimSpec(batch_size=8), 3)
 

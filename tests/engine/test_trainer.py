@@ -403,3 +403,20 @@ def test_a_one_step_epoch_logs_its_step_loss_and_the_pretrained_groups_lr() -> N
     [(epoch, loss, lr)] = result.stats.steps
     assert (epoch, lr) == (1, pytest.approx(1e-3)) and math.isfinite(loss)
     assert result.stats.history == [{"epoch": 1, "loss": loss, "lr": lr}]
+
+
+class BrokenClips(ColourClips):
+    """Every clip unreadable."""
+
+    def __getitem__(self, index: int) -> dict[str, object]:
+        return {"index": index, "broken": "truncated file"}
+
+
+def test_micro_batches_of_broken_videos_only_add_no_loss() -> None:
+    """One clip per micro-batch, all broken: each micro-batch is the zero-weight stand-in, so the
+    step's loss is 0 and every parameter keeps a finite value."""
+    model = untrained()
+    result = trainer_for(model, BrokenClips(8, seed=0), epochs=1, lr=1e-3, batch_per_device=1).fit()
+    assert result.stats.skipped == 8 and result.broken == frozenset(range(8))
+    assert [loss for _, loss, _ in result.stats.steps] == [0.0]
+    assert all(torch.isfinite(p).all() for p in trainable(model).values())
