@@ -22,6 +22,7 @@ from omnibench.engine import checkpoint as ckpt
 from omnibench.engine.distributed import DistContext
 from omnibench.engine.evaluate import EvalSettings, evaluate
 from omnibench.engine.progress import ProgressReporter
+from omnibench.engine.seeding import derive_seed
 from omnibench.engine.trainer import TrainConfig, Trainer, TrainResult
 from omnibench.models import build_model
 from omnibench.store.revisions import computed_by
@@ -420,3 +421,23 @@ def test_micro_batches_of_broken_videos_only_add_no_loss() -> None:
     assert result.stats.skipped == 8 and result.broken == frozenset(range(8))
     assert [loss for _, loss, _ in result.stats.steps] == [0.0]
     assert all(torch.isfinite(p).all() for p in trainable(model).values())
+
+
+def test_each_micro_batch_is_seeded_by_the_run_seed_epoch_index_and_rank() -> None:
+    """Every micro-batch reseeds torch (mixup's draws) from (run seed 3, epoch, its index in the
+    epoch, rank 0), so a resumed run replays them and no two micro-batches share a seed: batch 8
+    as 2 micro-batches of 4, 2 steps an epoch, 2 epochs."""
+    trainer = trainer_for(
+        untrained(), ColourClips(16, seed=0), epochs=2, lr=1e-3, batch_per_device=4
+    )
+    seeds: list[int] = []
+    mix = trainer.mixup
+
+    def recording(video: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        seeds.append(torch.initial_seed())
+        return mix(video, labels)
+
+    trainer.mixup = recording  # type: ignore[assignment]
+    trainer.fit()
+    assert seeds == [derive_seed(3, epoch, index, 0) for epoch in (0, 1) for index in range(4)]
+    assert len(set(seeds)) == 8
