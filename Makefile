@@ -8,7 +8,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: venv demo lint test test-training test-fast mutation mutation-score clean
+.PHONY: venv demo lint test test-slow test-fast mutation mutation-score clean
 
 venv: $(STAMP)
 
@@ -33,13 +33,14 @@ lint: venv
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports --no-cache
 
-# The suite: everything but the trainings to convergence (marked `training`, minutes each), which
-# `make test-training` runs; CI (.ci/run) runs both.
+# The suite: every test but those marked `slow` (a minute or more each: trainings to convergence,
+# the demo suite and requeues on Slurm, whole processes killed and resumed), which `make test-slow`
+# runs; CI (.ci/run) runs both.
 test: venv lint
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not training" $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS)
 
-test-training: venv
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m training $(PYTEST_ARGS)
+test-slow: venv
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m slow $(PYTEST_ARGS)
 
 test-fast: venv
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -m "not slow and not slurm" $(PYTEST_ARGS)

@@ -1,9 +1,9 @@
-"""Count the tests marked ``slurm`` in a pytest JUnit XML file: passed, skipped, failed.
+"""Count the tests marked ``slurm`` in pytest JUnit XML files: passed, skipped, failed.
 
 ``tests/conftest.py`` names each test's markers in a ``markers`` property of its test case.
 A test passed when its case holds no ``skipped``, ``failure`` or ``error`` element (an error in
-set-up or tear-down fails it too). Prints ``PASSED SKIPPED FAILED``; ``0 0 0`` when the file is
-missing (pytest did not get to write it).
+set-up or tear-down fails it too). Prints ``PASSED SKIPPED FAILED`` summed over the files named;
+a missing file counts nothing (pytest did not get to write it).
 """
 from __future__ import annotations
 
@@ -35,6 +35,11 @@ def count(junit: Path, marker: str = MARKER) -> Counter[str]:
     return Counter(outcome(case) for case in ET.parse(junit).iter("testcase") if is_marked(case, marker))
 
 
+def count_all(junits: list[Path], marker: str = MARKER) -> Counter[str]:
+    """:func:`count` summed over several files (``make test`` and ``make test-slow``)."""
+    return sum((count(junit, marker) for junit in junits), Counter())
+
+
 if __name__ == "__main__":
-    tally = count(Path(sys.argv[1]))
+    tally = count_all([Path(name) for name in sys.argv[1:]])
     print(tally["passed"], tally["skipped"], tally["failed"])

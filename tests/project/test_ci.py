@@ -28,6 +28,9 @@ def load_counter() -> ModuleType:
     return module
 
 
+SLURM_TESTS = "tests/end_to_end/test_slurm_arrays.py"  # Slurm tests that make test runs (not slow)
+
+
 def run_ci(pytest_args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """.ci/run on PYTEST_ARGS, without the caller's opt-out or SLURM_CONF; output and errors
     together."""
@@ -86,10 +89,12 @@ def test_counts_only_slurm_tests_that_ran_and_passed(tmp_path: Path) -> None:
     counter = load_counter()
     assert counter.count(junit) == {"passed": 2, "skipped": 1, "failed": 2}
     assert counter.count(tmp_path / "missing.xml") == {}
+    twice = counter.count_all([junit, tmp_path / "missing.xml", junit])  # make test, then -slow
+    assert twice == {"passed": 4, "skipped": 2, "failed": 4}
 
 
 def test_ci_fails_when_the_local_cluster_does_not_start(unstartable_state: str) -> None:
-    result = run_ci("tests/end_to_end/test_slurm.py", OMNIBENCH_SLURM_STATE=unstartable_state)
+    result = run_ci(SLURM_TESTS, OMNIBENCH_SLURM_STATE=unstartable_state)
 
     assert result.returncode == 1, result.stdout
     assert "the local Slurm cluster did not start" in result.stdout and OPT_OUT in result.stdout
@@ -98,9 +103,7 @@ def test_ci_fails_when_the_local_cluster_does_not_start(unstartable_state: str) 
 
 
 def test_ci_without_slurm_goes_on_and_says_so_loudly(unstartable_state: str) -> None:
-    result = run_ci(
-        "tests/end_to_end/test_slurm.py", OMNIBENCH_SLURM_STATE=unstartable_state, **{OPT_OUT: "1"}
-    )
+    result = run_ci(SLURM_TESTS, OMNIBENCH_SLURM_STATE=unstartable_state, **{OPT_OUT: "1"})
 
     assert result.returncode == 0, result.stdout
     skipped = re.search(r"CI: Slurm tests: 0 passed, (\d+) skipped, 0 failed", result.stdout)

@@ -67,7 +67,6 @@ def held_out_top1(model: str, seed: int, data_root: Path, run_dir: Path) -> floa
 
 
 @pytest.mark.slow
-@pytest.mark.training
 @pytest.mark.parametrize("seed", [1024, 7])
 def test_temporal_models_beat_frame_mean_which_stays_near_chance(
     seed: int, data_root: Path, tmp_path: Path
