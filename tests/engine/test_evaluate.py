@@ -22,7 +22,6 @@ from omnibench.engine.distributed import DistContext
 from omnibench.engine.evaluate import (
     EvalResult,
     EvalSettings,
-    eval_loader,
     evaluate,
     predictions_frame,
 )
@@ -360,39 +359,6 @@ def test_every_forward_runs_under_the_evaluations_precision(amp_dtype: torch.dty
     assert model.seen == [amp_dtype] * 3
     expected = torch.tensor([hand_fused(views) for _, views in VIEWS if views is not None])
     torch.testing.assert_close(result.scores, expected, atol=1e-6, rtol=0)
-
-
-class Numbered(Dataset):
-    """Item i is i (the default collate stacks a batch into a tensor)."""
-
-    def __len__(self) -> int:
-        return 5
-
-    def __getitem__(self, index: int) -> int:
-        return index
-
-
-@pytest.mark.parametrize(
-    ("rank", "batches"), [(0, [[0, 2], [4]]), (1, [[1, 3]])], ids=["rank0", "rank1"]
-)
-def test_each_rank_loads_its_shard_in_order_in_batches_of_the_settings(
-    rank: int, batches: list[list[int]]
-) -> None:
-    """5 videos over 2 ranks in batches of 2: rank 0 takes 0, 2, 4 and rank 1 takes 1, 3, in
-    order, none dropped or padded (the whole dataset in order would be [0, 1], [2, 3], [4]; one
-    video a batch, five batches)."""
-    loader = eval_loader(Numbered(), DistContext(rank, 2), EvalSettings(batch_size=2), None)
-    assert [batch.tolist() for batch in loader] == batches
-
-
-@pytest.mark.parametrize(("device", "pinned"), [("cuda", True), ("cpu", False), ("meta", False)])
-def test_the_loader_pins_memory_for_a_gpu_only_and_runs_the_settings_workers(
-    device: str, pinned: bool
-) -> None:
-    """Built, not iterated: no GPU is needed to see what a loader for one would do."""
-    ctx = DistContext(device=torch.device(device))
-    loader = eval_loader(Numbered(), ctx, EvalSettings(workers=2), None)
-    assert (loader.pin_memory, loader.num_workers, loader.batch_size) == (pinned, 2, 8)
 
 
 class RecordsDevice(LogitsInPixels):
