@@ -132,16 +132,6 @@ def stat_key(path: str) -> FileKey | None:
         return None
 
 
-def _exists(path: str) -> bool:
-    """Whether anything, a dangling link included, is at ``path`` (``os.path.lexists`` without
-    its wrapping: thousands of runs are looked at)."""
-    try:
-        os.lstat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-    return True
-
-
 # The index as this process last read or wrote it, with the key of that file: a second look at
 # the same suite (``run`` plans before and after executing) does not parse it again.
 _LOADED: dict[Path, tuple[FileKey | None, str, dict[str, Any]]] = {}
@@ -187,7 +177,7 @@ class SuiteIndex:
         keys = [stat_key(path) for path in paths]
         entry = self.entries.get(run_id)
         try:
-            if keys[0] is None or _exists(run_dir + LOCK_FILE):
+            if keys[0] is None or os.path.lexists(run_dir + LOCK_FILE):
                 raise LookupError(run_id)
             if not isinstance(entry, dict) or entry.get("keys") != keys:
                 entry = self._read(run_id, *paths)
